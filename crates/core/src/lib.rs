@@ -1,0 +1,1 @@
+//! hermod's runtime: adapters, the router and session workers, and shutdown.

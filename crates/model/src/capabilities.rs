@@ -1,0 +1,83 @@
+//! What a platform can do, declared as data by its adapter and read by core.
+
+use std::time::Duration;
+
+/// How a platform counts message length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LengthUnit {
+    /// Unicode scalar values.
+    Chars,
+    /// UTF-16 code units (Telegram).
+    Utf16,
+    /// UTF-8 bytes.
+    Bytes,
+}
+
+impl LengthUnit {
+    pub fn measure(self, text: &str) -> usize {
+        match self {
+            LengthUnit::Chars => text.chars().count(),
+            LengthUnit::Utf16 => text.encode_utf16().count(),
+            LengthUnit::Bytes => text.len(),
+        }
+    }
+}
+
+/// The Markdown flavour a platform renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkdownDialect {
+    /// Text is shown as sent; no formatting.
+    Plain,
+    /// CommonMark-like (Discord, Mattermost, HTTP API clients).
+    Markdown,
+    TelegramHtml,
+    TelegramMarkdownV2,
+    SlackMrkdwn,
+    MatrixHtml,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub max_message_len: usize,
+    pub length_unit: LengthUnit,
+    pub can_edit: bool,
+    pub can_delete: bool,
+    pub min_edit_interval: Duration,
+    pub threads: bool,
+    pub reactions: bool,
+    pub typing: bool,
+    pub markdown: MarkdownDialect,
+    pub command_prefix: char,
+    pub files: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            max_message_len: 4096,
+            length_unit: LengthUnit::Chars,
+            can_edit: false,
+            can_delete: false,
+            min_edit_interval: Duration::from_millis(800),
+            threads: false,
+            reactions: false,
+            typing: false,
+            markdown: MarkdownDialect::Markdown,
+            command_prefix: '/',
+            files: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_units() {
+        let s = "a😀é";
+        assert_eq!(LengthUnit::Chars.measure(s), 3);
+        assert_eq!(LengthUnit::Utf16.measure(s), 4);
+        assert_eq!(LengthUnit::Bytes.measure(s), 7);
+    }
+}

@@ -1,0 +1,53 @@
+//! [`InboundEvent`]: what every source (chat platform, API, cron, webhook)
+//! turns its input into before handing it to the router.
+
+use crate::ids::SessionId;
+use crate::message::{ChatMessage, Content};
+use crate::source::Source;
+use serde::{Deserialize, Serialize};
+
+/// Per-turn model options a source may set (the API server passes the
+/// client's request fields through).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TurnOptions {
+    /// Upstream model to use instead of the configured default.
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u64>,
+}
+
+/// One message arriving at the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundEvent {
+    pub source: Source,
+    /// The new user input of this turn.
+    pub content: Content,
+    /// The platform's id for this message, when it has one.
+    pub message_id: Option<String>,
+    /// A session the source asks to continue or create under this id (the
+    /// API server's session header). Without it the router picks the session
+    /// from the routing table.
+    pub session_id: Option<SessionId>,
+    /// Conversation history supplied by the source itself (a stateless API
+    /// request). When set, the router starts a fresh session seeded with it
+    /// instead of loading history from the store.
+    pub history: Option<Vec<ChatMessage>>,
+    /// A system prompt for this turn only, layered on top of the configured one.
+    pub system_prompt: Option<String>,
+    pub options: TurnOptions,
+}
+
+impl InboundEvent {
+    /// A plain text message from `source`.
+    pub fn text(source: Source, text: impl Into<String>) -> Self {
+        Self {
+            source,
+            content: Content::Text(text.into()),
+            message_id: None,
+            session_id: None,
+            history: None,
+            system_prompt: None,
+            options: TurnOptions::default(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! hermod's vocabulary: the pure types and algorithms every other crate shares.
+//!
+//! Nothing here performs I/O or knows about a particular chat platform; a
+//! platform is only ever a [`PlatformId`] value.
+
+mod capabilities;
+mod ids;
+mod inbound;
+mod message;
+mod secret;
+mod session_key;
+mod source;
+
+pub use capabilities::{Capabilities, LengthUnit, MarkdownDialect};
+pub use ids::{IdError, SessionId};
+pub use inbound::{InboundEvent, TurnOptions};
+pub use message::{ChatMessage, Content, ContentPart, ImageUrl, Role, ToolCall, Usage};
+pub use secret::Secret;
+pub use session_key::{SessionKey, SessionKeyPolicy};
+pub use source::{ChatType, PlatformId, Source};

@@ -1,0 +1,1 @@
+//! hermod's OpenAI-compatible HTTP API server adapter.

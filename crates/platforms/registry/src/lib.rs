@@ -1,0 +1,1 @@
+//! The list of hermod's platform adapters, one Cargo feature each.
