@@ -1,1 +1,28 @@
-//! hermod's runtime: adapters, the router and session workers, and shutdown.
+//! hermod's runtime.
+//!
+//! Every source of input — chat platforms, the HTTP API, later cron and
+//! webhooks — is an [`Adapter`] that turns what it receives into an
+//! [`hermod_model::InboundEvent`] and submits it through [`Inbound`]. The
+//! [`Router`] gives each session key one worker, so messages of a
+//! conversation are handled in order while conversations run in parallel.
+//! A worker loads the session from the [`hermod_store::Store`], persists the
+//! user message, runs the [`hermod_agent::Agent`], persists the reply and
+//! hands it back through the source. [`Gateway`] owns the tasks and shuts
+//! them down.
+
+mod adapter;
+mod clock;
+mod config;
+mod error;
+mod reply;
+mod router;
+mod runtime;
+mod worker;
+
+pub use adapter::{Adapter, AdapterContext, AdapterError};
+pub use clock::{new_session_id, now_ms};
+pub use config::GatewayConfig;
+pub use error::CoreError;
+pub use reply::{ReplyMode, TurnEvent, TurnStream};
+pub use router::{Inbound, Router};
+pub use runtime::{Gateway, GatewayBuilder};

@@ -4,17 +4,21 @@
 //! platform is only ever a [`PlatformId`] value.
 
 mod capabilities;
+mod env;
 mod ids;
 mod inbound;
 mod message;
+mod outbound;
 mod secret;
 mod session_key;
 mod source;
 
 pub use capabilities::{Capabilities, LengthUnit, MarkdownDialect};
+pub use env::EnvVars;
 pub use ids::{IdError, SessionId};
 pub use inbound::{InboundEvent, TurnOptions};
 pub use message::{ChatMessage, Content, ContentPart, ImageUrl, Role, ToolCall, Usage};
+pub use outbound::{ChatTarget, Edit, MessageRef, Outbound, Sent};
 pub use secret::Secret;
 pub use session_key::{SessionKey, SessionKeyPolicy};
 pub use source::{ChatType, PlatformId, Source};

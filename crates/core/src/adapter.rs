@@ -1,0 +1,72 @@
+//! The [`Adapter`] trait every source of input implements, and the context
+//! core hands it.
+
+use crate::router::Inbound;
+use async_trait::async_trait;
+use hermod_model::{Capabilities, Edit, MessageRef, Outbound, PlatformId, Sent};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A failure talking to a platform, classified so callers know whether and
+/// when to retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterError {
+    /// The platform asked us to slow down; do not send to it again before
+    /// `retry_after` has passed.
+    #[error("rate limited by the platform (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    /// A timeout, 5xx or dropped connection: retry with backoff.
+    #[error("temporary platform failure: {0}")]
+    Transient(String),
+    /// The platform refused the request; retrying the same request will not help.
+    #[error("the platform rejected the request: {0}")]
+    Rejected(String),
+    /// Our credentials were refused: the adapter stops until reconfigured.
+    #[error("the platform refused our credentials: {0}")]
+    Auth(String),
+    /// The text is longer than the platform accepts.
+    #[error("the message is too long for the platform")]
+    TooLong,
+    /// The chat or message does not exist (any more).
+    #[error("not found on the platform: {0}")]
+    NotFound(String),
+    /// The adapter cannot do this at all (for example, an HTTP API that only
+    /// answers requests cannot send on its own).
+    #[error("not supported by this adapter: {0}")]
+    Unsupported(&'static str),
+    /// The adapter could not start (bad configuration, port in use, ...).
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// What core gives an adapter's `run`.
+#[derive(Debug, Clone)]
+pub struct AdapterContext {
+    /// Where the adapter submits what it receives.
+    pub inbound: Inbound,
+    /// Cancelled when the adapter must stop receiving; `run` returns soon after.
+    pub shutdown: CancellationToken,
+}
+
+/// A platform connection (or any other source of input).
+#[async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    /// The platform's name, as used in session keys and config.
+    fn id(&self) -> PlatformId;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Receives until `ctx.shutdown` is cancelled, submitting every message
+    /// to `ctx.inbound`. Returns an error only when the adapter cannot go on
+    /// (for example, its credentials were revoked).
+    async fn run(&self, ctx: AdapterContext) -> Result<(), AdapterError>;
+
+    /// Sends a message; returns the ids of every message created.
+    async fn send(&self, message: Outbound) -> Result<Sent, AdapterError>;
+
+    /// Replaces the text of a message this adapter sent.
+    async fn edit(&self, edit: Edit) -> Result<(), AdapterError>;
+
+    /// Deletes a message this adapter sent.
+    async fn delete(&self, message: MessageRef) -> Result<(), AdapterError>;
+}

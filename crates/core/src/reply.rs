@@ -1,0 +1,47 @@
+//! How the result of a turn gets back to its source.
+
+use crate::error::CoreError;
+use hermod_agent::AgentEvent;
+use hermod_model::SessionId;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// How the router answers a submitted event.
+#[derive(Debug)]
+pub enum ReplyMode {
+    /// Send the reply through the adapter of the event's platform.
+    Adapter,
+    /// Stream the turn's events to the submitter (request/response sources
+    /// such as the HTTP API). Cancelling `cancel` abandons the turn.
+    Stream { events: mpsc::Sender<TurnEvent>, cancel: CancellationToken },
+}
+
+/// An event of a turn, as seen by a streaming submitter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnEvent {
+    /// The worker picked the message up; this is the session it belongs to.
+    Started { session_id: SessionId },
+    /// An event of the agent's turn (text, tools, usage, final or failure).
+    Agent(AgentEvent),
+    /// The pipeline itself failed (storage, shutdown); nothing more follows.
+    Failed(CoreError),
+}
+
+/// The receiving side of a streamed turn. Dropping it cancels the turn, which
+/// is how a client that disconnects stops the work done for it.
+#[derive(Debug)]
+pub struct TurnStream {
+    events: mpsc::Receiver<TurnEvent>,
+    _cancel_on_drop: DropGuard,
+}
+
+impl TurnStream {
+    pub(crate) fn new(events: mpsc::Receiver<TurnEvent>, cancel: CancellationToken) -> Self {
+        Self { events, _cancel_on_drop: cancel.drop_guard() }
+    }
+
+    /// The next event; `None` once the turn is over.
+    pub async fn next(&mut self) -> Option<TurnEvent> {
+        self.events.recv().await
+    }
+}

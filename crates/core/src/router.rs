@@ -1,0 +1,159 @@
+//! The router: one worker per session key.
+//!
+//! Messages of one session are handled in order by that session's worker;
+//! different sessions run in parallel. Each worker has a bounded queue, and a
+//! full queue is answered with [`CoreError::QueueFull`] instead of growing.
+//! Workers stop after a period with nothing to do, so memory does not grow
+//! with the number of sessions ever seen.
+
+use crate::error::CoreError;
+use crate::reply::{ReplyMode, TurnStream};
+use crate::worker::{Job, WorkerDeps, run_worker};
+use hermod_model::{InboundEvent, SessionKey};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Capacity of the event channel of a streamed turn. Small: it only smooths
+/// the hand-over between the agent and a slow client.
+const STREAM_CHANNEL: usize = 64;
+
+/// Routes inbound events to session workers. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Router {
+    shared: Arc<Shared>,
+}
+
+/// What adapters use to submit input. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    router: Router,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    workers: Mutex<Workers>,
+    deps: Arc<WorkerDeps>,
+    tracker: TaskTracker,
+}
+
+#[derive(Debug, Default)]
+struct Workers {
+    closed: bool,
+    next_id: u64,
+    by_key: HashMap<SessionKey, WorkerSlot>,
+}
+
+#[derive(Debug)]
+struct WorkerSlot {
+    id: u64,
+    queue: mpsc::Sender<Job>,
+}
+
+impl Router {
+    pub(crate) fn new(deps: WorkerDeps, tracker: TaskTracker) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                workers: Mutex::new(Workers::default()),
+                deps: Arc::new(deps),
+                tracker,
+            }),
+        }
+    }
+
+    /// The handle adapters submit through.
+    pub fn inbound(&self) -> Inbound {
+        Inbound { router: self.clone() }
+    }
+
+    /// Number of live session workers.
+    pub fn active_workers(&self) -> usize {
+        self.shared.lock().by_key.len()
+    }
+
+    /// Stops accepting input. Queued messages are still handled (or
+    /// cancelled once running turns are cancelled); workers exit when their
+    /// queues are empty.
+    pub fn close(&self) {
+        let mut workers = self.shared.lock();
+        workers.closed = true;
+        workers.by_key.clear();
+    }
+
+    fn submit(&self, event: InboundEvent, reply: ReplyMode) -> Result<(), CoreError> {
+        let key = SessionKey::build(&event.source, &self.shared.deps.key_policy);
+        let mut workers = self.shared.lock();
+        if workers.closed {
+            return Err(CoreError::ShuttingDown);
+        }
+        let capacity = self.shared.deps.queue_capacity;
+        let job = Job { event, reply };
+        let job = match workers.by_key.get(&key) {
+            Some(slot) => match slot.queue.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    return Err(CoreError::QueueFull { capacity });
+                }
+                // The worker is exiting (idle); start a new one below.
+                Err(mpsc::error::TrySendError::Closed(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        // A fresh channel always has room for the first job.
+        if tx.try_send(job).is_err() {
+            return Err(CoreError::QueueFull { capacity });
+        }
+        workers.next_id += 1;
+        let id = workers.next_id;
+        workers.by_key.insert(key.clone(), WorkerSlot { id, queue: tx });
+        drop(workers);
+        let shared = Arc::clone(&self.shared);
+        self.shared.tracker.spawn(run_worker(shared, key, id, rx));
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Workers> {
+        // The map stays consistent even if a holder panicked: every update
+        // is a single insert or remove.
+        self.workers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn deps(&self) -> &WorkerDeps {
+        &self.deps
+    }
+
+    /// Called by an idle worker: removes its slot if no job is waiting, in
+    /// which case the worker may exit. Holding the map lock while checking
+    /// means no submit can slip a job in between.
+    pub(crate) fn retire_if_idle(&self, key: &SessionKey, id: u64, rx: &mpsc::Receiver<Job>) -> bool {
+        let mut workers = self.lock();
+        if !rx.is_empty() {
+            return false;
+        }
+        if workers.by_key.get(key).is_some_and(|slot| slot.id == id) {
+            workers.by_key.remove(key);
+        }
+        true
+    }
+}
+
+impl Inbound {
+    /// Submits an event whose reply goes back through the platform's adapter.
+    pub fn submit(&self, event: InboundEvent) -> Result<(), CoreError> {
+        self.router.submit(event, ReplyMode::Adapter)
+    }
+
+    /// Submits an event and returns the stream of its turn's events.
+    /// Dropping the stream cancels the turn.
+    pub fn submit_streaming(&self, event: InboundEvent) -> Result<TurnStream, CoreError> {
+        let (events, rx) = mpsc::channel(STREAM_CHANNEL);
+        let cancel = CancellationToken::new();
+        self.router.submit(event, ReplyMode::Stream { events, cancel: cancel.clone() })?;
+        Ok(TurnStream::new(rx, cancel))
+    }
+}

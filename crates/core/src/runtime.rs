@@ -1,0 +1,138 @@
+//! [`Gateway`]: owns the adapters, the router and every task, and shuts them
+//! down in order.
+//!
+//! Shutdown, step by step:
+//! 1. the router stops accepting input (new submissions get `ShuttingDown`);
+//! 2. adapters are told to stop receiving (the HTTP server stops accepting
+//!    connections but finishes the requests it has);
+//! 3. running turns get `drain_timeout` to finish;
+//! 4. turns still running then are cancelled; their sources are told;
+//! 5. after a short grace period for the cancellations to land, `run` returns
+//!    and the store is closed when the last handle drops.
+
+use crate::adapter::{Adapter, AdapterContext};
+use crate::config::GatewayConfig;
+use crate::router::{Inbound, Router};
+use crate::worker::WorkerDeps;
+use hermod_agent::Agent;
+use hermod_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+/// How long cancelled turns get to report and unwind after the drain deadline.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// Assembles a [`Gateway`].
+pub struct GatewayBuilder {
+    store: Arc<dyn Store>,
+    agent: Arc<dyn Agent>,
+    config: GatewayConfig,
+    adapters: Vec<Arc<dyn Adapter>>,
+}
+
+impl std::fmt::Debug for dyn Adapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Adapter({})", self.id())
+    }
+}
+
+impl std::fmt::Debug for GatewayBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayBuilder")
+            .field("config", &self.config)
+            .field("adapters", &self.adapters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayBuilder {
+    /// Adds an adapter. Each platform may appear once.
+    pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
+        self.adapters.push(adapter);
+        self
+    }
+
+    pub fn build(self) -> Gateway {
+        let tracker = TaskTracker::new();
+        let turns = CancellationToken::new();
+        let deps = WorkerDeps {
+            store: self.store,
+            agent: self.agent,
+            adapters: self.adapters.iter().map(|a| (a.id(), Arc::clone(a))).collect(),
+            key_policy: self.config.key_policy(),
+            queue_capacity: self.config.session_queue,
+            idle: self.config.worker_idle(),
+            turns: turns.clone(),
+        };
+        Gateway {
+            router: Router::new(deps, tracker.clone()),
+            adapters: self.adapters,
+            tracker,
+            turns,
+            drain_timeout: self.config.drain_timeout(),
+        }
+    }
+}
+
+/// The running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    router: Router,
+    adapters: Vec<Arc<dyn Adapter>>,
+    tracker: TaskTracker,
+    turns: CancellationToken,
+    drain_timeout: Duration,
+}
+
+impl Gateway {
+    pub fn builder(store: Arc<dyn Store>, agent: Arc<dyn Agent>, config: GatewayConfig) -> GatewayBuilder {
+        GatewayBuilder { store, agent, config, adapters: Vec::new() }
+    }
+
+    /// Submit input without an adapter (tests, internal events).
+    pub fn inbound(&self) -> Inbound {
+        self.router.inbound()
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Runs every adapter until `shutdown` is cancelled, then shuts down as
+    /// described in the module docs.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let stop_receiving = CancellationToken::new();
+        for adapter in &self.adapters {
+            let ctx = AdapterContext {
+                inbound: self.router.inbound(),
+                shutdown: stop_receiving.child_token(),
+            };
+            let adapter = Arc::clone(adapter);
+            self.tracker.spawn(async move {
+                let id = adapter.id();
+                info!(platform = %id, "adapter started");
+                match adapter.run(ctx).await {
+                    Ok(()) => info!(platform = %id, "adapter stopped"),
+                    Err(e) => error!(platform = %id, error = %e, "adapter stopped with an error"),
+                }
+            });
+        }
+
+        shutdown.cancelled().await;
+        info!(drain_timeout = ?self.drain_timeout, "shutting down: no new input accepted");
+        self.router.close();
+        stop_receiving.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(self.drain_timeout, self.tracker.wait()).await.is_err() {
+            warn!("drain timeout passed; cancelling the turns still running");
+            self.turns.cancel();
+            if tokio::time::timeout(CANCEL_GRACE, self.tracker.wait()).await.is_err() {
+                warn!("some tasks did not stop within the grace period");
+            }
+        }
+        info!("gateway stopped");
+    }
+}

@@ -1,0 +1,41 @@
+//! What core asks an adapter to send, and the receipt it gets back.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a message goes: a chat and optionally a thread in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChatTarget {
+    pub chat_id: String,
+    pub thread_id: Option<String>,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub target: ChatTarget,
+    /// Markdown text; the adapter renders it in its platform's dialect.
+    pub text: String,
+    /// The platform message this one replies to, when threading replies.
+    pub reply_to: Option<String>,
+}
+
+/// The platform ids of every message a send created (a long text may
+/// become several messages).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub message_ids: Vec<String>,
+}
+
+/// One message already on the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub target: ChatTarget,
+    pub message_id: String,
+}
+
+/// Replace the text of a message already sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub message: MessageRef,
+    pub text: String,
+}
