@@ -1,0 +1,159 @@
+//! The behaviour every [`Store`] implementation must show, as a test suite.
+//!
+//! Each check is a public async function taking a fresh, empty store; the
+//! [`store_conformance_tests!`](crate::store_conformance_tests) macro turns
+//! the whole list into `#[test]` functions for one implementation:
+//!
+//! ```no_run
+//! mod sqlite_in_memory {
+//!     hermod_store::store_conformance_tests!(
+//!         hermod_store::SqliteStore::open_in_memory().expect("open")
+//!     );
+//! }
+//! ```
+//!
+//! The expression is evaluated inside an async block, once per test, so it
+//! may `.await`. When the store needs something kept alive beside it (a
+//! temporary directory, a database container), write `guarded:` before an
+//! expression that yields `(store, guard)`; the guard is dropped after the test.
+//! The checks use only the [`Store`] trait, so a new backend runs them unchanged.
+
+mod messages;
+mod sessions;
+
+pub use messages::{
+    append_keeps_order_and_counts, concurrent_appends_all_land, empty_query_finds_nothing,
+    messages_round_trip_exactly, search_finds_words, search_respects_limit,
+    search_survives_hostile_queries,
+};
+pub use sessions::{
+    create_and_get_round_trip, duplicate_create_conflicts, end_session_keeps_first_end,
+    list_sessions_order_and_paging, routing_upserts, set_title_sets_and_replaces,
+    unknown_ids_are_not_found,
+};
+
+use crate::{AppendMessages, NewMessage, NewSession, Store};
+use hermod_model::{
+    ChatMessage, ChatType, PlatformId, SessionId, SessionKey, SessionKeyPolicy, Source, Usage,
+};
+use std::future::Future;
+use std::sync::Arc;
+
+/// Expands to one `#[test]` per conformance check, each on a fresh store made
+/// by the given expression (see the [module docs](crate::conformance)).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    (guarded: $make:expr) => {
+        $crate::store_conformance_tests!(@tests $make;
+            create_and_get_round_trip,
+            duplicate_create_conflicts,
+            unknown_ids_are_not_found,
+            end_session_keeps_first_end,
+            set_title_sets_and_replaces,
+            list_sessions_order_and_paging,
+            routing_upserts,
+            append_keeps_order_and_counts,
+            messages_round_trip_exactly,
+            search_finds_words,
+            search_respects_limit,
+            search_survives_hostile_queries,
+            empty_query_finds_nothing,
+            concurrent_appends_all_land,
+        );
+    };
+    (@tests $make:expr; $($check:ident,)+) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::conformance::run(async { $make }, $crate::conformance::$check);
+            }
+        )+
+    };
+    ($make:expr) => {
+        $crate::store_conformance_tests!(guarded: ($make, ()));
+    };
+}
+
+/// Runs one check: builds a runtime, makes the store (and its guard), runs
+/// `check` on it, then drops the guard. Called by the tests that
+/// [`store_conformance_tests!`](crate::store_conformance_tests) generates.
+pub fn run<S, G, Make, Check, Done>(make: Make, check: Check)
+where
+    S: Store,
+    Make: Future<Output = (S, G)>,
+    Check: FnOnce(Arc<dyn Store>) -> Done,
+    Done: Future<Output = ()>,
+{
+    // Multi-threaded, so the concurrency check really runs in parallel.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the conformance check");
+    runtime.block_on(async move {
+        let (store, guard) = make.await;
+        check(Arc::new(store)).await;
+        drop(guard);
+    });
+}
+
+/// A session id from a literal.
+pub(crate) fn sid(raw: &str) -> SessionId {
+    SessionId::parse(raw).expect("test session ids are valid")
+}
+
+/// A group-chat source with every optional field set, so a lossy round trip shows.
+pub(crate) fn source(platform: &str, chat: &str) -> Source {
+    Source {
+        platform: PlatformId::new(platform),
+        chat_type: ChatType::Group,
+        chat_id: Some(chat.to_owned()),
+        chat_name: Some("Ops \"war room\" ✈".to_owned()),
+        user_id: Some("u-1".to_owned()),
+        user_id_alt: Some("alt-1".to_owned()),
+        user_name: Some("Zoë".to_owned()),
+        thread_id: Some("t-9".to_owned()),
+        is_bot: true,
+    }
+}
+
+/// A new session on `platform` created at `at_ms`.
+pub(crate) fn new_session(id: &str, platform: &str, at_ms: i64) -> NewSession {
+    let source = source(platform, &format!("chat-{id}"));
+    NewSession {
+        id: sid(id),
+        key: SessionKey::build(&source, &SessionKeyPolicy::default()),
+        source,
+        created_at_ms: at_ms,
+    }
+}
+
+/// Creates a session with [`new_session`].
+pub(crate) async fn create(store: &dyn Store, id: &str, platform: &str, at_ms: i64) {
+    store
+        .create_session(new_session(id, platform, at_ms))
+        .await
+        .expect("create_session");
+}
+
+/// A message to append at `at_ms` without a platform id.
+pub(crate) fn at(message: ChatMessage, at_ms: i64) -> NewMessage {
+    NewMessage {
+        message,
+        at_ms,
+        platform_message_id: None,
+    }
+}
+
+/// Appends plain messages with no usage; returns their ids.
+pub(crate) async fn append(store: &dyn Store, id: &str, messages: Vec<NewMessage>) -> Vec<i64> {
+    let append = AppendMessages {
+        session: sid(id),
+        messages,
+        usage: Usage::default(),
+    };
+    store
+        .append_messages(append)
+        .await
+        .expect("append_messages")
+}

@@ -1,0 +1,224 @@
+//! Conformance checks for sessions and routing.
+
+use super::{append, at, create, new_session, sid, source};
+use crate::{AppendMessages, ListSessions, Store, StoreError};
+use hermod_model::{ChatMessage, PlatformId, SessionKey, Usage};
+use std::sync::Arc;
+
+/// A created session reads back exactly, including its full source.
+pub async fn create_and_get_round_trip(store: Arc<dyn Store>) {
+    let new = new_session("s-1", "telegram", 1_000);
+    let created = store
+        .create_session(new.clone())
+        .await
+        .expect("create_session");
+    assert_eq!(created.id, new.id);
+    assert_eq!(created.key, new.key);
+    assert_eq!(created.platform, PlatformId::new("telegram"));
+    assert_eq!(created.source, new.source);
+    assert_eq!(created.title, None);
+    assert_eq!(
+        (created.created_at_ms, created.updated_at_ms),
+        (1_000, 1_000)
+    );
+    assert_eq!(
+        (created.ended_at_ms, created.end_reason.as_deref()),
+        (None, None)
+    );
+    assert_eq!(
+        (
+            created.message_count,
+            created.prompt_tokens,
+            created.completion_tokens
+        ),
+        (0, 0, 0)
+    );
+
+    let read = store
+        .session(&new.id)
+        .await
+        .expect("session")
+        .expect("the session exists");
+    assert_eq!(read, created);
+}
+
+/// Creating an existing id fails with Conflict and leaves the first intact.
+pub async fn duplicate_create_conflicts(store: Arc<dyn Store>) {
+    create(&*store, "dup", "telegram", 1).await;
+    let mut again = new_session("dup", "discord", 2);
+    again.source = source("discord", "elsewhere");
+    let err = store
+        .create_session(again)
+        .await
+        .expect_err("a duplicate id must fail");
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "expected Conflict, got {err:?}"
+    );
+
+    let kept = store
+        .session(&sid("dup"))
+        .await
+        .expect("session")
+        .expect("still there");
+    assert_eq!(kept.platform, PlatformId::new("telegram"));
+    assert_eq!(kept.created_at_ms, 1);
+}
+
+/// Operations on ids that do not exist: None for lookups, NotFound for changes.
+pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
+    let ghost = sid("ghost");
+    let not_found = |what: &str, r: Result<(), StoreError>| match r {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("{what} on an unknown session: expected NotFound, got {other:?}"),
+    };
+    assert_eq!(store.session(&ghost).await.expect("session"), None);
+    not_found("end_session", store.end_session(&ghost, "idle", 5).await);
+    not_found("set_title", store.set_title(&ghost, "t").await);
+    let append = AppendMessages {
+        session: ghost.clone(),
+        messages: vec![at(ChatMessage::user("hi"), 5)],
+        usage: Usage {
+            prompt_tokens: 3,
+            completion_tokens: 4,
+            total_tokens: 7,
+        },
+    };
+    not_found(
+        "append_messages",
+        store.append_messages(append).await.map(drop),
+    );
+    not_found("messages", store.messages(&ghost).await.map(drop));
+    let key = SessionKey::from_raw("agent:main:telegram:dm:404");
+    not_found("set_route", store.set_route(&key, &ghost, 5).await);
+    assert_eq!(store.route(&key).await.expect("route"), None);
+
+    // Nothing was half-written by the failed calls.
+    assert_eq!(store.session(&ghost).await.expect("session"), None);
+    let hits = store.search("hi", 10).await.expect("search");
+    assert!(
+        hits.is_empty(),
+        "a failed append left messages behind: {hits:?}"
+    );
+    assert!(
+        store
+            .list_sessions(ListSessions::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// Only the first end of a session counts; ending does not touch updated_at.
+pub async fn end_session_keeps_first_end(store: Arc<dyn Store>) {
+    create(&*store, "e", "telegram", 100).await;
+    store
+        .end_session(&sid("e"), "idle", 200)
+        .await
+        .expect("first end");
+    store
+        .end_session(&sid("e"), "daily", 300)
+        .await
+        .expect("second end is not an error");
+    let s = store
+        .session(&sid("e"))
+        .await
+        .expect("session")
+        .expect("exists");
+    assert_eq!(s.ended_at_ms, Some(200));
+    assert_eq!(s.end_reason.as_deref(), Some("idle"));
+    assert_eq!(s.updated_at_ms, 100);
+}
+
+/// Titles are set and replaced.
+pub async fn set_title_sets_and_replaces(store: Arc<dyn Store>) {
+    create(&*store, "t", "telegram", 1).await;
+    store
+        .set_title(&sid("t"), "First")
+        .await
+        .expect("set_title");
+    store
+        .set_title(&sid("t"), "Zweiter Titel – ✓")
+        .await
+        .expect("set_title again");
+    let s = store
+        .session(&sid("t"))
+        .await
+        .expect("session")
+        .expect("exists");
+    assert_eq!(s.title.as_deref(), Some("Zweiter Titel – ✓"));
+}
+
+/// Listing: most recently updated first, limit/offset paging, platform filter.
+pub async fn list_sessions_order_and_paging(store: Arc<dyn Store>) {
+    // Created in one order, updated (by appends) into another.
+    let plan = [
+        ("a", "telegram", 500),
+        ("b", "discord", 100),
+        ("c", "telegram", 400),
+    ];
+    let plan2 = [("d", "discord", 300), ("e", "telegram", 200)];
+    for (i, (id, platform, _)) in plan.iter().chain(&plan2).enumerate() {
+        create(&*store, id, platform, i as i64).await;
+    }
+    for (id, _, updated) in plan.iter().chain(&plan2) {
+        append(&*store, id, vec![at(ChatMessage::user("x"), *updated)]).await;
+    }
+    let ids = |v: Vec<crate::SessionRecord>| v.into_iter().map(|s| s.id.to_string()).collect();
+    let list = |platform: Option<&str>, limit, offset| {
+        let store = Arc::clone(&store);
+        let query = ListSessions {
+            platform: platform.map(PlatformId::new),
+            limit,
+            offset,
+        };
+        async move { store.list_sessions(query).await.expect("list_sessions") }
+    };
+
+    let all: Vec<String> = ids(list(None, 0, 0).await);
+    assert_eq!(
+        all,
+        ["a", "c", "d", "e", "b"],
+        "limit 0 means a default page"
+    );
+    let page: Vec<String> = ids(list(None, 2, 0).await);
+    assert_eq!(page, ["a", "c"]);
+    let page: Vec<String> = ids(list(None, 2, 2).await);
+    assert_eq!(page, ["d", "e"]);
+    let page: Vec<String> = ids(list(None, 2, 4).await);
+    assert_eq!(page, ["b"]);
+    assert!(list(None, 2, 5).await.is_empty());
+
+    let telegram = list(Some("telegram"), 0, 0).await;
+    assert!(telegram.iter().all(|s| s.platform.as_str() == "telegram"));
+    assert_eq!(ids(telegram), vec!["a".to_owned(), "c".into(), "e".into()]);
+    let discord: Vec<String> = ids(list(Some("discord"), 1, 1).await);
+    assert_eq!(discord, ["b"]);
+    assert!(list(Some("slack"), 0, 0).await.is_empty());
+}
+
+/// A routing key points at one session; setting it again replaces the target.
+pub async fn routing_upserts(store: Arc<dyn Store>) {
+    create(&*store, "r1", "telegram", 1).await;
+    create(&*store, "r2", "telegram", 2).await;
+    let key = SessionKey::from_raw("agent:main:telegram:dm:42");
+    let other = SessionKey::from_raw("agent:main:telegram:dm:43");
+    assert_eq!(store.route(&key).await.expect("route"), None);
+
+    store
+        .set_route(&key, &sid("r1"), 10)
+        .await
+        .expect("set_route");
+    assert_eq!(store.route(&key).await.expect("route"), Some(sid("r1")));
+    store
+        .set_route(&key, &sid("r2"), 20)
+        .await
+        .expect("set_route again");
+    assert_eq!(store.route(&key).await.expect("route"), Some(sid("r2")));
+    store
+        .set_route(&other, &sid("r1"), 30)
+        .await
+        .expect("set_route other");
+    assert_eq!(store.route(&other).await.expect("route"), Some(sid("r1")));
+    assert_eq!(store.route(&key).await.expect("route"), Some(sid("r2")));
+}

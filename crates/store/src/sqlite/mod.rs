@@ -1,0 +1,330 @@
+//! [`SqliteStore`]: the [`Store`] on one SQLite database file.
+//!
+//! This module owns the connections and the threads operations run on; the
+//! SQL lives in `ops`, the row mapping in `rows`, the schema in `migrate`.
+//!
+//! Connections: SQLite allows one writer at a time, and in WAL mode readers
+//! never block it nor each other. So there is exactly one read-write
+//! connection behind a mutex, used for every write, plus a few read-only
+//! connections for reads. rusqlite is synchronous, so every operation runs on
+//! tokio's blocking thread pool ([`tokio::task::spawn_blocking`]) and never
+//! stalls the async workers. An in-memory database (tests) has only the one
+//! connection, since separate connections would each see their own database.
+
+mod error;
+mod fts;
+mod migrate;
+mod ops;
+mod rows;
+
+use crate::{
+    AppendMessages, ListSessions, NewSession, Result, SearchHit, SessionRecord, Store, StoreError,
+    StoredMessage,
+};
+use async_trait::async_trait;
+use error::{DbError, DbResult, classify_io};
+use hermod_model::{SessionId, SessionKey};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a connection waits for another process's lock before the
+/// operation fails with [`StoreError::Busy`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection (the store uses about a dozen).
+const STATEMENT_CACHE: usize = 32;
+
+/// A [`Store`] on one SQLite database. Cloning is cheap and shares the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The database's path (or `:memory:`), for error messages.
+    name: String,
+    writer: Mutex<Connection>,
+    /// Read-only connections; empty for in-memory databases, which read
+    /// through the writer.
+    readers: Vec<Mutex<Connection>>,
+    /// Where the next read starts looking for a free reader.
+    next_reader: AtomicUsize,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.name)
+            .field("readers", &self.inner.readers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent directories) the database at
+    /// `path` and brings its schema up to date.
+    ///
+    /// This blocks while it opens and migrates; call it at startup or from
+    /// blocking context. Fails with [`StoreError::Corrupt`] when the file is
+    /// not a hermod database, is damaged, or was written by a newer hermod.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let name = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| classify_io(&e, &format!("cannot create {}", parent.display())))?;
+        }
+        let writer = open_writer(path, &name).map_err(|e| e.classify(&name))?;
+        let readers = (0..reader_count())
+            .map(|_| {
+                open_reader(path)
+                    .map(Mutex::new)
+                    .map_err(|e| e.classify(&name))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_connections(name, writer, readers))
+    }
+
+    /// A private in-memory database, gone when the store is dropped. For tests.
+    pub fn open_in_memory() -> Result<SqliteStore> {
+        let name = ":memory:".to_owned();
+        let setup = || -> DbResult<Connection> {
+            let mut conn = Connection::open_in_memory()?;
+            configure(&conn)?;
+            migrate::migrate(&mut conn, &name, now_ms())?;
+            Ok(conn)
+        };
+        let writer = setup().map_err(|e| e.classify(&name))?;
+        Ok(Self::from_connections(name, writer, Vec::new()))
+    }
+
+    fn from_connections(name: String, writer: Connection, readers: Vec<Mutex<Connection>>) -> Self {
+        let inner = Inner {
+            name,
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: 0.into(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The newest schema version this build of hermod knows.
+    pub fn schema_version() -> i64 {
+        migrate::latest_version()
+    }
+
+    /// Runs `op` on the writer connection on the blocking pool.
+    async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            let mut conn = lock(&inner.writer);
+            // A transaction left open (by a panic mid-operation) would swallow
+            // every later write into it; roll it back first.
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK")
+                    .map_err(|e| DbError::from(e).classify(&inner.name))?;
+            }
+            op(&mut conn).map_err(|e| e.classify(&inner.name))
+        })
+        .await
+    }
+
+    /// Runs `op` on a reader connection (the writer for in-memory databases)
+    /// on the blocking pool.
+    async fn read<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            let conn = inner.reader();
+            op(&conn).map_err(|e| e.classify(&inner.name))
+        })
+        .await
+    }
+}
+
+impl Inner {
+    /// A free reader if there is one, else waits for the next in turn.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let n = self.readers.len();
+        if n == 0 {
+            return lock(&self.writer);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % n;
+        for i in 0..n {
+            match self.readers[(start + i) % n].try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        lock(&self.readers[start])
+    }
+}
+
+/// Locks a connection, recovering it if a panicking operation poisoned the
+/// mutex: the connection itself stays usable (see [`SqliteStore::write`]).
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn run_blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Other(format!("store operation did not complete: {e}")))?
+}
+
+fn reader_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .clamp(2, 4)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Settings every connection needs.
+fn configure(conn: &Connection) -> DbResult<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+fn open_writer(path: &Path, name: &str) -> DbResult<Connection> {
+    // No SQLITE_OPEN_URI: the path is a file name, never a `file:` URI.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    // The first statement that reads the file: a non-database fails here
+    // with SQLITE_NOTADB. The mode stays "delete" on filesystems without
+    // shared memory; the store still works there, just with less concurrency.
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    // With WAL, NORMAL is durable across application crashes; only a power
+    // loss can drop the last transactions, never corrupt the database.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate::migrate(&mut conn, name, now_ms())?;
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> DbResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord> {
+        self.write(move |c| ops::create_session(c, &new)).await
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
+        let id = id.clone();
+        self.read(move |c| ops::session(c, &id)).await
+    }
+
+    async fn list_sessions(&self, query: ListSessions) -> Result<Vec<SessionRecord>> {
+        self.read(move |c| ops::list_sessions(c, &query)).await
+    }
+
+    async fn end_session(&self, id: &SessionId, reason: &str, at_ms: i64) -> Result<()> {
+        let (id, reason) = (id.clone(), reason.to_owned());
+        self.write(move |c| ops::end_session(c, &id, &reason, at_ms))
+            .await
+    }
+
+    async fn set_title(&self, id: &SessionId, title: &str) -> Result<()> {
+        let (id, title) = (id.clone(), title.to_owned());
+        self.write(move |c| ops::set_title(c, &id, &title)).await
+    }
+
+    async fn append_messages(&self, append: AppendMessages) -> Result<Vec<i64>> {
+        self.write(move |c| ops::append_messages(c, &append)).await
+    }
+
+    async fn messages(&self, id: &SessionId) -> Result<Vec<StoredMessage>> {
+        let id = id.clone();
+        self.read(move |c| ops::messages(c, &id)).await
+    }
+
+    async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let query = query.to_owned();
+        self.read(move |c| ops::search(c, &query, limit)).await
+    }
+
+    async fn route(&self, key: &SessionKey) -> Result<Option<SessionId>> {
+        let key = key.clone();
+        self.read(move |c| ops::route(c, &key)).await
+    }
+
+    async fn set_route(&self, key: &SessionKey, id: &SessionId, at_ms: i64) -> Result<()> {
+        let (key, id) = (key.clone(), id.clone());
+        self.write(move |c| ops::set_route(c, &key, &id, at_ms))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermod_model::{PlatformId, Source};
+
+    fn new_session(id: &str) -> NewSession {
+        NewSession {
+            id: SessionId::parse(id).expect("id"),
+            key: SessionKey::from_raw(id),
+            source: Source::dm(PlatformId::from_static("cli"), id),
+            created_at_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn recovers_from_a_panic_holding_the_writer() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let inner = Arc::clone(&store.inner);
+        let crashed = std::thread::spawn(move || {
+            let conn = lock(&inner.writer);
+            conn.execute_batch("BEGIN").expect("begin");
+            ops::create_session(&conn, &new_session("lost")).expect("insert");
+            panic!("an operation panicked mid-transaction");
+        })
+        .join();
+        assert!(crashed.is_err());
+        assert!(store.inner.writer.is_poisoned());
+
+        store
+            .create_session(new_session("kept"))
+            .await
+            .expect("the store still writes");
+        assert!(
+            store
+                .session(&SessionId::parse("lost").expect("id"))
+                .await
+                .expect("read")
+                .is_none()
+        );
+        let kept = SessionId::parse("kept").expect("id");
+        assert!(store.session(&kept).await.expect("read").is_some());
+    }
+}

@@ -1,0 +1,243 @@
+//! How records map to and from SQLite rows.
+//!
+//! Reading happens in two steps: a row is first copied into a `Raw*` struct
+//! (plain SQL values only, inside rusqlite's row callback), then decoded into
+//! the public record. Decoding never panics: JSON, roles or counters that do
+//! not make sense become [`StoreError::Corrupt`] naming the record.
+
+use crate::{SessionRecord, StoreError, StoredMessage};
+use hermod_model::{
+    ChatMessage, Content, PlatformId, Role, SessionId, SessionKey, Source, ToolCall,
+};
+use rusqlite::Row;
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+
+/// The `sessions` columns in the order [`RawSession::from_row`] reads them.
+pub(crate) const SESSION_COLUMNS: &str = "id, session_key, platform, source_json, title, \
+     created_at_ms, updated_at_ms, ended_at_ms, end_reason, message_count, prompt_tokens, \
+     completion_tokens";
+
+/// The `messages` columns in the order [`RawMessage::from_row`] reads them.
+pub(crate) const MESSAGE_COLUMNS: &str = "id, session_id, role, content, content_json, \
+     tool_calls_json, tool_call_id, tool_name, at_ms, platform_message_id";
+
+/// Rebuilds a stored id through its serde form rather than
+/// [`SessionId::parse`]: whatever was accepted when it was written must come
+/// back unchanged, even if validation has since become stricter.
+pub(crate) fn session_id(raw: String) -> Result<SessionId, StoreError> {
+    let de: serde::de::value::StringDeserializer<serde::de::value::Error> = raw.into_deserializer();
+    SessionId::deserialize(de)
+        .map_err(|e| StoreError::Corrupt(format!("unreadable session id: {e}")))
+}
+
+fn counter(value: i64, what: &str, id: &str) -> Result<u64, StoreError> {
+    u64::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("session {id} has a negative {what} ({value})")))
+}
+
+/// A `sessions` row as stored.
+pub(crate) struct RawSession {
+    id: String,
+    key: String,
+    platform: String,
+    source_json: String,
+    title: Option<String>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+    ended_at_ms: Option<i64>,
+    end_reason: Option<String>,
+    message_count: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+}
+
+impl RawSession {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            key: row.get(1)?,
+            platform: row.get(2)?,
+            source_json: row.get(3)?,
+            title: row.get(4)?,
+            created_at_ms: row.get(5)?,
+            updated_at_ms: row.get(6)?,
+            ended_at_ms: row.get(7)?,
+            end_reason: row.get(8)?,
+            message_count: row.get(9)?,
+            prompt_tokens: row.get(10)?,
+            completion_tokens: row.get(11)?,
+        })
+    }
+
+    pub(crate) fn decode(self) -> Result<SessionRecord, StoreError> {
+        let source: Source = serde_json::from_str(&self.source_json).map_err(|e| {
+            StoreError::Corrupt(format!("session {} has an unreadable source: {e}", self.id))
+        })?;
+        Ok(SessionRecord {
+            message_count: counter(self.message_count, "message count", &self.id)?,
+            prompt_tokens: counter(self.prompt_tokens, "prompt token count", &self.id)?,
+            completion_tokens: counter(self.completion_tokens, "completion token count", &self.id)?,
+            id: session_id(self.id)?,
+            key: SessionKey::from_raw(self.key),
+            platform: PlatformId::new(self.platform),
+            source,
+            title: self.title,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+            ended_at_ms: self.ended_at_ms,
+            end_reason: self.end_reason,
+        })
+    }
+}
+
+/// A `messages` row as stored.
+pub(crate) struct RawMessage {
+    id: i64,
+    session_id: String,
+    role: String,
+    content: Option<String>,
+    content_json: Option<String>,
+    tool_calls_json: Option<String>,
+    tool_call_id: Option<String>,
+    tool_name: Option<String>,
+    at_ms: i64,
+    platform_message_id: Option<String>,
+}
+
+impl RawMessage {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            session_id: row.get(1)?,
+            role: row.get(2)?,
+            content: row.get(3)?,
+            content_json: row.get(4)?,
+            tool_calls_json: row.get(5)?,
+            tool_call_id: row.get(6)?,
+            tool_name: row.get(7)?,
+            at_ms: row.get(8)?,
+            platform_message_id: row.get(9)?,
+        })
+    }
+
+    pub(crate) fn decode(self) -> Result<StoredMessage, StoreError> {
+        let id = self.id;
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("message {id} has an unreadable {what}: {e}"))
+        };
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| corrupt("role", &format_args!("{:?}", self.role)))?;
+        // Parts live in content_json; plain text only in content (see the schema).
+        let content = match (self.content_json, self.content) {
+            (Some(json), _) => {
+                Some(serde_json::from_str::<Content>(&json).map_err(|e| corrupt("content", &e))?)
+            }
+            (None, Some(text)) => Some(Content::Text(text)),
+            (None, None) => None,
+        };
+        let tool_calls = match self.tool_calls_json {
+            Some(json) => serde_json::from_str::<Vec<ToolCall>>(&json)
+                .map_err(|e| corrupt("tool call list", &e))?,
+            None => Vec::new(),
+        };
+        Ok(StoredMessage {
+            id,
+            session: session_id(self.session_id)?,
+            message: ChatMessage {
+                role,
+                content,
+                tool_calls,
+                tool_call_id: self.tool_call_id,
+                name: self.tool_name,
+            },
+            at_ms: self.at_ms,
+            platform_message_id: self.platform_message_id,
+        })
+    }
+}
+
+/// A message's column values, ready to bind.
+pub(crate) struct EncodedMessage {
+    pub role: &'static str,
+    pub content: Option<String>,
+    pub content_json: Option<String>,
+    pub tool_calls_json: Option<String>,
+    /// The calls' names and arguments as plain text, for the search index.
+    pub tool_calls_text: Option<String>,
+}
+
+/// Splits a message into its stored columns (tool_call_id and name are bound
+/// as they are).
+pub(crate) fn encode_message(m: &ChatMessage) -> Result<EncodedMessage, StoreError> {
+    let invalid =
+        |e: serde_json::Error| StoreError::Invalid(format!("unserializable message: {e}"));
+    let (content, content_json) = match &m.content {
+        None => (None, None),
+        Some(Content::Text(text)) => (Some(text.clone()), None),
+        Some(parts @ Content::Parts(_)) => (
+            Some(parts.text()),
+            Some(serde_json::to_string(parts).map_err(invalid)?),
+        ),
+    };
+    let (tool_calls_json, tool_calls_text) = if m.tool_calls.is_empty() {
+        (None, None)
+    } else {
+        let text: Vec<&str> = m
+            .tool_calls
+            .iter()
+            .flat_map(|c| [c.name.as_str(), c.arguments.as_str()])
+            .collect();
+        (
+            Some(serde_json::to_string(&m.tool_calls).map_err(invalid)?),
+            Some(text.join(" ")),
+        )
+    };
+    Ok(EncodedMessage {
+        role: m.role.as_str(),
+        content,
+        content_json,
+        tool_calls_json,
+        tool_calls_text,
+    })
+}
+
+/// Serializes a session's source for `source_json`.
+pub(crate) fn encode_source(source: &Source) -> Result<String, StoreError> {
+    serde_json::to_string(source)
+        .map_err(|e| StoreError::Invalid(format!("unserializable session source: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermod_model::{ContentPart, ImageUrl};
+
+    #[test]
+    fn ids_come_back_unvalidated() {
+        assert_eq!(session_id("a/b".into()).expect("id").as_str(), "a/b");
+    }
+
+    #[test]
+    fn text_and_parts_are_stored_differently() {
+        let text = encode_message(&ChatMessage::user("hi")).expect("encode");
+        assert_eq!(
+            (text.content.as_deref(), text.content_json),
+            (Some("hi"), None)
+        );
+        let parts = Content::Parts(vec![
+            ContentPart::Text {
+                text: "look".into(),
+            },
+            ContentPart::ImageUrl {
+                image_url: ImageUrl {
+                    url: "data:x".into(),
+                    detail: None,
+                },
+            },
+        ]);
+        let encoded = encode_message(&ChatMessage::user(parts)).expect("encode");
+        assert_eq!(encoded.content.as_deref(), Some("look"));
+        assert!(encoded.content_json.is_some_and(|j| j.starts_with('[')));
+    }
+}
