@@ -5,9 +5,28 @@
 //! runs and which can be interrupted. [`LlmAgent`] is the built-in
 //! implementation that talks to any OpenAI-compatible endpoint and runs tools.
 
+mod config;
+mod llm;
+mod runner;
+mod tools;
 mod turn;
 
-pub use turn::{AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest};
+pub use config::LlmConfig;
+pub use hermod_http::RetryPolicy;
+pub use llm::{Completion, CompletionRequest, LlmClient};
+pub use runner::LlmAgent;
+pub use tools::{Tool, ToolContext, ToolRegistry};
+pub use turn::{
+    AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
+};
+
+/// What separates the text of two segments (model calls with a tool round
+/// between them) in [`TurnOutcome::text`]; sources that show one message per
+/// turn put it where [`AgentEvent::SegmentBreak`] occurs.
+pub const SEGMENT_SEPARATOR: &str = "\n\n";
+
+/// Re-exported so tools can be written without naming the crate.
+pub use async_trait::async_trait;
 
 /// Something that can run a conversational turn.
 pub trait Agent: Send + Sync + 'static {

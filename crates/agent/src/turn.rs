@@ -66,7 +66,9 @@ pub enum AgentError {
     #[error("the model provider rejected the request ({status}): {message}")]
     Rejected { status: u16, message: String },
     /// Bad or missing API key.
-    #[error("the model provider refused our credentials ({status}); check model.api_key / OPENAI_API_KEY")]
+    #[error(
+        "the model provider refused our credentials ({status}); check model.api_key / OPENAI_API_KEY"
+    )]
     Auth { status: u16 },
     /// The provider answered something we could not understand.
     #[error("the model provider sent a malformed response: {0}")]
@@ -82,8 +84,17 @@ pub enum AgentEvent {
     TextDelta(String),
     /// A tool boundary: text after this belongs to a new message segment.
     SegmentBreak,
-    ToolStarted { call_id: String, name: String, arguments: String },
-    ToolFinished { call_id: String, name: String, result: String, is_error: bool },
+    ToolStarted {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    ToolFinished {
+        call_id: String,
+        name: String,
+        result: String,
+        is_error: bool,
+    },
     /// Usage of one model call.
     Usage(Usage),
     /// The turn completed.
@@ -104,7 +115,14 @@ impl TurnControl {
     pub fn new() -> (Self, CancellationToken, mpsc::UnboundedReceiver<String>) {
         let cancel = CancellationToken::new();
         let (steer, steer_rx) = mpsc::unbounded_channel();
-        (Self { cancel: cancel.clone(), steer }, cancel, steer_rx)
+        (
+            Self {
+                cancel: cancel.clone(),
+                steer,
+            },
+            cancel,
+            steer_rx,
+        )
     }
 
     /// Stops the turn at its next checkpoint; it then ends with

@@ -1,0 +1,334 @@
+//! [`LlmClient`]: one call to an OpenAI-compatible chat completions
+//! endpoint, streamed or not, with retries that never repeat visible text.
+
+mod sse;
+mod wire;
+
+pub use wire::Completion;
+
+use crate::config::LlmConfig;
+use crate::turn::{AgentError, AgentEvent};
+use hermod_http::{HttpClient, HttpConfig, HttpError, classify_status};
+use hermod_model::{ChatMessage, TurnOptions};
+use serde_json::{Value, json};
+use sse::SseParser;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use wire::StreamAccumulator;
+
+/// What to send for one model call.
+#[derive(Debug, Clone, Copy)]
+pub struct CompletionRequest<'a> {
+    /// The whole conversation, system prompt first.
+    pub messages: &'a [ChatMessage],
+    /// OpenAI `tools` entries; omitted from the request when empty.
+    pub tools: &'a [Value],
+    pub options: &'a TurnOptions,
+}
+
+/// A client of one OpenAI-compatible endpoint. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LlmClient {
+    http: reqwest::Client,
+    endpoint: String,
+    config: LlmConfig,
+}
+
+/// Why an attempt ended without an answer.
+enum Failure {
+    /// Worth classifying for a retry.
+    Http(HttpError),
+    /// Final: protocol errors, error objects, cancellation.
+    Agent(AgentError),
+}
+
+impl From<HttpError> for Failure {
+    fn from(err: HttpError) -> Self {
+        Failure::Http(err)
+    }
+}
+
+impl From<AgentError> for Failure {
+    fn from(err: AgentError) -> Self {
+        match err {
+            AgentError::RateLimited { retry_after } => {
+                Failure::Http(HttpError::RateLimited { retry_after })
+            }
+            AgentError::Transient(message) => Failure::Http(HttpError::Transient(message)),
+            other => Failure::Agent(other),
+        }
+    }
+}
+
+fn to_agent_error(err: HttpError) -> AgentError {
+    match err {
+        HttpError::RateLimited { retry_after } => AgentError::RateLimited { retry_after },
+        HttpError::Transient(message) => AgentError::Transient(message),
+        HttpError::Auth { status } => AgentError::Auth { status },
+        HttpError::NotFound { body } => AgentError::Rejected {
+            status: 404,
+            message: wire::error_message(&body),
+        },
+        HttpError::Rejected { status, body } => AgentError::Rejected {
+            status,
+            message: wire::error_message(&body),
+        },
+        HttpError::Protocol(message) => AgentError::Protocol(message),
+        HttpError::Setup(message) => AgentError::Protocol(format!("invalid request: {message}")),
+        HttpError::Cancelled => AgentError::Cancelled,
+    }
+}
+
+/// The events channel and what has been shown through it during one call.
+struct Output<'a> {
+    events: &'a mpsc::Sender<AgentEvent>,
+    cancel: &'a CancellationToken,
+    shown: String,
+}
+
+impl Output<'_> {
+    /// Runs `fut` unless the turn is cancelled or nobody listens any more.
+    async fn guard<T>(&self, fut: impl Future<Output = T>) -> Result<T, Failure> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(Failure::Agent(AgentError::Cancelled)),
+            () = self.events.closed() => Err(Failure::Agent(AgentError::Cancelled)),
+            value = fut => Ok(value),
+        }
+    }
+
+    /// [`Output::guard`] with a time bound.
+    async fn timed<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, Failure> {
+        match self.guard(tokio::time::timeout(limit, fut)).await? {
+            Ok(value) => Ok(value),
+            Err(_) => Err(HttpError::Transient(format!("no {what} within {limit:?}")).into()),
+        }
+    }
+
+    async fn show(&mut self, text: String) -> Result<(), Failure> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.shown.push_str(&text);
+        match self
+            .guard(self.events.send(AgentEvent::TextDelta(text)))
+            .await?
+        {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Failure::Agent(AgentError::Cancelled)),
+        }
+    }
+}
+
+impl LlmClient {
+    pub fn new(config: LlmConfig) -> Result<Self, AgentError> {
+        let http = HttpClient::with_config(&HttpConfig {
+            connect_timeout: config.request_timeout.min(Duration::from_secs(30)),
+            ..HttpConfig::default()
+        })
+        .map_err(to_agent_error)?;
+        Ok(Self {
+            http: http.reqwest().clone(),
+            endpoint: config.endpoint(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &LlmConfig {
+        &self.config
+    }
+
+    /// The JSON body of a request.
+    pub fn request_body(&self, request: &CompletionRequest<'_>) -> Value {
+        let model = request
+            .options
+            .model
+            .as_deref()
+            .unwrap_or(&self.config.model);
+        let mut body = json!({
+            "model": model,
+            "messages": request.messages,
+            "stream": self.config.stream,
+        });
+        if self.config.stream {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        if !request.tools.is_empty() {
+            body["tools"] = json!(request.tools);
+        }
+        if let Some(temperature) = request.options.temperature {
+            body["temperature"] = json!(temperature);
+        }
+        if let Some(max_tokens) = request.options.max_tokens {
+            body["max_tokens"] = json!(max_tokens);
+        }
+        body
+    }
+
+    /// Calls the model once. Text is sent on `events` as
+    /// [`AgentEvent::TextDelta`] while it arrives. Failed attempts are
+    /// retried per [`LlmConfig::retry`] as long as no text was shown.
+    ///
+    /// Cancellation (`cancel`, or the receiver of `events` going away)
+    /// aborts the request: the result is [`AgentError::Cancelled`], or a
+    /// [`Completion`] marked `cancelled` with the text already shown.
+    pub async fn complete(
+        &self,
+        request: &CompletionRequest<'_>,
+        cancel: &CancellationToken,
+        events: &mpsc::Sender<AgentEvent>,
+    ) -> Result<Completion, AgentError> {
+        let body = self.request_body(request);
+        let mut out = Output {
+            events,
+            cancel,
+            shown: String::new(),
+        };
+        let mut attempt = 1;
+        loop {
+            let err = match self.attempt(&body, &mut out).await {
+                Ok(completion) => return Ok(completion),
+                Err(Failure::Agent(AgentError::Cancelled)) if !out.shown.is_empty() => {
+                    return Ok(Completion {
+                        text: std::mem::take(&mut out.shown),
+                        cancelled: true,
+                        ..Completion::default()
+                    });
+                }
+                Err(Failure::Agent(err)) => return Err(err),
+                Err(Failure::Http(err)) => err,
+            };
+            // Once text was shown, a retry would show it again.
+            let delay = if out.shown.is_empty() {
+                self.config.retry.next_delay(attempt, &err)
+            } else {
+                None
+            };
+            let Some(delay) = delay else {
+                return Err(to_agent_error(err));
+            };
+            tracing::warn!(attempt, ?delay, error = %err, "model call failed; retrying");
+            match out.guard(tokio::time::sleep(delay)).await {
+                Ok(()) => attempt += 1,
+                Err(_) => return Err(AgentError::Cancelled),
+            }
+        }
+    }
+
+    async fn attempt(&self, body: &Value, out: &mut Output<'_>) -> Result<Completion, Failure> {
+        let limit = self.config.request_timeout;
+        let mut request = self.http.post(&self.endpoint).json(body);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let response = out
+            .timed(limit, "response", request.send())
+            .await?
+            .map_err(HttpError::from)?;
+        let status = response.status();
+        if !status.is_success() {
+            let headers = response.headers().clone();
+            // The error body is only for the message; a failure to read it is no news.
+            let text: String = out
+                .timed(limit, "error body", response.text())
+                .await?
+                .unwrap_or_default();
+            return Err(classify_status(status, &headers, &text).into());
+        }
+        // Some providers ignore `stream` and answer with one JSON object.
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if self.config.stream && !is_json {
+            self.read_stream(response, out).await
+        } else {
+            let bytes = out
+                .timed(limit, "response body", response.bytes())
+                .await?
+                .map_err(HttpError::from)?;
+            let value: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| AgentError::Protocol(format!("the response is not JSON ({e})")))?;
+            let completion = wire::parse_completion(&value)?;
+            out.show(completion.text.clone()).await?;
+            Ok(completion)
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        mut response: reqwest::Response,
+        out: &mut Output<'_>,
+    ) -> Result<Completion, Failure> {
+        let limit = self.config.request_timeout;
+        let mut parser = SseParser::new();
+        let mut answer = StreamAccumulator::default();
+        loop {
+            let chunk = out.timed(limit, "stream data", response.chunk()).await?;
+            let events = match chunk.map_err(HttpError::from)? {
+                Some(bytes) => parser.push(&bytes),
+                None => {
+                    if let Some(data) = parser.finish()
+                        && apply_event(&data, &mut answer, out).await?
+                    {
+                        return Ok(answer.finish());
+                    }
+                    // Closed without [DONE]: an answer if we got one.
+                    if answer.has_answer() {
+                        return Ok(answer.finish());
+                    }
+                    return Err(HttpError::Transient(
+                        "the stream ended before the model answered".to_owned(),
+                    )
+                    .into());
+                }
+            };
+            for data in events {
+                if apply_event(&data, &mut answer, out).await? {
+                    return Ok(answer.finish());
+                }
+            }
+        }
+    }
+}
+
+/// Applies one SSE payload; true at `[DONE]`.
+async fn apply_event(
+    data: &str,
+    answer: &mut StreamAccumulator,
+    out: &mut Output<'_>,
+) -> Result<bool, Failure> {
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Ok(true);
+    }
+    if data.is_empty() {
+        return Ok(false);
+    }
+    let chunks: Vec<Value> = match serde_json::from_str(data) {
+        Ok(value) => vec![value],
+        // Several `data:` lines of one event, each a whole chunk.
+        Err(err) => {
+            let lines: Result<Vec<Value>, _> = data
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(serde_json::from_str)
+                .collect();
+            lines
+                .map_err(|_| AgentError::Protocol(format!("a stream chunk is not JSON ({err})")))?
+        }
+    };
+    for chunk in &chunks {
+        let text = answer.apply(chunk)?;
+        out.show(text).await?;
+    }
+    Ok(false)
+}

@@ -1,0 +1,312 @@
+//! [`LlmAgent`]: the built-in [`Agent`]: calls the model, runs the tools it
+//! asks for, feeds the results back, and repeats until the model answers.
+
+use crate::config::LlmConfig;
+use crate::llm::{Completion, CompletionRequest, LlmClient};
+use crate::tools::{ToolContext, ToolRegistry};
+use crate::turn::{
+    AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
+};
+use crate::{Agent, SEGMENT_SEPARATOR};
+use hermod_model::{ChatMessage, Content, Role, ToolCall, Usage};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Events buffered between the turn's task and its consumer.
+const EVENT_BUFFER: usize = 256;
+
+/// The result text given for tool calls a turn was interrupted before running.
+const INTERRUPTED_RESULT: &str = "error: the turn was interrupted before this tool ran";
+
+/// An [`Agent`] backed by an OpenAI-compatible model and a [`ToolRegistry`].
+#[derive(Debug, Clone)]
+pub struct LlmAgent {
+    client: LlmClient,
+    tools: Arc<ToolRegistry>,
+}
+
+impl LlmAgent {
+    /// # Panics
+    ///
+    /// When the HTTP client cannot be built at all, which takes a broken
+    /// TLS stack; see [`LlmAgent::try_new`].
+    pub fn new(config: LlmConfig, tools: ToolRegistry) -> Self {
+        Self::try_new(config, tools).expect("the HTTP client for the model can be built")
+    }
+
+    /// [`LlmAgent::new`] that reports a failure to build the HTTP client.
+    pub fn try_new(config: LlmConfig, tools: ToolRegistry) -> Result<Self, AgentError> {
+        Ok(Self {
+            client: LlmClient::new(config)?,
+            tools: Arc::new(tools),
+        })
+    }
+
+    pub fn client(&self) -> &LlmClient {
+        &self.client
+    }
+
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.tools
+    }
+}
+
+impl Agent for LlmAgent {
+    fn run_turn(&self, request: TurnRequest) -> TurnHandle {
+        let (control, cancel, steer) = TurnControl::new();
+        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
+        let turn = Turn {
+            client: self.client.clone(),
+            tools: self.tools.clone(),
+            schemas: self.tools.schemas(),
+            cancel,
+            steer,
+            events,
+            produced: Vec::new(),
+            segments: Vec::new(),
+            usage: Usage::default(),
+        };
+        tokio::spawn(turn.run(request));
+        TurnHandle {
+            events: receiver,
+            control,
+        }
+    }
+}
+
+/// Why the loop stopped without an outcome.
+enum Stop {
+    Failed(AgentError),
+    /// The consumer dropped the events receiver: end quietly.
+    Gone,
+    /// Interrupted through [`TurnControl::interrupt`].
+    Interrupted,
+}
+
+/// The state of one running turn.
+struct Turn {
+    client: LlmClient,
+    tools: Arc<ToolRegistry>,
+    schemas: Vec<Value>,
+    cancel: CancellationToken,
+    steer: mpsc::UnboundedReceiver<String>,
+    events: mpsc::Sender<AgentEvent>,
+    /// Messages the turn produced so far.
+    produced: Vec<ChatMessage>,
+    /// The non-empty text of each model call.
+    segments: Vec<String>,
+    usage: Usage,
+}
+
+impl Turn {
+    async fn run(mut self, request: TurnRequest) {
+        let last = match self.run_loop(&request).await {
+            Ok(finish) => AgentEvent::Final(self.outcome(finish)),
+            Err(Stop::Gone) => return,
+            Err(Stop::Failed(err)) => AgentEvent::Failed(err),
+            Err(Stop::Interrupted) if self.segments.is_empty() => {
+                AgentEvent::Failed(AgentError::Cancelled)
+            }
+            Err(Stop::Interrupted) => AgentEvent::Final(self.outcome(FinishReason::Interrupted)),
+        };
+        // Nobody may be listening any more; nothing left to do either way.
+        let _ = self.events.send(last).await;
+    }
+
+    fn outcome(&mut self, finish_reason: FinishReason) -> TurnOutcome {
+        TurnOutcome {
+            text: self.segments.join(SEGMENT_SEPARATOR),
+            messages: std::mem::take(&mut self.produced),
+            usage: self.usage,
+            finish_reason,
+        }
+    }
+
+    async fn emit(&self, event: AgentEvent) -> Result<(), Stop> {
+        self.events.send(event).await.map_err(|_| Stop::Gone)
+    }
+
+    /// The stop reason for a cancellation seen by the model client.
+    fn cancelled(&self) -> Stop {
+        if self.events.is_closed() {
+            Stop::Gone
+        } else {
+            Stop::Interrupted
+        }
+    }
+
+    async fn run_loop(&mut self, request: &TurnRequest) -> Result<FinishReason, Stop> {
+        let mut conversation =
+            initial_messages(self.client.config().system_prompt.as_deref(), request);
+        let max_iterations = self.client.config().max_iterations.max(1);
+        for _ in 0..max_iterations {
+            if self.cancel.is_cancelled() {
+                return Err(Stop::Interrupted);
+            }
+            let call = CompletionRequest {
+                messages: &conversation,
+                tools: &self.schemas,
+                options: &request.options,
+            };
+            let completion = match self
+                .client
+                .complete(&call, &self.cancel, &self.events)
+                .await
+            {
+                Ok(completion) => completion,
+                Err(AgentError::Cancelled) => return Err(self.cancelled()),
+                Err(err) => return Err(Stop::Failed(err)),
+            };
+            if let Some(usage) = completion.usage {
+                self.usage.add(usage);
+                self.emit(AgentEvent::Usage(usage)).await?;
+            }
+            if !completion.text.is_empty() {
+                self.segments.push(completion.text.clone());
+            }
+            if completion.cancelled {
+                self.produced.push(ChatMessage::assistant(completion.text));
+                return Err(self.cancelled());
+            }
+            if completion.tool_calls.is_empty() {
+                let finish = if completion.is_truncated() {
+                    FinishReason::Length
+                } else {
+                    FinishReason::Stop
+                };
+                self.produced.push(ChatMessage::assistant(completion.text));
+                return Ok(finish);
+            }
+            self.run_tools(completion, request, &mut conversation)
+                .await?;
+        }
+        Ok(FinishReason::MaxIterations)
+    }
+
+    /// Records the assistant's tool calls, runs them, records the results,
+    /// and injects steering text queued meanwhile.
+    async fn run_tools(
+        &mut self,
+        completion: Completion,
+        request: &TurnRequest,
+        conversation: &mut Vec<ChatMessage>,
+    ) -> Result<(), Stop> {
+        if !completion.text.is_empty() {
+            self.emit(AgentEvent::SegmentBreak).await?;
+        }
+        let assistant = ChatMessage {
+            role: Role::Assistant,
+            content: (!completion.text.is_empty()).then_some(Content::Text(completion.text)),
+            tool_calls: completion.tool_calls.clone(),
+            tool_call_id: None,
+            name: None,
+        };
+        conversation.push(assistant.clone());
+        self.produced.push(assistant);
+
+        let mut interrupted = false;
+        for call in &completion.tool_calls {
+            interrupted = interrupted || self.cancel.is_cancelled();
+            let result = if interrupted {
+                INTERRUPTED_RESULT.to_owned()
+            } else {
+                self.run_tool(call, request).await?
+            };
+            let message = tool_message(call, result);
+            conversation.push(message.clone());
+            self.produced.push(message);
+        }
+        if interrupted || self.cancel.is_cancelled() {
+            return Err(Stop::Interrupted);
+        }
+        self.inject_steering(conversation);
+        Ok(())
+    }
+
+    /// Runs one call, announcing it with events; returns the result text.
+    async fn run_tool(&self, call: &ToolCall, request: &TurnRequest) -> Result<String, Stop> {
+        self.emit(AgentEvent::ToolStarted {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+        })
+        .await?;
+        let ctx = ToolContext {
+            session_id: request.session_id.clone(),
+            call_id: call.id.clone(),
+            cancel: self.cancel.child_token(),
+        };
+        let (result, is_error) = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => (INTERRUPTED_RESULT.to_owned(), true),
+            () = self.events.closed() => return Err(Stop::Gone),
+            result = self.tools.execute(&call.name, &call.arguments, ctx) => result,
+        };
+        if is_error {
+            tracing::debug!(tool = %call.name, "tool call failed");
+        }
+        self.emit(AgentEvent::ToolFinished {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            result: result.clone(),
+            is_error,
+        })
+        .await?;
+        Ok(result)
+    }
+
+    /// Appends text the user sent while tools ran to the last tool result.
+    fn inject_steering(&mut self, conversation: &mut [ChatMessage]) {
+        let mut texts = Vec::new();
+        while let Ok(text) = self.steer.try_recv() {
+            if !text.trim().is_empty() {
+                texts.push(text);
+            }
+        }
+        if texts.is_empty() {
+            return;
+        }
+        let note = format!(
+            "\n\n[The user sent this while the tool ran: {}]",
+            texts.join("\n")
+        );
+        for message in [conversation.last_mut(), self.produced.last_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if message.role == Role::Tool {
+                let mut text = message.text();
+                text.push_str(&note);
+                message.content = Some(Content::Text(text));
+            }
+        }
+    }
+}
+
+fn tool_message(call: &ToolCall, result: String) -> ChatMessage {
+    ChatMessage {
+        role: Role::Tool,
+        content: Some(Content::Text(result)),
+        tool_calls: Vec::new(),
+        tool_call_id: Some(call.id.clone()),
+        name: Some(call.name.clone()),
+    }
+}
+
+/// System prompt (configured, then the turn's own), history, input.
+fn initial_messages(configured: Option<&str>, request: &TurnRequest) -> Vec<ChatMessage> {
+    let system: Vec<&str> = [configured, request.system_prompt.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let mut messages = Vec::with_capacity(request.history.len() + 2);
+    if !system.is_empty() {
+        messages.push(ChatMessage::system(system.join("\n\n")));
+    }
+    messages.extend(request.history.iter().cloned());
+    messages.push(request.input.clone());
+    messages
+}

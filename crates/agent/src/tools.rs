@@ -1,0 +1,244 @@
+//! Tools the model may call: the [`Tool`] trait and the [`ToolRegistry`]
+//! that offers them to the model and runs them.
+
+use hermod_model::SessionId;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+
+/// What a tool call knows about where it runs.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub session_id: SessionId,
+    /// The model's id for this call.
+    pub call_id: String,
+    /// Fires when the turn is interrupted; long tools should stop then.
+    pub cancel: CancellationToken,
+}
+
+/// A function the model can call.
+#[async_trait::async_trait]
+pub trait Tool: Send + Sync {
+    /// The function name the model uses (`[a-zA-Z0-9_-]`, unique).
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
+    /// The JSON Schema of the arguments object.
+    fn parameters(&self) -> Value;
+    /// Runs the tool. `Ok` is the result shown to the model; `Err` is an
+    /// error message, also shown to the model, which may then correct itself.
+    async fn call(&self, arguments: Value, ctx: ToolContext) -> Result<String, String>;
+}
+
+/// The tools offered to the model, in registration order.
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    tools: Vec<Arc<dyn Tool>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolRegistry")
+            .field("tools", &self.names())
+            .finish()
+    }
+}
+
+impl ToolRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tool; one with the same name is replaced in place.
+    pub fn register(&mut self, tool: impl Tool + 'static) -> &mut Self {
+        self.register_arc(Arc::new(tool))
+    }
+
+    /// [`ToolRegistry::register`] for a shared tool.
+    pub fn register_arc(&mut self, tool: Arc<dyn Tool>) -> &mut Self {
+        match self.by_name.get(tool.name()) {
+            Some(&i) => self.tools[i] = tool,
+            None => {
+                self.by_name
+                    .insert(tool.name().to_owned(), self.tools.len());
+                self.tools.push(tool);
+            }
+        }
+        self
+    }
+
+    /// Builder form of [`ToolRegistry::register`].
+    pub fn with(mut self, tool: impl Tool + 'static) -> Self {
+        self.register(tool);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        self.by_name.get(name).map(|&i| self.tools[i].clone())
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.tools.iter().map(|t| t.name()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tools.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
+    /// The OpenAI `tools` array:
+    /// `[{"type":"function","function":{"name","description","parameters"}}]`.
+    pub fn schemas(&self) -> Vec<Value> {
+        self.tools
+            .iter()
+            .map(|t| {
+                json!({
+                    "type": "function",
+                    "function": {
+                        "name": t.name(),
+                        "description": t.description(),
+                        "parameters": t.parameters(),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Runs the call named `name` with raw JSON `arguments`. Unknown tools,
+    /// invalid arguments, tool errors and tool panics all become an error
+    /// result for the model: `(text, is_error)`.
+    pub async fn execute(&self, name: &str, arguments: &str, ctx: ToolContext) -> (String, bool) {
+        let Some(tool) = self.get(name) else {
+            let available = self.names().join(", ");
+            return (
+                format!("error: unknown tool {name:?}; available tools: [{available}]"),
+                true,
+            );
+        };
+        let arguments = match parse_arguments(arguments) {
+            Ok(value) => value,
+            Err(err) => {
+                return (
+                    format!("error: the arguments for {name} are not a valid JSON object ({err})"),
+                    true,
+                );
+            }
+        };
+        // Run on its own task so a panicking tool fails only its call; the
+        // task is aborted if this future is dropped (turn interrupted).
+        let name = name.to_owned();
+        let task = tokio::spawn(async move { tool.call(arguments, ctx).await });
+        match AbortOnDropHandle::new(task).await {
+            Ok(Ok(result)) => (result, false),
+            Ok(Err(message)) => (format!("error: {message}"), true),
+            Err(err) => {
+                tracing::error!(tool = %name, error = %err, "tool panicked");
+                (format!("error: the tool {name} crashed"), true)
+            }
+        }
+    }
+}
+
+/// Arguments as the model sent them: empty means no arguments.
+fn parse_arguments(raw: &str) -> Result<Value, String> {
+    if raw.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(other) => Err(format!("expected an object, got {other}")),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Upper;
+
+    #[async_trait::async_trait]
+    impl Tool for Upper {
+        fn name(&self) -> &str {
+            "upper"
+        }
+        fn description(&self) -> &str {
+            "Upper-cases text."
+        }
+        fn parameters(&self) -> Value {
+            json!({"type": "object", "properties": {"text": {"type": "string"}}})
+        }
+        async fn call(&self, arguments: Value, _ctx: ToolContext) -> Result<String, String> {
+            match arguments["text"].as_str() {
+                Some(text) => Ok(text.to_uppercase()),
+                None => Err("missing text".into()),
+            }
+        }
+    }
+
+    struct Panics;
+
+    #[async_trait::async_trait]
+    impl Tool for Panics {
+        fn name(&self) -> &str {
+            "panics"
+        }
+        fn description(&self) -> &str {
+            ""
+        }
+        fn parameters(&self) -> Value {
+            json!({"type": "object"})
+        }
+        async fn call(&self, _arguments: Value, _ctx: ToolContext) -> Result<String, String> {
+            panic!("boom")
+        }
+    }
+
+    fn ctx() -> ToolContext {
+        ToolContext {
+            session_id: SessionId::parse("s").unwrap(),
+            call_id: "c".into(),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    #[test]
+    fn schemas_follow_registration_order() {
+        let registry = ToolRegistry::new().with(Upper).with(Panics).with(Upper);
+        assert_eq!(registry.names(), ["upper", "panics"]);
+        let schemas = registry.schemas();
+        assert_eq!(schemas[0]["type"], "function");
+        assert_eq!(schemas[0]["function"]["name"], "upper");
+        assert_eq!(schemas[0]["function"]["parameters"]["type"], "object");
+        assert!(format!("{registry:?}").contains("upper"));
+    }
+
+    #[tokio::test]
+    async fn execution_errors_become_results() {
+        let registry = ToolRegistry::new().with(Upper).with(Panics);
+        assert_eq!(
+            registry.execute("upper", r#"{"text":"hi"}"#, ctx()).await,
+            ("HI".into(), false)
+        );
+        let (text, is_error) = registry.execute("nope", "{}", ctx()).await;
+        assert!(
+            is_error && text.contains("unknown tool") && text.contains("upper"),
+            "{text}"
+        );
+        let (text, is_error) = registry.execute("upper", "{not json", ctx()).await;
+        assert!(is_error && text.contains("not a valid JSON"), "{text}");
+        let (text, is_error) = registry.execute("upper", "[1]", ctx()).await;
+        assert!(is_error && text.contains("expected an object"), "{text}");
+        assert_eq!(
+            registry.execute("upper", "", ctx()).await,
+            ("error: missing text".into(), true)
+        );
+        let (text, is_error) = registry.execute("panics", "{}", ctx()).await;
+        assert!(is_error && text.contains("crashed"), "{text}");
+    }
+}

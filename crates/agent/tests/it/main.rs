@@ -1,0 +1,8 @@
+//! End-to-end tests of the LLM client and the tool loop against the fake
+//! OpenAI-compatible server.
+
+mod failures;
+mod quirks;
+mod support;
+mod tool_loop;
+mod turns;
