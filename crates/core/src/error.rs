@@ -7,7 +7,9 @@ use hermod_store::StoreError;
 pub enum CoreError {
     /// The session's queue is full: the caller should answer "busy" and the
     /// sender may retry later.
-    #[error("this conversation already has {capacity} messages waiting; try again when the current reply is done")]
+    #[error(
+        "this conversation already has {capacity} messages waiting; try again when the current reply is done"
+    )]
     QueueFull { capacity: usize },
     /// The gateway is shutting down and accepts no new input.
     #[error("the gateway is shutting down; try again once it is back")]

@@ -13,7 +13,10 @@ pub enum ReplyMode {
     Adapter,
     /// Stream the turn's events to the submitter (request/response sources
     /// such as the HTTP API). Cancelling `cancel` abandons the turn.
-    Stream { events: mpsc::Sender<TurnEvent>, cancel: CancellationToken },
+    Stream {
+        events: mpsc::Sender<TurnEvent>,
+        cancel: CancellationToken,
+    },
 }
 
 /// An event of a turn, as seen by a streaming submitter.
@@ -37,7 +40,10 @@ pub struct TurnStream {
 
 impl TurnStream {
     pub(crate) fn new(events: mpsc::Receiver<TurnEvent>, cancel: CancellationToken) -> Self {
-        Self { events, _cancel_on_drop: cancel.drop_guard() }
+        Self {
+            events,
+            _cancel_on_drop: cancel.drop_guard(),
+        }
     }
 
     /// The next event; `None` once the turn is over.

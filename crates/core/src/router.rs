@@ -65,7 +65,9 @@ impl Router {
 
     /// The handle adapters submit through.
     pub fn inbound(&self) -> Inbound {
-        Inbound { router: self.clone() }
+        Inbound {
+            router: self.clone(),
+        }
     }
 
     /// Number of live session workers.
@@ -108,7 +110,9 @@ impl Router {
         }
         workers.next_id += 1;
         let id = workers.next_id;
-        workers.by_key.insert(key.clone(), WorkerSlot { id, queue: tx });
+        workers
+            .by_key
+            .insert(key.clone(), WorkerSlot { id, queue: tx });
         drop(workers);
         let shared = Arc::clone(&self.shared);
         self.shared.tracker.spawn(run_worker(shared, key, id, rx));
@@ -120,7 +124,9 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Workers> {
         // The map stays consistent even if a holder panicked: every update
         // is a single insert or remove.
-        self.workers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.workers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn deps(&self) -> &WorkerDeps {
@@ -130,7 +136,12 @@ impl Shared {
     /// Called by an idle worker: removes its slot if no job is waiting, in
     /// which case the worker may exit. Holding the map lock while checking
     /// means no submit can slip a job in between.
-    pub(crate) fn retire_if_idle(&self, key: &SessionKey, id: u64, rx: &mpsc::Receiver<Job>) -> bool {
+    pub(crate) fn retire_if_idle(
+        &self,
+        key: &SessionKey,
+        id: u64,
+        rx: &mpsc::Receiver<Job>,
+    ) -> bool {
         let mut workers = self.lock();
         if !rx.is_empty() {
             return false;
@@ -153,7 +164,13 @@ impl Inbound {
     pub fn submit_streaming(&self, event: InboundEvent) -> Result<TurnStream, CoreError> {
         let (events, rx) = mpsc::channel(STREAM_CHANNEL);
         let cancel = CancellationToken::new();
-        self.router.submit(event, ReplyMode::Stream { events, cancel: cancel.clone() })?;
+        self.router.submit(
+            event,
+            ReplyMode::Stream {
+                events,
+                cancel: cancel.clone(),
+            },
+        )?;
         Ok(TurnStream::new(rx, cancel))
     }
 }

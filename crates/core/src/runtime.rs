@@ -61,7 +61,11 @@ impl GatewayBuilder {
         let deps = WorkerDeps {
             store: self.store,
             agent: self.agent,
-            adapters: self.adapters.iter().map(|a| (a.id(), Arc::clone(a))).collect(),
+            adapters: self
+                .adapters
+                .iter()
+                .map(|a| (a.id(), Arc::clone(a)))
+                .collect(),
             key_policy: self.config.key_policy(),
             queue_capacity: self.config.session_queue,
             idle: self.config.worker_idle(),
@@ -88,8 +92,17 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn builder(store: Arc<dyn Store>, agent: Arc<dyn Agent>, config: GatewayConfig) -> GatewayBuilder {
-        GatewayBuilder { store, agent, config, adapters: Vec::new() }
+    pub fn builder(
+        store: Arc<dyn Store>,
+        agent: Arc<dyn Agent>,
+        config: GatewayConfig,
+    ) -> GatewayBuilder {
+        GatewayBuilder {
+            store,
+            agent,
+            config,
+            adapters: Vec::new(),
+        }
     }
 
     /// Submit input without an adapter (tests, internal events).
@@ -126,10 +139,16 @@ impl Gateway {
         self.router.close();
         stop_receiving.cancel();
         self.tracker.close();
-        if tokio::time::timeout(self.drain_timeout, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(self.drain_timeout, self.tracker.wait())
+            .await
+            .is_err()
+        {
             warn!("drain timeout passed; cancelling the turns still running");
             self.turns.cancel();
-            if tokio::time::timeout(CANCEL_GRACE, self.tracker.wait()).await.is_err() {
+            if tokio::time::timeout(CANCEL_GRACE, self.tracker.wait())
+                .await
+                .is_err()
+            {
                 warn!("some tasks did not stop within the grace period");
             }
         }

@@ -122,7 +122,10 @@ async fn run_turn(
     cancel: &CancellationToken,
 ) -> Result<TurnOutcome, CoreError> {
     let (session_id, fresh) = resolve_session(deps.store.as_ref(), key, event).await?;
-    sink.emit(TurnEvent::Started { session_id: session_id.clone() }).await;
+    sink.emit(TurnEvent::Started {
+        session_id: session_id.clone(),
+    })
+    .await;
 
     let history = match (&event.history, fresh) {
         (Some(history), _) => history.clone(),
@@ -188,7 +191,8 @@ async fn run_turn(
         match agent_event {
             AgentEvent::Final(outcome) => {
                 persist_reply(deps.store.as_ref(), &session_id, &outcome).await?;
-                sink.emit(TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
+                sink.emit(TurnEvent::Agent(AgentEvent::Final(outcome.clone())))
+                    .await;
                 return Ok(outcome);
             }
             AgentEvent::Failed(AgentError::Cancelled) => return Err(CoreError::Cancelled),
@@ -255,7 +259,11 @@ async fn persist_reply(
     let messages = outcome
         .messages
         .iter()
-        .map(|m| NewMessage { message: m.clone(), at_ms: now, platform_message_id: None })
+        .map(|m| NewMessage {
+            message: m.clone(),
+            at_ms: now,
+            platform_message_id: None,
+        })
         .collect();
     store
         .append_messages(AppendMessages {
@@ -281,7 +289,10 @@ async fn deliver(deps: &WorkerDeps, event: &InboundEvent, text: String) {
         return;
     };
     let outbound = Outbound {
-        target: ChatTarget { chat_id, thread_id: event.source.thread_id.clone() },
+        target: ChatTarget {
+            chat_id,
+            thread_id: event.source.thread_id.clone(),
+        },
         text,
         reply_to: event.message_id.clone(),
     };

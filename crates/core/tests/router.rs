@@ -2,6 +2,10 @@
 //! real SQLite store: ordering, parallelism, bounded queues, cancellation,
 //! persistence and shutdown.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
 use hermod_agent::{
     Agent, AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
 };
@@ -38,7 +42,11 @@ impl Agent for EchoAgent {
         stats.max_running.fetch_max(now, Ordering::SeqCst);
         let delay = self.delay;
         tokio::spawn(async move {
-            let text = format!("echo: {} ({} earlier)", request.input.text(), request.history.len());
+            let text = format!(
+                "echo: {} ({} earlier)",
+                request.input.text(),
+                request.history.len()
+            );
             let _ = tx.send(AgentEvent::TextDelta(text.clone())).await;
             let event = tokio::select! {
                 () = tokio::time::sleep(delay) => AgentEvent::Final(TurnOutcome {
@@ -55,7 +63,10 @@ impl Agent for EchoAgent {
             stats.running.fetch_sub(1, Ordering::SeqCst);
             let _ = tx.send(event).await;
         });
-        TurnHandle { events: rx, control }
+        TurnHandle {
+            events: rx,
+            control,
+        }
     }
 }
 
@@ -72,12 +83,22 @@ fn start(delay: Duration, config: GatewayConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
     let stats = Arc::new(Stats::default());
-    let agent = Arc::new(EchoAgent { delay, stats: Arc::clone(&stats) });
+    let agent = Arc::new(EchoAgent {
+        delay,
+        stats: Arc::clone(&stats),
+    });
     let gateway = Gateway::builder(store.clone(), agent, config).build();
     let inbound = gateway.inbound();
     let shutdown = CancellationToken::new();
     let done = tokio::spawn(gateway.run(shutdown.clone()));
-    Harness { inbound, store, stats, shutdown, done, _dir: dir }
+    Harness {
+        inbound,
+        store,
+        stats,
+        shutdown,
+        done,
+        _dir: dir,
+    }
 }
 
 fn dm(chat: &str, text: &str) -> InboundEvent {
@@ -90,7 +111,9 @@ async fn finish(mut stream: TurnStream) -> Result<(SessionId, String), CoreError
     while let Some(event) = stream.next().await {
         match event {
             TurnEvent::Started { session_id } => session = Some(session_id),
-            TurnEvent::Agent(AgentEvent::Final(outcome)) => return Ok((session.unwrap(), outcome.text)),
+            TurnEvent::Agent(AgentEvent::Final(outcome)) => {
+                return Ok((session.unwrap(), outcome.text));
+            }
             TurnEvent::Agent(AgentEvent::Failed(e)) => return Err(CoreError::Agent(e)),
             TurnEvent::Failed(e) => return Err(e),
             TurnEvent::Agent(_) => {}
@@ -115,7 +138,13 @@ async fn final_text(mut stream: TurnStream) -> Result<String, CoreError> {
 #[tokio::test(start_paused = true)]
 async fn one_session_in_order_with_history_from_the_store() {
     let h = start(Duration::from_millis(100), GatewayConfig::default());
-    let streams: Vec<_> = (0..3).map(|i| h.inbound.submit_streaming(dm("42", &format!("m{i}"))).unwrap()).collect();
+    let streams: Vec<_> = (0..3)
+        .map(|i| {
+            h.inbound
+                .submit_streaming(dm("42", &format!("m{i}")))
+                .unwrap()
+        })
+        .collect();
     let mut sessions = Vec::new();
     for (i, s) in streams.into_iter().enumerate() {
         let (session, text) = finish(s).await.unwrap();
@@ -123,11 +152,24 @@ async fn one_session_in_order_with_history_from_the_store() {
         assert_eq!(text, format!("echo: m{i} ({} earlier)", i * 2));
         sessions.push(session);
     }
-    assert!(sessions.windows(2).all(|w| w[0] == w[1]), "one routing key, one session");
+    assert!(
+        sessions.windows(2).all(|w| w[0] == w[1]),
+        "one routing key, one session"
+    );
     assert_eq!(h.stats.max_running.load(Ordering::SeqCst), 1);
     let stored = h.store.messages(&sessions[0]).await.unwrap();
     let roles: Vec<Role> = stored.iter().map(|m| m.message.role).collect();
-    assert_eq!(roles, [Role::User, Role::Assistant, Role::User, Role::Assistant, Role::User, Role::Assistant]);
+    assert_eq!(
+        roles,
+        [
+            Role::User,
+            Role::Assistant,
+            Role::User,
+            Role::Assistant,
+            Role::User,
+            Role::Assistant
+        ]
+    );
     let record = h.store.session(&sessions[0]).await.unwrap().unwrap();
     assert_eq!(record.prompt_tokens, 9);
     assert_eq!(record.key.as_str(), "agent:main:test:dm:42");
@@ -136,38 +178,63 @@ async fn one_session_in_order_with_history_from_the_store() {
 #[tokio::test(start_paused = true)]
 async fn different_sessions_run_in_parallel() {
     let h = start(Duration::from_secs(5), GatewayConfig::default());
-    let streams: Vec<_> = (0..4).map(|i| h.inbound.submit_streaming(dm(&format!("c{i}"), "hi")).unwrap()).collect();
+    let streams: Vec<_> = (0..4)
+        .map(|i| {
+            h.inbound
+                .submit_streaming(dm(&format!("c{i}"), "hi"))
+                .unwrap()
+        })
+        .collect();
     let started = tokio::time::Instant::now();
     for s in streams {
         finish(s).await.unwrap();
     }
     assert_eq!(h.stats.max_running.load(Ordering::SeqCst), 4);
-    assert!(started.elapsed() < Duration::from_secs(10), "ran concurrently, not one after another");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "ran concurrently, not one after another"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_full_queue_is_answered_not_grown() {
-    let config = GatewayConfig { session_queue: 1, ..GatewayConfig::default() };
+    let config = GatewayConfig {
+        session_queue: 1,
+        ..GatewayConfig::default()
+    };
     let h = start(Duration::from_secs(5), config);
     let first = h.inbound.submit_streaming(dm("7", "one")).unwrap();
     // Let the worker take the first message off the queue.
     let mut first = first;
-    assert!(matches!(first.next().await, Some(TurnEvent::Started { .. })));
+    assert!(matches!(
+        first.next().await,
+        Some(TurnEvent::Started { .. })
+    ));
     let second = h.inbound.submit_streaming(dm("7", "two")).unwrap();
     let third = h.inbound.submit_streaming(dm("7", "three"));
     assert_eq!(third.unwrap_err(), CoreError::QueueFull { capacity: 1 });
     assert_eq!(final_text(first).await.unwrap(), "echo: one (0 earlier)");
     finish(second).await.unwrap();
     // Room again once the queue drained.
-    finish(h.inbound.submit_streaming(dm("7", "four")).unwrap()).await.unwrap();
+    finish(h.inbound.submit_streaming(dm("7", "four")).unwrap())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_stream_cancels_the_turn_but_keeps_the_user_message() {
     let h = start(Duration::from_secs(60), GatewayConfig::default());
-    let mut stream = h.inbound.submit_streaming(dm("9", "are you there")).unwrap();
-    let Some(TurnEvent::Started { session_id }) = stream.next().await else { panic!("not started") };
-    assert!(matches!(stream.next().await, Some(TurnEvent::Agent(AgentEvent::TextDelta(_)))));
+    let mut stream = h
+        .inbound
+        .submit_streaming(dm("9", "are you there"))
+        .unwrap();
+    let Some(TurnEvent::Started { session_id }) = stream.next().await else {
+        panic!("not started")
+    };
+    assert!(matches!(
+        stream.next().await,
+        Some(TurnEvent::Agent(AgentEvent::TextDelta(_)))
+    ));
     drop(stream);
     tokio::time::timeout(Duration::from_secs(1), async {
         while h.stats.interrupted.load(Ordering::SeqCst) == 0 {
@@ -187,8 +254,13 @@ async fn explicit_session_ids_and_supplied_history() {
     let id = SessionId::parse("client-chosen").unwrap();
     let mut event = dm("client-chosen", "first");
     event.session_id = Some(id.clone());
-    event.history = Some(vec![ChatMessage::user("earlier"), ChatMessage::assistant("reply")]);
-    let (session, text) = finish(h.inbound.submit_streaming(event).unwrap()).await.unwrap();
+    event.history = Some(vec![
+        ChatMessage::user("earlier"),
+        ChatMessage::assistant("reply"),
+    ]);
+    let (session, text) = finish(h.inbound.submit_streaming(event).unwrap())
+        .await
+        .unwrap();
     assert_eq!(session, id);
     assert_eq!(text, "echo: first (2 earlier)");
     // The supplied history was recorded with the turn.
@@ -196,13 +268,18 @@ async fn explicit_session_ids_and_supplied_history() {
 
     let mut next = dm("client-chosen", "second");
     next.session_id = Some(id.clone());
-    let (_, text) = finish(h.inbound.submit_streaming(next).unwrap()).await.unwrap();
+    let (_, text) = finish(h.inbound.submit_streaming(next).unwrap())
+        .await
+        .unwrap();
     assert_eq!(text, "echo: second (4 earlier)");
 }
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_refuses_new_input_and_cancels_turns_after_the_drain_timeout() {
-    let config = GatewayConfig { drain_timeout_secs: 2, ..GatewayConfig::default() };
+    let config = GatewayConfig {
+        drain_timeout_secs: 2,
+        ..GatewayConfig::default()
+    };
     let h = start(Duration::from_secs(3600), config);
     let stream = h.inbound.submit_streaming(dm("1", "long job")).unwrap();
     let pending = tokio::spawn(finish(stream));
@@ -210,27 +287,43 @@ async fn shutdown_refuses_new_input_and_cancels_turns_after_the_drain_timeout() 
     h.shutdown.cancel();
     let outcome = pending.await.unwrap();
     assert!(matches!(outcome, Err(CoreError::Cancelled)), "{outcome:?}");
-    tokio::time::timeout(Duration::from_secs(10), h.done).await.unwrap().unwrap();
-    assert_eq!(h.inbound.submit_streaming(dm("1", "late")).unwrap_err(), CoreError::ShuttingDown);
+    tokio::time::timeout(Duration::from_secs(10), h.done)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        h.inbound.submit_streaming(dm("1", "late")).unwrap_err(),
+        CoreError::ShuttingDown
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn idle_workers_are_stopped() {
-    let config = GatewayConfig { worker_idle_secs: 10, ..GatewayConfig::default() };
+    let config = GatewayConfig {
+        worker_idle_secs: 10,
+        ..GatewayConfig::default()
+    };
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
-    let agent = Arc::new(EchoAgent { delay: Duration::ZERO, stats: Arc::default() });
+    let agent = Arc::new(EchoAgent {
+        delay: Duration::ZERO,
+        stats: Arc::default(),
+    });
     let gateway = Gateway::builder(store, agent, config).build();
     let inbound = gateway.inbound();
     let router = gateway.router().clone();
     let _running = tokio::spawn(gateway.run(CancellationToken::new()));
     for i in 0..5 {
-        finish(inbound.submit_streaming(dm(&i.to_string(), "x")).unwrap()).await.unwrap();
+        finish(inbound.submit_streaming(dm(&i.to_string(), "x")).unwrap())
+            .await
+            .unwrap();
     }
     assert_eq!(router.active_workers(), 5);
     tokio::time::sleep(Duration::from_secs(11)).await;
     assert_eq!(router.active_workers(), 0);
     // A retired session starts a new worker and keeps its session.
-    finish(inbound.submit_streaming(dm("0", "again")).unwrap()).await.unwrap();
+    finish(inbound.submit_streaming(dm("0", "again")).unwrap())
+        .await
+        .unwrap();
     assert_eq!(router.active_workers(), 1);
 }

@@ -24,27 +24,38 @@ impl EnvVars {
 
     /// The value of a variable; an empty value counts as unset.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 
     /// A boolean: `true/1/yes/on` or `false/0/no/off`, case-insensitive.
     /// Anything else is an error naming the variable.
     pub fn get_bool(&self, key: &str) -> Result<Option<bool>, String> {
-        let Some(raw) = self.get(key) else { return Ok(None) };
+        let Some(raw) = self.get(key) else {
+            return Ok(None);
+        };
         match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Some(true)),
             "false" | "0" | "no" | "off" => Ok(Some(false)),
-            _ => Err(format!("{key}={raw:?} is not a boolean (use true or false)")),
+            _ => Err(format!(
+                "{key}={raw:?} is not a boolean (use true or false)"
+            )),
         }
     }
 
     /// A value parsed with `FromStr`; a bad value is an error naming the variable.
     pub fn get_parsed<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, String> {
-        let Some(raw) = self.get(key) else { return Ok(None) };
-        raw.trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{key}={raw:?} is not a valid {}", std::any::type_name::<T>()))
+        let Some(raw) = self.get(key) else {
+            return Ok(None);
+        };
+        raw.trim().parse().map(Some).map_err(|_| {
+            format!(
+                "{key}={raw:?} is not a valid {}",
+                std::any::type_name::<T>()
+            )
+        })
     }
 }
 
@@ -57,7 +68,11 @@ impl std::fmt::Debug for EnvVars {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvVars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -67,7 +82,9 @@ mod tests {
 
     #[test]
     fn precedence_and_parsing() {
-        let mut env: EnvVars = [("A", "yes"), ("N", "12"), ("E", " ")].into_iter().collect();
+        let mut env: EnvVars = [("A", "yes"), ("N", "12"), ("E", " ")]
+            .into_iter()
+            .collect();
         env.set_default("A", "no");
         assert_eq!(env.get_bool("A"), Ok(Some(true)));
         assert_eq!(env.get_parsed::<u16>("N"), Ok(Some(12)));

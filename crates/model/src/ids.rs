@@ -17,9 +17,9 @@ impl std::fmt::Display for IdError {
             IdError::Empty => f.write_str("the id is empty"),
             IdError::TooLong { max } => write!(f, "the id is longer than {max} characters"),
             IdError::ControlCharacter => f.write_str("the id contains a control character"),
-            IdError::NotPathSafe => {
-                f.write_str("the id contains '/', '\\', '..' or a drive letter (it must be path-safe)")
-            }
+            IdError::NotPathSafe => f.write_str(
+                "the id contains '/', '\\', '..' or a drive letter (it must be path-safe)",
+            ),
         }
     }
 }
@@ -79,7 +79,12 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_ids() {
-        for ok in ["abc", "20261121_045332_ed0abc54", "my-session.v2", "user@host:1"] {
+        for ok in [
+            "abc",
+            "20261121_045332_ed0abc54",
+            "my-session.v2",
+            "user@host:1",
+        ] {
             assert_eq!(SessionId::parse(ok).unwrap().as_str(), ok);
         }
     }

@@ -130,7 +130,11 @@ fn function_type() -> String {
 
 impl From<WireToolCall> for ToolCall {
     fn from(w: WireToolCall) -> Self {
-        Self { id: w.id, name: w.function.name, arguments: w.function.arguments }
+        Self {
+            id: w.id,
+            name: w.function.name,
+            arguments: w.function.arguments,
+        }
     }
 }
 
@@ -139,7 +143,10 @@ impl From<ToolCall> for WireToolCall {
         Self {
             id: c.id,
             kind: function_type(),
-            function: WireFunction { name: c.name, arguments: c.arguments },
+            function: WireFunction {
+                name: c.name,
+                arguments: c.arguments,
+            },
         }
     }
 }
@@ -162,7 +169,13 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: Role, content: impl Into<Content>) -> Self {
-        Self { role, content: Some(content.into()), tool_calls: Vec::new(), tool_call_id: None, name: None }
+        Self {
+            role,
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+        }
     }
 
     pub fn system(text: impl Into<String>) -> Self {
@@ -209,16 +222,24 @@ mod tests {
 
     #[test]
     fn tool_calls_use_openai_shape() {
-        let call = ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() };
+        let call = ToolCall {
+            id: "c1".into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+        };
         let v = serde_json::to_value(&call).unwrap();
-        assert_eq!(v, json!({"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}));
+        assert_eq!(
+            v,
+            json!({"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}})
+        );
         let back: ToolCall = serde_json::from_value(v).unwrap();
         assert_eq!(back, call);
     }
 
     #[test]
     fn content_parts_round_trip() {
-        let v = json!([{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:x"}}]);
+        let v =
+            json!([{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:x"}}]);
         let c: Content = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(c.text(), "hi");
         assert!(!c.is_empty());
@@ -230,6 +251,9 @@ mod tests {
     #[test]
     fn message_serialization_omits_empty_fields() {
         let m = ChatMessage::user("hello");
-        assert_eq!(serde_json::to_value(&m).unwrap(), json!({"role":"user","content":"hello"}));
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            json!({"role":"user","content":"hello"})
+        );
     }
 }

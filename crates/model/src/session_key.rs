@@ -76,7 +76,11 @@ pub struct SessionKeyPolicy {
 
 impl Default for SessionKeyPolicy {
     fn default() -> Self {
-        Self { group_sessions_per_user: true, thread_sessions_per_user: false, profile: None }
+        Self {
+            group_sessions_per_user: true,
+            thread_sessions_per_user: false,
+            profile: None,
+        }
     }
 }
 
@@ -107,8 +111,14 @@ mod tests {
             SessionKey::build(&group("7"), &policy).as_str(),
             "agent:main:telegram:group:-100:7"
         );
-        let shared = SessionKeyPolicy { group_sessions_per_user: false, ..policy };
-        assert_eq!(SessionKey::build(&group("7"), &shared).as_str(), "agent:main:telegram:group:-100");
+        let shared = SessionKeyPolicy {
+            group_sessions_per_user: false,
+            ..policy
+        };
+        assert_eq!(
+            SessionKey::build(&group("7"), &shared).as_str(),
+            "agent:main:telegram:group:-100"
+        );
     }
 
     #[test]
@@ -117,8 +127,14 @@ mod tests {
         s.thread_id = Some("5".into());
         s.user_id_alt = Some("u-7".into());
         let policy = SessionKeyPolicy::default();
-        assert_eq!(SessionKey::build(&s, &policy).as_str(), "agent:main:telegram:group:-100:5");
-        let per_user = SessionKeyPolicy { thread_sessions_per_user: true, ..policy };
+        assert_eq!(
+            SessionKey::build(&s, &policy).as_str(),
+            "agent:main:telegram:group:-100:5"
+        );
+        let per_user = SessionKeyPolicy {
+            thread_sessions_per_user: true,
+            ..policy
+        };
         assert_eq!(
             SessionKey::build(&s, &per_user).as_str(),
             "agent:main:telegram:group:-100:5:u-7"
@@ -128,9 +144,21 @@ mod tests {
     #[test]
     fn profile_replaces_main() {
         let s = Source::dm(PlatformId::from_static("api_server"), "abc");
-        let policy = SessionKeyPolicy { profile: Some("work".into()), ..Default::default() };
-        assert_eq!(SessionKey::build(&s, &policy).as_str(), "agent:work:api_server:dm:abc");
-        let default = SessionKeyPolicy { profile: Some("default".into()), ..Default::default() };
-        assert_eq!(SessionKey::build(&s, &default).as_str(), "agent:main:api_server:dm:abc");
+        let policy = SessionKeyPolicy {
+            profile: Some("work".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            SessionKey::build(&s, &policy).as_str(),
+            "agent:work:api_server:dm:abc"
+        );
+        let default = SessionKeyPolicy {
+            profile: Some("default".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            SessionKey::build(&s, &default).as_str(),
+            "agent:main:api_server:dm:abc"
+        );
     }
 }

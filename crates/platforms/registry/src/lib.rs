@@ -1,1 +1,70 @@
-//! The list of hermod's platform adapters, one Cargo feature each.
+//! The only list of hermod's adapters.
+//!
+//! Each adapter is one field of [`PlatformsConfig`] (its `platforms.<name>`
+//! section), one Cargo feature, and one line in [`PlatformsConfig::build`].
+
+use hermod_core::{Adapter, AdapterError};
+use hermod_model::EnvVars;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The `platforms:` section of `config.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformsConfig {
+    #[cfg(feature = "api_server")]
+    pub api_server: hermod_api_server::ApiServerConfig,
+}
+
+/// An adapter ready to run, with a line describing it for the operator.
+pub struct BuiltAdapter {
+    pub adapter: Arc<dyn Adapter>,
+    pub description: String,
+}
+
+impl std::fmt::Debug for BuiltAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+impl PlatformsConfig {
+    /// Applies each adapter's environment variables.
+    #[cfg_attr(
+        not(feature = "api_server"),
+        expect(
+            unused_variables,
+            reason = "no adapter compiled in reads the environment"
+        )
+    )]
+    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+        #[cfg(feature = "api_server")]
+        self.api_server.apply_env(env)?;
+        Ok(())
+    }
+
+    /// Checks each enabled adapter's settings.
+    pub fn validate(&self) -> Result<(), String> {
+        #[cfg(feature = "api_server")]
+        if self.api_server.enabled {
+            self.api_server.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Builds every enabled adapter (binding listeners, so a port in use is
+    /// reported here).
+    pub async fn build(&self) -> Result<Vec<BuiltAdapter>, AdapterError> {
+        let mut built = Vec::new();
+        #[cfg(feature = "api_server")]
+        if self.api_server.enabled {
+            let server = hermod_api_server::ApiServer::bind(self.api_server.clone()).await?;
+            let description = format!("API server on http://{}", server.local_addr());
+            built.push(BuiltAdapter {
+                adapter: Arc::new(server),
+                description,
+            });
+        }
+        Ok(built)
+    }
+}

@@ -1,0 +1,156 @@
+//! `hermod gateway run`: the gateway in the foreground until SIGINT/SIGTERM.
+
+use crate::commands::out;
+use crate::config::{self, Config};
+use crate::dotenv;
+use anyhow::Context;
+use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
+use hermod_core::Gateway;
+use hermod_model::Secret;
+use hermod_store::SqliteStore;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub async fn run() -> anyhow::Result<()> {
+    let process = config::process_env();
+    let home = config::home_dir(&process)?;
+    prepare_home(&home)?;
+    let mut config = config::load(&home, &process)?;
+    ensure_api_key(&mut config)?;
+
+    let store = SqliteStore::open(&config.database_path()).with_context(|| {
+        format!(
+            "cannot open the database {}",
+            config.database_path().display()
+        )
+    })?;
+    let agent = LlmAgent::new(llm_config(&config), ToolRegistry::default());
+    if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
+        warn!(
+            base_url = %config.model.base_url,
+            "no model key is set (OPENAI_API_KEY or model.api_key); the model will refuse requests"
+        );
+    }
+    let adapters = config
+        .platforms
+        .build()
+        .await
+        .context("cannot start a platform")?;
+    if adapters.is_empty() {
+        anyhow::bail!(config::ConfigError(
+            "no platform is enabled: enable the API server (API_SERVER_ENABLED=true) or configure a platform"
+                .into()
+        ));
+    }
+
+    let mut builder = Gateway::builder(Arc::new(store), Arc::new(agent), config.gateway.clone());
+    for built in &adapters {
+        info!(adapter = %built.description, "adapter ready");
+        builder = builder.adapter(Arc::clone(&built.adapter));
+    }
+    let gateway = builder.build();
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(watch_signals(shutdown.clone()));
+    let names: Vec<&str> = adapters.iter().map(|a| a.description.as_str()).collect();
+    out(format_args!(
+        "hermod {} ready: {} (model {} at {})",
+        env!("CARGO_PKG_VERSION"),
+        names.join(", "),
+        config.model.default,
+        config.model.base_url
+    ));
+    gateway.run(shutdown).await;
+    Ok(())
+}
+
+fn llm_config(config: &Config) -> LlmConfig {
+    LlmConfig {
+        base_url: config.model.base_url.clone(),
+        api_key: config.model.api_key.clone(),
+        model: config.model.default.clone(),
+        request_timeout: config.model_timeout(),
+        max_iterations: config.agent.max_turns,
+        system_prompt: config.agent.system_prompt.clone(),
+        ..LlmConfig::default()
+    }
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    ["127.", "localhost", "[::1]"]
+        .iter()
+        .any(|p| rest.starts_with(p))
+}
+
+/// Creates `HERMOD_HOME` (private to the user) if needed.
+fn prepare_home(home: &std::path::Path) -> anyhow::Result<()> {
+    if home.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {}", home.display()))?;
+    }
+    Ok(())
+}
+
+/// On a first run with the API server enabled and no key, generates one,
+/// saves it in `HERMOD_HOME/.env` (mode 0600) and prints it once.
+fn ensure_api_key(config: &mut Config) -> anyhow::Result<()> {
+    let api = &mut config.platforms.api_server;
+    if !api.enabled || api.key.is_some() {
+        return Ok(());
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("cannot generate an API key: {e}"))?;
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("hermod-{key}");
+    let path = config.home.join(".env");
+    dotenv::append(&path, "API_SERVER_KEY", &key)
+        .with_context(|| format!("cannot save the generated API key to {}", path.display()))?;
+    out(format_args!(
+        "Generated an API key and saved it as API_SERVER_KEY in {}:",
+        path.display()
+    ));
+    out(format_args!("  {key}"));
+    out("Clients send it as 'Authorization: Bearer <key>'. It is not shown again.");
+    api.key = Some(Secret::new(key));
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM; a second signal exits at once.
+async fn watch_signals(shutdown: CancellationToken) {
+    wait_for_signal().await;
+    info!("signal received; shutting down (send it again to exit at once)");
+    shutdown.cancel();
+    wait_for_signal().await;
+    warn!("second signal: exiting without waiting");
+    std::process::exit(130);
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the gateway");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,24 @@
+//! The subcommands.
+
+pub mod config_check;
+pub mod gateway;
+pub mod sessions;
+
+use std::io::Write;
+
+/// Writes a line to stdout (the command's output, as opposed to logs).
+pub fn out(line: impl std::fmt::Display) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (piped into `head`) is not an error worth reporting.
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// Reports a command's failure on stderr with its causes.
+pub fn eprintln_error(error: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {error}");
+    for cause in error.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+}

@@ -1,0 +1,250 @@
+//! The `hermod` binary end to end: first run with no configuration, a real
+//! OpenAI client, SIGTERM, a restart that keeps the session, and
+//! configuration errors.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+use hermod_testkit::{FakeLlm, Reply};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Running {
+    child: Child,
+    base: String,
+    key: Option<String>,
+}
+
+fn hermod(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hermod"));
+    cmd.env_clear()
+        .env("HERMOD_HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Starts the gateway and waits for its ready line (no sleeping).
+async fn start(home: &Path, llm: &FakeLlm) -> Running {
+    let mut child = hermod(home)
+        .args(["gateway", "run"])
+        .env("OPENAI_BASE_URL", llm.base_url())
+        .env("API_SERVER_PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut key = None;
+    let read = async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("hermod exited before it was ready");
+            if let Some(k) = line.trim().strip_prefix("hermod-") {
+                key = Some(format!("hermod-{k}"));
+            }
+            if line.contains(" ready: ") {
+                let start = line.find("http://").unwrap();
+                let url: String = line[start..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != ',')
+                    .collect();
+                return url;
+            }
+        }
+    };
+    let base = tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("ready in time");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Running { child, base, key }
+}
+
+async fn terminate(mut running: Running) -> i32 {
+    let pid = running.child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), running.child.wait())
+        .await
+        .expect("exits after SIGTERM");
+    exit.unwrap().code().unwrap_or(-1)
+}
+
+fn dotenv_key(home: &Path) -> String {
+    let text = std::fs::read_to_string(home.join(".env")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("API_SERVER_KEY="))
+        .unwrap()
+        .to_owned()
+}
+
+async fn chat(base: &str, key: &str, session: &str, text: &str) -> Value {
+    hermod_http::install_crypto_provider();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(key)
+        .header("X-Hermod-Session-Id", session)
+        .json(&json!({"model": "hermod", "messages": [{"role": "user", "content": text}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn first_run_generates_a_key_and_a_restart_keeps_the_session() {
+    let llm = FakeLlm::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let running = start(home.path(), &llm).await;
+    let printed = running
+        .key
+        .clone()
+        .expect("the generated key is printed on first run");
+    assert_eq!(printed, dotenv_key(home.path()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path().join(".env"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let reply = chat(&running.base, &printed, "kept", "first").await;
+    assert_eq!(reply["choices"][0]["message"]["content"], "echo: first");
+    assert_eq!(terminate(running).await, 0, "SIGTERM is a clean stop");
+
+    let running = start(home.path(), &llm).await;
+    assert_eq!(running.key, None, "the key is printed only once");
+    chat(&running.base, &printed, "kept", "second").await;
+    let sent = llm.requests().last().unwrap().messages().to_vec();
+    let texts: Vec<&str> = sent
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["first", "echo: first", "second"]);
+    assert_eq!(terminate(running).await, 0);
+
+    // The sessions command reads what the gateway stored.
+    let out = hermod(home.path())
+        .args(["sessions", "show", "kept"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("first") && text.contains("echo: second"),
+        "{text}"
+    );
+    let out = hermod(home.path())
+        .args(["sessions", "search", "second"])
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8(out.stdout).unwrap().contains("kept"));
+}
+
+#[tokio::test]
+async fn configuration_errors_exit_78_with_a_clear_message() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config.yaml"), "modle:\n  default: x\n").unwrap();
+    for args in [&["config", "check"][..], &["gateway", "run"][..]] {
+        let out = hermod(home.path()).args(args).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(78), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("did you mean `model`?"), "{err}");
+    }
+    std::fs::write(home.path().join("config.yaml"), "").unwrap();
+    let out = hermod(home.path())
+        .args(["config", "check"])
+        .env("API_SERVER_KEY", "short")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("16 characters")
+    );
+    let out = hermod(home.path())
+        .args(["config", "check"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("config OK"));
+}
+
+/// Drives the gateway with the official `openai` Python SDK when
+/// `HERMOD_SDK_PYTHON` names a Python that has it (CI installs one).
+#[tokio::test]
+async fn the_official_openai_python_sdk_works() {
+    let Ok(python) = std::env::var("HERMOD_SDK_PYTHON") else {
+        eprintln!("skipped: set HERMOD_SDK_PYTHON to a python with the openai package");
+        return;
+    };
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::text("I will remember 7."),
+        Reply::text("You said 7.").chunk_size(3),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let running = start(home.path(), &llm).await;
+    let key = running.key.clone().unwrap();
+    let script = r#"
+import json, sys
+from openai import OpenAI
+client = OpenAI(base_url=sys.argv[1] + "/v1", api_key=sys.argv[2], max_retries=0)
+session = {"X-Hermod-Session-Id": "sdk-chat"}
+first = client.chat.completions.create(model="hermod", messages=[{"role": "user", "content": "Remember 7"}], extra_headers=session)
+parts = []
+final = None
+for chunk in client.chat.completions.create(model="hermod", messages=[{"role": "user", "content": "Which?"}], extra_headers=session, stream=True):
+    if chunk.choices:
+        parts.append(chunk.choices[0].delta.content or "")
+        final = chunk.choices[0].finish_reason or final
+models = [m.id for m in client.models.list()]
+try:
+    OpenAI(base_url=sys.argv[1] + "/v1", api_key="wrong-key-wrong-key", max_retries=0).models.list()
+    auth = "accepted"
+except Exception as e:
+    auth = type(e).__name__
+print(json.dumps({"first": first.choices[0].message.content, "streamed": "".join(parts), "finish": final, "models": models, "auth": auth}))
+"#;
+    let out = Command::new(python)
+        .args(["-c", script, &running.base, &key])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["first"], "I will remember 7.");
+    assert_eq!(result["streamed"], "You said 7.");
+    assert_eq!(result["finish"], "stop");
+    assert_eq!(result["models"], json!(["hermod"]));
+    assert_eq!(result["auth"], "AuthenticationError");
+    // The second turn carried the first one from the store.
+    assert_eq!(llm.requests()[1].messages().len(), 3);
+    assert_eq!(terminate(running).await, 0);
+}

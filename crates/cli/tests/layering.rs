@@ -1,0 +1,108 @@
+//! The crate dependency direction of ARCHITECTURE.md, checked with
+//! `cargo metadata`: cli → platforms registry → adapters → core →
+//! {agent, store} → model, and nothing pointing back up.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn workspace_deps() -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let members: BTreeSet<String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                // Normal dependencies only: tests may use anything.
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap().to_owned())
+                .filter(|n| members.contains(n))
+                .collect();
+            (p["name"].as_str().unwrap().to_owned(), deps)
+        })
+        .collect()
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("hermod-model", &[][..]),
+        ("hermod-http", &[][..]),
+        ("hermod-store", &["hermod-model"][..]),
+        ("hermod-agent", &["hermod-model", "hermod-http"][..]),
+        (
+            "hermod-core",
+            &["hermod-model", "hermod-store", "hermod-agent"][..],
+        ),
+        (
+            "hermod-testkit",
+            &[
+                "hermod-model",
+                "hermod-agent",
+                "hermod-store",
+                "hermod-http",
+            ][..],
+        ),
+        (
+            "hermod-platforms",
+            &["hermod-core", "hermod-model", "hermod-api-server"][..],
+        ),
+    ]);
+    for (name, deps) in workspace_deps() {
+        if name == "hermod" {
+            assert!(
+                !deps.contains("hermod-testkit"),
+                "the binary must not ship test fakes"
+            );
+            continue;
+        }
+        if name.starts_with("hermod-") && !allowed.contains_key(name.as_str()) {
+            // A platform adapter: core and model only, never another adapter.
+            for dep in &deps {
+                assert!(
+                    ["hermod-core", "hermod-model", "hermod-agent", "hermod-http"]
+                        .contains(&dep.as_str()),
+                    "adapter {name} depends on {dep}"
+                );
+            }
+            continue;
+        }
+        let ok = allowed[name.as_str()];
+        for dep in &deps {
+            assert!(
+                ok.contains(&dep.as_str()),
+                "{name} must not depend on {dep}"
+            );
+        }
+    }
+}

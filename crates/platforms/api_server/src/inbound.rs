@@ -1,0 +1,286 @@
+//! Pure conversion of a chat-completions request into an
+//! [`InboundEvent`](hermod_model::InboundEvent).
+
+use crate::error::ApiError;
+use hermod_model::{
+    ChatMessage, Content, InboundEvent, Role, SessionId, Source, ToolCall, TurnOptions,
+};
+use serde::Deserialize;
+
+/// The fields of a chat-completions request hermod reads. Other fields
+/// (tools, response_format, ...) are accepted and ignored, as OpenAI clients
+/// send many.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ChatRequest {
+    #[serde(default)]
+    pub(crate) model: Option<String>,
+    pub(crate) messages: Vec<RequestMessage>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub(crate) stream: bool,
+    #[serde(default)]
+    pub(crate) temperature: Option<f64>,
+    #[serde(default)]
+    pub(crate) max_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) max_completion_tokens: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RequestMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCall>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `stream` as a boolean, or as the strings some clients send.
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        Bool(bool),
+        Str(String),
+        Null(()),
+    }
+    match B::deserialize(d)? {
+        B::Bool(b) => Ok(b),
+        B::Null(()) => Ok(false),
+        B::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" | "" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!(
+                "`stream` must be a boolean, got {s:?}"
+            ))),
+        },
+    }
+}
+
+/// Parses and checks a request body.
+pub(crate) fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("The request body is not valid JSON: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "The request body must be a JSON object.",
+        ));
+    }
+    if value.get("messages").is_none() {
+        return Err(ApiError::bad_request(
+            "missing_messages",
+            "The request has no `messages` field.",
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::bad_request("invalid_request", format!("The request is malformed: {e}"))
+    })
+}
+
+/// Which session a request belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SessionChoice {
+    /// Continue (or create) the stored session with this id: history comes
+    /// from the store.
+    Continue(SessionId),
+    /// A stateless request recorded under a fresh id: history comes from the
+    /// request.
+    Stateless(SessionId),
+}
+
+/// Builds the event for the router.
+pub(crate) fn to_event(
+    request: ChatRequest,
+    choice: SessionChoice,
+    advertised_model: &str,
+) -> Result<InboundEvent, ApiError> {
+    if request.messages.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_messages",
+            "`messages` must contain at least one message.",
+        ));
+    }
+    let mut system = Vec::new();
+    let mut conversation = Vec::new();
+    for (i, m) in request.messages.into_iter().enumerate() {
+        let Some(role) = Role::parse(&m.role) else {
+            return Err(ApiError::bad_request(
+                "invalid_role",
+                format!(
+                    "messages[{i}].role {:?} is not one of system, developer, user, assistant, tool.",
+                    m.role
+                ),
+            ));
+        };
+        if role == Role::System {
+            let text = m.content.as_ref().map(Content::text).unwrap_or_default();
+            if !text.trim().is_empty() {
+                system.push(text);
+            }
+            continue;
+        }
+        conversation.push(ChatMessage {
+            role,
+            content: m.content,
+            tool_calls: m.tool_calls,
+            tool_call_id: m.tool_call_id,
+            name: m.name,
+        });
+    }
+    let Some(last) = conversation.pop() else {
+        return Err(ApiError::bad_request(
+            "no_user_message",
+            "`messages` has no user message.",
+        ));
+    };
+    if last.role != Role::User {
+        return Err(ApiError::bad_request(
+            "no_user_message",
+            "The last message must be from the user (it is the new input of the turn).",
+        ));
+    }
+    let content = match last.content {
+        Some(c) if !c.is_empty() => c,
+        _ => {
+            return Err(ApiError::bad_request(
+                "empty_content",
+                "The last user message is empty.",
+            ));
+        }
+    };
+    if request
+        .temperature
+        .is_some_and(|t| !(0.0..=2.0).contains(&t))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_temperature",
+            "`temperature` must be between 0 and 2.",
+        ));
+    }
+    let model = request
+        .model
+        .filter(|m| !m.trim().is_empty() && m != advertised_model);
+    let (session_id, history) = match choice {
+        SessionChoice::Continue(id) => (id, None),
+        SessionChoice::Stateless(id) => (id, Some(conversation)),
+    };
+    let mut event = InboundEvent::text(Source::dm(crate::PLATFORM, session_id.as_str()), "");
+    event.content = content;
+    event.session_id = Some(session_id);
+    event.history = history;
+    event.system_prompt = (!system.is_empty()).then(|| system.join("\n\n"));
+    event.options = TurnOptions {
+        model,
+        temperature: request.temperature,
+        max_tokens: request.max_tokens.or(request.max_completion_tokens),
+    };
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(body: &serde_json::Value, choice: SessionChoice) -> Result<InboundEvent, ApiError> {
+        let req = parse_request(body.to_string().as_bytes())?;
+        to_event(req, choice, "hermod")
+    }
+
+    fn fresh() -> SessionChoice {
+        SessionChoice::Stateless(SessionId::parse("s1").unwrap())
+    }
+
+    #[test]
+    fn stateless_request_keeps_history_and_system_prompt() {
+        let ev = event(
+            &json!({"model":"hermod","messages":[
+                {"role":"system","content":"be brief"},
+                {"role":"user","content":"hi"},
+                {"role":"assistant","content":"hello"},
+                {"role":"user","content":[{"type":"text","text":"how are you"}]}
+            ],"temperature":0.5,"max_tokens":10}),
+            fresh(),
+        )
+        .unwrap();
+        assert_eq!(ev.content.text(), "how are you");
+        assert_eq!(ev.system_prompt.as_deref(), Some("be brief"));
+        let history = ev.history.unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1].text(), "hello");
+        assert_eq!(
+            ev.options.model, None,
+            "the advertised name maps to the configured model"
+        );
+        assert_eq!(ev.options.max_tokens, Some(10));
+        assert_eq!(ev.source.chat_id.as_deref(), Some("s1"));
+    }
+
+    #[test]
+    fn continued_session_ignores_request_history_and_passes_model_through() {
+        let id = SessionId::parse("abc").unwrap();
+        let ev = event(
+            &json!({"model":"gpt-4o","stream":"true","messages":[
+                {"role":"user","content":"old"},{"role":"user","content":"new"}]}),
+            SessionChoice::Continue(id.clone()),
+        )
+        .unwrap();
+        assert_eq!(ev.history, None);
+        assert_eq!(ev.session_id, Some(id));
+        assert_eq!(ev.content.text(), "new");
+        assert_eq!(ev.options.model.as_deref(), Some("gpt-4o"));
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_400() {
+        let cases = [
+            (json!({"messages": []}), "empty_messages"),
+            (json!({"model": "x"}), "missing_messages"),
+            (json!({"messages": "hi"}), "invalid_request"),
+            (
+                json!({"messages": [{"role": "user", "content": 5}]}),
+                "invalid_request",
+            ),
+            (
+                json!({"messages": [{"role": "wizard", "content": "x"}]}),
+                "invalid_role",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "  "}]}),
+                "empty_content",
+            ),
+            (
+                json!({"messages": [{"role": "assistant", "content": "x"}]}),
+                "no_user_message",
+            ),
+            (
+                json!({"messages": [{"role": "system", "content": "x"}]}),
+                "no_user_message",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "stream": "maybe"}),
+                "invalid_request",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "temperature": 9}),
+                "invalid_temperature",
+            ),
+            (json!([1, 2]), "invalid_request"),
+        ];
+        for (body, code) in cases {
+            let err = event(&body, fresh()).unwrap_err();
+            assert_eq!(err.code, code, "{body}");
+            assert_eq!(err.status, 400);
+        }
+        let err = parse_request(b"{not json").unwrap_err();
+        assert_eq!(err.code, "invalid_json");
+    }
+}

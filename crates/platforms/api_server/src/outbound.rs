@@ -1,0 +1,122 @@
+//! Pure construction of OpenAI-shaped responses: the completion object and
+//! the chunks of an event stream.
+
+use hermod_model::Usage;
+use serde_json::{Value, json};
+
+/// Identity of one completion, repeated in each of its chunks.
+#[derive(Debug, Clone)]
+pub(crate) struct CompletionMeta {
+    pub(crate) id: String,
+    pub(crate) created: i64,
+    pub(crate) model: String,
+}
+
+impl CompletionMeta {
+    pub(crate) fn new(model: String) -> Self {
+        let mut bytes = [0u8; 12];
+        // An id only needs to be unique enough to tell responses apart.
+        let _ = getrandom::fill(&mut bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            id: format!("chatcmpl-{hex}"),
+            created: jiff::Timestamp::now().as_second(),
+            model,
+        }
+    }
+}
+
+fn usage_json(usage: Usage) -> Value {
+    json!({
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    })
+}
+
+/// A `chat.completion` object.
+pub(crate) fn completion(
+    meta: &CompletionMeta,
+    text: &str,
+    finish_reason: &str,
+    usage: Usage,
+) -> Value {
+    json!({
+        "id": meta.id,
+        "object": "chat.completion",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": finish_reason,
+        }],
+        "usage": usage_json(usage),
+    })
+}
+
+/// A `chat.completion.chunk` with the given delta.
+pub(crate) fn chunk(
+    meta: &CompletionMeta,
+    delta: &Value,
+    finish_reason: Option<&str>,
+    usage: Option<Usage>,
+) -> Value {
+    let mut chunk = json!({
+        "id": meta.id,
+        "object": "chat.completion.chunk",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    });
+    if let Some(usage) = usage {
+        chunk["usage"] = usage_json(usage);
+    }
+    chunk
+}
+
+/// One server-sent event carrying JSON.
+pub(crate) fn sse_data(value: &Value) -> String {
+    format!("data: {value}\n\n")
+}
+
+pub(crate) const SSE_DONE: &str = "data: [DONE]\n\n";
+pub(crate) const SSE_KEEPALIVE: &str = ": keepalive\n\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> CompletionMeta {
+        CompletionMeta {
+            id: "chatcmpl-1".into(),
+            created: 7,
+            model: "hermod".into(),
+        }
+    }
+
+    #[test]
+    fn completion_shape() {
+        let usage = Usage {
+            prompt_tokens: 3,
+            completion_tokens: 2,
+            total_tokens: 5,
+        };
+        let v = completion(&meta(), "hi", "stop", usage);
+        assert_eq!(v["object"], "chat.completion");
+        assert_eq!(v["choices"][0]["message"]["content"], "hi");
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(v["usage"]["total_tokens"], 5);
+    }
+
+    #[test]
+    fn chunk_shape() {
+        let v = chunk(&meta(), &json!({"content": "x"}), None, None);
+        assert_eq!(v["choices"][0]["delta"]["content"], "x");
+        assert!(v["choices"][0]["finish_reason"].is_null());
+        assert!(v.get("usage").is_none());
+        let last = chunk(&meta(), &json!({}), Some("stop"), Some(Usage::default()));
+        assert_eq!(last["usage"]["total_tokens"], 0);
+        assert_eq!(sse_data(&json!({"a":1})), "data: {\"a\":1}\n\n");
+    }
+}
