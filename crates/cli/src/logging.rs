@@ -1,5 +1,6 @@
 //! Log output: human-readable lines on stderr, filtered by `RUST_LOG` or `-v`.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 pub fn init(verbose: u8) {

@@ -25,7 +25,8 @@ pub async fn run() -> anyhow::Result<()> {
             config.database_path().display()
         )
     })?;
-    let agent = LlmAgent::new(llm_config(&config), ToolRegistry::default());
+    let agent = LlmAgent::try_new(llm_config(&config), ToolRegistry::default())
+        .map_err(|e| anyhow::anyhow!("cannot set up the model client: {e}"))?;
     if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
         warn!(
             base_url = %config.model.base_url,
