@@ -15,18 +15,23 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AppendMessages, ListSessions, NewMessage, NewSession, SearchHit, SessionRecord, StoredMessage,
+    AppendMessages, ApprovedUser, ListSessions, NewMessage, NewSession, PendingPairing, SearchHit,
+    SessionRecord, StoredMessage,
 };
 
 use async_trait::async_trait;
-use hermod_model::{SessionId, SessionKey};
+use hermod_model::{PlatformId, SessionId, SessionKey};
 
+/// The result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Durable storage for sessions, messages and routing.
+/// Durable storage for sessions, messages, routing, settings and DM pairing.
 ///
 /// Timestamps are Unix milliseconds (UTC) supplied by the caller, so callers
 /// decide what "now" is (and tests can pin it).
+///
+/// Messages are *active* until [`Store::undo_exchanges`] takes them back;
+/// inactive messages are kept but no longer read, searched or counted.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates a session. Fails with [`StoreError::Conflict`] when the id exists.
@@ -54,11 +59,11 @@ pub trait Store: Send + Sync + 'static {
     /// or nothing. Unknown session: [`StoreError::NotFound`].
     async fn append_messages(&self, append: AppendMessages) -> Result<Vec<i64>>;
 
-    /// A session's messages in the order they were appended.
+    /// A session's active messages in the order they were appended.
     /// Unknown session: [`StoreError::NotFound`].
     async fn messages(&self, id: &SessionId) -> Result<Vec<StoredMessage>>;
 
-    /// Full-text search over message content, best match first.
+    /// Full-text search over active messages' content, best match first.
     ///
     /// `query` is free text, never query syntax: every whitespace-separated
     /// word must occur (as a phrase, split at punctuation like the indexed
@@ -72,4 +77,77 @@ pub trait Store: Send + Sync + 'static {
     /// Points a routing key at a session (insert or replace).
     /// Unknown session: [`StoreError::NotFound`].
     async fn set_route(&self, key: &SessionKey, id: &SessionId, at_ms: i64) -> Result<()>;
+
+    /// Sets (`Some`) or clears (`None`) the model a session uses instead of
+    /// the configured default. Unknown id: [`StoreError::NotFound`].
+    async fn set_model_override(&self, id: &SessionId, model: Option<&str>) -> Result<()>;
+
+    /// The sessions created under a routing key, ended ones included, most
+    /// recently updated first (ties broken by ascending id). A limit of 0
+    /// means a default page (50). An unknown key has none.
+    async fn sessions_for_key(&self, key: &SessionKey, limit: usize) -> Result<Vec<SessionRecord>>;
+
+    /// Makes an ended session current again: clears `ended_at_ms` and
+    /// `end_reason` (a session that never ended is left as it is). Does not
+    /// change `updated_at_ms`. Unknown id: [`StoreError::NotFound`].
+    async fn reopen_session(&self, id: &SessionId) -> Result<()>;
+
+    /// Takes back a session's last `exchanges` exchanges (for `/undo` and
+    /// `/retry`), in one transaction, and returns the messages taken back in
+    /// order, so the first one is the user message that began them.
+    ///
+    /// An exchange is an active user message and every active message after
+    /// it up to the next user message; messages before the first user
+    /// message belong to none and are never taken back. When fewer exchanges
+    /// exist than asked, all of them are taken back; when none do (or
+    /// `exchanges` is 0), nothing is and the result is empty. Taken-back
+    /// messages are no longer returned by [`Store::messages`] or
+    /// [`Store::search`] and no longer counted in `message_count`; the token
+    /// counters and `updated_at_ms` stay as they were.
+    /// Unknown session: [`StoreError::NotFound`].
+    async fn undo_exchanges(&self, id: &SessionId, exchanges: usize) -> Result<Vec<StoredMessage>>;
+
+    /// The value of a setting, if it is set.
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+
+    /// Sets a setting (insert or replace), stamped with `at_ms`.
+    async fn set_setting(&self, key: &str, value: &str, at_ms: i64) -> Result<()>;
+
+    /// Removes a setting; returns whether it was set.
+    async fn delete_setting(&self, key: &str) -> Result<bool>;
+
+    /// Stores a pairing request and returns the id the store gave it
+    /// (`pending.id` is ignored). Ids are unique and only ever increase.
+    async fn add_pending_pairing(&self, pending: PendingPairing) -> Result<i64>;
+
+    /// The pairing requests that have not expired by `now_ms`
+    /// (`expires_at_ms > now_ms`), oldest first (ties broken by ascending
+    /// id), of one platform or (`None`) of all.
+    async fn pending_pairings(
+        &self,
+        platform: Option<&PlatformId>,
+        now_ms: i64,
+    ) -> Result<Vec<PendingPairing>>;
+
+    /// Removes a pairing request; returns whether it existed.
+    async fn remove_pending_pairing(&self, id: i64) -> Result<bool>;
+
+    /// Removes every pairing request expired by `now_ms`
+    /// (`expires_at_ms <= now_ms`); returns how many were removed.
+    async fn purge_expired_pairings(&self, now_ms: i64) -> Result<u64>;
+
+    /// Approves a user (insert, or replace the name and time of an existing
+    /// approval) and, in the same transaction, removes that user's pending
+    /// requests on that platform.
+    async fn approve_user(&self, user: ApprovedUser) -> Result<()>;
+
+    /// Withdraws a user's approval; returns whether the user was approved.
+    async fn revoke_user(&self, platform: &PlatformId, user_id: &str) -> Result<bool>;
+
+    /// Whether a user is approved on a platform.
+    async fn is_approved(&self, platform: &PlatformId, user_id: &str) -> Result<bool>;
+
+    /// Approved users of one platform or (`None`) of all, ordered by
+    /// platform, then approval time (ties broken by user id).
+    async fn approved_users(&self, platform: Option<&PlatformId>) -> Result<Vec<ApprovedUser>>;
 }

@@ -21,10 +21,15 @@ pub struct SessionRecord {
     /// The full origin (chat, user, thread) as JSON-serialized [`Source`].
     pub source: Source,
     pub title: Option<String>,
+    /// The model this session uses instead of the configured default, if any.
+    #[serde(default)]
+    pub model_override: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub ended_at_ms: Option<i64>,
     pub end_reason: Option<String>,
+    /// Active messages only: ones taken back by [`crate::Store::undo_exchanges`]
+    /// no longer count.
     pub message_count: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -74,4 +79,39 @@ pub struct SearchHit {
     /// A short excerpt around the match.
     pub snippet: String,
     pub at_ms: i64,
+}
+
+/// A direct-message user's request to pair, waiting for an operator to approve it.
+///
+/// The store only keeps these; how many a user may have, how long they last
+/// and when a user is locked out are the caller's rules. Not serializable on
+/// purpose: it carries the code's hash and salt, which have no place in JSON
+/// listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPairing {
+    /// Assigned by the store; ignored by [`crate::Store::add_pending_pairing`].
+    pub id: i64,
+    pub platform: PlatformId,
+    /// The requesting user's id on the platform.
+    pub user_id: String,
+    /// The user's display name when the request was made, if known.
+    pub user_name: Option<String>,
+    /// The hash of the pairing code (never the code itself).
+    pub code_hash: String,
+    /// The salt the code was hashed with.
+    pub salt: String,
+    pub created_at_ms: i64,
+    /// The request is void from this instant on.
+    pub expires_at_ms: i64,
+}
+
+/// A user allowed to talk to the gateway in direct messages on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedUser {
+    pub platform: PlatformId,
+    /// The user's id on the platform.
+    pub user_id: String,
+    /// The user's display name when approved, if known.
+    pub user_name: Option<String>,
+    pub approved_at_ms: i64,
 }

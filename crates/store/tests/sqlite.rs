@@ -335,3 +335,56 @@ async fn two_stores_on_one_file_share_writes() {
     });
     assert_eq!(all.await.expect("list").len(), 40);
 }
+
+#[tokio::test]
+async fn undo_keeps_the_index_consistent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).expect("open");
+    seed(&store, "u", "first walrus").await;
+    let append = AppendMessages {
+        session: sid("u"),
+        messages: vec![
+            NewMessage {
+                message: ChatMessage::assistant("walrus facts"),
+                at_ms: 3,
+                platform_message_id: None,
+            },
+            NewMessage {
+                message: ChatMessage::user("second walrus"),
+                at_ms: 4,
+                platform_message_id: None,
+            },
+        ],
+        usage: Default::default(),
+    };
+    store.append_messages(append).await.expect("append");
+    let undone = store.undo_exchanges(&sid("u"), 1).await.expect("undo");
+    assert_eq!(undone.len(), 1);
+
+    let conn = raw(&path);
+    let active: Vec<i64> = conn
+        .prepare("SELECT active FROM messages ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(active, [1, 1, 0], "taken back, not deleted");
+    let check = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1);";
+    conn.execute_batch(check)
+        .expect("the index matches the messages");
+    conn.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');")
+        .expect("rebuild");
+    conn.execute_batch(check)
+        .expect("the rebuilt index matches");
+    let hits = store.search("walrus", 10).await.expect("search");
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(hits.iter().all(|h| h.message_id != undone[0].id));
+
+    // A value outside 0/1 is refused by the schema.
+    let err = conn
+        .execute("UPDATE messages SET active = 2", [])
+        .expect_err("CHECK constraint");
+    assert!(err.to_string().contains("CHECK"), "{err}");
+}

@@ -18,19 +18,32 @@
 //! expression that yields `(store, guard)`; the guard is dropped after the test.
 //! The checks use only the [`Store`] trait, so a new backend runs them unchanged.
 
+mod history;
 mod messages;
+mod pairing;
 mod sessions;
+mod settings;
 
+pub use history::{
+    retry_replaces_the_last_exchange, undo_takes_back_last_exchanges, undo_takes_what_exists,
+    undone_messages_leave_search,
+};
 pub use messages::{
     append_keeps_order_and_counts, concurrent_appends_all_land, empty_query_finds_nothing,
     messages_round_trip_exactly, search_finds_words, search_respects_limit,
     search_survives_hostile_queries,
 };
+pub use pairing::{
+    approve_clears_pending_requests, approved_users_order_and_revoke,
+    pending_pairings_list_expire_and_purge,
+};
 pub use sessions::{
     create_and_get_round_trip, duplicate_create_conflicts, end_session_keeps_first_end,
-    list_sessions_order_and_paging, routing_upserts, set_title_sets_and_replaces,
+    list_sessions_order_and_paging, model_override_sets_and_clears, reopen_clears_the_end,
+    routing_upserts, sessions_for_key_newest_first, set_title_sets_and_replaces,
     unknown_ids_are_not_found,
 };
+pub use settings::settings_set_replace_delete;
 
 use crate::{AppendMessages, NewMessage, NewSession, Store};
 use hermod_model::{
@@ -59,6 +72,17 @@ macro_rules! store_conformance_tests {
             search_survives_hostile_queries,
             empty_query_finds_nothing,
             concurrent_appends_all_land,
+            model_override_sets_and_clears,
+            sessions_for_key_newest_first,
+            reopen_clears_the_end,
+            undo_takes_back_last_exchanges,
+            undo_takes_what_exists,
+            retry_replaces_the_last_exchange,
+            undone_messages_leave_search,
+            settings_set_replace_delete,
+            pending_pairings_list_expire_and_purge,
+            approve_clears_pending_requests,
+            approved_users_order_and_revoke,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

@@ -75,6 +75,15 @@ pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
     assert_eq!(store.session(&ghost).await.expect("session"), None);
     not_found("end_session", store.end_session(&ghost, "idle", 5).await);
     not_found("set_title", store.set_title(&ghost, "t").await);
+    not_found(
+        "set_model_override",
+        store.set_model_override(&ghost, Some("m")).await,
+    );
+    not_found("reopen_session", store.reopen_session(&ghost).await);
+    not_found(
+        "undo_exchanges",
+        store.undo_exchanges(&ghost, 1).await.map(drop),
+    );
     let append = AppendMessages {
         session: ghost.clone(),
         messages: vec![at(ChatMessage::user("hi"), 5)],
@@ -92,6 +101,13 @@ pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
     let key = SessionKey::from_raw("agent:main:telegram:dm:404");
     not_found("set_route", store.set_route(&key, &ghost, 5).await);
     assert_eq!(store.route(&key).await.expect("route"), None);
+    assert!(
+        store
+            .sessions_for_key(&key, 0)
+            .await
+            .expect("sessions_for_key")
+            .is_empty()
+    );
 
     // Nothing was half-written by the failed calls.
     assert_eq!(store.session(&ghost).await.expect("session"), None);
@@ -221,4 +237,149 @@ pub async fn routing_upserts(store: Arc<dyn Store>) {
         .expect("set_route other");
     assert_eq!(store.route(&other).await.expect("route"), Some(sid("r1")));
     assert_eq!(store.route(&key).await.expect("route"), Some(sid("r2")));
+}
+
+/// A model override is set, replaced and cleared, and shows in every read.
+pub async fn model_override_sets_and_clears(store: Arc<dyn Store>) {
+    let created = store
+        .create_session(new_session("mo", "telegram", 1))
+        .await
+        .expect("create_session");
+    assert_eq!(created.model_override, None);
+    create(&*store, "other", "telegram", 2).await;
+    let read = |id: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .session(&sid(id))
+                .await
+                .expect("session")
+                .expect("exists")
+        }
+    };
+
+    store
+        .set_model_override(&sid("mo"), Some("gpt-4o-mini"))
+        .await
+        .expect("set");
+    assert_eq!(
+        read("mo").await.model_override.as_deref(),
+        Some("gpt-4o-mini")
+    );
+    store
+        .set_model_override(&sid("mo"), Some("vendor/large-model:beta – ✓"))
+        .await
+        .expect("replace");
+    let s = read("mo").await;
+    assert_eq!(
+        s.model_override.as_deref(),
+        Some("vendor/large-model:beta – ✓")
+    );
+    assert_eq!(s.updated_at_ms, 1, "an override is not activity");
+    let listed = store
+        .list_sessions(ListSessions::default())
+        .await
+        .expect("list");
+    let listed = listed.iter().find(|s| s.id == sid("mo")).expect("listed");
+    assert_eq!(listed, &s);
+    assert_eq!(read("other").await.model_override, None);
+
+    store
+        .set_model_override(&sid("mo"), None)
+        .await
+        .expect("clear");
+    assert_eq!(read("mo").await.model_override, None);
+}
+
+/// A key's sessions, ended ones included, most recently updated first.
+pub async fn sessions_for_key_newest_first(store: Arc<dyn Store>) {
+    let key = SessionKey::from_raw("agent:main:telegram:dm:7");
+    let other = SessionKey::from_raw("agent:main:telegram:dm:8");
+    let under = |id: &str, key: &SessionKey, at_ms: i64| {
+        let mut new = new_session(id, "telegram", at_ms);
+        new.key = key.clone();
+        new
+    };
+    for (id, k, at_ms) in [
+        ("k1", &key, 10),
+        ("k2", &key, 20),
+        ("x1", &other, 30),
+        ("k3", &key, 40),
+        ("k0", &key, 40),
+    ] {
+        store
+            .create_session(under(id, k, at_ms))
+            .await
+            .expect("create_session");
+    }
+    // k1 becomes the most recently updated; k2 is ended but still listed.
+    append(&*store, "k1", vec![at(ChatMessage::user("back"), 50)]).await;
+    store
+        .end_session(&sid("k2"), "idle", 60)
+        .await
+        .expect("end");
+
+    let ids = |v: Vec<crate::SessionRecord>| -> Vec<String> {
+        v.into_iter().map(|s| s.id.to_string()).collect()
+    };
+    let all = store.sessions_for_key(&key, 0).await.expect("for key");
+    assert!(all.iter().all(|s| s.key == key));
+    assert!(all.iter().any(|s| s.ended_at_ms == Some(60)));
+    assert_eq!(ids(all), ["k1", "k0", "k3", "k2"], "ties by ascending id");
+    let two = store.sessions_for_key(&key, 2).await.expect("for key");
+    assert_eq!(ids(two), ["k1", "k0"]);
+    let one = store.sessions_for_key(&other, 10).await.expect("for key");
+    assert_eq!(ids(one), ["x1"]);
+
+    // A limit of 0 means a default page of 50.
+    let busy = SessionKey::from_raw("agent:main:telegram:dm:busy");
+    for i in 0..52 {
+        store
+            .create_session(under(&format!("b{i:02}"), &busy, i))
+            .await
+            .expect("create_session");
+    }
+    let page = store.sessions_for_key(&busy, 0).await.expect("for key");
+    assert_eq!(page.len(), 50);
+    assert_eq!(page[0].id, sid("b51"));
+    assert_eq!(
+        store.sessions_for_key(&busy, 100).await.expect("all").len(),
+        52
+    );
+}
+
+/// Reopening clears the end, so the session can be ended again later.
+pub async fn reopen_clears_the_end(store: Arc<dyn Store>) {
+    create(&*store, "ro", "telegram", 100).await;
+    store
+        .reopen_session(&sid("ro"))
+        .await
+        .expect("reopening a live session is harmless");
+    store
+        .end_session(&sid("ro"), "idle", 200)
+        .await
+        .expect("end");
+    store.reopen_session(&sid("ro")).await.expect("reopen");
+    let s = store
+        .session(&sid("ro"))
+        .await
+        .expect("session")
+        .expect("exists");
+    assert_eq!((s.ended_at_ms, s.end_reason.as_deref()), (None, None));
+    assert_eq!(s.updated_at_ms, 100);
+
+    store
+        .end_session(&sid("ro"), "daily", 300)
+        .await
+        .expect("end again");
+    let s = store
+        .session(&sid("ro"))
+        .await
+        .expect("session")
+        .expect("exists");
+    assert_eq!(
+        (s.ended_at_ms, s.end_reason.as_deref()),
+        (Some(300), Some("daily")),
+        "a reopened session ends anew"
+    );
 }

@@ -12,8 +12,13 @@ use crate::StoreError;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// Every migration, by version. Versions start at 1 and increase by 1.
-pub(crate) const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../../migrations/0001_initial.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_initial.sql")),
+    (
+        2,
+        include_str!("../../migrations/0002_conversation_engine.sql"),
+    ),
+];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),
 /// so `file(1)` and hermod itself can tell them from other SQLite files.

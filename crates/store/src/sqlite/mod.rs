@@ -18,12 +18,12 @@ mod ops;
 mod rows;
 
 use crate::{
-    AppendMessages, ListSessions, NewSession, Result, SearchHit, SessionRecord, Store, StoreError,
-    StoredMessage,
+    AppendMessages, ApprovedUser, ListSessions, NewSession, PendingPairing, Result, SearchHit,
+    SessionRecord, Store, StoreError, StoredMessage,
 };
 use async_trait::async_trait;
 use error::{DbError, DbResult, classify_io};
-use hermod_model::{SessionId, SessionKey};
+use hermod_model::{PlatformId, SessionId, SessionKey};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,8 +34,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// operation fails with [`StoreError::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Prepared statements kept per connection (the store uses about a dozen).
-const STATEMENT_CACHE: usize = 32;
+/// Prepared statements kept per connection (the store uses about forty).
+const STATEMENT_CACHE: usize = 64;
 
 /// A [`Store`] on one SQLite database. Cloning is cheap and shares the connections.
 #[derive(Clone)]
@@ -281,6 +281,92 @@ impl Store for SqliteStore {
     async fn set_route(&self, key: &SessionKey, id: &SessionId, at_ms: i64) -> Result<()> {
         let (key, id) = (key.clone(), id.clone());
         self.write(move |c| ops::set_route(c, &key, &id, at_ms))
+            .await
+    }
+
+    async fn set_model_override(&self, id: &SessionId, model: Option<&str>) -> Result<()> {
+        let (id, model) = (id.clone(), model.map(str::to_owned));
+        self.write(move |c| ops::set_model_override(c, &id, model.as_deref()))
+            .await
+    }
+
+    async fn sessions_for_key(&self, key: &SessionKey, limit: usize) -> Result<Vec<SessionRecord>> {
+        let key = key.clone();
+        self.read(move |c| ops::sessions_for_key(c, &key, limit))
+            .await
+    }
+
+    async fn reopen_session(&self, id: &SessionId) -> Result<()> {
+        let id = id.clone();
+        self.write(move |c| ops::reopen_session(c, &id)).await
+    }
+
+    async fn undo_exchanges(&self, id: &SessionId, exchanges: usize) -> Result<Vec<StoredMessage>> {
+        let id = id.clone();
+        self.write(move |c| ops::undo_exchanges(c, &id, exchanges))
+            .await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |c| ops::setting(c, &key)).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str, at_ms: i64) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |c| ops::set_setting(c, &key, &value, at_ms))
+            .await
+    }
+
+    async fn delete_setting(&self, key: &str) -> Result<bool> {
+        let key = key.to_owned();
+        self.write(move |c| ops::delete_setting(c, &key)).await
+    }
+
+    async fn add_pending_pairing(&self, pending: PendingPairing) -> Result<i64> {
+        self.write(move |c| ops::add_pending_pairing(c, &pending))
+            .await
+    }
+
+    async fn pending_pairings(
+        &self,
+        platform: Option<&PlatformId>,
+        now_ms: i64,
+    ) -> Result<Vec<PendingPairing>> {
+        let platform = platform.cloned();
+        self.read(move |c| ops::pending_pairings(c, platform.as_ref(), now_ms))
+            .await
+    }
+
+    async fn remove_pending_pairing(&self, id: i64) -> Result<bool> {
+        self.write(move |c| ops::remove_pending_pairing(c, id))
+            .await
+    }
+
+    async fn purge_expired_pairings(&self, now_ms: i64) -> Result<u64> {
+        self.write(move |c| ops::purge_expired_pairings(c, now_ms))
+            .await
+    }
+
+    async fn approve_user(&self, user: ApprovedUser) -> Result<()> {
+        self.write(move |c| ops::approve_user(c, &user)).await
+    }
+
+    async fn revoke_user(&self, platform: &PlatformId, user_id: &str) -> Result<bool> {
+        let (platform, user_id) = (platform.clone(), user_id.to_owned());
+        self.write(move |c| ops::revoke_user(c, &platform, &user_id))
+            .await
+    }
+
+    async fn is_approved(&self, platform: &PlatformId, user_id: &str) -> Result<bool> {
+        let (platform, user_id) = (platform.clone(), user_id.to_owned());
+        self.read(move |c| ops::is_approved(c, &platform, &user_id))
+            .await
+    }
+
+    async fn approved_users(&self, platform: Option<&PlatformId>) -> Result<Vec<ApprovedUser>> {
+        let platform = platform.cloned();
+        self.read(move |c| ops::approved_users(c, platform.as_ref()))
             .await
     }
 }

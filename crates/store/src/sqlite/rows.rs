@@ -1,11 +1,13 @@
 //! How records map to and from SQLite rows.
 //!
-//! Reading happens in two steps: a row is first copied into a `Raw*` struct
-//! (plain SQL values only, inside rusqlite's row callback), then decoded into
-//! the public record. Decoding never panics: JSON, roles or counters that do
-//! not make sense become [`StoreError::Corrupt`] naming the record.
+//! Sessions and messages are read in two steps: a row is first copied into a
+//! `Raw*` struct (plain SQL values only, inside rusqlite's row callback), then
+//! decoded into the public record. Decoding never panics: JSON, roles or
+//! counters that do not make sense become [`StoreError::Corrupt`] naming the
+//! record. Pairing records hold only plain values and are read straight from
+//! the row (a value of the wrong type is classified as corrupt all the same).
 
-use crate::{SessionRecord, StoreError, StoredMessage};
+use crate::{ApprovedUser, PendingPairing, SessionRecord, StoreError, StoredMessage};
 use hermod_model::{
     ChatMessage, Content, PlatformId, Role, SessionId, SessionKey, Source, ToolCall,
 };
@@ -16,7 +18,7 @@ use serde::de::IntoDeserializer;
 /// The `sessions` columns in the order [`RawSession::from_row`] reads them.
 pub(crate) const SESSION_COLUMNS: &str = "id, session_key, platform, source_json, title, \
      created_at_ms, updated_at_ms, ended_at_ms, end_reason, message_count, prompt_tokens, \
-     completion_tokens";
+     completion_tokens, model_override";
 
 /// The `messages` columns in the order [`RawMessage::from_row`] reads them.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, session_id, role, content, content_json, \
@@ -50,6 +52,7 @@ pub(crate) struct RawSession {
     message_count: i64,
     prompt_tokens: i64,
     completion_tokens: i64,
+    model_override: Option<String>,
 }
 
 impl RawSession {
@@ -67,6 +70,7 @@ impl RawSession {
             message_count: row.get(9)?,
             prompt_tokens: row.get(10)?,
             completion_tokens: row.get(11)?,
+            model_override: row.get(12)?,
         })
     }
 
@@ -83,6 +87,7 @@ impl RawSession {
             platform: PlatformId::new(self.platform),
             source,
             title: self.title,
+            model_override: self.model_override,
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
             ended_at_ms: self.ended_at_ms,
@@ -206,6 +211,35 @@ pub(crate) fn encode_message(m: &ChatMessage) -> Result<EncodedMessage, StoreErr
 pub(crate) fn encode_source(source: &Source) -> Result<String, StoreError> {
     serde_json::to_string(source)
         .map_err(|e| StoreError::Invalid(format!("unserializable session source: {e}")))
+}
+
+/// The `pairing_pending` columns in the order [`pending_from_row`] reads them.
+pub(crate) const PENDING_COLUMNS: &str =
+    "id, platform, user_id, user_name, code_hash, salt, created_at_ms, expires_at_ms";
+
+/// The `pairing_approved` columns in the order [`approved_from_row`] reads them.
+pub(crate) const APPROVED_COLUMNS: &str = "platform, user_id, user_name, approved_at_ms";
+
+pub(crate) fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingPairing> {
+    Ok(PendingPairing {
+        id: row.get(0)?,
+        platform: PlatformId::new(row.get::<_, String>(1)?),
+        user_id: row.get(2)?,
+        user_name: row.get(3)?,
+        code_hash: row.get(4)?,
+        salt: row.get(5)?,
+        created_at_ms: row.get(6)?,
+        expires_at_ms: row.get(7)?,
+    })
+}
+
+pub(crate) fn approved_from_row(row: &Row<'_>) -> rusqlite::Result<ApprovedUser> {
+    Ok(ApprovedUser {
+        platform: PlatformId::new(row.get::<_, String>(0)?),
+        user_id: row.get(1)?,
+        user_name: row.get(2)?,
+        approved_at_ms: row.get(3)?,
+    })
 }
 
 #[cfg(test)]

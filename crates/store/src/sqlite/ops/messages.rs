@@ -1,0 +1,208 @@
+//! Messages: appending, reading, taking back (`/undo`, `/retry`) and search.
+//!
+//! A message is active until [`undo_exchanges`] takes it back. Every query
+//! here that reads history filters on `active = 1`; the full-text index keeps
+//! indexing every row (so its integrity checks and rebuilds stay plain) and
+//! [`search`] drops the inactive hits in the join.
+
+use super::{DEFAULT_SEARCH_LIMIT, not_found, session_exists, sql_count, sql_limit};
+use crate::sqlite::error::DbResult;
+use crate::sqlite::fts;
+use crate::sqlite::rows::{
+    EncodedMessage, MESSAGE_COLUMNS, RawMessage, encode_message, session_id,
+};
+use crate::{AppendMessages, SearchHit, StoreError, StoredMessage};
+use hermod_model::{Role, SessionId};
+use rusqlite::{Connection, TransactionBehavior, params};
+
+fn sql_tokens(n: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Invalid(format!("{what} {n} is too large to store")))
+}
+
+fn decode_all(raws: Vec<RawMessage>) -> DbResult<Vec<StoredMessage>> {
+    Ok(raws
+        .into_iter()
+        .map(RawMessage::decode)
+        .collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn append_messages(
+    conn: &mut Connection,
+    append: &AppendMessages,
+) -> DbResult<Vec<i64>> {
+    // Encode everything first: a message that cannot be stored must not leave
+    // half a batch behind (the transaction would roll back anyway, but this
+    // also keeps the write lock short).
+    let encoded: Vec<EncodedMessage> = append
+        .messages
+        .iter()
+        .map(|m| encode_message(&m.message))
+        .collect::<Result<_, _>>()?;
+    let prompt = sql_tokens(append.usage.prompt_tokens, "prompt token count")?;
+    let completion = sql_tokens(append.usage.completion_tokens, "completion token count")?;
+    let count = sql_count(append.messages.len());
+    let latest_at = append.messages.iter().map(|m| m.at_ms).max();
+
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Checked inside the transaction so the session cannot vanish between the
+    // check and the inserts.
+    if !session_exists(&tx, &append.session)? {
+        return Err(not_found(&append.session).into());
+    }
+    let ids = insert_messages(&tx, append, &encoded)?;
+    let mut update = tx.prepare_cached(
+        "UPDATE sessions SET message_count = message_count + ?2, \
+         prompt_tokens = prompt_tokens + ?3, completion_tokens = completion_tokens + ?4, \
+         updated_at_ms = max(updated_at_ms, coalesce(?5, updated_at_ms)) WHERE id = ?1",
+    )?;
+    update.execute(params![
+        append.session.as_str(),
+        count,
+        prompt,
+        completion,
+        latest_at
+    ])?;
+    drop(update);
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// Inserts `append`'s messages (already encoded as `encoded`); returns their ids.
+fn insert_messages(
+    conn: &Connection,
+    append: &AppendMessages,
+    encoded: &[EncodedMessage],
+) -> DbResult<Vec<i64>> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO messages (session_id, role, content, content_json, tool_calls_json, \
+         tool_calls_text, tool_call_id, tool_name, at_ms, platform_message_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    let mut ids = Vec::with_capacity(encoded.len());
+    for (new, enc) in append.messages.iter().zip(encoded) {
+        insert.execute(params![
+            append.session.as_str(),
+            enc.role,
+            enc.content,
+            enc.content_json,
+            enc.tool_calls_json,
+            enc.tool_calls_text,
+            new.message.tool_call_id,
+            new.message.name,
+            new.at_ms,
+            new.platform_message_id,
+        ])?;
+        ids.push(conn.last_insert_rowid());
+    }
+    Ok(ids)
+}
+
+pub(crate) fn messages(conn: &Connection, id: &SessionId) -> DbResult<Vec<StoredMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?1 AND active = 1 ORDER BY id"
+    ))?;
+    let raws = stmt
+        .query_map([id.as_str()], RawMessage::from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if raws.is_empty() && !session_exists(conn, id)? {
+        return Err(not_found(id).into());
+    }
+    decode_all(raws)
+}
+
+pub(crate) fn undo_exchanges(
+    conn: &mut Connection,
+    id: &SessionId,
+    exchanges: usize,
+) -> DbResult<Vec<StoredMessage>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if !session_exists(&tx, id)? {
+        return Err(not_found(id).into());
+    }
+    if exchanges == 0 {
+        return Ok(Vec::new());
+    }
+    // The earliest of the last `exchanges` active user messages starts what
+    // is taken back; everything active from there on goes with it.
+    let mut first = tx.prepare_cached(
+        "SELECT min(id) FROM (SELECT id FROM messages \
+         WHERE session_id = ?1 AND active = 1 AND role = ?2 ORDER BY id DESC LIMIT ?3)",
+    )?;
+    // An aggregate always yields one row: NULL when there is no user message.
+    let start: Option<i64> = first.query_row(
+        params![id.as_str(), Role::User.as_str(), sql_count(exchanges)],
+        |r| r.get(0),
+    )?;
+    drop(first);
+    let Some(start) = start else {
+        return Ok(Vec::new());
+    };
+
+    let mut select = tx.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages \
+         WHERE session_id = ?1 AND active = 1 AND id >= ?2 ORDER BY id"
+    ))?;
+    let raws = select
+        .query_map(params![id.as_str(), start], RawMessage::from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    drop(select);
+    // Decoded before anything changes: an unreadable message fails the whole
+    // undo rather than vanishing unseen.
+    let undone = decode_all(raws)?;
+
+    let mut deactivate = tx.prepare_cached(
+        "UPDATE messages SET active = 0 WHERE session_id = ?1 AND active = 1 AND id >= ?2",
+    )?;
+    let changed = deactivate.execute(params![id.as_str(), start])?;
+    drop(deactivate);
+    let mut recount = tx.prepare_cached(
+        "UPDATE sessions SET message_count = max(message_count - ?2, 0) WHERE id = ?1",
+    )?;
+    recount.execute(params![id.as_str(), sql_count(changed)])?;
+    drop(recount);
+    tx.commit()?;
+    Ok(undone)
+}
+
+pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> DbResult<Vec<SearchHit>> {
+    let Some(expression) = fts::match_expression(query) else {
+        return Ok(Vec::new());
+    };
+    let limit = sql_limit(limit, DEFAULT_SEARCH_LIMIT);
+    // `rank` is bm25() by default: best match first. The snippet marks matches
+    // with >>> and <<< and shows about 16 tokens around them. Taken-back
+    // messages stay indexed and are dropped here, before the limit applies.
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.session_id, m.id, m.role, \
+                snippet(messages_fts, 0, '>>>', '<<<', '...', 16), m.at_ms \
+         FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid \
+         WHERE messages_fts MATCH ?1 AND m.active = 1 ORDER BY rank LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![expression, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut hits = Vec::with_capacity(rows.len());
+    for (session, message_id, role, snippet, at_ms) in rows {
+        let role = Role::parse(&role).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "message {message_id} has an unreadable role: {role:?}"
+            ))
+        })?;
+        hits.push(SearchHit {
+            session: session_id(session)?,
+            message_id,
+            role,
+            snippet: snippet.unwrap_or_default(),
+            at_ms,
+        });
+    }
+    Ok(hits)
+}
