@@ -175,7 +175,9 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
     if let Some(name) = env.get("HERMOD_MODEL") {
         model.default = name.trim().to_owned();
     }
-    gateway.apply_env(&env).map_err(env_error)?;
+    gateway
+        .apply_env(&env, &hermod_platforms::platform_names())
+        .map_err(env_error)?;
     platforms.apply_env(&env).map_err(env_error)?;
 
     let config = Config {

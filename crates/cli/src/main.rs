@@ -39,6 +39,24 @@ enum Command {
         #[command(subcommand)]
         action: SessionsAction,
     },
+    /// Approve, list and revoke users who paired through a DM.
+    Pairing {
+        #[command(subcommand)]
+        action: PairingAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PairingAction {
+    /// Allow the user who was given this code.
+    Approve { platform: String, code: String },
+    /// Show pending requests and approved users.
+    List {
+        /// Only this platform.
+        platform: Option<String>,
+    },
+    /// Take a user's approval back.
+    Revoke { platform: String, user: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +123,7 @@ fn main() -> ExitCode {
                 action: ConfigAction::Check,
             } => commands::config_check::run(),
             Command::Sessions { action } => commands::sessions::run(action).await,
+            Command::Pairing { action } => commands::pairing::run(action).await,
         }
     });
     match result {

@@ -71,6 +71,7 @@ fn dependencies_point_one_way() {
                 "hermod-agent",
                 "hermod-store",
                 "hermod-http",
+                "hermod-core",
             ][..],
         ),
         (

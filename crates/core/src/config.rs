@@ -1,8 +1,118 @@
-//! [`GatewayConfig`]: the settings of the router and runtime.
+//! [`GatewayConfig`]: the `gateway:` section of `config.yaml` — routing,
+//! busy input, session resets, access control and command tiers — and the
+//! environment variables that override it.
+//!
+//! Per-platform settings live under `gateway.platforms.<name>`; core reads
+//! them by the platform's name and never knows which platforms exist.
 
-use hermod_model::{EnvVars, SessionKeyPolicy};
-use serde::Deserialize;
+use hermod_model::{ChatType, EnvVars, PlatformId, SessionKeyPolicy};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// What happens to a message that arrives while the session's agent is busy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusyMode {
+    /// Cancel the running turn at its next checkpoint; the new message runs next.
+    #[default]
+    Interrupt,
+    /// Run the message as the next turn, in order.
+    Queue,
+    /// Hand the text to the running turn (after its next tool result);
+    /// falls back to queue when the turn cannot take it.
+    Steer,
+}
+
+impl BusyMode {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "interrupt" => Some(BusyMode::Interrupt),
+            "queue" => Some(BusyMode::Queue),
+            "steer" => Some(BusyMode::Steer),
+            _ => None,
+        }
+    }
+}
+
+/// When a routed session is replaced by a fresh one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetMode {
+    #[default]
+    None,
+    /// After `idle_minutes` without activity.
+    Idle,
+    /// Daily at `at_hour` (local time of `gateway.timezone`).
+    Daily,
+    /// Whichever of idle and daily comes first.
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResetPolicy {
+    pub mode: ResetMode,
+    pub idle_minutes: u64,
+    pub at_hour: u8,
+}
+
+impl Default for ResetPolicy {
+    fn default() -> Self {
+        Self {
+            mode: ResetMode::None,
+            idle_minutes: 1440,
+            at_hour: 4,
+        }
+    }
+}
+
+impl ResetPolicy {
+    fn validate(&self, at: &str) -> Result<(), String> {
+        if self.at_hour > 23 {
+            return Err(format!("{at}.at_hour must be 0..=23, got {}", self.at_hour));
+        }
+        if self.idle_minutes == 0 {
+            return Err(format!("{at}.idle_minutes must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What to do with a direct message from a user who is not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DmBehavior {
+    /// Answer with a pairing code the owner can approve.
+    Pair,
+    /// Say nothing.
+    Ignore,
+}
+
+/// Settings for one platform, under `gateway.platforms.<name>`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformPolicy {
+    /// `<PLATFORM>_ALLOWED_USERS`; `*` allows everyone.
+    #[serde(deserialize_with = "string_list")]
+    pub allowed_users: Vec<String>,
+    /// `<PLATFORM>_ALLOW_ALL_USERS`.
+    pub allow_all_users: bool,
+    pub unauthorized_dm_behavior: Option<DmBehavior>,
+    /// Users who may run every command in DMs; gating is on only when set.
+    #[serde(deserialize_with = "string_list")]
+    pub allow_admin_from: Vec<String>,
+    /// Commands other DM users may run (besides /help and /whoami).
+    #[serde(deserialize_with = "string_list")]
+    pub user_allowed_commands: Vec<String>,
+    #[serde(deserialize_with = "string_list")]
+    pub group_allow_admin_from: Vec<String>,
+    #[serde(deserialize_with = "string_list")]
+    pub group_user_allowed_commands: Vec<String>,
+    pub session_reset: Option<ResetPolicy>,
+    pub session_reset_by_type: BTreeMap<String, ResetPolicy>,
+    pub busy_input_mode: Option<BusyMode>,
+}
 
 /// The `gateway:` section of `config.yaml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -21,6 +131,22 @@ pub struct GatewayConfig {
     pub session_queue: usize,
     /// A session worker with nothing to do for this long is stopped, in seconds.
     pub worker_idle_secs: u64,
+    pub busy_input_mode: BusyMode,
+    /// Acknowledge busy input ("queued", "interrupting", ...), at most once
+    /// per 30 s per session.
+    pub busy_ack: bool,
+    pub session_reset: ResetPolicy,
+    /// Reset policies by chat type (`dm`, `group`, `channel`, `thread`, `forum`).
+    pub session_reset_by_type: BTreeMap<String, ResetPolicy>,
+    /// IANA time zone for daily resets; the system's when unset.
+    pub timezone: Option<String>,
+    /// `GATEWAY_ALLOWED_USERS`: allowed on every platform.
+    #[serde(deserialize_with = "string_list")]
+    pub allowed_users: Vec<String>,
+    /// `GATEWAY_ALLOW_ALL_USERS`: everyone is allowed everywhere.
+    pub allow_all_users: bool,
+    pub unauthorized_dm_behavior: Option<DmBehavior>,
+    pub platforms: BTreeMap<String, PlatformPolicy>,
 }
 
 impl Default for GatewayConfig {
@@ -32,14 +158,49 @@ impl Default for GatewayConfig {
             drain_timeout_secs: 30,
             session_queue: 32,
             worker_idle_secs: 300,
+            busy_input_mode: BusyMode::Interrupt,
+            busy_ack: true,
+            session_reset: ResetPolicy::default(),
+            session_reset_by_type: BTreeMap::new(),
+            timezone: None,
+            allowed_users: Vec::new(),
+            allow_all_users: false,
+            unauthorized_dm_behavior: None,
+            platforms: BTreeMap::new(),
         }
     }
 }
 
+/// Accepts a YAML list or a comma-separated string (as in `.env` files).
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(items) => items
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Raw::One(s) => split_list(&s),
+    })
+}
+
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 impl GatewayConfig {
-    /// Applies the environment variables this section honours
-    /// (`HERMOD_DRAIN_TIMEOUT`, and Hermes' `HERMES_RESTART_DRAIN_TIMEOUT`).
-    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+    /// Applies the environment variables this section honours. `platforms`
+    /// names every platform this build knows, for `<PLATFORM>_ALLOWED_USERS`
+    /// and `<PLATFORM>_ALLOW_ALL_USERS`.
+    pub fn apply_env(&mut self, env: &EnvVars, platforms: &[&str]) -> Result<(), String> {
         for key in ["HERMES_RESTART_DRAIN_TIMEOUT", "HERMOD_DRAIN_TIMEOUT"] {
             if let Some(secs) = env.get_parsed::<f64>(key)? {
                 if !(0.0..=86_400.0).contains(&secs) {
@@ -47,6 +208,66 @@ impl GatewayConfig {
                 }
                 self.drain_timeout_secs = secs.ceil() as u64;
             }
+        }
+        if let Some(minutes) = env.get_parsed::<u64>("SESSION_IDLE_MINUTES")? {
+            self.session_reset.idle_minutes = minutes;
+        }
+        if let Some(hour) = env.get_parsed::<u8>("SESSION_RESET_HOUR")? {
+            self.session_reset.at_hour = hour;
+        }
+        for key in ["HERMES_GATEWAY_BUSY_INPUT_MODE", "HERMOD_BUSY_INPUT_MODE"] {
+            if let Some(raw) = env.get(key) {
+                self.busy_input_mode = BusyMode::parse(raw)
+                    .ok_or_else(|| format!("{key}={raw:?} must be interrupt, queue or steer"))?;
+            }
+        }
+        if let Some(ack) = env.get_bool("HERMES_GATEWAY_BUSY_ACK_ENABLED")? {
+            self.busy_ack = ack;
+        }
+        if let Some(list) = env.get("GATEWAY_ALLOWED_USERS") {
+            self.allowed_users = split_list(list);
+        }
+        if let Some(all) = env.get_bool("GATEWAY_ALLOW_ALL_USERS")? {
+            self.allow_all_users = all;
+        }
+        for platform in platforms {
+            let upper = platform.to_ascii_uppercase();
+            let list = env.get(&format!("{upper}_ALLOWED_USERS")).map(split_list);
+            let all = env.get_bool(&format!("{upper}_ALLOW_ALL_USERS"))?;
+            if list.is_none() && all.is_none() {
+                continue;
+            }
+            let policy = self.platforms.entry((*platform).to_owned()).or_default();
+            if let Some(list) = list {
+                policy.allowed_users = list;
+            }
+            if let Some(all) = all {
+                policy.allow_all_users = all;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks values serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.session_queue == 0 {
+            return Err("gateway.session_queue must be at least 1".into());
+        }
+        self.session_reset.validate("gateway.session_reset")?;
+        check_types(&self.session_reset_by_type, "gateway.session_reset_by_type")?;
+        if let Some(tz) = &self.timezone {
+            jiff::tz::TimeZone::get(tz).map_err(|e| {
+                format!("gateway.timezone {tz:?} is not a known IANA time zone: {e}")
+            })?;
+        }
+        for (name, p) in &self.platforms {
+            if let Some(r) = &p.session_reset {
+                r.validate(&format!("gateway.platforms.{name}.session_reset"))?;
+            }
+            check_types(
+                &p.session_reset_by_type,
+                &format!("gateway.platforms.{name}.session_reset_by_type"),
+            )?;
         }
         Ok(())
     }
@@ -65,5 +286,120 @@ impl GatewayConfig {
 
     pub fn worker_idle(&self) -> Duration {
         Duration::from_secs(self.worker_idle_secs.max(1))
+    }
+
+    /// The settings of one platform (defaults when it has none).
+    pub fn platform(&self, platform: &PlatformId) -> &PlatformPolicy {
+        static EMPTY: std::sync::OnceLock<PlatformPolicy> = std::sync::OnceLock::new();
+        self.platforms
+            .get(platform.as_str())
+            .unwrap_or_else(|| EMPTY.get_or_init(PlatformPolicy::default))
+    }
+
+    /// The reset policy for a chat: platform and type > platform > type > global.
+    pub fn reset_policy(&self, platform: &PlatformId, chat_type: &ChatType) -> ResetPolicy {
+        let p = self.platform(platform);
+        p.session_reset_by_type
+            .get(chat_type.as_str())
+            .or(p.session_reset.as_ref())
+            .or_else(|| self.session_reset_by_type.get(chat_type.as_str()))
+            .copied()
+            .unwrap_or(self.session_reset)
+    }
+
+    pub fn busy_mode(&self, platform: &PlatformId) -> BusyMode {
+        self.platform(platform)
+            .busy_input_mode
+            .unwrap_or(self.busy_input_mode)
+    }
+}
+
+fn check_types(map: &BTreeMap<String, ResetPolicy>, at: &str) -> Result<(), String> {
+    for (chat_type, policy) in map {
+        if ChatType::parse(chat_type).is_none() {
+            return Err(format!(
+                "{at}.{chat_type}: unknown chat type (use dm, group, channel, thread or forum)"
+            ));
+        }
+        policy.validate(&format!("{at}.{chat_type}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_policy_precedence() {
+        let mut c = GatewayConfig::default();
+        c.session_reset.mode = ResetMode::Idle;
+        c.session_reset_by_type.insert(
+            "group".into(),
+            ResetPolicy {
+                mode: ResetMode::Daily,
+                ..Default::default()
+            },
+        );
+        let tg = PlatformId::from_static("tg");
+        assert_eq!(c.reset_policy(&tg, &ChatType::Dm).mode, ResetMode::Idle);
+        assert_eq!(c.reset_policy(&tg, &ChatType::Group).mode, ResetMode::Daily);
+        c.platforms.entry("tg".into()).or_default().session_reset = Some(ResetPolicy {
+            mode: ResetMode::Both,
+            ..Default::default()
+        });
+        assert_eq!(c.reset_policy(&tg, &ChatType::Group).mode, ResetMode::Both);
+        c.platforms
+            .entry("tg".into())
+            .or_default()
+            .session_reset_by_type
+            .insert("dm".into(), ResetPolicy::default());
+        assert_eq!(c.reset_policy(&tg, &ChatType::Dm).mode, ResetMode::None);
+    }
+
+    #[test]
+    fn env_overrides() {
+        let env: EnvVars = [
+            ("SESSION_IDLE_MINUTES", "30"),
+            ("SESSION_RESET_HOUR", "6"),
+            ("TG_ALLOWED_USERS", "1, 2 ,alice"),
+            ("GATEWAY_ALLOW_ALL_USERS", "yes"),
+            ("HERMES_GATEWAY_BUSY_INPUT_MODE", "queue"),
+        ]
+        .into_iter()
+        .collect();
+        let mut c = GatewayConfig::default();
+        c.apply_env(&env, &["tg", "other"]).unwrap();
+        assert_eq!(c.session_reset.idle_minutes, 30);
+        assert_eq!(c.session_reset.at_hour, 6);
+        assert_eq!(c.platforms["tg"].allowed_users, ["1", "2", "alice"]);
+        assert!(!c.platforms.contains_key("other"));
+        assert!(c.allow_all_users);
+        assert_eq!(c.busy_input_mode, BusyMode::Queue);
+        let bad: EnvVars = [("HERMES_GATEWAY_BUSY_INPUT_MODE", "yell")]
+            .into_iter()
+            .collect();
+        assert!(
+            c.apply_env(&bad, &[])
+                .unwrap_err()
+                .contains("interrupt, queue or steer")
+        );
+    }
+
+    #[test]
+    fn validation() {
+        let mut c = GatewayConfig::default();
+        assert!(c.validate().is_ok());
+        c.session_reset.at_hour = 24;
+        assert!(c.validate().unwrap_err().contains("at_hour"));
+        c.session_reset.at_hour = 4;
+        c.session_reset_by_type
+            .insert("lobby".into(), ResetPolicy::default());
+        assert!(c.validate().unwrap_err().contains("unknown chat type"));
+        c.session_reset_by_type.clear();
+        c.timezone = Some("Mars/Olympus".into());
+        assert!(c.validate().unwrap_err().contains("time zone"));
+        c.timezone = Some("Europe/Berlin".into());
+        assert!(c.validate().is_ok());
     }
 }

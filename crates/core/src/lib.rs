@@ -10,18 +10,21 @@
 //! hands it back through the source. [`Gateway`] owns the tasks and shuts
 //! them down.
 
+mod access;
 mod adapter;
 mod clock;
+mod commands;
 mod config;
 mod error;
 mod reply;
 mod router;
 mod runtime;
-mod worker;
+mod session;
 
+pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{Adapter, AdapterContext, AdapterError};
-pub use clock::{new_session_id, now_ms};
-pub use config::GatewayConfig;
+pub use clock::{Clock, new_session_id, now_ms};
+pub use config::{BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy};
 pub use error::CoreError;
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router};

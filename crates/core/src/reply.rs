@@ -11,12 +11,21 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub enum ReplyMode {
     /// Send the reply through the adapter of the event's platform.
     Adapter,
+    /// Like `Adapter`, with a line put before the reply (results of
+    /// background tasks posted back to their chat).
+    Notify { prefix: String },
     /// Stream the turn's events to the submitter (request/response sources
     /// such as the HTTP API). Cancelling `cancel` abandons the turn.
     Stream {
         events: mpsc::Sender<TurnEvent>,
         cancel: CancellationToken,
     },
+}
+
+impl ReplyMode {
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self, ReplyMode::Stream { .. })
+    }
 }
 
 /// An event of a turn, as seen by a streaming submitter.
@@ -26,6 +35,9 @@ pub enum TurnEvent {
     Started { session_id: SessionId },
     /// An event of the agent's turn (text, tools, usage, final or failure).
     Agent(AgentEvent),
+    /// The message was handled without the agent (a slash command, a busy
+    /// acknowledgement); this text is the whole answer.
+    Reply { text: String },
     /// The pipeline itself failed (storage, shutdown); nothing more follows.
     Failed(CoreError),
 }

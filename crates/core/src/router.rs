@@ -8,7 +8,7 @@
 
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnStream};
-use crate::worker::{Job, WorkerDeps, run_worker};
+use crate::session::{Job, WorkerDeps, run_worker};
 use hermod_model::{InboundEvent, SessionKey};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +63,13 @@ impl Router {
         }
     }
 
+    /// A router handle from inside a worker.
+    pub(crate) fn from_shared(shared: &Arc<Shared>) -> Self {
+        Self {
+            shared: Arc::clone(shared),
+        }
+    }
+
     /// The handle adapters submit through.
     pub fn inbound(&self) -> Inbound {
         Inbound {
@@ -84,13 +91,16 @@ impl Router {
         workers.by_key.clear();
     }
 
-    fn submit(&self, event: InboundEvent, reply: ReplyMode) -> Result<(), CoreError> {
-        let key = SessionKey::build(&event.source, &self.shared.deps.key_policy);
+    pub(crate) fn submit(&self, event: InboundEvent, reply: ReplyMode) -> Result<(), CoreError> {
+        let key = match &event.route {
+            Some(key) => key.clone(),
+            None => SessionKey::build(&event.source, &self.shared.deps.key_policy),
+        };
         let mut workers = self.shared.lock();
         if workers.closed {
             return Err(CoreError::ShuttingDown);
         }
-        let capacity = self.shared.deps.queue_capacity;
+        let capacity = self.shared.deps.config.session_queue;
         let job = Job { event, reply };
         let job = match workers.by_key.get(&key) {
             Some(slot) => match slot.queue.try_send(job) {
@@ -131,6 +141,10 @@ impl Shared {
 
     pub(crate) fn deps(&self) -> &WorkerDeps {
         &self.deps
+    }
+
+    pub(crate) fn tracker(&self) -> &TaskTracker {
+        &self.tracker
     }
 
     /// Called by an idle worker: removes its slot if no job is waiting, in

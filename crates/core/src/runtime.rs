@@ -11,9 +11,10 @@
 //!    and the store is closed when the last handle drops.
 
 use crate::adapter::{Adapter, AdapterContext};
+use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::router::{Inbound, Router};
-use crate::worker::WorkerDeps;
+use crate::session::WorkerDeps;
 use hermod_agent::Agent;
 use hermod_store::Store;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub struct GatewayBuilder {
     agent: Arc<dyn Agent>,
     config: GatewayConfig,
     adapters: Vec<Arc<dyn Adapter>>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for dyn Adapter {
@@ -55,7 +57,22 @@ impl GatewayBuilder {
         self
     }
 
-    pub fn build(self) -> Gateway {
+    /// The wall clock for timestamps and daily resets (tests pass
+    /// [`Clock::following_tokio`]).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the gateway. Fails when the configuration is invalid (call
+    /// [`GatewayConfig::validate`] earlier for a friendlier message).
+    pub fn build(self) -> Result<Gateway, String> {
+        self.config.validate()?;
+        let timezone = match &self.config.timezone {
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|e| format!("gateway.timezone {name:?}: {e}"))?,
+            None => jiff::tz::TimeZone::system(),
+        };
         let tracker = TaskTracker::new();
         let turns = CancellationToken::new();
         let deps = WorkerDeps {
@@ -67,17 +84,18 @@ impl GatewayBuilder {
                 .map(|a| (a.id(), Arc::clone(a)))
                 .collect(),
             key_policy: self.config.key_policy(),
-            queue_capacity: self.config.session_queue,
-            idle: self.config.worker_idle(),
+            config: Arc::new(self.config.clone()),
+            clock: self.clock,
+            timezone,
             turns: turns.clone(),
         };
-        Gateway {
+        Ok(Gateway {
             router: Router::new(deps, tracker.clone()),
             adapters: self.adapters,
             tracker,
             turns,
             drain_timeout: self.config.drain_timeout(),
-        }
+        })
     }
 }
 
@@ -102,6 +120,7 @@ impl Gateway {
             agent,
             config,
             adapters: Vec::new(),
+            clock: Clock::System,
         }
     }
 

@@ -9,7 +9,7 @@
 use hermod_agent::{
     Agent, AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
 };
-use hermod_core::{CoreError, Gateway, GatewayConfig, Inbound, TurnEvent, TurnStream};
+use hermod_core::{BusyMode, CoreError, Gateway, GatewayConfig, Inbound, TurnEvent, TurnStream};
 use hermod_model::{ChatMessage, InboundEvent, PlatformId, Role, SessionId, Source, Usage};
 use hermod_store::{SqliteStore, Store};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,6 +54,7 @@ impl Agent for EchoAgent {
                     messages: vec![ChatMessage::assistant(text)],
                     usage: Usage { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
                     finish_reason: FinishReason::Stop,
+                    unused_steer: Vec::new(),
                 }),
                 () = cancel.cancelled() => {
                     stats.interrupted.fetch_add(1, Ordering::SeqCst);
@@ -87,7 +88,9 @@ fn start(delay: Duration, config: GatewayConfig) -> Harness {
         delay,
         stats: Arc::clone(&stats),
     });
-    let gateway = Gateway::builder(store.clone(), agent, config).build();
+    let gateway = Gateway::builder(store.clone(), agent, config)
+        .build()
+        .unwrap();
     let inbound = gateway.inbound();
     let shutdown = CancellationToken::new();
     let done = tokio::spawn(gateway.run(shutdown.clone()));
@@ -116,6 +119,9 @@ async fn finish(mut stream: TurnStream) -> Result<(SessionId, String), CoreError
             }
             TurnEvent::Agent(AgentEvent::Failed(e)) => return Err(CoreError::Agent(e)),
             TurnEvent::Failed(e) => return Err(e),
+            TurnEvent::Reply { text } => {
+                return Err(CoreError::Store(format!("unexpected reply: {text}")));
+            }
             TurnEvent::Agent(_) => {}
         }
     }
@@ -129,6 +135,7 @@ async fn final_text(mut stream: TurnStream) -> Result<String, CoreError> {
             TurnEvent::Agent(AgentEvent::Final(outcome)) => return Ok(outcome.text),
             TurnEvent::Agent(AgentEvent::Failed(e)) => return Err(CoreError::Agent(e)),
             TurnEvent::Failed(e) => return Err(e),
+            TurnEvent::Reply { text } => return Ok(text),
             TurnEvent::Started { .. } | TurnEvent::Agent(_) => {}
         }
     }
@@ -137,7 +144,11 @@ async fn final_text(mut stream: TurnStream) -> Result<String, CoreError> {
 
 #[tokio::test(start_paused = true)]
 async fn one_session_in_order_with_history_from_the_store() {
-    let h = start(Duration::from_millis(100), GatewayConfig::default());
+    let config = GatewayConfig {
+        busy_input_mode: BusyMode::Queue,
+        ..GatewayConfig::default()
+    };
+    let h = start(Duration::from_millis(100), config);
     let streams: Vec<_> = (0..3)
         .map(|i| {
             h.inbound
@@ -200,6 +211,7 @@ async fn different_sessions_run_in_parallel() {
 async fn a_full_queue_is_answered_not_grown() {
     let config = GatewayConfig {
         session_queue: 1,
+        busy_input_mode: BusyMode::Queue,
         ..GatewayConfig::default()
     };
     let h = start(Duration::from_secs(5), config);
@@ -309,7 +321,7 @@ async fn idle_workers_are_stopped() {
         delay: Duration::ZERO,
         stats: Arc::default(),
     });
-    let gateway = Gateway::builder(store, agent, config).build();
+    let gateway = Gateway::builder(store, agent, config).build().unwrap();
     let inbound = gateway.inbound();
     let router = gateway.router().clone();
     let _running = tokio::spawn(gateway.run(CancellationToken::new()));

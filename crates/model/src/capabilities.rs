@@ -49,6 +49,9 @@ pub struct Capabilities {
     pub markdown: MarkdownDialect,
     pub command_prefix: char,
     pub files: bool,
+    /// The platform authenticates its callers itself (the HTTP API's key),
+    /// so core does not check users against allowlists or pairing.
+    pub authenticates_callers: bool,
 }
 
 impl Default for Capabilities {
@@ -65,6 +68,7 @@ impl Default for Capabilities {
             markdown: MarkdownDialect::Markdown,
             command_prefix: '/',
             files: false,
+            authenticates_callers: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::ids::SessionId;
 use crate::message::{ChatMessage, Content};
+use crate::session_key::SessionKey;
 use crate::source::Source;
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,26 @@ pub struct TurnOptions {
     pub model: Option<String>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u64>,
+}
+
+/// What kind of file an attachment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    Photo,
+    Document,
+    Audio,
+    Voice,
+    Video,
+}
+
+/// A file that came with a message, already downloaded by the adapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub kind: AttachmentKind,
+    /// Local path (under `HERMOD_HOME/media/`) or URL.
+    pub location: String,
+    pub mime_type: Option<String>,
 }
 
 /// One message arriving at the gateway.
@@ -35,6 +56,12 @@ pub struct InboundEvent {
     /// A system prompt for this turn only, layered on top of the configured one.
     pub system_prompt: Option<String>,
     pub options: TurnOptions,
+    /// Files that came with the message; the text is their caption.
+    pub attachments: Vec<Attachment>,
+    /// Routes the event under this key instead of the one built from the
+    /// source (internal events such as background tasks that must not
+    /// queue behind the chat's own conversation).
+    pub route: Option<SessionKey>,
 }
 
 impl InboundEvent {
@@ -48,6 +75,8 @@ impl InboundEvent {
             history: None,
             system_prompt: None,
             options: TurnOptions::default(),
+            attachments: Vec::new(),
+            route: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! platform is only ever a [`PlatformId`] value.
 
 mod capabilities;
+mod command;
 mod env;
 mod ids;
 mod inbound;
@@ -14,9 +15,10 @@ mod session_key;
 mod source;
 
 pub use capabilities::{Capabilities, LengthUnit, MarkdownDialect};
+pub use command::{ParsedCommand, parse_command};
 pub use env::EnvVars;
 pub use ids::{IdError, SessionId};
-pub use inbound::{InboundEvent, TurnOptions};
+pub use inbound::{Attachment, AttachmentKind, InboundEvent, TurnOptions};
 pub use message::{ChatMessage, Content, ContentPart, ImageUrl, Role, ToolCall, Usage};
 pub use outbound::{ChatTarget, Edit, MessageRef, Outbound, Sent};
 pub use secret::Secret;

@@ -162,3 +162,110 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::source::PlatformId;
+    use proptest::prelude::*;
+
+    fn id() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_@.-]{1,12}"
+    }
+
+    fn chat_type() -> impl Strategy<Value = ChatType> {
+        prop_oneof![
+            Just(ChatType::Dm),
+            Just(ChatType::Group),
+            Just(ChatType::Channel),
+            Just(ChatType::Thread),
+            Just(ChatType::Forum),
+        ]
+    }
+
+    prop_compose! {
+        fn source()(
+            chat_type in chat_type(),
+            chat in proptest::option::of(id()),
+            user in proptest::option::of(id()),
+            alt in proptest::option::of(id()),
+            thread in proptest::option::of(id()),
+        ) -> Source {
+            Source {
+                platform: PlatformId::from_static("telegram"),
+                chat_type,
+                chat_id: chat,
+                chat_name: None,
+                user_id: user,
+                user_id_alt: alt,
+                user_name: None,
+                thread_id: thread,
+                is_bot: false,
+            }
+        }
+    }
+
+    prop_compose! {
+        fn policy()(group in any::<bool>(), thread in any::<bool>(), profile in proptest::option::of("[a-z]{1,6}")) -> SessionKeyPolicy {
+            SessionKeyPolicy { group_sessions_per_user: group, thread_sessions_per_user: thread, profile }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn keys_have_the_documented_shape(s in source(), p in policy()) {
+            let key = SessionKey::build(&s, &p);
+            let parts: Vec<&str> = key.as_str().split(':').collect();
+            let ns = match p.profile.as_deref() { None | Some("default") => "main", Some(x) => x };
+            prop_assert_eq!(parts[0], "agent");
+            prop_assert_eq!(parts[1], ns);
+            prop_assert_eq!(parts[2], "telegram");
+            let kind = if s.chat_type.is_dm() { "dm" } else { s.chat_type.as_str() };
+            prop_assert_eq!(parts[3], kind);
+            // Nothing but the known components, in order.
+            let mut expected: Vec<&str> = vec![];
+            if s.chat_type.is_dm() {
+                if let Some(c) = s.chat_id.as_deref().or(s.participant()) { expected.push(c); }
+                if let Some(t) = s.thread_id.as_deref() { expected.push(t); }
+            } else {
+                if let Some(c) = s.chat_id.as_deref() { expected.push(c); }
+                if let Some(t) = s.thread_id.as_deref() { expected.push(t); }
+            }
+            prop_assert_eq!(&parts[4..4 + expected.len()], &expected[..]);
+        }
+
+        #[test]
+        fn group_members_are_isolated_only_when_configured(s in source(), p in policy(), other in id()) {
+            prop_assume!(!s.chat_type.is_dm() && s.chat_id.is_some() && s.participant().is_some());
+            prop_assume!(Some(other.as_str()) != s.participant());
+            let mut t = s.clone();
+            t.user_id = Some(other.clone());
+            t.user_id_alt = None;
+            let threaded = s.thread_id.is_some() || s.chat_type == ChatType::Thread;
+            let isolate = if threaded { p.thread_sessions_per_user } else { p.group_sessions_per_user };
+            let same = SessionKey::build(&s, &p) == SessionKey::build(&t, &p);
+            prop_assert_eq!(same, !isolate);
+        }
+
+        #[test]
+        fn the_alternate_user_id_wins(s in source(), p in policy(), alt in id()) {
+            let mut a = s.clone();
+            a.user_id_alt = Some(alt.clone());
+            let mut b = a.clone();
+            b.user_id = Some(format!("{}x", b.user_id.clone().unwrap_or_default()));
+            // Changing the primary id never changes the key when an alternate id exists.
+            prop_assert_eq!(SessionKey::build(&a, &p), SessionKey::build(&b, &p));
+        }
+
+        #[test]
+        fn dms_ignore_group_policies(s in source(), p in policy()) {
+            prop_assume!(s.chat_type.is_dm());
+            let flipped = SessionKeyPolicy {
+                group_sessions_per_user: !p.group_sessions_per_user,
+                thread_sessions_per_user: !p.thread_sessions_per_user,
+                profile: p.profile.clone(),
+            };
+            prop_assert_eq!(SessionKey::build(&s, &p), SessionKey::build(&s, &flipped));
+        }
+    }
+}

@@ -50,7 +50,7 @@ pub async fn run() -> anyhow::Result<()> {
         info!(adapter = %built.description, "adapter ready");
         builder = builder.adapter(Arc::clone(&built.adapter));
     }
-    let gateway = builder.build();
+    let gateway = builder.build().map_err(config::ConfigError)?;
 
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));

@@ -2,6 +2,7 @@
 
 pub mod config_check;
 pub mod gateway;
+pub mod pairing;
 pub mod sessions;
 
 use std::io::Write;

@@ -76,6 +76,8 @@ impl Adapter for ApiServer {
         Capabilities {
             max_message_len: usize::MAX,
             markdown: MarkdownDialect::Markdown,
+            // Every request carries the API key; there are no users to check.
+            authenticates_callers: true,
             ..Capabilities::default()
         }
     }

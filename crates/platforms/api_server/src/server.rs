@@ -147,10 +147,23 @@ async fn handle_chat(
             .clone()
             .unwrap_or_else(|| state.model_name.to_string()),
     );
-    let event = to_event(request, session_choice(headers)?, &state.model_name)?;
+    let choice = session_choice(headers)?;
+    let pinned = match &choice {
+        SessionChoice::Continue(id) => Some(id.clone()),
+        SessionChoice::Stateless(_) => None,
+    };
+    let event = to_event(request, choice, &state.model_name)?;
     let mut turn = state.inbound.submit_streaming(event)?;
     let session_id = match turn.next().await {
         Some(TurnEvent::Started { session_id }) => session_id,
+        // Answered without the agent (a slash command, a full queue).
+        Some(TurnEvent::Reply { text }) => {
+            let response = text_response(&text, streaming, &meta);
+            return Ok(match pinned {
+                Some(id) => with_session_headers(response, &id),
+                None => response,
+            });
+        }
         Some(TurnEvent::Failed(e)) => return Err(e.into()),
         _ => return Err(CoreError::Cancelled.into()),
     };
@@ -160,6 +173,41 @@ async fn handle_chat(
         plain_response(turn, &meta).await?
     };
     Ok(with_session_headers(response, &session_id))
+}
+
+/// A whole answer that did not come from the agent, plain or as a stream.
+fn text_response(text: &str, streaming: bool, meta: &CompletionMeta) -> Response {
+    let usage = hermod_model::Usage::default();
+    if !streaming {
+        return axum::Json(completion(meta, text, "stop", usage)).into_response();
+    }
+    let frames = [
+        sse_data(&chunk(
+            meta,
+            &json!({"role": "assistant", "content": ""}),
+            None,
+            None,
+        )),
+        sse_data(&chunk(meta, &json!({"content": text}), None, None)),
+        sse_data(&chunk(meta, &json!({}), Some("stop"), Some(usage))),
+        SSE_DONE.to_owned(),
+    ];
+    sse_response(Body::from(frames.concat()))
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    response
 }
 
 fn with_session_headers(mut response: Response, session: &SessionId) -> Response {
@@ -185,6 +233,11 @@ async fn plain_response(mut turn: TurnStream, meta: &CompletionMeta) -> Result<R
             }
             Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
             Some(TurnEvent::Failed(e)) => return Err(e.into()),
+            Some(TurnEvent::Reply { text }) => {
+                return Ok(
+                    axum::Json(completion(meta, &text, "stop", Default::default())).into_response(),
+                );
+            }
             Some(_) => {}
             None => return Err(CoreError::Cancelled.into()),
         }
@@ -226,18 +279,7 @@ async fn stream_response(mut turn: TurnStream, meta: CompletionMeta) -> Result<R
             frames,
         ))
     });
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        HeaderName::from_static("x-accel-buffering"),
-        HeaderValue::from_static("no"),
-    );
-    Ok(response)
+    Ok(sse_response(Body::from_stream(body)))
 }
 
 /// Turns a turn's events into SSE frames.
@@ -283,6 +325,10 @@ impl Frames {
             Some(TurnEvent::Agent(AgentEvent::Final(outcome))) => self.finish(&outcome),
             Some(TurnEvent::Agent(AgentEvent::Failed(e))) => self.fail(CoreError::Agent(e)),
             Some(TurnEvent::Failed(e)) => self.fail(e),
+            Some(TurnEvent::Reply { text }) => {
+                self.content(&text);
+                self.finish_with("stop", hermod_model::Usage::default());
+            }
             None => self.fail(CoreError::Cancelled),
             // Tool progress and per-call usage are not part of the OpenAI
             // stream; the final chunk carries the turn's total usage.
@@ -291,12 +337,11 @@ impl Frames {
     }
 
     fn finish(&mut self, outcome: &TurnOutcome) {
-        let last = chunk(
-            &self.meta,
-            &json!({}),
-            Some(outcome.finish_reason.as_openai()),
-            Some(outcome.usage),
-        );
+        self.finish_with(outcome.finish_reason.as_openai(), outcome.usage);
+    }
+
+    fn finish_with(&mut self, finish_reason: &str, usage: hermod_model::Usage) {
+        let last = chunk(&self.meta, &json!({}), Some(finish_reason), Some(usage));
         self.pending.push_back(sse_data(&last));
         self.pending.push_back(SSE_DONE.to_owned());
         self.done = true;

@@ -48,7 +48,8 @@ impl Server {
         let base = format!("http://{}", api.local_addr());
         let gateway = Gateway::builder(store.clone(), agent, GatewayConfig::default())
             .adapter(Arc::new(api))
-            .build();
+            .build()
+            .unwrap();
         let shutdown = CancellationToken::new();
         let done = tokio::spawn(gateway.run(shutdown.clone()));
         hermod_http::install_crypto_provider();

@@ -28,6 +28,15 @@ impl std::fmt::Debug for BuiltAdapter {
     }
 }
 
+/// The names of the platforms compiled into this build, for the
+/// `<PLATFORM>_ALLOWED_USERS`-style variables core reads.
+pub fn platform_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    #[cfg(feature = "api_server")]
+    names.push("api_server");
+    names
+}
+
 impl PlatformsConfig {
     /// Applies each adapter's environment variables.
     #[cfg_attr(

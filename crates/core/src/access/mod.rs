@@ -1,0 +1,101 @@
+//! Who may talk to the agent: allowlists, pairing, and command tiers.
+//!
+//! Default deny. A user is allowed, in this order, by the platform's
+//! allow-all switch, the platform's allowlist, the global allowlist, an
+//! approved pairing, or the global allow-all switch. Platforms that
+//! authenticate their callers themselves (the HTTP API's key) skip this.
+
+mod pairing;
+mod tiers;
+
+pub use pairing::{ApproveOutcome, Pairing, PairingRequest};
+pub(crate) use pairing::{TOO_MANY_MESSAGE, code_message};
+pub(crate) use tiers::Tier;
+
+use crate::config::{DmBehavior, GatewayConfig};
+use hermod_model::{Capabilities, Source};
+use hermod_store::{Store, StoreError};
+
+/// The verdict on one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Allowed,
+    /// Not allowed; in a DM, do this.
+    Denied(DmBehavior),
+}
+
+/// Whether `id` matches an allowlist: `*`, the id itself, or for `user@host`
+/// ids the part before `@`.
+fn listed(list: &[String], id: &str) -> bool {
+    let short = id.split('@').next().unwrap_or(id);
+    list.iter()
+        .any(|entry| entry == "*" || entry == id || entry == short)
+}
+
+pub(crate) async fn check(
+    config: &GatewayConfig,
+    caps: &Capabilities,
+    source: &Source,
+    store: &dyn Store,
+) -> Result<Access, StoreError> {
+    if caps.authenticates_callers {
+        return Ok(Access::Allowed);
+    }
+    let platform = config.platform(&source.platform);
+    let denied = Access::Denied(dm_behavior(config, source));
+    let Some(user) = source.participant() else {
+        return Ok(denied);
+    };
+    let ids: Vec<&str> = [source.user_id.as_deref(), source.user_id_alt.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let allowed = platform.allow_all_users
+        || ids
+            .iter()
+            .any(|id| listed(&platform.allowed_users, id) || listed(&config.allowed_users, id));
+    if allowed {
+        return Ok(Access::Allowed);
+    }
+    if store.is_approved(&source.platform, user).await? {
+        return Ok(Access::Allowed);
+    }
+    if config.allow_all_users {
+        return Ok(Access::Allowed);
+    }
+    Ok(denied)
+}
+
+/// What to do with an unauthorized DM: the platform's setting, the global
+/// one, `ignore` when an allowlist exists (the owner chose who may talk),
+/// else `pair`.
+fn dm_behavior(config: &GatewayConfig, source: &Source) -> DmBehavior {
+    let platform = config.platform(&source.platform);
+    platform
+        .unauthorized_dm_behavior
+        .or(config.unauthorized_dm_behavior)
+        .unwrap_or(
+            if platform.allowed_users.is_empty() && config.allowed_users.is_empty() {
+                DmBehavior::Pair
+            } else {
+                DmBehavior::Ignore
+            },
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_matching() {
+        let list = vec!["alice".to_owned(), "42".to_owned()];
+        assert!(listed(&list, "alice"));
+        assert!(listed(&list, "alice@example.org"));
+        assert!(listed(&list, "42"));
+        assert!(!listed(&list, "bob"));
+        assert!(!listed(&list, "ali"));
+        assert!(listed(&["*".to_owned()], "anyone"));
+        assert!(!listed(&[], "anyone"));
+    }
+}

@@ -1,0 +1,239 @@
+//! Slash commands: one module per command, one registry.
+//!
+//! Each command declares its name, aliases, argument hint, description,
+//! category and whether it may run while the agent is busy; `/help` is
+//! generated from the registry. [`dispatch`] applies the tier gate and the
+//! busy gate, runs the command and sends its answer.
+
+mod approve;
+mod background;
+mod help;
+mod model;
+mod new;
+mod queue;
+mod resume;
+mod retry;
+mod sessions;
+mod sethome;
+mod status;
+mod steer;
+mod stop;
+mod title;
+mod undo;
+mod usage;
+mod version;
+mod whoami;
+
+use crate::access::Tier;
+use crate::error::CoreError;
+use crate::router::Shared;
+use crate::session::{Job, WorkerDeps, WorkerState, latest_session, reply};
+use async_trait::async_trait;
+use hermod_model::{ParsedCommand, SessionKey};
+use hermod_store::SessionRecord;
+use std::sync::Arc;
+
+/// Where a command shows up in `/help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Category {
+    Session,
+    Control,
+    Info,
+}
+
+impl Category {
+    fn title(self) -> &'static str {
+        match self {
+            Category::Session => "Conversation",
+            Category::Control => "While the agent works",
+            Category::Info => "Information",
+        }
+    }
+}
+
+/// A command's description.
+#[derive(Debug)]
+pub(crate) struct Spec {
+    pub(crate) name: &'static str,
+    pub(crate) aliases: &'static [&'static str],
+    pub(crate) args: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) category: Category,
+    /// May run while a turn is running.
+    pub(crate) while_busy: bool,
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Answer the user with this text.
+    Reply(String),
+    /// The command handed the message on (queued it as a turn); the turn answers.
+    HandedOn,
+}
+
+/// Everything a command may use.
+pub(crate) struct Cx<'a> {
+    pub(crate) shared: &'a Arc<Shared>,
+    pub(crate) deps: &'a WorkerDeps,
+    pub(crate) key: &'a SessionKey,
+    pub(crate) state: &'a mut WorkerState,
+    /// The command's own message; a command that hands it on takes it.
+    pub(crate) job: Option<Job>,
+    pub(crate) args: String,
+    pub(crate) tier: &'a Tier,
+}
+
+impl Cx<'_> {
+    fn job(&self) -> &Job {
+        self.job
+            .as_ref()
+            .expect("the job is taken only by commands that hand it on")
+    }
+
+    /// Whether the message came from a streaming source (the HTTP API).
+    fn streamed(&self) -> bool {
+        self.job().reply.is_stream()
+    }
+
+    /// The session this chat is in: the one the source pinned, or the
+    /// current routed one.
+    async fn session(&self) -> Result<Option<SessionRecord>, CoreError> {
+        let store = self.deps.store.as_ref();
+        if let Some(id) = &self.job().event.session_id {
+            return Ok(store.session(id).await?);
+        }
+        Ok(latest_session(store, self.key).await?)
+    }
+
+    /// The model a turn in `session` would use.
+    fn model_of(&self, session: Option<&SessionRecord>) -> String {
+        session
+            .and_then(|s| s.model_override.clone())
+            .unwrap_or_else(|| "the configured default".to_owned())
+    }
+}
+
+#[async_trait]
+pub(crate) trait Command: Send + Sync {
+    fn spec(&self) -> &'static Spec;
+    async fn run(&self, cx: &mut Cx<'_>) -> Result<Outcome, CoreError>;
+}
+
+/// The registry. Order is the order of `/help` within a category.
+pub(crate) const COMMANDS: &[&dyn Command] = &[
+    &new::New,
+    &retry::Retry,
+    &undo::Undo,
+    &title::Title,
+    &resume::Resume,
+    &sessions::Sessions,
+    &model::Model,
+    &background::Background,
+    &sethome::SetHome,
+    &stop::Stop,
+    &queue::Queue,
+    &steer::Steer,
+    &approve::Approve,
+    &approve::Deny,
+    &status::Status,
+    &usage::Usage,
+    &whoami::WhoAmI,
+    &help::Help,
+    &version::Version,
+];
+
+/// Finds a command by name or alias (names are already lower-case).
+pub(crate) fn find(name: &str) -> Option<&'static dyn Command> {
+    COMMANDS
+        .iter()
+        .copied()
+        .find(|c| c.spec().name == name || c.spec().aliases.contains(&name))
+}
+
+/// Runs a parsed command for `job`.
+pub(crate) async fn dispatch(
+    shared: &Arc<Shared>,
+    key: &SessionKey,
+    state: &mut WorkerState,
+    job: Job,
+    parsed: &ParsedCommand,
+    tier: &Tier,
+) {
+    let deps = shared.deps();
+    let Some(command) = find(&parsed.name) else {
+        let text = format!(
+            "Unknown command /{}. Send /help for the list, or resend without the leading / to send it \
+             as a message.",
+            parsed.name
+        );
+        return reply(deps, &job.reply, &job.event, text).await;
+    };
+    let spec = command.spec();
+    if !tier.may_run(spec.name) {
+        let text = format!(
+            "⛔ /{} is not available to you here. Send /help for what you can run.",
+            spec.name
+        );
+        return reply(deps, &job.reply, &job.event, text).await;
+    }
+    if state.running.is_some() && !spec.while_busy {
+        let text = format!(
+            "⏳ The agent is working — /{} can't run mid-turn. Wait for the reply or send /stop first.",
+            spec.name
+        );
+        return reply(deps, &job.reply, &job.event, text).await;
+    }
+    let mut cx = Cx {
+        shared,
+        deps,
+        key,
+        state,
+        job: Some(job),
+        args: parsed.args.clone(),
+        tier,
+    };
+    let text = match command.run(&mut cx).await {
+        Ok(Outcome::Reply(text)) => text,
+        Ok(Outcome::HandedOn) => return,
+        Err(e) => format!("⚠️ /{} failed: {e}", spec.name),
+    };
+    if let Some(job) = cx.job.take() {
+        reply(deps, &job.reply, &job.event, text).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_and_aliases_are_unique_lowercase_and_findable() {
+        let mut seen = HashSet::new();
+        for c in COMMANDS {
+            let spec = c.spec();
+            for name in std::iter::once(&spec.name).chain(spec.aliases) {
+                assert!(seen.insert(*name), "/{name} is registered twice");
+                assert_eq!(name.to_lowercase(), *name);
+                assert_eq!(find(name).map(|c| c.spec().name), Some(spec.name));
+            }
+            assert!(!spec.description.is_empty());
+        }
+        assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn the_documented_commands_may_run_while_busy() {
+        let busy: HashSet<&str> = COMMANDS
+            .iter()
+            .filter(|c| c.spec().while_busy)
+            .map(|c| c.spec().name)
+            .collect();
+        let expected: HashSet<&str> = [
+            "stop", "new", "status", "approve", "deny", "queue", "steer", "help", "whoami",
+        ]
+        .into();
+        assert_eq!(busy, expected);
+    }
+}

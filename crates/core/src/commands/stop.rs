@@ -1,0 +1,33 @@
+//! `/stop`: cancel the running turn and drop what was waiting.
+
+use super::{Category, Command, Cx, Outcome, Spec};
+use crate::error::CoreError;
+use async_trait::async_trait;
+
+pub(crate) struct Stop;
+
+static SPEC: Spec = Spec {
+    name: "stop",
+    aliases: &[],
+    args: "",
+    description: "Stop the running reply and drop queued messages",
+    category: Category::Control,
+    while_busy: true,
+};
+
+#[async_trait]
+impl Command for Stop {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    async fn run(&self, cx: &mut Cx<'_>) -> Result<Outcome, CoreError> {
+        let dropped = cx.state.pending.clear().len();
+        let stopped = cx.state.interrupt();
+        Ok(Outcome::Reply(match (stopped, dropped) {
+            (false, 0) => "Nothing is running.".to_owned(),
+            (true, 0) => "⏹ Stopped.".to_owned(),
+            (_, n) => format!("⏹ Stopped; dropped {n} queued message(s)."),
+        }))
+    }
+}

@@ -1,0 +1,11 @@
+//! Session workers: everything that happens to the messages of one session
+//! key, in order — access control, commands, busy input, resets and turns.
+
+mod busy;
+mod reset;
+mod turn;
+mod worker;
+
+pub(crate) use busy::Pending;
+pub(crate) use turn::{latest_session, reply};
+pub(crate) use worker::{Job, WorkerDeps, WorkerState, enqueue, run_worker};

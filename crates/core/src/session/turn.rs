@@ -1,0 +1,470 @@
+//! One agent turn, run as its own task so the session worker stays free to
+//! take commands and busy input while it runs.
+//!
+//! The task resolves the session (applying the reset policy), persists the
+//! user message, runs the agent while forwarding its events, persists the
+//! reply and delivers it.
+
+use crate::error::CoreError;
+use crate::reply::{ReplyMode, TurnEvent};
+use crate::router::Shared;
+use crate::session::reset::{self, ResetReason};
+use crate::session::worker::{Job, WorkerDeps};
+use hermod_agent::{AgentError, AgentEvent, TurnControl, TurnOutcome, TurnRequest};
+use hermod_model::{
+    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Outbound,
+    SessionId, SessionKey, Source,
+};
+use hermod_store::{AppendMessages, NewMessage, NewSession, SessionRecord, Store, StoreError};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+/// What the worker can see of a running turn.
+#[derive(Debug, Default)]
+pub(crate) struct TurnSlot {
+    inner: Mutex<SlotInner>,
+}
+
+#[derive(Debug, Default)]
+struct SlotInner {
+    control: Option<TurnControl>,
+}
+
+impl TurnSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The agent turn's control, once the agent has started.
+    pub(crate) fn control(&self) -> Option<TurnControl> {
+        self.lock().control.clone()
+    }
+}
+
+/// A turn the worker is waiting for.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) task: tokio::task::JoinHandle<TurnEnd>,
+    /// Cancelled to interrupt the turn (busy input, /stop, /new).
+    pub(crate) interrupt: CancellationToken,
+    pub(crate) slot: Arc<TurnSlot>,
+    pub(crate) started: Instant,
+}
+
+/// What the worker learns when a turn ends.
+#[derive(Debug, Default)]
+pub(crate) struct TurnEnd {
+    /// Steer text the agent could not take; it runs as the next turn.
+    pub(crate) unused_steer: Vec<String>,
+    /// Where the turn's message came from (to answer the steer text).
+    pub(crate) source: Option<Source>,
+}
+
+pub(crate) fn start(shared: &Arc<Shared>, key: SessionKey, job: Job) -> Running {
+    let interrupt = CancellationToken::new();
+    let slot = Arc::new(TurnSlot::default());
+    let task = {
+        let owned = Arc::clone(shared);
+        let interrupt = interrupt.clone();
+        let slot = Arc::clone(&slot);
+        shared
+            .tracker()
+            .spawn(async move { run(owned.deps(), &key, job, &interrupt, &slot).await })
+    };
+    Running {
+        task,
+        interrupt,
+        slot,
+        started: Instant::now(),
+    }
+}
+
+async fn run(
+    deps: &WorkerDeps,
+    key: &SessionKey,
+    job: Job,
+    interrupt: &CancellationToken,
+    slot: &TurnSlot,
+) -> TurnEnd {
+    let Job { event, reply: mode } = job;
+    if let ReplyMode::Stream { cancel, .. } = &mode
+        && cancel.is_cancelled()
+    {
+        debug!(session_key = %key, "submitter went away before the turn started");
+        return TurnEnd::default();
+    }
+    if deps.turns.is_cancelled() {
+        fail(deps, &mode, &event, CoreError::ShuttingDown).await;
+        return TurnEnd::default();
+    }
+    match turn(deps, key, &event, &mode, interrupt, slot).await {
+        Ok((outcome, notice)) => {
+            let interrupted = interrupt.is_cancelled();
+            if !mode.is_stream() && !interrupted {
+                let text = match notice {
+                    Some(notice) => format!("{}\n\n{}", notice.notice(), outcome.text),
+                    None => outcome.text.clone(),
+                };
+                deliver(deps, &mode, &event, text).await;
+            }
+            TurnEnd {
+                unused_steer: outcome.unused_steer,
+                source: Some(event.source),
+            }
+        }
+        Err(e) => {
+            fail(deps, &mode, &event, e).await;
+            let unused_steer = slot
+                .control()
+                .map(|c| c.take_unused_steer())
+                .unwrap_or_default();
+            TurnEnd {
+                unused_steer,
+                source: Some(event.source),
+            }
+        }
+    }
+}
+
+async fn emit(mode: &ReplyMode, event: TurnEvent) {
+    if let ReplyMode::Stream { events, .. } = mode {
+        // A closed receiver means the submitter went away; its drop guard
+        // has cancelled the turn already.
+        let _ = events.send(event).await;
+    }
+}
+
+/// The session a turn runs in.
+struct Resolved {
+    id: SessionId,
+    /// Created for this message.
+    fresh: bool,
+    model_override: Option<String>,
+    /// The previous session was reset; tell the user.
+    reset: Option<ResetReason>,
+}
+
+async fn turn(
+    deps: &WorkerDeps,
+    key: &SessionKey,
+    event: &InboundEvent,
+    mode: &ReplyMode,
+    interrupt: &CancellationToken,
+    slot: &TurnSlot,
+) -> Result<(TurnOutcome, Option<ResetReason>), CoreError> {
+    let session = resolve(deps, key, event).await?;
+    emit(
+        mode,
+        TurnEvent::Started {
+            session_id: session.id.clone(),
+        },
+    )
+    .await;
+
+    let history = match (&event.history, session.fresh) {
+        (Some(history), _) => history.clone(),
+        (None, true) => Vec::new(),
+        (None, false) => deps
+            .store
+            .messages(&session.id)
+            .await?
+            .into_iter()
+            .map(|m| m.message)
+            .collect(),
+    };
+    let input = ChatMessage::user(user_content(event));
+
+    // The user message is on disk before the model sees it, so a crash
+    // mid-turn never loses what the user wrote.
+    let now = deps.clock.now_ms();
+    let mut to_store: Vec<NewMessage> = Vec::new();
+    if session.fresh
+        && let Some(supplied) = &event.history
+    {
+        to_store.extend(supplied.iter().map(|m| NewMessage {
+            message: m.clone(),
+            at_ms: now,
+            platform_message_id: None,
+        }));
+    }
+    to_store.push(NewMessage {
+        message: input.clone(),
+        at_ms: now,
+        platform_message_id: event.message_id.clone(),
+    });
+    deps.store
+        .append_messages(AppendMessages {
+            session: session.id.clone(),
+            messages: to_store,
+            usage: Default::default(),
+        })
+        .await?;
+
+    let mut options = event.options.clone();
+    if options.model.is_none() {
+        options.model = session.model_override.clone();
+    }
+    let mut turn = deps.agent.run_turn(TurnRequest {
+        session_id: session.id.clone(),
+        history,
+        input,
+        system_prompt: event.system_prompt.clone(),
+        options,
+    });
+    slot.lock().control = Some(turn.control.clone());
+    let cancel = match mode {
+        ReplyMode::Stream { cancel, .. } => cancel.clone(),
+        _ => CancellationToken::new(),
+    };
+    let mut interrupted = false;
+    loop {
+        let next = tokio::select! {
+            next = turn.events.recv() => next,
+            () = interrupt.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+            () = cancel.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+            () = deps.turns.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+        };
+        let Some(agent_event) = next else {
+            return Err(CoreError::Agent(AgentError::Protocol(
+                "the agent stopped without a final event".into(),
+            )));
+        };
+        match agent_event {
+            AgentEvent::Final(outcome) => {
+                persist_reply(deps, &session.id, &outcome).await?;
+                emit(mode, TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
+                return Ok((outcome, session.reset));
+            }
+            AgentEvent::Failed(AgentError::Cancelled) => return Err(CoreError::Cancelled),
+            AgentEvent::Failed(e) => return Err(CoreError::Agent(e)),
+            AgentEvent::ApprovalRequested {
+                ref tool,
+                ref description,
+                ..
+            } if !mode.is_stream() => {
+                let text = format!(
+                    "🔐 Approval needed: {tool} wants to {description}\nReply /approve or /deny [reason] \
+                     (denied automatically if nobody answers)."
+                );
+                deliver(deps, &ReplyMode::Adapter, event, text).await;
+            }
+            other => emit(mode, TurnEvent::Agent(other)).await,
+        }
+    }
+}
+
+/// The text and images the agent sees: the message, plus a line for each
+/// attachment (images also as image parts, for models that can see).
+fn user_content(event: &InboundEvent) -> Content {
+    if event.attachments.is_empty() {
+        return event.content.clone();
+    }
+    let mut text = event.content.text();
+    let mut images = Vec::new();
+    for a in &event.attachments {
+        let kind = match a.kind {
+            AttachmentKind::Photo => "photo",
+            AttachmentKind::Document => "file",
+            AttachmentKind::Audio => "audio",
+            AttachmentKind::Voice => "voice message",
+            AttachmentKind::Video => "video",
+        };
+        let mime = a
+            .mime_type
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default();
+        text.push_str(&format!("\n[attached {kind}: {}{mime}]", a.location));
+        if a.kind == AttachmentKind::Photo
+            && (a.location.starts_with("http") || a.location.starts_with("data:"))
+        {
+            images.push(ContentPart::ImageUrl {
+                image_url: hermod_model::ImageUrl {
+                    url: a.location.clone(),
+                    detail: None,
+                },
+            });
+        }
+    }
+    if images.is_empty() {
+        return Content::Text(text.trim_start().to_owned());
+    }
+    let mut parts = vec![ContentPart::Text {
+        text: text.trim_start().to_owned(),
+    }];
+    parts.extend(images);
+    Content::Parts(parts)
+}
+
+/// The current session of a routing key (not ended), if any.
+pub(crate) async fn latest_session(
+    store: &dyn Store,
+    key: &SessionKey,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let Some(id) = store.route(key).await? else {
+        return Ok(None);
+    };
+    Ok(store
+        .session(&id)
+        .await?
+        .filter(|r| r.ended_at_ms.is_none()))
+}
+
+/// Finds the session an event belongs to, creating it when needed, and
+/// applies the reset policy to routed sessions.
+async fn resolve(
+    deps: &WorkerDeps,
+    key: &SessionKey,
+    event: &InboundEvent,
+) -> Result<Resolved, CoreError> {
+    let store = deps.store.as_ref();
+    if let Some(requested) = &event.session_id {
+        if let Some(record) = store.session(requested).await? {
+            return Ok(Resolved {
+                id: record.id,
+                fresh: false,
+                model_override: record.model_override,
+                reset: None,
+            });
+        }
+        return create(deps, requested.clone(), key, event, false, None).await;
+    }
+    let now = deps.clock.now_ms();
+    let mut reset = None;
+    if let Some(record) = latest_session(store, key).await? {
+        let policy = deps
+            .config
+            .reset_policy(&event.source.platform, &event.source.chat_type);
+        match reset::due(&policy, record.updated_at_ms, now, &deps.timezone) {
+            None => {
+                return Ok(Resolved {
+                    id: record.id,
+                    fresh: false,
+                    model_override: record.model_override,
+                    reset: None,
+                });
+            }
+            Some(reason) => {
+                store.end_session(&record.id, reason.as_str(), now).await?;
+                debug!(session = %record.id, reason = reason.as_str(), "session reset");
+                reset = Some(reason);
+            }
+        }
+    }
+    create(deps, deps.clock.new_session_id(), key, event, true, reset).await
+}
+
+async fn create(
+    deps: &WorkerDeps,
+    id: SessionId,
+    key: &SessionKey,
+    event: &InboundEvent,
+    route: bool,
+    reset: Option<ResetReason>,
+) -> Result<Resolved, CoreError> {
+    let now = deps.clock.now_ms();
+    let new = NewSession {
+        id: id.clone(),
+        key: key.clone(),
+        source: event.source.clone(),
+        created_at_ms: now,
+    };
+    let fresh = match deps.store.create_session(new).await {
+        Ok(_) => true,
+        // Created concurrently under the same id by another worker: continue it.
+        Err(StoreError::Conflict(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if route {
+        deps.store.set_route(key, &id, now).await?;
+    }
+    Ok(Resolved {
+        id,
+        fresh,
+        model_override: None,
+        reset,
+    })
+}
+
+async fn persist_reply(
+    deps: &WorkerDeps,
+    session: &SessionId,
+    outcome: &TurnOutcome,
+) -> Result<(), CoreError> {
+    let now = deps.clock.now_ms();
+    let messages = outcome
+        .messages
+        .iter()
+        .map(|m| NewMessage {
+            message: m.clone(),
+            at_ms: now,
+            platform_message_id: None,
+        })
+        .collect();
+    deps.store
+        .append_messages(AppendMessages {
+            session: session.clone(),
+            messages,
+            usage: outcome.usage,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Sends text to the event's chat through its adapter (with a prefix in
+/// `Notify` mode). Streaming submitters get it as a [`TurnEvent::Reply`].
+pub(crate) async fn reply(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, text: String) {
+    match mode {
+        ReplyMode::Stream { events, .. } => {
+            let _ = events.send(TurnEvent::Reply { text }).await;
+        }
+        _ => deliver(deps, mode, event, text).await,
+    }
+}
+
+async fn deliver(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, text: String) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let text = match mode {
+        ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),
+        _ => text,
+    };
+    let platform = &event.source.platform;
+    let Some(adapter) = deps.adapters.get(platform) else {
+        warn!(%platform, "no adapter to deliver the reply through");
+        return;
+    };
+    let Some(chat_id) = event.source.chat_id.clone() else {
+        warn!(%platform, "the event has no chat to reply to");
+        return;
+    };
+    let outbound = Outbound {
+        target: ChatTarget {
+            chat_id,
+            thread_id: event.source.thread_id.clone(),
+        },
+        text,
+        reply_to: event.message_id.clone(),
+    };
+    if let Err(e) = adapter.send(outbound).await {
+        warn!(%platform, error = %e, "delivering the reply failed");
+    }
+}
+
+async fn fail(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, error: CoreError) {
+    match mode {
+        ReplyMode::Stream { events, .. } => {
+            let _ = events.send(TurnEvent::Failed(error)).await;
+        }
+        _ => {
+            if matches!(error, CoreError::Cancelled) {
+                return;
+            }
+            warn!(platform = %event.source.platform, error = %error, "turn failed");
+            deliver(deps, mode, event, format!("⚠️ {error}")).await;
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The session worker: one task per session key that takes the key's
+//! messages in order.
+//!
+//! For each message: check access (refusing or pairing strangers), run it
+//! as a slash command, or start an agent turn. While a turn runs the worker
+//! stays responsive: commands that may run mid-turn are answered at once,
+//! and other messages follow the busy-input mode (interrupt, queue, steer).
+
+use crate::access::{self, Access, Pairing, PairingRequest, Tier};
+use crate::adapter::Adapter;
+use crate::clock::Clock;
+use crate::commands;
+use crate::config::{BusyMode, DmBehavior, GatewayConfig};
+use crate::error::CoreError;
+use crate::reply::ReplyMode;
+use crate::router::Shared;
+use crate::session::turn::{self, Running, TurnEnd};
+use crate::session::{Pending, reply};
+use hermod_agent::Agent;
+use hermod_model::{
+    Capabilities, InboundEvent, PlatformId, SessionKey, SessionKeyPolicy, parse_command,
+};
+use hermod_store::Store;
+use jiff::tz::TimeZone;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+/// At most one busy acknowledgement per session in this window.
+const ACK_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// A message waiting for its worker.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) event: InboundEvent,
+    pub(crate) reply: ReplyMode,
+}
+
+/// What every worker needs, shared.
+pub(crate) struct WorkerDeps {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) agent: Arc<dyn Agent>,
+    pub(crate) adapters: HashMap<PlatformId, Arc<dyn Adapter>>,
+    pub(crate) config: Arc<GatewayConfig>,
+    pub(crate) key_policy: SessionKeyPolicy,
+    pub(crate) clock: Clock,
+    pub(crate) timezone: TimeZone,
+    /// Cancelled when running turns must stop (the drain deadline passed).
+    pub(crate) turns: CancellationToken,
+}
+
+impl std::fmt::Debug for WorkerDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerDeps")
+            .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerDeps {
+    /// The capabilities of a platform (defaults for a source without an adapter).
+    pub(crate) fn capabilities(&self, platform: &PlatformId) -> Capabilities {
+        self.adapters
+            .get(platform)
+            .map(|a| a.capabilities())
+            .unwrap_or_default()
+    }
+}
+
+/// The worker's mutable state, which slash commands act on.
+#[derive(Debug)]
+pub(crate) struct WorkerState {
+    pub(crate) running: Option<Running>,
+    pub(crate) pending: Pending,
+    last_ack: Option<Instant>,
+}
+
+impl WorkerState {
+    /// Interrupts the running turn (it ends at its next checkpoint).
+    pub(crate) fn interrupt(&self) -> bool {
+        match &self.running {
+            Some(running) => {
+                running.interrupt.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What the worker tells a user whose message waits.
+#[derive(Debug, Clone, Copy)]
+enum Ack {
+    Interrupting,
+    Queued,
+    Steered,
+}
+
+impl Ack {
+    fn text(self) -> &'static str {
+        match self {
+            Ack::Interrupting => {
+                "⚡ Interrupting the current reply; I'll answer your new message next."
+            }
+            Ack::Queued => "⏳ Queued for the next turn.",
+            Ack::Steered => "⏩ Steered into the current reply.",
+        }
+    }
+}
+
+pub(crate) async fn run_worker(
+    shared: Arc<Shared>,
+    key: SessionKey,
+    id: u64,
+    mut rx: mpsc::Receiver<Job>,
+) {
+    let deps = shared.deps();
+    let mut state = WorkerState {
+        running: None,
+        pending: Pending::new(deps.config.session_queue),
+        last_ack: None,
+    };
+    let idle = deps.config.worker_idle();
+    let mut open = true;
+    loop {
+        let is_idle = state.running.is_none() && state.pending.is_empty();
+        tokio::select! {
+            job = rx.recv(), if open => match job {
+                Some(job) => on_job(&shared, &key, &mut state, job).await,
+                None => open = false,
+            },
+            end = async { (&mut state.running.as_mut().expect("guarded by the select condition").task).await },
+                if state.running.is_some() =>
+            {
+                state.running = None;
+                on_turn_end(&key, &mut state, end);
+                start_next(&shared, &key, &mut state);
+            }
+            () = tokio::time::sleep(idle), if is_idle && open => {
+                if shared.retire_if_idle(&key, id, &rx) {
+                    break;
+                }
+            }
+        }
+        if !open && state.running.is_none() && state.pending.is_empty() {
+            break;
+        }
+    }
+    debug!(session_key = %key, "session worker stopped");
+}
+
+fn on_turn_end(
+    key: &SessionKey,
+    state: &mut WorkerState,
+    end: Result<TurnEnd, tokio::task::JoinError>,
+) {
+    let end = match end {
+        Ok(end) => end,
+        Err(e) => {
+            warn!(session_key = %key, error = %e, "a turn task failed");
+            return;
+        }
+    };
+    let Some(source) = end.source.filter(|_| !end.unused_steer.is_empty()) else {
+        return;
+    };
+    // Steer text the agent could not take is not lost: it runs next.
+    debug!(session_key = %key, count = end.unused_steer.len(), "steer text carried over to the next turn");
+    let event = InboundEvent::text(source, end.unused_steer.join("\n"));
+    state.pending.push_front(Job {
+        event,
+        reply: ReplyMode::Adapter,
+    });
+}
+
+fn start_next(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState) {
+    if state.running.is_none()
+        && let Some(job) = state.pending.pop()
+    {
+        state.running = Some(turn::start(shared, key.clone(), job));
+    }
+}
+
+async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState, job: Job) {
+    let deps = shared.deps();
+    let source = &job.event.source;
+    let caps = deps.capabilities(&source.platform);
+    if !job.reply.is_stream() {
+        match access::check(&deps.config, &caps, source, deps.store.as_ref()).await {
+            Ok(Access::Allowed) => {}
+            Ok(Access::Denied(behavior)) => return refuse(deps, &job, behavior).await,
+            Err(e) => {
+                warn!(error = %e, "access check failed");
+                return reply(
+                    deps,
+                    &job.reply,
+                    &job.event,
+                    format!("⚠️ {}", CoreError::from(e)),
+                )
+                .await;
+            }
+        }
+    }
+    let prefix = if job.reply.is_stream() {
+        '/'
+    } else {
+        caps.command_prefix
+    };
+    if let hermod_model::Content::Text(text) = &job.event.content
+        && job.event.attachments.is_empty()
+        && let Some(command) = parse_command(text, prefix)
+    {
+        let tier = if job.reply.is_stream() {
+            Tier::Unrestricted
+        } else {
+            Tier::of(
+                deps.config.platform(&job.event.source.platform),
+                &job.event.source,
+            )
+        };
+        commands::dispatch(shared, key, state, job, &command, &tier).await;
+        start_next(shared, key, state);
+        return;
+    }
+    if state.running.is_none() {
+        state.running = Some(turn::start(shared, key.clone(), job));
+        return;
+    }
+    on_busy(shared, state, job).await;
+}
+
+/// A message while a turn runs.
+async fn on_busy(shared: &Arc<Shared>, state: &mut WorkerState, job: Job) {
+    let deps = shared.deps();
+    let mode = deps.config.busy_mode(&job.event.source.platform);
+    let streamed = job.reply.is_stream();
+    let ack = match mode {
+        // Streamed requests each need their own answer: they always wait.
+        BusyMode::Steer if !streamed && job.event.attachments.is_empty() => {
+            let steered = state
+                .running
+                .as_ref()
+                .and_then(|r| r.slot.control())
+                .is_some_and(|control| control.steer(job.event.content.text()));
+            if steered {
+                return send_ack(deps, state, &job.event, Ack::Steered).await;
+            }
+            Ack::Queued
+        }
+        BusyMode::Interrupt => Ack::Interrupting,
+        BusyMode::Queue | BusyMode::Steer => Ack::Queued,
+    };
+    let ack_to = ack_event(&job.event);
+    if enqueue(deps, state, job).await && !streamed {
+        if matches!(ack, Ack::Interrupting) {
+            state.interrupt();
+        }
+        send_ack(deps, state, &ack_to, ack).await;
+    } else if streamed && matches!(ack, Ack::Interrupting) {
+        state.interrupt();
+    }
+}
+
+/// Queues a job; a full queue is answered, never grown. Returns whether it
+/// was queued.
+pub(crate) async fn enqueue(deps: &WorkerDeps, state: &mut WorkerState, job: Job) -> bool {
+    match state.pending.push(job) {
+        Ok(()) => true,
+        Err(job) => {
+            let error = CoreError::QueueFull {
+                capacity: deps.config.session_queue,
+            };
+            reply(deps, &job.reply, &job.event, format!("⏳ {error}")).await;
+            false
+        }
+    }
+}
+
+/// The parts of an event an acknowledgement needs (the job itself moved
+/// into the queue).
+fn ack_event(event: &InboundEvent) -> InboundEvent {
+    let mut ack = InboundEvent::text(event.source.clone(), "");
+    ack.message_id = event.message_id.clone();
+    ack
+}
+
+async fn send_ack(deps: &WorkerDeps, state: &mut WorkerState, event: &InboundEvent, ack: Ack) {
+    if !deps.config.busy_ack {
+        return;
+    }
+    let now = Instant::now();
+    if state
+        .last_ack
+        .is_some_and(|at| now.duration_since(at) < ACK_COOLDOWN)
+    {
+        return;
+    }
+    state.last_ack = Some(now);
+    reply(deps, &ReplyMode::Adapter, event, ack.text().to_owned()).await;
+}
+
+/// A message from someone who is not allowed. Groups: silence. DMs: a
+/// pairing code, or silence, as configured.
+async fn refuse(deps: &WorkerDeps, job: &Job, behavior: DmBehavior) {
+    let source = &job.event.source;
+    if !source.chat_type.is_dm() || behavior == DmBehavior::Ignore {
+        debug!(platform = %source.platform, user = ?source.user_id, "ignored a message from an unauthorized user");
+        return;
+    }
+    let Some(user) = source.participant() else {
+        return;
+    };
+    let pairing = Pairing::new(deps.store.as_ref());
+    let text = match pairing
+        .request(
+            &source.platform,
+            user,
+            source.user_name.as_deref(),
+            deps.clock.now_ms(),
+        )
+        .await
+    {
+        Ok(PairingRequest::Code(code)) => access::code_message(&source.platform, &code),
+        Ok(PairingRequest::TooMany) => access::TOO_MANY_MESSAGE.to_owned(),
+        Ok(PairingRequest::Quiet) => return,
+        Err(e) => {
+            warn!(error = %e, "pairing request failed");
+            return;
+        }
+    };
+    reply(deps, &job.reply, &job.event, text).await;
+}
