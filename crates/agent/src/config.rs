@@ -27,6 +27,9 @@ pub struct LlmConfig {
     /// Retries of a model call on 429, 5xx and network errors (only while
     /// no text of that call has been shown).
     pub retry: RetryPolicy,
+    /// How long a tool's approval request waits for an answer before it is
+    /// denied.
+    pub approval_timeout: Duration,
 }
 
 impl LlmConfig {
@@ -56,6 +59,7 @@ impl Default for LlmConfig {
             max_iterations: 90,
             system_prompt: None,
             retry: RetryPolicy::default(),
+            approval_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -87,5 +91,6 @@ mod tests {
         assert!(shown.contains("redacted"));
         assert!(config.stream);
         assert_eq!(config.max_iterations, 90);
+        assert_eq!(config.approval_timeout, Duration::from_secs(60));
     }
 }

@@ -4,13 +4,18 @@
 //! input, get back a [`TurnHandle`] whose events stream out while the turn
 //! runs and which can be interrupted. [`LlmAgent`] is the built-in
 //! implementation that talks to any OpenAI-compatible endpoint and runs tools.
+//! Tools may ask the user before doing something dangerous
+//! ([`ToolContext::request_approval`]); the turn's driver answers through
+//! [`TurnControl::resolve_approval`].
 
+mod approval;
 mod config;
 mod llm;
 mod runner;
 mod tools;
 mod turn;
 
+pub use approval::{ApprovalDecision, Approvals};
 pub use config::LlmConfig;
 pub use hermod_http::RetryPolicy;
 pub use llm::{Completion, CompletionRequest, LlmClient};

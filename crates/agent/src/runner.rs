@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 /// Events buffered between the turn's task and its consumer.
 const EVENT_BUFFER: usize = 256;
 
+/// Why approval requests made after the turn ended are denied.
+const TURN_OVER_REASON: &str = "the turn is over";
+
 /// The result text given for tool calls a turn was interrupted before running.
 const INTERRUPTED_RESULT: &str = "error: the turn was interrupted before this tool ran";
 
@@ -63,6 +66,7 @@ impl Agent for LlmAgent {
             schemas: self.tools.schemas(),
             cancel,
             steer,
+            control: control.clone(),
             events,
             produced: Vec::new(),
             segments: Vec::new(),
@@ -92,6 +96,9 @@ struct Turn {
     schemas: Vec<Value>,
     cancel: CancellationToken,
     steer: mpsc::UnboundedReceiver<String>,
+    /// The turn's own control: its approval registry, and where undelivered
+    /// steering goes when the turn fails.
+    control: TurnControl,
     events: mpsc::Sender<AgentEvent>,
     /// Messages the turn produced so far.
     produced: Vec<ChatMessage>,
@@ -102,25 +109,42 @@ struct Turn {
 
 impl Turn {
     async fn run(mut self, request: TurnRequest) {
-        let last = match self.run_loop(&request).await {
-            Ok(finish) => AgentEvent::Final(self.outcome(finish)),
-            Err(Stop::Gone) => return,
-            Err(Stop::Failed(err)) => AgentEvent::Failed(err),
-            Err(Stop::Interrupted) if self.segments.is_empty() => {
-                AgentEvent::Failed(AgentError::Cancelled)
+        let result = self.run_loop(&request).await;
+        // From here on `steer` returns false; whatever it queued before is
+        // handed back instead of being lost.
+        self.control.approvals().close(TURN_OVER_REASON);
+        self.steer.close();
+        let mut unused = Vec::new();
+        while let Ok(text) = self.steer.try_recv() {
+            if !text.trim().is_empty() {
+                unused.push(text);
             }
-            Err(Stop::Interrupted) => AgentEvent::Final(self.outcome(FinishReason::Interrupted)),
+        }
+        let last = match result {
+            Ok(finish) => AgentEvent::Final(self.outcome(finish, unused)),
+            Err(Stop::Interrupted) if !self.segments.is_empty() => {
+                AgentEvent::Final(self.outcome(FinishReason::Interrupted, unused))
+            }
+            Err(stop) => {
+                self.control.set_unused_steer(unused);
+                match stop {
+                    Stop::Gone => return,
+                    Stop::Failed(err) => AgentEvent::Failed(err),
+                    Stop::Interrupted => AgentEvent::Failed(AgentError::Cancelled),
+                }
+            }
         };
         // Nobody may be listening any more; nothing left to do either way.
         let _ = self.events.send(last).await;
     }
 
-    fn outcome(&mut self, finish_reason: FinishReason) -> TurnOutcome {
+    fn outcome(&mut self, finish_reason: FinishReason, unused_steer: Vec<String>) -> TurnOutcome {
         TurnOutcome {
             text: self.segments.join(SEGMENT_SEPARATOR),
             messages: std::mem::take(&mut self.produced),
             usage: self.usage,
             finish_reason,
+            unused_steer,
         }
     }
 
@@ -141,9 +165,13 @@ impl Turn {
         let mut conversation =
             initial_messages(self.client.config().system_prompt.as_deref(), request);
         let max_iterations = self.client.config().max_iterations.max(1);
-        for _ in 0..max_iterations {
+        for iteration in 0..max_iterations {
             if self.cancel.is_cancelled() {
                 return Err(Stop::Interrupted);
+            }
+            if iteration > 0 {
+                // Right before the model reads the last tool round's results.
+                self.inject_steering(&mut conversation);
             }
             let call = CompletionRequest {
                 messages: &conversation,
@@ -185,8 +213,7 @@ impl Turn {
         Ok(FinishReason::MaxIterations)
     }
 
-    /// Records the assistant's tool calls, runs them, records the results,
-    /// and injects steering text queued meanwhile.
+    /// Records the assistant's tool calls, runs them and records the results.
     async fn run_tools(
         &mut self,
         completion: Completion,
@@ -221,7 +248,6 @@ impl Turn {
         if interrupted || self.cancel.is_cancelled() {
             return Err(Stop::Interrupted);
         }
-        self.inject_steering(conversation);
         Ok(())
     }
 
@@ -233,11 +259,17 @@ impl Turn {
             arguments: call.arguments.clone(),
         })
         .await?;
-        let ctx = ToolContext {
-            session_id: request.session_id.clone(),
-            call_id: call.id.clone(),
-            cancel: self.cancel.child_token(),
-        };
+        let ctx = ToolContext::new(
+            request.session_id.clone(),
+            call.id.clone(),
+            self.cancel.child_token(),
+        )
+        .with_approvals(
+            call.name.clone(),
+            self.control.approvals().clone(),
+            self.events.clone(),
+            self.client.config().approval_timeout,
+        );
         let (result, is_error) = tokio::select! {
             biased;
             () = self.cancel.cancelled() => (INTERRUPTED_RESULT.to_owned(), true),
@@ -257,7 +289,8 @@ impl Turn {
         Ok(result)
     }
 
-    /// Appends text the user sent while tools ran to the last tool result.
+    /// Appends text the user sent while tools ran to the last tool result
+    /// (the last message of the conversation after a tool round).
     fn inject_steering(&mut self, conversation: &mut [ChatMessage]) {
         let mut texts = Vec::new();
         while let Ok(text) = self.steer.try_recv() {

@@ -1,10 +1,14 @@
 //! Tools the model may call: the [`Tool`] trait and the [`ToolRegistry`]
 //! that offers them to the model and runs them.
 
+use crate::approval::{ApprovalDecision, Approvals, INTERRUPTED_REASON, WithdrawOnDrop};
+use crate::turn::AgentEvent;
 use hermod_model::SessionId;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -16,6 +20,101 @@ pub struct ToolContext {
     pub call_id: String,
     /// Fires when the turn is interrupted; long tools should stop then.
     pub cancel: CancellationToken,
+    /// Where approval requests go; `None` outside a turn that can ask.
+    approver: Option<Approver>,
+}
+
+/// How a tool call reaches the user for approvals.
+#[derive(Debug, Clone)]
+struct Approver {
+    tool: String,
+    approvals: Approvals,
+    events: mpsc::Sender<AgentEvent>,
+    timeout: Duration,
+}
+
+impl ToolContext {
+    /// A context whose approval requests are all denied (nobody to ask);
+    /// see [`ToolContext::with_approvals`].
+    pub fn new(
+        session_id: SessionId,
+        call_id: impl Into<String>,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            session_id,
+            call_id: call_id.into(),
+            cancel,
+            approver: None,
+        }
+    }
+
+    /// Lets the tool named `tool` ask for approval: requests are announced
+    /// as [`AgentEvent::ApprovalRequested`] on `events`, decided through
+    /// `approvals`, and denied when undecided after `timeout`.
+    pub fn with_approvals(
+        mut self,
+        tool: impl Into<String>,
+        approvals: Approvals,
+        events: mpsc::Sender<AgentEvent>,
+        timeout: Duration,
+    ) -> Self {
+        self.approver = Some(Approver {
+            tool: tool.into(),
+            approvals,
+            events,
+            timeout,
+        });
+        self
+    }
+
+    /// Asks the user whether the tool may do what `description` says, and
+    /// waits for the answer. Denied when nobody answers in time, when the
+    /// turn is interrupted, or when this context cannot ask at all.
+    pub async fn request_approval(&self, description: impl Into<String>) -> ApprovalDecision {
+        let Some(approver) = &self.approver else {
+            return ApprovalDecision::denied("approval cannot be requested here");
+        };
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => ApprovalDecision::denied(INTERRUPTED_REASON),
+            decision = approver.ask(description.into()) => decision,
+        }
+    }
+}
+
+impl Approver {
+    async fn ask(&self, description: String) -> ApprovalDecision {
+        let (request_id, mut decision) = match self.approvals.open() {
+            Ok(opened) => opened,
+            Err(reason) => return ApprovalDecision::denied(reason),
+        };
+        let _withdraw = WithdrawOnDrop {
+            approvals: &self.approvals,
+            request_id: &request_id,
+        };
+        let event = AgentEvent::ApprovalRequested {
+            request_id: request_id.clone(),
+            tool: self.tool.clone(),
+            description,
+        };
+        if self.events.send(event).await.is_err() {
+            return ApprovalDecision::denied("nobody is listening for approval requests");
+        }
+        match tokio::time::timeout(self.timeout, &mut decision).await {
+            Ok(Ok(decision)) => decision,
+            // Only a withdrawn request loses its sender undecided.
+            Ok(Err(_)) => ApprovalDecision::denied("the request was withdrawn"),
+            Err(_) if self.approvals.withdraw(&request_id) => {
+                tracing::debug!(tool = %self.tool, "approval request timed out");
+                ApprovalDecision::denied(format!("nobody answered within {:?}", self.timeout))
+            }
+            // Decided just as the time ran out: the decision is waiting.
+            Err(_) => decision
+                .try_recv()
+                .unwrap_or_else(|_| ApprovalDecision::denied("the request was withdrawn")),
+        }
+    }
 }
 
 /// A function the model can call.
@@ -200,11 +299,11 @@ mod tests {
     }
 
     fn ctx() -> ToolContext {
-        ToolContext {
-            session_id: SessionId::parse("s").unwrap(),
-            call_id: "c".into(),
-            cancel: CancellationToken::new(),
-        }
+        ToolContext::new(
+            SessionId::parse("s").unwrap(),
+            "c",
+            CancellationToken::new(),
+        )
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The types of a running turn: request, events, outcome, control.
 
+use crate::approval::{ApprovalDecision, Approvals, INTERRUPTED_REASON};
 use hermod_model::{ChatMessage, SessionId, TurnOptions, Usage};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +53,9 @@ pub struct TurnOutcome {
     pub messages: Vec<ChatMessage>,
     pub usage: Usage,
     pub finish_reason: FinishReason,
+    /// Steering texts ([`TurnControl::steer`]) the model never saw, in the
+    /// order they were sent: the source should run them as the next turn.
+    pub unused_steer: Vec<String>,
 }
 
 /// Why a turn failed.
@@ -95,6 +100,16 @@ pub enum AgentEvent {
         result: String,
         is_error: bool,
     },
+    /// A tool asks the user for approval and waits; answer with
+    /// [`TurnControl::resolve_approval`]. Unanswered requests are denied
+    /// after [`crate::LlmConfig::approval_timeout`].
+    ApprovalRequested {
+        request_id: String,
+        /// The name of the tool asking.
+        tool: String,
+        /// What the tool wants to do, for the user.
+        description: String,
+    },
     /// Usage of one model call.
     Usage(Usage),
     /// The turn completed.
@@ -103,15 +118,21 @@ pub enum AgentEvent {
     Failed(AgentError),
 }
 
-/// Controls a running turn from outside.
+/// Controls a running turn from outside. Cheap to clone; clones control
+/// the same turn.
 #[derive(Debug, Clone)]
 pub struct TurnControl {
     cancel: CancellationToken,
     steer: mpsc::UnboundedSender<String>,
+    approvals: Approvals,
+    /// Steering texts a failed turn left undelivered.
+    unused_steer: Arc<Mutex<Vec<String>>>,
 }
 
 impl TurnControl {
-    /// Creates a control and the receiving ends the turn's task keeps.
+    /// Creates a control and the receiving ends the turn's task keeps. A
+    /// turn that closes the steering receiver makes [`TurnControl::steer`]
+    /// return false from then on.
     pub fn new() -> (Self, CancellationToken, mpsc::UnboundedReceiver<String>) {
         let cancel = CancellationToken::new();
         let (steer, steer_rx) = mpsc::unbounded_channel();
@@ -119,6 +140,8 @@ impl TurnControl {
             Self {
                 cancel: cancel.clone(),
                 steer,
+                approvals: Approvals::new(),
+                unused_steer: Arc::default(),
             },
             cancel,
             steer_rx,
@@ -126,19 +149,68 @@ impl TurnControl {
     }
 
     /// Stops the turn at its next checkpoint; it then ends with
-    /// [`FinishReason::Interrupted`] or [`AgentError::Cancelled`].
+    /// [`FinishReason::Interrupted`] or [`AgentError::Cancelled`]. Open
+    /// approval requests, and any made afterwards, are denied.
     pub fn interrupt(&self) {
         self.cancel.cancel();
+        self.approvals.close(INTERRUPTED_REASON);
     }
 
     pub fn is_interrupted(&self) -> bool {
         self.cancel.is_cancelled()
     }
 
-    /// Queues text to be injected after the next tool call. Returns false
-    /// when the turn has already finished.
+    /// Queues text for the model: it is added to the next tool result the
+    /// model reads. Text the model did not get to see is returned in
+    /// [`TurnOutcome::unused_steer`] (or by [`TurnControl::take_unused_steer`]
+    /// when the turn failed). Returns false when the turn has already
+    /// finished; the text was then not taken.
     pub fn steer(&self, text: impl Into<String>) -> bool {
         self.steer.send(text.into()).is_ok()
+    }
+
+    /// Steering texts a turn that ended with [`AgentEvent::Failed`] never
+    /// delivered (a completed turn reports them in
+    /// [`TurnOutcome::unused_steer`] instead). Each text is returned once.
+    pub fn take_unused_steer(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .unused_steer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Records texts for [`TurnControl::take_unused_steer`].
+    pub(crate) fn set_unused_steer(&self, texts: Vec<String>) {
+        self.unused_steer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(texts);
+    }
+
+    /// Answers the approval request `request_id`. False when no such
+    /// request is open (unknown, already answered, timed out, or the turn
+    /// is over).
+    pub fn resolve_approval(&self, request_id: &str, decision: ApprovalDecision) -> bool {
+        self.approvals.resolve(request_id, decision)
+    }
+
+    /// Answers the oldest open approval request; returns its id, or `None`
+    /// when none is open.
+    pub fn resolve_oldest_approval(&self, decision: ApprovalDecision) -> Option<String> {
+        self.approvals.resolve_oldest(decision)
+    }
+
+    /// The ids of the open approval requests, oldest first.
+    pub fn pending_approvals(&self) -> Vec<String> {
+        self.approvals.pending()
+    }
+
+    /// The turn's approval registry, for [`crate::Agent`] implementations
+    /// that hand it to their tools ([`crate::ToolContext::with_approvals`]).
+    pub fn approvals(&self) -> &Approvals {
+        &self.approvals
     }
 }
 

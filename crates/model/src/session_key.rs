@@ -184,6 +184,24 @@ mod properties {
     }
 
     prop_compose! {
+        /// A group-like source that has a chat and a sender.
+        fn group_source()(
+            base in source(),
+            chat_type in prop_oneof![Just(ChatType::Group), Just(ChatType::Channel), Just(ChatType::Thread), Just(ChatType::Forum)],
+            chat in id(),
+            user in id(),
+        ) -> Source {
+            Source { chat_type, chat_id: Some(chat), user_id: Some(user), ..base }
+        }
+    }
+
+    prop_compose! {
+        fn dm_source()(base in source()) -> Source {
+            Source { chat_type: ChatType::Dm, ..base }
+        }
+    }
+
+    prop_compose! {
         fn source()(
             chat_type in chat_type(),
             chat in proptest::option::of(id()),
@@ -235,11 +253,10 @@ mod properties {
         }
 
         #[test]
-        fn group_members_are_isolated_only_when_configured(s in source(), p in policy(), other in id()) {
-            prop_assume!(!s.chat_type.is_dm() && s.chat_id.is_some() && s.participant().is_some());
+        fn group_members_are_isolated_only_when_configured(s in group_source(), p in policy(), other in id()) {
             prop_assume!(Some(other.as_str()) != s.participant());
             let mut t = s.clone();
-            t.user_id = Some(other.clone());
+            t.user_id = Some(other);
             t.user_id_alt = None;
             let threaded = s.thread_id.is_some() || s.chat_type == ChatType::Thread;
             let isolate = if threaded { p.thread_sessions_per_user } else { p.group_sessions_per_user };
@@ -249,8 +266,8 @@ mod properties {
 
         #[test]
         fn the_alternate_user_id_wins(s in source(), p in policy(), alt in id()) {
-            let mut a = s.clone();
-            a.user_id_alt = Some(alt.clone());
+            let mut a = s;
+            a.user_id_alt = Some(alt);
             let mut b = a.clone();
             b.user_id = Some(format!("{}x", b.user_id.clone().unwrap_or_default()));
             // Changing the primary id never changes the key when an alternate id exists.
@@ -258,8 +275,7 @@ mod properties {
         }
 
         #[test]
-        fn dms_ignore_group_policies(s in source(), p in policy()) {
-            prop_assume!(s.chat_type.is_dm());
+        fn dms_ignore_group_policies(s in dm_source(), p in policy()) {
             let flipped = SessionKeyPolicy {
                 group_sessions_per_user: !p.group_sessions_per_user,
                 thread_sessions_per_user: !p.thread_sessions_per_user,

@@ -1,8 +1,10 @@
 //! End-to-end tests of the LLM client and the tool loop against the fake
 //! OpenAI-compatible server.
 
+mod approvals;
 mod failures;
 mod quirks;
+mod steering;
 mod support;
 mod tool_loop;
 mod turns;

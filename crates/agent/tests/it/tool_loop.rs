@@ -94,6 +94,7 @@ async fn text_before_tool_calls_makes_a_segment_break() {
             AgentEvent::SegmentBreak => "break",
             AgentEvent::ToolStarted { .. } => "started",
             AgentEvent::ToolFinished { .. } => "finished",
+            AgentEvent::ApprovalRequested { .. } => "approval",
             AgentEvent::Usage(_) => "usage",
             AgentEvent::Final(_) => "final",
             AgentEvent::Failed(_) => "failed",
@@ -189,5 +190,6 @@ async fn steering_text_is_appended_to_the_last_tool_result() {
     assert!(result.contains("also check the logs"), "{result}");
     let recorded = &outcome(&events).messages[1];
     assert!(recorded.text().contains("also check the logs"));
+    assert!(outcome(&events).unused_steer.is_empty());
     assert!(!handle.control.steer("too late"), "the turn is over");
 }

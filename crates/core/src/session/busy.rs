@@ -35,7 +35,7 @@ impl Pending {
 
     /// Queues a job, merging it into the last one when both are chat
     /// messages from the same sender. Gives the job back when the queue is full.
-    pub(crate) fn push(&mut self, job: Job) -> Result<(), Job> {
+    pub(crate) fn push(&mut self, job: Job) -> Result<(), Box<Job>> {
         if let Some(last) = self.jobs.back_mut()
             && mergeable(last, &job)
         {
@@ -43,7 +43,7 @@ impl Pending {
             return Ok(());
         }
         if self.jobs.len() >= self.capacity {
-            return Err(job);
+            return Err(Box::new(job));
         }
         self.jobs.push_back(job);
         Ok(())

@@ -30,6 +30,10 @@ impl std::fmt::Debug for BuiltAdapter {
 
 /// The names of the platforms compiled into this build, for the
 /// `<PLATFORM>_ALLOWED_USERS`-style variables core reads.
+#[cfg_attr(
+    feature = "api_server",
+    expect(clippy::vec_init_then_push, reason = "one feature-gated push per adapter")
+)]
 pub fn platform_names() -> Vec<&'static str> {
     let mut names = Vec::new();
     #[cfg(feature = "api_server")]

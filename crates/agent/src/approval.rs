@@ -1,0 +1,371 @@
+//! Approval requests: a tool about to do something dangerous asks the user
+//! first.
+//!
+//! A tool calls [`crate::ToolContext::request_approval`]; the turn emits
+//! [`crate::AgentEvent::ApprovalRequested`] and the tool waits. Whoever
+//! drives the turn answers through [`crate::TurnControl::resolve_approval`]
+//! (the oldest open request is first in
+//! [`crate::TurnControl::pending_approvals`]). A request nobody answers is
+//! denied after [`crate::LlmConfig::approval_timeout`]; interrupting the turn
+//! denies every open request and every later one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::oneshot;
+
+/// The reason given when a request was open while the turn was interrupted.
+pub(crate) const INTERRUPTED_REASON: &str = "the turn was interrupted";
+
+/// The answer to an approval request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    Approved,
+    Denied {
+        /// Why, when the user (or the timeout) said.
+        reason: Option<String>,
+    },
+}
+
+impl ApprovalDecision {
+    /// A denial with a reason.
+    pub fn denied(reason: impl Into<String>) -> Self {
+        ApprovalDecision::Denied {
+            reason: Some(reason.into()),
+        }
+    }
+
+    pub fn is_approved(&self) -> bool {
+        matches!(self, ApprovalDecision::Approved)
+    }
+
+    /// `Ok(())` when approved; otherwise an error text for the model, such
+    /// as `the user denied this: too risky`, so a tool can write
+    /// `ctx.request_approval(..).await.into_result()?`.
+    pub fn into_result(self) -> Result<(), String> {
+        match self {
+            ApprovalDecision::Approved => Ok(()),
+            ApprovalDecision::Denied { reason: None } => Err("the user denied this".to_owned()),
+            ApprovalDecision::Denied {
+                reason: Some(reason),
+            } => Err(format!("the user denied this: {reason}")),
+        }
+    }
+}
+
+/// The open approval requests of one turn. Cheap to clone; clones share the
+/// same requests. [`crate::TurnControl`] owns one; tools reach it through
+/// their [`crate::ToolContext`].
+#[derive(Debug, Clone, Default)]
+pub struct Approvals {
+    shared: Arc<Mutex<Registry>>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    /// Open requests, oldest first.
+    pending: Vec<(String, oneshot::Sender<ApprovalDecision>)>,
+    /// Set when the turn was interrupted or ended: new requests are denied
+    /// with this reason.
+    closed: Option<String>,
+}
+
+/// Request ids are unique in the process, so an answer meant for one turn
+/// can never resolve another turn's request.
+fn next_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("approval-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Approvals {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // Every update is a single push, remove or drain, so the registry
+        // stays consistent even if a holder panicked.
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Opens a request: its id and where its decision arrives. Fails with
+    /// the denial reason when the registry is closed.
+    pub(crate) fn open(&self) -> Result<(String, oneshot::Receiver<ApprovalDecision>), String> {
+        let mut registry = self.lock();
+        if let Some(reason) = &registry.closed {
+            return Err(reason.clone());
+        }
+        let id = next_request_id();
+        let (tx, rx) = oneshot::channel();
+        registry.pending.push((id.clone(), tx));
+        Ok((id, rx))
+    }
+
+    /// Withdraws a request without deciding it; false when it was no longer
+    /// open (it was decided meanwhile).
+    pub(crate) fn withdraw(&self, request_id: &str) -> bool {
+        let mut registry = self.lock();
+        let before = registry.pending.len();
+        registry.pending.retain(|(id, _)| id != request_id);
+        registry.pending.len() != before
+    }
+
+    /// Delivers a decision to the tool waiting on `request_id`. False when
+    /// no such request is open (unknown, already decided, timed out).
+    pub fn resolve(&self, request_id: &str, decision: ApprovalDecision) -> bool {
+        let sender = {
+            let mut registry = self.lock();
+            let Some(index) = registry.pending.iter().position(|(id, _)| id == request_id) else {
+                return false;
+            };
+            registry.pending.remove(index).1
+        };
+        // The tool may have stopped waiting an instant ago (its task was
+        // aborted); the request was open until now, so this still counts.
+        let _ = sender.send(decision);
+        true
+    }
+
+    /// Delivers a decision to the oldest open request; returns its id, or
+    /// `None` when no request is open.
+    pub fn resolve_oldest(&self, decision: ApprovalDecision) -> Option<String> {
+        let (id, sender) = {
+            let mut registry = self.lock();
+            if registry.pending.is_empty() {
+                return None;
+            }
+            registry.pending.remove(0)
+        };
+        let _ = sender.send(decision);
+        Some(id)
+    }
+
+    /// The ids of the open requests, oldest first.
+    pub fn pending(&self) -> Vec<String> {
+        self.lock()
+            .pending
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Denies every open request with `reason` and every later one too.
+    /// Idempotent; the first reason is kept for later requests.
+    pub fn close(&self, reason: &str) {
+        let pending = {
+            let mut registry = self.lock();
+            registry.closed.get_or_insert_with(|| reason.to_owned());
+            std::mem::take(&mut registry.pending)
+        };
+        for (_, sender) in pending {
+            let _ = sender.send(ApprovalDecision::denied(reason));
+        }
+    }
+
+    /// Whether [`Approvals::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+}
+
+/// Withdraws a request when the asking future is dropped (its tool was
+/// aborted), so it does not linger in [`Approvals::pending`].
+pub(crate) struct WithdrawOnDrop<'a> {
+    pub(crate) approvals: &'a Approvals,
+    pub(crate) request_id: &'a str,
+}
+
+impl Drop for WithdrawOnDrop<'_> {
+    fn drop(&mut self) {
+        self.approvals.withdraw(self.request_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AgentEvent, ToolContext};
+    use hermod_model::SessionId;
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+    use tokio::time::Instant;
+    use tokio_util::sync::CancellationToken;
+
+    /// A context that can ask, the registry it asks and its event stream.
+    fn asking(timeout: Duration) -> (ToolContext, Approvals, mpsc::Receiver<AgentEvent>) {
+        let approvals = Approvals::new();
+        let (events, rx) = mpsc::channel(4);
+        let ctx = ToolContext::new(
+            SessionId::parse("s").unwrap(),
+            "call-1",
+            CancellationToken::new(),
+        )
+        .with_approvals("rm", approvals.clone(), events, timeout);
+        (ctx, approvals, rx)
+    }
+
+    /// Starts a request and returns its task and id once it is announced.
+    async fn ask(
+        ctx: &ToolContext,
+        events: &mut mpsc::Receiver<AgentEvent>,
+    ) -> (tokio::task::JoinHandle<ApprovalDecision>, String) {
+        let asking = ctx.clone();
+        let task = tokio::spawn(async move { asking.request_approval("delete /tmp/x").await });
+        match events.recv().await {
+            Some(AgentEvent::ApprovalRequested {
+                request_id,
+                tool,
+                description,
+            }) => {
+                assert_eq!(
+                    (tool.as_str(), description.as_str()),
+                    ("rm", "delete /tmp/x")
+                );
+                (task, request_id)
+            }
+            other => panic!("expected ApprovalRequested, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_request_is_denied_after_the_timeout() {
+        let (ctx, approvals, mut events) = asking(Duration::from_secs(60));
+        let start = Instant::now();
+        let (task, id) = ask(&ctx, &mut events).await;
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert!(!task.is_finished());
+        assert_eq!(approvals.pending(), [id.as_str()]);
+
+        let decision = task.await.unwrap();
+        assert_eq!(
+            decision,
+            ApprovalDecision::denied("nobody answered within 60s")
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+        assert!(approvals.pending().is_empty());
+        assert!(
+            !approvals.resolve(&id, ApprovalDecision::Approved),
+            "too late"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_in_time_is_delivered() {
+        let (ctx, approvals, mut events) = asking(Duration::from_secs(60));
+        let start = Instant::now();
+        let (task, id) = ask(&ctx, &mut events).await;
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(approvals.resolve(&id, ApprovalDecision::Approved));
+        assert_eq!(task.await.unwrap(), ApprovalDecision::Approved);
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelling_the_tool_denies_and_withdraws() {
+        let (ctx, approvals, mut events) = asking(Duration::from_secs(60));
+        let start = Instant::now();
+        let (task, id) = ask(&ctx, &mut events).await;
+        ctx.cancel.cancel();
+        assert_eq!(
+            task.await.unwrap(),
+            ApprovalDecision::denied(INTERRUPTED_REASON)
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert!(!approvals.resolve(&id, ApprovalDecision::Approved));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_aborted_tool_withdraws_its_request() {
+        let (ctx, approvals, mut events) = asking(Duration::from_secs(60));
+        let (task, id) = ask(&ctx, &mut events).await;
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(approvals.pending().is_empty());
+        assert!(!approvals.resolve(&id, ApprovalDecision::Approved));
+    }
+
+    #[tokio::test]
+    async fn requests_are_denied_without_anyone_to_ask() {
+        let ctx = ToolContext::new(
+            SessionId::parse("s").unwrap(),
+            "c",
+            CancellationToken::new(),
+        );
+        assert!(!ctx.request_approval("x").await.is_approved());
+
+        let (ctx, approvals, events) = asking(Duration::from_secs(60));
+        drop(events);
+        assert_eq!(
+            ctx.request_approval("x").await,
+            ApprovalDecision::denied("nobody is listening for approval requests")
+        );
+        assert!(approvals.pending().is_empty());
+
+        let (ctx, approvals, _events) = asking(Duration::from_secs(60));
+        approvals.close("the turn is over");
+        assert_eq!(
+            ctx.request_approval("x").await,
+            ApprovalDecision::denied("the turn is over")
+        );
+    }
+
+    #[test]
+    fn resolve_delivers_once_and_in_order() {
+        let approvals = Approvals::new();
+        let (first, mut first_rx) = approvals.open().unwrap();
+        let (second, mut second_rx) = approvals.open().unwrap();
+        assert_ne!(first, second);
+        assert_eq!(approvals.pending(), [first.as_str(), second.as_str()]);
+
+        assert!(approvals.resolve(&second, ApprovalDecision::denied("no")));
+        assert!(!approvals.resolve(&second, ApprovalDecision::Approved));
+        assert!(!approvals.resolve("approval-unknown", ApprovalDecision::Approved));
+        assert_eq!(second_rx.try_recv(), Ok(ApprovalDecision::denied("no")));
+        assert_eq!(approvals.pending(), [first.as_str()]);
+
+        assert!(approvals.withdraw(&first));
+        assert!(!approvals.withdraw(&first));
+        assert!(first_rx.try_recv().is_err());
+        assert!(approvals.pending().is_empty());
+    }
+
+    #[test]
+    fn the_oldest_request_is_resolved_first() {
+        let approvals = Approvals::new();
+        assert_eq!(approvals.resolve_oldest(ApprovalDecision::Approved), None);
+        let (first, mut first_rx) = approvals.open().unwrap();
+        let (second, mut second_rx) = approvals.open().unwrap();
+        assert_eq!(
+            approvals.resolve_oldest(ApprovalDecision::Approved),
+            Some(first)
+        );
+        assert_eq!(first_rx.try_recv(), Ok(ApprovalDecision::Approved));
+        assert!(second_rx.try_recv().is_err());
+        assert_eq!(approvals.pending(), [second.as_str()]);
+    }
+
+    #[test]
+    fn close_denies_open_and_later_requests() {
+        let approvals = Approvals::new();
+        let (_, mut rx) = approvals.open().unwrap();
+        approvals.close("stop");
+        approvals.close("ignored");
+        assert!(approvals.is_closed());
+        assert_eq!(rx.try_recv(), Ok(ApprovalDecision::denied("stop")));
+        assert_eq!(approvals.open().unwrap_err(), "stop");
+        assert!(approvals.pending().is_empty());
+    }
+
+    #[test]
+    fn decisions_as_results() {
+        assert_eq!(ApprovalDecision::Approved.into_result(), Ok(()));
+        assert!(ApprovalDecision::Approved.is_approved());
+        assert_eq!(
+            ApprovalDecision::Denied { reason: None }.into_result(),
+            Err("the user denied this".into())
+        );
+        assert_eq!(
+            ApprovalDecision::denied("too risky").into_result(),
+            Err("the user denied this: too risky".into())
+        );
+    }
+}
