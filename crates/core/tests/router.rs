@@ -6,75 +6,19 @@
     clippy::unwrap_used,
     reason = "test helpers fail loudly on unexpected errors"
 )]
-use hermod_agent::{
-    Agent, AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
-};
+use hermod_agent::AgentEvent;
 use hermod_core::{BusyMode, CoreError, Gateway, GatewayConfig, Inbound, TurnEvent, TurnStream};
-use hermod_model::{ChatMessage, InboundEvent, PlatformId, Role, SessionId, Source, Usage};
+use hermod_model::{ChatMessage, InboundEvent, PlatformId, Role, SessionId, Source};
 use hermod_store::{SqliteStore, Store};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use hermod_testkit::{AgentStats, ScriptedAgent};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Default)]
-struct Stats {
-    running: AtomicUsize,
-    max_running: AtomicUsize,
-    interrupted: AtomicUsize,
-    seen: Mutex<Vec<TurnRequest>>,
-}
-
-/// Answers "echo: <input> (<n> earlier)" after `delay`.
-struct EchoAgent {
-    delay: Duration,
-    stats: Arc<Stats>,
-}
-
-impl Agent for EchoAgent {
-    fn run_turn(&self, request: TurnRequest) -> TurnHandle {
-        let (control, cancel, _steer) = TurnControl::new();
-        let (tx, rx) = mpsc::channel(16);
-        let stats = Arc::clone(&self.stats);
-        stats.seen.lock().unwrap().push(request.clone());
-        let now = stats.running.fetch_add(1, Ordering::SeqCst) + 1;
-        stats.max_running.fetch_max(now, Ordering::SeqCst);
-        let delay = self.delay;
-        tokio::spawn(async move {
-            let text = format!(
-                "echo: {} ({} earlier)",
-                request.input.text(),
-                request.history.len()
-            );
-            let _ = tx.send(AgentEvent::TextDelta(text.clone())).await;
-            let event = tokio::select! {
-                () = tokio::time::sleep(delay) => AgentEvent::Final(TurnOutcome {
-                    text: text.clone(),
-                    messages: vec![ChatMessage::assistant(text)],
-                    usage: Usage { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-                    finish_reason: FinishReason::Stop,
-                    unused_steer: Vec::new(),
-                }),
-                () = cancel.cancelled() => {
-                    stats.interrupted.fetch_add(1, Ordering::SeqCst);
-                    AgentEvent::Failed(AgentError::Cancelled)
-                }
-            };
-            stats.running.fetch_sub(1, Ordering::SeqCst);
-            let _ = tx.send(event).await;
-        });
-        TurnHandle {
-            events: rx,
-            control,
-        }
-    }
-}
 
 struct Harness {
     inbound: Inbound,
     store: Arc<SqliteStore>,
-    stats: Arc<Stats>,
+    stats: Arc<AgentStats>,
     shutdown: CancellationToken,
     done: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -83,11 +27,9 @@ struct Harness {
 fn start(delay: Duration, config: GatewayConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
-    let stats = Arc::new(Stats::default());
-    let agent = Arc::new(EchoAgent {
-        delay,
-        stats: Arc::clone(&stats),
-    });
+    let agent = ScriptedAgent::with_delay(delay);
+    let stats = agent.stats();
+    let agent = Arc::new(agent);
     let gateway = Gateway::builder(store.clone(), agent, config)
         .build()
         .unwrap();
@@ -167,7 +109,7 @@ async fn one_session_in_order_with_history_from_the_store() {
         sessions.windows(2).all(|w| w[0] == w[1]),
         "one routing key, one session"
     );
-    assert_eq!(h.stats.max_running.load(Ordering::SeqCst), 1);
+    assert_eq!(h.stats.max_running(), 1);
     let stored = h.store.messages(&sessions[0]).await.unwrap();
     let roles: Vec<Role> = stored.iter().map(|m| m.message.role).collect();
     assert_eq!(
@@ -200,7 +142,7 @@ async fn different_sessions_run_in_parallel() {
     for s in streams {
         finish(s).await.unwrap();
     }
-    assert_eq!(h.stats.max_running.load(Ordering::SeqCst), 4);
+    assert_eq!(h.stats.max_running(), 4);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "ran concurrently, not one after another"
@@ -249,7 +191,7 @@ async fn dropping_the_stream_cancels_the_turn_but_keeps_the_user_message() {
     ));
     drop(stream);
     tokio::time::timeout(Duration::from_secs(1), async {
-        while h.stats.interrupted.load(Ordering::SeqCst) == 0 {
+        while h.stats.interrupted() == 0 {
             tokio::task::yield_now().await;
         }
     })
@@ -317,10 +259,7 @@ async fn idle_workers_are_stopped() {
     };
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
-    let agent = Arc::new(EchoAgent {
-        delay: Duration::ZERO,
-        stats: Arc::default(),
-    });
+    let agent = Arc::new(ScriptedAgent::echo());
     let gateway = Gateway::builder(store, agent, config).build().unwrap();
     let inbound = gateway.inbound();
     let router = gateway.router().clone();
