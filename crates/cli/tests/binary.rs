@@ -248,3 +248,78 @@ print(json.dumps({"first": first.choices[0].message.content, "streamed": "".join
     assert_eq!(llm.requests()[1].messages().len(), 3);
     assert_eq!(terminate(running).await, 0);
 }
+
+#[tokio::test]
+async fn pairing_is_managed_from_the_shell() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("hermod.db");
+    let platform = hermod_model::PlatformId::from_static("telegram");
+    let code = {
+        let store = hermod_store::SqliteStore::open(&db).unwrap();
+        let pairing = hermod_core::Pairing::new(&store);
+        match pairing
+            .request(&platform, "4242", Some("Alice"), hermod_core::now_ms())
+            .await
+            .unwrap()
+        {
+            hermod_core::PairingRequest::Code(code) => code,
+            other => panic!("{other:?}"),
+        }
+    };
+    let out = hermod(home.path())
+        .args(["pairing", "list"])
+        .output()
+        .await
+        .unwrap();
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listing.contains("4242") && !listing.contains(&code),
+        "codes are never shown: {listing}"
+    );
+
+    let out = hermod(home.path())
+        .args(["pairing", "approve", "telegram", "WRONGCDE"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("no pending pairing")
+    );
+
+    let out = hermod(home.path())
+        .args(["pairing", "approve", "Telegram", &code.to_lowercase()])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("Approved 4242 (Alice) on telegram")
+    );
+    let store = hermod_store::SqliteStore::open(&db).unwrap();
+    assert!(
+        hermod_store::Store::is_approved(&store, &platform, "4242")
+            .await
+            .unwrap()
+    );
+
+    let out = hermod(home.path())
+        .args(["pairing", "revoke", "telegram", "4242"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        !hermod_store::Store::is_approved(&store, &platform, "4242")
+            .await
+            .unwrap()
+    );
+}

@@ -11,7 +11,7 @@ use hermod_core::{
     ApproveOutcome, BusyMode, Clock, DmBehavior, Gateway, GatewayConfig, Pairing, PlatformPolicy,
     ResetMode, ResetPolicy,
 };
-use hermod_model::PlatformId;
+use hermod_model::{Attachment, AttachmentKind, PlatformId};
 use hermod_store::{SqliteStore, Store};
 use hermod_testkit::{AgentStats, ScriptedAgent, SentMessage, TestPlatform};
 use std::sync::Arc;
@@ -596,4 +596,32 @@ async fn background_tasks_post_back_and_queue_runs_next() {
         ]
     );
     assert_eq!(chat.stats.interrupted(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_photo_burst_becomes_one_message() {
+    let config = GatewayConfig {
+        busy_input_mode: BusyMode::Queue,
+        ..open()
+    };
+    let chat = start(config, Duration::from_secs(10)).await;
+    let alice = chat.platform.user("alice");
+    alice.dm("look").await.unwrap();
+    chat.stats.wait_started(1).await;
+    for (caption, file) in [("beach", "a.jpg"), ("", "b.jpg"), ("beach", "a.jpg")] {
+        let mut event = alice.dm_event(caption);
+        event.attachments = vec![Attachment {
+            kind: AttachmentKind::Photo,
+            location: file.into(),
+            mime_type: Some("image/jpeg".into()),
+        }];
+        alice.send(event).await.unwrap();
+    }
+    chat.platform.wait_for_messages("alice", 3).await;
+    let inputs = chat.stats.inputs();
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(
+        inputs[1],
+        "beach\n[attached photo: a.jpg (image/jpeg)]\n[attached photo: b.jpg (image/jpeg)]"
+    );
 }

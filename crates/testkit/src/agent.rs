@@ -44,7 +44,10 @@ impl AgentStats {
 
     /// Every turn request, in order.
     pub fn requests(&self) -> Vec<TurnRequest> {
-        self.requests.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Waits until at least `n` turns have started.
@@ -53,7 +56,13 @@ impl AgentStats {
             let notified = self.started.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if self.requests.lock().unwrap_or_else(PoisonError::into_inner).len() >= n {
+            if self
+                .requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len()
+                >= n
+            {
                 return;
             }
             notified.await;
@@ -81,7 +90,10 @@ impl ScriptedAgent {
 
     /// Answers after `delay` (tokio time).
     pub fn with_delay(delay: Duration) -> Self {
-        Self { delay, ..Self::default() }
+        Self {
+            delay,
+            ..Self::default()
+        }
     }
 
     pub fn stats(&self) -> Arc<AgentStats> {
@@ -94,13 +106,21 @@ impl Agent for ScriptedAgent {
         let (control, cancel, mut steer) = TurnControl::new();
         let (tx, rx) = mpsc::channel(16);
         let stats = Arc::clone(&self.stats);
-        stats.requests.lock().unwrap_or_else(PoisonError::into_inner).push(request.clone());
+        stats
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request.clone());
         let now = stats.running.fetch_add(1, Ordering::SeqCst) + 1;
         stats.max_running.fetch_max(now, Ordering::SeqCst);
         stats.started.notify_waiters();
         let delay = self.delay;
         tokio::spawn(async move {
-            let text = format!("echo: {} ({} earlier)", request.input.text(), request.history.len());
+            let text = format!(
+                "echo: {} ({} earlier)",
+                request.input.text(),
+                request.history.len()
+            );
             let _ = tx.send(AgentEvent::TextDelta(text.clone())).await;
             let finished = tokio::select! {
                 () = tokio::time::sleep(delay) => true,
@@ -116,7 +136,11 @@ impl Agent for ScriptedAgent {
                 AgentEvent::Final(TurnOutcome {
                     text: text.clone(),
                     messages: vec![ChatMessage::assistant(text)],
-                    usage: Usage { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+                    usage: Usage {
+                        prompt_tokens: 3,
+                        completion_tokens: 2,
+                        total_tokens: 5,
+                    },
                     finish_reason: FinishReason::Stop,
                     unused_steer,
                 })
@@ -126,6 +150,9 @@ impl Agent for ScriptedAgent {
             };
             let _ = tx.send(event).await;
         });
-        TurnHandle { events: rx, control }
+        TurnHandle {
+            events: rx,
+            control,
+        }
     }
 }

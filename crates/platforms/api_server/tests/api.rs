@@ -483,3 +483,65 @@ async fn a_restart_keeps_the_session() {
     assert_eq!(texts, ["before restart", "first answer", "after restart"]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn slash_commands_work_through_the_api() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let first = s
+        .post(&user("hello"))
+        .header("X-Hermod-Session-Id", "webui")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let title = s
+        .post(&user("/title Planning"))
+        .header("X-Hermod-Session-Id", "webui")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(title.headers()["x-hermod-session-id"], "webui");
+    let (_, body) = json_of(title).await;
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "📝 Title set: Planning"
+    );
+    let (status, body) = json_of(
+        s.post(&user("/status"))
+            .header("X-Hermod-Session-Id", "webui")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(
+        text.contains("Session: webui")
+            && text.contains("Title: Planning")
+            && text.contains("Messages: 2"),
+        "{text}"
+    );
+    // Streamed, the command's answer arrives as an ordinary completion stream.
+    let mut help = user("/help");
+    help["stream"] = json!(true);
+    let payloads = sse_payloads(s.post(&help).send().await.unwrap()).await;
+    assert_eq!(payloads.last().unwrap(), "[DONE]");
+    let streamed: String = payloads[..payloads.len() - 1]
+        .iter()
+        .map(|p| serde_json::from_str::<Value>(p).unwrap())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        streamed.contains("/status") && streamed.contains("/new"),
+        "{streamed}"
+    );
+    assert_eq!(llm.request_count(), 1, "commands never reach the model");
+    s.stop().await;
+}

@@ -32,7 +32,10 @@ impl std::fmt::Debug for BuiltAdapter {
 /// `<PLATFORM>_ALLOWED_USERS`-style variables core reads.
 #[cfg_attr(
     feature = "api_server",
-    expect(clippy::vec_init_then_push, reason = "one feature-gated push per adapter")
+    expect(
+        clippy::vec_init_then_push,
+        reason = "one feature-gated push per adapter"
+    )
 )]
 pub fn platform_names() -> Vec<&'static str> {
     let mut names = Vec::new();
