@@ -33,6 +33,7 @@ pub struct GatewayBuilder {
     config: GatewayConfig,
     adapters: Vec<Arc<dyn Adapter>>,
     clock: Clock,
+    default_model: String,
 }
 
 impl std::fmt::Debug for dyn Adapter {
@@ -64,6 +65,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// The model turns use unless a session chose another (shown by
+    /// `/status` and `/model`).
+    pub fn default_model(mut self, name: impl Into<String>) -> Self {
+        self.default_model = name.into();
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
@@ -86,6 +94,7 @@ impl GatewayBuilder {
             key_policy: self.config.key_policy(),
             config: Arc::new(self.config.clone()),
             clock: self.clock,
+            default_model: self.default_model,
             timezone,
             turns: turns.clone(),
         };
@@ -121,6 +130,7 @@ impl Gateway {
             config,
             adapters: Vec::new(),
             clock: Clock::System,
+            default_model: "the configured default".to_owned(),
         }
     }
 

@@ -45,7 +45,8 @@ pub async fn run() -> anyhow::Result<()> {
         ));
     }
 
-    let mut builder = Gateway::builder(Arc::new(store), Arc::new(agent), config.gateway.clone());
+    let mut builder = Gateway::builder(Arc::new(store), Arc::new(agent), config.gateway.clone())
+        .default_model(config.model.default.clone());
     for built in &adapters {
         info!(adapter = %built.description, "adapter ready");
         builder = builder.adapter(Arc::clone(&built.adapter));

@@ -110,7 +110,7 @@ impl Cx<'_> {
     fn model_of(&self, session: Option<&SessionRecord>) -> String {
         session
             .and_then(|s| s.model_override.clone())
-            .unwrap_or_else(|| "the configured default".to_owned())
+            .unwrap_or_else(|| self.deps.default_model.clone())
     }
 }
 

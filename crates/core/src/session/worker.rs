@@ -48,6 +48,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) config: Arc<GatewayConfig>,
     pub(crate) key_policy: SessionKeyPolicy,
     pub(crate) clock: Clock,
+    /// The agent's model when a session has no override.
+    pub(crate) default_model: String,
     pub(crate) timezone: TimeZone,
     /// Cancelled when running turns must stop (the drain deadline passed).
     pub(crate) turns: CancellationToken,
