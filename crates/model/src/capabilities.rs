@@ -28,8 +28,10 @@ impl LengthUnit {
 pub enum MarkdownDialect {
     /// Text is shown as sent; no formatting.
     Plain,
-    /// CommonMark-like (Discord, Mattermost, HTTP API clients).
+    /// CommonMark with tables (Mattermost, HTTP API clients).
     Markdown,
+    /// Discord's Markdown: no tables (they become code blocks).
+    DiscordMarkdown,
     TelegramHtml,
     TelegramMarkdownV2,
     SlackMrkdwn,
