@@ -59,6 +59,7 @@ fn dependencies_point_one_way() {
         ("hermod-model", &[][..]),
         ("hermod-http", &[][..]),
         ("hermod-store", &["hermod-model"][..]),
+        ("hermod-render", &["hermod-model"][..]),
         ("hermod-agent", &["hermod-model", "hermod-http"][..]),
         (
             "hermod-core",

@@ -112,6 +112,11 @@ pub struct PlatformPolicy {
     pub session_reset: Option<ResetPolicy>,
     pub session_reset_by_type: BTreeMap<String, ResetPolicy>,
     pub busy_input_mode: Option<BusyMode>,
+    /// Where scheduled output for this platform goes (`<PLATFORM>_HOME_CHANNEL`);
+    /// `/sethome` overrides it.
+    pub home_channel: Option<String>,
+    /// `<PLATFORM>_HOME_CHANNEL_THREAD_ID`.
+    pub home_channel_thread_id: Option<String>,
 }
 
 /// The `gateway:` section of `config.yaml`.
@@ -147,6 +152,9 @@ pub struct GatewayConfig {
     pub allow_all_users: bool,
     pub unauthorized_dm_behavior: Option<DmBehavior>,
     pub platforms: BTreeMap<String, PlatformPolicy>,
+    /// Replies still undelivered after this many seconds (a long outage)
+    /// are recorded as failed instead of being sent late.
+    pub outbox_max_age_secs: u64,
 }
 
 impl Default for GatewayConfig {
@@ -167,6 +175,7 @@ impl Default for GatewayConfig {
             allow_all_users: false,
             unauthorized_dm_behavior: None,
             platforms: BTreeMap::new(),
+            outbox_max_age_secs: 3600,
         }
     }
 }
@@ -234,10 +243,22 @@ impl GatewayConfig {
             let upper = platform.to_ascii_uppercase();
             let list = env.get(&format!("{upper}_ALLOWED_USERS")).map(split_list);
             let all = env.get_bool(&format!("{upper}_ALLOW_ALL_USERS"))?;
-            if list.is_none() && all.is_none() {
+            let home = env
+                .get(&format!("{upper}_HOME_CHANNEL"))
+                .map(|s| s.trim().to_owned());
+            let home_thread = env
+                .get(&format!("{upper}_HOME_CHANNEL_THREAD_ID"))
+                .map(|s| s.trim().to_owned());
+            if list.is_none() && all.is_none() && home.is_none() && home_thread.is_none() {
                 continue;
             }
             let policy = self.platforms.entry((*platform).to_owned()).or_default();
+            if home.is_some() {
+                policy.home_channel = home;
+            }
+            if home_thread.is_some() {
+                policy.home_channel_thread_id = home_thread;
+            }
             if let Some(list) = list {
                 policy.allowed_users = list;
             }

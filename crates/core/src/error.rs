@@ -18,6 +18,10 @@ pub enum CoreError {
     Store(String),
     #[error(transparent)]
     Agent(#[from] AgentError),
+    /// A delivery could not be made (unknown or stopped platform, no home
+    /// channel, a platform that refused it).
+    #[error("{0}")]
+    Delivery(String),
     /// The turn was cancelled (the client went away, or shutdown).
     #[error("the turn was cancelled")]
     Cancelled,

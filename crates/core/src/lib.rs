@@ -15,6 +15,7 @@ mod adapter;
 mod clock;
 mod commands;
 mod config;
+mod delivery;
 mod error;
 mod reply;
 mod router;
@@ -25,6 +26,10 @@ pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{Adapter, AdapterContext, AdapterError};
 pub use clock::{Clock, new_session_id, now_ms};
 pub use config::{BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy};
+pub use delivery::{
+    Deliveries, DeliveryReceipt, DisplayConfig, DisplayOverride, StreamingConfig,
+    StreamingOverride, ToolProgress, Transport,
+};
 pub use error::CoreError;
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router};

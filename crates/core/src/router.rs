@@ -64,6 +64,10 @@ impl Router {
     }
 
     /// A router handle from inside a worker.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
     pub(crate) fn from_shared(shared: &Arc<Shared>) -> Self {
         Self {
             shared: Arc::clone(shared),

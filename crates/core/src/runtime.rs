@@ -13,10 +13,12 @@
 use crate::adapter::{Adapter, AdapterContext};
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
+use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
 use hermod_agent::Agent;
 use hermod_store::Store;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +36,9 @@ pub struct GatewayBuilder {
     adapters: Vec<Arc<dyn Adapter>>,
     clock: Clock,
     default_model: String,
+    streaming: StreamingConfig,
+    display: DisplayConfig,
+    output_dir: PathBuf,
 }
 
 impl std::fmt::Debug for dyn Adapter {
@@ -65,6 +70,24 @@ impl GatewayBuilder {
         self
     }
 
+    /// How replies are shown while they are written (the `streaming:` section).
+    pub fn streaming(mut self, streaming: StreamingConfig) -> Self {
+        self.streaming = streaming;
+        self
+    }
+
+    /// Tool progress lines and other display settings (the `display:` section).
+    pub fn display(mut self, display: DisplayConfig) -> Self {
+        self.display = display;
+        self
+    }
+
+    /// Where `local` deliveries are written (`HERMOD_HOME/output`).
+    pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.output_dir = dir.into();
+        self
+    }
+
     /// The model turns use unless a session chose another (shown by
     /// `/status` and `/model`).
     pub fn default_model(mut self, name: impl Into<String>) -> Self {
@@ -76,6 +99,7 @@ impl GatewayBuilder {
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
         self.config.validate()?;
+        self.streaming.validate()?;
         let timezone = match &self.config.timezone {
             Some(name) => jiff::tz::TimeZone::get(name)
                 .map_err(|e| format!("gateway.timezone {name:?}: {e}"))?,
@@ -96,6 +120,9 @@ impl GatewayBuilder {
             clock: self.clock,
             default_model: self.default_model,
             timezone,
+            streaming: self.streaming,
+            display: self.display,
+            output_dir: self.output_dir,
             turns: turns.clone(),
         };
         Ok(Gateway {
@@ -104,6 +131,7 @@ impl GatewayBuilder {
             tracker,
             turns,
             drain_timeout: self.config.drain_timeout(),
+            outbox_max_age: Duration::from_secs(self.config.outbox_max_age_secs),
         })
     }
 }
@@ -116,6 +144,7 @@ pub struct Gateway {
     tracker: TaskTracker,
     turns: CancellationToken,
     drain_timeout: Duration,
+    outbox_max_age: Duration,
 }
 
 impl Gateway {
@@ -131,6 +160,9 @@ impl Gateway {
             adapters: Vec::new(),
             clock: Clock::System,
             default_model: "the configured default".to_owned(),
+            streaming: StreamingConfig::default(),
+            display: DisplayConfig::default(),
+            output_dir: std::env::temp_dir().join("hermod-output"),
         }
     }
 
@@ -141,6 +173,11 @@ impl Gateway {
 
     pub fn router(&self) -> &Router {
         &self.router
+    }
+
+    /// Delivers text to delivery targets (scheduled output, notifications).
+    pub fn deliveries(&self) -> Deliveries {
+        Deliveries::new(self.router.shared())
     }
 
     /// Runs every adapter until `shutdown` is cancelled, then shuts down as
@@ -162,6 +199,14 @@ impl Gateway {
                 }
             });
         }
+
+        // Replies a previous run left undelivered go out first; deferred
+        // deliveries are retried while the gateway runs.
+        self.tracker.spawn(run_sweeper(
+            self.router.shared(),
+            self.outbox_max_age,
+            stop_receiving.child_token(),
+        ));
 
         shutdown.cancelled().await;
         info!(drain_timeout = ?self.drain_timeout, "shutting down: no new input accepted");

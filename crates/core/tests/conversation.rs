@@ -9,7 +9,7 @@
 
 use hermod_core::{
     ApproveOutcome, BusyMode, Clock, DmBehavior, Gateway, GatewayConfig, Pairing, PlatformPolicy,
-    ResetMode, ResetPolicy,
+    ResetMode, ResetPolicy, StreamingConfig,
 };
 use hermod_model::{Attachment, AttachmentKind, PlatformId};
 use hermod_store::{SqliteStore, Store};
@@ -42,6 +42,11 @@ async fn start_at(config: GatewayConfig, turn_time: Duration, start: &str) -> Ch
     let gateway = Gateway::builder(store.clone(), Arc::new(agent), config)
         .adapter(platform.adapter())
         .clock(clock.clone())
+        // These tests are about what is answered, not how it is streamed.
+        .streaming(StreamingConfig {
+            enabled: false,
+            ..StreamingConfig::default()
+        })
         .build()
         .unwrap();
     let shutdown = CancellationToken::new();
@@ -68,8 +73,12 @@ fn open() -> GatewayConfig {
     }
 }
 
+/// What each message shows now (streamed replies are edited to their end).
 fn texts(messages: &[SentMessage]) -> Vec<String> {
-    messages.iter().map(|m| m.text.clone()).collect()
+    messages
+        .iter()
+        .map(|m| m.current_text().to_owned())
+        .collect()
 }
 
 /// Sends a DM and returns the text of the next message in that chat.

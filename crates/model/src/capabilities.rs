@@ -54,6 +54,9 @@ pub struct Capabilities {
     /// The platform authenticates its callers itself (the HTTP API's key),
     /// so core does not check users against allowlists or pairing.
     pub authenticates_callers: bool,
+    /// A reply longer than one message may be sent as several messages;
+    /// when false, long scheduled output is truncated with a note instead.
+    pub multi_message: bool,
 }
 
 impl Default for Capabilities {
@@ -71,6 +74,7 @@ impl Default for Capabilities {
             command_prefix: '/',
             files: false,
             authenticates_callers: false,
+            multi_message: true,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod capabilities;
 mod command;
+mod delivery_target;
 mod env;
 mod ids;
 mod inbound;
@@ -13,9 +14,11 @@ mod outbound;
 mod secret;
 mod session_key;
 mod source;
+pub mod text;
 
 pub use capabilities::{Capabilities, LengthUnit, MarkdownDialect};
 pub use command::{ParsedCommand, parse_command};
+pub use delivery_target::DeliveryTarget;
 pub use env::EnvVars;
 pub use ids::{IdError, SessionId};
 pub use inbound::{Attachment, AttachmentKind, InboundEvent, TurnOptions};

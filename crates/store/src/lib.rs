@@ -15,8 +15,8 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AppendMessages, ApprovedUser, ListSessions, NewMessage, NewSession, PendingPairing, SearchHit,
-    SessionRecord, StoredMessage,
+    AppendMessages, ApprovedUser, ListSessions, NewMessage, NewOutbox, NewSession, OutboxEntry,
+    OutboxState, PendingPairing, SearchHit, SessionRecord, StoredMessage,
 };
 
 use async_trait::async_trait;
@@ -25,13 +25,22 @@ use hermod_model::{PlatformId, SessionId, SessionKey};
 /// The result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Durable storage for sessions, messages, routing, settings and DM pairing.
+/// Durable storage for sessions, messages, routing, settings, DM pairing and
+/// the outbox.
 ///
 /// Timestamps are Unix milliseconds (UTC) supplied by the caller, so callers
 /// decide what "now" is (and tests can pin it).
 ///
 /// Messages are *active* until [`Store::undo_exchanges`] takes them back;
 /// inactive messages are kept but no longer read, searched or counted.
+///
+/// The outbox holds every reply and scheduled delivery, written before it is
+/// sent, keyed by an idempotency key: a write retried after a crash finds the
+/// entry already there instead of making a second delivery, and the consumer
+/// records the platform messages it creates, so a delivery interrupted midway
+/// can resume rather than start over. An entry is [`OutboxState::Pending`]
+/// until it is marked [`OutboxState::Delivered`] (final) or
+/// [`OutboxState::Failed`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates a session. Fails with [`StoreError::Conflict`] when the id exists.
@@ -150,4 +159,73 @@ pub trait Store: Send + Sync + 'static {
     /// Approved users of one platform or (`None`) of all, ordered by
     /// platform, then approval time (ties broken by user id).
     async fn approved_users(&self, platform: Option<&PlatformId>) -> Result<Vec<ApprovedUser>>;
+
+    /// Writes a delivery to the outbox as [`OutboxState::Pending`], with no
+    /// attempts, due at once (`next_attempt_at_ms` and `updated_at_ms` are
+    /// `created_at_ms`), and returns it.
+    ///
+    /// Idempotent: when an entry with the same key exists, it is returned
+    /// unchanged, whatever its state and whatever `new` says otherwise.
+    async fn outbox_put(&self, new: NewOutbox) -> Result<OutboxEntry>;
+
+    /// Appends a reply's messages exactly as [`Store::append_messages`] does
+    /// and writes its delivery as [`Store::outbox_put`] does, in one
+    /// transaction: both are stored or neither. Returns the new messages' ids
+    /// and the entry.
+    ///
+    /// Idempotent replay: when an entry with `outbox.key` exists, nothing is
+    /// written (neither messages nor usage) and the result is no ids and the
+    /// existing entry, unchanged. Otherwise an unknown session fails with
+    /// [`StoreError::NotFound`] and writes nothing. `outbox.session` is stored
+    /// as given; it is not required to be `append.session`.
+    async fn append_reply(
+        &self,
+        append: AppendMessages,
+        outbox: NewOutbox,
+    ) -> Result<(Vec<i64>, OutboxEntry)>;
+
+    /// The outbox entry with this idempotency key, if there is one.
+    async fn outbox_entry(&self, key: &str) -> Result<Option<OutboxEntry>>;
+
+    /// Replaces the platform message ids recorded for a delivery (the
+    /// consumer records them as it creates messages) and stamps `at_ms`. A
+    /// delivered entry keeps the ids it was delivered with (no-op).
+    /// Unknown id: [`StoreError::NotFound`].
+    async fn outbox_set_message_ids(
+        &self,
+        id: i64,
+        message_ids: &[String],
+        at_ms: i64,
+    ) -> Result<()>;
+
+    /// Marks a delivery [`OutboxState::Delivered`] at `at_ms` with the ids of
+    /// the messages it created, and clears its error. Marking a delivered
+    /// entry again is a no-op that keeps the first delivery's ids and time; a
+    /// failed entry may still be marked delivered (the record says what
+    /// happened). Unknown id: [`StoreError::NotFound`].
+    async fn outbox_delivered(&self, id: i64, message_ids: &[String], at_ms: i64) -> Result<()>;
+
+    /// Records a failed attempt at a pending delivery that may succeed later:
+    /// counts the attempt, keeps the error and the time of the next attempt;
+    /// the entry stays [`OutboxState::Pending`]. An entry no longer pending
+    /// (delivered or failed) is left as it is. Unknown id:
+    /// [`StoreError::NotFound`].
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at_ms: i64,
+        at_ms: i64,
+    ) -> Result<()>;
+
+    /// Gives up on a pending delivery for good: counts the attempt, keeps the
+    /// error and makes it [`OutboxState::Failed`]. An entry no longer pending
+    /// is left as it is (a delivered one is never failed afterwards).
+    /// Unknown id: [`StoreError::NotFound`].
+    async fn outbox_failed(&self, id: i64, error: &str, at_ms: i64) -> Result<()>;
+
+    /// Pending deliveries, oldest first (ties broken by ascending id),
+    /// whatever their `next_attempt_at_ms`: the caller decides when to retry.
+    /// A limit of 0 means a default page (100).
+    async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
 }

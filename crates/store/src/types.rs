@@ -1,6 +1,6 @@
 //! Records read from and written to the store.
 
-use hermod_model::{ChatMessage, PlatformId, SessionId, SessionKey, Source, Usage};
+use hermod_model::{ChatMessage, ChatTarget, PlatformId, SessionId, SessionKey, Source, Usage};
 use serde::{Deserialize, Serialize};
 
 /// A session to create.
@@ -114,4 +114,106 @@ pub struct ApprovedUser {
     /// The user's display name when approved, if known.
     pub user_name: Option<String>,
     pub approved_at_ms: i64,
+}
+
+/// Where an [`OutboxEntry`] is in its delivery. Stored as its [`as_str`](Self::as_str) text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Not delivered yet; the consumer sends it (again) when it sees fit.
+    Pending,
+    /// Delivered. Final: nothing takes an entry out of this state.
+    Delivered,
+    /// Given up on for good; only [`crate::Store::outbox_delivered`] changes it.
+    Failed,
+}
+
+impl OutboxState {
+    /// The state's stored name: `pending`, `delivered` or `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    /// The state with this stored name, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "pending" => Some(OutboxState::Pending),
+            "delivered" => Some(OutboxState::Delivered),
+            "failed" => Some(OutboxState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery to write to the outbox before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbox {
+    /// The idempotency key: the outbox holds at most one entry per key, and
+    /// writing a key again returns the entry already there.
+    pub key: String,
+    pub platform: PlatformId,
+    pub target: ChatTarget,
+    /// The platform message the delivery replies to, when threading replies.
+    pub reply_to: Option<String>,
+    /// Markdown text, as the platform adapter receives it.
+    pub text: String,
+    /// The session the delivery belongs to, if any. Recorded only: the store
+    /// does not check that it exists.
+    pub session: Option<SessionId>,
+    /// Messages already on the platform for this delivery (a streamed preview).
+    pub message_ids: Vec<String>,
+    pub created_at_ms: i64,
+}
+
+/// A delivery in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Assigned by the store; ids are unique and only ever increase.
+    pub id: i64,
+    /// The idempotency key (unique).
+    pub key: String,
+    pub platform: PlatformId,
+    pub target: ChatTarget,
+    pub reply_to: Option<String>,
+    pub text: String,
+    pub session: Option<SessionId>,
+    pub state: OutboxState,
+    /// Failed attempts so far (each [`crate::Store::outbox_retry_later`] and
+    /// [`crate::Store::outbox_failed`] counts one).
+    pub attempts: u32,
+    /// The platform ids of the messages created for this delivery so far.
+    pub message_ids: Vec<String>,
+    /// The last failure, until the entry is delivered.
+    pub error: Option<String>,
+    pub created_at_ms: i64,
+    /// When the entry last changed.
+    pub updated_at_ms: i64,
+    /// When the consumer plans the next attempt. Informational: pending
+    /// entries are listed whatever its value.
+    pub next_attempt_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbox_states_round_trip_their_names() {
+        for state in [
+            OutboxState::Pending,
+            OutboxState::Delivered,
+            OutboxState::Failed,
+        ] {
+            assert_eq!(OutboxState::parse(state.as_str()), Some(state));
+            let json = serde_json::to_string(&state).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+        }
+        assert_eq!(OutboxState::parse("Pending"), None);
+        assert_eq!(OutboxState::parse("sent"), None);
+    }
 }

@@ -4,8 +4,13 @@
 //! the migrator of that version would have left it, filled with rows the way
 //! that version wrote them, and then opened with the current code.
 
-use hermod_model::{ChatType, PlatformId, Role, SessionId, SessionKey, Source};
-use hermod_store::{ApprovedUser, PendingPairing, SqliteStore, Store};
+use hermod_model::{
+    ChatMessage, ChatTarget, ChatType, PlatformId, Role, SessionId, SessionKey, Source, Usage,
+};
+use hermod_store::{
+    AppendMessages, ApprovedUser, NewMessage, NewOutbox, OutboxState, PendingPairing, SqliteStore,
+    Store,
+};
 use rusqlite::{Connection, params};
 use std::path::Path;
 
@@ -223,5 +228,137 @@ async fn version_1_database_upgrades_in_place() {
     assert_eq!(
         store.messages(&sid("old")).await.expect("messages").len(),
         2
+    );
+}
+
+/// A database at schema version 2: the version 1 database upgraded by
+/// migration 0002 as that version's migrator did, then used the way version 2
+/// did (a model override, a taken-back exchange, a setting, a pending request
+/// and an approved user).
+fn version_2_database(path: &Path) {
+    version_1_database(path);
+    let conn = Connection::open(path).expect("open");
+    conn.pragma_update(None, "foreign_keys", true)
+        .expect("foreign keys");
+    conn.execute_batch(include_str!("../migrations/0002_conversation_engine.sql"))
+        .expect("apply 0002");
+    conn.execute(
+        "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (2, 6)",
+        [],
+    )
+    .expect("record 0002");
+    conn.execute_batch(
+        "UPDATE sessions SET model_override = 'small-model' WHERE id = 'old';
+         UPDATE messages SET active = 0 WHERE session_id = 'old' AND at_ms >= 300;
+         UPDATE sessions SET message_count = 2 WHERE id = 'old';
+         INSERT INTO settings (key, value, updated_at_ms) VALUES ('home_channel:telegram', '42', 500);
+         INSERT INTO pairing_pending (platform, user_id, user_name, code_hash, salt, \
+             created_at_ms, expires_at_ms) VALUES ('telegram', '8', NULL, 'h', 's', 500, 600);
+         INSERT INTO pairing_approved (platform, user_id, user_name, approved_at_ms) \
+             VALUES ('telegram', '7', 'Seven', 550);",
+    )
+    .expect("version 2 rows");
+}
+
+#[tokio::test]
+async fn version_2_database_upgrades_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hermod.db");
+    version_2_database(&path);
+    let before = Connection::open(&path).expect("raw connection");
+    assert_eq!(versions(&before), [1, 2]);
+    drop(before);
+
+    let store = SqliteStore::open(&path).expect("open and upgrade");
+    let raw = Connection::open(&path).expect("raw connection");
+    assert_eq!(versions(&raw), (1..=3).collect::<Vec<_>>());
+    let app_id: i32 = raw
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .expect("application id");
+    assert_eq!(app_id, APPLICATION_ID);
+    let outbox_rows: i64 = raw
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .expect("the outbox table exists");
+    assert_eq!(outbox_rows, 0);
+
+    // Version 2's rows survived as they were.
+    let old = store
+        .session(&sid("old"))
+        .await
+        .expect("session")
+        .expect("kept");
+    assert_eq!(old.model_override.as_deref(), Some("small-model"));
+    assert_eq!(old.message_count, 2);
+    let history = store.messages(&sid("old")).await.expect("messages");
+    let texts: Vec<String> = history.iter().map(|m| m.message.text()).collect();
+    assert_eq!(
+        texts,
+        ["where is the ancient lighthouse", "on the northern cape"]
+    );
+    assert_eq!(
+        store
+            .setting("home_channel:telegram")
+            .await
+            .expect("setting")
+            .as_deref(),
+        Some("42")
+    );
+    let telegram = PlatformId::new("telegram");
+    assert!(store.is_approved(&telegram, "7").await.expect("approved"));
+    let pending = store.pending_pairings(None, 0).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].user_id, "8");
+
+    // The outbox works on the upgraded database, beside the old sessions.
+    let target = ChatTarget {
+        chat_id: "42".into(),
+        thread_id: None,
+    };
+    let out = NewOutbox {
+        key: "reply:old:5".into(),
+        platform: telegram.clone(),
+        target,
+        reply_to: None,
+        text: "the keeper retired".into(),
+        session: Some(sid("old")),
+        message_ids: Vec::new(),
+        created_at_ms: 700,
+    };
+    let append = AppendMessages {
+        session: sid("old"),
+        messages: vec![NewMessage {
+            message: ChatMessage::assistant("the keeper retired"),
+            at_ms: 700,
+            platform_message_id: None,
+        }],
+        usage: Usage::default(),
+    };
+    let (appended, entry) = store.append_reply(append, out).await.expect("append_reply");
+    assert_eq!(appended.len(), 1);
+    assert_eq!(entry.state, OutboxState::Pending);
+    store
+        .outbox_delivered(entry.id, &["m-700".to_owned()], 710)
+        .await
+        .expect("delivered");
+    drop(store);
+
+    // Opening again applies nothing and keeps everything.
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(versions(&raw), (1..=3).collect::<Vec<_>>());
+    let kept = store
+        .outbox_entry("reply:old:5")
+        .await
+        .expect("outbox_entry")
+        .expect("kept");
+    assert_eq!(kept.state, OutboxState::Delivered);
+    assert_eq!(kept.message_ids, ["m-700"]);
+    assert_eq!(
+        store.messages(&sid("old")).await.expect("messages").len(),
+        3
+    );
+    assert_eq!(
+        store.search("keeper", 10).await.expect("search").len(),
+        1,
+        "the taken-back message stays out of search; the new one is in"
     );
 }

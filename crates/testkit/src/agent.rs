@@ -2,10 +2,11 @@
 //! time (the fake LLM server needs real sockets, which paused time and
 //! request timeouts do not mix with).
 //!
-//! It answers `echo: <input> (<n> earlier)` after a configurable delay,
-//! emitting the text as one delta first, records every request, counts
-//! concurrent and interrupted turns, and hands back steer text it was given
-//! as unused (it never calls tools).
+//! By default it answers `echo: <input> (<n> earlier)` after a configurable
+//! delay, emitting the text as one delta first; a script of [`Step`]s
+//! (text, pauses, tool calls) drives streaming scenarios. It records every
+//! request, counts concurrent and interrupted turns, and hands back steer
+//! text it was given as unused (its tool calls take no steer text).
 
 use hermod_agent::{
     Agent, AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
@@ -75,11 +76,34 @@ impl AgentStats {
     }
 }
 
+/// One step of a scripted turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Emit visible text.
+    Text(String),
+    /// Wait (tokio time; an interrupt ends the turn here).
+    Sleep(Duration),
+    /// A tool call: a segment break (when text came before), then tool
+    /// started and finished events.
+    Tool(String),
+}
+
+type Script = Arc<dyn Fn(&TurnRequest) -> Vec<Step> + Send + Sync>;
+
 /// An in-process agent with scripted timing.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ScriptedAgent {
     delay: Duration,
+    script: Option<Script>,
     stats: Arc<AgentStats>,
+}
+
+impl std::fmt::Debug for ScriptedAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptedAgent")
+            .field("delay", &self.delay)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ScriptedAgent {
@@ -96,9 +120,92 @@ impl ScriptedAgent {
         }
     }
 
+    /// Runs the steps `script` returns for each request.
+    pub fn scripted(script: impl Fn(&TurnRequest) -> Vec<Step> + Send + Sync + 'static) -> Self {
+        Self {
+            script: Some(Arc::new(script)),
+            ..Self::default()
+        }
+    }
+
+    /// Streams `text` in chunks of `chunk` characters, `per_chunk` apart.
+    pub fn streaming(text: impl Into<String>, chunk: usize, per_chunk: Duration) -> Self {
+        let text: String = text.into();
+        Self::scripted(move |_| {
+            let chars: Vec<char> = text.chars().collect();
+            chars
+                .chunks(chunk.max(1))
+                .flat_map(|c| [Step::Text(c.iter().collect()), Step::Sleep(per_chunk)])
+                .collect()
+        })
+    }
+
     pub fn stats(&self) -> Arc<AgentStats> {
         Arc::clone(&self.stats)
     }
+
+    fn steps(&self, request: &TurnRequest) -> Vec<Step> {
+        match &self.script {
+            Some(script) => script(request),
+            None => vec![
+                Step::Text(format!(
+                    "echo: {} ({} earlier)",
+                    request.input.text(),
+                    request.history.len()
+                )),
+                Step::Sleep(self.delay),
+            ],
+        }
+    }
+}
+
+/// Plays `steps`; returns the text segments and whether it ran to the end.
+async fn play(
+    steps: Vec<Step>,
+    tx: &mpsc::Sender<AgentEvent>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> (Vec<String>, bool) {
+    let mut segments: Vec<String> = vec![String::new()];
+    for (i, step) in steps.into_iter().enumerate() {
+        match step {
+            Step::Text(text) => {
+                if let Some(segment) = segments.last_mut() {
+                    segment.push_str(&text);
+                }
+                let _ = tx.send(AgentEvent::TextDelta(text)).await;
+            }
+            Step::Sleep(duration) => {
+                let slept = tokio::select! {
+                    () = tokio::time::sleep(duration) => true,
+                    () = cancel.cancelled() => false,
+                };
+                if !slept {
+                    return (segments, false);
+                }
+            }
+            Step::Tool(name) => {
+                if segments.last().is_some_and(|s| !s.is_empty()) {
+                    let _ = tx.send(AgentEvent::SegmentBreak).await;
+                    segments.push(String::new());
+                }
+                let call_id = format!("call_{i}");
+                let started = AgentEvent::ToolStarted {
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: "{}".into(),
+                };
+                let _ = tx.send(started).await;
+                let finished = AgentEvent::ToolFinished {
+                    call_id,
+                    name,
+                    result: "ok".into(),
+                    is_error: false,
+                };
+                let _ = tx.send(finished).await;
+            }
+        }
+    }
+    (segments, true)
 }
 
 impl Agent for ScriptedAgent {
@@ -106,32 +213,25 @@ impl Agent for ScriptedAgent {
         let (control, cancel, mut steer) = TurnControl::new();
         let (tx, rx) = mpsc::channel(16);
         let stats = Arc::clone(&self.stats);
+        let steps = self.steps(&request);
         stats
             .requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(request.clone());
+            .push(request);
         let now = stats.running.fetch_add(1, Ordering::SeqCst) + 1;
         stats.max_running.fetch_max(now, Ordering::SeqCst);
         stats.started.notify_waiters();
-        let delay = self.delay;
         tokio::spawn(async move {
-            let text = format!(
-                "echo: {} ({} earlier)",
-                request.input.text(),
-                request.history.len()
-            );
-            let _ = tx.send(AgentEvent::TextDelta(text.clone())).await;
-            let finished = tokio::select! {
-                () = tokio::time::sleep(delay) => true,
-                () = cancel.cancelled() => false,
-            };
+            let (segments, finished) = play(steps, &tx, &cancel).await;
             stats.running.fetch_sub(1, Ordering::SeqCst);
             steer.close();
             let mut unused_steer = Vec::new();
             while let Ok(text) = steer.try_recv() {
                 unused_steer.push(text);
             }
+            let segments: Vec<String> = segments.into_iter().filter(|s| !s.is_empty()).collect();
+            let text = segments.join(hermod_agent::SEGMENT_SEPARATOR);
             let event = if finished {
                 AgentEvent::Final(TurnOutcome {
                     text: text.clone(),

@@ -18,7 +18,7 @@ pub mod llm;
 pub mod platform;
 
 #[cfg(feature = "platform")]
-pub use agent::{AgentStats, ScriptedAgent};
+pub use agent::{AgentStats, ScriptedAgent, Step};
 pub use llm::{FakeLlm, RecordedRequest, Reply};
 #[cfg(feature = "platform")]
-pub use platform::{SentMessage, TestPlatform, TestUser};
+pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};

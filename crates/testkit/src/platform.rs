@@ -52,6 +52,25 @@ impl SentMessage {
     }
 }
 
+/// What the gateway asked the platform to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Send,
+    Edit,
+    Delete,
+}
+
+/// One successful send, edit or delete, with when it happened (tokio time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub kind: CallKind,
+    pub chat_id: String,
+    pub message_id: String,
+    /// The text sent or edited to (empty for deletes).
+    pub text: String,
+    pub at: Instant,
+}
+
 /// An in-process chat platform. Cheap to clone; clones share everything.
 #[derive(Debug, Clone)]
 pub struct TestPlatform {
@@ -81,6 +100,14 @@ struct State {
     fail_sends: VecDeque<AdapterError>,
     fail_edits: VecDeque<AdapterError>,
     rate_limited_until: Option<Instant>,
+    /// Every successful call, in order, with its time.
+    calls: Vec<Call>,
+    /// How many calls were answered with a rate-limit error.
+    rate_limit_hits: usize,
+    /// Successful sends report no message ids (as some platforms do).
+    omit_message_ids: bool,
+    /// Sends and edits wait until released (a platform that never answers).
+    held: bool,
 }
 
 impl State {
@@ -98,6 +125,7 @@ impl State {
             self.rate_limited_until = None;
             return Ok(());
         }
+        self.rate_limit_hits += 1;
         Err(AdapterError::RateLimited {
             retry_after: Some(until - now),
         })
@@ -320,6 +348,35 @@ impl TestPlatform {
         self.update(|s| s.rate_limited_until = None);
     }
 
+    /// Every successful send, edit and delete with its time, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// How many calls were refused with a rate-limit error.
+    pub fn rate_limit_hits(&self) -> usize {
+        self.lock().rate_limit_hits
+    }
+
+    /// Makes successful sends report no message ids.
+    pub fn omit_message_ids(&self, omit: bool) {
+        self.update(|s| s.omit_message_ids = omit);
+    }
+
+    /// Makes sends and edits hang until [`TestPlatform::release`] (a
+    /// platform that stopped answering, or a process about to crash).
+    pub fn hold(&self) {
+        self.update(|s| s.held = true);
+    }
+
+    pub fn release(&self) {
+        self.update(|s| s.held = false);
+    }
+
+    async fn wait_if_held(&self) {
+        self.wait_until(|s| (!s.held).then_some(())).await;
+    }
+
     /// Refuses texts this platform could not show.
     fn check_text(&self, text: &str) -> Result<(), AdapterError> {
         if text.trim().is_empty() {
@@ -364,6 +421,7 @@ impl Adapter for TestPlatform {
     }
 
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
+        self.wait_if_held().await;
         self.update(|s| {
             s.send_attempts += 1;
             if let Some(error) = s.fail_sends.pop_front() {
@@ -372,6 +430,13 @@ impl Adapter for TestPlatform {
             s.check_rate_limit()?;
             self.check_text(&message.text)?;
             let id = s.next_message_id();
+            s.calls.push(Call {
+                kind: CallKind::Send,
+                chat_id: message.target.chat_id.clone(),
+                message_id: id.clone(),
+                text: message.text.clone(),
+                at: Instant::now(),
+            });
             s.sent.push(SentMessage {
                 id: id.clone(),
                 chat_id: message.target.chat_id,
@@ -381,9 +446,12 @@ impl Adapter for TestPlatform {
                 edits: Vec::new(),
                 deleted: false,
             });
-            Ok(Sent {
-                message_ids: vec![id],
-            })
+            let message_ids = if s.omit_message_ids {
+                Vec::new()
+            } else {
+                vec![id]
+            };
+            Ok(Sent { message_ids })
         })
     }
 
@@ -391,13 +459,21 @@ impl Adapter for TestPlatform {
         if !self.inner.capabilities.can_edit {
             return Err(AdapterError::Unsupported("editing messages"));
         }
+        self.wait_if_held().await;
         self.update(|s| {
             if let Some(error) = s.fail_edits.pop_front() {
                 return Err(error);
             }
             s.check_rate_limit()?;
             self.check_text(&edit.text)?;
-            s.find(&edit.message)?.edits.push(edit.text);
+            s.find(&edit.message)?.edits.push(edit.text.clone());
+            s.calls.push(Call {
+                kind: CallKind::Edit,
+                chat_id: edit.message.target.chat_id,
+                message_id: edit.message.message_id,
+                text: edit.text,
+                at: Instant::now(),
+            });
             Ok(())
         })
     }
@@ -408,6 +484,13 @@ impl Adapter for TestPlatform {
         }
         self.update(|s| {
             s.find(&message)?.deleted = true;
+            s.calls.push(Call {
+                kind: CallKind::Delete,
+                chat_id: message.target.chat_id,
+                message_id: message.message_id,
+                text: String::new(),
+                at: Instant::now(),
+            });
             Ok(())
         })
     }

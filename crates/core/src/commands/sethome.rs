@@ -4,7 +4,7 @@
 use super::{Category, Command, Cx, Outcome, Spec};
 use crate::error::CoreError;
 use async_trait::async_trait;
-use hermod_model::{ChatTarget, PlatformId};
+use hermod_model::ChatTarget;
 
 pub(crate) struct SetHome;
 
@@ -16,11 +16,6 @@ static SPEC: Spec = Spec {
     category: Category::Session,
     while_busy: false,
 };
-
-/// The settings key of a platform's home channel.
-pub(crate) fn setting_key(platform: &PlatformId) -> String {
-    format!("home_channel:{platform}")
-}
 
 #[async_trait]
 impl Command for SetHome {
@@ -48,7 +43,11 @@ impl Command for SetHome {
         let platform = source.platform.clone();
         cx.deps
             .store
-            .set_setting(&setting_key(&platform), &value, cx.deps.clock.now_ms())
+            .set_setting(
+                &crate::delivery::home_key(&platform),
+                &value,
+                cx.deps.clock.now_ms(),
+            )
             .await?;
         Ok(Outcome::Reply(format!(
             "🏠 This chat is now the home channel for {platform}."

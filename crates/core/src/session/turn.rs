@@ -5,6 +5,8 @@
 //! user message, runs the agent while forwarding its events, persists the
 //! reply and delivers it.
 
+use crate::adapter::Adapter;
+use crate::delivery::{self, Consumer, Outcome, Remaining, deliver_entry};
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
@@ -15,7 +17,11 @@ use hermod_model::{
     AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Outbound,
     SessionId, SessionKey, Source,
 };
-use hermod_store::{AppendMessages, NewMessage, NewSession, SessionRecord, Store, StoreError};
+use hermod_store::{
+    AppendMessages, NewMessage, NewOutbox, NewSession, OutboxState, SessionRecord, Store,
+    StoreError,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +31,8 @@ use tracing::{debug, warn};
 #[derive(Debug, Default)]
 pub(crate) struct TurnSlot {
     inner: Mutex<SlotInner>,
+    /// The agent has finished; the reply is being stored and delivered.
+    finishing: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +43,10 @@ struct SlotInner {
 impl TurnSlot {
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotInner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_finishing(&self) -> bool {
+        self.finishing.load(Ordering::SeqCst)
     }
 
     /// The agent turn's control, once the agent has started.
@@ -100,20 +112,10 @@ async fn run(
         return TurnEnd::default();
     }
     match turn(deps, key, &event, &mode, interrupt, slot).await {
-        Ok((outcome, notice)) => {
-            let interrupted = interrupt.is_cancelled();
-            if !mode.is_stream() && !interrupted {
-                let text = match notice {
-                    Some(notice) => format!("{}\n\n{}", notice.notice(), outcome.text),
-                    None => outcome.text.clone(),
-                };
-                deliver(deps, &mode, &event, text).await;
-            }
-            TurnEnd {
-                unused_steer: outcome.unused_steer,
-                source: Some(event.source),
-            }
-        }
+        Ok(outcome) => TurnEnd {
+            unused_steer: outcome.unused_steer,
+            source: Some(event.source),
+        },
         Err(e) => {
             fail(deps, &mode, &event, e).await;
             let unused_steer = slot
@@ -153,7 +155,7 @@ async fn turn(
     mode: &ReplyMode,
     interrupt: &CancellationToken,
     slot: &TurnSlot,
-) -> Result<(TurnOutcome, Option<ResetReason>), CoreError> {
+) -> Result<TurnOutcome, CoreError> {
     let session = resolve(deps, key, event).await?;
     emit(
         mode,
@@ -194,13 +196,20 @@ async fn turn(
         at_ms: now,
         platform_message_id: event.message_id.clone(),
     });
-    deps.store
+    let stored = deps
+        .store
         .append_messages(AppendMessages {
             session: session.id.clone(),
             messages: to_store,
             usage: Default::default(),
         })
         .await?;
+    // The reply's idempotency key: one reply per user message.
+    let reply_key = format!(
+        "reply:{}:{}",
+        session.id,
+        stored.last().copied().unwrap_or_default()
+    );
 
     let mut options = event.options.clone();
     if options.model.is_none() {
@@ -218,27 +227,69 @@ async fn turn(
         ReplyMode::Stream { cancel, .. } => cancel.clone(),
         _ => CancellationToken::new(),
     };
+    let adapter = deps.adapters.get(&event.source.platform).cloned();
+    let mut consumer = match (mode, &adapter) {
+        (ReplyMode::Stream { .. }, _) | (_, None) => None,
+        (_, Some(adapter)) => new_consumer(deps, adapter.as_ref(), event, mode, session.reset),
+    };
     let mut interrupted = false;
     loop {
+        let flush_at = consumer.as_ref().and_then(Consumer::next_flush);
         let next = tokio::select! {
             next = turn.events.recv() => next,
+            () = sleep_until(flush_at), if flush_at.is_some() => {
+                if let Some(consumer) = consumer.as_mut() {
+                    consumer.flush(true).await;
+                }
+                continue;
+            }
             () = interrupt.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
             () = cancel.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
             () = deps.turns.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
         };
         let Some(agent_event) = next else {
+            if let Some(consumer) = consumer {
+                consumer.abandon().await;
+            }
             return Err(CoreError::Agent(AgentError::Protocol(
                 "the agent stopped without a final event".into(),
             )));
         };
         match agent_event {
             AgentEvent::Final(outcome) => {
-                persist_reply(deps, &session.id, &outcome).await?;
+                slot.finishing.store(true, Ordering::SeqCst);
+                match consumer {
+                    Some(consumer) if !interrupted => {
+                        finish_reply(
+                            deps,
+                            event,
+                            mode,
+                            &session.id,
+                            reply_key,
+                            consumer,
+                            &outcome,
+                        )
+                        .await?;
+                    }
+                    other => {
+                        if let Some(consumer) = other {
+                            consumer.abandon().await;
+                        }
+                        persist_reply(deps, &session.id, &outcome).await?;
+                    }
+                }
                 emit(mode, TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
-                return Ok((outcome, session.reset));
+                return Ok(outcome);
             }
-            AgentEvent::Failed(AgentError::Cancelled) => return Err(CoreError::Cancelled),
-            AgentEvent::Failed(e) => return Err(CoreError::Agent(e)),
+            AgentEvent::Failed(error) => {
+                if let Some(consumer) = consumer {
+                    consumer.abandon().await;
+                }
+                return Err(match error {
+                    AgentError::Cancelled => CoreError::Cancelled,
+                    other => CoreError::Agent(other),
+                });
+            }
             AgentEvent::ApprovalRequested {
                 ref tool,
                 ref description,
@@ -250,8 +301,136 @@ async fn turn(
                 );
                 deliver(deps, &ReplyMode::Adapter, event, text).await;
             }
-            other => emit(mode, TurnEvent::Agent(other)).await,
+            other => {
+                if let Some(consumer) = consumer.as_mut() {
+                    consumer.on_event(&other).await;
+                }
+                emit(mode, TurnEvent::Agent(other)).await;
+            }
         }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A consumer showing the reply in the event's chat.
+fn new_consumer<'a>(
+    deps: &WorkerDeps,
+    adapter: &'a dyn Adapter,
+    event: &InboundEvent,
+    mode: &ReplyMode,
+    reset: Option<ResetReason>,
+) -> Option<Consumer<'a>> {
+    let chat_id = event.source.chat_id.clone()?;
+    let caps = adapter.capabilities();
+    let mut plan = delivery::plan(
+        &deps.streaming,
+        &deps.display,
+        &event.source.platform,
+        &caps,
+    );
+    if matches!(mode, ReplyMode::Notify { .. }) {
+        // Background results arrive whole.
+        plan.progressive = false;
+    }
+    let target = ChatTarget {
+        chat_id,
+        thread_id: event.source.thread_id.clone(),
+    };
+    let notice = reset.map(|r| r.notice().to_owned());
+    Some(Consumer::new(
+        adapter,
+        plan,
+        target,
+        event.message_id.clone(),
+        notice,
+    ))
+}
+
+/// Persists the reply with its outbox entry in one transaction, then
+/// delivers what the preview does not already show.
+async fn finish_reply(
+    deps: &WorkerDeps,
+    event: &InboundEvent,
+    mode: &ReplyMode,
+    session: &SessionId,
+    key: String,
+    consumer: Consumer<'_>,
+    outcome: &TurnOutcome,
+) -> Result<(), CoreError> {
+    let (text, preview, shown) = match consumer.finish(&outcome.text).await {
+        Remaining::Silent => return persist_reply(deps, session, outcome).await,
+        Remaining::Deliver {
+            text,
+            preview,
+            shown,
+        } => (text, preview, shown),
+    };
+    let text = match mode {
+        ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),
+        _ => text,
+    };
+    if text.trim().is_empty() && preview.is_none() {
+        return persist_reply(deps, session, outcome).await;
+    }
+    let now = deps.clock.now_ms();
+    let (_, entry) = deps
+        .store
+        .append_reply(
+            reply_messages(session, outcome, now),
+            NewOutbox {
+                key,
+                platform: event.source.platform.clone(),
+                target: ChatTarget {
+                    chat_id: event.source.chat_id.clone().unwrap_or_default(),
+                    thread_id: event.source.thread_id.clone(),
+                },
+                reply_to: event.message_id.clone(),
+                text: text.clone(),
+                session: Some(session.clone()),
+                message_ids: preview.iter().cloned().collect(),
+                created_at_ms: now,
+            },
+        )
+        .await?;
+    if entry.state != OutboxState::Pending {
+        return Ok(());
+    }
+    if preview.is_some() && shown == text {
+        // The preview already shows the final text: nothing more to send.
+        deps.store
+            .outbox_delivered(entry.id, &entry.message_ids, now)
+            .await?;
+        return Ok(());
+    }
+    match deliver_entry(deps, &entry).await? {
+        Outcome::Delivered(_) => {}
+        Outcome::Deferred(reason) => {
+            debug!(key = %entry.key, %reason, "reply deferred; the outbox retries it")
+        }
+        Outcome::Failed(reason) => warn!(key = %entry.key, %reason, "reply could not be delivered"),
+    }
+    Ok(())
+}
+
+fn reply_messages(session: &SessionId, outcome: &TurnOutcome, now: i64) -> AppendMessages {
+    AppendMessages {
+        session: session.clone(),
+        messages: outcome
+            .messages
+            .iter()
+            .map(|m| NewMessage {
+                message: m.clone(),
+                at_ms: now,
+                platform_message_id: None,
+            })
+            .collect(),
+        usage: outcome.usage,
     }
 }
 
@@ -393,22 +572,8 @@ async fn persist_reply(
     session: &SessionId,
     outcome: &TurnOutcome,
 ) -> Result<(), CoreError> {
-    let now = deps.clock.now_ms();
-    let messages = outcome
-        .messages
-        .iter()
-        .map(|m| NewMessage {
-            message: m.clone(),
-            at_ms: now,
-            platform_message_id: None,
-        })
-        .collect();
     deps.store
-        .append_messages(AppendMessages {
-            session: session.clone(),
-            messages,
-            usage: outcome.usage,
-        })
+        .append_messages(reply_messages(session, outcome, deps.clock.now_ms()))
         .await?;
     Ok(())
 }

@@ -51,6 +51,10 @@ pub(crate) struct WorkerDeps {
     /// The agent's model when a session has no override.
     pub(crate) default_model: String,
     pub(crate) timezone: TimeZone,
+    pub(crate) streaming: crate::delivery::StreamingConfig,
+    pub(crate) display: crate::delivery::DisplayConfig,
+    /// Where `local` deliveries are written.
+    pub(crate) output_dir: std::path::PathBuf,
     /// Cancelled when running turns must stop (the drain deadline passed).
     pub(crate) turns: CancellationToken,
 }
@@ -79,6 +83,8 @@ impl WorkerDeps {
 pub(crate) struct WorkerState {
     pub(crate) running: Option<Running>,
     pub(crate) pending: Pending,
+    /// Messages that arrived while a finished turn delivered its reply.
+    deferred: std::collections::VecDeque<Job>,
     last_ack: Option<Instant>,
 }
 
@@ -125,6 +131,7 @@ pub(crate) async fn run_worker(
     let mut state = WorkerState {
         running: None,
         pending: Pending::new(deps.config.session_queue),
+        deferred: std::collections::VecDeque::new(),
         last_ack: None,
     };
     let idle = deps.config.worker_idle();
@@ -141,6 +148,13 @@ pub(crate) async fn run_worker(
             {
                 state.running = None;
                 on_turn_end(&key, &mut state, end);
+                // Messages that came while the reply was being delivered
+                // are handled now, as if they had just arrived.
+                while state.running.is_none()
+                    && let Some(job) = state.deferred.pop_front()
+                {
+                    handle(&shared, &key, &mut state, job).await;
+                }
                 start_next(&shared, &key, &mut state);
             }
             () = tokio::time::sleep(idle), if is_idle && open => {
@@ -208,6 +222,24 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
             }
         }
     }
+    // The agent is done and its reply is on its way: the user has seen
+    // it, so this message is not "while the agent works". It waits the
+    // moment until the turn is over.
+    if state
+        .running
+        .as_ref()
+        .is_some_and(|r| r.slot.is_finishing())
+    {
+        state.deferred.push_back(job);
+        return;
+    }
+    handle(shared, key, state, job).await;
+}
+
+/// An allowed message: a command, a new turn, or busy input.
+async fn handle(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState, job: Job) {
+    let deps = shared.deps();
+    let caps = deps.capabilities(&job.event.source.platform);
     let prefix = if job.reply.is_stream() {
         '/'
     } else {

@@ -73,6 +73,12 @@ impl From<CoreError> for ApiError {
                 "shutting_down",
                 message,
             ),
+            CoreError::Delivery(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "delivery_error",
+                message,
+            ),
             CoreError::Store(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",

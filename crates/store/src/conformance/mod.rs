@@ -20,6 +20,7 @@
 
 mod history;
 mod messages;
+mod outbox;
 mod pairing;
 mod sessions;
 mod settings;
@@ -32,6 +33,11 @@ pub use messages::{
     append_keeps_order_and_counts, concurrent_appends_all_land, empty_query_finds_nothing,
     messages_round_trip_exactly, search_finds_words, search_respects_limit,
     search_survives_hostile_queries,
+};
+pub use outbox::{
+    append_reply_appends_once, append_reply_to_unknown_session_writes_nothing,
+    outbox_pending_order_and_limit, outbox_put_and_get_round_trip, outbox_put_is_idempotent,
+    outbox_state_transitions,
 };
 pub use pairing::{
     approve_clears_pending_requests, approved_users_order_and_revoke,
@@ -83,6 +89,12 @@ macro_rules! store_conformance_tests {
             pending_pairings_list_expire_and_purge,
             approve_clears_pending_requests,
             approved_users_order_and_revoke,
+            outbox_put_and_get_round_trip,
+            outbox_put_is_idempotent,
+            append_reply_appends_once,
+            append_reply_to_unknown_session_writes_nothing,
+            outbox_state_transitions,
+            outbox_pending_order_and_limit,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

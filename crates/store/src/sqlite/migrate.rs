@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/0002_conversation_engine.sql"),
     ),
+    (3, include_str!("../../migrations/0003_outbox.sql")),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

@@ -18,8 +18,8 @@ mod ops;
 mod rows;
 
 use crate::{
-    AppendMessages, ApprovedUser, ListSessions, NewSession, PendingPairing, Result, SearchHit,
-    SessionRecord, Store, StoreError, StoredMessage,
+    AppendMessages, ApprovedUser, ListSessions, NewOutbox, NewSession, OutboxEntry, PendingPairing,
+    Result, SearchHit, SessionRecord, Store, StoreError, StoredMessage,
 };
 use async_trait::async_trait;
 use error::{DbError, DbResult, classify_io};
@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// operation fails with [`StoreError::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Prepared statements kept per connection (the store uses about forty).
+/// Prepared statements kept per connection (the store uses about fifty).
 const STATEMENT_CACHE: usize = 64;
 
 /// A [`Store`] on one SQLite database. Cloning is cheap and shares the connections.
@@ -368,6 +368,63 @@ impl Store for SqliteStore {
         let platform = platform.cloned();
         self.read(move |c| ops::approved_users(c, platform.as_ref()))
             .await
+    }
+
+    async fn outbox_put(&self, new: NewOutbox) -> Result<OutboxEntry> {
+        self.write(move |c| ops::outbox_put(c, &new)).await
+    }
+
+    async fn append_reply(
+        &self,
+        append: AppendMessages,
+        outbox: NewOutbox,
+    ) -> Result<(Vec<i64>, OutboxEntry)> {
+        self.write(move |c| ops::append_reply(c, &append, &outbox))
+            .await
+    }
+
+    async fn outbox_entry(&self, key: &str) -> Result<Option<OutboxEntry>> {
+        let key = key.to_owned();
+        self.read(move |c| ops::outbox_entry(c, &key)).await
+    }
+
+    async fn outbox_set_message_ids(
+        &self,
+        id: i64,
+        message_ids: &[String],
+        at_ms: i64,
+    ) -> Result<()> {
+        let message_ids = message_ids.to_vec();
+        self.write(move |c| ops::outbox_set_message_ids(c, id, &message_ids, at_ms))
+            .await
+    }
+
+    async fn outbox_delivered(&self, id: i64, message_ids: &[String], at_ms: i64) -> Result<()> {
+        let message_ids = message_ids.to_vec();
+        self.write(move |c| ops::outbox_delivered(c, id, &message_ids, at_ms))
+            .await
+    }
+
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at_ms: i64,
+        at_ms: i64,
+    ) -> Result<()> {
+        let error = error.to_owned();
+        self.write(move |c| ops::outbox_retry_later(c, id, &error, next_attempt_at_ms, at_ms))
+            .await
+    }
+
+    async fn outbox_failed(&self, id: i64, error: &str, at_ms: i64) -> Result<()> {
+        let error = error.to_owned();
+        self.write(move |c| ops::outbox_failed(c, id, &error, at_ms))
+            .await
+    }
+
+    async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.read(move |c| ops::outbox_pending(c, limit)).await
     }
 }
 

@@ -8,11 +8,16 @@
 //! halfway through.
 
 mod messages;
+mod outbox;
 mod pairing;
 mod sessions;
 mod settings;
 
 pub(crate) use messages::{append_messages, messages, search, undo_exchanges};
+pub(crate) use outbox::{
+    append_reply, outbox_delivered, outbox_entry, outbox_failed, outbox_pending, outbox_put,
+    outbox_retry_later, outbox_set_message_ids,
+};
 pub(crate) use pairing::{
     add_pending_pairing, approve_user, approved_users, is_approved, pending_pairings,
     purge_expired_pairings, remove_pending_pairing, revoke_user,

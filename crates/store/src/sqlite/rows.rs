@@ -6,10 +6,14 @@
 //! counters that do not make sense become [`StoreError::Corrupt`] naming the
 //! record. Pairing records hold only plain values and are read straight from
 //! the row (a value of the wrong type is classified as corrupt all the same).
+//! Outbox entries are read in two steps like sessions.
 
-use crate::{ApprovedUser, PendingPairing, SessionRecord, StoreError, StoredMessage};
+use crate::{
+    ApprovedUser, OutboxEntry, OutboxState, PendingPairing, SessionRecord, StoreError,
+    StoredMessage,
+};
 use hermod_model::{
-    ChatMessage, Content, PlatformId, Role, SessionId, SessionKey, Source, ToolCall,
+    ChatMessage, ChatTarget, Content, PlatformId, Role, SessionId, SessionKey, Source, ToolCall,
 };
 use rusqlite::Row;
 use serde::Deserialize;
@@ -240,6 +244,93 @@ pub(crate) fn approved_from_row(row: &Row<'_>) -> rusqlite::Result<ApprovedUser>
         user_name: row.get(2)?,
         approved_at_ms: row.get(3)?,
     })
+}
+
+/// The `outbox` columns in the order [`RawOutbox::from_row`] reads them.
+pub(crate) const OUTBOX_COLUMNS: &str = "id, key, platform, chat_id, thread_id, reply_to, text, \
+     session_id, state, attempts, message_ids_json, error, created_at_ms, updated_at_ms, \
+     next_attempt_at_ms, delivered_at_ms";
+
+/// An `outbox` row as stored.
+pub(crate) struct RawOutbox {
+    id: i64,
+    key: String,
+    platform: String,
+    chat_id: String,
+    thread_id: Option<String>,
+    reply_to: Option<String>,
+    text: String,
+    session_id: Option<String>,
+    state: String,
+    attempts: i64,
+    message_ids_json: String,
+    error: Option<String>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+    next_attempt_at_ms: i64,
+    delivered_at_ms: Option<i64>,
+}
+
+impl RawOutbox {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            key: row.get(1)?,
+            platform: row.get(2)?,
+            chat_id: row.get(3)?,
+            thread_id: row.get(4)?,
+            reply_to: row.get(5)?,
+            text: row.get(6)?,
+            session_id: row.get(7)?,
+            state: row.get(8)?,
+            attempts: row.get(9)?,
+            message_ids_json: row.get(10)?,
+            error: row.get(11)?,
+            created_at_ms: row.get(12)?,
+            updated_at_ms: row.get(13)?,
+            next_attempt_at_ms: row.get(14)?,
+            delivered_at_ms: row.get(15)?,
+        })
+    }
+
+    pub(crate) fn decode(self) -> Result<OutboxEntry, StoreError> {
+        let id = self.id;
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("outbox entry {id} has an unreadable {what}: {e}"))
+        };
+        let state = OutboxState::parse(&self.state)
+            .ok_or_else(|| corrupt("state", &format_args!("{:?}", self.state)))?;
+        let attempts =
+            u32::try_from(self.attempts).map_err(|_| corrupt("attempt count", &self.attempts))?;
+        let message_ids: Vec<String> = serde_json::from_str(&self.message_ids_json)
+            .map_err(|e| corrupt("message id list", &e))?;
+        Ok(OutboxEntry {
+            id,
+            key: self.key,
+            platform: PlatformId::new(self.platform),
+            target: ChatTarget {
+                chat_id: self.chat_id,
+                thread_id: self.thread_id,
+            },
+            reply_to: self.reply_to,
+            text: self.text,
+            session: self.session_id.map(session_id).transpose()?,
+            state,
+            attempts,
+            message_ids,
+            error: self.error,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+            next_attempt_at_ms: self.next_attempt_at_ms,
+            delivered_at_ms: self.delivered_at_ms,
+        })
+    }
+}
+
+/// Serializes platform message ids for `message_ids_json`.
+pub(crate) fn encode_message_ids(ids: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(ids)
+        .map_err(|e| StoreError::Invalid(format!("unserializable message ids: {e}")))
 }
 
 #[cfg(test)]

@@ -30,41 +30,65 @@ pub(crate) fn append_messages(
     conn: &mut Connection,
     append: &AppendMessages,
 ) -> DbResult<Vec<i64>> {
-    // Encode everything first: a message that cannot be stored must not leave
-    // half a batch behind (the transaction would roll back anyway, but this
-    // also keeps the write lock short).
-    let encoded: Vec<EncodedMessage> = append
-        .messages
-        .iter()
-        .map(|m| encode_message(&m.message))
-        .collect::<Result<_, _>>()?;
-    let prompt = sql_tokens(append.usage.prompt_tokens, "prompt token count")?;
-    let completion = sql_tokens(append.usage.completion_tokens, "completion token count")?;
-    let count = sql_count(append.messages.len());
-    let latest_at = append.messages.iter().map(|m| m.at_ms).max();
-
+    let prepared = PreparedAppend::new(append)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Checked inside the transaction so the session cannot vanish between the
-    // check and the inserts.
-    if !session_exists(&tx, &append.session)? {
-        return Err(not_found(&append.session).into());
-    }
-    let ids = insert_messages(&tx, append, &encoded)?;
-    let mut update = tx.prepare_cached(
-        "UPDATE sessions SET message_count = message_count + ?2, \
-         prompt_tokens = prompt_tokens + ?3, completion_tokens = completion_tokens + ?4, \
-         updated_at_ms = max(updated_at_ms, coalesce(?5, updated_at_ms)) WHERE id = ?1",
-    )?;
-    update.execute(params![
-        append.session.as_str(),
-        count,
-        prompt,
-        completion,
-        latest_at
-    ])?;
-    drop(update);
+    let ids = prepared.apply(&tx)?;
     tx.commit()?;
     Ok(ids)
+}
+
+/// An [`AppendMessages`] checked and encoded, ready to apply inside a
+/// transaction: the one implementation of appending, shared by
+/// [`append_messages`] and the outbox's `append_reply`.
+pub(crate) struct PreparedAppend<'a> {
+    append: &'a AppendMessages,
+    encoded: Vec<EncodedMessage>,
+    prompt: i64,
+    completion: i64,
+}
+
+impl<'a> PreparedAppend<'a> {
+    /// Encodes everything first: a message that cannot be stored must not
+    /// leave half a batch behind (the transaction would roll back anyway, but
+    /// this also keeps the write lock short).
+    pub(crate) fn new(append: &'a AppendMessages) -> DbResult<Self> {
+        let encoded: Vec<EncodedMessage> = append
+            .messages
+            .iter()
+            .map(|m| encode_message(&m.message))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            append,
+            encoded,
+            prompt: sql_tokens(append.usage.prompt_tokens, "prompt token count")?,
+            completion: sql_tokens(append.usage.completion_tokens, "completion token count")?,
+        })
+    }
+
+    /// Inserts the messages and adds them and the usage to the session's
+    /// counters; returns the messages' ids. Must run inside a transaction
+    /// (the caller commits), so the session cannot vanish between the check
+    /// and the inserts. Unknown session: [`StoreError::NotFound`].
+    pub(crate) fn apply(&self, tx: &Connection) -> DbResult<Vec<i64>> {
+        let append = self.append;
+        if !session_exists(tx, &append.session)? {
+            return Err(not_found(&append.session).into());
+        }
+        let ids = insert_messages(tx, append, &self.encoded)?;
+        let mut update = tx.prepare_cached(
+            "UPDATE sessions SET message_count = message_count + ?2, \
+             prompt_tokens = prompt_tokens + ?3, completion_tokens = completion_tokens + ?4, \
+             updated_at_ms = max(updated_at_ms, coalesce(?5, updated_at_ms)) WHERE id = ?1",
+        )?;
+        update.execute(params![
+            append.session.as_str(),
+            sql_count(append.messages.len()),
+            self.prompt,
+            self.completion,
+            append.messages.iter().map(|m| m.at_ms).max(),
+        ])?;
+        Ok(ids)
+    }
 }
 
 /// Inserts `append`'s messages (already encoded as `encoded`); returns their ids.

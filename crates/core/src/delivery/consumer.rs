@@ -1,0 +1,420 @@
+//! The stream consumer: shows a reply while the agent writes it, for every
+//! platform, within the platform's limits.
+//!
+//! - The first message is sent once at least four visible characters exist
+//!   (and the text cannot still turn into a silence marker); then it is
+//!   edited at most every `edit_interval`, sooner when `buffer_threshold`
+//!   new characters arrived (never faster than the platform's minimum), with
+//!   a cursor while writing.
+//! - Hidden reasoning (`<think>` blocks and the like) never reaches a user.
+//! - When the text outgrows the platform's limit, the message is finalized
+//!   at a newline and the rest continues in a new message.
+//! - A tool call ends the current message; text after it starts a new one.
+//! - An edit refused as rate-limited doubles the interval (up to 10 s) and
+//!   waits the platform's retry-after; after three refusals editing stops
+//!   and only the unseen rest is delivered, as new messages.
+//!
+//! The consumer never delivers the final text itself: [`Consumer::finish`]
+//! returns what remains, which goes through the outbox.
+
+use crate::adapter::{Adapter, AdapterError};
+use crate::delivery::send_once;
+use crate::delivery::settings::{StreamPlan, ToolProgress};
+use hermod_agent::AgentEvent;
+use hermod_model::text::{ThinkFilter, cut, is_silence, may_become_silence, split_message};
+use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+/// Visible characters needed before the first message is sent.
+const MIN_FIRST_CHARS: usize = 4;
+/// Edit refusals after which editing stops for this reply.
+const MAX_FLOOD_STRIKES: u32 = 3;
+const MAX_EDIT_INTERVAL: Duration = Duration::from_secs(10);
+/// Room kept free below the platform's limit while a message grows.
+const SAFETY_MARGIN: usize = 16;
+
+/// What is left to deliver when the agent is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Remaining {
+    /// The reply was an intentional-silence marker: nothing to deliver, and
+    /// any preview was deleted.
+    Silent,
+    /// Deliver `text`; when `preview` is set, that message already shows
+    /// `shown` (exactly, cursor included) and is edited rather than sent again.
+    Deliver {
+        text: String,
+        preview: Option<String>,
+        shown: String,
+    },
+}
+
+pub(crate) struct Consumer<'a> {
+    adapter: &'a dyn Adapter,
+    caps: Capabilities,
+    plan: StreamPlan,
+    target: ChatTarget,
+    reply_to: Option<String>,
+    filter: ThinkFilter,
+    /// All visible text of the reply (for the silence rule).
+    reply_text: String,
+    /// Text of the current message, including a leading notice.
+    text: String,
+    /// The message showing `text` while it grows.
+    message: Option<String>,
+    /// What that message shows now, without the cursor.
+    shown: String,
+    /// Exactly what that message shows now (with the cursor, if any).
+    displayed: String,
+    last_edit: Option<Instant>,
+    chars_at_last_edit: usize,
+    interval: Duration,
+    strikes: u32,
+    /// Do not call the platform before this (its retry-after).
+    not_before: Option<Instant>,
+    /// Editing stopped (flood or refusal): only new messages from now on.
+    edits_off: bool,
+    /// Every message this reply created, for deleting a silenced preview.
+    created: Vec<String>,
+    last_tool: Option<String>,
+}
+
+impl<'a> Consumer<'a> {
+    pub(crate) fn new(
+        adapter: &'a dyn Adapter,
+        plan: StreamPlan,
+        target: ChatTarget,
+        reply_to: Option<String>,
+        notice: Option<String>,
+    ) -> Self {
+        let caps = adapter.capabilities();
+        let interval = plan.edit_interval;
+        Self {
+            adapter,
+            caps,
+            plan,
+            target,
+            reply_to,
+            filter: ThinkFilter::new(),
+            reply_text: String::new(),
+            text: notice.map(|n| format!("{n}\n\n")).unwrap_or_default(),
+            message: None,
+            shown: String::new(),
+            displayed: String::new(),
+            last_edit: None,
+            chars_at_last_edit: 0,
+            interval,
+            strikes: 0,
+            not_before: None,
+            edits_off: false,
+            created: Vec::new(),
+            last_tool: None,
+        }
+    }
+
+    /// Feeds one agent event.
+    pub(crate) async fn on_event(&mut self, event: &AgentEvent) {
+        match event {
+            AgentEvent::TextDelta(delta) => {
+                let visible = self.filter.push(delta);
+                self.append(&visible);
+                self.flush(false).await;
+            }
+            AgentEvent::SegmentBreak => self.end_segment().await,
+            AgentEvent::ToolStarted { name, .. } => {
+                let show = match self.plan.tool_progress {
+                    ToolProgress::Off => false,
+                    ToolProgress::All => true,
+                    ToolProgress::New => self.last_tool.as_deref() != Some(name),
+                };
+                self.last_tool = Some(name.clone());
+                if show {
+                    self.end_segment().await;
+                    self.send_new(&format!("🔧 {name}…")).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn append(&mut self, visible: &str) {
+        self.reply_text.push_str(visible);
+        self.text.push_str(visible);
+    }
+
+    /// When the next timed edit is due, if one is waiting.
+    pub(crate) fn next_flush(&self) -> Option<Instant> {
+        if !self.plan.progressive
+            || self.edits_off
+            || self.message.is_none()
+            || self.text == self.shown
+        {
+            return None;
+        }
+        let after_interval = self.last_edit.map(|t| t + self.interval);
+        match (after_interval, self.not_before) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (Some(a), None) => Some(a),
+            (None, b) => b,
+        }
+    }
+
+    /// Sends or edits the message in progress when a rule says so.
+    /// `timer` is true when called because [`Consumer::next_flush`] passed.
+    pub(crate) async fn flush(&mut self, timer: bool) {
+        if !self.plan.progressive || self.edits_off {
+            return;
+        }
+        let now = Instant::now();
+        if self.not_before.is_some_and(|t| now < t) {
+            return;
+        }
+        if self.text.trim().chars().count() < MIN_FIRST_CHARS
+            || may_become_silence(&self.reply_text)
+        {
+            return;
+        }
+        self.split_overflow().await;
+        if self.message.is_none() {
+            let display = format!("{}{}", self.text, self.plan.cursor);
+            match self.adapter.send(self.outbound(&display)).await {
+                Ok(sent) => {
+                    self.created.extend(sent.message_ids.iter().cloned());
+                    // A platform that gives no id cannot be edited: the
+                    // rest arrives at the end.
+                    match sent.message_ids.last() {
+                        Some(id) => self.message = Some(id.clone()),
+                        None => self.edits_off = true,
+                    }
+                    self.shown = self.text.clone();
+                    self.displayed = display;
+                    self.mark_edit(now);
+                }
+                Err(e) => self.refused(e, now),
+            }
+            return;
+        }
+        let elapsed = self
+            .last_edit
+            .map_or(Duration::MAX, |t| now.duration_since(t));
+        let new_chars = self
+            .text
+            .chars()
+            .count()
+            .saturating_sub(self.chars_at_last_edit);
+        let due = timer
+            || elapsed >= self.interval
+            || (new_chars >= self.plan.buffer_threshold && elapsed >= self.caps.min_edit_interval);
+        if due && self.text != self.shown {
+            let display = format!("{}{}", self.text, self.plan.cursor);
+            self.edit_current(display, now).await;
+        }
+    }
+
+    fn mark_edit(&mut self, now: Instant) {
+        self.last_edit = Some(now);
+        self.chars_at_last_edit = self.text.chars().count();
+    }
+
+    fn outbound(&self, text: &str) -> hermod_model::Outbound {
+        hermod_model::Outbound {
+            target: self.target.clone(),
+            text: text.to_owned(),
+            reply_to: self.reply_to.clone(),
+        }
+    }
+
+    /// Edits the message in progress to `display`; `shown` follows on success.
+    async fn edit_current(&mut self, display: String, now: Instant) -> bool {
+        let Some(id) = self.message.clone() else {
+            return false;
+        };
+        let edit = Edit {
+            message: MessageRef {
+                target: self.target.clone(),
+                message_id: id,
+            },
+            text: display.clone(),
+        };
+        match self.adapter.edit(edit).await {
+            Ok(()) => {
+                self.shown = self.text.clone();
+                self.displayed = display;
+                self.mark_edit(now);
+                true
+            }
+            Err(e) => {
+                self.refused(e, now);
+                false
+            }
+        }
+    }
+
+    /// A send or edit was refused: back off on rate limits, stop editing
+    /// after too many or on any other refusal.
+    fn refused(&mut self, error: AdapterError, now: Instant) {
+        match error {
+            AdapterError::RateLimited { retry_after } => {
+                self.strikes += 1;
+                self.interval = (self.interval * 2).min(MAX_EDIT_INTERVAL);
+                self.not_before = Some(now + retry_after.unwrap_or(self.interval));
+                debug!(strikes = self.strikes, interval = ?self.interval, "edit rate-limited; slowing down");
+                if self.strikes >= MAX_FLOOD_STRIKES {
+                    warn!(
+                        "rate-limited {MAX_FLOOD_STRIKES} times; the rest of this reply comes as new messages"
+                    );
+                    self.edits_off = true;
+                }
+            }
+            other => {
+                debug!(error = %other, "the platform refused a streamed edit; sending the rest at the end");
+                self.edits_off = true;
+            }
+        }
+    }
+
+    /// Budget for the text of a message in progress (cursor and margin kept free).
+    fn budget(&self) -> usize {
+        let cursor = self.caps.length_unit.measure(&self.plan.cursor);
+        self.caps
+            .max_message_len
+            .saturating_sub(cursor + SAFETY_MARGIN)
+            .max(MIN_FIRST_CHARS * 4)
+    }
+
+    /// When the text no longer fits one message: finalize the current one at
+    /// a newline and continue in a new message.
+    async fn split_overflow(&mut self) {
+        while self.caps.length_unit.measure(&self.text) > self.budget() {
+            let budget = self.budget();
+            let piece = cut(&self.text, budget, self.caps.length_unit);
+            let now = Instant::now();
+            let finalized = match self.message.clone() {
+                Some(_) => {
+                    let head = piece.head.clone();
+                    let previous = std::mem::replace(&mut self.text, head.clone());
+                    let ok = self.edit_current(head, now).await;
+                    if !ok {
+                        self.text = previous;
+                        return;
+                    }
+                    true
+                }
+                None => self.send_new(&piece.head).await,
+            };
+            if !finalized {
+                return;
+            }
+            self.text = piece.tail;
+            self.message = None;
+            self.shown.clear();
+            self.displayed.clear();
+        }
+    }
+
+    /// Sends a finished piece of text as new message(s).
+    async fn send_new(&mut self, text: &str) -> bool {
+        if text.trim().is_empty() {
+            return true;
+        }
+        for part in split_message(text, self.caps.max_message_len, self.caps.length_unit) {
+            match send_once(self.adapter, &self.target, &part, self.reply_to.as_deref()).await {
+                Ok(ids) => self.created.extend(ids),
+                Err(e) => {
+                    warn!(error = %e, "sending part of a reply failed");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// A tool boundary: the current message is finished as it is, and text
+    /// after the tool call starts a new message.
+    async fn end_segment(&mut self) {
+        let tail = std::mem::replace(&mut self.filter, ThinkFilter::new()).finish();
+        self.append(&tail);
+        if self.text.trim().is_empty() || is_silence(&self.reply_text) {
+            self.text.clear();
+            return;
+        }
+        let rest = self.unshown_rest();
+        match (&self.message, self.edits_off) {
+            (Some(_), false) => {
+                self.split_overflow().await;
+                if self.message.is_some() && self.text != self.shown {
+                    let display = self.text.clone();
+                    self.edit_current(display, Instant::now()).await;
+                } else if self.message.is_none() {
+                    let text = self.text.clone();
+                    self.send_new(&text).await;
+                }
+            }
+            _ => {
+                self.send_new(&rest).await;
+            }
+        }
+        self.text.clear();
+        self.shown.clear();
+        self.displayed.clear();
+        self.message = None;
+    }
+
+    /// The part of the current text the user has not seen.
+    fn unshown_rest(&self) -> String {
+        match self.text.strip_prefix(&self.shown) {
+            Some(rest) if self.message.is_some() => rest.trim_start().to_owned(),
+            _ => self.text.clone(),
+        }
+    }
+
+    /// The agent is done: what is left to deliver.
+    pub(crate) async fn finish(mut self, final_text: &str) -> Remaining {
+        let tail = self.filter.finish();
+        self.append(&tail);
+        if self.reply_text.trim().is_empty() && !final_text.trim().is_empty() {
+            // The agent produced no deltas (a non-streaming provider): take the final text.
+            let visible = hermod_model::text::strip_think(final_text);
+            self.append(&visible);
+        }
+        if is_silence(&self.reply_text) {
+            for id in std::mem::take(&mut self.created) {
+                let message = MessageRef {
+                    target: self.target.clone(),
+                    message_id: id,
+                };
+                if let Err(e) = self.adapter.delete(message).await {
+                    debug!(error = %e, "could not delete a silenced preview");
+                }
+            }
+            return Remaining::Silent;
+        }
+        if self.edits_off || !self.plan.progressive {
+            return Remaining::Deliver {
+                text: self.unshown_rest(),
+                preview: None,
+                shown: String::new(),
+            };
+        }
+        Remaining::Deliver {
+            text: self.text.clone(),
+            preview: self.message.clone(),
+            shown: self.displayed.clone(),
+        }
+    }
+
+    /// The turn ended without a final reply (interrupted or failed): leave
+    /// the preview as it is, without the cursor.
+    pub(crate) async fn abandon(mut self) {
+        if self.message.is_some()
+            && !self.edits_off
+            && !self.plan.cursor.is_empty()
+            && !self.shown.is_empty()
+        {
+            self.text = self.shown.clone();
+            let display = self.text.clone();
+            self.edit_current(display, Instant::now()).await;
+        }
+    }
+}
