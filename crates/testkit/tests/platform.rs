@@ -300,9 +300,8 @@ async fn groups_and_threads_are_answered_where_they_were_asked() {
     assert!(platform.sent("bob").is_empty(), "no DM was written");
 
     let sent = bob.send(bob.dm_event("direct")).await.unwrap();
-    let reply = platform.wait_for_messages("bob", 1).await.remove(0);
+    let reply = platform.wait_for_text("bob", |t| t == "echo: direct").await;
     assert_eq!(reply.reply_to, Some(sent));
-    assert_eq!(reply.text, "echo: direct");
     assert_eq!(platform.all_sent().len(), 3);
 
     shutdown.cancel();
