@@ -7,7 +7,7 @@
 //! configures; this module only composes them.
 
 use crate::dotenv;
-use hermod_core::GatewayConfig;
+use hermod_core::{DisplayConfig, GatewayConfig, StreamingConfig};
 use hermod_model::{EnvVars, Secret};
 use hermod_platforms::PlatformsConfig;
 use serde::Deserialize;
@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub model: ModelSection,
     pub agent: AgentSection,
     pub gateway: GatewayConfig,
+    pub streaming: StreamingConfig,
+    pub display: DisplayConfig,
     pub platforms: PlatformsConfig,
 }
 
@@ -91,6 +93,8 @@ pub struct Config {
     pub model: ModelSection,
     pub agent: AgentSection,
     pub gateway: GatewayConfig,
+    pub streaming: StreamingConfig,
+    pub display: DisplayConfig,
     pub platforms: PlatformsConfig,
 }
 
@@ -163,6 +167,8 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         mut model,
         agent,
         mut gateway,
+        streaming,
+        display,
         mut platforms,
     } = file;
     let env_error = |e: String| ConfigError(format!("environment: {e}"));
@@ -185,6 +191,8 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         model,
         agent,
         gateway,
+        streaming,
+        display,
         platforms,
     };
     validate(&config)?;

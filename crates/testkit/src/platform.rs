@@ -108,6 +108,8 @@ struct State {
     omit_message_ids: bool,
     /// Sends and edits wait until released (a platform that never answers).
     held: bool,
+    /// Calls that have waited on `held`.
+    held_calls: usize,
 }
 
 impl State {
@@ -154,6 +156,27 @@ impl TestPlatform {
                 id: PlatformId::from_static(name),
                 capabilities,
                 state: Mutex::new(State::default()),
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// The same platform as seen by a new process: a separate instance that
+    /// starts with this one's messages, calls and id counter (and no
+    /// scripted faults). Calls still made to this instance — say, by tasks
+    /// of a process that is crashing — do not reach the copy.
+    pub fn restarted(&self) -> Self {
+        let copy = self.update(|s| State {
+            last_message_id: s.last_message_id,
+            sent: s.sent.clone(),
+            calls: s.calls.clone(),
+            ..State::default()
+        });
+        Self {
+            inner: Arc::new(Inner {
+                id: self.inner.id.clone(),
+                capabilities: self.inner.capabilities.clone(),
+                state: Mutex::new(copy),
                 changed: Notify::new(),
             }),
         }
@@ -373,8 +396,21 @@ impl TestPlatform {
         self.update(|s| s.held = false);
     }
 
+    /// Waits until at least `n` calls have been held.
+    pub async fn wait_for_held(&self, n: usize) {
+        self.wait_until(|s| (s.held_calls >= n).then_some(())).await;
+    }
+
     async fn wait_if_held(&self) {
-        self.wait_until(|s| (!s.held).then_some(())).await;
+        let held = self.update(|s| {
+            if s.held {
+                s.held_calls += 1;
+            }
+            s.held
+        });
+        if held {
+            self.wait_until(|s| (!s.held).then_some(())).await;
+        }
     }
 
     /// Refuses texts this platform could not show.

@@ -46,7 +46,10 @@ pub async fn run() -> anyhow::Result<()> {
     }
 
     let mut builder = Gateway::builder(Arc::new(store), Arc::new(agent), config.gateway.clone())
-        .default_model(config.model.default.clone());
+        .default_model(config.model.default.clone())
+        .streaming(config.streaming.clone())
+        .display(config.display.clone())
+        .output_dir(config.home.join("output"));
     for built in &adapters {
         info!(adapter = %built.description, "adapter ready");
         builder = builder.adapter(Arc::clone(&built.adapter));

@@ -205,7 +205,10 @@ impl<'a> Consumer<'a> {
             .saturating_sub(self.chars_at_last_edit);
         let due = timer
             || elapsed >= self.interval
-            || (new_chars >= self.plan.buffer_threshold && elapsed >= self.caps.min_edit_interval);
+            // After a rate limit only the (doubled) interval counts.
+            || (self.strikes == 0
+                && new_chars >= self.plan.buffer_threshold
+                && elapsed >= self.caps.min_edit_interval);
         if due && self.text != self.shown {
             let display = format!("{}{}", self.text, self.plan.cursor);
             self.edit_current(display, now).await;
@@ -343,7 +346,7 @@ impl<'a> Consumer<'a> {
         match (&self.message, self.edits_off) {
             (Some(_), false) => {
                 self.split_overflow().await;
-                if self.message.is_some() && self.text != self.shown {
+                if self.message.is_some() && self.text != self.displayed {
                     let display = self.text.clone();
                     self.edit_current(display, Instant::now()).await;
                 } else if self.message.is_none() {
@@ -364,7 +367,7 @@ impl<'a> Consumer<'a> {
     /// The part of the current text the user has not seen.
     fn unshown_rest(&self) -> String {
         match self.text.strip_prefix(&self.shown) {
-            Some(rest) if self.message.is_some() => rest.trim_start().to_owned(),
+            Some(rest) if !self.shown.is_empty() => rest.trim_start().to_owned(),
             _ => self.text.clone(),
         }
     }
@@ -390,6 +393,12 @@ impl<'a> Consumer<'a> {
             }
             return Remaining::Silent;
         }
+        // Trailing whitespace is not part of what a user sees.
+        let trimmed = self.text.trim_end().len();
+        self.text.truncate(trimmed);
+        if self.edits_off {
+            self.strip_stuck_cursor().await;
+        }
         if self.edits_off || !self.plan.progressive {
             return Remaining::Deliver {
                 text: self.unshown_rest(),
@@ -401,6 +410,32 @@ impl<'a> Consumer<'a> {
             text: self.text.clone(),
             preview: self.message.clone(),
             shown: self.displayed.clone(),
+        }
+    }
+
+    /// Editing stopped with the cursor still showing: one last edit to
+    /// remove it, after the platform's retry-after (best effort).
+    async fn strip_stuck_cursor(&mut self) {
+        let Some(id) = self.message.clone() else {
+            return;
+        };
+        if self.plan.cursor.is_empty() || !self.displayed.ends_with(&self.plan.cursor) {
+            return;
+        }
+        if let Some(at) = self.not_before {
+            tokio::time::sleep_until(at).await;
+        }
+        let text = self.shown.trim_end().to_owned();
+        let edit = Edit {
+            message: MessageRef {
+                target: self.target.clone(),
+                message_id: id,
+            },
+            text: text.clone(),
+        };
+        match self.adapter.edit(edit).await {
+            Ok(()) => self.displayed = text,
+            Err(e) => debug!(error = %e, "could not remove the cursor from a preview"),
         }
     }
 
