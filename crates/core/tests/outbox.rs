@@ -265,3 +265,119 @@ async fn deliveries_to_targets() {
     );
     stop.cancel();
 }
+
+async fn one_turn_gateway(
+    db: &Path,
+    platform: &TestPlatform,
+) -> (Arc<SqliteStore>, tokio_util::sync::DropGuard) {
+    let (store, gateway) = start(db, platform, ScriptedAgent::echo()).await;
+    let stop = CancellationToken::new();
+    tokio::spawn(gateway.run(stop.clone()));
+    platform.wait_running().await;
+    (store, stop.drop_guard())
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_failures_are_retried_with_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = TestPlatform::with_capabilities(
+        "test",
+        Capabilities {
+            can_edit: false,
+            ..TestPlatform::default_capabilities()
+        },
+    );
+    platform.fail_next_send(hermod_core::AdapterError::Transient(
+        "502 from the platform".into(),
+    ));
+    platform.fail_next_send(hermod_core::AdapterError::RateLimited {
+        retry_after: Some(Duration::from_secs(7)),
+    });
+    let (store, _stop) = one_turn_gateway(&dir.path().join("t.db"), &platform).await;
+    let started = tokio::time::Instant::now();
+    platform.user("alice").dm("hi").await.unwrap();
+    let messages = platform.wait_for_messages("alice", 1).await;
+    assert_eq!(messages[0].text, "echo: hi (0 earlier)");
+    assert!(
+        started.elapsed() >= Duration::from_secs(8),
+        "backed off, then waited the retry-after"
+    );
+    assert_eq!(platform.send_attempts(), 3);
+    loop {
+        if store.outbox_pending(0).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_failure_is_recorded_and_the_user_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = TestPlatform::with_capabilities(
+        "test",
+        Capabilities {
+            can_edit: false,
+            ..TestPlatform::default_capabilities()
+        },
+    );
+    platform.fail_next_send(hermod_core::AdapterError::Rejected(
+        "Bad Request: chat not writable".into(),
+    ));
+    let (store, _stop) = one_turn_gateway(&dir.path().join("t.db"), &platform).await;
+    platform.user("alice").dm("hi").await.unwrap();
+    let notice = platform.wait_for_messages("alice", 1).await;
+    assert!(
+        notice[0].text.starts_with("⚠️ I couldn't deliver my reply"),
+        "{}",
+        notice[0].text
+    );
+    let session = store
+        .list_sessions(Default::default())
+        .await
+        .unwrap()
+        .remove(0);
+    let key = format!("reply:{}:", session.id);
+    let entry = store
+        .outbox_entry(&format!("{key}1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state, OutboxState::Failed);
+    assert!(entry.error.unwrap().contains("chat not writable"));
+}
+
+#[tokio::test]
+async fn replies_too_old_to_send_are_reported_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let store = SqliteStore::open(&db).unwrap();
+    let stale = store
+        .outbox_put(hermod_store::NewOutbox {
+            key: "reply:old:1".into(),
+            platform: PlatformId::from_static("test"),
+            target: hermod_model::ChatTarget {
+                chat_id: "alice".into(),
+                thread_id: None,
+            },
+            reply_to: None,
+            text: "yesterday's answer".into(),
+            session: None,
+            message_ids: Vec::new(),
+            created_at_ms: hermod_core::now_ms() - 2 * 3_600_000,
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let platform = TestPlatform::new("test");
+    let (store, _stop) = one_turn_gateway(&db, &platform).await;
+    loop {
+        let entry = store.outbox_entry(&stale.key).await.unwrap().unwrap();
+        if entry.state != OutboxState::Pending {
+            assert_eq!(entry.state, OutboxState::Failed);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(platform.sent("alice").is_empty());
+}
