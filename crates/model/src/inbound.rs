@@ -38,7 +38,7 @@ pub struct Attachment {
 }
 
 /// One message arriving at the gateway.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundEvent {
     pub source: Source,
     /// The new user input of this turn.

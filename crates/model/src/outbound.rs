@@ -17,6 +17,9 @@ pub struct Outbound {
     pub text: String,
     /// The platform message this one replies to, when threading replies.
     pub reply_to: Option<String>,
+    /// Files to send with the text (the text becomes their caption where
+    /// the platform has captions).
+    pub attachments: Vec<crate::inbound::Attachment>,
 }
 
 /// The platform ids of every message a send created (a long text may

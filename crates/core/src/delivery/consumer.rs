@@ -225,6 +225,7 @@ impl<'a> Consumer<'a> {
             target: self.target.clone(),
             text: text.to_owned(),
             reply_to: self.reply_to.clone(),
+            attachments: Vec::new(),
         }
     }
 

@@ -36,6 +36,7 @@ pub(crate) async fn send_once(
         target: target.clone(),
         text: text.to_owned(),
         reply_to: reply_to.map(str::to_owned),
+        attachments: Vec::new(),
     };
     match adapter.send(outbound.clone()).await {
         Err(AdapterError::RateLimited { retry_after }) => {

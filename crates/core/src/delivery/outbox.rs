@@ -148,6 +148,7 @@ async fn send(
         target: entry.target.clone(),
         text: text.to_owned(),
         reply_to: entry.reply_to.clone(),
+        attachments: Vec::new(),
     };
     with_retries(|| adapter.send(outbound.clone()))
         .await

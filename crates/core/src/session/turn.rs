@@ -613,6 +613,7 @@ async fn deliver(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, text
         },
         text,
         reply_to: event.message_id.clone(),
+        attachments: Vec::new(),
     };
     if let Err(e) = adapter.send(outbound).await {
         warn!(%platform, error = %e, "delivering the reply failed");
