@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::warn;
 
 /// Capacity of the event channel of a streamed turn. Small: it only smooths
 /// the hand-over between the agent and a slow client.
@@ -96,6 +97,11 @@ impl Router {
     }
 
     pub(crate) fn submit(&self, event: InboundEvent, reply: ReplyMode) -> Result<(), CoreError> {
+        self.submit_job(Job::new(event, reply))
+    }
+
+    pub(crate) fn submit_job(&self, job: Job) -> Result<(), CoreError> {
+        let event = &job.event;
         let key = match &event.route {
             Some(key) => key.clone(),
             None => SessionKey::build(&event.source, &self.shared.deps.key_policy),
@@ -105,7 +111,6 @@ impl Router {
             return Err(CoreError::ShuttingDown);
         }
         let capacity = self.shared.deps.config.session_queue;
-        let job = Job { event, reply };
         let job = match workers.by_key.get(&key) {
             Some(slot) => match slot.queue.try_send(job) {
                 Ok(()) => return Ok(()),
@@ -186,11 +191,29 @@ impl Inbound {
     /// it (advance its offset) as soon as this returns: an event is handled
     /// at most once per key, and one recorded but unfinished when the
     /// process stopped is handled on the next start.
-    pub async fn submit_once(&self, event: InboundEvent, key: &str) -> Result<Submitted, CoreError> {
-        // Recording lands with the inbox; until then the router's own
-        // ordering applies.
-        let _ = key;
-        self.submit(event).map(|()| Submitted::Accepted)
+    pub async fn submit_once(
+        &self,
+        event: InboundEvent,
+        key: &str,
+    ) -> Result<Submitted, CoreError> {
+        let deps = self.router.shared.deps();
+        let json = serde_json::to_string(&event)
+            .map_err(|e| CoreError::Store(format!("cannot record the message: {e}")))?;
+        let platform = event.source.platform.clone();
+        if !deps
+            .store
+            .inbox_record(&platform, key, &json, deps.clock.now_ms())
+            .await?
+        {
+            return Ok(Submitted::Duplicate);
+        }
+        let mut job = Job::new(event, ReplyMode::Adapter);
+        job.inbox.push(key.to_owned());
+        if let Err(e) = self.router.submit_job(job) {
+            // Recorded all the same: the next start takes it up.
+            warn!(%platform, key, error = %e, "a recorded message could not be queued now");
+        }
+        Ok(Submitted::Accepted)
     }
 
     /// Submits an event whose reply goes back through the platform's adapter.

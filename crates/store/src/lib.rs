@@ -15,8 +15,8 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AppendMessages, ApprovedUser, ListSessions, NewMessage, NewOutbox, NewSession, OutboxEntry,
-    OutboxState, PendingPairing, SearchHit, SessionRecord, StoredMessage,
+    AppendMessages, ApprovedUser, InboxEntry, InboxState, ListSessions, NewMessage, NewOutbox,
+    NewSession, OutboxEntry, OutboxState, PendingPairing, SearchHit, SessionRecord, StoredMessage,
 };
 
 use async_trait::async_trait;
@@ -115,6 +115,32 @@ pub trait Store: Send + Sync + 'static {
     /// counters and `updated_at_ms` stay as they were.
     /// Unknown session: [`StoreError::NotFound`].
     async fn undo_exchanges(&self, id: &SessionId, exchanges: usize) -> Result<Vec<StoredMessage>>;
+
+    /// Records an inbound message under `key` (unique per platform) unless
+    /// it was recorded before; returns whether it is new. Recording happens
+    /// before the platform is acknowledged, so nothing is lost or handled twice.
+    async fn inbox_record(
+        &self,
+        platform: &PlatformId,
+        key: &str,
+        event_json: &str,
+        at_ms: i64,
+    ) -> Result<bool>;
+
+    /// Moves an inbound message on; returns false when it is unknown.
+    async fn inbox_set_state(
+        &self,
+        platform: &PlatformId,
+        key: &str,
+        state: InboxState,
+        at_ms: i64,
+    ) -> Result<bool>;
+
+    /// Inbound messages not yet done, oldest first (0 = 1000).
+    async fn inbox_unfinished(&self, limit: usize) -> Result<Vec<InboxEntry>>;
+
+    /// Forgets done messages last touched before `before_ms`; returns how many.
+    async fn inbox_prune(&self, before_ms: i64) -> Result<u64>;
 
     /// The value of a setting, if it is set.
     async fn setting(&self, key: &str) -> Result<Option<String>>;

@@ -217,3 +217,47 @@ mod tests {
         assert_eq!(OutboxState::parse("sent"), None);
     }
 }
+
+/// How far an inbound message got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxState {
+    /// Recorded; not yet taken up by its session.
+    Received,
+    /// Its turn started: the user message is in the session.
+    Started,
+    /// Handled (answered, refused or ignored).
+    Done,
+}
+
+impl InboxState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InboxState::Received => "received",
+            InboxState::Started => "started",
+            InboxState::Done => "done",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "received" => InboxState::Received,
+            "started" => InboxState::Started,
+            "done" => InboxState::Done,
+            _ => return None,
+        })
+    }
+}
+
+/// One recorded inbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEntry {
+    pub platform: PlatformId,
+    /// Unique per platform (for example `<chat>:<message id>`).
+    pub key: String,
+    /// The event as JSON, to hand it over again after a restart.
+    pub event_json: String,
+    pub state: InboxState,
+    pub received_at_ms: i64,
+    pub updated_at_ms: i64,
+}

@@ -27,7 +27,7 @@ mod whoami;
 use crate::access::Tier;
 use crate::error::CoreError;
 use crate::router::Shared;
-use crate::session::{Job, WorkerDeps, WorkerState, latest_session, reply};
+use crate::session::{Job, WorkerDeps, WorkerState, inbox_done, latest_session, reply};
 use async_trait::async_trait;
 use hermod_model::{ParsedCommand, SessionKey};
 use hermod_store::SessionRecord;
@@ -167,7 +167,8 @@ pub(crate) async fn dispatch(
              as a message.",
             parsed.name
         );
-        return reply(deps, &job.reply, &job.event, text).await;
+        reply(deps, &job.reply, &job.event, text).await;
+        return inbox_done(deps, &job.event, &job.inbox).await;
     };
     let spec = command.spec();
     if !tier.may_run(spec.name) {
@@ -175,14 +176,16 @@ pub(crate) async fn dispatch(
             "⛔ /{} is not available to you here. Send /help for what you can run.",
             spec.name
         );
-        return reply(deps, &job.reply, &job.event, text).await;
+        reply(deps, &job.reply, &job.event, text).await;
+        return inbox_done(deps, &job.event, &job.inbox).await;
     }
     if state.running.is_some() && !spec.while_busy {
         let text = format!(
             "⏳ The agent is working — /{} can't run mid-turn. Wait for the reply or send /stop first.",
             spec.name
         );
-        return reply(deps, &job.reply, &job.event, text).await;
+        reply(deps, &job.reply, &job.event, text).await;
+        return inbox_done(deps, &job.event, &job.inbox).await;
     }
     let mut cx = Cx {
         shared,
@@ -200,6 +203,7 @@ pub(crate) async fn dispatch(
     };
     if let Some(job) = cx.job.take() {
         reply(deps, &job.reply, &job.event, text).await;
+        inbox_done(deps, &job.event, &job.inbox).await;
     }
 }
 

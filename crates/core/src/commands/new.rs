@@ -29,7 +29,10 @@ impl Command for New {
                     .to_owned(),
             ));
         }
-        cx.state.pending.clear();
+        let dropped_jobs = cx.state.pending.clear();
+        for job in &dropped_jobs {
+            crate::session::inbox_done(cx.deps, &job.event, &job.inbox).await;
+        }
         cx.state.interrupt();
         if let Some(session) = cx.session().await? {
             cx.deps

@@ -31,12 +31,25 @@ impl Command for Queue {
         let Job {
             mut event,
             reply: mode,
+            inbox,
         } = cx.job.take().expect("the command's own job");
         event.content = Content::Text(cx.args.trim().to_owned());
         let busy = cx.state.running.is_some();
         let ack_to = event.clone();
         let streamed = mode.is_stream();
-        if enqueue(cx.deps, cx.state, Job { event, reply: mode }).await && busy && !streamed {
+        if enqueue(
+            cx.deps,
+            cx.state,
+            Job {
+                event,
+                reply: mode,
+                inbox,
+            },
+        )
+        .await
+            && busy
+            && !streamed
+        {
             reply(
                 cx.deps,
                 &ReplyMode::Adapter,

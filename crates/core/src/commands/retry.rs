@@ -31,13 +31,26 @@ impl Command for Retry {
         let Some(last) = removed.into_iter().find(|m| m.message.role == Role::User) else {
             return Ok(Outcome::Reply("Nothing to retry.".to_owned()));
         };
-        let Job { mut event, reply } = cx.job.take().expect("the command's own job");
+        let Job {
+            mut event,
+            reply,
+            inbox,
+        } = cx.job.take().expect("the command's own job");
         event.content = last
             .message
             .content
             .unwrap_or_else(|| Content::Text(String::new()));
         // The worker starts it next (or answers that the queue is full).
-        enqueue(cx.deps, cx.state, Job { event, reply }).await;
+        enqueue(
+            cx.deps,
+            cx.state,
+            Job {
+                event,
+                reply,
+                inbox,
+            },
+        )
+        .await;
         Ok(Outcome::HandedOn)
     }
 }

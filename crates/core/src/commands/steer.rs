@@ -36,9 +36,22 @@ impl Command for Steer {
             ));
         }
         // Nothing running that can take it: it becomes the next message.
-        let Job { mut event, reply } = cx.job.take().expect("the command's own job");
+        let Job {
+            mut event,
+            reply,
+            inbox,
+        } = cx.job.take().expect("the command's own job");
         event.content = Content::Text(text);
-        enqueue(cx.deps, cx.state, Job { event, reply }).await;
+        enqueue(
+            cx.deps,
+            cx.state,
+            Job {
+                event,
+                reply,
+                inbox,
+            },
+        )
+        .await;
         Ok(Outcome::HandedOn)
     }
 }

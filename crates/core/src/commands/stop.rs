@@ -22,7 +22,11 @@ impl Command for Stop {
     }
 
     async fn run(&self, cx: &mut Cx<'_>) -> Result<Outcome, CoreError> {
-        let dropped = cx.state.pending.clear().len();
+        let dropped_jobs = cx.state.pending.clear();
+        for job in &dropped_jobs {
+            crate::session::inbox_done(cx.deps, &job.event, &job.inbox).await;
+        }
+        let dropped = dropped_jobs.len();
         let stopped = cx.state.interrupt();
         Ok(Outcome::Reply(match (stopped, dropped) {
             (false, 0) => "Nothing is running.".to_owned(),

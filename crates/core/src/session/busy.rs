@@ -100,6 +100,7 @@ fn merge(into: &mut Job, job: Job) {
             into.event.attachments.push(attachment);
         }
     }
+    into.inbox.extend(job.inbox);
     // The merged message answers the newest one.
     if job.event.message_id.is_some() {
         into.event.message_id = job.event.message_id;
@@ -125,10 +126,7 @@ mod tests {
                 mime_type: None,
             })
             .collect();
-        Job {
-            event,
-            reply: ReplyMode::Adapter,
-        }
+        Job::new(event, ReplyMode::Adapter)
     }
 
     #[test]

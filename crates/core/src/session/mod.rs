@@ -8,4 +8,4 @@ mod worker;
 
 pub(crate) use busy::Pending;
 pub(crate) use turn::{latest_session, reply};
-pub(crate) use worker::{Job, WorkerDeps, WorkerState, enqueue, run_worker};
+pub(crate) use worker::{Job, WorkerDeps, WorkerState, enqueue, inbox_done, run_worker};

@@ -11,15 +11,15 @@ use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
 use crate::session::reset::{self, ResetReason};
-use crate::session::worker::{Job, WorkerDeps};
+use crate::session::worker::{Job, WorkerDeps, inbox_done};
 use hermod_agent::{AgentError, AgentEvent, TurnControl, TurnOutcome, TurnRequest};
 use hermod_model::{
-    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Outbound,
+    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Outbound, Role,
     SessionId, SessionKey, Source,
 };
 use hermod_store::{
-    AppendMessages, NewMessage, NewOutbox, NewSession, OutboxState, SessionRecord, Store,
-    StoreError,
+    AppendMessages, InboxState, NewMessage, NewOutbox, NewSession, OutboxState, SessionRecord,
+    Store, StoreError,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -100,7 +100,11 @@ async fn run(
     interrupt: &CancellationToken,
     slot: &TurnSlot,
 ) -> TurnEnd {
-    let Job { event, reply: mode } = job;
+    let Job {
+        event,
+        reply: mode,
+        inbox,
+    } = job;
     if let ReplyMode::Stream { cancel, .. } = &mode
         && cancel.is_cancelled()
     {
@@ -108,10 +112,17 @@ async fn run(
         return TurnEnd::default();
     }
     if deps.turns.is_cancelled() {
+        // Left unfinished in the inbox: the next start takes it up again.
         fail(deps, &mode, &event, CoreError::ShuttingDown).await;
         return TurnEnd::default();
     }
-    match turn(deps, key, &event, &mode, interrupt, slot).await {
+    let result = turn(deps, key, &event, &mode, &inbox, interrupt, slot).await;
+    let stopped_by_shutdown =
+        deps.turns.is_cancelled() && matches!(result, Err(CoreError::Cancelled));
+    if !stopped_by_shutdown {
+        inbox_done(deps, &event, &inbox).await;
+    }
+    match result {
         Ok(outcome) => TurnEnd {
             unused_steer: outcome.unused_steer,
             source: Some(event.source),
@@ -153,6 +164,7 @@ async fn turn(
     key: &SessionKey,
     event: &InboundEvent,
     mode: &ReplyMode,
+    inbox: &[String],
     interrupt: &CancellationToken,
     slot: &TurnSlot,
 ) -> Result<TurnOutcome, CoreError> {
@@ -165,51 +177,84 @@ async fn turn(
     )
     .await;
 
-    let history = match (&event.history, session.fresh) {
-        (Some(history), _) => history.clone(),
-        (None, true) => Vec::new(),
-        (None, false) => deps
-            .store
-            .messages(&session.id)
-            .await?
-            .into_iter()
-            .map(|m| m.message)
-            .collect(),
+    let mut stored_history = match (&event.history, session.fresh) {
+        (Some(_), _) | (None, true) => Vec::new(),
+        (None, false) => deps.store.messages(&session.id).await?,
+    };
+    // A message whose turn a stopped process left unfinished comes back
+    // after a restart: its user message is already the last one stored.
+    let resumed = match (&event.message_id, stored_history.last()) {
+        (Some(id), Some(last)) => {
+            last.message.role == Role::User
+                && last.platform_message_id.as_deref() == Some(id.as_str())
+        }
+        _ => false,
+    };
+    let user_row = if resumed {
+        stored_history.pop().map(|m| m.id)
+    } else {
+        None
+    };
+    let history = match &event.history {
+        Some(history) => history.clone(),
+        None => stored_history.into_iter().map(|m| m.message).collect(),
     };
     let input = ChatMessage::user(user_content(event));
 
-    // The user message is on disk before the model sees it, so a crash
-    // mid-turn never loses what the user wrote.
-    let now = deps.clock.now_ms();
-    let mut to_store: Vec<NewMessage> = Vec::new();
-    if session.fresh
-        && let Some(supplied) = &event.history
-    {
-        to_store.extend(supplied.iter().map(|m| NewMessage {
-            message: m.clone(),
-            at_ms: now,
-            platform_message_id: None,
-        }));
+    let stored = match user_row {
+        Some(row) => vec![row],
+        None => {
+            // The user message is on disk before the model sees it, so a
+            // crash mid-turn never loses what the user wrote.
+            let now = deps.clock.now_ms();
+            let mut to_store: Vec<NewMessage> = Vec::new();
+            if session.fresh
+                && let Some(supplied) = &event.history
+            {
+                to_store.extend(supplied.iter().map(|m| NewMessage {
+                    message: m.clone(),
+                    at_ms: now,
+                    platform_message_id: None,
+                }));
+            }
+            to_store.push(NewMessage {
+                message: input.clone(),
+                at_ms: now,
+                platform_message_id: event.message_id.clone(),
+            });
+            deps.store
+                .append_messages(AppendMessages {
+                    session: session.id.clone(),
+                    messages: to_store,
+                    usage: Default::default(),
+                })
+                .await?
+        }
+    };
+    for key in inbox {
+        let at = deps.clock.now_ms();
+        deps.store
+            .inbox_set_state(&event.source.platform, key, InboxState::Started, at)
+            .await?;
     }
-    to_store.push(NewMessage {
-        message: input.clone(),
-        at_ms: now,
-        platform_message_id: event.message_id.clone(),
-    });
-    let stored = deps
-        .store
-        .append_messages(AppendMessages {
-            session: session.id.clone(),
-            messages: to_store,
-            usage: Default::default(),
-        })
-        .await?;
     // The reply's idempotency key: one reply per user message.
     let reply_key = format!(
         "reply:{}:{}",
         session.id,
         stored.last().copied().unwrap_or_default()
     );
+
+    if resumed && let Some(entry) = deps.store.outbox_entry(&reply_key).await? {
+        // The reply was produced before the stop; the outbox delivers it.
+        debug!(key = %reply_key, "reply already produced for a resumed message");
+        return Ok(TurnOutcome {
+            text: entry.text,
+            messages: Vec::new(),
+            usage: Default::default(),
+            finish_reason: hermod_agent::FinishReason::Stop,
+            unused_steer: Vec::new(),
+        });
+    }
 
     let mut options = event.options.clone();
     if options.model.is_none() {

@@ -20,7 +20,7 @@ use hermod_agent::Agent;
 use hermod_model::{
     Capabilities, InboundEvent, PlatformId, SessionKey, SessionKeyPolicy, parse_command,
 };
-use hermod_store::Store;
+use hermod_store::{InboxState, Store};
 use jiff::tz::TimeZone;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +38,33 @@ const ACK_COOLDOWN: Duration = Duration::from_secs(30);
 pub(crate) struct Job {
     pub(crate) event: InboundEvent,
     pub(crate) reply: ReplyMode,
+    /// Inbox keys of the platform messages this job answers (several when
+    /// follow-ups were merged); marked done when the job is handled.
+    pub(crate) inbox: Vec<String>,
+}
+
+impl Job {
+    pub(crate) fn new(event: InboundEvent, reply: ReplyMode) -> Self {
+        Self {
+            event,
+            reply,
+            inbox: Vec::new(),
+        }
+    }
+}
+
+/// Marks the job's inbound messages handled.
+pub(crate) async fn inbox_done(deps: &WorkerDeps, event: &InboundEvent, keys: &[String]) {
+    for key in keys {
+        let at = deps.clock.now_ms();
+        if let Err(e) = deps
+            .store
+            .inbox_set_state(&event.source.platform, key, InboxState::Done, at)
+            .await
+        {
+            warn!(error = %e, key = %key, "could not mark an inbound message handled; it may be handled again after a restart");
+        }
+    }
 }
 
 /// What every worker needs, shared.
@@ -188,10 +215,9 @@ fn on_turn_end(
     // Steer text the agent could not take is not lost: it runs next.
     debug!(session_key = %key, count = end.unused_steer.len(), "steer text carried over to the next turn");
     let event = InboundEvent::text(source, end.unused_steer.join("\n"));
-    state.pending.push_front(Job {
-        event,
-        reply: ReplyMode::Adapter,
-    });
+    state
+        .pending
+        .push_front(Job::new(event, ReplyMode::Adapter));
 }
 
 fn start_next(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState) {
@@ -209,7 +235,10 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
     if !job.reply.is_stream() {
         match access::check(&deps.config, &caps, source, deps.store.as_ref()).await {
             Ok(Access::Allowed) => {}
-            Ok(Access::Denied(behavior)) => return refuse(deps, &job, behavior).await,
+            Ok(Access::Denied(behavior)) => {
+                refuse(deps, &job, behavior).await;
+                return inbox_done(deps, &job.event, &job.inbox).await;
+            }
             Err(e) => {
                 warn!(error = %e, "access check failed");
                 return reply(
@@ -282,7 +311,8 @@ async fn on_busy(shared: &Arc<Shared>, state: &mut WorkerState, job: Job) {
                 .and_then(|r| r.slot.control())
                 .is_some_and(|control| control.steer(job.event.content.text()));
             if steered {
-                return send_ack(deps, state, &job.event, Ack::Steered).await;
+                send_ack(deps, state, &job.event, Ack::Steered).await;
+                return inbox_done(deps, &job.event, &job.inbox).await;
             }
             Ack::Queued
         }
@@ -310,6 +340,7 @@ pub(crate) async fn enqueue(deps: &WorkerDeps, state: &mut WorkerState, job: Job
                 capacity: deps.config.session_queue,
             };
             reply(deps, &job.reply, &job.event, format!("⏳ {error}")).await;
+            inbox_done(deps, &job.event, &job.inbox).await;
             false
         }
     }

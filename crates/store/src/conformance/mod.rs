@@ -19,6 +19,7 @@
 //! The checks use only the [`Store`] trait, so a new backend runs them unchanged.
 
 mod history;
+mod inbox;
 mod messages;
 mod outbox;
 mod pairing;
@@ -29,6 +30,7 @@ pub use history::{
     retry_replaces_the_last_exchange, undo_takes_back_last_exchanges, undo_takes_what_exists,
     undone_messages_leave_search,
 };
+pub use inbox::inbox_records_once_and_tracks_progress;
 pub use messages::{
     append_keeps_order_and_counts, concurrent_appends_all_land, empty_query_finds_nothing,
     messages_round_trip_exactly, search_finds_words, search_respects_limit,
@@ -95,6 +97,7 @@ macro_rules! store_conformance_tests {
             append_reply_to_unknown_session_writes_nothing,
             outbox_state_transitions,
             outbox_pending_order_and_limit,
+            inbox_records_once_and_tracks_progress,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

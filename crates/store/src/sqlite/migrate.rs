@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0002_conversation_engine.sql"),
     ),
     (3, include_str!("../../migrations/0003_outbox.sql")),
+    (4, include_str!("../../migrations/0004_inbox.sql")),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

@@ -18,8 +18,9 @@ mod ops;
 mod rows;
 
 use crate::{
-    AppendMessages, ApprovedUser, ListSessions, NewOutbox, NewSession, OutboxEntry, PendingPairing,
-    Result, SearchHit, SessionRecord, Store, StoreError, StoredMessage,
+    AppendMessages, ApprovedUser, InboxEntry, InboxState, ListSessions, NewOutbox, NewSession,
+    OutboxEntry, PendingPairing, Result, SearchHit, SessionRecord, Store, StoreError,
+    StoredMessage,
 };
 use async_trait::async_trait;
 use error::{DbError, DbResult, classify_io};
@@ -305,6 +306,38 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.write(move |c| ops::undo_exchanges(c, &id, exchanges))
             .await
+    }
+
+    async fn inbox_record(
+        &self,
+        platform: &PlatformId,
+        key: &str,
+        event_json: &str,
+        at_ms: i64,
+    ) -> Result<bool> {
+        let (platform, key, json) = (platform.clone(), key.to_owned(), event_json.to_owned());
+        self.write(move |c| ops::inbox_record(c, &platform, &key, &json, at_ms))
+            .await
+    }
+
+    async fn inbox_set_state(
+        &self,
+        platform: &PlatformId,
+        key: &str,
+        state: InboxState,
+        at_ms: i64,
+    ) -> Result<bool> {
+        let (platform, key) = (platform.clone(), key.to_owned());
+        self.write(move |c| ops::inbox_set_state(c, &platform, &key, state, at_ms))
+            .await
+    }
+
+    async fn inbox_unfinished(&self, limit: usize) -> Result<Vec<InboxEntry>> {
+        self.read(move |c| ops::inbox_unfinished(c, limit)).await
+    }
+
+    async fn inbox_prune(&self, before_ms: i64) -> Result<u64> {
+        self.write(move |c| ops::inbox_prune(c, before_ms)).await
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -7,12 +7,14 @@
 //! busy database shows up as [`StoreError::Busy`] at the start rather than
 //! halfway through.
 
+mod inbox;
 mod messages;
 mod outbox;
 mod pairing;
 mod sessions;
 mod settings;
 
+pub(crate) use inbox::{inbox_prune, inbox_record, inbox_set_state, inbox_unfinished};
 pub(crate) use messages::{append_messages, messages, search, undo_exchanges};
 pub(crate) use outbox::{
     append_reply, outbox_delivered, outbox_entry, outbox_failed, outbox_pending, outbox_put,
