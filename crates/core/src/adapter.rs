@@ -3,7 +3,7 @@
 
 use crate::router::Inbound;
 use async_trait::async_trait;
-use hermod_model::{Capabilities, Edit, MessageRef, Outbound, PlatformId, Sent};
+use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef, Outbound, PlatformId, Sent};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +48,13 @@ pub struct AdapterContext {
     pub shutdown: CancellationToken,
 }
 
+/// Platforms that can show "typing…" while the agent works.
+#[async_trait]
+pub trait Typing: Send + Sync {
+    /// Shows the indicator in a chat once; core repeats it while a turn runs.
+    async fn typing(&self, target: &ChatTarget) -> Result<(), AdapterError>;
+}
+
 /// A platform connection (or any other source of input).
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
@@ -69,4 +76,9 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Deletes a message this adapter sent.
     async fn delete(&self, message: MessageRef) -> Result<(), AdapterError>;
+
+    /// The typing indicator, where the platform has one.
+    fn typing(&self) -> Option<&dyn Typing> {
+        None
+    }
 }

@@ -23,7 +23,7 @@ mod runtime;
 mod session;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
-pub use adapter::{Adapter, AdapterContext, AdapterError};
+pub use adapter::{Adapter, AdapterContext, AdapterError, Typing};
 pub use clock::{Clock, new_session_id, now_ms};
 pub use config::{BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy};
 pub use delivery::{

@@ -27,6 +27,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+/// How often the typing indicator is renewed (platforms hide it after ~5 s).
+const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// What the worker can see of a running turn.
 #[derive(Debug, Default)]
 pub(crate) struct TurnSlot {
@@ -278,10 +281,30 @@ async fn turn(
         (_, Some(adapter)) => new_consumer(deps, adapter.as_ref(), event, mode, session.reset),
     };
     let mut interrupted = false;
+    // "typing…" while the agent works, renewed before the platform hides it.
+    let typing_target = match (&adapter, &event.source.chat_id, mode) {
+        (Some(adapter), Some(chat_id), ReplyMode::Adapter) if adapter.typing().is_some() => {
+            Some(ChatTarget {
+                chat_id: chat_id.clone(),
+                thread_id: event.source.thread_id.clone(),
+            })
+        }
+        _ => None,
+    };
+    let mut typing = tokio::time::interval(TYPING_EVERY);
     loop {
         let flush_at = consumer.as_ref().and_then(Consumer::next_flush);
         let next = tokio::select! {
             next = turn.events.recv() => next,
+            _ = typing.tick(), if typing_target.is_some() => {
+                if let (Some(adapter), Some(target)) = (&adapter, &typing_target)
+                    && let Some(typing) = adapter.typing()
+                    && let Err(e) = typing.typing(target).await
+                {
+                    debug!(error = %e, "typing indicator failed");
+                }
+                continue;
+            }
             () = sleep_until(flush_at), if flush_at.is_some() => {
                 if let Some(consumer) = consumer.as_mut() {
                     consumer.flush(true).await;
