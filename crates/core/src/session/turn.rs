@@ -5,27 +5,24 @@
 //! user message, runs the agent while forwarding its events, persists the
 //! reply and delivers it.
 
-use crate::adapter::Adapter;
-use crate::delivery::{self, Consumer, Outcome, Remaining, deliver_entry};
+use crate::delivery::Consumer;
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
-use crate::session::reset::{self, ResetReason};
+use crate::session::answer::{deliver, fail, finish_reply, new_consumer, persist_reply};
+use crate::session::resolve::resolve;
 use crate::session::worker::{Job, WorkerDeps, inbox_done};
 use hermod_agent::{AgentError, AgentEvent, TurnControl, TurnOutcome, TurnRequest};
 use hermod_model::{
-    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Outbound, Role,
-    SessionId, SessionKey, Source,
+    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Role, SessionKey,
+    Source,
 };
-use hermod_store::{
-    AppendMessages, InboxState, NewMessage, NewOutbox, NewSession, OutboxState, SessionRecord,
-    Store, StoreError,
-};
+use hermod_store::{AppendMessages, InboxState, NewMessage};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
 /// How often the typing indicator is renewed (platforms hide it after ~5 s).
 const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
@@ -150,16 +147,6 @@ async fn emit(mode: &ReplyMode, event: TurnEvent) {
         // has cancelled the turn already.
         let _ = events.send(event).await;
     }
-}
-
-/// The session a turn runs in.
-struct Resolved {
-    id: SessionId,
-    /// Created for this message.
-    fresh: bool,
-    model_override: Option<String>,
-    /// The previous session was reset; tell the user.
-    reset: Option<ResetReason>,
 }
 
 async fn turn(
@@ -386,122 +373,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// A consumer showing the reply in the event's chat.
-fn new_consumer<'a>(
-    deps: &WorkerDeps,
-    adapter: &'a dyn Adapter,
-    event: &InboundEvent,
-    mode: &ReplyMode,
-    reset: Option<ResetReason>,
-) -> Option<Consumer<'a>> {
-    let chat_id = event.source.chat_id.clone()?;
-    let caps = adapter.capabilities();
-    let mut plan = delivery::plan(
-        &deps.streaming,
-        &deps.display,
-        &event.source.platform,
-        &caps,
-    );
-    if matches!(mode, ReplyMode::Notify { .. }) {
-        // Background results arrive whole.
-        plan.progressive = false;
-    }
-    let target = ChatTarget {
-        chat_id,
-        thread_id: event.source.thread_id.clone(),
-    };
-    let notice = reset.map(|r| r.notice().to_owned());
-    Some(Consumer::new(
-        adapter,
-        plan,
-        target,
-        event.message_id.clone(),
-        notice,
-    ))
-}
-
-/// Persists the reply with its outbox entry in one transaction, then
-/// delivers what the preview does not already show.
-async fn finish_reply(
-    deps: &WorkerDeps,
-    event: &InboundEvent,
-    mode: &ReplyMode,
-    session: &SessionId,
-    key: String,
-    consumer: Consumer<'_>,
-    outcome: &TurnOutcome,
-) -> Result<(), CoreError> {
-    let (text, preview, shown) = match consumer.finish(&outcome.text).await {
-        Remaining::Silent => return persist_reply(deps, session, outcome).await,
-        Remaining::Deliver {
-            text,
-            preview,
-            shown,
-        } => (text, preview, shown),
-    };
-    let text = match mode {
-        ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),
-        _ => text,
-    };
-    if text.trim().is_empty() && preview.is_none() {
-        return persist_reply(deps, session, outcome).await;
-    }
-    let now = deps.clock.now_ms();
-    let (_, entry) = deps
-        .store
-        .append_reply(
-            reply_messages(session, outcome, now),
-            NewOutbox {
-                key,
-                platform: event.source.platform.clone(),
-                target: ChatTarget {
-                    chat_id: event.source.chat_id.clone().unwrap_or_default(),
-                    thread_id: event.source.thread_id.clone(),
-                },
-                reply_to: event.message_id.clone(),
-                text: text.clone(),
-                session: Some(session.clone()),
-                message_ids: preview.iter().cloned().collect(),
-                created_at_ms: now,
-            },
-        )
-        .await?;
-    if entry.state != OutboxState::Pending {
-        return Ok(());
-    }
-    if preview.is_some() && shown == text {
-        // The preview already shows the final text: nothing more to send.
-        deps.store
-            .outbox_delivered(entry.id, &entry.message_ids, now)
-            .await?;
-        return Ok(());
-    }
-    match deliver_entry(deps, &entry).await? {
-        Outcome::Delivered(_) => {}
-        Outcome::Deferred(reason) => {
-            debug!(key = %entry.key, %reason, "reply deferred; the outbox retries it")
-        }
-        Outcome::Failed(reason) => warn!(key = %entry.key, %reason, "reply could not be delivered"),
-    }
-    Ok(())
-}
-
-fn reply_messages(session: &SessionId, outcome: &TurnOutcome, now: i64) -> AppendMessages {
-    AppendMessages {
-        session: session.clone(),
-        messages: outcome
-            .messages
-            .iter()
-            .map(|m| NewMessage {
-                message: m.clone(),
-                at_ms: now,
-                platform_message_id: None,
-            })
-            .collect(),
-        usage: outcome.usage,
-    }
-}
-
 /// The text and images the agent sees: the message, plus a line for each
 /// attachment (images also as image parts, for models that can see).
 fn user_content(event: &InboundEvent) -> Content {
@@ -543,162 +414,4 @@ fn user_content(event: &InboundEvent) -> Content {
     }];
     parts.extend(images);
     Content::Parts(parts)
-}
-
-/// The current session of a routing key (not ended), if any.
-pub(crate) async fn latest_session(
-    store: &dyn Store,
-    key: &SessionKey,
-) -> Result<Option<SessionRecord>, StoreError> {
-    let Some(id) = store.route(key).await? else {
-        return Ok(None);
-    };
-    Ok(store
-        .session(&id)
-        .await?
-        .filter(|r| r.ended_at_ms.is_none()))
-}
-
-/// Finds the session an event belongs to, creating it when needed, and
-/// applies the reset policy to routed sessions.
-async fn resolve(
-    deps: &WorkerDeps,
-    key: &SessionKey,
-    event: &InboundEvent,
-) -> Result<Resolved, CoreError> {
-    let store = deps.store.as_ref();
-    if let Some(requested) = &event.session_id {
-        if let Some(record) = store.session(requested).await? {
-            return Ok(Resolved {
-                id: record.id,
-                fresh: false,
-                model_override: record.model_override,
-                reset: None,
-            });
-        }
-        return create(deps, requested.clone(), key, event, false, None).await;
-    }
-    let now = deps.clock.now_ms();
-    let mut reset = None;
-    if let Some(record) = latest_session(store, key).await? {
-        let policy = deps
-            .config
-            .reset_policy(&event.source.platform, &event.source.chat_type);
-        match reset::due(&policy, record.updated_at_ms, now, &deps.timezone) {
-            None => {
-                return Ok(Resolved {
-                    id: record.id,
-                    fresh: false,
-                    model_override: record.model_override,
-                    reset: None,
-                });
-            }
-            Some(reason) => {
-                store.end_session(&record.id, reason.as_str(), now).await?;
-                debug!(session = %record.id, reason = reason.as_str(), "session reset");
-                reset = Some(reason);
-            }
-        }
-    }
-    create(deps, deps.clock.new_session_id(), key, event, true, reset).await
-}
-
-async fn create(
-    deps: &WorkerDeps,
-    id: SessionId,
-    key: &SessionKey,
-    event: &InboundEvent,
-    route: bool,
-    reset: Option<ResetReason>,
-) -> Result<Resolved, CoreError> {
-    let now = deps.clock.now_ms();
-    let new = NewSession {
-        id: id.clone(),
-        key: key.clone(),
-        source: event.source.clone(),
-        created_at_ms: now,
-    };
-    let fresh = match deps.store.create_session(new).await {
-        Ok(_) => true,
-        // Created concurrently under the same id by another worker: continue it.
-        Err(StoreError::Conflict(_)) => false,
-        Err(e) => return Err(e.into()),
-    };
-    if route {
-        deps.store.set_route(key, &id, now).await?;
-    }
-    Ok(Resolved {
-        id,
-        fresh,
-        model_override: None,
-        reset,
-    })
-}
-
-async fn persist_reply(
-    deps: &WorkerDeps,
-    session: &SessionId,
-    outcome: &TurnOutcome,
-) -> Result<(), CoreError> {
-    deps.store
-        .append_messages(reply_messages(session, outcome, deps.clock.now_ms()))
-        .await?;
-    Ok(())
-}
-
-/// Sends text to the event's chat through its adapter (with a prefix in
-/// `Notify` mode). Streaming submitters get it as a [`TurnEvent::Reply`].
-pub(crate) async fn reply(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, text: String) {
-    match mode {
-        ReplyMode::Stream { events, .. } => {
-            let _ = events.send(TurnEvent::Reply { text }).await;
-        }
-        _ => deliver(deps, mode, event, text).await,
-    }
-}
-
-async fn deliver(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, text: String) {
-    if text.trim().is_empty() {
-        return;
-    }
-    let text = match mode {
-        ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),
-        _ => text,
-    };
-    let platform = &event.source.platform;
-    let Some(adapter) = deps.adapters.get(platform) else {
-        warn!(%platform, "no adapter to deliver the reply through");
-        return;
-    };
-    let Some(chat_id) = event.source.chat_id.clone() else {
-        warn!(%platform, "the event has no chat to reply to");
-        return;
-    };
-    let outbound = Outbound {
-        target: ChatTarget {
-            chat_id,
-            thread_id: event.source.thread_id.clone(),
-        },
-        text,
-        reply_to: event.message_id.clone(),
-        attachments: Vec::new(),
-    };
-    if let Err(e) = adapter.send(outbound).await {
-        warn!(%platform, error = %e, "delivering the reply failed");
-    }
-}
-
-async fn fail(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, error: CoreError) {
-    match mode {
-        ReplyMode::Stream { events, .. } => {
-            let _ = events.send(TurnEvent::Failed(error)).await;
-        }
-        _ => {
-            if matches!(error, CoreError::Cancelled) {
-                return;
-            }
-            warn!(platform = %event.source.platform, error = %error, "turn failed");
-            deliver(deps, mode, event, format!("⚠️ {error}")).await;
-        }
-    }
 }

@@ -1,0 +1,211 @@
+//! Answering: the stream consumer for a turn, the final reply through the
+//! outbox, and direct replies (commands, acknowledgements, errors).
+
+use crate::adapter::Adapter;
+use crate::delivery::{self, Consumer, Outcome, Remaining, deliver_entry};
+use crate::error::CoreError;
+use crate::reply::{ReplyMode, TurnEvent};
+use crate::session::reset::ResetReason;
+use crate::session::worker::WorkerDeps;
+use hermod_agent::TurnOutcome;
+use hermod_model::{ChatTarget, InboundEvent, Outbound, SessionId};
+use hermod_store::{AppendMessages, NewMessage, NewOutbox, OutboxState};
+use tracing::{debug, warn};
+
+/// A consumer showing the reply in the event's chat.
+pub(crate) fn new_consumer<'a>(
+    deps: &WorkerDeps,
+    adapter: &'a dyn Adapter,
+    event: &InboundEvent,
+    mode: &ReplyMode,
+    reset: Option<ResetReason>,
+) -> Option<Consumer<'a>> {
+    let chat_id = event.source.chat_id.clone()?;
+    let caps = adapter.capabilities();
+    let mut plan = delivery::plan(
+        &deps.streaming,
+        &deps.display,
+        &event.source.platform,
+        &caps,
+    );
+    if matches!(mode, ReplyMode::Notify { .. }) {
+        // Background results arrive whole.
+        plan.progressive = false;
+    }
+    let target = ChatTarget {
+        chat_id,
+        thread_id: event.source.thread_id.clone(),
+    };
+    let notice = reset.map(|r| r.notice().to_owned());
+    Some(Consumer::new(
+        adapter,
+        plan,
+        target,
+        event.message_id.clone(),
+        notice,
+    ))
+}
+
+/// Persists the reply with its outbox entry in one transaction, then
+/// delivers what the preview does not already show.
+pub(crate) async fn finish_reply(
+    deps: &WorkerDeps,
+    event: &InboundEvent,
+    mode: &ReplyMode,
+    session: &SessionId,
+    key: String,
+    consumer: Consumer<'_>,
+    outcome: &TurnOutcome,
+) -> Result<(), CoreError> {
+    let (text, preview, shown) = match consumer.finish(&outcome.text).await {
+        Remaining::Silent => return persist_reply(deps, session, outcome).await,
+        Remaining::Deliver {
+            text,
+            preview,
+            shown,
+        } => (text, preview, shown),
+    };
+    let text = match mode {
+        ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),
+        _ => text,
+    };
+    if text.trim().is_empty() && preview.is_none() {
+        return persist_reply(deps, session, outcome).await;
+    }
+    let now = deps.clock.now_ms();
+    let (_, entry) = deps
+        .store
+        .append_reply(
+            reply_messages(session, outcome, now),
+            NewOutbox {
+                key,
+                platform: event.source.platform.clone(),
+                target: ChatTarget {
+                    chat_id: event.source.chat_id.clone().unwrap_or_default(),
+                    thread_id: event.source.thread_id.clone(),
+                },
+                reply_to: event.message_id.clone(),
+                text: text.clone(),
+                session: Some(session.clone()),
+                message_ids: preview.iter().cloned().collect(),
+                created_at_ms: now,
+            },
+        )
+        .await?;
+    if entry.state != OutboxState::Pending {
+        return Ok(());
+    }
+    if preview.is_some() && shown == text {
+        // The preview already shows the final text: nothing more to send.
+        deps.store
+            .outbox_delivered(entry.id, &entry.message_ids, now)
+            .await?;
+        return Ok(());
+    }
+    match deliver_entry(deps, &entry).await? {
+        Outcome::Delivered(_) => {}
+        Outcome::Deferred(reason) => {
+            debug!(key = %entry.key, %reason, "reply deferred; the outbox retries it")
+        }
+        Outcome::Failed(reason) => warn!(key = %entry.key, %reason, "reply could not be delivered"),
+    }
+    Ok(())
+}
+
+pub(crate) fn reply_messages(
+    session: &SessionId,
+    outcome: &TurnOutcome,
+    now: i64,
+) -> AppendMessages {
+    AppendMessages {
+        session: session.clone(),
+        messages: outcome
+            .messages
+            .iter()
+            .map(|m| NewMessage {
+                message: m.clone(),
+                at_ms: now,
+                platform_message_id: None,
+            })
+            .collect(),
+        usage: outcome.usage,
+    }
+}
+
+pub(crate) async fn persist_reply(
+    deps: &WorkerDeps,
+    session: &SessionId,
+    outcome: &TurnOutcome,
+) -> Result<(), CoreError> {
+    deps.store
+        .append_messages(reply_messages(session, outcome, deps.clock.now_ms()))
+        .await?;
+    Ok(())
+}
+
+/// Sends text to the event's chat through its adapter (with a prefix in
+/// `Notify` mode). Streaming submitters get it as a [`TurnEvent::Reply`].
+pub(crate) async fn reply(deps: &WorkerDeps, mode: &ReplyMode, event: &InboundEvent, text: String) {
+    match mode {
+        ReplyMode::Stream { events, .. } => {
+            let _ = events.send(TurnEvent::Reply { text }).await;
+        }
+        _ => deliver(deps, mode, event, text).await,
+    }
+}
+
+pub(crate) async fn deliver(
+    deps: &WorkerDeps,
+    mode: &ReplyMode,
+    event: &InboundEvent,
+    text: String,
+) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let text = match mode {
+        ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),
+        _ => text,
+    };
+    let platform = &event.source.platform;
+    let Some(adapter) = deps.adapters.get(platform) else {
+        warn!(%platform, "no adapter to deliver the reply through");
+        return;
+    };
+    let Some(chat_id) = event.source.chat_id.clone() else {
+        warn!(%platform, "the event has no chat to reply to");
+        return;
+    };
+    let outbound = Outbound {
+        target: ChatTarget {
+            chat_id,
+            thread_id: event.source.thread_id.clone(),
+        },
+        text,
+        reply_to: event.message_id.clone(),
+        attachments: Vec::new(),
+    };
+    if let Err(e) = adapter.send(outbound).await {
+        warn!(%platform, error = %e, "delivering the reply failed");
+    }
+}
+
+pub(crate) async fn fail(
+    deps: &WorkerDeps,
+    mode: &ReplyMode,
+    event: &InboundEvent,
+    error: CoreError,
+) {
+    match mode {
+        ReplyMode::Stream { events, .. } => {
+            let _ = events.send(TurnEvent::Failed(error)).await;
+        }
+        _ => {
+            if matches!(error, CoreError::Cancelled) {
+                return;
+            }
+            warn!(platform = %event.source.platform, error = %error, "turn failed");
+            deliver(deps, mode, event, format!("⚠️ {error}")).await;
+        }
+    }
+}
