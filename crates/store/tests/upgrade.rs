@@ -271,7 +271,10 @@ async fn version_2_database_upgrades_in_place() {
 
     let store = SqliteStore::open(&path).expect("open and upgrade");
     let raw = Connection::open(&path).expect("raw connection");
-    assert_eq!(versions(&raw), (1..=SqliteStore::schema_version()).collect::<Vec<_>>());
+    assert_eq!(
+        versions(&raw),
+        (1..=SqliteStore::schema_version()).collect::<Vec<_>>()
+    );
     let app_id: i32 = raw
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .expect("application id");
@@ -344,7 +347,10 @@ async fn version_2_database_upgrades_in_place() {
 
     // Opening again applies nothing and keeps everything.
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(versions(&raw), (1..=SqliteStore::schema_version()).collect::<Vec<_>>());
+    assert_eq!(
+        versions(&raw),
+        (1..=SqliteStore::schema_version()).collect::<Vec<_>>()
+    );
     let kept = store
         .outbox_entry("reply:old:5")
         .await

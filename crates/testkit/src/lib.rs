@@ -1,5 +1,6 @@
 //! Fakes for hermod's tests and benchmarks: a scripted OpenAI-compatible LLM
-//! server and an in-process chat platform.
+//! server, a fake Telegram Bot API server, an in-process chat platform, and
+//! the conformance suite every platform adapter runs.
 //!
 //! [`llm::FakeLlm`] serves `POST /v1/chat/completions` on a local port and
 //! answers from a queue of scripted [`llm::Reply`] values, recording every
@@ -10,15 +11,26 @@
 //! thread messages, and every message the gateway sends, edits or deletes
 //! is recorded per chat. [`agent::ScriptedAgent`] is an in-process agent
 //! for tests that run on paused time, where real sockets cannot be used.
+//!
+//! [`telegram::FakeTelegram`] is a stateful fake of the Telegram Bot API:
+//! scripted users, an update queue with long polling, files, webhooks,
+//! Telegram's error answers and scripted faults.
+//!
+//! [`conformance`] (feature `platform`) checks what every
+//! [`hermod_core::Adapter`] must do, through [`adapter_conformance_tests!`].
 
 #[cfg(feature = "platform")]
 pub mod agent;
+#[cfg(feature = "platform")]
+pub mod conformance;
 pub mod llm;
 #[cfg(feature = "platform")]
 pub mod platform;
+pub mod telegram;
 
 #[cfg(feature = "platform")]
 pub use agent::{AgentStats, ScriptedAgent, Step};
 pub use llm::{FakeLlm, RecordedRequest, Reply};
 #[cfg(feature = "platform")]
 pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};
+pub use telegram::FakeTelegram;

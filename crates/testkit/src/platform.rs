@@ -11,10 +11,15 @@
 //! [`TestPlatform::rate_limit_for`]).
 //!
 //! Like a real platform it refuses empty and too long texts, and edits or
-//! deletes of messages it does not know. Message ids are decimal numbers
+//! deletes of messages it does not know. Optionally it behaves like a
+//! careful adapter instead: it splits long texts into several messages
+//! ([`TestPlatform::split_long_texts`]) and spaces edits of a message by
+//! `min_edit_interval` ([`TestPlatform::pace_edits`]), as the conformance
+//! suite expects of every adapter. Message ids are decimal numbers
 //! counting up per platform, shared by inbound and outbound messages, so a
 //! reply always has a greater id than the message it answers.
 
+mod split;
 mod user;
 
 pub use user::TestUser;
@@ -24,7 +29,7 @@ use hermod_core::{Adapter, AdapterContext, AdapterError, CoreError, Inbound};
 use hermod_model::{
     Capabilities, Edit, InboundEvent, MarkdownDialect, MessageRef, Outbound, PlatformId, Sent,
 };
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -110,6 +115,12 @@ struct State {
     held: bool,
     /// Calls that have waited on `held`.
     held_calls: usize,
+    /// Long texts become several messages instead of being refused.
+    split_long_texts: bool,
+    /// Edits of a message wait until `min_edit_interval` after the last.
+    pace_edits: bool,
+    /// When each message may be edited next (with `pace_edits`).
+    next_edit_at: HashMap<String, Instant>,
 }
 
 impl State {
@@ -386,6 +397,41 @@ impl TestPlatform {
         self.update(|s| s.omit_message_ids = omit);
     }
 
+    /// Makes sends split texts longer than `max_message_len` into several
+    /// messages (at whitespace where possible), reporting every id, instead
+    /// of refusing them.
+    pub fn split_long_texts(&self, on: bool) {
+        self.update(|s| s.split_long_texts = on);
+    }
+
+    /// Makes edits of a message wait until `min_edit_interval` (tokio
+    /// clock) after the previous edit of it, instead of going at once.
+    pub fn pace_edits(&self, on: bool) {
+        self.update(|s| s.pace_edits = on);
+    }
+
+    /// Waits for the edit slot of `message_id` when edits are paced.
+    async fn wait_edit_slot(&self, message_id: &str) {
+        let interval = self.inner.capabilities.min_edit_interval;
+        let slot = self.update(|s| {
+            if !s.pace_edits {
+                return None;
+            }
+            let now = Instant::now();
+            let at = s
+                .next_edit_at
+                .get(message_id)
+                .copied()
+                .filter(|at| *at > now)
+                .unwrap_or(now);
+            s.next_edit_at.insert(message_id.to_owned(), at + interval);
+            Some(at)
+        });
+        if let Some(at) = slot {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
     /// Makes sends and edits hang until [`TestPlatform::release`] (a
     /// platform that stopped answering, or a process about to crash).
     pub fn hold(&self) {
@@ -464,29 +510,46 @@ impl Adapter for TestPlatform {
                 return Err(error);
             }
             s.check_rate_limit()?;
-            self.check_text(&message.text)?;
-            let id = s.next_message_id();
-            s.calls.push(Call {
-                kind: CallKind::Send,
-                chat_id: message.target.chat_id.clone(),
-                message_id: id.clone(),
-                text: message.text.clone(),
-                at: Instant::now(),
-            });
-            s.sent.push(SentMessage {
-                id: id.clone(),
-                chat_id: message.target.chat_id,
-                thread_id: message.target.thread_id,
-                text: message.text,
-                reply_to: message.reply_to,
-                edits: Vec::new(),
-                deleted: false,
-            });
-            let message_ids = if s.omit_message_ids {
-                Vec::new()
+            let capabilities = &self.inner.capabilities;
+            let texts = if s.split_long_texts {
+                split::split(
+                    &message.text,
+                    capabilities.max_message_len,
+                    capabilities.length_unit,
+                )
             } else {
-                vec![id]
+                vec![message.text.clone()]
             };
+            for text in &texts {
+                self.check_text(text)?;
+            }
+            let mut ids = Vec::new();
+            for (i, text) in texts.into_iter().enumerate() {
+                let id = s.next_message_id();
+                s.calls.push(Call {
+                    kind: CallKind::Send,
+                    chat_id: message.target.chat_id.clone(),
+                    message_id: id.clone(),
+                    text: text.clone(),
+                    at: Instant::now(),
+                });
+                s.sent.push(SentMessage {
+                    id: id.clone(),
+                    chat_id: message.target.chat_id.clone(),
+                    thread_id: message.target.thread_id.clone(),
+                    text,
+                    // Only the first piece answers the message replied to.
+                    reply_to: if i == 0 {
+                        message.reply_to.clone()
+                    } else {
+                        None
+                    },
+                    edits: Vec::new(),
+                    deleted: false,
+                });
+                ids.push(id);
+            }
+            let message_ids = if s.omit_message_ids { Vec::new() } else { ids };
             Ok(Sent { message_ids })
         })
     }
@@ -495,6 +558,7 @@ impl Adapter for TestPlatform {
         if !self.inner.capabilities.can_edit {
             return Err(AdapterError::Unsupported("editing messages"));
         }
+        self.wait_edit_slot(&edit.message.message_id).await;
         self.wait_if_held().await;
         self.update(|s| {
             if let Some(error) = s.fail_edits.pop_front() {

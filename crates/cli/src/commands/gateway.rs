@@ -19,12 +19,12 @@ pub async fn run() -> anyhow::Result<()> {
     let mut config = config::load(&home, &process)?;
     ensure_api_key(&mut config)?;
 
-    let store = SqliteStore::open(&config.database_path()).with_context(|| {
+    let store = Arc::new(SqliteStore::open(&config.database_path()).with_context(|| {
         format!(
             "cannot open the database {}",
             config.database_path().display()
         )
-    })?;
+    })?);
     let agent = LlmAgent::try_new(llm_config(&config), ToolRegistry::default())
         .map_err(|e| anyhow::anyhow!("cannot set up the model client: {e}"))?;
     if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
@@ -33,9 +33,10 @@ pub async fn run() -> anyhow::Result<()> {
             "no model key is set (OPENAI_API_KEY or model.api_key); the model will refuse requests"
         );
     }
+    config.platforms.set_home(&config.home);
     let adapters = config
         .platforms
-        .build()
+        .build(store.clone())
         .await
         .context("cannot start a platform")?;
     if adapters.is_empty() {
@@ -45,7 +46,7 @@ pub async fn run() -> anyhow::Result<()> {
         ));
     }
 
-    let mut builder = Gateway::builder(Arc::new(store), Arc::new(agent), config.gateway.clone())
+    let mut builder = Gateway::builder(store, Arc::new(agent), config.gateway.clone())
         .default_model(config.model.default.clone())
         .streaming(config.streaming.clone())
         .display(config.display.clone())

@@ -5,7 +5,9 @@
 
 use hermod_core::{Adapter, AdapterError};
 use hermod_model::EnvVars;
+use hermod_store::Store;
 use serde::Deserialize;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The `platforms:` section of `config.yaml`.
@@ -14,6 +16,8 @@ use std::sync::Arc;
 pub struct PlatformsConfig {
     #[cfg(feature = "api_server")]
     pub api_server: hermod_api_server::ApiServerConfig,
+    #[cfg(feature = "telegram")]
+    pub telegram: hermod_telegram::TelegramConfig,
 }
 
 /// An adapter ready to run, with a line describing it for the operator.
@@ -31,7 +35,7 @@ impl std::fmt::Debug for BuiltAdapter {
 /// The names of the platforms compiled into this build, for the
 /// `<PLATFORM>_ALLOWED_USERS`-style variables core reads.
 #[cfg_attr(
-    feature = "api_server",
+    any(feature = "api_server", feature = "telegram"),
     expect(
         clippy::vec_init_then_push,
         reason = "one feature-gated push per adapter"
@@ -41,13 +45,15 @@ pub fn platform_names() -> Vec<&'static str> {
     let mut names = Vec::new();
     #[cfg(feature = "api_server")]
     names.push("api_server");
+    #[cfg(feature = "telegram")]
+    names.push("telegram");
     names
 }
 
 impl PlatformsConfig {
     /// Applies each adapter's environment variables.
     #[cfg_attr(
-        not(feature = "api_server"),
+        not(any(feature = "api_server", feature = "telegram")),
         expect(
             unused_variables,
             reason = "no adapter compiled in reads the environment"
@@ -56,6 +62,8 @@ impl PlatformsConfig {
     pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
         #[cfg(feature = "api_server")]
         self.api_server.apply_env(env)?;
+        #[cfg(feature = "telegram")]
+        self.telegram.apply_env(env)?;
         Ok(())
     }
 
@@ -65,12 +73,31 @@ impl PlatformsConfig {
         if self.api_server.enabled {
             self.api_server.validate()?;
         }
+        #[cfg(feature = "telegram")]
+        if self.telegram.enabled() {
+            self.telegram.validate()?;
+        }
         Ok(())
     }
 
+    /// Tells the adapters where `HERMOD_HOME` is (for files they keep there).
+    #[cfg_attr(
+        not(feature = "telegram"),
+        expect(unused_variables, reason = "no adapter compiled in keeps files")
+    )]
+    pub fn set_home(&mut self, home: &Path) {
+        #[cfg(feature = "telegram")]
+        self.telegram.set_media_dir(home.join("media"));
+    }
+
     /// Builds every enabled adapter (binding listeners, so a port in use is
-    /// reported here).
-    pub async fn build(&self) -> Result<Vec<BuiltAdapter>, AdapterError> {
+    /// reported here). Adapters keep their small state (update offsets) in
+    /// `store`.
+    #[cfg_attr(
+        not(feature = "telegram"),
+        expect(unused_variables, reason = "no adapter compiled in keeps state")
+    )]
+    pub async fn build(&self, store: Arc<dyn Store>) -> Result<Vec<BuiltAdapter>, AdapterError> {
         let mut built = Vec::new();
         #[cfg(feature = "api_server")]
         if self.api_server.enabled {
@@ -79,6 +106,14 @@ impl PlatformsConfig {
             built.push(BuiltAdapter {
                 adapter: Arc::new(server),
                 description,
+            });
+        }
+        #[cfg(feature = "telegram")]
+        if self.telegram.enabled() {
+            let adapter = hermod_telegram::TelegramAdapter::new(self.telegram.clone(), store)?;
+            built.push(BuiltAdapter {
+                adapter: Arc::new(adapter),
+                description: "Telegram bot".into(),
             });
         }
         Ok(built)

@@ -1,0 +1,252 @@
+//! [`BotApi`]: the Bot API endpoints this adapter calls, on an injectable
+//! base URL (`{base}/bot{token}/{method}`, files at
+//! `{base}/file/bot{token}/{path}`).
+//!
+//! Every call is a POST with a JSON body (or multipart for uploads) and a
+//! timeout. The token only ever appears inside the request URL; URLs are
+//! not logged and are stripped from transport errors.
+
+use crate::error::TelegramError;
+use crate::types::{ApiResponse, NoParams};
+use hermod_model::Secret;
+use reqwest::multipart::Form;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// A Bot API client for one bot. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct BotApi {
+    http: reqwest::Client,
+    /// Without a trailing `/`.
+    base: String,
+    token: Secret,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for BotApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotApi")
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BotApi {
+    pub(crate) fn new(http: reqwest::Client, base: &str, token: Secret, timeout: Duration) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            timeout,
+        }
+    }
+
+    fn method_url(&self, method: &str) -> String {
+        format!("{}/bot{}/{method}", self.base, self.token.expose())
+    }
+
+    /// Calls `method` with JSON `params`; `timeout` bounds the whole request.
+    pub(crate) async fn call_with_timeout<P, R>(
+        &self,
+        method: &str,
+        params: &P,
+        timeout: Duration,
+    ) -> Result<R, TelegramError>
+    where
+        P: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let response = self
+            .http
+            .post(self.method_url(method))
+            .json(params)
+            .timeout(timeout)
+            .send()
+            .await?;
+        read_answer(response).await
+    }
+
+    /// Calls `method` with JSON `params` and the default timeout.
+    pub(crate) async fn call<P, R>(&self, method: &str, params: &P) -> Result<R, TelegramError>
+    where
+        P: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        self.call_with_timeout(method, params, self.timeout).await
+    }
+
+    /// Calls a method that takes no parameters.
+    pub(crate) async fn call_bare<R: DeserializeOwned>(
+        &self,
+        method: &str,
+    ) -> Result<R, TelegramError> {
+        self.call(method, &NoParams {}).await
+    }
+
+    /// Calls `method` with a multipart form (file uploads).
+    pub(crate) async fn call_multipart<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        form: Form,
+    ) -> Result<R, TelegramError> {
+        let response = self
+            .http
+            .post(self.method_url(method))
+            .multipart(form)
+            .timeout(self.timeout.max(Duration::from_secs(120)))
+            .send()
+            .await?;
+        read_answer(response).await
+    }
+
+    /// Downloads the file at `file_path` (from `getFile`) to `dest`,
+    /// refusing more than `max_bytes`. Writes to a temporary name first, so
+    /// `dest` never holds a partial file.
+    pub(crate) async fn download(
+        &self,
+        file_path: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> Result<u64, TelegramError> {
+        let url = format!(
+            "{}/file/bot{}/{}",
+            self.base,
+            self.token.expose(),
+            file_path.trim_start_matches('/')
+        );
+        let mut response = self
+            .http
+            .get(url)
+            .timeout(self.timeout.max(Duration::from_secs(120)))
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(TelegramError::from_response(status.as_u16(), &body));
+        }
+        if response.content_length().is_some_and(|len| len > max_bytes) {
+            return Err(too_large(max_bytes));
+        }
+        let partial = dest.with_extension("part");
+        let io = |e: std::io::Error| TelegramError::Io(format!("cannot save a download: {e}"));
+        let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
+        let mut written: u64 = 0;
+        let result = async {
+            while let Some(chunk) = response.chunk().await? {
+                written += chunk.len() as u64;
+                if written > max_bytes {
+                    return Err(too_large(max_bytes));
+                }
+                file.write_all(&chunk).await.map_err(io)?;
+            }
+            file.flush().await.map_err(io)?;
+            Ok(())
+        }
+        .await;
+        drop(file);
+        match result {
+            Ok(()) => {
+                tokio::fs::rename(&partial, dest).await.map_err(io)?;
+                Ok(written)
+            }
+            Err(e) => {
+                // Best effort: a leftover partial file is only wasted space.
+                let _ = tokio::fs::remove_file(&partial).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn too_large(max_bytes: u64) -> TelegramError {
+    TelegramError::Io(format!("the file is larger than {max_bytes} bytes"))
+}
+
+/// Reads a Bot API answer: the `result` of an `ok` answer, or the
+/// classified error.
+async fn read_answer<R: DeserializeOwned>(response: reqwest::Response) -> Result<R, TelegramError> {
+    let status = response.status().as_u16();
+    let body = response.bytes().await?;
+    parse_answer(status, &body)
+}
+
+pub(crate) fn parse_answer<R: DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+) -> Result<R, TelegramError> {
+    if !(200..300).contains(&status) {
+        return Err(TelegramError::from_response(status, body));
+    }
+    let answer: ApiResponse<R> = serde_json::from_slice(body).map_err(|e| {
+        TelegramError::Protocol(format!("the answer is not the expected JSON: {e}"))
+    })?;
+    match (answer.ok, answer.result) {
+        (true, Some(result)) => Ok(result),
+        (true, None) => Err(TelegramError::Protocol("an answer without a result".into())),
+        (false, _) => Err(TelegramError::from_response(status, body)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_unwrapped_or_classified() {
+        let ok: bool = parse_answer(200, br#"{"ok":true,"result":true}"#).unwrap();
+        assert!(ok);
+        let err = parse_answer::<bool>(
+            200,
+            br#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 2","parameters":{"retry_after":2}}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(err, TelegramError::RateLimited { .. }));
+        assert!(matches!(
+            parse_answer::<bool>(200, b"<html>"),
+            Err(TelegramError::Protocol(_))
+        ));
+        assert!(matches!(
+            parse_answer::<bool>(503, b""),
+            Err(TelegramError::Transient(_))
+        ));
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let api = BotApi::new(
+            hermod_http::HttpClient::new().unwrap().reqwest().clone(),
+            "http://127.0.0.1:1/",
+            Secret::new("42:TOPSECRET"),
+            Duration::from_secs(1),
+        );
+        assert!(!format!("{api:?}").contains("TOPSECRET"));
+        assert_eq!(api.base, "http://127.0.0.1:1");
+    }
+
+    #[tokio::test]
+    async fn transport_errors_never_show_the_token() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let api = BotApi::new(
+            hermod_http::HttpClient::new().unwrap().reqwest().clone(),
+            &format!("http://127.0.0.1:{port}"),
+            Secret::new("42:TOPSECRET"),
+            Duration::from_secs(2),
+        );
+        let err = api
+            .call_bare::<serde_json::Value>("getMe")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TelegramError::Transient(_)), "{err:?}");
+        assert!(!err.to_string().contains("TOPSECRET"), "{err}");
+        assert!(!format!("{err:?}").contains("TOPSECRET"));
+    }
+}

@@ -1,0 +1,487 @@
+//! [`TelegramConfig`]: the `platforms.telegram` section and its environment
+//! variables (the names the Hermes gateway used, so an existing `.env`
+//! works unchanged).
+//!
+//! The adapter is enabled by setting a bot token. `TELEGRAM_ALLOWED_USERS`,
+//! `TELEGRAM_ALLOW_ALL_USERS` and `TELEGRAM_HOME_CHANNEL` are read by core
+//! (`gateway.platforms.telegram`), not here.
+
+use hermod_model::{EnvVars, Secret};
+use serde::{Deserialize, Deserializer};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The public Bot API endpoint.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.telegram.org";
+
+/// The largest file the public Bot API lets a bot download (`getFile`).
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 20 * 1024 * 1024;
+
+/// The commands registered with `setMyCommands` (Telegram's `/` menu):
+/// the gateway's built-in slash commands.
+const DEFAULT_COMMANDS: &[(&str, &str)] = &[
+    ("new", "Start a new conversation"),
+    ("stop", "Stop the running reply and drop queued messages"),
+    ("status", "Show this conversation's state"),
+    ("help", "List the commands you can use"),
+    (
+        "whoami",
+        "Show who you are to the gateway and what you may run",
+    ),
+    ("retry", "Answer your last message again"),
+    ("undo", "Remove the last N exchanges from the conversation"),
+    ("title", "Show or set this conversation's title"),
+    ("resume", "Continue an earlier conversation"),
+    ("sessions", "List this chat's recent conversations"),
+    ("usage", "Show the tokens this conversation used"),
+    ("model", "Show or switch the model for this conversation"),
+    ("queue", "Send a message that waits for the current reply"),
+    ("steer", "Add guidance to the reply in progress"),
+    (
+        "background",
+        "Run a prompt on the side; the result is posted here",
+    ),
+    ("approve", "Allow what the agent asked to do"),
+    ("deny", "Refuse what the agent asked to do"),
+    (
+        "sethome",
+        "Make this chat the home channel for scheduled results",
+    ),
+    ("version", "Show hermod's version"),
+];
+
+/// Which messages of a reply are sent as a Telegram reply to the user's
+/// message (`TELEGRAM_REPLY_TO_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyToMode {
+    /// Never reply-thread.
+    Off,
+    /// Only the first message of a reply.
+    First,
+    /// Every message of a reply.
+    All,
+}
+
+impl ReplyToMode {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" | "false" => Some(Self::Off),
+            "first" => Some(Self::First),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// `TELEGRAM_BOT_TOKEN` from @BotFather; the adapter runs when it is set.
+    /// It is part of every request URL, so URLs are never logged.
+    pub bot_token: Option<Secret>,
+    /// `TELEGRAM_API_BASE_URL`: the Bot API server (a local `telegram-bot-api`
+    /// server, or a fake in tests).
+    pub api_base_url: String,
+    /// `TELEGRAM_GROUP_ALLOWED_USERS`: when set, group messages from anyone
+    /// else are dropped here (core's allowlist applies on top).
+    #[serde(deserialize_with = "id_list")]
+    pub group_allowed_users: Vec<String>,
+    /// `TELEGRAM_GROUP_ALLOWED_CHATS`: groups exempt from
+    /// `group_allowed_users` (core's allowlist still applies).
+    #[serde(deserialize_with = "id_list")]
+    pub group_allowed_chats: Vec<String>,
+    /// `TELEGRAM_ALLOW_BOTS`: accept messages from other bots. Our own
+    /// messages are always ignored.
+    pub allow_bots: bool,
+    /// `TELEGRAM_REQUIRE_MENTION`: in groups, answer only when mentioned,
+    /// replied to, or sent a command meant for us.
+    pub require_mention: bool,
+    /// `TELEGRAM_FREE_RESPONSE_CHATS`: groups where every message is answered.
+    #[serde(deserialize_with = "id_list")]
+    pub free_response_chats: Vec<String>,
+    /// `TELEGRAM_REPLY_TO_MODE`.
+    pub reply_to_mode: ReplyToMode,
+    /// `TELEGRAM_WEBHOOK_URL`: the public HTTPS URL Telegram posts updates
+    /// to. Unset: long polling.
+    pub webhook_url: Option<String>,
+    /// `TELEGRAM_WEBHOOK_SECRET`: required with a webhook URL; Telegram sends
+    /// it in `X-Telegram-Bot-Api-Secret-Token`.
+    pub webhook_secret: Option<Secret>,
+    /// `TELEGRAM_WEBHOOK_HOST`: where the webhook listener binds.
+    pub webhook_host: String,
+    /// `TELEGRAM_WEBHOOK_PORT`.
+    pub webhook_port: u16,
+    /// `TELEGRAM_MEDIA_MAX_BYTES`: larger inbound files are not downloaded.
+    pub media_max_bytes: u64,
+    /// `TELEGRAM_IGNORE_EDITS`: edited messages are not answered.
+    pub ignore_edits: bool,
+    /// `TELEGRAM_POLL_TIMEOUT`: seconds a `getUpdates` long poll waits.
+    pub poll_timeout_secs: u64,
+    /// `TELEGRAM_REQUEST_TIMEOUT`: seconds any other request may take.
+    pub request_timeout_secs: u64,
+    /// `TELEGRAM_MAX_RECONNECT_DELAY`: cap of the backoff between failed
+    /// polls, in seconds.
+    pub max_reconnect_delay_secs: u64,
+    /// Where inbound files are saved (`HERMOD_HOME/media`), set by the
+    /// runtime through [`TelegramConfig::set_media_dir`].
+    #[serde(skip)]
+    pub media_dir: Option<PathBuf>,
+    /// The `/` menu registered with `setMyCommands` (name, description).
+    #[serde(skip)]
+    pub commands: Vec<(String, String)>,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        Self {
+            bot_token: None,
+            api_base_url: DEFAULT_API_BASE_URL.into(),
+            group_allowed_users: Vec::new(),
+            group_allowed_chats: Vec::new(),
+            allow_bots: false,
+            require_mention: true,
+            free_response_chats: Vec::new(),
+            reply_to_mode: ReplyToMode::First,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_host: "127.0.0.1".into(),
+            webhook_port: 8443,
+            media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
+            ignore_edits: true,
+            poll_timeout_secs: 25,
+            request_timeout_secs: 30,
+            max_reconnect_delay_secs: 60,
+            media_dir: None,
+            commands: DEFAULT_COMMANDS
+                .iter()
+                .map(|(name, description)| ((*name).to_owned(), (*description).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl TelegramConfig {
+    /// True when a bot token is configured.
+    pub fn enabled(&self) -> bool {
+        self.bot_token.as_ref().is_some_and(|t| !t.is_empty())
+    }
+
+    /// Sets where inbound files are saved.
+    pub fn set_media_dir(&mut self, dir: impl Into<PathBuf>) {
+        self.media_dir = Some(dir.into());
+    }
+
+    /// The directory inbound files are saved in: the configured one, else
+    /// `hermod-media` in the system's temporary directory.
+    pub fn media_dir(&self) -> PathBuf {
+        self.media_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("hermod-media"))
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Duration {
+        Duration::from_secs(self.poll_timeout_secs)
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub(crate) fn max_reconnect_delay(&self) -> Duration {
+        Duration::from_secs(self.max_reconnect_delay_secs)
+    }
+
+    /// Applies the `TELEGRAM_*` variables this adapter reads.
+    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+        if let Some(token) = env.get("TELEGRAM_BOT_TOKEN") {
+            self.bot_token = Some(Secret::new(token.trim()));
+        }
+        if let Some(url) = env.get("TELEGRAM_API_BASE_URL") {
+            self.api_base_url = url.trim().to_owned();
+        }
+        if let Some(list) = env.get("TELEGRAM_GROUP_ALLOWED_USERS") {
+            self.group_allowed_users = split_list(list);
+        }
+        if let Some(list) = env.get("TELEGRAM_GROUP_ALLOWED_CHATS") {
+            self.group_allowed_chats = split_list(list);
+        }
+        if let Some(list) = env.get("TELEGRAM_FREE_RESPONSE_CHATS") {
+            self.free_response_chats = split_list(list);
+        }
+        if let Some(value) = env.get_bool("TELEGRAM_ALLOW_BOTS")? {
+            self.allow_bots = value;
+        }
+        if let Some(value) = env.get_bool("TELEGRAM_REQUIRE_MENTION")? {
+            self.require_mention = value;
+        }
+        if let Some(value) = env.get_bool("TELEGRAM_IGNORE_EDITS")? {
+            self.ignore_edits = value;
+        }
+        if let Some(raw) = env.get("TELEGRAM_REPLY_TO_MODE") {
+            self.reply_to_mode = ReplyToMode::parse(raw).ok_or_else(|| {
+                format!("TELEGRAM_REPLY_TO_MODE={raw:?} must be off, first or all")
+            })?;
+        }
+        if let Some(url) = env.get("TELEGRAM_WEBHOOK_URL") {
+            self.webhook_url = Some(url.trim().to_owned());
+        }
+        if let Some(secret) = env.get("TELEGRAM_WEBHOOK_SECRET") {
+            self.webhook_secret = Some(Secret::new(secret.trim()));
+        }
+        if let Some(host) = env.get("TELEGRAM_WEBHOOK_HOST") {
+            self.webhook_host = host.trim().to_owned();
+        }
+        if let Some(port) = env.get_parsed::<u16>("TELEGRAM_WEBHOOK_PORT")? {
+            self.webhook_port = port;
+        }
+        if let Some(bytes) = env.get_parsed::<u64>("TELEGRAM_MEDIA_MAX_BYTES")? {
+            self.media_max_bytes = bytes;
+        }
+        if let Some(secs) = env.get_parsed::<u64>("TELEGRAM_POLL_TIMEOUT")? {
+            self.poll_timeout_secs = secs;
+        }
+        if let Some(secs) = env.get_parsed::<u64>("TELEGRAM_REQUEST_TIMEOUT")? {
+            self.request_timeout_secs = secs;
+        }
+        if let Some(secs) = env.get_parsed::<u64>("TELEGRAM_MAX_RECONNECT_DELAY")? {
+            self.max_reconnect_delay_secs = secs;
+        }
+        Ok(())
+    }
+
+    /// Checks an enabled configuration. Messages name the setting, never
+    /// a secret's value.
+    pub fn validate(&self) -> Result<(), String> {
+        let Some(token) = &self.bot_token else {
+            return Err("TELEGRAM_BOT_TOKEN is not set".into());
+        };
+        if !token_looks_valid(token.expose()) {
+            return Err(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (<digits>:<letters, digits, - and _>); \
+                 copy it again from @BotFather"
+                    .into(),
+            );
+        }
+        check_http_url(&self.api_base_url, "TELEGRAM_API_BASE_URL")?;
+        if let Some(url) = &self.webhook_url {
+            check_http_url(url, "TELEGRAM_WEBHOOK_URL")?;
+            match &self.webhook_secret {
+                None => {
+                    return Err(
+                        "TELEGRAM_WEBHOOK_URL is set without TELEGRAM_WEBHOOK_SECRET; set a random \
+                         secret of 1-256 letters, digits, '_' or '-' so forged updates are refused"
+                            .into(),
+                    );
+                }
+                Some(secret) if !webhook_secret_valid(secret.expose()) => {
+                    return Err(
+                        "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, '_' or '-'"
+                            .into(),
+                    );
+                }
+                Some(_) => {}
+            }
+            if self.webhook_host.trim().is_empty() {
+                return Err("TELEGRAM_WEBHOOK_HOST is empty".into());
+            }
+        }
+        if self.media_max_bytes == 0 {
+            return Err("TELEGRAM_MEDIA_MAX_BYTES must be at least 1".into());
+        }
+        if self.poll_timeout_secs > 300 {
+            return Err("TELEGRAM_POLL_TIMEOUT must be at most 300 seconds".into());
+        }
+        if self.request_timeout_secs == 0 {
+            return Err("TELEGRAM_REQUEST_TIMEOUT must be at least 1 second".into());
+        }
+        if self.max_reconnect_delay_secs == 0 {
+            return Err("TELEGRAM_MAX_RECONNECT_DELAY must be at least 1 second".into());
+        }
+        Ok(())
+    }
+
+    /// The path part of the webhook URL, where the listener accepts updates.
+    pub(crate) fn webhook_path(&self) -> Option<String> {
+        let url = self.webhook_url.as_deref()?;
+        let parsed = reqwest::Url::parse(url).ok()?;
+        Some(parsed.path().to_owned())
+    }
+}
+
+/// A bot token is `<bot id>:<secret>`; it goes into URL paths, so nothing
+/// outside the token alphabet is accepted.
+fn token_looks_valid(token: &str) -> bool {
+    let Some((id, secret)) = token.split_once(':') else {
+        return false;
+    };
+    !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && !secret.is_empty()
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Telegram's rule for `secret_token`.
+fn webhook_secret_valid(secret: &str) -> bool {
+    (1..=256).contains(&secret.len())
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_http_url(url: &str, name: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        _ => Err(format!("{name}={url:?} is not an http(s) URL")),
+    }
+}
+
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Accepts a YAML list of ids (strings or numbers) or a comma-separated string.
+fn id_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Item {
+        Number(i64),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<Item>),
+        One(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Item::Number(n) => n.to_string(),
+                Item::Text(s) => s.trim().to_owned(),
+            })
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Raw::One(s) => split_list(&s),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "123456:AAH-very_secret_token_value";
+
+    fn env(pairs: &[(&str, &str)]) -> EnvVars {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn defaults_follow_hermes() {
+        let c = TelegramConfig::default();
+        assert!(!c.enabled());
+        assert_eq!(c.api_base_url, DEFAULT_API_BASE_URL);
+        assert!(c.require_mention);
+        assert!(!c.allow_bots);
+        assert!(c.ignore_edits);
+        assert_eq!(c.reply_to_mode, ReplyToMode::First);
+        assert_eq!(c.media_max_bytes, 20 * 1024 * 1024);
+        assert!(c.commands.iter().any(|(name, _)| name == "new"));
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let mut c = TelegramConfig::default();
+        c.apply_env(&env(&[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9/"),
+            ("TELEGRAM_GROUP_ALLOWED_USERS", "1, 2"),
+            ("TELEGRAM_FREE_RESPONSE_CHATS", "-100"),
+            ("TELEGRAM_ALLOW_BOTS", "yes"),
+            ("TELEGRAM_REQUIRE_MENTION", "false"),
+            ("TELEGRAM_REPLY_TO_MODE", "ALL"),
+            ("TELEGRAM_IGNORE_EDITS", "0"),
+            ("TELEGRAM_MEDIA_MAX_BYTES", "1000"),
+        ]))
+        .unwrap();
+        assert!(c.enabled());
+        assert_eq!(c.group_allowed_users, ["1", "2"]);
+        assert_eq!(c.free_response_chats, ["-100"]);
+        assert!(c.allow_bots && !c.require_mention && !c.ignore_edits);
+        assert_eq!(c.reply_to_mode, ReplyToMode::All);
+        assert_eq!(c.media_max_bytes, 1000);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_not_the_secret() {
+        let mut c = TelegramConfig::default();
+        let err = c
+            .apply_env(&env(&[("TELEGRAM_REPLY_TO_MODE", "sometimes")]))
+            .unwrap_err();
+        assert!(err.contains("TELEGRAM_REPLY_TO_MODE"), "{err}");
+        c.bot_token = Some(Secret::new("not a token/with-slash"));
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.contains("TELEGRAM_BOT_TOKEN") && !err.contains("slash"),
+            "{err}"
+        );
+        assert!(TelegramConfig::default().validate().is_err());
+    }
+
+    #[test]
+    fn a_webhook_needs_a_secret() {
+        let mut c = TelegramConfig {
+            bot_token: Some(Secret::new(TOKEN)),
+            webhook_url: Some("https://bot.example.com/telegram/hook".into()),
+            ..TelegramConfig::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .contains("TELEGRAM_WEBHOOK_SECRET")
+        );
+        c.webhook_secret = Some(Secret::new("has spaces"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .contains("TELEGRAM_WEBHOOK_SECRET")
+        );
+        c.webhook_secret = Some(Secret::new("s3cret_-value"));
+        c.validate().unwrap();
+        assert_eq!(c.webhook_path().as_deref(), Some("/telegram/hook"));
+    }
+
+    #[test]
+    fn yaml_is_strict_and_takes_numeric_ids() {
+        // JSON is YAML, and both go through the same serde derive.
+        let c: TelegramConfig = serde_json::from_str(
+            r#"{"free_response_chats": [-1001, "-1002"], "group_allowed_users": "5,6"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.free_response_chats, ["-1001", "-1002"]);
+        assert_eq!(c.group_allowed_users, ["5", "6"]);
+        // Fields the runtime sets keep their defaults.
+        assert_eq!(c.commands, TelegramConfig::default().commands);
+        assert_eq!(c.media_dir, None);
+        let err = serde_json::from_str::<TelegramConfig>(r#"{"bot_tokn": "x"}"#).unwrap_err();
+        assert!(err.to_string().contains("bot_token"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = TelegramConfig {
+            bot_token: Some(Secret::new(TOKEN)),
+            webhook_secret: Some(Secret::new("hook-secret-value")),
+            ..TelegramConfig::default()
+        };
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("very_secret") && !debug.contains("hook-secret"));
+    }
+}

@@ -1,0 +1,223 @@
+//! What long polling and the webhook share: learning who the bot is
+//! (`getMe`), registering the `/` menu, and handling one raw update —
+//! convert it, download its files, submit it once.
+
+use crate::adapter::TelegramAdapter;
+use crate::error::TelegramError;
+use crate::inbound::{self, Decision, Received, Rules};
+use crate::media;
+use crate::types::{BotCommand, SetMyCommands, Update, User, update_kind};
+use hermod_core::{AdapterContext, AdapterError, CoreError, Submitted};
+use hermod_model::{ChatTarget, Outbound};
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// The bot's own identity, from `getMe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Me {
+    pub id: i64,
+    /// Without the `@`.
+    pub username: String,
+}
+
+/// What became of an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handled {
+    /// Recorded (or deliberately skipped): acknowledge it.
+    Done,
+    /// Not recorded, for a reason that may pass (storage failed): do not
+    /// acknowledge; it comes again.
+    Retry,
+    /// The gateway is shutting down: do not acknowledge, stop receiving.
+    Stop,
+}
+
+impl TelegramAdapter {
+    /// Asks Telegram who we are, retrying transient failures with backoff
+    /// until `ctx.shutdown`. A refused token ends it with `Auth`.
+    pub(crate) async fn identify(&self, ctx: &AdapterContext) -> Result<Option<Me>, AdapterError> {
+        let mut failures = 0;
+        loop {
+            let result = tokio::select! {
+                biased;
+                () = ctx.shutdown.cancelled() => return Ok(None),
+                result = self.api().call_bare::<User>("getMe") => result,
+            };
+            match result {
+                Ok(user) => {
+                    let Some(username) = user.username.filter(|u| !u.is_empty()) else {
+                        return Err(AdapterError::Startup(
+                            "getMe returned no username; is TELEGRAM_BOT_TOKEN a bot's token?"
+                                .into(),
+                        ));
+                    };
+                    return Ok(Some(Me {
+                        id: user.id,
+                        username,
+                    }));
+                }
+                // A malformed token is answered 404 rather than 401.
+                Err(TelegramError::Unauthorized | TelegramError::NotFound(_)) => {
+                    return Err(AdapterError::Auth(crate::error::AUTH_HINT.into()));
+                }
+                Err(e) if e.is_retryable() => {
+                    failures += 1;
+                    let delay = self.backoff(failures, &e);
+                    warn!(error = %e, ?delay, "cannot reach Telegram; retrying");
+                    self.set_connection(crate::ConnectionState::Retrying);
+                    if !sleep_unless_cancelled(delay, ctx).await {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Registers the `/` menu unless Telegram already has exactly it
+    /// (registering on every start can get a bot rate-limited). Failures
+    /// are logged; the menu is a convenience.
+    pub(crate) async fn sync_commands(&self) {
+        let wanted: Vec<BotCommand> = self
+            .config()
+            .commands
+            .iter()
+            .map(|(command, description)| BotCommand {
+                command: command.clone(),
+                description: description.clone(),
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        match self
+            .api()
+            .call_bare::<Vec<BotCommand>>("getMyCommands")
+            .await
+        {
+            Ok(current) if current == wanted => debug!("the command menu is up to date"),
+            Ok(_) => {
+                let params = SetMyCommands { commands: wanted };
+                match self.api().call::<_, bool>("setMyCommands", &params).await {
+                    Ok(_) => info!("registered the command menu"),
+                    Err(e) => warn!(error = %e, "cannot register the command menu"),
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read the command menu; leaving it as it is"),
+        }
+    }
+
+    /// Handles one update as received (raw JSON, so one malformed update
+    /// does not spoil a batch).
+    pub(crate) async fn handle_update(
+        &self,
+        raw: serde_json::Value,
+        me: &Me,
+        ctx: &AdapterContext,
+    ) -> Handled {
+        let update: Update = match serde_json::from_value(raw.clone()) {
+            Ok(update) => update,
+            Err(e) => {
+                warn!(kind = update_kind(&raw), error = %e, "skipping a malformed update");
+                return Handled::Done;
+            }
+        };
+        let rules = Rules {
+            bot_id: me.id,
+            bot_username: &me.username,
+            config: self.config(),
+        };
+        let received = match inbound::convert(&update, &rules) {
+            Decision::Submit(received) => *received,
+            Decision::Ignore(reason) => {
+                debug!(
+                    update_id = update.update_id,
+                    kind = update_kind(&raw),
+                    reason,
+                    "update ignored"
+                );
+                return Handled::Done;
+            }
+        };
+        self.submit(received, ctx).await
+    }
+
+    async fn submit(&self, mut received: Received, ctx: &AdapterContext) -> Handled {
+        let dir = self.config().media_dir();
+        let max = self.config().media_max_bytes;
+        for item in std::mem::take(&mut received.media) {
+            match media::fetch(self.api(), &item, &dir, max).await {
+                Ok(attachment) => received.event.attachments.push(attachment),
+                Err(media::Skipped(reason)) => {
+                    debug!(reason, "an inbound file was not downloaded");
+                    let note = inbound::skipped_media_note(item.kind, &reason);
+                    inbound::append_line(&mut received.event, &note);
+                }
+            }
+        }
+        let reply_target = ChatTarget {
+            chat_id: received.event.source.chat_id.clone().unwrap_or_default(),
+            thread_id: received.event.source.thread_id.clone(),
+        };
+        let reply_to = received.event.message_id.clone();
+        match ctx.inbound.submit_once(received.event, &received.key).await {
+            Ok(Submitted::Accepted) => {
+                debug!(key = %received.key, "message submitted");
+                Handled::Done
+            }
+            Ok(Submitted::Duplicate) => {
+                debug!(key = %received.key, "message seen before; dropped");
+                Handled::Done
+            }
+            Err(CoreError::ShuttingDown) => Handled::Stop,
+            Err(CoreError::Store(e)) => {
+                warn!(error = %e, "cannot record an inbound message; it will be fetched again");
+                Handled::Retry
+            }
+            Err(e @ CoreError::QueueFull { .. }) => {
+                // The sender is told and may send again; the message is
+                // acknowledged so it does not block the ones after it.
+                let busy = Outbound {
+                    target: reply_target,
+                    text: e.to_string(),
+                    reply_to,
+                    attachments: Vec::new(),
+                };
+                if let Err(e) = hermod_core::Adapter::send(self, busy).await {
+                    debug!(error = %e, "cannot tell a sender their conversation is busy");
+                }
+                Handled::Done
+            }
+            Err(e) => {
+                warn!(error = %e, "an inbound message was refused; skipping it");
+                Handled::Done
+            }
+        }
+    }
+
+    /// The delay after `failures` consecutive failed calls: Telegram's
+    /// `retry_after` when it gave one, else exponential backoff with jitter
+    /// up to the configured cap.
+    pub(crate) fn backoff(&self, failures: u32, error: &TelegramError) -> Duration {
+        let policy = hermod_http::RetryPolicy {
+            max_attempts: u32::MAX,
+            base_delay: Duration::from_secs(1),
+            max_delay: self.config().max_reconnect_delay(),
+            max_retry_after: Duration::from_secs(3600),
+        };
+        let retry_after = match error {
+            TelegramError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        };
+        policy.delay_for(failures, retry_after)
+    }
+}
+
+/// Sleeps for `delay`; false when shutdown came first.
+pub(crate) async fn sleep_unless_cancelled(delay: Duration, ctx: &AdapterContext) -> bool {
+    tokio::select! {
+        biased;
+        () = ctx.shutdown.cancelled() => false,
+        () = tokio::time::sleep(delay) => true,
+    }
+}

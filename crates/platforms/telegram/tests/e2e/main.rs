@@ -1,0 +1,15 @@
+//! The Telegram adapter end to end: a real gateway (SQLite store, scripted
+//! agent) talking to a fake Bot API server over HTTP, in real time.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+
+mod conversation;
+mod faults;
+mod groups;
+mod media;
+mod restart;
+mod support;
+mod webhook;

@@ -1,0 +1,117 @@
+//! Inbound files: downloaded into the media directory and handed to the
+//! agent; files over the cap are skipped with a note.
+
+use crate::support::{World, settled};
+use hermod_core::GatewayConfig;
+use hermod_model::{AttachmentKind, Outbound};
+use hermod_testkit::ScriptedAgent;
+
+#[tokio::test]
+async fn a_photo_reaches_the_agent_as_a_downloaded_attachment() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world.start(agent).await;
+    let bytes = b"\xff\xd8\xff\xe0 not really a jpeg".to_vec();
+
+    world
+        .fake
+        .user(3001, "Alice")
+        .dm_photo(Some("what is this?"), bytes.clone());
+    settled(&world.fake, 3001, 1).await;
+
+    let input = stats.inputs().remove(0);
+    assert!(input.starts_with("what is this?"), "{input}");
+    let marker = "[attached photo: ";
+    let start = input.find(marker).unwrap() + marker.len();
+    let rest = &input[start..];
+    let path = &rest[..rest.find([' ', ']']).unwrap()];
+    assert!(
+        std::path::Path::new(path).starts_with(world.media_dir()),
+        "{path} is not under the media directory"
+    );
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
+    assert!(input.contains("image/jpeg"), "{input}");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_over_the_cap_is_skipped_with_a_note() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let mut config = world.config();
+    config.media_max_bytes = 16;
+    let gateway = GatewayConfig {
+        allow_all_users: true,
+        ..GatewayConfig::default()
+    };
+    let running = world.start_with(agent, gateway, config).await;
+
+    world.fake.user(3002, "Bob").dm_document(
+        "big.pdf",
+        "application/pdf",
+        vec![b'x'; 1000],
+        Some("read this"),
+    );
+    settled(&world.fake, 3002, 1).await;
+    let input = stats.inputs().remove(0);
+    assert!(
+        input.starts_with("read this\n[a file was attached but not downloaded"),
+        "{input}"
+    );
+    assert!(input.contains("16 bytes"), "{input}");
+    assert!(
+        !world.media_dir().exists() || std::fs::read_dir(world.media_dir()).unwrap().count() == 0
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn files_are_sent_with_the_text_as_caption() {
+    let world = World::new().await;
+    let running = world.start(ScriptedAgent::echo()).await;
+    world.fake.open_chat(3003);
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("chart.png");
+    std::fs::write(&photo, b"\x89PNG fake").unwrap();
+    let report = dir.path().join("report.txt");
+    std::fs::write(&report, b"numbers").unwrap();
+
+    let sent = hermod_core::Adapter::send(
+        &running.adapter,
+        Outbound {
+            target: hermod_model::ChatTarget {
+                chat_id: "3003".into(),
+                thread_id: None,
+            },
+            text: "Here is the **chart**".into(),
+            reply_to: None,
+            attachments: vec![
+                hermod_model::Attachment {
+                    kind: AttachmentKind::Photo,
+                    location: photo.display().to_string(),
+                    mime_type: Some("image/png".into()),
+                },
+                hermod_model::Attachment {
+                    kind: AttachmentKind::Document,
+                    location: report.display().to_string(),
+                    mime_type: Some("text/plain".into()),
+                },
+            ],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.message_ids.len(), 2);
+    let messages = world.fake.bot_messages(3003);
+    assert!(messages[0].photo);
+    assert_eq!(messages[0].caption.as_deref(), Some("Here is the chart"));
+    assert_eq!(messages[1].document.as_deref(), Some("report.txt"));
+    assert_eq!(messages[1].caption, None);
+    let ids: Vec<String> = messages.iter().map(|m| m.message_id.to_string()).collect();
+    assert_eq!(sent.message_ids, ids);
+    let file = messages[1].file_id.as_deref().unwrap();
+    assert_eq!(world.fake.file_bytes(file).unwrap(), b"numbers");
+    running.stop().await;
+}
