@@ -7,6 +7,7 @@
 )]
 
 mod conversation;
+mod crash;
 mod faults;
 mod groups;
 mod media;
