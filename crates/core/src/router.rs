@@ -50,7 +50,9 @@ struct Workers {
 #[derive(Debug)]
 struct WorkerSlot {
     id: u64,
-    queue: mpsc::Sender<Job>,
+    /// Boxed: a channel allocates its slots in blocks of 32, and a job is
+    /// several hundred bytes — boxing keeps an idle worker's queue small.
+    queue: mpsc::Sender<Box<Job>>,
 }
 
 impl Router {
@@ -111,6 +113,7 @@ impl Router {
             return Err(CoreError::ShuttingDown);
         }
         let capacity = self.shared.deps.config.session_queue;
+        let job = Box::new(job);
         let job = match workers.by_key.get(&key) {
             Some(slot) => match slot.queue.try_send(job) {
                 Ok(()) => return Ok(()),
@@ -163,7 +166,7 @@ impl Shared {
         &self,
         key: &SessionKey,
         id: u64,
-        rx: &mpsc::Receiver<Job>,
+        rx: &mpsc::Receiver<Box<Job>>,
     ) -> bool {
         let mut workers = self.lock();
         if !rx.is_empty() {

@@ -152,7 +152,7 @@ pub(crate) async fn run_worker(
     shared: Arc<Shared>,
     key: SessionKey,
     id: u64,
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Box<Job>>,
 ) {
     let deps = shared.deps();
     let mut state = WorkerState {
@@ -167,7 +167,7 @@ pub(crate) async fn run_worker(
         let is_idle = state.running.is_none() && state.pending.is_empty();
         tokio::select! {
             job = rx.recv(), if open => match job {
-                Some(job) => on_job(&shared, &key, &mut state, job).await,
+                Some(job) => on_job(&shared, &key, &mut state, *job).await,
                 None => open = false,
             },
             end = async { (&mut state.running.as_mut().expect("guarded by the select condition").task).await },
