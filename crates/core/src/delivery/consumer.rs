@@ -189,7 +189,9 @@ impl<'a> Consumer<'a> {
                     }
                     self.shown = self.text.clone();
                     self.displayed = display;
-                    self.mark_edit(now);
+                    // From when the platform answered: a call that waited for its
+                    // slot must not make the next edit due at once.
+                    self.mark_edit(Instant::now());
                 }
                 Err(e) => self.refused(e, now),
             }
@@ -245,7 +247,7 @@ impl<'a> Consumer<'a> {
             Ok(()) => {
                 self.shown = self.text.clone();
                 self.displayed = display;
-                self.mark_edit(now);
+                self.mark_edit(Instant::now());
                 true
             }
             Err(e) => {

@@ -21,6 +21,9 @@ use tracing::{info, warn};
 
 /// Attempts within one delivery before the entry waits for the sweeper.
 const ATTEMPTS: u32 = 4;
+/// Longest a delivery waits out rate limits in total before it is
+/// deferred to the sweeper.
+const RATE_LIMIT_BUDGET: Duration = Duration::from_secs(600);
 /// Longest single wait for a platform's retry-after inside one delivery.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 /// When a delivery that gave up is tried again.
@@ -119,23 +122,27 @@ where
     Fut: std::future::Future<Output = Result<T, AdapterError>>,
 {
     let mut backoff = Duration::from_secs(1);
-    let mut attempt = 1;
+    let mut failures = 1;
+    // Rate limits are waited out (the platform said when), up to a budget;
+    // only real failures count as attempts.
+    let mut waited = Duration::ZERO;
     loop {
         match call().await {
-            Err(AdapterError::RateLimited { retry_after }) if attempt < ATTEMPTS => {
+            Err(AdapterError::RateLimited { retry_after }) => {
                 let wait = retry_after.unwrap_or(backoff);
-                if wait > MAX_WAIT {
+                if wait > MAX_WAIT || waited + wait > RATE_LIMIT_BUDGET {
                     return Err(AdapterError::RateLimited { retry_after });
                 }
                 tokio::time::sleep(wait).await;
+                waited += wait;
             }
-            Err(AdapterError::Transient(_)) if attempt < ATTEMPTS => {
+            Err(AdapterError::Transient(_)) if failures < ATTEMPTS => {
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
+                failures += 1;
             }
             other => return other,
         }
-        attempt += 1;
     }
 }
 
