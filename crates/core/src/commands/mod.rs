@@ -27,9 +27,9 @@ mod whoami;
 use crate::access::Tier;
 use crate::error::CoreError;
 use crate::router::Shared;
-use crate::session::{Job, WorkerDeps, WorkerState, inbox_done, latest_session, reply};
+use crate::session::{Job, WorkerDeps, WorkerState, enqueue, inbox_done, latest_session, reply};
 use async_trait::async_trait;
-use hermod_model::{ParsedCommand, SessionKey};
+use hermod_model::{Content, ParsedCommand, SessionKey};
 use hermod_store::SessionRecord;
 use std::sync::Arc;
 
@@ -104,6 +104,18 @@ impl Cx<'_> {
             return Ok(store.session(id).await?);
         }
         Ok(latest_session(store, self.key).await?)
+    }
+
+    /// Hands the command's own message on as an ordinary message with
+    /// `content`; the worker runs it next (or answers that the queue is
+    /// full). Returns whether it was queued.
+    async fn hand_on(&mut self, content: Content) -> bool {
+        let mut job = self
+            .job
+            .take()
+            .expect("a command hands its message on once");
+        job.event.content = content;
+        enqueue(self.deps, self.state, job).await
     }
 
     /// The model a turn in `session` would use.

@@ -3,7 +3,7 @@
 use super::{Category, Command, Cx, Outcome, Spec};
 use crate::error::CoreError;
 use crate::reply::ReplyMode;
-use crate::session::{Job, enqueue, reply};
+use crate::session::reply;
 use async_trait::async_trait;
 use hermod_model::Content;
 
@@ -28,28 +28,10 @@ impl Command for Queue {
         if cx.args.trim().is_empty() {
             return Ok(Outcome::Reply("Usage: /queue <message>".to_owned()));
         }
-        let Job {
-            mut event,
-            reply: mode,
-            inbox,
-        } = cx.job.take().expect("the command's own job");
-        event.content = Content::Text(cx.args.trim().to_owned());
         let busy = cx.state.running.is_some();
-        let ack_to = event.clone();
-        let streamed = mode.is_stream();
-        if enqueue(
-            cx.deps,
-            cx.state,
-            Job {
-                event,
-                reply: mode,
-                inbox,
-            },
-        )
-        .await
-            && busy
-            && !streamed
-        {
+        let streamed = cx.streamed();
+        let ack_to = cx.job().event.clone();
+        if cx.hand_on(Content::Text(cx.args.trim().to_owned())).await && busy && !streamed {
             reply(
                 cx.deps,
                 &ReplyMode::Adapter,

@@ -2,7 +2,6 @@
 
 use super::{Category, Command, Cx, Outcome, Spec};
 use crate::error::CoreError;
-use crate::session::{Job, enqueue};
 use async_trait::async_trait;
 use hermod_model::{Content, Role};
 
@@ -31,26 +30,11 @@ impl Command for Retry {
         let Some(last) = removed.into_iter().find(|m| m.message.role == Role::User) else {
             return Ok(Outcome::Reply("Nothing to retry.".to_owned()));
         };
-        let Job {
-            mut event,
-            reply,
-            inbox,
-        } = cx.job.take().expect("the command's own job");
-        event.content = last
+        let content = last
             .message
             .content
             .unwrap_or_else(|| Content::Text(String::new()));
-        // The worker starts it next (or answers that the queue is full).
-        enqueue(
-            cx.deps,
-            cx.state,
-            Job {
-                event,
-                reply,
-                inbox,
-            },
-        )
-        .await;
+        cx.hand_on(content).await;
         Ok(Outcome::HandedOn)
     }
 }

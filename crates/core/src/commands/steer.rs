@@ -3,7 +3,6 @@
 
 use super::{Category, Command, Cx, Outcome, Spec};
 use crate::error::CoreError;
-use crate::session::{Job, enqueue};
 use async_trait::async_trait;
 use hermod_model::Content;
 
@@ -36,22 +35,7 @@ impl Command for Steer {
             ));
         }
         // Nothing running that can take it: it becomes the next message.
-        let Job {
-            mut event,
-            reply,
-            inbox,
-        } = cx.job.take().expect("the command's own job");
-        event.content = Content::Text(text);
-        enqueue(
-            cx.deps,
-            cx.state,
-            Job {
-                event,
-                reply,
-                inbox,
-            },
-        )
-        .await;
+        cx.hand_on(Content::Text(text)).await;
         Ok(Outcome::HandedOn)
     }
 }
