@@ -114,8 +114,7 @@ fn ensure_api_key(config: &mut Config) -> anyhow::Result<()> {
     }
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("cannot generate an API key: {e}"))?;
-    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let key = format!("hermod-{key}");
+    let key = format!("hermod-{}", hermod_model::to_hex(&bytes));
     let path = config.home.join(".env");
     dotenv::append(&path, "API_SERVER_KEY", &key)
         .with_context(|| format!("cannot save the generated API key to {}", path.display()))?;

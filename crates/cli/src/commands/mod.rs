@@ -23,3 +23,10 @@ pub fn eprintln_error(error: &anyhow::Error) {
         let _ = writeln!(stderr, "  caused by: {cause}");
     }
 }
+
+/// A stored timestamp (Unix ms) for people: `2026-11-21 05:33:12 UTC`.
+pub fn utc(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}

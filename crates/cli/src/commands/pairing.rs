@@ -3,7 +3,7 @@
 //! the next message — no restart.
 
 use crate::PairingAction;
-use crate::commands::out;
+use crate::commands::{out, utc};
 use crate::config;
 use anyhow::Context;
 use hermod_core::{ApproveOutcome, Pairing, now_ms};
@@ -34,7 +34,7 @@ pub async fn run(action: PairingAction) -> anyhow::Result<()> {
                 ),
                 ApproveOutcome::LockedOut { until_ms } => anyhow::bail!(
                     "too many failed approvals: approvals on {platform} are locked until {}",
-                    time(until_ms)
+                    utc(until_ms)
                 ),
             }
         }
@@ -51,7 +51,7 @@ pub async fn run(action: PairingAction) -> anyhow::Result<()> {
                     "  {:<12} {:<24} {name:<20} expires {}",
                     p.platform.as_str(),
                     p.user_id,
-                    time(p.expires_at_ms)
+                    utc(p.expires_at_ms)
                 ));
             }
             out("Approved users:");
@@ -64,7 +64,7 @@ pub async fn run(action: PairingAction) -> anyhow::Result<()> {
                     "  {:<12} {:<24} {name:<20} since {}",
                     a.platform.as_str(),
                     a.user_id,
-                    time(a.approved_at_ms)
+                    utc(a.approved_at_ms)
                 ));
             }
         }
@@ -80,10 +80,4 @@ pub async fn run(action: PairingAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|_| ms.to_string())
 }

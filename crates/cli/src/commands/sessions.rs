@@ -1,7 +1,7 @@
 //! `hermod sessions list|show|search`: read the store.
 
 use crate::SessionsAction;
-use crate::commands::out;
+use crate::commands::{out, utc};
 use crate::config;
 use anyhow::Context;
 use hermod_model::{PlatformId, SessionId};
@@ -67,18 +67,18 @@ pub async fn run(action: SessionsAction) -> anyhow::Result<()> {
                 out(format_args!("session {} ({})", session.id, session.key));
                 out(format_args!(
                     "  created {}  updated {}  tokens in/out {}/{}",
-                    time(session.created_at_ms),
-                    time(session.updated_at_ms),
+                    utc(session.created_at_ms),
+                    utc(session.updated_at_ms),
                     session.prompt_tokens,
                     session.completion_tokens
                 ));
                 if let (Some(at), Some(reason)) = (session.ended_at_ms, &session.end_reason) {
-                    out(format_args!("  ended {} ({reason})", time(at)));
+                    out(format_args!("  ended {} ({reason})", utc(at)));
                 }
                 for m in &messages {
                     out(format_args!(
                         "\n[{}] {}:",
-                        time(m.at_ms),
+                        utc(m.at_ms),
                         m.message.role.as_str()
                     ));
                     for call in &m.message.tool_calls {
@@ -106,7 +106,7 @@ pub async fn run(action: SessionsAction) -> anyhow::Result<()> {
                     out(format_args!(
                         "{}  {}  {}: {}",
                         h.session,
-                        time(h.at_ms),
+                        utc(h.at_ms),
                         h.role.as_str(),
                         h.snippet
                     ));
@@ -123,13 +123,7 @@ fn row(s: &SessionRecord) -> String {
         s.id.as_str(),
         s.platform.as_str(),
         s.message_count,
-        time(s.updated_at_ms),
+        utc(s.updated_at_ms),
         s.title.as_deref().unwrap_or("")
     )
-}
-
-fn time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|_| ms.to_string())
 }

@@ -70,7 +70,7 @@ fn lockout_key(platform: &PlatformId) -> String {
 
 fn hash(salt: &str, code: &str) -> String {
     let digest = Sha256::digest(format!("{salt}{code}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hermod_model::to_hex(&digest)
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], StoreError> {
@@ -133,10 +133,7 @@ impl<'a> Pairing<'a> {
             return Ok(PairingRequest::TooMany);
         }
         let code = new_code()?;
-        let salt: String = random_bytes::<16>()?
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let salt = hermod_model::to_hex(&random_bytes::<16>()?);
         self.store
             .add_pending_pairing(PendingPairing {
                 id: 0,

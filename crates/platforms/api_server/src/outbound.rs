@@ -17,7 +17,7 @@ impl CompletionMeta {
         let mut bytes = [0u8; 12];
         // An id only needs to be unique enough to tell responses apart.
         let _ = getrandom::fill(&mut bytes);
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hermod_model::to_hex(&bytes);
         Self {
             id: format!("chatcmpl-{hex}"),
             created: jiff::Timestamp::now().as_second(),
