@@ -18,14 +18,10 @@ pub use targets::{Deliveries, DeliveryReceipt};
 
 use crate::adapter::{Adapter, AdapterError};
 use hermod_model::{ChatTarget, Outbound};
-use std::time::Duration;
 
-/// Longest a single call waits for a platform's retry-after before giving
-/// the delivery back to the outbox for later.
-const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
-
-/// Sends one message, waiting out a short rate limit once (never sending
-/// again before the platform's retry-after has passed).
+/// Sends one message, waiting out rate limits (never sending again before
+/// the platform's retry-after has passed) and retrying transient failures,
+/// with the same rules as the outbox.
 pub(crate) async fn send_once(
     adapter: &dyn Adapter,
     target: &ChatTarget,
@@ -38,15 +34,7 @@ pub(crate) async fn send_once(
         reply_to: reply_to.map(str::to_owned),
         attachments: Vec::new(),
     };
-    match adapter.send(outbound.clone()).await {
-        Err(AdapterError::RateLimited { retry_after }) => {
-            let wait = retry_after.unwrap_or(Duration::from_secs(1));
-            if wait > MAX_INLINE_WAIT {
-                return Err(AdapterError::RateLimited { retry_after });
-            }
-            tokio::time::sleep(wait).await;
-            adapter.send(outbound).await.map(|sent| sent.message_ids)
-        }
-        other => other.map(|sent| sent.message_ids),
-    }
+    outbox::with_retries(|| adapter.send(outbound.clone()))
+        .await
+        .map(|sent| sent.message_ids)
 }

@@ -116,7 +116,7 @@ fn is_permanent(error: &AdapterError) -> bool {
 
 /// Runs `call` with retries: waits the platform's retry-after (never
 /// calling earlier), backs off on transient failures.
-async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, AdapterError>
+pub(crate) async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, AdapterError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AdapterError>>,
