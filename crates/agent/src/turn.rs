@@ -30,6 +30,11 @@ pub enum FinishReason {
     Interrupted,
     /// The tool loop reached its iteration bound.
     MaxIterations,
+    /// The model's stream ended before the model said it was done (the
+    /// connection dropped mid-answer, no finish reason and no `[DONE]`),
+    /// after part of the answer had been shown: the text is partial and
+    /// must not be presented as a complete reply.
+    Incomplete,
 }
 
 impl FinishReason {
@@ -38,6 +43,9 @@ impl FinishReason {
         match self {
             FinishReason::Stop | FinishReason::Interrupted => "stop",
             FinishReason::Length | FinishReason::MaxIterations => "length",
+            // Not an OpenAI value: sources report an incomplete answer as an
+            // error rather than as a finished completion.
+            FinishReason::Incomplete => "incomplete",
         }
     }
 }

@@ -27,6 +27,41 @@ pub enum CoreError {
     Cancelled,
 }
 
+impl CoreError {
+    /// A short reason fit to show a chat user or an API client: no file
+    /// paths, no operating-system errors, no internal addresses. The full
+    /// error belongs in the log.
+    pub fn user_message(&self) -> String {
+        match self {
+            CoreError::Store(_) => {
+                "the gateway could not save this conversation right now; it will retry — \
+                 if this persists, the operator should check the gateway's log"
+                    .to_owned()
+            }
+            CoreError::Agent(e) => match e {
+                AgentError::RateLimited { .. } => {
+                    "the model provider is rate limiting requests; try again in a moment".to_owned()
+                }
+                AgentError::Transient(_) => {
+                    "the model provider is unreachable or failing; try again later".to_owned()
+                }
+                AgentError::Rejected { status, .. } => {
+                    format!("the model provider rejected the request (HTTP {status})")
+                }
+                AgentError::Auth { .. } => {
+                    "the model provider refused the gateway's credentials; the operator must check the model key".to_owned()
+                }
+                AgentError::Protocol(_) => {
+                    "the model provider sent a response the gateway could not read".to_owned()
+                }
+                AgentError::Cancelled => "the turn was cancelled".to_owned(),
+            },
+            CoreError::Delivery(_) => "the reply could not be delivered".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         CoreError::Store(e.to_string())

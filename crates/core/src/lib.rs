@@ -17,6 +17,7 @@ mod commands;
 mod config;
 mod delivery;
 mod error;
+mod health;
 mod reply;
 mod router;
 mod runtime;
@@ -31,6 +32,7 @@ pub use delivery::{
     StreamingOverride, ToolProgress, Transport,
 };
 pub use error::CoreError;
+pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder};

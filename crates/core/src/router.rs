@@ -219,6 +219,29 @@ impl Inbound {
         Ok(Submitted::Accepted)
     }
 
+    /// Whether a message from this sender would be handled (the sender is
+    /// allowed). Adapters ask before they download attachments or do other
+    /// work for a message, so nothing is fetched or kept for strangers;
+    /// `submit_once` stores only a dedupe record for refused messages.
+    /// A storage failure answers `true`: the session worker checks again.
+    pub async fn admits(&self, source: &hermod_model::Source) -> bool {
+        let deps = self.router.shared.deps();
+        let caps = deps.capabilities(&source.platform);
+        match crate::access::check(&deps.config, &caps, source, deps.store.as_ref()).await {
+            Ok(access) => access == crate::access::Access::Allowed,
+            Err(e) => {
+                warn!(error = %e, "access check failed; the session worker checks again");
+                true
+            }
+        }
+    }
+
+    /// Where adapters report their state (and the API server reads it for
+    /// `/health`).
+    pub fn health(&self) -> &crate::health::Health {
+        &self.router.shared.deps().health
+    }
+
     /// Submits an event whose reply goes back through the platform's adapter.
     pub fn submit(&self, event: InboundEvent) -> Result<(), CoreError> {
         self.router.submit(event, ReplyMode::Adapter)

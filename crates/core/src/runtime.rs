@@ -13,6 +13,7 @@
 use crate::adapter::{Adapter, AdapterContext};
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
+use crate::health::{ComponentState, Health};
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
@@ -39,6 +40,7 @@ pub struct GatewayBuilder {
     streaming: StreamingConfig,
     display: DisplayConfig,
     output_dir: PathBuf,
+    health: Health,
 }
 
 impl std::fmt::Debug for dyn Adapter {
@@ -95,6 +97,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// Where the gateway reports its components' state (by default a new,
+    /// empty one; pass a handle to read it from outside).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
@@ -124,6 +133,7 @@ impl GatewayBuilder {
             display: self.display,
             output_dir: self.output_dir,
             turns: turns.clone(),
+            health: self.health.clone(),
         };
         Ok(Gateway {
             router: Router::new(deps, tracker.clone()),
@@ -132,6 +142,7 @@ impl GatewayBuilder {
             turns,
             drain_timeout: self.config.drain_timeout(),
             outbox_max_age: Duration::from_secs(self.config.outbox_max_age_secs),
+            health: self.health,
         })
     }
 }
@@ -145,6 +156,7 @@ pub struct Gateway {
     turns: CancellationToken,
     drain_timeout: Duration,
     outbox_max_age: Duration,
+    health: Health,
 }
 
 impl Gateway {
@@ -163,12 +175,18 @@ impl Gateway {
             streaming: StreamingConfig::default(),
             display: DisplayConfig::default(),
             output_dir: std::env::temp_dir().join("hermod-output"),
+            health: Health::default(),
         }
     }
 
     /// Submit input without an adapter (tests, internal events).
     pub fn inbound(&self) -> Inbound {
         self.router.inbound()
+    }
+
+    /// Every component's state.
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     pub fn router(&self) -> &Router {
@@ -190,12 +208,26 @@ impl Gateway {
                 shutdown: stop_receiving.child_token(),
             };
             let adapter = Arc::clone(adapter);
+            let health = self.health.clone();
+            let stopping = stop_receiving.clone();
             self.tracker.spawn(async move {
                 let id = adapter.id();
                 info!(platform = %id, "adapter started");
+                health.set(id.as_str(), ComponentState::Running);
                 match adapter.run(ctx).await {
-                    Ok(()) => info!(platform = %id, "adapter stopped"),
-                    Err(e) => error!(platform = %id, error = %e, "adapter stopped with an error"),
+                    Ok(()) if stopping.is_cancelled() => {
+                        health.set(id.as_str(), ComponentState::Stopped);
+                        info!(platform = %id, "adapter stopped");
+                    }
+                    Ok(()) => {
+                        let reason = "stopped receiving unexpectedly".to_owned();
+                        error!(platform = %id, "adapter {reason}; restart the gateway");
+                        health.set(id.as_str(), ComponentState::Failed { reason });
+                    }
+                    Err(e) => {
+                        error!(platform = %id, error = %e, "adapter stopped with an error; it stays stopped until the gateway restarts");
+                        health.set(id.as_str(), ComponentState::Failed { reason: e.to_string() });
+                    }
                 }
             });
         }

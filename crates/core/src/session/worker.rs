@@ -84,6 +84,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) output_dir: std::path::PathBuf,
     /// Cancelled when running turns must stop (the drain deadline passed).
     pub(crate) turns: CancellationToken,
+    /// Every component's state, for `/health`.
+    pub(crate) health: crate::health::Health,
 }
 
 impl std::fmt::Debug for WorkerDeps {

@@ -1,0 +1,176 @@
+//! [`Health`]: what the gateway knows about its own state — every adapter's
+//! and the store's — so `/health`, the start line and later `status` never
+//! say "ok" while something is broken.
+//!
+//! Components report themselves: the gateway marks an adapter running when
+//! it starts and failed when `run` returns an error; an adapter may report
+//! itself degraded (for example, its platform keeps failing) and running
+//! again when it recovers; core marks the store degraded on a storage error
+//! and healthy on the next success.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The name under which the store reports.
+pub const STORE_COMPONENT: &str = "store";
+
+/// The state of one component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ComponentState {
+    /// Started, not yet known to work.
+    Starting,
+    /// Working.
+    Running,
+    /// Working with problems (a peer failing, retries in progress).
+    Degraded { reason: String },
+    /// Stopped and will not recover without a restart or a configuration change.
+    Failed { reason: String },
+    /// Stopped on purpose (shutdown).
+    Stopped,
+}
+
+impl ComponentState {
+    /// Whether this state counts as healthy.
+    pub fn is_healthy(&self) -> bool {
+        matches!(
+            self,
+            ComponentState::Starting | ComponentState::Running | ComponentState::Stopped
+        )
+    }
+}
+
+/// One component's state and when it last changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentStatus {
+    #[serde(flatten)]
+    pub state: ComponentState,
+    /// Unix milliseconds of the last change.
+    pub since_ms: i64,
+}
+
+/// A snapshot of every component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthReport {
+    /// True when no component is degraded or failed.
+    pub healthy: bool,
+    pub components: BTreeMap<String, ComponentStatus>,
+}
+
+impl HealthReport {
+    /// The reasons of every unhealthy component, one per line as `name: reason`.
+    pub fn problems(&self) -> Vec<String> {
+        self.components
+            .iter()
+            .filter_map(|(name, status)| match &status.state {
+                ComponentState::Degraded { reason } | ComponentState::Failed { reason } => {
+                    Some(format!("{name}: {reason}"))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Shared, cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    inner: Arc<Mutex<BTreeMap<String, ComponentStatus>>>,
+}
+
+impl Health {
+    /// Records a component's state (its time is the wall clock's now).
+    pub fn set(&self, component: &str, state: ComponentState) {
+        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.get(component).is_some_and(|s| s.state == state) {
+            return;
+        }
+        map.insert(
+            component.to_owned(),
+            ComponentStatus {
+                state,
+                since_ms: crate::clock::now_ms(),
+            },
+        );
+    }
+
+    /// Marks a component degraded with a reason.
+    pub fn degraded(&self, component: &str, reason: impl Into<String>) {
+        self.set(
+            component,
+            ComponentState::Degraded {
+                reason: reason.into(),
+            },
+        );
+    }
+
+    /// Marks a component running, unless it has failed for good.
+    pub fn recovered(&self, component: &str) {
+        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match map.get(component).map(|s| &s.state) {
+            Some(ComponentState::Running | ComponentState::Failed { .. }) => {}
+            _ => {
+                map.insert(
+                    component.to_owned(),
+                    ComponentStatus {
+                        state: ComponentState::Running,
+                        since_ms: crate::clock::now_ms(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The state of one component, if it has reported.
+    pub fn get(&self, component: &str) -> Option<ComponentStatus> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(component)
+            .cloned()
+    }
+
+    /// A snapshot of every component.
+    pub fn report(&self) -> HealthReport {
+        let components = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        HealthReport {
+            healthy: components.values().all(|s| s.state.is_healthy()),
+            components,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_or_degraded_component_makes_the_report_unhealthy() {
+        let health = Health::default();
+        health.set("store", ComponentState::Running);
+        health.set("telegram", ComponentState::Running);
+        assert!(health.report().healthy);
+
+        health.degraded("store", "disk full");
+        let report = health.report();
+        assert!(!report.healthy);
+        assert_eq!(report.problems(), vec!["store: disk full".to_owned()]);
+
+        health.recovered("store");
+        assert!(health.report().healthy);
+
+        health.set(
+            "telegram",
+            ComponentState::Failed {
+                reason: "token refused".into(),
+            },
+        );
+        health.recovered("telegram");
+        assert!(!health.report().healthy, "failed is final until restart");
+    }
+}
