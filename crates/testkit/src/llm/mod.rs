@@ -367,24 +367,24 @@ async fn chat_completions(
         }
         _ => {
             let body = render::completion(&reply, &view).to_string();
-            let mut response = match reply.drop_after_chunks {
-                Some(n) => {
-                    let pieces: Vec<Bytes> = body
-                        .as_bytes()
-                        .chunks(16)
-                        .map(Bytes::copy_from_slice)
-                        .collect();
-                    let scripted = ScriptedBody::new(pieces, reply.token_delay, Some(n), guard);
-                    Response::new(Body::from_stream(scripted))
-                }
-                None => {
-                    let mut response = Response::new(Body::from(body));
-                    response
-                        .headers_mut()
-                        .insert(TIME_HEADER, time_header(guard.elapsed()));
-                    guard.finish();
-                    response
-                }
+            let broken = reply.drop_after_chunks.is_some() || reply.end_after_chunks.is_some();
+            let mut response = if broken {
+                let pieces: Vec<Bytes> = body
+                    .as_bytes()
+                    .chunks(16)
+                    .take(reply.end_after_chunks.unwrap_or(usize::MAX))
+                    .map(Bytes::copy_from_slice)
+                    .collect();
+                let scripted =
+                    ScriptedBody::new(pieces, reply.token_delay, reply.drop_after_chunks, guard);
+                Response::new(Body::from_stream(scripted))
+            } else {
+                let mut response = Response::new(Body::from(body));
+                response
+                    .headers_mut()
+                    .insert(TIME_HEADER, time_header(guard.elapsed()));
+                guard.finish();
+                response
             };
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -408,7 +408,10 @@ fn plain_error(status: StatusCode, message: &str, guard: &RequestGuard) -> Respo
     response
 }
 
-fn sse_response(pieces: Vec<Bytes>, reply: &Reply, guard: RequestGuard) -> Response {
+fn sse_response(mut pieces: Vec<Bytes>, reply: &Reply, guard: RequestGuard) -> Response {
+    if let Some(n) = reply.end_after_chunks {
+        pieces.truncate(n);
+    }
     let gaps = u32::try_from(pieces.len().saturating_sub(1)).unwrap_or(u32::MAX);
     let planned = guard.elapsed() + reply.token_delay.saturating_mul(gaps);
     let scripted = ScriptedBody::new(pieces, reply.token_delay, reply.drop_after_chunks, guard);
@@ -421,4 +424,48 @@ fn sse_response(pieces: Vec<Bytes>, reply: &Reply, guard: RequestGuard) -> Respo
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(TIME_HEADER, time_header(planned));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn post(fake: &FakeLlm, stream: bool) -> reqwest::Response {
+        let body =
+            json!({"model": "m", "stream": stream, "messages": [{"role": "user", "content": "x"}]});
+        hermod_http::HttpClient::new()
+            .expect("http client")
+            .reqwest()
+            .post(format!("{}/chat/completions", fake.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("the fake answers")
+    }
+
+    #[tokio::test]
+    async fn end_after_chunks_ends_cleanly_before_the_answer_is_finished() {
+        let fake = FakeLlm::start().await;
+        fake.push(Reply::text("one two three four").end_after_chunks(3));
+        let text = post(&fake, true)
+            .await
+            .text()
+            .await
+            .expect("no connection error");
+        let events: Vec<&str> = text.split_terminator("\n\n").collect();
+        assert_eq!(events.len(), 3, "{text}");
+        assert!(text.contains(r#""content":" two""#), "{text}");
+        assert!(!text.contains(r#""finish_reason":""#), "{text}");
+        assert!(!text.contains("[DONE]"), "{text}");
+
+        fake.push(Reply::text("one two three four").end_after_chunks(2));
+        let body = post(&fake, false)
+            .await
+            .bytes()
+            .await
+            .expect("no connection error");
+        assert_eq!(body.len(), 32);
+        assert_eq!(fake.completed(), 2);
+        assert_eq!(fake.disconnects(), 0);
+    }
 }

@@ -22,6 +22,7 @@ pub struct Reply {
     pub(crate) without_done: bool,
     pub(crate) ignore_stream: bool,
     pub(crate) drop_after_chunks: Option<usize>,
+    pub(crate) end_after_chunks: Option<usize>,
     pub(crate) retry_after: Option<f64>,
 }
 
@@ -74,6 +75,7 @@ impl Reply {
             without_done: false,
             ignore_stream: false,
             drop_after_chunks: None,
+            end_after_chunks: None,
             retry_after: None,
         }
     }
@@ -214,6 +216,16 @@ impl Reply {
     /// when streaming; bytes of the JSON body otherwise).
     pub fn drop_after_chunks(mut self, n: usize) -> Self {
         self.drop_after_chunks = Some(n);
+        self
+    }
+
+    /// Ends the response cleanly after `n` body chunks (SSE events when
+    /// streaming; bytes of the JSON body otherwise): no `finish_reason`, no
+    /// `[DONE]`, but no connection error either. This is how a server
+    /// killed mid-answer looks through a proxy, or to a client that reads
+    /// a response to EOF.
+    pub fn end_after_chunks(mut self, n: usize) -> Self {
+        self.end_after_chunks = Some(n);
         self
     }
 
