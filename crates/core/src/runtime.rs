@@ -272,7 +272,7 @@ async fn recover_inbox(router: Router) {
     let shared = router.shared();
     let deps = shared.deps();
     let started = deps.clock.now_ms();
-    let entries = match deps.store.inbox_unfinished(0).await {
+    let entries = match deps.store.inbox_unfinished(0, 0).await {
         Ok(entries) => entries,
         Err(e) => {
             warn!(error = %e, "cannot read unfinished inbound messages");

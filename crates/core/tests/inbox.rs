@@ -101,8 +101,8 @@ fn a_message_cut_short_by_a_crash_is_answered_once_after_restart() {
             .unwrap()
             .remove(0);
         loop {
-            if store.inbox_unfinished(0).await.unwrap().is_empty()
-                && store.outbox_pending(0).await.unwrap().is_empty()
+            if store.inbox_unfinished(0, 0).await.unwrap().is_empty()
+                && store.outbox_pending(0, 0).await.unwrap().is_empty()
             {
                 break;
             }
@@ -139,7 +139,7 @@ async fn handled_messages_are_marked_done() {
         .unwrap();
     platform.wait_for_messages("alice", 2).await;
     loop {
-        if store.inbox_unfinished(0).await.unwrap().is_empty() {
+        if store.inbox_unfinished(0, 0).await.unwrap().is_empty() {
             break;
         }
         tokio::task::yield_now().await;

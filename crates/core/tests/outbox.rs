@@ -86,7 +86,7 @@ fn restart_and_settle(db: &Path, platform: &TestPlatform) -> Vec<hermod_testkit:
             })
             .await;
         loop {
-            if store.outbox_pending(0).await.unwrap().is_empty() {
+            if store.outbox_pending(0, 0).await.unwrap().is_empty() {
                 break;
             }
             tokio::task::yield_now().await;
@@ -304,7 +304,7 @@ async fn transient_failures_are_retried_with_backoff() {
     );
     assert_eq!(platform.send_attempts(), 3);
     loop {
-        if store.outbox_pending(0).await.unwrap().is_empty() {
+        if store.outbox_pending(0, 0).await.unwrap().is_empty() {
             break;
         }
         tokio::task::yield_now().await;

@@ -15,8 +15,9 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AppendMessages, ApprovedUser, InboxEntry, InboxState, ListSessions, NewMessage, NewOutbox,
-    NewSession, OutboxEntry, OutboxState, PendingPairing, SearchHit, SessionRecord, StoredMessage,
+    AppendMessages, ApprovedUser, InboxEntry, InboxState, InboxTurn, ListSessions, NewMessage,
+    NewOutbox, NewSession, OutboxEntry, OutboxState, PendingPairing, SearchHit, SessionRecord,
+    StoredMessage,
 };
 
 use async_trait::async_trait;
@@ -136,8 +137,39 @@ pub trait Store: Send + Sync + 'static {
         at_ms: i64,
     ) -> Result<bool>;
 
-    /// Inbound messages not yet done, oldest first (0 = 1000).
-    async fn inbox_unfinished(&self, limit: usize) -> Result<Vec<InboxEntry>>;
+    /// The inbox entry recorded under `key`, if there is one.
+    async fn inbox_entry(&self, platform: &PlatformId, key: &str) -> Result<Option<InboxEntry>>;
+
+    /// Starts the turn answering inbound messages: appends `append` exactly
+    /// as [`Store::append_messages`] does and, in the same transaction,
+    /// marks each of `keys` [`InboxState::Started`] with the turn
+    /// ([`InboxEntry::turn`]: the session and the id of the last appended
+    /// message, the user message). Either both happen or neither. Returns
+    /// the new messages' ids. Keys that are not recorded are skipped. An
+    /// empty append fails with [`StoreError::Invalid`]; an unknown session
+    /// with [`StoreError::NotFound`].
+    async fn inbox_start_turn(
+        &self,
+        append: AppendMessages,
+        platform: &PlatformId,
+        keys: &[String],
+        at_ms: i64,
+    ) -> Result<Vec<i64>>;
+
+    /// Records the preview messages shown for the reply to `keys` (replacing
+    /// what was recorded). Keys that are not recorded are skipped.
+    async fn inbox_set_previews(
+        &self,
+        platform: &PlatformId,
+        keys: &[String],
+        preview_ids: &[String],
+        at_ms: i64,
+    ) -> Result<()>;
+
+    /// Inbound messages not yet done whose [`InboxEntry::seq`] is greater
+    /// than `after_seq`, in `seq` order (oldest first); pass the last
+    /// entry's `seq` to read the next page. A limit of 0 means 1000.
+    async fn inbox_unfinished(&self, after_seq: i64, limit: usize) -> Result<Vec<InboxEntry>>;
 
     /// Forgets done messages last touched before `before_ms`; returns how many.
     async fn inbox_prune(&self, before_ms: i64) -> Result<u64>;
@@ -250,8 +282,10 @@ pub trait Store: Send + Sync + 'static {
     /// Unknown id: [`StoreError::NotFound`].
     async fn outbox_failed(&self, id: i64, error: &str, at_ms: i64) -> Result<()>;
 
-    /// Pending deliveries, oldest first (ties broken by ascending id),
-    /// whatever their `next_attempt_at_ms`: the caller decides when to retry.
-    /// A limit of 0 means a default page (100).
-    async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
+    /// Pending deliveries whose id is greater than `after_id`, by ascending
+    /// id (ids only increase, so oldest first), whatever their
+    /// `next_attempt_at_ms`: the caller decides when to retry. Pass the last
+    /// entry's id to read the next page. A limit of 0 means a default page
+    /// (100).
+    async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>>;
 }

@@ -252,6 +252,9 @@ impl InboxState {
 /// One recorded inbound message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry {
+    /// The store's position of the entry: increases with every recorded
+    /// message, for paging through [`crate::Store::inbox_unfinished`].
+    pub seq: i64,
     pub platform: PlatformId,
     /// Unique per platform (for example `<chat>:<message id>`).
     pub key: String,
@@ -260,4 +263,18 @@ pub struct InboxEntry {
     pub state: InboxState,
     pub received_at_ms: i64,
     pub updated_at_ms: i64,
+    /// The turn answering the message, once its user message is stored:
+    /// the session and the stored message's id.
+    pub turn: Option<InboxTurn>,
+    /// Messages the platform shows for a reply still being written (the
+    /// streamed preview), so a turn resumed after a crash replaces them.
+    pub preview_ids: Vec<String>,
+}
+
+/// Where the answer to an inbound message lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxTurn {
+    pub session: SessionId,
+    /// The id of the stored user message.
+    pub message_id: i64,
 }

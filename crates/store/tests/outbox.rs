@@ -92,7 +92,7 @@ async fn entries_survive_a_restart() {
     };
 
     let store = SqliteStore::open(&path).expect("reopen");
-    let left = store.outbox_pending(0).await.expect("pending");
+    let left = store.outbox_pending(0, 0).await.expect("pending");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, pending.id);
     assert_eq!(left[0].message_ids, ["m-1"], "recorded ids survive");
@@ -230,7 +230,7 @@ async fn bad_outbox_rows_read_back_as_corrupt() {
         matches!(&err, StoreError::Corrupt(m) if m.contains("message id") && m.contains(&entry.id.to_string())),
         "{err:?}"
     );
-    let err = store.outbox_pending(0).await.expect_err("bad ids");
+    let err = store.outbox_pending(0, 0).await.expect_err("bad ids");
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 
     conn.execute(

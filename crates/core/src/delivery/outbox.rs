@@ -213,7 +213,7 @@ async fn sweep(
     recover_before: Option<i64>,
 ) -> Result<(), StoreError> {
     let now = deps.clock.now_ms();
-    for entry in deps.store.outbox_pending(0).await? {
+    for entry in deps.store.outbox_pending(0, 0).await? {
         if now - entry.created_at_ms > ms(max_age) {
             let reason = format!("not delivered within {} s; given up", max_age.as_secs());
             deps.store.outbox_failed(entry.id, &reason, now).await?;

@@ -30,7 +30,10 @@ pub use history::{
     retry_replaces_the_last_exchange, undo_takes_back_last_exchanges, undo_takes_what_exists,
     undone_messages_leave_search,
 };
-pub use inbox::inbox_records_once_and_tracks_progress;
+pub use inbox::{
+    inbox_records_once_and_tracks_progress, inbox_start_turn_links_the_user_message,
+    inbox_unfinished_pages_through_everything,
+};
 pub use messages::{
     append_keeps_order_and_counts, concurrent_appends_all_land, empty_query_finds_nothing,
     messages_round_trip_exactly, search_finds_words, search_respects_limit,
@@ -98,6 +101,8 @@ macro_rules! store_conformance_tests {
             outbox_state_transitions,
             outbox_pending_order_and_limit,
             inbox_records_once_and_tracks_progress,
+            inbox_unfinished_pages_through_everything,
+            inbox_start_turn_links_the_user_message,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

@@ -123,7 +123,7 @@ pub async fn outbox_put_is_idempotent(store: Arc<dyn Store>) {
     assert_eq!(second, first, "a repeated key returns the first entry");
     assert_eq!(entry(&*store, "k").await, first);
     assert_eq!(
-        keys(&store.outbox_pending(0).await.expect("pending")),
+        keys(&store.outbox_pending(0, 0).await.expect("pending")),
         ["k"]
     );
 
@@ -134,7 +134,13 @@ pub async fn outbox_put_is_idempotent(store: Arc<dyn Store>) {
     let after = store.outbox_put(again).await.expect("outbox_put");
     assert_eq!(after.state, OutboxState::Delivered, "not queued again");
     assert_eq!(after.message_ids, ["m-1"]);
-    assert!(store.outbox_pending(0).await.expect("pending").is_empty());
+    assert!(
+        store
+            .outbox_pending(0, 0)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
 
     let mut handles = Vec::new();
     for t in 0..8 {
@@ -157,7 +163,7 @@ pub async fn outbox_put_is_idempotent(store: Arc<dyn Store>) {
     );
     assert_eq!(entry(&*store, "raced").await, results[0]);
     assert_eq!(
-        keys(&store.outbox_pending(0).await.expect("pending")),
+        keys(&store.outbox_pending(0, 0).await.expect("pending")),
         ["raced"]
     );
 }
@@ -264,7 +270,13 @@ pub async fn append_reply_to_unknown_session_writes_nothing(store: Arc<dyn Store
             .expect("outbox_entry"),
         None
     );
-    assert!(store.outbox_pending(0).await.expect("pending").is_empty());
+    assert!(
+        store
+            .outbox_pending(0, 0)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
     assert!(store.search("boo", 5).await.expect("search").is_empty());
 
     // The key is still free for a successful write.
@@ -381,7 +393,13 @@ pub async fn outbox_state_transitions(store: Arc<dyn Store>) {
         .await
         .expect("failed twice is a no-op");
     assert_eq!(entry(&*store, "f").await, failed);
-    assert!(store.outbox_pending(0).await.expect("pending").is_empty());
+    assert!(
+        store
+            .outbox_pending(0, 0)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
 
     // A late success report is still recorded.
     store
@@ -412,24 +430,33 @@ pub async fn outbox_state_transitions(store: Arc<dyn Store>) {
     not_found("outbox_failed", store.outbox_failed(ghost, "e", 1).await);
 }
 
-/// Pending entries list oldest first (ties by id) whatever their next
-/// attempt time, honour the limit (0 = 100), and leave out delivered and
-/// failed ones.
+/// Pending entries list by ascending id (creation order) whatever their
+/// next attempt time, page from a given id, honour the limit (0 = 100), and
+/// leave out delivered and failed ones.
 pub async fn outbox_pending_order_and_limit(store: Arc<dyn Store>) {
     let mut by_key = std::collections::HashMap::new();
-    for (key, at_ms) in [("c", 30), ("a", 10), ("b2", 20), ("b1", 20), ("d", 40)] {
+    for (key, at_ms) in [("a", 10), ("b2", 20), ("b1", 20), ("c", 30), ("d", 40)] {
         let e = store
             .outbox_put(delivery(key, at_ms))
             .await
             .expect("outbox_put");
         by_key.insert(key, e.id);
     }
-    let all = store.outbox_pending(0).await.expect("pending");
+    let all = store.outbox_pending(0, 0).await.expect("pending");
     assert_eq!(keys(&all), ["a", "b2", "b1", "c", "d"]);
     assert!(all.iter().all(|e| e.state == OutboxState::Pending));
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    let first = store.outbox_pending(0, 2).await.expect("pending");
+    assert_eq!(keys(&first), ["a", "b2"]);
     assert_eq!(
-        keys(&store.outbox_pending(2).await.expect("pending")),
-        ["a", "b2"]
+        keys(
+            &store
+                .outbox_pending(first[1].id, 2)
+                .await
+                .expect("next page")
+        ),
+        ["b1", "c"],
+        "a page starts after the id passed"
     );
 
     // A retry planned far ahead still lists; the caller decides when.
@@ -445,20 +472,28 @@ pub async fn outbox_pending_order_and_limit(store: Arc<dyn Store>) {
         .outbox_failed(by_key["c"], "gone", 70)
         .await
         .expect("failed");
-    let left = store.outbox_pending(10).await.expect("pending");
+    let left = store.outbox_pending(0, 10).await.expect("pending");
     assert_eq!(keys(&left), ["a", "b1", "d"]);
     assert_eq!(left[0].attempts, 1);
 
-    // The default page is 100.
+    // The default page is 100; paging reaches every entry.
     for i in 0..100 {
         store
             .outbox_put(delivery(&format!("bulk-{i:03}"), 1_000 + i))
             .await
             .expect("outbox_put");
     }
-    let page = store.outbox_pending(0).await.expect("pending");
+    let page = store.outbox_pending(0, 0).await.expect("pending");
     assert_eq!(page.len(), 100);
     assert_eq!(keys(&page[..4]), ["a", "b1", "d", "bulk-000"]);
     assert_eq!(page[99].key, "bulk-096");
-    assert_eq!(store.outbox_pending(500).await.expect("pending").len(), 103);
+    let rest = store
+        .outbox_pending(page[99].id, 0)
+        .await
+        .expect("next page");
+    assert_eq!(keys(&rest), ["bulk-097", "bulk-098", "bulk-099"]);
+    assert_eq!(
+        store.outbox_pending(0, 500).await.expect("pending").len(),
+        103
+    );
 }

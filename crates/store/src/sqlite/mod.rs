@@ -332,8 +332,39 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn inbox_unfinished(&self, limit: usize) -> Result<Vec<InboxEntry>> {
-        self.read(move |c| ops::inbox_unfinished(c, limit)).await
+    async fn inbox_entry(&self, platform: &PlatformId, key: &str) -> Result<Option<InboxEntry>> {
+        let (platform, key) = (platform.clone(), key.to_owned());
+        self.read(move |c| ops::inbox_entry(c, &platform, &key))
+            .await
+    }
+
+    async fn inbox_start_turn(
+        &self,
+        append: AppendMessages,
+        platform: &PlatformId,
+        keys: &[String],
+        at_ms: i64,
+    ) -> Result<Vec<i64>> {
+        let (platform, keys) = (platform.clone(), keys.to_vec());
+        self.write(move |c| ops::inbox_start_turn(c, &append, &platform, &keys, at_ms))
+            .await
+    }
+
+    async fn inbox_set_previews(
+        &self,
+        platform: &PlatformId,
+        keys: &[String],
+        preview_ids: &[String],
+        at_ms: i64,
+    ) -> Result<()> {
+        let (platform, keys, ids) = (platform.clone(), keys.to_vec(), preview_ids.to_vec());
+        self.write(move |c| ops::inbox_set_previews(c, &platform, &keys, &ids, at_ms))
+            .await
+    }
+
+    async fn inbox_unfinished(&self, after_seq: i64, limit: usize) -> Result<Vec<InboxEntry>> {
+        self.read(move |c| ops::inbox_unfinished(c, after_seq, limit))
+            .await
     }
 
     async fn inbox_prune(&self, before_ms: i64) -> Result<u64> {
@@ -456,8 +487,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
-        self.read(move |c| ops::outbox_pending(c, limit)).await
+    async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.read(move |c| ops::outbox_pending(c, after_id, limit))
+            .await
     }
 }
 

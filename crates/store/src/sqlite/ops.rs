@@ -14,7 +14,10 @@ mod pairing;
 mod sessions;
 mod settings;
 
-pub(crate) use inbox::{inbox_prune, inbox_record, inbox_set_state, inbox_unfinished};
+pub(crate) use inbox::{
+    inbox_entry, inbox_prune, inbox_record, inbox_set_previews, inbox_set_state, inbox_start_turn,
+    inbox_unfinished,
+};
 pub(crate) use messages::{append_messages, messages, search, undo_exchanges};
 pub(crate) use outbox::{
     append_reply, outbox_delivered, outbox_entry, outbox_failed, outbox_pending, outbox_put,

@@ -53,8 +53,8 @@ fn killed_mid_turn_and_restarted_the_reply_arrives_once() {
         assert_eq!(answers[0].current_text(), "echo: hello (0 earlier)");
         within("the inbox and outbox to drain", async {
             loop {
-                let unfinished = world.store.inbox_unfinished(0).await.unwrap();
-                let pending = world.store.outbox_pending(0).await.unwrap();
+                let unfinished = world.store.inbox_unfinished(0, 0).await.unwrap();
+                let pending = world.store.outbox_pending(0, 0).await.unwrap();
                 if unfinished.is_empty() && pending.is_empty() {
                     break;
                 }

@@ -171,15 +171,18 @@ pub(crate) fn outbox_failed(conn: &Connection, id: i64, error: &str, at_ms: i64)
     Ok(())
 }
 
-pub(crate) fn outbox_pending(conn: &Connection, limit: usize) -> DbResult<Vec<OutboxEntry>> {
-    // outbox_by_state serves both the filter and the order.
+pub(crate) fn outbox_pending(
+    conn: &Connection,
+    after_id: i64,
+    limit: usize,
+) -> DbResult<Vec<OutboxEntry>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' \
-         ORDER BY created_at_ms, id LIMIT ?1"
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND id > ?1 \
+         ORDER BY id LIMIT ?2"
     ))?;
     let raws = stmt
         .query_map(
-            [sql_limit(limit, DEFAULT_OUTBOX_LIMIT)],
+            params![after_id, sql_limit(limit, DEFAULT_OUTBOX_LIMIT)],
             RawOutbox::from_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
