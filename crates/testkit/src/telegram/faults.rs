@@ -18,6 +18,8 @@ pub enum Fault {
     ServerError(u16),
     /// HTTP 401, as for a revoked token.
     Unauthorized,
+    /// HTTP 404 `Not Found`, as Telegram answers a malformed token.
+    NotFound,
     /// Answers normally, after this long (tokio time).
     Slow(Duration),
     /// Closes the connection without answering.
@@ -161,6 +163,7 @@ pub(crate) fn verdict(state: &mut State, keys: &[&str]) -> Verdict {
         }
         Some(Fault::ServerError(status)) => Verdict::Fail(ApiError::server_error(status)),
         Some(Fault::Unauthorized) => Verdict::Fail(ApiError::unauthorized()),
+        Some(Fault::NotFound) => Verdict::Fail(ApiError::not_found()),
         Some(Fault::Slow(delay)) => Verdict::Delay(delay),
         Some(Fault::DropConnection) => Verdict::Drop,
         Some(Fault::BadRequest(detail)) => Verdict::Fail(prefixed(400, "Bad Request: ", &detail)),

@@ -139,6 +139,15 @@ impl FakeTelegram {
         self.shared.update(|s| s.push_update(update, true))
     }
 
+    /// Queues `update` exactly as given, without the `update_id` Telegram
+    /// always adds (or with whatever it already holds), as a malformed
+    /// update would arrive. It takes the next id's place in the queue, so
+    /// it is confirmed by an `offset` past that id (returned), and until
+    /// then served again like any other update.
+    pub fn push_malformed_update(&self, update: Value) -> i64 {
+        self.shared.update(|s| s.push_malformed_update(update))
+    }
+
     /// Updates queued and not yet confirmed.
     pub fn pending_updates(&self) -> Vec<Value> {
         let s = self.shared.lock();
@@ -229,6 +238,11 @@ impl FakeTelegram {
     /// Requests refused for a wrong token.
     pub fn unauthorized_calls(&self) -> usize {
         self.shared.lock().unauthorized_calls
+    }
+
+    /// File downloads (`/file/bot<token>/<path>`) asked for, answered or not.
+    pub fn file_downloads(&self) -> usize {
+        self.shared.lock().file_downloads
     }
 
     /// The actions of every `sendChatAction` to `chat_id`, in order.
@@ -338,13 +352,18 @@ impl FakeTelegram {
     /// Delivers every queued update to the webhook, in order, dropping the
     /// ones answered with a 2xx status; returns the statuses.
     pub async fn deliver_pending_webhook(&self) -> Vec<reqwest::StatusCode> {
+        let pending: Vec<(i64, Value)> = {
+            let s = self.shared.lock();
+            s.updates
+                .iter()
+                .map(|u| (u.id(), u.update.clone()))
+                .collect()
+        };
         let mut statuses = Vec::new();
-        for update in self.pending_updates() {
-            let id = update["update_id"].as_i64();
+        for (id, update) in pending {
             let status = self.deliver_webhook(update).await;
             if status.is_success() {
-                self.shared
-                    .update(|s| s.updates.retain(|u| Some(u.id()) != id));
+                self.shared.update(|s| s.updates.retain(|u| u.id() != id));
             }
             statuses.push(status);
         }

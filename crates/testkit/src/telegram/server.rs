@@ -249,7 +249,10 @@ async fn handle(
         if token != shared.token {
             return ApiError::unauthorized().into_response();
         }
-        let verdict = faults::verdict(&mut shared.lock(), &["download"]);
+        let verdict = shared.update(|s| {
+            s.file_downloads += 1;
+            faults::verdict(s, &["download"])
+        });
         return match apply(&shared, verdict, &cut).await {
             Some(response) => response,
             None => files::download(&shared, file_path),

@@ -147,6 +147,10 @@ impl Chat {
 /// One pending update.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
+    /// The `update_id` the fake confirms it by. Normally the same as the
+    /// JSON's; kept apart so a malformed update (served without its id)
+    /// still has a place in the queue, as it would at Telegram.
+    pub(crate) id: i64,
     pub(crate) update: Value,
     /// Pushed with `push_raw_update`: delivered whatever `allowed_updates` says.
     pub(crate) raw: bool,
@@ -154,7 +158,7 @@ pub(crate) struct Pending {
 
 impl Pending {
     pub(crate) fn id(&self) -> i64 {
-        self.update["update_id"].as_i64().unwrap_or(0)
+        self.id
     }
 
     /// The update's kind: its field other than `update_id`.
@@ -198,6 +202,8 @@ pub(crate) struct State {
     pub(crate) calls: Vec<FakeCall>,
     /// Requests refused for a wrong token.
     pub(crate) unauthorized_calls: usize,
+    /// File downloads asked for (with the right token), answered or not.
+    pub(crate) file_downloads: usize,
     /// `(chat_id, action)` of every `sendChatAction`, in order.
     pub(crate) chat_actions: Vec<(i64, String)>,
     /// Commands by `(scope type, language_code)`.
@@ -228,7 +234,20 @@ impl State {
         if let Some(object) = update.as_object_mut() {
             object.insert("update_id".into(), json!(id));
         }
-        self.updates.push_back(Pending { update, raw });
+        self.updates.push_back(Pending { id, update, raw });
+        id
+    }
+
+    /// Queues `update` to be served exactly as given, under the next
+    /// `update_id` (which the JSON does not carry); returns that id.
+    pub(crate) fn push_malformed_update(&mut self, update: Value) -> i64 {
+        self.last_update_id += 1;
+        let id = self.last_update_id;
+        self.updates.push_back(Pending {
+            id,
+            update,
+            raw: true,
+        });
         id
     }
 

@@ -112,6 +112,7 @@ mod tests {
 
     fn pending(kind: &str, raw: bool) -> Pending {
         Pending {
+            id: 1,
             update: json!({"update_id": 1, kind: {}}),
             raw,
         }

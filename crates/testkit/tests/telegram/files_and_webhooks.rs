@@ -92,6 +92,8 @@ async fn a_users_photo_and_document_can_be_downloaded() {
     fake.fail_next("download", Fault::ServerError(500));
     let response = bot.http().get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // Every download with the right token counts, answered or not.
+    assert_eq!(fake.file_downloads(), 4);
 }
 
 #[tokio::test]

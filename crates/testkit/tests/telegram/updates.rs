@@ -2,7 +2,7 @@
 //! the shape of the updates users produce.
 
 use super::Client;
-use hermod_testkit::telegram::FakeTelegram;
+use hermod_testkit::telegram::{FakeTelegram, Fault};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -212,4 +212,43 @@ async fn replies_to_the_bot_carry_the_bots_message() {
         "hermod_test_bot"
     );
     assert_eq!(reply["message_id"], bot_id + 1);
+}
+
+#[tokio::test]
+async fn a_malformed_update_is_served_as_given_until_an_offset_passes_its_place() {
+    let fake = FakeTelegram::start().await;
+    let bot = Client::new(&fake);
+    let alice = fake.user(1001, "Alice");
+    alice.dm("before");
+    let place = fake.push_malformed_update(json!({"message": {"text": "no id"}}));
+    alice.dm("after");
+
+    let all = bot.ok("getUpdates", json!({})).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        all[1],
+        json!({"message": {"text": "no id"}}),
+        "served as given"
+    );
+    let good = ids(&all);
+    assert_eq!(good, [place - 1, place + 1]);
+
+    // An offset up to its place keeps serving it; one past it confirms it.
+    let rest = bot.ok("getUpdates", json!({"offset": place})).await;
+    assert_eq!(rest.as_array().map(Vec::len), Some(2));
+    let rest = bot.ok("getUpdates", json!({"offset": place + 1})).await;
+    assert_eq!(ids(&rest), [place + 1]);
+    assert_eq!(fake.pending_updates().len(), 1);
+}
+
+#[tokio::test]
+async fn a_not_found_fault_answers_like_a_malformed_token() {
+    let fake = FakeTelegram::start().await;
+    let bot = Client::new(&fake);
+    fake.fail_next("getUpdates", Fault::NotFound);
+    assert_eq!(
+        bot.error("getUpdates", json!({})).await,
+        (404, "Not Found".to_owned())
+    );
+    assert_eq!(bot.ok("getUpdates", json!({})).await, json!([]));
 }
