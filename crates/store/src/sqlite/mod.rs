@@ -11,6 +11,7 @@
 //! stalls the async workers. An in-memory database (tests) has only the one
 //! connection, since separate connections would each see their own database.
 
+mod check;
 mod error;
 mod fts;
 mod migrate;
