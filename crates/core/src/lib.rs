@@ -16,6 +16,7 @@ mod clock;
 mod commands;
 mod config;
 mod delivery;
+mod durable;
 mod error;
 mod health;
 mod reply;

@@ -102,7 +102,33 @@ impl Router {
         self.submit_job(Job::new(event, reply))
     }
 
+    /// Queues a job for its session's worker. A job answering inbound
+    /// messages that are already queued or being handled in this process
+    /// (a recovery sweep finding them unfinished) is dropped: the first
+    /// one answers them.
     pub(crate) fn submit_job(&self, job: Job) -> Result<(), CoreError> {
+        self.try_submit_job(job).map_err(|(e, _)| e)
+    }
+
+    /// [`Router::submit_job`], handing the job back when it was not queued.
+    pub(crate) fn try_submit_job(&self, job: Job) -> Result<(), (CoreError, Box<Job>)> {
+        let deps = &self.shared.deps;
+        let claimed: Vec<_> = job
+            .inbox
+            .iter()
+            .map(|k| (job.event.source.platform.clone(), k.clone()))
+            .collect();
+        if !claimed.is_empty() && !deps.inflight_inbox.take_all(&claimed) {
+            return Ok(());
+        }
+        let result = self.queue_job(job);
+        if result.is_err() {
+            deps.inflight_inbox.release(&claimed);
+        }
+        result
+    }
+
+    fn queue_job(&self, job: Job) -> Result<(), (CoreError, Box<Job>)> {
         let event = &job.event;
         let key = match &event.route {
             Some(key) => key.clone(),
@@ -110,15 +136,15 @@ impl Router {
         };
         let mut workers = self.shared.lock();
         if workers.closed {
-            return Err(CoreError::ShuttingDown);
+            return Err((CoreError::ShuttingDown, Box::new(job)));
         }
         let capacity = self.shared.deps.config.session_queue;
         let job = Box::new(job);
         let job = match workers.by_key.get(&key) {
             Some(slot) => match slot.queue.try_send(job) {
                 Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    return Err(CoreError::QueueFull { capacity });
+                Err(mpsc::error::TrySendError::Full(job)) => {
+                    return Err((CoreError::QueueFull { capacity }, job));
                 }
                 // The worker is exiting (idle); start a new one below.
                 Err(mpsc::error::TrySendError::Closed(job)) => job,
@@ -127,8 +153,8 @@ impl Router {
         };
         let (tx, rx) = mpsc::channel(capacity.max(1));
         // A fresh channel always has room for the first job.
-        if tx.try_send(job).is_err() {
-            return Err(CoreError::QueueFull { capacity });
+        if let Err(e) = tx.try_send(job) {
+            return Err((CoreError::QueueFull { capacity }, e.into_inner()));
         }
         workers.next_id += 1;
         let id = workers.next_id;
@@ -179,6 +205,17 @@ impl Shared {
     }
 }
 
+/// What is kept of a message from a sender who is not allowed: who sent it
+/// and where (to refuse or pair them, and to drop a redelivery), not what
+/// they wrote or attached.
+fn refused_record(mut event: InboundEvent) -> InboundEvent {
+    event.content = hermod_model::Content::Text(String::new());
+    event.attachments.clear();
+    event.history = None;
+    event.system_prompt = None;
+    event
+}
+
 /// The result of [`Inbound::submit_once`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Submitted {
@@ -200,21 +237,33 @@ impl Inbound {
         key: &str,
     ) -> Result<Submitted, CoreError> {
         let deps = self.router.shared.deps();
+        // Nothing a stranger wrote is kept: a refused message is recorded
+        // only as far as dedupe and the refusal (a pairing code) need.
+        let event = if self.admits(&event.source).await {
+            event
+        } else {
+            refused_record(event)
+        };
         let json = serde_json::to_string(&event)
             .map_err(|e| CoreError::Store(format!("cannot record the message: {e}")))?;
         let platform = event.source.platform.clone();
-        if !deps
-            .store
-            .inbox_record(&platform, key, &json, deps.clock.now_ms())
-            .await?
-        {
+        let at = deps.clock.now_ms();
+        let recorded = deps.store.inbox_record(&platform, key, &json, at).await;
+        let recorded = recorded.inspect_err(|e| {
+            deps.health.degraded(
+                crate::health::STORE_COMPONENT,
+                "recording inbound messages fails",
+            );
+            tracing::error!(%platform, key, error = %e, "cannot record an inbound message; the platform should deliver it again");
+        })?;
+        if !recorded {
             return Ok(Submitted::Duplicate);
         }
         let mut job = Job::new(event, ReplyMode::Adapter);
         job.inbox.push(key.to_owned());
         if let Err(e) = self.router.submit_job(job) {
-            // Recorded all the same: the next start takes it up.
-            warn!(%platform, key, error = %e, "a recorded message could not be queued now");
+            // Recorded all the same: the outbox sweeper takes it up.
+            warn!(%platform, key, error = %e, "a recorded message could not be queued now; it is taken up again shortly");
         }
         Ok(Submitted::Accepted)
     }

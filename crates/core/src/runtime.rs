@@ -134,6 +134,8 @@ impl GatewayBuilder {
             output_dir: self.output_dir,
             turns: turns.clone(),
             health: self.health.clone(),
+            inflight_inbox: Default::default(),
+            delivering: Default::default(),
         };
         Ok(Gateway {
             router: Router::new(deps, tracker.clone()),
@@ -235,7 +237,6 @@ impl Gateway {
         // Messages a previous run recorded but did not finish are taken up
         // again; replies it left undelivered go out; deferred
         // deliveries are retried while the gateway runs.
-        self.tracker.spawn(recover_inbox(self.router.clone()));
         self.tracker.spawn(run_sweeper(
             self.router.shared(),
             self.outbox_max_age,
@@ -261,46 +262,5 @@ impl Gateway {
             }
         }
         info!("gateway stopped");
-    }
-}
-
-/// Hands the messages a previous run recorded but did not finish to their
-/// sessions again. A message whose turn had started resumes without
-/// storing the user message twice; one whose reply was already produced
-/// is left to the outbox.
-async fn recover_inbox(router: Router) {
-    let shared = router.shared();
-    let deps = shared.deps();
-    let started = deps.clock.now_ms();
-    let entries = match deps.store.inbox_unfinished(0, 0).await {
-        Ok(entries) => entries,
-        Err(e) => {
-            warn!(error = %e, "cannot read unfinished inbound messages");
-            return;
-        }
-    };
-    for entry in entries.into_iter().filter(|e| e.received_at_ms < started) {
-        match serde_json::from_str::<hermod_model::InboundEvent>(&entry.event_json) {
-            Ok(event) => {
-                info!(platform = %entry.platform, key = %entry.key, "taking up a message the previous run did not finish");
-                let mut job = crate::session::Job::new(event, crate::reply::ReplyMode::Adapter);
-                job.inbox.push(entry.key.clone());
-                if let Err(e) = router.submit_job(job) {
-                    warn!(key = %entry.key, error = %e, "could not take up an unfinished message");
-                }
-            }
-            Err(e) => {
-                warn!(key = %entry.key, error = %e, "an unfinished inbound message is unreadable; dropping it");
-                let _ = deps
-                    .store
-                    .inbox_set_state(
-                        &entry.platform,
-                        &entry.key,
-                        hermod_store::InboxState::Done,
-                        started,
-                    )
-                    .await;
-            }
-        }
     }
 }

@@ -113,6 +113,11 @@ impl<'a> Consumer<'a> {
         }
     }
 
+    /// Every message this reply has created so far.
+    pub(crate) fn created(&self) -> &[String] {
+        &self.created
+    }
+
     /// Feeds one agent event.
     pub(crate) async fn on_event(&mut self, event: &AgentEvent) {
         match event {

@@ -10,14 +10,15 @@
 //! never appears twice.
 
 use crate::adapter::{Adapter, AdapterError};
+use crate::error::CoreError;
 use crate::session::WorkerDeps;
 use hermod_model::text::split_message;
 use hermod_model::{Edit, MessageRef, Outbound};
-use hermod_store::{OutboxEntry, StoreError};
+use hermod_store::{InboxState, OutboxEntry, OutboxState};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Attempts within one delivery before the entry waits for the sweeper.
 const ATTEMPTS: u32 = 4;
@@ -44,17 +45,35 @@ pub(crate) enum Outcome {
 }
 
 /// Delivers one entry now. Errors are recorded on the entry; the return
-/// value says how it ended.
+/// value says how it ended. Only one delivery of an entry runs at a time in
+/// a process: a second caller gets `Deferred` while the first runs, and a
+/// caller that comes after reads the entry as the first left it (so a
+/// delivered entry is never sent again).
 pub(crate) async fn deliver_entry(
     deps: &WorkerDeps,
     entry: &OutboxEntry,
-) -> Result<Outcome, StoreError> {
+) -> Result<Outcome, CoreError> {
+    let Some(_claim) = deps.delivering.claim(entry.id) else {
+        return Ok(Outcome::Deferred("being delivered".into()));
+    };
+    let key = &entry.key;
+    let Some(entry) = deps
+        .persist("read the outbox", || deps.store.outbox_entry(key))
+        .await?
+    else {
+        return Ok(Outcome::Failed("the delivery is no longer recorded".into()));
+    };
+    match entry.state {
+        OutboxState::Pending => {}
+        OutboxState::Delivered => return Ok(Outcome::Delivered(entry.message_ids)),
+        OutboxState::Failed => {
+            return Ok(Outcome::Failed(entry.error.unwrap_or_default()));
+        }
+    }
     let now = || deps.clock.now_ms();
     let Some(adapter) = deps.adapters.get(&entry.platform) else {
         let reason = format!("no {} adapter is running", entry.platform);
-        deps.store
-            .outbox_retry_later(entry.id, &reason, now() + ms(RETRY_LATER), now())
-            .await?;
+        retry_later(deps, &entry, &reason).await?;
         return Ok(Outcome::Deferred(reason));
     };
     let caps = adapter.capabilities();
@@ -62,9 +81,9 @@ pub(crate) async fn deliver_entry(
     let mut ids = entry.message_ids.clone();
     for (i, part) in parts.iter().enumerate() {
         let result = match ids.get(i) {
-            Some(id) if caps.can_edit => edit_or_send(adapter.as_ref(), entry, id, part).await,
+            Some(id) if caps.can_edit => edit_or_send(adapter.as_ref(), &entry, id, part).await,
             Some(_) => continue,
-            None => send(adapter.as_ref(), entry, part).await,
+            None => send(adapter.as_ref(), &entry, part).await,
         };
         match result {
             Ok(Some(new_ids)) => {
@@ -72,35 +91,69 @@ pub(crate) async fn deliver_entry(
                     Some(slot) => *slot = new_ids.first().cloned().unwrap_or_else(|| slot.clone()),
                     None => ids.extend(new_ids),
                 }
-                deps.store
-                    .outbox_set_message_ids(entry.id, &ids, now())
-                    .await?;
+                let at = now();
+                deps.persist("record a sent message", || {
+                    deps.store.outbox_set_message_ids(entry.id, &ids, at)
+                })
+                .await?;
             }
             Ok(None) => {}
             Err(error) if is_permanent(&error) => {
                 let reason = error.to_string();
-                deps.store.outbox_failed(entry.id, &reason, now()).await?;
+                let at = now();
+                deps.persist("record a failed delivery", || {
+                    deps.store.outbox_failed(entry.id, &reason, at)
+                })
+                .await?;
                 warn!(platform = %entry.platform, key = %entry.key, %reason, "giving up on a delivery");
                 let notice = format!("⚠️ I couldn't deliver my reply: {reason}");
-                let _ = send(adapter.as_ref(), entry, &notice).await;
+                let _ = send(adapter.as_ref(), &entry, &notice).await;
                 return Ok(Outcome::Failed(reason));
             }
             Err(error) => {
                 let reason = error.to_string();
                 if entry.attempts + 1 >= MAX_ATTEMPTS {
-                    deps.store.outbox_failed(entry.id, &reason, now()).await?;
+                    let at = now();
+                    deps.persist("record a failed delivery", || {
+                        deps.store.outbox_failed(entry.id, &reason, at)
+                    })
+                    .await?;
                     warn!(platform = %entry.platform, key = %entry.key, %reason, "delivery failed too often; giving up");
                     return Ok(Outcome::Failed(reason));
                 }
-                deps.store
-                    .outbox_retry_later(entry.id, &reason, now() + ms(RETRY_LATER), now())
-                    .await?;
+                retry_later(deps, &entry, &reason).await?;
                 return Ok(Outcome::Deferred(reason));
             }
         }
     }
-    deps.store.outbox_delivered(entry.id, &ids, now()).await?;
+    // Messages beyond the reply's parts (previews of a run that stopped
+    // mid-reply) are removed.
+    if ids.len() > parts.len() {
+        for id in ids.split_off(parts.len()) {
+            let message = MessageRef {
+                target: entry.target.clone(),
+                message_id: id,
+            };
+            if let Err(e) = adapter.delete(message).await {
+                debug!(error = %e, "could not remove a stale preview");
+            }
+        }
+    }
+    let at = now();
+    deps.persist("record a delivery", || {
+        deps.store.outbox_delivered(entry.id, &ids, at)
+    })
+    .await?;
     Ok(Outcome::Delivered(ids))
+}
+
+async fn retry_later(deps: &WorkerDeps, entry: &OutboxEntry, reason: &str) -> Result<(), CoreError> {
+    let at = deps.clock.now_ms();
+    deps.persist("record a deferred delivery", || {
+        deps.store
+            .outbox_retry_later(entry.id, reason, at + ms(RETRY_LATER), at)
+    })
+    .await
 }
 
 fn ms(d: Duration) -> i64 {
@@ -184,22 +237,38 @@ async fn edit_or_send(
     }
 }
 
-/// On start: delivers what a previous run left pending (entries older than
-/// `max_age` are reported and given up). Then, every 30 s, retries
-/// deliveries that were deferred. Ends with `shutdown`.
+/// Recovery and retries, for as long as the gateway runs: on start and
+/// then every 30 s, pages through every pending outbox entry and delivers
+/// those no delivery in this process is working on — left by a previous
+/// run, deferred and due, or orphaned (a turn that could not deliver) —
+/// and through every unfinished inbound message, handing those no worker
+/// has to their sessions. Entries older than `max_age` are reported and
+/// given up; handled inbound messages are forgotten after a week.
 pub(crate) async fn run_sweeper(
-    deps: Arc<crate::router::Shared>,
+    shared: Arc<crate::router::Shared>,
     max_age: Duration,
     shutdown: CancellationToken,
 ) {
-    let deps = deps.deps();
-    // Entries from before this start belong to no running turn.
-    let mut recover_before = Some(deps.clock.now_ms());
+    let router = crate::router::Router::from_shared(&shared);
+    let deps = shared.deps();
+    let started = deps.clock.now_ms();
+    let mut next_prune = tokio::time::Instant::now();
     loop {
-        if let Err(e) = sweep(deps, max_age, recover_before).await {
+        if let Err(e) = sweep_inbox(&router, started).await {
+            warn!(error = %e, "inbox sweep failed");
+        }
+        if let Err(e) = sweep(deps, max_age, started).await {
             warn!(error = %e, "outbox sweep failed");
         }
-        recover_before = None;
+        if tokio::time::Instant::now() >= next_prune {
+            next_prune += PRUNE_EVERY;
+            let before = deps.clock.now_ms() - ms(INBOX_KEEP);
+            match deps.store.inbox_prune(before).await {
+                Ok(0) => {}
+                Ok(n) => debug!(removed = n, "forgot handled inbound messages"),
+                Err(e) => warn!(error = %e, "pruning the inbox failed"),
+            }
+        }
         tokio::select! {
             () = tokio::time::sleep(SWEEP_EVERY) => {}
             () = shutdown.cancelled() => return,
@@ -207,30 +276,120 @@ pub(crate) async fn run_sweeper(
     }
 }
 
-async fn sweep(
-    deps: &WorkerDeps,
-    max_age: Duration,
-    recover_before: Option<i64>,
-) -> Result<(), StoreError> {
-    let now = deps.clock.now_ms();
-    for entry in deps.store.outbox_pending(0, 0).await? {
-        if now - entry.created_at_ms > ms(max_age) {
-            let reason = format!("not delivered within {} s; given up", max_age.as_secs());
-            deps.store.outbox_failed(entry.id, &reason, now).await?;
-            warn!(platform = %entry.platform, key = %entry.key, "an undelivered reply is too old to send; recorded as failed");
-            continue;
+/// Page size of the sweeps.
+const SWEEP_PAGE: usize = 500;
+/// An entry this process wrote and has not delivered after this long, with
+/// no delivery running, belongs to a turn that could not deliver it.
+const ORPHANED_AFTER: Duration = Duration::from_secs(60);
+/// How long handled inbound messages are remembered, to drop redeliveries.
+const INBOX_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the inbox is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+async fn sweep(deps: &WorkerDeps, max_age: Duration, started: i64) -> Result<(), CoreError> {
+    let mut after = 0;
+    loop {
+        let page = deps.store.outbox_pending(after, SWEEP_PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        for entry in page {
+            if deps.delivering.contains(&entry.id) {
+                continue;
+            }
+            let now = deps.clock.now_ms();
+            if now - entry.created_at_ms > ms(max_age) {
+                let reason = format!("not delivered within {} s; given up", max_age.as_secs());
+                deps.store.outbox_failed(entry.id, &reason, now).await?;
+                warn!(platform = %entry.platform, key = %entry.key, "an undelivered reply is too old to send; recorded as failed");
+                continue;
+            }
+            let recovering = entry.created_at_ms < started;
+            let due = recovering
+                || (entry.attempts > 0 && entry.next_attempt_at_ms <= now)
+                || (entry.attempts == 0 && now - entry.created_at_ms >= ms(ORPHANED_AFTER));
+            if !due {
+                continue;
+            }
+            if recovering && entry.attempts == 0 {
+                info!(platform = %entry.platform, key = %entry.key, "delivering a reply left pending by the previous run");
+            }
+            deliver_entry(deps, &entry).await?;
         }
-        // While running, entries being delivered by their turn have no
-        // attempts yet; only deferred ones are the sweeper's.
-        let recovering = recover_before.is_some_and(|start| entry.created_at_ms < start);
-        let due = recovering || (entry.attempts > 0 && entry.next_attempt_at_ms <= now);
-        if !due {
-            continue;
-        }
-        if recovering {
-            info!(platform = %entry.platform, key = %entry.key, "delivering a reply left pending by the previous run");
-        }
-        deliver_entry(deps, &entry).await?;
     }
-    Ok(())
+}
+
+/// Hands unfinished inbound messages that no worker has to their sessions:
+/// those a previous run left, and those that could not be queued when they
+/// arrived. Messages answered by one turn (merged follow-ups) go as one job.
+async fn sweep_inbox(router: &crate::router::Router, started: i64) -> Result<(), CoreError> {
+    let shared = router.shared();
+    let deps = shared.deps();
+    let mut after = 0;
+    loop {
+        let page = deps.store.inbox_unfinished(after, SWEEP_PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.seq;
+        let now = deps.clock.now_ms();
+        let mut jobs: Vec<(Option<hermod_store::InboxTurn>, crate::session::Job)> = Vec::new();
+        for entry in page {
+            let fresh = entry.received_at_ms >= started
+                && now - entry.received_at_ms < ms(ORPHANED_AFTER);
+            if fresh
+                || deps
+                    .inflight_inbox
+                    .contains(&(entry.platform.clone(), entry.key.clone()))
+            {
+                continue;
+            }
+            if let Some((_, job)) = jobs
+                .iter_mut()
+                .find(|(turn, job)| turn.is_some() && *turn == entry.turn && job.event.source.platform == entry.platform)
+            {
+                job.inbox.push(entry.key);
+                continue;
+            }
+            match serde_json::from_str::<hermod_model::InboundEvent>(&entry.event_json) {
+                Ok(event) => {
+                    let mut job = crate::session::Job::new(event, crate::reply::ReplyMode::Adapter);
+                    job.inbox.push(entry.key);
+                    jobs.push((entry.turn, job));
+                }
+                Err(e) => {
+                    warn!(key = %entry.key, error = %e, "an unfinished inbound message is unreadable; dropping it");
+                    deps.store
+                        .inbox_set_state(&entry.platform, &entry.key, InboxState::Done, now)
+                        .await?;
+                }
+            }
+        }
+        for (_, job) in jobs {
+            submit_when_room(router, job).await;
+        }
+    }
+}
+
+/// Queues a recovered job, waiting while its session's queue is full.
+async fn submit_when_room(router: &crate::router::Router, job: crate::session::Job) {
+    let mut wait = Duration::from_millis(100);
+    let mut job = Some(job);
+    while let Some(next) = job.take() {
+        let key = next.inbox.first().cloned().unwrap_or_default();
+        info!(platform = %next.event.source.platform, %key, "taking up a message that was not finished");
+        match router.try_submit_job(next) {
+            Ok(()) => return,
+            Err((CoreError::QueueFull { .. }, returned)) => {
+                job = Some(*returned);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err((e, _)) => {
+                warn!(%key, error = %e, "could not take up an unfinished message now");
+                return;
+            }
+        }
+    }
 }

@@ -8,9 +8,9 @@ use crate::reply::{ReplyMode, TurnEvent};
 use crate::session::reset::ResetReason;
 use crate::session::worker::WorkerDeps;
 use hermod_agent::TurnOutcome;
-use hermod_model::{ChatTarget, InboundEvent, Outbound, SessionId};
+use hermod_model::{ChatTarget, InboundEvent, MessageRef, Outbound, SessionId};
 use hermod_store::{AppendMessages, NewMessage, NewOutbox, OutboxState};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 /// A consumer showing the reply in the event's chat.
 pub(crate) fn new_consumer<'a>(
@@ -19,6 +19,7 @@ pub(crate) fn new_consumer<'a>(
     event: &InboundEvent,
     mode: &ReplyMode,
     reset: Option<ResetReason>,
+    resumed: bool,
 ) -> Option<Consumer<'a>> {
     let chat_id = event.source.chat_id.clone()?;
     let caps = adapter.capabilities();
@@ -28,8 +29,9 @@ pub(crate) fn new_consumer<'a>(
         &event.source.platform,
         &caps,
     );
-    if matches!(mode, ReplyMode::Notify { .. }) {
-        // Background results arrive whole.
+    if matches!(mode, ReplyMode::Notify { .. }) || resumed {
+        // Background results arrive whole; so does a reply resumed after a
+        // restart, which replaces the previews the stopped run showed.
         plan.progressive = false;
     }
     let target = ChatTarget {
@@ -46,19 +48,36 @@ pub(crate) fn new_consumer<'a>(
     ))
 }
 
+/// Where a turn's reply is recorded.
+pub(crate) struct ReplyTo<'a> {
+    pub(crate) session: &'a SessionId,
+    /// The outbox idempotency key.
+    pub(crate) key: String,
+    /// Preview messages a stopped run showed for this reply: the reply
+    /// replaces them.
+    pub(crate) previous: &'a [String],
+}
+
 /// Persists the reply with its outbox entry in one transaction, then
 /// delivers what the preview does not already show.
 pub(crate) async fn finish_reply(
     deps: &WorkerDeps,
     event: &InboundEvent,
     mode: &ReplyMode,
-    session: &SessionId,
-    key: String,
+    reply: ReplyTo<'_>,
     consumer: Consumer<'_>,
     outcome: &TurnOutcome,
 ) -> Result<(), CoreError> {
+    let ReplyTo {
+        session,
+        key,
+        previous,
+    } = reply;
     let (text, preview, shown) = match consumer.finish(&outcome.text).await {
-        Remaining::Silent => return persist_reply(deps, session, outcome).await,
+        Remaining::Silent => {
+            delete_messages(deps, event, previous).await;
+            return persist_reply(deps, session, outcome).await;
+        }
         Remaining::Deliver {
             text,
             preview,
@@ -70,36 +89,43 @@ pub(crate) async fn finish_reply(
         _ => text,
     };
     if text.trim().is_empty() && preview.is_none() {
+        delete_messages(deps, event, previous).await;
         return persist_reply(deps, session, outcome).await;
     }
     let now = deps.clock.now_ms();
+    let message_ids = match &preview {
+        Some(preview) => vec![preview.clone()],
+        // Delivery edits these into the reply's parts (and removes extras).
+        None => previous.to_vec(),
+    };
+    let append = reply_messages(session, outcome, now);
+    let new = NewOutbox {
+        key,
+        platform: event.source.platform.clone(),
+        target: ChatTarget {
+            chat_id: event.source.chat_id.clone().unwrap_or_default(),
+            thread_id: event.source.thread_id.clone(),
+        },
+        reply_to: event.message_id.clone(),
+        text: text.clone(),
+        session: Some(session.clone()),
+        message_ids,
+        created_at_ms: now,
+    };
     let (_, entry) = deps
-        .store
-        .append_reply(
-            reply_messages(session, outcome, now),
-            NewOutbox {
-                key,
-                platform: event.source.platform.clone(),
-                target: ChatTarget {
-                    chat_id: event.source.chat_id.clone().unwrap_or_default(),
-                    thread_id: event.source.thread_id.clone(),
-                },
-                reply_to: event.message_id.clone(),
-                text: text.clone(),
-                session: Some(session.clone()),
-                message_ids: preview.iter().cloned().collect(),
-                created_at_ms: now,
-            },
-        )
+        .persist("store the reply", || {
+            deps.store.append_reply(append.clone(), new.clone())
+        })
         .await?;
     if entry.state != OutboxState::Pending {
         return Ok(());
     }
     if preview.is_some() && shown == text {
         // The preview already shows the final text: nothing more to send.
-        deps.store
-            .outbox_delivered(entry.id, &entry.message_ids, now)
-            .await?;
+        deps.persist("record a delivery", || {
+            deps.store.outbox_delivered(entry.id, &entry.message_ids, now)
+        })
+        .await?;
         return Ok(());
     }
     match deliver_entry(deps, &entry).await? {
@@ -137,10 +163,34 @@ pub(crate) async fn persist_reply(
     session: &SessionId,
     outcome: &TurnOutcome,
 ) -> Result<(), CoreError> {
-    deps.store
-        .append_messages(reply_messages(session, outcome, deps.clock.now_ms()))
-        .await?;
+    let append = reply_messages(session, outcome, deps.clock.now_ms());
+    deps.persist("store the reply", || {
+        deps.store.append_messages(append.clone())
+    })
+    .await?;
     Ok(())
+}
+
+/// Deletes messages in the event's chat (best effort).
+async fn delete_messages(deps: &WorkerDeps, event: &InboundEvent, ids: &[String]) {
+    let (Some(adapter), Some(chat_id)) = (
+        deps.adapters.get(&event.source.platform),
+        &event.source.chat_id,
+    ) else {
+        return;
+    };
+    for id in ids {
+        let message = MessageRef {
+            target: ChatTarget {
+                chat_id: chat_id.clone(),
+                thread_id: event.source.thread_id.clone(),
+            },
+            message_id: id.clone(),
+        };
+        if let Err(e) = adapter.delete(message).await {
+            debug!(error = %e, "could not delete a stale preview");
+        }
+    }
 }
 
 /// Sends text to the event's chat through its adapter (with a prefix in
@@ -204,8 +254,12 @@ pub(crate) async fn fail(
             if matches!(error, CoreError::Cancelled) {
                 return;
             }
-            warn!(platform = %event.source.platform, error = %error, "turn failed");
-            deliver(deps, mode, event, format!("⚠️ {error}")).await;
+            if matches!(error, CoreError::Store(_)) {
+                error!(platform = %event.source.platform, error = %error, "turn failed");
+            } else {
+                warn!(platform = %event.source.platform, error = %error, "turn failed");
+            }
+            deliver(deps, mode, event, format!("⚠️ {}", error.user_message())).await;
         }
     }
 }

@@ -9,20 +9,21 @@ use crate::delivery::Consumer;
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
-use crate::session::answer::{deliver, fail, finish_reply, new_consumer, persist_reply};
+use crate::delivery::deliver_entry;
+use crate::session::answer::{ReplyTo, deliver, fail, finish_reply, new_consumer, persist_reply};
 use crate::session::resolve::resolve;
-use crate::session::worker::{Job, WorkerDeps, inbox_done};
-use hermod_agent::{AgentError, AgentEvent, TurnControl, TurnOutcome, TurnRequest};
+use crate::session::worker::{Job, WorkerDeps, inbox_done, release_inbox};
+use hermod_agent::{AgentError, AgentEvent, FinishReason, TurnControl, TurnOutcome, TurnRequest};
 use hermod_model::{
-    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Role, SessionKey,
-    Source,
+    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, MessageRef, Role,
+    SessionId, SessionKey, Source,
 };
-use hermod_store::{AppendMessages, InboxState, NewMessage};
+use hermod_store::{AppendMessages, InboxEntry, InboxState, InboxTurn, NewMessage, OutboxState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, info, warn};
 
 /// How often the typing indicator is renewed (platforms hide it after ~5 s).
 const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
@@ -116,19 +117,40 @@ async fn run(
         fail(deps, &mode, &event, CoreError::ShuttingDown).await;
         return TurnEnd::default();
     }
-    let result = turn(deps, key, &event, &mode, &inbox, interrupt, slot).await;
-    let stopped_by_shutdown =
-        deps.turns.is_cancelled() && matches!(result, Err(CoreError::Cancelled));
-    if !stopped_by_shutdown {
+    let result = match recorded(deps, &event, &inbox).await {
+        Ok(Recorded::Done) => {
+            debug!(session_key = %key, "message already answered");
+            Ok(None)
+        }
+        Ok(recorded) => {
+            let turn = Turn {
+                deps,
+                key,
+                event: &event,
+                mode: &mode,
+                inbox: &inbox,
+            };
+            turn.run(recorded, interrupt, slot).await.map(Some)
+        }
+        Err(e) => Err(e),
+    };
+    let stopped_by_shutdown = deps.turns.is_cancelled()
+        && matches!(result, Err(CoreError::Cancelled | CoreError::Store(_)));
+    if stopped_by_shutdown {
+        // Unfinished: the next start resumes it.
+        release_inbox(deps, &event.source.platform, &inbox);
+    } else {
         inbox_done(deps, &event, &inbox).await;
     }
     match result {
         Ok(outcome) => TurnEnd {
-            unused_steer: outcome.unused_steer,
+            unused_steer: outcome.map(|o| o.unused_steer).unwrap_or_default(),
             source: Some(event.source),
         },
         Err(e) => {
-            fail(deps, &mode, &event, e).await;
+            if !stopped_by_shutdown {
+                fail(deps, &mode, &event, e).await;
+            }
             let unused_steer = slot
                 .control()
                 .map(|c| c.take_unused_steer())
@@ -141,6 +163,55 @@ async fn run(
     }
 }
 
+/// What the inbox knows of the platform message a job answers.
+enum Recorded {
+    /// Not started (or not recorded at all: API requests, internal events).
+    New,
+    /// Answered already (a copy of the job was queued twice).
+    Done,
+    /// Its user message was stored by a run that stopped before it was
+    /// answered: the turn resumes from there.
+    Resume {
+        turn: InboxTurn,
+        /// Preview messages that run showed.
+        previews: Vec<String>,
+    },
+}
+
+async fn recorded(
+    deps: &WorkerDeps,
+    event: &InboundEvent,
+    inbox: &[String],
+) -> Result<Recorded, CoreError> {
+    let Some(key) = inbox.first() else {
+        return Ok(Recorded::New);
+    };
+    let platform = &event.source.platform;
+    let entry = deps
+        .persist("read an inbound message", || {
+            deps.store.inbox_entry(platform, key)
+        })
+        .await?;
+    Ok(match entry {
+        Some(entry) if entry.state == InboxState::Done => Recorded::Done,
+        Some(InboxEntry {
+            turn: Some(turn),
+            preview_ids,
+            ..
+        }) => Recorded::Resume {
+            turn,
+            previews: preview_ids,
+        },
+        _ => Recorded::New,
+    })
+}
+
+/// The idempotency key of the reply to a stored user message: one reply
+/// per user message.
+fn reply_key(session: &SessionId, user_message: i64) -> String {
+    format!("reply:{session}:{user_message}")
+}
+
 async fn emit(mode: &ReplyMode, event: TurnEvent) {
     if let ReplyMode::Stream { events, .. } = mode {
         // A closed receiver means the submitter went away; its drop guard
@@ -149,220 +220,386 @@ async fn emit(mode: &ReplyMode, event: TurnEvent) {
     }
 }
 
-async fn turn(
-    deps: &WorkerDeps,
-    key: &SessionKey,
-    event: &InboundEvent,
-    mode: &ReplyMode,
-    inbox: &[String],
-    interrupt: &CancellationToken,
-    slot: &TurnSlot,
-) -> Result<TurnOutcome, CoreError> {
-    let session = resolve(deps, key, event).await?;
-    emit(
-        mode,
-        TurnEvent::Started {
-            session_id: session.id.clone(),
-        },
-    )
-    .await;
+/// Where a turn starts from, once its user message is stored.
+struct Start {
+    session: SessionId,
+    model_override: Option<String>,
+    reset: Option<crate::session::reset::ResetReason>,
+    history: Vec<ChatMessage>,
+    input: ChatMessage,
+    /// The stored user message's id.
+    user_row: i64,
+    /// Previews a stopped run showed for this message (resumed turns).
+    previews: Option<Vec<String>>,
+}
 
-    let mut stored_history = match (&event.history, session.fresh) {
-        (Some(_), _) | (None, true) => Vec::new(),
-        (None, false) => deps.store.messages(&session.id).await?,
-    };
-    // A message whose turn a stopped process left unfinished comes back
-    // after a restart: its user message is already the last one stored.
-    let resumed = match (&event.message_id, stored_history.last()) {
-        (Some(id), Some(last)) => {
-            last.message.role == Role::User
-                && last.platform_message_id.as_deref() == Some(id.as_str())
-        }
-        _ => false,
-    };
-    let user_row = if resumed {
-        stored_history.pop().map(|m| m.id)
-    } else {
-        None
-    };
-    let history = match &event.history {
-        Some(history) => history.clone(),
-        None => stored_history.into_iter().map(|m| m.message).collect(),
-    };
-    let input = ChatMessage::user(user_content(event));
+/// The told-to-the-user end of a reply the model's stream cut short.
+const CUT_OFF_NOTICE: &str =
+    "⚠️ My reply was cut off: the connection to the model dropped before it finished. \
+     Send your message again to get a complete answer.";
+/// Appended to the stored text of a reply that was cut off, so the record
+/// (and the model, next turn) knows it is partial.
+const CUT_OFF_MARK: &str = "[reply cut off: the model's answer ended before it was complete]";
 
-    let stored = match user_row {
-        Some(row) => vec![row],
-        None => {
-            // The user message is on disk before the model sees it, so a
-            // crash mid-turn never loses what the user wrote.
-            let now = deps.clock.now_ms();
-            let mut to_store: Vec<NewMessage> = Vec::new();
-            if session.fresh
-                && let Some(supplied) = &event.history
-            {
-                to_store.extend(supplied.iter().map(|m| NewMessage {
-                    message: m.clone(),
-                    at_ms: now,
-                    platform_message_id: None,
-                }));
-            }
-            to_store.push(NewMessage {
-                message: input.clone(),
-                at_ms: now,
-                platform_message_id: event.message_id.clone(),
-            });
-            deps.store
-                .append_messages(AppendMessages {
-                    session: session.id.clone(),
-                    messages: to_store,
-                    usage: Default::default(),
+/// One turn's fixed inputs.
+struct Turn<'a> {
+    deps: &'a WorkerDeps,
+    key: &'a SessionKey,
+    event: &'a InboundEvent,
+    mode: &'a ReplyMode,
+    inbox: &'a [String],
+}
+
+impl Turn<'_> {
+    async fn run(
+        &self,
+        recorded: Recorded,
+        interrupt: &CancellationToken,
+        slot: &TurnSlot,
+    ) -> Result<TurnOutcome, CoreError> {
+        let start = match recorded {
+            Recorded::Resume { turn, previews } => match self.resume(turn, previews).await? {
+                Ok(start) => start,
+                Err(done) => return Ok(done),
+            },
+            Recorded::New | Recorded::Done => self.begin().await?,
+        };
+        self.answer(start, interrupt, slot).await
+    }
+
+    /// A new message: resolve its session, store the user message (and mark
+    /// its inbound messages started, in the same transaction).
+    async fn begin(&self) -> Result<Start, CoreError> {
+        let (deps, event) = (self.deps, self.event);
+        let session = resolve(deps, self.key, event).await?;
+        emit(
+            self.mode,
+            TurnEvent::Started {
+                session_id: session.id.clone(),
+            },
+        )
+        .await;
+        let stored_history = match (&event.history, session.fresh) {
+            (Some(_), _) | (None, true) => Vec::new(),
+            (None, false) => {
+                deps.persist("read the conversation", || {
+                    deps.store.messages(&session.id)
                 })
                 .await?
+            }
+        };
+        let history = match &event.history {
+            Some(history) => history.clone(),
+            None => stored_history.into_iter().map(|m| m.message).collect(),
+        };
+        let input = ChatMessage::user(user_content(event));
+        // The user message is on disk before the model sees it, so a crash
+        // mid-turn never loses what the user wrote.
+        let now = deps.clock.now_ms();
+        let mut to_store: Vec<NewMessage> = Vec::new();
+        if session.fresh
+            && let Some(supplied) = &event.history
+        {
+            to_store.extend(supplied.iter().map(|m| NewMessage {
+                message: m.clone(),
+                at_ms: now,
+                platform_message_id: None,
+            }));
         }
-    };
-    for key in inbox {
-        let at = deps.clock.now_ms();
-        deps.store
-            .inbox_set_state(&event.source.platform, key, InboxState::Started, at)
-            .await?;
-    }
-    // The reply's idempotency key: one reply per user message.
-    let reply_key = format!(
-        "reply:{}:{}",
-        session.id,
-        stored.last().copied().unwrap_or_default()
-    );
-
-    if resumed && let Some(entry) = deps.store.outbox_entry(&reply_key).await? {
-        // The reply was produced before the stop; the outbox delivers it.
-        debug!(key = %reply_key, "reply already produced for a resumed message");
-        return Ok(TurnOutcome {
-            text: entry.text,
-            messages: Vec::new(),
-            usage: Default::default(),
-            finish_reason: hermod_agent::FinishReason::Stop,
-            unused_steer: Vec::new(),
+        to_store.push(NewMessage {
+            message: input.clone(),
+            at_ms: now,
+            platform_message_id: event.message_id.clone(),
         });
+        let append = AppendMessages {
+            session: session.id.clone(),
+            messages: to_store,
+            usage: Default::default(),
+        };
+        let platform = &event.source.platform;
+        let stored = if self.inbox.is_empty() {
+            deps.persist("store the user message", || {
+                deps.store.append_messages(append.clone())
+            })
+            .await?
+        } else {
+            deps.persist("store the user message", || {
+                deps.store
+                    .inbox_start_turn(append.clone(), platform, self.inbox, now)
+            })
+            .await?
+        };
+        Ok(Start {
+            session: session.id,
+            model_override: session.model_override,
+            reset: session.reset,
+            history,
+            input,
+            user_row: stored.last().copied().unwrap_or_default(),
+            previews: None,
+        })
     }
 
-    let mut options = event.options.clone();
-    if options.model.is_none() {
-        options.model = session.model_override.clone();
-    }
-    let mut turn = deps.agent.run_turn(TurnRequest {
-        session_id: session.id.clone(),
-        history,
-        input,
-        system_prompt: event.system_prompt.clone(),
-        options,
-    });
-    slot.lock().control = Some(turn.control.clone());
-    let cancel = match mode {
-        ReplyMode::Stream { cancel, .. } => cancel.clone(),
-        _ => CancellationToken::new(),
-    };
-    let adapter = deps.adapters.get(&event.source.platform).cloned();
-    let mut consumer = match (mode, &adapter) {
-        (ReplyMode::Stream { .. }, _) | (_, None) => None,
-        (_, Some(adapter)) => new_consumer(deps, adapter.as_ref(), event, mode, session.reset),
-    };
-    let mut interrupted = false;
-    // "typing…" while the agent works, renewed before the platform hides it.
-    let typing_target = match (&adapter, &event.source.chat_id, mode) {
-        (Some(adapter), Some(chat_id), ReplyMode::Adapter) if adapter.typing().is_some() => {
-            Some(ChatTarget {
-                chat_id: chat_id.clone(),
-                thread_id: event.source.thread_id.clone(),
-            })
+    /// A message whose user message a stopped run stored. When that run
+    /// also stored the reply, the outbox delivers it (`Err` with the
+    /// outcome); otherwise the turn runs again from the stored message.
+    async fn resume(
+        &self,
+        turn: InboxTurn,
+        previews: Vec<String>,
+    ) -> Result<Result<Start, TurnOutcome>, CoreError> {
+        let deps = self.deps;
+        let key = reply_key(&turn.session, turn.message_id);
+        if let Some(entry) = deps
+            .persist("read the outbox", || deps.store.outbox_entry(&key))
+            .await?
+        {
+            debug!(key = %entry.key, "reply already produced for a resumed message");
+            if entry.state == OutboxState::Pending {
+                deliver_entry(deps, &entry).await?;
+            }
+            return Ok(Err(TurnOutcome {
+                text: entry.text,
+                messages: Vec::new(),
+                usage: Default::default(),
+                finish_reason: FinishReason::Stop,
+                unused_steer: Vec::new(),
+            }));
         }
-        _ => None,
-    };
-    let mut typing = tokio::time::interval(TYPING_EVERY);
-    loop {
-        let flush_at = consumer.as_ref().and_then(Consumer::next_flush);
-        let next = tokio::select! {
-            next = turn.events.recv() => next,
-            _ = typing.tick(), if typing_target.is_some() => {
-                if let (Some(adapter), Some(target)) = (&adapter, &typing_target)
-                    && let Some(typing) = adapter.typing()
-                    && let Err(e) = typing.typing(target).await
-                {
-                    debug!(error = %e, "typing indicator failed");
-                }
-                continue;
+        info!(session = %turn.session, "answering a message the previous run did not finish");
+        let record = deps
+            .persist("read the session", || deps.store.session(&turn.session))
+            .await?;
+        let stored = deps
+            .persist("read the conversation", || {
+                deps.store.messages(&turn.session)
+            })
+            .await?;
+        let mut history = Vec::new();
+        let mut input = None;
+        for m in stored {
+            match m.id.cmp(&turn.message_id) {
+                std::cmp::Ordering::Less => history.push(m.message),
+                std::cmp::Ordering::Equal => input = Some(m.message),
+                std::cmp::Ordering::Greater => break,
             }
-            () = sleep_until(flush_at), if flush_at.is_some() => {
-                if let Some(consumer) = consumer.as_mut() {
-                    consumer.flush(true).await;
-                }
-                continue;
-            }
-            () = interrupt.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
-            () = cancel.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
-            () = deps.turns.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+        }
+        Ok(Ok(Start {
+            session: turn.session,
+            model_override: record.and_then(|r| r.model_override),
+            reset: None,
+            history,
+            input: input.unwrap_or_else(|| ChatMessage::user(user_content(self.event))),
+            user_row: turn.message_id,
+            previews: Some(previews),
+        }))
+    }
+
+    /// Runs the agent from a stored user message and answers.
+    async fn answer(
+        &self,
+        start: Start,
+        interrupt: &CancellationToken,
+        slot: &TurnSlot,
+    ) -> Result<TurnOutcome, CoreError> {
+        let (deps, event, mode) = (self.deps, self.event, self.mode);
+        let reply_key = reply_key(&start.session, start.user_row);
+        let mut options = event.options.clone();
+        if options.model.is_none() {
+            options.model = start.model_override.clone();
+        }
+        let mut turn = deps.agent.run_turn(TurnRequest {
+            session_id: start.session.clone(),
+            history: start.history,
+            input: start.input,
+            system_prompt: event.system_prompt.clone(),
+            options,
+        });
+        slot.lock().control = Some(turn.control.clone());
+        let cancel = match mode {
+            ReplyMode::Stream { cancel, .. } => cancel.clone(),
+            _ => CancellationToken::new(),
         };
-        let Some(agent_event) = next else {
-            if let Some(consumer) = consumer {
-                consumer.abandon().await;
+        let adapter = deps.adapters.get(&event.source.platform).cloned();
+        // A resumed turn shows its reply whole, in place of what the stopped
+        // run showed.
+        let previous = start.previews.unwrap_or_default();
+        let resumed = !previous.is_empty();
+        let mut consumer = match (mode, &adapter) {
+            (ReplyMode::Stream { .. }, _) | (_, None) => None,
+            (_, Some(adapter)) => {
+                new_consumer(deps, adapter.as_ref(), event, mode, start.reset, resumed)
             }
-            return Err(CoreError::Agent(AgentError::Protocol(
-                "the agent stopped without a final event".into(),
-            )));
         };
-        match agent_event {
-            AgentEvent::Final(outcome) => {
-                slot.finishing.store(true, Ordering::SeqCst);
-                match consumer {
-                    Some(consumer) if !interrupted => {
-                        finish_reply(
-                            deps,
-                            event,
-                            mode,
-                            &session.id,
-                            reply_key,
-                            consumer,
-                            &outcome,
-                        )
-                        .await?;
-                    }
-                    other => {
-                        if let Some(consumer) = other {
-                            consumer.abandon().await;
-                        }
-                        persist_reply(deps, &session.id, &outcome).await?;
-                    }
-                }
-                emit(mode, TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
-                return Ok(outcome);
+        let mut recorded_previews = 0;
+        let mut interrupted = false;
+        // "typing…" while the agent works, renewed before the platform hides it.
+        let typing_target = match (&adapter, &event.source.chat_id, mode) {
+            (Some(adapter), Some(chat_id), ReplyMode::Adapter) if adapter.typing().is_some() => {
+                Some(ChatTarget {
+                    chat_id: chat_id.clone(),
+                    thread_id: event.source.thread_id.clone(),
+                })
             }
-            AgentEvent::Failed(error) => {
+            _ => None,
+        };
+        let mut typing = tokio::time::interval(TYPING_EVERY);
+        loop {
+            if let Some(consumer) = &consumer
+                && consumer.created().len() > recorded_previews
+            {
+                recorded_previews = consumer.created().len();
+                self.record_previews(consumer.created()).await?;
+            }
+            let flush_at = consumer.as_ref().and_then(Consumer::next_flush);
+            let next = tokio::select! {
+                next = turn.events.recv() => next,
+                _ = typing.tick(), if typing_target.is_some() => {
+                    if let (Some(adapter), Some(target)) = (&adapter, &typing_target)
+                        && let Some(typing) = adapter.typing()
+                        && let Err(e) = typing.typing(target).await
+                    {
+                        debug!(error = %e, "typing indicator failed");
+                    }
+                    continue;
+                }
+                () = sleep_until(flush_at), if flush_at.is_some() => {
+                    if let Some(consumer) = consumer.as_mut() {
+                        consumer.flush(true).await;
+                    }
+                    continue;
+                }
+                () = interrupt.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+                () = cancel.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+                () = deps.turns.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+            };
+            let Some(agent_event) = next else {
                 if let Some(consumer) = consumer {
                     consumer.abandon().await;
                 }
-                return Err(match error {
-                    AgentError::Cancelled => CoreError::Cancelled,
-                    other => CoreError::Agent(other),
-                });
-            }
-            AgentEvent::ApprovalRequested {
-                ref tool,
-                ref description,
-                ..
-            } if !mode.is_stream() => {
-                let text = format!(
-                    "🔐 Approval needed: {tool} wants to {description}\nReply /approve or /deny [reason] \
-                     (denied automatically if nobody answers)."
-                );
-                deliver(deps, &ReplyMode::Adapter, event, text).await;
-            }
-            other => {
-                if let Some(consumer) = consumer.as_mut() {
-                    consumer.on_event(&other).await;
+                self.drop_previews(&previous).await;
+                return Err(CoreError::Agent(AgentError::Protocol(
+                    "the agent stopped without a final event".into(),
+                )));
+            };
+            match agent_event {
+                AgentEvent::Final(mut outcome) => {
+                    slot.finishing.store(true, Ordering::SeqCst);
+                    let cut_off = outcome.finish_reason == FinishReason::Incomplete;
+                    if cut_off {
+                        warn!(session = %start.session, "the model's answer was cut off; the user is told");
+                        mark_cut_off(&mut outcome);
+                    }
+                    match consumer {
+                        Some(mut consumer) if !interrupted => {
+                            if cut_off {
+                                let notice = AgentEvent::TextDelta(format!("\n\n{CUT_OFF_NOTICE}"));
+                                consumer.on_event(&notice).await;
+                            }
+                            let reply = ReplyTo {
+                                session: &start.session,
+                                key: reply_key,
+                                previous: &previous,
+                            };
+                            finish_reply(deps, event, mode, reply, consumer, &outcome).await?;
+                        }
+                        other => {
+                            if let Some(consumer) = other {
+                                consumer.abandon().await;
+                            }
+                            self.drop_previews(&previous).await;
+                            persist_reply(deps, &start.session, &outcome).await?;
+                        }
+                    }
+                    emit(mode, TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
+                    return Ok(outcome);
                 }
-                emit(mode, TurnEvent::Agent(other)).await;
+                AgentEvent::Failed(error) => {
+                    if let Some(consumer) = consumer {
+                        consumer.abandon().await;
+                    }
+                    self.drop_previews(&previous).await;
+                    return Err(match error {
+                        AgentError::Cancelled => CoreError::Cancelled,
+                        other => CoreError::Agent(other),
+                    });
+                }
+                AgentEvent::ApprovalRequested {
+                    ref tool,
+                    ref description,
+                    ..
+                } if !mode.is_stream() => {
+                    let text = format!(
+                        "🔐 Approval needed: {tool} wants to {description}\nReply /approve or /deny [reason] \
+                         (denied automatically if nobody answers)."
+                    );
+                    deliver(deps, &ReplyMode::Adapter, event, text).await;
+                }
+                other => {
+                    if let Some(consumer) = consumer.as_mut() {
+                        consumer.on_event(&other).await;
+                    }
+                    emit(mode, TurnEvent::Agent(other)).await;
+                }
             }
         }
+    }
+
+    /// Records the preview messages shown so far, so a run that stops
+    /// before the reply is stored leaves nothing behind after a restart.
+    async fn record_previews(&self, ids: &[String]) -> Result<(), CoreError> {
+        if self.inbox.is_empty() {
+            return Ok(());
+        }
+        let deps = self.deps;
+        let platform = &self.event.source.platform;
+        let at = deps.clock.now_ms();
+        deps.persist("record the reply's preview", || {
+            deps.store
+                .inbox_set_previews(platform, self.inbox, ids, at)
+        })
+        .await
+    }
+
+    /// A resumed turn that ends without a reply removes the previews the
+    /// stopped run left (best effort; they would otherwise keep a cursor).
+    async fn drop_previews(&self, previews: &[String]) {
+        let Some(adapter) = self.deps.adapters.get(&self.event.source.platform) else {
+            return;
+        };
+        let Some(chat_id) = &self.event.source.chat_id else {
+            return;
+        };
+        for id in previews {
+            let message = MessageRef {
+                target: ChatTarget {
+                    chat_id: chat_id.clone(),
+                    thread_id: self.event.source.thread_id.clone(),
+                },
+                message_id: id.clone(),
+            };
+            if let Err(e) = adapter.delete(message).await {
+                debug!(error = %e, "could not remove a stale preview");
+            }
+        }
+    }
+}
+
+/// A reply the model's stream cut short: its stored text says so.
+fn mark_cut_off(outcome: &mut TurnOutcome) {
+    if let Some(last) = outcome
+        .messages
+        .iter_mut()
+        .rev()
+        .find(|m| m.role == Role::Assistant)
+    {
+        let text = last.content.as_ref().map(|c| c.text()).unwrap_or_default();
+        last.content = Some(Content::Text(format!("{text}\n\n{CUT_OFF_MARK}")));
+    } else {
+        outcome.messages.push(ChatMessage::assistant(format!(
+            "{}\n\n{CUT_OFF_MARK}",
+            outcome.text
+        )));
     }
 }
 

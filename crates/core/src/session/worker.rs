@@ -11,6 +11,7 @@ use crate::adapter::Adapter;
 use crate::clock::Clock;
 use crate::commands;
 use crate::config::{BusyMode, DmBehavior, GatewayConfig};
+use crate::durable::{InFlight, retry_store};
 use crate::error::CoreError;
 use crate::reply::ReplyMode;
 use crate::router::Shared;
@@ -53,18 +54,29 @@ impl Job {
     }
 }
 
-/// Marks the job's inbound messages handled.
+/// Marks the job's inbound messages handled (retrying while storage
+/// fails) and releases them.
 pub(crate) async fn inbox_done(deps: &WorkerDeps, event: &InboundEvent, keys: &[String]) {
+    let platform = &event.source.platform;
     for key in keys {
         let at = deps.clock.now_ms();
         if let Err(e) = deps
-            .store
-            .inbox_set_state(&event.source.platform, key, InboxState::Done, at)
+            .persist("mark an inbound message handled", || {
+                deps.store
+                    .inbox_set_state(platform, key, InboxState::Done, at)
+            })
             .await
         {
-            warn!(error = %e, key = %key, "could not mark an inbound message handled; it may be handled again after a restart");
+            warn!(error = %e, key = %key, "could not mark an inbound message handled; the next start resumes it without answering twice");
         }
     }
+    release_inbox(deps, platform, keys);
+}
+
+/// Lets recovery take these inbound messages up again (they stay unfinished).
+pub(crate) fn release_inbox(deps: &WorkerDeps, platform: &PlatformId, keys: &[String]) {
+    let items: Vec<_> = keys.iter().map(|k| (platform.clone(), k.clone())).collect();
+    deps.inflight_inbox.release(&items);
 }
 
 /// What every worker needs, shared.
@@ -86,6 +98,11 @@ pub(crate) struct WorkerDeps {
     pub(crate) turns: CancellationToken,
     /// Every component's state, for `/health`.
     pub(crate) health: crate::health::Health,
+    /// Inbound messages (platform, inbox key) queued or being handled in
+    /// this process: recovery never hands one out twice.
+    pub(crate) inflight_inbox: InFlight<(PlatformId, String)>,
+    /// Outbox entries being delivered in this process.
+    pub(crate) delivering: InFlight<i64>,
 }
 
 impl std::fmt::Debug for WorkerDeps {
@@ -98,6 +115,16 @@ impl std::fmt::Debug for WorkerDeps {
 }
 
 impl WorkerDeps {
+    /// A store operation retried while it fails for a reason that may pass
+    /// (see [`retry_store`]), until the gateway cancels its turns.
+    pub(crate) async fn persist<T, F, Fut>(&self, what: &str, op: F) -> Result<T, CoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, hermod_store::StoreError>>,
+    {
+        retry_store(&self.health, &self.turns, what, op).await
+    }
+
     /// The capabilities of a platform (defaults for a source without an adapter).
     pub(crate) fn capabilities(&self, platform: &PlatformId) -> Capabilities {
         self.adapters
@@ -236,18 +263,24 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
     let caps = deps.capabilities(&source.platform);
     if !job.reply.is_stream() {
         match access::check(&deps.config, &caps, source, deps.store.as_ref()).await {
+            Ok(Access::Allowed) if is_empty(&job.event) => {
+                // A message recorded while its sender was not allowed keeps
+                // no content: nothing to answer.
+                return inbox_done(deps, &job.event, &job.inbox).await;
+            }
             Ok(Access::Allowed) => {}
             Ok(Access::Denied(behavior)) => {
                 refuse(deps, &job, behavior).await;
                 return inbox_done(deps, &job.event, &job.inbox).await;
             }
             Err(e) => {
-                warn!(error = %e, "access check failed");
+                tracing::error!(error = %e, "access check failed; the message is taken up again later");
+                release_inbox(deps, &source.platform, &job.inbox);
                 return reply(
                     deps,
                     &job.reply,
                     &job.event,
-                    format!("⚠️ {}", CoreError::from(e)),
+                    format!("⚠️ {}", CoreError::from(e).user_message()),
                 )
                 .await;
             }
@@ -265,6 +298,10 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
         return;
     }
     handle(shared, key, state, job).await;
+}
+
+fn is_empty(event: &InboundEvent) -> bool {
+    event.attachments.is_empty() && event.content.text().trim().is_empty()
 }
 
 /// An allowed message: a command, a new turn, or busy input.
