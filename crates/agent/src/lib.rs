@@ -18,7 +18,7 @@ mod turn;
 pub use approval::{ApprovalDecision, Approvals};
 pub use config::LlmConfig;
 pub use hermod_http::RetryPolicy;
-pub use llm::{Completion, CompletionRequest, LlmClient};
+pub use llm::{CallEnd, Completion, CompletionRequest, LlmClient};
 pub use runner::LlmAgent;
 pub use tools::{Tool, ToolContext, ToolRegistry};
 pub use turn::{

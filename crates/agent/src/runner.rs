@@ -2,7 +2,7 @@
 //! asks for, feeds the results back, and repeats until the model answers.
 
 use crate::config::LlmConfig;
-use crate::llm::{Completion, CompletionRequest, LlmClient};
+use crate::llm::{CallEnd, Completion, CompletionRequest, LlmClient};
 use crate::tools::{ToolContext, ToolRegistry};
 use crate::turn::{
     AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
@@ -194,9 +194,17 @@ impl Turn {
             if !completion.text.is_empty() {
                 self.segments.push(completion.text.clone());
             }
-            if completion.cancelled {
-                self.produced.push(ChatMessage::assistant(completion.text));
-                return Err(self.cancelled());
+            match completion.end {
+                CallEnd::Finished => {}
+                CallEnd::Cancelled => {
+                    self.produced.push(ChatMessage::assistant(completion.text));
+                    return Err(self.cancelled());
+                }
+                // Part of the answer was shown, so it is kept, as partial.
+                CallEnd::Incomplete => {
+                    self.produced.push(ChatMessage::assistant(completion.text));
+                    return Ok(FinishReason::Incomplete);
+                }
             }
             if completion.tool_calls.is_empty() {
                 let finish = if completion.is_truncated() {

@@ -1,22 +1,24 @@
 //! [`LlmClient`]: one call to an OpenAI-compatible chat completions
 //! endpoint, streamed or not, with retries that never repeat visible text.
+//! A stream counts as finished at `[DONE]` or, from providers that omit
+//! it, at a `finish_reason`; ending any other way, it was cut short.
 
 mod sse;
 mod wire;
 
-pub use wire::Completion;
+pub use wire::{CallEnd, Completion};
 
 use crate::config::LlmConfig;
 use crate::turn::{AgentError, AgentEvent};
 use hermod_http::{HttpClient, HttpConfig, HttpError, classify_status};
-use hermod_model::{ChatMessage, TurnOptions};
+use hermod_model::{ChatMessage, TurnOptions, Usage};
 use serde_json::{Value, json};
 use sse::SseParser;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use wire::StreamAccumulator;
+use wire::{Received, StreamAccumulator};
 
 /// What to send for one model call.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +44,26 @@ enum Failure {
     Http(HttpError),
     /// Final: protocol errors, error objects, cancellation.
     Agent(AgentError),
+    /// The stream ended before the provider finished its answer.
+    Cut(Cut),
+}
+
+/// A stream that ended with neither a `finish_reason` nor `[DONE]`.
+struct Cut {
+    /// What ended it: a clean close, a connection error, a stall.
+    cause: String,
+    received: Received,
+    usage: Option<Usage>,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the stream ended before the model finished its answer ({}; received {})",
+            self.cause, self.received
+        )
+    }
 }
 
 impl From<HttpError> for Failure {
@@ -176,9 +198,16 @@ impl LlmClient {
     /// [`AgentEvent::TextDelta`] while it arrives. Failed attempts are
     /// retried per [`LlmConfig::retry`] as long as no text was shown.
     ///
+    /// A stream that ends before the provider finished its answer (no
+    /// `finish_reason` on any choice and no `[DONE]`) is such a failed
+    /// attempt while nothing was shown; once text was shown, the result is
+    /// a [`Completion`] ending [`CallEnd::Incomplete`] with that text and no
+    /// tool calls, since arguments may be cut too.
+    ///
     /// Cancellation (`cancel`, or the receiver of `events` going away)
     /// aborts the request: the result is [`AgentError::Cancelled`], or a
-    /// [`Completion`] marked `cancelled` with the text already shown.
+    /// [`Completion`] ending [`CallEnd::Cancelled`] with the text already
+    /// shown.
     pub async fn complete(
         &self,
         request: &CompletionRequest<'_>,
@@ -198,12 +227,22 @@ impl LlmClient {
                 Err(Failure::Agent(AgentError::Cancelled)) if !out.shown.is_empty() => {
                     return Ok(Completion {
                         text: std::mem::take(&mut out.shown),
-                        cancelled: true,
+                        end: CallEnd::Cancelled,
                         ..Completion::default()
                     });
                 }
                 Err(Failure::Agent(err)) => return Err(err),
                 Err(Failure::Http(err)) => err,
+                Err(Failure::Cut(cut)) if !out.shown.is_empty() => {
+                    return Ok(Completion {
+                        text: std::mem::take(&mut out.shown),
+                        usage: cut.usage,
+                        end: CallEnd::Incomplete,
+                        ..Completion::default()
+                    });
+                }
+                // Nothing of it was shown: a fresh attempt is invisible.
+                Err(Failure::Cut(cut)) => HttpError::Transient(cut.to_string()),
             };
             // Once text was shown, a retry would show it again.
             let delay = if out.shown.is_empty() {
@@ -255,14 +294,25 @@ impl LlmClient {
                 .timed(limit, "response body", response.bytes())
                 .await?
                 .map_err(HttpError::from)?;
-            let value: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| AgentError::Protocol(format!("the response is not JSON ({e})")))?;
+            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                if e.is_eof() {
+                    // Cut short, like a broken stream; nothing was shown yet.
+                    tracing::warn!(bytes = bytes.len(), "the model's response ended mid-JSON");
+                    Failure::Http(HttpError::Transient(format!(
+                        "the response ended before its JSON did ({e})"
+                    )))
+                } else {
+                    AgentError::Protocol(format!("the response is not JSON ({e})")).into()
+                }
+            })?;
             let completion = wire::parse_completion(&value)?;
             out.show(completion.text.clone()).await?;
             Ok(completion)
         }
     }
 
+    /// Reads a stream to its end: `[DONE]`, or the end of the body once
+    /// a `finish_reason` arrived. Any other end is a [`Failure::Cut`].
     async fn read_stream(
         &self,
         mut response: reqwest::Response,
@@ -271,60 +321,94 @@ impl LlmClient {
         let limit = self.config.request_timeout;
         let mut parser = SseParser::new();
         let mut answer = StreamAccumulator::default();
-        loop {
-            let chunk = out.timed(limit, "stream data", response.chunk()).await?;
-            let events = match chunk.map_err(HttpError::from)? {
-                Some(bytes) => parser.push(&bytes),
-                None => {
-                    if let Some(data) = parser.finish()
-                        && apply_event(&data, &mut answer, out).await?
-                    {
-                        return Ok(answer.finish());
-                    }
-                    // Closed without [DONE]: an answer if we got one.
-                    if answer.has_answer() {
-                        return Ok(answer.finish());
-                    }
-                    return Err(HttpError::Transient(
-                        "the stream ended before the model answered".to_owned(),
-                    )
-                    .into());
-                }
+        let mut bytes_received = 0;
+        let cause = loop {
+            let chunk = match out.timed(limit, "stream data", response.chunk()).await {
+                Ok(Ok(chunk)) => chunk,
+                Ok(Err(err)) => break HttpError::from(err).to_string(),
+                // A stall: the provider stopped sending.
+                Err(Failure::Http(err)) => break err.to_string(),
+                Err(other) => return Err(other),
             };
-            for data in events {
-                if apply_event(&data, &mut answer, out).await? {
+            let Some(bytes) = chunk else {
+                // An event left without its closing blank line is applied;
+                // one cut mid-way is not JSON and part of the cut.
+                if let Some(data) = parser.finish()
+                    && let Ok(event) = parse_event(&data)
+                    && apply_event(event, &mut answer, out).await?
+                {
+                    return Ok(answer.finish());
+                }
+                break "the connection closed".to_owned();
+            };
+            bytes_received += bytes.len();
+            for data in parser.push(&bytes) {
+                if apply_event(parse_event(&data)?, &mut answer, out).await? {
                     return Ok(answer.finish());
                 }
             }
+        };
+        if answer.is_finished() {
+            // Some providers close, or even break, the connection after the
+            // finish chunk instead of sending `[DONE]`.
+            tracing::debug!(%cause, "the model's stream ended without [DONE] after finishing");
+            return Ok(answer.finish());
         }
+        let received = answer.received();
+        tracing::warn!(
+            %cause,
+            bytes = bytes_received,
+            chunks = received.chunks,
+            text_chars = received.text_chars,
+            tool_calls = received.tool_calls,
+            shown_chars = out.shown.chars().count(),
+            "the model's stream ended before the model finished its answer"
+        );
+        Err(Failure::Cut(Cut {
+            cause,
+            received,
+            usage: answer.usage(),
+        }))
+    }
+}
+
+/// One SSE payload of a chat completion stream.
+enum Event {
+    /// `[DONE]`.
+    Done,
+    Chunks(Vec<Value>),
+}
+
+fn parse_event(data: &str) -> Result<Event, AgentError> {
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Ok(Event::Done);
+    }
+    if data.is_empty() {
+        return Ok(Event::Chunks(Vec::new()));
+    }
+    match serde_json::from_str(data) {
+        Ok(value) => Ok(Event::Chunks(vec![value])),
+        // Several `data:` lines of one event, each a whole chunk.
+        Err(err) => data
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .map(Event::Chunks)
+            .map_err(|_| AgentError::Protocol(format!("a stream chunk is not JSON ({err})"))),
     }
 }
 
 /// Applies one SSE payload; true at `[DONE]`.
 async fn apply_event(
-    data: &str,
+    event: Event,
     answer: &mut StreamAccumulator,
     out: &mut Output<'_>,
 ) -> Result<bool, Failure> {
-    let data = data.trim();
-    if data == "[DONE]" {
-        return Ok(true);
-    }
-    if data.is_empty() {
-        return Ok(false);
-    }
-    let chunks: Vec<Value> = match serde_json::from_str(data) {
-        Ok(value) => vec![value],
-        // Several `data:` lines of one event, each a whole chunk.
-        Err(err) => {
-            let lines: Result<Vec<Value>, _> = data
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(serde_json::from_str)
-                .collect();
-            lines
-                .map_err(|_| AgentError::Protocol(format!("a stream chunk is not JSON ({err})")))?
-        }
+    let chunks = match event {
+        Event::Done => return Ok(true),
+        Event::Chunks(chunks) => chunks,
     };
     for chunk in &chunks {
         let text = answer.apply(chunk)?;

@@ -14,15 +14,28 @@ use serde_json::Value;
 /// One model answer, assembled.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Completion {
-    /// The visible text (possibly partial when `cancelled`).
+    /// The visible text (partial unless `end` is [`CallEnd::Finished`]).
     pub text: String,
     pub tool_calls: Vec<ToolCall>,
     /// The provider's `finish_reason` (`stop`, `length`, `tool_calls`, …).
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
+    pub end: CallEnd,
+}
+
+/// How a model call that produced a [`Completion`] ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CallEnd {
+    /// The provider finished its answer (a `finish_reason` or `[DONE]`).
+    #[default]
+    Finished,
     /// The call was cancelled after some text had been shown; `text` is
     /// what was shown and `tool_calls` is empty.
-    pub cancelled: bool,
+    Cancelled,
+    /// The stream ended before the provider finished its answer, after
+    /// some text had been shown; `text` is what was shown and
+    /// `tool_calls` is empty, since cut calls must not run.
+    Incomplete,
 }
 
 impl Completion {
@@ -97,6 +110,10 @@ pub(crate) struct StreamAccumulator {
     text: String,
     calls: Vec<PartialCall>,
     finish_reason: Option<String>,
+    /// Some choice carried a `finish_reason`: the answer is whole even if
+    /// the stream then ends without `[DONE]`.
+    finished: bool,
+    chunks: usize,
     usage: Option<Usage>,
 }
 
@@ -106,8 +123,18 @@ impl StreamAccumulator {
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
             return Err(error_object(error));
         }
+        self.chunks += 1;
         if let Some(usage) = chunk.get("usage").and_then(parse_usage) {
             self.usage = Some(usage);
+        }
+        // Any choice: the answer we read is choice 0, but a provider that
+        // finishes on another index has still finished the response.
+        if let Some(choices) = chunk.get("choices").and_then(Value::as_array)
+            && choices
+                .iter()
+                .any(|c| non_empty(&c["finish_reason"]).is_some())
+        {
+            self.finished = true;
         }
         let Some(choice) = first_choice(chunk) else {
             return Ok(String::new());
@@ -170,8 +197,22 @@ impl StreamAccumulator {
         self.calls[position].merge(id, name, &delta["function"]["arguments"]);
     }
 
-    pub(crate) fn has_answer(&self) -> bool {
-        self.finish_reason.is_some() || !self.text.is_empty() || !self.calls.is_empty()
+    /// A `finish_reason` arrived on some choice.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// How much of the answer arrived, for logs and errors.
+    pub(crate) fn received(&self) -> Received {
+        Received {
+            chunks: self.chunks,
+            text_chars: self.text.chars().count(),
+            tool_calls: self.calls.len(),
+        }
+    }
+
+    pub(crate) fn usage(&self) -> Option<Usage> {
+        self.usage
     }
 
     pub(crate) fn finish(self) -> Completion {
@@ -180,8 +221,27 @@ impl StreamAccumulator {
             tool_calls: self.calls.into_iter().map(PartialCall::finish).collect(),
             finish_reason: self.finish_reason,
             usage: self.usage,
-            cancelled: false,
+            end: CallEnd::Finished,
         }
+    }
+}
+
+/// How much of a streamed answer arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Received {
+    pub(crate) chunks: usize,
+    pub(crate) text_chars: usize,
+    /// Tool calls begun, whole or not.
+    pub(crate) tool_calls: usize,
+}
+
+impl std::fmt::Display for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} chunks, {} characters of text, {} tool calls begun",
+            self.chunks, self.text_chars, self.tool_calls
+        )
     }
 }
 
@@ -245,7 +305,7 @@ pub(crate) fn parse_completion(body: &Value) -> Result<Completion, AgentError> {
         tool_calls,
         finish_reason: non_empty(&choice["finish_reason"]).map(str::to_owned),
         usage: body.get("usage").and_then(parse_usage),
-        cancelled: false,
+        end: CallEnd::Finished,
     })
 }
 

@@ -216,3 +216,32 @@ fn error_messages_are_extracted() {
     assert_eq!(error_message(r#"{"detail":"bad"}"#), "bad");
     assert_eq!(error_message(" plain text "), "plain text");
 }
+
+#[test]
+fn a_finish_reason_on_any_choice_finishes_the_stream() {
+    let mut acc = StreamAccumulator::default();
+    acc.apply(&delta(json!({"role": "assistant", "content": "Hé"})))
+        .unwrap();
+    assert!(!acc.is_finished());
+    // An empty reason is no reason; a usage chunk finishes nothing.
+    acc.apply(&json!({"choices": [{"index": 0, "delta": {}, "finish_reason": ""}]}))
+        .unwrap();
+    acc.apply(&json!({"choices": [], "usage": {"total_tokens": 3}}))
+        .unwrap();
+    assert!(!acc.is_finished());
+    acc.apply(&calls(
+        json!([{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\""}}]),
+    ))
+    .unwrap();
+    assert_eq!(
+        acc.received(),
+        Received {
+            chunks: 4,
+            text_chars: 2,
+            tool_calls: 1
+        }
+    );
+    acc.apply(&json!({"choices": [{"index": 1, "delta": {}, "finish_reason": "stop"}]}))
+        .unwrap();
+    assert!(acc.is_finished());
+}

@@ -7,4 +7,5 @@ mod quirks;
 mod steering;
 mod support;
 mod tool_loop;
+mod truncation;
 mod turns;
