@@ -13,8 +13,8 @@
 use crate::adapter::{Adapter, AdapterContext};
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
-use crate::health::{ComponentState, Health};
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
+use crate::health::{ComponentState, Health};
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
 use hermod_agent::Agent;
@@ -143,7 +143,6 @@ impl GatewayBuilder {
             tracker,
             turns,
             drain_timeout: self.config.drain_timeout(),
-            outbox_max_age: Duration::from_secs(self.config.outbox_max_age_secs),
             health: self.health,
         })
     }
@@ -157,7 +156,6 @@ pub struct Gateway {
     tracker: TaskTracker,
     turns: CancellationToken,
     drain_timeout: Duration,
-    outbox_max_age: Duration,
     health: Health,
 }
 
@@ -239,7 +237,6 @@ impl Gateway {
         // deliveries are retried while the gateway runs.
         self.tracker.spawn(run_sweeper(
             self.router.shared(),
-            self.outbox_max_age,
             stop_receiving.child_token(),
         ));
 

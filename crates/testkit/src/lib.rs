@@ -23,6 +23,7 @@
 pub mod agent;
 #[cfg(feature = "platform")]
 pub mod conformance;
+mod flaky_store;
 pub mod llm;
 #[cfg(feature = "platform")]
 pub mod platform;
@@ -30,6 +31,7 @@ pub mod telegram;
 
 #[cfg(feature = "platform")]
 pub use agent::{AgentStats, ScriptedAgent, Step};
+pub use flaky_store::FlakyStore;
 pub use llm::{FakeLlm, RecordedRequest, Reply};
 #[cfg(feature = "platform")]
 pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};

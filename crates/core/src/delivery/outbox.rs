@@ -71,6 +71,17 @@ pub(crate) async fn deliver_entry(
         }
     }
     let now = || deps.clock.now_ms();
+    let max_age = deps.config.outbox_max_age_secs;
+    if now() - entry.created_at_ms > ms(Duration::from_secs(max_age)) {
+        let reason = format!("not delivered within {max_age} s; given up");
+        let at = now();
+        deps.persist("record a failed delivery", || {
+            deps.store.outbox_failed(entry.id, &reason, at)
+        })
+        .await?;
+        warn!(platform = %entry.platform, key = %entry.key, "an undelivered reply is too old to send; recorded as failed");
+        return Ok(Outcome::Failed(reason));
+    }
     let Some(adapter) = deps.adapters.get(&entry.platform) else {
         let reason = format!("no {} adapter is running", entry.platform);
         retry_later(deps, &entry, &reason).await?;
@@ -147,7 +158,11 @@ pub(crate) async fn deliver_entry(
     Ok(Outcome::Delivered(ids))
 }
 
-async fn retry_later(deps: &WorkerDeps, entry: &OutboxEntry, reason: &str) -> Result<(), CoreError> {
+async fn retry_later(
+    deps: &WorkerDeps,
+    entry: &OutboxEntry,
+    reason: &str,
+) -> Result<(), CoreError> {
     let at = deps.clock.now_ms();
     deps.persist("record a deferred delivery", || {
         deps.store
@@ -242,13 +257,9 @@ async fn edit_or_send(
 /// those no delivery in this process is working on — left by a previous
 /// run, deferred and due, or orphaned (a turn that could not deliver) —
 /// and through every unfinished inbound message, handing those no worker
-/// has to their sessions. Entries older than `max_age` are reported and
-/// given up; handled inbound messages are forgotten after a week.
-pub(crate) async fn run_sweeper(
-    shared: Arc<crate::router::Shared>,
-    max_age: Duration,
-    shutdown: CancellationToken,
-) {
+/// has to their sessions. Entries older than the configured maximum age
+/// are given up (see [`deliver_entry`]); handled inbound messages are forgotten after a week.
+pub(crate) async fn run_sweeper(shared: Arc<crate::router::Shared>, shutdown: CancellationToken) {
     let router = crate::router::Router::from_shared(&shared);
     let deps = shared.deps();
     let started = deps.clock.now_ms();
@@ -257,7 +268,7 @@ pub(crate) async fn run_sweeper(
         if let Err(e) = sweep_inbox(&router, started).await {
             warn!(error = %e, "inbox sweep failed");
         }
-        if let Err(e) = sweep(deps, max_age, started).await {
+        if let Err(e) = sweep(deps, started).await {
             warn!(error = %e, "outbox sweep failed");
         }
         if tokio::time::Instant::now() >= next_prune {
@@ -286,7 +297,8 @@ const INBOX_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often the inbox is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-async fn sweep(deps: &WorkerDeps, max_age: Duration, started: i64) -> Result<(), CoreError> {
+async fn sweep(deps: &WorkerDeps, started: i64) -> Result<(), CoreError> {
+    let max_age = Duration::from_secs(deps.config.outbox_max_age_secs);
     let mut after = 0;
     loop {
         let page = deps.store.outbox_pending(after, SWEEP_PAGE).await?;
@@ -299,14 +311,9 @@ async fn sweep(deps: &WorkerDeps, max_age: Duration, started: i64) -> Result<(),
                 continue;
             }
             let now = deps.clock.now_ms();
-            if now - entry.created_at_ms > ms(max_age) {
-                let reason = format!("not delivered within {} s; given up", max_age.as_secs());
-                deps.store.outbox_failed(entry.id, &reason, now).await?;
-                warn!(platform = %entry.platform, key = %entry.key, "an undelivered reply is too old to send; recorded as failed");
-                continue;
-            }
             let recovering = entry.created_at_ms < started;
             let due = recovering
+                || now - entry.created_at_ms > ms(max_age)
                 || (entry.attempts > 0 && entry.next_attempt_at_ms <= now)
                 || (entry.attempts == 0 && now - entry.created_at_ms >= ms(ORPHANED_AFTER));
             if !due {
@@ -336,8 +343,8 @@ async fn sweep_inbox(router: &crate::router::Router, started: i64) -> Result<(),
         let now = deps.clock.now_ms();
         let mut jobs: Vec<(Option<hermod_store::InboxTurn>, crate::session::Job)> = Vec::new();
         for entry in page {
-            let fresh = entry.received_at_ms >= started
-                && now - entry.received_at_ms < ms(ORPHANED_AFTER);
+            let fresh =
+                entry.received_at_ms >= started && now - entry.received_at_ms < ms(ORPHANED_AFTER);
             if fresh
                 || deps
                     .inflight_inbox
@@ -345,10 +352,9 @@ async fn sweep_inbox(router: &crate::router::Router, started: i64) -> Result<(),
             {
                 continue;
             }
-            if let Some((_, job)) = jobs
-                .iter_mut()
-                .find(|(turn, job)| turn.is_some() && *turn == entry.turn && job.event.source.platform == entry.platform)
-            {
+            if let Some((_, job)) = jobs.iter_mut().find(|(turn, job)| {
+                turn.is_some() && *turn == entry.turn && job.event.source.platform == entry.platform
+            }) {
                 job.inbox.push(entry.key);
                 continue;
             }

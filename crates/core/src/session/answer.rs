@@ -123,7 +123,8 @@ pub(crate) async fn finish_reply(
     if preview.is_some() && shown == text {
         // The preview already shows the final text: nothing more to send.
         deps.persist("record a delivery", || {
-            deps.store.outbox_delivered(entry.id, &entry.message_ids, now)
+            deps.store
+                .outbox_delivered(entry.id, &entry.message_ids, now)
         })
         .await?;
         return Ok(());

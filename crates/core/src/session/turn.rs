@@ -6,10 +6,10 @@
 //! reply and delivers it.
 
 use crate::delivery::Consumer;
+use crate::delivery::deliver_entry;
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
-use crate::delivery::deliver_entry;
 use crate::session::answer::{ReplyTo, deliver, fail, finish_reply, new_consumer, persist_reply};
 use crate::session::resolve::resolve;
 use crate::session::worker::{Job, WorkerDeps, inbox_done, release_inbox};
@@ -234,8 +234,7 @@ struct Start {
 }
 
 /// The told-to-the-user end of a reply the model's stream cut short.
-const CUT_OFF_NOTICE: &str =
-    "⚠️ My reply was cut off: the connection to the model dropped before it finished. \
+const CUT_OFF_NOTICE: &str = "⚠️ My reply was cut off: the connection to the model dropped before it finished. \
      Send your message again to get a complete answer.";
 /// Appended to the stored text of a reply that was cut off, so the record
 /// (and the model, next turn) knows it is partial.
@@ -282,10 +281,8 @@ impl Turn<'_> {
         let stored_history = match (&event.history, session.fresh) {
             (Some(_), _) | (None, true) => Vec::new(),
             (None, false) => {
-                deps.persist("read the conversation", || {
-                    deps.store.messages(&session.id)
-                })
-                .await?
+                deps.persist("read the conversation", || deps.store.messages(&session.id))
+                    .await?
             }
         };
         let history = match &event.history {
@@ -555,8 +552,7 @@ impl Turn<'_> {
         let platform = &self.event.source.platform;
         let at = deps.clock.now_ms();
         deps.persist("record the reply's preview", || {
-            deps.store
-                .inbox_set_previews(platform, self.inbox, ids, at)
+            deps.store.inbox_set_previews(platform, self.inbox, ids, at)
         })
         .await
     }

@@ -1,0 +1,343 @@
+//! [`FlakyStore`]: a store whose operations can be made to fail, as when
+//! the disk is full or the database read-only, to test that nothing is
+//! lost and everything resumes once storage works again.
+
+use async_trait::async_trait;
+use hermod_model::{PlatformId, SessionId, SessionKey};
+use hermod_store::{
+    AppendMessages, ApprovedUser, InboxEntry, InboxState, ListSessions, NewOutbox, NewSession,
+    OutboxEntry, PendingPairing, Result, SearchHit, SessionRecord, Store, StoreError,
+    StoredMessage,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Wraps a store; [`FlakyStore::fail`] makes named operations fail with
+/// [`StoreError::Full`] a number of times (or until [`FlakyStore::heal`]).
+pub struct FlakyStore {
+    inner: Arc<dyn Store>,
+    /// Operation name → failures left (`u32::MAX`: until healed).
+    failing: Mutex<HashMap<&'static str, u32>>,
+    /// Operation name → failures served.
+    failed: Mutex<HashMap<&'static str, u32>>,
+}
+
+impl std::fmt::Debug for FlakyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlakyStore").finish_non_exhaustive()
+    }
+}
+
+impl FlakyStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            failing: Mutex::default(),
+            failed: Mutex::default(),
+        }
+    }
+
+    /// Makes `operation` (a [`Store`] method's name) fail its next `times`
+    /// calls; `u32::MAX` means until [`FlakyStore::heal`].
+    pub fn fail(&self, operation: &'static str, times: u32) {
+        self.failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(operation, times);
+    }
+
+    /// Every operation works again.
+    pub fn heal(&self) {
+        self.failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// How many calls of `operation` have failed.
+    pub fn failures(&self, operation: &str) -> u32 {
+        self.failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn check(&self, operation: &'static str) -> Result<()> {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        match failing.get_mut(operation) {
+            Some(0) | None => Ok(()),
+            Some(left) => {
+                if *left != u32::MAX {
+                    *left -= 1;
+                }
+                *self
+                    .failed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(operation)
+                    .or_default() += 1;
+                Err(StoreError::Full("database or disk is full".into()))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord> {
+        self.check("create_session")?;
+        self.inner.create_session(new).await
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
+        self.check("session")?;
+        self.inner.session(id).await
+    }
+
+    async fn list_sessions(&self, query: ListSessions) -> Result<Vec<SessionRecord>> {
+        self.check("list_sessions")?;
+        self.inner.list_sessions(query).await
+    }
+
+    async fn end_session(&self, id: &SessionId, reason: &str, at_ms: i64) -> Result<()> {
+        self.check("end_session")?;
+        self.inner.end_session(id, reason, at_ms).await
+    }
+
+    async fn set_title(&self, id: &SessionId, title: &str) -> Result<()> {
+        self.check("set_title")?;
+        self.inner.set_title(id, title).await
+    }
+
+    async fn append_messages(&self, append: AppendMessages) -> Result<Vec<i64>> {
+        self.check("append_messages")?;
+        self.inner.append_messages(append).await
+    }
+
+    async fn messages(&self, id: &SessionId) -> Result<Vec<StoredMessage>> {
+        self.check("messages")?;
+        self.inner.messages(id).await
+    }
+
+    async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        self.check("search")?;
+        self.inner.search(query, limit).await
+    }
+
+    async fn route(&self, key: &SessionKey) -> Result<Option<SessionId>> {
+        self.check("route")?;
+        self.inner.route(key).await
+    }
+
+    async fn set_route(&self, key: &SessionKey, id: &SessionId, at_ms: i64) -> Result<()> {
+        self.check("set_route")?;
+        self.inner.set_route(key, id, at_ms).await
+    }
+
+    async fn set_model_override(&self, id: &SessionId, model: Option<&str>) -> Result<()> {
+        self.check("set_model_override")?;
+        self.inner.set_model_override(id, model).await
+    }
+
+    async fn sessions_for_key(&self, key: &SessionKey, limit: usize) -> Result<Vec<SessionRecord>> {
+        self.check("sessions_for_key")?;
+        self.inner.sessions_for_key(key, limit).await
+    }
+
+    async fn reopen_session(&self, id: &SessionId) -> Result<()> {
+        self.check("reopen_session")?;
+        self.inner.reopen_session(id).await
+    }
+
+    async fn undo_exchanges(&self, id: &SessionId, exchanges: usize) -> Result<Vec<StoredMessage>> {
+        self.check("undo_exchanges")?;
+        self.inner.undo_exchanges(id, exchanges).await
+    }
+
+    async fn inbox_record(
+        &self,
+        platform: &PlatformId,
+        key: &str,
+        event_json: &str,
+        at_ms: i64,
+    ) -> Result<bool> {
+        self.check("inbox_record")?;
+        self.inner
+            .inbox_record(platform, key, event_json, at_ms)
+            .await
+    }
+
+    async fn inbox_set_state(
+        &self,
+        platform: &PlatformId,
+        key: &str,
+        state: InboxState,
+        at_ms: i64,
+    ) -> Result<bool> {
+        self.check("inbox_set_state")?;
+        self.inner
+            .inbox_set_state(platform, key, state, at_ms)
+            .await
+    }
+
+    async fn inbox_entry(&self, platform: &PlatformId, key: &str) -> Result<Option<InboxEntry>> {
+        self.check("inbox_entry")?;
+        self.inner.inbox_entry(platform, key).await
+    }
+
+    async fn inbox_start_turn(
+        &self,
+        append: AppendMessages,
+        platform: &PlatformId,
+        keys: &[String],
+        at_ms: i64,
+    ) -> Result<Vec<i64>> {
+        self.check("inbox_start_turn")?;
+        self.inner
+            .inbox_start_turn(append, platform, keys, at_ms)
+            .await
+    }
+
+    async fn inbox_set_previews(
+        &self,
+        platform: &PlatformId,
+        keys: &[String],
+        preview_ids: &[String],
+        at_ms: i64,
+    ) -> Result<()> {
+        self.check("inbox_set_previews")?;
+        self.inner
+            .inbox_set_previews(platform, keys, preview_ids, at_ms)
+            .await
+    }
+
+    async fn inbox_unfinished(&self, after_seq: i64, limit: usize) -> Result<Vec<InboxEntry>> {
+        self.check("inbox_unfinished")?;
+        self.inner.inbox_unfinished(after_seq, limit).await
+    }
+
+    async fn inbox_prune(&self, before_ms: i64) -> Result<u64> {
+        self.check("inbox_prune")?;
+        self.inner.inbox_prune(before_ms).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.check("setting")?;
+        self.inner.setting(key).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str, at_ms: i64) -> Result<()> {
+        self.check("set_setting")?;
+        self.inner.set_setting(key, value, at_ms).await
+    }
+
+    async fn delete_setting(&self, key: &str) -> Result<bool> {
+        self.check("delete_setting")?;
+        self.inner.delete_setting(key).await
+    }
+
+    async fn add_pending_pairing(&self, pending: PendingPairing) -> Result<i64> {
+        self.check("add_pending_pairing")?;
+        self.inner.add_pending_pairing(pending).await
+    }
+
+    async fn pending_pairings(
+        &self,
+        platform: Option<&PlatformId>,
+        now_ms: i64,
+    ) -> Result<Vec<PendingPairing>> {
+        self.check("pending_pairings")?;
+        self.inner.pending_pairings(platform, now_ms).await
+    }
+
+    async fn remove_pending_pairing(&self, id: i64) -> Result<bool> {
+        self.check("remove_pending_pairing")?;
+        self.inner.remove_pending_pairing(id).await
+    }
+
+    async fn purge_expired_pairings(&self, now_ms: i64) -> Result<u64> {
+        self.check("purge_expired_pairings")?;
+        self.inner.purge_expired_pairings(now_ms).await
+    }
+
+    async fn approve_user(&self, user: ApprovedUser) -> Result<()> {
+        self.check("approve_user")?;
+        self.inner.approve_user(user).await
+    }
+
+    async fn revoke_user(&self, platform: &PlatformId, user_id: &str) -> Result<bool> {
+        self.check("revoke_user")?;
+        self.inner.revoke_user(platform, user_id).await
+    }
+
+    async fn is_approved(&self, platform: &PlatformId, user_id: &str) -> Result<bool> {
+        self.check("is_approved")?;
+        self.inner.is_approved(platform, user_id).await
+    }
+
+    async fn approved_users(&self, platform: Option<&PlatformId>) -> Result<Vec<ApprovedUser>> {
+        self.check("approved_users")?;
+        self.inner.approved_users(platform).await
+    }
+
+    async fn outbox_put(&self, new: NewOutbox) -> Result<OutboxEntry> {
+        self.check("outbox_put")?;
+        self.inner.outbox_put(new).await
+    }
+
+    async fn append_reply(
+        &self,
+        append: AppendMessages,
+        outbox: NewOutbox,
+    ) -> Result<(Vec<i64>, OutboxEntry)> {
+        self.check("append_reply")?;
+        self.inner.append_reply(append, outbox).await
+    }
+
+    async fn outbox_entry(&self, key: &str) -> Result<Option<OutboxEntry>> {
+        self.check("outbox_entry")?;
+        self.inner.outbox_entry(key).await
+    }
+
+    async fn outbox_set_message_ids(
+        &self,
+        id: i64,
+        message_ids: &[String],
+        at_ms: i64,
+    ) -> Result<()> {
+        self.check("outbox_set_message_ids")?;
+        self.inner
+            .outbox_set_message_ids(id, message_ids, at_ms)
+            .await
+    }
+
+    async fn outbox_delivered(&self, id: i64, message_ids: &[String], at_ms: i64) -> Result<()> {
+        self.check("outbox_delivered")?;
+        self.inner.outbox_delivered(id, message_ids, at_ms).await
+    }
+
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at_ms: i64,
+        at_ms: i64,
+    ) -> Result<()> {
+        self.check("outbox_retry_later")?;
+        self.inner
+            .outbox_retry_later(id, error, next_attempt_at_ms, at_ms)
+            .await
+    }
+
+    async fn outbox_failed(&self, id: i64, error: &str, at_ms: i64) -> Result<()> {
+        self.check("outbox_failed")?;
+        self.inner.outbox_failed(id, error, at_ms).await
+    }
+
+    async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.check("outbox_pending")?;
+        self.inner.outbox_pending(after_id, limit).await
+    }
+}
