@@ -163,3 +163,57 @@ async fn a_strangers_message_is_recorded_without_its_content() {
     let sent = platform.sent("group-1");
     assert_eq!(sent.len(), 1, "{sent:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_cut_off_by_the_model_is_delivered_with_a_notice_and_stored_as_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("h.db")).unwrap());
+    let platform = TestPlatform::new("test");
+    let agent = ScriptedAgent::scripted(|_| {
+        vec![
+            Step::Text("The first half".into()),
+            Step::Sleep(Duration::from_secs(2)),
+            Step::CutOff,
+        ]
+    });
+    let config = GatewayConfig {
+        allow_all_users: true,
+        ..GatewayConfig::default()
+    };
+    let gateway = Gateway::builder(store.clone(), Arc::new(agent), config)
+        .adapter(platform.adapter())
+        .build()
+        .unwrap();
+    tokio::spawn(gateway.run(CancellationToken::new()));
+    platform.wait_running().await;
+    platform
+        .submit(platform.user("alice").dm_event("tell me"))
+        .await
+        .unwrap();
+    let reply = platform
+        .wait_for_text("alice", |t| t.contains("cut off") && !t.ends_with('▉'))
+        .await;
+    assert!(
+        reply.current_text().starts_with("The first half"),
+        "{reply:?}"
+    );
+    assert!(!reply.current_text().contains('▉'), "{reply:?}");
+    assert_eq!(platform.sent("alice").len(), 1);
+    let session = store.list_sessions(Default::default()).await.unwrap()[0].clone();
+    loop {
+        let messages = store.messages(&session.id).await.unwrap();
+        if let Some(last) = messages
+            .last()
+            .filter(|m| m.message.role == Role::Assistant)
+        {
+            let text = last.message.text();
+            assert!(text.starts_with("The first half"), "{text}");
+            assert!(
+                text.contains("[reply cut off"),
+                "stored marked partial: {text}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

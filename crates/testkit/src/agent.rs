@@ -86,6 +86,9 @@ pub enum Step {
     /// A tool call: a segment break (when text came before), then tool
     /// started and finished events.
     Tool(String),
+    /// The model's stream breaks here: the turn ends at once with
+    /// [`FinishReason::Incomplete`] and the text so far.
+    CutOff,
 }
 
 type Script = Arc<dyn Fn(&TurnRequest) -> Vec<Step> + Send + Sync>;
@@ -159,12 +162,20 @@ impl ScriptedAgent {
     }
 }
 
-/// Plays `steps`; returns the text segments and whether it ran to the end.
+/// How a script ended.
+#[derive(PartialEq)]
+enum Played {
+    Finished,
+    Interrupted,
+    CutOff,
+}
+
+/// Plays `steps`; returns the text segments and how it ended.
 async fn play(
     steps: Vec<Step>,
     tx: &mpsc::Sender<AgentEvent>,
     cancel: &tokio_util::sync::CancellationToken,
-) -> (Vec<String>, bool) {
+) -> (Vec<String>, Played) {
     let mut segments: Vec<String> = vec![String::new()];
     for (i, step) in steps.into_iter().enumerate() {
         match step {
@@ -180,7 +191,7 @@ async fn play(
                     () = cancel.cancelled() => false,
                 };
                 if !slept {
-                    return (segments, false);
+                    return (segments, Played::Interrupted);
                 }
             }
             Step::Tool(name) => {
@@ -203,9 +214,10 @@ async fn play(
                 };
                 let _ = tx.send(finished).await;
             }
+            Step::CutOff => return (segments, Played::CutOff),
         }
     }
-    (segments, true)
+    (segments, Played::Finished)
 }
 
 impl Agent for ScriptedAgent {
@@ -223,7 +235,7 @@ impl Agent for ScriptedAgent {
         stats.max_running.fetch_max(now, Ordering::SeqCst);
         stats.started.notify_waiters();
         tokio::spawn(async move {
-            let (segments, finished) = play(steps, &tx, &cancel).await;
+            let (segments, played) = play(steps, &tx, &cancel).await;
             stats.running.fetch_sub(1, Ordering::SeqCst);
             steer.close();
             let mut unused_steer = Vec::new();
@@ -232,7 +244,7 @@ impl Agent for ScriptedAgent {
             }
             let segments: Vec<String> = segments.into_iter().filter(|s| !s.is_empty()).collect();
             let text = segments.join(hermod_agent::SEGMENT_SEPARATOR);
-            let event = if finished {
+            let event = if played != Played::Interrupted {
                 AgentEvent::Final(TurnOutcome {
                     text: text.clone(),
                     messages: vec![ChatMessage::assistant(text)],
@@ -241,7 +253,11 @@ impl Agent for ScriptedAgent {
                         completion_tokens: 2,
                         total_tokens: 5,
                     },
-                    finish_reason: FinishReason::Stop,
+                    finish_reason: if played == Played::CutOff {
+                        FinishReason::Incomplete
+                    } else {
+                        FinishReason::Stop
+                    },
                     unused_steer,
                 })
             } else {
