@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod dotenv;
+mod home;
 mod logging;
 
 use clap::{Parser, Subcommand};
@@ -102,6 +103,8 @@ pub(crate) enum SessionsAction {
 }
 
 fn main() -> ExitCode {
+    // Before anything can create a file: everything hermod writes is private.
+    home::restrict_umask();
     let cli = Cli::parse();
     logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

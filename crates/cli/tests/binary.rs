@@ -323,3 +323,87 @@ async fn pairing_is_managed_from_the_shell() {
             .unwrap()
     );
 }
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Runs `cmd` to its end, which must come within 30 s.
+async fn finish(mut cmd: Command) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("hermod exits by itself")
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_home_and_everything_in_it_are_private() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let running = start(&home, &llm).await;
+    assert_eq!(mode(&home), 0o700);
+    for file in ["hermod.db", "hermod.db-wal", "hermod.db-shm", ".env"] {
+        assert_eq!(mode(&home.join(file)), 0o600, "{file}");
+    }
+    assert_eq!(terminate(running).await, 0);
+
+    // A command that creates the database on its own does the same.
+    let home = dir.path().join("other");
+    let out = finish({
+        let mut cmd = hermod(&home);
+        cmd.args(["pairing", "list"]);
+        cmd
+    })
+    .await;
+    assert!(out.status.success());
+    assert_eq!(mode(&home), 0o700);
+    assert_eq!(mode(&home.join("hermod.db")), 0o600);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_home_readable_by_others_is_made_private() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("hermod.db");
+    drop(hermod_store::SqliteStore::open(&db).unwrap());
+    std::fs::write(home.path().join(".env"), "HERMOD_MODEL=m\n").unwrap();
+    std::fs::create_dir_all(home.path().join("media/chat")).unwrap();
+    std::fs::write(home.path().join("media/chat/photo.jpg"), "x").unwrap();
+    for (path, m) in [
+        (home.path().to_owned(), 0o755),
+        (db.clone(), 0o644),
+        (home.path().join(".env"), 0o644),
+        (home.path().join("media"), 0o755),
+        (home.path().join("media/chat"), 0o755),
+        (home.path().join("media/chat/photo.jpg"), 0o644),
+    ] {
+        chmod(&path, m);
+    }
+    let out = finish({
+        let mut cmd = hermod(home.path());
+        cmd.args(["sessions", "list"]).env("RUST_LOG", "info");
+        cmd
+    })
+    .await;
+    assert!(out.status.success());
+    let log = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        log.contains("private") && log.contains("hermod.db") && log.contains("media/"),
+        "one line names what was tightened: {log}"
+    );
+    assert_eq!(mode(home.path()), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&home.path().join(".env")), 0o600);
+    assert_eq!(mode(&home.path().join("media/chat")), 0o700);
+    assert_eq!(mode(&home.path().join("media/chat/photo.jpg")), 0o600);
+}

@@ -2,10 +2,11 @@
 
 use crate::commands::out;
 use crate::config;
+use crate::home::{self, Create};
 
 pub fn run() -> anyhow::Result<()> {
     let process = config::process_env();
-    let home = config::home_dir(&process)?;
+    let home = home::open(&process, Create::No)?;
     let config = config::load(&home, &process)?;
     out(format_args!("config OK ({})", home.display()));
     out(format_args!(

@@ -3,6 +3,7 @@
 use crate::commands::out;
 use crate::config::{self, Config};
 use crate::dotenv;
+use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
 use hermod_core::Gateway;
@@ -14,8 +15,7 @@ use tracing::{info, warn};
 
 pub async fn run() -> anyhow::Result<()> {
     let process = config::process_env();
-    let home = config::home_dir(&process)?;
-    prepare_home(&home)?;
+    let home = home::open(&process, Create::Yes)?;
     let mut config = config::load(&home, &process)?;
     ensure_api_key(&mut config)?;
 
@@ -88,21 +88,6 @@ fn is_loopback_url(url: &str) -> bool {
     ["127.", "localhost", "[::1]"]
         .iter()
         .any(|p| rest.starts_with(p))
-}
-
-/// Creates `HERMOD_HOME` (private to the user) if needed.
-fn prepare_home(home: &std::path::Path) -> anyhow::Result<()> {
-    if home.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", home.display()))?;
-    }
-    Ok(())
 }
 
 /// On a first run with the API server enabled and no key, generates one,

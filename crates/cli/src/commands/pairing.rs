@@ -5,6 +5,7 @@
 use crate::PairingAction;
 use crate::commands::{out, utc};
 use crate::config;
+use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_core::{ApproveOutcome, Pairing, now_ms};
 use hermod_model::PlatformId;
@@ -12,7 +13,7 @@ use hermod_store::SqliteStore;
 
 pub async fn run(action: PairingAction) -> anyhow::Result<()> {
     let process = config::process_env();
-    let home = config::home_dir(&process)?;
+    let home = home::open(&process, Create::Yes)?;
     let path = home.join("hermod.db");
     let store =
         SqliteStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;

@@ -3,6 +3,7 @@
 use crate::SessionsAction;
 use crate::commands::{out, utc};
 use crate::config;
+use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_model::{PlatformId, SessionId};
 use hermod_store::{ListSessions, SessionRecord, SqliteStore, Store};
@@ -10,7 +11,7 @@ use serde_json::json;
 
 pub async fn run(action: SessionsAction) -> anyhow::Result<()> {
     let process = config::process_env();
-    let home = config::home_dir(&process)?;
+    let home = home::open(&process, Create::No)?;
     let path = home.join("hermod.db");
     if !path.exists() {
         out(format_args!(
