@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod database;
 mod dotenv;
 mod home;
 mod logging;
@@ -132,6 +133,14 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // A storage failure needs an operator (disk, permissions,
+            // damage), whichever command met it.
+            if let Some(store) = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<hermod_store::StoreError>())
+            {
+                tracing::error!(error = %store, "storage failed");
+            }
             let code = if e.downcast_ref::<config::ConfigError>().is_some() {
                 ExitCode::from(EXIT_CONFIG)
             } else {

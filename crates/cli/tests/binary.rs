@@ -336,6 +336,16 @@ fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// `gateway run` with no reachable model: enough for tests that stop before
+/// or right after it starts.
+fn gateway_run(home: &Path) -> Command {
+    let mut cmd = hermod(home);
+    cmd.args(["gateway", "run"])
+        .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("API_SERVER_PORT", "0");
+    cmd
+}
+
 /// Runs `cmd` to its end, which must come within 30 s.
 async fn finish(mut cmd: Command) -> std::process::Output {
     tokio::time::timeout(Duration::from_secs(30), cmd.output())
@@ -406,4 +416,114 @@ async fn an_existing_home_readable_by_others_is_made_private() {
     assert_eq!(mode(&home.path().join(".env")), 0o600);
     assert_eq!(mode(&home.path().join("media/chat")), 0o700);
     assert_eq!(mode(&home.path().join("media/chat/photo.jpg")), 0o600);
+}
+
+/// A database with sessions in it whose `sessions` table is overwritten with
+/// garbage, where opening the database does not look.
+async fn damaged_database(db: &Path) {
+    {
+        let store = hermod_store::SqliteStore::open(db).unwrap();
+        for n in 0..20 {
+            let id = format!("s{n}");
+            hermod_store::Store::create_session(
+                &store,
+                hermod_store::NewSession {
+                    id: hermod_model::SessionId::parse(&id).unwrap(),
+                    key: hermod_model::SessionKey::from_raw(&id),
+                    source: hermod_model::Source::dm(
+                        hermod_model::PlatformId::from_static("cli"),
+                        &id,
+                    ),
+                    created_at_ms: 1,
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let (page_size, root): (u64, u64) = {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        let root: i64 = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'sessions'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (size.try_into().unwrap(), root.try_into().unwrap())
+    };
+    let mut bytes = std::fs::read(db).unwrap();
+    let start = usize::try_from((root - 1) * page_size).unwrap();
+    let end = start + usize::try_from(page_size).unwrap();
+    bytes[start..end].fill(0xA5);
+    std::fs::write(db, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn a_damaged_database_stops_the_gateway_with_advice() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("hermod.db");
+    damaged_database(&db).await;
+    let out = finish(gateway_run(home.path())).await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(!stdout.contains("ready"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("the database {} is damaged", db.display()))
+            && stderr.contains(".recover")
+            && stderr.contains("restore a backup"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_storage_failure_in_a_command_is_logged_at_error() {
+    let home = tempfile::tempdir().unwrap();
+    damaged_database(&home.path().join("hermod.db")).await;
+    let out = finish({
+        let mut cmd = hermod(home.path());
+        cmd.args(["sessions", "list"]);
+        cmd
+    })
+    .await;
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(" ERROR ") && l.contains("storage failed")),
+        "{stderr}"
+    );
+}
+
+/// File modes do not stop root, so as root this test has nothing to show
+/// and says so; `SqliteStore::check`'s own tests cover a read-only database
+/// with a connection SQLite itself keeps from writing.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_read_only_database_stops_the_gateway_with_advice() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("hermod.db");
+    drop(hermod_store::SqliteStore::open(&db).unwrap());
+    chmod(&db, 0o400);
+    if std::fs::OpenOptions::new().write(true).open(&db).is_ok() {
+        eprintln!("skipped: file modes do not stop this user (root?)");
+        return;
+    }
+    let out = finish(gateway_run(home.path())).await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(!stdout.contains("ready"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "hermod cannot write {}: check its permissions and free disk space",
+            db.display()
+        )),
+        "{stderr}"
+    );
 }

@@ -2,13 +2,12 @@
 
 use crate::commands::out;
 use crate::config::{self, Config};
-use crate::dotenv;
 use crate::home::{self, Create};
+use crate::{database, dotenv};
 use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
-use hermod_core::Gateway;
+use hermod_core::{ComponentState, Gateway, Health, STORE_COMPONENT};
 use hermod_model::Secret;
-use hermod_store::SqliteStore;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -17,14 +16,16 @@ pub async fn run() -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::Yes)?;
     let mut config = config::load(&home, &process)?;
-    ensure_api_key(&mut config)?;
 
-    let store = Arc::new(SqliteStore::open(&config.database_path()).with_context(|| {
-        format!(
-            "cannot open the database {}",
-            config.database_path().display()
-        )
-    })?);
+    // Before anything else is written or printed: a database that cannot be
+    // used stops the gateway here rather than failing every request.
+    let health = Health::default();
+    let db_path = config.database_path();
+    let store = database::open(&db_path)?;
+    database::check(&store, &db_path).await?;
+    health.set(STORE_COMPONENT, ComponentState::Running);
+    let store = Arc::new(store);
+    ensure_api_key(&mut config)?;
     let agent = LlmAgent::try_new(llm_config(&config), ToolRegistry::default())
         .map_err(|e| anyhow::anyhow!("cannot set up the model client: {e}"))?;
     if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
@@ -50,7 +51,8 @@ pub async fn run() -> anyhow::Result<()> {
         .default_model(config.model.default.clone())
         .streaming(config.streaming.clone())
         .display(config.display.clone())
-        .output_dir(config.home.join("output"));
+        .output_dir(config.home.join("output"))
+        .health(health);
     for built in &adapters {
         info!(adapter = %built.description, "adapter ready");
         builder = builder.adapter(Arc::clone(&built.adapter));

@@ -4,19 +4,15 @@
 
 use crate::PairingAction;
 use crate::commands::{out, utc};
-use crate::config;
 use crate::home::{self, Create};
-use anyhow::Context;
+use crate::{config, database};
 use hermod_core::{ApproveOutcome, Pairing, now_ms};
 use hermod_model::PlatformId;
-use hermod_store::SqliteStore;
 
 pub async fn run(action: PairingAction) -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::Yes)?;
-    let path = home.join("hermod.db");
-    let store =
-        SqliteStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let store = database::open(&home.join("hermod.db"))?;
     let pairing = Pairing::new(&store);
     match action {
         PairingAction::Approve { platform, code } => {

@@ -2,11 +2,10 @@
 
 use crate::SessionsAction;
 use crate::commands::{out, utc};
-use crate::config;
 use crate::home::{self, Create};
-use anyhow::Context;
+use crate::{config, database};
 use hermod_model::{PlatformId, SessionId};
-use hermod_store::{ListSessions, SessionRecord, SqliteStore, Store};
+use hermod_store::{ListSessions, SessionRecord, Store};
 use serde_json::json;
 
 pub async fn run(action: SessionsAction) -> anyhow::Result<()> {
@@ -20,8 +19,7 @@ pub async fn run(action: SessionsAction) -> anyhow::Result<()> {
         ));
         return Ok(());
     }
-    let store =
-        SqliteStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let store = database::open(&path)?;
     match action {
         SessionsAction::List {
             limit,

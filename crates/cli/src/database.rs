@@ -1,0 +1,86 @@
+//! Opening `hermod.db` for a command, and telling the operator what to do
+//! when it cannot be used.
+
+use hermod_store::{SqliteStore, StoreError};
+use std::path::Path;
+
+/// Opens (creating if needed) the database at `path`.
+pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(path).map_err(|e| with_advice(e, path, Stage::Open))
+}
+
+/// Checks that the database is whole and takes writes, so the gateway never
+/// says "ready" on one that fails every request.
+pub async fn check(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
+    store
+        .check()
+        .await
+        .map_err(|e| with_advice(e, path, Stage::Check))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Open,
+    Check,
+}
+
+/// Puts what to do in front of the store's own description of the failure.
+fn with_advice(error: StoreError, path: &Path, stage: Stage) -> anyhow::Error {
+    let p = path.display();
+    let recover = format!(
+        "stop hermod, keep a copy, and recover with `sqlite3 {p} .recover | sqlite3 recovered.db` \
+         or restore a backup"
+    );
+    let advice = match (&error, stage) {
+        (StoreError::Full(_), _) => {
+            format!("hermod cannot write {p}: check its permissions and free disk space")
+        }
+        (StoreError::Corrupt(_), Stage::Check) => format!("the database {p} is damaged: {recover}"),
+        // Opening also refuses foreign files and newer schemas, which the
+        // store's message (shown below this one) tells apart from damage.
+        (StoreError::Corrupt(_), Stage::Open) => {
+            format!("cannot open the database {p}; if it is damaged: {recover}")
+        }
+        (StoreError::Busy(_), _) => format!(
+            "the database {p} is locked by another program; stop it (is another hermod running?) and try again"
+        ),
+        (_, Stage::Open) => format!("cannot open the database {p}"),
+        (_, Stage::Check) => format!("the database {p} failed its check"),
+    };
+    anyhow::Error::new(error).context(advice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advice(error: StoreError, stage: Stage) -> String {
+        with_advice(error, Path::new("/h/hermod.db"), stage).to_string()
+    }
+
+    #[test]
+    fn each_kind_of_failure_says_what_to_do() {
+        let full = advice(StoreError::Full("read-only".into()), Stage::Check);
+        assert_eq!(
+            full,
+            "hermod cannot write /h/hermod.db: check its permissions and free disk space"
+        );
+        let damaged = advice(StoreError::Corrupt("page 3".into()), Stage::Check);
+        assert!(
+            damaged.starts_with("the database /h/hermod.db is damaged: stop hermod, keep a copy")
+                && damaged.contains("`sqlite3 /h/hermod.db .recover")
+                && damaged.ends_with("or restore a backup"),
+            "{damaged}"
+        );
+        let foreign = advice(StoreError::Corrupt("newer hermod".into()), Stage::Open);
+        assert!(foreign.starts_with("cannot open the database /h/hermod.db; if it is damaged"));
+        let busy = advice(StoreError::Busy("locked".into()), Stage::Open);
+        assert!(busy.contains("another hermod"), "{busy}");
+    }
+
+    #[test]
+    fn the_store_error_stays_in_the_chain() {
+        let e = with_advice(StoreError::Full("x".into()), Path::new("db"), Stage::Open);
+        assert!(e.chain().any(|c| c.downcast_ref::<StoreError>().is_some()));
+    }
+}
