@@ -45,6 +45,17 @@ impl BotApi {
         }
     }
 
+    /// `text` with the token replaced by `<redacted>`: a last guard for
+    /// text that leaves the adapter (health reasons), should an answer or
+    /// a transport error ever echo it.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let token = self.token.expose();
+        if token.is_empty() {
+            return text.to_owned();
+        }
+        text.replace(token, "<redacted>")
+    }
+
     fn method_url(&self, method: &str) -> String {
         format!("{}/bot{}/{method}", self.base, self.token.expose())
     }
@@ -226,6 +237,10 @@ mod tests {
         );
         assert!(!format!("{api:?}").contains("TOPSECRET"));
         assert_eq!(api.base, "http://127.0.0.1:1");
+        assert_eq!(
+            api.redact("GET /bot42:TOPSECRET/getMe failed"),
+            "GET /bot<redacted>/getMe failed"
+        );
     }
 
     #[tokio::test]

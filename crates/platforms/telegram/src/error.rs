@@ -11,8 +11,8 @@ use hermod_http::HttpError;
 use std::time::Duration;
 
 /// What to tell the operator when Telegram refuses the token.
-pub(crate) const AUTH_HINT: &str = "the bot token was revoked or is wrong; get a new one from \
-     @BotFather and set TELEGRAM_BOT_TOKEN";
+pub(crate) const AUTH_HINT: &str = "the bot token was revoked or is wrong; check \
+     TELEGRAM_BOT_TOKEN (a new token comes from @BotFather)";
 
 /// Longest Telegram description kept in an error, in characters.
 const MAX_DESCRIPTION: usize = 300;
@@ -89,6 +89,24 @@ impl TelegramError {
             self,
             TelegramError::RateLimited { .. } | TelegramError::Transient(_)
         )
+    }
+
+    /// Whether Telegram refused the token itself: 401, or the 404 it
+    /// answers every method with when the token is malformed. Retrying
+    /// cannot help.
+    pub(crate) fn refuses_token(&self) -> bool {
+        matches!(
+            self,
+            TelegramError::Unauthorized | TelegramError::NotFound(_)
+        )
+    }
+
+    /// How long Telegram asked us to wait, when it did.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TelegramError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
     }
 }
 
@@ -222,7 +240,15 @@ mod tests {
         let AdapterError::Auth(text) = AdapterError::from(err) else {
             panic!("not an auth error");
         };
-        assert!(text.contains("@BotFather") && text.contains("TELEGRAM_BOT_TOKEN"));
+        assert!(text.contains("@BotFather") && text.contains("check TELEGRAM_BOT_TOKEN"));
+        assert!(
+            answer(
+                404,
+                r#"{"ok":false,"error_code":404,"description":"Not Found"}"#
+            )
+            .refuses_token()
+        );
+        assert!(!answer(403, r#"{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}"#).refuses_token());
     }
 
     #[test]

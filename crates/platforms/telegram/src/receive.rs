@@ -1,9 +1,9 @@
 //! What long polling and the webhook share: learning who the bot is
-//! (`getMe`), registering the `/` menu, and handling one raw update —
-//! convert it, download its files, submit it once.
+//! (`getMe`), registering the `/` menu, handling one raw update — convert
+//! it, download its files, submit it once — the backoff between failed
+//! attempts, and reporting health.
 
 use crate::adapter::TelegramAdapter;
-use crate::error::TelegramError;
 use crate::inbound::{self, Decision, Received, Rules};
 use crate::media;
 use crate::types::{BotCommand, SetMyCommands, Update, User, update_kind};
@@ -20,14 +20,17 @@ pub(crate) struct Me {
     pub username: String,
 }
 
+/// Longest health reason reported, in characters.
+const MAX_REASON: usize = 160;
+
 /// What became of an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Handled {
     /// Recorded (or deliberately skipped): acknowledge it.
     Done,
     /// Not recorded, for a reason that may pass (storage failed): do not
-    /// acknowledge; it comes again.
-    Retry,
+    /// acknowledge; it comes again. The reason is for the log and health.
+    Retry(String),
     /// The gateway is shutting down: do not acknowledge, stop receiving.
     Stop,
 }
@@ -51,19 +54,20 @@ impl TelegramAdapter {
                                 .into(),
                         ));
                     };
+                    self.report_recovered(ctx);
                     return Ok(Some(Me {
                         id: user.id,
                         username,
                     }));
                 }
-                // A malformed token is answered 404 rather than 401.
-                Err(TelegramError::Unauthorized | TelegramError::NotFound(_)) => {
+                Err(e) if e.refuses_token() => {
                     return Err(AdapterError::Auth(crate::error::AUTH_HINT.into()));
                 }
                 Err(e) if e.is_retryable() => {
                     failures += 1;
-                    let delay = self.backoff(failures, &e);
-                    warn!(error = %e, ?delay, "cannot reach Telegram; retrying");
+                    let delay = self.backoff(failures, e.retry_after());
+                    let reason = self.report_degraded(ctx, &format!("cannot reach Telegram: {e}"));
+                    warn!(%reason, ?delay, failures, "cannot reach Telegram; retrying");
                     self.set_connection(crate::ConnectionState::Retrying);
                     if !sleep_unless_cancelled(delay, ctx).await {
                         return Ok(None);
@@ -118,7 +122,14 @@ impl TelegramAdapter {
         let update: Update = match serde_json::from_value(raw.clone()) {
             Ok(update) => update,
             Err(e) => {
-                warn!(kind = update_kind(&raw), error = %e, "skipping a malformed update");
+                // Skipped and acknowledged: it cannot be read any better
+                // next time.
+                warn!(
+                    update_id = update_id(&raw),
+                    kind = update_kind(&raw),
+                    problem = %shorten(&e.to_string()),
+                    "skipping a malformed update"
+                );
                 return Handled::Done;
             }
         };
@@ -171,8 +182,8 @@ impl TelegramAdapter {
             }
             Err(CoreError::ShuttingDown) => Handled::Stop,
             Err(CoreError::Store(e)) => {
-                warn!(error = %e, "cannot record an inbound message; it will be fetched again");
-                Handled::Retry
+                warn!(error = %e, "cannot record an inbound message; it will come again");
+                Handled::Retry(format!("cannot record inbound messages: {e}"))
             }
             Err(e @ CoreError::QueueFull { .. }) => {
                 // The sender is told and may send again; the message is
@@ -195,21 +206,51 @@ impl TelegramAdapter {
         }
     }
 
-    /// The delay after `failures` consecutive failed calls: Telegram's
+    /// The delay after `failures` consecutive failed attempts: Telegram's
     /// `retry_after` when it gave one, else exponential backoff with jitter
-    /// up to the configured cap.
-    pub(crate) fn backoff(&self, failures: u32, error: &TelegramError) -> Duration {
+    /// (1 s, doubling, up to the configured cap).
+    pub(crate) fn backoff(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
         let policy = hermod_http::RetryPolicy {
             max_attempts: u32::MAX,
             base_delay: Duration::from_secs(1),
             max_delay: self.config().max_reconnect_delay(),
             max_retry_after: Duration::from_secs(3600),
         };
-        let retry_after = match error {
-            TelegramError::RateLimited { retry_after } => *retry_after,
-            _ => None,
-        };
         policy.delay_for(failures, retry_after)
+    }
+
+    /// Reports receiving as failing, with `reason` shortened. Returns the
+    /// whole reason for the log. Both have the token masked, should an
+    /// answer or a transport error ever echo it.
+    pub(crate) fn report_degraded(&self, ctx: &AdapterContext, reason: &str) -> String {
+        let reason = self.api().redact(reason);
+        ctx.inbound
+            .health()
+            .degraded(crate::PLATFORM.as_str(), shorten(&reason));
+        reason
+    }
+
+    /// Reports receiving as working again.
+    pub(crate) fn report_recovered(&self, ctx: &AdapterContext) {
+        ctx.inbound.health().recovered(crate::PLATFORM.as_str());
+    }
+}
+
+/// The update's id: a number, or a string holding one. `None` when it
+/// cannot be read, so the update cannot be acknowledged by itself.
+pub(crate) fn update_id(raw: &serde_json::Value) -> Option<i64> {
+    match raw.get("update_id")? {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// At most [`MAX_REASON`] characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_REASON) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }
 

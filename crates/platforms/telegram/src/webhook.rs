@@ -9,13 +9,15 @@
 //! in constant time, before the body is read); bodies over 1 MB are
 //! refused. The answer tells Telegram whether to deliver again: 200 once
 //! the update is recorded (or deliberately skipped), 500 when recording
-//! failed, 503 while shutting down. On stop `deleteWebhook` is called
-//! (bounded, so `run` still returns promptly); updates that arrive while
-//! no webhook is set wait at Telegram until the next start.
+//! failed (Telegram then delivers it again later, with its own backoff),
+//! 503 while shutting down. While recording fails the adapter reports
+//! itself degraded, and running again after the next recorded update. On
+//! stop `deleteWebhook` is called (bounded, so `run` still returns
+//! promptly); updates that arrive while no webhook is set wait at Telegram
+//! until the next start.
 
 use crate::ConnectionState;
 use crate::adapter::TelegramAdapter;
-use crate::error::TelegramError;
 use crate::receive::{Handled, Me, sleep_unless_cancelled};
 use crate::types::{ALLOWED_UPDATES, SetWebhook};
 use axum::body::Body;
@@ -104,17 +106,22 @@ impl TelegramAdapter {
                 result = self.api().call::<_, bool>("setWebhook", params) => result,
             };
             match result {
-                Ok(_) => return Ok(true),
+                Ok(_) => {
+                    self.report_recovered(ctx);
+                    return Ok(true);
+                }
                 Err(e) if e.is_retryable() => {
                     failures += 1;
-                    let delay = self.backoff(failures, &e);
-                    warn!(error = %e, ?delay, "cannot set the Telegram webhook; retrying");
+                    let delay = self.backoff(failures, e.retry_after());
+                    let reason =
+                        self.report_degraded(ctx, &format!("cannot set the Telegram webhook: {e}"));
+                    warn!(%reason, ?delay, failures, "cannot set the Telegram webhook; retrying");
                     self.set_connection(ConnectionState::Retrying);
                     if !sleep_unless_cancelled(delay, ctx).await {
                         return Ok(false);
                     }
                 }
-                Err(TelegramError::Unauthorized) => {
+                Err(e) if e.refuses_token() => {
                     return Err(AdapterError::Auth(crate::error::AUTH_HINT.into()));
                 }
                 Err(e) => {
@@ -167,8 +174,14 @@ async fn receive(State(hook): State<Arc<Hook>>, request: Request) -> StatusCode 
         handled = hook.adapter.handle_update(raw, &hook.me, &hook.ctx) => handled,
     };
     match handled {
-        Handled::Done => StatusCode::OK,
-        Handled::Retry => StatusCode::INTERNAL_SERVER_ERROR,
+        Handled::Done => {
+            hook.adapter.report_recovered(&hook.ctx);
+            StatusCode::OK
+        }
+        Handled::Retry(reason) => {
+            hook.adapter.report_degraded(&hook.ctx, &reason);
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
         Handled::Stop => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

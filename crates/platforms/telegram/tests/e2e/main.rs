@@ -9,8 +9,11 @@
 mod conversation;
 mod crash;
 mod faults;
+mod flaky_store;
 mod groups;
+mod logs;
 mod media;
+mod receiving;
 mod restart;
 mod support;
 mod webhook;

@@ -2,8 +2,9 @@
 //! gateways started on them, so a test can stop one gateway and start
 //! another on the same state.
 
+use crate::flaky_store::FlakyStore;
 use hermod_agent::Agent;
-use hermod_core::{Gateway, GatewayConfig, StreamingConfig};
+use hermod_core::{AdapterContext, Gateway, GatewayConfig, Health, StreamingConfig};
 use hermod_model::Secret;
 use hermod_store::SqliteStore;
 use hermod_telegram::{TelegramAdapter, TelegramConfig};
@@ -21,21 +22,29 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Awaits `future`, failing the test if it takes longer than [`PATIENCE`].
 pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, future)
+    within_for(PATIENCE, what, future).await
+}
+
+/// Awaits `future`, failing the test if it takes longer than `patience`
+/// (tokio time: with paused time, backoffs of minutes pass at once).
+pub async fn within_for<T>(patience: Duration, what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(patience, future)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 pub struct World {
     pub fake: FakeTelegram,
-    pub store: Arc<SqliteStore>,
+    /// SQLite, with failures a test can switch on.
+    pub store: Arc<FlakyStore>,
     dir: tempfile::TempDir,
 }
 
 impl World {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("hermod.db")).unwrap());
+        let sqlite = SqliteStore::open(&dir.path().join("hermod.db")).unwrap();
+        let store = Arc::new(FlakyStore::new(sqlite));
         Self {
             fake: FakeTelegram::start().await,
             store,
@@ -88,19 +97,73 @@ impl World {
             .output_dir(self.dir.path().join("output"))
             .build()
             .unwrap();
+        let health = gateway.health().clone();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(gateway.run(shutdown.clone()));
         Running {
             adapter,
+            health,
             shutdown,
             task: Some(task),
         }
+    }
+
+    /// An adapter to call `run` on directly, with a context from a gateway
+    /// that is never run (its router accepts submissions) and lets anyone
+    /// talk to it.
+    pub fn direct(&self, config: TelegramConfig) -> Direct {
+        let adapter = TelegramAdapter::new(config, self.store.clone()).unwrap();
+        let gateway = GatewayConfig {
+            allow_all_users: true,
+            ..GatewayConfig::default()
+        };
+        let gateway = Gateway::builder(
+            self.store.clone(),
+            Arc::new(hermod_testkit::ScriptedAgent::echo()),
+            gateway,
+        )
+        .adapter(Arc::new(adapter.clone()))
+        .output_dir(self.dir.path().join("output"))
+        .build()
+        .unwrap();
+        let ctx = AdapterContext {
+            inbound: gateway.inbound(),
+            shutdown: CancellationToken::new(),
+        };
+        Direct {
+            adapter,
+            ctx,
+            _gateway: gateway,
+        }
+    }
+}
+
+/// An adapter and the context to run it with (see [`World::direct`]).
+pub struct Direct {
+    pub adapter: TelegramAdapter,
+    pub ctx: AdapterContext,
+    _gateway: Gateway,
+}
+
+impl Direct {
+    /// Where the adapter reports its state.
+    pub fn health(&self) -> &Health {
+        self.ctx.inbound.health()
+    }
+
+    /// Runs the adapter in a task; cancel `ctx.shutdown` to stop it.
+    pub fn spawn(&self) -> JoinHandle<Result<(), hermod_core::AdapterError>> {
+        let adapter = self.adapter.clone();
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move { hermod_core::Adapter::run(&adapter, ctx).await })
     }
 }
 
 /// A gateway running on a [`World`]; stopped when dropped.
 pub struct Running {
     pub adapter: TelegramAdapter,
+    /// The gateway's view of every component.
+    pub health: Health,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }

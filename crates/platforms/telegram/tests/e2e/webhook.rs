@@ -1,7 +1,8 @@
 //! Webhook mode: Telegram posts updates to the adapter's listener, which
 //! checks the secret and bounds the body.
 
-use crate::support::{World, settled, within};
+use crate::support::{Running, World, settled, within};
+use hermod_core::ComponentState;
 use hermod_model::Secret;
 use hermod_testkit::ScriptedAgent;
 use reqwest::StatusCode;
@@ -17,9 +18,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
-async fn updates_arrive_by_webhook_with_the_secret_only() {
-    let world = World::new().await;
+/// Starts a gateway receiving by webhook on a free port; returns it and
+/// the webhook's URL once Telegram (the fake) knows it.
+async fn start_hooked(world: &World) -> (Running, String) {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/telegram/hook");
     let mut config = world.config();
@@ -33,7 +34,6 @@ async fn updates_arrive_by_webhook_with_the_secret_only() {
     let running = world
         .start_with(ScriptedAgent::echo(), gateway, config)
         .await;
-
     within("the webhook", world.fake.wait_for_calls("setWebhook", 1)).await;
     within("the webhook to be registered", async {
         while world.fake.webhook().is_none() {
@@ -41,6 +41,13 @@ async fn updates_arrive_by_webhook_with_the_secret_only() {
         }
     })
     .await;
+    (running, url)
+}
+
+#[tokio::test]
+async fn updates_arrive_by_webhook_with_the_secret_only() {
+    let world = World::new().await;
+    let (running, url) = start_hooked(&world).await;
     assert_eq!(
         world.fake.webhook(),
         Some((url.clone(), Some(SECRET.to_owned())))
@@ -85,4 +92,36 @@ async fn updates_arrive_by_webhook_with_the_secret_only() {
     running.stop().await;
     assert_eq!(world.fake.calls_of("deleteWebhook").len(), 1);
     assert_eq!(world.fake.webhook(), None);
+}
+
+#[tokio::test]
+async fn an_update_that_cannot_be_recorded_is_refused_and_reported_until_storage_is_back() {
+    let world = World::new().await;
+    let (running, _url) = start_hooked(&world).await;
+    world.store.fail_inbox_records(true);
+    world.fake.user(6002, "Alice").dm("while the disk is full");
+
+    // 500: Telegram keeps the update and delivers it again later.
+    let statuses = world.fake.deliver_pending_webhook().await;
+    assert_eq!(statuses, [StatusCode::INTERNAL_SERVER_ERROR]);
+    let Some(ComponentState::Degraded { reason }) = running.health.get("telegram").map(|s| s.state)
+    else {
+        panic!("not degraded: {:?}", running.health.get("telegram"));
+    };
+    assert!(reason.contains("record"), "{reason}");
+    assert!(!reason.contains(&world.fake.token()), "{reason}");
+
+    world.store.fail_inbox_records(false);
+    let statuses = world.fake.deliver_pending_webhook().await;
+    assert_eq!(statuses, [StatusCode::OK]);
+    assert_eq!(
+        running.health.get("telegram").map(|s| s.state),
+        Some(ComponentState::Running)
+    );
+    let answer = settled(&world.fake, 6002, 1).await;
+    assert_eq!(
+        answer[0].current_text(),
+        "echo: while the disk is full (0 earlier)"
+    );
+    running.stop().await;
 }
