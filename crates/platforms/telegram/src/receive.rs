@@ -1,7 +1,7 @@
 //! What long polling and the webhook share: learning who the bot is
 //! (`getMe`), registering the `/` menu, handling one raw update — convert
-//! it, download its files, submit it once — the backoff between failed
-//! attempts, and reporting health.
+//! it, download its files (only for senders core admits), submit it once —
+//! the backoff between failed attempts, and reporting health.
 
 use crate::adapter::TelegramAdapter;
 use crate::inbound::{self, Decision, Received, Rules};
@@ -154,6 +154,16 @@ impl TelegramAdapter {
     }
 
     async fn submit(&self, mut received: Received, ctx: &AdapterContext) -> Handled {
+        // Nothing is fetched or kept for a sender core will not answer; the
+        // event still goes to core, which pairs strangers and dedupes.
+        if !received.media.is_empty() && !ctx.inbound.admits(&received.event.source).await {
+            debug!(
+                key = %received.key,
+                files = received.media.len(),
+                "the sender is not allowed; their files are not downloaded"
+            );
+            received.media.clear();
+        }
         let dir = self.config().media_dir();
         let max = self.config().media_max_bytes;
         for item in std::mem::take(&mut received.media) {

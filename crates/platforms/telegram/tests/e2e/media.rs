@@ -2,7 +2,7 @@
 //! agent; files over the cap are skipped with a note.
 
 use crate::support::{World, settled};
-use hermod_core::GatewayConfig;
+use hermod_core::{DmBehavior, GatewayConfig};
 use hermod_model::{AttachmentKind, Outbound};
 use hermod_testkit::ScriptedAgent;
 
@@ -64,6 +64,56 @@ async fn a_file_over_the_cap_is_skipped_with_a_note() {
     assert!(
         !world.media_dir().exists() || std::fs::read_dir(world.media_dir()).unwrap().count() == 0
     );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_strangers_file_is_not_downloaded_and_an_allowed_users_is() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let gateway = GatewayConfig {
+        allowed_users: vec!["3101".into()],
+        unauthorized_dm_behavior: Some(DmBehavior::Pair),
+        ..GatewayConfig::default()
+    };
+    let running = world.start_with(agent, gateway, world.config()).await;
+    let five_mb = vec![b'x'; 5 * 1024 * 1024];
+
+    world.fake.user(3102, "Mallory").dm_document(
+        "big.pdf",
+        "application/pdf",
+        five_mb.clone(),
+        Some("keep this"),
+    );
+    // Core still saw the message: it answered with a pairing code.
+    let answer = settled(&world.fake, 3102, 1).await;
+    assert!(
+        answer[0].text.contains("pairing code"),
+        "{}",
+        answer[0].text
+    );
+    assert!(world.fake.calls_of("getFile").is_empty());
+    assert_eq!(world.fake.file_downloads(), 0);
+    assert!(
+        !world.media_dir().exists() || std::fs::read_dir(world.media_dir()).unwrap().count() == 0,
+        "something was written to the media directory"
+    );
+    assert!(stats.inputs().is_empty());
+
+    world.fake.user(3101, "Alice").dm_document(
+        "big.pdf",
+        "application/pdf",
+        five_mb,
+        Some("read this"),
+    );
+    settled(&world.fake, 3101, 1).await;
+    assert_eq!(world.fake.calls_of("getFile").len(), 1);
+    assert_eq!(world.fake.file_downloads(), 1);
+    let saved: Vec<_> = std::fs::read_dir(world.media_dir()).unwrap().collect();
+    assert_eq!(saved.len(), 1);
+    let input = stats.inputs().remove(0);
+    assert!(input.contains("[attached file: "), "{input}");
     running.stop().await;
 }
 
