@@ -527,3 +527,79 @@ async fn a_read_only_database_stops_the_gateway_with_advice() {
         "{stderr}"
     );
 }
+
+/// Environment for a Telegram bot whose token the fake Bot API refuses.
+fn refused_telegram(cmd: &mut Command, telegram: &hermod_testkit::FakeTelegram) {
+    cmd.env("TELEGRAM_BOT_TOKEN", "123456:refused-by-the-fake")
+        .env("TELEGRAM_API_BASE_URL", telegram.base_url())
+        .env("TELEGRAM_ALLOWED_USERS", "1");
+}
+
+#[tokio::test]
+async fn a_refused_token_with_no_other_platform_ends_the_gateway() {
+    let telegram = hermod_testkit::FakeTelegram::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = gateway_run(home.path());
+    cmd.env("API_SERVER_ENABLED", "false");
+    refused_telegram(&mut cmd, &telegram);
+    let out = finish(cmd).await;
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: Telegram bot (telegram) failed: ")
+            && stderr.contains("credentials")
+            && stderr.contains("no platform is running"),
+        "{stderr}"
+    );
+    assert!(telegram.unauthorized_calls() > 0);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_reported_and_the_other_platforms_keep_running() {
+    let telegram = hermod_testkit::FakeTelegram::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = gateway_run(home.path());
+    refused_telegram(&mut cmd, &telegram);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let ready = async {
+        loop {
+            let line = stdout.next_line().await.unwrap().expect("a ready line");
+            if line.contains(" ready: ") {
+                return line;
+            }
+        }
+    };
+    let failure = async {
+        loop {
+            let line = stderr.next_line().await.unwrap().expect("the failure");
+            if line.starts_with("error: Telegram bot (telegram) failed: ") {
+                return line;
+            }
+        }
+    };
+    let (ready, failure) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(ready, failure)
+    })
+    .await
+    .expect("ready and the failure in time");
+    assert!(ready.contains("API server on http://"), "{ready}");
+    assert!(
+        failure.contains("credentials") && failure.ends_with("the other platforms keep running"),
+        "{failure}"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    assert_eq!(child.try_wait().unwrap(), None, "still running");
+    let running = Running {
+        child,
+        base: String::new(),
+        key: None,
+    };
+    assert_eq!(terminate(running).await, 0);
+}

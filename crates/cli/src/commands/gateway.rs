@@ -1,5 +1,7 @@
 //! `hermod gateway run`: the gateway in the foreground until SIGINT/SIGTERM.
 
+mod readiness;
+
 use crate::commands::out;
 use crate::config::{self, Config};
 use crate::home::{self, Create};
@@ -8,6 +10,7 @@ use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
 use hermod_core::{ComponentState, Gateway, Health, STORE_COMPONENT};
 use hermod_model::Secret;
+use readiness::Watched;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -26,6 +29,7 @@ pub async fn run() -> anyhow::Result<()> {
     health.set(STORE_COMPONENT, ComponentState::Running);
     let store = Arc::new(store);
     ensure_api_key(&mut config)?;
+
     let agent = LlmAgent::try_new(llm_config(&config), ToolRegistry::default())
         .map_err(|e| anyhow::anyhow!("cannot set up the model client: {e}"))?;
     if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
@@ -52,25 +56,36 @@ pub async fn run() -> anyhow::Result<()> {
         .streaming(config.streaming.clone())
         .display(config.display.clone())
         .output_dir(config.home.join("output"))
-        .health(health);
+        .health(health.clone());
     for built in &adapters {
-        info!(adapter = %built.description, "adapter ready");
+        info!(adapter = %built.description, "adapter built");
         builder = builder.adapter(Arc::clone(&built.adapter));
     }
     let gateway = builder.build().map_err(config::ConfigError)?;
 
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
-    let names: Vec<&str> = adapters.iter().map(|a| a.description.as_str()).collect();
-    out(format_args!(
-        "hermod {} ready: {} (model {} at {})",
-        env!("CARGO_PKG_VERSION"),
-        names.join(", "),
-        config.model.default,
-        config.model.base_url
-    ));
-    gateway.run(shutdown).await;
-    Ok(())
+    let watched = adapters
+        .iter()
+        .map(|a| Watched {
+            id: a.adapter.id(),
+            description: a.description.clone(),
+        })
+        .collect();
+    let ready = |running: &[String]| {
+        format!(
+            "hermod {} ready: {} (model {} at {})",
+            env!("CARGO_PKG_VERSION"),
+            running.join(", "),
+            config.model.default,
+            config.model.base_url
+        )
+    };
+    let ((), watched) = tokio::join!(
+        gateway.run(shutdown.clone()),
+        readiness::watch(health, watched, ready, shutdown)
+    );
+    watched
 }
 
 fn llm_config(config: &Config) -> LlmConfig {

@@ -15,6 +15,13 @@ pub fn out(line: impl std::fmt::Display) {
     let _ = stdout.flush();
 }
 
+/// Writes a line to stderr, for what the operator must see even with logs
+/// filtered out.
+pub fn err(line: impl std::fmt::Display) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}
+
 /// Reports a command's failure on stderr with its causes.
 pub fn eprintln_error(error: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();

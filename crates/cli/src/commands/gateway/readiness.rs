@@ -1,0 +1,205 @@
+//! When `hermod gateway run` says "ready", and what it says when a platform
+//! fails.
+//!
+//! The gateway records every adapter's state in [`Health`]: `Running` when
+//! its `run` starts, `Degraded` while the adapter reports it keeps failing,
+//! `Failed` when `run` ends with an error — a refused Telegram token, say.
+//! [`watch`] reads it:
+//!
+//! - the ready line comes once every adapter has reported a state other than
+//!   `Starting`, and names only those that have not failed (a degraded one
+//!   with its reason: it is retrying, and may recover);
+//! - each failure is printed on stderr as it is seen, while the other
+//!   platforms keep running;
+//! - when no platform is left running, the gateway is shut down and the
+//!   command fails (exit 1), so a supervisor sees it.
+//!
+//! An adapter that checks its credentials inside `run` is `Running` before
+//! the answer comes, so its refusal can follow the ready line; it is then
+//! reported the same way, a moment later. `Health` has no change
+//! notification, so it is polled: quickly until the ready line, then about
+//! once a second.
+
+use crate::commands::{err, out};
+use hermod_core::{ComponentState, Health};
+use hermod_model::PlatformId;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often the states are read until the ready line.
+const STARTING_POLL: Duration = Duration::from_millis(25);
+
+/// How often they are read afterwards: a failure is reported within this.
+const RUNNING_POLL: Duration = Duration::from_secs(1);
+
+/// An adapter as the operator knows it.
+#[derive(Debug, Clone)]
+pub(super) struct Watched {
+    pub id: PlatformId,
+    /// As in the ready line ("Telegram bot", "API server on http://...").
+    pub description: String,
+}
+
+/// Reports readiness and failures until `shutdown`; cancels `shutdown` and
+/// fails when no adapter is left running. `ready` turns the running
+/// adapters' descriptions into the ready line.
+pub(super) async fn watch(
+    health: Health,
+    adapters: Vec<Watched>,
+    ready: impl Fn(&[String]) -> String,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut announced = false;
+    let mut reported = BTreeSet::new();
+    loop {
+        let states: Vec<Option<ComponentState>> = adapters
+            .iter()
+            .map(|a| health.get(a.id.as_str()).map(|s| s.state))
+            .collect();
+        let view = assess(&adapters, &states);
+        for (adapter, reason) in view.failed {
+            if reported.insert(adapter.id.as_str().to_owned()) {
+                let rest = if view.all_failed {
+                    ""
+                } else {
+                    "; the other platforms keep running"
+                };
+                err(format_args!(
+                    "error: {} ({}) failed: {reason}{rest}",
+                    adapter.description, adapter.id
+                ));
+            }
+        }
+        if view.all_failed {
+            shutdown.cancel();
+            anyhow::bail!("no platform is running: every one failed (see above)");
+        }
+        if !announced && view.started {
+            out(ready(&view.running));
+            announced = true;
+        }
+        let poll = if announced {
+            RUNNING_POLL
+        } else {
+            STARTING_POLL
+        };
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// What the states say.
+#[derive(Debug)]
+struct View<'a> {
+    /// Every adapter has reported, and none is still starting.
+    started: bool,
+    /// The descriptions of those that have not failed.
+    running: Vec<String>,
+    failed: Vec<(&'a Watched, &'a str)>,
+    all_failed: bool,
+}
+
+/// `states[i]` is `adapters[i]`'s, `None` until it reports.
+fn assess<'a>(adapters: &'a [Watched], states: &'a [Option<ComponentState>]) -> View<'a> {
+    let mut view = View {
+        started: true,
+        running: Vec::new(),
+        failed: Vec::new(),
+        all_failed: !adapters.is_empty(),
+    };
+    for (adapter, state) in adapters.iter().zip(states) {
+        match state {
+            None | Some(ComponentState::Starting) => {
+                view.started = false;
+                view.all_failed = false;
+            }
+            Some(ComponentState::Failed { reason }) => view.failed.push((adapter, reason)),
+            Some(ComponentState::Degraded { reason }) => {
+                view.running
+                    .push(format!("{} (degraded: {reason})", adapter.description));
+                view.all_failed = false;
+            }
+            Some(ComponentState::Running | ComponentState::Stopped) => {
+                view.running.push(adapter.description.clone());
+                view.all_failed = false;
+            }
+        }
+    }
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapters() -> Vec<Watched> {
+        ["api_server", "telegram"]
+            .into_iter()
+            .map(|id| Watched {
+                id: PlatformId::new(id),
+                description: format!("{id} adapter"),
+            })
+            .collect()
+    }
+
+    fn failed(reason: &str) -> Option<ComponentState> {
+        Some(ComponentState::Failed {
+            reason: reason.into(),
+        })
+    }
+
+    #[test]
+    fn ready_waits_for_every_adapter_to_leave_starting() {
+        let a = adapters();
+        let running = Some(ComponentState::Running);
+        for states in [
+            [None, None],
+            [running.clone(), None],
+            [running.clone(), Some(ComponentState::Starting)],
+        ] {
+            let view = assess(&a, &states);
+            assert!(!view.started && !view.all_failed, "{states:?}");
+        }
+        let degraded = Some(ComponentState::Degraded {
+            reason: "retrying".into(),
+        });
+        let states = [running, degraded];
+        let view = assess(&a, &states);
+        assert!(view.started);
+        assert_eq!(
+            view.running,
+            [
+                "api_server adapter",
+                "telegram adapter (degraded: retrying)"
+            ]
+        );
+        assert!(view.failed.is_empty());
+    }
+
+    #[test]
+    fn a_failed_adapter_is_reported_and_left_out_of_the_ready_line() {
+        let a = adapters();
+        let states = [Some(ComponentState::Running), failed("token refused")];
+        let view = assess(&a, &states);
+        assert!(view.started && !view.all_failed);
+        assert_eq!(view.running, ["api_server adapter"]);
+        assert_eq!(view.failed.len(), 1);
+        assert_eq!(view.failed[0].0.id.as_str(), "telegram");
+        assert_eq!(view.failed[0].1, "token refused");
+    }
+
+    #[test]
+    fn when_every_adapter_failed_none_is_left() {
+        let a = adapters();
+        let states = [failed("port"), failed("token")];
+        let view = assess(&a, &states);
+        assert!(view.all_failed && view.running.is_empty());
+        let states = [failed("port"), None];
+        let view = assess(&a, &states);
+        assert!(!view.all_failed, "one may still start");
+    }
+}
