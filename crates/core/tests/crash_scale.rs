@@ -86,6 +86,7 @@ fn chat(i: usize) -> String {
 }
 
 /// How the first run ends.
+#[derive(Clone, Copy)]
 enum Kill {
     /// At this time after the messages were sent.
     At(Duration),
