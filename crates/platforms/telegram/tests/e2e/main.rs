@@ -9,7 +9,6 @@
 mod conversation;
 mod crash;
 mod faults;
-mod flaky_store;
 mod groups;
 mod logs;
 mod media;

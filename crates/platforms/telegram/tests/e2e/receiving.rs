@@ -52,7 +52,7 @@ async fn storage_failures_back_off_longer_each_time_and_lose_nothing() {
     let world = World::new().await;
     let logs = Logs::capture();
     let direct = world.direct(config(&world));
-    world.store.fail_inbox_records(true);
+    world.store.fail("inbox_record", u32::MAX);
     let update = {
         world.fake.user(9001, "Alice").dm("kept safe");
         world.fake.pending_updates()[0]["update_id"]
@@ -87,7 +87,7 @@ async fn storage_failures_back_off_longer_each_time_and_lose_nothing() {
     assert_eq!(direct.adapter.connection_state(), ConnectionState::Retrying);
 
     // Storage is back: the update is recorded, then acknowledged.
-    world.store.fail_inbox_records(false);
+    world.store.heal();
     within_for(
         PATIENCE,
         "the update to be confirmed",
@@ -100,7 +100,7 @@ async fn storage_failures_back_off_longer_each_time_and_lose_nothing() {
 
     // A full success started the backoff over: failing again, the first
     // retries come within the first delays (at most 1 s, then 2 s).
-    world.store.fail_inbox_records(true);
+    world.store.fail("inbox_record", u32::MAX);
     let pushed = Instant::now();
     world.fake.user(9001, "Alice").dm("again");
     tokio::time::sleep(Duration::from_millis(3500)).await;
@@ -121,7 +121,7 @@ async fn storage_failures_back_off_longer_each_time_and_lose_nothing() {
 async fn failing_to_save_the_offset_backs_off_too_but_acknowledges_what_was_recorded() {
     let world = World::new().await;
     let direct = world.direct(config(&world));
-    world.store.fail_setting_writes(true);
+    world.store.fail("set_setting", u32::MAX);
     let alice = world.fake.user(9002, "Alice");
     let run = direct.spawn();
     within("polling", world.fake.wait_for_calls("getUpdates", 1)).await;

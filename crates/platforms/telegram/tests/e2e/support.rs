@@ -2,7 +2,7 @@
 //! gateways started on them, so a test can stop one gateway and start
 //! another on the same state.
 
-use crate::flaky_store::FlakyStore;
+use hermod_testkit::FlakyStore;
 use hermod_agent::Agent;
 use hermod_core::{AdapterContext, Gateway, GatewayConfig, Health, StreamingConfig};
 use hermod_model::Secret;
@@ -44,7 +44,7 @@ impl World {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = SqliteStore::open(&dir.path().join("hermod.db")).unwrap();
-        let store = Arc::new(FlakyStore::new(sqlite));
+        let store = Arc::new(FlakyStore::new(Arc::new(sqlite)));
         Self {
             fake: FakeTelegram::start().await,
             store,

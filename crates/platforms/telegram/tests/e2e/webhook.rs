@@ -98,7 +98,7 @@ async fn updates_arrive_by_webhook_with_the_secret_only() {
 async fn an_update_that_cannot_be_recorded_is_refused_and_reported_until_storage_is_back() {
     let world = World::new().await;
     let (running, _url) = start_hooked(&world).await;
-    world.store.fail_inbox_records(true);
+    world.store.fail("inbox_record", u32::MAX);
     world.fake.user(6002, "Alice").dm("while the disk is full");
 
     // 500: Telegram keeps the update and delivers it again later.
@@ -111,7 +111,7 @@ async fn an_update_that_cannot_be_recorded_is_refused_and_reported_until_storage
     assert!(reason.contains("record"), "{reason}");
     assert!(!reason.contains(&world.fake.token()), "{reason}");
 
-    world.store.fail_inbox_records(false);
+    world.store.heal();
     let statuses = world.fake.deliver_pending_webhook().await;
     assert_eq!(statuses, [StatusCode::OK]);
     assert_eq!(
