@@ -39,6 +39,11 @@ pub struct Report {
     /// The parameters the scenario ran with (turns, clients, seconds...).
     pub parameters: serde_json::Value,
     pub metrics: Vec<Metric>,
+    /// What went wrong when the scenario checks correctness (lost or
+    /// duplicated replies...): `hermod-bench` prints the table, then exits
+    /// with these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }
 
 /// Percentile `p` (0..=100) of `samples` (nearest rank); 0 when empty.

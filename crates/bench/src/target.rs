@@ -3,11 +3,14 @@
 //! Both get a fresh home, only their OpenAI-compatible API server on a free
 //! loopback port (plus whatever extra environment a scenario adds), and the
 //! same fake LLM. The gateway's output goes to `gateway.log` in its home,
-//! whose tail is shown when it fails to start.
+//! whose tail is shown when it fails to start. A home can be shared by
+//! several starts in turn ([`Target::start_in`]), to restart a gateway on
+//! what a previous run left.
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
@@ -62,7 +65,9 @@ pub struct Running {
     /// From spawning the process to `/health` answering.
     pub ready_after: Duration,
     child: Child,
-    home: tempfile::TempDir,
+    /// Shared with later starts on the same home; removed when the last
+    /// holder is dropped.
+    home: Arc<tempfile::TempDir>,
 }
 
 /// The gateway's stdout and stderr, in its home.
@@ -88,10 +93,23 @@ impl Target {
         }
     }
 
-    /// Starts the gateway against `llm_base_url` (ending in `/v1`) with
-    /// extra environment variables, and waits until `/health` answers.
+    /// Starts the gateway on a fresh home against `llm_base_url` (ending in
+    /// `/v1`) with extra environment variables, and waits until `/health`
+    /// answers.
     pub async fn start(&self, llm_base_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Running> {
-        let home = tempfile::tempdir()?;
+        self.start_in(Arc::new(tempfile::tempdir()?), llm_base_url, env)
+            .await
+    }
+
+    /// Like [`Target::start`], on `home`: a new gateway there finds what a
+    /// previous one left (its database above all). Its output is appended
+    /// to the home's log.
+    pub async fn start_in(
+        &self,
+        home: Arc<tempfile::TempDir>,
+        llm_base_url: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Running> {
         let port = free_port()?;
         let mut command = match self.kind {
             Kind::Hermod => self.hermod_command(home.path(), port, llm_base_url)?,
@@ -100,7 +118,10 @@ impl Target {
         for (key, value) in env {
             command.env(key, value);
         }
-        let log = std::fs::File::create(home.path().join(LOG_FILE))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(home.path().join(LOG_FILE))?;
         let started = Instant::now();
         let child = command
             .stdin(Stdio::null())

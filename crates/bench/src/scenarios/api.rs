@@ -136,6 +136,7 @@ pub async fn latency(target: &Target, turns: usize) -> anyhow::Result<Report> {
             "llm": "in-process fake, instant echo",
         }),
         metrics,
+        failures: Vec::new(),
     })
 }
 
@@ -228,6 +229,7 @@ pub async fn throughput(target: &Target, clients: usize, seconds: u64) -> anyhow
             "llm": "in-process fake, instant echo",
         }),
         metrics,
+        failures: Vec::new(),
     })
 }
 

@@ -77,6 +77,7 @@ pub async fn run(target: &Target, sessions: usize, soak_seconds: u64) -> anyhow:
             "soak_traffic": "2 turns/s: one new session, one continued",
         }),
         metrics,
+        failures: Vec::new(),
     })
 }
 

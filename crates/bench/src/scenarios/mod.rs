@@ -5,7 +5,9 @@
 //! scenario (what CI runs); `all` runs every scenario against hermod (and
 //! the four that Hermes supports against Hermes too when `--hermes-venv` is
 //! given); `compare` runs those four against both gateways, one after the
-//! other, with identical parameters.
+//! other, with identical parameters. A scenario that checks correctness
+//! records what went wrong in its report, and `hermod-bench` exits
+//! non-zero after printing the table.
 
 pub mod api;
 pub mod memory;
@@ -393,6 +395,7 @@ mod tests {
             target: target.into(),
             parameters: serde_json::json!({"turns": 10}),
             metrics: vec![Metric::new("overhead_p50", value, "ms").goal("<= 1 ms")],
+            failures: Vec::new(),
         }
     }
 

@@ -40,5 +40,6 @@ pub async fn run(target: &Target, runs: usize) -> anyhow::Result<Report> {
         target: target.kind.name().into(),
         parameters: json!({"runs": runs, "poll_interval_ms": 2}),
         metrics,
+        failures: Vec::new(),
     })
 }

@@ -565,6 +565,7 @@ pub async fn run(messages: usize) -> anyhow::Result<Report> {
             "vocabulary": vocabulary.len(),
         }),
         metrics,
+        failures: Vec::new(),
     })
 }
 

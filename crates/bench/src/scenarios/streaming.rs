@@ -418,6 +418,7 @@ async fn measure(
             "reply_chars": expected.chars().count(),
         }),
         metrics,
+        failures: Vec::new(),
     })
 }
 

@@ -32,6 +32,7 @@ use hermod_testkit::telegram::{FakeCall, FakeMessage};
 use hermod_testkit::{FakeLlm, FakeTelegram, Reply};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -101,9 +102,21 @@ pub(crate) fn over_limit(times: &[Instant], window: Duration, limit: usize) -> u
         .count()
 }
 
-/// Starts hermod against the fakes and waits until it polls for updates.
+/// Starts hermod on a fresh home against the fakes and waits until it
+/// polls for updates.
 pub(crate) async fn start_gateway(
     target: &Target,
+    fake: &FakeTelegram,
+    llm: &FakeLlm,
+) -> anyhow::Result<Running> {
+    start_gateway_in(target, Arc::new(tempfile::tempdir()?), fake, llm).await
+}
+
+/// Starts hermod on `home` against the fakes and waits until it polls for
+/// updates (a poll made after this start: the home may be a previous run's).
+pub(crate) async fn start_gateway_in(
+    target: &Target,
+    home: Arc<tempfile::TempDir>,
     fake: &FakeTelegram,
     llm: &FakeLlm,
 ) -> anyhow::Result<Running> {
@@ -118,10 +131,14 @@ pub(crate) async fn start_gateway(
         ("TELEGRAM_ALLOW_ALL_USERS", "true"),
         ("TELEGRAM_POLL_TIMEOUT", "1"),
     ];
-    let running = target.start(&llm.base_url(), &env).await?;
-    if tokio::time::timeout(RECEIVER_DEADLINE, fake.wait_for_receiver())
-        .await
-        .is_err()
+    let polls = fake.calls_of("getUpdates").len();
+    let running = target.start_in(home, &llm.base_url(), &env).await?;
+    if tokio::time::timeout(
+        RECEIVER_DEADLINE,
+        fake.wait_for_calls("getUpdates", polls + 1),
+    )
+    .await
+    .is_err()
     {
         running.stop().await;
         bail!("hermod did not poll the fake Telegram server within {RECEIVER_DEADLINE:?}");
@@ -427,6 +444,7 @@ async fn measure(
             "wait_limit_s": secs(t0, deadline),
         }),
         metrics,
+        failures: Vec::new(),
     })
 }
 
