@@ -102,6 +102,12 @@ pub(crate) enum Scenario {
         #[arg(long, default_value_t = 50)]
         tokens_per_second: u64,
     },
+    /// `kill -9` while chats wait for streamed replies, restart: every
+    /// message must be answered exactly once (fails otherwise).
+    CrashRecovery {
+        #[arg(long, default_value_t = 200)]
+        chats: usize,
+    },
     /// Resident memory idle, after many sessions, and over a soak.
     Memory {
         #[arg(long, default_value_t = 10_000)]

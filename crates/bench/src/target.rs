@@ -9,7 +9,7 @@
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
@@ -219,6 +219,11 @@ impl Running {
         self.child.id()
     }
 
+    /// The home the gateway runs in, to start another one there later.
+    pub fn home(&self) -> Arc<tempfile::TempDir> {
+        Arc::clone(&self.home)
+    }
+
     /// The last `lines` lines the gateway printed.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(self.home.path().join(LOG_FILE)).unwrap_or_default();
@@ -259,6 +264,38 @@ impl Running {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+
+    /// `kill -9`: ends the gateway with SIGKILL, so it gets no chance to
+    /// finish anything, and waits for it. tokio's `start_kill` is
+    /// `kill(pid, SIGKILL)` on unix; the exit status is checked to say so,
+    /// and a gateway that had exited by itself is an error.
+    pub async fn kill9(mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "{} had exited before it was killed ({status}); the end of its output:\n{}",
+                self.kind.name(),
+                self.log_tail(20)
+            );
+        }
+        self.child.start_kill().context("sending SIGKILL")?;
+        let status = self.child.wait().await?;
+        check_sigkill(status)
+    }
+}
+
+/// An exit status that says "killed by SIGKILL" (signal 9).
+#[cfg(unix)]
+fn check_sigkill(status: ExitStatus) -> anyhow::Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(9) => Ok(()),
+        _ => bail!("the gateway was meant to end by SIGKILL but ended with {status}"),
+    }
+}
+
+#[cfg(not(unix))]
+fn check_sigkill(status: ExitStatus) -> anyhow::Result<()> {
+    bail!("kill -9 needs unix; the gateway ended with {status}")
 }
 
 /// CPU time (user + system, all threads) of one process, from

@@ -6,10 +6,11 @@
 //! the four that Hermes supports against Hermes too when `--hermes-venv` is
 //! given); `compare` runs those four against both gateways, one after the
 //! other, with identical parameters. A scenario that checks correctness
-//! records what went wrong in its report, and `hermod-bench` exits
-//! non-zero after printing the table.
+//! (`crash-recovery`) records what went wrong in its report, and
+//! `hermod-bench` exits non-zero after printing the table.
 
 pub mod api;
+pub mod crash;
 pub mod memory;
 pub mod startup;
 pub mod store;
@@ -36,6 +37,7 @@ struct Sizes {
     stream_chats: usize,
     tokens: usize,
     tokens_per_second: u64,
+    crash_chats: usize,
     sessions: usize,
     soak_seconds: u64,
     runs: usize,
@@ -52,6 +54,7 @@ const TINY: Sizes = Sizes {
     stream_chats: 3,
     tokens: 40,
     tokens_per_second: 200,
+    crash_chats: 20,
     sessions: 50,
     soak_seconds: 2,
     runs: 2,
@@ -69,6 +72,7 @@ const FULL: Sizes = Sizes {
     stream_chats: 100,
     tokens: 500,
     tokens_per_second: 50,
+    crash_chats: 200,
     sessions: 10_000,
     soak_seconds: 60,
     runs: 20,
@@ -125,6 +129,13 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
                 streaming::run(&target, s.stream_chats, s.tokens, s.tokens_per_second).await?,
             );
         }
+        Scenario::CrashRecovery { chats } => {
+            let s = sizes(Sizes {
+                crash_chats: chats,
+                ..FULL
+            });
+            reports.extend(crash::run(&hermod(cli)?, s.crash_chats).await?);
+        }
         Scenario::Memory {
             sessions,
             soak_seconds,
@@ -163,6 +174,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
             reports.push(
                 streaming::run(&hermod, s.stream_chats, s.tokens, s.tokens_per_second).await?,
             );
+            reports.extend(crash::run(&hermod, s.crash_chats).await?);
             progress(&format!("store: {} messages", s.store_messages));
             reports.push(store::run(s.store_messages).await?);
         }
