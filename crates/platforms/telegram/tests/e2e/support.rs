@@ -2,13 +2,13 @@
 //! gateways started on them, so a test can stop one gateway and start
 //! another on the same state.
 
-use hermod_testkit::FlakyStore;
 use hermod_agent::Agent;
 use hermod_core::{AdapterContext, Gateway, GatewayConfig, Health, StreamingConfig};
 use hermod_model::Secret;
 use hermod_store::SqliteStore;
 use hermod_telegram::{TelegramAdapter, TelegramConfig};
 use hermod_testkit::FakeTelegram;
+use hermod_testkit::FlakyStore;
 use hermod_testkit::telegram::FakeMessage;
 use std::future::Future;
 use std::path::PathBuf;
