@@ -2,21 +2,27 @@
 //! first (so the address is known, and a port in use is a startup error),
 //! then serves until shutdown, finishing the requests it has.
 
+use crate::body::BodyBudget;
 use crate::config::{ApiServerConfig, key_problem};
-use crate::server::{AppState, routes};
+use crate::listener::{Limits, serve};
+use crate::server::{AppState, SessionAccess, routes};
 use async_trait::async_trait;
 use hermod_core::{Adapter, AdapterContext, AdapterError};
 use hermod_model::{Capabilities, Edit, MarkdownDialect, MessageRef, Outbound, PlatformId, Sent};
+use hermod_store::Store;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
 
 pub struct ApiServer {
     config: ApiServerConfig,
     local_addr: SocketAddr,
     /// Taken by `run`; an adapter runs once.
     listener: Mutex<Option<TcpListener>>,
+    /// Where the platform of a session named by a request is looked up.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -57,7 +63,17 @@ impl ApiServer {
             config,
             local_addr,
             listener: Mutex::new(Some(listener)),
+            store: None,
         })
+    }
+
+    /// The gateway's store, where the server checks that a session a request
+    /// names (`X-Hermod-Session-Id`) is one the API created. Without it,
+    /// requests naming a session are refused unless
+    /// `allow_platform_sessions` is set.
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -89,18 +105,31 @@ impl Adapter for ApiServer {
             .unwrap_or_else(|p| p.into_inner())
             .take()
             .ok_or_else(|| AdapterError::Startup("the API server is already running".into()))?;
-        let key = self.config.key.clone().unwrap_or_default();
+        let config = &self.config;
+        if self.store.is_none() && !config.allow_platform_sessions {
+            warn!(
+                "the API server has no store to check session owners: requests naming a session will be refused"
+            );
+        }
+        let health = ctx.inbound.health().clone();
         let state = AppState {
             inbound: ctx.inbound,
-            key: Arc::new(key),
-            model_name: Arc::from(self.config.model_name.as_str()),
+            key: Arc::new(config.key.clone().unwrap_or_default()),
+            model_name: Arc::from(config.model_name.as_str()),
+            bodies: Arc::new(BodyBudget::new(config.body_budget(), config.max_body_bytes)),
+            sessions: SessionAccess {
+                store: self.store.clone(),
+                allow_platform_sessions: config.allow_platform_sessions,
+            },
         };
-        let app = routes(state, self.config.max_body_bytes);
-        info!(address = %self.local_addr, "API server listening");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(ctx.shutdown.cancelled_owned())
-            .await
-            .map_err(|e| AdapterError::Transient(format!("the API server stopped: {e}")))
+        let limits = Limits {
+            max_connections: config.max_connections,
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        };
+        info!(address = %self.local_addr, max_connections = limits.max_connections, "API server listening");
+        serve(listener, routes(state), limits, health, ctx.shutdown).await;
+        Ok(())
     }
 
     async fn send(&self, _message: Outbound) -> Result<Sent, AdapterError> {

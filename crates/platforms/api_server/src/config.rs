@@ -21,6 +21,29 @@ pub struct ApiServerConfig {
     pub model_name: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The most request bodies, in bytes, handled at once (from the first
+    /// byte read until the answer is complete). A request larger than what
+    /// is left waits, unread, for earlier ones to finish, so memory stays
+    /// within a small multiple of this whatever the number of clients.
+    /// Unset: twice `max_body_bytes`.
+    pub body_budget_bytes: Option<usize>,
+    /// The most connections served at once. Further connections wait in the
+    /// operating system's accept queue until one closes.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, counted from when the
+    /// connection starts waiting for a request (on connect, and after each
+    /// answer on a kept-alive connection). Slow or stalled clients are
+    /// disconnected.
+    pub header_read_timeout_secs: u64,
+    /// A connection that sends nothing for this long while no request is in
+    /// progress (a new one, or a kept-alive one between requests) is closed.
+    /// At most `header_read_timeout_secs`, whose timer also runs while a
+    /// connection waits for its next request.
+    pub idle_timeout_secs: u64,
+    /// Whether `X-Hermod-Session-Id` may name sessions of other platforms
+    /// (a Telegram chat's, say). Off: the API reaches only sessions it
+    /// created, and other ids are answered as not found.
+    pub allow_platform_sessions: bool,
 }
 
 impl Default for ApiServerConfig {
@@ -32,13 +55,19 @@ impl Default for ApiServerConfig {
             key: None,
             model_name: "hermod".into(),
             max_body_bytes: 10 * 1024 * 1024,
+            body_budget_bytes: None,
+            max_connections: 512,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 5,
+            allow_platform_sessions: false,
         }
     }
 }
 
 impl ApiServerConfig {
     /// Applies `API_SERVER_ENABLED`, `API_SERVER_KEY`, `API_SERVER_HOST`,
-    /// `API_SERVER_PORT` and `API_SERVER_MODEL_NAME`.
+    /// `API_SERVER_PORT`, `API_SERVER_MODEL_NAME`, `API_SERVER_MAX_CONNECTIONS`
+    /// and `API_SERVER_ALLOW_PLATFORM_SESSIONS`.
     pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
         if let Some(enabled) = env.get_bool("API_SERVER_ENABLED")? {
             self.enabled = enabled;
@@ -55,6 +84,12 @@ impl ApiServerConfig {
         if let Some(name) = env.get("API_SERVER_MODEL_NAME") {
             self.model_name = name.trim().to_owned();
         }
+        if let Some(max) = env.get_parsed::<usize>("API_SERVER_MAX_CONNECTIONS")? {
+            self.max_connections = max;
+        }
+        if let Some(allow) = env.get_bool("API_SERVER_ALLOW_PLATFORM_SESSIONS")? {
+            self.allow_platform_sessions = allow;
+        }
         Ok(())
     }
 
@@ -70,10 +105,41 @@ impl ApiServerConfig {
         if self.max_body_bytes < 1024 {
             return Err("platforms.api_server.max_body_bytes must be at least 1024".into());
         }
+        if self.body_budget() < self.max_body_bytes {
+            return Err(
+                "platforms.api_server.body_budget_bytes must be at least max_body_bytes".into(),
+            );
+        }
+        if self.max_connections == 0 {
+            return Err(
+                "platforms.api_server.max_connections (API_SERVER_MAX_CONNECTIONS) must be at least 1"
+                    .into(),
+            );
+        }
+        if self.header_read_timeout_secs == 0 || self.idle_timeout_secs == 0 {
+            return Err(
+                "platforms.api_server.header_read_timeout_secs and idle_timeout_secs must be at least 1"
+                    .into(),
+            );
+        }
+        if self.idle_timeout_secs > self.header_read_timeout_secs {
+            return Err(
+                "platforms.api_server.idle_timeout_secs cannot exceed header_read_timeout_secs \
+                 (the header timer also runs while a connection waits for its next request)"
+                    .into(),
+            );
+        }
         if let Some(problem) = self.key.as_ref().and_then(key_problem) {
             return Err(problem);
         }
         Ok(())
+    }
+
+    /// The body budget in bytes ([`ApiServerConfig::body_budget_bytes`] or
+    /// its default).
+    pub(crate) fn body_budget(&self) -> usize {
+        self.body_budget_bytes
+            .unwrap_or_else(|| self.max_body_bytes.saturating_mul(2))
     }
 }
 
@@ -110,14 +176,21 @@ mod tests {
             ("API_SERVER_KEY", "k".repeat(20)),
             ("API_SERVER_PORT", "9000".to_owned()),
             ("API_SERVER_ENABLED", "false".to_owned()),
+            ("API_SERVER_MAX_CONNECTIONS", "64".to_owned()),
+            ("API_SERVER_ALLOW_PLATFORM_SESSIONS", "true".to_owned()),
         ]
         .into_iter()
         .collect();
         let mut c = ApiServerConfig::default();
         assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.max_connections, 512);
+        assert!(!c.allow_platform_sessions);
+        assert_eq!(c.body_budget(), 2 * c.max_body_bytes);
         c.apply_env(&env).unwrap();
         assert_eq!(c.port, 9000);
         assert!(!c.enabled);
+        assert_eq!(c.max_connections, 64);
+        assert!(c.allow_platform_sessions);
         assert!(c.validate().is_ok());
         assert!(!format!("{c:?}").contains("kkkk"));
     }
@@ -133,5 +206,47 @@ mod tests {
         assert!(c.validate().unwrap_err().contains("placeholder"));
         let bad: EnvVars = [("API_SERVER_PORT", "http")].into_iter().collect();
         assert!(c.apply_env(&bad).unwrap_err().contains("API_SERVER_PORT"));
+    }
+
+    #[test]
+    fn limits_that_cannot_work_are_refused() {
+        let ok = ApiServerConfig {
+            key: Some(Secret::new("k".repeat(20))),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_ok());
+        let cases = [
+            (
+                ApiServerConfig {
+                    max_connections: 0,
+                    ..ok.clone()
+                },
+                "max_connections",
+            ),
+            (
+                ApiServerConfig {
+                    body_budget_bytes: Some(ok.max_body_bytes - 1),
+                    ..ok.clone()
+                },
+                "body_budget_bytes",
+            ),
+            (
+                ApiServerConfig {
+                    idle_timeout_secs: 11,
+                    ..ok.clone()
+                },
+                "idle_timeout_secs",
+            ),
+            (
+                ApiServerConfig {
+                    header_read_timeout_secs: 0,
+                    ..ok
+                },
+                "header_read_timeout_secs",
+            ),
+        ];
+        for (config, key) in cases {
+            assert!(config.validate().unwrap_err().contains(key), "{key}");
+        }
     }
 }

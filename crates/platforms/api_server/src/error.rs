@@ -1,5 +1,9 @@
 //! [`ApiError`]: errors answered in OpenAI's error shape
 //! (`{"error":{"message","type","param","code"}}`).
+//!
+//! A message shown to a client never carries file paths, operating-system
+//! errors or internal addresses: a [`CoreError`] becomes its
+//! [`CoreError::user_message`], and the full error goes to the log.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -7,6 +11,7 @@ use hermod_agent::AgentError;
 use hermod_core::CoreError;
 use serde_json::json;
 use std::time::Duration;
+use tracing::{debug, error, warn};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApiError {
@@ -51,15 +56,46 @@ impl ApiError {
         )
     }
 
+    /// The model's answer ended before the model said it was done: the text
+    /// is partial and must not be passed off as a complete reply.
+    pub(crate) fn incomplete() -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "incomplete_response",
+            "The model's answer was cut off before it finished; retry the request.",
+        )
+    }
+
+    /// The session named by the request is not one this client may reach.
+    /// Worded like an unknown id, so it does not confirm the session exists.
+    pub(crate) fn session_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "session_not_found",
+            "No session with this id is available to the API.",
+        )
+    }
+
     /// The JSON body, also used for errors inside an event stream.
     pub(crate) fn body(&self) -> serde_json::Value {
         json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}})
     }
 }
 
+/// Logs the full error (the client gets the short reason).
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
-        let message = e.to_string();
+        match &e {
+            CoreError::QueueFull { .. }
+            | CoreError::ShuttingDown
+            | CoreError::Cancelled
+            | CoreError::Agent(AgentError::Cancelled) => debug!(error = %e, "request not answered"),
+            CoreError::Store(_) => error!(error = %e, "a request failed on storage"),
+            CoreError::Agent(_) | CoreError::Delivery(_) => warn!(error = %e, "a request failed"),
+        }
+        let message = e.user_message();
         match e {
             CoreError::QueueFull { .. } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -83,7 +119,7 @@ impl From<CoreError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "storage_error",
-                format!("{message}. Check the disk and the database in HERMOD_HOME."),
+                message,
             ),
             CoreError::Agent(agent) => {
                 let code = match &agent {
@@ -114,5 +150,44 @@ impl IntoResponse for ApiError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_reach_clients_without_internals() {
+        let internals = [
+            "/home/op/.hermod/hermod.db",
+            "os error",
+            "10.0.0.7",
+            "http://",
+        ];
+        let errors = [
+            CoreError::Store("disk I/O error at /home/op/.hermod/hermod.db (os error 28)".into()),
+            CoreError::Delivery("POST http://10.0.0.7:9000/send refused".into()),
+            CoreError::Agent(AgentError::Transient(
+                "error sending request for url (http://10.0.0.7:8000/v1/chat/completions): \
+                 Connection refused (os error 111)"
+                    .into(),
+            )),
+            CoreError::Agent(AgentError::Protocol(
+                "cannot parse /srv/models/cache.json".into(),
+            )),
+            CoreError::Agent(AgentError::Rejected {
+                status: 400,
+                message: "bad key for http://10.0.0.7".into(),
+            }),
+        ];
+        for e in errors {
+            let api = ApiError::from(e.clone());
+            let shown = api.body().to_string();
+            for secret in internals.iter().chain(&["/srv/models"]) {
+                assert!(!shown.contains(secret), "{e:?} shows {secret}: {shown}");
+            }
+            assert!(!api.message.is_empty());
+        }
     }
 }

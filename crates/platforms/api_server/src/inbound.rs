@@ -14,7 +14,9 @@ use serde::Deserialize;
 pub(crate) struct ChatRequest {
     #[serde(default)]
     pub(crate) model: Option<String>,
-    pub(crate) messages: Vec<RequestMessage>,
+    /// Optional here only to answer a missing field with its own error.
+    #[serde(default)]
+    pub(crate) messages: Option<Vec<RequestMessage>>,
     #[serde(default, deserialize_with = "lenient_bool")]
     pub(crate) stream: bool,
     #[serde(default)]
@@ -60,29 +62,42 @@ fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
     }
 }
 
-/// Parses and checks a request body.
+/// Parses a request body straight into the typed request: one pass, no
+/// intermediate JSON tree, strings copied once.
 pub(crate) fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+    let invalid_json = |e: serde_json::Error| {
         ApiError::bad_request(
             "invalid_json",
             format!("The request body is not valid JSON: {e}"),
         )
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "The request body must be a JSON object.",
-        ));
+    };
+    // Checked first: serde would also read a struct from a JSON array.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => ApiError::bad_request(
+                    "invalid_request",
+                    "The request body must be a JSON object.",
+                ),
+                Err(e) => invalid_json(e),
+            },
+        );
     }
-    if value.get("messages").is_none() {
+    let request: ChatRequest = serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            invalid_json(e)
+        } else {
+            ApiError::bad_request("invalid_request", format!("The request is malformed: {e}"))
+        }
+    })?;
+    if request.messages.is_none() {
         return Err(ApiError::bad_request(
             "missing_messages",
             "The request has no `messages` field.",
         ));
     }
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::bad_request("invalid_request", format!("The request is malformed: {e}"))
-    })
+    Ok(request)
 }
 
 /// Which session a request belongs to.
@@ -102,7 +117,8 @@ pub(crate) fn to_event(
     choice: SessionChoice,
     advertised_model: &str,
 ) -> Result<InboundEvent, ApiError> {
-    if request.messages.is_empty() {
+    let messages = request.messages.unwrap_or_default();
+    if messages.is_empty() {
         return Err(ApiError::bad_request(
             "empty_messages",
             "`messages` must contain at least one message.",
@@ -110,7 +126,7 @@ pub(crate) fn to_event(
     }
     let mut system = Vec::new();
     let mut conversation = Vec::new();
-    for (i, m) in request.messages.into_iter().enumerate() {
+    for (i, m) in messages.into_iter().enumerate() {
         let Some(role) = Role::parse(&m.role) else {
             return Err(ApiError::bad_request(
                 "invalid_role",
@@ -274,13 +290,20 @@ mod tests {
                 "invalid_temperature",
             ),
             (json!([1, 2]), "invalid_request"),
+            (
+                json!([null, [{"role": "user", "content": "x"}]]),
+                "invalid_request",
+            ),
+            (json!("text"), "invalid_request"),
         ];
         for (body, code) in cases {
             let err = event(&body, fresh()).unwrap_err();
             assert_eq!(err.code, code, "{body}");
             assert_eq!(err.status, 400);
         }
-        let err = parse_request(b"{not json").unwrap_err();
-        assert_eq!(err.code, "invalid_json");
+        for bad in [&b"{not json"[..], b"[1, 2", b"", b"  "] {
+            let err = parse_request(bad).unwrap_err();
+            assert_eq!(err.code, "invalid_json", "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 mod adapter;
+mod body;
+mod chat;
 mod config;
 mod error;
 mod inbound;
+mod listener;
 mod outbound;
 mod server;
+mod stream;
 
 pub use adapter::ApiServer;
 pub use config::ApiServerConfig;

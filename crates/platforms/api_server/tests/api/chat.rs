@@ -1,107 +1,11 @@
-//! The API server end to end: a real listening socket, the real router,
-//! store and LLM client, and the scripted fake LLM upstream.
+//! Chat completions end to end: plain and streamed replies, sessions,
+//! input errors, upstream failures, disconnects and restarts.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test helpers fail loudly on unexpected errors"
-)]
-use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
-use hermod_api_server::{ApiServer, ApiServerConfig};
-use hermod_core::{Gateway, GatewayConfig};
-use hermod_model::Secret;
-use hermod_store::{SqliteStore, Store};
+use crate::support::{KEY, Server, json_of, sse_payloads, user};
+use hermod_store::Store;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::{Value, json};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-
-const KEY: &str = "test-key-0123456789abcdef";
-
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    store: Arc<SqliteStore>,
-    shutdown: CancellationToken,
-    done: tokio::task::JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(db: &Path, llm_base: &str) -> Self {
-        let store = Arc::new(SqliteStore::open(db).unwrap());
-        let llm = LlmConfig {
-            base_url: llm_base.to_owned(),
-            api_key: Some(Secret::new("sk-upstream")),
-            model: "upstream-model".into(),
-            request_timeout: Duration::from_secs(20),
-            ..LlmConfig::default()
-        };
-        let agent = Arc::new(LlmAgent::new(fast_retries(llm), ToolRegistry::default()));
-        let api = ApiServer::bind(ApiServerConfig {
-            port: 0,
-            key: Some(Secret::new(KEY)),
-            ..ApiServerConfig::default()
-        })
-        .await
-        .unwrap();
-        let base = format!("http://{}", api.local_addr());
-        let gateway = Gateway::builder(store.clone(), agent, GatewayConfig::default())
-            .adapter(Arc::new(api))
-            .build()
-            .unwrap();
-        let shutdown = CancellationToken::new();
-        let done = tokio::spawn(gateway.run(shutdown.clone()));
-        hermod_http::install_crypto_provider();
-        Self {
-            base,
-            http: reqwest::Client::new(),
-            store,
-            shutdown,
-            done,
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(10), self.done)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-
-    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
-        self.http
-            .post(format!("{}/v1/chat/completions", self.base))
-            .bearer_auth(KEY)
-            .json(body)
-    }
-}
-
-fn fast_retries(mut config: LlmConfig) -> LlmConfig {
-    config.retry.base_delay = Duration::from_millis(5);
-    config.retry.max_delay = Duration::from_millis(20);
-    config.retry.max_attempts = 3;
-    config
-}
-
-fn user(text: &str) -> Value {
-    json!({"model": "hermod", "messages": [{"role": "user", "content": text}]})
-}
-
-async fn json_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
-/// Reads a whole SSE body into its `data:` payloads.
-async fn sse_payloads(response: reqwest::Response) -> Vec<String> {
-    let text = response.text().await.unwrap();
-    text.split("\n\n")
-        .filter_map(|frame| frame.strip_prefix("data: "))
-        .map(str::to_owned)
-        .collect()
-}
 
 #[tokio::test]
 async fn health_is_open_and_models_need_the_key() {

@@ -1,0 +1,173 @@
+//! `POST /v1/chat/completions`: checks the request in order of cost — JSON
+//! content type, session header, who owns the named session, body size and
+//! budget — before the body is read and parsed once, then runs the turn and
+//! answers one completion or an event stream.
+
+use crate::body::{BudgetShare, HoldingBody, require_json};
+use crate::error::ApiError;
+use crate::inbound::{SessionChoice, parse_request, to_event};
+use crate::outbound::{CompletionMeta, completion};
+use crate::server::{AppState, SessionAccess};
+use crate::stream::{stream_response, text_stream};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use hermod_agent::{AgentEvent, FinishReason};
+use hermod_core::{CoreError, TurnEvent, TurnStream, new_session_id};
+use hermod_model::SessionId;
+use tracing::{debug, info, warn};
+
+/// The session header hermod reads and echoes.
+pub(crate) const SESSION_HEADER: HeaderName = HeaderName::from_static("x-hermod-session-id");
+/// The Hermes name of the same header, for clients configured for Hermes.
+pub(crate) const HERMES_SESSION_HEADER: HeaderName = HeaderName::from_static("x-hermes-session-id");
+
+pub(crate) async fn chat_completions(State(state): State<AppState>, request: Request) -> Response {
+    match handle_chat(&state, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle_chat(state: &AppState, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    require_json(&parts.headers)?;
+    let choice = session_choice(&parts.headers)?;
+    if let SessionChoice::Continue(id) = &choice {
+        check_session_access(&state.sessions, id).await?;
+    }
+    let (body, share) = state.bodies.read(&parts.headers, body).await?;
+    let request = parse_request(&body)?;
+    // Only the parsed request is kept from here on.
+    drop(body);
+    let streaming = request.stream;
+    let meta = CompletionMeta::new(
+        request
+            .model
+            .clone()
+            .unwrap_or_else(|| state.model_name.to_string()),
+    );
+    let pinned = match &choice {
+        SessionChoice::Continue(id) => Some(id.clone()),
+        SessionChoice::Stateless(_) => None,
+    };
+    let event = to_event(request, choice, &state.model_name)?;
+    let mut turn = state.inbound.submit_streaming(event)?;
+    let session_id = match turn.next().await {
+        Some(TurnEvent::Started { session_id }) => session_id,
+        // Answered without the agent (a slash command, a full queue).
+        Some(TurnEvent::Reply { text }) => {
+            let response = text_response(&text, streaming, &meta);
+            return Ok(match pinned {
+                Some(id) => with_session_headers(response, &id),
+                None => response,
+            });
+        }
+        Some(TurnEvent::Failed(e)) => return Err(e.into()),
+        _ => return Err(CoreError::Cancelled.into()),
+    };
+    let response = if streaming {
+        stream_response(turn, meta).await?
+    } else {
+        plain_response(turn, &meta).await?
+    };
+    Ok(with_session_headers(holding(response, share), &session_id))
+}
+
+/// Keeps the request's share of the body budget until the answer has been
+/// written (for a stream: until it ends).
+fn holding(response: Response, share: BudgetShare) -> Response {
+    response.map(|body| Body::new(HoldingBody::new(body, share)))
+}
+
+/// Reads the session header (hermod's name first, then Hermes').
+fn session_choice(headers: &HeaderMap) -> Result<SessionChoice, ApiError> {
+    let raw = headers
+        .get(&SESSION_HEADER)
+        .or_else(|| headers.get(&HERMES_SESSION_HEADER));
+    let Some(raw) = raw else {
+        return Ok(SessionChoice::Stateless(new_session_id()));
+    };
+    let text = raw.to_str().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_session_id",
+            "The session id header must be printable ASCII.",
+        )
+    })?;
+    SessionId::parse(text.trim())
+        .map(SessionChoice::Continue)
+        .map_err(|e| {
+            ApiError::bad_request("invalid_session_id", format!("Invalid session id: {e}."))
+        })
+}
+
+/// A request may continue a session the API created, or start one under a
+/// new id; another platform's session (a Telegram chat's, say) only when
+/// the operator allowed it. Refusals look like an unknown id.
+async fn check_session_access(access: &SessionAccess, id: &SessionId) -> Result<(), ApiError> {
+    if access.allow_platform_sessions {
+        return Ok(());
+    }
+    let Some(store) = &access.store else {
+        warn!(session = %id, "refusing a named session: the API server was built without the store, so its owner cannot be checked");
+        return Err(ApiError::session_not_found());
+    };
+    match store.session(id).await {
+        Ok(None) => Ok(()),
+        Ok(Some(record)) if record.platform == crate::PLATFORM => Ok(()),
+        Ok(Some(record)) => {
+            info!(session = %id, platform = %record.platform, "refused an API request for another platform's session");
+            Err(ApiError::session_not_found())
+        }
+        Err(e) => Err(CoreError::from(e).into()),
+    }
+}
+
+/// A whole answer that did not come from the agent, plain or as a stream.
+fn text_response(text: &str, streaming: bool, meta: &CompletionMeta) -> Response {
+    if streaming {
+        text_stream(text, meta)
+    } else {
+        axum::Json(completion(meta, text, "stop", Default::default())).into_response()
+    }
+}
+
+fn with_session_headers(mut response: Response, session: &SessionId) -> Response {
+    if let Ok(value) = HeaderValue::from_str(session.as_str()) {
+        response.headers_mut().insert(SESSION_HEADER, value.clone());
+        response.headers_mut().insert(HERMES_SESSION_HEADER, value);
+    }
+    response
+}
+
+/// Waits for the end of the turn and answers one `chat.completion`. An
+/// answer the model did not finish is an error, not a completion.
+async fn plain_response(mut turn: TurnStream, meta: &CompletionMeta) -> Result<Response, ApiError> {
+    loop {
+        match turn.next().await {
+            Some(TurnEvent::Agent(AgentEvent::Final(outcome))) => {
+                if outcome.finish_reason == FinishReason::Incomplete {
+                    debug!("the model's answer was cut off; answering an error");
+                    return Err(ApiError::incomplete());
+                }
+                let body = completion(
+                    meta,
+                    &outcome.text,
+                    outcome.finish_reason.as_openai(),
+                    outcome.usage,
+                );
+                return Ok(axum::Json(body).into_response());
+            }
+            Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
+            Some(TurnEvent::Failed(e)) => return Err(e.into()),
+            Some(TurnEvent::Reply { text }) => {
+                return Ok(
+                    axum::Json(completion(meta, &text, "stop", Default::default())).into_response(),
+                );
+            }
+            Some(_) => {}
+            None => return Err(CoreError::Cancelled.into()),
+        }
+    }
+}

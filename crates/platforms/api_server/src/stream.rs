@@ -1,0 +1,174 @@
+//! Streamed answers: a turn's events as server-sent `chat.completion.chunk`
+//! frames. A failure, or an answer the model did not finish, ends the
+//! stream with an `{"error":{...}}` frame (which OpenAI's SDKs raise) and no
+//! `finish_reason` chunk, so a partial answer is never passed off as whole.
+
+use crate::error::ApiError;
+use crate::outbound::{CompletionMeta, SSE_DONE, SSE_KEEPALIVE, chunk, sse_data};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Response;
+use hermod_agent::{AgentEvent, FinishReason, TurnOutcome};
+use hermod_core::{CoreError, TurnEvent, TurnStream};
+use serde_json::json;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tracing::debug;
+
+/// A comment sent on an idle event stream so proxies keep it open.
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
+
+/// A whole answer that did not come from the agent, as a stream.
+pub(crate) fn text_stream(text: &str, meta: &CompletionMeta) -> Response {
+    let usage = hermod_model::Usage::default();
+    let frames = [
+        sse_data(&chunk(
+            meta,
+            &json!({"role": "assistant", "content": ""}),
+            None,
+            None,
+        )),
+        sse_data(&chunk(meta, &json!({"content": text}), None, None)),
+        sse_data(&chunk(meta, &json!({}), Some("stop"), Some(usage))),
+        SSE_DONE.to_owned(),
+    ];
+    sse_response(Body::from(frames.concat()))
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    response
+}
+
+/// Answers an event stream. The status is decided by the first event: a
+/// turn that fails before producing anything gets a proper error status
+/// instead of a 200 stream that carries only an error.
+pub(crate) async fn stream_response(
+    mut turn: TurnStream,
+    meta: CompletionMeta,
+) -> Result<Response, ApiError> {
+    let first = loop {
+        match turn.next().await {
+            Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
+            Some(TurnEvent::Failed(e)) => return Err(e.into()),
+            Some(TurnEvent::Agent(AgentEvent::Final(outcome)))
+                if outcome.finish_reason == FinishReason::Incomplete =>
+            {
+                debug!("the model's answer was cut off; answering an error");
+                return Err(ApiError::incomplete());
+            }
+            Some(TurnEvent::Agent(AgentEvent::Usage(_))) => {}
+            Some(other) => break other,
+            None => return Err(CoreError::Cancelled.into()),
+        }
+    };
+    let opening = sse_data(&chunk(
+        &meta,
+        &json!({"role": "assistant", "content": ""}),
+        None,
+        None,
+    ));
+    let frames = Frames {
+        turn,
+        meta,
+        pending: VecDeque::from([opening]),
+        first: Some(first),
+        done: false,
+    };
+    // The body owns the turn: when the client disconnects, hyper drops the
+    // body, the turn stream is dropped and the turn is cancelled.
+    let body = futures_util::stream::unfold(frames, |mut frames| async move {
+        let frame = frames.next_frame().await?;
+        Some((
+            Ok::<_, std::convert::Infallible>(Bytes::from(frame)),
+            frames,
+        ))
+    });
+    Ok(sse_response(Body::from_stream(body)))
+}
+
+/// Turns a turn's events into SSE frames.
+struct Frames {
+    turn: TurnStream,
+    meta: CompletionMeta,
+    pending: VecDeque<String>,
+    first: Option<TurnEvent>,
+    done: bool,
+}
+
+impl Frames {
+    async fn next_frame(&mut self) -> Option<String> {
+        loop {
+            if let Some(frame) = self.pending.pop_front() {
+                return Some(frame);
+            }
+            if self.done {
+                return None;
+            }
+            let event = match self.first.take() {
+                Some(first) => Some(first),
+                None => tokio::select! {
+                    event = self.turn.next() => event,
+                    () = tokio::time::sleep(KEEPALIVE_EVERY) => return Some(SSE_KEEPALIVE.to_owned()),
+                },
+            };
+            self.push(event);
+        }
+    }
+
+    fn content(&mut self, text: &str) {
+        let frame = chunk(&self.meta, &json!({"content": text}), None, None);
+        self.pending.push_back(sse_data(&frame));
+    }
+
+    fn push(&mut self, event: Option<TurnEvent>) {
+        match event {
+            Some(TurnEvent::Agent(AgentEvent::TextDelta(text))) => self.content(&text),
+            Some(TurnEvent::Agent(AgentEvent::SegmentBreak)) => {
+                self.content(hermod_agent::SEGMENT_SEPARATOR)
+            }
+            Some(TurnEvent::Agent(AgentEvent::Final(outcome))) => self.finish(&outcome),
+            Some(TurnEvent::Agent(AgentEvent::Failed(e))) => self.fail(&CoreError::Agent(e).into()),
+            Some(TurnEvent::Failed(e)) => self.fail(&e.into()),
+            Some(TurnEvent::Reply { text }) => {
+                self.content(&text);
+                self.finish_with("stop", hermod_model::Usage::default());
+            }
+            None => self.fail(&CoreError::Cancelled.into()),
+            // Tool progress and per-call usage are not part of the OpenAI
+            // stream; the final chunk carries the turn's total usage.
+            Some(_) => {}
+        }
+    }
+
+    fn finish(&mut self, outcome: &TurnOutcome) {
+        if outcome.finish_reason == FinishReason::Incomplete {
+            debug!("the model's answer was cut off mid-stream; ending the stream with an error");
+            self.fail(&ApiError::incomplete());
+            return;
+        }
+        self.finish_with(outcome.finish_reason.as_openai(), outcome.usage);
+    }
+
+    fn finish_with(&mut self, finish_reason: &str, usage: hermod_model::Usage) {
+        let last = chunk(&self.meta, &json!({}), Some(finish_reason), Some(usage));
+        self.pending.push_back(sse_data(&last));
+        self.pending.push_back(SSE_DONE.to_owned());
+        self.done = true;
+    }
+
+    fn fail(&mut self, error: &ApiError) {
+        self.pending.push_back(sse_data(&error.body()));
+        self.done = true;
+    }
+}

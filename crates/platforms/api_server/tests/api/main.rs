@@ -1,0 +1,16 @@
+//! The API server end to end: a real listening socket on loopback, the real
+//! router and store, and either the real LLM client against the scripted
+//! fake upstream or an in-process agent. One test binary.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+
+mod bodies;
+mod chat;
+mod connections;
+mod errors;
+mod health;
+mod sessions;
+mod support;
