@@ -88,8 +88,8 @@ impl PlatformsConfig {
     /// reported here). Adapters keep their small state (update offsets) in
     /// `store`.
     #[cfg_attr(
-        not(feature = "telegram"),
-        expect(unused_variables, reason = "no adapter compiled in keeps state")
+        not(any(feature = "api_server", feature = "telegram")),
+        expect(unused_variables, reason = "no adapter compiled in uses the store")
     )]
     pub async fn build(&self, store: Arc<dyn Store>) -> Result<Vec<BuiltAdapter>, AdapterError> {
         #[cfg_attr(
@@ -102,7 +102,9 @@ impl PlatformsConfig {
         let mut built = Vec::new();
         #[cfg(feature = "api_server")]
         if self.api_server.enabled {
-            let server = hermod_api_server::ApiServer::bind(self.api_server.clone()).await?;
+            let server = hermod_api_server::ApiServer::bind(self.api_server.clone())
+                .await?
+                .with_store(Arc::clone(&store));
             let description = format!("API server on http://{}", server.local_addr());
             built.push(BuiltAdapter {
                 adapter: Arc::new(server),
