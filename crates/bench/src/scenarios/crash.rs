@@ -31,7 +31,9 @@
 //!   outbox rows still pending, inbox rows not done;
 //! - **recovery time**: from the restart (spawning the process) to the
 //!   last call that completed a chat's reply; the restart's own time to
-//!   `/health`; model requests made after the restart.
+//!   `/health`; model requests made after the restart; the restarted
+//!   gateway's sends, edits and deletes, and the most of them within any
+//!   second, overall (Telegram allows a bot 30) and to one chat (about 1).
 //!
 //! Any of lost, duplicated, stale, partial, other, user messages other
 //! than 1, stored replies other than 1, pending or unfinished rows, or a
@@ -40,7 +42,9 @@
 //! the first chat affected, what the fakes and the database show).
 
 use super::progress;
-use super::telegram::{CURSOR, FIRST_USER, chat_of, is_message_call, secs, start_gateway_in};
+use super::telegram::{
+    CURSOR, FIRST_USER, chat_of, is_message_call, is_send, max_in_window, secs, start_gateway_in,
+};
 use crate::report::{Metric, Report, percentile};
 use crate::target::Target;
 use anyhow::Context;
@@ -528,11 +532,27 @@ async fn run_point(target: &Target, chats: usize, point: KillPoint) -> anyhow::R
             last_call.insert(c, call.at);
         }
     }
-    let calls_after_restart = calls
+    // The restarted gateway's calls, against Telegram's limits.
+    let after: Vec<&FakeCall> = calls
         .iter()
         .skip(calls_before_restart)
         .filter(|c| changes_a_message(c))
-        .count();
+        .collect();
+    let of = |kind: fn(&str) -> bool| after.iter().filter(|c| kind(&c.method)).count();
+    let (sends, edits) = (of(is_send), of(|m| !is_send(m) && is_message_call(m)));
+    let deletes = after.len() - sends - edits;
+    let times: Vec<Instant> = after.iter().map(|c| c.at).collect();
+    let mut per_chat: HashMap<i64, Vec<Instant>> = HashMap::new();
+    for call in &after {
+        if let Some(chat) = chat_of(call) {
+            per_chat.entry(chat).or_default().push(call.at);
+        }
+    }
+    let chat_busiest = per_chat
+        .values()
+        .map(|t| max_in_window(t, Duration::from_secs(1)))
+        .max()
+        .unwrap_or(0);
     let mut recovered: Vec<f64> = last_call.values().map(|at| secs(restarted, *at)).collect();
     let recovery_time = all_at.map(|_| percentile(&mut recovered, 100.0));
 
@@ -680,11 +700,21 @@ async fn run_point(target: &Target, chats: usize, point: KillPoint) -> anyhow::R
             count(last_call.len()),
             "chats",
         ),
+        Metric::new("sends_after_restart", count(sends), "calls"),
+        Metric::new("edits_after_restart", count(edits), "calls"),
+        Metric::new("deletes_after_restart", count(deletes), "calls"),
         Metric::new(
-            "message_calls_after_restart",
-            count(calls_after_restart),
+            "busiest_second_after_restart",
+            count(max_in_window(&times, Duration::from_secs(1))),
             "calls",
-        ),
+        )
+        .goal("<= 30"),
+        Metric::new(
+            "chat_busiest_second_after_restart",
+            count(chat_busiest),
+            "calls",
+        )
+        .goal("<= 1"),
         Metric::new("llm_requests_after_restart", count(llm_after), "requests"),
     ];
     Ok(Report {
