@@ -211,7 +211,9 @@ pub async fn run(target: &Target, chats: usize) -> anyhow::Result<Vec<Report>> {
         ));
         let report = run_point(target, chats, *point).await?;
         for failure in &report.failures {
-            progress(&format!("crash-recovery {}: FAILED: {failure}", point.name));
+            // The chat described after "; chat " comes with the final error.
+            let what = failure.split("; chat ").next().unwrap_or(failure);
+            progress(&format!("crash-recovery {}: FAILED: {what}", point.name));
         }
         reports.push(report);
     }
