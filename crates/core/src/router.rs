@@ -6,6 +6,7 @@
 //! Workers stop after a period with nothing to do, so memory does not grow
 //! with the number of sessions ever seen.
 
+use crate::access::Access;
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnStream};
 use crate::session::{Job, WorkerDeps, run_worker};
@@ -239,10 +240,10 @@ impl Inbound {
         let deps = self.router.shared.deps();
         // Nothing a stranger wrote is kept: a refused message is recorded
         // only as far as dedupe and the refusal (a pairing code) need.
-        let event = if self.admits(&event.source).await {
-            event
-        } else {
-            refused_record(event)
+        let access = self.access(&event.source).await;
+        let event = match access {
+            Some(Access::Denied(_)) => refused_record(event),
+            _ => event,
         };
         let json = serde_json::to_string(&event)
             .map_err(|e| CoreError::Store(format!("cannot record the message: {e}")))?;
@@ -250,10 +251,6 @@ impl Inbound {
         let at = deps.clock.now_ms();
         let recorded = deps.store.inbox_record(&platform, key, &json, at).await;
         let recorded = recorded.inspect_err(|e| {
-            deps.health.degraded(
-                crate::health::STORE_COMPONENT,
-                "recording inbound messages fails",
-            );
             tracing::error!(%platform, key, error = %e, "cannot record an inbound message; the platform should deliver it again");
         })?;
         if !recorded {
@@ -261,6 +258,7 @@ impl Inbound {
         }
         let mut job = Job::new(event, ReplyMode::Adapter);
         job.inbox.push(key.to_owned());
+        job.access = access;
         if let Err(e) = self.router.submit_job(job) {
             // Recorded all the same: the outbox sweeper takes it up.
             warn!(%platform, key, error = %e, "a recorded message could not be queued now; it is taken up again shortly");
@@ -274,15 +272,20 @@ impl Inbound {
     /// `submit_once` stores only a dedupe record for refused messages.
     /// A storage failure answers `true`: the session worker checks again.
     pub async fn admits(&self, source: &hermod_model::Source) -> bool {
+        !matches!(self.access(source).await, Some(Access::Denied(_)))
+    }
+
+    /// The access verdict for a sender; `None` when it cannot be decided
+    /// now (storage failed), in which case the session worker decides.
+    async fn access(&self, source: &hermod_model::Source) -> Option<Access> {
         let deps = self.router.shared.deps();
         let caps = deps.capabilities(&source.platform);
-        match crate::access::check(&deps.config, &caps, source, deps.store.as_ref()).await {
-            Ok(access) => access == crate::access::Access::Allowed,
-            Err(e) => {
-                warn!(error = %e, "access check failed; the session worker checks again");
-                true
-            }
-        }
+        crate::access::check(&deps.config, &caps, source, deps.store.as_ref())
+            .await
+            .inspect_err(
+                |e| warn!(error = %e, "access check failed; the session worker checks again"),
+            )
+            .ok()
     }
 
     /// Where adapters report their state (and the API server reads it for

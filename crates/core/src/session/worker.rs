@@ -42,6 +42,9 @@ pub(crate) struct Job {
     /// Inbox keys of the platform messages this job answers (several when
     /// follow-ups were merged); marked done when the job is handled.
     pub(crate) inbox: Vec<String>,
+    /// The access verdict, when the submitter already checked it (so the
+    /// worker does not check twice).
+    pub(crate) access: Option<Access>,
 }
 
 impl Job {
@@ -50,6 +53,7 @@ impl Job {
             event,
             reply,
             inbox: Vec::new(),
+            access: None,
         }
     }
 }
@@ -262,7 +266,11 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
     let source = &job.event.source;
     let caps = deps.capabilities(&source.platform);
     if !job.reply.is_stream() {
-        match access::check(&deps.config, &caps, source, deps.store.as_ref()).await {
+        let verdict = match job.access {
+            Some(verdict) => Ok(verdict),
+            None => access::check(&deps.config, &caps, source, deps.store.as_ref()).await,
+        };
+        match verdict {
             Ok(Access::Allowed) if is_empty(&job.event) => {
                 // A message recorded while its sender was not allowed keeps
                 // no content: nothing to answer.
