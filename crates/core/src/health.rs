@@ -153,7 +153,7 @@ mod tests {
     fn a_failed_or_degraded_component_makes_the_report_unhealthy() {
         let health = Health::default();
         health.set("store", ComponentState::Running);
-        health.set("telegram", ComponentState::Running);
+        health.set("chat", ComponentState::Running);
         assert!(health.report().healthy);
 
         health.degraded("store", "disk full");
@@ -165,12 +165,12 @@ mod tests {
         assert!(health.report().healthy);
 
         health.set(
-            "telegram",
+            "chat",
             ComponentState::Failed {
                 reason: "token refused".into(),
             },
         );
-        health.recovered("telegram");
+        health.recovered("chat");
         assert!(!health.report().healthy, "failed is final until restart");
     }
 }

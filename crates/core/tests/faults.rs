@@ -8,13 +8,38 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
-use hermod_core::{Clock, Gateway, GatewayConfig, STORE_COMPONENT, Submitted};
+use hermod_core::{Clock, Gateway, GatewayConfig, Health, STORE_COMPONENT, Submitted};
 use hermod_model::{Attachment, AttachmentKind, Role};
 use hermod_store::{SqliteStore, Store};
 use hermod_testkit::{FlakyStore, ScriptedAgent, Step, TestPlatform};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+fn allow_all() -> GatewayConfig {
+    GatewayConfig {
+        allow_all_users: true,
+        ..GatewayConfig::default()
+    }
+}
+
+/// Runs a gateway with `platform` until the test ends; returns its health.
+async fn start(
+    store: Arc<dyn Store>,
+    agent: ScriptedAgent,
+    config: GatewayConfig,
+    platform: &TestPlatform,
+) -> Health {
+    let gateway = Gateway::builder(store, Arc::new(agent), config)
+        .adapter(platform.adapter())
+        .clock(Clock::following_tokio(1_000_000))
+        .build()
+        .unwrap();
+    let health = gateway.health().clone();
+    tokio::spawn(gateway.run(CancellationToken::new()));
+    platform.wait_running().await;
+    health
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_reply_that_cannot_be_stored_is_delivered_once_storage_recovers() {
@@ -29,18 +54,7 @@ async fn a_reply_that_cannot_be_stored_is_delivered_once_storage_recovers() {
             Step::Text("is 42".into()),
         ]
     });
-    let config = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
-    let gateway = Gateway::builder(store.clone(), Arc::new(agent), config)
-        .adapter(platform.adapter())
-        .clock(Clock::following_tokio(1_000_000))
-        .build()
-        .unwrap();
-    let health = gateway.health().clone();
-    tokio::spawn(gateway.run(CancellationToken::new()));
-    platform.wait_running().await;
+    let health = start(store.clone(), agent, allow_all(), &platform).await;
     let alice = platform.user("alice");
     let mut event = alice.dm_event("question");
     event.message_id = Some("m1".into());
@@ -106,12 +120,7 @@ async fn a_strangers_message_is_recorded_without_its_content() {
         allowed_users: vec!["friend".into()],
         ..GatewayConfig::default()
     };
-    let gateway = Gateway::builder(store.clone(), Arc::new(ScriptedAgent::echo()), config)
-        .adapter(platform.adapter())
-        .build()
-        .unwrap();
-    tokio::spawn(gateway.run(CancellationToken::new()));
-    platform.wait_running().await;
+    start(store.clone(), ScriptedAgent::echo(), config, &platform).await;
     let inbound = platform.inbound().unwrap();
     let stranger = platform.user("stranger");
     let friend = platform.user("friend");
@@ -176,16 +185,7 @@ async fn a_reply_cut_off_by_the_model_is_delivered_with_a_notice_and_stored_as_p
             Step::CutOff,
         ]
     });
-    let config = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
-    let gateway = Gateway::builder(store.clone(), Arc::new(agent), config)
-        .adapter(platform.adapter())
-        .build()
-        .unwrap();
-    tokio::spawn(gateway.run(CancellationToken::new()));
-    platform.wait_running().await;
+    start(store.clone(), agent, allow_all(), &platform).await;
     platform
         .submit(platform.user("alice").dm_event("tell me"))
         .await

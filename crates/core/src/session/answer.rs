@@ -75,7 +75,7 @@ pub(crate) async fn finish_reply(
     } = reply;
     let (text, preview, shown) = match consumer.finish(&outcome.text).await {
         Remaining::Silent => {
-            delete_messages(deps, event, previous).await;
+            delete_previews(deps, event, previous).await;
             return persist_reply(deps, session, outcome).await;
         }
         Remaining::Deliver {
@@ -89,7 +89,7 @@ pub(crate) async fn finish_reply(
         _ => text,
     };
     if text.trim().is_empty() && preview.is_none() {
-        delete_messages(deps, event, previous).await;
+        delete_previews(deps, event, previous).await;
         return persist_reply(deps, session, outcome).await;
     }
     let now = deps.clock.now_ms();
@@ -172,8 +172,10 @@ pub(crate) async fn persist_reply(
     Ok(())
 }
 
-/// Deletes messages in the event's chat (best effort).
-async fn delete_messages(deps: &WorkerDeps, event: &InboundEvent, ids: &[String]) {
+/// Deletes the previews a stopped run left in the event's chat, when the
+/// turn resumed for them ends without a reply to put in their place (best
+/// effort; they would otherwise keep a cursor).
+pub(crate) async fn delete_previews(deps: &WorkerDeps, event: &InboundEvent, ids: &[String]) {
     let (Some(adapter), Some(chat_id)) = (
         deps.adapters.get(&event.source.platform),
         &event.source.chat_id,

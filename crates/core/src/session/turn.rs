@@ -10,13 +10,15 @@ use crate::delivery::deliver_entry;
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
-use crate::session::answer::{ReplyTo, deliver, fail, finish_reply, new_consumer, persist_reply};
+use crate::session::answer::{
+    ReplyTo, delete_previews, deliver, fail, finish_reply, new_consumer, persist_reply,
+};
 use crate::session::resolve::resolve;
 use crate::session::worker::{Job, WorkerDeps, inbox_done, release_inbox};
 use hermod_agent::{AgentError, AgentEvent, FinishReason, TurnControl, TurnOutcome, TurnRequest};
 use hermod_model::{
-    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, MessageRef, Role,
-    SessionId, SessionKey, Source,
+    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Role, SessionId,
+    SessionKey, Source,
 };
 use hermod_store::{AppendMessages, InboxEntry, InboxState, InboxTurn, NewMessage, OutboxState};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,6 +107,7 @@ async fn run(
         event,
         reply: mode,
         inbox,
+        ..
     } = job;
     if let ReplyMode::Stream { cancel, .. } = &mode
         && cancel.is_cancelled()
@@ -474,7 +477,7 @@ impl Turn<'_> {
                 if let Some(consumer) = consumer {
                     consumer.abandon().await;
                 }
-                self.drop_previews(&previous).await;
+                delete_previews(deps, event, &previous).await;
                 return Err(CoreError::Agent(AgentError::Protocol(
                     "the agent stopped without a final event".into(),
                 )));
@@ -504,7 +507,7 @@ impl Turn<'_> {
                             if let Some(consumer) = other {
                                 consumer.abandon().await;
                             }
-                            self.drop_previews(&previous).await;
+                            delete_previews(deps, event, &previous).await;
                             persist_reply(deps, &start.session, &outcome).await?;
                         }
                     }
@@ -515,7 +518,7 @@ impl Turn<'_> {
                     if let Some(consumer) = consumer {
                         consumer.abandon().await;
                     }
-                    self.drop_previews(&previous).await;
+                    delete_previews(deps, event, &previous).await;
                     return Err(match error {
                         AgentError::Cancelled => CoreError::Cancelled,
                         other => CoreError::Agent(other),
@@ -555,29 +558,6 @@ impl Turn<'_> {
             deps.store.inbox_set_previews(platform, self.inbox, ids, at)
         })
         .await
-    }
-
-    /// A resumed turn that ends without a reply removes the previews the
-    /// stopped run left (best effort; they would otherwise keep a cursor).
-    async fn drop_previews(&self, previews: &[String]) {
-        let Some(adapter) = self.deps.adapters.get(&self.event.source.platform) else {
-            return;
-        };
-        let Some(chat_id) = &self.event.source.chat_id else {
-            return;
-        };
-        for id in previews {
-            let message = MessageRef {
-                target: ChatTarget {
-                    chat_id: chat_id.clone(),
-                    thread_id: self.event.source.thread_id.clone(),
-                },
-                message_id: id.clone(),
-            };
-            if let Err(e) = adapter.delete(message).await {
-                debug!(error = %e, "could not remove a stale preview");
-            }
-        }
     }
 }
 

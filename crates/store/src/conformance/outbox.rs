@@ -134,13 +134,7 @@ pub async fn outbox_put_is_idempotent(store: Arc<dyn Store>) {
     let after = store.outbox_put(again).await.expect("outbox_put");
     assert_eq!(after.state, OutboxState::Delivered, "not queued again");
     assert_eq!(after.message_ids, ["m-1"]);
-    assert!(
-        store
-            .outbox_pending(0, 0)
-            .await
-            .expect("pending")
-            .is_empty()
-    );
+    assert!(nothing_pending(store.as_ref()).await);
 
     let mut handles = Vec::new();
     for t in 0..8 {
@@ -270,13 +264,7 @@ pub async fn append_reply_to_unknown_session_writes_nothing(store: Arc<dyn Store
             .expect("outbox_entry"),
         None
     );
-    assert!(
-        store
-            .outbox_pending(0, 0)
-            .await
-            .expect("pending")
-            .is_empty()
-    );
+    assert!(nothing_pending(store.as_ref()).await);
     assert!(store.search("boo", 5).await.expect("search").is_empty());
 
     // The key is still free for a successful write.
@@ -393,13 +381,7 @@ pub async fn outbox_state_transitions(store: Arc<dyn Store>) {
         .await
         .expect("failed twice is a no-op");
     assert_eq!(entry(&*store, "f").await, failed);
-    assert!(
-        store
-            .outbox_pending(0, 0)
-            .await
-            .expect("pending")
-            .is_empty()
-    );
+    assert!(nothing_pending(store.as_ref()).await);
 
     // A late success report is still recorded.
     store
@@ -496,4 +478,12 @@ pub async fn outbox_pending_order_and_limit(store: Arc<dyn Store>) {
         store.outbox_pending(0, 500).await.expect("pending").len(),
         103
     );
+}
+
+async fn nothing_pending(store: &dyn Store) -> bool {
+    store
+        .outbox_pending(0, 0)
+        .await
+        .expect("pending")
+        .is_empty()
 }
