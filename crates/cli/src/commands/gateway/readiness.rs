@@ -3,7 +3,8 @@
 //!
 //! The gateway records every adapter's state in [`Health`]: `Running` when
 //! its `run` starts, `Degraded` while the adapter reports it keeps failing,
-//! `Failed` when `run` ends with an error — a refused Telegram token, say.
+//! `Failed` when `run` ends with an error — a platform whose token is
+//! refused, say.
 //! [`watch`] reads it:
 //!
 //! - the ready line comes once every adapter has reported a state other than
@@ -37,7 +38,8 @@ const RUNNING_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub(super) struct Watched {
     pub id: PlatformId,
-    /// As in the ready line ("Telegram bot", "API server on http://...").
+    /// As in the ready line: the registry's line for the operator (the
+    /// platform's name, and its address when it listens on one).
     pub description: String,
 }
 
@@ -137,7 +139,7 @@ mod tests {
     use super::*;
 
     fn adapters() -> Vec<Watched> {
-        ["api_server", "telegram"]
+        ["chat_a", "chat_b"]
             .into_iter()
             .map(|id| Watched {
                 id: PlatformId::new(id),
@@ -172,10 +174,7 @@ mod tests {
         assert!(view.started);
         assert_eq!(
             view.running,
-            [
-                "api_server adapter",
-                "telegram adapter (degraded: retrying)"
-            ]
+            ["chat_a adapter", "chat_b adapter (degraded: retrying)"]
         );
         assert!(view.failed.is_empty());
     }
@@ -186,9 +185,9 @@ mod tests {
         let states = [Some(ComponentState::Running), failed("token refused")];
         let view = assess(&a, &states);
         assert!(view.started && !view.all_failed);
-        assert_eq!(view.running, ["api_server adapter"]);
+        assert_eq!(view.running, ["chat_a adapter"]);
         assert_eq!(view.failed.len(), 1);
-        assert_eq!(view.failed[0].0.id.as_str(), "telegram");
+        assert_eq!(view.failed[0].0.id.as_str(), "chat_b");
         assert_eq!(view.failed[0].1, "token refused");
     }
 
