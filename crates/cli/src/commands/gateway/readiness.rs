@@ -60,9 +60,10 @@ pub(super) async fn watch(
             .map(|a| health.get(a.id.as_str()).map(|s| s.state))
             .collect();
         let view = assess(&adapters, &states);
-        for (adapter, reason) in view.failed {
-            if reported.insert(adapter.id.as_str().to_owned()) {
-                let rest = if view.all_failed {
+        let all_failed = view.all_failed();
+        for &(adapter, reason) in &view.failed {
+            if reported.insert(adapter.id.clone()) {
+                let rest = if all_failed {
                     ""
                 } else {
                     "; the other platforms keep running"
@@ -73,7 +74,7 @@ pub(super) async fn watch(
                 ));
             }
         }
-        if view.all_failed {
+        if all_failed {
             shutdown.cancel();
             anyhow::bail!("no platform is running: every one failed (see above)");
         }
@@ -102,7 +103,13 @@ struct View<'a> {
     /// The descriptions of those that have not failed.
     running: Vec<String>,
     failed: Vec<(&'a Watched, &'a str)>,
-    all_failed: bool,
+}
+
+impl View<'_> {
+    /// Every adapter has failed (and there is at least one).
+    fn all_failed(&self) -> bool {
+        self.started && self.running.is_empty() && !self.failed.is_empty()
+    }
 }
 
 /// `states[i]` is `adapters[i]`'s, `None` until it reports.
@@ -111,23 +118,17 @@ fn assess<'a>(adapters: &'a [Watched], states: &'a [Option<ComponentState>]) -> 
         started: true,
         running: Vec::new(),
         failed: Vec::new(),
-        all_failed: !adapters.is_empty(),
     };
     for (adapter, state) in adapters.iter().zip(states) {
         match state {
-            None | Some(ComponentState::Starting) => {
-                view.started = false;
-                view.all_failed = false;
-            }
+            None | Some(ComponentState::Starting) => view.started = false,
             Some(ComponentState::Failed { reason }) => view.failed.push((adapter, reason)),
             Some(ComponentState::Degraded { reason }) => {
                 view.running
                     .push(format!("{} (degraded: {reason})", adapter.description));
-                view.all_failed = false;
             }
             Some(ComponentState::Running | ComponentState::Stopped) => {
                 view.running.push(adapter.description.clone());
-                view.all_failed = false;
             }
         }
     }
@@ -164,7 +165,7 @@ mod tests {
             [running.clone(), Some(ComponentState::Starting)],
         ] {
             let view = assess(&a, &states);
-            assert!(!view.started && !view.all_failed, "{states:?}");
+            assert!(!view.started && !view.all_failed(), "{states:?}");
         }
         let degraded = Some(ComponentState::Degraded {
             reason: "retrying".into(),
@@ -184,7 +185,7 @@ mod tests {
         let a = adapters();
         let states = [Some(ComponentState::Running), failed("token refused")];
         let view = assess(&a, &states);
-        assert!(view.started && !view.all_failed);
+        assert!(view.started && !view.all_failed());
         assert_eq!(view.running, ["chat_a adapter"]);
         assert_eq!(view.failed.len(), 1);
         assert_eq!(view.failed[0].0.id.as_str(), "chat_b");
@@ -196,9 +197,9 @@ mod tests {
         let a = adapters();
         let states = [failed("port"), failed("token")];
         let view = assess(&a, &states);
-        assert!(view.all_failed && view.running.is_empty());
+        assert!(view.all_failed() && view.running.is_empty());
         let states = [failed("port"), None];
         let view = assess(&a, &states);
-        assert!(!view.all_failed, "one may still start");
+        assert!(!view.all_failed(), "one may still start");
     }
 }
