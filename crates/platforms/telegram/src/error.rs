@@ -58,7 +58,8 @@ impl TelegramError {
             Ok(answer) => {
                 let code = answer.error_code.unwrap_or(status);
                 let parameters = answer.parameters.unwrap_or_default();
-                let mut description = truncate(&answer.description.unwrap_or_default());
+                let mut description =
+                    truncate(&answer.description.unwrap_or_default(), MAX_DESCRIPTION);
                 if let Some(chat) = parameters.migrate_to_chat_id {
                     description.push_str(&format!(
                         " (the group is now the supergroup {chat}; use that id)"
@@ -146,8 +147,9 @@ fn retry_after_in(description: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_DESCRIPTION) {
+/// `text` cut to at most `max_chars` characters, with `…` when cut.
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }

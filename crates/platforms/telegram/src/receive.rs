@@ -4,6 +4,7 @@
 //! the backoff between failed attempts, and reporting health.
 
 use crate::adapter::TelegramAdapter;
+use crate::error::truncate;
 use crate::inbound::{self, Decision, Received, Rules};
 use crate::media;
 use crate::types::{BotCommand, SetMyCommands, Update, User, update_kind};
@@ -127,7 +128,7 @@ impl TelegramAdapter {
                 warn!(
                     update_id = update_id(&raw),
                     kind = update_kind(&raw),
-                    problem = %shorten(&e.to_string()),
+                    problem = %truncate(&e.to_string(), MAX_REASON),
                     "skipping a malformed update"
                 );
                 return Handled::Done;
@@ -236,7 +237,7 @@ impl TelegramAdapter {
         let reason = self.api().redact(reason);
         ctx.inbound
             .health()
-            .degraded(crate::PLATFORM.as_str(), shorten(&reason));
+            .degraded(crate::PLATFORM.as_str(), truncate(&reason, MAX_REASON));
         reason
     }
 
@@ -253,14 +254,6 @@ pub(crate) fn update_id(raw: &serde_json::Value) -> Option<i64> {
         serde_json::Value::Number(n) => n.as_i64(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
-}
-
-/// At most [`MAX_REASON`] characters.
-fn shorten(text: &str) -> String {
-    match text.char_indices().nth(MAX_REASON) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }
 
