@@ -66,6 +66,7 @@ async fn an_unreachable_model_is_reported_without_its_address() {
     .await;
     let (status, body) = json_of(s.post(&user("hi")).send().await.unwrap()).await;
     assert_eq!(status, 502);
+    assert_eq!(body["error"]["type"], "upstream_error");
     assert_eq!(body["error"]["code"], "upstream_unavailable");
     assert_no_internals(&body.to_string(), &["127.0.0.1", &port.to_string()]);
     let (status, body) = json_of(s.post(&streamed(user("hi"))).send().await.unwrap()).await;
