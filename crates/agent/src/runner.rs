@@ -194,29 +194,20 @@ impl Turn {
             if !completion.text.is_empty() {
                 self.segments.push(completion.text.clone());
             }
-            match completion.end {
-                CallEnd::Finished => {}
-                CallEnd::Cancelled => {
-                    self.produced.push(ChatMessage::assistant(completion.text));
-                    return Err(self.cancelled());
+            let end = match completion.end {
+                CallEnd::Finished if !completion.tool_calls.is_empty() => {
+                    self.run_tools(completion, request, &mut conversation)
+                        .await?;
+                    continue;
                 }
+                CallEnd::Finished if completion.is_truncated() => Ok(FinishReason::Length),
+                CallEnd::Finished => Ok(FinishReason::Stop),
                 // Part of the answer was shown, so it is kept, as partial.
-                CallEnd::Incomplete => {
-                    self.produced.push(ChatMessage::assistant(completion.text));
-                    return Ok(FinishReason::Incomplete);
-                }
-            }
-            if completion.tool_calls.is_empty() {
-                let finish = if completion.is_truncated() {
-                    FinishReason::Length
-                } else {
-                    FinishReason::Stop
-                };
-                self.produced.push(ChatMessage::assistant(completion.text));
-                return Ok(finish);
-            }
-            self.run_tools(completion, request, &mut conversation)
-                .await?;
+                CallEnd::Incomplete => Ok(FinishReason::Incomplete),
+                CallEnd::Cancelled => Err(self.cancelled()),
+            };
+            self.produced.push(ChatMessage::assistant(completion.text));
+            return end;
         }
         Ok(FinishReason::MaxIterations)
     }
