@@ -71,14 +71,15 @@ async fn start(home: &Path, llm: &FakeLlm) -> Running {
     Running { child, base, key }
 }
 
-async fn terminate(mut running: Running) -> i32 {
-    let pid = running.child.id().unwrap().to_string();
+/// Sends SIGTERM and returns the exit code.
+async fn terminate(mut child: Child) -> i32 {
+    let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), running.child.wait())
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("exits after SIGTERM");
     exit.unwrap().code().unwrap_or(-1)
@@ -117,17 +118,10 @@ async fn first_run_generates_a_key_and_a_restart_keeps_the_session() {
         .expect("the generated key is printed on first run");
     assert_eq!(printed, dotenv_key(home.path()));
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(home.path().join(".env"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    assert_eq!(mode(&home.path().join(".env")), 0o600);
     let reply = chat(&running.base, &printed, "kept", "first").await;
     assert_eq!(reply["choices"][0]["message"]["content"], "echo: first");
-    assert_eq!(terminate(running).await, 0, "SIGTERM is a clean stop");
+    assert_eq!(terminate(running.child).await, 0, "SIGTERM is a clean stop");
 
     let running = start(home.path(), &llm).await;
     assert_eq!(running.key, None, "the key is printed only once");
@@ -138,7 +132,7 @@ async fn first_run_generates_a_key_and_a_restart_keeps_the_session() {
         .map(|m| m["content"].as_str().unwrap())
         .collect();
     assert_eq!(texts, ["first", "echo: first", "second"]);
-    assert_eq!(terminate(running).await, 0);
+    assert_eq!(terminate(running.child).await, 0);
 
     // The sessions command reads what the gateway stored.
     let out = hermod(home.path())
@@ -246,7 +240,7 @@ print(json.dumps({"first": first.choices[0].message.content, "streamed": "".join
     assert_eq!(result["auth"], "AuthenticationError");
     // The second turn carried the first one from the store.
     assert_eq!(llm.requests()[1].messages().len(), 3);
-    assert_eq!(terminate(running).await, 0);
+    assert_eq!(terminate(running.child).await, 0);
 }
 
 #[tokio::test]
@@ -347,7 +341,7 @@ fn gateway_run(home: &Path) -> Command {
 }
 
 /// Runs `cmd` to its end, which must come within 30 s.
-async fn finish(mut cmd: Command) -> std::process::Output {
+async fn finish(cmd: &mut Command) -> std::process::Output {
     tokio::time::timeout(Duration::from_secs(30), cmd.output())
         .await
         .expect("hermod exits by itself")
@@ -365,16 +359,11 @@ async fn a_new_home_and_everything_in_it_are_private() {
     for file in ["hermod.db", "hermod.db-wal", "hermod.db-shm", ".env"] {
         assert_eq!(mode(&home.join(file)), 0o600, "{file}");
     }
-    assert_eq!(terminate(running).await, 0);
+    assert_eq!(terminate(running.child).await, 0);
 
     // A command that creates the database on its own does the same.
     let home = dir.path().join("other");
-    let out = finish({
-        let mut cmd = hermod(&home);
-        cmd.args(["pairing", "list"]);
-        cmd
-    })
-    .await;
+    let out = finish(hermod(&home).args(["pairing", "list"])).await;
     assert!(out.status.success());
     assert_eq!(mode(&home), 0o700);
     assert_eq!(mode(&home.join("hermod.db")), 0o600);
@@ -399,11 +388,11 @@ async fn an_existing_home_readable_by_others_is_made_private() {
     ] {
         chmod(&path, m);
     }
-    let out = finish({
-        let mut cmd = hermod(home.path());
-        cmd.args(["sessions", "list"]).env("RUST_LOG", "info");
-        cmd
-    })
+    let out = finish(
+        hermod(home.path())
+            .args(["sessions", "list"])
+            .env("RUST_LOG", "info"),
+    )
     .await;
     assert!(out.status.success());
     let log = String::from_utf8(out.stderr).unwrap();
@@ -467,7 +456,7 @@ async fn a_damaged_database_stops_the_gateway_with_advice() {
     let home = tempfile::tempdir().unwrap();
     let db = home.path().join("hermod.db");
     damaged_database(&db).await;
-    let out = finish(gateway_run(home.path())).await;
+    let out = finish(&mut gateway_run(home.path())).await;
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!out.status.success(), "{stdout}{stderr}");
@@ -484,12 +473,7 @@ async fn a_damaged_database_stops_the_gateway_with_advice() {
 async fn a_storage_failure_in_a_command_is_logged_at_error() {
     let home = tempfile::tempdir().unwrap();
     damaged_database(&home.path().join("hermod.db")).await;
-    let out = finish({
-        let mut cmd = hermod(home.path());
-        cmd.args(["sessions", "list"]);
-        cmd
-    })
-    .await;
+    let out = finish(hermod(home.path()).args(["sessions", "list"])).await;
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!out.status.success(), "{stderr}");
     assert!(
@@ -514,7 +498,7 @@ async fn a_read_only_database_stops_the_gateway_with_advice() {
         eprintln!("skipped: file modes do not stop this user (root?)");
         return;
     }
-    let out = finish(gateway_run(home.path())).await;
+    let out = finish(&mut gateway_run(home.path())).await;
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!out.status.success(), "{stdout}{stderr}");
@@ -542,7 +526,7 @@ async fn a_refused_token_with_no_other_platform_ends_the_gateway() {
     let mut cmd = gateway_run(home.path());
     cmd.env("API_SERVER_ENABLED", "false");
     refused_telegram(&mut cmd, &telegram);
-    let out = finish(cmd).await;
+    let out = finish(&mut cmd).await;
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -596,10 +580,5 @@ async fn a_refused_token_is_reported_and_the_other_platforms_keep_running() {
     tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
     tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
     assert_eq!(child.try_wait().unwrap(), None, "still running");
-    let running = Running {
-        child,
-        base: String::new(),
-        key: None,
-    };
-    assert_eq!(terminate(running).await, 0);
+    assert_eq!(terminate(child).await, 0);
 }
