@@ -10,11 +10,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn a_body_not_sent_as_json_is_415() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::with(
-        &dir.path().join("db"),
-        Setup::agent(Arc::new(ScriptedAgent::echo())),
-    )
-    .await;
+    let s = Server::with(&dir.path().join("db"), Setup::echo()).await;
     let url = format!("{}/v1/chat/completions", s.base);
     let body = user("hi").to_string();
     let send = |content_type: Option<&str>| {
@@ -49,11 +45,7 @@ async fn a_body_not_sent_as_json_is_415() {
 #[tokio::test]
 async fn a_body_declared_too_large_is_refused_unread() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::with(
-        &dir.path().join("db"),
-        Setup::agent(Arc::new(ScriptedAgent::echo())),
-    )
-    .await;
+    let s = Server::with(&dir.path().join("db"), Setup::echo()).await;
     let mut conn = s.connect().await;
     let request = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nHost: hermod\r\nAuthorization: Bearer {KEY}\r\n\

@@ -1,7 +1,7 @@
 //! Chat completions end to end: plain and streamed replies, sessions,
 //! input errors, upstream failures, disconnects and restarts.
 
-use crate::support::{KEY, Server, json_of, sse_payloads, user};
+use crate::support::{KEY, Server, json_of, sse_payloads, streamed, user};
 use hermod_store::Store;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::{Value, json};
@@ -117,9 +117,7 @@ async fn streaming_reply() {
     llm.push(Reply::text("one two three four five").chunk_size(4));
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
-    let mut body = user("count");
-    body["stream"] = json!(true);
-    let response = s.post(&body).send().await.unwrap();
+    let response = s.post(&streamed(user("count"))).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert!(response.headers().contains_key("x-hermod-session-id"));
@@ -306,9 +304,7 @@ async fn upstream_429_is_retried_and_500_becomes_502() {
             .contains("model provider")
     );
     // Streaming requests that fail before any output get the same status.
-    let mut streaming = user("stream");
-    streaming["stream"] = json!(true);
-    let (status, _) = json_of(s.post(&streaming).send().await.unwrap()).await;
+    let (status, _) = json_of(s.post(&streamed(user("stream"))).send().await.unwrap()).await;
     assert_eq!(status, 502);
     s.stop().await;
 }
@@ -324,9 +320,7 @@ async fn a_client_that_disconnects_cancels_the_turn() {
     );
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
-    let mut body = user("talk a lot");
-    body["stream"] = json!(true);
-    let mut response = s.post(&body).send().await.unwrap();
+    let mut response = s.post(&streamed(user("talk a lot"))).send().await.unwrap();
     assert_eq!(response.status(), 200);
     // Read a little, then go away.
     let first = response.chunk().await.unwrap().unwrap();
@@ -412,9 +406,7 @@ async fn slash_commands_work_through_the_api() {
         "{text}"
     );
     // Streamed, the command's answer arrives as an ordinary completion stream.
-    let mut help = user("/help");
-    help["stream"] = json!(true);
-    let payloads = sse_payloads(s.post(&help).send().await.unwrap()).await;
+    let payloads = sse_payloads(s.post(&streamed(user("/help"))).send().await.unwrap()).await;
     assert_eq!(payloads.last().unwrap(), "[DONE]");
     let streamed: String = payloads[..payloads.len() - 1]
         .iter()

@@ -5,9 +5,10 @@
 //! Timeouts here are seconds long and every wait for the server has a
 //! generous limit, so a slow machine makes a test slower, never wrong.
 
-use crate::support::{Server, Setup, closed_within, json_of, raw_exchange, read_head, user};
+use crate::support::{
+    Server, Setup, closed_within, json_of, raw_exchange, read_head, streamed, user,
+};
 use hermod_testkit::ScriptedAgent;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,14 +17,10 @@ const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: hermod\r\n\r\n";
 /// Far longer than any timeout under test.
 const GENEROUS: Duration = Duration::from_secs(30);
 
-fn echo() -> Setup {
-    Setup::agent(Arc::new(ScriptedAgent::echo()))
-}
-
 #[tokio::test]
 async fn silent_and_idle_kept_alive_connections_are_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let setup = echo().config(|c| {
+    let setup = Setup::echo().config(|c| {
         c.idle_timeout_secs = 1;
         c.header_read_timeout_secs = 60;
     });
@@ -47,7 +44,7 @@ async fn silent_and_idle_kept_alive_connections_are_closed() {
 #[tokio::test]
 async fn a_client_trickling_its_headers_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let setup = echo().config(|c| {
+    let setup = Setup::echo().config(|c| {
         c.idle_timeout_secs = 1;
         c.header_read_timeout_secs = 2;
     });
@@ -94,9 +91,10 @@ async fn a_long_turn_is_not_cut_by_the_idle_timeout() {
             c.header_read_timeout_secs = 1;
         });
     let s = Server::with(&dir.path().join("db"), setup).await;
-    let mut streamed = user("slow stream");
-    streamed["stream"] = json!(true);
-    let (plain, streamed) = tokio::join!(s.post(&user("slow")).send(), s.post(&streamed).send());
+    let (plain, streamed) = tokio::join!(
+        s.post(&user("slow")).send(),
+        s.post(&streamed(user("slow stream"))).send()
+    );
     let (status, body) = json_of(plain.unwrap()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -111,7 +109,7 @@ async fn a_long_turn_is_not_cut_by_the_idle_timeout() {
 #[tokio::test]
 async fn connections_over_the_cap_wait_until_one_closes() {
     let dir = tempfile::tempdir().unwrap();
-    let setup = echo().config(|c| {
+    let setup = Setup::echo().config(|c| {
         c.max_connections = 2;
         c.idle_timeout_secs = 60;
         c.header_read_timeout_secs = 60;

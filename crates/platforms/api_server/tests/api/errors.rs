@@ -2,12 +2,12 @@
 //! addresses, paths or OS errors, and a cut-off answer reported as an error
 //! rather than a finished completion.
 
-use crate::support::{Server, Setup, json_of, sse_payloads, user};
+use crate::support::{Server, Setup, json_of, sse_payloads, streamed, user};
 use hermod_agent::{
     Agent, AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
 };
 use hermod_model::{ChatMessage, Usage};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -40,11 +40,6 @@ fn cut_off() -> AgentEvent {
         finish_reason: FinishReason::Incomplete,
         unused_steer: Vec::new(),
     })
-}
-
-fn streamed(mut body: Value) -> Value {
-    body["stream"] = json!(true);
-    body
 }
 
 fn assert_no_internals(shown: &str, internals: &[&str]) {

@@ -2,14 +2,12 @@
 
 use crate::support::{Server, Setup, json_of};
 use hermod_core::{ComponentState, Health};
-use hermod_testkit::ScriptedAgent;
-use std::sync::Arc;
 
 #[tokio::test]
 async fn health_is_503_with_the_reasons_while_a_component_is_unhealthy() {
     let dir = tempfile::tempdir().unwrap();
     let health = Health::default();
-    let mut setup = Setup::agent(Arc::new(ScriptedAgent::echo()));
+    let mut setup = Setup::echo();
     setup.health = health.clone();
     let s = Server::with(&dir.path().join("db"), setup).await;
     let get = |path: &str| s.http.get(format!("{}{path}", s.base)).send();

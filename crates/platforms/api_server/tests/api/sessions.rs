@@ -1,11 +1,10 @@
 //! Which stored sessions a request may name: the API's own by default,
 //! other platforms' only when the operator allows it.
 
-use crate::support::{Server, Setup, json_of, user};
+use crate::support::{Server, Setup, json_of, streamed, user};
 use hermod_model::{ChatMessage, PlatformId, SessionId, SessionKey, Source, Usage};
 use hermod_store::{AppendMessages, NewMessage, NewSession, Store};
-use hermod_testkit::{FakeLlm, ScriptedAgent};
-use std::sync::Arc;
+use hermod_testkit::FakeLlm;
 
 const TELEGRAM_SESSION: &str = "20260101_120000_0badcafe";
 
@@ -44,9 +43,7 @@ async fn another_platforms_session_is_not_found_by_default() {
     let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
     let id = telegram_session(s.store.as_ref()).await;
     for header in ["X-Hermod-Session-Id", "X-Hermes-Session-Id"] {
-        let mut streamed = user("what is my PIN?");
-        streamed["stream"] = serde_json::json!(true);
-        for body in [user("what is my PIN?"), streamed] {
+        for body in [user("what is my PIN?"), streamed(user("what is my PIN?"))] {
             let response = s
                 .post(&body)
                 .header(header, id.as_str())
@@ -101,7 +98,7 @@ async fn other_platforms_sessions_can_be_allowed() {
 #[tokio::test]
 async fn without_the_store_named_sessions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut setup = Setup::agent(Arc::new(ScriptedAgent::echo()));
+    let mut setup = Setup::echo();
     setup.store_for_api = false;
     let s = Server::with(&dir.path().join("db"), setup).await;
     telegram_session(s.store.as_ref()).await;

@@ -6,6 +6,7 @@ use hermod_api_server::{ApiServer, ApiServerConfig};
 use hermod_core::{Gateway, GatewayConfig, Health};
 use hermod_model::Secret;
 use hermod_store::SqliteStore;
+use hermod_testkit::ScriptedAgent;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -40,6 +41,11 @@ impl Setup {
             fast_retries(llm),
             ToolRegistry::default(),
         )))
+    }
+
+    /// The in-process agent that echoes each message.
+    pub fn echo() -> Self {
+        Self::agent(Arc::new(ScriptedAgent::echo()))
     }
 
     pub fn agent(agent: Arc<dyn Agent>) -> Self {
@@ -130,6 +136,12 @@ fn fast_retries(mut config: LlmConfig) -> LlmConfig {
 
 pub fn user(text: &str) -> Value {
     json!({"model": "hermod", "messages": [{"role": "user", "content": text}]})
+}
+
+/// `body` as a streamed request.
+pub fn streamed(mut body: Value) -> Value {
+    body["stream"] = json!(true);
+    body
 }
 
 pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
