@@ -43,7 +43,8 @@
 
 use super::progress;
 use super::telegram::{
-    CURSOR, FIRST_USER, chat_of, is_message_call, is_send, max_in_window, secs, start_gateway_in,
+    CURSOR, chat_id, chat_index, chat_of, is_message_call, is_send, max_in_window, secs,
+    start_gateway, start_gateway_in,
 };
 use crate::report::{Metric, Report, percentile};
 use crate::target::Target;
@@ -178,15 +179,6 @@ fn prompt(chat: usize) -> String {
 /// The reply chat `c` must end with.
 fn expected_reply(chat: usize) -> String {
     format!("echo: {}", prompt(chat))
-}
-
-fn chat_id(chat: usize) -> i64 {
-    FIRST_USER + i64::try_from(chat).unwrap_or(0)
-}
-
-/// The chat index of a Telegram chat id, when it is one of the scenario's.
-fn chat_index(id: i64, chats: usize) -> Option<usize> {
-    usize::try_from(id - FIRST_USER).ok().filter(|c| *c < chats)
 }
 
 /// How long to wait for every chat after the restart.
@@ -448,7 +440,7 @@ async fn run_point(target: &Target, chats: usize, point: KillPoint) -> anyhow::R
         .map(|c| fake.user(chat_id(c), &format!("User {c}")))
         .collect();
 
-    let first = start_gateway_in(target, Arc::new(tempfile::tempdir()?), &fake, &llm).await?;
+    let first = start_gateway(target, &fake, &llm).await?;
     let home = first.home();
 
     // Write, then kill at the kill time.

@@ -33,7 +33,7 @@
 //! responses hermod had not read to the end by then.
 
 use super::telegram::{
-    CURSOR, FIRST_USER, chat_of, is_message_call, is_send, max_in_window, over_limit, secs,
+    CURSOR, chat_id, chat_of, is_message_call, is_send, max_in_window, over_limit, secs,
     start_gateway,
 };
 use crate::report::{Metric, Report, percentile};
@@ -214,12 +214,7 @@ async fn measure(
 ) -> anyhow::Result<Report> {
     let expected = text.trim().to_owned();
     let users: Vec<_> = (0..chats)
-        .map(|c| {
-            fake.user(
-                FIRST_USER + i64::try_from(c).unwrap_or(0),
-                &format!("User {c}"),
-            )
-        })
+        .map(|c| fake.user(chat_id(c), &format!("User {c}")))
         .collect();
     let stream_time = interval * u32::try_from(tokens).unwrap_or(u32::MAX);
     let llm_before = llm.request_count();
@@ -245,7 +240,7 @@ async fn measure(
                 }
                 let complete = (0..chats)
                     .filter(|c| {
-                        let id = FIRST_USER + i64::try_from(*c).unwrap_or(0);
+                        let id = chat_id(*c);
                         by_chat.get(&id).is_some_and(|m| shows(m, &expected))
                     })
                     .count();
@@ -266,7 +261,7 @@ async fn measure(
     let mut first_token: HashMap<i64, Instant> = HashMap::new();
     for (request, arrived) in requests.iter().zip(&arrivals).skip(llm_before) {
         if let Some(c) = chat_of_request(request) {
-            let id = FIRST_USER + i64::try_from(c).unwrap_or(0);
+            let id = chat_id(c);
             first_token.entry(id).or_insert(*arrived + interval);
         }
     }
@@ -327,7 +322,7 @@ async fn measure(
     let mut split = 0usize;
     let mut stale = 0usize;
     for c in 0..chats {
-        let id = FIRST_USER + i64::try_from(c).unwrap_or(0);
+        let id = chat_id(c);
         let messages = by_chat.get(&id).map_or(&[][..], Vec::as_slice);
         let live = messages.iter().filter(|m| !m.deleted).count();
         most_messages = most_messages.max(live);

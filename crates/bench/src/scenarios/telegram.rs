@@ -57,6 +57,17 @@ const TICK: Duration = Duration::from_millis(10);
 /// How often the replies are checked.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
+/// The Telegram chat (and user) id of the benchmark's chat `chat`.
+pub(crate) fn chat_id(chat: usize) -> i64 {
+    FIRST_USER + i64::try_from(chat).unwrap_or(0)
+}
+
+/// The chat index of a Telegram chat id, when it is one of the first
+/// `chats` benchmark chats.
+pub(crate) fn chat_index(id: i64, chats: usize) -> Option<usize> {
+    usize::try_from(id - FIRST_USER).ok().filter(|c| *c < chats)
+}
+
 /// The Bot API methods that create or change a visible message: the calls
 /// Telegram's message limits count.
 pub(crate) fn is_message_call(method: &str) -> bool {
@@ -188,10 +199,7 @@ fn tally(bot_messages: &[FakeMessage], chats: usize, messages: usize) -> Tally {
             .iter()
             .filter(|m| m.current_text().contains(CURSOR))
             .count();
-        let Some(chat) = usize::try_from(chat_id - FIRST_USER)
-            .ok()
-            .filter(|c| *c < chats)
-        else {
+        let Some(chat) = chat_index(*chat_id, chats) else {
             t.other_messages += sent.len();
             continue;
         };
@@ -251,12 +259,7 @@ async fn measure(
 ) -> anyhow::Result<Report> {
     let total = chats * messages;
     let users: Vec<_> = (0..chats)
-        .map(|c| {
-            fake.user(
-                FIRST_USER + i64::try_from(c).unwrap_or(0),
-                &format!("User {c}"),
-            )
-        })
+        .map(|c| fake.user(chat_id(c), &format!("User {c}")))
         .collect();
     let llm_before = llm.request_count();
 
