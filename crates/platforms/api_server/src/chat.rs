@@ -161,11 +161,7 @@ async fn plain_response(mut turn: TurnStream, meta: &CompletionMeta) -> Result<R
             }
             Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
             Some(TurnEvent::Failed(e)) => return Err(e.into()),
-            Some(TurnEvent::Reply { text }) => {
-                return Ok(
-                    axum::Json(completion(meta, &text, "stop", Default::default())).into_response(),
-                );
-            }
+            Some(TurnEvent::Reply { text }) => return Ok(text_response(&text, false, meta)),
             Some(_) => {}
             None => return Err(CoreError::Cancelled.into()),
         }

@@ -20,19 +20,32 @@ const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
 
 /// A whole answer that did not come from the agent, as a stream.
 pub(crate) fn text_stream(text: &str, meta: &CompletionMeta) -> Response {
-    let usage = hermod_model::Usage::default();
     let frames = [
-        sse_data(&chunk(
-            meta,
-            &json!({"role": "assistant", "content": ""}),
-            None,
-            None,
-        )),
-        sse_data(&chunk(meta, &json!({"content": text}), None, None)),
-        sse_data(&chunk(meta, &json!({}), Some("stop"), Some(usage))),
+        opening_frame(meta),
+        content_frame(meta, text),
+        finish_frame(meta, "stop", hermod_model::Usage::default()),
         SSE_DONE.to_owned(),
     ];
     sse_response(Body::from(frames.concat()))
+}
+
+/// The first chunk of every stream: the assistant's role, no text yet.
+fn opening_frame(meta: &CompletionMeta) -> String {
+    sse_data(&chunk(
+        meta,
+        &json!({"role": "assistant", "content": ""}),
+        None,
+        None,
+    ))
+}
+
+fn content_frame(meta: &CompletionMeta, text: &str) -> String {
+    sse_data(&chunk(meta, &json!({"content": text}), None, None))
+}
+
+/// The last chunk: why the answer ended, and the turn's usage.
+fn finish_frame(meta: &CompletionMeta, finish_reason: &str, usage: hermod_model::Usage) -> String {
+    sse_data(&chunk(meta, &json!({}), Some(finish_reason), Some(usage)))
 }
 
 fn sse_response(body: Body) -> Response {
@@ -72,16 +85,10 @@ pub(crate) async fn stream_response(
             None => return Err(CoreError::Cancelled.into()),
         }
     };
-    let opening = sse_data(&chunk(
-        &meta,
-        &json!({"role": "assistant", "content": ""}),
-        None,
-        None,
-    ));
     let frames = Frames {
+        pending: VecDeque::from([opening_frame(&meta)]),
         turn,
         meta,
-        pending: VecDeque::from([opening]),
         first: Some(first),
         done: false,
     };
@@ -127,8 +134,7 @@ impl Frames {
     }
 
     fn content(&mut self, text: &str) {
-        let frame = chunk(&self.meta, &json!({"content": text}), None, None);
-        self.pending.push_back(sse_data(&frame));
+        self.pending.push_back(content_frame(&self.meta, text));
     }
 
     fn push(&mut self, event: Option<TurnEvent>) {
@@ -161,8 +167,8 @@ impl Frames {
     }
 
     fn finish_with(&mut self, finish_reason: &str, usage: hermod_model::Usage) {
-        let last = chunk(&self.meta, &json!({}), Some(finish_reason), Some(usage));
-        self.pending.push_back(sse_data(&last));
+        self.pending
+            .push_back(finish_frame(&self.meta, finish_reason, usage));
         self.pending.push_back(SSE_DONE.to_owned());
         self.done = true;
     }
