@@ -36,7 +36,7 @@
 use crate::ConnectionState;
 use crate::adapter::TelegramAdapter;
 use crate::error::TelegramError;
-use crate::receive::{Handled, Me, sleep_unless_cancelled, update_id};
+use crate::receive::{Handled, Me, update_id};
 use crate::types::{ALLOWED_UPDATES, GetUpdates, update_kind};
 use hermod_core::{AdapterContext, AdapterError};
 use std::time::Duration;
@@ -136,12 +136,10 @@ impl TelegramAdapter {
                     self.report_recovered(ctx);
                 }
                 Err(failed) => {
-                    failures = failures.saturating_add(1);
-                    let delay = self.backoff(failures, failed.retry_after);
-                    let reason = self.report_degraded(ctx, &failed.reason);
-                    warn!(%reason, ?delay, failures, "receiving Telegram updates failed; retrying");
-                    self.set_connection(ConnectionState::Retrying);
-                    if !sleep_unless_cancelled(delay, ctx).await {
+                    if !self
+                        .wait_to_retry(ctx, &mut failures, &failed.reason, failed.retry_after)
+                        .await
+                    {
                         return Ok(());
                     }
                 }

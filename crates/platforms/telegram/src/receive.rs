@@ -65,12 +65,11 @@ impl TelegramAdapter {
                     return Err(AdapterError::Auth(crate::error::AUTH_HINT.into()));
                 }
                 Err(e) if e.is_retryable() => {
-                    failures += 1;
-                    let delay = self.backoff(failures, e.retry_after());
-                    let reason = self.report_degraded(ctx, &format!("cannot reach Telegram: {e}"));
-                    warn!(%reason, ?delay, failures, "cannot reach Telegram; retrying");
-                    self.set_connection(crate::ConnectionState::Retrying);
-                    if !sleep_unless_cancelled(delay, ctx).await {
+                    let reason = format!("cannot reach Telegram: {e}");
+                    if !self
+                        .wait_to_retry(ctx, &mut failures, &reason, e.retry_after())
+                        .await
+                    {
                         return Ok(None);
                     }
                 }
@@ -217,17 +216,33 @@ impl TelegramAdapter {
         }
     }
 
-    /// The delay after `failures` consecutive failed attempts: Telegram's
+    /// After a failed attempt to receive (`getMe`, `setWebhook`, a polling
+    /// round): counts it in `failures` (failed attempts in a row), reports
+    /// the adapter degraded with `reason`, and waits: Telegram's
     /// `retry_after` when it gave one, else exponential backoff with jitter
-    /// (1 s, doubling, up to the configured cap).
-    pub(crate) fn backoff(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+    /// (1 s, doubling, up to the configured cap). False when shutdown came
+    /// first.
+    pub(crate) async fn wait_to_retry(
+        &self,
+        ctx: &AdapterContext,
+        failures: &mut u32,
+        reason: &str,
+        retry_after: Option<Duration>,
+    ) -> bool {
+        *failures = failures.saturating_add(1);
         let policy = hermod_http::RetryPolicy {
             max_attempts: u32::MAX,
             base_delay: Duration::from_secs(1),
             max_delay: self.config().max_reconnect_delay(),
             max_retry_after: Duration::from_secs(3600),
         };
-        policy.delay_for(failures, retry_after)
+        let delay = policy.delay_for(*failures, retry_after);
+        let reason = self.report_degraded(ctx, reason);
+        warn!(%reason, ?delay, failures = *failures, "receiving Telegram updates failed; retrying");
+        self.set_connection(crate::ConnectionState::Retrying);
+        hermod_http::sleep_or_cancel(delay, &ctx.shutdown)
+            .await
+            .is_ok()
     }
 
     /// Reports receiving as failing, with `reason` shortened. Returns the
@@ -254,14 +269,5 @@ pub(crate) fn update_id(raw: &serde_json::Value) -> Option<i64> {
         serde_json::Value::Number(n) => n.as_i64(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
-}
-
-/// Sleeps for `delay`; false when shutdown came first.
-pub(crate) async fn sleep_unless_cancelled(delay: Duration, ctx: &AdapterContext) -> bool {
-    tokio::select! {
-        biased;
-        () = ctx.shutdown.cancelled() => false,
-        () = tokio::time::sleep(delay) => true,
     }
 }

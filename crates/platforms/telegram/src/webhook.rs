@@ -18,7 +18,7 @@
 
 use crate::ConnectionState;
 use crate::adapter::TelegramAdapter;
-use crate::receive::{Handled, Me, sleep_unless_cancelled};
+use crate::receive::{Handled, Me};
 use crate::types::{ALLOWED_UPDATES, SetWebhook};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -111,13 +111,11 @@ impl TelegramAdapter {
                     return Ok(true);
                 }
                 Err(e) if e.is_retryable() => {
-                    failures += 1;
-                    let delay = self.backoff(failures, e.retry_after());
-                    let reason =
-                        self.report_degraded(ctx, &format!("cannot set the Telegram webhook: {e}"));
-                    warn!(%reason, ?delay, failures, "cannot set the Telegram webhook; retrying");
-                    self.set_connection(ConnectionState::Retrying);
-                    if !sleep_unless_cancelled(delay, ctx).await {
+                    let reason = format!("cannot set the Telegram webhook: {e}");
+                    if !self
+                        .wait_to_retry(ctx, &mut failures, &reason, e.retry_after())
+                        .await
+                    {
                         return Ok(false);
                     }
                 }
