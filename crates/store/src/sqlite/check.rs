@@ -78,19 +78,7 @@ mod tests {
     async fn seeded(path: &Path) {
         let store = SqliteStore::open(path).expect("open");
         for n in 0..20 {
-            let id = hermod_model::SessionId::parse(&format!("s{n}")).expect("id");
-            store
-                .create_session(crate::NewSession {
-                    key: hermod_model::SessionKey::from_raw(id.as_str()),
-                    source: hermod_model::Source::dm(
-                        hermod_model::PlatformId::from_static("cli"),
-                        id.as_str(),
-                    ),
-                    id,
-                    created_at_ms: 1,
-                })
-                .await
-                .expect("create_session");
+            crate::conformance::create(&store, &format!("s{n}"), "cli", 1).await;
         }
     }
 
