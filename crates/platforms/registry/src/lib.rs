@@ -86,7 +86,8 @@ impl PlatformsConfig {
 
     /// Builds every enabled adapter (binding listeners, so a port in use is
     /// reported here). Adapters keep their small state (update offsets) in
-    /// `store`.
+    /// `store`; the API server looks up there who owns a session a request
+    /// names.
     #[cfg_attr(
         not(any(feature = "api_server", feature = "telegram")),
         expect(unused_variables, reason = "no adapter compiled in uses the store")
