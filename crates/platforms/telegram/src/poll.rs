@@ -78,7 +78,7 @@ enum Batch {
 
 impl TelegramAdapter {
     /// Polls until `ctx.shutdown` (returns `Ok`) or a failure the adapter
-    /// cannot go on from.
+    /// cannot go on from (`run` then marks the connection failed).
     pub(crate) async fn poll(&self, me: &Me, ctx: &AdapterContext) -> Result<(), AdapterError> {
         let key = format!("telegram:offset:{}", me.id);
         let mut offset = self.load_offset(&key).await;
@@ -110,13 +110,11 @@ impl TelegramAdapter {
                     }
                 }
                 Err(e) if e.refuses_token() => {
-                    self.set_connection(ConnectionState::Failed);
                     return Err(AdapterError::Auth(crate::error::AUTH_HINT.into()));
                 }
                 Err(TelegramError::Conflict(reason)) => {
                     conflicts += 1;
                     if conflicts >= MAX_CONFLICTS {
-                        self.set_connection(ConnectionState::Failed);
                         return Err(AdapterError::Startup(reason));
                     }
                     Err(Failed::because(reason))
