@@ -2,31 +2,12 @@
 //! connections, conflicts, and stopping promptly.
 
 use crate::support::{World, settled, within};
-use hermod_core::{Adapter, AdapterContext, AdapterError, Gateway, GatewayConfig};
+use hermod_core::{Adapter, AdapterError};
 use hermod_telegram::{ConnectionState, TelegramAdapter};
 use hermod_testkit::ScriptedAgent;
 use hermod_testkit::telegram::Fault;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-
-/// A context for calling `run` directly, with a gateway that is never run
-/// (its router accepts submissions).
-fn context(world: &World) -> (AdapterContext, Gateway) {
-    let gateway = Gateway::builder(
-        world.store.clone(),
-        Arc::new(ScriptedAgent::echo()),
-        GatewayConfig::default(),
-    )
-    .build()
-    .unwrap();
-    let ctx = AdapterContext {
-        inbound: gateway.inbound(),
-        shutdown: CancellationToken::new(),
-    };
-    (ctx, gateway)
-}
 
 #[tokio::test]
 async fn flood_control_on_edits_backs_off_and_the_final_text_arrives() {
@@ -69,25 +50,23 @@ async fn flood_control_on_edits_backs_off_and_the_final_text_arrives() {
 async fn a_refused_token_stops_the_adapter_with_a_clear_error() {
     let world = World::new().await;
     world.fake.fail_next("getMe", Fault::Unauthorized);
-    let adapter = TelegramAdapter::new(world.config(), world.store.clone()).unwrap();
-    let (ctx, _gateway) = context(&world);
-    let result = within("run to give up", adapter.run(ctx)).await;
+    let direct = world.direct(world.config());
+    let result = within("run to give up", direct.spawn()).await.unwrap();
     let Err(AdapterError::Auth(message)) = result else {
         panic!("expected an auth error, got {result:?}");
     };
     assert!(message.contains("@BotFather") && message.contains("TELEGRAM_BOT_TOKEN"));
     assert!(!message.contains(&world.fake.token()));
     assert_eq!(world.fake.calls_of("getMe").len(), 1, "it retried");
-    assert_eq!(adapter.connection_state(), ConnectionState::Failed);
+    assert_eq!(direct.adapter.connection_state(), ConnectionState::Failed);
 }
 
 #[tokio::test]
 async fn a_token_revoked_while_polling_stops_the_adapter() {
     let world = World::new().await;
-    let adapter = TelegramAdapter::new(world.config(), world.store.clone()).unwrap();
+    let direct = world.direct(world.config());
     world.fake.fail_next("getUpdates", Fault::Unauthorized);
-    let (ctx, _gateway) = context(&world);
-    let result = within("run to give up", adapter.run(ctx)).await;
+    let result = within("run to give up", direct.spawn()).await.unwrap();
     assert!(matches!(result, Err(AdapterError::Auth(_))), "{result:?}");
     assert_eq!(world.fake.calls_of("getUpdates").len(), 1);
 }
@@ -187,17 +166,12 @@ async fn run_returns_promptly_when_told_to_stop() {
     let world = World::new().await;
     let mut config = world.config();
     config.poll_timeout_secs = 25;
-    let adapter = TelegramAdapter::new(config, world.store.clone()).unwrap();
-    let (ctx, _gateway) = context(&world);
-    let shutdown = ctx.shutdown.clone();
-    let run = tokio::spawn({
-        let adapter = adapter.clone();
-        async move { adapter.run(ctx).await }
-    });
+    let direct = world.direct(config);
+    let run = direct.spawn();
     // A long poll is in flight.
     within("the long poll", world.fake.wait_for_calls("getUpdates", 1)).await;
     let asked = Instant::now();
-    shutdown.cancel();
+    direct.ctx.shutdown.cancel();
     let result = within("run to return", run).await.unwrap();
     assert!(result.is_ok(), "{result:?}");
     assert!(
@@ -225,9 +199,8 @@ async fn another_poller_is_a_clear_error_after_a_few_conflicts() {
         .unwrap();
     let mut config = world.config();
     config.max_reconnect_delay_secs = 1;
-    let adapter = TelegramAdapter::new(config, world.store.clone()).unwrap();
-    let (ctx, _gateway) = context(&world);
-    let result = within("run to give up", adapter.run(ctx)).await;
+    let direct = world.direct(config);
+    let result = within("run to give up", direct.spawn()).await.unwrap();
     let Err(AdapterError::Startup(message)) = result else {
         panic!("expected a startup error, got {result:?}");
     };
