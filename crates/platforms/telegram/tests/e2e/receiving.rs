@@ -4,7 +4,7 @@
 //! Timing runs on tokio's paused clock, so minutes of backoff pass at once.
 
 use crate::logs::Logs;
-use crate::support::{World, settled, within, within_for};
+use crate::support::{World, degraded_reason, settled, within, within_for};
 use hermod_core::{AdapterError, ComponentState, ComponentStatus};
 use hermod_telegram::{ConnectionState, TelegramConfig};
 use hermod_testkit::ScriptedAgent;
@@ -38,13 +38,6 @@ fn gaps(calls: &[FakeCall]) -> Vec<Duration> {
 fn least_backoff(n: u32) -> Duration {
     let full = Duration::from_secs(1u64 << (n - 1).min(20)).min(CAP);
     full / 2
-}
-
-fn degraded_reason(status: Option<ComponentStatus>) -> String {
-    match status.map(|s| s.state) {
-        Some(ComponentState::Degraded { reason }) => reason,
-        other => panic!("expected telegram to be degraded, got {other:?}"),
-    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -81,7 +74,7 @@ async fn storage_failures_back_off_longer_each_time_and_lose_nothing() {
     // Not acknowledged: every attempt asked for the update again.
     assert!(world.fake.confirmed_offset() <= update);
     assert_eq!(world.fake.pending_updates().len(), 1);
-    let reason = degraded_reason(direct.health().get("telegram"));
+    let reason = degraded_reason(direct.health());
     assert!(reason.contains("record"), "{reason}");
     assert!(!reason.contains(&world.fake.token()), "{reason}");
     assert_eq!(direct.adapter.connection_state(), ConnectionState::Retrying);
@@ -141,7 +134,7 @@ async fn failing_to_save_the_offset_backs_off_too_but_acknowledges_what_was_reco
     // The wait after the fifth failed save: at least 8 s.
     let last = calls[calls.len() - 1].at - calls[calls.len() - 2].at;
     assert!(last >= least_backoff(5), "{last:?}");
-    assert!(degraded_reason(direct.health().get("telegram")).contains("offset"));
+    assert!(degraded_reason(direct.health()).contains("offset"));
     // Recorded, so acknowledged all the same: the last poll confirmed them.
     assert!(world.fake.pending_updates().is_empty());
 
@@ -185,7 +178,7 @@ async fn an_update_without_an_id_is_skipped_and_not_fetched_in_a_loop() {
         warnings.iter().any(|w| w.contains("update_id")),
         "{warnings:?}"
     );
-    assert!(degraded_reason(direct.health().get("telegram")).contains("update_id"));
+    assert!(degraded_reason(direct.health()).contains("update_id"));
 
     // A good update after it acknowledges it too, and recovers.
     alice.dm("after");
@@ -247,7 +240,7 @@ async fn failing_polls_report_degraded_without_the_token_and_recover() {
     let run = direct.spawn();
 
     within("a retry", world.fake.wait_for_calls("getUpdates", 2)).await;
-    let reason = degraded_reason(direct.health().get("telegram"));
+    let reason = degraded_reason(direct.health());
     assert!(reason.contains("Telegram"), "{reason}");
     assert!(reason.len() <= 200, "{reason}");
     within(
@@ -255,7 +248,7 @@ async fn failing_polls_report_degraded_without_the_token_and_recover() {
         world.fake.wait_for_calls("getUpdates", 4),
     )
     .await;
-    let reason = degraded_reason(direct.health().get("telegram"));
+    let reason = degraded_reason(direct.health());
     assert!(!reason.contains(&world.fake.token()), "{reason}");
 
     // The fourth call is answered: a successful round.

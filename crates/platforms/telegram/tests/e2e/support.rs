@@ -3,7 +3,9 @@
 //! another on the same state.
 
 use hermod_agent::Agent;
-use hermod_core::{AdapterContext, Gateway, GatewayConfig, Health, StreamingConfig};
+use hermod_core::{
+    AdapterContext, ComponentState, Gateway, GatewayConfig, Health, StreamingConfig,
+};
 use hermod_model::Secret;
 use hermod_store::SqliteStore;
 use hermod_telegram::{TelegramAdapter, TelegramConfig};
@@ -181,6 +183,14 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// Why Telegram is reported degraded; fails the test when it is not.
+pub fn degraded_reason(health: &Health) -> String {
+    match health.get("telegram").map(|s| s.state) {
+        Some(ComponentState::Degraded { reason }) => reason,
+        other => panic!("expected telegram to be degraded, got {other:?}"),
     }
 }
 
