@@ -11,6 +11,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::watch;
 
 /// The name under which the store reports.
 pub const STORE_COMPONENT: &str = "store";
@@ -74,9 +75,20 @@ impl HealthReport {
 }
 
 /// Shared, cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Health {
     inner: Arc<Mutex<BTreeMap<String, ComponentStatus>>>,
+    /// Bumped on every change, for [`Health::subscribe`].
+    changes: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            changes: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl Health {
@@ -86,13 +98,7 @@ impl Health {
         if map.get(component).is_some_and(|s| s.state == state) {
             return;
         }
-        map.insert(
-            component.to_owned(),
-            ComponentStatus {
-                state,
-                since_ms: crate::clock::now_ms(),
-            },
-        );
+        self.insert(&mut map, component, state);
     }
 
     /// Marks a component degraded with a reason.
@@ -110,16 +116,30 @@ impl Health {
         let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get(component).map(|s| &s.state) {
             Some(ComponentState::Running | ComponentState::Failed { .. }) => {}
-            _ => {
-                map.insert(
-                    component.to_owned(),
-                    ComponentStatus {
-                        state: ComponentState::Running,
-                        since_ms: crate::clock::now_ms(),
-                    },
-                );
-            }
+            _ => self.insert(&mut map, component, ComponentState::Running),
         }
+    }
+
+    fn insert(
+        &self,
+        map: &mut BTreeMap<String, ComponentStatus>,
+        component: &str,
+        state: ComponentState,
+    ) {
+        map.insert(
+            component.to_owned(),
+            ComponentStatus {
+                state,
+                since_ms: crate::clock::now_ms(),
+            },
+        );
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that wakes (`changed().await`) whenever a component's
+    /// state changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The state of one component, if it has reported.
@@ -172,5 +192,21 @@ mod tests {
         );
         health.recovered("chat");
         assert!(!health.report().healthy, "failed is final until restart");
+    }
+
+    #[tokio::test]
+    async fn subscribers_wake_on_changes_only() {
+        let health = Health::default();
+        let mut changes = health.subscribe();
+        health.set("store", ComponentState::Running);
+        changes.changed().await.expect("woken by a change");
+        health.set("store", ComponentState::Running);
+        health.recovered("store");
+        assert!(
+            !changes.has_changed().expect("open"),
+            "no change, no wake-up"
+        );
+        health.degraded("store", "disk full");
+        assert!(changes.has_changed().expect("open"));
     }
 }

@@ -17,22 +17,14 @@
 //!
 //! An adapter that checks its credentials inside `run` is `Running` before
 //! the answer comes, so its refusal can follow the ready line; it is then
-//! reported the same way, a moment later. `Health` has no change
-//! notification, so it is polled: quickly until the ready line, then about
-//! once a second.
+//! reported the same way, a moment later. The states are read again
+//! whenever one changes ([`Health::subscribe`]).
 
 use crate::commands::{err, out};
 use hermod_core::{ComponentState, Health};
 use hermod_model::PlatformId;
 use std::collections::BTreeSet;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// How often the states are read until the ready line.
-const STARTING_POLL: Duration = Duration::from_millis(25);
-
-/// How often they are read afterwards: a failure is reported within this.
-const RUNNING_POLL: Duration = Duration::from_secs(1);
 
 /// An adapter as the operator knows it.
 #[derive(Debug, Clone)]
@@ -54,7 +46,10 @@ pub(super) async fn watch(
 ) -> anyhow::Result<()> {
     let mut announced = false;
     let mut reported = BTreeSet::new();
+    let mut changes = health.subscribe();
     loop {
+        // Marked seen before reading, so no change slips in between.
+        changes.borrow_and_update();
         let states: Vec<Option<ComponentState>> = adapters
             .iter()
             .map(|a| health.get(a.id.as_str()).map(|s| s.state))
@@ -82,15 +77,15 @@ pub(super) async fn watch(
             out(ready(&view.running));
             announced = true;
         }
-        let poll = if announced {
-            RUNNING_POLL
-        } else {
-            STARTING_POLL
-        };
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return Ok(()),
-            () = tokio::time::sleep(poll) => {}
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    // Every handle to the gateway's health is gone.
+                    return Ok(());
+                }
+            }
         }
     }
 }
