@@ -279,16 +279,35 @@ struct Stages {
 /// What the database says after recovery.
 #[derive(Debug, Default)]
 struct Stored {
-    /// Per chat: user messages, assistant messages, assistant messages
-    /// with exactly the expected reply, sessions.
-    user: Vec<usize>,
-    replies: Vec<usize>,
-    matching_replies: Vec<usize>,
+    /// Sessions per chat.
     sessions: Vec<usize>,
     outbox_pending: Vec<OutboxEntry>,
     inbox_unfinished: Vec<InboxEntry>,
     /// Every stored message of the scenario's chats, by chat.
     messages: Vec<Vec<StoredMessage>>,
+}
+
+impl Stored {
+    /// The user messages stored for chat `c`.
+    fn user_messages(&self, c: usize) -> usize {
+        self.messages[c]
+            .iter()
+            .filter(|m| m.message.role == Role::User)
+            .count()
+    }
+
+    /// Whether chat `c`'s stored replies are exactly one, with the
+    /// expected text.
+    fn one_expected_reply(&self, c: usize) -> bool {
+        let mut replies = self.messages[c]
+            .iter()
+            .filter(|m| m.message.role == Role::Assistant);
+        let expected = expected_reply(c);
+        replies
+            .next()
+            .is_some_and(|m| m.message.text().trim() == expected)
+            && replies.next().is_none()
+    }
 }
 
 /// Opens hermod's database at `path` (blocking work kept off the runtime).
@@ -342,6 +361,12 @@ fn outbox_chat(entry: &OutboxEntry, chats: usize) -> Option<usize> {
     chat_index(entry.target.chat_id.trim().parse().ok()?, chats)
 }
 
+/// The chat index of an inbox row (keyed `<chat id>:<message id>`), when
+/// it is one of the scenario's.
+fn inbox_chat(entry: &InboxEntry, chats: usize) -> Option<usize> {
+    chat_index(entry.key.split(':').next()?.parse().ok()?, chats)
+}
+
 /// The stage of every chat's message in a killed gateway's database.
 async fn stages(store: &SqliteStore, message_ids: &[i64]) -> anyhow::Result<Stages> {
     let chats = message_ids.len();
@@ -370,9 +395,6 @@ async fn stages(store: &SqliteStore, message_ids: &[i64]) -> anyhow::Result<Stag
 /// Sessions, messages and unfinished rows of a stopped gateway's database.
 async fn stored(store: &SqliteStore, chats: usize) -> anyhow::Result<Stored> {
     let mut s = Stored {
-        user: vec![0; chats],
-        replies: vec![0; chats],
-        matching_replies: vec![0; chats],
         sessions: vec![0; chats],
         messages: vec![Vec::new(); chats],
         ..Stored::default()
@@ -401,20 +423,7 @@ async fn stored(store: &SqliteStore, chats: usize) -> anyhow::Result<Stored> {
                 continue;
             };
             s.sessions[c] += 1;
-            let expected = expected_reply(c);
-            for m in store.messages(&session.id).await? {
-                match m.message.role {
-                    Role::User => s.user[c] += 1,
-                    Role::Assistant => {
-                        s.replies[c] += 1;
-                        if m.message.text().trim() == expected {
-                            s.matching_replies[c] += 1;
-                        }
-                    }
-                    _ => {}
-                }
-                s.messages[c].push(m);
-            }
+            s.messages[c].extend(store.messages(&session.id).await?);
         }
     }
     s.outbox_pending = all_pending(store).await?;
@@ -550,17 +559,22 @@ async fn run_point(target: &Target, chats: usize, point: KillPoint) -> anyhow::R
     let mut recovered: Vec<f64> = last_call.values().map(|at| secs(restarted, *at)).collect();
     let recovery_time = all_at.map(|_| percentile(&mut recovered, 100.0));
 
-    let lost = shown.iter().filter(|s| s.complete == 0).count();
-    let duplicated = shown.iter().filter(|s| s.carrying() > 1).count();
+    // The chat-level checks, each counted over the chats it affects.
+    let lost_in = |c: usize| shown[c].complete == 0;
+    let duplicated_in = |c: usize| shown[c].carrying() > 1;
+    let user_not_one_in = |c: usize| db.user_messages(c) != 1;
+    let replies_not_one_in = |c: usize| !db.one_expected_reply(c);
+    let chats_where = |affects: &dyn Fn(usize) -> bool| (0..chats).filter(|&c| affects(c)).count();
+    let lost = chats_where(&lost_in);
+    let duplicated = chats_where(&duplicated_in);
     let stale: usize = shown.iter().map(|s| s.cursor).sum();
     let partial: usize = shown.iter().map(|s| s.partial).sum();
     let other: usize = shown.iter().map(|s| s.other).sum();
-    let user_min = db.user.iter().copied().min().unwrap_or(0);
-    let user_max = db.user.iter().copied().max().unwrap_or(0);
-    let user_not_one = db.user.iter().filter(|n| **n != 1).count();
-    let replies_not_one = (0..chats)
-        .filter(|c| db.replies[*c] != 1 || db.matching_replies[*c] != 1)
-        .count();
+    let user_counts: Vec<usize> = (0..chats).map(|c| db.user_messages(c)).collect();
+    let user_min = user_counts.iter().copied().min().unwrap_or(0);
+    let user_max = user_counts.iter().copied().max().unwrap_or(0);
+    let user_not_one = chats_where(&user_not_one_in);
+    let replies_not_one = chats_where(&replies_not_one_in);
     let sessions_max = db.sessions.iter().copied().max().unwrap_or(0);
     let pending = db.outbox_pending.len();
     let unfinished = db.inbox_unfinished.len();
@@ -573,17 +587,16 @@ async fn run_point(target: &Target, chats: usize, point: KillPoint) -> anyhow::R
             .any(|e| outbox_chat(e, chats) == Some(c))
     };
     let unfinished_in = |c: usize| {
-        let prefix = format!("{}:", chat_id(c));
         db.inbox_unfinished
             .iter()
-            .any(|e| e.key.starts_with(&prefix))
+            .any(|e| inbox_chat(e, chats) == Some(c))
     };
     let checks: Vec<(usize, &str, Affects<'_>)> = vec![
-        (lost, "replies lost", Box::new(|c| shown[c].complete == 0)),
+        (lost, "replies lost", Box::new(lost_in)),
         (
             duplicated,
             "chats showing the reply more than once",
-            Box::new(|c| shown[c].carrying() > 1),
+            Box::new(duplicated_in),
         ),
         (
             stale,
@@ -603,12 +616,12 @@ async fn run_point(target: &Target, chats: usize, point: KillPoint) -> anyhow::R
         (
             user_not_one,
             "chats with a stored user message count other than 1",
-            Box::new(|c| db.user[c] != 1),
+            Box::new(user_not_one_in),
         ),
         (
             replies_not_one,
             "chats whose stored replies are not exactly one with the expected text",
-            Box::new(|c| db.replies[c] != 1 || db.matching_replies[c] != 1),
+            Box::new(replies_not_one_in),
         ),
         (pending, "outbox rows pending", Box::new(pending_in)),
         (unfinished, "inbox rows unfinished", Box::new(unfinished_in)),
@@ -766,7 +779,7 @@ fn describe(c: usize, bot_messages: &[FakeMessage], db: &Stored, message_ids: &[
     for e in db
         .outbox_pending
         .iter()
-        .filter(|e| outbox_chat(e, db.user.len()) == Some(c))
+        .filter(|e| outbox_chat(e, db.messages.len()) == Some(c))
     {
         let _ = write!(
             out,
@@ -777,7 +790,7 @@ fn describe(c: usize, bot_messages: &[FakeMessage], db: &Stored, message_ids: &[
     for e in db
         .inbox_unfinished
         .iter()
-        .filter(|e| e.key.starts_with(&format!("{}:", chat_id(c))))
+        .filter(|e| inbox_chat(e, db.messages.len()) == Some(c))
     {
         let _ = write!(
             out,
@@ -811,6 +824,35 @@ mod tests {
             entities: Vec::new(),
             reply_markup: None,
         }
+    }
+
+    #[test]
+    fn a_chat_stores_one_user_message_and_one_expected_reply_or_not() {
+        use hermod_model::{ChatMessage, SessionId};
+        let stored = |m: ChatMessage| StoredMessage {
+            id: 1,
+            session: SessionId::parse("s").unwrap(),
+            message: m,
+            at_ms: 0,
+            platform_message_id: None,
+        };
+        let (user, reply) = (
+            stored(ChatMessage::user(prompt(0))),
+            stored(ChatMessage::assistant(expected_reply(0))),
+        );
+        let db = Stored {
+            messages: vec![
+                vec![user.clone(), reply.clone()],
+                vec![user.clone(), user.clone()],
+                vec![user.clone(), reply.clone(), reply],
+                vec![user, stored(ChatMessage::assistant("echo: crash 3"))],
+            ],
+            ..Stored::default()
+        };
+        let users: Vec<usize> = (0..4).map(|c| db.user_messages(c)).collect();
+        assert_eq!(users, [1, 2, 1, 1]);
+        let ok: Vec<bool> = (0..4).map(|c| db.one_expected_reply(c)).collect();
+        assert_eq!(ok, [true, false, false, false]);
     }
 
     #[test]
