@@ -27,6 +27,15 @@ fn config(world: &World) -> TelegramConfig {
     }
 }
 
+/// The `update_id` of the update queued last.
+fn newest_update(world: &World) -> i64 {
+    let pending = world.fake.pending_updates();
+    pending
+        .last()
+        .and_then(|u| u["update_id"].as_i64())
+        .unwrap()
+}
+
 /// The time between consecutive calls.
 fn gaps(calls: &[FakeCall]) -> Vec<Duration> {
     calls.windows(2).map(|w| w[1].at - w[0].at).collect()
@@ -46,12 +55,8 @@ async fn storage_failures_back_off_longer_each_time_and_lose_nothing() {
     let logs = Logs::capture();
     let direct = world.direct(config(&world));
     world.store.fail("inbox_record", u32::MAX);
-    let update = {
-        world.fake.user(9001, "Alice").dm("kept safe");
-        world.fake.pending_updates()[0]["update_id"]
-            .as_i64()
-            .unwrap()
-    };
+    world.fake.user(9001, "Alice").dm("kept safe");
+    let update = newest_update(&world);
     let run = direct.spawn();
 
     let calls = within_for(
@@ -149,9 +154,7 @@ async fn an_update_without_an_id_is_skipped_and_not_fetched_in_a_loop() {
     let direct = world.direct(config(&world));
     let alice = world.fake.user(9003, "Alice");
     alice.dm("before");
-    let good = world.fake.pending_updates()[0]["update_id"]
-        .as_i64()
-        .unwrap();
+    let good = newest_update(&world);
     // After the good one, so acknowledging the good one leaves it waiting.
     let place = world
         .fake
@@ -182,9 +185,7 @@ async fn an_update_without_an_id_is_skipped_and_not_fetched_in_a_loop() {
 
     // A good update after it acknowledges it too, and recovers.
     alice.dm("after");
-    let after = world.fake.pending_updates()[1]["update_id"]
-        .as_i64()
-        .unwrap();
+    let after = newest_update(&world);
     assert!(after > place);
     within_for(
         PATIENCE,
@@ -272,9 +273,7 @@ async fn failing_polls_report_degraded_without_the_token_and_recover() {
         .fake
         .user(9004, "Alice")
         .dm_photo(Some("look"), b"\xff\xd8 jpeg".to_vec());
-    let photo = world.fake.pending_updates()[0]["update_id"]
-        .as_i64()
-        .unwrap();
+    let photo = newest_update(&world);
     within(
         "the photo to be confirmed",
         world.fake.wait_for_confirmed(photo),
@@ -295,9 +294,7 @@ async fn a_not_found_answer_mid_run_ends_run_with_an_auth_error() {
     let direct = world.direct(config(&world));
     world.fake.user(9005, "Alice").dm("hello");
     let run = direct.spawn();
-    let first = world.fake.pending_updates()[0]["update_id"]
-        .as_i64()
-        .unwrap();
+    let first = newest_update(&world);
     within("a first round", world.fake.wait_for_confirmed(first)).await;
     world.fake.fail_next("getUpdates", Fault::NotFound);
 
