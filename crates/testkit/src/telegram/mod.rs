@@ -354,16 +354,13 @@ impl FakeTelegram {
     pub async fn deliver_pending_webhook(&self) -> Vec<reqwest::StatusCode> {
         let pending: Vec<(i64, Value)> = {
             let s = self.shared.lock();
-            s.updates
-                .iter()
-                .map(|u| (u.id(), u.update.clone()))
-                .collect()
+            s.updates.iter().map(|u| (u.id, u.update.clone())).collect()
         };
         let mut statuses = Vec::new();
         for (id, update) in pending {
             let status = self.deliver_webhook(update).await;
             if status.is_success() {
-                self.shared.update(|s| s.updates.retain(|u| u.id() != id));
+                self.shared.update(|s| s.updates.retain(|u| u.id != id));
             }
             statuses.push(status);
         }

@@ -157,10 +157,6 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub(crate) fn id(&self) -> i64 {
-        self.id
-    }
-
     /// The update's kind: its field other than `update_id`.
     pub(crate) fn kind(&self) -> &str {
         self.update

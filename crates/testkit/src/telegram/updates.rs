@@ -35,11 +35,11 @@ fn confirm(s: &mut State, offset: Option<i64>) {
             while s.updates.len() > keep {
                 s.updates.pop_front();
             }
-            let first = s.updates.front().map_or(s.last_update_id + 1, Pending::id);
+            let first = s.updates.front().map_or(s.last_update_id + 1, |u| u.id);
             s.confirmed_offset = s.confirmed_offset.max(first);
         }
         Some(offset) if offset > 0 => {
-            s.updates.retain(|u| u.id() >= offset);
+            s.updates.retain(|u| u.id >= offset);
             s.confirmed_offset = s.confirmed_offset.max(offset);
         }
         _ => {}
@@ -139,7 +139,7 @@ mod tests {
             s.push_update(json!({"message": {}}), false);
         }
         confirm(&mut s, Some(-2));
-        let ids: Vec<i64> = s.updates.iter().map(Pending::id).collect();
+        let ids: Vec<i64> = s.updates.iter().map(|u| u.id).collect();
         assert_eq!(ids, [100_004, 100_005]);
         assert_eq!(s.confirmed_offset, 100_004);
         confirm(&mut s, Some(100_005));
