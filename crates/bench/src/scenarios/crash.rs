@@ -230,8 +230,7 @@ impl Shown {
         let mut shown = Shown::default();
         for m in messages.iter().filter(|m| !m.deleted) {
             let text = m.current_text();
-            let bare = text.replace(CURSOR, "");
-            let bare = bare.trim();
+            let bare = text.trim();
             if text.contains(CURSOR) {
                 shown.cursor += 1;
             } else if bare == expected {
