@@ -23,14 +23,18 @@
 pub mod agent;
 #[cfg(feature = "platform")]
 pub mod conformance;
+#[cfg(feature = "platform")]
 mod flaky_store;
 pub mod llm;
+#[cfg(feature = "logs")]
+pub mod logs;
 #[cfg(feature = "platform")]
 pub mod platform;
 pub mod telegram;
 
 #[cfg(feature = "platform")]
 pub use agent::{AgentStats, ScriptedAgent, Step};
+#[cfg(feature = "platform")]
 pub use flaky_store::FlakyStore;
 pub use llm::{FakeLlm, RecordedRequest, Reply};
 #[cfg(feature = "platform")]

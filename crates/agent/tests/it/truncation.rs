@@ -6,9 +6,11 @@
 use crate::support::*;
 use hermod_agent::{AgentEvent, FinishReason, LlmConfig, ToolRegistry};
 use hermod_model::{ChatMessage, Role};
+use hermod_testkit::logs::Logs;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::json;
 use std::sync::Arc;
+use tracing::Level;
 
 /// `w0 w1 … w{n-1}`, streamed one word per chunk.
 fn words(n: usize) -> String {
@@ -60,16 +62,16 @@ async fn a_stream_cut_before_anything_was_shown_is_retried() {
         fake.push_all([cut, Reply::text("second try")]);
         let lookup = Arc::new(Lookup::default());
         let agent = new_agent(config(&fake), registry_with(lookup.clone()));
-        let (warnings, _guard) = Warnings::capture();
+        let warnings = Logs::capture();
         let events = run(&agent, request("x")).await;
         assert_eq!(fake.request_count(), 2, "{case}");
         assert!(
             warnings
-                .lines()
+                .at_least(Level::WARN)
                 .first()
                 .is_some_and(|l| l.starts_with(CUT_WARNING)),
             "{case}: {:?}",
-            warnings.lines()
+            warnings.at_least(Level::WARN)
         );
         assert!(!tool_started(&events), "{case}: {events:?}");
         assert!(lookup.calls.lock().unwrap().is_empty(), "{case}");
@@ -119,9 +121,9 @@ async fn a_stream_cut_after_text_ends_incomplete_with_the_partial_text() {
         let fake = FakeLlm::start().await;
         fake.push_all([cut, Reply::text("must not be asked for")]);
         let agent = new_agent(config(&fake), ToolRegistry::new());
-        let (warnings, _guard) = Warnings::capture();
+        let warnings = Logs::capture();
         let events = run(&agent, request("x")).await;
-        let lines = warnings.lines();
+        let lines = warnings.at_least(Level::WARN);
         assert_eq!(lines.len(), 1, "{case}: {lines:?}");
         let chars = partial.chars().count();
         for part in [
@@ -246,9 +248,13 @@ async fn a_finish_reason_without_done_is_a_complete_answer() {
         let fake = FakeLlm::start().await;
         fake.push_all([reply, Reply::text("must not be asked for")]);
         let agent = new_agent(config(&fake), ToolRegistry::new());
-        let (warnings, _guard) = Warnings::capture();
+        let warnings = Logs::capture();
         let events = run(&agent, request("x")).await;
-        assert_eq!(warnings.lines(), Vec::<String>::new(), "{case}");
+        assert_eq!(
+            warnings.at_least(Level::WARN),
+            Vec::<String>::new(),
+            "{case}"
+        );
         assert_eq!(fake.request_count(), 1, "{case}");
         let outcome = outcome(&events);
         assert_eq!(

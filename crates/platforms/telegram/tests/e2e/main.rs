@@ -10,7 +10,6 @@ mod conversation;
 mod crash;
 mod faults;
 mod groups;
-mod logs;
 mod media;
 mod receiving;
 mod restart;

@@ -3,11 +3,11 @@
 //! nothing unrecorded is acknowledged, and the adapter reports its health.
 //! Timing runs on tokio's paused clock, so minutes of backoff pass at once.
 
-use crate::logs::Logs;
 use crate::support::{World, degraded_reason, settled, within, within_for};
 use hermod_core::{AdapterError, ComponentState, ComponentStatus};
 use hermod_telegram::{ConnectionState, TelegramConfig};
 use hermod_testkit::ScriptedAgent;
+use hermod_testkit::logs::Logs;
 use hermod_testkit::telegram::{FakeCall, Fault};
 use serde_json::json;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! [`Logs`]: captures the log events of the current thread (where a
 //! `#[tokio::test]` runs every task), so a test can check what was logged
 //! at which level, and that no secret ever was.
+//!
+//! Each event becomes one line: its message, then ` name=value` for every
+//! other field. Spans are not captured.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use tracing::field::{Field, Visit};
@@ -8,7 +11,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::DefaultGuard;
 use tracing::{Event, Level, Metadata, Subscriber};
 
-/// One captured event: its level, target and every field as `name=value`.
+/// One captured event: its level and its text.
 #[derive(Debug, Clone)]
 pub struct Line {
     pub level: Level,
@@ -16,6 +19,7 @@ pub struct Line {
 }
 
 /// Captures events until dropped.
+#[derive(Debug)]
 pub struct Logs {
     lines: Arc<Mutex<Vec<Line>>>,
     _guard: DefaultGuard,
@@ -42,9 +46,20 @@ impl Logs {
 
     /// The lines at `level`.
     pub fn at(&self, level: Level) -> Vec<String> {
+        self.matching(|l| l == level)
+    }
+
+    /// The lines at `level` or more severe (`at_least(Level::WARN)`: the
+    /// warnings and errors).
+    pub fn at_least(&self, level: Level) -> Vec<String> {
+        // More verbose levels compare greater.
+        self.matching(|l| l <= level)
+    }
+
+    fn matching(&self, keep: impl Fn(Level) -> bool) -> Vec<String> {
         self.lines()
             .into_iter()
-            .filter(|line| line.level == level)
+            .filter(|line| keep(line.level))
             .map(|line| line.text)
             .collect()
     }
@@ -80,7 +95,7 @@ impl Subscriber for Capture {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut text = format!("{}:", event.metadata().target());
+        let mut text = String::new();
         event.record(&mut Fields(&mut text));
         self.lines
             .lock()
@@ -100,6 +115,10 @@ struct Fields<'a>(&'a mut String);
 
 impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
+        if field.name() == "message" {
+            self.0.insert_str(0, &format!("{value:?}"));
+        } else {
+            self.0.push_str(&format!(" {}={value:?}", field.name()));
+        }
     }
 }
