@@ -17,7 +17,9 @@
 //! is recorded per chat ([`FakeTelegram::bot_messages`]), with every call
 //! ([`FakeTelegram::calls`]); the `wait_for*` methods are woken by changes
 //! and never poll. Failures are scripted per method
-//! ([`FakeTelegram::fail_next`], [`FakeTelegram::rate_limit`]).
+//! ([`FakeTelegram::fail_next`], [`FakeTelegram::rate_limit`]), and so are
+//! successes answered without a `result`
+//! ([`FakeTelegram::answer_without_result`]).
 //!
 //! The server is listening when [`FakeTelegram::start`] returns and stops
 //! when the handle is dropped.
@@ -297,6 +299,22 @@ impl FakeTelegram {
         let key = method.to_ascii_lowercase();
         let until = Instant::now() + window;
         self.shared.update(|s| s.rate_limits.insert(key, until));
+    }
+
+    /// Answers every successful call of `method` (case-insensitive; `*`
+    /// for any) with `{"ok":true,"result":null}`, as some Bot API proxies
+    /// and emulators do: the call takes effect (a message is sent or
+    /// edited) but its `result` is not given back. Telegram documents a
+    /// `Message` (or `True`) for these methods; a client must take `ok`
+    /// as the success it is. Failures are answered as usual.
+    pub fn answer_without_result(&self, method: &str) {
+        let key = method.to_ascii_lowercase();
+        self.shared.update(|s| s.null_results.insert(key));
+    }
+
+    /// Ends [`FakeTelegram::answer_without_result`] for every method.
+    pub fn answer_with_results(&self) {
+        self.shared.update(|s| s.null_results.clear());
     }
 
     /// Ends the rate limits set with [`FakeTelegram::rate_limit`].

@@ -286,7 +286,13 @@ async fn handle(
         return response;
     }
     match methods::call(&shared, &lower, &params).await {
-        Ok(result) => faults::ok(result),
+        Ok(result) => {
+            let without = {
+                let s = shared.lock();
+                s.null_results.contains(&lower) || s.null_results.contains("*")
+            };
+            faults::ok(if without { Value::Null } else { result })
+        }
         Err(error) => error.into_response(),
     }
 }

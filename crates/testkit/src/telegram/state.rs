@@ -4,7 +4,7 @@
 
 use super::faults::Fault;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -213,6 +213,9 @@ pub(crate) struct State {
     /// Sticky rate limits by lowercase method (`*`: any), until when.
     pub(crate) rate_limits: HashMap<String, Instant>,
     pub(crate) rate_limit_hits: usize,
+    /// Lowercase methods (`*`: any) whose successful calls are answered
+    /// `{"ok":true,"result":null}`.
+    pub(crate) null_results: HashSet<String>,
 }
 
 impl State {

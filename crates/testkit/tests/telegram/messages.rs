@@ -377,6 +377,52 @@ async fn faults_come_in_order_and_any_method_matches_star() {
 }
 
 #[tokio::test]
+async fn calls_can_succeed_without_a_result() {
+    let (fake, bot) = fake_with_alice().await;
+    let sent = bot
+        .ok("sendMessage", json!({"chat_id": 1001, "text": "first"}))
+        .await;
+    let id = sent["message_id"].clone();
+    fake.answer_without_result("editMessageText");
+    let (status, body) = bot
+        .call(
+            "editMessageText",
+            json!({"chat_id": 1001, "message_id": id, "text": "second"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"ok": true, "result": null}));
+    // The edit took effect all the same; failures are still answered.
+    assert_eq!(fake.bot_messages(1001)[0].current_text(), "second");
+    let (status, _) = bot
+        .error(
+            "editMessageText",
+            json!({"chat_id": 1001, "message_id": id, "text": "second"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    // Other methods keep their results until switched.
+    assert!(
+        bot.ok("sendMessage", json!({"chat_id": 1001, "text": "third"}))
+            .await
+            .is_object()
+    );
+    fake.answer_without_result("*");
+    assert_eq!(
+        bot.ok("sendMessage", json!({"chat_id": 1001, "text": "fourth"}))
+            .await,
+        json!(null)
+    );
+    assert_eq!(fake.bot_messages(1001).len(), 3);
+    fake.answer_with_results();
+    assert!(
+        bot.ok("sendMessage", json!({"chat_id": 1001, "text": "fifth"}))
+            .await
+            .is_object()
+    );
+}
+
+#[tokio::test]
 async fn a_slow_answer_waits_on_the_tokio_clock() {
     let (fake, bot) = fake_with_alice().await;
     fake.fail_next("sendMessage", Fault::Slow(Duration::from_millis(300)));
