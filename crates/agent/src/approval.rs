@@ -238,7 +238,7 @@ mod tests {
         let decision = task.await.unwrap();
         assert_eq!(
             decision,
-            ApprovalDecision::denied("nobody answered within 60s")
+            ApprovalDecision::denied("nobody answered within 1 min")
         );
         assert_eq!(start.elapsed(), Duration::from_secs(60));
         assert!(approvals.pending().is_empty());

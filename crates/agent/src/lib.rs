@@ -10,6 +10,7 @@
 
 mod approval;
 mod config;
+mod human;
 mod llm;
 mod runner;
 mod tools;
@@ -18,6 +19,7 @@ mod turn;
 pub use approval::{ApprovalDecision, Approvals};
 pub use config::LlmConfig;
 pub use hermod_http::RetryPolicy;
+pub use human::whole_seconds;
 pub use llm::{CallEnd, Completion, CompletionRequest, LlmClient};
 pub use runner::LlmAgent;
 pub use tools::{Tool, ToolContext, ToolRegistry};

@@ -107,7 +107,10 @@ impl Approver {
             Ok(Err(_)) => ApprovalDecision::denied("the request was withdrawn"),
             Err(_) if self.approvals.withdraw(&request_id) => {
                 tracing::debug!(tool = %self.tool, "approval request timed out");
-                ApprovalDecision::denied(format!("nobody answered within {:?}", self.timeout))
+                ApprovalDecision::denied(format!(
+                    "nobody answered within {}",
+                    crate::human::describe(self.timeout)
+                ))
             }
             // Decided just as the time ran out: the decision is waiting.
             Err(_) => decision
@@ -215,7 +218,7 @@ impl ToolRegistry {
         let Some(tool) = self.get(name) else {
             let available = self.names().join(", ");
             return (
-                format!("error: unknown tool {name:?}; available tools: [{available}]"),
+                format!("error: unknown tool '{name}'; available tools: [{available}]"),
                 true,
             );
         };

@@ -41,8 +41,16 @@ impl FinishReason {
     /// The OpenAI `finish_reason` string.
     pub fn as_openai(self) -> &'static str {
         match self {
-            FinishReason::Stop | FinishReason::Interrupted => "stop",
+            FinishReason::Stop => "stop",
             FinishReason::Length | FinishReason::MaxIterations => "length",
+            // Not an OpenAI value, on purpose: a reply cut short by an
+            // interrupt (a newer message, /stop, shutdown) must not read as
+            // finished (`stop`), as cut by the token limit (`length`, which
+            // invites "continue") or as failed (`error`, which Hermes uses for
+            // failures). OpenAI's SDKs pass unknown `finish_reason` strings
+            // through rather than rejecting the response, so clients that do
+            // not know this value still get the partial text.
+            FinishReason::Interrupted => "interrupted",
             // Not an OpenAI value: sources report an incomplete answer as an
             // error rather than as a finished completion.
             FinishReason::Incomplete => "incomplete",
@@ -69,8 +77,9 @@ pub struct TurnOutcome {
 /// Why a turn failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AgentError {
-    /// The LLM kept answering 429 after our retries.
-    #[error("the model provider is rate limiting requests (retry after {retry_after:?})")]
+    /// The LLM kept answering 429 after our retries. `retry_after` is the
+    /// provider's `Retry-After`, when it sent one.
+    #[error("the model provider is rate limiting requests{}", retry_hint(*.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     /// Network failure, timeout or 5xx after our retries.
     #[error("the model provider is unreachable or failing: {0}")]
@@ -88,6 +97,18 @@ pub enum AgentError {
     Protocol(String),
     #[error("the turn was cancelled")]
     Cancelled,
+}
+
+/// `" (retry after N s)"`, or nothing when the provider named no delay.
+fn retry_hint(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|after| {
+            format!(
+                " (retry after {} s)",
+                crate::human::whole_seconds(after).max(1)
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// An event of a running turn.
@@ -227,4 +248,40 @@ impl TurnControl {
 pub struct TurnHandle {
     pub events: mpsc::Receiver<AgentEvent>,
     pub control: TurnControl,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_read_without_rust_values() {
+        let limited = |retry_after| AgentError::RateLimited { retry_after }.to_string();
+        assert_eq!(
+            limited(Some(Duration::from_millis(1500))),
+            "the model provider is rate limiting requests (retry after 2 s)"
+        );
+        assert_eq!(
+            limited(None),
+            "the model provider is rate limiting requests"
+        );
+        for shown in [limited(Some(Duration::from_secs(2))), limited(None)] {
+            assert!(
+                !shown.contains("Some") && !shown.contains("None"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_interrupted_reply_has_its_own_finish_reason() {
+        let reasons = [
+            FinishReason::Stop,
+            FinishReason::Length,
+            FinishReason::Interrupted,
+            FinishReason::Incomplete,
+        ]
+        .map(FinishReason::as_openai);
+        assert_eq!(reasons, ["stop", "length", "interrupted", "incomplete"]);
+    }
 }

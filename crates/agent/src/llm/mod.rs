@@ -130,7 +130,11 @@ impl Output<'_> {
     ) -> Result<T, Failure> {
         match self.guard(tokio::time::timeout(limit, fut)).await? {
             Ok(value) => Ok(value),
-            Err(_) => Err(HttpError::Transient(format!("no {what} within {limit:?}")).into()),
+            Err(_) => Err(HttpError::Transient(format!(
+                "no {what} within {}",
+                crate::human::describe(limit)
+            ))
+            .into()),
         }
     }
 

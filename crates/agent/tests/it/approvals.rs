@@ -165,7 +165,7 @@ async fn an_unanswered_request_is_denied_after_the_configured_timeout() {
     assert!(!tool.deleted.load(Ordering::SeqCst));
     assert_eq!(
         tool_result_sent(&fake),
-        "error: the user denied this: nobody answered within 50ms"
+        "error: the user denied this: nobody answered within 50 ms"
     );
     assert_eq!(outcome(&events).text, "Done.");
     assert!(

@@ -41,6 +41,40 @@ async fn a_too_long_retry_after_gives_up_at_once() {
 }
 
 #[tokio::test]
+async fn rate_limits_that_persist_are_reported_with_the_providers_delay() {
+    let fake = FakeLlm::start().await;
+    fake.set_default(Reply::status(429).retry_after(0.01));
+    let agent = new_agent(config(&fake), ToolRegistry::new());
+    let events = run(&agent, request("x")).await;
+    let Some(AgentEvent::Failed(err)) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        err,
+        &AgentError::RateLimited {
+            retry_after: Some(Duration::from_millis(10))
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "the model provider is rate limiting requests (retry after 1 s)"
+    );
+    assert_eq!(fake.request_count(), 3);
+
+    // Without a Retry-After there is no delay to report, and no Rust value.
+    fake.set_default(Reply::status(429));
+    let events = run(&agent, request("y")).await;
+    let Some(AgentEvent::Failed(err)) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(err, &AgentError::RateLimited { retry_after: None });
+    assert_eq!(
+        err.to_string(),
+        "the model provider is rate limiting requests"
+    );
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_then_surface_as_transient() {
     let fake = FakeLlm::start().await;
     fake.set_default(Reply::status(500));
@@ -102,7 +136,7 @@ async fn a_silent_provider_times_out() {
     let agent = new_agent(config, ToolRegistry::new());
     let events = run(&agent, request("x")).await;
     assert!(
-        matches!(events.last(), Some(AgentEvent::Failed(AgentError::Transient(m))) if m.contains("within")),
+        matches!(events.last(), Some(AgentEvent::Failed(AgentError::Transient(m))) if m.contains("within 150 ms")),
         "{events:?}"
     );
     fake.wait_for_disconnects(1).await;
