@@ -25,6 +25,11 @@ pub enum CoreError {
     /// The turn was cancelled (the client went away, or shutdown).
     #[error("the turn was cancelled")]
     Cancelled,
+    /// The turn was interrupted (a newer message in interrupt mode, /stop,
+    /// /new) before the agent produced any text. An interrupt after text
+    /// ends the turn with `FinishReason::Interrupted` instead.
+    #[error("the reply was interrupted before it began, by a newer message or /stop")]
+    Interrupted,
 }
 
 impl CoreError {

@@ -62,6 +62,13 @@ pub struct InboundEvent {
     /// source (internal events such as background tasks that must not
     /// queue behind the chat's own conversation).
     pub route: Option<SessionKey>,
+    /// Answer without storing anything: no session is created or continued,
+    /// neither the input nor the reply is recorded, and the turn's history
+    /// is `history` alone. For one-off requests (a web UI asking for a
+    /// chat title) that would otherwise fill the session list. Honoured for
+    /// streamed submissions, whose answer needs no delivery record.
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 impl InboundEvent {
@@ -77,6 +84,7 @@ impl InboundEvent {
             options: TurnOptions::default(),
             attachments: Vec::new(),
             route: None,
+            ephemeral: false,
         }
     }
 }

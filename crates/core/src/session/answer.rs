@@ -254,7 +254,8 @@ pub(crate) async fn fail(
             let _ = events.send(TurnEvent::Failed(error)).await;
         }
         _ => {
-            if matches!(error, CoreError::Cancelled) {
+            // The chat was told already ("Interrupting…", "Stopped.").
+            if matches!(error, CoreError::Cancelled | CoreError::Interrupted) {
                 return;
             }
             if matches!(error, CoreError::Store(_)) {

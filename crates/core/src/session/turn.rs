@@ -242,6 +242,20 @@ const CUT_OFF_NOTICE: &str = "⚠️ My reply was cut off: the connection to the
 /// Appended to the stored text of a reply that was cut off, so the record
 /// (and the model, next turn) knows it is partial.
 const CUT_OFF_MARK: &str = "[reply cut off: the model's answer ended before it was complete]";
+/// Appended to the stored text of a reply an interrupt stopped (a newer
+/// message, /stop, /new, shutdown), for the same reason.
+const INTERRUPTED_MARK: &str = "[reply interrupted: it was stopped before it was complete]";
+
+/// What stopped a running turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interruption {
+    /// The session's worker: busy input in interrupt mode, /stop, /new.
+    Worker,
+    /// The streaming submitter went away.
+    Submitter,
+    /// The gateway's drain deadline passed.
+    Shutdown,
+}
 
 /// One turn's fixed inputs.
 struct Turn<'a> {
@@ -269,9 +283,44 @@ impl Turn<'_> {
         self.answer(start, interrupt, slot).await
     }
 
+    /// Whether nothing of this turn is stored (`InboundEvent::ephemeral`;
+    /// only streamed answers can do without a delivery record).
+    fn ephemeral(&self) -> bool {
+        self.event.ephemeral && self.mode.is_stream()
+    }
+
+    /// An ephemeral message: an id for the turn (its tools see one), the
+    /// history the source supplied, and nothing written.
+    async fn begin_unstored(&self) -> Start {
+        let session = self
+            .event
+            .session_id
+            .clone()
+            .unwrap_or_else(|| self.deps.clock.new_session_id());
+        emit(
+            self.mode,
+            TurnEvent::Started {
+                session_id: session.clone(),
+            },
+        )
+        .await;
+        Start {
+            session,
+            model_override: None,
+            reset: None,
+            history: self.event.history.clone().unwrap_or_default(),
+            input: ChatMessage::user(user_content(self.event)),
+            user_row: 0,
+            previews: None,
+        }
+    }
+
     /// A new message: resolve its session, store the user message (and mark
     /// its inbound messages started, in the same transaction).
     async fn begin(&self) -> Result<Start, CoreError> {
+        if self.ephemeral() {
+            return Ok(self.begin_unstored().await);
+        }
         let (deps, event) = (self.deps, self.event);
         let session = resolve(deps, self.key, event).await?;
         emit(
@@ -432,7 +481,7 @@ impl Turn<'_> {
             }
         };
         let mut recorded_previews = 0;
-        let mut interrupted = false;
+        let mut interrupted: Option<Interruption> = None;
         // "typing…" while the agent works, renewed before the platform hides it.
         let typing_target = match (&adapter, &event.source.chat_id, mode) {
             (Some(adapter), Some(chat_id), ReplyMode::Adapter) if adapter.typing().is_some() => {
@@ -469,9 +518,9 @@ impl Turn<'_> {
                     }
                     continue;
                 }
-                () = interrupt.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
-                () = cancel.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
-                () = deps.turns.cancelled(), if !interrupted => { interrupted = true; turn.control.interrupt(); continue; }
+                () = interrupt.cancelled(), if interrupted.is_none() => { interrupted = Some(Interruption::Worker); turn.control.interrupt(); continue; }
+                () = cancel.cancelled(), if interrupted.is_none() => { interrupted = Some(Interruption::Submitter); turn.control.interrupt(); continue; }
+                () = deps.turns.cancelled(), if interrupted.is_none() => { interrupted = Some(Interruption::Shutdown); turn.control.interrupt(); continue; }
             };
             let Some(agent_event) = next else {
                 if let Some(consumer) = consumer {
@@ -488,10 +537,13 @@ impl Turn<'_> {
                     let cut_off = outcome.finish_reason == FinishReason::Incomplete;
                     if cut_off {
                         warn!(session = %start.session, "the model's answer was cut off; the user is told");
-                        mark_cut_off(&mut outcome);
+                        mark_partial(&mut outcome, CUT_OFF_MARK);
+                    } else if outcome.finish_reason == FinishReason::Interrupted {
+                        debug!(session = %start.session, by = ?interrupted, "the reply was interrupted; it is stored marked partial");
+                        mark_partial(&mut outcome, INTERRUPTED_MARK);
                     }
                     match consumer {
-                        Some(mut consumer) if !interrupted => {
+                        Some(mut consumer) if interrupted.is_none() => {
                             if cut_off {
                                 let notice = AgentEvent::TextDelta(format!("\n\n{CUT_OFF_NOTICE}"));
                                 consumer.on_event(&notice).await;
@@ -508,7 +560,9 @@ impl Turn<'_> {
                                 consumer.abandon().await;
                             }
                             delete_previews(deps, event, &previous).await;
-                            persist_reply(deps, &start.session, &outcome).await?;
+                            if !self.ephemeral() {
+                                persist_reply(deps, &start.session, &outcome).await?;
+                            }
                         }
                     }
                     emit(mode, TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
@@ -520,6 +574,9 @@ impl Turn<'_> {
                     }
                     delete_previews(deps, event, &previous).await;
                     return Err(match error {
+                        AgentError::Cancelled if interrupted == Some(Interruption::Worker) => {
+                            CoreError::Interrupted
+                        }
                         AgentError::Cancelled => CoreError::Cancelled,
                         other => CoreError::Agent(other),
                     });
@@ -561,21 +618,27 @@ impl Turn<'_> {
     }
 }
 
-/// A reply the model's stream cut short: its stored text says so.
-fn mark_cut_off(outcome: &mut TurnOutcome) {
-    if let Some(last) = outcome
-        .messages
-        .iter_mut()
-        .rev()
-        .find(|m| m.role == Role::Assistant)
-    {
-        let text = last.content.as_ref().map(|c| c.text()).unwrap_or_default();
-        last.content = Some(Content::Text(format!("{text}\n\n{CUT_OFF_MARK}")));
-    } else {
-        outcome.messages.push(ChatMessage::assistant(format!(
-            "{}\n\n{CUT_OFF_MARK}",
-            outcome.text
-        )));
+/// A partial reply (cut off, interrupted): its stored text ends with
+/// `mark`, so the record, and the model next turn, know it is partial. The
+/// mark ends the last assistant text, or follows the tool results the turn
+/// stopped at (keeping each tool call answered by its result).
+fn mark_partial(outcome: &mut TurnOutcome, mark: &str) {
+    let with_mark = |text: String| {
+        if text.trim().is_empty() {
+            mark.to_owned()
+        } else {
+            format!("{text}\n\n{mark}")
+        }
+    };
+    match outcome.messages.last_mut() {
+        Some(last) if last.role == Role::Assistant && last.tool_calls.is_empty() => {
+            let text = last.content.as_ref().map(|c| c.text()).unwrap_or_default();
+            last.content = Some(Content::Text(with_mark(text)));
+        }
+        Some(_) => outcome.messages.push(ChatMessage::assistant(mark)),
+        None => outcome
+            .messages
+            .push(ChatMessage::assistant(with_mark(outcome.text.clone()))),
     }
 }
 
