@@ -10,8 +10,18 @@
 //! tokio's blocking thread pool ([`tokio::task::spawn_blocking`]) and never
 //! stalls the async workers. An in-memory database (tests) has only the one
 //! connection, since separate connections would each see their own database.
+//!
+//! Closing: in WAL mode committed transactions sit in `hermod.db-wal` until a
+//! checkpoint copies them into `hermod.db`. SQLite checkpoints when the last
+//! connection to the file closes, but only if that connection may write; so
+//! the readers close before the writer (see [`Inner`]). A store is shared
+//! by clones that tasks hold, so when its last handle drops is not up to the
+//! code that is done with it: [`SqliteStore::close`] checkpoints explicitly,
+//! whoever still holds a clone. After either, `hermod.db` alone holds
+//! everything.
 
 mod check;
+mod close;
 mod error;
 mod fts;
 mod migrate;
@@ -24,6 +34,7 @@ use crate::{
     StoredMessage,
 };
 use async_trait::async_trait;
+pub use close::Checkpoint;
 use error::{DbError, DbResult, classify_io};
 use hermod_model::{PlatformId, SessionId, SessionKey};
 use rusqlite::{Connection, OpenFlags};
@@ -45,13 +56,16 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// Fields drop in declaration order: the read-only connections close before
+/// the writer, so the writer is the last connection of this store and folds
+/// the WAL into the main file as it closes (a read-only connection cannot).
 struct Inner {
     /// The database's path (or `:memory:`), for error messages.
     name: String,
-    writer: Mutex<Connection>,
     /// Read-only connections; empty for in-memory databases, which read
     /// through the writer.
     readers: Vec<Mutex<Connection>>,
+    writer: Mutex<Connection>,
     /// Where the next read starts looking for a free reader.
     next_reader: AtomicUsize,
 }
