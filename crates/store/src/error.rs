@@ -16,6 +16,12 @@ pub enum StoreError {
     /// The database is locked or busy; retrying later may succeed.
     #[error("storage busy: {0}")]
     Busy(String),
+    /// The database file, or the directory it is in, cannot be opened or
+    /// created: permissions, a missing directory, a path that is not a
+    /// file. Only opening fails this way; retrying does not help until
+    /// someone fixes the path.
+    #[error("cannot open the database: {0}")]
+    CannotOpen(String),
     /// The database file is damaged or of an unknown newer schema.
     #[error("storage corrupt or incompatible: {0}")]
     Corrupt(String),

@@ -38,6 +38,21 @@ impl DbError {
             Self::Sqlite(e) => classify_sqlite(&e, db),
         }
     }
+
+    /// Classifies a failure met while opening the database, where a file
+    /// SQLite cannot open or is not allowed to open means the path needs
+    /// fixing ([`StoreError::CannotOpen`]) rather than the disk.
+    pub(crate) fn classify_open(self, db: &str) -> StoreError {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(f, ref detail))
+                if matches!(f.code, ErrorCode::CannotOpen | ErrorCode::PermissionDenied) =>
+            {
+                let detail = detail.as_deref().unwrap_or("unable to open database file");
+                StoreError::CannotOpen(format!("{db}: {detail}"))
+            }
+            other => other.classify(db),
+        }
+    }
 }
 
 /// Whether `e` is a uniqueness (primary key or UNIQUE) violation.
@@ -98,7 +113,10 @@ fn classify_sqlite(e: &rusqlite::Error, db: &str) -> StoreError {
 pub(crate) fn classify_io(e: &std::io::Error, what: &str) -> StoreError {
     use std::io::ErrorKind as K;
     match e.kind() {
-        K::StorageFull | K::ReadOnlyFilesystem | K::PermissionDenied | K::QuotaExceeded => {
+        K::PermissionDenied | K::NotADirectory | K::NotFound => {
+            StoreError::CannotOpen(format!("{what}: {e}"))
+        }
+        K::StorageFull | K::ReadOnlyFilesystem | K::QuotaExceeded => {
             StoreError::Full(format!("{what}: {e}"))
         }
         _ => StoreError::Other(format!("{what}: {e}")),
@@ -141,6 +159,33 @@ mod tests {
             other => panic!("expected Corrupt, got {other:?}"),
         }
         assert!(matches!(kind(ffi::SQLITE_CORRUPT), StoreError::Corrupt(_)));
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_opened_is_told_apart_when_opening() {
+        let db = "/srv/hermod/hermod.db";
+        let cantopen = || DbError::from(failure(ffi::SQLITE_CANTOPEN));
+        match cantopen().classify_open(db) {
+            StoreError::CannotOpen(msg) => assert_eq!(msg, "/srv/hermod/hermod.db: boom"),
+            other => panic!("expected CannotOpen, got {other:?}"),
+        }
+        assert!(matches!(
+            DbError::from(failure(ffi::SQLITE_PERM)).classify_open(db),
+            StoreError::CannotOpen(_)
+        ));
+        assert!(matches!(
+            DbError::from(failure(ffi::SQLITE_NOTADB)).classify_open(db),
+            StoreError::Corrupt(_)
+        ));
+        // Past opening, the classification stays as it was.
+        assert!(matches!(cantopen().classify(db), StoreError::Other(_)));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(
+            classify_io(&denied, "cannot create /srv/hermod"),
+            StoreError::CannotOpen(_)
+        ));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(matches!(classify_io(&full, "x"), StoreError::Full(_)));
     }
 
     #[test]

@@ -92,12 +92,12 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| classify_io(&e, &format!("cannot create {}", parent.display())))?;
         }
-        let writer = open_writer(path, &name).map_err(|e| e.classify(&name))?;
+        let writer = open_writer(path, &name).map_err(|e| e.classify_open(&name))?;
         let readers = (0..reader_count())
             .map(|_| {
                 open_reader(path)
                     .map(Mutex::new)
-                    .map_err(|e| e.classify(&name))
+                    .map_err(|e| e.classify_open(&name))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::from_connections(name, writer, readers))
