@@ -13,7 +13,7 @@ mod sqlite;
 mod types;
 
 pub use error::StoreError;
-pub use sqlite::{Checkpoint, SqliteStore};
+pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use types::{
     AppendMessages, ApprovedUser, InboxEntry, InboxState, InboxTurn, ListSessions, NewMessage,
     NewOutbox, NewSession, OutboxEntry, OutboxState, PendingPairing, SearchHit, SessionRecord,

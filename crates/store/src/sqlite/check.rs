@@ -39,7 +39,7 @@ impl SqliteStore {
 
 /// `PRAGMA quick_check`: every page's structure, without comparing indexes
 /// to their tables (which `integrity_check` does, much more slowly).
-fn quick_check(conn: &Connection, db: &str) -> DbResult<()> {
+pub(super) fn quick_check(conn: &Connection, db: &str) -> DbResult<()> {
     let mut stmt = conn.prepare(&format!("PRAGMA quick_check({SHOWN_PROBLEMS})"))?;
     let problems = stmt
         .query_map([], |row| row.get::<_, String>(0))?

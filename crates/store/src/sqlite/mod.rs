@@ -20,6 +20,7 @@
 //! whoever still holds a clone. After either, `hermod.db` alone holds
 //! everything.
 
+mod backup;
 mod check;
 mod close;
 mod error;
@@ -34,6 +35,7 @@ use crate::{
     StoredMessage,
 };
 use async_trait::async_trait;
+pub use backup::{BackupOptions, BackupReceipt};
 pub use close::Checkpoint;
 use error::{DbError, DbResult, classify_io};
 use hermod_model::{PlatformId, SessionId, SessionKey};
