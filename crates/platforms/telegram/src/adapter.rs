@@ -16,7 +16,7 @@ use crate::error::TelegramError;
 use crate::outbound::{self, FileSend, Target};
 use crate::pacing::{Call, Limits, Pacer, Wait};
 use crate::render::{MAX_MESSAGE, Part};
-use crate::types::{DeleteMessage, SendChatAction, SentMessage};
+use crate::types::{DeleteMessage, Done, IfGiven, SendChatAction, SentMessage};
 use async_trait::async_trait;
 use hermod_core::{Adapter, AdapterContext, AdapterError, Typing};
 use hermod_http::{HttpClient, HttpConfig};
@@ -220,12 +220,13 @@ impl TelegramAdapter {
     }
 
     /// Sends one text part; on "can't parse entities", the plain variant.
+    /// `None`: sent, but the server did not say under which id.
     async fn send_part(
         &self,
         target: &Target,
         part: &Part,
         reply: Option<crate::types::ReplyParameters>,
-    ) -> Result<i64, AdapterError> {
+    ) -> Result<Option<i64>, AdapterError> {
         self.pace(
             target,
             Call::Send {
@@ -236,29 +237,29 @@ impl TelegramAdapter {
         let request = outbound::send_message(target, part, reply);
         let sent = match self
             .api()
-            .call::<_, SentMessage>("sendMessage", &request)
+            .call::<_, IfGiven<SentMessage>>("sendMessage", &request)
             .await
         {
             Err(e) if e.is_parse_error() => {
                 debug!(error = %e, "Telegram refused the HTML; sending plain text");
                 let plain = outbound::as_plain(&request, part);
                 self.api()
-                    .call::<_, SentMessage>("sendMessage", &plain)
+                    .call::<_, IfGiven<SentMessage>>("sendMessage", &plain)
                     .await
             }
             other => other,
         };
-        sent.map(|m| m.message_id)
+        sent.map(|m| m.0.map(|m| m.message_id))
             .map_err(|e| self.failed(target, e))
     }
 
-    /// Uploads one file (or sends it by URL).
+    /// Uploads one file (or sends it by URL); `None` as for [`Self::send_part`].
     async fn send_file(
         &self,
         target: &Target,
         file: &FileSend,
         reply: Option<crate::types::ReplyParameters>,
-    ) -> Result<i64, AdapterError> {
+    ) -> Result<Option<i64>, AdapterError> {
         let location = file.attachment.location.as_str();
         let remote = location.starts_with("http://") || location.starts_with("https://");
         let mut method = file.method;
@@ -310,17 +311,17 @@ impl TelegramAdapter {
         .await?;
         let sent = match self
             .api()
-            .call_multipart::<SentMessage>(method.method(), form(true)?)
+            .call_multipart::<IfGiven<SentMessage>>(method.method(), form(true)?)
             .await
         {
             Err(e) if e.is_parse_error() && file.caption.is_some() => {
                 self.api()
-                    .call_multipart::<SentMessage>(method.method(), form(false)?)
+                    .call_multipart::<IfGiven<SentMessage>>(method.method(), form(false)?)
                     .await
             }
             other => other,
         };
-        sent.map(|m| m.message_id)
+        sent.map(|m| m.0.map(|m| m.message_id))
             .map_err(|e| self.failed(target, e))
     }
 }
@@ -395,7 +396,7 @@ impl Adapter for TelegramAdapter {
                 .send_part(&target, part, reply)
                 .await
                 .inspect_err(|e| partial(ids.len(), total, e))?;
-            ids.push(id.to_string());
+            ids.extend(known(id));
             first = false;
             self.remember_reply(&chat, reply_to);
         }
@@ -405,7 +406,7 @@ impl Adapter for TelegramAdapter {
                 .send_file(&target, file, reply)
                 .await
                 .inspect_err(|e| partial(ids.len(), total, e))?;
-            ids.push(id.to_string());
+            ids.extend(known(id));
             first = false;
             self.remember_reply(&chat, reply_to);
         }
@@ -428,27 +429,22 @@ impl Adapter for TelegramAdapter {
         let (target, part) = (&target, &part);
         self.idempotent(target, move || async move {
             let html = outbound::edit_message(target, id, part, true);
-            let result = match self
-                .api()
-                .call::<_, serde_json::Value>("editMessageText", &html)
-                .await
-            {
+            let result = match self.api().call::<_, Done>("editMessageText", &html).await {
                 Err(e) if e.is_parse_error() => {
                     let plain = outbound::edit_message(target, id, part, false);
-                    self.api()
-                        .call::<_, serde_json::Value>("editMessageText", &plain)
-                        .await
+                    self.api().call::<_, Done>("editMessageText", &plain).await
                 }
                 other => other,
             };
             match result {
-                // The message already shows this text.
-                Err(e) if e.is_not_modified() => Ok(serde_json::Value::Null),
-                other => other,
+                // The message already shows this text: what the edit
+                // wanted, so never repeated.
+                Ok(_) => Ok(()),
+                Err(e) if e.is_not_modified() => Ok(()),
+                Err(e) => Err(e),
             }
         })
         .await
-        .map(|_| ())
     }
 
     async fn delete(&self, message: MessageRef) -> Result<(), AdapterError> {
@@ -460,7 +456,7 @@ impl Adapter for TelegramAdapter {
             message_id: id,
         };
         self.idempotent(&target, || {
-            self.api().call::<_, bool>("deleteMessage", &params)
+            self.api().call::<_, Done>("deleteMessage", &params)
         })
         .await
         .map(|_| ())
@@ -484,7 +480,7 @@ impl Typing for TelegramAdapter {
             action: "typing",
         };
         self.api()
-            .call_with_timeout::<_, bool>("sendChatAction", &params, TYPING_TIMEOUT)
+            .call_with_timeout::<_, Done>("sendChatAction", &params, TYPING_TIMEOUT)
             .await
             .map(|_| ())
             .map_err(|e| self.failed(&target, e))
@@ -495,6 +491,17 @@ fn rate_limited(Wait(wait): Wait) -> AdapterError {
     AdapterError::RateLimited {
         retry_after: Some(wait),
     }
+}
+
+/// The id of a sent message as core keeps it. A server that answers a
+/// send `ok` without the message delivered it all the same: sending again
+/// would show it twice, so it is reported without an id (core then cannot
+/// edit or delete it, and shows later text in new messages).
+fn known(id: Option<i64>) -> Option<String> {
+    if id.is_none() {
+        warn!("Telegram answered a send without the sent message; it cannot be edited later");
+    }
+    id.map(|id| id.to_string())
 }
 
 fn partial(delivered: usize, total: usize, error: &AdapterError) {

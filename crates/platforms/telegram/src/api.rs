@@ -5,6 +5,14 @@
 //! Every call is a POST with a JSON body (or multipart for uploads) and a
 //! timeout. The token only ever appears inside the request URL; URLs are
 //! not logged and are stripped from transport errors.
+//!
+//! An answer with `"ok": true` is a success, whatever its `result` holds:
+//! methods called for their effect (sending, editing, deleting, settings)
+//! read it as [`crate::types::Done`] or [`crate::types::IfGiven`], so a
+//! server that answers `"result": null` is not taken for a failure (and the
+//! call is not repeated). Only methods called for their result (`getMe`,
+//! `getUpdates`, `getFile`, `getMyCommands`) fail without one, as a
+//! protocol error.
 
 use crate::error::TelegramError;
 use crate::types::{ApiResponse, NoParams};
@@ -193,14 +201,15 @@ pub(crate) fn parse_answer<R: DeserializeOwned>(
     if !(200..300).contains(&status) {
         return Err(TelegramError::from_response(status, body));
     }
-    let answer: ApiResponse<R> = serde_json::from_slice(body).map_err(|e| {
+    let answer: ApiResponse<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
         TelegramError::Protocol(format!("the answer is not the expected JSON: {e}"))
     })?;
-    match (answer.ok, answer.result) {
-        (true, Some(result)) => Ok(result),
-        (true, None) => Err(TelegramError::Protocol("an answer without a result".into())),
-        (false, _) => Err(TelegramError::from_response(status, body)),
+    if !answer.ok {
+        return Err(TelegramError::from_response(status, body));
     }
+    let result = answer.result.unwrap_or(serde_json::Value::Null);
+    serde_json::from_value(result)
+        .map_err(|e| TelegramError::Protocol(format!("the answer has no usable result: {e}")))
 }
 
 #[cfg(test)]
@@ -225,6 +234,41 @@ mod tests {
             parse_answer::<bool>(503, b""),
             Err(TelegramError::Transient(_))
         ));
+    }
+
+    #[test]
+    fn ok_is_success_whatever_the_result_holds() {
+        use crate::types::{Done, IfGiven, SentMessage};
+        for body in [
+            r#"{"ok":true,"result":null}"#,
+            r#"{"ok":true}"#,
+            r#"{"ok":true,"result":true}"#,
+            r#"{"ok":true,"result":{"message_id":7}}"#,
+        ] {
+            assert!(parse_answer::<Done>(200, body.as_bytes()).is_ok(), "{body}");
+            assert!(
+                parse_answer::<IfGiven<SentMessage>>(200, body.as_bytes()).is_ok(),
+                "{body}"
+            );
+        }
+        let sent: IfGiven<SentMessage> =
+            parse_answer(200, br#"{"ok":true,"result":{"message_id":7}}"#).unwrap();
+        assert_eq!(sent.0.map(|m| m.message_id), Some(7));
+        let sent: IfGiven<SentMessage> =
+            parse_answer(200, br#"{"ok":true,"result":null}"#).unwrap();
+        assert!(sent.0.is_none());
+        // A result asked for (getMe's user) cannot be missing.
+        let err =
+            parse_answer::<crate::types::User>(200, br#"{"ok":true,"result":null}"#).unwrap_err();
+        assert!(matches!(err, TelegramError::Protocol(_)), "{err:?}");
+        // Failures stay failures.
+        assert!(
+            parse_answer::<Done>(
+                400,
+                br#"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

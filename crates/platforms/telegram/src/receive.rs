@@ -7,7 +7,7 @@ use crate::adapter::TelegramAdapter;
 use crate::error::truncate;
 use crate::inbound::{self, Decision, Received, Rules};
 use crate::media;
-use crate::types::{BotCommand, SetMyCommands, Update, User, update_kind};
+use crate::types::{BotCommand, Done, SetMyCommands, Update, User, update_kind};
 use hermod_core::{AdapterContext, AdapterError, CoreError, Submitted};
 use hermod_model::{ChatTarget, Outbound};
 use std::time::Duration;
@@ -102,7 +102,7 @@ impl TelegramAdapter {
             Ok(current) if current == wanted => debug!("the command menu is up to date"),
             Ok(_) => {
                 let params = SetMyCommands { commands: wanted };
-                match self.api().call::<_, bool>("setMyCommands", &params).await {
+                match self.api().call::<_, Done>("setMyCommands", &params).await {
                     Ok(_) => info!("registered the command menu"),
                     Err(e) => warn!(error = %e, "cannot register the command menu"),
                 }

@@ -145,6 +145,25 @@ pub(crate) struct SentMessage {
     pub message_id: i64,
 }
 
+/// The `result` of a method called for its effect: any value, `null` or
+/// none. The Bot API documents `True` or the changed `Message` for these
+/// methods, but some Bot API servers and proxies answer
+/// `{"ok": true, "result": null}`; `ok` alone says the call took effect.
+pub(crate) type Done = serde::de::IgnoredAny;
+
+/// The `result` of a method whose effect matters more than its answer,
+/// when the answer is still useful (the id of a sent message): `None` when
+/// the server answered `ok` without a `result` of the documented shape.
+#[derive(Debug, Clone)]
+pub(crate) struct IfGiven<T>(pub Option<T>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for IfGiven<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Self(serde_json::from_value(value).ok()))
+    }
+}
+
 /// An entry of the bot's `/` menu.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BotCommand {

@@ -19,7 +19,7 @@
 use crate::ConnectionState;
 use crate::adapter::TelegramAdapter;
 use crate::receive::{Handled, Me};
-use crate::types::{ALLOWED_UPDATES, SetWebhook};
+use crate::types::{ALLOWED_UPDATES, Done, SetWebhook};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -103,7 +103,7 @@ impl TelegramAdapter {
             let result = tokio::select! {
                 biased;
                 () = ctx.shutdown.cancelled() => return Ok(false),
-                result = self.api().call::<_, bool>("setWebhook", params) => result,
+                result = self.api().call::<_, Done>("setWebhook", params) => result,
             };
             match result {
                 Ok(_) => {
@@ -132,7 +132,7 @@ impl TelegramAdapter {
     }
 
     async fn delete_webhook(&self) {
-        let call = self.api().call_with_timeout::<_, bool>(
+        let call = self.api().call_with_timeout::<_, Done>(
             "deleteWebhook",
             &crate::types::NoParams {},
             DELETE_TIMEOUT,

@@ -13,5 +13,6 @@ mod groups;
 mod media;
 mod receiving;
 mod restart;
+mod results;
 mod support;
 mod webhook;
