@@ -266,17 +266,11 @@ async fn three_refused_edits_stop_editing_and_the_rest_arrives_once() {
     chat.platform.user("alice").dm("go").await.unwrap();
     let messages = settled(&chat.platform, 2).await;
     assert_eq!(messages.len(), 2);
-    // Only the last edit went through: the one removing the cursor.
-    assert_eq!(messages[0].edits.len(), 1);
-    // Every word exactly once across the two messages (the first may end
-    // mid-word, where the preview stopped).
-    let joined = format!(
-        "{}{}",
-        messages[0].current_text(),
-        messages[1].current_text()
-    );
-    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
-    assert_eq!(squeeze(&joined), squeeze(&text));
+    // The preview showed no whole line when editing stopped: rather than
+    // leave a stub, it was removed and the reply came whole.
+    assert!(messages[0].deleted, "{messages:?}");
+    assert!(messages[0].edits.is_empty());
+    assert_eq!(messages[1].current_text(), text.trim_end());
 }
 
 #[tokio::test(start_paused = true)]
@@ -352,4 +346,72 @@ async fn a_platform_that_returns_no_ids_gets_the_rest_as_a_new_message() {
             .iter()
             .all(|c| c.kind == CallKind::Send)
     );
+}
+
+/// `n` lines long enough that a reply of them needs several messages.
+fn long_lines(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("line {i:02}{}\n", " lorem ipsum dolor sit amet".repeat(4)))
+        .collect()
+}
+
+/// The lines the visible messages show, in order, without part markers.
+fn visible_lines(messages: &[SentMessage]) -> Vec<String> {
+    let is_marker = |s: &str| {
+        s.strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .and_then(|s| s.split_once('/'))
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+    };
+    let mut lines = Vec::new();
+    for m in messages.iter().filter(|m| !m.deleted) {
+        for line in m.current_text().lines() {
+            if is_marker(line) {
+                continue;
+            }
+            let line = match line.rsplit_once(' ') {
+                Some((body, marker)) if is_marker(marker) => body,
+                _ => line,
+            };
+            lines.push(line.to_owned());
+        }
+    }
+    lines
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_edit_then_a_long_reply_shows_whole_lines_and_no_stub() {
+    let text = long_lines(120);
+    // The preview shows three lines and the start of a fourth when the
+    // reply outgrows it and the edit finalizing it is refused.
+    let split = text.match_indices('\n').nth(2).unwrap().0 + 12;
+    let (head, rest) = (text[..split].to_owned(), text[split..].to_owned());
+    let agent = ScriptedAgent::scripted(move |_| {
+        vec![
+            Step::Text(head.clone()),
+            Step::Sleep(Duration::from_secs(2)),
+            Step::Text(rest.clone()),
+        ]
+    });
+    let chat = start(agent, caps(), DisplayConfig::default()).await;
+    chat.platform
+        .fail_next_edit(AdapterError::Transient("502 from the platform".into()));
+    chat.platform.user("alice").dm("go").await.unwrap();
+    let expected: Vec<String> = text.lines().map(str::to_owned).collect();
+    // The last line comes last: then every part has arrived.
+    let done = chat
+        .platform
+        .wait_for("alice", |m| visible_lines(m).last() == expected.last());
+    let messages = tokio::time::timeout(Duration::from_secs(600), done)
+        .await
+        .unwrap_or_else(|_| panic!("the reply never ended: {:#?}", chat.platform.sent("alice")));
+    assert_eq!(visible_lines(&messages), expected, "{messages:#?}");
+    // The preview was cut back to its whole lines; the rest starts at the
+    // line it stopped in.
+    let preview = messages[0].current_text();
+    assert_eq!(preview, expected[..3].join("\n"));
+    assert!(messages[1].current_text().starts_with("line 03 "));
+    for m in &messages {
+        assert!(m.current_text().chars().count() <= caps().max_message_len);
+    }
 }

@@ -11,8 +11,12 @@
 //!   at a newline and the rest continues in a new message.
 //! - A tool call ends the current message; text after it starts a new one.
 //! - An edit refused as rate-limited doubles the interval (up to 10 s) and
-//!   waits the platform's retry-after; after three refusals editing stops
-//!   and only the unseen rest is delivered, as new messages.
+//!   waits the platform's retry-after; after three refusals (or any other
+//!   refusal) editing stops and the rest is delivered as new messages.
+//! - Every message shows whole lines: when editing stops, the preview is
+//!   cut back to the whole lines it shows (or removed when it shows none)
+//!   and the rest starts at the next line, so no message ends in a stub of
+//!   a line that another message repeats or continues.
 //!
 //! The consumer never delivers the final text itself: [`Consumer::finish`]
 //! returns what remains, which goes through the outbox.
@@ -181,6 +185,10 @@ impl<'a> Consumer<'a> {
             return;
         }
         self.split_overflow().await;
+        if self.edits_off {
+            // Finalizing the full message failed: the rest comes at the end.
+            return;
+        }
         if self.message.is_none() {
             let display = format!("{}{}", self.text, self.plan.cursor);
             match self.adapter.send(self.outbound(&display)).await {
@@ -350,7 +358,6 @@ impl<'a> Consumer<'a> {
             self.text.clear();
             return;
         }
-        let rest = self.unshown_rest();
         match (&self.message, self.edits_off) {
             (Some(_), false) => {
                 self.split_overflow().await;
@@ -363,6 +370,7 @@ impl<'a> Consumer<'a> {
                 }
             }
             _ => {
+                let rest = self.settle_preview().await;
                 self.send_new(&rest).await;
             }
         }
@@ -372,12 +380,56 @@ impl<'a> Consumer<'a> {
         self.message = None;
     }
 
-    /// The part of the current text the user has not seen.
-    fn unshown_rest(&self) -> String {
-        match self.text.strip_prefix(&self.shown) {
-            Some(rest) if !self.shown.is_empty() => rest.trim_start().to_owned(),
-            _ => self.text.clone(),
+    /// Editing stopped: leaves the preview showing only the whole lines of
+    /// the current text it shows — removing it when it shows none — and
+    /// returns the text still to deliver, which starts at a line boundary.
+    /// A preview without an id cannot be changed: the rest then starts
+    /// where it stopped, so nothing is shown twice.
+    async fn settle_preview(&mut self) -> String {
+        let continues = !self.shown.is_empty() && self.text.starts_with(&self.shown);
+        if !continues {
+            return self.text.clone();
         }
+        let Some(id) = self.message.clone() else {
+            return self.text[self.shown.len()..].trim_start().to_owned();
+        };
+        if let Some(at) = self.not_before {
+            // The platform's retry-after, before the one last call.
+            tokio::time::sleep_until(at).await;
+        }
+        let message = MessageRef {
+            target: self.target.clone(),
+            message_id: id.clone(),
+        };
+        let (keep, rest) = match self.shown.rfind('\n') {
+            // The whole text is shown: only the cursor goes.
+            _ if self.text.trim_end() == self.shown.trim_end() => {
+                (self.shown.trim_end().to_owned(), String::new())
+            }
+            Some(newline) => {
+                let unit = self.caps.length_unit;
+                let piece = cut(&self.text, unit.measure(&self.text[..=newline]), unit);
+                (piece.head.trim_end().to_owned(), piece.tail)
+            }
+            None => (String::new(), self.text.clone()),
+        };
+        if keep.trim().is_empty() {
+            // A stub of the first line: the whole text follows instead.
+            match self.adapter.delete(message).await {
+                Ok(()) => self.created.retain(|c| *c != id),
+                Err(e) => debug!(error = %e, "could not remove a stopped preview"),
+            }
+        } else if keep != self.displayed {
+            let edit = Edit {
+                message,
+                text: keep.clone(),
+            };
+            match self.adapter.edit(edit).await {
+                Ok(()) => self.displayed = keep,
+                Err(e) => debug!(error = %e, "could not cut a stopped preview to whole lines"),
+            }
+        }
+        rest.trim_start_matches(['\n', '\r']).to_owned()
     }
 
     /// The agent is done: what is left to deliver.
@@ -404,12 +456,9 @@ impl<'a> Consumer<'a> {
         // Trailing whitespace is not part of what a user sees.
         let trimmed = self.text.trim_end().len();
         self.text.truncate(trimmed);
-        if self.edits_off {
-            self.strip_stuck_cursor().await;
-        }
         if self.edits_off || !self.plan.progressive {
             return Remaining::Deliver {
-                text: self.unshown_rest(),
+                text: self.settle_preview().await,
                 preview: None,
                 shown: String::new(),
             };
@@ -418,32 +467,6 @@ impl<'a> Consumer<'a> {
             text: self.text.clone(),
             preview: self.message.clone(),
             shown: self.displayed.clone(),
-        }
-    }
-
-    /// Editing stopped with the cursor still showing: one last edit to
-    /// remove it, after the platform's retry-after (best effort).
-    async fn strip_stuck_cursor(&mut self) {
-        let Some(id) = self.message.clone() else {
-            return;
-        };
-        if self.plan.cursor.is_empty() || !self.displayed.ends_with(&self.plan.cursor) {
-            return;
-        }
-        if let Some(at) = self.not_before {
-            tokio::time::sleep_until(at).await;
-        }
-        let text = self.shown.trim_end().to_owned();
-        let edit = Edit {
-            message: MessageRef {
-                target: self.target.clone(),
-                message_id: id,
-            },
-            text: text.clone(),
-        };
-        match self.adapter.edit(edit).await {
-            Ok(()) => self.displayed = text,
-            Err(e) => debug!(error = %e, "could not remove the cursor from a preview"),
         }
     }
 
