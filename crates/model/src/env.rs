@@ -2,10 +2,24 @@
 //! merged over `HERMOD_HOME/.env`), passed explicitly to whatever reads
 //! configuration so nothing reads the process environment behind its back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct EnvVars(BTreeMap<String, String>);
+/// The variables, and which of them were asked for (shared by clones), so
+/// the loader can tell a user which of the variables they set nothing read.
+#[derive(Clone, Default)]
+pub struct EnvVars {
+    vars: BTreeMap<String, String>,
+    read: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl PartialEq for EnvVars {
+    fn eq(&self, other: &Self) -> bool {
+        self.vars == other.vars
+    }
+}
+
+impl Eq for EnvVars {}
 
 impl EnvVars {
     pub fn new() -> Self {
@@ -15,16 +29,36 @@ impl EnvVars {
     /// Sets a variable unless it is already set (the first writer wins, so
     /// load the highest-precedence source first).
     pub fn set_default(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.0.entry(key.into()).or_insert_with(|| value.into());
+        self.vars.entry(key.into()).or_insert_with(|| value.into());
     }
 
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.0.insert(key.into(), value.into());
+        self.vars.insert(key.into(), value.into());
+    }
+
+    /// The names of the variables set to something other than blanks.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, _)| k.as_str())
+    }
+
+    /// Whether anything asked for `key` (through any clone of this snapshot).
+    pub fn was_read(&self, key: &str) -> bool {
+        self.read
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
     }
 
     /// The value of a variable; an empty value counts as unset.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
+        self.read
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned());
+        self.vars
             .get(key)
             .map(String::as_str)
             .filter(|v| !v.trim().is_empty())
@@ -52,27 +86,48 @@ impl EnvVars {
         };
         raw.trim().parse().map(Some).map_err(|_| {
             format!(
-                "{key}={raw:?} is not a valid {}",
-                std::any::type_name::<T>()
+                "{key}={raw:?}: expected {}",
+                describe_type(std::any::type_name::<T>())
             )
         })
+    }
+}
+
+/// A Rust type's name as a user would say what a setting needs: `u16` is
+/// "a whole number from 0 to 65535". Unknown types become "a valid value".
+pub fn describe_type(type_name: &str) -> String {
+    let short = type_name.rsplit("::").next().unwrap_or(type_name);
+    let range = |max: u64| format!("a whole number from 0 to {max}");
+    match short {
+        "u8" => range(u8::MAX.into()),
+        "u16" => range(u16::MAX.into()),
+        "u32" => range(u32::MAX.into()),
+        "u64" | "usize" => "a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "bool" => "true or false".to_owned(),
+        "char" => "a single character".to_owned(),
+        "String" | "str" | "&str" => "text".to_owned(),
+        _ => "a valid value".to_owned(),
     }
 }
 
 impl std::fmt::Debug for EnvVars {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Values may be secrets: show only the names.
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_set().entries(self.vars.keys()).finish()
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvVars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
+        Self {
+            vars: iter
+                .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-        )
+            read: Arc::default(),
+        }
     }
 }
 
@@ -92,5 +147,18 @@ mod tests {
         assert!(env.get_bool("N").is_err());
         assert!(env.get_parsed::<u8>("A").is_err());
         assert!(!format!("{env:?}").contains("yes"));
+        let err = env.get_parsed::<u16>("A").unwrap_err();
+        assert_eq!(err, r#"A="yes": expected a whole number from 0 to 65535"#);
+    }
+
+    #[test]
+    fn reads_are_remembered_across_clones() {
+        let env: EnvVars = [("SET", "1"), ("BLANK", " ")].into_iter().collect();
+        let copy = env.clone();
+        assert!(!env.was_read("SET"));
+        let _ = copy.get("SET");
+        let _ = copy.get("UNSET");
+        assert!(env.was_read("SET") && env.was_read("UNSET"));
+        assert_eq!(env.names().collect::<Vec<_>>(), ["SET"]);
     }
 }

@@ -20,7 +20,7 @@ pub mod text;
 pub use capabilities::{Capabilities, LengthUnit, MarkdownDialect};
 pub use command::{ParsedCommand, parse_command};
 pub use delivery_target::DeliveryTarget;
-pub use env::EnvVars;
+pub use env::{EnvVars, describe_type};
 pub use hex::to_hex;
 pub use ids::{IdError, SessionId};
 pub use inbound::{Attachment, AttachmentKind, InboundEvent, TurnOptions};
