@@ -89,6 +89,39 @@ pub enum DmBehavior {
     Ignore,
 }
 
+/// Who may talk to the agent on a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    /// Everyone (an allow-all switch or `*`).
+    Open,
+    /// The listed users; strangers who DM get a pairing code when `pairing`.
+    Allowlist { users: usize, pairing: bool },
+    /// Nobody until the owner approves a pairing code.
+    Pairing,
+    /// Nobody: no allowlist, and strangers are ignored.
+    Closed,
+}
+
+impl std::fmt::Display for AccessMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AccessMode::Open => f.write_str("open (everyone may talk to the agent)"),
+            AccessMode::Allowlist { users, pairing } => {
+                let s = if *users == 1 { "" } else { "s" };
+                write!(f, "allowlist ({users} user{s}")?;
+                if *pairing {
+                    f.write_str("; strangers get a pairing code")?;
+                }
+                f.write_str(")")
+            }
+            AccessMode::Pairing => {
+                f.write_str("pairing (strangers get a code: hermod pairing approve)")
+            }
+            AccessMode::Closed => f.write_str("closed (no allowlist and strangers are ignored)"),
+        }
+    }
+}
+
 /// Settings for one platform, under `gateway.platforms.<name>`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -143,7 +176,8 @@ pub struct GatewayConfig {
     pub session_reset: ResetPolicy,
     /// Reset policies by chat type (`dm`, `group`, `channel`, `thread`, `forum`).
     pub session_reset_by_type: BTreeMap<String, ResetPolicy>,
-    /// IANA time zone for daily resets; the system's when unset.
+    /// IANA time zone for daily resets (`HERMES_TIMEZONE`); the system's
+    /// when unset.
     pub timezone: Option<String>,
     /// `GATEWAY_ALLOWED_USERS`: allowed on every platform.
     #[serde(deserialize_with = "string_list")]
@@ -232,6 +266,9 @@ impl GatewayConfig {
         }
         if let Some(ack) = env.get_bool("HERMES_GATEWAY_BUSY_ACK_ENABLED")? {
             self.busy_ack = ack;
+        }
+        if let Some(tz) = env.get("HERMES_TIMEZONE") {
+            self.timezone = Some(tz.trim().to_owned());
         }
         if let Some(list) = env.get("GATEWAY_ALLOWED_USERS") {
             self.allowed_users = split_list(list);
@@ -328,6 +365,42 @@ impl GatewayConfig {
             .unwrap_or(self.session_reset)
     }
 
+    /// Who may talk on `platform`, in the words `config check` uses. Users
+    /// approved through pairing are allowed in every mode.
+    pub fn access_mode(&self, platform: &str) -> AccessMode {
+        let p = self.platforms.get(platform).cloned().unwrap_or_default();
+        let listed = |list: &[String]| list.iter().any(|id| id == "*");
+        if p.allow_all_users
+            || self.allow_all_users
+            || listed(&p.allowed_users)
+            || listed(&self.allowed_users)
+        {
+            return AccessMode::Open;
+        }
+        let allowlist = !p.allowed_users.is_empty() || !self.allowed_users.is_empty();
+        let behavior = p
+            .unauthorized_dm_behavior
+            .or(self.unauthorized_dm_behavior)
+            .unwrap_or(if allowlist {
+                DmBehavior::Ignore
+            } else {
+                DmBehavior::Pair
+            });
+        let users = p.allowed_users.len() + self.allowed_users.len();
+        match (allowlist, behavior) {
+            (true, DmBehavior::Ignore) => AccessMode::Allowlist {
+                users,
+                pairing: false,
+            },
+            (true, DmBehavior::Pair) => AccessMode::Allowlist {
+                users,
+                pairing: true,
+            },
+            (false, DmBehavior::Pair) => AccessMode::Pairing,
+            (false, DmBehavior::Ignore) => AccessMode::Closed,
+        }
+    }
+
     pub fn busy_mode(&self, platform: &PlatformId) -> BusyMode {
         self.platform(platform)
             .busy_input_mode
@@ -386,6 +459,7 @@ mod tests {
             ("TG_ALLOWED_USERS", "1, 2 ,alice"),
             ("GATEWAY_ALLOW_ALL_USERS", "yes"),
             ("HERMES_GATEWAY_BUSY_INPUT_MODE", "queue"),
+            ("HERMES_TIMEZONE", "Europe/Berlin"),
         ]
         .into_iter()
         .collect();
@@ -397,6 +471,7 @@ mod tests {
         assert!(!c.platforms.contains_key("other"));
         assert!(c.allow_all_users);
         assert_eq!(c.busy_input_mode, BusyMode::Queue);
+        assert_eq!(c.timezone.as_deref(), Some("Europe/Berlin"));
         let bad: EnvVars = [("HERMES_GATEWAY_BUSY_INPUT_MODE", "yell")]
             .into_iter()
             .collect();
@@ -405,6 +480,26 @@ mod tests {
                 .unwrap_err()
                 .contains("interrupt, queue or steer")
         );
+    }
+
+    #[test]
+    fn access_modes() {
+        let mut c = GatewayConfig::default();
+        assert_eq!(c.access_mode("tg"), AccessMode::Pairing);
+        c.unauthorized_dm_behavior = Some(DmBehavior::Ignore);
+        assert_eq!(c.access_mode("tg"), AccessMode::Closed);
+        c.platforms.entry("tg".into()).or_default().allowed_users = vec!["1".into()];
+        assert_eq!(
+            c.access_mode("tg"),
+            AccessMode::Allowlist {
+                users: 1,
+                pairing: false
+            }
+        );
+        assert_eq!(c.access_mode("other"), AccessMode::Closed);
+        c.allowed_users = vec!["*".into()];
+        assert_eq!(c.access_mode("other"), AccessMode::Open);
+        assert!(AccessMode::Pairing.to_string().contains("pairing"));
     }
 
     #[test]

@@ -27,7 +27,9 @@ mod session;
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{Adapter, AdapterContext, AdapterError, Typing};
 pub use clock::{Clock, new_session_id, now_ms};
-pub use config::{BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy};
+pub use config::{
+    AccessMode, BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy,
+};
 pub use delivery::{
     Deliveries, DeliveryReceipt, DisplayConfig, DisplayOverride, StreamingConfig,
     StreamingOverride, ToolProgress, Transport,
