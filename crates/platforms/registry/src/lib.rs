@@ -3,6 +3,11 @@
 //! Each adapter is one field of [`PlatformsConfig`] (its `platforms.<name>`
 //! section), one Cargo feature, and one line in [`PlatformsConfig::build`].
 
+pub mod hermes_schema;
+mod known;
+
+pub use known::{KNOWN_PLATFORMS, KnownPlatform, known_platform, platform_of_variable};
+
 use hermod_core::{Adapter, AdapterError};
 use hermod_model::EnvVars;
 use hermod_store::Store;
@@ -44,8 +49,20 @@ pub fn platform_names() -> Vec<&'static str> {
     .collect()
 }
 
+/// An enabled platform, as `hermod config check` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnabledPlatform {
+    pub name: &'static str,
+    /// How it connects, in a few words.
+    pub summary: String,
+    /// It checks its callers itself (a key), so allowlists and pairing do
+    /// not apply to it.
+    pub authenticates_callers: bool,
+}
+
 impl PlatformsConfig {
-    /// Applies each adapter's environment variables.
+    /// Applies each adapter's environment variables; each adapter reports
+    /// its first bad variable.
     #[cfg_attr(
         not(any(feature = "api_server", feature = "telegram")),
         expect(
@@ -53,25 +70,74 @@ impl PlatformsConfig {
             reason = "no adapter compiled in reads the environment"
         )
     )]
-    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+    pub fn apply_env(&mut self, env: &EnvVars) -> Vec<String> {
+        #[cfg_attr(
+            not(any(feature = "api_server", feature = "telegram")),
+            expect(unused_mut, reason = "no adapter compiled in reports anything")
+        )]
+        let mut errors = Vec::new();
         #[cfg(feature = "api_server")]
-        self.api_server.apply_env(env)?;
+        errors.extend(self.api_server.apply_env(env).err());
         #[cfg(feature = "telegram")]
-        self.telegram.apply_env(env)?;
-        Ok(())
+        errors.extend(self.telegram.apply_env(env).err());
+        errors
     }
 
-    /// Checks each enabled adapter's settings.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks each enabled adapter's settings; each adapter reports its
+    /// first problem.
+    pub fn validate(&self) -> Vec<String> {
+        #[cfg_attr(
+            not(any(feature = "api_server", feature = "telegram")),
+            expect(unused_mut, reason = "no adapter compiled in reports anything")
+        )]
+        let mut errors = Vec::new();
         #[cfg(feature = "api_server")]
         if self.api_server.enabled {
-            self.api_server.validate()?;
+            errors.extend(self.api_server.validate().err());
         }
         #[cfg(feature = "telegram")]
         if self.telegram.enabled() {
-            self.telegram.validate()?;
+            errors.extend(self.telegram.validate().err());
         }
-        Ok(())
+        errors
+    }
+
+    /// The platforms that will run, in the order they start.
+    pub fn enabled(&self) -> Vec<EnabledPlatform> {
+        #[cfg_attr(
+            not(any(feature = "api_server", feature = "telegram")),
+            expect(unused_mut, reason = "no adapter compiled in adds anything")
+        )]
+        let mut enabled = Vec::new();
+        #[cfg(feature = "api_server")]
+        if self.api_server.enabled {
+            let key = if self.api_server.key.is_some() {
+                "key set"
+            } else {
+                "key generated on first run"
+            };
+            enabled.push(EnabledPlatform {
+                name: "api_server",
+                summary: format!(
+                    "http://{}:{} ({key})",
+                    self.api_server.host, self.api_server.port
+                ),
+                authenticates_callers: true,
+            });
+        }
+        #[cfg(feature = "telegram")]
+        if self.telegram.enabled() {
+            let summary = match &self.telegram.webhook_url {
+                Some(url) => format!("webhook at {url}"),
+                None => "long polling".to_owned(),
+            };
+            enabled.push(EnabledPlatform {
+                name: "telegram",
+                summary,
+                authenticates_callers: false,
+            });
+        }
+        enabled
     }
 
     /// Tells the adapters where `HERMOD_HOME` is (for files they keep there).
