@@ -34,7 +34,7 @@ pub(crate) async fn send_once(
         reply_to: reply_to.map(str::to_owned),
         attachments: Vec::new(),
     };
-    outbox::with_retries(|| adapter.send(outbound.clone()))
+    outbox::with_retries(outbox::Patience::Retry, || adapter.send(outbound.clone()))
         .await
         .map(|sent| sent.message_ids)
 }

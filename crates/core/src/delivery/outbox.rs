@@ -7,7 +7,14 @@
 //! edited to its text instead of being sent again. So an entry redelivered
 //! after a crash — even one that happened between sending and recording,
 //! when the message was a streamed preview whose id was recorded first —
-//! never appears twice.
+//! never appears twice. A part the platform confirmed without an id is
+//! recorded with an empty one: it cannot be edited, and is never sent again.
+//!
+//! A delivery in a turn waits out short rate limits and backs off on
+//! transient failures before it defers to the sweeper; the sweeper makes
+//! one attempt per entry and defers again on failure, so an entry that
+//! keeps failing costs one call per sweep and never holds up the entries
+//! after it (nor, since turns deliver their own replies, any new reply).
 
 use crate::adapter::{Adapter, AdapterError};
 use crate::error::CoreError;
@@ -44,14 +51,33 @@ pub(crate) enum Outcome {
     Failed(String),
 }
 
-/// Delivers one entry now. Errors are recorded on the entry; the return
-/// value says how it ended. Only one delivery of an entry runs at a time in
-/// a process: a second caller gets `Deferred` while the first runs, and a
-/// caller that comes after reads the entry as the first left it (so a
-/// delivered entry is never sent again).
+/// How long a delivery keeps trying before it defers to the sweeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patience {
+    /// Back off on transient failures and wait out rate limits (see
+    /// [`with_retries`]): a reply being delivered for the first time.
+    Retry,
+    /// One call per message: the sweeper's redeliveries.
+    Once,
+}
+
+/// Delivers one entry now, retrying in place. Errors are recorded on the
+/// entry; the return value says how it ended. Only one delivery of an entry
+/// runs at a time in a process: a second caller gets `Deferred` while the
+/// first runs, and a caller that comes after reads the entry as the first
+/// left it (so a delivered entry is never sent again).
 pub(crate) async fn deliver_entry(
     deps: &WorkerDeps,
     entry: &OutboxEntry,
+) -> Result<Outcome, CoreError> {
+    deliver(deps, entry, Patience::Retry).await
+}
+
+/// [`deliver_entry`] with the given patience.
+async fn deliver(
+    deps: &WorkerDeps,
+    entry: &OutboxEntry,
+    patience: Patience,
 ) -> Result<Outcome, CoreError> {
     let Some(_claim) = deps.delivering.claim(entry.id) else {
         return Ok(Outcome::Deferred("being delivered".into()));
@@ -84,7 +110,7 @@ pub(crate) async fn deliver_entry(
     }
     let Some(adapter) = deps.adapters.get(&entry.platform) else {
         let reason = format!("no {} adapter is running", entry.platform);
-        retry_later(deps, &entry, &reason).await?;
+        retry_later(deps, &entry, &reason, None).await?;
         return Ok(Outcome::Deferred(reason));
     };
     let caps = adapter.capabilities();
@@ -92,15 +118,23 @@ pub(crate) async fn deliver_entry(
     let mut ids = entry.message_ids.clone();
     for (i, part) in parts.iter().enumerate() {
         let result = match ids.get(i) {
-            Some(id) if caps.can_edit => edit_or_send(adapter.as_ref(), &entry, id, part).await,
+            // Shown, but without an id to edit it by.
+            Some(id) if id.is_empty() => continue,
+            Some(id) if caps.can_edit => {
+                edit_or_send(adapter.as_ref(), &entry, id, part, patience).await
+            }
             Some(_) => continue,
-            None => send(adapter.as_ref(), &entry, part).await,
+            None => send(adapter.as_ref(), &entry, part, patience).await,
         };
         match result {
             Ok(Some(new_ids)) => {
+                // One id per part, so a redelivery edits each part's own
+                // message: the first one the part became (a platform may
+                // show a part as several), empty when the platform gave none.
+                let id = new_ids.into_iter().next().unwrap_or_default();
                 match ids.get_mut(i) {
-                    Some(slot) => *slot = new_ids.first().cloned().unwrap_or_else(|| slot.clone()),
-                    None => ids.extend(new_ids),
+                    Some(slot) => *slot = id,
+                    None => ids.push(id),
                 }
                 let at = now();
                 deps.persist("record a sent message", || {
@@ -118,11 +152,15 @@ pub(crate) async fn deliver_entry(
                 .await?;
                 warn!(platform = %entry.platform, key = %entry.key, %reason, "giving up on a delivery");
                 let notice = format!("⚠️ I couldn't deliver my reply: {reason}");
-                let _ = send(adapter.as_ref(), &entry, &notice).await;
+                let _ = send(adapter.as_ref(), &entry, &notice, patience).await;
                 return Ok(Outcome::Failed(reason));
             }
             Err(error) => {
                 let reason = error.to_string();
+                let wait = match error {
+                    AdapterError::RateLimited { retry_after } => retry_after,
+                    _ => None,
+                };
                 if entry.attempts + 1 >= MAX_ATTEMPTS {
                     let at = now();
                     deps.persist("record a failed delivery", || {
@@ -132,7 +170,7 @@ pub(crate) async fn deliver_entry(
                     warn!(platform = %entry.platform, key = %entry.key, %reason, "delivery failed too often; giving up");
                     return Ok(Outcome::Failed(reason));
                 }
-                retry_later(deps, &entry, &reason).await?;
+                retry_later(deps, &entry, &reason, wait).await?;
                 return Ok(Outcome::Deferred(reason));
             }
         }
@@ -141,6 +179,9 @@ pub(crate) async fn deliver_entry(
     // mid-reply) are removed.
     if ids.len() > parts.len() {
         for id in ids.split_off(parts.len()) {
+            if id.is_empty() {
+                continue;
+            }
             let message = MessageRef {
                 target: entry.target.clone(),
                 message_id: id,
@@ -158,15 +199,18 @@ pub(crate) async fn deliver_entry(
     Ok(Outcome::Delivered(ids))
 }
 
+/// Defers `entry` to the sweeper: in [`RETRY_LATER`], or when the
+/// platform's retry-after (`wait`) ends, if that is later.
 async fn retry_later(
     deps: &WorkerDeps,
     entry: &OutboxEntry,
     reason: &str,
+    wait: Option<Duration>,
 ) -> Result<(), CoreError> {
     let at = deps.clock.now_ms();
+    let next = at + ms(wait.map_or(RETRY_LATER, |w| w.max(RETRY_LATER)));
     deps.persist("record a deferred delivery", || {
-        deps.store
-            .outbox_retry_later(entry.id, reason, at + ms(RETRY_LATER), at)
+        deps.store.outbox_retry_later(entry.id, reason, next, at)
     })
     .await
 }
@@ -183,12 +227,19 @@ fn is_permanent(error: &AdapterError) -> bool {
 }
 
 /// Runs `call` with retries: waits the platform's retry-after (never
-/// calling earlier), backs off on transient failures.
-pub(crate) async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, AdapterError>
+/// calling earlier), backs off on transient failures. With
+/// [`Patience::Once`], calls once.
+pub(crate) async fn with_retries<T, F, Fut>(
+    patience: Patience,
+    mut call: F,
+) -> Result<T, AdapterError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AdapterError>>,
 {
+    if patience == Patience::Once {
+        return call().await;
+    }
     let mut backoff = Duration::from_secs(1);
     let mut failures = 1;
     // Rate limits are waited out (the platform said when), up to a budget;
@@ -218,6 +269,7 @@ async fn send(
     adapter: &dyn Adapter,
     entry: &OutboxEntry,
     text: &str,
+    patience: Patience,
 ) -> Result<Option<Vec<String>>, AdapterError> {
     let outbound = Outbound {
         target: entry.target.clone(),
@@ -225,7 +277,7 @@ async fn send(
         reply_to: entry.reply_to.clone(),
         attachments: Vec::new(),
     };
-    with_retries(|| adapter.send(outbound.clone()))
+    with_retries(patience, || adapter.send(outbound.clone()))
         .await
         .map(|sent| Some(sent.message_ids))
 }
@@ -237,6 +289,7 @@ async fn edit_or_send(
     entry: &OutboxEntry,
     id: &str,
     part: &str,
+    patience: Patience,
 ) -> Result<Option<Vec<String>>, AdapterError> {
     let edit = Edit {
         message: MessageRef {
@@ -245,9 +298,9 @@ async fn edit_or_send(
         },
         text: part.to_owned(),
     };
-    match with_retries(|| adapter.edit(edit.clone())).await {
+    match with_retries(patience, || adapter.edit(edit.clone())).await {
         Ok(()) => Ok(None),
-        Err(AdapterError::NotFound(_)) => send(adapter, entry, part).await,
+        Err(AdapterError::NotFound(_)) => send(adapter, entry, part, patience).await,
         Err(e) => Err(e),
     }
 }
@@ -322,7 +375,7 @@ async fn sweep(deps: &WorkerDeps, started: i64) -> Result<(), CoreError> {
             if recovering && entry.attempts == 0 {
                 info!(platform = %entry.platform, key = %entry.key, "delivering a reply left pending by the previous run");
             }
-            deliver_entry(deps, &entry).await?;
+            deliver(deps, &entry, Patience::Once).await?;
         }
     }
 }

@@ -118,7 +118,8 @@ impl Deliveries {
             entry.message_ids.clone()
         } else {
             match deliver_entry(deps, &entry).await? {
-                Outcome::Delivered(ids) => ids,
+                // Parts shown without an id have none to report.
+                Outcome::Delivered(ids) => ids.into_iter().filter(|id| !id.is_empty()).collect(),
                 Outcome::Deferred(reason) => {
                     return Err(CoreError::Delivery(format!(
                         "delivery to {described} deferred: {reason}"
