@@ -1,4 +1,6 @@
 //! `hermod config check`: load and validate everything, start nothing.
+//! Every problem is reported at once; recognised settings hermod does not
+//! use are listed with what it does instead.
 
 use crate::commands::out;
 use crate::config;
@@ -9,35 +11,48 @@ pub fn run() -> anyhow::Result<()> {
     let home = home::open(&process, Create::No)?;
     let config = config::load(&home, &process)?;
     out(format_args!("config OK ({})", home.display()));
+    let model = &config.model;
     out(format_args!(
-        "  model:      {} at {}",
-        config.model.default, config.model.base_url
+        "  model:      {} at {} ({})",
+        model.default,
+        model.base_url,
+        model.provider.describe()
     ));
-    out(format_args!(
-        "  model key:  {}",
-        if config.model.api_key.is_some() {
-            "set"
-        } else {
-            "not set"
-        }
-    ));
+    let key = match (&model.api_key, &model.provider.key_source) {
+        (Some(_), source) => format!("set ({source})"),
+        (None, _) => format!("not set ({})", model.provider.key_hint()),
+    };
+    out(format_args!("  model key:  {key}"));
     out(format_args!(
         "  database:   {}",
         config.database_path().display()
     ));
-    let api = &config.platforms.api_server;
-    if api.enabled {
-        let key = if api.key.is_some() {
-            "key set"
-        } else {
-            "key generated on first run"
-        };
-        out(format_args!(
-            "  api_server: http://{}:{} ({key})",
-            api.host, api.port
-        ));
+    let enabled = config.platforms.enabled();
+    if enabled.is_empty() {
+        out("  platforms:  none enabled (the gateway will refuse to start)");
     } else {
-        out("  api_server: disabled");
+        out("  platforms:");
+        let width = enabled.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        for platform in &enabled {
+            let access = if platform.authenticates_callers {
+                "callers need the API key".to_owned()
+            } else {
+                config.gateway.access_mode(platform.name).to_string()
+            };
+            out(format_args!(
+                "    {:width$}  {}; access: {access}",
+                platform.name, platform.summary
+            ));
+        }
+    }
+    if !config.notices.is_empty() {
+        out(format_args!(
+            "  recognised but not used ({}):",
+            config.notices.len()
+        ));
+        for notice in &config.notices {
+            out(format_args!("    {notice}"));
+        }
     }
     Ok(())
 }

@@ -35,8 +35,13 @@ pub async fn run() -> anyhow::Result<()> {
     if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
         warn!(
             base_url = %config.model.base_url,
-            "no model key is set (OPENAI_API_KEY or model.api_key); the model will refuse requests"
+            provider = %config.model.provider.describe(),
+            "no model key is set ({}); the model will refuse requests",
+            config.model.provider.key_hint()
         );
+    }
+    for notice in &config.notices {
+        warn!(setting = %notice.subject, "recognised but not used: {}", notice.message);
     }
     config.platforms.set_home(&config.home);
     let adapters = config

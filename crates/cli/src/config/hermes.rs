@@ -1,0 +1,857 @@
+//! A Hermes `config.yaml` loads as it is.
+//!
+//! Before hermod reads the file strictly, the Hermes keys it implements are
+//! moved to hermod's own (`session_reset` to `gateway.session_reset`,
+//! `platforms.<name>.extra.*` into `platforms.<name>`, ...); hermod's own
+//! spelling wins when a file has both. While reading, a key hermod does not
+//! know is looked up in the Hermes schema
+//! ([`hermod_platforms::hermes_schema`]): a Hermes key becomes a notice
+//! naming it and saying what hermod does instead; anything else is still an
+//! error with a suggestion, so typos in hermod's own keys are caught.
+
+use hermod_platforms::hermes_schema::{PLATFORM_KEYS, SECTION_KEYS, TOP_KEYS};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// A recognised setting hermod does not use, and what it does instead.
+pub type Notice = (String, String);
+
+/// What the translation did.
+#[derive(Debug, Default)]
+pub struct Translation {
+    /// Hermes settings taken out, each with what hermod does instead.
+    pub notices: Vec<Notice>,
+    /// Keys (dotted, as now placed) that came from Hermes' free-form
+    /// per-platform settings; a platform that does not know one gets a
+    /// notice instead of an error.
+    pub from_hermes: BTreeSet<String>,
+}
+
+impl Translation {
+    /// The notice for a key hermod's types rejected, when it is a
+    /// recognised Hermes setting; `None` for a mistake.
+    pub fn tolerate(&self, key: &str) -> Option<String> {
+        let segments: Vec<&str> = key.split('.').collect();
+        if let ["platforms", _, setting, ..] = segments.as_slice() {
+            let hermes = self.from_hermes.contains(&segments[..3].join("."))
+                || PLATFORM_KEYS.contains(setting);
+            return hermes.then(|| {
+                let pattern = format!("platforms.*.{setting}");
+                specific(&pattern).map_or_else(
+                    || {
+                        format!(
+                            "a Hermes setting for {} that hermod does not implement; ignored",
+                            segments[1]
+                        )
+                    },
+                    str::to_owned,
+                )
+            });
+        }
+        // Hermes accepts its top-level gateway keys under `gateway:` too.
+        let bare = key.strip_prefix("gateway.").filter(|rest| {
+            let first = rest.split('.').next().unwrap_or(rest);
+            TOP_KEYS.contains(&first)
+                || SECTION_KEYS
+                    .iter()
+                    .any(|k| k.starts_with(&format!("{first}.")))
+        });
+        for candidate in [Some(key), bare].into_iter().flatten() {
+            if let Some(message) = specific(candidate) {
+                return Some(message.to_owned());
+            }
+            let first = candidate.split('.').next().unwrap_or(candidate);
+            let known = if candidate.contains('.') {
+                SECTION_KEYS.contains(&candidate)
+                    || (TOP_KEYS.contains(&first) && !OWN_SECTIONS.contains(&first))
+            } else {
+                TOP_KEYS.contains(&candidate)
+            };
+            if known {
+                return Some("a Hermes setting hermod does not use; ignored".to_owned());
+            }
+        }
+        None
+    }
+}
+
+/// What hermod does instead, for the Hermes settings where that is worth
+/// saying.
+fn specific(key: &str) -> Option<&'static str> {
+    INSTEAD
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, instead)| *instead)
+}
+
+/// Keys moved from where Hermes keeps them to where hermod does.
+const MOVES: &[(&str, &str)] = &[
+    ("session_reset", "gateway.session_reset"),
+    (
+        "unauthorized_dm_behavior",
+        "gateway.unauthorized_dm_behavior",
+    ),
+    ("group_sessions_per_user", "gateway.group_sessions_per_user"),
+    (
+        "thread_sessions_per_user",
+        "gateway.thread_sessions_per_user",
+    ),
+    ("timezone", "gateway.timezone"),
+    ("agent.restart_drain_timeout", "gateway.drain_timeout_secs"),
+    ("display.busy_input_mode", "gateway.busy_input_mode"),
+    ("model.model", "model.default"),
+    ("model.api_key_env", "model.key_env"),
+];
+
+/// Per-platform keys Hermes keeps in the platform's block (or its
+/// `extra`) that hermod keeps under `gateway.platforms.<name>`.
+const POLICY_KEYS: &[&str] = &[
+    "allowed_users",
+    "allow_all_users",
+    "unauthorized_dm_behavior",
+    "allow_admin_from",
+    "user_allowed_commands",
+    "group_allow_admin_from",
+    "group_user_allowed_commands",
+    "session_reset",
+    "session_reset_by_type",
+    "busy_input_mode",
+    "home_channel",
+    "home_channel_thread_id",
+];
+
+/// What hermod does instead of a Hermes setting (`*` stands for any
+/// platform).
+const INSTEAD: &[(&str, &str)] = &[
+    (
+        "platforms.*.token",
+        "hermod reads platform tokens from their environment variables (TELEGRAM_BOT_TOKEN ...) in .env",
+    ),
+    (
+        "platforms.*.api_key",
+        "hermod reads platform keys from their environment variables in .env",
+    ),
+    (
+        "platforms.*.gateway_restart_notification",
+        "hermod does not announce restarts in chats",
+    ),
+    (
+        "platforms.*.typing_indicator",
+        "hermod shows typing while a reply is written where the platform has it",
+    ),
+    (
+        "platforms.*.typing_status_text",
+        "hermod shows the platform's plain typing indicator",
+    ),
+    (
+        "platforms.*.channel_overrides",
+        "every chat uses the same model and system prompt (model.default, agent.system_prompt)",
+    ),
+    (
+        "platforms.*.channel_prompts",
+        "every chat uses agent.system_prompt",
+    ),
+    (
+        "platforms.*.channel_skill_bindings",
+        "hermod has no skills yet",
+    ),
+    (
+        "platforms.*.notice_delivery",
+        "notices go to the chat they concern",
+    ),
+    ("platforms.*.reply_prefix", "replies carry no prefix"),
+    (
+        "platforms.*.reply_in_thread",
+        "replies go where the message came from",
+    ),
+    (
+        "platforms.*.cron_continuable_surface",
+        "hermod has no scheduled jobs yet",
+    ),
+    (
+        "platforms.*.allowed_chats",
+        "use the platform's allowlist variables",
+    ),
+    (
+        "platforms.*.group_allowed_chats",
+        "use the platform's allowlist variables",
+    ),
+    (
+        "platforms.*.allowed_topics",
+        "every topic of an allowed chat is answered",
+    ),
+    (
+        "platforms.*.mention_patterns",
+        "in groups hermod answers mentions, replies and commands",
+    ),
+    (
+        "platforms.*.exclusive_bot_mentions",
+        "in groups hermod answers mentions, replies and commands",
+    ),
+    (
+        "platforms.*.observe_unmentioned_group_messages",
+        "unmentioned group messages are not kept",
+    ),
+    (
+        "platforms.*.dm_policy",
+        "access follows the allowlists and pairing (hermod pairing)",
+    ),
+    (
+        "platforms.*.allow_from",
+        "use the platform's ALLOWED_USERS variable",
+    ),
+    (
+        "platforms.*.group_policy",
+        "access follows the allowlists and pairing",
+    ),
+    (
+        "platforms.*.group_allow_from",
+        "use the platform's GROUP_ALLOWED_USERS variable",
+    ),
+    (
+        "terminal",
+        "hermod has no terminal tool yet: the agent cannot run commands",
+    ),
+    ("toolsets", "hermod has no built-in toolsets yet"),
+    (
+        "approvals",
+        "hermod has no command approvals yet (it has no tools that need them)",
+    ),
+    (
+        "memory",
+        "hermod keeps each chat's history; it has no long-term memory yet",
+    ),
+    (
+        "compression",
+        "hermod sends the stored conversation as it is; it does not compress context yet",
+    ),
+    ("auxiliary", "hermod uses one model for everything"),
+    ("tts", "hermod does not speak replies yet"),
+    ("stt", "hermod does not transcribe voice messages yet"),
+    (
+        "stt_echo_transcripts",
+        "hermod does not transcribe voice messages yet",
+    ),
+    ("voice", "hermod has no voice mode"),
+    ("browser", "hermod has no browser tool"),
+    ("delegation", "hermod does not delegate to subagents"),
+    ("skills", "hermod has no skills yet"),
+    ("honcho", "hermod has no long-term memory provider"),
+    ("mcp_servers", "hermod does not connect to MCP servers yet"),
+    ("cron", "hermod has no scheduled jobs yet"),
+    (
+        "security",
+        "hermod's security settings are its own (allowlists, API key)",
+    ),
+    ("privacy", "hermod never logs message text"),
+    ("logging", "use RUST_LOG or -v for log levels"),
+    ("checkpoints", "hermod has no file checkpoints"),
+    ("code_execution", "hermod has no code execution tool"),
+    ("web", "hermod has no web tools yet"),
+    (
+        "custom_providers",
+        "set model.provider: custom with model.base_url for one endpoint",
+    ),
+    (
+        "providers",
+        "set model.provider (and model.base_url for a custom endpoint)",
+    ),
+    (
+        "fallback_model",
+        "hermod uses one model; failed requests are retried",
+    ),
+    (
+        "smart_model_routing",
+        "hermod uses model.default for every turn",
+    ),
+    ("model_aliases", "hermod uses model.default for every turn"),
+    ("personalities", "use agent.system_prompt"),
+    ("plugins", "hermod has no plugins"),
+    ("context", "hermod sends the stored conversation as it is"),
+    ("prompt_caching", "hermod leaves caching to the provider"),
+    (
+        "human_delay",
+        "replies are sent as soon as they are written",
+    ),
+    ("command_allowlist", "hermod has no terminal tool"),
+    ("kanban", "hermod has no kanban board"),
+    ("dashboard", "hermod has no dashboard; see hermod sessions"),
+    ("network", "hermod uses the system's network settings"),
+    ("quick_commands", "hermod has no quick commands yet"),
+    (
+        "multiplex_profiles",
+        "one hermod serves one profile (gateway.profile)",
+    ),
+    (
+        "profile_routes",
+        "one hermod serves one profile (gateway.profile)",
+    ),
+    ("reset_triggers", "/new and /reset start a new session"),
+    ("always_log_local", "hermod logs to stderr (RUST_LOG)"),
+    (
+        "filter_silence_narration",
+        "replies that are only a silence marker are never sent",
+    ),
+    (
+        "session_store_max_age_days",
+        "sessions are kept until deleted",
+    ),
+    (
+        "write_sessions_json",
+        "sessions are in hermod.db (hermod sessions list)",
+    ),
+    (
+        "model.context_length",
+        "hermod sends the stored conversation as it is; the provider's own limit applies",
+    ),
+    (
+        "model.api_mode",
+        "hermod always uses the chat-completions API",
+    ),
+    (
+        "model.max_tokens",
+        "the provider's default reply length applies",
+    ),
+    (
+        "agent.gateway_timeout",
+        "no whole-turn time limit: each model request is limited by model.timeout_secs and each turn by agent.max_turns; /stop ends a turn",
+    ),
+    (
+        "agent.reasoning_effort",
+        "the provider's default reasoning applies",
+    ),
+    ("agent.verbose", "use -v or RUST_LOG"),
+    (
+        "display.show_reasoning",
+        "reasoning is never shown in chats",
+    ),
+    (
+        "display.background_process_notifications",
+        "hermod runs no background processes",
+    ),
+    (
+        "display.ephemeral_system_ttl",
+        "hermod has no ephemeral messages",
+    ),
+    ("display.runtime_footer", "replies carry no footer"),
+    (
+        "display.interim_assistant_messages",
+        "text the model writes between tool calls is part of the reply",
+    ),
+    (
+        "display.long_running_notifications",
+        "typing stays on while a turn runs",
+    ),
+    (
+        "display.busy_ack_detail",
+        "busy acknowledgements are short (gateway.busy_ack)",
+    ),
+    ("display.busy_steer_ack_enabled", "see gateway.busy_ack"),
+    (
+        "display.tool_progress_grouping",
+        "see display.tool_progress",
+    ),
+    (
+        "display.tool_preview_length",
+        "tool progress lines show the tool's name",
+    ),
+    (
+        "display.reasoning_style",
+        "reasoning is never shown in chats",
+    ),
+    ("display.cleanup_progress", "tool progress lines stay"),
+    ("display.live_status", "see display.tool_progress"),
+    (
+        "display.tool_progress_overrides",
+        "use display.platforms.<name>.tool_progress",
+    ),
+    (
+        "streaming.fresh_final_after_seconds",
+        "the finished reply replaces the preview in place",
+    ),
+    (
+        "gateway.max_concurrent_sessions",
+        "every session runs concurrently; gateway.session_queue bounds the messages waiting in one",
+    ),
+    (
+        "gateway.systemd_watchdog_seconds",
+        "hermod does not ping a systemd watchdog yet",
+    ),
+    ("gateway.api_server", "see platforms.api_server"),
+    (
+        "gateway.always_log_local",
+        "hermod logs to stderr (RUST_LOG)",
+    ),
+    (
+        "platforms.*.enabled",
+        "hermod runs a platform whenever its token is set",
+    ),
+    (
+        "session_reset.notify",
+        "hermod does not announce automatic resets",
+    ),
+];
+
+/// The sections of hermod's own schema.
+const OWN_SECTIONS: &[&str] = &[
+    "model",
+    "agent",
+    "gateway",
+    "streaming",
+    "display",
+    "platforms",
+];
+
+/// Moves and takes out the Hermes keys of `tree`. `platforms` names the
+/// platforms this build has; `known` tells whether a name is a platform at
+/// all (hermod's or Hermes').
+pub fn translate(
+    tree: &mut Value,
+    platforms: &[&str],
+    known: &dyn Fn(&str) -> Option<&'static str>,
+) -> Translation {
+    let mut out = Translation::default();
+    let Value::Object(root) = tree else {
+        return out;
+    };
+    root.remove("_config_version");
+
+    // `model: name` is the short form of `model: {default: name}`; empty
+    // values are Hermes' "not set".
+    if let Some(Value::String(name)) = root.get("model") {
+        let name = name.clone();
+        root.insert("model".into(), section([("default", Value::String(name))]));
+    }
+    if let Some(Value::Object(model)) = root.get_mut("model") {
+        model.retain(|_, v| !is_unset(v));
+    }
+    // `streaming: off` / `on`.
+    if let Some(flag) = root.get("streaming").and_then(bare_switch) {
+        root.insert(
+            "streaming".into(),
+            section([("enabled", Value::Bool(flag))]),
+        );
+    }
+
+    // Top-level `<platform>:` blocks and `gateway.platforms.<name>` blocks
+    // are Hermes' other places for `platforms.<name>`.
+    let top_platforms: Vec<String> = root
+        .keys()
+        .filter(|k| !OWN_SECTIONS.contains(&k.as_str()) && known(k).is_some())
+        .cloned()
+        .collect();
+    for name in top_platforms {
+        if let Some(block) = root.remove(&name) {
+            mark(&mut out, &name, &block);
+            merge_missing(entry(root, &["platforms", &name]), block);
+        }
+    }
+    let nested: Vec<(String, Value)> = get_mut(root, &["gateway", "platforms"])
+        .and_then(Value::as_object_mut)
+        .map(|blocks| {
+            let mut moved = Vec::new();
+            for (name, block) in blocks.iter_mut() {
+                if let Value::Object(block) = block {
+                    let foreign: Vec<String> = block
+                        .keys()
+                        .filter(|k| !POLICY_KEYS.contains(&k.as_str()))
+                        .cloned()
+                        .collect();
+                    let mut taken = Map::new();
+                    for key in foreign {
+                        if let Some(v) = block.remove(&key) {
+                            taken.insert(key, v);
+                        }
+                    }
+                    if !taken.is_empty() {
+                        moved.push((name.clone(), Value::Object(taken)));
+                    }
+                }
+            }
+            moved
+        })
+        .unwrap_or_default();
+    for (name, block) in nested {
+        mark(&mut out, &name, &block);
+        merge_missing(entry(root, &["platforms", &name]), block);
+    }
+
+    for (from, to) in MOVES {
+        let from: Vec<&str> = from.split('.').collect();
+        if let Some(value) = take(root, &from).filter(|v| !is_unset(v)) {
+            let to: Vec<&str> = to.split('.').collect();
+            put_missing(root, &to, value);
+        }
+    }
+    // Hermes counts the drain in (possibly fractional) seconds.
+    if let Some(secs) = get_mut(root, &["gateway", "drain_timeout_secs"])
+        && let Some(f) = secs.as_f64().filter(|f| f.fract() != 0.0 && *f > 0.0)
+    {
+        *secs = Value::from(f.ceil() as u64);
+    }
+    if let Some(mode) = take(root, &["streaming", "mode"])
+        && let Some(mode) = mode.as_str().map(str::to_ascii_lowercase)
+    {
+        put_missing(root, &["streaming", "enabled"], Value::Bool(mode != "off"));
+        if mode != "on" {
+            put_missing(root, &["streaming", "transport"], Value::String(mode));
+        }
+    }
+    if let Some(Value::String(mode)) = get_mut(root, &["gateway", "unauthorized_dm_behavior"]) {
+        // Hermes' "allow" is not a behaviour for strangers hermod has; its
+        // other values match.
+        if mode != "pair" && mode != "ignore" {
+            out.notices.push((
+                format!("unauthorized_dm_behavior: {mode}"),
+                "hermod either pairs or ignores strangers; pair is used".to_owned(),
+            ));
+            *mode = "pair".to_owned();
+        }
+    }
+
+    translate_platforms(root, platforms, known, &mut out);
+
+    // `display.platforms.<name>.streaming` is hermod's
+    // `streaming.platforms.<name>.enabled`; the other per-platform display
+    // keys are Hermes settings hermod does not have.
+    let mut streaming = Vec::new();
+    if let Some(Value::Object(blocks)) = get_mut(root, &["display", "platforms"]) {
+        for (name, block) in blocks.iter_mut() {
+            if let Value::Object(block) = block {
+                if let Some(flag) = block.remove("streaming") {
+                    streaming.push((name.clone(), flag));
+                }
+                let others: Vec<String> = block
+                    .keys()
+                    .filter(|k| k.as_str() != "tool_progress")
+                    .cloned()
+                    .collect();
+                for key in others {
+                    block.remove(&key);
+                    out.notices.push((
+                        format!("display.platforms.{name}.{key}"),
+                        "a Hermes display setting hermod does not use; hermod has display.platforms.<name>.tool_progress".to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    for (name, flag) in streaming {
+        put_missing(root, &["streaming", "platforms", &name, "enabled"], flag);
+    }
+    out
+}
+
+/// Records the keys of a Hermes platform block as Hermes settings.
+fn mark(out: &mut Translation, platform: &str, block: &Value) {
+    if let Value::Object(block) = block {
+        for key in block.keys() {
+            out.from_hermes
+                .insert(format!("platforms.{platform}.{key}"));
+        }
+    }
+}
+
+/// An empty value: Hermes' way of leaving a setting unset.
+fn is_unset(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn translate_platforms(
+    root: &mut Map<String, Value>,
+    platforms: &[&str],
+    known: &dyn Fn(&str) -> Option<&'static str>,
+    out: &mut Translation,
+) {
+    let Some(Value::Object(blocks)) = root.get_mut("platforms") else {
+        return;
+    };
+    let names: Vec<String> = blocks.keys().cloned().collect();
+    let mut policies: Vec<(String, Map<String, Value>)> = Vec::new();
+    for name in names {
+        if !platforms.contains(&name.as_str()) {
+            if let Some(display) = known(&name) {
+                blocks.remove(&name);
+                out.notices.push((
+                    format!("platforms.{name}"),
+                    format!("this build of hermod has no {display} adapter yet; its settings are ignored"),
+                ));
+            }
+            continue;
+        }
+        let Some(Value::Object(block)) = blocks.get_mut(&name) else {
+            continue;
+        };
+        if let Some(Value::Object(extra)) = block.remove("extra") {
+            for (key, value) in extra {
+                if !block.contains_key(&key) {
+                    if !POLICY_KEYS.contains(&key.as_str()) {
+                        out.from_hermes.insert(format!("platforms.{name}.{key}"));
+                    }
+                    block.insert(key, value);
+                }
+            }
+        }
+        let mut policy = Map::new();
+        for key in POLICY_KEYS {
+            if let Some(value) = block.remove(*key) {
+                policy.insert((*key).to_owned(), value);
+            }
+        }
+        if let Some(home) = policy.remove("home_channel") {
+            match home {
+                Value::Object(mut home) => {
+                    if let Some(chat) = home.remove("chat_id").or_else(|| home.remove("id")) {
+                        policy.insert("home_channel".into(), as_text(chat));
+                    }
+                    if let Some(thread) = home.remove("thread_id") {
+                        policy
+                            .entry("home_channel_thread_id")
+                            .or_insert(as_text(thread));
+                    }
+                }
+                other => {
+                    policy.insert("home_channel".into(), as_text(other));
+                }
+            }
+        }
+        if !policy.is_empty() {
+            policies.push((name, policy));
+        }
+    }
+    for (name, policy) in policies {
+        merge_missing(
+            entry(root, &["gateway", "platforms", &name]),
+            Value::Object(policy),
+        );
+    }
+}
+
+fn as_text(value: Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other,
+    }
+}
+
+fn bare_switch(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "yes" => Some(true),
+            "off" | "false" | "no" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn section<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+fn get_mut<'a>(root: &'a mut Map<String, Value>, path: &[&str]) -> Option<&'a mut Value> {
+    let (first, rest) = path.split_first()?;
+    let mut node = root.get_mut(*first)?;
+    for key in rest {
+        node = node.as_object_mut()?.get_mut(*key)?;
+    }
+    Some(node)
+}
+
+fn take(root: &mut Map<String, Value>, path: &[&str]) -> Option<Value> {
+    let (last, parent) = path.split_last()?;
+    if parent.is_empty() {
+        return root.remove(*last);
+    }
+    get_mut(root, parent)?.as_object_mut()?.remove(*last)
+}
+
+/// The mapping at `path`, created (replacing anything that is not a
+/// mapping only when absent) as needed.
+fn entry<'a>(root: &'a mut Map<String, Value>, path: &[&str]) -> &'a mut Value {
+    let mut map = root;
+    let (last, parents) = path.split_last().expect("a non-empty path");
+    for key in parents {
+        let node = map
+            .entry((*key).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        map = node.as_object_mut().expect("made a mapping above");
+    }
+    map.entry((*last).to_owned())
+        .or_insert_with(|| Value::Object(Map::new()))
+}
+
+/// Sets `path` unless hermod's own key is already there.
+fn put_missing(root: &mut Map<String, Value>, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let parent = if parents.is_empty() {
+        root
+    } else {
+        match entry(root, parents) {
+            Value::Object(map) => map,
+            _ => return,
+        }
+    };
+    parent.entry((*last).to_owned()).or_insert(value);
+}
+
+/// Copies the keys of `from` that `into` lacks.
+fn merge_missing(into: &mut Value, from: Value) {
+    let (Value::Object(into), Value::Object(from)) = (into, from) else {
+        return;
+    };
+    for (key, value) in from {
+        into.entry(key).or_insert(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn known(name: &str) -> Option<&'static str> {
+        match name {
+            "chat" => Some("Chat"),
+            "discord" => Some("Discord"),
+            "api_server" => Some("the HTTP API server"),
+            _ => None,
+        }
+    }
+
+    fn run(mut tree: Value) -> (Value, Translation) {
+        let t = translate(&mut tree, &["api_server", "chat"], &known);
+        (tree, t)
+    }
+
+    #[test]
+    fn hermes_keys_move_to_hermods() {
+        let (tree, t) = run(json!({
+            "_config_version": 33,
+            "model": {"default": "m", "context_length": 131072, "provider": "custom", "base_url": ""},
+            "agent": {"max_turns": 60, "restart_drain_timeout": 2.5, "gateway_timeout": 1800},
+            "session_reset": {"mode": "idle", "idle_minutes": 30},
+            "group_sessions_per_user": false,
+            "unauthorized_dm_behavior": "ignore",
+            "timezone": "",
+            "display": {"busy_input_mode": "queue", "show_reasoning": false,
+                        "platforms": {"chat": {"streaming": false, "tool_progress": "all", "skin": "x"}}},
+            "platforms": {"api_server": {"enabled": true, "extra": {"host": "127.0.0.1", "port": 8642}}},
+            "terminal": {"backend": "local"},
+        }));
+        assert_eq!(
+            tree,
+            json!({
+                "model": {"default": "m", "context_length": 131072, "provider": "custom"},
+                "agent": {"max_turns": 60, "gateway_timeout": 1800},
+                "gateway": {
+                    "session_reset": {"mode": "idle", "idle_minutes": 30},
+                    "group_sessions_per_user": false,
+                    "unauthorized_dm_behavior": "ignore",
+                    "drain_timeout_secs": 3,
+                    "busy_input_mode": "queue",
+                },
+                "display": {"show_reasoning": false, "platforms": {"chat": {"tool_progress": "all"}}},
+                "streaming": {"platforms": {"chat": {"enabled": false}}},
+                "platforms": {"api_server": {"enabled": true, "host": "127.0.0.1", "port": 8642}},
+                "terminal": {"backend": "local"},
+            })
+        );
+        let keys: Vec<&str> = t.notices.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["display.platforms.chat.skin"]);
+    }
+
+    #[test]
+    fn hermes_keys_are_tolerated_with_what_hermod_does_instead() {
+        let t = Translation::default();
+        let said = |key: &str| t.tolerate(key);
+        assert!(said("terminal").unwrap().contains("terminal tool"));
+        assert!(said("model.context_length").unwrap().contains("provider"));
+        assert!(said("agent.gateway_timeout").unwrap().contains("max_turns"));
+        assert!(
+            said("agent.verify_on_stop")
+                .unwrap()
+                .contains("Hermes setting")
+        );
+        assert!(said("gateway.max_concurrent_sessions").is_some());
+        assert!(said("gateway.session_reset.notify").is_some());
+        assert!(said("kanban").is_some());
+        assert!(said("platforms.chat.token").unwrap().contains(".env"));
+        assert!(said("platforms.chat.reactions").is_some());
+        // Mistakes in hermod's own keys are not Hermes settings.
+        for typo in [
+            "modle",
+            "model.base_ulr",
+            "agent.max_turn",
+            "gateway.sesion_queue",
+            "platforms.chat.requre_mention",
+        ] {
+            assert_eq!(said(typo), None, "{typo}");
+        }
+    }
+
+    #[test]
+    fn hermods_own_key_wins() {
+        let (tree, _) = run(json!({
+            "session_reset": {"mode": "idle"},
+            "gateway": {"session_reset": {"mode": "daily"}},
+            "platforms": {"api_server": {"port": 1, "extra": {"port": 2}}},
+        }));
+        assert_eq!(tree["gateway"]["session_reset"]["mode"], "daily");
+        assert_eq!(tree["platforms"]["api_server"]["port"], 1);
+    }
+
+    #[test]
+    fn platform_blocks_from_every_hermes_place() {
+        let (tree, t) = run(json!({
+            "chat": {"extra": {"require_mention": true, "mystery": 1}},
+            "gateway": {"platforms": {"chat": {"allowed_users": ["1"], "reply_to_mode": "all"}}},
+            "platforms": {
+                "chat": {"home_channel": {"platform": "chat", "chat_id": -100, "name": "Home"},
+                         "token": "t", "unauthorized_dm_behavior": "pair"},
+                "discord": {"enabled": true},
+            },
+        }));
+        assert_eq!(
+            tree["platforms"]["chat"],
+            json!({"require_mention": true, "mystery": 1, "reply_to_mode": "all", "token": "t"})
+        );
+        assert_eq!(
+            tree["gateway"]["platforms"]["chat"],
+            json!({"allowed_users": ["1"], "home_channel": "-100", "unauthorized_dm_behavior": "pair"})
+        );
+        assert!(t.tolerate("platforms.chat.mystery").is_some());
+        assert!(t.tolerate("platforms.chat.require_mentoin").is_none());
+        let keys: Vec<&str> = t.notices.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["platforms.discord"]);
+    }
+
+    #[test]
+    fn short_forms() {
+        let (tree, _) = run(json!({"model": "gpt-x", "streaming": "off"}));
+        assert_eq!(
+            tree,
+            json!({"model": {"default": "gpt-x"}, "streaming": {"enabled": false}})
+        );
+        let (tree, _) = run(json!({"streaming": {"mode": "edit"}}));
+        assert_eq!(
+            tree["streaming"],
+            json!({"enabled": true, "transport": "edit"})
+        );
+    }
+}

@@ -1,0 +1,580 @@
+//! Loading hermod's configuration: `HERMOD_HOME/config.yaml`, then
+//! `HERMOD_HOME/.env`, then the process environment, each overriding the one
+//! before (environment > `.env` > `config.yaml` > defaults).
+//!
+//! A Hermes `config.yaml` and `.env` load as they are ([`hermes`]): the
+//! settings hermod implements are used, the ones it does not are listed as
+//! [`Notice`]s, never refused. Everything else is read strictly: an unknown
+//! key is an error that names the nearest valid key, and every problem in
+//! the configuration is reported at once ([`yaml`]). Each section's type
+//! lives beside the component it configures; this module only composes them.
+
+mod hermes;
+pub mod provider;
+mod unused;
+mod yaml;
+
+use crate::dotenv;
+use hermod_core::{DisplayConfig, GatewayConfig, StreamingConfig};
+use hermod_model::{EnvVars, Secret};
+use hermod_platforms::PlatformsConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What is wrong with the configuration: every problem found, each with
+/// where it is and what to do.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    fn from_problems(problems: &[String]) -> Self {
+        match problems {
+            [one] => ConfigError(one.clone()),
+            many => ConfigError(format!(
+                "{} problems in the configuration:\n{}",
+                many.len(),
+                many.iter()
+                    .map(|p| format!("  - {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A setting that was recognised but is not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The key or variable(s), with where they were found.
+    pub subject: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.subject, self.message)
+    }
+}
+
+/// `config.yaml` as written by the user (after the Hermes keys are moved).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    pub model: ModelSection,
+    pub agent: AgentSection,
+    pub gateway: GatewayConfig,
+    pub streaming: StreamingConfig,
+    pub display: DisplayConfig,
+    pub platforms: PlatformsConfig,
+}
+
+/// The `model:` section: which model, at which provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSection {
+    /// The upstream model name (`HERMOD_MODEL`).
+    pub default: String,
+    /// `auto` (the default), `custom`, or a provider name such as
+    /// `openrouter` (`HERMES_INFERENCE_PROVIDER`); see [`provider`].
+    pub provider: Option<String>,
+    /// The endpoint's base URL, up to and including `/v1`.
+    pub base_url: Option<String>,
+    /// The endpoint's key; usually a provider's variable in `.env` instead.
+    pub api_key: Option<Secret>,
+    /// The variable that holds the key, when it is not the provider's usual one.
+    pub key_env: Option<String>,
+    /// How long one model request may take, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            default: "gpt-4o-mini".into(),
+            provider: None,
+            base_url: None,
+            api_key: None,
+            key_env: None,
+            timeout_secs: 600,
+        }
+    }
+}
+
+/// The `agent:` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    /// Model calls allowed in one turn (tool loop bound).
+    pub max_turns: u32,
+    /// The system prompt every turn starts with.
+    pub system_prompt: Option<String>,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        Self {
+            max_turns: 90,
+            system_prompt: None,
+        }
+    }
+}
+
+/// The model endpoint in use, resolved.
+#[derive(Debug)]
+pub struct Model {
+    pub default: String,
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub timeout_secs: u64,
+    /// Which provider, and where its key came from.
+    pub provider: provider::Resolved,
+}
+
+/// Everything loaded and checked.
+#[derive(Debug)]
+pub struct Config {
+    pub home: PathBuf,
+    pub model: Model,
+    pub agent: AgentSection,
+    pub gateway: GatewayConfig,
+    pub streaming: StreamingConfig,
+    pub display: DisplayConfig,
+    pub platforms: PlatformsConfig,
+    /// Recognised settings that are not used, to tell the user once.
+    pub notices: Vec<Notice>,
+}
+
+impl Config {
+    pub fn database_path(&self) -> PathBuf {
+        self.home.join("hermod.db")
+    }
+
+    pub fn model_timeout(&self) -> Duration {
+        Duration::from_secs(self.model.timeout_secs.max(1))
+    }
+}
+
+/// `HERMOD_HOME`, or `~/.hermod`.
+pub fn home_dir(process_env: &EnvVars) -> Result<PathBuf, ConfigError> {
+    if let Some(home) = process_env.get("HERMOD_HOME") {
+        return Ok(PathBuf::from(home));
+    }
+    match process_env.get("HOME") {
+        Some(user_home) => Ok(Path::new(user_home).join(".hermod")),
+        None => Err(ConfigError(
+            "neither HERMOD_HOME nor HOME is set; set HERMOD_HOME".into(),
+        )),
+    }
+}
+
+/// The process environment as an [`EnvVars`].
+pub fn process_env() -> EnvVars {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// Loads the configuration of `home`, with `process_env` winning over `.env`.
+/// Every problem found is in the error.
+pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+    let mut notices = Vec::new();
+
+    let yaml_path = home.join("config.yaml");
+    let file_name = yaml_path.display().to_string();
+    let file = match std::fs::read_to_string(&yaml_path) {
+        Ok(text) => read_file_config(&text, &file_name, &mut problems, &mut notices),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+        Err(e) => {
+            problems.push(format!("cannot read {file_name}: {e}"));
+            FileConfig::default()
+        }
+    };
+
+    let mut env = process_env.clone();
+    let env_path = home.join(".env");
+    match std::fs::read_to_string(&env_path) {
+        Ok(text) => match dotenv::parse(&text) {
+            Ok(vars) => {
+                for (k, v) in vars {
+                    env.set_default(k, v);
+                }
+            }
+            Err(e) => problems.push(format!("{}: {e}", env_path.display())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => problems.push(format!("cannot read {}: {e}", env_path.display())),
+    }
+
+    let FileConfig {
+        model,
+        agent,
+        mut gateway,
+        streaming,
+        display,
+        mut platforms,
+    } = file;
+    let default = env
+        .get("HERMOD_MODEL")
+        .map_or(model.default.clone(), |name| name.trim().to_owned());
+    let request = provider::Request {
+        provider: model.provider.as_deref(),
+        base_url: model.base_url.as_deref(),
+        api_key: model.api_key.as_ref(),
+        key_env: model.key_env.as_deref(),
+    };
+    let resolved = match provider::resolve(&request, &env) {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            problems.push(e);
+            provider::resolve(&provider::Request::default(), &EnvVars::new())
+                .expect("the default provider always resolves")
+        }
+    };
+    let model = Model {
+        default,
+        base_url: resolved.base_url.clone(),
+        api_key: resolved.api_key.clone(),
+        timeout_secs: model.timeout_secs,
+        provider: resolved,
+    };
+    if let Err(e) = gateway.apply_env(&env, &hermod_platforms::platform_names()) {
+        problems.push(format!("environment: {e}"));
+    }
+    problems.extend(
+        platforms
+            .apply_env(&env)
+            .into_iter()
+            .map(|e| format!("environment: {e}")),
+    );
+    notices.extend(unused::variables(&env, &model.provider));
+
+    let config = Config {
+        home: home.to_owned(),
+        model,
+        agent,
+        gateway,
+        streaming,
+        display,
+        platforms,
+        notices,
+    };
+    problems.extend(validate(&config));
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::from_problems(&problems))
+    }
+}
+
+/// Reads `config.yaml`'s text: Hermes keys moved or noted, then every
+/// problem collected. What is valid is kept, so later checks still run.
+fn read_file_config(
+    text: &str,
+    file_name: &str,
+    problems: &mut Vec<String>,
+    notices: &mut Vec<Notice>,
+) -> FileConfig {
+    let mut tree = match yaml::parse_tree(text, file_name) {
+        Ok(tree) => tree,
+        Err(e) => {
+            problems.push(e);
+            return FileConfig::default();
+        }
+    };
+    let translation = hermes::translate(&mut tree, &hermod_platforms::platform_names(), &|name| {
+        hermod_platforms::known_platform(name).map(|p| p.display)
+    });
+    let (file, found, tolerated) =
+        yaml::read_all::<FileConfig>(tree, text, &|key| translation.tolerate(key));
+    problems.extend(found.iter().map(|p| p.display(file_name)));
+    let short = Path::new(file_name)
+        .file_name()
+        .map_or(file_name.to_owned(), |n| n.to_string_lossy().into_owned());
+    notices.extend(
+        translation
+            .notices
+            .into_iter()
+            .chain(tolerated)
+            .map(|(key, message)| Notice {
+                subject: format!("{short}: {key}"),
+                message,
+            }),
+    );
+    file
+}
+
+/// Every value problem serde cannot see.
+fn validate(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let url = config.model.base_url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        problems.push(format!(
+            "the model's base URL must start with http:// or https://, got {url:?} (from {})",
+            base_url_source(config)
+        ));
+    }
+    if config.model.default.trim().is_empty() {
+        problems.push("model.default (HERMOD_MODEL) is empty: name the model to use".into());
+    }
+    if config.agent.max_turns == 0 {
+        problems.push("agent.max_turns must be at least 1".into());
+    }
+    problems.extend(config.gateway.validate().err());
+    problems.extend(config.streaming.validate().err());
+    problems.extend(config.platforms.validate());
+    problems
+}
+
+fn base_url_source(config: &Config) -> &str {
+    let chosen = config.model.provider.chosen_by.as_str();
+    if chosen == "OPENAI_BASE_URL" || chosen == "model.base_url" {
+        chosen
+    } else {
+        "model.base_url or the provider's base-URL variable"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn defaults_without_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.model.base_url, "https://api.openai.com/v1");
+        assert_eq!(c.platforms.api_server.port, 8642);
+        assert_eq!(c.platforms.api_server.host, "127.0.0.1");
+        assert!(c.platforms.api_server.enabled);
+    }
+
+    #[test]
+    fn precedence_env_over_dotenv_over_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "config.yaml",
+            "model:\n  default: from-yaml\n  base_url: http://yaml/v1\nplatforms:\n  api_server:\n    port: 1111\n",
+        );
+        write(
+            dir.path(),
+            ".env",
+            "HERMOD_MODEL=from-dotenv\nAPI_SERVER_PORT=2222\n",
+        );
+        let env: EnvVars = [("API_SERVER_PORT", "3333")].into_iter().collect();
+        let c = load(dir.path(), &env).unwrap();
+        assert_eq!(c.model.default, "from-dotenv");
+        assert_eq!(c.model.base_url, "http://yaml/v1");
+        assert_eq!(c.platforms.api_server.port, 3333);
+    }
+
+    #[test]
+    fn typos_in_hermods_keys_are_errors_with_the_nearest_key() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "config.yaml",
+            "modle:\n  default: x\nmodel:\n  base_ulr: x\nplatforms:\n  api_server:\n    prot: 1\nzzzzzzzz: 1\n",
+        );
+        let err = load(dir.path(), &EnvVars::new()).unwrap_err().to_string();
+        for expected in [
+            "4 problems in the configuration",
+            "config.yaml:1: modle: unknown key; did you mean `model`?",
+            "config.yaml:4: model.base_ulr: unknown key; did you mean `base_url`?",
+            "config.yaml:7: platforms.api_server.prot: unknown key; did you mean `port`?",
+            "config.yaml:8: zzzzzzzz: unknown key; valid keys here: model, agent",
+        ] {
+            assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+        }
+        assert!(!err.contains("<input>") && !err.contains("error:"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "config.yaml",
+            "agent:\n  max_turns: lots\nplatforms:\n  api_server:\n    port: 99999\n",
+        );
+        let env: EnvVars = [
+            ("API_SERVER_MAX_CONNECTIONS", "many"),
+            ("HERMOD_MODEL", " "),
+        ]
+        .into_iter()
+        .collect();
+        let err = load(dir.path(), &env).unwrap_err().to_string();
+        for expected in [
+            "agent.max_turns: expected a whole number from 0 to 4294967295, got \"lots\"",
+            "platforms.api_server.port: expected a whole number from 0 to 65535, got 99999",
+            "API_SERVER_MAX_CONNECTIONS=\"many\": expected a whole number, 0 or more",
+        ] {
+            assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+        }
+        assert!(!err.contains("invalid u"), "{err}");
+    }
+
+    /// The minimal offline configuration of the Hermes reference (§18).
+    #[test]
+    fn a_hermes_config_and_env_load_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "config.yaml",
+            "model: {default: fake-model, provider: custom, base_url: http://127.0.0.1:18080/v1, api_key: sk-local-fake, context_length: 131072}\n\
+             platforms:\n  api_server: {enabled: true, extra: {host: 127.0.0.1, port: 8642}}\n",
+        );
+        write(
+            dir.path(),
+            ".env",
+            "API_SERVER_ENABLED=true\nAPI_SERVER_KEY=Zq3vX9pL2mW8rT5yK1nB7cD4fG6hJ0sA\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=8642\nTIRITH_ENABLED=false\n",
+        );
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.model.default, "fake-model");
+        assert_eq!(c.model.base_url, "http://127.0.0.1:18080/v1");
+        assert_eq!(c.model.api_key.as_ref().unwrap().expose(), "sk-local-fake");
+        assert_eq!(c.platforms.api_server.port, 8642);
+        let notices: Vec<String> = c.notices.iter().map(ToString::to_string).collect();
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(
+            notices[0].starts_with("config.yaml: model.context_length: "),
+            "{notices:?}"
+        );
+        assert!(notices[1].starts_with("TIRITH_ENABLED: "), "{notices:?}");
+    }
+
+    /// Every key the issue found refused, in a Hermes config written by its
+    /// setup, loads with a notice each.
+    #[test]
+    fn the_hermes_keys_hermod_lacks_are_notices_not_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "config.yaml",
+            "_config_version: 33
+model:
+  default: anthropic/claude-sonnet-4
+  provider: openrouter
+  context_length: 200000
+agent:
+  max_turns: 60
+  gateway_timeout: 1800
+  restart_drain_timeout: 10
+terminal:
+  backend: local
+toolsets: [hermes-cli]
+display:
+  busy_input_mode: queue
+  show_reasoning: false
+session_reset:
+  mode: idle
+  idle_minutes: 120
+  notify: true
+unauthorized_dm_behavior: ignore
+group_sessions_per_user: false
+approvals:
+  mode: smart
+  timeout: 60
+timezone: Europe/Paris
+streaming:
+  enabled: true
+  fresh_final_after_seconds: 0.0
+telegram:
+  reactions: false
+  extra: {rich_messages: false}
+discord:
+  require_mention: true
+platforms:
+  api_server:
+    extra: {host: 127.0.0.1, port: 8650}
+",
+        );
+        let env: EnvVars = [("OPENROUTER_API_KEY", "sk-or-v1-x")].into_iter().collect();
+        let c = load(dir.path(), &env).unwrap();
+        assert_eq!(c.model.base_url, "https://openrouter.ai/api/v1");
+        assert_eq!(c.agent.max_turns, 60);
+        assert_eq!(c.gateway.drain_timeout_secs, 10);
+        assert_eq!(c.gateway.busy_input_mode, hermod_core::BusyMode::Queue);
+        assert_eq!(c.gateway.session_reset.idle_minutes, 120);
+        assert_eq!(
+            c.gateway.unauthorized_dm_behavior,
+            Some(hermod_core::DmBehavior::Ignore)
+        );
+        assert!(!c.gateway.group_sessions_per_user);
+        assert_eq!(c.gateway.timezone.as_deref(), Some("Europe/Paris"));
+        assert_eq!(c.platforms.api_server.port, 8650);
+        let subjects: Vec<&str> = c.notices.iter().map(|n| n.subject.as_str()).collect();
+        for key in [
+            "config.yaml: model.context_length",
+            "config.yaml: agent.gateway_timeout",
+            "config.yaml: terminal",
+            "config.yaml: toolsets",
+            "config.yaml: display.show_reasoning",
+            "config.yaml: gateway.session_reset.notify",
+            "config.yaml: approvals",
+            "config.yaml: streaming.fresh_final_after_seconds",
+            "config.yaml: platforms.discord",
+            "config.yaml: platforms.telegram.reactions",
+            "config.yaml: platforms.telegram.rich_messages",
+        ] {
+            assert!(subjects.contains(&key), "{key:?} not in {subjects:#?}");
+        }
+    }
+
+    #[test]
+    fn an_openrouter_key_alone_reaches_openrouter() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), ".env", "OPENROUTER_API_KEY=sk-or-v1-abc\n");
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.model.base_url, "https://openrouter.ai/api/v1");
+        assert_eq!(c.model.api_key.as_ref().unwrap().expose(), "sk-or-v1-abc");
+        assert_eq!(c.model.provider.id, "openrouter");
+    }
+
+    #[test]
+    fn invalid_values_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: EnvVars = [("OPENAI_BASE_URL", "localhost:11434")]
+            .into_iter()
+            .collect();
+        let err = load(dir.path(), &env).unwrap_err().to_string();
+        assert!(err.contains("OPENAI_BASE_URL"), "{err}");
+        let env: EnvVars = [("API_SERVER_KEY", "short")].into_iter().collect();
+        let err = load(dir.path(), &env).unwrap_err().to_string();
+        assert!(err.contains("16"), "{err}");
+        write(dir.path(), "config.yaml", "model: [1, 2]\n");
+        let err = load(dir.path(), &EnvVars::new()).unwrap_err().to_string();
+        assert!(err.contains("config.yaml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: EnvVars = [
+            ("OPENAI_API_KEY", "sk-topsecret"),
+            ("API_SERVER_KEY", "0123456789abcdef0123"),
+        ]
+        .into_iter()
+        .collect();
+        let c = load(dir.path(), &env).unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("topsecret") && !debug.contains("0123456789abcdef"),
+            "{debug}"
+        );
+    }
+}
