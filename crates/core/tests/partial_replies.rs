@@ -87,11 +87,15 @@ impl Drop for Harness {
 }
 
 fn start() -> Harness {
+    start_with(GatewayConfig::default())
+}
+
+fn start_with(config: GatewayConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
     let agent = Interruptible::default();
     let histories = Arc::clone(&agent.histories);
-    let gateway = Gateway::builder(store.clone(), Arc::new(agent), GatewayConfig::default())
+    let gateway = Gateway::builder(store.clone(), Arc::new(agent), config)
         .build()
         .unwrap();
     let inbound = gateway.inbound();
@@ -185,6 +189,31 @@ async fn a_reply_interrupted_by_a_newer_message_is_stored_marked_partial() {
     // The next turn's model sees that its earlier reply was cut.
     let histories = h.histories.lock().unwrap().clone();
     assert!(histories[1][1].text().contains("[reply interrupted"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_stopped_by_shutdown_is_stored_marked_partial() {
+    let h = start_with(GatewayConfig {
+        drain_timeout_secs: 2,
+        ..GatewayConfig::default()
+    });
+    let mut running = h
+        .inbound
+        .submit_streaming(to_session("s3", "tell me a story"))
+        .unwrap();
+    until_text(&mut running).await;
+    h.shutdown.cancel();
+    let Some(TurnEvent::Agent(AgentEvent::Final(outcome))) = last_event(&mut running).await else {
+        panic!("the turn ends with its partial text once the drain deadline passes");
+    };
+    assert_eq!(outcome.finish_reason, FinishReason::Interrupted);
+    let stored = stored_texts(&h.store, "s3").await;
+    assert!(
+        stored[1]
+            .1
+            .ends_with("[reply interrupted: it was stopped before it was complete]"),
+        "{stored:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
