@@ -3,7 +3,9 @@
 //! then serves until shutdown, finishing the requests it has.
 
 use crate::body::BodyBudget;
-use crate::config::{ApiServerConfig, key_problem};
+use crate::config::ApiServerConfig;
+use crate::cors::Cors;
+use crate::key::key_problem;
 use crate::listener::{Limits, serve};
 use crate::server::{AppState, SessionAccess, routes};
 use async_trait::async_trait;
@@ -39,7 +41,8 @@ impl ApiServer {
         config.validate().map_err(AdapterError::Startup)?;
         let Some(key) = &config.key else {
             return Err(AdapterError::Startup(
-                "the API server needs API_SERVER_KEY (at least 16 characters)".into(),
+                "the API server needs API_SERVER_KEY (a random key of at least 16 characters)"
+                    .into(),
             ));
         };
         if let Some(problem) = key_problem(key) {
@@ -121,6 +124,9 @@ impl Adapter for ApiServer {
                 store: self.store.clone(),
                 allow_platform_sessions: config.allow_platform_sessions,
             },
+            store_stateless: config.store_stateless,
+            tools_warned: Arc::default(),
+            cors: Cors::new(&config.cors_origins),
         };
         let limits = Limits {
             max_connections: config.max_connections,

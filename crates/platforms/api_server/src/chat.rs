@@ -2,6 +2,10 @@
 //! content type, session header, who owns the named session, body size and
 //! budget — before the body is read and parsed once, then runs the turn and
 //! answers one completion or an event stream.
+//!
+//! A turn an interrupt stopped (a newer message to the session in
+//! interrupt mode, `/stop`, shutdown) is answered with the text it had, and
+//! `finish_reason` [`INTERRUPTED`].
 
 use crate::body::{BudgetShare, HoldingBody, require_json};
 use crate::error::ApiError;
@@ -16,12 +20,20 @@ use axum::response::{IntoResponse, Response};
 use hermod_agent::{AgentEvent, FinishReason};
 use hermod_core::{CoreError, TurnEvent, TurnStream, new_session_id};
 use hermod_model::SessionId;
+use std::sync::atomic::Ordering;
 use tracing::{debug, info, warn};
 
 /// The session header hermod reads and echoes.
 pub(crate) const SESSION_HEADER: HeaderName = HeaderName::from_static("x-hermod-session-id");
 /// The Hermes name of the same header, for clients configured for Hermes.
 pub(crate) const HERMES_SESSION_HEADER: HeaderName = HeaderName::from_static("x-hermes-session-id");
+/// How many client-supplied tools the server left out of the turn.
+pub(crate) const TOOLS_IGNORED_HEADER: HeaderName =
+    HeaderName::from_static("x-hermod-tools-ignored");
+
+/// The `finish_reason` of a reply an interrupt stopped
+/// ([`FinishReason::Interrupted`]), also when it stopped before any text.
+pub(crate) const INTERRUPTED: &str = "interrupted";
 
 pub(crate) async fn chat_completions(State(state): State<AppState>, request: Request) -> Response {
     match handle_chat(&state, request).await {
@@ -41,6 +53,10 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
     let request = parse_request(&body)?;
     // Only the parsed request is kept from here on.
     drop(body);
+    let ignored_tools = request.client_tools();
+    if ignored_tools > 0 {
+        note_ignored_tools(state, ignored_tools);
+    }
     let streaming = request.stream;
     let meta = CompletionMeta::new(
         request
@@ -52,17 +68,21 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
         SessionChoice::Continue(id) => Some(id.clone()),
         SessionChoice::Stateless(_) => None,
     };
-    let event = to_event(request, choice, &state.model_name)?;
+    // Not stored: no session to name in the answer.
+    let ephemeral = pinned.is_none() && !state.store_stateless;
+    let mut event = to_event(request, choice, &state.model_name)?;
+    event.ephemeral = ephemeral;
     let mut turn = state.inbound.submit_streaming(event)?;
     let session_id = match turn.next().await {
         Some(TurnEvent::Started { session_id }) => session_id,
         // Answered without the agent (a slash command, a full queue).
         Some(TurnEvent::Reply { text }) => {
             let response = text_response(&text, streaming, &meta);
-            return Ok(match pinned {
+            let response = match pinned {
                 Some(id) => with_session_headers(response, &id),
                 None => response,
-            });
+            };
+            return Ok(with_tools_header(response, ignored_tools));
         }
         Some(TurnEvent::Failed(e)) => return Err(e.into()),
         _ => return Err(CoreError::Cancelled.into()),
@@ -72,7 +92,39 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
     } else {
         plain_response(turn, &meta).await?
     };
-    Ok(with_session_headers(holding(response, share), &session_id))
+    let response = holding(response, share);
+    let response = if ephemeral {
+        response
+    } else {
+        with_session_headers(response, &session_id)
+    };
+    Ok(with_tools_header(response, ignored_tools))
+}
+
+/// Client tools are accepted, not refused: web UIs send them with every
+/// message (Open WebUI offers its built-in tools to the model on each chat
+/// request by default), and a refusal would make the API unusable from
+/// them. hermod's own tools still run; the client's are never called.
+fn note_ignored_tools(state: &AppState, count: usize) {
+    if state.tools_warned.swap(true, Ordering::Relaxed) {
+        debug!(count, "ignored client-supplied tools");
+    } else {
+        warn!(
+            count,
+            "a client sent tools (function calling), which hermod does not support: they are \
+             ignored and the agent uses its own tools (further requests with tools are logged \
+             at DEBUG)"
+        );
+    }
+}
+
+fn with_tools_header(mut response: Response, ignored_tools: usize) -> Response {
+    if ignored_tools > 0 {
+        response
+            .headers_mut()
+            .insert(TOOLS_IGNORED_HEADER, HeaderValue::from(ignored_tools));
+    }
+    response
 }
 
 /// Keeps the request's share of the body budget until the answer has been
@@ -160,6 +212,11 @@ async fn plain_response(mut turn: TurnStream, meta: &CompletionMeta) -> Result<R
                 return Ok(axum::Json(body).into_response());
             }
             Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
+            Some(TurnEvent::Failed(CoreError::Interrupted)) => {
+                debug!("the turn was interrupted before any text");
+                let body = completion(meta, "", INTERRUPTED, Default::default());
+                return Ok(axum::Json(body).into_response());
+            }
             Some(TurnEvent::Failed(e)) => return Err(e.into()),
             Some(TurnEvent::Reply { text }) => return Ok(text_response(&text, false, meta)),
             Some(_) => {}

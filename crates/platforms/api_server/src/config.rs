@@ -1,11 +1,10 @@
 //! [`ApiServerConfig`]: the `platforms.api_server` section and its
 //! environment variables (the same names as the Hermes gateway).
 
+use crate::cors::origin_problem;
+use crate::key::key_problem;
 use hermod_model::{EnvVars, Secret};
-use serde::Deserialize;
-
-/// Shortest API key accepted.
-pub const MIN_KEY_LEN: usize = 16;
+use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -44,6 +43,18 @@ pub struct ApiServerConfig {
     /// (a Telegram chat's, say). Off: the API reaches only sessions it
     /// created, and other ids are answered as not found.
     pub allow_platform_sessions: bool,
+    /// Browser origins (`https://chat.example.com`, or `*` for any) allowed
+    /// to call the API from a web page: they get CORS headers and their
+    /// preflight requests are answered. Empty: no CORS headers at all. A
+    /// YAML list or a comma-separated string.
+    #[serde(deserialize_with = "string_list")]
+    pub cors_origins: Vec<String>,
+    /// Whether a request without a session header is recorded (under a
+    /// fresh session id returned in the response). Off: such requests are
+    /// answered from their own `messages` and nothing is stored, so the
+    /// one-off requests of web UIs (title and tag generation) do not fill
+    /// the session list.
+    pub store_stateless: bool,
 }
 
 impl Default for ApiServerConfig {
@@ -60,14 +71,17 @@ impl Default for ApiServerConfig {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 5,
             allow_platform_sessions: false,
+            cors_origins: Vec::new(),
+            store_stateless: true,
         }
     }
 }
 
 impl ApiServerConfig {
     /// Applies `API_SERVER_ENABLED`, `API_SERVER_KEY`, `API_SERVER_HOST`,
-    /// `API_SERVER_PORT`, `API_SERVER_MODEL_NAME`, `API_SERVER_MAX_CONNECTIONS`
-    /// and `API_SERVER_ALLOW_PLATFORM_SESSIONS`.
+    /// `API_SERVER_PORT`, `API_SERVER_MODEL_NAME`, `API_SERVER_MAX_CONNECTIONS`,
+    /// `API_SERVER_ALLOW_PLATFORM_SESSIONS`, `API_SERVER_CORS_ORIGINS` and
+    /// `API_SERVER_STORE_STATELESS`.
     pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
         if let Some(enabled) = env.get_bool("API_SERVER_ENABLED")? {
             self.enabled = enabled;
@@ -89,6 +103,12 @@ impl ApiServerConfig {
         }
         if let Some(allow) = env.get_bool("API_SERVER_ALLOW_PLATFORM_SESSIONS")? {
             self.allow_platform_sessions = allow;
+        }
+        if let Some(origins) = env.get("API_SERVER_CORS_ORIGINS") {
+            self.cors_origins = split_list(origins);
+        }
+        if let Some(store) = env.get_bool("API_SERVER_STORE_STATELESS")? {
+            self.store_stateless = store;
         }
         Ok(())
     }
@@ -132,6 +152,11 @@ impl ApiServerConfig {
         if let Some(problem) = self.key.as_ref().and_then(key_problem) {
             return Err(problem);
         }
+        if let Some(problem) = self.cors_origins.iter().find_map(|o| origin_problem(o)) {
+            return Err(format!(
+                "platforms.api_server.cors_origins (API_SERVER_CORS_ORIGINS): {problem}"
+            ));
+        }
         Ok(())
     }
 
@@ -143,41 +168,48 @@ impl ApiServerConfig {
     }
 }
 
-/// Why a key is not acceptable, if it is not.
-pub fn key_problem(key: &Secret) -> Option<String> {
-    if key.char_len() < MIN_KEY_LEN {
-        return Some(format!(
-            "API_SERVER_KEY is shorter than {MIN_KEY_LEN} characters; use a long random key \
-             (or remove it to have one generated)"
-        ));
+/// Accepts a YAML list or a comma-separated string (as in `.env` files).
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
     }
-    let lower = key.expose().to_ascii_lowercase();
-    let placeholders = [
-        "changeme",
-        "change-me",
-        "your-key",
-        "your_key",
-        "placeholder",
-        "example",
-    ];
-    if placeholders.iter().any(|p| lower.contains(p)) {
-        return Some("API_SERVER_KEY looks like a placeholder; set a real random key".into());
-    }
-    None
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(items) => items.iter().flat_map(|item| split_list(item)).collect(),
+        Raw::One(text) => split_list(&text),
+    })
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A key that passes validation.
+    const KEY: &str = "Zq8vN2xL5tR9wK3mP7yB";
+
     #[test]
     fn env_overrides_and_defaults() {
         let env: EnvVars = [
-            ("API_SERVER_KEY", "k".repeat(20)),
+            ("API_SERVER_KEY", KEY.to_owned()),
             ("API_SERVER_PORT", "9000".to_owned()),
             ("API_SERVER_ENABLED", "false".to_owned()),
             ("API_SERVER_MAX_CONNECTIONS", "64".to_owned()),
             ("API_SERVER_ALLOW_PLATFORM_SESSIONS", "true".to_owned()),
+            (
+                "API_SERVER_CORS_ORIGINS",
+                " https://chat.example.com, http://localhost:3000 ,".to_owned(),
+            ),
+            ("API_SERVER_STORE_STATELESS", "false".to_owned()),
         ]
         .into_iter()
         .collect();
@@ -185,14 +217,21 @@ mod tests {
         assert_eq!(c.host, "127.0.0.1");
         assert_eq!(c.max_connections, 512);
         assert!(!c.allow_platform_sessions);
+        assert!(c.cors_origins.is_empty());
+        assert!(c.store_stateless);
         assert_eq!(c.body_budget(), 2 * c.max_body_bytes);
         c.apply_env(&env).unwrap();
         assert_eq!(c.port, 9000);
         assert!(!c.enabled);
         assert_eq!(c.max_connections, 64);
         assert!(c.allow_platform_sessions);
+        assert_eq!(
+            c.cors_origins,
+            ["https://chat.example.com", "http://localhost:3000"]
+        );
+        assert!(!c.store_stateless);
         assert!(c.validate().is_ok());
-        assert!(!format!("{c:?}").contains("kkkk"));
+        assert!(!format!("{c:?}").contains(KEY));
     }
 
     #[test]
@@ -202,8 +241,19 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().unwrap_err().contains("16"));
-        c.key = Some(Secret::new("changeme-changeme-changeme"));
-        assert!(c.validate().unwrap_err().contains("placeholder"));
+        for placeholder in [
+            "changeme-changeme-changeme",
+            "your-api-key-here",
+            "k".repeat(20).as_str(),
+        ] {
+            c.key = Some(Secret::new(placeholder));
+            assert!(
+                c.validate().unwrap_err().contains("placeholder"),
+                "{placeholder}"
+            );
+        }
+        c.key = Some(Secret::new(KEY));
+        assert!(c.validate().is_ok());
         let bad: EnvVars = [("API_SERVER_PORT", "http")].into_iter().collect();
         assert!(c.apply_env(&bad).unwrap_err().contains("API_SERVER_PORT"));
     }
@@ -211,7 +261,7 @@ mod tests {
     #[test]
     fn limits_that_cannot_work_are_refused() {
         let ok = ApiServerConfig {
-            key: Some(Secret::new("k".repeat(20))),
+            key: Some(Secret::new(KEY)),
             ..Default::default()
         };
         assert!(ok.validate().is_ok());
@@ -247,6 +297,54 @@ mod tests {
         ];
         for (config, key) in cases {
             assert!(config.validate().unwrap_err().contains(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_read_as_a_list_or_a_comma_string() {
+        let from = |value: serde_json::Value| {
+            serde_json::from_value::<ApiServerConfig>(serde_json::json!({ "cors_origins": value }))
+                .unwrap()
+                .cors_origins
+        };
+        let both = ["https://a.example", "http://localhost:8080"];
+        assert_eq!(from(serde_json::json!(both)), both);
+        assert_eq!(
+            from(serde_json::json!(
+                "https://a.example, http://localhost:8080"
+            )),
+            both
+        );
+        assert_eq!(from(serde_json::json!("*")), ["*"]);
+        let c: ApiServerConfig =
+            serde_json::from_value(serde_json::json!({"store_stateless": false})).unwrap();
+        assert!(!c.store_stateless);
+        assert!(c.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        let with = |origin: &str| ApiServerConfig {
+            key: Some(Secret::new(KEY)),
+            cors_origins: vec![origin.to_owned()],
+            ..Default::default()
+        };
+        for ok in [
+            "*",
+            "https://chat.example.com",
+            "http://localhost:3000",
+            "https://a.example/",
+        ] {
+            assert!(with(ok).validate().is_ok(), "{ok}");
+        }
+        for bad in [
+            "chat.example.com",
+            "https://chat.example.com/app",
+            "https://",
+            "http://a b",
+        ] {
+            let err = with(bad).validate().unwrap_err();
+            assert!(err.contains("API_SERVER_CORS_ORIGINS"), "{bad}: {err}");
         }
     }
 }

@@ -13,12 +13,19 @@ use serde_json::json;
 use std::time::Duration;
 use tracing::{debug, error, warn};
 
+/// The `Retry-After` of a rate limit when the model provider named none:
+/// its limits usually count per minute, and hermod already retried before
+/// giving up.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) message: String,
     pub(crate) kind: &'static str,
     pub(crate) code: &'static str,
+    /// The request field the error is about.
+    pub(crate) param: Option<&'static str>,
     pub(crate) retry_after: Option<Duration>,
 }
 
@@ -34,8 +41,15 @@ impl ApiError {
             message: message.into(),
             kind,
             code,
+            param: None,
             retry_after: None,
         }
+    }
+
+    /// The error is about the request field `param`.
+    pub(crate) fn param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
     }
 
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -78,9 +92,35 @@ impl ApiError {
         )
     }
 
+    /// A model other than the one this server serves.
+    pub(crate) fn model_not_found(requested: &str, served: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            format!("The model '{requested}' does not exist; this server serves '{served}'."),
+        )
+    }
+
+    /// The model provider kept refusing with 429 after hermod's retries.
+    fn rate_limited(retry_after: Option<Duration>) -> Self {
+        let retry_after = retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            format!(
+                "The model provider is rate limiting requests; retry after {} seconds.",
+                retry_after_secs(retry_after)
+            ),
+        );
+        err.retry_after = Some(retry_after);
+        err
+    }
+
     /// The JSON body, also used for errors inside an event stream.
     pub(crate) fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}})
+        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
     }
 }
 
@@ -91,6 +131,7 @@ impl From<CoreError> for ApiError {
             CoreError::QueueFull { .. }
             | CoreError::ShuttingDown
             | CoreError::Cancelled
+            | CoreError::Interrupted
             | CoreError::Agent(AgentError::Cancelled) => debug!(error = %e, "request not answered"),
             CoreError::Store(_) => error!(error = %e, "a request failed on storage"),
             CoreError::Agent(_) | CoreError::Delivery(_) => warn!(error = %e, "a request failed"),
@@ -109,6 +150,12 @@ impl From<CoreError> for ApiError {
                 "shutting_down",
                 message,
             ),
+            CoreError::Interrupted => Self::new(
+                StatusCode::CONFLICT,
+                "invalid_request_error",
+                "request_interrupted",
+                message,
+            ),
             CoreError::Delivery(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -121,20 +168,21 @@ impl From<CoreError> for ApiError {
                 "storage_error",
                 message,
             ),
+            // A client can wait and retry, as with OpenAI's own limits,
+            // rather than being told the gateway broke.
+            CoreError::Agent(AgentError::RateLimited { retry_after }) => {
+                Self::rate_limited(retry_after)
+            }
             CoreError::Agent(agent) => {
                 let code = match &agent {
-                    AgentError::RateLimited { .. } => "upstream_rate_limited",
+                    AgentError::RateLimited { .. } => "rate_limit_exceeded",
                     AgentError::Transient(_) => "upstream_unavailable",
                     AgentError::Rejected { .. } => "upstream_rejected",
                     AgentError::Auth { .. } => "upstream_auth",
                     AgentError::Protocol(_) => "upstream_protocol",
                     AgentError::Cancelled => "cancelled",
                 };
-                let mut err = Self::new(StatusCode::BAD_GATEWAY, "upstream_error", code, message);
-                if let AgentError::RateLimited { retry_after } = agent {
-                    err.retry_after = retry_after;
-                }
-                err
+                Self::new(StatusCode::BAD_GATEWAY, "upstream_error", code, message)
             }
         }
     }
@@ -144,13 +192,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
         if let Some(after) = self.retry_after {
-            let secs = after.as_secs_f64().ceil().max(1.0) as u64;
-            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(after)),
+            );
         }
         response
     }
+}
+
+/// `Retry-After` takes whole seconds: rounded up, and at least one.
+fn retry_after_secs(after: Duration) -> u64 {
+    hermod_agent::whole_seconds(after).max(1)
 }
 
 #[cfg(test)]
@@ -189,5 +242,29 @@ mod tests {
             }
             assert!(!api.message.is_empty());
         }
+    }
+
+    #[test]
+    fn upstream_rate_limits_are_429_with_whole_seconds_to_wait() {
+        let cases = [
+            (Some(Duration::from_millis(1500)), "2"),
+            (Some(Duration::from_millis(10)), "1"),
+            (Some(Duration::from_secs(3600)), "3600"),
+            (None, "10"),
+        ];
+        for (retry_after, header) in cases {
+            let e = CoreError::Agent(AgentError::RateLimited { retry_after });
+            let response = ApiError::from(e).into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], header);
+        }
+        let api = ApiError::from(CoreError::Agent(AgentError::RateLimited {
+            retry_after: Some(Duration::from_millis(1500)),
+        }));
+        assert_eq!(api.code, "rate_limit_exceeded");
+        assert_eq!(
+            api.message,
+            "The model provider is rate limiting requests; retry after 2 seconds."
+        );
     }
 }

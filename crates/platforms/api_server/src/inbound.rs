@@ -6,10 +6,12 @@ use hermod_model::{
     ChatMessage, Content, InboundEvent, Role, SessionId, Source, ToolCall, TurnOptions,
 };
 use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
 
 /// The fields of a chat-completions request hermod reads. Other fields
-/// (tools, response_format, ...) are accepted and ignored, as OpenAI clients
-/// send many.
+/// (response_format, ...) are accepted and ignored, as OpenAI clients send
+/// many.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ChatRequest {
     #[serde(default)]
@@ -25,6 +27,46 @@ pub(crate) struct ChatRequest {
     pub(crate) max_tokens: Option<u64>,
     #[serde(default)]
     pub(crate) max_completion_tokens: Option<u64>,
+    /// Client-supplied tools (and `functions`, their older form). hermod
+    /// runs its own tools and never hands a tool call back to the client,
+    /// so these are left out of the turn; see [`ChatRequest::client_tools`].
+    #[serde(default)]
+    tools: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    functions: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    tool_choice: Option<Value>,
+    #[serde(default)]
+    function_call: Option<Value>,
+}
+
+impl ChatRequest {
+    /// How many client-supplied tools the request carries (all ignored).
+    pub(crate) fn client_tools(&self) -> usize {
+        [&self.tools, &self.functions]
+            .into_iter()
+            .flatten()
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// The field that demands a call of a client tool, if one does:
+    /// `tool_choice` `"required"` or naming a function, or `function_call`
+    /// naming one. Such a request cannot be answered as asked.
+    fn forced_tool_call(&self) -> Option<&'static str> {
+        let forces = |choice: &Option<Value>, allowed: &[&str]| match choice {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !allowed.contains(&s.as_str()),
+            Some(_) => true,
+        };
+        if forces(&self.tool_choice, &["auto", "none"]) {
+            Some("tool_choice")
+        } else if forces(&self.function_call, &["auto", "none"]) {
+            Some("function_call")
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,7 +98,7 @@ fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" | "" => Ok(false),
             _ => Err(serde::de::Error::custom(format!(
-                "`stream` must be a boolean, got {s:?}"
+                "`stream` must be a boolean, got \"{s}\""
             ))),
         },
     }
@@ -97,6 +139,17 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
             "The request has no `messages` field.",
         ));
     }
+    if let Some(param) = request.forced_tool_call() {
+        return Err(ApiError::bad_request(
+            "unsupported_parameter",
+            format!(
+                "`{param}` asks for a call of a client-supplied tool, which this server \
+                 cannot make: client tools (function calling) are not supported, hermod runs \
+                 its own tools. Leave `{param}` out, or set it to \"auto\" or \"none\"."
+            ),
+        )
+        .param(param));
+    }
     Ok(request)
 }
 
@@ -131,7 +184,7 @@ pub(crate) fn to_event(
             return Err(ApiError::bad_request(
                 "invalid_role",
                 format!(
-                    "messages[{i}].role {:?} is not one of system, developer, user, assistant, tool.",
+                    "messages[{i}].role \"{}\" is not one of system, developer, user, assistant, tool.",
                     m.role
                 ),
             ));
@@ -295,6 +348,23 @@ mod tests {
                 "invalid_request",
             ),
             (json!("text"), "invalid_request"),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "tools": {"a": 1}}),
+                "invalid_request",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}),
+                "unsupported_parameter",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}],
+                       "tool_choice": {"type": "function", "function": {"name": "f"}}}),
+                "unsupported_parameter",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "function_call": {"name": "f"}}),
+                "unsupported_parameter",
+            ),
         ];
         for (body, code) in cases {
             let err = event(&body, fresh()).unwrap_err();
@@ -305,5 +375,29 @@ mod tests {
             let err = parse_request(bad).unwrap_err();
             assert_eq!(err.code, "invalid_json", "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn client_tools_are_counted_and_set_aside() {
+        let tool = json!({"type": "function", "function": {"name": "get_current_timestamp", "parameters": {}}});
+        let body = json!({"messages": [{"role": "user", "content": "hi"}],
+                          "tools": [tool, tool], "functions": [{"name": "f"}], "tool_choice": "auto"});
+        let request = parse_request(body.to_string().as_bytes()).unwrap();
+        assert_eq!(request.client_tools(), 3);
+        let plain =
+            parse_request(br#"{"messages": [], "tools": null, "tool_choice": "none"}"#).unwrap();
+        assert_eq!(plain.client_tools(), 0);
+        let forced = parse_request(
+            json!({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(forced.param, Some("tool_choice"));
+        assert!(
+            forced.message.contains("hermod runs its own tools"),
+            "{}",
+            forced.message
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! The axum routes: health, models and chat completions, the chat and
 //! models routes behind a constant-time bearer-key check that runs before
-//! anything reads a request body.
+//! anything reads a request body, all behind the CORS layer when origins
+//! are configured.
 
 use crate::body::BodyBudget;
 use crate::chat::chat_completions;
+use crate::cors::{Cors, cors};
 use crate::error::ApiError;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,8 +16,9 @@ use axum::routing::{get, post};
 use hermod_core::Inbound;
 use hermod_model::Secret;
 use hermod_store::Store;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -24,6 +27,12 @@ pub(crate) struct AppState {
     pub(crate) model_name: Arc<str>,
     pub(crate) bodies: Arc<BodyBudget>,
     pub(crate) sessions: SessionAccess,
+    /// Whether requests without a session header are recorded.
+    pub(crate) store_stateless: bool,
+    /// Set once client-supplied tools were first ignored (warned once; a
+    /// web UI sends them with every message).
+    pub(crate) tools_warned: Arc<AtomicBool>,
+    pub(crate) cors: Option<Arc<Cors>>,
 }
 
 /// Which stored sessions a request may name.
@@ -42,14 +51,23 @@ pub(crate) fn routes(state: AppState) -> Router {
     // unauthenticated request is answered without its body being read.
     let authed = Router::new()
         .route("/v1/models", get(models))
+        // A wildcard: model ids may contain slashes (`org/model`).
+        .route("/v1/models/{*id}", get(model))
         .route("/v1/chat/completions", post(chat_completions))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
-    Router::new()
+    let cors_state = state.cors.clone();
+    let router = Router::new()
         .route("/health", get(health))
         .route("/v1/health", get(health))
         .merge(authed)
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so preflights are answered before the key is checked and
+    // every answer (errors too) carries the headers.
+    match cors_state {
+        Some(allowed) => router.layer(middleware::from_fn_with_state(allowed, cors)),
+        None => router,
+    }
 }
 
 /// `200 {"status":"ok"}` only when every component is healthy; otherwise
@@ -107,10 +125,23 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
     }
 }
 
+/// The one model this server serves, as OpenAI describes a model.
+fn model_object(name: &str) -> Value {
+    json!({"id": name, "object": "model", "created": 0, "owned_by": "hermod"})
+}
+
 async fn models(State(state): State<AppState>) -> Response {
     axum::Json(json!({
         "object": "list",
-        "data": [{"id": &*state.model_name, "object": "model", "created": 0, "owned_by": "hermod"}],
+        "data": [model_object(&state.model_name)],
     }))
     .into_response()
+}
+
+async fn model(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    if id == *state.model_name {
+        axum::Json(model_object(&id)).into_response()
+    } else {
+        ApiError::model_not_found(&id, &state.model_name).into_response()
+    }
 }

@@ -2,7 +2,10 @@
 //! frames. A failure, or an answer the model did not finish, ends the
 //! stream with an `{"error":{...}}` frame (which OpenAI's SDKs raise) and no
 //! `finish_reason` chunk, so a partial answer is never passed off as whole.
+//! A turn an interrupt stopped ends normally, with `finish_reason`
+//! `interrupted` after the text it had (possibly none).
 
+use crate::chat::INTERRUPTED;
 use crate::error::ApiError;
 use crate::outbound::{CompletionMeta, SSE_DONE, SSE_KEEPALIVE, chunk, sse_data};
 use axum::body::{Body, Bytes};
@@ -73,7 +76,7 @@ pub(crate) async fn stream_response(
     let first = loop {
         match turn.next().await {
             Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
-            Some(TurnEvent::Failed(e)) => return Err(e.into()),
+            Some(TurnEvent::Failed(e)) if e != CoreError::Interrupted => return Err(e.into()),
             Some(TurnEvent::Agent(AgentEvent::Final(outcome)))
                 if outcome.finish_reason == FinishReason::Incomplete =>
             {
@@ -145,6 +148,10 @@ impl Frames {
             }
             Some(TurnEvent::Agent(AgentEvent::Final(outcome))) => self.finish(&outcome),
             Some(TurnEvent::Agent(AgentEvent::Failed(e))) => self.fail(&CoreError::Agent(e).into()),
+            Some(TurnEvent::Failed(CoreError::Interrupted)) => {
+                debug!("the turn was interrupted before any text");
+                self.finish_with(INTERRUPTED, hermod_model::Usage::default());
+            }
             Some(TurnEvent::Failed(e)) => self.fail(&e.into()),
             Some(TurnEvent::Reply { text }) => {
                 self.content(&text);

@@ -1,12 +1,14 @@
 //! What clients see when things fail: short reasons without internal
-//! addresses, paths or OS errors, and a cut-off answer reported as an error
-//! rather than a finished completion.
+//! addresses, paths or OS errors, a cut-off answer reported as an error
+//! rather than a finished completion, and the model provider's rate limit
+//! passed on as a 429 to retry after.
 
 use crate::support::{Server, Setup, json_of, sse_payloads, streamed, user};
 use hermod_agent::{
     Agent, AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
 };
 use hermod_model::{ChatMessage, Usage};
+use hermod_testkit::{FakeLlm, Reply};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -131,4 +133,45 @@ async fn a_cut_off_answer_is_an_error_not_a_completion() {
         "{chunks:?}"
     );
     s.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_rate_limit_is_a_429_with_retry_after_in_plain_words() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    // Longer than hermod waits: it gives up at once and passes it on; a
+    // fraction is rounded up to whole seconds; none gets a default.
+    let cases = [
+        (Reply::status(429).retry_after(120), "120"),
+        (Reply::status(429).retry_after(0.05), "1"),
+        (Reply::status(429), "10"),
+    ];
+    for (reply, retry_after) in cases {
+        llm.set_default(reply);
+        for body in [user("hi"), streamed(user("hi"))] {
+            let response = s.post(&body).send().await.unwrap();
+            let header = response.headers().get("retry-after").cloned();
+            let (status, error) = json_of(response).await;
+            assert_eq!(status, 429, "{error}");
+            assert_eq!(header.unwrap(), retry_after);
+            assert_eq!(error["error"]["code"], "rate_limit_exceeded");
+            let message = error["error"]["message"].as_str().unwrap();
+            assert_eq!(
+                message,
+                format!(
+                    "The model provider is rate limiting requests; retry after {retry_after} seconds."
+                )
+            );
+            assert_plain(&error.to_string());
+        }
+    }
+    s.stop().await;
+}
+
+/// No Rust value (`Some(..)`, a `Duration`'s Debug form) in what a client sees.
+fn assert_plain(shown: &str) {
+    for rust in ["Some(", "None", "Duration", "ms)", "s)", "{:?}"] {
+        assert!(!shown.contains(rust), "{rust:?} shown: {shown}");
+    }
 }

@@ -10,7 +10,11 @@
 mod bodies;
 mod chat;
 mod connections;
+mod cors;
 mod errors;
 mod health;
+mod interrupts;
+mod models;
 mod sessions;
 mod support;
+mod tools;

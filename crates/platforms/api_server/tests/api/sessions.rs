@@ -1,7 +1,7 @@
 //! Which stored sessions a request may name: the API's own by default,
 //! other platforms' only when the operator allows it.
 
-use crate::support::{Server, Setup, json_of, streamed, user};
+use crate::support::{Server, Setup, answer_text, json_of, streamed, user};
 use hermod_model::{ChatMessage, PlatformId, SessionId, SessionKey, Source, Usage};
 use hermod_store::{AppendMessages, NewMessage, NewSession, Store};
 use hermod_testkit::FakeLlm;
@@ -115,5 +115,72 @@ async fn without_the_store_named_sessions_are_refused() {
     }
     let (status, _) = json_of(s.post(&user("stateless")).send().await.unwrap()).await;
     assert_eq!(status, 200);
+    s.stop().await;
+}
+
+/// Every stored session.
+async fn all_sessions(store: &dyn Store) -> Vec<hermod_store::SessionRecord> {
+    store
+        .list_sessions(hermod_store::ListSessions {
+            platform: None,
+            limit: 100,
+            offset: 0,
+        })
+        .await
+        .unwrap()
+}
+
+fn title_request() -> serde_json::Value {
+    serde_json::json!({"model": "hermod", "messages": [
+        {"role": "user", "content": "What is Rust?"},
+        {"role": "assistant", "content": "A programming language."},
+        {"role": "user", "content": "Generate a 3-5 word title for this chat."}
+    ]})
+}
+
+#[tokio::test]
+async fn stateless_requests_are_stored_by_default() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let response = s.post(&title_request()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-hermod-session-id"].to_str().unwrap();
+    let sessions = all_sessions(s.store.as_ref()).await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id.as_str(), id);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn stateless_requests_can_be_answered_without_storing_them() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::llm(&llm.base_url()).config(|c| c.store_stateless = false);
+    let s = Server::with(&dir.path().join("db"), setup).await;
+    for body in [title_request(), streamed(title_request())] {
+        let response = s.post(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(!response.headers().contains_key("x-hermod-session-id"));
+        assert!(!response.headers().contains_key("x-hermes-session-id"));
+        let text = answer_text(response).await;
+        assert_eq!(text, "echo: Generate a 3-5 word title for this chat.");
+    }
+    // The model got the request's own history.
+    let sent = llm.requests()[0].messages().to_vec();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[1]["content"], "A programming language.");
+    assert!(all_sessions(s.store.as_ref()).await.is_empty());
+    // Requests naming a session are still stored.
+    let response = s
+        .post(&user("remember this"))
+        .header("X-Hermod-Session-Id", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-hermod-session-id"], "kept");
+    let sessions = all_sessions(s.store.as_ref()).await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id.as_str(), "kept");
     s.stop().await;
 }

@@ -198,3 +198,24 @@ pub async fn read_head(stream: &mut TcpStream, limit: Duration) -> Option<String
     };
     tokio::time::timeout(limit, read).await.ok().flatten()
 }
+
+/// The assistant's text of an answer, plain (`chat.completion`) or streamed
+/// (the content deltas of its chunks, joined).
+pub async fn answer_text(response: reqwest::Response) -> String {
+    let body = response.text().await.unwrap();
+    if let Ok(completion) = serde_json::from_str::<Value>(&body) {
+        return completion["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+    body.split("\n\n")
+        .filter_map(|frame| frame.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
