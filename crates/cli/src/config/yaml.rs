@@ -66,6 +66,18 @@ fn syntax_error(message: &str, file: &str) -> String {
 /// foreign setting (it returns a notice then, and the key is dropped
 /// quietly) or a mistake (`None`: a problem with a suggestion).
 pub fn read_all<T: DeserializeOwned + Default>(
+    tree: Value,
+    text: &str,
+    tolerate: &dyn Fn(&str) -> Option<String>,
+) -> (T, Vec<Problem>, Vec<(String, String)>) {
+    let (value, mut problems, notices) = read_rounds(tree, text, tolerate);
+    // The tree is visited in key order; the user reads the file top to
+    // bottom.
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    (value, problems, notices)
+}
+
+fn read_rounds<T: DeserializeOwned + Default>(
     mut tree: Value,
     text: &str,
     tolerate: &dyn Fn(&str) -> Option<String>,
@@ -76,12 +88,7 @@ pub fn read_all<T: DeserializeOwned + Default>(
     // against a value whose removal changes nothing.
     for _ in 0..500 {
         let error = match serde_path_to_error::deserialize::<_, T>(tree.clone()) {
-            Ok(value) => {
-                // The tree is visited in key order; the user reads the file
-                // top to bottom.
-                problems.sort_by_key(|p: &Problem| p.line.unwrap_or(usize::MAX));
-                return (value, problems, notices);
-            }
+            Ok(value) => return (value, problems, notices),
             Err(e) => e,
         };
         let path = key_path(error.path());
