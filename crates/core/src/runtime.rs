@@ -136,6 +136,7 @@ impl GatewayBuilder {
             health: self.health.clone(),
             inflight_inbox: Default::default(),
             delivering: Default::default(),
+            refusals: Default::default(),
         };
         Ok(Gateway {
             router: Router::new(deps, tracker.clone()),

@@ -4,12 +4,16 @@
 //! allow-all switch, the platform's allowlist, the global allowlist, an
 //! approved pairing, or the global allow-all switch. Platforms that
 //! authenticate their callers themselves (the HTTP API's key) skip this.
+//! Refused messages are logged at INFO, once a minute per sender
+//! ([`Refusals`]).
 
 mod pairing;
+mod refusals;
 mod tiers;
 
 pub use pairing::{ApproveOutcome, Pairing, PairingRequest};
 pub(crate) use pairing::{TOO_MANY_MESSAGE, code_message};
+pub(crate) use refusals::Refusals;
 pub(crate) use tiers::Tier;
 
 use crate::config::{DmBehavior, GatewayConfig};

@@ -107,6 +107,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) inflight_inbox: InFlight<(PlatformId, String)>,
     /// Outbox entries being delivered in this process.
     pub(crate) delivering: InFlight<i64>,
+    /// When each refused sender was last logged.
+    pub(crate) refusals: access::Refusals,
 }
 
 impl std::fmt::Debug for WorkerDeps {
@@ -420,8 +422,8 @@ async fn send_ack(deps: &WorkerDeps, state: &mut WorkerState, event: &InboundEve
 /// pairing code, or silence, as configured.
 async fn refuse(deps: &WorkerDeps, job: &Job, behavior: DmBehavior) {
     let source = &job.event.source;
+    deps.refusals.note(source);
     if !source.chat_type.is_dm() || behavior == DmBehavior::Ignore {
-        debug!(platform = %source.platform, user = ?source.user_id, "ignored a message from an unauthorized user");
         return;
     }
     let Some(user) = source.participant() else {
