@@ -3,12 +3,15 @@
 //! `interrupted` and the text they had, streamed or not, and are stored
 //! marked partial.
 
-use crate::support::{Server, json_of, streamed, user};
+use crate::support::{Server, Setup, json_of, sse_payloads, streamed, user};
+use hermod_agent::{Agent, AgentError, AgentEvent, TurnControl, TurnHandle, TurnRequest};
 use hermod_model::{Role, SessionId};
 use hermod_store::Store;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
 
 const SESSION: &str = "X-Hermod-Session-Id";
 
@@ -128,5 +131,71 @@ async fn a_plain_request_cut_by_stop_says_it_was_interrupted() {
     // first word): never the whole answer.
     let text = body["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(full.starts_with(text) && text.len() < full.len(), "{text}");
+    s.stop().await;
+}
+
+/// An agent that writes nothing until it is interrupted (a model still
+/// thinking), then ends as the LLM agent does when nothing was shown.
+/// `started` gets a permit for each turn.
+#[derive(Default)]
+struct Thinking {
+    started: Arc<Notify>,
+}
+
+impl Agent for Thinking {
+    fn run_turn(&self, _request: TurnRequest) -> TurnHandle {
+        let (control, cancel, _steer) = TurnControl::new();
+        let (events, rx) = mpsc::channel(8);
+        self.started.notify_one();
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            let _ = events.send(AgentEvent::Failed(AgentError::Cancelled)).await;
+        });
+        TurnHandle {
+            events: rx,
+            control,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_interrupt_before_any_text_is_an_empty_interrupted_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Thinking::default();
+    let started = Arc::clone(&agent.started);
+    let s = Server::with(&dir.path().join("db"), Setup::agent(Arc::new(agent))).await;
+    for (i, body) in [user("think hard"), streamed(user("think hard"))]
+        .into_iter()
+        .enumerate()
+    {
+        let session = format!("thinking-{i}");
+        let waiting = tokio::spawn(s.post(&body).header(SESSION, session.as_str()).send());
+        started.notified().await;
+        let (_, stop) = json_of(
+            s.post(&user("/stop"))
+                .header(SESSION, session.as_str())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(stop["choices"][0]["message"]["content"], "⏹ Stopped.");
+        let response = waiting.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        let (text, finish) = if i == 0 {
+            let body: Value = response.json().await.unwrap();
+            (
+                body["choices"][0]["message"]["content"].clone(),
+                body["choices"][0]["finish_reason"].clone(),
+            )
+        } else {
+            let payloads = sse_payloads(response).await;
+            assert_eq!(payloads.last().unwrap(), "[DONE]");
+            let last: Value = serde_json::from_str(&payloads[payloads.len() - 2]).unwrap();
+            (Value::from(""), last["choices"][0]["finish_reason"].clone())
+        };
+        assert_eq!(text, "");
+        assert_eq!(finish, "interrupted");
+    }
     s.stop().await;
 }
