@@ -6,84 +6,18 @@
     clippy::unwrap_used,
     reason = "test helpers fail loudly on unexpected errors"
 )]
+mod support;
+
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+#[cfg(unix)]
+use support::{chmod, mode};
+use support::{finish, gateway_run, hermod, start, terminate};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-struct Running {
-    child: Child,
-    base: String,
-    key: Option<String>,
-}
-
-fn hermod(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hermod"));
-    cmd.env_clear()
-        .env("HERMOD_HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// Starts the gateway and waits for its ready line (no sleeping).
-async fn start(home: &Path, llm: &FakeLlm) -> Running {
-    let mut child = hermod(home)
-        .args(["gateway", "run"])
-        .env("OPENAI_BASE_URL", llm.base_url())
-        .env("API_SERVER_PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut key = None;
-    let read = async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("hermod exited before it was ready");
-            if let Some(k) = line.trim().strip_prefix("hermod-") {
-                key = Some(format!("hermod-{k}"));
-            }
-            if line.contains(" ready: ") {
-                let start = line.find("http://").unwrap();
-                let url: String = line[start..]
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && *c != ',')
-                    .collect();
-                return url;
-            }
-        }
-    };
-    let base = tokio::time::timeout(Duration::from_secs(30), read)
-        .await
-        .expect("ready in time");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Running { child, base, key }
-}
-
-/// Sends SIGTERM and returns the exit code.
-async fn terminate(mut child: Child) -> i32 {
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("exits after SIGTERM");
-    exit.unwrap().code().unwrap_or(-1)
-}
+use tokio::process::Command;
 
 fn dotenv_key(home: &Path) -> String {
     let text = std::fs::read_to_string(home.join(".env")).unwrap();
@@ -91,20 +25,6 @@ fn dotenv_key(home: &Path) -> String {
         .find_map(|l| l.strip_prefix("API_SERVER_KEY="))
         .unwrap()
         .to_owned()
-}
-
-async fn chat(base: &str, key: &str, session: &str, text: &str) -> Value {
-    hermod_http::install_crypto_provider();
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/chat/completions"))
-        .bearer_auth(key)
-        .header("X-Hermod-Session-Id", session)
-        .json(&json!({"model": "hermod", "messages": [{"role": "user", "content": text}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -119,13 +39,13 @@ async fn first_run_generates_a_key_and_a_restart_keeps_the_session() {
     assert_eq!(printed, dotenv_key(home.path()));
     #[cfg(unix)]
     assert_eq!(mode(&home.path().join(".env")), 0o600);
-    let reply = chat(&running.base, &printed, "kept", "first").await;
+    let reply = support::chat(&running.base, &printed, "kept", "first").await;
     assert_eq!(reply["choices"][0]["message"]["content"], "echo: first");
     assert_eq!(terminate(running.child).await, 0, "SIGTERM is a clean stop");
 
     let running = start(home.path(), &llm).await;
     assert_eq!(running.key, None, "the key is printed only once");
-    chat(&running.base, &printed, "kept", "second").await;
+    support::chat(&running.base, &printed, "kept", "second").await;
     let sent = llm.requests().last().unwrap().messages().to_vec();
     let texts: Vec<&str> = sent
         .iter()
@@ -316,36 +236,6 @@ async fn pairing_is_managed_from_the_shell() {
             .await
             .unwrap()
     );
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-#[cfg(unix)]
-fn chmod(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// `gateway run` with no reachable model: enough for tests that stop before
-/// or right after it starts.
-fn gateway_run(home: &Path) -> Command {
-    let mut cmd = hermod(home);
-    cmd.args(["gateway", "run"])
-        .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-        .env("API_SERVER_PORT", "0");
-    cmd
-}
-
-/// Runs `cmd` to its end, which must come within 30 s.
-async fn finish(cmd: &mut Command) -> std::process::Output {
-    tokio::time::timeout(Duration::from_secs(30), cmd.output())
-        .await
-        .expect("hermod exits by itself")
-        .unwrap()
 }
 
 #[cfg(unix)]
