@@ -1,8 +1,9 @@
 //! Opening `hermod.db` for a command, and telling the operator what to do
 //! when it cannot be used.
 
-use hermod_store::{SqliteStore, StoreError};
+use hermod_store::{Checkpoint, SqliteStore, StoreError};
 use std::path::Path;
+use tracing::debug;
 
 /// Opens (creating if needed) the database at `path`.
 pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
@@ -16,6 +17,27 @@ pub async fn check(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
         .check()
         .await
         .map_err(|e| with_advice(e, path, Stage::Check))
+}
+
+/// Ends a command's use of the database: folds the WAL into `hermod.db`, so
+/// that file alone holds what the command wrote (copying it is a backup).
+/// While a gateway uses the database the WAL may stay in part; the
+/// gateway's own close folds that in.
+pub async fn close(store: SqliteStore, path: &Path) -> anyhow::Result<()> {
+    match store.close().await {
+        Ok(Checkpoint::Complete) => Ok(()),
+        Ok(Checkpoint::Partial) => {
+            debug!(path = %path.display(), "another process is using the database; part of the WAL stays for it to fold in");
+            Ok(())
+        }
+        Err(e) => Err(with_advice(e, path, Stage::Check)),
+    }
+}
+
+/// Folds the WAL of the database at `path` into it, once a gateway's tasks
+/// — which kept their handles to its store to the end — have all stopped.
+pub async fn close_path(path: &Path) -> anyhow::Result<()> {
+    close(open(path)?, path).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

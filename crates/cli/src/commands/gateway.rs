@@ -90,7 +90,10 @@ pub async fn run() -> anyhow::Result<()> {
         gateway.run(shutdown.clone()),
         readiness::watch(health, watched, ready, shutdown)
     );
-    watched
+    // Every task holding the store has stopped: fold the WAL into hermod.db,
+    // so that file alone holds everything (a copy of it is a backup).
+    let closed = database::close_path(&db_path).await;
+    watched.and(closed)
 }
 
 fn llm_config(config: &Config) -> LlmConfig {

@@ -8,12 +8,21 @@ use crate::home::{self, Create};
 use crate::{config, database};
 use hermod_core::{ApproveOutcome, Pairing, now_ms};
 use hermod_model::PlatformId;
+use hermod_store::SqliteStore;
 
 pub async fn run(action: PairingAction) -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::Yes)?;
-    let store = database::open(&home.join("hermod.db"))?;
-    let pairing = Pairing::new(&store);
+    let path = home.join("hermod.db");
+    let store = database::open(&path)?;
+    let done = act(&store, action).await;
+    // Closed whatever the outcome: a failed approval counts its attempt.
+    let closed = database::close(store, &path).await;
+    done.and(closed)
+}
+
+async fn act(store: &SqliteStore, action: PairingAction) -> anyhow::Result<()> {
+    let pairing = Pairing::new(store);
     match action {
         PairingAction::Approve { platform, code } => {
             let platform = PlatformId::new(platform.to_ascii_lowercase());
