@@ -8,6 +8,7 @@ mod home;
 mod logging;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit code for a configuration error (EX_CONFIG): a supervisor should not
@@ -45,6 +46,14 @@ enum Command {
     Pairing {
         #[command(subcommand)]
         action: PairingAction,
+    },
+    /// Copy the database into a file, safely while the gateway runs.
+    Backup {
+        /// The backup file to write (a new file unless --force).
+        file: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -128,6 +137,7 @@ fn main() -> ExitCode {
             } => commands::config_check::run(),
             Command::Sessions { action } => commands::sessions::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
+            Command::Backup { file, force } => commands::backup::run(&file, force).await,
         }
     });
     match result {

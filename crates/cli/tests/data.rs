@@ -34,6 +34,10 @@ async fn sessions_in(db: &Path) -> Vec<(String, u64)> {
     sessions
 }
 
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -79,5 +83,64 @@ async fn after_a_pairing_command_hermod_db_alone_holds_the_change() {
     std::fs::copy(&db, &copy).unwrap();
     let store = SqliteStore::open(&copy).unwrap();
     assert!(store.is_approved(&platform, "4242").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_the_gateway_serves_holds_every_session() {
+    let llm = FakeLlm::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let running = start(home.path(), &llm).await;
+    let key = running.key.clone().unwrap();
+    for n in 0..5 {
+        chat(&running.base, &key, &format!("chat-{n}"), "hello").await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hermod-backup.db");
+    let out = finish(hermod(home.path()).arg("backup").arg(&file)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(&file.display().to_string())
+            && said.contains("5 sessions, 10 messages")
+            && said.contains("integrity check passed"),
+        "{said}"
+    );
+    let sessions = sessions_in(&file).await;
+    assert_eq!(sessions.len(), 5, "{sessions:?}");
+    assert!(sessions.iter().all(|(_, n)| *n == 2), "{sessions:?}");
+
+    // The gateway goes on answering, and writing.
+    let reply = chat(&running.base, &key, "chat-after", "still there?").await;
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        "echo: still there?"
+    );
+
+    let out = finish(hermod(home.path()).arg("backup").arg(&file)).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("pass --force"), "{}", stderr(&out));
+    let out = finish(hermod(home.path()).args(["backup", "--force"]).arg(&file)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sessions_in(&file).await.len(), 6);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["hermod-backup.db"], "no partial file is left");
+    assert_eq!(terminate(running.child).await, 0);
+}
+
+#[tokio::test]
+async fn a_backup_of_a_home_without_a_database_says_there_is_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("b.db");
+    let out = finish(hermod(home.path()).arg("backup").arg(&file)).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("there is nothing to back up"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!file.exists());
 }
 

@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod backup;
 pub mod config_check;
 pub mod gateway;
 pub mod pairing;
