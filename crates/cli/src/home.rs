@@ -11,9 +11,11 @@
 //! - [`open`], in every command that uses the home, creates it 0700 and
 //!   takes group and other permissions away from what an older hermod, a
 //!   restored backup or a copy left readable, logging once what it changed.
+//!
+//! It also owns what is said when the home cannot be written: a permission
+//! problem, with the path and the fix ([`Blocked`]).
 
 use crate::config;
-use anyhow::Context;
 use hermod_model::EnvVars;
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
@@ -53,8 +55,12 @@ pub fn restrict_umask() {
 /// not exist, and makes what is already in it private.
 pub fn open(process_env: &EnvVars, create: Create) -> anyhow::Result<PathBuf> {
     let home = config::home_dir(process_env)?;
-    if create == Create::Yes && !home.exists() {
-        create_private_dir(&home).with_context(|| format!("cannot create {}", home.display()))?;
+    if create == Create::Yes
+        && !home.exists()
+        && let Err(e) = create_private_dir(&home)
+    {
+        let advice = cannot_create(&home, e.kind(), &writable);
+        return Err(anyhow::Error::new(e).context(advice));
     }
     if home.is_dir() {
         let tightened = tighten(&home);
@@ -78,6 +84,110 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir)
+}
+
+/// Whether this user may write `path`. Root may write anything that is not
+/// on a read-only filesystem.
+pub fn writable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).is_ok_and(|m| !m.permissions().readonly())
+    }
+}
+
+/// What keeps this user from writing a file in the home: a permission
+/// problem, with the path to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// The file, or the directory it must be created in, exists and is not
+    /// writable.
+    NotWritable(PathBuf),
+    /// The directory does not exist and cannot be created in `parent`, the
+    /// nearest directory above it that exists.
+    CannotCreate { dir: PathBuf, parent: PathBuf },
+}
+
+impl Blocked {
+    /// The first thing in the way of writing `file` (when given) in `dir`,
+    /// as `writable` judges paths; `None` when permissions are not what
+    /// stops it.
+    pub fn find(dir: &Path, file: Option<&Path>, writable: &dyn Fn(&Path) -> bool) -> Option<Self> {
+        if let Some(file) = file.filter(|f| f.exists())
+            && !writable(file)
+        {
+            return Some(Self::NotWritable(file.to_owned()));
+        }
+        if dir.exists() {
+            return (!writable(dir)).then(|| Self::NotWritable(dir.to_owned()));
+        }
+        let parent = dir.ancestors().skip(1).find(|a| a.exists())?;
+        (!writable(parent)).then(|| Self::CannotCreate {
+            dir: dir.to_owned(),
+            parent: parent.to_owned(),
+        })
+    }
+
+    /// What is wrong and the ways out, for `user` (as `chown` takes it).
+    pub fn advice(&self, user: &str) -> String {
+        let elsewhere = "or set HERMOD_HOME to a directory this user can write";
+        match self {
+            Self::NotWritable(path) => {
+                let p = path.display();
+                format!(
+                    "a permission problem: {p} is not writable by this user (uid {user}); \
+                     give it to this user with `chown -R {user} {p}` (as root) or make it writable \
+                     with `chmod u+w {p}`, {elsewhere}"
+                )
+            }
+            Self::CannotCreate { dir, parent } => {
+                let d = dir.display();
+                format!(
+                    "a permission problem: this user (uid {user}) cannot create {d} in {}; \
+                     create it for this user with `mkdir -p {d} && chown {user} {d}` (as root), \
+                     {elsewhere}",
+                    parent.display()
+                )
+            }
+        }
+    }
+}
+
+/// The id of the user hermod runs as, for the `chown` in advice.
+pub fn user_id() -> String {
+    #[cfg(unix)]
+    {
+        rustix::process::getuid().as_raw().to_string()
+    }
+    #[cfg(not(unix))]
+    {
+        "<user>".to_owned()
+    }
+}
+
+/// The message for a home directory that could not be created.
+fn cannot_create(
+    home: &Path,
+    kind: std::io::ErrorKind,
+    writable: &dyn Fn(&Path) -> bool,
+) -> String {
+    let h = home.display();
+    match Blocked::find(home, None, writable) {
+        Some(blocked) => format!(
+            "cannot create HERMOD_HOME {h}: {}",
+            blocked.advice(&user_id())
+        ),
+        None if kind == std::io::ErrorKind::PermissionDenied => format!(
+            "cannot create HERMOD_HOME {h}: a permission problem; create it for this user \
+             (uid {user}) with `mkdir -p {h} && chown {user} {h}` (as root), or set HERMOD_HOME \
+             to a directory this user can write",
+            user = user_id()
+        ),
+        None => format!("cannot create HERMOD_HOME {h}"),
+    }
 }
 
 /// Takes group and other permissions from the home and the private files
@@ -227,5 +337,99 @@ mod tests {
         assert!(!home.exists());
         open(&env, Create::Yes).expect("open");
         assert_eq!(mode(&home), 0o700);
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> EnvVars {
+        pairs.iter().copied().collect()
+    }
+
+    /// `writable` says no to exactly `denied`.
+    fn denying(denied: &Path) -> impl Fn(&Path) -> bool + '_ {
+        move |p: &Path| p != denied
+    }
+
+    #[test]
+    fn the_path_in_the_way_is_the_first_that_cannot_be_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        let db = home.join("hermod.db");
+        std::fs::create_dir(&home).expect("mkdir");
+        std::fs::write(&db, "").expect("write");
+        assert_eq!(
+            Blocked::find(&home, Some(&db), &denying(&db)),
+            Some(Blocked::NotWritable(db.clone()))
+        );
+        assert_eq!(
+            Blocked::find(&home, Some(&db), &denying(&home)),
+            Some(Blocked::NotWritable(home.clone()))
+        );
+        assert_eq!(Blocked::find(&home, Some(&db), &|_| true), None);
+
+        let missing = dir.path().join("a").join("home");
+        assert_eq!(
+            Blocked::find(&missing, None, &denying(dir.path())),
+            Some(Blocked::CannotCreate {
+                dir: missing.clone(),
+                parent: dir.path().to_owned()
+            })
+        );
+        assert_eq!(Blocked::find(&missing, None, &denying(&home)), None);
+    }
+
+    #[test]
+    fn a_home_that_cannot_be_created_is_a_permission_problem_with_the_fix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        let denied = std::io::ErrorKind::PermissionDenied;
+        let message = cannot_create(&home, denied, &denying(dir.path()));
+        let (h, parent, uid) = (home.display(), dir.path().display(), user_id());
+        assert_eq!(
+            message,
+            format!(
+                "cannot create HERMOD_HOME {h}: a permission problem: this user (uid {uid}) \
+                 cannot create {h} in {parent}; create it for this user with \
+                 `mkdir -p {h} && chown {uid} {h}` (as root), or set HERMOD_HOME to a directory \
+                 this user can write"
+            )
+        );
+        // Told denied though every path looks writable (an ACL, a security
+        // module): still a permission problem, and still what to do.
+        let message = cannot_create(&home, denied, &|_| true);
+        assert!(
+            message.contains("a permission problem") && message.contains("set HERMOD_HOME"),
+            "{message}"
+        );
+        let other = cannot_create(&home, std::io::ErrorKind::StorageFull, &|_| true);
+        assert_eq!(other, format!("cannot create HERMOD_HOME {h}"));
+    }
+
+    /// Root is not stopped by modes, so this shows nothing as root and says so.
+    #[test]
+    fn a_read_only_parent_is_found_by_the_real_check() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).expect("mkdir");
+        chmod(&locked, 0o500);
+        if writable(&locked) {
+            eprintln!("skipped: file modes do not stop this user (root?)");
+            return;
+        }
+        let home = locked.join("home");
+        let error = open(
+            &vars(&[("HERMOD_HOME", home.to_str().expect("utf-8"))]),
+            Create::Yes,
+        )
+        .expect_err("cannot create the home");
+        let message = error.to_string();
+        assert!(
+            message.contains("a permission problem")
+                && message.contains(&format!(
+                    "cannot create {} in {}",
+                    home.display(),
+                    locked.display()
+                )),
+            "{message}"
+        );
+        chmod(&locked, 0o700);
     }
 }

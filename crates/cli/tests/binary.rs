@@ -395,7 +395,7 @@ async fn a_read_only_database_stops_the_gateway_with_advice() {
     assert!(!stdout.contains("ready"), "{stdout}");
     assert!(
         stderr.contains(&format!(
-            "hermod cannot write {}: check its permissions and free disk space",
+            "the database {0}: a permission problem: {0} is not writable",
             db.display()
         )),
         "{stderr}"

@@ -144,3 +144,45 @@ async fn a_backup_of_a_home_without_a_database_says_there_is_nothing() {
     assert!(!file.exists());
 }
 
+/// File modes do not stop root, so as root this test has nothing to show
+/// and says so; the unit tests of the messages inject the check instead.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_home_that_is_not_writable_is_reported_as_a_permission_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    support::chmod(&locked, 0o500);
+    if std::fs::write(locked.join("probe"), "").is_ok() {
+        eprintln!("skipped: file modes do not stop this user (root?)");
+        return;
+    }
+    let out = finish(hermod(&locked).args(["pairing", "list"])).await;
+    let said = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        said.contains(&format!(
+            "cannot open the database {}: a permission problem: {} is not writable",
+            locked.join("hermod.db").display(),
+            locked.display()
+        )) && said.contains("set HERMOD_HOME"),
+        "{said}"
+    );
+
+    let home = locked.join("home");
+    let out = finish(hermod(&home).args(["pairing", "list"])).await;
+    let said = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        said.contains(&format!(
+            "cannot create HERMOD_HOME {0}: a permission problem: this user",
+            home.display()
+        )) && said.contains(&format!(
+            "cannot create {} in {}",
+            home.display(),
+            locked.display()
+        )),
+        "{said}"
+    );
+    support::chmod(&locked, 0o700);
+}

@@ -48,7 +48,12 @@ impl DbError {
                 if matches!(f.code, ErrorCode::CannotOpen | ErrorCode::PermissionDenied) =>
             {
                 let detail = detail.as_deref().unwrap_or("unable to open database file");
-                StoreError::CannotOpen(format!("{db}: {detail}"))
+                // SQLite's own message often names the file already.
+                StoreError::CannotOpen(if detail.contains(db) {
+                    detail.to_owned()
+                } else {
+                    format!("{db}: {detail}")
+                })
             }
             other => other.classify(db),
         }
@@ -167,6 +172,16 @@ mod tests {
         let cantopen = || DbError::from(failure(ffi::SQLITE_CANTOPEN));
         match cantopen().classify_open(db) {
             StoreError::CannotOpen(msg) => assert_eq!(msg, "/srv/hermod/hermod.db: boom"),
+            other => panic!("expected CannotOpen, got {other:?}"),
+        }
+        let named = rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_CANTOPEN),
+            Some(format!("unable to open database file: {db}")),
+        );
+        match DbError::from(named).classify_open(db) {
+            StoreError::CannotOpen(msg) => {
+                assert_eq!(msg, format!("unable to open database file: {db}"))
+            }
             other => panic!("expected CannotOpen, got {other:?}"),
         }
         assert!(matches!(
