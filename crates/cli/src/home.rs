@@ -12,9 +12,11 @@
 //!   takes group and other permissions away from what an older hermod, a
 //!   restored backup or a copy left readable, logging once what it changed.
 //!
-//! It also owns what is said when the home cannot be written: a permission
-//! problem, with the path and the fix ([`Blocked`]).
+//! It also owns what is said when the home cannot be written (a permission
+//! problem, with the path and the fix: [`Blocked`]) and the notice for
+//! someone coming from Hermes Agent, whose home hermod does not read.
 
+use crate::commands::err;
 use crate::config;
 use hermod_model::EnvVars;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,9 @@ pub fn restrict_umask() {
 /// not exist, and makes what is already in it private.
 pub fn open(process_env: &EnvVars, create: Create) -> anyhow::Result<PathBuf> {
     let home = config::home_dir(process_env)?;
+    if let Some(hermes) = hermes_home_to_mention(process_env, &|p| p.exists()) {
+        err(hermes_notice(&hermes, &home));
+    }
     if create == Create::Yes
         && !home.exists()
         && let Err(e) = create_private_dir(&home)
@@ -188,6 +193,33 @@ fn cannot_create(
         ),
         None => format!("cannot create HERMOD_HOME {h}"),
     }
+}
+
+/// Hermes Agent's home, when hermod should say it does not use it: no
+/// `HERMOD_HOME`, no `~/.hermod` yet, and a Hermes home (`HERMES_HOME`, or
+/// `~/.hermes`) that `exists`. Only whether it exists is looked at.
+fn hermes_home_to_mention(env: &EnvVars, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+    if env.get("HERMOD_HOME").is_some() {
+        return None;
+    }
+    let user_home = Path::new(env.get("HOME")?);
+    if exists(&user_home.join(".hermod")) {
+        return None;
+    }
+    let hermes = env
+        .get("HERMES_HOME")
+        .map_or_else(|| user_home.join(".hermes"), PathBuf::from);
+    exists(&hermes).then_some(hermes)
+}
+
+fn hermes_notice(hermes: &Path, home: &Path) -> String {
+    let (from, to) = (hermes.display(), home.display());
+    format!(
+        "note: found Hermes Agent's home {from}; hermod does not read it and keeps its own files \
+         in {to}. To bring your settings over, copy {from}/.env to {to}/.env (it works as it is) \
+         and {from}/config.yaml to {to}/config.yaml (`hermod config check` shows what hermod \
+         makes of it). An import command is planned but not available yet."
+    )
 }
 
 /// Takes group and other permissions from the home and the private files
@@ -341,6 +373,53 @@ mod tests {
 
     fn vars(pairs: &[(&str, &str)]) -> EnvVars {
         pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn hermes_home_is_mentioned_only_before_hermod_has_one() {
+        let present = |paths: &'static [&'static str]| {
+            move |p: &Path| paths.iter().any(|q| Path::new(q) == p)
+        };
+        let home = vars(&[("HOME", "/u")]);
+        assert_eq!(
+            hermes_home_to_mention(&home, &present(&["/u/.hermes"])),
+            Some(PathBuf::from("/u/.hermes"))
+        );
+        assert_eq!(hermes_home_to_mention(&home, &present(&[])), None);
+        assert_eq!(
+            hermes_home_to_mention(&home, &present(&["/u/.hermes", "/u/.hermod"])),
+            None,
+            "hermod has its own home already"
+        );
+        let own = vars(&[("HOME", "/u"), ("HERMOD_HOME", "/srv/hermod")]);
+        assert_eq!(
+            hermes_home_to_mention(&own, &present(&["/u/.hermes"])),
+            None
+        );
+        let moved = vars(&[("HOME", "/u"), ("HERMES_HOME", "/srv/hermes")]);
+        assert_eq!(
+            hermes_home_to_mention(&moved, &present(&["/srv/hermes"])),
+            Some(PathBuf::from("/srv/hermes"))
+        );
+        assert_eq!(
+            hermes_home_to_mention(&moved, &present(&["/u/.hermes"])),
+            None,
+            "HERMES_HOME names Hermes' home when it is set"
+        );
+    }
+
+    #[test]
+    fn the_hermes_notice_says_what_to_copy_and_that_import_is_not_there_yet() {
+        let notice = hermes_notice(Path::new("/u/.hermes"), Path::new("/u/.hermod"));
+        for part in [
+            "/u/.hermes",
+            "does not read it",
+            "copy /u/.hermes/.env to /u/.hermod/.env",
+            "/u/.hermes/config.yaml to /u/.hermod/config.yaml",
+            "planned but not available yet",
+        ] {
+            assert!(notice.contains(part), "{part}: {notice}");
+        }
     }
 
     /// `writable` says no to exactly `denied`.

@@ -10,7 +10,7 @@ mod support;
 use hermod_store::{ListSessions, SqliteStore, Store};
 use hermod_testkit::FakeLlm;
 use std::path::Path;
-use support::{chat, finish, hermod, start, terminate};
+use support::{bare, chat, finish, hermod, start, terminate};
 
 /// The sessions in a copy of `db` alone (without its `-wal` and `-shm`),
 /// with their message counts, as someone copying `hermod.db` gets them.
@@ -142,6 +142,79 @@ async fn a_backup_of_a_home_without_a_database_says_there_is_nothing() {
         stderr(&out)
     );
     assert!(!file.exists());
+}
+
+/// A user's home with a Hermes Agent home in it, holding settings.
+fn with_hermes_home() -> tempfile::TempDir {
+    let user = tempfile::tempdir().unwrap();
+    let hermes = user.path().join(".hermes");
+    std::fs::create_dir(&hermes).unwrap();
+    std::fs::write(hermes.join(".env"), "OPENAI_API_KEY=sk-from-hermes\n").unwrap();
+    std::fs::write(hermes.join("config.yaml"), "model:\n  default: x\n").unwrap();
+    user
+}
+
+/// Every file under `dir` with its contents.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_hermes_home_is_mentioned_until_hermod_has_its_own_and_left_alone() {
+    let user = with_hermes_home();
+    let hermes = user.path().join(".hermes");
+    let before = snapshot(&hermes);
+    let notice = "hermod does not read it";
+
+    let out = finish(bare().env("HOME", user.path()).args(["pairing", "list"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert_eq!(said.matches(notice).count(), 1, "once: {said}");
+    assert!(
+        said.contains(&format!(
+            "copy {0}/.env to {1}/.env",
+            hermes.display(),
+            user.path().join(".hermod").display()
+        )) && said.contains("not available yet"),
+        "{said}"
+    );
+    assert_eq!(snapshot(&hermes), before, "nothing in it changes");
+
+    // ~/.hermod exists now: nothing more to say.
+    let out = finish(bare().env("HOME", user.path()).args(["pairing", "list"])).await;
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains(notice), "{}", stderr(&out));
+
+    // HERMES_HOME names where Hermes keeps its home; HERMOD_HOME set means
+    // the operator chose a home already.
+    let moved = with_hermes_home();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = finish(
+        bare()
+            .env("HOME", elsewhere.path())
+            .env("HERMES_HOME", moved.path().join(".hermes"))
+            .args(["config", "check"]),
+    )
+    .await;
+    assert!(stderr(&out).contains(notice), "{}", stderr(&out));
+    let out = finish(
+        hermod(elsewhere.path())
+            .env("HOME", moved.path())
+            .args(["config", "check"]),
+    )
+    .await;
+    assert!(!stderr(&out).contains(notice), "{}", stderr(&out));
 }
 
 /// File modes do not stop root, so as root this test has nothing to show
