@@ -15,8 +15,22 @@ use std::process::ExitCode;
 /// restart-loop on it.
 const EXIT_CONFIG: u8 = 78;
 
+/// Where hermod keeps its files and how to see more of what it does, at the
+/// end of `hermod --help`.
+const ENVIRONMENT_HELP: &str = "\
+Environment:
+  HERMOD_HOME  The directory holding config.yaml, .env and the database
+               hermod.db (default: ~/.hermod). Created on first run.
+  RUST_LOG     Log filter, overriding -v (for example: debug, or
+               hermod_core=debug,warn).";
+
 #[derive(Debug, Parser)]
-#[command(name = "hermod", version, about = "A messaging gateway for AI agents.")]
+#[command(
+    name = "hermod",
+    version,
+    about = "A messaging gateway for AI agents.",
+    after_help = ENVIRONMENT_HELP
+)]
 struct Cli {
     /// More log output (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -60,14 +74,24 @@ enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum PairingAction {
     /// Allow the user who was given this code.
-    Approve { platform: String, code: String },
+    Approve {
+        /// The platform the user wrote from (for example telegram).
+        platform: String,
+        /// The pairing code hermod sent the user (not case-sensitive).
+        code: String,
+    },
     /// Show pending requests and approved users.
     List {
         /// Only this platform.
         platform: Option<String>,
     },
     /// Take a user's approval back.
-    Revoke { platform: String, user: String },
+    Revoke {
+        /// The platform the user was approved on (for example telegram).
+        platform: String,
+        /// The user's id on that platform, as `hermod pairing list` shows it.
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,15 +122,21 @@ pub(crate) enum SessionsAction {
     },
     /// Show one session and its messages.
     Show {
+        /// The session's id, as `hermod sessions list` shows it.
         id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Full-text search over all messages.
     Search {
+        /// Words that must all occur in a message (plain text, not a query
+        /// language).
         query: String,
+        /// How many matches to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -159,5 +189,56 @@ fn main() -> ExitCode {
             commands::eprintln_error(&e);
             code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every positional argument of `command` and its subcommands that has
+    /// no help text, by its command path.
+    fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in command.get_positionals() {
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} <{}>", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            undocumented(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn every_positional_argument_has_help() {
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        undocumented(&command, "hermod", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+    }
+
+    #[test]
+    fn the_walk_finds_an_undocumented_positional() {
+        let command = clap::Command::new("t")
+            .subcommand(clap::Command::new("s").arg(clap::Arg::new("bare").required(true)));
+        let mut missing = Vec::new();
+        undocumented(&command, "t", &mut missing);
+        assert_eq!(missing, ["t s <bare>"]);
+    }
+
+    #[test]
+    fn help_says_where_the_files_are_and_how_to_log_more() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("HERMOD_HOME")
+                && help.contains("~/.hermod")
+                && help.contains("config.yaml")
+                && help.contains(".env")
+                && help.contains("hermod.db")
+                && help.contains("RUST_LOG"),
+            "{help}"
+        );
     }
 }
