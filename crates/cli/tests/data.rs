@@ -10,7 +10,7 @@ mod support;
 use hermod_store::{ListSessions, SqliteStore, Store};
 use hermod_testkit::FakeLlm;
 use std::path::Path;
-use support::{bare, chat, finish, hermod, start, terminate};
+use support::{bare, chat, finish, gateway, hermod, start, start_with, terminate};
 
 /// The sessions in a copy of `db` alone (without its `-wal` and `-shm`),
 /// with their message counts, as someone copying `hermod.db` gets them.
@@ -142,6 +142,73 @@ async fn a_backup_of_a_home_without_a_database_says_there_is_nothing() {
         stderr(&out)
     );
     assert!(!file.exists());
+}
+
+/// A port nothing listens on now, for a gateway whose printed URL must be
+/// the one it serves.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The first run prints where the database is and one `curl` line; that
+/// line, sent as printed, gets an answer.
+#[tokio::test]
+async fn the_first_run_shows_the_database_and_a_curl_line_that_works() {
+    let llm = FakeLlm::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = gateway(home.path(), &llm);
+    cmd.env("API_SERVER_PORT", port.to_string())
+        .env("API_SERVER_MODEL_NAME", "my-agent");
+    let running = start_with(cmd).await;
+    let printed = running.printed.join("\n");
+    let db = home.path().join("hermod.db");
+    assert!(
+        printed.contains(&format!("Conversations are stored in {}.", db.display())),
+        "{printed}"
+    );
+    let curl = running
+        .printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("curl -s "))
+        .unwrap_or_else(|| panic!("a curl line: {printed}"));
+    let url = curl.split_whitespace().next().unwrap();
+    assert_eq!(url, format!("http://127.0.0.1:{port}/v1/chat/completions"));
+    let key = curl
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert_eq!(Some(key), running.key.as_deref());
+    assert!(
+        curl.contains(r#"-H "Content-Type: application/json""#),
+        "{curl}"
+    );
+    let body = curl
+        .split(" -d '")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix('\''))
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(sent["model"], "my-agent", "the model the server serves");
+
+    hermod_http::install_crypto_provider();
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("Authorization", format!("Bearer {key}"))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "echo: Hello");
+    assert_eq!(terminate(running.child).await, 0);
 }
 
 /// A user's home with a Hermes Agent home in it, holding settings.

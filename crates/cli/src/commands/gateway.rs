@@ -134,6 +134,15 @@ fn ensure_api_key(config: &mut Config) -> anyhow::Result<()> {
     ));
     out(format_args!("  {key}"));
     out("Clients send it as 'Authorization: Bearer <key>'. It is not shown again.");
+    out(format_args!(
+        "Conversations are stored in {}.",
+        config.home.join("hermod.db").display()
+    ));
+    out("Try it once the gateway is ready:");
+    out(format_args!(
+        "  {}",
+        crate::commands::chat_example(&api.host, api.port, &key, &api.model_name)
+    ));
     api.key = Some(Secret::new(key));
     Ok(())
 }
