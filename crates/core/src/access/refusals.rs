@@ -42,7 +42,7 @@ impl Refusals {
             platform = %source.platform,
             user,
             chat = source.chat_id.as_deref().unwrap_or("unknown"),
-            "ignored a message from a user who is not allowed (add them to the allowlist, \
+            "refused a message from a user who is not allowed (add them to the allowlist, \
              or approve their pairing code, to let them talk to the agent); further ones \
              from them are not logged for a minute"
         );

@@ -172,6 +172,31 @@ mod tests {
     }
 
     #[test]
+    fn parts_end_at_line_boundaries_counted_in_utf16() {
+        // Emoji take two UTF-16 units: a split counted in chars would overflow.
+        let lines: Vec<String> = (0..200)
+            .map(|i| format!("line {i:03} 😀😀😀 with **bold** & <angle> words"))
+            .collect();
+        let markdown = lines.join("\n\n");
+        let parts = render_parts(&markdown, MAX_MESSAGE);
+        assert!(parts.len() > 1);
+        let mut seen = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            assert!(part.fits(MAX_MESSAGE), "{}", visible_len(&part.html));
+            let marker = format!("({}/{})", i + 1, parts.len());
+            let body = part.plain.trim_end().strip_suffix(&marker).unwrap();
+            seen.extend(
+                body.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+        let expected: Vec<String> = lines.iter().map(|l| l.replace("**", "")).collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
     fn rendering_that_grows_is_cut_again() {
         // A table's padding makes the rendering longer than its Markdown.
         let mut table = String::from("| a | b |\n|---|---|\n");

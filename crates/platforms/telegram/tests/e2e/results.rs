@@ -168,8 +168,8 @@ async fn edits_answered_without_a_result_then_a_long_reply_show_whole_lines() {
     let messages = within(
         "the whole reply",
         world.fake.wait_for(5005, |m| {
-            m.iter()
-                .any(|m| !m.deleted && m.current_text().contains(&last))
+            m.iter().any(|m| m.current_text().contains(&last))
+                && m.iter().all(|m| !m.current_text().contains('▉'))
         }),
     )
     .await;
