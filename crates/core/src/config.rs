@@ -6,7 +6,7 @@
 //! them by the platform's name and never knows which platforms exist.
 
 use hermod_model::{ChatType, EnvVars, PlatformId, SessionKeyPolicy};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -127,20 +127,20 @@ impl std::fmt::Display for AccessMode {
 #[serde(deny_unknown_fields, default)]
 pub struct PlatformPolicy {
     /// `<PLATFORM>_ALLOWED_USERS`; `*` allows everyone.
-    #[serde(deserialize_with = "string_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub allowed_users: Vec<String>,
     /// `<PLATFORM>_ALLOW_ALL_USERS`.
     pub allow_all_users: bool,
     pub unauthorized_dm_behavior: Option<DmBehavior>,
     /// Users who may run every command in DMs; gating is on only when set.
-    #[serde(deserialize_with = "string_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub allow_admin_from: Vec<String>,
     /// Commands other DM users may run (besides /help and /whoami).
-    #[serde(deserialize_with = "string_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub user_allowed_commands: Vec<String>,
-    #[serde(deserialize_with = "string_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub group_allow_admin_from: Vec<String>,
-    #[serde(deserialize_with = "string_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub group_user_allowed_commands: Vec<String>,
     pub session_reset: Option<ResetPolicy>,
     pub session_reset_by_type: BTreeMap<String, ResetPolicy>,
@@ -180,7 +180,7 @@ pub struct GatewayConfig {
     /// when unset.
     pub timezone: Option<String>,
     /// `GATEWAY_ALLOWED_USERS`: allowed on every platform.
-    #[serde(deserialize_with = "string_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub allowed_users: Vec<String>,
     /// `GATEWAY_ALLOW_ALL_USERS`: everyone is allowed everywhere.
     pub allow_all_users: bool,
@@ -212,31 +212,6 @@ impl Default for GatewayConfig {
             outbox_max_age_secs: 3600,
         }
     }
-}
-
-/// Accepts a YAML list or a comma-separated string (as in `.env` files).
-fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        List(Vec<String>),
-        One(String),
-    }
-    Ok(match Raw::deserialize(d)? {
-        Raw::List(items) => items
-            .into_iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        Raw::One(s) => split_list(&s),
-    })
-}
-
-fn split_list(raw: &str) -> Vec<String> {
-    raw.split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 impl GatewayConfig {
@@ -271,14 +246,16 @@ impl GatewayConfig {
             self.timezone = Some(tz.trim().to_owned());
         }
         if let Some(list) = env.get("GATEWAY_ALLOWED_USERS") {
-            self.allowed_users = split_list(list);
+            self.allowed_users = hermod_model::split_list(list);
         }
         if let Some(all) = env.get_bool("GATEWAY_ALLOW_ALL_USERS")? {
             self.allow_all_users = all;
         }
         for platform in platforms {
             let upper = platform.to_ascii_uppercase();
-            let list = env.get(&format!("{upper}_ALLOWED_USERS")).map(split_list);
+            let list = env
+                .get(&format!("{upper}_ALLOWED_USERS"))
+                .map(hermod_model::split_list);
             let all = env.get_bool(&format!("{upper}_ALLOW_ALL_USERS"))?;
             let home = env
                 .get(&format!("{upper}_HOME_CHANNEL"))

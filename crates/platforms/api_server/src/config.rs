@@ -4,7 +4,7 @@
 use crate::cors::origin_problem;
 use crate::key::key_problem;
 use hermod_model::{EnvVars, Secret};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -47,7 +47,7 @@ pub struct ApiServerConfig {
     /// to call the API from a web page: they get CORS headers and their
     /// preflight requests are answered. Empty: no CORS headers at all. A
     /// YAML list or a comma-separated string.
-    #[serde(deserialize_with = "string_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub cors_origins: Vec<String>,
     /// Whether a request without a session header is recorded (under a
     /// fresh session id returned in the response). Off: such requests are
@@ -105,7 +105,7 @@ impl ApiServerConfig {
             self.allow_platform_sessions = allow;
         }
         if let Some(origins) = env.get("API_SERVER_CORS_ORIGINS") {
-            self.cors_origins = split_list(origins);
+            self.cors_origins = hermod_model::split_list(origins);
         }
         if let Some(store) = env.get_bool("API_SERVER_STORE_STATELESS")? {
             self.store_stateless = store;
@@ -166,28 +166,6 @@ impl ApiServerConfig {
         self.body_budget_bytes
             .unwrap_or_else(|| self.max_body_bytes.saturating_mul(2))
     }
-}
-
-/// Accepts a YAML list or a comma-separated string (as in `.env` files).
-fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        List(Vec<String>),
-        One(String),
-    }
-    Ok(match Raw::deserialize(d)? {
-        Raw::List(items) => items.iter().flat_map(|item| split_list(item)).collect(),
-        Raw::One(text) => split_list(&text),
-    })
-}
-
-fn split_list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

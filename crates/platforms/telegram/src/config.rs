@@ -7,7 +7,7 @@
 //! (`gateway.platforms.telegram`), not here.
 
 use hermod_model::{EnvVars, Secret};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -85,11 +85,11 @@ pub struct TelegramConfig {
     pub api_base_url: String,
     /// `TELEGRAM_GROUP_ALLOWED_USERS`: when set, group messages from anyone
     /// else are dropped here (core's allowlist applies on top).
-    #[serde(deserialize_with = "id_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub group_allowed_users: Vec<String>,
     /// `TELEGRAM_GROUP_ALLOWED_CHATS`: groups exempt from
     /// `group_allowed_users` (core's allowlist still applies).
-    #[serde(deserialize_with = "id_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub group_allowed_chats: Vec<String>,
     /// `TELEGRAM_ALLOW_BOTS`: accept messages from other bots. Our own
     /// messages are always ignored.
@@ -98,7 +98,7 @@ pub struct TelegramConfig {
     /// replied to, or sent a command meant for us.
     pub require_mention: bool,
     /// `TELEGRAM_FREE_RESPONSE_CHATS`: groups where every message is answered.
-    #[serde(deserialize_with = "id_list")]
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub free_response_chats: Vec<String>,
     /// `TELEGRAM_REPLY_TO_MODE`.
     pub reply_to_mode: ReplyToMode,
@@ -201,13 +201,13 @@ impl TelegramConfig {
             self.api_base_url = url.trim().to_owned();
         }
         if let Some(list) = env.get("TELEGRAM_GROUP_ALLOWED_USERS") {
-            self.group_allowed_users = split_list(list);
+            self.group_allowed_users = hermod_model::split_list(list);
         }
         if let Some(list) = env.get("TELEGRAM_GROUP_ALLOWED_CHATS") {
-            self.group_allowed_chats = split_list(list);
+            self.group_allowed_chats = hermod_model::split_list(list);
         }
         if let Some(list) = env.get("TELEGRAM_FREE_RESPONSE_CHATS") {
-            self.free_response_chats = split_list(list);
+            self.free_response_chats = hermod_model::split_list(list);
         }
         if let Some(value) = env.get_bool("TELEGRAM_ALLOW_BOTS")? {
             self.allow_bots = value;
@@ -336,40 +336,6 @@ fn check_http_url(url: &str, name: &str) -> Result<(), String> {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
         _ => Err(format!("{name}={url:?} is not an http(s) URL")),
     }
-}
-
-fn split_list(raw: &str) -> Vec<String> {
-    raw.split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Accepts a YAML list of ids (strings or numbers) or a comma-separated string.
-fn id_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        Number(i64),
-        Text(String),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        List(Vec<Item>),
-        One(String),
-    }
-    Ok(match Raw::deserialize(d)? {
-        Raw::List(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Item::Number(n) => n.to_string(),
-                Item::Text(s) => s.trim().to_owned(),
-            })
-            .filter(|s| !s.is_empty())
-            .collect(),
-        Raw::One(s) => split_list(&s),
-    })
 }
 
 #[cfg(test)]
