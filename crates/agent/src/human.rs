@@ -3,16 +3,7 @@
 
 use std::time::Duration;
 
-/// Whole seconds, rounded up: what an HTTP `Retry-After` says, and what a
-/// user waiting before a retry needs.
-pub fn whole_seconds(duration: Duration) -> u64 {
-    let secs = duration.as_secs();
-    if duration.subsec_nanos() > 0 {
-        secs + 1
-    } else {
-        secs
-    }
-}
+pub use hermod_http::whole_seconds;
 
 /// `"60 s"`, `"2 min"`, `"50 ms"`: the largest unit that shows the value
 /// without a fraction, seconds rounded up beyond that.

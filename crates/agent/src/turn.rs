@@ -79,7 +79,7 @@ pub struct TurnOutcome {
 pub enum AgentError {
     /// The LLM kept answering 429 after our retries. `retry_after` is the
     /// provider's `Retry-After`, when it sent one.
-    #[error("the model provider is rate limiting requests{}", retry_hint(*.retry_after))]
+    #[error("the model provider is rate limiting requests{}", hermod_http::retry_hint(*.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     /// Network failure, timeout or 5xx after our retries.
     #[error("the model provider is unreachable or failing: {0}")]
@@ -97,18 +97,6 @@ pub enum AgentError {
     Protocol(String),
     #[error("the turn was cancelled")]
     Cancelled,
-}
-
-/// `" (retry after N s)"`, or nothing when the provider named no delay.
-fn retry_hint(retry_after: Option<Duration>) -> String {
-    retry_after
-        .map(|after| {
-            format!(
-                " (retry after {} s)",
-                crate::human::whole_seconds(after).max(1)
-            )
-        })
-        .unwrap_or_default()
 }
 
 /// An event of a running turn.

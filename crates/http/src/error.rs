@@ -12,7 +12,7 @@ const MAX_BODY_CHARS: usize = 2000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
     /// 429: the server asks us to slow down. Retryable.
-    #[error("rate limited{}", retry_hint(.retry_after))]
+    #[error("rate limited{}", crate::retry_hint(*.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     /// Connect failure, timeout, 5xx, broken body: may work next time. Retryable.
     #[error("transient failure: {0}")]
@@ -35,18 +35,6 @@ pub enum HttpError {
     /// The caller cancelled the operation.
     #[error("cancelled")]
     Cancelled,
-}
-
-/// " (retry after 3 s)", in whole seconds rounded up; nothing when the
-/// server named no delay.
-fn retry_hint(retry_after: &Option<Duration>) -> String {
-    match retry_after {
-        Some(d) => {
-            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-            format!(" (retry after {secs} s)")
-        }
-        None => String::new(),
-    }
 }
 
 impl HttpError {

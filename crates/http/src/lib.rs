@@ -16,6 +16,6 @@ mod retry_after;
 pub use client::{HttpClient, HttpConfig, USER_AGENT, install_crypto_provider};
 pub use error::{HttpError, classify_status};
 pub use retry::{RetryPolicy, retry, sleep_or_cancel};
-pub use retry_after::{parse_retry_after, parse_retry_after_at};
+pub use retry_after::{parse_retry_after, parse_retry_after_at, retry_hint, whole_seconds};
 
 pub use reqwest;

@@ -5,6 +5,20 @@ use http::HeaderMap;
 use jiff::Timestamp;
 use std::time::Duration;
 
+/// Whole seconds, rounded up: what an HTTP `Retry-After` says, and what a
+/// person waiting before a retry needs.
+pub fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// `" (retry after 3 s)"` for messages people read (at least 1 s); nothing
+/// when no delay was asked for.
+pub fn retry_hint(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|after| format!(" (retry after {} s)", whole_seconds(after).max(1)))
+        .unwrap_or_default()
+}
+
 /// The delay a response asks for, relative to now. `retry-after-ms` wins
 /// over `Retry-After` when both are valid; dates in the past give zero;
 /// unparseable values are ignored.
