@@ -235,13 +235,8 @@ fn unknown_field(message: &str) -> Option<&str> {
 /// is near.
 fn unknown_key_message(message: &str, unknown: &str) -> String {
     let expected = expected_names(message);
-    let best = expected
-        .iter()
-        .map(|c| (edit_distance(unknown, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(unknown.len()) / 2).max(1))
-        .min();
-    match best {
-        Some((_, key)) => format!("unknown key; did you mean `{key}`?"),
+    match nearest(unknown, &expected) {
+        Some(key) => format!("unknown key; did you mean `{key}`?"),
         None if expected.is_empty() => "unknown key (this section takes no keys)".to_owned(),
         None => format!("unknown key; valid keys here: {}", expected.join(", ")),
     }
@@ -273,13 +268,8 @@ pub fn plain(message: &str) -> String {
         && let Some((value, tail)) = rest.split_once('`')
     {
         let choices = expected_names(tail);
-        let best = choices
-            .iter()
-            .map(|c| (edit_distance(value, c), c))
-            .filter(|(d, c)| *d <= (c.len().max(value.len()) / 2).max(1))
-            .min();
-        let hint = match best {
-            Some((_, c)) => format!("; did you mean `{c}`?"),
+        let hint = match nearest(value, &choices) {
+            Some(c) => format!("; did you mean `{c}`?"),
             None => String::new(),
         };
         return format!("`{value}` is not one of: {}{hint}", choices.join(", "));
@@ -376,6 +366,17 @@ fn key_of(line: &str) -> Option<&str> {
         .or_else(|| key.strip_prefix('\'').and_then(|k| k.strip_suffix('\'')))
         .unwrap_or(key);
     (!key.is_empty()).then_some(key)
+}
+
+/// The candidate closest to `typed`, when it is close enough to be what
+/// was meant (at most half its letters differ).
+pub fn nearest<'a>(typed: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(typed, c), c.as_str()))
+        .filter(|(d, c)| *d <= (c.len().max(typed.len()) / 2).max(1))
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance over characters.
