@@ -342,36 +342,40 @@ impl GatewayConfig {
             .unwrap_or(self.session_reset)
     }
 
-    /// Who may talk on `platform`, in the words `config check` uses. Users
-    /// approved through pairing are allowed in every mode.
-    pub fn access_mode(&self, platform: &str) -> AccessMode {
-        let p = self.platforms.get(platform).cloned().unwrap_or_default();
-        let listed = |list: &[String]| list.iter().any(|id| id == "*");
-        if p.allow_all_users
-            || self.allow_all_users
-            || listed(&p.allowed_users)
-            || listed(&self.allowed_users)
-        {
-            return AccessMode::Open;
-        }
-        let allowlist = !p.allowed_users.is_empty() || !self.allowed_users.is_empty();
-        let behavior = p
-            .unauthorized_dm_behavior
+    /// What to do with an unauthorized DM on `platform`: the platform's
+    /// setting, the global one, `ignore` when an allowlist exists (the owner
+    /// chose who may talk), else `pair`.
+    pub fn dm_behavior(&self, platform: &str) -> DmBehavior {
+        let p = self.platforms.get(platform);
+        let allowlist =
+            p.is_some_and(|p| !p.allowed_users.is_empty()) || !self.allowed_users.is_empty();
+        p.and_then(|p| p.unauthorized_dm_behavior)
             .or(self.unauthorized_dm_behavior)
             .unwrap_or(if allowlist {
                 DmBehavior::Ignore
             } else {
                 DmBehavior::Pair
-            });
-        let users = p.allowed_users.len() + self.allowed_users.len();
-        match (allowlist, behavior) {
-            (true, DmBehavior::Ignore) => AccessMode::Allowlist {
+            })
+    }
+
+    /// Who may talk on `platform`, in the words `config check` uses. Users
+    /// approved through pairing are allowed in every mode.
+    pub fn access_mode(&self, platform: &str) -> AccessMode {
+        let p = self.platforms.get(platform);
+        let everyone = |list: &[String]| list.iter().any(|id| id == "*");
+        let platform_list = p.map_or(&[][..], |p| p.allowed_users.as_slice());
+        if p.is_some_and(|p| p.allow_all_users)
+            || self.allow_all_users
+            || everyone(platform_list)
+            || everyone(&self.allowed_users)
+        {
+            return AccessMode::Open;
+        }
+        let users = platform_list.len() + self.allowed_users.len();
+        match (users > 0, self.dm_behavior(platform)) {
+            (true, behavior) => AccessMode::Allowlist {
                 users,
-                pairing: false,
-            },
-            (true, DmBehavior::Pair) => AccessMode::Allowlist {
-                users,
-                pairing: true,
+                pairing: behavior == DmBehavior::Pair,
             },
             (false, DmBehavior::Pair) => AccessMode::Pairing,
             (false, DmBehavior::Ignore) => AccessMode::Closed,

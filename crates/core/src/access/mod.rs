@@ -46,7 +46,7 @@ pub(crate) async fn check(
         return Ok(Access::Allowed);
     }
     let platform = config.platform(&source.platform);
-    let denied = Access::Denied(dm_behavior(config, source));
+    let denied = Access::Denied(config.dm_behavior(source.platform.as_str()));
     let Some(user) = source.participant() else {
         return Ok(denied);
     };
@@ -68,23 +68,6 @@ pub(crate) async fn check(
         return Ok(Access::Allowed);
     }
     Ok(denied)
-}
-
-/// What to do with an unauthorized DM: the platform's setting, the global
-/// one, `ignore` when an allowlist exists (the owner chose who may talk),
-/// else `pair`.
-fn dm_behavior(config: &GatewayConfig, source: &Source) -> DmBehavior {
-    let platform = config.platform(&source.platform);
-    platform
-        .unauthorized_dm_behavior
-        .or(config.unauthorized_dm_behavior)
-        .unwrap_or(
-            if platform.allowed_users.is_empty() && config.allowed_users.is_empty() {
-                DmBehavior::Pair
-            } else {
-                DmBehavior::Ignore
-            },
-        )
 }
 
 #[cfg(test)]
