@@ -20,6 +20,7 @@ pub use approval::{ApprovalDecision, Approvals};
 pub use config::LlmConfig;
 pub use hermod_http::RetryPolicy;
 pub use human::whole_seconds;
+pub use hermod_http::retry_hint;
 pub use llm::{CallEnd, Completion, CompletionRequest, LlmClient};
 pub use runner::LlmAgent;
 pub use tools::{Tool, ToolContext, ToolRegistry};

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 pub enum AdapterError {
     /// The platform asked us to slow down; do not send to it again before
     /// `retry_after` has passed.
-    #[error("rate limited by the platform (retry after {retry_after:?})")]
+    #[error("rate limited by the platform{}", hermod_agent::retry_hint(*.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     /// A timeout, 5xx or dropped connection: retry with backoff.
     #[error("temporary platform failure: {0}")]

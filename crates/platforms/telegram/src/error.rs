@@ -21,7 +21,7 @@ const MAX_DESCRIPTION: usize = 300;
 pub(crate) enum TelegramError {
     /// 429: flood control. Nothing may be sent to that chat before
     /// `retry_after` has passed.
-    #[error("Telegram asks us to slow down (retry after {retry_after:?})")]
+    #[error("Telegram asks us to slow down{}", hermod_http::retry_hint(*.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     /// A timeout, a dropped connection or a 5xx: may work next time.
     #[error("temporary failure talking to Telegram: {0}")]
