@@ -23,6 +23,7 @@
 pub mod agent;
 #[cfg(feature = "platform")]
 pub mod conformance;
+pub mod discord;
 #[cfg(feature = "platform")]
 mod flaky_store;
 pub mod llm;
@@ -30,6 +31,7 @@ pub mod llm;
 pub mod logs;
 #[cfg(feature = "platform")]
 pub mod platform;
+pub mod slack;
 pub mod telegram;
 
 #[cfg(feature = "platform")]
