@@ -634,3 +634,46 @@ async fn a_photo_burst_becomes_one_message() {
         "beach\n[attached photo: a.jpg (image/jpeg)]\n[attached photo: b.jpg (image/jpeg)]"
     );
 }
+
+/// Access control follows what the platform declares, not how a job is
+/// answered: a platform that does not check its callers gets the allowlist
+/// even for jobs it streams.
+#[tokio::test(start_paused = true)]
+async fn a_streamed_job_from_a_platform_that_does_not_check_callers_is_access_checked() {
+    let chat = start(GatewayConfig::default(), Duration::ZERO).await;
+    let inbound = chat.platform.inbound().unwrap();
+    let stranger = chat.platform.user("mallory");
+    let mut stream = inbound
+        .submit_streaming(stranger.dm_event("let me in"))
+        .unwrap();
+    let mut answer = String::new();
+    while let Some(event) = stream.next().await {
+        if let hermod_core::TurnEvent::Reply { text } = event {
+            answer.push_str(&text);
+        }
+    }
+    assert!(answer.contains("pairing code"), "{answer}");
+    assert!(
+        chat.stats.requests().is_empty(),
+        "the agent never saw the stranger"
+    );
+
+    let config = GatewayConfig {
+        unauthorized_dm_behavior: Some(DmBehavior::Ignore),
+        ..GatewayConfig::default()
+    };
+    let chat = start(config, Duration::ZERO).await;
+    let inbound = chat.platform.inbound().unwrap();
+    let mut stream = inbound
+        .submit_streaming(chat.platform.user("eve").dm_event("hi"))
+        .unwrap();
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(event);
+    }
+    assert!(
+        matches!(events.last(), Some(hermod_core::TurnEvent::Reply { text }) if text.contains("not allowed")),
+        "a refused streamed job still gets an answer: {events:?}"
+    );
+    assert!(chat.stats.requests().is_empty());
+}

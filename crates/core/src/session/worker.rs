@@ -132,11 +132,18 @@ impl WorkerDeps {
     }
 
     /// The capabilities of a platform (defaults for a source without an adapter).
+    /// A platform's capabilities. A platform with no adapter can only have
+    /// been submitted for by code in this process (`Gateway::inbound`: tests,
+    /// scheduled work), not by a platform's users, so it is trusted like a
+    /// platform that authenticates its callers.
     pub(crate) fn capabilities(&self, platform: &PlatformId) -> Capabilities {
-        self.adapters
-            .get(platform)
-            .map(|a| a.capabilities())
-            .unwrap_or_default()
+        self.adapters.get(platform).map_or_else(
+            || Capabilities {
+                authenticates_callers: true,
+                ..Capabilities::default()
+            },
+            |a| a.capabilities(),
+        )
     }
 }
 
@@ -267,33 +274,35 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
     let deps = shared.deps();
     let source = &job.event.source;
     let caps = deps.capabilities(&source.platform);
-    if !job.reply.is_stream() {
-        let verdict = match job.access {
-            Some(verdict) => Ok(verdict),
-            None => access::check(&deps.config, &caps, source, deps.store.as_ref()).await,
-        };
-        match verdict {
-            Ok(Access::Allowed) if is_empty(&job.event) => {
-                // A message recorded while its sender was not allowed keeps
-                // no content: nothing to answer.
-                return inbox_done(deps, &job.event, &job.inbox).await;
-            }
-            Ok(Access::Allowed) => {}
-            Ok(Access::Denied(behavior)) => {
-                refuse(deps, &job, behavior).await;
-                return inbox_done(deps, &job.event, &job.inbox).await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "access check failed; the message is taken up again later");
-                release_inbox(deps, &source.platform, &job.inbox);
-                return reply(
-                    deps,
-                    &job.reply,
-                    &job.event,
-                    format!("⚠️ {}", CoreError::from(e).user_message()),
-                )
-                .await;
-            }
+    // Whether access control applies is the platform's declaration
+    // (`authenticates_callers`, checked inside `access::check`), never how
+    // the job is answered: a platform that streams its replies gets the
+    // allowlist like any other.
+    let verdict = match job.access {
+        Some(verdict) => Ok(verdict),
+        None => access::check(&deps.config, &caps, source, deps.store.as_ref()).await,
+    };
+    match verdict {
+        // A message recorded while its sender was not allowed keeps no
+        // content (the verdict came with it): nothing to answer.
+        Ok(Access::Allowed) if job.access.is_some() && is_empty(&job.event) => {
+            return inbox_done(deps, &job.event, &job.inbox).await;
+        }
+        Ok(Access::Allowed) => {}
+        Ok(Access::Denied(behavior)) => {
+            refuse(deps, &job, behavior).await;
+            return inbox_done(deps, &job.event, &job.inbox).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "access check failed; the message is taken up again later");
+            release_inbox(deps, &source.platform, &job.inbox);
+            return reply(
+                deps,
+                &job.reply,
+                &job.event,
+                format!("⚠️ {}", CoreError::from(e).user_message()),
+            )
+            .await;
         }
     }
     // The agent is done and its reply is on its way: the user has seen
@@ -318,16 +327,13 @@ fn is_empty(event: &InboundEvent) -> bool {
 async fn handle(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState, job: Job) {
     let deps = shared.deps();
     let caps = deps.capabilities(&job.event.source.platform);
-    let prefix = if job.reply.is_stream() {
-        '/'
-    } else {
-        caps.command_prefix
-    };
     if let hermod_model::Content::Text(text) = &job.event.content
         && job.event.attachments.is_empty()
-        && let Some(command) = parse_command(text, prefix)
+        && let Some(command) = parse_command(text, caps.command_prefix)
     {
-        let tier = if job.reply.is_stream() {
+        // Callers a platform authenticates itself (an API key) hold the
+        // key to everything; command tiers are for chat users.
+        let tier = if caps.authenticates_callers {
             Tier::Unrestricted
         } else {
             Tier::of(
@@ -420,14 +426,24 @@ async fn send_ack(deps: &WorkerDeps, state: &mut WorkerState, event: &InboundEve
 
 /// A message from someone who is not allowed. Groups: silence. DMs: a
 /// pairing code, or silence, as configured.
+/// The answer to a refused request that must get one.
+const NOT_ALLOWED: &str = "You are not allowed to talk to this agent.";
+
 async fn refuse(deps: &WorkerDeps, job: &Job, behavior: DmBehavior) {
     let source = &job.event.source;
     deps.refusals.note(source);
+    // A request/response source waits for an answer whatever happens; a
+    // chat is left in silence.
+    let silence = || async {
+        if job.reply.is_stream() {
+            reply(deps, &job.reply, &job.event, NOT_ALLOWED.to_owned()).await;
+        }
+    };
     if !source.chat_type.is_dm() || behavior == DmBehavior::Ignore {
-        return;
+        return silence().await;
     }
     let Some(user) = source.participant() else {
-        return;
+        return silence().await;
     };
     let pairing = Pairing::new(deps.store.as_ref());
     let text = match pairing
@@ -441,10 +457,10 @@ async fn refuse(deps: &WorkerDeps, job: &Job, behavior: DmBehavior) {
     {
         Ok(PairingRequest::Code(code)) => access::code_message(&source.platform, &code),
         Ok(PairingRequest::TooMany) => access::TOO_MANY_MESSAGE.to_owned(),
-        Ok(PairingRequest::Quiet) => return,
+        Ok(PairingRequest::Quiet) => return silence().await,
         Err(e) => {
             warn!(error = %e, "pairing request failed");
-            return;
+            return silence().await;
         }
     };
     reply(deps, &job.reply, &job.event, text).await;
