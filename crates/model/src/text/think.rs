@@ -67,6 +67,9 @@ pub struct ThinkFilter {
     held_whitespace: String,
     /// Some tag has been removed.
     removed: bool,
+    /// The removed blocks' content, when asked for
+    /// ([`ThinkFilter::keeping_reasoning`]), until taken.
+    reasoning: Option<String>,
 }
 
 /// How the input at a `<` relates to one tag.
@@ -105,6 +108,29 @@ impl ThinkFilter {
             seen_visible: false,
             held_whitespace: String::new(),
             removed: false,
+            reasoning: None,
+        }
+    }
+
+    /// A filter that also keeps what it removes, for sources that show
+    /// reasoning apart from the reply (the API's `reasoning_content`); read
+    /// it with [`ThinkFilter::take_reasoning`].
+    pub fn keeping_reasoning() -> Self {
+        Self {
+            reasoning: Some(String::new()),
+            ..Self::new()
+        }
+    }
+
+    /// The reasoning removed since the last call (empty unless the filter
+    /// was made with [`ThinkFilter::keeping_reasoning`]).
+    pub fn take_reasoning(&mut self) -> String {
+        self.reasoning.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn keep(&mut self, text: &str) {
+        if let Some(reasoning) = &mut self.reasoning {
+            reasoning.push_str(text);
         }
     }
 
@@ -122,7 +148,9 @@ impl ThinkFilter {
         if !self.seen_visible && !self.removed {
             out.push_str(&self.held_whitespace);
         }
+        let reasoning = self.reasoning.take();
         *self = Self::new();
+        self.reasoning = reasoning;
         out
     }
 
@@ -136,21 +164,27 @@ impl ThinkFilter {
             let rest = &buf[pos..];
             if let Some(name) = self.inside {
                 let Some(lt) = rest.find('<') else {
+                    self.keep(rest);
                     pos = buf.len();
                     break;
                 };
                 match fit(&rest[lt..], true, NAMES[name]) {
                     Fit::Full(len) => {
+                        self.keep(&rest[..lt]);
                         pos += lt + len;
                         self.inside = None;
                         self.at_line_start = true;
                         self.note_removed();
                     }
                     Fit::Prefix if !at_end => {
+                        self.keep(&rest[..lt]);
                         pos += lt;
                         break;
                     }
-                    Fit::Prefix | Fit::No => pos += lt + 1,
+                    Fit::Prefix | Fit::No => {
+                        self.keep(&rest[..=lt]);
+                        pos += lt + 1;
+                    }
                 }
                 continue;
             }
@@ -284,6 +318,39 @@ mod tests {
         out
     }
 
+    /// Visible text and kept reasoning of a streamed reply.
+    pub(super) fn split(chunks: &[&str]) -> (String, String) {
+        let mut f = ThinkFilter::keeping_reasoning();
+        let mut visible = String::new();
+        let mut reasoning = String::new();
+        for chunk in chunks {
+            visible.push_str(&f.push(chunk));
+            reasoning.push_str(&f.take_reasoning());
+        }
+        visible.push_str(&f.finish());
+        reasoning.push_str(&f.take_reasoning());
+        (visible, reasoning)
+    }
+
+    #[test]
+    fn reasoning_can_be_kept_apart_from_the_reply() {
+        assert_eq!(
+            split(&["<thi", "nk>first, ", "the plan</th", "ink>\n\nHello"]),
+            ("Hello".to_owned(), "first, the plan".to_owned())
+        );
+        // `<` inside a block is reasoning too; an unclosed block is all
+        // reasoning.
+        assert_eq!(
+            split(&["<think>a < b", "</think>ok\n<think>more"]),
+            ("ok\n".to_owned(), "a < bmore".to_owned())
+        );
+        // A plain filter keeps nothing.
+        let mut f = ThinkFilter::new();
+        f.push("<think>x</think>y");
+        f.finish();
+        assert_eq!(f.take_reasoning(), "");
+    }
+
     #[test]
     fn removes_blocks_of_every_name_and_case() {
         assert_eq!(strip_think("<think>plan</think>Hello"), "Hello");
@@ -392,6 +459,7 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
+    use super::tests::split;
     use super::*;
     use proptest::prelude::*;
     use proptest::sample::select;
@@ -527,6 +595,20 @@ mod properties {
             for &cut in &b {
                 prop_assert_eq!(&run(pieces(&text, vec![cut])), &expected);
             }
+        }
+
+        #[test]
+        fn kept_reasoning_does_not_depend_on_chunking(
+            text in text(),
+            raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let b = boundaries(&text);
+            let cuts: Vec<usize> = raw_cuts.into_iter().map(|c| b[c % b.len()]).collect();
+            let chunks = pieces(&text, cuts);
+            let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+            let (visible, reasoning) = split(&refs);
+            prop_assert_eq!(&visible, &strip_think(&text));
+            prop_assert_eq!(split(&[text.as_str()]).1, reasoning);
         }
 
         #[test]
