@@ -125,6 +125,7 @@ impl Adapter for ApiServer {
                 allow_platform_sessions: config.allow_platform_sessions,
             },
             store_stateless: config.store_stateless,
+            reasoning_content: config.reasoning_content,
             tools_warned: Arc::default(),
             cors: Cors::new(&config.cors_origins),
         };

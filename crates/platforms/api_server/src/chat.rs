@@ -63,6 +63,7 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
             .model
             .clone()
             .unwrap_or_else(|| state.model_name.to_string()),
+        state.reasoning_content,
     );
     let pinned = match &choice {
         SessionChoice::Continue(id) => Some(id.clone()),

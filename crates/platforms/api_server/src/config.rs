@@ -55,6 +55,11 @@ pub struct ApiServerConfig {
     /// one-off requests of web UIs (title and tag generation) do not fill
     /// the session list.
     pub store_stateless: bool,
+    /// `API_SERVER_REASONING_CONTENT`: a model's hidden reasoning
+    /// (`<think>…</think>`) is returned as `reasoning_content` beside the
+    /// answer (the field DeepSeek, vLLM and Open WebUI read); off, it is
+    /// dropped. It never appears in `content`.
+    pub reasoning_content: bool,
 }
 
 impl Default for ApiServerConfig {
@@ -73,6 +78,7 @@ impl Default for ApiServerConfig {
             allow_platform_sessions: false,
             cors_origins: Vec::new(),
             store_stateless: true,
+            reasoning_content: true,
         }
     }
 }
@@ -81,7 +87,7 @@ impl ApiServerConfig {
     /// Applies `API_SERVER_ENABLED`, `API_SERVER_KEY`, `API_SERVER_HOST`,
     /// `API_SERVER_PORT`, `API_SERVER_MODEL_NAME`, `API_SERVER_MAX_CONNECTIONS`,
     /// `API_SERVER_ALLOW_PLATFORM_SESSIONS`, `API_SERVER_CORS_ORIGINS` and
-    /// `API_SERVER_STORE_STATELESS`.
+    /// `API_SERVER_STORE_STATELESS` and `API_SERVER_REASONING_CONTENT`.
     pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
         if let Some(enabled) = env.get_bool("API_SERVER_ENABLED")? {
             self.enabled = enabled;
@@ -109,6 +115,9 @@ impl ApiServerConfig {
         }
         if let Some(store) = env.get_bool("API_SERVER_STORE_STATELESS")? {
             self.store_stateless = store;
+        }
+        if let Some(reasoning) = env.get_bool("API_SERVER_REASONING_CONTENT")? {
+            self.reasoning_content = reasoning;
         }
         Ok(())
     }

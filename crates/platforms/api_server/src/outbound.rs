@@ -2,6 +2,7 @@
 //! the chunks of an event stream.
 
 use hermod_model::Usage;
+use hermod_model::text::ThinkFilter;
 use serde_json::{Value, json};
 
 /// Identity of one completion, repeated in each of its chunks.
@@ -10,10 +11,12 @@ pub(crate) struct CompletionMeta {
     pub(crate) id: String,
     pub(crate) created: i64,
     pub(crate) model: String,
+    /// Hidden reasoning is returned as `reasoning_content` (else dropped).
+    pub(crate) reasoning_content: bool,
 }
 
 impl CompletionMeta {
-    pub(crate) fn new(model: String) -> Self {
+    pub(crate) fn new(model: String, reasoning_content: bool) -> Self {
         let mut bytes = [0u8; 12];
         // An id only needs to be unique enough to tell responses apart.
         let _ = getrandom::fill(&mut bytes);
@@ -22,6 +25,17 @@ impl CompletionMeta {
             id: format!("chatcmpl-{hex}"),
             created: jiff::Timestamp::now().as_second(),
             model,
+            reasoning_content,
+        }
+    }
+
+    /// The filter that takes a model's hidden reasoning out of its answer,
+    /// keeping it when it is to be returned.
+    pub(crate) fn think_filter(&self) -> ThinkFilter {
+        if self.reasoning_content {
+            ThinkFilter::keeping_reasoning()
+        } else {
+            ThinkFilter::new()
         }
     }
 }
@@ -41,6 +55,14 @@ pub(crate) fn completion(
     finish_reason: &str,
     usage: Usage,
 ) -> Value {
+    let mut think = meta.think_filter();
+    let mut content = think.push(text);
+    content.push_str(&think.finish());
+    let mut message = json!({"role": "assistant", "content": content});
+    let reasoning = think.take_reasoning();
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = Value::String(reasoning);
+    }
     json!({
         "id": meta.id,
         "object": "chat.completion",
@@ -48,7 +70,7 @@ pub(crate) fn completion(
         "model": meta.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": text},
+            "message": message,
             "finish_reason": finish_reason,
         }],
         "usage": usage_json(usage),
@@ -92,6 +114,7 @@ mod tests {
             id: "chatcmpl-1".into(),
             created: 7,
             model: "hermod".into(),
+            reasoning_content: true,
         }
     }
 

@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub(crate) sessions: SessionAccess,
     /// Whether requests without a session header are recorded.
     pub(crate) store_stateless: bool,
+    /// Hidden reasoning goes out as `reasoning_content` (else it is dropped).
+    pub(crate) reasoning_content: bool,
     /// Set once client-supplied tools were first ignored (warned once; a
     /// web UI sends them with every message).
     pub(crate) tools_warned: Arc<AtomicBool>,

@@ -13,6 +13,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use hermod_agent::{AgentEvent, FinishReason, TurnOutcome};
 use hermod_core::{CoreError, TurnEvent, TurnStream};
+use hermod_model::text::ThinkFilter;
 use serde_json::json;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -44,6 +45,15 @@ fn opening_frame(meta: &CompletionMeta) -> String {
 
 fn content_frame(meta: &CompletionMeta, text: &str) -> String {
     sse_data(&chunk(meta, &json!({"content": text}), None, None))
+}
+
+fn reasoning_frame(meta: &CompletionMeta, text: &str) -> String {
+    sse_data(&chunk(
+        meta,
+        &json!({"reasoning_content": text}),
+        None,
+        None,
+    ))
 }
 
 /// The last chunk: why the answer ended, and the turn's usage.
@@ -91,6 +101,7 @@ pub(crate) async fn stream_response(
     let frames = Frames {
         pending: VecDeque::from([opening_frame(&meta)]),
         turn,
+        think: meta.think_filter(),
         meta,
         first: Some(first),
         done: false,
@@ -111,6 +122,8 @@ pub(crate) async fn stream_response(
 struct Frames {
     turn: TurnStream,
     meta: CompletionMeta,
+    /// Takes hidden reasoning out of the text as it streams.
+    think: ThinkFilter,
     pending: VecDeque<String>,
     first: Option<TurnEvent>,
     done: bool,
@@ -136,8 +149,22 @@ impl Frames {
         }
     }
 
+    /// The model's text: what is visible as `content`, its hidden
+    /// reasoning as `reasoning_content` (or nothing).
     fn content(&mut self, text: &str) {
-        self.pending.push_back(content_frame(&self.meta, text));
+        let visible = self.think.push(text);
+        self.released(&visible);
+    }
+
+    fn released(&mut self, visible: &str) {
+        let reasoning = self.think.take_reasoning();
+        if !reasoning.is_empty() {
+            self.pending
+                .push_back(reasoning_frame(&self.meta, &reasoning));
+        }
+        if !visible.is_empty() {
+            self.pending.push_back(content_frame(&self.meta, visible));
+        }
     }
 
     fn push(&mut self, event: Option<TurnEvent>) {
@@ -174,6 +201,8 @@ impl Frames {
     }
 
     fn finish_with(&mut self, finish_reason: &str, usage: hermod_model::Usage) {
+        let rest = self.think.finish();
+        self.released(&rest);
         self.pending
             .push_back(finish_frame(&self.meta, finish_reason, usage));
         self.pending.push_back(SSE_DONE.to_owned());

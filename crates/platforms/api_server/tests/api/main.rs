@@ -15,6 +15,7 @@ mod errors;
 mod health;
 mod interrupts;
 mod models;
+mod reasoning;
 mod sessions;
 mod support;
 mod tools;
