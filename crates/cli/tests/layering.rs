@@ -63,7 +63,7 @@ fn dependencies_point_one_way() {
         ("hermod-agent", &["hermod-model", "hermod-http"][..]),
         (
             "hermod-core",
-            &["hermod-model", "hermod-store", "hermod-agent"][..],
+            &["hermod-model", "hermod-store", "hermod-agent", "hermod-http"][..],
         ),
         (
             "hermod-testkit",

@@ -2,11 +2,13 @@
 //! and the store's — so `/health`, the start line and later `status` never
 //! say "ok" while something is broken.
 //!
-//! Components report themselves: the gateway marks an adapter running when
-//! it starts and failed when `run` returns an error; an adapter may report
-//! itself degraded (for example, its platform keeps failing) and running
-//! again when it recovers; core marks the store degraded on a storage error
-//! and healthy on the next success.
+//! Components report themselves. The supervisor (`supervisor.rs`) marks an
+//! adapter connecting each time it starts its `run`, retrying (with the time
+//! of the next attempt) when `run` failed in a way that may pass, and failed
+//! when it cannot go on; the adapter reports itself running once it is
+//! connected ([`Health::recovered`]), degraded while its platform keeps
+//! failing, and running again when it recovers. Core marks the store
+//! degraded on a storage error and healthy on the next success.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -20,10 +22,17 @@ pub const STORE_COMPONENT: &str = "store";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum ComponentState {
-    /// Started, not yet known to work.
-    Starting,
-    /// Working.
+    /// Started or restarting, not yet known to work (an adapter connecting).
+    #[serde(alias = "starting")]
+    Connecting,
+    /// Working (an adapter connected).
     Running,
+    /// Stopped by a failure that may pass; the next attempt is at
+    /// `next_attempt_ms` (Unix milliseconds).
+    Retrying {
+        reason: String,
+        next_attempt_ms: i64,
+    },
     /// Working with problems (a peer failing, retries in progress).
     Degraded { reason: String },
     /// Stopped and will not recover without a restart or a configuration change.
@@ -37,7 +46,7 @@ impl ComponentState {
     pub fn is_healthy(&self) -> bool {
         matches!(
             self,
-            ComponentState::Starting | ComponentState::Running | ComponentState::Stopped
+            ComponentState::Connecting | ComponentState::Running | ComponentState::Stopped
         )
     }
 }
@@ -65,9 +74,9 @@ impl HealthReport {
         self.components
             .iter()
             .filter_map(|(name, status)| match &status.state {
-                ComponentState::Degraded { reason } | ComponentState::Failed { reason } => {
-                    Some(format!("{name}: {reason}"))
-                }
+                ComponentState::Degraded { reason }
+                | ComponentState::Failed { reason }
+                | ComponentState::Retrying { reason, .. } => Some(format!("{name}: {reason}")),
                 _ => None,
             })
             .collect()

@@ -23,6 +23,7 @@ mod reply;
 mod router;
 mod runtime;
 mod session;
+mod supervisor;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{Adapter, AdapterContext, AdapterError, Typing};

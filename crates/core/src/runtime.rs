@@ -10,13 +10,14 @@
 //! 5. after a short grace period for the cancellations to land, `run` returns
 //!    and the store is closed when the last handle drops.
 
-use crate::adapter::{Adapter, AdapterContext};
+use crate::adapter::Adapter;
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
-use crate::health::{ComponentState, Health};
+use crate::health::Health;
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
+use crate::supervisor::supervise;
 use hermod_agent::Agent;
 use hermod_store::Store;
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 /// How long cancelled turns get to report and unwind after the drain deadline.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
@@ -204,33 +205,12 @@ impl Gateway {
     pub async fn run(self, shutdown: CancellationToken) {
         let stop_receiving = CancellationToken::new();
         for adapter in &self.adapters {
-            let ctx = AdapterContext {
-                inbound: self.router.inbound(),
-                shutdown: stop_receiving.child_token(),
-            };
-            let adapter = Arc::clone(adapter);
-            let health = self.health.clone();
-            let stopping = stop_receiving.clone();
-            self.tracker.spawn(async move {
-                let id = adapter.id();
-                info!(platform = %id, "adapter started");
-                health.set(id.as_str(), ComponentState::Running);
-                match adapter.run(ctx).await {
-                    Ok(()) if stopping.is_cancelled() => {
-                        health.set(id.as_str(), ComponentState::Stopped);
-                        info!(platform = %id, "adapter stopped");
-                    }
-                    Ok(()) => {
-                        let reason = "stopped receiving unexpectedly".to_owned();
-                        error!(platform = %id, "adapter {reason}; restart the gateway");
-                        health.set(id.as_str(), ComponentState::Failed { reason });
-                    }
-                    Err(e) => {
-                        error!(platform = %id, error = %e, "adapter stopped with an error; it stays stopped until the gateway restarts");
-                        health.set(id.as_str(), ComponentState::Failed { reason: e.to_string() });
-                    }
-                }
-            });
+            self.tracker.spawn(supervise(
+                Arc::clone(adapter),
+                self.router.inbound(),
+                self.health.clone(),
+                stop_receiving.clone(),
+            ));
         }
 
         // Messages a previous run recorded but did not finish are taken up

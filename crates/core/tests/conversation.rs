@@ -246,7 +246,9 @@ async fn command_tiers() {
             .await
             .starts_with("⛔ /new is not available")
     );
-    assert!(ask(&chat, "carol", "/status").await.contains("Agent: idle"));
+    let status = ask(&chat, "carol", "/status").await;
+    assert!(status.contains("Agent: idle"), "{status}");
+    assert!(status.contains("Platforms: test connected"), "{status}");
     let help = ask(&chat, "carol", "/help").await;
     assert!(
         help.contains("/status") && help.contains("/whoami") && !help.contains("/new"),

@@ -497,6 +497,8 @@ impl Adapter for TestPlatform {
             s.running = true;
             s.runs += 1;
         });
+        // Connected at once: there is nothing to connect to.
+        ctx.inbound.health().recovered(self.inner.id.as_str());
         ctx.shutdown.cancelled().await;
         self.update(|s| s.running = false);
         Ok(())

@@ -1,7 +1,9 @@
-//! `/status`: the session's id, title, model, counts, and whether the agent is working.
+//! `/status`: the session's id, title, model, counts, whether the agent is
+//! working, and how each platform is connected.
 
 use super::{Category, Command, Cx, Outcome, Spec};
 use crate::error::CoreError;
+use crate::health::ComponentState;
 use async_trait::async_trait;
 
 pub(crate) struct Status;
@@ -45,6 +47,43 @@ impl Command for Status {
         if !cx.state.pending.is_empty() {
             lines.push(format!("Queued: {}", cx.state.pending.len()));
         }
+        let now = crate::clock::now_ms();
+        let mut ids: Vec<_> = cx.deps.adapters.keys().collect();
+        ids.sort();
+        let platforms: Vec<String> = ids
+            .into_iter()
+            .map(|id| {
+                let state = cx
+                    .deps
+                    .health
+                    .get(id.as_str())
+                    .map_or_else(|| "not started".to_owned(), |s| describe(&s.state, now));
+                format!("{id} {state}")
+            })
+            .collect();
+        if !platforms.is_empty() {
+            lines.push(format!("Platforms: {}", platforms.join("; ")));
+        }
         Ok(Outcome::Reply(lines.join("\n")))
+    }
+}
+
+/// A platform's state in a few words, for people.
+fn describe(state: &ComponentState, now_ms: i64) -> String {
+    match state {
+        ComponentState::Connecting => "connecting".to_owned(),
+        ComponentState::Running => "connected".to_owned(),
+        ComponentState::Degraded { reason } => format!("having trouble ({reason})"),
+        ComponentState::Retrying {
+            reason,
+            next_attempt_ms,
+        } => {
+            let secs = u64::try_from(next_attempt_ms - now_ms)
+                .unwrap_or(0)
+                .div_ceil(1000);
+            format!("reconnecting in {secs} s ({reason})")
+        }
+        ComponentState::Failed { reason } => format!("failed ({reason})"),
+        ComponentState::Stopped => "stopped".to_owned(),
     }
 }

@@ -115,6 +115,8 @@ impl Adapter for ApiServer {
             );
         }
         let health = ctx.inbound.health().clone();
+        // The socket was bound when the server was built: it is connected.
+        health.recovered(crate::PLATFORM.as_str());
         let state = AppState {
             inbound: ctx.inbound,
             key: Arc::new(config.key.clone().unwrap_or_default()),

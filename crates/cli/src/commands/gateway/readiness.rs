@@ -1,23 +1,23 @@
 //! When `hermod gateway run` says "ready", and what it says when a platform
 //! fails.
 //!
-//! The gateway records every adapter's state in [`Health`]: `Running` when
-//! its `run` starts, `Degraded` while the adapter reports it keeps failing,
-//! `Failed` when `run` ends with an error — a platform whose token is
-//! refused, say.
+//! The gateway records every adapter's state in [`Health`]: `Connecting`
+//! while its `run` starts, `Running` once the adapter reports it is
+//! connected, `Degraded` while it reports it keeps failing, `Retrying` while
+//! the supervisor waits to restart it, `Failed` when it cannot go on — a
+//! platform whose token is refused, say.
 //! [`watch`] reads it:
 //!
-//! - the ready line comes once every adapter has reported a state other than
-//!   `Starting`, and names only those that have not failed (a degraded one
-//!   with its reason: it is retrying, and may recover);
+//! - the ready line comes once every adapter has left `Connecting`, and
+//!   names only those that have not failed (a degraded or retrying one with
+//!   its reason: it may recover);
 //! - each failure is printed on stderr as it is seen, while the other
 //!   platforms keep running;
 //! - when no platform is left running, the gateway is shut down and the
 //!   command fails (exit 1), so a supervisor sees it.
 //!
-//! An adapter that checks its credentials inside `run` is `Running` before
-//! the answer comes, so its refusal can follow the ready line; it is then
-//! reported the same way, a moment later. The states are read again
+//! A refusal that comes after an adapter reported itself connected is
+//! reported the same way, after the ready line. The states are read again
 //! whenever one changes ([`Health::subscribe`]).
 
 use crate::commands::{err, out};
@@ -116,11 +116,15 @@ fn assess<'a>(adapters: &'a [Watched], states: &'a [Option<ComponentState>]) -> 
     };
     for (adapter, state) in adapters.iter().zip(states) {
         match state {
-            None | Some(ComponentState::Starting) => view.started = false,
+            None | Some(ComponentState::Connecting) => view.started = false,
             Some(ComponentState::Failed { reason }) => view.failed.push((adapter, reason)),
             Some(ComponentState::Degraded { reason }) => {
                 view.running
                     .push(format!("{} (degraded: {reason})", adapter.description));
+            }
+            Some(ComponentState::Retrying { reason, .. }) => {
+                view.running
+                    .push(format!("{} (retrying: {reason})", adapter.description));
             }
             Some(ComponentState::Running | ComponentState::Stopped) => {
                 view.running.push(adapter.description.clone());
@@ -157,7 +161,7 @@ mod tests {
         for states in [
             [None, None],
             [running.clone(), None],
-            [running.clone(), Some(ComponentState::Starting)],
+            [running.clone(), Some(ComponentState::Connecting)],
         ] {
             let view = assess(&a, &states);
             assert!(!view.started && !view.all_failed(), "{states:?}");
