@@ -1,0 +1,419 @@
+//! [`WebhookListener`]: the one inbound HTTP listener every webhook-style
+//! platform shares — `WEBHOOK_HOST:WEBHOOK_PORT` (default
+//! `127.0.0.1:8644`, as Hermes), one path per platform
+//! (`/telegram/<path>`, `/slack/events`, `/webhooks/<route>`, ...).
+//!
+//! Nothing listens until an enabled adapter registers a route
+//! ([`WebhookListener::register`]); the first registration binds the
+//! address (a port in use fails there, before the platform is told
+//! anything) and the listener stops when the last route is closed.
+//!
+//! A request goes through, in order:
+//!
+//! 1. the route, by exact path (404 otherwise), and `POST` (405);
+//! 2. the body, read up to [`WebhookConfig::max_body`] (413 beyond);
+//! 3. the route's [`Verifier`], with the headers and the raw bytes, which
+//!    checks the platform's signature or secret in constant time (401
+//!    when it refuses) — before anything parses the body;
+//! 4. the route's [`WebhookHandler`], whose answer goes back as it is
+//!    (for example 200 once recorded, 500 to have the platform deliver
+//!    again, 503 while shutting down — see [`Handled::status`]).
+
+use crate::error::KitError;
+use crate::poll::Handled;
+use async_trait::async_trait;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hermod_model::{EnvVars, Secret};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Where the listener binds unless `WEBHOOK_HOST` says otherwise.
+pub const DEFAULT_WEBHOOK_HOST: &str = "127.0.0.1";
+
+/// The port unless `WEBHOOK_PORT` says otherwise (Hermes's).
+pub const DEFAULT_WEBHOOK_PORT: u16 = 8644;
+
+/// The largest body accepted unless configured otherwise.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// How long closing the last route waits for requests in flight.
+const DRAIN: Duration = Duration::from_millis(500);
+
+/// The listener's address and body limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_HOST`, when set.
+    pub host: Option<String>,
+    /// `WEBHOOK_PORT`, when set.
+    pub port: Option<u16>,
+    pub max_body: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: None,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// Reads `WEBHOOK_HOST` and `WEBHOOK_PORT`.
+    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+        if let Some(host) = env.get("WEBHOOK_HOST") {
+            self.host = Some(host.trim().to_owned());
+        }
+        if let Some(port) = env.get_parsed::<u16>("WEBHOOK_PORT")? {
+            self.port = Some(port);
+        }
+        Ok(())
+    }
+
+    pub fn host(&self) -> &str {
+        self.host.as_deref().unwrap_or(DEFAULT_WEBHOOK_HOST)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(DEFAULT_WEBHOOK_PORT)
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host(), self.port())
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.host().trim().is_empty() {
+            return Err(
+                "WEBHOOK_HOST is empty; set an address to listen on, such as 127.0.0.1".into(),
+            );
+        }
+        if self.max_body == 0 {
+            return Err("the webhook body limit must be at least 1 byte".into());
+        }
+        Ok(())
+    }
+}
+
+/// A verifier's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    /// Refused (401); the reason goes to the log, never to the caller.
+    Reject(&'static str),
+}
+
+/// Checks that a request comes from the platform, from its headers and
+/// raw body, in constant time. Runs before anything parses the body.
+pub trait Verifier: Send + Sync {
+    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Verdict;
+}
+
+/// A shared secret the platform sends in a header (Telegram's
+/// `X-Telegram-Bot-Api-Secret-Token`, GitLab's `X-Gitlab-Token`).
+pub struct SecretHeader {
+    header: HeaderName,
+    secret: Secret,
+}
+
+impl std::fmt::Debug for SecretHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretHeader")
+            .field("header", &self.header)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+impl SecretHeader {
+    pub fn new(header: HeaderName, secret: Secret) -> Self {
+        Self { header, secret }
+    }
+}
+
+impl Verifier for SecretHeader {
+    fn verify(&self, headers: &HeaderMap, _body: &[u8]) -> Verdict {
+        match headers.get(&self.header) {
+            Some(given) if !self.secret.is_empty() && self.secret.ct_eq(given.as_bytes()) => {
+                Verdict::Accept
+            }
+            Some(_) => Verdict::Reject("wrong secret"),
+            None => Verdict::Reject("no secret"),
+        }
+    }
+}
+
+/// What a route does with a verified request.
+#[async_trait]
+pub trait WebhookHandler: Send + Sync {
+    /// `body` is the raw bytes the verifier accepted.
+    async fn handle(&self, headers: HeaderMap, body: Bytes) -> Response;
+}
+
+impl Handled {
+    /// The answer that tells a platform whether to deliver again: 200 when
+    /// recorded, 500 when not (it delivers again later), 503 when stopping.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Handled::Done => StatusCode::OK,
+            Handled::Retry(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Handled::Stop => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Route {
+    verifier: Arc<dyn Verifier>,
+    handler: Arc<dyn WebhookHandler>,
+}
+
+type Routes = Arc<RwLock<HashMap<String, Route>>>;
+
+struct Server {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+struct Shared {
+    config: WebhookConfig,
+    routes: Routes,
+    /// Running while at least one route is registered.
+    server: tokio::sync::Mutex<Option<Server>>,
+    /// The bound address, for tests and logs (port 0 resolved).
+    addr: Mutex<Option<SocketAddr>>,
+}
+
+/// The shared listener. Cheap to clone; clones are the same listener.
+#[derive(Clone)]
+pub struct WebhookListener {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for WebhookListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookListener")
+            .field("addr", &self.shared.config.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookListener {
+    /// A listener for `config`; nothing is bound until a route registers.
+    pub fn new(config: WebhookConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                routes: Arc::default(),
+                server: tokio::sync::Mutex::new(None),
+                addr: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &WebhookConfig {
+        &self.shared.config
+    }
+
+    /// The address bound, while listening.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        *self
+            .shared
+            .addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves `path` (absolute, like `/slack/events`) with `verifier` and
+    /// `handler`, starting the listener if it is the first route. Fails
+    /// when the path is malformed or taken, or the address cannot be bound.
+    pub async fn register(
+        &self,
+        path: &str,
+        verifier: Arc<dyn Verifier>,
+        handler: Arc<dyn WebhookHandler>,
+    ) -> Result<Registration, KitError> {
+        if !path.starts_with('/') || path.contains(char::is_whitespace) {
+            return Err(KitError::Route(format!(
+                "the webhook path {path:?} must start with '/' and hold no spaces"
+            )));
+        }
+        let mut server = self.shared.server.lock().await;
+        {
+            let mut routes = self
+                .shared
+                .routes
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if routes.contains_key(path) {
+                return Err(KitError::Route(format!(
+                    "the webhook path {path} is already served by another adapter; give each its own path"
+                )));
+            }
+            routes.insert(path.to_owned(), Route { verifier, handler });
+        }
+        if server.is_none() {
+            match self.start().await {
+                Ok(started) => *server = Some(started),
+                Err(e) => {
+                    self.remove(path);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Registration {
+            listener: self.clone(),
+            path: Some(path.to_owned()),
+        })
+    }
+
+    async fn start(&self) -> Result<Server, KitError> {
+        let config = &self.shared.config;
+        let addr = config.addr();
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| KitError::Bind {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+        let local = listener.local_addr().map_err(|e| KitError::Bind {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
+        *self
+            .shared
+            .addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(local);
+        let app = axum::Router::new()
+            .fallback(receive)
+            .with_state(Arc::clone(&self.shared));
+        let stop = CancellationToken::new();
+        let graceful = stop.clone().cancelled_owned();
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+            {
+                warn!(error = %e, "the webhook listener stopped");
+            }
+        });
+        info!(addr = %local, "listening for webhooks");
+        Ok(Server {
+            addr: local,
+            stop,
+            task,
+        })
+    }
+
+    /// Removes `path`; true when no route is left.
+    fn remove(&self, path: &str) -> bool {
+        let mut routes = self
+            .shared
+            .routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        routes.remove(path);
+        routes.is_empty()
+    }
+
+    async fn close(&self, path: &str) {
+        let mut server = self.shared.server.lock().await;
+        if !self.remove(path) {
+            return;
+        }
+        if let Some(mut running) = server.take() {
+            running.stop.cancel();
+            // Requests in flight get a moment; a slow one is cut off, so
+            // the adapter's `run` still returns within its second.
+            if tokio::time::timeout(DRAIN, &mut running.task)
+                .await
+                .is_err()
+            {
+                running.task.abort();
+            }
+            info!(addr = %running.addr, "stopped listening for webhooks");
+            *self
+                .shared
+                .addr
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
+
+/// A route served while this lives: [`Registration::close`] removes it
+/// (and stops the listener after the last one); dropping it does the same
+/// without waiting.
+#[derive(Debug)]
+pub struct Registration {
+    listener: WebhookListener,
+    path: Option<String>,
+}
+
+impl Registration {
+    /// Removes the route, waiting for the listener to stop if it was the
+    /// last one (at most half a second).
+    pub async fn close(mut self) {
+        if let Some(path) = self.path.take() {
+            self.listener.close(&path).await;
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let Some(path) = self.path.take() else {
+            return;
+        };
+        if self.listener.remove(&path) {
+            // No await in drop: stop the server without waiting for it.
+            if let Ok(mut server) = self.listener.shared.server.try_lock()
+                && let Some(running) = server.take()
+            {
+                running.stop.cancel();
+            }
+        }
+    }
+}
+
+/// Every request, routed by path.
+async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let route = shared
+        .routes
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&path)
+        .cloned();
+    let Some(route) = route else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if request.method() != Method::POST {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let (parts, body): (_, Body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, shared.config.max_body).await else {
+        warn!(%path, limit = shared.config.max_body, "refused a webhook body over the limit");
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    if let Verdict::Reject(why) = route.verifier.verify(&parts.headers, &bytes) {
+        warn!(%path, why, "refused a webhook request that failed verification");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    route.handler.handle(parts.headers, bytes).await
+}
+
+#[cfg(test)]
+mod tests;
