@@ -16,6 +16,10 @@
 //! scripted users, an update queue with long polling, files, webhooks,
 //! Telegram's error answers and scripted faults.
 //!
+//! [`slack::FakeSlack`] is a stateful fake of Slack: the Web API, Socket
+//! Mode and Events API deliveries signed with the v0 scheme, with scripted
+//! users, recorded calls and acks, rate-limit budgets and scripted faults.
+//!
 //! [`conformance`] (feature `platform`) checks what every
 //! [`hermod_core::Adapter`] must do, through [`adapter_conformance_tests!`].
 
@@ -41,4 +45,5 @@ pub use flaky_store::FlakyStore;
 pub use llm::{FakeLlm, RecordedRequest, Reply};
 #[cfg(feature = "platform")]
 pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};
+pub use slack::FakeSlack;
 pub use telegram::FakeTelegram;
