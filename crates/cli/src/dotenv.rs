@@ -1,8 +1,5 @@
-//! Reading and writing `HERMOD_HOME/.env`: `KEY=value` lines, optional
+//! Reading `HERMOD_HOME/.env`: `KEY=value` lines, optional
 //! `export ` prefix, `#` comments, single or double quotes.
-
-use std::io::Write;
-use std::path::Path;
 
 /// Parses `.env` text. Malformed lines are reported with their number; the
 /// values themselves are never echoed (they are often secrets).
@@ -54,30 +51,6 @@ fn unquote(value: &str, line: usize) -> Result<String, String> {
     Ok(value.trim().to_owned())
 }
 
-/// Appends `KEY=value` to the file, creating it with mode 0600. An existing
-/// file keeps its contents and gets its mode tightened to 0600.
-pub fn append(path: &Path, key: &str, value: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    let existing = std::fs::read(path)?;
-    if !existing.is_empty() && !existing.ends_with(b"\n") {
-        file.write_all(b"\n")?;
-    }
-    writeln!(file, "{key}={value}")?;
-    file.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,20 +75,5 @@ mod tests {
         assert!(!err.contains("secret"));
         assert!(parse("1X=2").is_err());
         assert!(parse("A=\"open").is_err());
-    }
-
-    #[test]
-    fn append_creates_private_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".env");
-        std::fs::write(&path, "A=1").unwrap();
-        append(&path, "B", "2").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "A=1\nB=2\n");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
     }
 }

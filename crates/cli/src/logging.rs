@@ -9,10 +9,14 @@ pub fn init(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    // Dependencies stay at warn unless asked for; hermod's own crates follow -v.
-    let directives = format!(
-        "warn,hermod={default},hermod_core={default},hermod_agent={default},hermod_store={default},hermod_api_server={default},hermod_http={default}"
+    // Dependencies stay at warn unless asked for; hermod's own crates,
+    // platforms included, follow -v.
+    let mut directives = format!(
+        "warn,hermod={default},hermod_core={default},hermod_agent={default},hermod_store={default},hermod_http={default},hermod_adapter_kit={default}"
     );
+    for target in hermod_platforms::log_targets() {
+        directives.push_str(&format!(",{target}={default}"));
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

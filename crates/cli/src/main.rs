@@ -75,7 +75,7 @@ enum Command {
 pub(crate) enum PairingAction {
     /// Allow the user who was given this code.
     Approve {
-        /// The platform the user wrote from (for example telegram).
+        /// The platform the user wrote from, as `hermod pairing list` shows it.
         platform: String,
         /// The pairing code hermod sent the user (not case-sensitive).
         code: String,
@@ -87,7 +87,7 @@ pub(crate) enum PairingAction {
     },
     /// Take a user's approval back.
     Revoke {
-        /// The platform the user was approved on (for example telegram).
+        /// The platform the user was approved on, as `hermod pairing list` shows it.
         platform: String,
         /// The user's id on that platform, as `hermod pairing list` shows it.
         user: String,
@@ -113,7 +113,7 @@ pub(crate) enum SessionsAction {
         /// How many to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        /// Only sessions of this platform (for example api_server).
+        /// Only sessions of this platform, as `hermod sessions list` shows it.
         #[arg(long)]
         platform: Option<String>,
         /// Print JSON instead of a table.

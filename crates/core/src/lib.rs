@@ -19,6 +19,7 @@ mod delivery;
 mod durable;
 mod error;
 mod health;
+mod platform;
 mod reply;
 mod router;
 mod runtime;
@@ -37,6 +38,7 @@ pub use delivery::{
 };
 pub use error::CoreError;
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
+pub use platform::{BuildContext, Built, PlatformConfig};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder};

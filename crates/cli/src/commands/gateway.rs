@@ -4,12 +4,11 @@ mod readiness;
 
 use crate::commands::out;
 use crate::config::{self, Config};
+use crate::database;
 use crate::home::{self, Create};
-use crate::{database, dotenv};
 use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
-use hermod_core::{ComponentState, Gateway, Health, STORE_COMPONENT};
-use hermod_model::Secret;
+use hermod_core::{BuildContext, ComponentState, Gateway, Health, STORE_COMPONENT};
 use readiness::Watched;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +17,7 @@ use tracing::{info, warn};
 pub async fn run() -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::Yes)?;
-    let mut config = config::load(&home, &process)?;
+    let config = config::load(&home, &process)?;
 
     // Before anything else is written or printed: a database that cannot be
     // used stops the gateway here rather than failing every request.
@@ -28,7 +27,6 @@ pub async fn run() -> anyhow::Result<()> {
     database::check(&store, &db_path).await?;
     health.set(STORE_COMPONENT, ComponentState::Running);
     let store = Arc::new(store);
-    ensure_api_key(&mut config)?;
 
     let agent = LlmAgent::try_new(llm_config(&config), ToolRegistry::default())
         .map_err(|e| anyhow::anyhow!("cannot set up the model client: {e}"))?;
@@ -43,17 +41,26 @@ pub async fn run() -> anyhow::Result<()> {
     for notice in &config.notices {
         warn!(setting = %notice.subject, "recognised but not used: {}", notice.message);
     }
-    config.platforms.set_home(&config.home);
+    let shutdown = CancellationToken::new();
+    let build = BuildContext {
+        store: store.clone(),
+        home: config.home.clone(),
+        media_dir: config.home.join("media"),
+        shutdown: shutdown.clone(),
+    };
     let adapters = config
         .platforms
-        .build(store.clone())
+        .build(&build)
         .await
         .context("cannot start a platform")?;
     if adapters.is_empty() {
         anyhow::bail!(config::ConfigError(
-            "no platform is enabled: enable the API server (API_SERVER_ENABLED=true) or configure a platform"
+            "no platform is enabled: configure one (its token in .env, or its section in config.yaml); `hermod config check` shows what is enabled"
                 .into()
         ));
+    }
+    for line in adapters.iter().flat_map(|a| &a.built.first_run) {
+        out(line);
     }
 
     let mut builder = Gateway::builder(store, Arc::new(agent), config.gateway.clone())
@@ -62,19 +69,18 @@ pub async fn run() -> anyhow::Result<()> {
         .display(config.display.clone())
         .output_dir(config.home.join("output"))
         .health(health.clone());
-    for built in &adapters {
-        info!(adapter = %built.description, "adapter built");
-        builder = builder.adapter(Arc::clone(&built.adapter));
+    for a in &adapters {
+        info!(platform = a.name, adapter = %a.built.description, "adapter built");
+        builder = builder.adapter(Arc::clone(&a.built.adapter));
     }
     let gateway = builder.build().map_err(config::ConfigError)?;
 
-    let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
     let watched = adapters
         .iter()
         .map(|a| Watched {
-            id: a.adapter.id(),
-            description: a.description.clone(),
+            id: a.built.adapter.id(),
+            description: a.built.description.clone(),
         })
         .collect();
     let ready = |running: &[String]| {
@@ -113,38 +119,6 @@ fn is_loopback_url(url: &str) -> bool {
     ["127.", "localhost", "[::1]"]
         .iter()
         .any(|p| rest.starts_with(p))
-}
-
-/// On a first run with the API server enabled and no key, generates one,
-/// saves it in `HERMOD_HOME/.env` (mode 0600) and prints it once.
-fn ensure_api_key(config: &mut Config) -> anyhow::Result<()> {
-    let api = &mut config.platforms.api_server;
-    if !api.enabled || api.key.is_some() {
-        return Ok(());
-    }
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("cannot generate an API key: {e}"))?;
-    let key = format!("hermod-{}", hermod_model::to_hex(&bytes));
-    let path = config.home.join(".env");
-    dotenv::append(&path, "API_SERVER_KEY", &key)
-        .with_context(|| format!("cannot save the generated API key to {}", path.display()))?;
-    out(format_args!(
-        "Generated an API key and saved it as API_SERVER_KEY in {}:",
-        path.display()
-    ));
-    out(format_args!("  {key}"));
-    out("Clients send it as 'Authorization: Bearer <key>'. It is not shown again.");
-    out(format_args!(
-        "Conversations are stored in {}.",
-        config.home.join("hermod.db").display()
-    ));
-    out("Try it once the gateway is ready:");
-    out(format_args!(
-        "  {}",
-        crate::commands::chat_example(&api.host, api.port, &key, &api.model_name)
-    ));
-    api.key = Some(Secret::new(key));
-    Ok(())
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM; a second signal exits at once.

@@ -125,7 +125,7 @@ const POLICY_KEYS: &[&str] = &[
 const INSTEAD: &[(&str, &str)] = &[
     (
         "platforms.*.token",
-        "hermod reads platform tokens from their environment variables (TELEGRAM_BOT_TOKEN ...) in .env",
+        "hermod reads platform tokens from their environment variables (<PLATFORM>_BOT_TOKEN ...) in .env",
     ),
     (
         "platforms.*.api_key",
@@ -377,7 +377,6 @@ const INSTEAD: &[(&str, &str)] = &[
         "gateway.systemd_watchdog_seconds",
         "hermod does not ping a systemd watchdog yet",
     ),
-    ("gateway.api_server", "see platforms.api_server"),
     (
         "gateway.always_log_local",
         "hermod logs to stderr (RUST_LOG)",

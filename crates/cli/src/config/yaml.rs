@@ -14,7 +14,7 @@ use serde_path_to_error::Segment;
 /// One rejected key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// The key, dotted (`platforms.api_server.port`).
+    /// The key, dotted (`agent.max_turns`).
     pub key: String,
     /// Its line in the file, when it could be found.
     pub line: Option<usize>,

@@ -10,6 +10,7 @@ mod inbound;
 mod key;
 mod listener;
 mod outbound;
+mod platform;
 mod server;
 mod stream;
 

@@ -1,52 +1,135 @@
 //! The only list of hermod's adapters.
 //!
-//! Each adapter is one field of [`PlatformsConfig`] (its `platforms.<name>`
-//! section), one Cargo feature, and one line in [`PlatformsConfig::build`].
+//! Each platform is its own crate whose configuration type implements
+//! [`PlatformConfig`], one Cargo feature, and one line in the
+//! [`platforms!`] invocation below. Everything else — the `platforms:`
+//! section of `config.yaml`, environment variables, validation, `config
+//! check`, building the adapters, log targets — is generated from that
+//! line, so nothing outside a platform's crate and this file names a
+//! platform.
 
 pub mod hermes_schema;
 mod known;
 
 pub use known::{KNOWN_PLATFORMS, KnownPlatform, known_platform, platform_of_variable};
 
-use hermod_core::{Adapter, AdapterError};
+use async_trait::async_trait;
+use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig};
 use hermod_model::EnvVars;
-use hermod_store::Store;
 use serde::Deserialize;
-use std::path::Path;
-use std::sync::Arc;
 
-/// The `platforms:` section of `config.yaml`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PlatformsConfig {
-    #[cfg(feature = "api_server")]
-    pub api_server: hermod_api_server::ApiServerConfig,
-    #[cfg(feature = "telegram")]
-    pub telegram: hermod_telegram::TelegramConfig,
+/// [`PlatformConfig`] without its static parts, so the registry can hold
+/// every platform in one list.
+#[async_trait]
+trait Platform: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn env_vars(&self) -> &'static [&'static str];
+    fn apply_env(&mut self, env: &EnvVars) -> Result<(), String>;
+    fn enabled(&self) -> bool;
+    fn validate(&self) -> Result<(), String>;
+    fn describe(&self) -> String;
+    fn authenticates_callers(&self) -> bool;
+    async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError>;
 }
 
-/// An adapter ready to run, with a line describing it for the operator.
-pub struct BuiltAdapter {
-    pub adapter: Arc<dyn Adapter>,
-    pub description: String,
-}
-
-impl std::fmt::Debug for BuiltAdapter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.description)
+#[async_trait]
+impl<T: PlatformConfig> Platform for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+    fn env_vars(&self) -> &'static [&'static str] {
+        T::env_vars()
+    }
+    fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+        PlatformConfig::apply_env(self, env)
+    }
+    fn enabled(&self) -> bool {
+        PlatformConfig::enabled(self)
+    }
+    fn validate(&self) -> Result<(), String> {
+        PlatformConfig::validate(self)
+    }
+    fn describe(&self) -> String {
+        PlatformConfig::describe(self)
+    }
+    fn authenticates_callers(&self) -> bool {
+        PlatformConfig::authenticates_callers(self)
+    }
+    async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
+        PlatformConfig::build(self, ctx).await
     }
 }
 
-/// The names of the platforms compiled into this build, for the
-/// `<PLATFORM>_ALLOWED_USERS`-style variables core reads.
-pub fn platform_names() -> Vec<&'static str> {
-    [
-        cfg!(feature = "api_server").then_some("api_server"),
-        cfg!(feature = "telegram").then_some("telegram"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+/// Generates [`PlatformsConfig`] (one field per platform, its
+/// `platforms.<name>` section) and the list the rest of this file walks.
+macro_rules! platforms {
+    ($( #[cfg(feature = $feature:literal)] $field:ident : $config:ty, )*) => {
+        /// The `platforms:` section of `config.yaml`.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct PlatformsConfig {
+            $(
+                #[cfg(feature = $feature)]
+                pub $field: $config,
+            )*
+        }
+
+        impl PlatformsConfig {
+            fn each(&self) -> Vec<&dyn Platform> {
+                #[allow(unused_mut, reason = "a build without adapters adds nothing")]
+                let mut all: Vec<&dyn Platform> = Vec::new();
+                $(
+                    #[cfg(feature = $feature)]
+                    all.push(&self.$field);
+                )*
+                all
+            }
+
+            fn each_mut(&mut self) -> Vec<&mut dyn Platform> {
+                #[allow(unused_mut, reason = "a build without adapters adds nothing")]
+                let mut all: Vec<&mut dyn Platform> = Vec::new();
+                $(
+                    #[cfg(feature = $feature)]
+                    all.push(&mut self.$field);
+                )*
+                all
+            }
+        }
+
+        /// The names of the platforms compiled into this build.
+        pub fn platform_names() -> Vec<&'static str> {
+            #[allow(unused_mut, reason = "a build without adapters adds nothing")]
+            let mut names = Vec::new();
+            $(
+                #[cfg(feature = $feature)]
+                names.push(<$config as PlatformConfig>::NAME);
+            )*
+            names
+        }
+
+        /// The log targets of the platform crates compiled in (their crate
+        /// names), for the default log filter.
+        pub fn log_targets() -> Vec<&'static str> {
+            #[allow(unused_mut, reason = "a build without adapters adds nothing")]
+            let mut targets = Vec::new();
+            $(
+                #[cfg(feature = $feature)]
+                targets.push(crate_of(std::any::type_name::<$config>()));
+            )*
+            targets
+        }
+    };
+}
+
+// The registry: one line per platform.
+platforms! {
+    #[cfg(feature = "api_server")] api_server: hermod_api_server::ApiServerConfig,
+    #[cfg(feature = "telegram")] telegram: hermod_telegram::TelegramConfig,
+}
+
+/// `hermod_telegram` of `hermod_telegram::config::TelegramConfig`.
+fn crate_of(type_name: &'static str) -> &'static str {
+    type_name.split("::").next().unwrap_or(type_name)
 }
 
 /// An enabled platform, as `hermod config check` lists it.
@@ -60,130 +143,62 @@ pub struct EnabledPlatform {
     pub authenticates_callers: bool,
 }
 
+/// A built adapter and the platform it is for.
+#[derive(Debug)]
+pub struct BuiltPlatform {
+    pub name: &'static str,
+    pub built: Built,
+}
+
 impl PlatformsConfig {
-    /// Applies each adapter's environment variables; each adapter reports
+    /// Applies each platform's environment variables; each platform reports
     /// its first bad variable.
-    #[cfg_attr(
-        not(any(feature = "api_server", feature = "telegram")),
-        expect(
-            unused_variables,
-            reason = "no adapter compiled in reads the environment"
-        )
-    )]
     pub fn apply_env(&mut self, env: &EnvVars) -> Vec<String> {
-        #[cfg_attr(
-            not(any(feature = "api_server", feature = "telegram")),
-            expect(unused_mut, reason = "no adapter compiled in reports anything")
-        )]
-        let mut errors = Vec::new();
-        #[cfg(feature = "api_server")]
-        errors.extend(self.api_server.apply_env(env).err());
-        #[cfg(feature = "telegram")]
-        errors.extend(self.telegram.apply_env(env).err());
-        errors
+        self.each_mut()
+            .into_iter()
+            .filter_map(|p| p.apply_env(env).err())
+            .collect()
     }
 
-    /// Checks each enabled adapter's settings; each adapter reports its
-    /// first problem.
+    /// Checks each enabled platform's settings; each reports its first
+    /// problem.
     pub fn validate(&self) -> Vec<String> {
-        #[cfg_attr(
-            not(any(feature = "api_server", feature = "telegram")),
-            expect(unused_mut, reason = "no adapter compiled in reports anything")
-        )]
-        let mut errors = Vec::new();
-        #[cfg(feature = "api_server")]
-        if self.api_server.enabled {
-            errors.extend(self.api_server.validate().err());
-        }
-        #[cfg(feature = "telegram")]
-        if self.telegram.enabled() {
-            errors.extend(self.telegram.validate().err());
-        }
-        errors
+        self.each()
+            .into_iter()
+            .filter(|p| p.enabled())
+            .filter_map(|p| p.validate().err())
+            .collect()
     }
 
     /// The platforms that will run, in the order they start.
     pub fn enabled(&self) -> Vec<EnabledPlatform> {
-        #[cfg_attr(
-            not(any(feature = "api_server", feature = "telegram")),
-            expect(unused_mut, reason = "no adapter compiled in adds anything")
-        )]
-        let mut enabled = Vec::new();
-        #[cfg(feature = "api_server")]
-        if self.api_server.enabled {
-            let key = if self.api_server.key.is_some() {
-                "key set"
-            } else {
-                "key generated on first run"
-            };
-            enabled.push(EnabledPlatform {
-                name: "api_server",
-                summary: format!(
-                    "http://{}:{} ({key})",
-                    self.api_server.host, self.api_server.port
-                ),
-                authenticates_callers: true,
-            });
-        }
-        #[cfg(feature = "telegram")]
-        if self.telegram.enabled() {
-            let summary = match &self.telegram.webhook_url {
-                Some(url) => format!("webhook at {url}"),
-                None => "long polling".to_owned(),
-            };
-            enabled.push(EnabledPlatform {
-                name: "telegram",
-                summary,
-                authenticates_callers: false,
-            });
-        }
-        enabled
+        self.each()
+            .into_iter()
+            .filter(|p| p.enabled())
+            .map(|p| EnabledPlatform {
+                name: p.name(),
+                summary: p.describe(),
+                authenticates_callers: p.authenticates_callers(),
+            })
+            .collect()
     }
 
-    /// Tells the adapters where `HERMOD_HOME` is (for files they keep there).
-    #[cfg_attr(
-        not(feature = "telegram"),
-        expect(unused_variables, reason = "no adapter compiled in keeps files")
-    )]
-    pub fn set_home(&mut self, home: &Path) {
-        #[cfg(feature = "telegram")]
-        self.telegram.set_media_dir(home.join("media"));
+    /// Every platform's environment variables, by platform.
+    pub fn env_vars(&self) -> Vec<(&'static str, &'static [&'static str])> {
+        self.each()
+            .into_iter()
+            .map(|p| (p.name(), p.env_vars()))
+            .collect()
     }
 
-    /// Builds every enabled adapter (binding listeners, so a port in use is
-    /// reported here). Adapters keep their small state (update offsets) in
-    /// `store`; the API server looks up there who owns a session a request
-    /// names.
-    #[cfg_attr(
-        not(any(feature = "api_server", feature = "telegram")),
-        expect(unused_variables, reason = "no adapter compiled in uses the store")
-    )]
-    pub async fn build(&self, store: Arc<dyn Store>) -> Result<Vec<BuiltAdapter>, AdapterError> {
-        #[cfg_attr(
-            not(any(feature = "api_server", feature = "telegram")),
-            expect(
-                unused_mut,
-                reason = "every adapter feature adds to it; a build with none adds nothing"
-            )
-        )]
+    /// Builds every enabled platform's adapter (binding listeners, so a
+    /// port in use is reported here).
+    pub async fn build(&self, ctx: &BuildContext) -> Result<Vec<BuiltPlatform>, AdapterError> {
         let mut built = Vec::new();
-        #[cfg(feature = "api_server")]
-        if self.api_server.enabled {
-            let server = hermod_api_server::ApiServer::bind(self.api_server.clone())
-                .await?
-                .with_store(Arc::clone(&store));
-            let description = format!("API server on http://{}", server.local_addr());
-            built.push(BuiltAdapter {
-                adapter: Arc::new(server),
-                description,
-            });
-        }
-        #[cfg(feature = "telegram")]
-        if self.telegram.enabled() {
-            let adapter = hermod_telegram::TelegramAdapter::new(self.telegram.clone(), store)?;
-            built.push(BuiltAdapter {
-                adapter: Arc::new(adapter),
-                description: "Telegram bot".into(),
+        for platform in self.each().into_iter().filter(|p| p.enabled()) {
+            built.push(BuiltPlatform {
+                name: platform.name(),
+                built: platform.build(ctx).await?,
             });
         }
         Ok(built)

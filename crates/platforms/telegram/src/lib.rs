@@ -8,6 +8,7 @@ mod inbound;
 mod media;
 mod outbound;
 mod pacing;
+mod platform;
 mod poll;
 mod receive;
 mod render;

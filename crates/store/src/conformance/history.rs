@@ -24,7 +24,7 @@ async fn count(store: &dyn Store, id: &str) -> u64 {
 
 /// The last exchanges go, whole and in order, and the counters follow.
 pub async fn undo_takes_back_last_exchanges(store: Arc<dyn Store>) {
-    create(&*store, "u", "telegram", 1).await;
+    create(&*store, "u", "talk", 1).await;
     let call = ToolCall {
         id: "call_1".into(),
         name: "clock".into(),
@@ -106,7 +106,7 @@ pub async fn undo_takes_back_last_exchanges(store: Arc<dyn Store>) {
 
 /// Asking for more exchanges than exist takes what there is; 0 takes none.
 pub async fn undo_takes_what_exists(store: Arc<dyn Store>) {
-    create(&*store, "w", "telegram", 1).await;
+    create(&*store, "w", "talk", 1).await;
     assert!(
         store
             .undo_exchanges(&sid("w"), 3)
@@ -149,7 +149,7 @@ pub async fn undo_takes_what_exists(store: Arc<dyn Store>) {
 /// `/retry`: the undone user message is appended again and history reads as
 /// if the first answer never happened; taken-back messages never return.
 pub async fn retry_replaces_the_last_exchange(store: Arc<dyn Store>) {
-    create(&*store, "r", "telegram", 1).await;
+    create(&*store, "r", "talk", 1).await;
     append(
         &*store,
         "r",
@@ -203,8 +203,8 @@ pub async fn retry_replaces_the_last_exchange(store: Arc<dyn Store>) {
 
 /// Search skips taken-back messages; other sessions are untouched.
 pub async fn undone_messages_leave_search(store: Arc<dyn Store>) {
-    create(&*store, "a", "telegram", 1).await;
-    create(&*store, "b", "telegram", 1).await;
+    create(&*store, "a", "talk", 1).await;
+    create(&*store, "b", "talk", 1).await;
     append(
         &*store,
         "a",

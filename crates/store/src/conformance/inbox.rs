@@ -7,8 +7,8 @@ use std::sync::Arc;
 /// A key is recorded once; states move on; unfinished entries come back
 /// oldest first; done entries are pruned by age.
 pub async fn inbox_records_once_and_tracks_progress(store: Arc<dyn Store>) {
-    let tg = PlatformId::from_static("telegram");
-    let other = PlatformId::from_static("slack");
+    let tg = PlatformId::from_static("talk");
+    let other = PlatformId::from_static("room");
     assert!(
         store
             .inbox_record(&tg, "42:7", "{\"a\":1}", 10)
@@ -40,14 +40,7 @@ pub async fn inbox_records_once_and_tracks_progress(store: Arc<dyn Store>) {
         .iter()
         .map(|e| (e.platform.as_str(), e.key.as_str()))
         .collect();
-    assert_eq!(
-        keys,
-        [
-            ("telegram", "42:7"),
-            ("slack", "42:7"),
-            ("telegram", "42:8")
-        ]
-    );
+    assert_eq!(keys, [("talk", "42:7"), ("room", "42:7"), ("talk", "42:8")]);
     assert_eq!(
         unfinished[0].event_json, "{\"a\":1}",
         "the first recording stands"
@@ -92,7 +85,7 @@ pub async fn inbox_records_once_and_tracks_progress(store: Arc<dyn Store>) {
 
 /// Unfinished entries page by `seq` through any number of them.
 pub async fn inbox_unfinished_pages_through_everything(store: Arc<dyn Store>) {
-    let tg = PlatformId::from_static("telegram");
+    let tg = PlatformId::from_static("talk");
     for i in 0..2_500 {
         store
             .inbox_record(&tg, &format!("k{i}"), "{}", i)
@@ -122,9 +115,9 @@ pub async fn inbox_unfinished_pages_through_everything(store: Arc<dyn Store>) {
 /// Starting a turn stores its user message and links it to the inbound
 /// messages in one step; previews are recorded per message.
 pub async fn inbox_start_turn_links_the_user_message(store: Arc<dyn Store>) {
-    let tg = PlatformId::from_static("telegram");
+    let tg = PlatformId::from_static("talk");
     let session = store
-        .create_session(super::new_session("s-inbox", "telegram", 1))
+        .create_session(super::new_session("s-inbox", "talk", 1))
         .await
         .expect("session");
     for key in ["c:1", "c:2", "c:3"] {

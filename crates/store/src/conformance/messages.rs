@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// Appends keep their order, ids increase, and the session's counters add up.
 pub async fn append_keeps_order_and_counts(store: Arc<dyn Store>) {
-    create(&*store, "m", "telegram", 1_000).await;
+    create(&*store, "m", "talk", 1_000).await;
     let first = AppendMessages {
         session: sid("m"),
         messages: vec![
@@ -86,7 +86,7 @@ pub async fn append_keeps_order_and_counts(store: Arc<dyn Store>) {
     assert_eq!(s.updated_at_ms, 2_500);
 
     // A session without messages has an empty history, not an error.
-    create(&*store, "quiet", "telegram", 1).await;
+    create(&*store, "quiet", "talk", 1).await;
     assert!(
         store
             .messages(&sid("quiet"))
@@ -98,7 +98,7 @@ pub async fn append_keeps_order_and_counts(store: Arc<dyn Store>) {
 
 /// Every kind of message reads back exactly as it was appended.
 pub async fn messages_round_trip_exactly(store: Arc<dyn Store>) {
-    create(&*store, "rt", "api_server", 1).await;
+    create(&*store, "rt", "api", 1).await;
     let parts = Content::Parts(vec![
         ContentPart::Text {
             text: "what is in\nthis picture?".into(),
@@ -173,8 +173,8 @@ pub async fn messages_round_trip_exactly(store: Arc<dyn Store>) {
 /// Search finds messages by their words, case- and accent-insensitively,
 /// requires every word, and ranks the best match first.
 pub async fn search_finds_words(store: Arc<dyn Store>) {
-    create(&*store, "s1", "telegram", 1).await;
-    create(&*store, "s2", "discord", 1).await;
+    create(&*store, "s1", "talk", 1).await;
+    create(&*store, "s2", "board", 1).await;
     let filler = "and then we talked about the weather and the traffic for a while";
     let parts = Content::Parts(vec![ContentPart::Text {
         text: "an albatross in a picture".into(),
@@ -257,7 +257,7 @@ pub async fn search_finds_words(store: Arc<dyn Store>) {
 
 /// Search returns at most `limit` hits; 0 means a default of at least 10.
 pub async fn search_respects_limit(store: Arc<dyn Store>) {
-    create(&*store, "l", "telegram", 1).await;
+    create(&*store, "l", "talk", 1).await;
     let many = (0..12)
         .map(|i| at(ChatMessage::user(format!("needle number {i}")), i))
         .collect();
@@ -270,7 +270,7 @@ pub async fn search_respects_limit(store: Arc<dyn Store>) {
 
 /// No input is a query syntax error; quotes and operators are just text.
 pub async fn search_survives_hostile_queries(store: Arc<dyn Store>) {
-    create(&*store, "h", "telegram", 1).await;
+    create(&*store, "h", "talk", 1).await;
     let ids = append(
         &*store,
         "h",
@@ -338,7 +338,7 @@ pub async fn search_survives_hostile_queries(store: Arc<dyn Store>) {
 
 /// An empty or blank query finds nothing (and is not an error).
 pub async fn empty_query_finds_nothing(store: Arc<dyn Store>) {
-    create(&*store, "q", "telegram", 1).await;
+    create(&*store, "q", "talk", 1).await;
     append(
         &*store,
         "q",
@@ -358,7 +358,7 @@ pub async fn concurrent_appends_all_land(store: Arc<dyn Store>) {
     const TASKS: usize = 8;
     const BATCHES: usize = 10;
     for t in 0..TASKS {
-        create(&*store, &format!("c{t}"), "telegram", 1).await;
+        create(&*store, &format!("c{t}"), "talk", 1).await;
     }
     let mut handles = Vec::new();
     for t in 0..TASKS {

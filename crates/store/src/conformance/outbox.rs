@@ -10,7 +10,7 @@ use std::sync::Arc;
 fn delivery(key: &str, at_ms: i64) -> NewOutbox {
     NewOutbox {
         key: key.to_owned(),
-        platform: PlatformId::new("telegram"),
+        platform: PlatformId::new("talk"),
         target: ChatTarget {
             chat_id: "-100123".to_owned(),
             thread_id: None,
@@ -65,7 +65,7 @@ fn ids(raw: &[&str]) -> Vec<String> {
 pub async fn outbox_put_and_get_round_trip(store: Arc<dyn Store>) {
     let full = NewOutbox {
         key: "reply:s1:42".to_owned(),
-        platform: PlatformId::new("discord"),
+        platform: PlatformId::new("board"),
         target: ChatTarget {
             chat_id: "chan-7".to_owned(),
             thread_id: Some("thread \"9\" ✈".to_owned()),
@@ -165,7 +165,7 @@ pub async fn outbox_put_is_idempotent(store: Arc<dyn Store>) {
 /// A reply's messages and its delivery are stored together; replaying the
 /// same key stores nothing more and returns the entry already there.
 pub async fn append_reply_appends_once(store: Arc<dyn Store>) {
-    create(&*store, "r", "telegram", 1).await;
+    create(&*store, "r", "talk", 1).await;
     let reply = || AppendMessages {
         session: sid("r"),
         messages: vec![
@@ -268,7 +268,7 @@ pub async fn append_reply_to_unknown_session_writes_nothing(store: Arc<dyn Store
     assert!(store.search("boo", 5).await.expect("search").is_empty());
 
     // The key is still free for a successful write.
-    create(&*store, "ghost", "telegram", 1).await;
+    create(&*store, "ghost", "talk", 1).await;
     let append = AppendMessages {
         session: sid("ghost"),
         messages: vec![at(ChatMessage::assistant("boo"), 5)],

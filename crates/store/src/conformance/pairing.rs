@@ -34,12 +34,12 @@ fn users(pending: &[PendingPairing]) -> Vec<&str> {
 /// Requests get fresh ids, read back exactly, list oldest first, filter by
 /// platform, hide once expired, and are removed one by one or by purging.
 pub async fn pending_pairings_list_expire_and_purge(store: Arc<dyn Store>) {
-    let telegram = PlatformId::new("telegram");
+    let talk = PlatformId::new("talk");
     let plan = [
-        request("telegram", "t-late", 30),
-        request("discord", "d-1", 10),
-        request("telegram", "t-early", 20),
-        request("telegram", "t-early", 20),
+        request("talk", "t-late", 30),
+        request("board", "d-1", 10),
+        request("talk", "t-early", 20),
+        request("talk", "t-early", 20),
     ];
     let mut ids = Vec::new();
     for p in &plan {
@@ -65,13 +65,13 @@ pub async fn pending_pairings_list_expire_and_purge(store: Arc<dyn Store>) {
     assert_eq!(all[3], want, "a request reads back exactly");
 
     let only = store
-        .pending_pairings(Some(&telegram), 0)
+        .pending_pairings(Some(&talk), 0)
         .await
         .expect("pending");
     assert_eq!(users(&only), ["t-early", "t-early", "t-late"]);
     assert!(
         store
-            .pending_pairings(Some(&PlatformId::new("slack")), 0)
+            .pending_pairings(Some(&PlatformId::new("room")), 0)
             .await
             .expect("pending")
             .is_empty()
@@ -101,60 +101,57 @@ pub async fn pending_pairings_list_expire_and_purge(store: Arc<dyn Store>) {
 /// Approving a user upserts the approval and clears that user's pending
 /// requests on that platform only.
 pub async fn approve_clears_pending_requests(store: Arc<dyn Store>) {
-    let telegram = PlatformId::new("telegram");
+    let talk = PlatformId::new("talk");
     for p in [
-        request("telegram", "u-1", 1),
-        request("telegram", "u-1", 2),
-        request("discord", "u-1", 3),
-        request("telegram", "u-2", 4),
+        request("talk", "u-1", 1),
+        request("talk", "u-1", 2),
+        request("board", "u-1", 3),
+        request("talk", "u-2", 4),
     ] {
         store.add_pending_pairing(p).await.expect("add");
     }
-    assert!(!store.is_approved(&telegram, "u-1").await.expect("check"));
+    assert!(!store.is_approved(&talk, "u-1").await.expect("check"));
 
-    let mut user = approved("telegram", "u-1", 50);
+    let mut user = approved("talk", "u-1", 50);
     user.user_name = Some("Zoë".to_owned());
     store.approve_user(user.clone()).await.expect("approve");
-    assert!(store.is_approved(&telegram, "u-1").await.expect("check"));
+    assert!(store.is_approved(&talk, "u-1").await.expect("check"));
     assert!(
         !store
-            .is_approved(&PlatformId::new("discord"), "u-1")
+            .is_approved(&PlatformId::new("board"), "u-1")
             .await
             .expect("check"),
         "approval is per platform"
     );
-    assert!(!store.is_approved(&telegram, "U-1").await.expect("check"));
+    assert!(!store.is_approved(&talk, "U-1").await.expect("check"));
     let pending = store.pending_pairings(None, 0).await.expect("pending");
     let left: Vec<(&str, &str)> = pending
         .iter()
         .map(|p| (p.platform.as_str(), p.user_id.as_str()))
         .collect();
-    assert_eq!(left, [("discord", "u-1"), ("telegram", "u-2")]);
+    assert_eq!(left, [("board", "u-1"), ("talk", "u-2")]);
     assert_eq!(
         store.approved_users(None).await.expect("approved"),
         [user.clone()]
     );
 
     // Approving again replaces the name and time; still one approval.
-    let again = approved("telegram", "u-1", 70);
+    let again = approved("talk", "u-1", 70);
     store.approve_user(again.clone()).await.expect("re-approve");
     assert_eq!(
-        store
-            .approved_users(Some(&telegram))
-            .await
-            .expect("approved"),
+        store.approved_users(Some(&talk)).await.expect("approved"),
         [again]
     );
 }
 
 /// Approved users list by platform, then approval time; revoking removes one.
 pub async fn approved_users_order_and_revoke(store: Arc<dyn Store>) {
-    let telegram = PlatformId::new("telegram");
+    let talk = PlatformId::new("talk");
     for user in [
-        approved("telegram", "late", 30),
-        approved("discord", "d", 40),
-        approved("telegram", "early", 10),
-        approved("telegram", "a-tie", 30),
+        approved("talk", "late", 30),
+        approved("board", "d", 40),
+        approved("talk", "early", 10),
+        approved("talk", "a-tie", 30),
     ] {
         store.approve_user(user).await.expect("approve");
     }
@@ -167,43 +164,32 @@ pub async fn approved_users_order_and_revoke(store: Arc<dyn Store>) {
     let all = store.approved_users(None).await.expect("approved");
     assert_eq!(
         listed(all),
-        [
-            "discord:d",
-            "telegram:early",
-            "telegram:a-tie",
-            "telegram:late"
-        ]
+        ["board:d", "talk:early", "talk:a-tie", "talk:late"]
     );
-    let only = store
-        .approved_users(Some(&telegram))
-        .await
-        .expect("approved");
-    assert_eq!(
-        listed(only),
-        ["telegram:early", "telegram:a-tie", "telegram:late"]
-    );
+    let only = store.approved_users(Some(&talk)).await.expect("approved");
+    assert_eq!(listed(only), ["talk:early", "talk:a-tie", "talk:late"]);
     assert!(
         store
-            .approved_users(Some(&PlatformId::new("slack")))
+            .approved_users(Some(&PlatformId::new("room")))
             .await
             .expect("approved")
             .is_empty()
     );
 
-    assert!(store.revoke_user(&telegram, "late").await.expect("revoke"));
+    assert!(store.revoke_user(&talk, "late").await.expect("revoke"));
     assert!(
         !store
-            .revoke_user(&telegram, "late")
+            .revoke_user(&talk, "late")
             .await
             .expect("revoke again")
     );
     assert!(
         !store
-            .revoke_user(&PlatformId::new("discord"), "early")
+            .revoke_user(&PlatformId::new("board"), "early")
             .await
             .expect("revoke elsewhere")
     );
-    assert!(!store.is_approved(&telegram, "late").await.expect("check"));
-    assert!(store.is_approved(&telegram, "early").await.expect("check"));
+    assert!(!store.is_approved(&talk, "late").await.expect("check"));
+    assert!(store.is_approved(&talk, "early").await.expect("check"));
     assert_eq!(store.approved_users(None).await.expect("approved").len(), 3);
 }

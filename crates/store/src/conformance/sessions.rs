@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 /// A created session reads back exactly, including its full source.
 pub async fn create_and_get_round_trip(store: Arc<dyn Store>) {
-    let new = new_session("s-1", "telegram", 1_000);
+    let new = new_session("s-1", "talk", 1_000);
     let created = store
         .create_session(new.clone())
         .await
         .expect("create_session");
     assert_eq!(created.id, new.id);
     assert_eq!(created.key, new.key);
-    assert_eq!(created.platform, PlatformId::new("telegram"));
+    assert_eq!(created.platform, PlatformId::new("talk"));
     assert_eq!(created.source, new.source);
     assert_eq!(created.title, None);
     assert_eq!(
@@ -44,9 +44,9 @@ pub async fn create_and_get_round_trip(store: Arc<dyn Store>) {
 
 /// Creating an existing id fails with Conflict and leaves the first intact.
 pub async fn duplicate_create_conflicts(store: Arc<dyn Store>) {
-    create(&*store, "dup", "telegram", 1).await;
-    let mut again = new_session("dup", "discord", 2);
-    again.source = source("discord", "elsewhere");
+    create(&*store, "dup", "talk", 1).await;
+    let mut again = new_session("dup", "board", 2);
+    again.source = source("board", "elsewhere");
     let err = store
         .create_session(again)
         .await
@@ -61,7 +61,7 @@ pub async fn duplicate_create_conflicts(store: Arc<dyn Store>) {
         .await
         .expect("session")
         .expect("still there");
-    assert_eq!(kept.platform, PlatformId::new("telegram"));
+    assert_eq!(kept.platform, PlatformId::new("talk"));
     assert_eq!(kept.created_at_ms, 1);
 }
 
@@ -98,7 +98,7 @@ pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
         store.append_messages(append).await.map(drop),
     );
     not_found("messages", store.messages(&ghost).await.map(drop));
-    let key = SessionKey::from_raw("agent:main:telegram:dm:404");
+    let key = SessionKey::from_raw("agent:main:talk:dm:404");
     not_found("set_route", store.set_route(&key, &ghost, 5).await);
     assert_eq!(store.route(&key).await.expect("route"), None);
     assert!(
@@ -127,7 +127,7 @@ pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
 
 /// Only the first end of a session counts; ending does not touch updated_at.
 pub async fn end_session_keeps_first_end(store: Arc<dyn Store>) {
-    create(&*store, "e", "telegram", 100).await;
+    create(&*store, "e", "talk", 100).await;
     store
         .end_session(&sid("e"), "idle", 200)
         .await
@@ -148,7 +148,7 @@ pub async fn end_session_keeps_first_end(store: Arc<dyn Store>) {
 
 /// Titles are set and replaced.
 pub async fn set_title_sets_and_replaces(store: Arc<dyn Store>) {
-    create(&*store, "t", "telegram", 1).await;
+    create(&*store, "t", "talk", 1).await;
     store
         .set_title(&sid("t"), "First")
         .await
@@ -168,12 +168,8 @@ pub async fn set_title_sets_and_replaces(store: Arc<dyn Store>) {
 /// Listing: most recently updated first, limit/offset paging, platform filter.
 pub async fn list_sessions_order_and_paging(store: Arc<dyn Store>) {
     // Created in one order, updated (by appends) into another.
-    let plan = [
-        ("a", "telegram", 500),
-        ("b", "discord", 100),
-        ("c", "telegram", 400),
-    ];
-    let plan2 = [("d", "discord", 300), ("e", "telegram", 200)];
+    let plan = [("a", "talk", 500), ("b", "board", 100), ("c", "talk", 400)];
+    let plan2 = [("d", "board", 300), ("e", "talk", 200)];
     for (i, (id, platform, _)) in plan.iter().chain(&plan2).enumerate() {
         create(&*store, id, platform, i as i64).await;
     }
@@ -205,20 +201,20 @@ pub async fn list_sessions_order_and_paging(store: Arc<dyn Store>) {
     assert_eq!(page, ["b"]);
     assert!(list(None, 2, 5).await.is_empty());
 
-    let telegram = list(Some("telegram"), 0, 0).await;
-    assert!(telegram.iter().all(|s| s.platform.as_str() == "telegram"));
-    assert_eq!(ids(telegram), vec!["a".to_owned(), "c".into(), "e".into()]);
-    let discord: Vec<String> = ids(list(Some("discord"), 1, 1).await);
-    assert_eq!(discord, ["b"]);
-    assert!(list(Some("slack"), 0, 0).await.is_empty());
+    let talk = list(Some("talk"), 0, 0).await;
+    assert!(talk.iter().all(|s| s.platform.as_str() == "talk"));
+    assert_eq!(ids(talk), vec!["a".to_owned(), "c".into(), "e".into()]);
+    let board: Vec<String> = ids(list(Some("board"), 1, 1).await);
+    assert_eq!(board, ["b"]);
+    assert!(list(Some("room"), 0, 0).await.is_empty());
 }
 
 /// A routing key points at one session; setting it again replaces the target.
 pub async fn routing_upserts(store: Arc<dyn Store>) {
-    create(&*store, "r1", "telegram", 1).await;
-    create(&*store, "r2", "telegram", 2).await;
-    let key = SessionKey::from_raw("agent:main:telegram:dm:42");
-    let other = SessionKey::from_raw("agent:main:telegram:dm:43");
+    create(&*store, "r1", "talk", 1).await;
+    create(&*store, "r2", "talk", 2).await;
+    let key = SessionKey::from_raw("agent:main:talk:dm:42");
+    let other = SessionKey::from_raw("agent:main:talk:dm:43");
     assert_eq!(store.route(&key).await.expect("route"), None);
 
     store
@@ -242,11 +238,11 @@ pub async fn routing_upserts(store: Arc<dyn Store>) {
 /// A model override is set, replaced and cleared, and shows in every read.
 pub async fn model_override_sets_and_clears(store: Arc<dyn Store>) {
     let created = store
-        .create_session(new_session("mo", "telegram", 1))
+        .create_session(new_session("mo", "talk", 1))
         .await
         .expect("create_session");
     assert_eq!(created.model_override, None);
-    create(&*store, "other", "telegram", 2).await;
+    create(&*store, "other", "talk", 2).await;
     let read = |id: &'static str| {
         let store = Arc::clone(&store);
         async move {
@@ -293,10 +289,10 @@ pub async fn model_override_sets_and_clears(store: Arc<dyn Store>) {
 
 /// A key's sessions, ended ones included, most recently updated first.
 pub async fn sessions_for_key_newest_first(store: Arc<dyn Store>) {
-    let key = SessionKey::from_raw("agent:main:telegram:dm:7");
-    let other = SessionKey::from_raw("agent:main:telegram:dm:8");
+    let key = SessionKey::from_raw("agent:main:talk:dm:7");
+    let other = SessionKey::from_raw("agent:main:talk:dm:8");
     let under = |id: &str, key: &SessionKey, at_ms: i64| {
-        let mut new = new_session(id, "telegram", at_ms);
+        let mut new = new_session(id, "talk", at_ms);
         new.key = key.clone();
         new
     };
@@ -332,7 +328,7 @@ pub async fn sessions_for_key_newest_first(store: Arc<dyn Store>) {
     assert_eq!(ids(one), ["x1"]);
 
     // A limit of 0 means a default page of 50.
-    let busy = SessionKey::from_raw("agent:main:telegram:dm:busy");
+    let busy = SessionKey::from_raw("agent:main:talk:dm:busy");
     for i in 0..52 {
         store
             .create_session(under(&format!("b{i:02}"), &busy, i))
@@ -350,7 +346,7 @@ pub async fn sessions_for_key_newest_first(store: Arc<dyn Store>) {
 
 /// Reopening clears the end, so the session can be ended again later.
 pub async fn reopen_clears_the_end(store: Arc<dyn Store>) {
-    create(&*store, "ro", "telegram", 100).await;
+    create(&*store, "ro", "talk", 100).await;
     store
         .reopen_session(&sid("ro"))
         .await

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 /// Settings are absent until set, replaced by a second set, and deleted once.
 pub async fn settings_set_replace_delete(store: Arc<dyn Store>) {
-    let home = "home_channel:telegram";
+    let home = "home_channel:talk";
     assert_eq!(store.setting(home).await.expect("setting"), None);
     store
         .set_setting(home, "-100123", 10)
@@ -32,10 +32,7 @@ pub async fn settings_set_replace_delete(store: Arc<dyn Store>) {
         Some("")
     );
     assert_eq!(
-        store
-            .setting("HOME_CHANNEL:telegram")
-            .await
-            .expect("setting"),
+        store.setting("HOME_CHANNEL:talk").await.expect("setting"),
         None,
         "keys are exact"
     );

@@ -1,0 +1,97 @@
+//! [`PlatformConfig`]: what a platform crate gives the registry, so that a
+//! new platform is its own crate plus one line in the registry.
+//!
+//! A platform's configuration type is its `platforms.<name>` section of
+//! `config.yaml` (read strictly, defaults for what is missing), knows the
+//! environment variables it reads (the Hermes names), checks itself, says
+//! whether it is enabled and what it is in a line, and builds its adapter
+//! from a [`BuildContext`]. The registry composes the sections and calls
+//! these; nothing outside the platform's crate and the registry names a
+//! platform.
+
+use crate::adapter::{Adapter, AdapterError};
+use async_trait::async_trait;
+use hermod_model::EnvVars;
+use hermod_store::Store;
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What the gateway hands a platform to build its adapter.
+#[derive(Clone)]
+pub struct BuildContext {
+    /// The store, for the adapter's own small state (cursors, offsets).
+    pub store: Arc<dyn Store>,
+    /// `HERMOD_HOME`: config, `.env`, the database.
+    pub home: PathBuf,
+    /// Where inbound files are saved (`HERMOD_HOME/media`).
+    pub media_dir: PathBuf,
+    /// Cancelled when the gateway stops.
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("home", &self.home)
+            .field("media_dir", &self.media_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An adapter ready to run.
+pub struct Built {
+    pub adapter: Arc<dyn Adapter>,
+    /// A line for the operator: the platform's name, and its address when
+    /// it listens on one ("API server on http://127.0.0.1:8642").
+    pub description: String,
+    /// Lines to show the operator once, on stdout, before the gateway is
+    /// ready (a key generated on the first run, and how to use it).
+    pub first_run: Vec<String>,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+/// One platform, as the registry sees it. Implemented by the platform's
+/// `platforms.<name>` configuration type.
+#[async_trait]
+pub trait PlatformConfig: DeserializeOwned + Default + std::fmt::Debug + Send + Sync {
+    /// The platform's name: its `platforms.<name>` key, the platform of its
+    /// sessions, the prefix of its log target.
+    const NAME: &'static str;
+
+    /// The environment variables it reads (Hermes' names), for `--help`,
+    /// `config check` and `doctor`.
+    fn env_vars() -> &'static [&'static str];
+
+    /// Applies the environment over the file's settings. The first bad
+    /// variable is the error, with what it needs.
+    fn apply_env(&mut self, env: &EnvVars) -> Result<(), String>;
+
+    /// Whether it should run (a token is set, or it is switched on).
+    fn enabled(&self) -> bool;
+
+    /// Checks an enabled platform's settings. The first problem is the
+    /// error, with what to do.
+    fn validate(&self) -> Result<(), String>;
+
+    /// How it connects, in a few words, for `config check`
+    /// ("long polling", "http://127.0.0.1:8642 (key set)").
+    fn describe(&self) -> String;
+
+    /// Whether it authenticates its callers itself (an API key), so the
+    /// allowlists and pairing do not apply to it.
+    fn authenticates_callers(&self) -> bool {
+        false
+    }
+
+    /// Builds the adapter: binds listeners (so a port in use is reported
+    /// here), generates what a first run needs. Called for enabled,
+    /// validated platforms only.
+    async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError>;
+}
