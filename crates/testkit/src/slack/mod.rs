@@ -418,6 +418,13 @@ impl FakeSlack {
             .await;
     }
 
+    /// Waits until exactly `n` connections are open (0: all closed).
+    pub async fn wait_for_open_connections(&self, n: usize) {
+        self.shared
+            .wait_until(|s| (s.socket.open_connections() == n).then_some(()))
+            .await;
+    }
+
     /// Every envelope frame sent (deliveries and redeliveries), in order.
     pub fn envelopes(&self) -> Vec<SentEnvelope> {
         self.shared.lock().socket.sent.clone()
@@ -463,6 +470,19 @@ impl FakeSlack {
     /// Envelopes given up on: never acknowledged, after their last attempt.
     pub fn missed_envelopes(&self) -> Vec<String> {
         self.shared.lock().socket.missed.clone()
+    }
+
+    /// Waits until envelope `envelope_id` is given up on.
+    pub async fn wait_for_missed(&self, envelope_id: &str) {
+        self.shared
+            .wait_until(|s| {
+                s.socket
+                    .missed
+                    .iter()
+                    .any(|m| m == envelope_id)
+                    .then_some(())
+            })
+            .await;
     }
 
     /// Loses the next `n` acks the app sends (recorded, not honoured), so

@@ -153,6 +153,16 @@ pub async fn next_text(socket: &mut Socket) -> String {
     }
 }
 
+/// The next frame, as JSON, acknowledged when it is an envelope (so no
+/// redelivery comes in between however slow the test runs).
+pub async fn recv(socket: &mut Socket) -> Value {
+    let frame = next_json(socket).await;
+    if frame["envelope_id"].is_string() {
+        ack(socket, &frame).await;
+    }
+    frame
+}
+
 /// Acknowledges `envelope` as the docs show.
 pub async fn ack(socket: &mut Socket, envelope: &Value) {
     let ack = serde_json::json!({ "envelope_id": envelope["envelope_id"] });
