@@ -40,8 +40,10 @@
 //!
 //! Not modelled: OAuth and token rotation, Block Kit validation beyond the
 //! 50-block limit, `response_url` posts, ephemeral messages, history and
-//! other read methods, Enterprise Grid, and Slack's app-wide limit on
-//! events (30,000 an hour).
+//! other read methods, multi-person DMs, Enterprise Grid, Slack's app-wide
+//! limit on events (30,000 an hour), connections refreshed on their own
+//! after `approximate_connection_time` (disconnects come on demand), and
+//! `message` events for shared files.
 //!
 //! The server is listening when [`FakeSlack::start`] returns and stops
 //! when the handle is dropped.

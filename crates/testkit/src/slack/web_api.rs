@@ -42,7 +42,7 @@ pub(crate) fn call(
         "reactions.add" => react(shared, s, p, true),
         "reactions.remove" => react(shared, s, p, false),
         "conversations.info" => conversations_info(shared, s, p),
-        "conversations.open" => conversations_open(s, p),
+        "conversations.open" => conversations_open(shared, s, p),
         "users.info" => users_info(shared, s, p),
         "files.getUploadURLExternal" => files::get_upload_url(shared, s, p),
         "files.completeUploadExternal" => files::complete_upload(shared, s, p),
@@ -324,7 +324,7 @@ fn conversations_info(shared: &Shared, s: &mut State, p: &Params) -> Answer {
     Ok((object(json!({ "channel": json })), Vec::new()))
 }
 
-fn conversations_open(s: &mut State, p: &Params) -> Answer {
+fn conversations_open(shared: &Shared, s: &mut State, p: &Params) -> Answer {
     let users = p
         .str("users")
         .ok_or_else(|| ApiError::slack("users_list_not_supplied"))?;
@@ -334,7 +334,12 @@ fn conversations_open(s: &mut State, p: &Params) -> Answer {
         .get(user)
         .map(|u| u.dm.clone())
         .ok_or_else(|| ApiError::slack("user_not_found"))?;
-    Ok((object(json!({ "channel": {"id": dm} })), Vec::new()))
+    // `return_im` asks for the whole conversation object.
+    let channel = match s.channels.get(&dm) {
+        Some(channel) if p.bool("return_im", false) => channel_json(shared, channel),
+        _ => json!({ "id": dm }),
+    };
+    Ok((object(json!({ "channel": channel })), Vec::new()))
 }
 
 fn users_info(shared: &Shared, s: &mut State, p: &Params) -> Answer {

@@ -307,6 +307,14 @@ async fn reactions_conversations_and_users() {
         .ok("conversations.open", json!({"users": alice.id()}))
         .await;
     assert_eq!(opened["channel"]["id"], alice.dm_channel());
+    assert_eq!(opened["channel"]["is_im"], Value::Null);
+    let full = bot
+        .ok(
+            "conversations.open",
+            json!({"users": alice.id(), "return_im": true}),
+        )
+        .await;
+    assert_eq!(full["channel"]["is_im"], true);
 
     let user = bot.form("users.info", &[("user", alice.id())]).await;
     assert_eq!(user["user"]["name"], "alice");
