@@ -1,6 +1,6 @@
 //! The crate dependency direction of ARCHITECTURE.md, checked with
-//! `cargo metadata`: cli → platforms registry → adapters → core →
-//! {agent, store} → model, and nothing pointing back up.
+//! `cargo metadata`: cli → platforms registry → adapters → adapter kit →
+//! core → {agent, store} → model, and nothing pointing back up.
 
 #![allow(
     clippy::unwrap_used,
@@ -63,7 +63,23 @@ fn dependencies_point_one_way() {
         ("hermod-agent", &["hermod-model", "hermod-http"][..]),
         (
             "hermod-core",
-            &["hermod-model", "hermod-store", "hermod-agent", "hermod-http"][..],
+            &[
+                "hermod-model",
+                "hermod-store",
+                "hermod-agent",
+                "hermod-http",
+            ][..],
+        ),
+        // What every adapter shares; it names no platform.
+        (
+            "hermod-adapter-kit",
+            &[
+                "hermod-core",
+                "hermod-model",
+                "hermod-store",
+                "hermod-http",
+                "hermod-render",
+            ][..],
         ),
         (
             "hermod-testkit",
@@ -114,6 +130,7 @@ fn dependencies_point_one_way() {
                         "hermod-http",
                         "hermod-store",
                         "hermod-render",
+                        "hermod-adapter-kit",
                     ]
                     .contains(&dep.as_str()),
                     "adapter {name} depends on {dep}"

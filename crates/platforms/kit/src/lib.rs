@@ -1,7 +1,32 @@
 //! What every hermod platform adapter shares, so a new platform is its own
-//! protocol and little else.
+//! protocol and little else. This is the "for free" part of the adapter
+//! contract (`adapter-contract.md`): each block below carries one MUST or
+//! SHOULD of the contract, is tested once here (timing rules with paused
+//! time), and names no platform — the platform supplies its numbers,
+//! endpoints and payloads.
+//!
+//! | block | what a new platform gets |
+//! |---|---|
+//! | [`Pacer`] | sends and edits kept within published limits — per chat, per group, global, each a sliding window with a configurable burst; flood control after a refusal ([`Pacer::block`]); new messages before edits, and edit cadences that stretch with the number of replies streaming at once |
+//! | [`AdapterState`] / [`StateKey`] | typed values kept between runs (offsets, sync tokens, resume tokens) in the store's settings under `<platform>:<name>[:<scope>]`, never a hand-formatted key |
+//! | [`poll`] / [`PollSource`] | a long-polling loop that saves its cursor only after what it acknowledges was recorded, skips what it cannot place without looping, and backs off on every failed round |
+//! | [`Connection`] / [`Backoff`] | the receive loop's state (connecting / connected / retrying / failed), exponential backoff with jitter from 1 s to 5 minutes on tokio's clock, the platform's `retry_after` honoured, health reported degraded and running again, secrets masked in every reason |
+//! | [`WebhookListener`] | the one inbound HTTP listener of every webhook platform (`WEBHOOK_HOST`/`WEBHOOK_PORT`, default `127.0.0.1:8644`), a path per platform, started by the first route, a body limit, and a [`Verifier`] that checks the signature or secret on headers and raw bytes in constant time before the body is parsed ([`SecretHeader`] for shared secrets) |
+//! | [`MediaDir`] | inbound files downloaded into `HERMOD_HOME/media` with a size cap, a MIME type, safe stable names, never a partial file |
+//! | [`config`] | the id-list readers shared by every adapter and URL checks that name the setting |
+//!
+//! What stays in the adapter: its configuration type (Hermes's variable
+//! names), its API client on an injectable base URL, the pure conversions
+//! payload → `InboundEvent` and `Outbound` → request, its error
+//! classification onto `AdapterError`, and its capabilities.
+//!
+//! Loops return a classified `AdapterError` for what they cannot go on
+//! from (credentials refused, configuration wrong) and handle transient
+//! failures themselves through [`Connection::retry`]; core's supervisor
+//! around `run` sees only the former.
 
 mod backoff;
+pub mod config;
 mod connection;
 mod error;
 mod media;

@@ -74,6 +74,11 @@ pub trait PollSource: Send + Sync {
     /// spoil its batch).
     type Item: Send;
 
+    /// What the cursor is called, for logs and health (`the update offset`).
+    const CURSOR_NAME: &'static str = "cursor";
+    /// What places an item, for logs and health (`update_id`).
+    const ID_NAME: &'static str = "id";
+
     /// Fetches what came after `cursor` (waiting for it, for long polls).
     async fn fetch(&self, cursor: Option<&Self::Cursor>) -> Result<Vec<Self::Item>, FetchError>;
 
@@ -167,7 +172,11 @@ async fn handle_batch<S: PollSource>(
         let Some(next) = source.cursor_after(&item) else {
             // Its place is unknown: the cursor moves past the rest of the
             // batch, or not at all.
-            warn!("skipping a received item whose place cannot be read");
+            warn!(
+                id = S::ID_NAME,
+                "skipping a received item without a readable {}",
+                S::ID_NAME
+            );
             unreadable += 1;
             continue;
         };
@@ -198,12 +207,16 @@ async fn handle_batch<S: PollSource>(
         if let Err(e) = saved
             && matches!(outcome, Round::Done)
         {
-            return Round::Failed(Failed::because(format!("cannot save the cursor: {e}")));
+            return Round::Failed(Failed::because(format!(
+                "cannot save {}: {e}",
+                S::CURSOR_NAME
+            )));
         }
     }
     if unreadable > 0 && !acknowledged && matches!(outcome, Round::Done) {
         return Round::Failed(Failed::because(format!(
-            "received {unreadable} item(s) whose place cannot be read"
+            "received {unreadable} item(s) without a readable {}",
+            S::ID_NAME
         )));
     }
     outcome

@@ -98,18 +98,17 @@ impl<T: Serialize + DeserializeOwned> AdapterState<T> {
     /// When the key's name is not a plain word — a programming error in
     /// the adapter's constant, caught by its first test.
     pub fn new(store: Arc<dyn Store>, platform: &PlatformId, key: StateKey<T>) -> Self {
+        let StateKey { name, scope, .. } = key;
         assert!(
-            !key.name.is_empty()
-                && key
-                    .name
+            !name.is_empty()
+                && name
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
-            "state key names are plain words, not {:?}",
-            key.name
+            "state key names are plain words, not {name:?}"
         );
-        let key = match &key.scope {
-            Some(scope) => format!("{platform}:{}:{scope}", key.name),
-            None => format!("{platform}:{}", key.name),
+        let key = match scope {
+            Some(scope) => format!("{platform}:{name}:{scope}"),
+            None => format!("{platform}:{name}"),
         };
         Self {
             store,

@@ -1,8 +1,8 @@
 //! [`TelegramAdapter`]: Telegram as an [`Adapter`] — receiving (long
 //! polling or webhook) and sending, editing and deleting messages.
 //!
-//! Sends and edits are paced below Telegram's limits and honour flood
-//! control ([`crate::pacing`]): after a 429 for a chat, calls for that chat
+//! Sends and edits are paced within Telegram's limits by the kit's
+//! [`Pacer`] (see [`limits`]) and honour flood control: after a 429 for a chat, calls for that chat
 //! fail fast with `RateLimited` and the time that remains, and core's
 //! stream consumer and outbox decide how to wait. Idempotent calls (edits,
 //! deletions) are retried on transient failures; sends are not, since a
@@ -14,10 +14,10 @@ use crate::api::BotApi;
 use crate::config::{ReplyToMode, TelegramConfig};
 use crate::error::TelegramError;
 use crate::outbound::{self, FileSend, Target};
-use crate::pacing::{Call, Limits, Pacer, Wait};
 use crate::render::{MAX_MESSAGE, Part};
 use crate::types::{DeleteMessage, Done, IfGiven, SendChatAction, SentMessage};
 use async_trait::async_trait;
+use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait, WebhookListener};
 use hermod_core::{Adapter, AdapterContext, AdapterError, Typing};
 use hermod_http::{HttpClient, HttpConfig};
 use hermod_model::{
@@ -29,6 +29,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 /// Messages remembered as already replied to (`TELEGRAM_REPLY_TO_MODE=first`).
@@ -44,6 +45,21 @@ const IDEMPOTENT_ATTEMPTS: u32 = 3;
 const MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
 const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
 
+/// Telegram's published limits, kept strictly: about one message a
+/// second in a chat, twenty a minute in a group, thirty a second overall
+/// — here 28, since our spacing can shrink on the way to Telegram — with
+/// four of those kept for new messages so a chat's first answer never
+/// queues behind other chats' edits.
+pub(crate) fn limits() -> PacerLimits {
+    PacerLimits {
+        per_chat: Limit::per(1, Duration::from_secs(1)),
+        per_group: Some(Limit::per(20, Duration::from_secs(60))),
+        global: Limit::per(28, Duration::from_secs(1)),
+        send_reserve: 4,
+        max_wait: Duration::from_secs(3),
+    }
+}
+
 /// The Telegram adapter. Cheap to clone; clones share state.
 #[derive(Clone)]
 pub struct TelegramAdapter {
@@ -57,7 +73,9 @@ struct Inner {
     pacer: Pacer,
     /// `(chat, message)` pairs a reply already threaded to, newest last.
     replied: Mutex<VecDeque<(String, i64)>>,
-    connection: Mutex<ConnectionState>,
+    connection: Connection,
+    /// Where the webhook route is served (webhook mode only).
+    webhooks: WebhookListener,
 }
 
 impl std::fmt::Debug for TelegramAdapter {
@@ -73,48 +91,71 @@ impl std::fmt::Debug for TelegramAdapter {
 
 impl TelegramAdapter {
     /// Validates `config` and builds the adapter. The update offset is
-    /// kept in `store`'s settings. Nothing is contacted until `run`.
+    /// kept in `store`'s settings. Nothing is contacted until `run`. In
+    /// webhook mode its route goes on a listener of its own at
+    /// `WEBHOOK_HOST:WEBHOOK_PORT`; to share one with other webhook
+    /// platforms, use [`TelegramAdapter::with_webhooks`].
     pub fn new(config: TelegramConfig, store: Arc<dyn Store>) -> Result<Self, AdapterError> {
+        let webhooks = WebhookListener::new(config.listener().0);
+        Self::with_webhooks(config, store, webhooks)
+    }
+
+    /// [`TelegramAdapter::new`], serving the webhook route (webhook mode)
+    /// on `webhooks`, the listener every webhook platform shares.
+    pub fn with_webhooks(
+        config: TelegramConfig,
+        store: Arc<dyn Store>,
+        webhooks: WebhookListener,
+    ) -> Result<Self, AdapterError> {
         config.validate().map_err(AdapterError::Startup)?;
+        if config.webhook_url.is_some()
+            && let Some(ignored) = config.listener().1
+        {
+            warn!(
+                %ignored,
+                "TELEGRAM_WEBHOOK_HOST/PORT are deprecated aliases of WEBHOOK_HOST/PORT; remove them"
+            );
+        }
         let token = config
             .bot_token
             .clone()
             .ok_or_else(|| AdapterError::Startup("TELEGRAM_BOT_TOKEN is not set".into()))?;
         let http = HttpClient::with_config(&HttpConfig::default())
             .map_err(|e| AdapterError::Startup(format!("cannot set up HTTP: {e}")))?;
+        let token_secret = token.clone();
         let api = BotApi::new(
             http.reqwest().clone(),
             &config.api_base_url,
             token,
             config.request_timeout(),
         );
+        let connection =
+            Connection::new(crate::PLATFORM, config.max_reconnect_delay()).redacting(token_secret);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 api,
                 store,
-                pacer: Pacer::new(Limits::default()),
+                pacer: Pacer::new(limits()),
                 replied: Mutex::new(VecDeque::new()),
-                connection: Mutex::new(ConnectionState::Connecting),
+                connection,
+                webhooks,
             }),
         })
     }
 
     /// The state of the connection to Telegram, for status displays.
     pub fn connection_state(&self) -> ConnectionState {
-        *self
-            .inner
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.connection.state()
     }
 
-    pub(crate) fn set_connection(&self, state: ConnectionState) {
-        *self
-            .inner
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = state;
+    /// Receiving's state, backoff and health reports.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.inner.connection
+    }
+
+    pub(crate) fn webhooks(&self) -> &WebhookListener {
+        &self.inner.webhooks
     }
 
     pub(crate) fn config(&self) -> &TelegramConfig {
@@ -125,8 +166,8 @@ impl TelegramAdapter {
         &self.inner.api
     }
 
-    pub(crate) fn store(&self) -> &dyn Store {
-        self.inner.store.as_ref()
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
     }
 
     /// Waits for a slot for `call` in `target`'s chat, or fails fast.
@@ -154,13 +195,14 @@ impl TelegramAdapter {
             self.inner.pacer.block(&target.chat_key(), wait);
         }
         if matches!(error, TelegramError::Unauthorized) {
-            self.set_connection(ConnectionState::Failed);
+            self.connection().set_state(ConnectionState::Failed);
         }
         error.into()
     }
 
     /// Runs an idempotent call, retrying transient failures with a short
-    /// backoff.
+    /// backoff (`hermod_http::retry`; only `Transient` is retried, so a
+    /// 429 goes to flood control at once).
     async fn idempotent<T, F, Fut>(&self, target: &Target, call: F) -> Result<T, AdapterError>
     where
         F: Fn() -> Fut,
@@ -172,19 +214,28 @@ impl TelegramAdapter {
             max_delay: Duration::from_secs(2),
             max_retry_after: Duration::ZERO,
         };
-        let mut attempt = 1;
-        loop {
-            match call().await {
-                Ok(value) => return Ok(value),
-                Err(TelegramError::Transient(reason)) if attempt < IDEMPOTENT_ATTEMPTS => {
-                    let delay = policy.delay_for(attempt, None);
-                    debug!(%reason, ?delay, "transient Telegram failure; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(self.failed(target, e)),
-            }
-        }
+        // The last failure as Telegram gave it; retry sees only its class.
+        let last = Mutex::new(None);
+        let result = hermod_http::retry(&policy, &CancellationToken::new(), || async {
+            call().await.map_err(|e| {
+                let class = match &e {
+                    TelegramError::Transient(reason) => {
+                        hermod_http::HttpError::Transient(reason.clone())
+                    }
+                    _ => hermod_http::HttpError::Cancelled,
+                };
+                *last.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                class
+            })
+        })
+        .await;
+        result.map_err(|_| {
+            let error = last
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unwrap_or_else(|| TelegramError::Transient("the call was not made".into()));
+            self.failed(target, error)
+        })
     }
 
     /// Whether a reply to `reply_to` in `chat` is the first one, per
@@ -352,12 +403,12 @@ impl Adapter for TelegramAdapter {
     }
 
     async fn run(&self, ctx: AdapterContext) -> Result<(), AdapterError> {
-        self.set_connection(ConnectionState::Connecting);
+        self.connection().set_state(ConnectionState::Connecting);
         let me = match self.identify(&ctx).await {
             Ok(Some(me)) => me,
             Ok(None) => return Ok(()),
             Err(e) => {
-                self.set_connection(ConnectionState::Failed);
+                self.connection().set_state(ConnectionState::Failed);
                 return Err(e);
             }
         };
@@ -373,7 +424,7 @@ impl Adapter for TelegramAdapter {
             self.poll(&me, &ctx).await
         };
         if result.is_err() {
-            self.set_connection(ConnectionState::Failed);
+            self.connection().set_state(ConnectionState::Failed);
         }
         result
     }

@@ -20,9 +20,7 @@ use hermod_model::Secret;
 use reqwest::multipart::Form;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::path::Path;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 /// A Bot API client for one bot. Cheap to clone.
 #[derive(Clone)]
@@ -51,17 +49,6 @@ impl BotApi {
             token,
             timeout,
         }
-    }
-
-    /// `text` with the token replaced by `<redacted>`: a last guard for
-    /// text that leaves the adapter (health reasons), should an answer or
-    /// a transport error ever echo it.
-    pub(crate) fn redact(&self, text: &str) -> String {
-        let token = self.token.expose();
-        if token.is_empty() {
-            return text.to_owned();
-        }
-        text.replace(token, "<redacted>")
     }
 
     fn method_url(&self, method: &str) -> String {
@@ -122,68 +109,20 @@ impl BotApi {
         read_answer(response).await
     }
 
-    /// Downloads the file at `file_path` (from `getFile`) to `dest`,
-    /// refusing more than `max_bytes`. Writes to a temporary name first, so
-    /// `dest` never holds a partial file.
-    pub(crate) async fn download(
-        &self,
-        file_path: &str,
-        dest: &Path,
-        max_bytes: u64,
-    ) -> Result<u64, TelegramError> {
+    /// A GET of the file at `file_path` (from `getFile`), for the kit's
+    /// [`hermod_adapter_kit::MediaDir`]; its URL holds the token, which
+    /// the kit never logs.
+    pub(crate) fn file_request(&self, file_path: &str) -> reqwest::RequestBuilder {
         let url = format!(
             "{}/file/bot{}/{}",
             self.base,
             self.token.expose(),
             file_path.trim_start_matches('/')
         );
-        let mut response = self
-            .http
+        self.http
             .get(url)
             .timeout(self.timeout.max(Duration::from_secs(120)))
-            .send()
-            .await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(TelegramError::from_response(status.as_u16(), &body));
-        }
-        if response.content_length().is_some_and(|len| len > max_bytes) {
-            return Err(too_large(max_bytes));
-        }
-        let partial = dest.with_extension("part");
-        let io = |e: std::io::Error| TelegramError::Io(format!("cannot save a download: {e}"));
-        let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
-        let mut written: u64 = 0;
-        let result = async {
-            while let Some(chunk) = response.chunk().await? {
-                written += chunk.len() as u64;
-                if written > max_bytes {
-                    return Err(too_large(max_bytes));
-                }
-                file.write_all(&chunk).await.map_err(io)?;
-            }
-            file.flush().await.map_err(io)?;
-            Ok(())
-        }
-        .await;
-        drop(file);
-        match result {
-            Ok(()) => {
-                tokio::fs::rename(&partial, dest).await.map_err(io)?;
-                Ok(written)
-            }
-            Err(e) => {
-                // Best effort: a leftover partial file is only wasted space.
-                let _ = tokio::fs::remove_file(&partial).await;
-                Err(e)
-            }
-        }
     }
-}
-
-fn too_large(max_bytes: u64) -> TelegramError {
-    TelegramError::Io(format!("the file is larger than {max_bytes} bytes"))
 }
 
 /// Reads a Bot API answer: the `result` of an `ok` answer, or the
@@ -281,10 +220,6 @@ mod tests {
         );
         assert!(!format!("{api:?}").contains("TOPSECRET"));
         assert_eq!(api.base, "http://127.0.0.1:1");
-        assert_eq!(
-            api.redact("GET /bot42:TOPSECRET/getMe failed"),
-            "GET /bot<redacted>/getMe failed"
-        );
     }
 
     #[tokio::test]

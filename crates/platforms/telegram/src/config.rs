@@ -6,6 +6,8 @@
 //! `TELEGRAM_ALLOW_ALL_USERS` and `TELEGRAM_HOME_CHANNEL` are read by core
 //! (`gateway.platforms.telegram`), not here.
 
+use hermod_adapter_kit::WebhookConfig;
+use hermod_adapter_kit::config::check_http_url;
 use hermod_model::{EnvVars, Secret};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -108,10 +110,15 @@ pub struct TelegramConfig {
     /// `TELEGRAM_WEBHOOK_SECRET`: required with a webhook URL; Telegram sends
     /// it in `X-Telegram-Bot-Api-Secret-Token`.
     pub webhook_secret: Option<Secret>,
-    /// `TELEGRAM_WEBHOOK_HOST`: where the webhook listener binds.
-    pub webhook_host: String,
-    /// `TELEGRAM_WEBHOOK_PORT`.
-    pub webhook_port: u16,
+    /// `TELEGRAM_WEBHOOK_HOST`: deprecated alias of `WEBHOOK_HOST`, used
+    /// only when that is not set (see [`TelegramConfig::listener`]).
+    pub webhook_host: Option<String>,
+    /// `TELEGRAM_WEBHOOK_PORT`: deprecated alias of `WEBHOOK_PORT`.
+    pub webhook_port: Option<u16>,
+    /// `WEBHOOK_HOST` and `WEBHOOK_PORT`: the listener every webhook
+    /// platform shares, Telegram's route among them.
+    #[serde(skip)]
+    pub webhooks: WebhookConfig,
     /// `TELEGRAM_MEDIA_MAX_BYTES`: larger inbound files are not downloaded.
     pub media_max_bytes: u64,
     /// `TELEGRAM_IGNORE_EDITS`: edited messages are not answered.
@@ -145,8 +152,9 @@ impl Default for TelegramConfig {
             reply_to_mode: ReplyToMode::First,
             webhook_url: None,
             webhook_secret: None,
-            webhook_host: "127.0.0.1".into(),
-            webhook_port: 8443,
+            webhook_host: None,
+            webhook_port: None,
+            webhooks: WebhookConfig::default(),
             media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
             ignore_edits: true,
             poll_timeout_secs: 25,
@@ -230,11 +238,12 @@ impl TelegramConfig {
             self.webhook_secret = Some(Secret::new(secret.trim()));
         }
         if let Some(host) = env.get("TELEGRAM_WEBHOOK_HOST") {
-            self.webhook_host = host.trim().to_owned();
+            self.webhook_host = Some(host.trim().to_owned());
         }
         if let Some(port) = env.get_parsed::<u16>("TELEGRAM_WEBHOOK_PORT")? {
-            self.webhook_port = port;
+            self.webhook_port = Some(port);
         }
+        self.webhooks.apply_env(env)?;
         if let Some(bytes) = env.get_parsed::<u64>("TELEGRAM_MEDIA_MAX_BYTES")? {
             self.media_max_bytes = bytes;
         }
@@ -282,9 +291,7 @@ impl TelegramConfig {
                 }
                 Some(_) => {}
             }
-            if self.webhook_host.trim().is_empty() {
-                return Err("TELEGRAM_WEBHOOK_HOST is empty".into());
-            }
+            self.listener().0.validate()?;
         }
         if self.media_max_bytes == 0 {
             return Err("TELEGRAM_MEDIA_MAX_BYTES must be at least 1".into());
@@ -303,9 +310,36 @@ impl TelegramConfig {
 
     /// The path part of the webhook URL, where the listener accepts updates.
     pub(crate) fn webhook_path(&self) -> Option<String> {
-        let url = self.webhook_url.as_deref()?;
-        let parsed = reqwest::Url::parse(url).ok()?;
-        Some(parsed.path().to_owned())
+        hermod_adapter_kit::config::url_path(self.webhook_url.as_deref()?)
+    }
+
+    /// The shared listener's settings: `WEBHOOK_HOST`/`WEBHOOK_PORT`, with
+    /// the deprecated `TELEGRAM_WEBHOOK_HOST`/`_PORT` filling in whichever
+    /// is not set. The second value names an alias that was ignored
+    /// because it differs from the shared setting, for a warning.
+    pub fn listener(&self) -> (WebhookConfig, Option<String>) {
+        let mut config = self.webhooks.clone();
+        let mut ignored = Vec::new();
+        match (&config.host, &self.webhook_host) {
+            (None, Some(alias)) => config.host = Some(alias.clone()),
+            (Some(shared), Some(alias)) if shared != alias => {
+                ignored.push(format!(
+                    "TELEGRAM_WEBHOOK_HOST={alias} (WEBHOOK_HOST={shared} is used)"
+                ));
+            }
+            _ => {}
+        }
+        match (config.port, self.webhook_port) {
+            (None, Some(alias)) => config.port = Some(alias),
+            (Some(shared), Some(alias)) if shared != alias => {
+                ignored.push(format!(
+                    "TELEGRAM_WEBHOOK_PORT={alias} (WEBHOOK_PORT={shared} is used)"
+                ));
+            }
+            _ => {}
+        }
+        let note = (!ignored.is_empty()).then(|| ignored.join(", "));
+        (config, note)
     }
 }
 
@@ -329,13 +363,6 @@ fn webhook_secret_valid(secret: &str) -> bool {
         && secret
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn check_http_url(url: &str, name: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
-        _ => Err(format!("{name}={url:?} is not an http(s) URL")),
-    }
 }
 
 #[cfg(test)]
@@ -422,6 +449,32 @@ mod tests {
         c.webhook_secret = Some(Secret::new("s3cret_-value"));
         c.validate().unwrap();
         assert_eq!(c.webhook_path().as_deref(), Some("/telegram/hook"));
+    }
+
+    #[test]
+    fn the_telegram_webhook_address_is_an_alias_of_the_shared_one() {
+        let mut c = TelegramConfig::default();
+        assert_eq!(c.listener(), (WebhookConfig::default(), None));
+        assert_eq!(c.listener().0.addr(), "127.0.0.1:8644");
+        c.apply_env(&env(&[("TELEGRAM_WEBHOOK_PORT", "8443")]))
+            .unwrap();
+        assert_eq!(c.listener().0.addr(), "127.0.0.1:8443");
+        assert_eq!(c.listener().1, None);
+        c.apply_env(&env(&[
+            ("WEBHOOK_PORT", "9000"),
+            ("WEBHOOK_HOST", "0.0.0.0"),
+        ]))
+        .unwrap();
+        let (listener, ignored) = c.listener();
+        assert_eq!(listener.addr(), "0.0.0.0:9000");
+        let ignored = ignored.unwrap();
+        assert!(
+            ignored.contains("TELEGRAM_WEBHOOK_PORT=8443") && ignored.contains("WEBHOOK_PORT=9000"),
+            "{ignored}"
+        );
+        c.apply_env(&env(&[("TELEGRAM_WEBHOOK_PORT", "9000")]))
+            .unwrap();
+        assert_eq!(c.listener().1, None, "the same value is no conflict");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! URL, so transport errors are stripped of theirs before they get here.
 
 use crate::types::ApiResponse;
+use hermod_adapter_kit::truncate;
 use hermod_core::AdapterError;
 use hermod_http::HttpError;
 use std::time::Duration;
@@ -46,9 +47,6 @@ pub(crate) enum TelegramError {
     /// An answer that is not the Bot API's JSON.
     #[error("unexpected answer from Telegram: {0}")]
     Protocol(String),
-    /// A local file could not be read or written.
-    #[error("{0}")]
-    Io(String),
 }
 
 impl TelegramError {
@@ -147,14 +145,6 @@ fn retry_after_in(description: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// `text` cut to at most `max_chars` characters, with `…` when cut.
-pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 impl From<reqwest::Error> for TelegramError {
     fn from(err: reqwest::Error) -> Self {
         // `HttpError::from` strips the URL (which holds the token).
@@ -186,7 +176,6 @@ impl From<TelegramError> for AdapterError {
             }
             TelegramError::Forbidden(text) => AdapterError::Rejected(text),
             TelegramError::NotFound(text) => AdapterError::NotFound(text),
-            TelegramError::Io(text) => AdapterError::Rejected(text),
         }
     }
 }

@@ -7,7 +7,6 @@ mod error;
 mod inbound;
 mod media;
 mod outbound;
-mod pacing;
 mod platform;
 mod poll;
 mod receive;
@@ -21,15 +20,6 @@ pub use config::{DEFAULT_API_BASE_URL, DEFAULT_MEDIA_MAX_BYTES, ReplyToMode, Tel
 /// The platform name of Telegram in session keys, config and the store.
 pub const PLATFORM: hermod_model::PlatformId = hermod_model::PlatformId::from_static("telegram");
 
-/// The state of the connection to Telegram, for status displays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// Starting: `getMe` not answered yet.
-    Connecting,
-    /// Receiving updates.
-    Connected,
-    /// The last attempt failed; backing off before the next one.
-    Retrying,
-    /// Stopped for good (the token was refused, or a lasting conflict).
-    Failed,
-}
+/// The state of the connection to Telegram, for status displays: the
+/// kit's, shared by every adapter.
+pub use hermod_adapter_kit::ConnectionState;

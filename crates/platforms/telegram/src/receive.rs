@@ -1,16 +1,15 @@
 //! What long polling and the webhook share: learning who the bot is
-//! (`getMe`), registering the `/` menu, handling one raw update — convert
-//! it, download its files (only for senders core admits), submit it once —
-//! the backoff between failed attempts, and reporting health.
+//! (`getMe`), registering the `/` menu, and handling one raw update —
+//! convert it, download its files (only for senders core admits), submit
+//! it once. Backoff and health reports are the kit's [`hermod_adapter_kit::Connection`].
 
 use crate::adapter::TelegramAdapter;
-use crate::error::truncate;
 use crate::inbound::{self, Decision, Received, Rules};
 use crate::media;
 use crate::types::{BotCommand, Done, SetMyCommands, Update, User, update_kind};
+use hermod_adapter_kit::{Handled, truncate};
 use hermod_core::{AdapterContext, AdapterError, CoreError, Submitted};
 use hermod_model::{ChatTarget, Outbound};
-use std::time::Duration;
 use tracing::{debug, info, warn};
 
 /// The bot's own identity, from `getMe`.
@@ -24,23 +23,10 @@ pub(crate) struct Me {
 /// Longest health reason reported, in characters.
 const MAX_REASON: usize = 160;
 
-/// What became of an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Handled {
-    /// Recorded (or deliberately skipped): acknowledge it.
-    Done,
-    /// Not recorded, for a reason that may pass (storage failed): do not
-    /// acknowledge; it comes again. The reason is for the log and health.
-    Retry(String),
-    /// The gateway is shutting down: do not acknowledge, stop receiving.
-    Stop,
-}
-
 impl TelegramAdapter {
     /// Asks Telegram who we are, retrying transient failures with backoff
     /// until `ctx.shutdown`. A refused token ends it with `Auth`.
     pub(crate) async fn identify(&self, ctx: &AdapterContext) -> Result<Option<Me>, AdapterError> {
-        let mut failures = 0;
         loop {
             let result = tokio::select! {
                 biased;
@@ -55,7 +41,7 @@ impl TelegramAdapter {
                                 .into(),
                         ));
                     };
-                    self.report_recovered(ctx);
+                    self.connection().succeeded(ctx);
                     return Ok(Some(Me {
                         id: user.id,
                         username,
@@ -66,10 +52,7 @@ impl TelegramAdapter {
                 }
                 Err(e) if e.is_retryable() => {
                     let reason = format!("cannot reach Telegram: {e}");
-                    if !self
-                        .wait_to_retry(ctx, &mut failures, &reason, e.retry_after())
-                        .await
-                    {
+                    if !self.connection().retry(ctx, &reason, e.retry_after()).await {
                         return Ok(None);
                     }
                 }
@@ -164,10 +147,12 @@ impl TelegramAdapter {
             );
             received.media.clear();
         }
-        let dir = self.config().media_dir();
-        let max = self.config().media_max_bytes;
+        let dir = hermod_adapter_kit::MediaDir::new(
+            self.config().media_dir(),
+            self.config().media_max_bytes,
+        );
         for item in std::mem::take(&mut received.media) {
-            match media::fetch(self.api(), &item, &dir, max).await {
+            match media::fetch(self.api(), &item, &dir).await {
                 Ok(attachment) => received.event.attachments.push(attachment),
                 Err(media::Skipped(reason)) => {
                     debug!(reason, "an inbound file was not downloaded");
@@ -214,51 +199,6 @@ impl TelegramAdapter {
                 Handled::Done
             }
         }
-    }
-
-    /// After a failed attempt to receive (`getMe`, `setWebhook`, a polling
-    /// round): counts it in `failures` (failed attempts in a row), reports
-    /// the adapter degraded with `reason`, and waits: Telegram's
-    /// `retry_after` when it gave one, else exponential backoff with jitter
-    /// (1 s, doubling, up to the configured cap). False when shutdown came
-    /// first.
-    pub(crate) async fn wait_to_retry(
-        &self,
-        ctx: &AdapterContext,
-        failures: &mut u32,
-        reason: &str,
-        retry_after: Option<Duration>,
-    ) -> bool {
-        *failures = failures.saturating_add(1);
-        let policy = hermod_http::RetryPolicy {
-            max_attempts: u32::MAX,
-            base_delay: Duration::from_secs(1),
-            max_delay: self.config().max_reconnect_delay(),
-            max_retry_after: Duration::from_secs(3600),
-        };
-        let delay = policy.delay_for(*failures, retry_after);
-        let reason = self.report_degraded(ctx, reason);
-        warn!(%reason, ?delay, failures = *failures, "receiving Telegram updates failed; retrying");
-        self.set_connection(crate::ConnectionState::Retrying);
-        hermod_http::sleep_or_cancel(delay, &ctx.shutdown)
-            .await
-            .is_ok()
-    }
-
-    /// Reports receiving as failing, with `reason` shortened. Returns the
-    /// whole reason for the log. Both have the token masked, should an
-    /// answer or a transport error ever echo it.
-    pub(crate) fn report_degraded(&self, ctx: &AdapterContext, reason: &str) -> String {
-        let reason = self.api().redact(reason);
-        ctx.inbound
-            .health()
-            .degraded(crate::PLATFORM.as_str(), truncate(&reason, MAX_REASON));
-        reason
-    }
-
-    /// Reports receiving as working again.
-    pub(crate) fn report_recovered(&self, ctx: &AdapterContext) {
-        ctx.inbound.health().recovered(crate::PLATFORM.as_str());
     }
 }
 

@@ -1,43 +1,43 @@
 //! Webhook mode: Telegram POSTs each update to `TELEGRAM_WEBHOOK_URL`,
-//! which a TLS-terminating proxy forwards to this listener
-//! (`TELEGRAM_WEBHOOK_HOST:TELEGRAM_WEBHOOK_PORT`, the URL's path).
+//! which a TLS-terminating proxy forwards to the shared webhook listener
+//! (the kit's [`WebhookListener`], `WEBHOOK_HOST:WEBHOOK_PORT`), where
+//! Telegram's route is the URL's path.
 //!
-//! On start the listener is bound first (so a port in use fails before
-//! Telegram is told anything), then `setWebhook` registers the URL and the
-//! secret. A request is accepted only when its
+//! On start the route is registered first (so a port in use fails before
+//! Telegram is told anything), then `setWebhook` registers the URL and
+//! the secret. The listener accepts a request only when its
 //! `X-Telegram-Bot-Api-Secret-Token` header equals the secret (compared
-//! in constant time, before the body is read); bodies over 1 MB are
-//! refused. The answer tells Telegram whether to deliver again: 200 once
-//! the update is recorded (or deliberately skipped), 500 when recording
-//! failed (Telegram then delivers it again later, with its own backoff),
-//! 503 while shutting down. While recording fails the adapter reports
-//! itself degraded, and running again after the next recorded update. On
-//! stop `deleteWebhook` is called (bounded, so `run` still returns
-//! promptly); updates that arrive while no webhook is set wait at Telegram
-//! until the next start.
+//! in constant time, before the body is parsed), and bounds the body.
+//! The answer tells Telegram whether to deliver again: 200 once the update
+//! is recorded (or deliberately skipped), 500 when recording failed
+//! (Telegram then delivers it again later, with its own backoff), 503
+//! while shutting down. While recording fails the adapter reports itself
+//! degraded, and running again after the next recorded update. On stop
+//! the route is closed and `deleteWebhook` is called (bounded, so `run`
+//! still returns promptly); updates that arrive while no webhook is set
+//! wait at Telegram until the next start.
 
 use crate::ConnectionState;
 use crate::adapter::TelegramAdapter;
-use crate::receive::{Handled, Me};
+use crate::receive::Me;
 use crate::types::{ALLOWED_UPDATES, Done, SetWebhook};
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::routing::post;
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hermod_adapter_kit::{Handled, SecretHeader, WebhookHandler};
 use hermod_core::{AdapterContext, AdapterError};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// Largest update body accepted.
-pub(crate) const MAX_BODY: usize = 1024 * 1024;
-
 /// The header Telegram puts the secret in.
-const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+const SECRET_HEADER: HeaderName = HeaderName::from_static("x-telegram-bot-api-secret-token");
 
 /// Longest `deleteWebhook` may take on shutdown.
-const DELETE_TIMEOUT: Duration = Duration::from_millis(800);
+const DELETE_TIMEOUT: Duration = Duration::from_millis(400);
 
+/// Telegram's route on the shared listener.
 struct Hook {
     adapter: TelegramAdapter,
     me: Me,
@@ -59,36 +59,35 @@ impl TelegramAdapter {
             ));
         };
         let path = config.webhook_path().unwrap_or_else(|| "/".into());
-        let addr = format!("{}:{}", config.webhook_host, config.webhook_port);
-        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
-            AdapterError::Startup(format!(
-                "the Telegram webhook cannot listen on {addr}: {e} (set TELEGRAM_WEBHOOK_HOST \
-                 and TELEGRAM_WEBHOOK_PORT)"
-            ))
-        })?;
-        let params = SetWebhook {
-            url,
-            secret_token: secret.expose().to_owned(),
-            allowed_updates: ALLOWED_UPDATES,
-        };
-        if !self.set_webhook(&params, ctx).await? {
-            return Ok(());
-        }
-        self.set_connection(ConnectionState::Connected);
-        info!(bot = %me.username, %addr, %path, "receiving Telegram updates by webhook");
+        let username = me.username.clone();
         let hook = Arc::new(Hook {
             adapter: self.clone(),
             me,
             ctx: ctx.clone(),
         });
-        let app = axum::Router::new()
-            .route(&path, post(receive))
-            .with_state(hook);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(ctx.shutdown.clone().cancelled_owned())
-            .await;
-        self.delete_webhook().await;
-        served.map_err(|e| AdapterError::Transient(format!("the webhook listener stopped: {e}")))
+        let verifier = Arc::new(SecretHeader::new(SECRET_HEADER, secret.clone()));
+        let route = self
+            .webhooks()
+            .register(&path, verifier, hook)
+            .await
+            .map_err(AdapterError::from)?;
+        let params = SetWebhook {
+            url,
+            secret_token: secret.expose().to_owned(),
+            allowed_updates: ALLOWED_UPDATES,
+        };
+        let set = self.set_webhook(&params, ctx).await;
+        if matches!(set, Ok(true)) {
+            self.connection().set_state(ConnectionState::Connected);
+            let addr = self.webhooks().config().addr();
+            info!(bot = %username, %addr, %path, "receiving Telegram updates by webhook");
+            ctx.shutdown.cancelled().await;
+        }
+        route.close().await;
+        if matches!(set, Ok(true)) {
+            self.delete_webhook().await;
+        }
+        set.map(|_| ())
     }
 
     /// Registers the webhook, retrying transient failures; false when
@@ -98,7 +97,6 @@ impl TelegramAdapter {
         params: &SetWebhook,
         ctx: &AdapterContext,
     ) -> Result<bool, AdapterError> {
-        let mut failures = 0;
         loop {
             let result = tokio::select! {
                 biased;
@@ -107,15 +105,12 @@ impl TelegramAdapter {
             };
             match result {
                 Ok(_) => {
-                    self.report_recovered(ctx);
+                    self.connection().succeeded(ctx);
                     return Ok(true);
                 }
                 Err(e) if e.is_retryable() => {
                     let reason = format!("cannot set the Telegram webhook: {e}");
-                    if !self
-                        .wait_to_retry(ctx, &mut failures, &reason, e.retry_after())
-                        .await
-                    {
+                    if !self.connection().retry(ctx, &reason, e.retry_after()).await {
                         return Ok(false);
                     }
                 }
@@ -143,43 +138,30 @@ impl TelegramAdapter {
     }
 }
 
-/// One delivery from Telegram.
-async fn receive(State(hook): State<Arc<Hook>>, request: Request) -> StatusCode {
-    let authorized = request
-        .headers()
-        .get(SECRET_HEADER)
-        .zip(hook.adapter.config().webhook_secret.as_ref())
-        .is_some_and(|(given, secret)| secret.ct_eq(given.as_bytes()));
-    if !authorized {
-        warn!("refused a webhook request without the right secret");
-        return StatusCode::UNAUTHORIZED;
-    }
-    let body: Body = request.into_body();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE;
-    };
-    let raw: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(raw) => raw,
-        Err(e) => {
-            // Acknowledged, so Telegram does not deliver it again.
-            warn!(error = %e, "skipping a webhook body that is not JSON");
-            return StatusCode::OK;
+#[async_trait]
+impl WebhookHandler for Hook {
+    /// One delivery from Telegram, its secret already checked.
+    async fn handle(&self, _headers: HeaderMap, body: Bytes) -> Response {
+        let raw: serde_json::Value = match serde_json::from_slice(&body) {
+            Ok(raw) => raw,
+            Err(e) => {
+                // Acknowledged, so Telegram does not deliver it again.
+                warn!(error = %e, "skipping a webhook body that is not JSON");
+                return StatusCode::OK.into_response();
+            }
+        };
+        let handled = tokio::select! {
+            biased;
+            () = self.ctx.shutdown.cancelled() => Handled::Stop,
+            handled = self.adapter.handle_update(raw, &self.me, &self.ctx) => handled,
+        };
+        match &handled {
+            Handled::Done => self.adapter.connection().recovered(&self.ctx),
+            Handled::Retry(reason) => {
+                self.adapter.connection().degraded(&self.ctx, reason);
+            }
+            Handled::Stop => {}
         }
-    };
-    let handled = tokio::select! {
-        biased;
-        () = hook.ctx.shutdown.cancelled() => Handled::Stop,
-        handled = hook.adapter.handle_update(raw, &hook.me, &hook.ctx) => handled,
-    };
-    match handled {
-        Handled::Done => {
-            hook.adapter.report_recovered(&hook.ctx);
-            StatusCode::OK
-        }
-        Handled::Retry(reason) => {
-            hook.adapter.report_degraded(&hook.ctx, &reason);
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        Handled::Stop => StatusCode::SERVICE_UNAVAILABLE,
+        handled.status().into_response()
     }
 }

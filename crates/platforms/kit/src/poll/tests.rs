@@ -41,6 +41,7 @@ struct Script {
 impl PollSource for Script {
     type Cursor = u64;
     type Item = Item;
+    const CURSOR_NAME: &'static str = "the demo cursor";
 
     async fn fetch(&self, cursor: Option<&u64>) -> Result<Vec<Item>, FetchError> {
         self.fetched_from.lock().unwrap().push(cursor.copied());
@@ -171,6 +172,8 @@ async fn a_cursor_that_cannot_be_saved_is_a_failed_round_and_still_acknowledged(
     let (result, ()) = tokio::join!(poll(&source, &state, &connection, &ctx), stopper);
     assert_eq!(result, Ok(()));
     assert_eq!(flaky.failures("set_setting"), 1);
+    // Reported while it failed, running again after the next round.
+    assert_eq!(connection.failures(), 0);
     assert_eq!(
         *source.fetched_from.lock().unwrap(),
         [None, Some(2), Some(3)]

@@ -26,7 +26,7 @@ async fn start_hooked(world: &World) -> (Running, String) {
     let mut config = world.config();
     config.webhook_url = Some(url.clone());
     config.webhook_secret = Some(Secret::new(SECRET));
-    config.webhook_port = port;
+    config.webhooks.port = Some(port);
     let gateway = hermod_core::GatewayConfig {
         allow_all_users: true,
         ..hermod_core::GatewayConfig::default()
