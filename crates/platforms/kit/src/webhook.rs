@@ -1,7 +1,7 @@
 //! [`WebhookListener`]: the one inbound HTTP listener every webhook-style
 //! platform shares — `WEBHOOK_HOST:WEBHOOK_PORT` (default
 //! `127.0.0.1:8644`, as Hermes), one path per platform
-//! (`/telegram/<path>`, `/slack/events`, `/webhooks/<route>`, ...).
+//! (`/<platform>/<secret path>`, `/<platform>/events`, `/webhooks/<route>`, ...).
 //!
 //! Nothing listens until an enabled adapter registers a route
 //! ([`WebhookListener::register`]); the first registration binds the
@@ -119,8 +119,8 @@ pub trait Verifier: Send + Sync {
     fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Verdict;
 }
 
-/// A shared secret the platform sends in a header (Telegram's
-/// `X-Telegram-Bot-Api-Secret-Token`, GitLab's `X-Gitlab-Token`).
+/// A shared secret the platform sends as it is in a header (a bot API's
+/// secret-token header, a forge's token header).
 pub struct SecretHeader {
     header: HeaderName,
     secret: Secret,
@@ -235,7 +235,7 @@ impl WebhookListener {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Serves `path` (absolute, like `/slack/events`) with `verifier` and
+    /// Serves `path` (absolute, like `/chat/events`) with `verifier` and
     /// `handler`, starting the listener if it is the first route. Fails
     /// when the path is malformed or taken, or the address cannot be bound.
     pub async fn register(
