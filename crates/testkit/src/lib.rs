@@ -16,6 +16,11 @@
 //! scripted users, an update queue with long polling, files, webhooks,
 //! Telegram's error answers and scripted faults.
 //!
+//! [`discord::FakeDiscord`] is a stateful fake of Discord's REST API and
+//! gateway websocket on one port: scripted users, guilds and slash
+//! commands, sessions with resume, intents, rate-limit buckets and
+//! headers, Discord's error answers and scripted faults.
+//!
 //! [`slack::FakeSlack`] is a stateful fake of Slack: the Web API, Socket
 //! Mode and Events API deliveries signed with the v0 scheme, with scripted
 //! users, recorded calls and acks, rate-limit budgets and scripted faults.
@@ -40,6 +45,7 @@ pub mod telegram;
 
 #[cfg(feature = "platform")]
 pub use agent::{AgentStats, ScriptedAgent, Step};
+pub use discord::FakeDiscord;
 #[cfg(feature = "platform")]
 pub use flaky_store::FlakyStore;
 pub use llm::{FakeLlm, RecordedRequest, Reply};

@@ -1,0 +1,88 @@
+//! Scripted failures: [`Fault`] for REST calls, [`SessionFault`] for the
+//! gateway's answer to the next IDENTIFY or RESUME.
+
+use super::errors::ApiError;
+use super::ratelimit::{Scope, TooMany};
+use std::time::Duration;
+
+/// A failure to answer a coming REST call with (see
+/// [`super::FakeDiscord::fail_next`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// 429 with `retry_after` (float seconds), `Retry-After` and
+    /// `X-RateLimit-Scope` (`global` also sets `"global": true` and
+    /// `X-RateLimit-Global`).
+    RateLimited { retry_after: Duration, scope: Scope },
+    /// That HTTP status (5xx) with Discord's JSON body.
+    ServerError(u16),
+    /// 401, as for a reset token.
+    Unauthorized,
+    /// Any Discord error: HTTP status, JSON error code and message.
+    Error {
+        status: u16,
+        code: u64,
+        message: String,
+    },
+    /// Answers normally, after this long (tokio time).
+    Slow(Duration),
+    /// Closes the connection without answering.
+    DropConnection,
+}
+
+impl Fault {
+    /// A per-route 429 (`user` scope) after `secs` float seconds.
+    pub fn rate_limited(secs: f64) -> Self {
+        Fault::RateLimited {
+            retry_after: Duration::from_secs_f64(secs),
+            scope: Scope::User,
+        }
+    }
+
+    /// A global 429 after `secs` float seconds.
+    pub fn global_rate_limit(secs: f64) -> Self {
+        Fault::RateLimited {
+            retry_after: Duration::from_secs_f64(secs),
+            scope: Scope::Global,
+        }
+    }
+}
+
+/// What a fault makes of a call.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    Proceed,
+    Delay(Duration),
+    Fail(ApiError, Vec<(&'static str, String)>),
+    Drop,
+}
+
+impl From<Fault> for Verdict {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::RateLimited { retry_after, scope } => {
+                let (error, headers) = TooMany { retry_after, scope }.answer();
+                Verdict::Fail(error, headers)
+            }
+            Fault::ServerError(status) => Verdict::Fail(ApiError::server_error(status), Vec::new()),
+            Fault::Unauthorized => Verdict::Fail(ApiError::unauthorized(), Vec::new()),
+            Fault::Error {
+                status,
+                code,
+                message,
+            } => Verdict::Fail(ApiError::new(status, code, &message), Vec::new()),
+            Fault::Slow(delay) => Verdict::Delay(delay),
+            Fault::DropConnection => Verdict::Drop,
+        }
+    }
+}
+
+/// How the gateway answers the next IDENTIFY or RESUME instead of
+/// READY / RESUMED (see [`super::FakeDiscord::fail_next_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionFault {
+    /// Op 9 Invalid Session with `d` = `resumable`, as for exceeding
+    /// `max_concurrency` or a session the gateway could not start.
+    InvalidSession { resumable: bool },
+    /// Closes the connection with this close code.
+    Close(u16),
+}
