@@ -4,7 +4,8 @@
 //! Discord's developer documentation, for testing a Discord adapter over
 //! real HTTP and websockets.
 //!
-//! REST: `GET /gateway[/bot]`, `GET /users/@me`, channels and messages
+//! REST: `GET /gateway[/bot]`, `GET /users/@me`, opening a DM
+//! (`POST /users/@me/channels`), channels and messages
 //! (get, create with JSON or multipart `payload_json` + `files[n]`, edit,
 //! delete), typing, the bot's reactions, threads from a message or
 //! without one, bulk overwrite of global and guild application
@@ -64,6 +65,7 @@ mod routes;
 mod server;
 mod session;
 mod state;
+mod threads;
 mod users;
 
 pub use faults::{Fault, SessionFault};
@@ -224,6 +226,25 @@ impl FakeDiscord {
         self.add_user(username, true)
     }
 
+    /// A new user with a chosen id (for configurations written with
+    /// literal ids).
+    ///
+    /// # Panics
+    /// When the id is taken.
+    pub fn user_with_id(&self, id: u64, username: &str) -> FakeUser {
+        self.shared.update(|s| {
+            assert!(!s.users.contains_key(&id), "user id {id} is taken");
+            let record = UserRec {
+                id,
+                username: username.to_owned(),
+                global_name: Some(capitalized(username)),
+                bot: false,
+            };
+            s.users.insert(id, record);
+        });
+        FakeUser::new(self.shared.clone(), id, username)
+    }
+
     fn add_user(&self, username: &str, bot: bool) -> FakeUser {
         let id = self.shared.update(|s| {
             let id = s.snowflake();
@@ -372,6 +393,16 @@ impl FakeDiscord {
             .filter(|c| c.route == route)
             .cloned()
             .collect()
+    }
+
+    /// How many times `route` was called.
+    pub fn call_count(&self, route: Route) -> usize {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.route == route)
+            .count()
     }
 
     /// Waits until `route` was called `n` times.

@@ -70,7 +70,7 @@ fn default_budget(route: Route) -> Budget {
     let secs = Duration::from_secs;
     match route {
         Route::CreateMessage | Route::EditMessage | Route::DeleteMessage => Budget::new(5, secs(5)),
-        Route::TriggerTyping => Budget::new(5, secs(5)),
+        Route::TriggerTyping | Route::CreateDm => Budget::new(5, secs(5)),
         // Reactions are famously one per quarter second per channel.
         Route::CreateReaction | Route::DeleteOwnReaction => {
             Budget::new(1, Duration::from_millis(250))

@@ -18,6 +18,8 @@ pub enum Route {
     GetGatewayBot,
     /// `GET /users/@me`.
     GetCurrentUser,
+    /// `POST /users/@me/channels` (open a DM).
+    CreateDm,
     /// `GET /channels/{channel.id}`.
     GetChannel,
     /// `GET /channels/{channel.id}/messages/{message.id}`.
@@ -60,10 +62,11 @@ pub enum Route {
 
 impl Route {
     /// Every route, for tables and tests.
-    pub const ALL: [Route; 22] = [
+    pub const ALL: [Route; 23] = [
         Route::GetGateway,
         Route::GetGatewayBot,
         Route::GetCurrentUser,
+        Route::CreateDm,
         Route::GetChannel,
         Route::GetMessage,
         Route::CreateMessage,
@@ -171,6 +174,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Matched, ApiErr
         ["gateway"] => Matched::new(pick(&[(get, Route::GetGateway)])?),
         ["gateway", "bot"] => Matched::new(pick(&[(get, Route::GetGatewayBot)])?),
         ["users", "@me"] => Matched::new(pick(&[(get, Route::GetCurrentUser)])?),
+        ["users", "@me", "channels"] => Matched::new(pick(&[(post, Route::CreateDm)])?),
         ["channels", channel] => {
             let mut m = Matched::new(pick(&[(get, Route::GetChannel)])?);
             m.channel_id = Some(snowflake("channel_id", channel)?);

@@ -14,7 +14,7 @@ use super::listener::{Cut, CuttableListener};
 use super::rest::{self, Answer, Reply};
 use super::routes::{Matched, Route, match_route};
 use super::state::{FakeCall, Shared, State};
-use super::{commands, gateway, interactions};
+use super::{commands, gateway, interactions, threads};
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State as AxumState};
@@ -229,6 +229,7 @@ fn call(shared: &Shared, s: &mut State, m: &Matched, body: &Body, with_response:
             user["locale"] = json!("en-US");
             Ok(Reply::ok(user))
         }
+        Route::CreateDm => rest::create_dm(s, body),
         Route::GetChannel => rest::get_channel(shared, s, channel),
         Route::GetMessage => rest::get_message(s, channel, message),
         Route::CreateMessage => rest::create_message(shared, s, channel, body),
@@ -247,9 +248,9 @@ fn call(shared: &Shared, s: &mut State, m: &Matched, body: &Body, with_response:
             )
         }
         Route::StartThreadFromMessage => {
-            rest::start_thread(shared, s, channel, Some(message), body)
+            threads::start_thread(shared, s, channel, Some(message), body)
         }
-        Route::StartThreadWithoutMessage => rest::start_thread(shared, s, channel, None, body),
+        Route::StartThreadWithoutMessage => threads::start_thread(shared, s, channel, None, body),
         Route::GetGlobalCommands => commands::list(shared, s, m.application_id.unwrap_or(0)),
         Route::BulkOverwriteGlobalCommands => {
             commands::bulk_overwrite(shared, s, m.application_id.unwrap_or(0), None, body)

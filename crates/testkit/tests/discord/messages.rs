@@ -64,6 +64,39 @@ async fn gateway_bot_and_the_current_user() {
 }
 
 #[tokio::test]
+async fn the_bot_opens_a_dm_with_a_known_user() {
+    let fake = FakeDiscord::start().await;
+    let rest = Rest::new(&fake);
+    let dave = fake.user_with_id(1001, "dave");
+    let dm = rest
+        .post("/users/@me/channels", json!({"recipient_id": "1001"}))
+        .await;
+    assert_eq!(dm.status, StatusCode::OK, "{}", dm.body);
+    assert_eq!(dm.body["type"], 1);
+    assert_eq!(dm.body["recipients"][0]["id"], "1001");
+    assert_eq!(
+        dm.body["id"],
+        dave.dm_channel().to_string(),
+        "the same channel every time"
+    );
+    let sent = rest
+        .post(
+            &format!("/channels/{}/messages", dave.dm_channel()),
+            json!({"content": "hi dave"}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    let nobody = rest
+        .post("/users/@me/channels", json!({"recipient_id": "7"}))
+        .await;
+    assert_eq!(
+        nobody.body,
+        json!({"message": "Unknown User", "code": 10013})
+    );
+    assert_eq!(fake.call_count(Route::CreateDm), 2);
+}
+
+#[tokio::test]
 async fn create_edit_and_delete_round_trip() {
     let (fake, rest, general) = fake_with_general().await;
     let path = format!("/channels/{general}/messages");
