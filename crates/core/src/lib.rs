@@ -38,7 +38,7 @@ pub use delivery::{
 };
 pub use error::CoreError;
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
-pub use platform::{BuildContext, Built, PlatformConfig};
+pub use platform::{BuildContext, Built, PlatformConfig, SharedParts};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder};

@@ -14,8 +14,10 @@ use async_trait::async_trait;
 use hermod_model::EnvVars;
 use hermod_store::Store;
 use serde::de::DeserializeOwned;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio_util::sync::CancellationToken;
 
 /// What the gateway hands a platform to build its adapter.
@@ -29,6 +31,36 @@ pub struct BuildContext {
     pub media_dir: PathBuf,
     /// Cancelled when the gateway stops.
     pub shutdown: CancellationToken,
+    /// What the platforms of this gateway share (the one webhook listener).
+    pub shared: SharedParts,
+}
+
+/// Values the platforms of one gateway share, made by the first platform
+/// that asks for one and handed to the others: the inbound webhook
+/// listener every webhook platform registers its path on, say. Keyed by
+/// type, so core does not need to know what they are.
+#[derive(Clone, Default)]
+pub struct SharedParts {
+    parts: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+}
+
+impl std::fmt::Debug for SharedParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedParts").finish_non_exhaustive()
+    }
+}
+
+impl SharedParts {
+    /// The shared `T`, made with `make` by the first caller.
+    pub fn get_or_insert_with<T: Any + Clone + Send + Sync>(&self, make: impl FnOnce() -> T) -> T {
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        let part = parts
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(make()));
+        part.downcast_ref::<T>()
+            .expect("each type is stored under its own id")
+            .clone()
+    }
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -36,6 +68,7 @@ impl std::fmt::Debug for BuildContext {
         f.debug_struct("BuildContext")
             .field("home", &self.home)
             .field("media_dir", &self.media_dir)
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
@@ -94,4 +127,18 @@ pub trait PlatformConfig: DeserializeOwned + Default + std::fmt::Debug + Send + 
     /// here), generates what a first run needs. Called for enabled,
     /// validated platforms only.
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_caller_makes_a_part_and_the_others_share_it() {
+        let shared = SharedParts::default();
+        let first = shared.get_or_insert_with(|| Arc::new(7_u8));
+        let second = shared.clone().get_or_insert_with(|| Arc::new(9_u8));
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(shared.get_or_insert_with(|| "other type"), "other type");
+    }
 }

@@ -8,7 +8,7 @@ use crate::database;
 use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
-use hermod_core::{BuildContext, ComponentState, Gateway, Health, STORE_COMPONENT};
+use hermod_core::{BuildContext, ComponentState, Gateway, Health, STORE_COMPONENT, SharedParts};
 use readiness::Watched;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +47,7 @@ pub async fn run() -> anyhow::Result<()> {
         home: config.home.clone(),
         media_dir: config.home.join("media"),
         shutdown: shutdown.clone(),
+        shared: SharedParts::default(),
     };
     let adapters = config
         .platforms

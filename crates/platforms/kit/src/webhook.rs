@@ -26,6 +26,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hermod_core::BuildContext;
 use hermod_model::{EnvVars, Secret};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -220,6 +221,25 @@ impl WebhookListener {
                 addr: Mutex::new(None),
             }),
         }
+    }
+
+    /// The gateway's one listener: made by the first platform that asks
+    /// (with its configuration) and shared with the others, so every
+    /// webhook platform is served on `WEBHOOK_HOST:WEBHOOK_PORT` under its
+    /// own path. Platforms asking for another address get an error naming
+    /// both, since one listener serves them all.
+    pub fn shared(ctx: &BuildContext, config: WebhookConfig) -> Result<Self, KitError> {
+        let addr = config.addr();
+        let listener = ctx
+            .shared
+            .get_or_insert_with(|| WebhookListener::new(config));
+        let first = listener.config().addr();
+        if first != addr {
+            return Err(KitError::Route(format!(
+                "two platforms ask for webhook listeners on different addresses ({first} and {addr}); hermod serves every webhook platform on one (set WEBHOOK_HOST and WEBHOOK_PORT once)"
+            )));
+        }
+        Ok(listener)
     }
 
     pub fn config(&self) -> &WebhookConfig {

@@ -75,8 +75,12 @@ macro_rules! platforms {
         }
 
         impl PlatformsConfig {
+            #[allow(
+                unused_mut,
+                clippy::vec_init_then_push,
+                reason = "each push is compiled only with its platform's feature"
+            )]
             fn each(&self) -> Vec<&dyn Platform> {
-                #[allow(unused_mut, reason = "a build without adapters adds nothing")]
                 let mut all: Vec<&dyn Platform> = Vec::new();
                 $(
                     #[cfg(feature = $feature)]
@@ -85,8 +89,12 @@ macro_rules! platforms {
                 all
             }
 
+            #[allow(
+                unused_mut,
+                clippy::vec_init_then_push,
+                reason = "each push is compiled only with its platform's feature"
+            )]
             fn each_mut(&mut self) -> Vec<&mut dyn Platform> {
-                #[allow(unused_mut, reason = "a build without adapters adds nothing")]
                 let mut all: Vec<&mut dyn Platform> = Vec::new();
                 $(
                     #[cfg(feature = $feature)]
@@ -97,8 +105,12 @@ macro_rules! platforms {
         }
 
         /// The names of the platforms compiled into this build.
+        #[allow(
+            unused_mut,
+            clippy::vec_init_then_push,
+            reason = "each push is compiled only with its platform's feature"
+        )]
         pub fn platform_names() -> Vec<&'static str> {
-            #[allow(unused_mut, reason = "a build without adapters adds nothing")]
             let mut names = Vec::new();
             $(
                 #[cfg(feature = $feature)]
@@ -109,8 +121,12 @@ macro_rules! platforms {
 
         /// The log targets of the platform crates compiled in (their crate
         /// names), for the default log filter.
+        #[allow(
+            unused_mut,
+            clippy::vec_init_then_push,
+            reason = "each push is compiled only with its platform's feature"
+        )]
         pub fn log_targets() -> Vec<&'static str> {
-            #[allow(unused_mut, reason = "a build without adapters adds nothing")]
             let mut targets = Vec::new();
             $(
                 #[cfg(feature = $feature)]

@@ -3,6 +3,7 @@
 use crate::adapter::TelegramAdapter;
 use crate::config::TelegramConfig;
 use async_trait::async_trait;
+use hermod_adapter_kit::WebhookListener;
 use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig};
 use hermod_model::EnvVars;
 use std::sync::Arc;
@@ -57,7 +58,9 @@ impl PlatformConfig for TelegramConfig {
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         let mut config = self.clone();
         config.set_media_dir(ctx.media_dir.clone());
-        let adapter = TelegramAdapter::new(config, Arc::clone(&ctx.store))?;
+        // Webhook platforms share the gateway's one listener.
+        let webhooks = WebhookListener::shared(ctx, config.listener().0)?;
+        let adapter = TelegramAdapter::with_webhooks(config, Arc::clone(&ctx.store), webhooks)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "Telegram bot".into(),

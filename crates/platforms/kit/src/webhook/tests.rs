@@ -178,3 +178,34 @@ async fn a_port_in_use_is_a_clear_error_at_registration() {
         .close()
         .await;
 }
+
+fn build_context(dir: &std::path::Path) -> hermod_core::BuildContext {
+    hermod_core::BuildContext {
+        store: std::sync::Arc::new(hermod_store::SqliteStore::open(&dir.join("t.db")).unwrap()),
+        home: dir.to_owned(),
+        media_dir: dir.join("media"),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+        shared: hermod_core::SharedParts::default(),
+    }
+}
+
+#[tokio::test]
+async fn the_platforms_of_a_gateway_share_one_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = build_context(dir.path());
+    let config = WebhookConfig {
+        port: Some(0),
+        ..WebhookConfig::default()
+    };
+    let first = WebhookListener::shared(&ctx, config.clone()).unwrap();
+    let second = WebhookListener::shared(&ctx, config.clone()).unwrap();
+    assert!(Arc::ptr_eq(&first.shared, &second.shared));
+    let elsewhere = WebhookConfig {
+        port: Some(1),
+        ..config
+    };
+    let err = WebhookListener::shared(&ctx, elsewhere)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("WEBHOOK_PORT"), "{err}");
+}
