@@ -25,6 +25,11 @@
 //! Mode and Events API deliveries signed with the v0 scheme, with scripted
 //! users, recorded calls and acks, rate-limit budgets and scripted faults.
 //!
+//! [`peer`] holds what those three fakes are built from: a local listener
+//! whose connections can be cut, state with change notification, a call
+//! recorder, scripted fault queues, a body reader and a websocket server
+//! scaffold, so a new fake is mostly the platform's own payloads.
+//!
 //! [`conformance`] (feature `platform`) checks what every
 //! [`hermod_core::Adapter`] must do, through [`adapter_conformance_tests!`].
 
@@ -38,6 +43,7 @@ mod flaky_store;
 pub mod llm;
 #[cfg(feature = "logs")]
 pub mod logs;
+pub mod peer;
 #[cfg(feature = "platform")]
 pub mod platform;
 pub mod slack;
