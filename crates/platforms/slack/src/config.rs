@@ -1,0 +1,421 @@
+//! [`SlackConfig`]: the `platforms.slack` section and its environment
+//! variables (the names the Hermes gateway used, so an existing `.env`
+//! works unchanged).
+//!
+//! The adapter is enabled by setting a bot token. How events arrive is
+//! chosen by what else is set: an app-level token (`SLACK_APP_TOKEN`)
+//! means Socket Mode, as in Hermes; without one, a signing secret
+//! (`SLACK_SIGNING_SECRET`) means the Events API over HTTP, on the shared
+//! webhook listener. `SLACK_ALLOWED_USERS`, `SLACK_ALLOW_ALL_USERS` and
+//! `SLACK_HOME_CHANNEL` are read by core (`gateway.platforms.slack`), not
+//! here.
+
+use hermod_adapter_kit::WebhookConfig;
+use hermod_adapter_kit::config::check_http_url;
+use hermod_model::{EnvVars, Secret};
+use serde::{Deserialize, Deserializer};
+use std::time::Duration;
+
+/// Slack's Web API.
+pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api";
+
+/// Where the Events API posts on the shared webhook listener.
+pub const EVENTS_PATH: &str = "/slack/events";
+
+/// Which other bots' messages are answered (`SLACK_ALLOW_BOTS`, Hermes'
+/// values). Our own messages never are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AllowBots {
+    /// None (`none`, `false`): two bots cannot loop.
+    #[default]
+    None,
+    /// Only when they mention this bot (`mentions`).
+    Mentions,
+    /// Every message, as from a person (`all`, `true`).
+    All,
+}
+
+impl AllowBots {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "none" | "off" | "false" | "no" | "0" => Some(Self::None),
+            "mentions" | "mention" => Some(Self::Mentions),
+            "all" | "on" | "true" | "yes" | "1" => Some(Self::All),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AllowBots {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Bool(true) => Ok(Self::All),
+            Raw::Bool(false) => Ok(Self::None),
+            Raw::Text(text) => Self::parse(&text).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "allow_bots {text:?} must be none, mentions or all"
+                ))
+            }),
+        }
+    }
+}
+
+/// How events reach the adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveMode {
+    /// A websocket the adapter opens (`SLACK_APP_TOKEN`): no public URL.
+    SocketMode,
+    /// Slack POSTs to [`EVENTS_PATH`] (`SLACK_SIGNING_SECRET`).
+    EventsApi,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// `SLACK_BOT_TOKEN` (`xoxb-…`): every Web API call; the adapter runs
+    /// when it is set.
+    pub bot_token: Option<Secret>,
+    /// `SLACK_APP_TOKEN` (`xapp-…`, scope `connections:write`): Socket
+    /// Mode when set.
+    pub app_token: Option<Secret>,
+    /// `SLACK_SIGNING_SECRET`: checks that Events API requests come from
+    /// Slack. Used when there is no app token.
+    pub signing_secret: Option<Secret>,
+    /// `SLACK_API_BASE_URL`: the Web API (a proxy, or a fake in tests).
+    pub api_base_url: String,
+    /// `SLACK_ALLOWED_CHANNELS`: when set, channel messages elsewhere are
+    /// dropped here (DMs are not channels; core's allowlist applies on top).
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
+    pub allowed_channels: Vec<String>,
+    /// `SLACK_ALLOW_BOTS`: none, mentions or all.
+    pub allow_bots: AllowBots,
+    /// `SLACK_REQUIRE_MENTION`: in channels, answer only when mentioned or
+    /// in a thread the bot is in. DMs are always answered.
+    pub require_mention: bool,
+    /// `SLACK_REACTIONS`: 👀 on a message while its answer is being worked on.
+    pub reactions: bool,
+    /// `WEBHOOK_HOST` and `WEBHOOK_PORT`: the listener every webhook
+    /// platform shares, where the Events API posts.
+    #[serde(skip)]
+    pub webhooks: WebhookConfig,
+    /// `SLACK_REQUEST_TIMEOUT`: seconds a Web API call may take.
+    pub request_timeout_secs: u64,
+    /// `SLACK_MAX_RECONNECT_DELAY`: cap of the backoff between failed
+    /// connection attempts, in seconds.
+    pub max_reconnect_delay_secs: u64,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            bot_token: None,
+            app_token: None,
+            signing_secret: None,
+            api_base_url: DEFAULT_API_BASE_URL.into(),
+            allowed_channels: Vec::new(),
+            allow_bots: AllowBots::None,
+            require_mention: true,
+            reactions: false,
+            webhooks: WebhookConfig::default(),
+            request_timeout_secs: 30,
+            max_reconnect_delay_secs: 60,
+        }
+    }
+}
+
+/// Whether a secret is set and not blank.
+fn set(secret: Option<&Secret>) -> bool {
+    secret.is_some_and(|s| !s.expose().trim().is_empty())
+}
+
+impl SlackConfig {
+    /// True when a bot token is configured.
+    pub fn enabled(&self) -> bool {
+        set(self.bot_token.as_ref())
+    }
+
+    /// Socket Mode with an app token, else the Events API with a signing
+    /// secret; `None` when neither is set.
+    pub fn mode(&self) -> Option<ReceiveMode> {
+        if set(self.app_token.as_ref()) {
+            Some(ReceiveMode::SocketMode)
+        } else if set(self.signing_secret.as_ref()) {
+            Some(ReceiveMode::EventsApi)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub(crate) fn max_reconnect_delay(&self) -> Duration {
+        Duration::from_secs(self.max_reconnect_delay_secs)
+    }
+
+    /// Applies the `SLACK_*` variables this adapter reads, and the shared
+    /// `WEBHOOK_HOST`/`WEBHOOK_PORT`.
+    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+        if let Some(token) = env.get("SLACK_BOT_TOKEN") {
+            self.bot_token = Some(Secret::new(token.trim()));
+        }
+        if let Some(token) = env.get("SLACK_APP_TOKEN") {
+            self.app_token = Some(Secret::new(token.trim()));
+        }
+        if let Some(secret) = env.get("SLACK_SIGNING_SECRET") {
+            self.signing_secret = Some(Secret::new(secret.trim()));
+        }
+        if let Some(url) = env.get("SLACK_API_BASE_URL") {
+            self.api_base_url = url.trim().to_owned();
+        }
+        if let Some(list) = env.get("SLACK_ALLOWED_CHANNELS") {
+            self.allowed_channels = hermod_model::split_list(list);
+        }
+        if let Some(raw) = env.get("SLACK_ALLOW_BOTS") {
+            self.allow_bots = AllowBots::parse(raw)
+                .ok_or_else(|| format!("SLACK_ALLOW_BOTS={raw:?} must be none, mentions or all"))?;
+        }
+        if let Some(value) = env.get_bool("SLACK_REQUIRE_MENTION")? {
+            self.require_mention = value;
+        }
+        if let Some(value) = env.get_bool("SLACK_REACTIONS")? {
+            self.reactions = value;
+        }
+        self.webhooks.apply_env(env)?;
+        if let Some(secs) = env.get_parsed::<u64>("SLACK_REQUEST_TIMEOUT")? {
+            self.request_timeout_secs = secs;
+        }
+        if let Some(secs) = env.get_parsed::<u64>("SLACK_MAX_RECONNECT_DELAY")? {
+            self.max_reconnect_delay_secs = secs;
+        }
+        Ok(())
+    }
+
+    /// Checks an enabled configuration. Messages name the setting, never
+    /// a secret's value.
+    pub fn validate(&self) -> Result<(), String> {
+        let Some(token) = self.bot_token.as_ref().filter(|t| !t.is_empty()) else {
+            return Err(
+                "SLACK_BOT_TOKEN is not set; copy the Bot User OAuth Token (xoxb-…) \
+                 from the app's OAuth & Permissions page"
+                    .into(),
+            );
+        };
+        check_token(
+            token,
+            "SLACK_BOT_TOKEN",
+            "xoxb-",
+            "a bot token (the Bot User OAuth Token from OAuth & Permissions)",
+        )?;
+        if let Some(app) = self.app_token.as_ref().filter(|t| !t.is_empty()) {
+            check_token(
+                app,
+                "SLACK_APP_TOKEN",
+                "xapp-",
+                "an app-level token with the connections:write scope (Basic Information → App-Level Tokens)",
+            )?;
+        }
+        if let Some(secret) = self.signing_secret.as_ref().filter(|s| !s.is_empty())
+            && secret.expose().chars().any(char::is_whitespace)
+        {
+            return Err(
+                "SLACK_SIGNING_SECRET holds spaces; copy the Signing Secret again from the \
+                 app's Basic Information page"
+                    .into(),
+            );
+        }
+        match self.mode() {
+            None => {
+                return Err(format!(
+                    "Slack has no way to receive messages: set SLACK_APP_TOKEN (an app-level \
+                     xapp- token with connections:write) for Socket Mode, or \
+                     SLACK_SIGNING_SECRET for the Events API at {EVENTS_PATH} on \
+                     WEBHOOK_HOST:WEBHOOK_PORT"
+                ));
+            }
+            Some(ReceiveMode::EventsApi) => self.webhooks.validate()?,
+            Some(ReceiveMode::SocketMode) => {}
+        }
+        check_http_url(&self.api_base_url, "SLACK_API_BASE_URL")?;
+        if self.request_timeout_secs == 0 {
+            return Err("SLACK_REQUEST_TIMEOUT must be at least 1 second".into());
+        }
+        if self.max_reconnect_delay_secs == 0 {
+            return Err("SLACK_MAX_RECONNECT_DELAY must be at least 1 second".into());
+        }
+        Ok(())
+    }
+
+    /// How it receives, for `config check`.
+    pub fn describe(&self) -> String {
+        match self.mode() {
+            Some(ReceiveMode::SocketMode) | None => "Socket Mode".to_owned(),
+            Some(ReceiveMode::EventsApi) => {
+                format!("Events API at {EVENTS_PATH} on {}", self.webhooks.addr())
+            }
+        }
+    }
+}
+
+/// A token goes into an `Authorization` header: it must have its kind's
+/// prefix and nothing a header cannot hold.
+fn check_token(token: &Secret, name: &str, prefix: &str, what: &str) -> Result<(), String> {
+    let raw = token.expose();
+    if !raw.starts_with(prefix) {
+        return Err(format!("{name} must start with {prefix}: it takes {what}"));
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{name} holds spaces or other characters a token cannot have; copy it again"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOT: &str = "xoxb-1-2-very_secret_bot_value";
+    const APP: &str = "xapp-1-A1-3-very_secret_app_value";
+
+    fn env(pairs: &[(&str, &str)]) -> EnvVars {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn defaults_follow_hermes() {
+        let c = SlackConfig::default();
+        assert!(!c.enabled());
+        assert_eq!(c.api_base_url, "https://slack.com/api");
+        assert!(c.require_mention);
+        assert!(!c.reactions);
+        assert_eq!(c.allow_bots, AllowBots::None);
+        assert_eq!(c.mode(), None);
+    }
+
+    #[test]
+    fn an_app_token_means_socket_mode_else_a_signing_secret_the_events_api() {
+        let mut c = SlackConfig::default();
+        c.apply_env(&env(&[
+            ("SLACK_BOT_TOKEN", BOT),
+            ("SLACK_SIGNING_SECRET", "abc123"),
+            ("WEBHOOK_PORT", "9000"),
+        ]))
+        .unwrap();
+        assert!(c.enabled());
+        assert_eq!(c.mode(), Some(ReceiveMode::EventsApi));
+        c.validate().unwrap();
+        assert_eq!(
+            c.describe(),
+            "Events API at /slack/events on 127.0.0.1:9000"
+        );
+        c.apply_env(&env(&[("SLACK_APP_TOKEN", APP)])).unwrap();
+        assert_eq!(c.mode(), Some(ReceiveMode::SocketMode));
+        c.validate().unwrap();
+        assert_eq!(c.describe(), "Socket Mode");
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let mut c = SlackConfig::default();
+        c.apply_env(&env(&[
+            ("SLACK_BOT_TOKEN", BOT),
+            ("SLACK_APP_TOKEN", APP),
+            ("SLACK_API_BASE_URL", "http://127.0.0.1:9/api"),
+            ("SLACK_ALLOWED_CHANNELS", "C1, C2"),
+            ("SLACK_ALLOW_BOTS", "mentions"),
+            ("SLACK_REQUIRE_MENTION", "false"),
+            ("SLACK_REACTIONS", "true"),
+            ("SLACK_REQUEST_TIMEOUT", "5"),
+            ("SLACK_MAX_RECONNECT_DELAY", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(c.allowed_channels, ["C1", "C2"]);
+        assert_eq!(c.allow_bots, AllowBots::Mentions);
+        assert!(!c.require_mention && c.reactions);
+        assert_eq!(c.request_timeout(), Duration::from_secs(5));
+        assert_eq!(c.max_reconnect_delay(), Duration::from_secs(7));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_not_the_secret() {
+        let mut c = SlackConfig::default();
+        let err = c
+            .apply_env(&env(&[("SLACK_ALLOW_BOTS", "sometimes")]))
+            .unwrap_err();
+        assert!(err.contains("SLACK_ALLOW_BOTS"), "{err}");
+
+        let err = SlackConfig::default().validate().unwrap_err();
+        assert!(err.contains("SLACK_BOT_TOKEN"), "{err}");
+
+        c.bot_token = Some(Secret::new("xoxp-user-token-secretvalue"));
+        c.app_token = Some(Secret::new(APP));
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.contains("SLACK_BOT_TOKEN") && err.contains("xoxb-"),
+            "{err}"
+        );
+        assert!(!err.contains("secretvalue"), "{err}");
+
+        c.bot_token = Some(Secret::new(BOT));
+        c.app_token = Some(Secret::new("xoxb-wrong-kind-secretvalue"));
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.contains("SLACK_APP_TOKEN") && err.contains("xapp-"),
+            "{err}"
+        );
+        assert!(!err.contains("secretvalue"), "{err}");
+    }
+
+    #[test]
+    fn without_a_way_to_receive_it_says_what_to_set() {
+        let c = SlackConfig {
+            bot_token: Some(Secret::new(BOT)),
+            ..SlackConfig::default()
+        };
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.contains("SLACK_APP_TOKEN") && err.contains("SLACK_SIGNING_SECRET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn yaml_is_strict_and_reads_lists_and_bot_switches() {
+        // JSON is YAML, and both go through the same serde derive.
+        let c: SlackConfig = serde_json::from_str(
+            r#"{"allowed_channels": "C1,C2", "allow_bots": true, "reactions": true}"#,
+        )
+        .unwrap();
+        assert_eq!(c.allowed_channels, ["C1", "C2"]);
+        assert_eq!(c.allow_bots, AllowBots::All);
+        let c: SlackConfig = serde_json::from_str(r#"{"allow_bots": "mentions"}"#).unwrap();
+        assert_eq!(c.allow_bots, AllowBots::Mentions);
+        let err = serde_json::from_str::<SlackConfig>(r#"{"bot_tokn": "x"}"#).unwrap_err();
+        assert!(err.to_string().contains("bot_token"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = SlackConfig {
+            bot_token: Some(Secret::new(BOT)),
+            app_token: Some(Secret::new(APP)),
+            signing_secret: Some(Secret::new("signing-secret-value")),
+            ..SlackConfig::default()
+        };
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("very_secret") && !debug.contains("signing-secret-value"),
+            "{debug}"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Slack as the registry sees it ([`PlatformConfig`]).
+
+use crate::adapter::SlackAdapter;
+use crate::config::SlackConfig;
+use async_trait::async_trait;
+use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig};
+use hermod_model::EnvVars;
+use std::sync::Arc;
+
+#[async_trait]
+impl PlatformConfig for SlackConfig {
+    const NAME: &'static str = "slack";
+
+    fn env_vars() -> &'static [&'static str] {
+        &[
+            "SLACK_BOT_TOKEN",
+            "SLACK_APP_TOKEN",
+            "SLACK_SIGNING_SECRET",
+            "SLACK_API_BASE_URL",
+            "SLACK_ALLOWED_CHANNELS",
+            "SLACK_ALLOW_BOTS",
+            "SLACK_REQUIRE_MENTION",
+            "SLACK_REACTIONS",
+            "SLACK_REQUEST_TIMEOUT",
+            "SLACK_MAX_RECONNECT_DELAY",
+            "WEBHOOK_HOST",
+            "WEBHOOK_PORT",
+        ]
+    }
+
+    fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+        SlackConfig::apply_env(self, env)
+    }
+
+    fn enabled(&self) -> bool {
+        SlackConfig::enabled(self)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        SlackConfig::validate(self)
+    }
+
+    fn describe(&self) -> String {
+        SlackConfig::describe(self)
+    }
+
+    async fn build(&self, _ctx: &BuildContext) -> Result<Built, AdapterError> {
+        let adapter = SlackAdapter::new(self.clone())?;
+        Ok(Built {
+            adapter: Arc::new(adapter),
+            description: "Slack app".into(),
+            first_run: Vec::new(),
+        })
+    }
+}
