@@ -1,0 +1,65 @@
+//! Discord as the registry sees it ([`PlatformConfig`]).
+
+use crate::adapter::DiscordAdapter;
+use crate::config::DiscordConfig;
+use async_trait::async_trait;
+use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig};
+use hermod_model::EnvVars;
+use std::sync::Arc;
+
+#[async_trait]
+impl PlatformConfig for DiscordConfig {
+    const NAME: &'static str = "discord";
+
+    fn env_vars() -> &'static [&'static str] {
+        &[
+            "DISCORD_BOT_TOKEN",
+            "DISCORD_API_BASE_URL",
+            "DISCORD_ALLOWED_ROLES",
+            "DISCORD_ALLOWED_CHANNELS",
+            "DISCORD_ALLOW_BOTS",
+            "DISCORD_REQUIRE_MENTION",
+            "DISCORD_FREE_RESPONSE_CHANNELS",
+            "DISCORD_REPLY_TO_MODE",
+            "DISCORD_AUTO_THREAD",
+            "DISCORD_REACTIONS",
+            "DISCORD_MEDIA_MAX_BYTES",
+            "DISCORD_REQUEST_TIMEOUT",
+            "DISCORD_MAX_RECONNECT_DELAY",
+        ]
+    }
+
+    fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
+        DiscordConfig::apply_env(self, env)
+    }
+
+    fn enabled(&self) -> bool {
+        DiscordConfig::enabled(self)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        DiscordConfig::validate(self)
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = vec!["gateway websocket".to_owned()];
+        if self.auto_thread {
+            parts.push("auto-thread".into());
+        }
+        if self.reactions {
+            parts.push("reactions".into());
+        }
+        parts.join(", ")
+    }
+
+    async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
+        let mut config = self.clone();
+        config.set_media_dir(ctx.media_dir.clone());
+        let adapter = DiscordAdapter::new(config, Arc::clone(&ctx.store))?;
+        Ok(Built {
+            adapter: Arc::new(adapter),
+            description: "Discord bot".into(),
+            first_run: Vec::new(),
+        })
+    }
+}
