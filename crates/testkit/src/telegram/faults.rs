@@ -2,6 +2,7 @@
 //! error responses (`{"ok":false,"error_code":..,"description":..}`).
 
 use super::state::State;
+use crate::peer::whole_seconds;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -123,15 +124,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 /// What to do with a call before handling it.
-#[derive(Debug)]
-pub(crate) enum Verdict {
-    Proceed,
-    /// Handle it after this long.
-    Delay(Duration),
-    Fail(ApiError),
-    /// Close the connection without answering.
-    Drop,
-}
+pub(crate) type Verdict = crate::peer::Verdict<ApiError>;
 
 /// Applies sticky rate limits, then queued faults, to a call; `keys` are
 /// the queues that apply, most specific first (the lowercase method, `*`).
@@ -145,17 +138,9 @@ pub(crate) fn verdict(state: &mut State, keys: &[&str]) -> Verdict {
         .copied();
     if let Some(until) = limited {
         state.rate_limit_hits += 1;
-        return Verdict::Fail(ApiError::too_many_requests(ceil_secs(until - now)));
+        return Verdict::Fail(ApiError::too_many_requests(whole_seconds(until - now)));
     }
-    let fault = keys.iter().find_map(|key| {
-        let queue = state.faults.get_mut(*key)?;
-        let fault = queue.pop_front();
-        if queue.is_empty() {
-            state.faults.remove(*key);
-        }
-        fault
-    });
-    match fault {
+    match state.faults.take(keys) {
         None => Verdict::Proceed,
         Some(Fault::TooManyRequests { retry_after }) => {
             state.rate_limit_hits += 1;
@@ -177,12 +162,6 @@ fn prefixed(status: u16, prefix: &str, detail: &str) -> ApiError {
     } else {
         ApiError::new(status, format!("{prefix}{detail}"))
     }
-}
-
-/// Whole seconds, rounded up, at least one.
-pub(crate) fn ceil_secs(duration: Duration) -> u64 {
-    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-    secs.max(1)
 }
 
 #[cfg(test)]
@@ -208,12 +187,5 @@ mod tests {
             prefixed(403, "Forbidden: ", "Forbidden: bot was blocked by the user").description,
             "Forbidden: bot was blocked by the user"
         );
-    }
-
-    #[test]
-    fn seconds_round_up() {
-        assert_eq!(ceil_secs(Duration::from_millis(4200)), 5);
-        assert_eq!(ceil_secs(Duration::from_secs(3)), 3);
-        assert_eq!(ceil_secs(Duration::ZERO), 1);
     }
 }

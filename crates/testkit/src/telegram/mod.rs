@@ -80,7 +80,7 @@ impl FakeTelegram {
             .reqwest()
             .clone();
         let shared = Arc::new(Shared::new(token.to_owned(), bot, http));
-        let (addr, _task) = server::start(shared.clone()).await;
+        let addr = server::start(shared.clone()).await;
         Self { shared, addr }
     }
 
@@ -205,7 +205,7 @@ impl FakeTelegram {
 
     /// Every call, in order of arrival.
     pub fn calls(&self) -> Vec<FakeCall> {
-        self.shared.lock().calls.clone()
+        self.shared.lock().calls.all()
     }
 
     /// The calls of `method` (case-insensitive), in order.
@@ -215,12 +215,7 @@ impl FakeTelegram {
 
     /// Waits until `method` (case-insensitive) was called `n` times.
     pub async fn wait_for_calls(&self, method: &str, n: usize) -> Vec<FakeCall> {
-        self.shared
-            .wait_until(|s| {
-                let calls = calls_of(s, method);
-                (calls.len() >= n).then_some(calls)
-            })
-            .await
+        self.shared.wait_for(n, |s| calls_of(s, method)).await
     }
 
     /// Waits until the bot receives updates: a `getUpdates` call arrived
@@ -228,10 +223,7 @@ impl FakeTelegram {
     pub async fn wait_for_receiver(&self) {
         self.shared
             .wait_until(|s| {
-                let polled = s
-                    .calls
-                    .iter()
-                    .any(|c| c.method.eq_ignore_ascii_case("getUpdates"));
+                let polled = s.calls.any(|c| c.method.eq_ignore_ascii_case("getUpdates"));
                 (polled || s.webhook.is_some()).then_some(())
             })
             .await;
@@ -289,8 +281,7 @@ impl FakeTelegram {
     /// downloads, which `*` does not cover.
     pub fn fail_next(&self, method: &str, fault: Fault) {
         let key = method.to_ascii_lowercase();
-        self.shared
-            .update(|s| s.faults.entry(key).or_default().push_back(fault));
+        self.shared.update(|s| s.faults.push(key, fault));
     }
 
     /// Answers every call of `method` (`*`: any) within `window` from now
@@ -401,9 +392,5 @@ fn chat_messages(s: &state::State, chat_id: i64) -> Vec<FakeMessage> {
 }
 
 fn calls_of(s: &state::State, method: &str) -> Vec<FakeCall> {
-    s.calls
-        .iter()
-        .filter(|c| c.method.eq_ignore_ascii_case(method))
-        .cloned()
-        .collect()
+    s.calls.matching(|c| c.method.eq_ignore_ascii_case(method))
 }

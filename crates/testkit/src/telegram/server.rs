@@ -1,28 +1,19 @@
 //! The HTTP side: routing `/bot<token>/<method>` and
 //! `/file/bot<token>/<path>`, reading parameters from the query, JSON,
-//! form and multipart bodies, applying faults, and a listener whose
-//! connections a handler can cut (for [`super::Fault::DropConnection`]).
+//! form and multipart bodies, and applying faults (a cut connection for
+//! [`super::Fault::DropConnection`]).
 
 use super::faults::{self, ApiError, Verdict};
 use super::state::{FakeCall, Shared};
 use super::{files, methods};
+use crate::peer::{Body, BodyError, Cut, Part, PeerListener, form_fields, read_body};
 use axum::Router;
-use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Multipart, Request, State};
-use axum::http::header;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::serve::{IncomingStream, Listener};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
-use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 /// Bodies up to this size are read (Telegram takes 50 MB documents).
@@ -112,128 +103,16 @@ impl Params {
     }
 }
 
-/// Cuts a connection: its reads and writes fail from then on, so the
-/// server closes it without answering.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Cut(Arc<AtomicBool>);
-
-impl Cut {
-    fn cut(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    fn check(&self) -> io::Result<()> {
-        if self.0.load(Ordering::SeqCst) {
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "cut by the fake",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Connected<IncomingStream<'_, CuttableListener>> for Cut {
-    fn connect_info(stream: IncomingStream<'_, CuttableListener>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-/// A TCP listener whose connections carry a [`Cut`].
-#[derive(Debug)]
-pub(crate) struct CuttableListener(TcpListener);
-
-impl Listener for CuttableListener {
-    type Io = CuttableStream;
-    type Addr = Cut;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, _)) => {
-                    let cut = Cut::default();
-                    return (
-                        CuttableStream {
-                            inner: stream,
-                            cut: cut.clone(),
-                        },
-                        cut,
-                    );
-                }
-                // Out of file descriptors and the like: try again shortly.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(Cut::default())
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct CuttableStream {
-    inner: TcpStream,
-    cut: Cut,
-}
-
-impl AsyncRead for CuttableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for CuttableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 /// Binds `127.0.0.1:0` and serves until `shared.shutdown` is cancelled.
-pub(crate) async fn start(shared: Arc<Shared>) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("the fake Telegram server binds a local port");
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
+pub(crate) async fn start(shared: Arc<Shared>) -> SocketAddr {
+    let listener = PeerListener::bind().await;
+    let addr = listener.addr();
     let app = Router::new()
         .fallback(handle)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(shared.clone());
-    let shutdown = shared.shutdown.clone().cancelled_owned();
-    let task = tokio::spawn(async move {
-        // Serving only ends early when accepting fails for good; clients
-        // then see connection errors, which is the right signal.
-        let _ = axum::serve(
-            CuttableListener(listener),
-            app.into_make_service_with_connect_info::<Cut>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-    });
-    (addr, task)
+    tokio::spawn(listener.serve(app, shared.shutdown.clone()));
+    addr
 }
 
 async fn handle(
@@ -275,7 +154,7 @@ async fn handle(
     };
     let lower = method.to_ascii_lowercase();
     let verdict = shared.update(|s| {
-        s.calls.push(FakeCall {
+        s.calls.record(FakeCall {
             method,
             params: Value::Object(params.map.clone()),
             at: Instant::now(),
@@ -299,95 +178,63 @@ async fn handle(
 
 /// Carries out a fault; `None` means go on and answer normally.
 async fn apply(shared: &Shared, verdict: Verdict, cut: &Cut) -> Option<Response> {
-    match verdict {
-        Verdict::Proceed => None,
-        Verdict::Delay(delay) => {
-            tokio::select! {
-                () = tokio::time::sleep(delay) => None,
-                () = shared.shutdown.cancelled() => Some(ApiError::server_error(503).into_response()),
-            }
-        }
-        Verdict::Fail(error) => Some(error.into_response()),
-        Verdict::Drop => {
-            cut.cut();
-            // Never written: the connection fails first.
-            Some(ApiError::server_error(500).into_response())
-        }
-    }
+    let unavailable = || ApiError::server_error(503);
+    verdict.carry_out(cut, &shared.shutdown, unavailable).await
 }
 
 async fn read_params(request: Request) -> Result<Params, ApiError> {
     let mut params = Params::default();
     if let Some(query) = request.uri().query() {
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            params
-                .map
-                .insert(name.into_owned(), json!(value.into_owned()));
-        }
+        params.map = form_fields(query.as_bytes());
     }
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/form-data") {
-        read_multipart(request, &mut params).await?;
-        return Ok(params);
-    }
-    let body = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::bad_request("request body is too big"))?;
-    if body.is_empty() {
-        return Ok(params);
-    }
-    if content_type.starts_with("application/json") {
-        match serde_json::from_slice(&body) {
-            Ok(Value::Object(map)) => params.map.extend(map),
-            _ => return Err(ApiError::bad_request("can't parse JSON object")),
-        }
-    } else {
-        for (name, value) in form_urlencoded::parse(&body) {
-            params
-                .map
-                .insert(name.into_owned(), json!(value.into_owned()));
+    let read = read_body(request, BODY_LIMIT).await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::bad_request("request body is too big"),
+        BodyError::InvalidJson => ApiError::bad_request("can't parse JSON object"),
+        BodyError::BrokenMultipart => ApiError::bad_request("can't parse multipart/form-data body"),
+    })?;
+    match read.body {
+        Body::Empty => {}
+        Body::Json(Value::Object(map)) => params.map.extend(map),
+        Body::Json(_) => return Err(ApiError::bad_request("can't parse JSON object")),
+        Body::Form(fields) => params.map.extend(fields),
+        Body::Multipart(parts) => {
+            for part in parts {
+                add_part(&mut params, part);
+            }
         }
     }
     Ok(params)
 }
 
-async fn read_multipart(request: Request, params: &mut Params) -> Result<(), ApiError> {
-    let broken = |_| ApiError::bad_request("can't parse multipart/form-data body");
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|_| ApiError::bad_request("can't parse multipart/form-data body"))?;
-    while let Some(field) = multipart.next_field().await.map_err(broken)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let file_name = field.file_name().map(str::to_owned);
-        let mime_type = field.content_type().map(str::to_owned);
-        let bytes = field.bytes().await.map_err(broken)?.to_vec();
-        let is_file = file_name.is_some()
-            || mime_type
-                .as_deref()
-                .is_some_and(|m| !m.starts_with("text/plain"));
-        if is_file {
-            params.map.insert(
-                name.clone(),
-                json!({"file_name": file_name, "mime_type": mime_type, "size": bytes.len()}),
-            );
-            params.uploads.insert(
-                name,
-                Upload {
-                    file_name,
-                    mime_type,
-                    bytes,
-                },
-            );
-        } else {
-            params
-                .map
-                .insert(name, json!(String::from_utf8_lossy(&bytes).into_owned()));
-        }
+/// A part with a file name, or a type other than text, is an upload;
+/// others are string parameters.
+fn add_part(params: &mut Params, part: Part) {
+    let is_file = part.file_name.is_some()
+        || part
+            .content_type
+            .as_deref()
+            .is_some_and(|m| !m.starts_with("text/plain"));
+    if !is_file {
+        let text = part.text();
+        params.map.insert(part.name, json!(text));
+        return;
     }
-    Ok(())
+    let Part {
+        name,
+        file_name,
+        content_type: mime_type,
+        bytes,
+    } = part;
+    params.map.insert(
+        name.clone(),
+        json!({"file_name": file_name, "mime_type": mime_type, "size": bytes.len()}),
+    );
+    params.uploads.insert(
+        name,
+        Upload {
+            file_name,
+            mime_type,
+            bytes,
+        },
+    );
 }

@@ -3,10 +3,10 @@
 //! records tests read ([`FakeMessage`], [`FakeCall`]).
 
 use super::faults::Fault;
+use crate::peer::{FaultQueue, Recorder, Watched};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use tokio::sync::Notify;
+use std::ops::Deref;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -195,7 +195,7 @@ pub(crate) struct State {
     pub(crate) chats: BTreeMap<i64, Chat>,
     /// Every message the bot sent, in order.
     pub(crate) bot_messages: Vec<FakeMessage>,
-    pub(crate) calls: Vec<FakeCall>,
+    pub(crate) calls: Recorder<FakeCall>,
     /// Requests refused for a wrong token.
     pub(crate) unauthorized_calls: usize,
     /// File downloads asked for (with the right token), answered or not.
@@ -209,7 +209,7 @@ pub(crate) struct State {
     pub(crate) files: HashMap<String, StoredFile>,
     pub(crate) last_file: u64,
     /// Queued faults by lowercase method (`*`: any).
-    pub(crate) faults: HashMap<String, VecDeque<Fault>>,
+    pub(crate) faults: FaultQueue<String, Fault>,
     /// Sticky rate limits by lowercase method (`*`: any), until when.
     pub(crate) rate_limits: HashMap<String, Instant>,
     pub(crate) rate_limit_hits: usize,
@@ -274,18 +274,25 @@ impl State {
     }
 }
 
-/// Everything the server, the handle and the users share.
+/// Everything the server, the handle and the users share: the watched
+/// state (reached through `Deref`) and what never changes.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) token: String,
     pub(crate) bot: Bot,
-    state: Mutex<State>,
-    /// Woken on every observable change of the state.
-    changed: Notify,
+    state: Watched<State>,
     pub(crate) shutdown: CancellationToken,
     started: Instant,
     /// For webhook deliveries.
     pub(crate) http: reqwest::Client,
+}
+
+impl Deref for Shared {
+    type Target = Watched<State>;
+
+    fn deref(&self) -> &Watched<State> {
+        &self.state
+    }
 }
 
 impl Shared {
@@ -293,44 +300,11 @@ impl Shared {
         Self {
             token,
             bot,
-            state: Mutex::new(State::new()),
-            changed: Notify::new(),
+            state: Watched::new(State::new()),
             shutdown: CancellationToken::new(),
             started: Instant::now(),
             http,
         }
-    }
-
-    /// The state, for reads and for changes nobody waits on.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // Every change is complete before the lock is released.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Applies `change` and wakes every waiter.
-    pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
-        let value = change(&mut self.lock());
-        self.changed.notify_waiters();
-        value
-    }
-
-    /// Waits until `check` returns something, re-checking on every change.
-    pub(crate) async fn wait_until<T>(&self, mut check: impl FnMut(&State) -> Option<T>) -> T {
-        loop {
-            let notified = self.changed.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before checking, so no change slips in between.
-            notified.as_mut().enable();
-            if let Some(value) = check(&self.lock()) {
-                return value;
-            }
-            notified.await;
-        }
-    }
-
-    /// A future that completes on the next change (enable it before checking).
-    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
-        self.changed.notified()
     }
 
     /// A message `date`: Unix seconds, following the tokio clock.

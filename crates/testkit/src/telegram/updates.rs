@@ -81,28 +81,23 @@ pub(crate) async fn get_updates(shared: &Shared, p: &Params) -> Result<Value, Ap
         Ok(s.poll_generation)
     })?;
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    loop {
-        let changed = shared.changed();
-        let mut changed = std::pin::pin!(changed);
-        changed.as_mut().enable();
-        {
-            let mut s = shared.lock();
-            if s.poll_generation != generation {
-                return Err(ApiError::conflict(TERMINATED));
-            }
-            if s.webhook.is_some() {
-                return Err(ApiError::conflict(WEBHOOK_ACTIVE));
-            }
-            let batch = take_batch(&mut s, limit);
-            if !batch.is_empty() || timeout == 0 {
-                return Ok(Value::Array(batch));
-            }
+    let batch = shared.wait_until_mut(|s| {
+        if s.poll_generation != generation {
+            return Some(Err(ApiError::conflict(TERMINATED)));
         }
-        tokio::select! {
-            () = changed => {}
-            () = tokio::time::sleep_until(deadline) => return Ok(json!([])),
-            () = shared.shutdown.cancelled() => return Ok(json!([])),
+        if s.webhook.is_some() {
+            return Some(Err(ApiError::conflict(WEBHOOK_ACTIVE)));
         }
+        let batch = take_batch(s, limit);
+        (!batch.is_empty() || timeout == 0).then_some(Ok(Value::Array(batch)))
+    });
+    tokio::select! {
+        // First, so a batch already there is served even when the
+        // deadline is now (`timeout=0`).
+        biased;
+        result = batch => result,
+        () = tokio::time::sleep_until(deadline) => Ok(json!([])),
+        () = shared.shutdown.cancelled() => Ok(json!([])),
     }
 }
 
