@@ -1,0 +1,126 @@
+//! The gateway connection end to end: resuming after RECONNECT, INVALID
+//! SESSION and dropped sockets without answering twice, zombie
+//! connections, fatal close codes, restarts.
+
+use crate::support::{World, settled, texts, within};
+use hermod_testkit::FakeDiscord;
+use hermod_testkit::ScriptedAgent;
+use hermod_testkit::discord::{SessionFault, intents};
+
+#[tokio::test]
+async fn reconnect_invalid_session_and_drops_resume_without_answering_twice() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world.start(agent).await;
+    running.connected().await;
+    let gina = world.fake.user("gina");
+    let channel = gina.dm_channel();
+    gina.dm("one");
+    settled(&world.fake, channel, 1).await;
+
+    assert!(world.fake.send_reconnect());
+    within("a resume", world.fake.wait_for_resumes(1)).await;
+    gina.dm("two");
+    settled(&world.fake, channel, 2).await;
+
+    assert!(world.fake.drop_connection());
+    // Sent while no connection is open: replayed on RESUME.
+    gina.dm("three");
+    within("a second resume", world.fake.wait_for_resumes(2)).await;
+    settled(&world.fake, channel, 3).await;
+
+    assert!(world.fake.invalidate_session(true));
+    within("a third resume", world.fake.wait_for_resumes(3)).await;
+    assert!(world.fake.invalidate_session(false));
+    within("a new session", world.fake.wait_for_identifies(2)).await;
+    gina.dm("four");
+    let messages = settled(&world.fake, channel, 4).await;
+    assert_eq!(messages.len(), 4, "{:?}", texts(&messages));
+    assert_eq!(stats.inputs(), ["one", "two", "three", "four"]);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_frame_is_skipped_without_reconnecting() {
+    let world = World::new().await;
+    let running = world.start(ScriptedAgent::echo()).await;
+    running.connected().await;
+    assert!(world.fake.send_malformed_frame());
+    let hana = world.fake.user("hana");
+    let channel = hana.dm_channel();
+    hana.dm("still there?");
+    settled(&world.fake, channel, 1).await;
+    assert_eq!(
+        world.fake.connections().len(),
+        1,
+        "a malformed frame caused a reconnect"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_zombie_connection_is_replaced() {
+    let fake = FakeDiscord::builder()
+        .heartbeat_interval(std::time::Duration::from_millis(300))
+        .enforce_heartbeats(false)
+        .start()
+        .await;
+    let world = World::on(fake);
+    let running = world.start(ScriptedAgent::echo()).await;
+    running.connected().await;
+    world.fake.set_heartbeat_acks(false);
+    within("a new connection", world.fake.wait_for_connections(2)).await;
+    world.fake.set_heartbeat_acks(true);
+    within("a resume", world.fake.wait_for_resumes(1)).await;
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_token_fails_discord_naming_the_variable() {
+    let world = World::new().await;
+    world.fake.fail_next_session(SessionFault::Close(4004));
+    let running = world.start(ScriptedAgent::echo()).await;
+    let reason = running.failed().await;
+    assert!(reason.contains("DISCORD_BOT_TOKEN"), "{reason}");
+    // The gateway itself keeps running, and stops cleanly.
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_message_content_intent_says_where_to_enable_it() {
+    let fake = FakeDiscord::builder()
+        .privileged_intents(intents::GUILD_MEMBERS)
+        .start()
+        .await;
+    let world = World::on(fake);
+    let running = world.start(ScriptedAgent::echo()).await;
+    let reason = running.failed().await;
+    assert!(
+        reason.contains("Message Content") && reason.contains("Privileged Gateway Intents"),
+        "{reason}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_continues_without_answering_twice() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world.start(agent.clone()).await;
+    running.connected().await;
+    let ivan = world.fake.user("ivan");
+    let channel = ivan.dm_channel();
+    ivan.dm("before");
+    settled(&world.fake, channel, 1).await;
+    running.stop().await;
+
+    let running = world.start(agent).await;
+    running.connected().await;
+    ivan.dm("after");
+    let messages = settled(&world.fake, channel, 2).await;
+    assert_eq!(messages.len(), 2, "{:?}", texts(&messages));
+    assert_eq!(stats.inputs(), ["before", "after"]);
+    running.stop().await;
+}
