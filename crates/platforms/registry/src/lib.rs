@@ -141,6 +141,7 @@ macro_rules! platforms {
 platforms! {
     #[cfg(feature = "api_server")] api_server: hermod_api_server::ApiServerConfig,
     #[cfg(feature = "telegram")] telegram: hermod_telegram::TelegramConfig,
+    #[cfg(feature = "discord")] discord: hermod_discord::DiscordConfig,
 }
 
 /// `hermod_telegram` of `hermod_telegram::config::TelegramConfig`.
