@@ -10,6 +10,7 @@
 //! answered 429 only when the test enforces budgets — so an adapter's
 //! pacing can be measured without making its functional tests flaky.
 
+use crate::peer::{FaultQueue, whole_seconds};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -107,7 +108,7 @@ fn default_budgets() -> HashMap<String, Vec<Budget>> {
 #[derive(Debug)]
 pub(crate) struct LimitState {
     /// Queued faults by method (`*`: any).
-    pub(crate) faults: HashMap<String, VecDeque<Fault>>,
+    pub(crate) faults: FaultQueue<String, Fault>,
     pub(crate) budgets: HashMap<String, Vec<Budget>>,
     /// When the calls within each budget's window were accepted, by
     /// (method, budget index, channel or empty).
@@ -123,7 +124,7 @@ pub(crate) struct LimitState {
 impl Default for LimitState {
     fn default() -> Self {
         Self {
-            faults: HashMap::new(),
+            faults: FaultQueue::default(),
             budgets: default_budgets(),
             windows: HashMap::new(),
             enforce: false,
@@ -134,29 +135,13 @@ impl Default for LimitState {
 }
 
 /// What to do with a call before handling it.
-#[derive(Debug)]
-pub(crate) enum Verdict {
-    Proceed,
-    /// Handle it after this long.
-    Delay(Duration),
-    Fail(ApiError),
-    /// Close the connection without answering.
-    Drop,
-}
+pub(crate) type Verdict = crate::peer::Verdict<ApiError>;
 
 impl LimitState {
     /// Applies queued faults, then budgets, to a call of `method` about
     /// `channel`.
     pub(crate) fn verdict(&mut self, method: &str, channel: Option<&str>) -> Verdict {
-        let fault = [method, "*"].iter().find_map(|key| {
-            let queue = self.faults.get_mut(*key)?;
-            let fault = queue.pop_front();
-            if queue.is_empty() {
-                self.faults.remove(*key);
-            }
-            fault
-        });
-        match fault {
+        match self.faults.take(&[method, "*"]) {
             Some(Fault::RateLimited { retry_after }) => {
                 self.rate_limited_answers += 1;
                 return Verdict::Fail(ApiError::RateLimited(retry_after));
@@ -212,7 +197,7 @@ impl LimitState {
         }
         if let Some(wait) = wait {
             *self.overruns.entry(method.to_owned()).or_default() += 1;
-            return Some(ceil_secs(wait));
+            return Some(whole_seconds(wait));
         }
         for key in keys {
             self.windows.entry(key).or_default().push_back(now);
@@ -310,12 +295,6 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-/// Whole seconds, rounded up, at least one.
-pub(crate) fn ceil_secs(duration: Duration) -> u64 {
-    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-    secs.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,11 +333,5 @@ mod tests {
             other => panic!("expected a 429, got {other:?}"),
         }
         assert_eq!(limits.rate_limited_answers, 1);
-    }
-
-    #[test]
-    fn seconds_round_up() {
-        assert_eq!(ceil_secs(Duration::from_millis(4200)), 5);
-        assert_eq!(ceil_secs(Duration::ZERO), 1);
     }
 }

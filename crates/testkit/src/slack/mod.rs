@@ -330,7 +330,7 @@ impl FakeSlack {
 
     /// Every Web API call with a valid token, in order of arrival.
     pub fn calls(&self) -> Vec<SlackCall> {
-        self.shared.lock().calls.clone()
+        self.shared.lock().calls.all()
     }
 
     /// The calls of `method`, in order.
@@ -340,12 +340,7 @@ impl FakeSlack {
 
     /// Waits until `method` was called `n` times.
     pub async fn wait_for_calls(&self, method: &str, n: usize) -> Vec<SlackCall> {
-        self.shared
-            .wait_until(|s| {
-                let calls = calls_of(s, method);
-                (calls.len() >= n).then_some(calls)
-            })
-            .await
+        self.shared.wait_for(n, |s| calls_of(s, method)).await
     }
 
     /// Calls refused for their token (`not_authed`, `invalid_auth`,
@@ -365,10 +360,8 @@ impl FakeSlack {
 
     /// Answers the next `n` calls of `method` with `fault`.
     pub fn fail_times(&self, method: &str, n: usize, fault: Fault) {
-        self.shared.update(|s| {
-            let queue = s.limits.faults.entry(method.to_owned()).or_default();
-            queue.extend(std::iter::repeat_n(fault, n));
-        });
+        self.shared
+            .update(|s| s.limits.faults.push_times(method.to_owned(), n, fault));
     }
 
     /// Replaces `method`'s budgets (none: unlimited).
@@ -434,9 +427,7 @@ impl FakeSlack {
 
     /// Waits until `n` envelope frames were sent.
     pub async fn wait_for_envelopes(&self, n: usize) -> Vec<SentEnvelope> {
-        self.shared
-            .wait_until(|s| (s.socket.sent.len() >= n).then(|| s.socket.sent.clone()))
-            .await
+        self.shared.wait_for(n, |s| s.socket.sent.clone()).await
     }
 
     /// Every acknowledgement received, in order.
@@ -559,9 +550,7 @@ impl FakeSlack {
 
     /// Waits until `n` requests were POSTed to the app.
     pub async fn wait_for_deliveries(&self, n: usize) -> Vec<HttpDelivery> {
-        self.shared
-            .wait_until(|s| (s.http.deliveries.len() >= n).then(|| s.http.deliveries.clone()))
-            .await
+        self.shared.wait_for(n, |s| s.http.deliveries.clone()).await
     }
 }
 
@@ -581,9 +570,5 @@ fn bot_messages(s: &State, keep: impl Fn(&BotMessage) -> bool) -> Vec<BotMessage
 }
 
 fn calls_of(s: &State, method: &str) -> Vec<SlackCall> {
-    s.calls
-        .iter()
-        .filter(|c| c.method == method)
-        .cloned()
-        .collect()
+    s.calls.matching(|c| c.method == method)
 }

@@ -1,28 +1,19 @@
 //! The HTTP side: routing `/api/<method>`, the upload URLs and the Socket
 //! Mode websocket; reading arguments from the query, a form or a JSON body;
-//! tokens; faults; and a listener whose connections a handler can cut (for
-//! [`super::Fault::DropConnection`]).
+//! tokens; faults (a cut connection for [`super::Fault::DropConnection`]).
 
-use super::limits::{ApiError, Verdict};
+use super::limits::ApiError;
 use super::state::{Shared, SlackCall};
 use super::{files, socket, web_api};
+use crate::peer::{Body, BodyError, Cut, PeerListener, form_fields, read_body};
 use axum::Router;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
-use axum::serve::{IncomingStream, Listener};
-use serde_json::{Map, Value, json};
-use std::io;
+use serde_json::{Map, Value};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
-use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 /// Bodies up to this size are read (Slack takes files up to 1 GB; tests
@@ -96,110 +87,10 @@ pub(crate) enum BodyKind {
     Json { charset: bool },
 }
 
-/// Cuts a connection: its reads and writes fail from then on, so the
-/// server closes it without answering.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Cut(Arc<AtomicBool>);
-
-impl Cut {
-    fn cut(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    fn check(&self) -> io::Result<()> {
-        if self.0.load(Ordering::SeqCst) {
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "cut by the fake",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Connected<IncomingStream<'_, CuttableListener>> for Cut {
-    fn connect_info(stream: IncomingStream<'_, CuttableListener>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-/// A TCP listener whose connections carry a [`Cut`].
-#[derive(Debug)]
-pub(crate) struct CuttableListener(TcpListener);
-
-impl Listener for CuttableListener {
-    type Io = CuttableStream;
-    type Addr = Cut;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((inner, _)) => {
-                    let cut = Cut::default();
-                    let stream = CuttableStream {
-                        inner,
-                        cut: cut.clone(),
-                    };
-                    return (stream, cut);
-                }
-                // Out of file descriptors and the like: try again shortly.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(Cut::default())
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct CuttableStream {
-    inner: TcpStream,
-    cut: Cut,
-}
-
-impl AsyncRead for CuttableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for CuttableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.cut.check()?;
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 /// Binds `127.0.0.1:0` and serves until `shared.shutdown` is cancelled.
 pub(crate) async fn start(shared: Arc<Shared>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("the fake Slack server binds a local port");
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
+    let listener = PeerListener::bind().await;
+    let addr = listener.addr();
     let _ = shared.addr.set(addr);
     let app = Router::new()
         .route("/api/{method}", any(api))
@@ -208,17 +99,9 @@ pub(crate) async fn start(shared: Arc<Shared>) -> SocketAddr {
         .route("/link/", any(socket::connect))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(shared.clone());
-    let shutdown = shared.shutdown.clone().cancelled_owned();
-    shared.tasks.spawn(async move {
-        // Serving only ends early when accepting fails for good; clients
-        // then see connection errors, which is the right signal.
-        let _ = axum::serve(
-            CuttableListener(listener),
-            app.into_make_service_with_connect_info::<Cut>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-    });
+    shared
+        .tasks
+        .spawn(listener.serve(app, shared.shutdown.clone()));
     addr
 }
 
@@ -268,7 +151,7 @@ async fn api(
     }
     let channel = params.str("channel").or_else(|| params.str("channel_id"));
     let verdict = shared.update(|s| {
-        s.calls.push(SlackCall {
+        s.calls.record(SlackCall {
             method: method.clone(),
             params: Value::Object(params.map.clone()),
             http_method: http_method.to_string(),
@@ -277,20 +160,9 @@ async fn api(
         });
         s.limits.verdict(&method, channel.as_deref())
     });
-    match verdict {
-        Verdict::Proceed => {}
-        Verdict::Delay(delay) => {
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = shared.shutdown.cancelled() => return ApiError::Server(503).into_response(),
-            }
-        }
-        Verdict::Fail(error) => return error.into_response(),
-        Verdict::Drop => {
-            cut.cut();
-            // Never written: the connection fails first.
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+    let unavailable = || ApiError::Server(503);
+    if let Some(refused) = verdict.carry_out(&cut, &shared.shutdown, unavailable).await {
+        return refused;
     }
     if method == "apps.connections.open" && http_method != Method::POST {
         return ApiError::slack("insecure_request").into_response();
@@ -335,34 +207,27 @@ fn check_token(shared: &Shared, token: Option<&str>, wanted: TokenKind) -> Resul
 async fn read_params(
     request: Request,
 ) -> Result<(Map<String, Value>, Map<String, Value>, BodyKind), ApiError> {
-    let mut query = Map::new();
-    if let Some(raw) = request.uri().query() {
-        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
-            query.insert(name.into_owned(), json!(value.into_owned()));
+    let query = form_fields(request.uri().query().unwrap_or("").as_bytes());
+    let read = read_body(request, BODY_LIMIT).await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::slack("request_too_large"),
+        BodyError::InvalidJson => ApiError::slack("invalid_json"),
+        BodyError::BrokenMultipart => ApiError::slack("invalid_form_data"),
+    })?;
+    let charset = read.has_charset();
+    match read.body {
+        Body::Empty => Ok((query, Map::new(), BodyKind::None)),
+        Body::Json(Value::Object(body)) => Ok((query, body, BodyKind::Json { charset })),
+        Body::Json(_) => Err(ApiError::slack("invalid_json")),
+        Body::Form(body) => Ok((query, body, BodyKind::Form { charset })),
+        // A multipart form's text parts are arguments like a form's
+        // fields; files go to the upload URL, not to Web API methods.
+        Body::Multipart(parts) => {
+            let body = parts
+                .iter()
+                .filter(|p| p.file_name.is_none())
+                .map(|p| (p.name.clone(), Value::String(p.text())))
+                .collect();
+            Ok((query, body, BodyKind::Form { charset }))
         }
-    }
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let charset = content_type.contains("charset");
-    let bytes = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::slack("request_too_large"))?;
-    if bytes.is_empty() {
-        return Ok((query, Map::new(), BodyKind::None));
-    }
-    if content_type.starts_with("application/json") {
-        match serde_json::from_slice(&bytes) {
-            Ok(Value::Object(body)) => Ok((query, body, BodyKind::Json { charset })),
-            _ => Err(ApiError::slack("invalid_json")),
-        }
-    } else {
-        let body = form_urlencoded::parse(&bytes)
-            .map(|(name, value)| (name.into_owned(), json!(value.into_owned())))
-            .collect();
-        Ok((query, body, BodyKind::Form { charset }))
     }
 }

@@ -14,15 +14,16 @@
 
 use super::events;
 use super::state::{Shared, State};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+pub(crate) use crate::peer::socket::Outgoing;
+use crate::peer::{self, socket::SocketPeer, socket::Sockets};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Connections beyond this are refused, as Slack allows "up to 10".
@@ -111,17 +112,6 @@ pub struct SocketConnection {
     pub debug_reconnects: bool,
 }
 
-/// What a connection's task writes next.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    Text(String),
-    Binary(Vec<u8>),
-    /// A close frame, then the end of the connection.
-    Close,
-    /// The end of the connection without a close frame.
-    Drop,
-}
-
 #[derive(Debug)]
 struct Envelope {
     kind: EnvelopeKind,
@@ -137,7 +127,7 @@ struct Envelope {
 pub(crate) struct SocketState {
     /// Tickets handed out and not yet used.
     tickets: HashSet<String>,
-    connections: BTreeMap<u64, mpsc::UnboundedSender<Outgoing>>,
+    connections: Sockets,
     pub(crate) log: Vec<SocketConnection>,
     next_round: usize,
     envelopes: HashMap<String, Envelope>,
@@ -170,17 +160,14 @@ impl SocketState {
 
     /// Writes `out` to one connection, or every one; returns how many.
     pub(crate) fn write(
-        &mut self,
+        &self,
         connection: Option<u64>,
         mut out: impl FnMut() -> Outgoing,
     ) -> usize {
-        let mut written = 0;
-        for (id, tx) in &self.connections {
-            if connection.is_none_or(|c| c == *id) && tx.send(out()).is_ok() {
-                written += 1;
-            }
+        match connection {
+            Some(id) => usize::from(self.connections.send(id, out())),
+            None => self.connections.broadcast(out),
         }
-        written
     }
 }
 
@@ -227,13 +214,15 @@ fn send(shared: &Arc<Shared>, s: &mut State, id: &str) {
         frame["retry_reason"] = json!(if envelope.attempt == 0 { "" } else { "timeout" });
     }
     let (kind, attempt) = (envelope.kind, envelope.attempt);
-    let ids: Vec<u64> = s.socket.connections.keys().copied().collect();
+    let ids = s.socket.connections.ids();
     let text = frame.to_string();
     let mut target = None;
     for offset in 0..ids.len() {
         let candidate = ids[(s.socket.next_round + offset) % ids.len()];
-        let tx = &s.socket.connections[&candidate];
-        if tx.send(Outgoing::Text(text.clone())).is_ok() {
+        if s.socket
+            .connections
+            .send(candidate, Outgoing::Text(text.clone()))
+        {
             target = Some(candidate);
             s.socket.next_round += offset + 1;
             break;
@@ -352,10 +341,10 @@ pub(crate) async fn connect(
 }
 
 async fn run(shared: Arc<Shared>, mut socket: WebSocket, debug_reconnects: bool) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (id, hello) = shared.update(|s| {
+    let (handle, mut outbox) = peer::socket::channel();
+    let id = shared.update(|s| {
         let id = s.next();
-        s.socket.connections.insert(id, tx);
+        s.socket.connections.insert(id, handle.clone());
         s.socket.log.push(SocketConnection {
             id,
             opened_at: Instant::now(),
@@ -374,57 +363,38 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, debug_reconnects: bool)
             },
             "connection_info": {"app_id": shared.config.app_id},
         });
-        // Queued behind the hello, which is written first.
+        // Queued under the lock, so the hello goes out before anything
+        // else, the envelopes that waited for a connection first.
+        handle.send(Outgoing::Text(hello.to_string()));
         let waiting: Vec<String> = s.socket.waiting.drain(..).collect();
         for envelope in waiting {
             send(&shared, s, &envelope);
         }
-        (id, hello)
+        id
     });
-    if socket
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_ok()
-    {
-        serve(&shared, &mut socket, &mut rx, id).await;
-    }
+    let mut acks = Acks {
+        shared: &shared,
+        connection: id,
+    };
+    peer::socket::serve(&mut socket, &mut outbox, &shared.shutdown, &mut acks).await;
     shared.update(|s| {
-        s.socket.connections.remove(&id);
+        s.socket.connections.remove(id);
         if let Some(record) = s.socket.log.iter_mut().find(|c| c.id == id) {
             record.closed_at = Some(Instant::now());
         }
     });
 }
 
-async fn serve(
-    shared: &Shared,
-    socket: &mut WebSocket,
-    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
-    id: u64,
-) {
-    loop {
-        tokio::select! {
-            out = rx.recv() => {
-                let message = match out {
-                    Some(Outgoing::Text(text)) => Message::Text(text.into()),
-                    Some(Outgoing::Binary(bytes)) => Message::Binary(bytes.into()),
-                    Some(Outgoing::Close) => {
-                        let _ = socket.send(Message::Close(None)).await;
-                        return;
-                    }
-                    Some(Outgoing::Drop) | None => return,
-                };
-                if socket.send(message).await.is_err() {
-                    return;
-                }
-            }
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => shared.update(|s| on_frame(s, id, text.as_str())),
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            },
-            () = shared.shutdown.cancelled() => return,
-        }
+/// Takes the app's frames on one connection: acknowledgements (binary
+/// frames, which Socket Mode never uses, are ignored).
+struct Acks<'a> {
+    shared: &'a Shared,
+    connection: u64,
+}
+
+impl SocketPeer for Acks<'_> {
+    fn on_text(&mut self, text: &str) {
+        self.shared.update(|s| on_frame(s, self.connection, text));
     }
 }
 
@@ -437,7 +407,7 @@ pub(crate) fn disconnect(shared: &Arc<Shared>, s: &mut State, reason: Disconnect
         "debug_info": {"host": "applink-hermod-fake"},
     })
     .to_string();
-    let ids: Vec<u64> = s.socket.connections.keys().copied().collect();
+    let ids = s.socket.connections.ids();
     let mut told = 0;
     for id in ids {
         if s.socket.write(Some(id), || Outgoing::Text(frame.clone())) == 0 {
@@ -445,14 +415,14 @@ pub(crate) fn disconnect(shared: &Arc<Shared>, s: &mut State, reason: Disconnect
         }
         told += 1;
         if reason == DisconnectReason::LinkDisabled {
-            s.socket.write(Some(id), || Outgoing::Close);
+            s.socket.write(Some(id), || Outgoing::Close(None));
             continue;
         }
         let closer = shared.clone();
         shared.tasks.spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(closer.config.disconnect_grace) => {
-                    closer.update(|s| s.socket.write(Some(id), || Outgoing::Close));
+                    closer.update(|s| s.socket.write(Some(id), || Outgoing::Close(None)));
                 }
                 () = closer.shutdown.cancelled() => {}
             }

@@ -7,12 +7,13 @@ use super::config::SlackConfig;
 use super::http_events::HttpState;
 use super::limits::LimitState;
 use super::socket::SocketState;
+use crate::peer::{Recorder, Watched};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::ops::Deref;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -171,7 +172,7 @@ pub(crate) struct State {
     /// Every message, in order of posting.
     pub(crate) messages: Vec<StoredMessage>,
     pub(crate) files: BTreeMap<String, UploadedFile>,
-    pub(crate) calls: Vec<SlackCall>,
+    pub(crate) calls: Recorder<SlackCall>,
     /// Requests refused as `not_authed`, `invalid_auth` or
     /// `not_allowed_token_type`.
     pub(crate) refused_calls: usize,
@@ -232,13 +233,11 @@ impl State {
 }
 
 /// Everything the server, the handle, the users and the delivery tasks
-/// share.
+/// share: the watched state (reached through `Deref`) and the rest.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: SlackConfig,
-    state: Mutex<State>,
-    /// Woken on every observable change of the state.
-    changed: Notify,
+    state: Watched<State>,
     pub(crate) shutdown: CancellationToken,
     /// Ack timers, socket closers and Events API deliveries.
     pub(crate) tasks: TaskTracker,
@@ -252,8 +251,7 @@ impl Shared {
     pub(crate) fn new(config: SlackConfig, http: reqwest::Client) -> Self {
         Self {
             config,
-            state: Mutex::new(State::default()),
-            changed: Notify::new(),
+            state: Watched::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             http,
@@ -268,32 +266,13 @@ impl Shared {
             None => "http://127.0.0.1:0".to_owned(),
         }
     }
+}
 
-    /// The state, for reads and for changes nobody waits on.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // Every change is complete before the lock is released.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+impl Deref for Shared {
+    type Target = Watched<State>;
 
-    /// Applies `change` and wakes every waiter.
-    pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
-        let value = change(&mut self.lock());
-        self.changed.notify_waiters();
-        value
-    }
-
-    /// Waits until `check` returns something, re-checking on every change.
-    pub(crate) async fn wait_until<T>(&self, mut check: impl FnMut(&State) -> Option<T>) -> T {
-        loop {
-            let notified = self.changed.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before checking, so no change slips in between.
-            notified.as_mut().enable();
-            if let Some(value) = check(&self.lock()) {
-                return value;
-            }
-            notified.await;
-        }
+    fn deref(&self) -> &Watched<State> {
+        &self.state
     }
 }
 
