@@ -9,7 +9,6 @@ use crate::media;
 use crate::types::{BotCommand, Done, SetMyCommands, Update, User, update_kind};
 use hermod_adapter_kit::{Handled, truncate};
 use hermod_core::{AdapterContext, AdapterError, CoreError, Submitted};
-use hermod_model::{ChatTarget, Outbound};
 use tracing::{debug, info, warn};
 
 /// The bot's own identity, from `getMe`.
@@ -161,11 +160,9 @@ impl TelegramAdapter {
                 }
             }
         }
-        let reply_target = ChatTarget {
-            chat_id: received.event.source.chat_id.clone().unwrap_or_default(),
-            thread_id: received.event.source.thread_id.clone(),
-        };
-        let reply_to = received.event.message_id.clone();
+        // A full session queue is core's to answer: a recorded message is
+        // kept, and the chat is told when it cannot wait. Only what keeps
+        // the update from being recorded is handled here.
         match ctx.inbound.submit_once(received.event, &received.key).await {
             Ok(Submitted::Accepted) => {
                 debug!(key = %received.key, "message submitted");
@@ -179,20 +176,6 @@ impl TelegramAdapter {
             Err(CoreError::Store(e)) => {
                 warn!(error = %e, "cannot record an inbound message; it will come again");
                 Handled::Retry(format!("cannot record inbound messages: {e}"))
-            }
-            Err(e @ CoreError::QueueFull { .. }) => {
-                // The sender is told and may send again; the message is
-                // acknowledged so it does not block the ones after it.
-                let busy = Outbound {
-                    target: reply_target,
-                    text: e.to_string(),
-                    reply_to,
-                    attachments: Vec::new(),
-                };
-                if let Err(e) = hermod_core::Adapter::send(self, busy).await {
-                    debug!(error = %e, "cannot tell a sender their conversation is busy");
-                }
-                Handled::Done
             }
             Err(e) => {
                 warn!(error = %e, "an inbound message was refused; skipping it");
