@@ -28,7 +28,7 @@ pub(crate) mod codes {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum DiscordError {
-    /// 429. Nothing may be sent on that bucket (or anywhere, when
+    /// HTTP 429: nothing may be sent on that bucket (or anywhere, when
     /// `global`) before `retry_after` has passed.
     #[error("Discord asks us to slow down{}{}", if *.global { " (global limit)" } else { "" }, hermod_http::retry_hint(Some(*.retry_after)))]
     RateLimited { retry_after: Duration, global: bool },
