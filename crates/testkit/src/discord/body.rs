@@ -6,9 +6,9 @@
 
 use super::errors::ApiError;
 use super::state::FakeFile;
-use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::header;
-use serde_json::{Map, Value, json};
+use crate::peer::{self, BodyError, Part, read_body};
+use axum::extract::Request;
+use serde_json::{Map, Value};
 
 /// Bodies up to this size are read ("the maximum request size when
 /// sending a message is 25 MiB", with room for the multipart framing).
@@ -53,77 +53,64 @@ impl Body {
 
 /// Reads the body of `request`.
 pub(crate) async fn read(request: Request) -> Result<Body, ApiError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/form-data") {
-        return read_multipart(request).await;
-    }
-    let bytes = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::new(413, 40005, "Request entity too large"))?;
-    if bytes.is_empty() {
-        return Ok(Body::default());
-    }
-    if content_type.starts_with("application/json") {
-        let json = serde_json::from_slice(&bytes).map_err(|_| ApiError::invalid_json())?;
-        return Ok(Body {
+    let read = read_body(request, BODY_LIMIT).await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::new(413, 40005, "Request entity too large"),
+        BodyError::InvalidJson => ApiError::invalid_json(),
+        BodyError::BrokenMultipart => ApiError::new(400, 0, "400: Bad Request"),
+    })?;
+    match read.body {
+        peer::Body::Empty => Ok(Body::default()),
+        peer::Body::Json(json) => Ok(Body {
             json,
             uploads: Vec::new(),
-        });
+        }),
+        peer::Body::Form(map)
+            if read
+                .content_type
+                .starts_with("application/x-www-form-urlencoded") =>
+        {
+            Ok(Body {
+                json: Value::Object(map),
+                uploads: Vec::new(),
+            })
+        }
+        peer::Body::Form(_) => Err(ApiError::form(
+            "",
+            "CONTENT_TYPE_INVALID",
+            "Expected \"Content-Type\" header to be one of {'application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'}.",
+        )),
+        peer::Body::Multipart(parts) => from_parts(parts),
     }
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        let map: Map<String, Value> = form_urlencoded::parse(&bytes)
-            .map(|(k, v)| (k.into_owned(), json!(v.into_owned())))
-            .collect();
-        return Ok(Body {
-            json: Value::Object(map),
-            uploads: Vec::new(),
-        });
-    }
-    Err(ApiError::form(
-        "",
-        "CONTENT_TYPE_INVALID",
-        "Expected \"Content-Type\" header to be one of {'application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'}.",
-    ))
 }
 
-async fn read_multipart(request: Request) -> Result<Body, ApiError> {
-    let broken = || ApiError::new(400, 0, "400: Bad Request");
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|_| broken())?;
+/// A multipart body: files are uploads, `payload_json` is the JSON, and
+/// other fields are JSON values given as text.
+fn from_parts(parts: Vec<Part>) -> Result<Body, ApiError> {
     let mut fields = Map::new();
     let mut payload: Option<Value> = None;
     let mut uploads = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|_| broken())? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let filename = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().map(str::to_owned);
-        let bytes = field.bytes().await.map_err(|_| broken())?.to_vec();
-        if let Some(filename) = filename {
+    for part in parts {
+        if let Some(filename) = part.file_name {
             uploads.push(Upload {
-                field: name,
+                field: part.name,
                 file: FakeFile {
                     filename,
-                    content_type,
-                    bytes,
+                    content_type: part.content_type,
+                    bytes: part.bytes,
                 },
             });
-        } else if name == "payload_json" {
-            payload = Some(serde_json::from_slice(&bytes).map_err(|_| ApiError::invalid_json())?);
+        } else if part.name == "payload_json" {
+            payload =
+                Some(serde_json::from_slice(&part.bytes).map_err(|_| ApiError::invalid_json())?);
         } else {
-            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let text = part.text();
             // Form fields carry JSON values as their text (`tts=true`).
             let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            let value = match (name.as_str(), value) {
+            let value = match (part.name.as_str(), value) {
                 ("content", v) if !v.is_string() => Value::String(v.to_string()),
                 (_, v) => v,
             };
-            fields.insert(name, value);
+            fields.insert(part.name, value);
         }
     }
     // "The JSON message body can optionally be provided using the

@@ -3,6 +3,8 @@
 
 use super::errors::ApiError;
 use super::ratelimit::{Scope, TooMany};
+use super::server::json_response;
+use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
 /// A failure to answer a coming REST call with (see
@@ -47,29 +49,47 @@ impl Fault {
     }
 }
 
-/// What a fault makes of a call.
+/// An error answer with the headers it goes out with.
 #[derive(Debug)]
-pub(crate) enum Verdict {
-    Proceed,
-    Delay(Duration),
-    Fail(ApiError, Vec<(&'static str, String)>),
-    Drop,
+pub(crate) struct Refusal {
+    pub(crate) error: ApiError,
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
+
+impl Refusal {
+    pub(crate) fn new(error: ApiError) -> Self {
+        Self {
+            error,
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        json_response(self.error.status, &self.error.body, &self.headers)
+    }
+}
+
+/// What a fault (or the rate limiter) makes of a call.
+pub(crate) type Verdict = crate::peer::Verdict<Refusal>;
 
 impl From<Fault> for Verdict {
     fn from(fault: Fault) -> Self {
         match fault {
             Fault::RateLimited { retry_after, scope } => {
                 let (error, headers) = TooMany { retry_after, scope }.answer();
-                Verdict::Fail(error, headers)
+                Verdict::Fail(Refusal { error, headers })
             }
-            Fault::ServerError(status) => Verdict::Fail(ApiError::server_error(status), Vec::new()),
-            Fault::Unauthorized => Verdict::Fail(ApiError::unauthorized(), Vec::new()),
+            Fault::ServerError(status) => {
+                Verdict::Fail(Refusal::new(ApiError::server_error(status)))
+            }
+            Fault::Unauthorized => Verdict::Fail(Refusal::new(ApiError::unauthorized())),
             Fault::Error {
                 status,
                 code,
                 message,
-            } => Verdict::Fail(ApiError::new(status, code, &message), Vec::new()),
+            } => Verdict::Fail(Refusal::new(ApiError::new(status, code, &message))),
             Fault::Slow(delay) => Verdict::Delay(delay),
             Fault::DropConnection => Verdict::Drop,
         }

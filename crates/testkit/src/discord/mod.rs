@@ -57,7 +57,6 @@ mod gateway;
 mod guild;
 mod ids;
 mod interactions;
-mod listener;
 mod messages;
 mod ratelimit;
 mod rest;
@@ -76,6 +75,7 @@ pub use session::{ClientFrame, GatewayConnection, intents};
 pub use state::{BotReaction, FakeCall, FakeFile, InteractionReply, SentMessage};
 pub use users::{FakeInteraction, FakeUser, Post};
 
+use crate::peer::PeerListener;
 use serde_json::Value;
 use session::GatewayState;
 use state::{Shared, State, UserRec};
@@ -138,7 +138,8 @@ impl FakeDiscordBuilder {
 
     /// Binds a local port and starts serving.
     pub async fn start(self) -> FakeDiscord {
-        let (listener, addr) = server::bind().await;
+        let listener = PeerListener::bind().await;
+        let addr = listener.addr();
         let mut gateway = GatewayState::new(self.heartbeat_interval, self.enforce_heartbeats);
         gateway.privileged_enabled = self.privileged_intents;
         let mut state = State::new(gateway);
@@ -382,41 +383,23 @@ impl FakeDiscord {
 
     /// Every REST call with the right token, in order of arrival.
     pub fn calls(&self) -> Vec<FakeCall> {
-        self.shared.lock().calls.clone()
+        self.shared.lock().calls.all()
     }
 
     /// The calls of `route`, in order.
     pub fn calls_of(&self, route: Route) -> Vec<FakeCall> {
-        let s = self.shared.lock();
-        s.calls
-            .iter()
-            .filter(|c| c.route == route)
-            .cloned()
-            .collect()
+        self.shared.lock().calls.matching(|c| c.route == route)
     }
 
     /// How many times `route` was called.
     pub fn call_count(&self, route: Route) -> usize {
-        self.shared
-            .lock()
-            .calls
-            .iter()
-            .filter(|c| c.route == route)
-            .count()
+        self.shared.lock().calls.count(|c| c.route == route)
     }
 
     /// Waits until `route` was called `n` times.
     pub async fn wait_for_calls(&self, route: Route, n: usize) -> Vec<FakeCall> {
         self.shared
-            .wait_until(|s| {
-                let calls: Vec<FakeCall> = s
-                    .calls
-                    .iter()
-                    .filter(|c| c.route == route)
-                    .cloned()
-                    .collect();
-                (calls.len() >= n).then_some(calls)
-            })
+            .wait_for(n, |s| s.calls.matching(|c| c.route == route))
             .await
     }
 
@@ -438,17 +421,14 @@ impl FakeDiscord {
 
     /// Answers the next `n` calls of `route` with `fault`.
     pub fn fail_times(&self, route: Route, n: usize, fault: Fault) {
-        self.shared.update(|s| {
-            let queue = s.faults.entry(Some(route)).or_default();
-            queue.extend(std::iter::repeat_n(fault, n));
-        });
+        self.shared
+            .update(|s| s.faults.push_times(Some(route), n, fault));
     }
 
     /// Answers the next call of any route (after that route's own queue)
     /// with `fault`.
     pub fn fail_next_call(&self, fault: Fault) {
-        self.shared
-            .update(|s| s.faults.entry(None).or_default().push_back(fault));
+        self.shared.update(|s| s.faults.push(None, fault));
     }
 
     /// Sets the budget of `route`'s buckets (resetting them).

@@ -9,54 +9,31 @@
 
 use super::body::{self, BODY_LIMIT, Body};
 use super::errors::ApiError;
-use super::faults::Verdict;
-use super::listener::{Cut, CuttableListener};
+use super::faults::{Refusal, Verdict};
 use super::rest::{self, Answer, Reply};
 use super::routes::{Matched, Route, match_route};
 use super::state::{FakeCall, Shared, State};
 use super::{commands, gateway, interactions, threads};
+use crate::peer::{Cut, PeerListener, RequestHead};
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 /// The REST API's base path.
 pub(crate) const API_PREFIX: &str = "/api/v10";
 
 /// Serves `listener` until `shared.shutdown` is cancelled.
-pub(crate) fn start(shared: &Arc<Shared>, listener: TcpListener) {
+pub(crate) fn start(shared: &Arc<Shared>, listener: PeerListener) {
     let app = Router::new()
         .fallback(handle)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(shared.clone());
-    let shutdown = shared.shutdown.clone().cancelled_owned();
-    tokio::spawn(async move {
-        // Serving only ends early when accepting fails for good; clients
-        // then see connection errors, which is the right signal.
-        let _ = axum::serve(
-            CuttableListener(listener),
-            app.into_make_service_with_connect_info::<Cut>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-    });
-}
-
-/// Binds `127.0.0.1:0`.
-pub(crate) async fn bind() -> (TcpListener, SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("the fake Discord server binds a local port");
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    (listener, addr)
+    tokio::spawn(listener.serve(app, shared.shutdown.clone()));
 }
 
 async fn handle(
@@ -93,10 +70,10 @@ async fn rest_call(shared: Arc<Shared>, cut: Cut, request: Request, path: String
         Ok(matched) => matched,
         Err(error) => return json_response(error.status, &error.body, &[]),
     };
-    let headers = request.headers().clone();
     if matched.route.needs_bot_token() {
         let expected = format!("Bot {}", shared.token);
-        let given = headers
+        let given = request
+            .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if given != Some(expected.as_str()) {
@@ -105,57 +82,42 @@ async fn rest_call(shared: Arc<Shared>, cut: Cut, request: Request, path: String
             return json_response(error.status, &error.body, &[]);
         }
     }
-    let query = request.uri().query().map(str::to_owned);
-    let body = body::read(request).await;
+    let (parts, body) = request.into_parts();
+    let head = RequestHead::of(&parts, &["user-agent", "x-audit-log-reason"]);
+    let body = body::read(Request::from_parts(parts, body)).await;
     let recorded = body.as_ref().map_or(Value::Null, |b| b.json.clone());
     let files = body
         .as_ref()
         .map(|b| b.uploads.iter().map(|u| u.file.clone()).collect())
         .unwrap_or_default();
     let (verdict, limit_headers) = shared.update(|s| {
-        s.calls.push(FakeCall {
+        s.calls.record(FakeCall {
             route: matched.route,
-            method: method.to_string(),
+            method: head.method.clone(),
             path: path.clone(),
-            query: query.clone(),
+            query: head.query.clone(),
             body: recorded,
             files,
-            user_agent: header_text(&headers, header::USER_AGENT.as_str()),
-            audit_log_reason: header_text(&headers, "x-audit-log-reason"),
-            at: Instant::now(),
+            user_agent: head.header("user-agent").map(str::to_owned),
+            audit_log_reason: head.header("x-audit-log-reason").map(str::to_owned),
+            at: head.at,
         });
         admit(s, &matched)
     });
-    match verdict {
-        Verdict::Proceed => {}
-        Verdict::Delay(delay) => {
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = shared.shutdown.cancelled() => {
-                    let error = ApiError::server_error(503);
-                    return json_response(error.status, &error.body, &limit_headers);
-                }
-            }
-        }
-        Verdict::Fail(error, extra) => {
-            let mut all = limit_headers;
-            all.extend(extra);
-            return json_response(error.status, &error.body, &all);
-        }
-        Verdict::Drop => {
-            cut.cut();
-            // Never written: the connection fails first.
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+    let unavailable = || Refusal {
+        error: ApiError::server_error(503),
+        headers: limit_headers.clone(),
+    };
+    if let Some(refused) = verdict.carry_out(&cut, &shared.shutdown, unavailable).await {
+        return refused;
     }
     let body = match body {
         Ok(body) => body,
         Err(error) => return json_response(error.status, &error.body, &limit_headers),
     };
-    let with_response = query.as_deref().is_some_and(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .any(|(k, v)| k == "with_response" && matches!(&*v, "true" | "True" | "1"))
-    });
+    let with_response = head
+        .query_param("with_response")
+        .is_some_and(|v| matches!(v.as_str(), "true" | "True" | "1"));
     let answer = shared.update(|s| call(&shared, s, &matched, &body, with_response));
     match answer {
         Ok(Reply {
@@ -174,35 +136,41 @@ async fn rest_call(shared: Arc<Shared>, cut: Cut, request: Request, path: String
 }
 
 /// A scripted fault for the call, else the rate limiter's say; with the
-/// route's rate-limit headers.
+/// route's rate-limit headers, which a refusal carries too.
 fn admit(s: &mut State, m: &Matched) -> (Verdict, Vec<(&'static str, String)>) {
     let now = Instant::now();
     let now_ms = s.clock.now_ms();
     let major = m.major();
-    let fault = [Some(m.route), None].into_iter().find_map(|key| {
-        let queue = s.faults.get_mut(&key)?;
-        let fault = queue.pop_front();
-        if queue.is_empty() {
-            s.faults.remove(&key);
-        }
-        fault
-    });
-    if let Some(fault) = fault {
+    if let Some(fault) = s.faults.take(&[&Some(m.route), &None]) {
         let headers = s.limits.peek(m.route, &major, now, now_ms);
         let verdict = Verdict::from(fault);
-        if matches!(&verdict, Verdict::Fail(error, _) if error.status == 429) {
+        if matches!(&verdict, Verdict::Fail(refusal) if refusal.error.status == 429) {
             s.served_429s += 1;
         }
-        return (verdict, headers);
+        return (with_headers(verdict, &headers), headers);
     }
     let outcome = s.limits.take(m.route, &major, now, now_ms);
     match outcome.too_many {
         Some(too_many) => {
             s.served_429s += 1;
-            let (error, extra) = too_many.answer();
-            (Verdict::Fail(error, extra), outcome.headers)
+            let (error, headers) = too_many.answer();
+            let verdict = Verdict::Fail(Refusal { error, headers });
+            (with_headers(verdict, &outcome.headers), outcome.headers)
         }
         None => (Verdict::Proceed, outcome.headers),
+    }
+}
+
+/// Puts the route's rate-limit headers ahead of a refusal's own.
+fn with_headers(verdict: Verdict, limit_headers: &[(&'static str, String)]) -> Verdict {
+    match verdict {
+        Verdict::Fail(mut refusal) => {
+            let mut headers = limit_headers.to_vec();
+            headers.append(&mut refusal.headers);
+            refusal.headers = headers;
+            Verdict::Fail(refusal)
+        }
+        other => other,
     }
 }
 
@@ -329,13 +297,6 @@ fn rest_path_matches(
         && super::routes::percent_decode(filename) == stored_name
 }
 
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 fn add_headers(map: &mut HeaderMap, headers: &[(&'static str, String)]) {
     for (name, value) in headers {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -344,7 +305,11 @@ fn add_headers(map: &mut HeaderMap, headers: &[(&'static str, String)]) {
     }
 }
 
-fn json_response(status: u16, body: &Value, headers: &[(&'static str, String)]) -> Response {
+pub(crate) fn json_response(
+    status: u16,
+    body: &Value,
+    headers: &[(&'static str, String)],
+) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = (
         status,

@@ -8,10 +8,10 @@ use super::ids::{Clock, hex_token};
 use super::ratelimit::RateLimiter;
 use super::routes::Route;
 use super::session::GatewayState;
+use crate::peer::{FaultQueue, Recorder, Watched};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use tokio::sync::Notify;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -356,9 +356,10 @@ pub(crate) struct State {
     pub(crate) guild_commands: BTreeMap<u64, Vec<Value>>,
     pub(crate) command_overwrites: usize,
     pub(crate) interactions: BTreeMap<u64, InteractionRec>,
-    pub(crate) calls: Vec<FakeCall>,
+    pub(crate) calls: Recorder<FakeCall>,
     pub(crate) unauthorized_calls: usize,
-    pub(crate) faults: HashMap<Option<Route>, VecDeque<Fault>>,
+    /// Queued faults by route (`None`: any).
+    pub(crate) faults: FaultQueue<Option<Route>, Fault>,
     pub(crate) limits: RateLimiter,
     /// 429 answers served (budgets and scripted faults).
     pub(crate) served_429s: usize,
@@ -384,9 +385,9 @@ impl State {
             guild_commands: BTreeMap::new(),
             command_overwrites: 0,
             interactions: BTreeMap::new(),
-            calls: Vec::new(),
+            calls: Recorder::default(),
             unauthorized_calls: 0,
-            faults: HashMap::new(),
+            faults: FaultQueue::default(),
             limits: RateLimiter::default(),
             served_429s: 0,
             files: HashMap::new(),
@@ -464,7 +465,8 @@ impl State {
     }
 }
 
-/// Everything the server, the handle and the scripted users share.
+/// Everything the server, the handle and the scripted users share: the
+/// watched state (reached through `Deref`) and what never changes.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) token: String,
@@ -472,9 +474,7 @@ pub(crate) struct Shared {
     pub(crate) application_id: u64,
     /// `http://127.0.0.1:<port>`.
     pub(crate) http_base: String,
-    state: Mutex<State>,
-    /// Woken on every observable change of the state.
-    changed: Notify,
+    state: Watched<State>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -491,8 +491,7 @@ impl Shared {
             bot_id,
             application_id,
             http_base,
-            state: Mutex::new(state),
-            changed: Notify::new(),
+            state: Watched::new(state),
             shutdown: CancellationToken::new(),
         }
     }
@@ -501,31 +500,12 @@ impl Shared {
     pub(crate) fn gateway_url(&self) -> String {
         self.http_base.replacen("http://", "ws://", 1)
     }
+}
 
-    /// The state, for reads and for changes nobody waits on.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // Every change is complete before the lock is released.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+impl Deref for Shared {
+    type Target = Watched<State>;
 
-    /// Applies `change` and wakes every waiter.
-    pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
-        let value = change(&mut self.lock());
-        self.changed.notify_waiters();
-        value
-    }
-
-    /// Waits until `check` returns something, re-checking on every change.
-    pub(crate) async fn wait_until<T>(&self, mut check: impl FnMut(&State) -> Option<T>) -> T {
-        loop {
-            let notified = self.changed.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before checking, so no change slips in between.
-            notified.as_mut().enable();
-            if let Some(value) = check(&self.lock()) {
-                return value;
-            }
-            notified.await;
-        }
+    fn deref(&self) -> &Watched<State> {
+        &self.state
     }
 }

@@ -38,6 +38,14 @@ impl SocketHandle {
 #[derive(Debug)]
 pub struct Outbox(UnboundedReceiver<Outgoing>);
 
+impl Outbox {
+    /// The next thing sent; `None` once every handle is gone. [`serve`]
+    /// reads it; tests of a fake's state may too.
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        self.0.recv().await
+    }
+}
+
 /// A handle for a new connection and the outbox its task serves.
 pub fn channel() -> (SocketHandle, Outbox) {
     let (tx, rx) = unbounded_channel();
@@ -139,7 +147,7 @@ pub async fn serve(
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            out = outbox.0.recv() => {
+            out = outbox.recv() => {
                 let message = match out {
                     Some(Outgoing::Text(text)) => Message::text(text),
                     Some(Outgoing::Binary(bytes)) => Message::binary(bytes),
