@@ -174,7 +174,7 @@ impl FakeDiscord {
 
     /// Closes the current connection with `code` and `reason`.
     pub fn close_connection(&self, code: u16, reason: &str) -> bool {
-        self.control(Outgoing::Close(code, reason.to_owned()))
+        self.control(Outgoing::Close(Some((code, reason.to_owned()))))
     }
 
     /// Sends a text frame that is not valid JSON.

@@ -28,13 +28,13 @@
 use super::faults::SessionFault;
 use super::session::{MessageView, Outgoing, intents};
 use super::state::{ChannelRec, Shared, State};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use crate::peer::{self, socket::SocketPeer};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::unbounded_channel;
 use tokio::time::Instant;
 
 /// Gateway payloads a client may send, larger ones close with 4002.
@@ -64,22 +64,54 @@ struct Conn {
     sent: VecDeque<Instant>,
 }
 
+/// The gateway's side of one connection: the client's payloads and the
+/// heartbeat deadline.
+struct Gateway {
+    shared: Arc<Shared>,
+    conn: Conn,
+    interval: Duration,
+    enforce: bool,
+}
+
+impl SocketPeer for Gateway {
+    fn on_text(&mut self, text: &str) {
+        let conn = &mut self.conn;
+        self.shared
+            .update(|s| on_payload(&self.shared, s, conn, text));
+    }
+
+    fn on_binary(&mut self, _bytes: &[u8]) {
+        self.shared.lock().gateway.send(self.conn.id, close(4002));
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.enforce.then_some(self.conn.deadline)
+    }
+
+    fn on_deadline(&mut self) {
+        let out = close_with(4000, "Heartbeat timed out.");
+        self.shared.lock().gateway.send(self.conn.id, out);
+        // Written on the next turn; no further deadline until then.
+        self.conn.deadline = Instant::now() + self.interval * 1000;
+    }
+}
+
 async fn run(
     shared: Arc<Shared>,
     mut socket: WebSocket,
     query: Option<String>,
     via_resume_url: bool,
 ) {
-    let (tx, mut rx) = unbounded_channel();
+    let (handle, mut outbox) = peer::socket::channel();
     let (id, interval, enforce) = shared.update(|s| {
-        let id = s.gateway.open(tx, query.clone(), via_resume_url);
+        let id = s.gateway.open(handle, query.clone(), via_resume_url);
         (
             id,
             s.gateway.heartbeat_interval,
             s.gateway.enforce_heartbeats,
         )
     });
-    let mut conn = Conn {
+    let conn = Conn {
         id,
         authenticated: false,
         // The first heartbeat may come up to one interval after HELLO
@@ -100,59 +132,19 @@ async fn run(
     };
     let hello = json!({"op": 10, "d": {"heartbeat_interval": interval.as_millis() as u64}, "s": null, "t": null});
     let first = match (param("v"), param("encoding")) {
-        (Some(v), _) if v != "10" => Outgoing::Close(4012, "Invalid API version.".into()),
-        (_, Some(encoding)) if encoding != "json" => {
-            Outgoing::Close(4002, "Error while decoding payload.".into())
-        }
+        (Some(v), _) if v != "10" => close(4012),
+        (_, Some(encoding)) if encoding != "json" => close(4002),
         _ => Outgoing::Text(hello.to_string()),
     };
     shared.lock().gateway.send(id, first);
-
-    let mut client_code = None;
-    let mut server_code = None;
-    loop {
-        let deadline = tokio::time::sleep_until(conn.deadline);
-        tokio::select! {
-            biased;
-            () = shared.shutdown.cancelled() => break,
-            out = rx.recv() => match out {
-                Some(Outgoing::Text(text)) => {
-                    if socket.send(Message::text(text)).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Outgoing::Close(code, reason)) => {
-                    server_code = Some(code);
-                    let frame = CloseFrame { code, reason: reason.into() };
-                    // The client may be gone already; either way this ends it.
-                    let _ = socket.send(Message::Close(Some(frame))).await;
-                    break;
-                }
-                Some(Outgoing::Drop) | None => break,
-            },
-            incoming = socket.recv() => match incoming {
-                None | Some(Err(_)) => break,
-                Some(Ok(Message::Text(text))) => {
-                    let owner = shared.clone();
-                    shared.update(|s| on_payload(&owner, s, &mut conn, text.as_str()));
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    shared.lock().gateway.send(id, close(4002));
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    client_code = frame.map(|f| f.code);
-                    break;
-                }
-                Some(Ok(_)) => {}
-            },
-            () = deadline, if enforce => {
-                shared.lock().gateway.send(id, Outgoing::Close(4000, "Heartbeat timed out.".into()));
-                // Written on the next turn; no further deadline until then.
-                conn.deadline = Instant::now() + interval * 1000;
-            }
-        }
-    }
-    shared.update(|s| s.gateway.closed(id, client_code, server_code));
+    let mut gateway = Gateway {
+        shared: shared.clone(),
+        conn,
+        interval,
+        enforce,
+    };
+    let ended = peer::socket::serve(&mut socket, &mut outbox, &shared.shutdown, &mut gateway).await;
+    shared.update(|s| s.gateway.closed(id, ended.client_code, ended.server_code));
 }
 
 /// A close with Discord's reason for `code`.
@@ -172,7 +164,11 @@ fn close(code: u16) -> Outgoing {
         4014 => "Disallowed intent(s).",
         _ => "Unknown error.",
     };
-    Outgoing::Close(code, reason.into())
+    close_with(code, reason)
+}
+
+fn close_with(code: u16, reason: &str) -> Outgoing {
+    Outgoing::Close(Some((code, reason.to_owned())))
 }
 
 /// Handles one text payload from the client.

@@ -15,10 +15,10 @@
 //! and replayed on RESUME.
 
 use super::faults::SessionFault;
+use crate::peer::socket::{SocketHandle, Sockets};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 /// Gateway intents (Gateway, "List of Intents").
@@ -40,15 +40,7 @@ pub mod intents {
     pub const VALID: u64 = ((1 << 17) - 1) | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 25);
 }
 
-/// Something to write to one connection.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Outgoing {
-    Text(String),
-    /// A close frame with this code and reason, then the end.
-    Close(u16, String),
-    /// The end, without a close frame.
-    Drop,
-}
+pub(crate) use crate::peer::socket::Outgoing;
 
 /// A websocket connection a client opened.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +92,7 @@ pub(crate) struct GatewayState {
     /// Answer heartbeats with op 11 (off: a zombied connection).
     pub(crate) acks: bool,
     pub(crate) session: Option<Session>,
-    pub(crate) conns: BTreeMap<u64, UnboundedSender<Outgoing>>,
+    pub(crate) conns: Sockets,
     pub(crate) connections: Vec<GatewayConnection>,
     pub(crate) frames: Vec<ClientFrame>,
     pub(crate) identify_count: usize,
@@ -121,7 +113,7 @@ impl GatewayState {
             privileged_enabled: intents::PRIVILEGED,
             acks: true,
             session: None,
-            conns: BTreeMap::new(),
+            conns: Sockets::default(),
             connections: Vec::new(),
             frames: Vec::new(),
             identify_count: 0,
@@ -137,12 +129,12 @@ impl GatewayState {
     /// Registers a new connection; returns its id.
     pub(crate) fn open(
         &mut self,
-        tx: UnboundedSender<Outgoing>,
+        handle: SocketHandle,
         query: Option<String>,
         via_resume_url: bool,
     ) -> u64 {
         let id = self.connections.len() as u64 + 1;
-        self.conns.insert(id, tx);
+        self.conns.insert(id, handle);
         self.connections.push(GatewayConnection {
             id,
             query,
@@ -157,7 +149,7 @@ impl GatewayState {
     /// Forgets a connection that ended. A client closing with 1000 or 1001
     /// ends its session ("your session will be invalidated").
     pub(crate) fn closed(&mut self, conn: u64, client_code: Option<u16>, server_code: Option<u16>) {
-        self.conns.remove(&conn);
+        self.conns.remove(conn);
         if let Some(record) = self.connections.iter_mut().find(|c| c.id == conn) {
             record.open = false;
             record.client_close_code = client_code;
@@ -174,10 +166,8 @@ impl GatewayState {
     }
 
     pub(crate) fn send(&self, conn: u64, out: Outgoing) {
-        if let Some(tx) = self.conns.get(&conn) {
-            // A connection that just ended drops what it was sent.
-            let _ = tx.send(out);
-        }
+        // A connection that just ended drops what it was sent.
+        self.conns.send(conn, out);
     }
 
     /// The connection scripted controls act on: the session's, else the
@@ -186,7 +176,7 @@ impl GatewayState {
         self.session
             .as_ref()
             .and_then(|s| s.conn)
-            .or_else(|| self.conns.keys().next_back().copied())
+            .or_else(|| self.conns.newest())
     }
 
     /// Starts a session on `conn`; returns its id.
@@ -279,14 +269,14 @@ fn empty_content(message: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc::unbounded_channel;
+    use crate::peer::socket::channel;
 
     #[tokio::test]
     async fn dispatches_follow_intents_and_sequence() {
         let mut gateway = GatewayState::new(Duration::from_secs(41), true);
         gateway.dispatch("MESSAGE_CREATE", json!({}), 0);
         assert_eq!(gateway.undelivered, 1, "no session yet");
-        let (tx, mut rx) = unbounded_channel();
+        let (tx, mut rx) = channel();
         let conn = gateway.open(tx, None, false);
         gateway.start_session(conn, intents::GUILD_MESSAGES);
         let guild = MessageView {
@@ -328,7 +318,7 @@ mod tests {
     #[test]
     fn a_clean_close_ends_the_session() {
         let mut gateway = GatewayState::new(Duration::from_secs(41), true);
-        let (tx, _rx) = unbounded_channel();
+        let (tx, _rx) = channel();
         let conn = gateway.open(tx, None, false);
         gateway.start_session(conn, 0);
         gateway.closed(conn, Some(1000), None);

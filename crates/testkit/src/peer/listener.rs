@@ -5,7 +5,6 @@
 use axum::Router;
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -83,22 +82,15 @@ impl PeerListener {
     /// Serves `app` until `shutdown` is cancelled; spawn the future (on
     /// the fake's task tracker, if it has one). Handlers may extract
     /// `ConnectInfo<Cut>`.
-    pub fn serve(
-        self,
-        app: Router,
-        shutdown: CancellationToken,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        async move {
-            // Serving only ends early when accepting fails for good;
-            // clients then see connection errors, which is the right
-            // signal.
-            let _ = axum::serve(
-                CuttableListener(self.listener),
-                app.into_make_service_with_connect_info::<Cut>(),
-            )
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-        }
+    pub async fn serve(self, app: Router, shutdown: CancellationToken) {
+        // Serving only ends early when accepting fails for good; clients
+        // then see connection errors, which is the right signal.
+        let _ = axum::serve(
+            CuttableListener(self.listener),
+            app.into_make_service_with_connect_info::<Cut>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
     }
 }
 

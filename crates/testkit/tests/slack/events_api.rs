@@ -50,28 +50,30 @@ async fn endpoint(secret: &str, answers: Vec<Answer>) -> (String, Arc<Endpoint>)
     let app = Router::new()
         .route("/slack/events", post(receive))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/slack/events", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let listener = hermod_testkit::peer::PeerListener::bind().await;
+    let url = format!("http://{}/slack/events", listener.addr());
+    tokio::spawn(listener.serve(app, tokio_util::sync::CancellationToken::new()));
     (url, state)
 }
 
 async fn receive(State(state): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes) -> Response {
     let body = String::from_utf8_lossy(&body).into_owned();
     let valid = verify(&state.secret, &headers, &body);
-    state.received.lock().unwrap().push(Received {
+    state.received.lock().expect("unpoisoned").push(Received {
         headers,
         body: body.clone(),
     });
     if !valid {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let answer = state.answers.lock().unwrap().pop_front();
+    let answer = state.answers.lock().expect("unpoisoned").pop_front();
     match answer {
         None => StatusCode::OK.into_response(),
-        Some(Answer::Status(status)) => StatusCode::from_u16(status).unwrap().into_response(),
+        Some(Answer::Status(status)) => StatusCode::from_u16(status)
+            .expect("a status")
+            .into_response(),
         Some(Answer::StatusNoRetry(status)) => (
-            StatusCode::from_u16(status).unwrap(),
+            StatusCode::from_u16(status).expect("a status"),
             [("x-slack-no-retry", "1")],
         )
             .into_response(),
@@ -98,12 +100,12 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap()
+        .expect("after 1970")
         .as_secs();
     if now.abs_diff(at) > 300 {
         return false;
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(format!("v0:{timestamp}:{body}").as_bytes());
     let expected: String = mac
         .finalize()
