@@ -415,3 +415,67 @@ async fn a_refused_edit_then_a_long_reply_shows_whole_lines_and_no_stub() {
         assert!(m.current_text().chars().count() <= caps().max_message_len);
     }
 }
+
+/// The steps of a reply whose first message shows whole lines at once,
+/// then grows a line at a time.
+fn lines_script(lines: usize) -> ScriptedAgent {
+    ScriptedAgent::scripted(move |_| {
+        let mut steps = vec![Step::Text("line 00\nline 01\n".into())];
+        for i in 2..lines {
+            steps.push(Step::Sleep(Duration::from_millis(300)));
+            steps.push(Step::Text(format!("line {i:02}\n")));
+        }
+        steps
+    })
+}
+
+/// When editing stops under rate limits, the preview's last edit waits
+/// the platform out: it never keeps its cursor.
+#[tokio::test(start_paused = true)]
+async fn a_stopped_preview_is_finished_even_when_its_last_edit_is_rate_limited() {
+    let chat = start(lines_script(20), caps(), DisplayConfig::default()).await;
+    // Three refusals stop editing; the fourth is the preview's last edit,
+    // which waits and tries again.
+    for _ in 0..4 {
+        chat.platform.fail_next_edit(AdapterError::RateLimited {
+            retry_after: Some(Duration::from_secs(2)),
+        });
+    }
+    chat.platform.user("alice").dm("go").await.unwrap();
+    let messages = settled(&chat.platform, 2).await;
+    let preview = &messages[0];
+    assert!(!preview.deleted, "{messages:?}");
+    assert!(
+        !preview.current_text().ends_with('▉'),
+        "the preview kept its cursor: {:?}",
+        preview.current_text()
+    );
+    let shown: String = messages
+        .iter()
+        .filter(|m| !m.deleted)
+        .map(|m| format!("{}\n", m.current_text()))
+        .collect();
+    let expected: String = (0..20).map(|i| format!("line {i:02}\n")).collect();
+    assert_eq!(shown, expected, "every line once, in order");
+}
+
+/// A preview that can be neither edited nor finished is removed, and the
+/// whole reply follows.
+#[tokio::test(start_paused = true)]
+async fn a_stopped_preview_that_cannot_be_finished_is_removed() {
+    let chat = start(lines_script(6), caps(), DisplayConfig::default()).await;
+    // Any refusal other than a rate limit stops editing at once; the last
+    // edit is refused too.
+    for _ in 0..2 {
+        chat.platform
+            .fail_next_edit(AdapterError::Rejected("message can't be edited".into()));
+    }
+    chat.platform.user("alice").dm("go").await.unwrap();
+    let messages = settled(&chat.platform, 2).await;
+    assert!(messages[0].deleted, "{messages:?}");
+    let expected: String = (0..6).map(|i| format!("line {i:02}\n")).collect();
+    assert_eq!(
+        format!("{}\n", messages.last().unwrap().current_text()),
+        expected
+    );
+}

@@ -22,6 +22,7 @@
 //! returns what remains, which goes through the outbox.
 
 use crate::adapter::{Adapter, AdapterError};
+use crate::delivery::outbox::{Patience, with_retries};
 use crate::delivery::send_once;
 use crate::delivery::settings::{StreamPlan, ToolProgress};
 use hermod_agent::AgentEvent;
@@ -415,21 +416,43 @@ impl<'a> Consumer<'a> {
         };
         if keep.trim().is_empty() {
             // A stub of the first line: the whole text follows instead.
-            match self.adapter.delete(message).await {
-                Ok(()) => self.created.retain(|c| *c != id),
-                Err(e) => debug!(error = %e, "could not remove a stopped preview"),
-            }
-        } else if keep != self.displayed {
+            self.remove_preview(message).await;
+            return self.text.clone();
+        }
+        if keep != self.displayed {
             let edit = Edit {
-                message,
+                message: message.clone(),
                 text: keep.clone(),
             };
-            match self.adapter.edit(edit).await {
+            // The last call for this preview waits out rate limits like a
+            // delivery: a preview must not keep its cursor.
+            match with_retries(Patience::Retry, || self.adapter.edit(edit.clone())).await {
                 Ok(()) => self.displayed = keep,
-                Err(e) => debug!(error = %e, "could not cut a stopped preview to whole lines"),
+                Err(e) => {
+                    debug!(error = %e, "could not cut a stopped preview to whole lines; removing it");
+                    if self.remove_preview(message).await {
+                        return self.text.clone();
+                    }
+                }
             }
         }
         rest.trim_start_matches(['\n', '\r']).to_owned()
+    }
+
+    /// Deletes a stopped preview (waiting out rate limits); whether it is
+    /// gone.
+    async fn remove_preview(&mut self, message: MessageRef) -> bool {
+        let id = message.message_id.clone();
+        match with_retries(Patience::Retry, || self.adapter.delete(message.clone())).await {
+            Ok(()) => {
+                self.created.retain(|c| *c != id);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "a stopped preview could be neither finished nor removed; it keeps its last text");
+                false
+            }
+        }
     }
 
     /// The agent is done: what is left to deliver.
