@@ -95,7 +95,7 @@ impl Verifier for SlackSignature {
 
 /// Lowercase or uppercase hex → bytes.
 fn hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -4,6 +4,9 @@
 use super::*;
 use crate::types::{MessageEvent, SlashCommand};
 
+/// What `Rules::in_thread` holds.
+type InThread = dyn Fn(&str, &str) -> bool + Sync;
+
 const BOT: &str = "U0LAN0Z89";
 const TEAM: &str = "T0001";
 
@@ -116,8 +119,7 @@ fn a_reply_in_the_bots_thread_needs_no_mention() {
     let config = SlackConfig::default();
     let outside = |_: &str, _: &str| false;
     let inside = |c: &str, t: &str| c == "C123ABC456" && t == "1515449522.000016";
-    let cases: [(&(dyn Fn(&str, &str) -> bool + Sync), bool); 2] =
-        [(&outside, false), (&inside, true)];
+    let cases: [(&InThread, bool); 2] = [(&outside, false), (&inside, true)];
     for (in_thread, answered) in cases {
         let rules = Rules {
             bot_user_id: BOT,

@@ -1,0 +1,68 @@
+//! A gateway stopped in the middle of a turn and started again: the
+//! message is not handled twice and the reply arrives once.
+
+use crate::support::{World, settled, within};
+use hermod_core::GatewayConfig;
+use hermod_store::Store;
+use hermod_testkit::{ScriptedAgent, Step};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
+    let world = World::new().await;
+    let alice = world.fake.user("alice");
+    let dm = alice.dm_channel();
+
+    // The model is still thinking when the gateway stops.
+    let slow = ScriptedAgent::scripted(|_| vec![Step::Sleep(Duration::from_secs(3600))]);
+    let slow_stats = slow.stats();
+    // Stopping gives the running turn a second, then cancels it.
+    let gateway = GatewayConfig {
+        allow_all_users: true,
+        drain_timeout_secs: 1,
+        ..GatewayConfig::default()
+    };
+    let running = world.start_with(slow, gateway, world.config()).await;
+    alice.dm("hello");
+    within("the turn to start", slow_stats.wait_started(1)).await;
+    let envelopes = world.fake.envelopes();
+    within(
+        "the ack",
+        world.fake.wait_for_ack(&envelopes[0].envelope_id),
+    )
+    .await;
+    running.stop().await;
+    assert!(
+        world.fake.bot_messages(&dm).is_empty(),
+        "nothing was answered before the restart"
+    );
+
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world.start(agent).await;
+    let answers = settled(&world.fake, &dm, 1).await;
+    assert_eq!(answers[0].current_text(), "echo: hello (0 earlier)");
+    within("the inbox and outbox to drain", async {
+        loop {
+            let unfinished = world.store.inbox_unfinished(0, 0).await.unwrap();
+            let pending = world.store.outbox_pending(0, 0).await.unwrap();
+            if unfinished.is_empty() && pending.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // The envelope comes again (as after an ack lost in the restart).
+    assert!(world.fake.redeliver(&envelopes[0].envelope_id));
+    alice.dm("next");
+    let answers = settled(&world.fake, &dm, 2).await;
+    assert_eq!(answers[1].current_text(), "echo: next (2 earlier)");
+    assert_eq!(
+        stats.inputs(),
+        ["hello", "next"],
+        "the agent saw each message once"
+    );
+    assert_eq!(world.fake.bot_messages(&dm).len(), 2, "one reply each");
+    running.stop().await;
+}
