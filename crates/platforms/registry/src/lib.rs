@@ -142,6 +142,7 @@ platforms! {
     #[cfg(feature = "api_server")] api_server: hermod_api_server::ApiServerConfig,
     #[cfg(feature = "telegram")] telegram: hermod_telegram::TelegramConfig,
     #[cfg(feature = "discord")] discord: hermod_discord::DiscordConfig,
+    #[cfg(feature = "slack")] slack: hermod_slack::SlackConfig,
 }
 
 /// `hermod_telegram` of `hermod_telegram::config::TelegramConfig`.
