@@ -240,7 +240,7 @@ impl Inbound {
         let deps = self.router.shared.deps();
         // Nothing a stranger wrote is kept: a refused message is recorded
         // only as far as dedupe and the refusal (a pairing code) need.
-        let access = self.access(&event.source).await;
+        let access = self.access(&event.source, event.vouched).await;
         let event = match access {
             Some(Access::Denied(_)) => refused_record(event),
             _ => event,
@@ -267,20 +267,21 @@ impl Inbound {
     }
 
     /// Whether a message from this sender would be handled (the sender is
-    /// allowed). Adapters ask before they download attachments or do other
+    /// allowed; a sender the platform vouches for is, without asking).
+    /// Adapters ask before they download attachments or do other
     /// work for a message, so nothing is fetched or kept for strangers;
     /// `submit_once` stores only a dedupe record for refused messages.
     /// A storage failure answers `true`: the session worker checks again.
     pub async fn admits(&self, source: &hermod_model::Source) -> bool {
-        !matches!(self.access(source).await, Some(Access::Denied(_)))
+        !matches!(self.access(source, false).await, Some(Access::Denied(_)))
     }
 
     /// The access verdict for a sender; `None` when it cannot be decided
     /// now (storage failed), in which case the session worker decides.
-    async fn access(&self, source: &hermod_model::Source) -> Option<Access> {
+    async fn access(&self, source: &hermod_model::Source, vouched: bool) -> Option<Access> {
         let deps = self.router.shared.deps();
         let caps = deps.capabilities(&source.platform);
-        crate::access::check(&deps.config, &caps, source, deps.store.as_ref())
+        crate::access::check(&deps.config, &caps, source, vouched, deps.store.as_ref())
             .await
             .inspect_err(
                 |e| warn!(error = %e, "access check failed; the session worker checks again"),

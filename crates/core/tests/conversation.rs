@@ -679,3 +679,24 @@ async fn a_streamed_job_from_a_platform_that_does_not_check_callers_is_access_ch
     );
     assert!(chat.stats.requests().is_empty());
 }
+
+/// A sender the platform vouches for (a member of an allowed role) is
+/// allowed like an allowlisted user; the same sender without it is not.
+#[tokio::test(start_paused = true)]
+async fn a_sender_the_platform_vouches_for_is_allowed() {
+    let config = GatewayConfig {
+        allowed_users: vec!["alice".into()],
+        ..GatewayConfig::default()
+    };
+    let chat = start(config, Duration::ZERO).await;
+    let mallory = chat.platform.user("mallory");
+    chat.platform
+        .submit(mallory.dm_event("not vouched"))
+        .await
+        .unwrap();
+    let mut vouched = mallory.dm_event("vouched");
+    vouched.vouched = true;
+    chat.platform.submit(vouched).await.unwrap();
+    let answers = chat.platform.wait_for_messages("mallory", 1).await;
+    assert_eq!(texts(&answers), ["echo: vouched (0 earlier)"]);
+}

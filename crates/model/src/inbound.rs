@@ -69,6 +69,10 @@ pub struct InboundEvent {
     /// streamed submissions, whose answer needs no delivery record.
     #[serde(default)]
     pub ephemeral: bool,
+    /// The platform vouches for the sender (a member of a role the operator
+    /// allowed): allowed like an allowlisted user.
+    #[serde(default)]
+    pub vouched: bool,
 }
 
 impl InboundEvent {
@@ -85,6 +89,7 @@ impl InboundEvent {
             attachments: Vec::new(),
             route: None,
             ephemeral: false,
+            vouched: false,
         }
     }
 }

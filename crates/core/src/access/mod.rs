@@ -1,8 +1,9 @@
 //! Who may talk to the agent: allowlists, pairing, and command tiers.
 //!
 //! Default deny. A user is allowed, in this order, by the platform's
-//! allow-all switch, the platform's allowlist, the global allowlist, an
-//! approved pairing, or the global allow-all switch. Platforms that
+//! allow-all switch, the platform vouching for them (an allowed role), the
+//! platform's allowlist, the global allowlist, an approved pairing, or the
+//! global allow-all switch. Platforms that
 //! authenticate their callers themselves (the HTTP API's key) skip this.
 //! Refused messages are logged at INFO, once a minute per sender
 //! ([`Refusals`]).
@@ -36,10 +37,13 @@ fn listed(list: &[String], id: &str) -> bool {
         .any(|entry| entry == "*" || entry == id || entry == short)
 }
 
+/// The verdict on a message from `source`; `vouched` when its platform
+/// vouches for the sender (an allowed role).
 pub(crate) async fn check(
     config: &GatewayConfig,
     caps: &Capabilities,
     source: &Source,
+    vouched: bool,
     store: &dyn Store,
 ) -> Result<Access, StoreError> {
     if caps.authenticates_callers {
@@ -55,6 +59,7 @@ pub(crate) async fn check(
         .flatten()
         .collect();
     let allowed = platform.allow_all_users
+        || vouched
         || ids
             .iter()
             .any(|id| listed(&platform.allowed_users, id) || listed(&config.allowed_users, id));

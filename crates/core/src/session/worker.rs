@@ -280,7 +280,16 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
     // allowlist like any other.
     let verdict = match job.access {
         Some(verdict) => Ok(verdict),
-        None => access::check(&deps.config, &caps, source, deps.store.as_ref()).await,
+        None => {
+            access::check(
+                &deps.config,
+                &caps,
+                source,
+                job.event.vouched,
+                deps.store.as_ref(),
+            )
+            .await
+        }
     };
     match verdict {
         // A message recorded while its sender was not allowed keeps no

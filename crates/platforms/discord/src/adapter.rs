@@ -142,12 +142,6 @@ impl DiscordAdapter {
             .bot_token
             .clone()
             .ok_or_else(|| AdapterError::Startup("DISCORD_BOT_TOKEN is not set".into()))?;
-        if !config.allowed_roles.is_empty() {
-            warn!(
-                "DISCORD_ALLOWED_ROLES is read, but the gateway's access check does not take \
-                 role grants yet; list those members in DISCORD_ALLOWED_USERS meanwhile"
-            );
-        }
         let http = HttpClient::with_config(&HttpConfig::default())
             .map_err(|e| AdapterError::Startup(format!("cannot set up HTTP: {e}")))?;
         let api = RestApi::new(

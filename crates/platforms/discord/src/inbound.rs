@@ -8,8 +8,8 @@
 //!   channel's id (a thread is a channel of its own, so each thread is
 //!   its own conversation);
 //! * the author's id is the user id; a member with one of
-//!   `DISCORD_ALLOWED_ROLES` is marked role-authorized (see
-//!   [`Received::role_authorized`]);
+//!   `DISCORD_ALLOWED_ROLES` is vouched for (`InboundEvent::vouched`), so
+//!   core allows them like an allowlisted user;
 //! * mentions of the bot (`<@id>`, `<@!id>`) are removed from the text;
 //! * a reply carries the replied-to text in front, each line prefixed
 //!   with `> ` — except for commands, which must stay first.
@@ -49,8 +49,6 @@ pub(crate) struct Received {
     /// on RESUME is answered once.
     pub key: String,
     pub media: Vec<Attachment>,
-    /// The member holds one of `DISCORD_ALLOWED_ROLES`.
-    pub role_authorized: bool,
     /// A guild channel (not a thread, not a DM): where `DISCORD_AUTO_THREAD`
     /// starts a thread.
     pub threadable: bool,
@@ -133,11 +131,11 @@ pub(crate) fn convert(message: &Message, rules: &Rules<'_>) -> Decision {
     };
     let mut event = InboundEvent::text(source, content);
     event.message_id = Some(message.id.clone());
+    event.vouched = role_authorized;
     Decision::Submit(Box::new(Received {
         event,
         key: format!("{channel}:{}", message.id),
         media: message.attachments.clone(),
-        role_authorized,
         threadable: guild && rules.parent.is_none() && !rules.our_thread,
     }))
 }
@@ -352,7 +350,7 @@ mod tests {
             ..rules(&config)
         };
         let received = submitted(convert(&message(guild_message("hi")), &in_thread));
-        assert!(received.role_authorized);
+        assert!(received.event.vouched);
         assert!(!received.threadable);
         assert!(!has_allowed_role(&["1".into()], &["2".into()]));
     }
