@@ -137,7 +137,8 @@ mod tests {
     fn the_first_caller_makes_a_part_and_the_others_share_it() {
         let shared = SharedParts::default();
         let first = shared.get_or_insert_with(|| Arc::new(7_u8));
-        let second = shared.clone().get_or_insert_with(|| Arc::new(9_u8));
+        let clone = shared.clone();
+        let second = clone.get_or_insert_with(|| Arc::new(9_u8));
         assert!(Arc::ptr_eq(&first, &second));
         assert_eq!(shared.get_or_insert_with(|| "other type"), "other type");
     }
