@@ -51,6 +51,8 @@ pub struct Websocket {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// The host, for messages (the URL may carry a ticket or a token).
     host: String,
+    /// When anything (pings and pongs included) last came from the peer.
+    heard: Instant,
 }
 
 impl std::fmt::Debug for Websocket {
@@ -86,7 +88,11 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<Websocket, KitError
             ))
         })?
         .map_err(|e| KitError::Websocket(format!("cannot connect to {host}: {}", describe(&e))))?;
-    Ok(Websocket { stream, host })
+    Ok(Websocket {
+        stream,
+        host,
+        heard: Instant::now(),
+    })
 }
 
 /// A tungstenite error without the request it failed on (which may hold
@@ -107,7 +113,11 @@ impl Websocket {
     /// are answered on the way.
     pub async fn recv(&mut self) -> Frame {
         loop {
-            match self.stream.next().await {
+            let next = self.stream.next().await;
+            if matches!(next, Some(Ok(_))) {
+                self.heard = Instant::now();
+            }
+            match next {
                 Some(Ok(Message::Text(text))) => return Frame::Text(text.as_str().to_owned()),
                 Some(Ok(Message::Binary(bytes))) => return Frame::Binary(bytes.to_vec()),
                 Some(Ok(Message::Close(frame))) => {
@@ -134,6 +144,22 @@ impl Websocket {
                 }
             }
         }
+    }
+
+    /// When anything last came from the peer (pings and pongs included),
+    /// for protocols that judge a connection dead by its silence.
+    pub fn last_heard(&self) -> Instant {
+        self.heard
+    }
+
+    /// Sends a ping; the peer's pong counts as hearing from it.
+    pub async fn ping(&mut self) -> Result<(), KitError> {
+        self.stream
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|e| {
+                KitError::Websocket(format!("cannot ping {}: {}", self.host, describe(&e)))
+            })
     }
 
     /// Sends a text frame.

@@ -13,7 +13,6 @@ mod receive;
 mod render;
 mod socket;
 mod types;
-mod ws;
 
 pub use adapter::SlackAdapter;
 pub use config::{AllowBots, DEFAULT_API_BASE_URL, EVENTS_PATH, ReceiveMode, SlackConfig};

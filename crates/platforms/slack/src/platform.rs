@@ -3,6 +3,7 @@
 use crate::adapter::SlackAdapter;
 use crate::config::SlackConfig;
 use async_trait::async_trait;
+use hermod_adapter_kit::WebhookListener;
 use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig};
 use hermod_model::EnvVars;
 use std::sync::Arc;
@@ -44,8 +45,10 @@ impl PlatformConfig for SlackConfig {
         SlackConfig::describe(self)
     }
 
-    async fn build(&self, _ctx: &BuildContext) -> Result<Built, AdapterError> {
-        let adapter = SlackAdapter::new(self.clone())?;
+    async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
+        // Webhook platforms share the gateway's one listener.
+        let webhooks = WebhookListener::shared(ctx, self.webhooks.clone())?;
+        let adapter = SlackAdapter::with_webhooks(self.clone(), webhooks)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "Slack app".into(),

@@ -16,8 +16,7 @@ use crate::adapter::SlackAdapter;
 use crate::api::SocketUrl;
 use crate::error::{SlackError, TokenKind};
 use crate::receive::{Job, Jobs};
-use crate::ws::{self, Message, Socket};
-use futures_util::{SinkExt, StreamExt};
+use hermod_adapter_kit::ws::{self, Websocket};
 use hermod_core::{AdapterContext, AdapterError};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -29,9 +28,6 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// A socket that carried nothing (not even a pong) this long is dead.
 const SILENCE: Duration = Duration::from_secs(90);
-
-/// How long a close frame may take on shutdown.
-const CLOSE_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Why a connection ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -96,7 +92,7 @@ impl SlackAdapter {
             };
             let ended = match socket {
                 Ok(socket) => self.read_socket(socket, ctx, &jobs).await,
-                Err(reason) => Ended::Lost(reason),
+                Err(e) => Ended::Lost(e.to_string()),
             };
             match ended {
                 Ended::Shutdown => return Ok(()),
@@ -113,47 +109,45 @@ impl SlackAdapter {
     }
 
     /// Reads one connection until it ends.
-    async fn read_socket(&self, socket: Socket, ctx: &AdapterContext, jobs: &Jobs) -> Ended {
-        let (mut write, mut read) = socket.split();
-        let mut heard = Instant::now();
+    async fn read_socket(&self, mut socket: Websocket, ctx: &AdapterContext, jobs: &Jobs) -> Ended {
         let mut hello = false;
         let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
         loop {
-            let message = tokio::select! {
+            let frame = tokio::select! {
                 biased;
                 () = ctx.shutdown.cancelled() => {
-                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, write.send(Message::Close(None))).await;
+                    socket.close(1000, "shutting down").await;
                     return Ended::Shutdown;
                 }
-                message = read.next() => message,
-                _ = ping.tick() => {
-                    if heard.elapsed() >= SILENCE {
-                        return Ended::Lost(format!(
-                            "Slack's Socket Mode connection was silent for {} s",
-                            SILENCE.as_secs()
-                        ));
-                    }
-                    if let Err(e) = write.send(Message::Ping(Default::default())).await {
-                        return Ended::Lost(format!("the Socket Mode connection failed: {e}"));
-                    }
-                    continue;
-                }
+                frame = socket.recv() => Some(frame),
+                _ = ping.tick() => None,
             };
-            heard = Instant::now();
-            let text = match message {
-                None => return Ended::Lost("the Socket Mode connection closed".into()),
-                Some(Err(e)) => {
+            let Some(frame) = frame else {
+                if socket.last_heard().elapsed() >= SILENCE {
+                    return Ended::Lost(format!(
+                        "Slack's Socket Mode connection was silent for {} s",
+                        SILENCE.as_secs()
+                    ));
+                }
+                if let Err(e) = socket.ping().await {
                     return Ended::Lost(format!("the Socket Mode connection failed: {e}"));
                 }
-                Some(Ok(Message::Text(text))) => text,
-                Some(Ok(Message::Close(_))) => {
-                    return Ended::Lost("Slack closed the Socket Mode connection".into());
-                }
-                Some(Ok(Message::Binary(bytes))) => {
+                continue;
+            };
+            let text = match frame {
+                ws::Frame::Text(text) => text,
+                ws::Frame::Binary(bytes) => {
                     debug!(bytes = bytes.len(), "binary Socket Mode frame ignored");
                     continue;
                 }
-                Some(Ok(_)) => continue,
+                ws::Frame::Closed { code, reason } => {
+                    return Ended::Lost(match code {
+                        Some(code) => {
+                            format!("Slack closed the Socket Mode connection ({code}: {reason})")
+                        }
+                        None => format!("the Socket Mode connection ended: {reason}"),
+                    });
+                }
             };
             let frame = match parse(text.as_str()) {
                 Ok(frame) => frame,
@@ -180,7 +174,7 @@ impl SlackAdapter {
                 Frame::Envelope { id, job } => {
                     // Acknowledged before anything is done with it.
                     let ack = json!({ "envelope_id": id }).to_string();
-                    if let Err(e) = write.send(Message::text(ack)).await {
+                    if let Err(e) = socket.send_text(&ack).await {
                         return Ended::Lost(format!(
                             "cannot acknowledge on the Socket Mode connection: {e}"
                         ));

@@ -135,3 +135,18 @@ async fn the_first_beat_is_within_the_first_interval() {
     beat.due().await;
     assert!(start.elapsed() <= Duration::from_secs(40));
 }
+
+#[tokio::test]
+async fn pings_are_answered_and_count_as_hearing_from_the_peer() {
+    let addr = serve(Behaviour::Echo).await;
+    let mut ws = connect(&format!("ws://{addr}/"), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let connected = ws.last_heard();
+    ws.ping().await.unwrap();
+    ws.send_text("after").await.unwrap();
+    // The server's ping, our pong's answer and the echo all arrive; only
+    // the text is returned.
+    assert_eq!(ws.recv().await, Frame::Text("after".into()));
+    assert!(ws.last_heard() >= connected);
+}
