@@ -16,8 +16,9 @@ static SPEC: Spec = Spec {
     while_busy: true,
 };
 
-/// The help text for a tier, grouped by category.
-pub(crate) fn render(tier: &Tier) -> String {
+/// The help text for a tier, grouped by category, with the platform's
+/// command prefix (`/`, or `!` where the platform keeps `/` for itself).
+pub(crate) fn render(tier: &Tier, prefix: char) -> String {
     let mut out = String::from("Commands:");
     for category in [Category::Session, Category::Control, Category::Info] {
         let lines: Vec<String> = COMMANDS
@@ -30,8 +31,12 @@ pub(crate) fn render(tier: &Tier) -> String {
                 } else {
                     format!(" {}", s.args)
                 };
-                let aliases: String = s.aliases.iter().map(|a| format!(" (/{a})")).collect();
-                format!("/{}{args}{aliases} — {}", s.name, s.description)
+                let aliases: String = s
+                    .aliases
+                    .iter()
+                    .map(|a| format!(" ({prefix}{a})"))
+                    .collect();
+                format!("{prefix}{}{args}{aliases} — {}", s.name, s.description)
             })
             .collect();
         if !lines.is_empty() {
@@ -48,7 +53,11 @@ impl Command for Help {
     }
 
     async fn run(&self, cx: &mut Cx<'_>) -> Result<Outcome, CoreError> {
-        Ok(Outcome::Reply(render(cx.tier)))
+        let prefix = cx
+            .deps
+            .capabilities(&cx.job().event.source.platform)
+            .command_prefix;
+        Ok(Outcome::Reply(render(cx.tier, prefix)))
     }
 }
 
@@ -57,8 +66,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_platforms_prefix_is_shown() {
+        let text = render(&Tier::Unrestricted, '!');
+        assert!(
+            text.contains("!help") && text.contains("(!commands)"),
+            "{text}"
+        );
+        assert!(!text.contains("/help"), "{text}");
+    }
+
+    #[test]
     fn lists_every_command_for_unrestricted_users() {
-        let text = render(&Tier::Unrestricted);
+        let text = render(&Tier::Unrestricted, '/');
         for c in COMMANDS {
             assert!(
                 text.contains(&format!("/{}", c.spec().name)),
@@ -73,7 +92,7 @@ mod tests {
     #[test]
     fn lists_only_what_a_user_may_run() {
         let tier = Tier::User(["help".to_owned(), "whoami".to_owned()].into());
-        let text = render(&tier);
+        let text = render(&tier, '/');
         assert!(text.contains("/help") && text.contains("/whoami"));
         assert!(!text.contains("/new"));
     }
