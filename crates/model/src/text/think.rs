@@ -125,7 +125,10 @@ impl ThinkFilter {
     /// The reasoning removed since the last call (empty unless the filter
     /// was made with [`ThinkFilter::keeping_reasoning`]).
     pub fn take_reasoning(&mut self) -> String {
-        self.reasoning.as_mut().map(std::mem::take).unwrap_or_default()
+        self.reasoning
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     fn keep(&mut self, text: &str) {
