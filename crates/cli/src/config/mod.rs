@@ -461,6 +461,12 @@ mod tests {
     /// setup, loads with a notice each.
     #[test]
     fn the_hermes_keys_hermod_lacks_are_notices_not_errors() {
+        // A platform Hermes has and this build does not.
+        let missing = hermod_platforms::KNOWN_PLATFORMS
+            .iter()
+            .map(|p| p.name)
+            .find(|name| !hermod_platforms::platform_names().contains(name))
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         write(
             dir.path(),
@@ -496,12 +502,14 @@ streaming:
 telegram:
   reactions: false
   extra: {rich_messages: false}
-discord:
+MISSING:
   require_mention: true
 platforms:
   api_server:
     extra: {host: 127.0.0.1, port: 8650}
-",
+"
+            .replace("MISSING", missing)
+            .as_str(),
         );
         let env: EnvVars = [("OPENROUTER_API_KEY", "sk-or-v1-x")].into_iter().collect();
         let c = load(dir.path(), &env).unwrap();
@@ -518,6 +526,7 @@ platforms:
         assert_eq!(c.gateway.timezone.as_deref(), Some("Europe/Paris"));
         assert_eq!(c.platforms.api_server.port, 8650);
         let subjects: Vec<&str> = c.notices.iter().map(|n| n.subject.as_str()).collect();
+        let missing_key = format!("config.yaml: platforms.{missing}");
         for key in [
             "config.yaml: model.context_length",
             "config.yaml: agent.gateway_timeout",
@@ -527,7 +536,7 @@ platforms:
             "config.yaml: gateway.session_reset.notify",
             "config.yaml: approvals",
             "config.yaml: streaming.fresh_final_after_seconds",
-            "config.yaml: platforms.discord",
+            missing_key.as_str(),
             "config.yaml: platforms.telegram.reactions",
             "config.yaml: platforms.telegram.rich_messages",
         ] {
