@@ -2,10 +2,11 @@
 //! one turn, and sampled every second over a soak with light traffic.
 //!
 //! RSS is `VmRSS` of the gateway process and anything it started, read from
-//! `/proc`. hermod runs with its API server and a Telegram adapter polling
-//! an in-process fake Bot API server (hermod has no generic webhook adapter
-//! yet); Hermes runs with its API server only (its Telegram adapter would
-//! need the real Bot API). Sessions are created by up to
+//! `/proc`. hermod runs with its API server and three chat platforms
+//! connected to in-process fakes: Telegram long-polling a fake Bot API
+//! server, Discord on a fake gateway websocket and Slack in Socket Mode on
+//! a fake Slack; Hermes runs with its API server only (its adapters would
+//! need the real platforms). Sessions are created by up to
 //! [`CREATORS`] concurrent clients (Hermes runs at most 10 turns at once).
 
 use crate::report::{Metric, Report};
@@ -13,7 +14,7 @@ use crate::scenarios::api::{self, Chat};
 use crate::scenarios::progress;
 use crate::target::{Kind, Running, Target};
 use anyhow::{Context, bail};
-use hermod_testkit::FakeTelegram;
+use hermod_testkit::{FakeDiscord, FakeSlack, FakeTelegram};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,34 +37,47 @@ pub async fn run(target: &Target, sessions: usize, soak_seconds: u64) -> anyhow:
         "memory of {}: {sessions} sessions, {soak_seconds} s soak",
         target.kind.name()
     ));
-    let telegram = match target.kind {
-        Kind::Hermod => Some(FakeTelegram::start().await),
+    let fakes = match target.kind {
+        Kind::Hermod => Some((
+            FakeTelegram::start().await,
+            FakeDiscord::start().await,
+            FakeSlack::start().await,
+        )),
         Kind::Hermes => None,
     };
-    let (token, telegram_url) = telegram
-        .as_ref()
-        .map(|t| (t.token(), t.base_url()))
-        .unwrap_or_default();
-    let env: Vec<(&str, &str)> = match &telegram {
-        Some(_) => vec![
-            ("TELEGRAM_BOT_TOKEN", token.as_str()),
-            ("TELEGRAM_API_BASE_URL", telegram_url.as_str()),
-            ("TELEGRAM_POLL_TIMEOUT", "1"),
-        ],
-        None => Vec::new(),
-    };
+    let mut vars: Vec<(&str, String)> = Vec::new();
+    if let Some((telegram, discord, slack)) = &fakes {
+        vars = vec![
+            ("TELEGRAM_BOT_TOKEN", telegram.token()),
+            ("TELEGRAM_API_BASE_URL", telegram.base_url()),
+            ("TELEGRAM_POLL_TIMEOUT", "1".into()),
+            ("DISCORD_BOT_TOKEN", discord.token()),
+            ("DISCORD_API_BASE_URL", discord.api_base_url()),
+            ("SLACK_BOT_TOKEN", slack.config().bot_token.clone()),
+            ("SLACK_APP_TOKEN", slack.config().app_token.clone()),
+            ("SLACK_API_BASE_URL", slack.api_base_url()),
+        ];
+    }
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (_llm, running) = api::start(target, &env).await?;
     let result = measure(&running, sessions, soak_seconds).await;
-    if let Some(telegram) = &telegram
-        && telegram.calls_of("getUpdates").is_empty()
-    {
-        running.stop().await;
-        bail!("hermod's Telegram adapter never polled the fake Bot API server");
+    if let Some((telegram, discord, slack)) = &fakes {
+        let silent = [
+            ("Telegram", telegram.calls_of("getUpdates").is_empty()),
+            ("Discord", discord.identify_count() == 0),
+            ("Slack", slack.connections_opened() == 0),
+        ];
+        if let Some((name, _)) = silent.iter().find(|(_, silent)| *silent) {
+            running.stop().await;
+            bail!("hermod's {name} adapter never connected to its fake");
+        }
     }
     running.stop().await;
     let metrics = result?;
     let platforms = match target.kind {
-        Kind::Hermod => "api_server + telegram (fake Bot API server, long polling, 1 s timeout)",
+        Kind::Hermod => {
+            "api_server + telegram (fake Bot API server, long polling, 1 s timeout) + discord (fake gateway) + slack (fake, Socket Mode)"
+        }
         Kind::Hermes => "api_server",
     };
     Ok(Report {
