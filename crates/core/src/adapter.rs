@@ -1,5 +1,6 @@
-//! The [`Adapter`] trait every source of input implements, and the context
-//! core hands it.
+//! The [`Adapter`] trait every source of input implements, the
+//! [`Messenger`] a chat platform adds to it, and the context core hands an
+//! adapter.
 
 use crate::router::Inbound;
 use async_trait::async_trait;
@@ -30,10 +31,14 @@ pub enum AdapterError {
     /// The chat or message does not exist (any more).
     #[error("not found on the platform: {0}")]
     NotFound(String),
-    /// The adapter cannot do this at all (for example, an HTTP API that only
-    /// answers requests cannot send on its own).
+    /// The adapter cannot do this at all (for example, edit on a platform
+    /// whose messages cannot be edited).
     #[error("not supported by this adapter: {0}")]
     Unsupported(&'static str),
+    /// The platform answers requests and has no [`Messenger`]: a reply or a
+    /// delivery routed to it cannot be sent.
+    #[error("{0} answers requests and cannot send on its own")]
+    NoMessenger(PlatformId),
     /// The adapter could not start (bad configuration, port in use, ...).
     #[error("{0}")]
     Startup(String),
@@ -55,7 +60,8 @@ pub trait Typing: Send + Sync {
     async fn typing(&self, target: &ChatTarget) -> Result<(), AdapterError>;
 }
 
-/// A platform connection (or any other source of input).
+/// A source of input: a platform connection, the HTTP API, later cron and
+/// webhooks.
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
     /// The platform's name, as used in session keys and config.
@@ -68,17 +74,37 @@ pub trait Adapter: Send + Sync + 'static {
     /// (for example, its credentials were revoked).
     async fn run(&self, ctx: AdapterContext) -> Result<(), AdapterError>;
 
+    /// How core sends to the platform on its own: replies, previews,
+    /// background results, scheduled deliveries. `None` for request/response
+    /// sources (the HTTP API), whose replies go back to the request that
+    /// asked; whatever is routed to them anyway fails with
+    /// [`AdapterError::NoMessenger`].
+    fn messenger(&self) -> Option<&dyn Messenger>;
+}
+
+/// The chat side of a platform: what core needs to put messages in its
+/// chats and change them afterwards.
+#[async_trait]
+pub trait Messenger: Send + Sync {
     /// Sends a message; returns the ids of every message created.
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError>;
 
-    /// Replaces the text of a message this adapter sent.
+    /// Replaces the text of a message this messenger sent.
     async fn edit(&self, edit: Edit) -> Result<(), AdapterError>;
 
-    /// Deletes a message this adapter sent.
+    /// Deletes a message this messenger sent.
     async fn delete(&self, message: MessageRef) -> Result<(), AdapterError>;
 
     /// The typing indicator, where the platform has one.
     fn typing(&self) -> Option<&dyn Typing> {
         None
     }
+}
+
+/// The adapter's messenger, or the error every call to a platform without
+/// one ends with (so core treats it like any other refused call).
+pub(crate) fn messenger_of(adapter: &dyn Adapter) -> Result<&dyn Messenger, AdapterError> {
+    adapter
+        .messenger()
+        .ok_or_else(|| AdapterError::NoMessenger(adapter.id()))
 }

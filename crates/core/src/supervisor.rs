@@ -71,6 +71,7 @@ fn after(result: Result<(), AdapterError>) -> After {
             | AdapterError::Rejected(_)
             | AdapterError::NotFound(_)
             | AdapterError::Unsupported(_)
+            | AdapterError::NoMessenger(_)
             | AdapterError::TooLong),
         ) => After::Fail {
             reason: e.to_string(),

@@ -8,7 +8,9 @@
 )]
 
 use async_trait::async_trait;
-use hermod_core::{Adapter, AdapterContext, AdapterError, Clock, Gateway, GatewayConfig};
+use hermod_core::{
+    Adapter, AdapterContext, AdapterError, Clock, Gateway, GatewayConfig, Messenger,
+};
 use hermod_model::{
     Capabilities, ChatTarget, Edit, LengthUnit, MessageRef, Outbound, PlatformId, Sent,
 };
@@ -66,6 +68,13 @@ impl Adapter for Picky {
         Ok(())
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Messenger for Picky {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         let mut sends = self.sends.lock().unwrap_or_else(PoisonError::into_inner);
         sends.push((

@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 use hermod_core::{
     Adapter, AdapterContext, AdapterError, ComponentState, Gateway, GatewayConfig, Health,
+    Messenger,
 };
 use hermod_model::{Capabilities, Edit, MessageRef, Outbound, PlatformId, Sent};
 use hermod_store::SqliteStore;
@@ -80,6 +81,13 @@ impl Adapter for Flaky {
         }
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Messenger for Flaky {
     async fn send(&self, _message: Outbound) -> Result<Sent, AdapterError> {
         Err(AdapterError::Transient("offline".into()))
     }

@@ -1,10 +1,10 @@
 //! [`TestPlatform`]: an in-process chat platform for driving the gateway in
 //! tests.
 //!
-//! It implements [`hermod_core::Adapter`]: register it with the gateway,
-//! wait until the gateway has started it ([`TestPlatform::wait_running`]),
-//! then script users ([`TestPlatform::user`]) who write DMs, group and
-//! thread messages. Everything the gateway sends, edits and deletes is
+//! It implements [`hermod_core::Adapter`] and [`hermod_core::Messenger`]:
+//! register it with the gateway, wait until the gateway has started it
+//! ([`TestPlatform::wait_running`]), then script users
+//! ([`TestPlatform::user`]) who write DMs, group and thread messages. Everything the gateway sends, edits and deletes is
 //! recorded in a transcript per chat ([`TestPlatform::sent`]); tests wait
 //! for it with the `wait_*` methods, which are woken by changes and never
 //! poll. Failures can be injected ([`TestPlatform::fail_next_send`],
@@ -25,7 +25,7 @@ mod user;
 pub use user::TestUser;
 
 use async_trait::async_trait;
-use hermod_core::{Adapter, AdapterContext, AdapterError, CoreError, Inbound};
+use hermod_core::{Adapter, AdapterContext, AdapterError, CoreError, Inbound, Messenger};
 use hermod_model::{
     Capabilities, Edit, InboundEvent, MarkdownDialect, MessageRef, Outbound, PlatformId, Sent,
 };
@@ -504,6 +504,13 @@ impl Adapter for TestPlatform {
         Ok(())
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Messenger for TestPlatform {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         self.wait_if_held().await;
         self.update(|s| {

@@ -5,7 +5,7 @@
 #![cfg(feature = "platform")]
 
 use async_trait::async_trait;
-use hermod_core::{Adapter, AdapterContext, AdapterError};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger};
 use hermod_model::{Capabilities, Edit, LengthUnit, MessageRef, Outbound, PlatformId, Sent};
 use hermod_testkit::TestPlatform;
 use hermod_testkit::conformance::{self, Peer, Subject, TestPlatformPeer};
@@ -45,6 +45,8 @@ enum Fault {
     HidesRateLimits,
     /// Keeps running after shutdown.
     IgnoresShutdown,
+    /// Has no messenger, as if it only answered requests.
+    NoMessenger,
 }
 
 const LEAKED: &str = "leaked-secret-1234";
@@ -67,6 +69,13 @@ impl Adapter for Broken {
         result
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        (self.fault != Fault::NoMessenger).then_some(self as &dyn Messenger)
+    }
+}
+
+#[async_trait]
+impl Messenger for Broken {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         if self.fault == Fault::LeaksSecret {
             tracing::debug!(token = LEAKED, "sending");
@@ -174,6 +183,12 @@ async fn a_hidden_rate_limit_fails_the_rate_limit_check() {
 #[should_panic(expected = "did not return within 1s")]
 async fn ignoring_shutdown_fails_the_run_check() {
     conformance::run_stops_within_a_second_of_shutdown(broken(Fault::IgnoresShutdown)).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "a chat adapter must have a messenger")]
+async fn a_chat_adapter_without_a_messenger_fails_every_check() {
+    conformance::sends_report_every_message_id(broken(Fault::NoMessenger)).await;
 }
 
 #[tokio::test]

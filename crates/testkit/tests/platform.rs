@@ -5,7 +5,7 @@
 #![cfg(feature = "platform")]
 
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
-use hermod_core::{Adapter, AdapterError, CoreError, Gateway, GatewayConfig};
+use hermod_core::{Adapter, AdapterError, CoreError, Gateway, GatewayConfig, Messenger};
 use hermod_model::{Capabilities, ChatTarget, ChatType, Edit, MessageRef, Outbound, PlatformId};
 use hermod_store::SqliteStore;
 use hermod_testkit::{FakeLlm, SentMessage, TestPlatform};

@@ -21,13 +21,13 @@
 //! The consumer never delivers the final text itself: [`Consumer::finish`]
 //! returns what remains, which goes through the outbox.
 
-use crate::adapter::{Adapter, AdapterError};
+use crate::adapter::{Adapter, AdapterError, Messenger, messenger_of};
 use crate::delivery::outbox::{Patience, with_retries};
 use crate::delivery::send_once;
 use crate::delivery::settings::{StreamPlan, ToolProgress};
 use hermod_agent::AgentEvent;
 use hermod_model::text::{ThinkFilter, cut, is_silence, may_become_silence, split_message};
-use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef};
+use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef, Outbound, Sent};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -56,7 +56,10 @@ pub(crate) enum Remaining {
 }
 
 pub(crate) struct Consumer<'a> {
-    adapter: &'a dyn Adapter,
+    /// The platform's messenger; a request/response source has none, and
+    /// every call is then refused like any other refused call, so the reply
+    /// ends in the outbox, failed with the reason.
+    messenger: Result<&'a dyn Messenger, AdapterError>,
     caps: Capabilities,
     plan: StreamPlan,
     target: ChatTarget,
@@ -96,7 +99,7 @@ impl<'a> Consumer<'a> {
         let caps = adapter.capabilities();
         let interval = plan.edit_interval;
         Self {
-            adapter,
+            messenger: messenger_of(adapter),
             caps,
             plan,
             target,
@@ -192,7 +195,7 @@ impl<'a> Consumer<'a> {
         }
         if self.message.is_none() {
             let display = format!("{}{}", self.text, self.plan.cursor);
-            match self.adapter.send(self.outbound(&display)).await {
+            match self.send(self.outbound(&display)).await {
                 Ok(sent) => {
                     self.created.extend(sent.message_ids.iter().cloned());
                     // A platform that gives no id cannot be edited: the
@@ -231,13 +234,25 @@ impl<'a> Consumer<'a> {
         }
     }
 
+    async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
+        self.messenger.clone()?.send(message).await
+    }
+
+    async fn edit(&self, edit: Edit) -> Result<(), AdapterError> {
+        self.messenger.clone()?.edit(edit).await
+    }
+
+    async fn delete(&self, message: MessageRef) -> Result<(), AdapterError> {
+        self.messenger.clone()?.delete(message).await
+    }
+
     fn mark_edit(&mut self, now: Instant) {
         self.last_edit = Some(now);
         self.chars_at_last_edit = self.text.chars().count();
     }
 
-    fn outbound(&self, text: &str) -> hermod_model::Outbound {
-        hermod_model::Outbound {
+    fn outbound(&self, text: &str) -> Outbound {
+        Outbound {
             target: self.target.clone(),
             text: text.to_owned(),
             reply_to: self.reply_to.clone(),
@@ -257,7 +272,7 @@ impl<'a> Consumer<'a> {
             },
             text: display.clone(),
         };
-        match self.adapter.edit(edit).await {
+        match self.edit(edit).await {
             Ok(()) => {
                 self.shown = self.text.clone();
                 self.displayed = display;
@@ -339,7 +354,13 @@ impl<'a> Consumer<'a> {
             return true;
         }
         for part in split_message(text, self.caps.max_message_len, self.caps.length_unit) {
-            match send_once(self.adapter, &self.target, &part, self.reply_to.as_deref()).await {
+            let sent = match self.messenger.clone() {
+                Ok(messenger) => {
+                    send_once(messenger, &self.target, &part, self.reply_to.as_deref()).await
+                }
+                Err(e) => Err(e),
+            };
+            match sent {
                 Ok(ids) => self.created.extend(ids),
                 Err(e) => {
                     warn!(error = %e, "sending part of a reply failed");
@@ -426,7 +447,7 @@ impl<'a> Consumer<'a> {
             };
             // The last call for this preview waits out rate limits like a
             // delivery: a preview must not keep its cursor.
-            match with_retries(Patience::Retry, || self.adapter.edit(edit.clone())).await {
+            match with_retries(Patience::Retry, || self.edit(edit.clone())).await {
                 Ok(()) => self.displayed = keep,
                 Err(e) => {
                     debug!(error = %e, "could not cut a stopped preview to whole lines; removing it");
@@ -443,7 +464,7 @@ impl<'a> Consumer<'a> {
     /// gone.
     async fn remove_preview(&mut self, message: MessageRef) -> bool {
         let id = message.message_id.clone();
-        match with_retries(Patience::Retry, || self.adapter.delete(message.clone())).await {
+        match with_retries(Patience::Retry, || self.delete(message.clone())).await {
             Ok(()) => {
                 self.created.retain(|c| *c != id);
                 true
@@ -470,7 +491,7 @@ impl<'a> Consumer<'a> {
                     target: self.target.clone(),
                     message_id: id,
                 };
-                if let Err(e) = self.adapter.delete(message).await {
+                if let Err(e) = self.delete(message).await {
                     debug!(error = %e, "could not delete a silenced preview");
                 }
             }

@@ -16,14 +16,14 @@ pub use settings::{
 pub(crate) use targets::home_key;
 pub use targets::{Deliveries, DeliveryReceipt};
 
-use crate::adapter::{Adapter, AdapterError};
+use crate::adapter::{AdapterError, Messenger};
 use hermod_model::{ChatTarget, Outbound};
 
 /// Sends one message, waiting out rate limits (never sending again before
 /// the platform's retry-after has passed) and retrying transient failures,
 /// with the same rules as the outbox.
 pub(crate) async fn send_once(
-    adapter: &dyn Adapter,
+    messenger: &dyn Messenger,
     target: &ChatTarget,
     text: &str,
     reply_to: Option<&str>,
@@ -34,7 +34,7 @@ pub(crate) async fn send_once(
         reply_to: reply_to.map(str::to_owned),
         attachments: Vec::new(),
     };
-    outbox::with_retries(outbox::Patience::Retry, || adapter.send(outbound.clone()))
+    outbox::with_retries(outbox::Patience::Retry, || messenger.send(outbound.clone()))
         .await
         .map(|sent| sent.message_ids)
 }

@@ -16,7 +16,7 @@
 //! keeps failing costs one call per sweep and never holds up the entries
 //! after it (nor, since turns deliver their own replies, any new reply).
 
-use crate::adapter::{Adapter, AdapterError};
+use crate::adapter::{AdapterError, Messenger};
 use crate::error::CoreError;
 use crate::session::WorkerDeps;
 use hermod_model::text::split_message;
@@ -113,6 +113,12 @@ async fn deliver(
         retry_later(deps, &entry, &reason, None).await?;
         return Ok(Outcome::Deferred(reason));
     };
+    let Some(messenger) = adapter.messenger() else {
+        // A request/response source: nothing can be sent to it, now or later.
+        let reason = AdapterError::NoMessenger(entry.platform.clone()).to_string();
+        give_up(deps, &entry, &reason).await?;
+        return Ok(Outcome::Failed(reason));
+    };
     let caps = adapter.capabilities();
     let parts = split_message(&entry.text, caps.max_message_len, caps.length_unit);
     let mut ids = entry.message_ids.clone();
@@ -120,11 +126,9 @@ async fn deliver(
         let result = match ids.get(i) {
             // Shown, but without an id to edit it by.
             Some(id) if id.is_empty() => continue,
-            Some(id) if caps.can_edit => {
-                edit_or_send(adapter.as_ref(), &entry, id, part, patience).await
-            }
+            Some(id) if caps.can_edit => edit_or_send(messenger, &entry, id, part, patience).await,
             Some(_) => continue,
-            None => send(adapter.as_ref(), &entry, part, patience).await,
+            None => send(messenger, &entry, part, patience).await,
         };
         match result {
             Ok(Some(new_ids)) => {
@@ -145,14 +149,9 @@ async fn deliver(
             Ok(None) => {}
             Err(error) if is_permanent(&error) => {
                 let reason = error.to_string();
-                let at = now();
-                deps.persist("record a failed delivery", || {
-                    deps.store.outbox_failed(entry.id, &reason, at)
-                })
-                .await?;
-                warn!(platform = %entry.platform, key = %entry.key, %reason, "giving up on a delivery");
+                give_up(deps, &entry, &reason).await?;
                 let notice = format!("⚠️ I couldn't deliver my reply: {reason}");
-                let _ = send(adapter.as_ref(), &entry, &notice, patience).await;
+                let _ = send(messenger, &entry, &notice, patience).await;
                 return Ok(Outcome::Failed(reason));
             }
             Err(error) => {
@@ -186,7 +185,7 @@ async fn deliver(
                 target: entry.target.clone(),
                 message_id: id,
             };
-            if let Err(e) = adapter.delete(message).await {
+            if let Err(e) = messenger.delete(message).await {
                 debug!(error = %e, "could not remove a stale preview");
             }
         }
@@ -197,6 +196,17 @@ async fn deliver(
     })
     .await?;
     Ok(Outcome::Delivered(ids))
+}
+
+/// Records `entry` as failed for good with `reason`.
+async fn give_up(deps: &WorkerDeps, entry: &OutboxEntry, reason: &str) -> Result<(), CoreError> {
+    let at = deps.clock.now_ms();
+    deps.persist("record a failed delivery", || {
+        deps.store.outbox_failed(entry.id, reason, at)
+    })
+    .await?;
+    warn!(platform = %entry.platform, key = %entry.key, %reason, "giving up on a delivery");
+    Ok(())
 }
 
 /// Defers `entry` to the sweeper: in [`RETRY_LATER`], or when the
@@ -266,7 +276,7 @@ where
 }
 
 async fn send(
-    adapter: &dyn Adapter,
+    messenger: &dyn Messenger,
     entry: &OutboxEntry,
     text: &str,
     patience: Patience,
@@ -277,7 +287,7 @@ async fn send(
         reply_to: entry.reply_to.clone(),
         attachments: Vec::new(),
     };
-    with_retries(patience, || adapter.send(outbound.clone()))
+    with_retries(patience, || messenger.send(outbound.clone()))
         .await
         .map(|sent| Some(sent.message_ids))
 }
@@ -285,7 +295,7 @@ async fn send(
 /// Edits an already recorded message to its part; a message that is gone
 /// (deleted by the user) is sent again instead.
 async fn edit_or_send(
-    adapter: &dyn Adapter,
+    messenger: &dyn Messenger,
     entry: &OutboxEntry,
     id: &str,
     part: &str,
@@ -298,9 +308,9 @@ async fn edit_or_send(
         },
         text: part.to_owned(),
     };
-    match with_retries(patience, || adapter.edit(edit.clone())).await {
+    match with_retries(patience, || messenger.edit(edit.clone())).await {
         Ok(()) => Ok(None),
-        Err(AdapterError::NotFound(_)) => send(adapter, entry, part, patience).await,
+        Err(AdapterError::NotFound(_)) => send(messenger, entry, part, patience).await,
         Err(e) => Err(e),
     }
 }

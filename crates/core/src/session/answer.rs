@@ -1,7 +1,7 @@
 //! Answering: the stream consumer for a turn, the final reply through the
 //! outbox, and direct replies (commands, acknowledgements, errors).
 
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, messenger_of};
 use crate::delivery::{self, Consumer, Outcome, Remaining, deliver_entry};
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
@@ -176,8 +176,11 @@ pub(crate) async fn persist_reply(
 /// turn resumed for them ends without a reply to put in their place (best
 /// effort; they would otherwise keep a cursor).
 pub(crate) async fn delete_previews(deps: &WorkerDeps, event: &InboundEvent, ids: &[String]) {
-    let (Some(adapter), Some(chat_id)) = (
-        deps.adapters.get(&event.source.platform),
+    // A platform without a messenger never showed previews.
+    let (Some(messenger), Some(chat_id)) = (
+        deps.adapters
+            .get(&event.source.platform)
+            .and_then(|adapter| adapter.messenger()),
         &event.source.chat_id,
     ) else {
         return;
@@ -190,7 +193,7 @@ pub(crate) async fn delete_previews(deps: &WorkerDeps, event: &InboundEvent, ids
             },
             message_id: id.clone(),
         };
-        if let Err(e) = adapter.delete(message).await {
+        if let Err(e) = messenger.delete(message).await {
             debug!(error = %e, "could not delete a stale preview");
         }
     }
@@ -238,7 +241,11 @@ pub(crate) async fn deliver(
         reply_to: event.message_id.clone(),
         attachments: Vec::new(),
     };
-    if let Err(e) = adapter.send(outbound).await {
+    let sent = match messenger_of(adapter.as_ref()) {
+        Ok(messenger) => messenger.send(outbound).await.map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
         warn!(%platform, error = %e, "delivering the reply failed");
     }
 }

@@ -484,7 +484,9 @@ impl Turn<'_> {
         let mut interrupted: Option<Interruption> = None;
         // "typing…" while the agent works, renewed before the platform hides it.
         let typing_target = match (&adapter, &event.source.chat_id, mode) {
-            (Some(adapter), Some(chat_id), ReplyMode::Adapter) if adapter.typing().is_some() => {
+            (Some(adapter), Some(chat_id), ReplyMode::Adapter)
+                if adapter.messenger().and_then(|m| m.typing()).is_some() =>
+            {
                 Some(ChatTarget {
                     chat_id: chat_id.clone(),
                     thread_id: event.source.thread_id.clone(),
@@ -505,7 +507,7 @@ impl Turn<'_> {
                 next = turn.events.recv() => next,
                 _ = typing.tick(), if typing_target.is_some() => {
                     if let (Some(adapter), Some(target)) = (&adapter, &typing_target)
-                        && let Some(typing) = adapter.typing()
+                        && let Some(typing) = adapter.messenger().and_then(|m| m.typing())
                         && let Err(e) = typing.typing(target).await
                     {
                         debug!(error = %e, "typing indicator failed");

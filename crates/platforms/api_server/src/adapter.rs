@@ -9,8 +9,8 @@ use crate::key::key_problem;
 use crate::listener::{Limits, serve};
 use crate::server::{AppState, SessionAccess, routes};
 use async_trait::async_trait;
-use hermod_core::{Adapter, AdapterContext, AdapterError};
-use hermod_model::{Capabilities, Edit, MarkdownDialect, MessageRef, Outbound, PlatformId, Sent};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger};
+use hermod_model::{Capabilities, MarkdownDialect, PlatformId};
 use hermod_store::Store;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -141,21 +141,9 @@ impl Adapter for ApiServer {
         Ok(())
     }
 
-    async fn send(&self, _message: Outbound) -> Result<Sent, AdapterError> {
-        Err(AdapterError::Unsupported(
-            "the API server answers requests; it cannot send on its own",
-        ))
-    }
-
-    async fn edit(&self, _edit: Edit) -> Result<(), AdapterError> {
-        Err(AdapterError::Unsupported(
-            "the API server cannot edit messages",
-        ))
-    }
-
-    async fn delete(&self, _message: MessageRef) -> Result<(), AdapterError> {
-        Err(AdapterError::Unsupported(
-            "the API server cannot delete messages",
-        ))
+    /// Replies go back to the request that asked; there is no chat to
+    /// send to on its own.
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        None
     }
 }

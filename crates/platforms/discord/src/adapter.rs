@@ -21,7 +21,7 @@ use crate::outbound::{self, MAX_MESSAGE};
 use crate::types::{Created, Ready};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait};
-use hermod_core::{Adapter, AdapterContext, AdapterError, Typing};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Typing};
 use hermod_http::{HttpClient, HttpConfig};
 use hermod_model::{
     Capabilities, ChatTarget, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
@@ -598,6 +598,13 @@ impl Adapter for DiscordAdapter {
         result
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Messenger for DiscordAdapter {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         let channel = channel_of(&message.target)?.to_owned();
         let reply_to = message.reply_to.as_deref().map(str::trim);

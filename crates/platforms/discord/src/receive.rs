@@ -178,7 +178,7 @@ impl DiscordAdapter {
                     reply_to: Some(message.id.clone()),
                     attachments: Vec::new(),
                 };
-                if let Err(e) = hermod_core::Adapter::send(self, busy).await {
+                if let Err(e) = hermod_core::Messenger::send(self, busy).await {
                     debug!(error = %e, "cannot tell a sender their conversation is busy");
                 }
             }

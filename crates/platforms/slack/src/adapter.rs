@@ -13,7 +13,7 @@
 //! out may have arrived — the outbox owns that retry.
 //!
 //! Slack has no typing indicator for bots (its `user_typing` event only
-//! goes *to* apps), so [`Adapter::typing`] is `None`; with
+//! goes *to* apps), so [`Messenger::typing`] is `None`; with
 //! `SLACK_REACTIONS` a 👀 on the user's message shows the work instead.
 
 use crate::ConnectionState;
@@ -25,7 +25,7 @@ use crate::outbound::{self, Target};
 use crate::render::{MAX_MESSAGE, measure, mrkdwn, render_parts};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait, WebhookListener};
-use hermod_core::{Adapter, AdapterContext, AdapterError};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger};
 use hermod_http::{HttpClient, HttpConfig};
 use hermod_model::{
     Attachment, Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
@@ -409,6 +409,13 @@ impl Adapter for SlackAdapter {
         self.receive(ctx).await
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Messenger for SlackAdapter {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         let target = Target::parse(&message.target)?;
         let mut parts = render_parts(&message.text, MAX_MESSAGE);

@@ -295,7 +295,7 @@ impl SlackAdapter {
                     reply_to: ts,
                     attachments: Vec::new(),
                 };
-                if let Err(e) = hermod_core::Adapter::send(self, busy).await {
+                if let Err(e) = hermod_core::Messenger::send(self, busy).await {
                     debug!(error = %e, "cannot tell a sender their conversation is busy");
                 }
                 Handled::Done

@@ -18,7 +18,7 @@ use crate::render::{MAX_MESSAGE, Part};
 use crate::types::{DeleteMessage, Done, IfGiven, SendChatAction, SentMessage};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait, WebhookListener};
-use hermod_core::{Adapter, AdapterContext, AdapterError, Typing};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Typing};
 use hermod_http::{HttpClient, HttpConfig};
 use hermod_model::{
     Capabilities, ChatTarget, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
@@ -429,6 +429,13 @@ impl Adapter for TelegramAdapter {
         result
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Messenger for TelegramAdapter {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         let target = Target::parse(&message.target)?;
         let chat = target.chat_key();

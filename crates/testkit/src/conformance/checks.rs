@@ -58,7 +58,7 @@ pub async fn sends_report_every_message_id(subject: impl Future<Output = Subject
             message: message(&chat, &first.message_ids[0]),
             text: "first message, edited".to_owned(),
         };
-        within("the edit", h.adapter.edit(edit))
+        within("the edit", h.messenger().edit(edit))
             .await
             .expect("editing a message the adapter sent works");
         expected[before.len()] = "first message, edited".to_owned();
@@ -71,7 +71,7 @@ pub async fn sends_report_every_message_id(subject: impl Future<Output = Subject
     if caps.can_delete {
         within(
             "the delete",
-            h.adapter.delete(message(&chat, &second.message_ids[0])),
+            h.messenger().delete(message(&chat, &second.message_ids[0])),
         )
         .await
         .expect("deleting a message the adapter sent works");
@@ -164,7 +164,7 @@ pub async fn edits_keep_the_minimum_interval(subject: impl Future<Output = Subje
     };
     let started = Instant::now();
     for text in ["version 1", "version 2"] {
-        within("an edit", h.adapter.edit(edit(text)))
+        within("an edit", h.messenger().edit(edit(text)))
             .await
             .unwrap_or_else(|e| panic!("an edit too soon must be paced, not refused: {e}"));
     }
@@ -217,7 +217,7 @@ pub async fn rate_limits_are_surfaced(subject: impl Future<Output = Subject>) {
     let chat = h.peer.user_dm("hello").await;
     h.peer.rate_limit_next_call(RETRY_AFTER).await;
     let started = Instant::now();
-    let result = within("the send", h.adapter.send(outbound(&chat, "too fast"))).await;
+    let result = within("the send", h.messenger().send(outbound(&chat, "too fast"))).await;
     let took = started.elapsed();
     assert_hides_secrets("the error", &format!("{result:?}"), &h.peer.secrets());
     match &result {
@@ -289,11 +289,11 @@ pub async fn secrets_stay_hidden(subject: impl Future<Output = Subject>) {
     })
     .await;
     h.peer.rate_limit_next_call(RETRY_AFTER).await;
-    let limited = within("the send", h.adapter.send(outbound(&chat, "too fast"))).await;
+    let limited = within("the send", h.messenger().send(outbound(&chat, "too fast"))).await;
     assert_hides_secrets("a rate-limit error", &format!("{limited:?}"), &secrets);
     let nowhere = within(
         "a send to an unknown chat",
-        h.adapter
+        h.messenger()
             .send(outbound("conformance-no-such-chat", "hello?")),
     )
     .await;
@@ -308,7 +308,7 @@ pub async fn secrets_stay_hidden(subject: impl Future<Output = Subject>) {
 }
 
 async fn send(h: &Harness, chat: &str, text: &str) -> Sent {
-    within("a send", h.adapter.send(outbound(chat, text)))
+    within("a send", h.messenger().send(outbound(chat, text)))
         .await
         .unwrap_or_else(|e| panic!("sending {} bytes failed: {e}", text.len()))
 }

@@ -5,7 +5,8 @@ use super::{Peer, Subject, assert_hides_secrets};
 use crate::agent::ScriptedAgent;
 use async_trait::async_trait;
 use hermod_core::{
-    Adapter, AdapterContext, AdapterError, DmBehavior, Gateway, GatewayConfig, StreamingConfig,
+    Adapter, AdapterContext, AdapterError, DmBehavior, Gateway, GatewayConfig, Messenger,
+    StreamingConfig,
 };
 use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef, Outbound, PlatformId, Sent};
 use hermod_store::SqliteStore;
@@ -96,20 +97,36 @@ impl Adapter for Observed {
         self.inner.run(ctx).await
     }
 
+    fn messenger(&self) -> Option<&dyn Messenger> {
+        // A messenger exactly when the adapter observed has one.
+        self.inner.messenger().map(|_| self as &dyn Messenger)
+    }
+}
+
+impl Observed {
+    fn inner_messenger(&self) -> Result<&dyn Messenger, AdapterError> {
+        self.inner
+            .messenger()
+            .ok_or_else(|| AdapterError::NoMessenger(self.inner.id()))
+    }
+}
+
+#[async_trait]
+impl Messenger for Observed {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
-        let result = self.inner.send(message).await;
+        let result = self.inner_messenger()?.send(message).await;
         self.changed.notify_waiters();
         result
     }
 
     async fn edit(&self, edit: Edit) -> Result<(), AdapterError> {
-        let result = self.inner.edit(edit).await;
+        let result = self.inner_messenger()?.edit(edit).await;
         self.changed.notify_waiters();
         result
     }
 
     async fn delete(&self, message: MessageRef) -> Result<(), AdapterError> {
-        let result = self.inner.delete(message).await;
+        let result = self.inner_messenger()?.delete(message).await;
         self.changed.notify_waiters();
         result
     }
@@ -146,6 +163,12 @@ impl Harness {
         let logs = LogCapture::default();
         let log_guard = logs.install();
         let Subject { adapter, peer } = subject.await;
+        assert!(
+            adapter.messenger().is_some(),
+            "{}: a chat adapter must have a messenger (`Adapter::messenger` returned None), \
+             or nothing can be sent to its chats",
+            adapter.id()
+        );
         let changed = Arc::new(Notify::new());
         let observed = Arc::new(Observed {
             inner: adapter.clone(),
@@ -194,6 +217,13 @@ impl Harness {
             _gateway: gateway,
             _log_guard: log_guard,
         }
+    }
+
+    /// The messenger of the adapter under test (checked when it started).
+    pub(crate) fn messenger(&self) -> &dyn Messenger {
+        self.adapter
+            .messenger()
+            .expect("a chat adapter must have a messenger")
     }
 
     /// Whether `run` has returned.

@@ -1,6 +1,8 @@
-//! The adapter conformance suite: what every [`Adapter`] must do, whatever
-//! its platform, checked through the adapter itself and a [`Peer`] that
-//! plays the platform's side.
+//! The adapter conformance suite: what every chat [`Adapter`] must do,
+//! whatever its platform, checked through the adapter itself, its
+//! [`Messenger`](hermod_core::Messenger) (which a chat adapter must have;
+//! every check fails at once without one) and a [`Peer`] that plays the
+//! platform's side.
 //!
 //! An adapter's tests build a [`Subject`] (the adapter, pointed at a fake
 //! of its platform, and the peer driving that fake) and expand

@@ -1,7 +1,7 @@
 //! Failures: rate limits, a refused token, secrets, stopping promptly.
 
 use crate::support::{World, settled, within};
-use hermod_core::{Adapter, AdapterError, ComponentState, Gateway, GatewayConfig};
+use hermod_core::{AdapterError, ComponentState, Gateway, GatewayConfig, Messenger};
 use hermod_slack::{ConnectionState, SlackAdapter};
 use hermod_testkit::logs::Logs;
 use hermod_testkit::slack::Fault;

@@ -2,7 +2,7 @@
 //! connections, conflicts, and stopping promptly.
 
 use crate::support::{World, settled, within};
-use hermod_core::{Adapter, AdapterError};
+use hermod_core::{AdapterError, Messenger};
 use hermod_telegram::{ConnectionState, TelegramAdapter};
 use hermod_testkit::ScriptedAgent;
 use hermod_testkit::telegram::Fault;

@@ -128,7 +128,7 @@ async fn files_are_sent_with_the_text_as_caption() {
     let report = dir.path().join("report.txt");
     std::fs::write(&report, b"numbers").unwrap();
 
-    let sent = hermod_core::Adapter::send(
+    let sent = hermod_core::Messenger::send(
         &running.adapter,
         Outbound {
             target: hermod_model::ChatTarget {

@@ -4,7 +4,7 @@
 //! never repeated.
 
 use crate::support::{World, texts, within, within_for};
-use hermod_core::Adapter;
+use hermod_core::Messenger;
 use hermod_model::{ChatTarget, Edit, MessageRef, Outbound};
 use hermod_testkit::telegram::Fault;
 use hermod_testkit::{ScriptedAgent, Step};
