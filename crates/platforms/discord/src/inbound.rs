@@ -26,9 +26,6 @@ use crate::config::{AllowBots, DiscordConfig};
 use crate::types::{Attachment, Message};
 use hermod_model::{AttachmentKind, ChatType, InboundEvent, Source};
 
-/// Longest quoted reply passed on, in characters.
-const MAX_QUOTE_CHARS: usize = 1000;
-
 /// Who the bot is, what it knows about channels, and the configured rules.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules<'a> {
@@ -106,7 +103,7 @@ pub(crate) fn convert(message: &Message, rules: &Rules<'_>) -> Decision {
     }
     let mut content = text;
     if !is_command && let Some(quoted) = quoted_text(message) {
-        content = format!("{}\n\n{content}", quote_lines(&quoted));
+        content = hermod_adapter_kit::inbound::with_quote(&quoted, &content);
     }
     let role_authorized = message
         .member
@@ -168,24 +165,14 @@ fn strip_mentions(text: &str, bot_id: &str) -> String {
         .to_owned()
 }
 
-/// The replied-to message's text, capped at [`MAX_QUOTE_CHARS`].
+/// The replied-to message's text.
 fn quoted_text(message: &Message) -> Option<String> {
     let reply = message.referenced_message.as_deref()?;
     let text = reply.content.trim();
     if text.is_empty() {
         return None;
     }
-    Some(match text.char_indices().nth(MAX_QUOTE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    })
-}
-
-fn quote_lines(text: &str) -> String {
-    text.lines()
-        .map(|line| format!("> {line}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    Some(text.to_owned())
 }
 
 /// The kind of an attachment, from its MIME type.

@@ -14,6 +14,7 @@
 //! | [`WebhookListener`] | the one inbound HTTP listener of every webhook platform (`WEBHOOK_HOST`/`WEBHOOK_PORT`, default `127.0.0.1:8644`), a path per platform, started by the first route, a body limit, and a [`Verifier`] that checks the signature or secret on headers and raw bytes in constant time before the body is parsed ([`SecretHeader`] for shared secrets) |
 //! | [`MediaDir`] | inbound files downloaded into `HERMOD_HOME/media` with a size cap, a MIME type, safe stable names, never a partial file |
 //! | [`config`] | the id-list readers shared by every adapter and URL checks that name the setting |
+//! | [`inbound`] | the same message text on every platform: a replied-to message quoted in front of the reply |
 //! | [`ws`] | a websocket client over rustls: connect with a deadline, text frames with pings answered, the peer's close code for the platform's [`ws::AfterClose`] table, closing within a second on shutdown, and a [`ws::Heartbeat`] with zombie detection |
 //!
 //! What stays in the adapter: its configuration type (Hermes's variable
@@ -30,6 +31,7 @@ mod backoff;
 pub mod config;
 mod connection;
 mod error;
+pub mod inbound;
 mod media;
 mod pacer;
 mod poll;

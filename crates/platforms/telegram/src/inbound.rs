@@ -29,9 +29,6 @@ use crate::config::TelegramConfig;
 use crate::types::{Message, MessageEntity, Update, User};
 use hermod_model::{AttachmentKind, ChatType, Content, InboundEvent, Source};
 
-/// Longest quoted reply passed on, in characters.
-const MAX_QUOTE_CHARS: usize = 1000;
-
 /// Who the bot is and the configured rules.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules<'a> {
@@ -155,7 +152,7 @@ fn convert_message(message: &Message, edited: bool, rules: &Rules<'_>) -> Decisi
     if command.is_none()
         && let Some(quoted) = quoted_text(message)
     {
-        content = format!("{}\n\n{content}", quote_lines(&quoted));
+        content = hermod_adapter_kit::inbound::with_quote(&quoted, &content);
     }
     let thread_id = message
         .message_thread_id
@@ -294,7 +291,7 @@ fn real_reply(message: &Message) -> Option<&Message> {
 }
 
 /// The text a reply refers to: the quoted part, else the replied-to
-/// message's text or caption; capped at [`MAX_QUOTE_CHARS`].
+/// message's text or caption.
 fn quoted_text(message: &Message) -> Option<String> {
     let reply = real_reply(message)?;
     let text = message
@@ -307,17 +304,7 @@ fn quoted_text(message: &Message) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    Some(match text.char_indices().nth(MAX_QUOTE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    })
-}
-
-fn quote_lines(text: &str) -> String {
-    text.lines()
-        .map(|line| format!("> {line}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    Some(text.to_owned())
 }
 
 /// The text without a leading `@username` of the bot.
