@@ -3,9 +3,11 @@
 //! connections, fatal close codes, restarts.
 
 use crate::support::{World, settled, texts, within};
+use hermod_core::GatewayConfig;
 use hermod_testkit::FakeDiscord;
-use hermod_testkit::ScriptedAgent;
 use hermod_testkit::discord::{SessionFault, intents};
+use hermod_testkit::{ScriptedAgent, Step};
+use std::time::Duration;
 
 #[tokio::test]
 async fn reconnect_invalid_session_and_drops_resume_without_answering_twice() {
@@ -122,5 +124,50 @@ async fn a_restart_continues_without_answering_twice() {
     let messages = settled(&world.fake, channel, 2).await;
     assert_eq!(messages.len(), 2, "{:?}", texts(&messages));
     assert_eq!(stats.inputs(), ["before", "after"]);
+    running.stop().await;
+}
+
+/// A gateway stopped in the middle of a turn and started again: the
+/// message the turn was answering is answered once, after the restart, and
+/// nothing is answered twice.
+#[tokio::test]
+async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
+    let world = World::new().await;
+    let judy = world.fake.user("judy");
+    let channel = judy.dm_channel();
+
+    // The model is still thinking when the gateway stops.
+    let slow = ScriptedAgent::scripted(|_| vec![Step::Sleep(Duration::from_secs(3600))]);
+    let slow_stats = slow.stats();
+    let gateway = GatewayConfig {
+        allow_all_users: true,
+        drain_timeout_secs: 1,
+        ..GatewayConfig::default()
+    };
+    let running = world.start_with(slow, gateway, world.config()).await;
+    running.connected().await;
+    judy.dm("hello");
+    within("the turn to start", slow_stats.wait_started(1)).await;
+    running.stop().await;
+    assert!(
+        world.fake.bot_messages(channel).is_empty(),
+        "nothing was answered before the restart"
+    );
+
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world.start(agent).await;
+    running.connected().await;
+    let answers = settled(&world.fake, channel, 1).await;
+    assert_eq!(answers[0].current_content(), "echo: hello (0 earlier)");
+    judy.dm("next");
+    let answers = settled(&world.fake, channel, 2).await;
+    assert_eq!(answers[1].current_content(), "echo: next (2 earlier)");
+    assert_eq!(
+        stats.inputs(),
+        ["hello", "next"],
+        "the agent saw each message once"
+    );
+    assert_eq!(world.fake.bot_messages(channel).len(), 2, "one reply each");
     running.stop().await;
 }
