@@ -41,7 +41,13 @@ impl DiscordAdapter {
                     }
                 }
                 Event::Message(raw) => self.handle_message(raw, ctx).await,
-                Event::Interaction(raw) => self.handle_interaction(raw, ctx).await,
+                // Discord wants an interaction answered within three
+                // seconds: it does not wait behind messages whose files
+                // are still downloading.
+                Event::Interaction(raw) => {
+                    let (adapter, ctx) = (self.clone(), ctx.clone());
+                    tokio::spawn(async move { adapter.handle_interaction(raw, &ctx).await });
+                }
                 Event::Guild(raw) => match serde_json::from_value::<GuildCreate>(raw) {
                     Ok(guild) => {
                         for channel in guild.channels.iter().chain(&guild.threads) {
