@@ -103,3 +103,36 @@ async fn requests_without_a_valid_signature_are_refused_before_parsing() {
     assert_eq!(stats.inputs(), ["forged"]);
     running.stop().await;
 }
+
+/// Without Socket Mode, a slash command comes as a signed form to the
+/// request URL; it runs the gateway's command and never reaches the agent.
+#[tokio::test]
+async fn a_slash_command_over_http_runs_the_gateway_command() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let (running, url) = start(&world, agent).await;
+    world.fake.set_request_url(Some(&url));
+    let dave = world.fake.user("dave");
+    let dm = dave.dm_channel();
+    dave.slash_command(&dm, "/status", "");
+    within(
+        "/status",
+        world.fake.wait_for(&dm, |m| {
+            m.iter().any(|m| m.current_text().contains("Agent: idle"))
+        }),
+    )
+    .await;
+    assert!(
+        stats.requests().is_empty(),
+        "commands do not reach the agent"
+    );
+    let deliveries = world.fake.http_deliveries();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.outcome == DeliveryOutcome::Status(200)),
+        "{deliveries:?}"
+    );
+    running.stop().await;
+}
