@@ -160,8 +160,10 @@ impl Default for DiscordConfig {
             require_mention: true,
             free_response_channels: Vec::new(),
             reply_to_mode: ReplyToMode::First,
-            auto_thread: false,
-            reactions: false,
+            // Hermes' defaults: a thread per conversation in guild
+            // channels, and the 👀 reaction while working.
+            auto_thread: true,
+            reactions: true,
             media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 60,
@@ -340,7 +342,8 @@ mod tests {
         assert!(c.require_mention);
         assert_eq!(c.allow_bots, AllowBots::None);
         assert_eq!(c.reply_to_mode, ReplyToMode::First);
-        assert!(!c.reactions && !c.auto_thread);
+        // DISCORD_REACTIONS and DISCORD_AUTO_THREAD default to "true" in Hermes.
+        assert!(c.reactions && c.auto_thread);
         assert!(c.commands.iter().any(|(name, _)| name == "help"));
     }
 

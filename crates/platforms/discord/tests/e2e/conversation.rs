@@ -97,6 +97,44 @@ async fn guild_messages_are_answered_only_when_mentioned() {
     running.connected().await;
 
     carol.say_in(general, "just chatting");
+    carol.send(general, Post::text("what time is it?").mentioning_bot());
+    // By default (as in Hermes) the answer goes in a thread started from
+    // the question.
+    let thread = within("the thread", async {
+        loop {
+            if let Some(thread) = world.fake.threads(general).first().copied() {
+                break thread;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let messages = settled(&world.fake, thread, 1).await;
+    assert!(messages[0].current_content().contains("what time is it?"));
+    assert!(
+        world.fake.bot_messages(general).is_empty(),
+        "nothing in the channel itself"
+    );
+    assert_eq!(stats.inputs(), ["what time is it?"]);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn without_auto_thread_the_answer_replies_in_the_channel() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let gateway = GatewayConfig {
+        allow_all_users: true,
+        ..GatewayConfig::default()
+    };
+    let mut config = world.config();
+    config.auto_thread = false;
+    let running = world.start_with(agent, gateway, config).await;
+    let carol = world.fake.user("carol");
+    let guild = world.fake.guild("hermod lab", &carol);
+    let general = guild.text_channel("general");
+    running.connected().await;
+
     let asked = carol.send(general, Post::text("what time is it?").mentioning_bot());
     let messages = settled(&world.fake, general, 1).await;
     assert_eq!(messages.len(), 1, "{:?}", texts(&messages));
@@ -106,7 +144,7 @@ async fn guild_messages_are_answered_only_when_mentioned() {
         Some(asked),
         "the answer replies to the question"
     );
-    assert_eq!(stats.inputs(), ["what time is it?"]);
+    assert!(world.fake.threads(general).is_empty());
     running.stop().await;
 }
 
