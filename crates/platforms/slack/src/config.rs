@@ -121,7 +121,8 @@ impl Default for SlackConfig {
             allowed_channels: Vec::new(),
             allow_bots: AllowBots::None,
             require_mention: true,
-            reactions: false,
+            // As in Hermes: 👀 on a message while it is being answered.
+            reactions: true,
             webhooks: WebhookConfig::default(),
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 60,
@@ -296,7 +297,8 @@ mod tests {
         assert!(!c.enabled());
         assert_eq!(c.api_base_url, "https://slack.com/api");
         assert!(c.require_mention);
-        assert!(!c.reactions);
+        // SLACK_REACTIONS defaults to "true" in Hermes.
+        assert!(c.reactions);
         assert_eq!(c.allow_bots, AllowBots::None);
         assert_eq!(c.mode(), None);
     }
