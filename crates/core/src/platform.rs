@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 pub struct BuildContext {
     /// The store, for the adapter's own small state (cursors, offsets).
     pub store: Arc<dyn Store>,
+    /// The gateway's HTTP client, shared by the platforms: one connection
+    /// pool and one copy of the system's root certificates.
+    pub http: hermod_http::HttpClient,
     /// `HERMOD_HOME`: config, `.env`, the database.
     pub home: PathBuf,
     /// Where inbound files are saved (`HERMOD_HOME/media`).
@@ -60,6 +63,27 @@ impl SharedParts {
         part.downcast_ref::<T>()
             .expect("each type is stored under its own id")
             .clone()
+    }
+}
+
+impl BuildContext {
+    /// The context of a gateway whose home is `home`: media under
+    /// `home/media`, a new shared HTTP client, nothing shared yet.
+    pub fn new(
+        store: Arc<dyn Store>,
+        home: PathBuf,
+        shutdown: CancellationToken,
+    ) -> Result<Self, AdapterError> {
+        let http = hermod_http::HttpClient::new()
+            .map_err(|e| AdapterError::Startup(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Self {
+            store,
+            media_dir: home.join("media"),
+            home,
+            http,
+            shutdown,
+            shared: SharedParts::default(),
+        })
     }
 }
 

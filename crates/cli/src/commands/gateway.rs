@@ -8,7 +8,7 @@ use crate::database;
 use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
-use hermod_core::{BuildContext, ComponentState, Gateway, Health, STORE_COMPONENT, SharedParts};
+use hermod_core::{BuildContext, ComponentState, Gateway, Health, STORE_COMPONENT};
 use readiness::Watched;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -42,13 +42,8 @@ pub async fn run() -> anyhow::Result<()> {
         warn!(setting = %notice.subject, "recognised but not used: {}", notice.message);
     }
     let shutdown = CancellationToken::new();
-    let build = BuildContext {
-        store: store.clone(),
-        home: config.home.clone(),
-        media_dir: config.home.join("media"),
-        shutdown: shutdown.clone(),
-        shared: SharedParts::default(),
-    };
+    let build = BuildContext::new(store.clone(), config.home.clone(), shutdown.clone())
+        .context("cannot prepare the platforms")?;
     let adapters = config
         .platforms
         .build(&build)

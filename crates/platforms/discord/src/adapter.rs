@@ -22,7 +22,7 @@ use crate::types::{Created, Ready};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait};
 use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Typing};
-use hermod_http::{HttpClient, HttpConfig};
+use hermod_http::HttpClient;
 use hermod_model::{
     Capabilities, ChatTarget, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
     Secret, Sent,
@@ -137,13 +137,20 @@ impl DiscordAdapter {
     /// Validates `config` and builds the adapter. Nothing is contacted
     /// until `run`.
     pub fn new(config: DiscordConfig, store: Arc<dyn Store>) -> Result<Self, AdapterError> {
+        Self::with_http(config, store, &hermod_adapter_kit::http_client()?)
+    }
+
+    /// [`DiscordAdapter::new`] on the gateway's shared HTTP client.
+    pub fn with_http(
+        config: DiscordConfig,
+        store: Arc<dyn Store>,
+        http: &HttpClient,
+    ) -> Result<Self, AdapterError> {
         config.validate().map_err(AdapterError::Startup)?;
         let token = config
             .bot_token
             .clone()
             .ok_or_else(|| AdapterError::Startup("DISCORD_BOT_TOKEN is not set".into()))?;
-        let http = HttpClient::with_config(&HttpConfig::default())
-            .map_err(|e| AdapterError::Startup(format!("cannot set up HTTP: {e}")))?;
         let api = RestApi::new(
             http.reqwest().clone(),
             &config.api_base_url,

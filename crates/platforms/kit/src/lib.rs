@@ -52,3 +52,11 @@ pub use webhook::{
     DEFAULT_MAX_BODY, DEFAULT_WEBHOOK_HOST, DEFAULT_WEBHOOK_PORT, Registration, SecretHeader,
     Verdict, Verifier, WebhookConfig, WebhookHandler, WebhookListener,
 };
+
+/// An HTTP client with hermod's defaults, for an adapter built outside a
+/// gateway (the gateway hands every platform its shared one,
+/// `BuildContext::http`).
+pub fn http_client() -> Result<hermod_http::HttpClient, hermod_core::AdapterError> {
+    hermod_http::HttpClient::new()
+        .map_err(|e| hermod_core::AdapterError::Startup(format!("cannot set up HTTP: {e}")))
+}

@@ -26,7 +26,7 @@ use crate::render::{MAX_MESSAGE, measure, mrkdwn, render_parts};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait, WebhookListener};
 use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger};
-use hermod_http::{HttpClient, HttpConfig};
+use hermod_http::HttpClient;
 use hermod_model::{
     Attachment, Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
     Sent,
@@ -119,13 +119,20 @@ impl SlackAdapter {
         config: SlackConfig,
         webhooks: WebhookListener,
     ) -> Result<Self, AdapterError> {
+        Self::with_parts(config, webhooks, &hermod_adapter_kit::http_client()?)
+    }
+
+    /// [`SlackAdapter::with_webhooks`] on the gateway's shared HTTP client.
+    pub fn with_parts(
+        config: SlackConfig,
+        webhooks: WebhookListener,
+        http: &HttpClient,
+    ) -> Result<Self, AdapterError> {
         config.validate().map_err(AdapterError::Startup)?;
         let bot_token = config
             .bot_token
             .clone()
             .ok_or_else(|| AdapterError::Startup("SLACK_BOT_TOKEN is not set".into()))?;
-        let http = HttpClient::with_config(&HttpConfig::default())
-            .map_err(|e| AdapterError::Startup(format!("cannot set up HTTP: {e}")))?;
         let mut connection = Connection::new(crate::PLATFORM, config.max_reconnect_delay())
             .redacting(bot_token.clone());
         for secret in [&config.app_token, &config.signing_secret]

@@ -48,7 +48,7 @@ impl PlatformConfig for SlackConfig {
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         // Webhook platforms share the gateway's one listener.
         let webhooks = WebhookListener::shared(ctx, self.webhooks.clone())?;
-        let adapter = SlackAdapter::with_webhooks(self.clone(), webhooks)?;
+        let adapter = SlackAdapter::with_parts(self.clone(), webhooks, &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "Slack app".into(),

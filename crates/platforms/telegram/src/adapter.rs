@@ -19,7 +19,7 @@ use crate::types::{DeleteMessage, Done, IfGiven, SendChatAction, SentMessage};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait, WebhookListener};
 use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Typing};
-use hermod_http::{HttpClient, HttpConfig};
+use hermod_http::HttpClient;
 use hermod_model::{
     Capabilities, ChatTarget, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
     Sent,
@@ -107,6 +107,17 @@ impl TelegramAdapter {
         store: Arc<dyn Store>,
         webhooks: WebhookListener,
     ) -> Result<Self, AdapterError> {
+        Self::with_parts(config, store, webhooks, &hermod_adapter_kit::http_client()?)
+    }
+
+    /// [`TelegramAdapter::with_webhooks`] on the gateway's shared HTTP
+    /// client.
+    pub fn with_parts(
+        config: TelegramConfig,
+        store: Arc<dyn Store>,
+        webhooks: WebhookListener,
+        http: &HttpClient,
+    ) -> Result<Self, AdapterError> {
         config.validate().map_err(AdapterError::Startup)?;
         if config.webhook_url.is_some()
             && let Some(ignored) = config.listener().1
@@ -120,8 +131,6 @@ impl TelegramAdapter {
             .bot_token
             .clone()
             .ok_or_else(|| AdapterError::Startup("TELEGRAM_BOT_TOKEN is not set".into()))?;
-        let http = HttpClient::with_config(&HttpConfig::default())
-            .map_err(|e| AdapterError::Startup(format!("cannot set up HTTP: {e}")))?;
         let token_secret = token.clone();
         let api = BotApi::new(
             http.reqwest().clone(),

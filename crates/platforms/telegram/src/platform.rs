@@ -60,7 +60,8 @@ impl PlatformConfig for TelegramConfig {
         config.set_media_dir(ctx.media_dir.clone());
         // Webhook platforms share the gateway's one listener.
         let webhooks = WebhookListener::shared(ctx, config.listener().0)?;
-        let adapter = TelegramAdapter::with_webhooks(config, Arc::clone(&ctx.store), webhooks)?;
+        let adapter =
+            TelegramAdapter::with_parts(config, Arc::clone(&ctx.store), webhooks, &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "Telegram bot".into(),

@@ -182,6 +182,7 @@ async fn a_port_in_use_is_a_clear_error_at_registration() {
 fn build_context(dir: &std::path::Path) -> hermod_core::BuildContext {
     hermod_core::BuildContext {
         store: std::sync::Arc::new(hermod_store::SqliteStore::open(&dir.join("t.db")).unwrap()),
+        http: hermod_http::HttpClient::new().unwrap(),
         home: dir.to_owned(),
         media_dir: dir.join("media"),
         shutdown: tokio_util::sync::CancellationToken::new(),
