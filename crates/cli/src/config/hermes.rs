@@ -63,7 +63,12 @@ impl Translation {
             let first = candidate.split('.').next().unwrap_or(candidate);
             let known = if candidate.contains('.') {
                 SECTION_KEYS.contains(&candidate)
-                    || (TOP_KEYS.contains(&first) && !OWN_SECTIONS.contains(&first))
+                    // Inside a Hermes section hermod has no use for, any
+                    // key; inside one it maps to its own (session_reset),
+                    // only the keys Hermes knows.
+                    || (TOP_KEYS.contains(&first)
+                        && !OWN_SECTIONS.contains(&first)
+                        && !MOVES.iter().any(|(from, _)| *from == first))
             } else {
                 TOP_KEYS.contains(&candidate)
             };
@@ -727,14 +732,14 @@ mod tests {
     fn known(name: &str) -> Option<&'static str> {
         match name {
             "chat" => Some("Chat"),
-            "discord" => Some("Discord"),
-            "api_server" => Some("the HTTP API server"),
+            "forum" => Some("Forum"),
+            "web" => Some("the web API"),
             _ => None,
         }
     }
 
     fn run(mut tree: Value) -> (Value, Translation) {
-        let t = translate(&mut tree, &["api_server", "chat"], &known);
+        let t = translate(&mut tree, &["web", "chat"], &known);
         (tree, t)
     }
 
@@ -750,7 +755,7 @@ mod tests {
             "timezone": "",
             "display": {"busy_input_mode": "queue", "show_reasoning": false,
                         "platforms": {"chat": {"streaming": false, "tool_progress": "all", "skin": "x"}}},
-            "platforms": {"api_server": {"enabled": true, "extra": {"host": "127.0.0.1", "port": 8642}}},
+            "platforms": {"web": {"enabled": true, "extra": {"host": "127.0.0.1", "port": 8642}}},
             "terminal": {"backend": "local"},
         }));
         assert_eq!(
@@ -767,7 +772,7 @@ mod tests {
                 },
                 "display": {"show_reasoning": false, "platforms": {"chat": {"tool_progress": "all"}}},
                 "streaming": {"platforms": {"chat": {"enabled": false}}},
-                "platforms": {"api_server": {"enabled": true, "host": "127.0.0.1", "port": 8642}},
+                "platforms": {"web": {"enabled": true, "host": "127.0.0.1", "port": 8642}},
                 "terminal": {"backend": "local"},
             })
         );
@@ -789,6 +794,10 @@ mod tests {
         );
         assert!(said("gateway.max_concurrent_sessions").is_some());
         assert!(said("gateway.session_reset.notify").is_some());
+        assert!(
+            said("gateway.session_reset.idle_minuts").is_none(),
+            "a typo in a mapped section"
+        );
         assert!(said("kanban").is_some());
         assert!(said("platforms.chat.token").unwrap().contains(".env"));
         assert!(said("platforms.chat.reactions").is_some());
@@ -809,10 +818,10 @@ mod tests {
         let (tree, _) = run(json!({
             "session_reset": {"mode": "idle"},
             "gateway": {"session_reset": {"mode": "daily"}},
-            "platforms": {"api_server": {"port": 1, "extra": {"port": 2}}},
+            "platforms": {"web": {"port": 1, "extra": {"port": 2}}},
         }));
         assert_eq!(tree["gateway"]["session_reset"]["mode"], "daily");
-        assert_eq!(tree["platforms"]["api_server"]["port"], 1);
+        assert_eq!(tree["platforms"]["web"]["port"], 1);
     }
 
     #[test]
@@ -823,7 +832,7 @@ mod tests {
             "platforms": {
                 "chat": {"home_channel": {"platform": "chat", "chat_id": -100, "name": "Home"},
                          "token": "t", "unauthorized_dm_behavior": "pair"},
-                "discord": {"enabled": true},
+                "forum": {"enabled": true},
             },
         }));
         assert_eq!(
@@ -837,7 +846,7 @@ mod tests {
         assert!(t.tolerate("platforms.chat.mystery").is_some());
         assert!(t.tolerate("platforms.chat.require_mentoin").is_none());
         let keys: Vec<&str> = t.notices.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["platforms.discord"]);
+        assert_eq!(keys, ["platforms.forum"]);
     }
 
     #[test]
