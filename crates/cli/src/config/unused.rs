@@ -184,9 +184,9 @@ mod tests {
                 ("FIRECRAWL_API_KEY", "f"),
                 ("HERMES_HUMAN_DELAY_MODE", "off"),
                 ("PATH", "/bin"),
-                ("API_SERVER_KEY", "k"),
+                ("HERMES_RESTART_DRAIN_TIMEOUT", "5"),
             ],
-            &["API_SERVER_KEY"],
+            &["HERMES_RESTART_DRAIN_TIMEOUT"],
         );
         let mut both = [token, users];
         both.sort();
