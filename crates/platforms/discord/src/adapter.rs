@@ -27,7 +27,6 @@ use hermod_model::{
     Capabilities, ChatTarget, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
     Secret, Sent,
 };
-use hermod_store::Store;
 use reqwest::Method;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -113,11 +112,6 @@ struct Inner {
     config: DiscordConfig,
     api: RestApi,
     token: Secret,
-    #[expect(
-        dead_code,
-        reason = "the session lives in memory; the store is where state kept between runs goes"
-    )]
-    store: Arc<dyn Store>,
     pacer: Pacer,
     connection: Connection,
     me: Mutex<Option<Me>>,
@@ -136,16 +130,12 @@ impl std::fmt::Debug for DiscordAdapter {
 impl DiscordAdapter {
     /// Validates `config` and builds the adapter. Nothing is contacted
     /// until `run`.
-    pub fn new(config: DiscordConfig, store: Arc<dyn Store>) -> Result<Self, AdapterError> {
-        Self::with_http(config, store, &hermod_adapter_kit::http_client()?)
+    pub fn new(config: DiscordConfig) -> Result<Self, AdapterError> {
+        Self::with_http(config, &hermod_adapter_kit::http_client()?)
     }
 
     /// [`DiscordAdapter::new`] on the gateway's shared HTTP client.
-    pub fn with_http(
-        config: DiscordConfig,
-        store: Arc<dyn Store>,
-        http: &HttpClient,
-    ) -> Result<Self, AdapterError> {
+    pub fn with_http(config: DiscordConfig, http: &HttpClient) -> Result<Self, AdapterError> {
         config.validate().map_err(AdapterError::Startup)?;
         let token = config
             .bot_token
@@ -164,7 +154,6 @@ impl DiscordAdapter {
                 config,
                 api,
                 token,
-                store,
                 pacer: Pacer::new(limits()),
                 connection,
                 me: Mutex::new(None),

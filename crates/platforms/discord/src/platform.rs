@@ -55,7 +55,7 @@ impl PlatformConfig for DiscordConfig {
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         let mut config = self.clone();
         config.set_media_dir(ctx.media_dir.clone());
-        let adapter = DiscordAdapter::with_http(config, Arc::clone(&ctx.store), &ctx.http)?;
+        let adapter = DiscordAdapter::with_http(config, &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "Discord bot".into(),

@@ -9,7 +9,6 @@
 use async_trait::async_trait;
 use hermod_discord::{DiscordAdapter, DiscordConfig};
 use hermod_model::Secret;
-use hermod_store::SqliteStore;
 use hermod_testkit::FakeDiscord;
 use hermod_testkit::conformance::{Peer, Subject, assert_debug_hides_secrets};
 use hermod_testkit::discord::{FakeUser, Fault, Route};
@@ -92,8 +91,7 @@ impl Peer for DiscordPeer {
 
 async fn subject() -> Subject {
     let fake = FakeDiscord::start().await;
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let adapter = DiscordAdapter::new(config(&fake), store).unwrap();
+    let adapter = DiscordAdapter::new(config(&fake)).unwrap();
     let user = fake.user("conformance");
     Subject {
         adapter: Arc::new(adapter),
@@ -109,7 +107,6 @@ async fn the_adapter_and_its_config_hide_the_token() {
     let config = config(&fake);
     let secrets = vec![fake.token()];
     assert_debug_hides_secrets(&config, &secrets);
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let adapter = DiscordAdapter::new(config, store).unwrap();
+    let adapter = DiscordAdapter::new(config).unwrap();
     assert_debug_hides_secrets(&adapter, &secrets);
 }

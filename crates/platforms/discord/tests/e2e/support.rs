@@ -69,7 +69,7 @@ impl World {
         gateway: GatewayConfig,
         config: DiscordConfig,
     ) -> Running {
-        let adapter = DiscordAdapter::new(config, self.store.clone()).unwrap();
+        let adapter = DiscordAdapter::new(config).unwrap();
         let streaming = StreamingConfig {
             edit_interval: 1.0,
             ..StreamingConfig::default()
