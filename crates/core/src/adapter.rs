@@ -1,6 +1,6 @@
 //! The [`Adapter`] trait every source of input implements, the
-//! [`Messenger`] a chat platform adds to it, and the context core hands an
-//! adapter.
+//! [`Messenger`] a chat platform adds to it with its optional features
+//! ([`Typing`], [`Reactions`]), and the context core hands an adapter.
 
 use crate::router::Inbound;
 use async_trait::async_trait;
@@ -60,6 +60,41 @@ pub trait Typing: Send + Sync {
     async fn typing(&self, target: &ChatTarget) -> Result<(), AdapterError>;
 }
 
+/// How a turn on a user's message ended, as [`Reactions::turn_ended`]
+/// hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnEnded {
+    /// The reply was stored and handed to delivery (or the agent chose to
+    /// say nothing).
+    Answered,
+    /// The agent or the gateway failed; the user was told why.
+    Failed,
+    /// Stopped before its reply was shown: `/stop`, `/new`, a newer
+    /// message in interrupt mode, or the gateway shutting down (a message
+    /// a shutdown stopped is answered after the next start).
+    Stopped,
+}
+
+/// Platforms that mark the message a turn answers while the agent works
+/// (Hermes' 👀), and perhaps how it ended.
+///
+/// Core calls these only for a turn on a user's chat message: after access
+/// checks and command handling, so commands, refused senders and queued
+/// messages dropped before their turn get none. Each turn gets exactly one
+/// `turn_started` and then one `turn_ended`, the end never before the
+/// start has returned. The calls run beside the turn, each bounded in
+/// time: a slow platform delays neither the reply nor the next turn, and a
+/// failure is only logged.
+#[async_trait]
+pub trait Reactions: Send + Sync {
+    /// A turn on `message` (the user's message, in its chat) is starting.
+    async fn turn_started(&self, message: &MessageRef) -> Result<(), AdapterError>;
+
+    /// The turn on `message` ended, after its reply (or the error shown
+    /// instead) was sent.
+    async fn turn_ended(&self, message: &MessageRef, ended: TurnEnded) -> Result<(), AdapterError>;
+}
+
 /// A source of input: a platform connection, the HTTP API, later cron and
 /// webhooks.
 #[async_trait]
@@ -97,6 +132,12 @@ pub trait Messenger: Send + Sync {
 
     /// The typing indicator, where the platform has one.
     fn typing(&self) -> Option<&dyn Typing> {
+        None
+    }
+
+    /// Marks on the message a turn answers, where the platform has them
+    /// and they are switched on.
+    fn reactions(&self) -> Option<&dyn Reactions> {
         None
     }
 }

@@ -27,7 +27,7 @@ mod session;
 mod supervisor;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
-pub use adapter::{Adapter, AdapterContext, AdapterError, Messenger, Typing};
+pub use adapter::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, TurnEnded, Typing};
 pub use clock::{Clock, new_session_id, now_ms};
 pub use config::{
     AccessMode, BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy,

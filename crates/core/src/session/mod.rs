@@ -3,6 +3,7 @@
 
 mod answer;
 mod busy;
+mod reaction;
 mod reset;
 mod resolve;
 mod turn;

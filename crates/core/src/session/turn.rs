@@ -3,8 +3,11 @@
 //!
 //! The task resolves the session (applying the reset policy), persists the
 //! user message, runs the agent while forwarding its events, persists the
-//! reply and delivers it.
+//! reply and delivers it. The platform's reaction (see [`TurnReaction`])
+//! marks the user's message from the start of the turn to its end, however
+//! it ends.
 
+use crate::adapter::TurnEnded;
 use crate::delivery::Consumer;
 use crate::delivery::deliver_entry;
 use crate::error::CoreError;
@@ -13,6 +16,7 @@ use crate::router::Shared;
 use crate::session::answer::{
     ReplyTo, delete_previews, deliver, fail, finish_reply, new_consumer, persist_reply,
 };
+use crate::session::reaction::TurnReaction;
 use crate::session::resolve::resolve;
 use crate::session::worker::{Job, WorkerDeps, inbox_done, release_inbox};
 use hermod_agent::{AgentError, AgentEvent, FinishReason, TurnControl, TurnOutcome, TurnRequest};
@@ -86,7 +90,7 @@ pub(crate) fn start(shared: &Arc<Shared>, key: SessionKey, job: Job) -> Running 
         let slot = Arc::clone(&slot);
         shared
             .tracker()
-            .spawn(async move { run(owned.deps(), &key, job, &interrupt, &slot).await })
+            .spawn(async move { run(&owned, &key, job, &interrupt, &slot).await })
     };
     Running {
         task,
@@ -97,12 +101,13 @@ pub(crate) fn start(shared: &Arc<Shared>, key: SessionKey, job: Job) -> Running 
 }
 
 async fn run(
-    deps: &WorkerDeps,
+    shared: &Shared,
     key: &SessionKey,
     job: Job,
     interrupt: &CancellationToken,
     slot: &TurnSlot,
 ) -> TurnEnd {
+    let deps = shared.deps();
     let Job {
         event,
         reply: mode,
@@ -120,12 +125,14 @@ async fn run(
         fail(deps, &mode, &event, CoreError::ShuttingDown).await;
         return TurnEnd::default();
     }
-    let result = match recorded(deps, &event, &inbox).await {
+    let (result, reaction) = match recorded(deps, &event, &inbox).await {
         Ok(Recorded::Done) => {
             debug!(session_key = %key, "message already answered");
-            Ok(None)
+            (Ok(None), None)
         }
         Ok(recorded) => {
+            // Access and commands are behind it: this message gets a turn.
+            let reaction = TurnReaction::start(deps, shared.tracker(), &event, &mode);
             let turn = Turn {
                 deps,
                 key,
@@ -133,9 +140,12 @@ async fn run(
                 mode: &mode,
                 inbox: &inbox,
             };
-            turn.run(recorded, interrupt, slot).await.map(Some)
+            (
+                turn.run(recorded, interrupt, slot).await.map(Some),
+                reaction,
+            )
         }
-        Err(e) => Err(e),
+        Err(e) => (Err(e), None),
     };
     let stopped_by_shutdown = deps.turns.is_cancelled()
         && matches!(result, Err(CoreError::Cancelled | CoreError::Store(_)));
@@ -145,9 +155,19 @@ async fn run(
     } else {
         inbox_done(deps, &event, &inbox).await;
     }
-    match result {
-        Ok(outcome) => TurnEnd {
-            unused_steer: outcome.map(|o| o.unused_steer).unwrap_or_default(),
+    let ended = match &result {
+        Ok(finished) => finished
+            .as_ref()
+            .map_or(TurnEnded::Answered, |(_, ended)| *ended),
+        Err(CoreError::Cancelled | CoreError::Interrupted) => TurnEnded::Stopped,
+        Err(_) if stopped_by_shutdown => TurnEnded::Stopped,
+        Err(_) => TurnEnded::Failed,
+    };
+    let end = match result {
+        Ok(finished) => TurnEnd {
+            unused_steer: finished
+                .map(|(outcome, _)| outcome.unused_steer)
+                .unwrap_or_default(),
             source: Some(event.source),
         },
         Err(e) => {
@@ -163,7 +183,12 @@ async fn run(
                 source: Some(event.source),
             }
         }
+    };
+    // After the reply, or the error shown instead, was sent.
+    if let Some(reaction) = reaction {
+        reaction.end(ended);
     }
+    end
 }
 
 /// What the inbox knows of the platform message a job answers.
@@ -267,16 +292,19 @@ struct Turn<'a> {
 }
 
 impl Turn<'_> {
+    /// Runs the turn to its end: the agent's outcome, and whether its
+    /// reply was handed to delivery or an interrupt stopped it first.
     async fn run(
         &self,
         recorded: Recorded,
         interrupt: &CancellationToken,
         slot: &TurnSlot,
-    ) -> Result<TurnOutcome, CoreError> {
+    ) -> Result<(TurnOutcome, TurnEnded), CoreError> {
         let start = match recorded {
             Recorded::Resume { turn, previews } => match self.resume(turn, previews).await? {
                 Ok(start) => start,
-                Err(done) => return Ok(done),
+                // The stopped run stored the reply; the outbox delivered it.
+                Err(done) => return Ok((done, TurnEnded::Answered)),
             },
             Recorded::New | Recorded::Done => self.begin().await?,
         };
@@ -450,7 +478,7 @@ impl Turn<'_> {
         start: Start,
         interrupt: &CancellationToken,
         slot: &TurnSlot,
-    ) -> Result<TurnOutcome, CoreError> {
+    ) -> Result<(TurnOutcome, TurnEnded), CoreError> {
         let (deps, event, mode) = (self.deps, self.event, self.mode);
         let reply_key = reply_key(&start.session, start.user_row);
         let mut options = event.options.clone();
@@ -568,7 +596,12 @@ impl Turn<'_> {
                         }
                     }
                     emit(mode, TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
-                    return Ok(outcome);
+                    let ended = if interrupted.is_none() {
+                        TurnEnded::Answered
+                    } else {
+                        TurnEnded::Stopped
+                    };
+                    return Ok((outcome, ended));
                 }
                 AgentEvent::Failed(error) => {
                     if let Some(consumer) = consumer {
