@@ -41,10 +41,10 @@
 //! first, then `hermod-bench` exits non-zero with what went wrong and, for
 //! the first chat affected, what the fakes and the database show).
 
+use super::chat::{CURSOR, max_in_window, secs};
 use super::progress;
 use super::telegram::{
-    CURSOR, chat_id, chat_index, chat_of, is_message_call, is_send, max_in_window, secs,
-    start_gateway, start_gateway_in,
+    chat_id, chat_index, chat_of, is_message_call, is_send, start_gateway, start_gateway_in,
 };
 use crate::report::{Metric, Report, percentile};
 use crate::target::Target;

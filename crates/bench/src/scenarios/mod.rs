@@ -10,6 +10,8 @@
 //! `hermod-bench` exits non-zero after printing the table.
 
 pub mod api;
+pub mod chat;
+pub mod chat_throughput;
 pub mod crash;
 pub mod memory;
 pub mod startup;
@@ -21,10 +23,12 @@ use crate::report::Report;
 use crate::target::Target;
 use crate::{Cli, Scenario};
 use anyhow::{Context, bail};
+use chat_throughput::run as chat_throughput;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
+use telegram::TelegramPeer;
 
 /// Sizes of every scenario.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +115,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
                 messages,
                 ..FULL
             });
-            reports.push(telegram::throughput(&hermod(cli)?, s.chats, s.messages).await?);
+            let target = hermod(cli)?;
+            reports.push(chat_throughput::<TelegramPeer>(&target, s.chats, s.messages).await?);
         }
         Scenario::Streaming {
             chats,
@@ -170,7 +175,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
             for target in std::iter::once(&hermod).chain(hermes.as_ref()) {
                 reports.extend(gateway_scenarios(target, s).await?);
             }
-            reports.push(telegram::throughput(&hermod, s.chats, s.messages).await?);
+            reports.push(chat_throughput::<TelegramPeer>(&hermod, s.chats, s.messages).await?);
             reports.push(
                 streaming::run(&hermod, s.stream_chats, s.tokens, s.tokens_per_second).await?,
             );

@@ -32,10 +32,8 @@
 //! plus two minutes); `llm_streams_unfinished` counts the fake LLM's
 //! responses hermod had not read to the end by then.
 
-use super::telegram::{
-    CURSOR, chat_id, chat_of, is_message_call, is_send, max_in_window, over_limit, secs,
-    start_gateway,
-};
+use super::chat::{CURSOR, max_in_window, over_limit, secs};
+use super::telegram::{chat_id, chat_of, is_message_call, is_send, start_gateway};
 use crate::report::{Metric, Report, percentile};
 use crate::target::{Running, Target};
 use hermod_testkit::telegram::FakeMessage;
