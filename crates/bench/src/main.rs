@@ -93,6 +93,22 @@ pub(crate) enum Scenario {
         #[arg(long, default_value_t = 1)]
         messages: usize,
     },
+    /// Many chats on the fake Discord (gateway and REST): messages in,
+    /// replies out.
+    DiscordThroughput {
+        #[arg(long, default_value_t = 1_000)]
+        chats: usize,
+        #[arg(long, default_value_t = 1)]
+        messages: usize,
+    },
+    /// Many chats on the fake Slack (Socket Mode and Web API): messages
+    /// in, replies out.
+    SlackThroughput {
+        #[arg(long, default_value_t = 100)]
+        chats: usize,
+        #[arg(long, default_value_t = 1)]
+        messages: usize,
+    },
     /// Chats streaming long replies through the fake Telegram server.
     Streaming {
         #[arg(long, default_value_t = 100)]

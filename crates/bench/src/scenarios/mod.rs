@@ -13,7 +13,9 @@ pub mod api;
 pub mod chat;
 pub mod chat_throughput;
 pub mod crash;
+pub mod discord;
 pub mod memory;
+pub mod slack;
 pub mod startup;
 pub mod store;
 pub mod streaming;
@@ -24,6 +26,8 @@ use crate::target::Target;
 use crate::{Cli, Scenario};
 use anyhow::{Context, bail};
 use chat_throughput::run as chat_throughput;
+use discord::DiscordPeer;
+use slack::SlackPeer;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -37,6 +41,8 @@ struct Sizes {
     clients: usize,
     seconds: u64,
     chats: usize,
+    discord_chats: usize,
+    slack_chats: usize,
     messages: usize,
     stream_chats: usize,
     tokens: usize,
@@ -54,6 +60,8 @@ const TINY: Sizes = Sizes {
     clients: 4,
     seconds: 2,
     chats: 20,
+    discord_chats: 20,
+    slack_chats: 20,
     messages: 1,
     stream_chats: 3,
     tokens: 40,
@@ -72,6 +80,8 @@ const FULL: Sizes = Sizes {
     clients: 64,
     seconds: 30,
     chats: 10_000,
+    discord_chats: 1_000,
+    slack_chats: 100,
     messages: 1,
     stream_chats: 100,
     tokens: 500,
@@ -117,6 +127,25 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
             });
             let target = hermod(cli)?;
             reports.push(chat_throughput::<TelegramPeer>(&target, s.chats, s.messages).await?);
+        }
+        Scenario::DiscordThroughput { chats, messages } => {
+            let s = sizes(Sizes {
+                discord_chats: chats,
+                messages,
+                ..FULL
+            });
+            let target = hermod(cli)?;
+            reports
+                .push(chat_throughput::<DiscordPeer>(&target, s.discord_chats, s.messages).await?);
+        }
+        Scenario::SlackThroughput { chats, messages } => {
+            let s = sizes(Sizes {
+                slack_chats: chats,
+                messages,
+                ..FULL
+            });
+            let target = hermod(cli)?;
+            reports.push(chat_throughput::<SlackPeer>(&target, s.slack_chats, s.messages).await?);
         }
         Scenario::Streaming {
             chats,
@@ -176,6 +205,9 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
                 reports.extend(gateway_scenarios(target, s).await?);
             }
             reports.push(chat_throughput::<TelegramPeer>(&hermod, s.chats, s.messages).await?);
+            reports
+                .push(chat_throughput::<DiscordPeer>(&hermod, s.discord_chats, s.messages).await?);
+            reports.push(chat_throughput::<SlackPeer>(&hermod, s.slack_chats, s.messages).await?);
             reports.push(
                 streaming::run(&hermod, s.stream_chats, s.tokens, s.tokens_per_second).await?,
             );
