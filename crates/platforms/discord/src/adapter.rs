@@ -12,6 +12,10 @@
 //! Replies to a slash command go to the interaction (its webhook routes),
 //! which was answered "deferred" when it arrived: the first message
 //! replaces Discord's "thinking…", the others follow it.
+//!
+//! With `DISCORD_REACTIONS`, [`Reactions`] puts [`WORKING`] on a user's
+//! message when core starts a turn on it and takes it off when the turn
+//! has ended, however it ended.
 
 use crate::ConnectionState;
 use crate::api::{Body, Request, RestApi, Upload};
@@ -21,7 +25,7 @@ use crate::outbound::{self, MAX_MESSAGE};
 use crate::types::{Created, Ready};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait};
-use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Typing};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, TurnEnded, Typing};
 use hermod_http::HttpClient;
 use hermod_model::{
     Capabilities, ChatTarget, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
@@ -53,7 +57,7 @@ const IDEMPOTENT_ATTEMPTS: u32 = 3;
 /// The largest upload without boosts (Uploading Files).
 const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
 
-/// The reaction shown while a message is being answered.
+/// The reaction shown while a turn on a message runs.
 pub(crate) const WORKING: &str = "👀";
 
 /// Discord's published limits: 5 messages per 5 seconds in a channel,
@@ -93,8 +97,6 @@ struct Memory {
     interactions: HashMap<String, Pending>,
     /// Message id → the interaction whose webhook created it.
     interaction_messages: HashMap<String, String>,
-    /// Message id → channel, of messages showing [`WORKING`].
-    working: HashMap<String, String>,
     /// Thread id → parent channel.
     threads: HashMap<String, String>,
     /// Threads the bot started.
@@ -309,37 +311,39 @@ impl DiscordAdapter {
             .map(|p| p.token.clone())
     }
 
-    /// Adds [`WORKING`] to a message (`DISCORD_REACTIONS`); failures are
-    /// only logged.
-    pub(crate) async fn mark_working(&self, channel: &str, message: &str) {
-        let path = reaction_path(channel, message);
-        let request = Request::new(Method::PUT, &path, reaction_route(channel));
-        match self.api().call_ok(&request, Body::None).await {
-            Ok(()) => {
-                let mut memory = self.memory();
-                if memory.working.len() >= MEMORY {
-                    memory.working.clear();
-                }
-                memory
-                    .working
-                    .insert(message.to_owned(), channel.to_owned());
-            }
-            Err(e) => debug!(error = %e, "cannot add the working reaction"),
+    /// The channel and id of the message a turn answers; `None` when it
+    /// is no message (a slash command's interaction). A thread started
+    /// from a message (auto-threads) takes the message's id, and the
+    /// message itself stays in the parent channel.
+    fn reacted_message(
+        &self,
+        message: &MessageRef,
+    ) -> Result<Option<(String, String)>, AdapterError> {
+        let id = message.message_id.trim();
+        if !crate::config::is_snowflake(id) {
+            return Ok(None);
         }
+        let channel = channel_of(&message.target)?;
+        let channel = match self.thread_of(channel) {
+            (Some(parent), _) if channel == id => parent,
+            _ => channel.to_owned(),
+        };
+        Ok(Some((channel, id.to_owned())))
     }
 
-    /// Removes [`WORKING`] from the message a reply answers, once the
-    /// reply shows.
-    async fn unmark_working(&self, message: Option<&str>) {
-        let Some(message) = message else { return };
-        let Some(channel) = self.memory().working.remove(message) else {
-            return;
+    /// Adds (`PUT`) or removes (`DELETE`) the bot's [`WORKING`] on a message.
+    async fn set_working(&self, message: &MessageRef, method: Method) -> Result<(), AdapterError> {
+        let Some((channel, id)) = self.reacted_message(message)? else {
+            return Ok(());
         };
-        let path = reaction_path(&channel, message);
-        let request = Request::new(Method::DELETE, &path, reaction_route(&channel));
-        if let Err(e) = self.api().call_ok(&request, Body::None).await {
-            debug!(error = %e, "cannot remove the working reaction");
-        }
+        let path = reaction_path(&channel, &id);
+        let request = Request::new(method, &path, reaction_route(&channel));
+        // Not `failed`: a 429 on the reaction route does not hold up the
+        // channel's messages.
+        self.api()
+            .call_ok(&request, Body::None)
+            .await
+            .map_err(AdapterError::from)
     }
 
     /// Waits for a slot for `call` in `channel`, or fails fast.
@@ -639,7 +643,6 @@ impl Messenger for DiscordAdapter {
                 .await?;
             ids.push(id);
         }
-        self.unmark_working(message.reply_to.as_deref()).await;
         Ok(Sent { message_ids: ids })
     }
 
@@ -706,6 +709,31 @@ impl Messenger for DiscordAdapter {
 
     fn typing(&self) -> Option<&dyn Typing> {
         Some(self)
+    }
+
+    fn reactions(&self) -> Option<&dyn Reactions> {
+        if self.config().reactions {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl Reactions for DiscordAdapter {
+    /// [`WORKING`] on the message while its turn runs.
+    async fn turn_started(&self, message: &MessageRef) -> Result<(), AdapterError> {
+        self.set_working(message, Method::PUT).await
+    }
+
+    /// Takes [`WORKING`] off, as Hermes does, whatever the end.
+    async fn turn_ended(
+        &self,
+        message: &MessageRef,
+        _ended: TurnEnded,
+    ) -> Result<(), AdapterError> {
+        self.set_working(message, Method::DELETE).await
     }
 }
 

@@ -133,9 +133,10 @@ impl DiscordAdapter {
     }
 
     async fn submit(&self, mut received: Received, message: &Message, ctx: &AdapterContext) {
-        // Nothing is fetched, reacted to or threaded for a sender core
-        // will not answer; the event still goes to core, which pairs
-        // strangers and dedupes.
+        // Nothing is fetched or threaded for a sender core will not
+        // answer; the event still goes to core, which pairs strangers and
+        // dedupes. (The working reaction is core's: it marks the message
+        // while a turn on it runs.)
         let admitted = received.event.vouched || ctx.inbound.admits(&received.event.source).await;
         if admitted {
             let dir = MediaDir::new(self.config().media_dir(), self.config().media_max_bytes);
@@ -166,12 +167,7 @@ impl DiscordAdapter {
         }
         let key = received.key.clone();
         match ctx.inbound.submit_once(received.event, &key).await {
-            Ok(Submitted::Accepted) => {
-                debug!(%key, "message submitted");
-                if admitted && self.config().reactions {
-                    self.mark_working(&message.channel_id, &message.id).await;
-                }
-            }
+            Ok(Submitted::Accepted) => debug!(%key, "message submitted"),
             Ok(Submitted::Duplicate) => debug!(%key, "message seen before; dropped"),
             Err(CoreError::ShuttingDown) => {}
             Err(e @ CoreError::QueueFull { .. }) => {
