@@ -13,7 +13,7 @@
 //! | [`Connection`] / [`Backoff`] | the receive loop's state (connecting / connected / retrying / failed), exponential backoff with jitter from 1 s to 5 minutes on tokio's clock, the platform's `retry_after` honoured, health reported degraded and running again, secrets masked in every reason |
 //! | [`WebhookListener`] | the one inbound HTTP listener of every webhook platform (`WEBHOOK_HOST`/`WEBHOOK_PORT`, default `127.0.0.1:8644`), a path per platform, started by the first route, a body limit, and a [`Verifier`] that checks the signature or secret on headers and raw bytes in constant time before the body is parsed ([`SecretHeader`] for shared secrets) |
 //! | [`MediaDir`] | inbound files downloaded into `HERMOD_HOME/media` with a size cap, a MIME type, safe stable names, never a partial file |
-//! | [`config`] | the id-list readers shared by every adapter and URL checks that name the setting |
+//! | [`config`] | environment variables declared once beside their fields ([`config::EnvSettings`]), from which applying them, listing them and checking their limits all follow; shared choices ([`config::ReplyToMode`]), the id-list readers, URL checks that name the setting, whether a token is set, where inbound files go |
 //! | [`inbound`] | the same message text on every platform: a replied-to message quoted in front of the reply |
 //! | [`ws`] | a websocket client over rustls: connect with a deadline, text frames with pings answered, the peer's close code for the platform's [`ws::AfterClose`] table, closing within a second on shutdown, and a [`ws::Heartbeat`] with zombie detection |
 //!
