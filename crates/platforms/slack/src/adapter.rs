@@ -14,7 +14,9 @@
 //!
 //! Slack has no typing indicator for bots (its `user_typing` event only
 //! goes *to* apps), so [`Messenger::typing`] is `None`; with
-//! `SLACK_REACTIONS` a 👀 on the user's message shows the work instead.
+//! `SLACK_REACTIONS` a 👀 on the user's message shows the work instead
+//! ([`Reactions`]): on when core starts a turn on it, off when the turn
+//! has ended, however it ended.
 
 use crate::ConnectionState;
 use crate::api::{Args, Done, Posted, UploadUrl, WebApi};
@@ -25,7 +27,7 @@ use crate::outbound::{self, Target};
 use crate::render::{MAX_MESSAGE, measure, mrkdwn, render_parts};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait, WebhookListener};
-use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, TurnEnded};
 use hermod_http::HttpClient;
 use hermod_model::{
     Attachment, Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
@@ -52,7 +54,7 @@ const THREAD_MEMORY: usize = 4096;
 /// Event ids remembered as handled.
 const EVENT_MEMORY: usize = 8192;
 
-/// The reaction shown while a message is being answered (Hermes' 👀).
+/// The reaction shown while a turn on a message runs (Hermes' 👀).
 pub(crate) const WORKING_REACTION: &str = "eyes";
 
 /// Slack's published limits, kept strictly: one message a second per
@@ -84,8 +86,6 @@ struct Inner {
     blocked: Mutex<HashMap<(String, String), Instant>>,
     /// `(channel, thread_ts)` of threads the bot posted in or was asked in.
     threads: Recent<(String, String)>,
-    /// `(channel, ts)` of messages showing the working reaction.
-    reacting: Recent<(String, String)>,
     /// Event ids handled, so a redelivery or retry is dropped at once.
     events: Recent<String>,
     connection: Connection,
@@ -155,7 +155,6 @@ impl SlackAdapter {
                 pacer: Pacer::new(limits()),
                 blocked: Mutex::new(HashMap::new()),
                 threads: Recent::new(THREAD_MEMORY),
-                reacting: Recent::new(THREAD_MEMORY),
                 events: Recent::new(EVENT_MEMORY),
                 connection,
                 webhooks,
@@ -207,35 +206,21 @@ impl SlackAdapter {
             .insert((channel.to_owned(), thread_ts.to_owned()));
     }
 
-    /// Shows the working reaction on a message being answered.
-    pub(crate) async fn start_reaction(&self, channel: &str, ts: &str) {
-        let key = (channel.to_owned(), ts.to_owned());
-        if !self.inner.reacting.insert(key.clone()) {
-            return;
-        }
-        let args = outbound::reaction(channel, ts, WORKING_REACTION);
-        match self.call::<Done>("reactions.add", channel, &args).await {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("already_reacted") => {}
-            Err(e) => {
-                self.inner.reacting.remove(&key);
-                debug!(error = %e, "cannot add the working reaction");
-            }
-        }
-    }
-
-    /// Takes the working reaction off `ts` once its answer shows.
-    async fn finish_reaction(&self, channel: &str, ts: &str) {
-        if !self
-            .inner
-            .reacting
-            .remove(&(channel.to_owned(), ts.to_owned()))
-        {
-            return;
-        }
-        let args = outbound::reaction(channel, ts, WORKING_REACTION);
-        if let Err(e) = self.call::<Done>("reactions.remove", channel, &args).await {
-            debug!(error = %e, "cannot remove the working reaction");
+    /// Adds (`reactions.add`) or removes (`reactions.remove`) the working
+    /// reaction on a message. Slack's answer that it is there already, or
+    /// not there, is what was wanted.
+    async fn set_working(&self, message: &MessageRef, add: bool) -> Result<(), AdapterError> {
+        let target = Target::parse(&message.target)?;
+        let ts = outbound::message_ts(&message.message_id)?;
+        let args = outbound::reaction(&target.channel, &ts, WORKING_REACTION);
+        let (method, done) = if add {
+            ("reactions.add", "already_reacted")
+        } else {
+            ("reactions.remove", "no_reaction")
+        };
+        match self.call::<Done>(method, &target.channel, &args).await {
+            Err(e) if e.code() == Some(done) => Ok(()),
+            other => other.map(drop).map_err(AdapterError::from),
         }
     }
 
@@ -445,7 +430,7 @@ impl Messenger for SlackAdapter {
                 .inspect_err(|e| partial(ids.len(), total, e))?;
             ids.extend(ts);
             if i == 0 {
-                self.answered(&target, message.reply_to.as_deref()).await;
+                self.answered(&target);
             }
         }
         for attachment in &message.attachments {
@@ -454,7 +439,7 @@ impl Messenger for SlackAdapter {
                 .inspect_err(|e| partial(ids.len(), total, e))?;
         }
         if parts.is_empty() {
-            self.answered(&target, message.reply_to.as_deref()).await;
+            self.answered(&target);
         }
         Ok(Sent { message_ids: ids })
     }
@@ -498,17 +483,38 @@ impl Messenger for SlackAdapter {
         })
         .await
     }
+
+    fn reactions(&self) -> Option<&dyn Reactions> {
+        if self.config().reactions {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl Reactions for SlackAdapter {
+    /// The working reaction on the message while its turn runs.
+    async fn turn_started(&self, message: &MessageRef) -> Result<(), AdapterError> {
+        self.set_working(message, true).await
+    }
+
+    /// Takes the working reaction off, as Hermes does, whatever the end.
+    async fn turn_ended(
+        &self,
+        message: &MessageRef,
+        _ended: TurnEnded,
+    ) -> Result<(), AdapterError> {
+        self.set_working(message, false).await
+    }
 }
 
 impl SlackAdapter {
-    /// The first part of an answer is out: the bot is in its thread, and
-    /// the message it answers stops showing the working reaction.
-    async fn answered(&self, target: &Target, reply_to: Option<&str>) {
+    /// The first part of an answer is out: the bot is in its thread.
+    fn answered(&self, target: &Target) {
         if let Some(thread) = &target.thread_ts {
             self.remember_thread(&target.channel, thread);
-        }
-        if let Some(ts) = reply_to {
-            self.finish_reaction(&target.channel, ts).await;
         }
     }
 }

@@ -39,7 +39,8 @@ pub(crate) struct Received {
     /// slash command.
     pub key: String,
     pub channel: String,
-    /// The message's own `ts` (none for a slash command), for reactions.
+    /// The message's own `ts` (none for a slash command), for answering
+    /// it from the adapter (a full queue).
     pub ts: Option<String>,
 }
 

@@ -42,17 +42,6 @@ impl<T: Eq + Hash + Clone> Recent<T> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.0.contains(value)
     }
-
-    /// Removes `value`; false when it was not there.
-    pub(crate) fn remove(&self, value: &T) -> bool {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let (set, order) = &mut *inner;
-        if !set.remove(value) {
-            return false;
-        }
-        order.retain(|v| v != value);
-        true
-    }
 }
 
 #[cfg(test)]
@@ -68,9 +57,8 @@ mod tests {
         assert!(recent.insert("c"));
         assert!(!recent.contains(&"a"));
         assert!(recent.contains(&"b") && recent.contains(&"c"));
-        assert!(recent.remove(&"b"));
-        assert!(!recent.remove(&"b"));
         assert!(recent.insert("d"));
-        assert!(recent.contains(&"c"));
+        assert!(!recent.contains(&"b"));
+        assert!(recent.contains(&"c") && recent.contains(&"d"));
     }
 }

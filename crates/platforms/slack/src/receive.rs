@@ -271,12 +271,6 @@ impl SlackAdapter {
                     // Asked here: later replies in the thread are for us.
                     self.remember_thread(&channel, thread);
                 }
-                if self.config().reactions
-                    && let Some(ts) = &ts
-                    && ctx.inbound.admits(&source).await
-                {
-                    self.start_reaction(&channel, ts).await;
-                }
                 Handled::Done
             }
             Ok(Submitted::Duplicate) => {
