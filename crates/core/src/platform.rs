@@ -123,8 +123,10 @@ pub trait PlatformConfig: DeserializeOwned + Default + std::fmt::Debug + Send + 
     const NAME: &'static str;
 
     /// The environment variables it reads (Hermes' names), for `--help`,
-    /// `config check` and `doctor`.
-    fn env_vars() -> &'static [&'static str];
+    /// `config check` and `doctor`. Best derived from the same declaration
+    /// [`PlatformConfig::apply_env`] applies, so the two cannot disagree
+    /// (which is why this is built at run time rather than a fixed list).
+    fn env_vars() -> Vec<&'static str>;
 
     /// Applies the environment over the file's settings. The first bad
     /// variable is the error, with what it needs.

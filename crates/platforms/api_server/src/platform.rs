@@ -15,8 +15,8 @@ use std::sync::Arc;
 impl PlatformConfig for ApiServerConfig {
     const NAME: &'static str = "api_server";
 
-    fn env_vars() -> &'static [&'static str] {
-        &[
+    fn env_vars() -> Vec<&'static str> {
+        vec![
             "API_SERVER_ENABLED",
             "API_SERVER_KEY",
             "API_SERVER_HOST",

@@ -11,8 +11,8 @@ use std::sync::Arc;
 impl PlatformConfig for DiscordConfig {
     const NAME: &'static str = "discord";
 
-    fn env_vars() -> &'static [&'static str] {
-        &[
+    fn env_vars() -> Vec<&'static str> {
+        vec![
             "DISCORD_BOT_TOKEN",
             "DISCORD_API_BASE_URL",
             "DISCORD_ALLOWED_ROLES",

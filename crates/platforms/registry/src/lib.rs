@@ -23,7 +23,7 @@ use serde::Deserialize;
 #[async_trait]
 trait Platform: Send + Sync {
     fn name(&self) -> &'static str;
-    fn env_vars(&self) -> &'static [&'static str];
+    fn env_vars(&self) -> Vec<&'static str>;
     fn apply_env(&mut self, env: &EnvVars) -> Result<(), String>;
     fn enabled(&self) -> bool;
     fn validate(&self) -> Result<(), String>;
@@ -37,7 +37,7 @@ impl<T: PlatformConfig> Platform for T {
     fn name(&self) -> &'static str {
         T::NAME
     }
-    fn env_vars(&self) -> &'static [&'static str] {
+    fn env_vars(&self) -> Vec<&'static str> {
         T::env_vars()
     }
     fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
@@ -202,7 +202,7 @@ impl PlatformsConfig {
     }
 
     /// Every platform's environment variables, by platform.
-    pub fn env_vars(&self) -> Vec<(&'static str, &'static [&'static str])> {
+    pub fn env_vars(&self) -> Vec<(&'static str, Vec<&'static str>)> {
         self.each()
             .into_iter()
             .map(|p| (p.name(), p.env_vars()))

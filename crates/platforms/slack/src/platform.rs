@@ -12,8 +12,8 @@ use std::sync::Arc;
 impl PlatformConfig for SlackConfig {
     const NAME: &'static str = "slack";
 
-    fn env_vars() -> &'static [&'static str] {
-        &[
+    fn env_vars() -> Vec<&'static str> {
+        vec![
             "SLACK_BOT_TOKEN",
             "SLACK_APP_TOKEN",
             "SLACK_SIGNING_SECRET",

@@ -12,8 +12,8 @@ use std::sync::Arc;
 impl PlatformConfig for TelegramConfig {
     const NAME: &'static str = "telegram";
 
-    fn env_vars() -> &'static [&'static str] {
-        &[
+    fn env_vars() -> Vec<&'static str> {
+        vec![
             "TELEGRAM_BOT_TOKEN",
             "TELEGRAM_API_BASE_URL",
             "TELEGRAM_GROUP_ALLOWED_USERS",
