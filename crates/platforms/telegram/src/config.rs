@@ -7,11 +7,15 @@
 //! (`gateway.platforms.telegram`), not here.
 
 use hermod_adapter_kit::WebhookConfig;
-use hermod_adapter_kit::config::check_http_url;
-use hermod_model::{EnvVars, Secret};
+use hermod_adapter_kit::config::{Env, EnvSettings, check_http_url, check_limits, is_set};
+use hermod_model::Secret;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// `TELEGRAM_REPLY_TO_MODE`: which messages of a reply are sent as a
+/// Telegram reply to the user's message.
+pub use hermod_adapter_kit::config::ReplyToMode;
 
 /// The public Bot API endpoint.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.telegram.org";
@@ -51,30 +55,6 @@ const DEFAULT_COMMANDS: &[(&str, &str)] = &[
     ),
     ("version", "Show hermod's version"),
 ];
-
-/// Which messages of a reply are sent as a Telegram reply to the user's
-/// message (`TELEGRAM_REPLY_TO_MODE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReplyToMode {
-    /// Never reply-thread.
-    Off,
-    /// Only the first message of a reply.
-    First,
-    /// Every message of a reply.
-    All,
-}
-
-impl ReplyToMode {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "off" | "none" | "false" => Some(Self::Off),
-            "first" => Some(Self::First),
-            "all" => Some(Self::All),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -169,10 +149,35 @@ impl Default for TelegramConfig {
     }
 }
 
+impl EnvSettings for TelegramConfig {
+    // One line per variable: the declaration reads as a table.
+    #[rustfmt::skip]
+    fn env(&mut self, env: &mut Env<'_>) {
+        env.secret("TELEGRAM_BOT_TOKEN", &mut self.bot_token);
+        env.text("TELEGRAM_API_BASE_URL", &mut self.api_base_url);
+        env.list("TELEGRAM_GROUP_ALLOWED_USERS", &mut self.group_allowed_users);
+        env.list("TELEGRAM_GROUP_ALLOWED_CHATS", &mut self.group_allowed_chats);
+        env.list("TELEGRAM_FREE_RESPONSE_CHATS", &mut self.free_response_chats);
+        env.flag("TELEGRAM_ALLOW_BOTS", &mut self.allow_bots);
+        env.flag("TELEGRAM_REQUIRE_MENTION", &mut self.require_mention);
+        env.flag("TELEGRAM_IGNORE_EDITS", &mut self.ignore_edits);
+        env.choice("TELEGRAM_REPLY_TO_MODE", &mut self.reply_to_mode);
+        env.text("TELEGRAM_WEBHOOK_URL", &mut self.webhook_url);
+        env.secret("TELEGRAM_WEBHOOK_SECRET", &mut self.webhook_secret);
+        env.text("TELEGRAM_WEBHOOK_HOST", &mut self.webhook_host);
+        env.number("TELEGRAM_WEBHOOK_PORT", &mut self.webhook_port);
+        env.nested(&mut self.webhooks);
+        env.number("TELEGRAM_MEDIA_MAX_BYTES", &mut self.media_max_bytes).at_least(1);
+        env.seconds("TELEGRAM_POLL_TIMEOUT", &mut self.poll_timeout_secs).at_most(300);
+        env.seconds("TELEGRAM_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
+        env.seconds("TELEGRAM_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
+    }
+}
+
 impl TelegramConfig {
     /// True when a bot token is configured.
     pub fn enabled(&self) -> bool {
-        self.bot_token.as_ref().is_some_and(|t| !t.is_empty())
+        is_set(self.bot_token.as_ref())
     }
 
     /// Sets where inbound files are saved.
@@ -180,12 +185,9 @@ impl TelegramConfig {
         self.media_dir = Some(dir.into());
     }
 
-    /// The directory inbound files are saved in: the configured one, else
-    /// `hermod-media` in the system's temporary directory.
+    /// Where inbound files are saved ([`hermod_adapter_kit::config::media_dir`]).
     pub fn media_dir(&self) -> PathBuf {
-        self.media_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("hermod-media"))
+        hermod_adapter_kit::config::media_dir(self.media_dir.as_deref())
     }
 
     pub(crate) fn poll_timeout(&self) -> Duration {
@@ -198,65 +200,6 @@ impl TelegramConfig {
 
     pub(crate) fn max_reconnect_delay(&self) -> Duration {
         Duration::from_secs(self.max_reconnect_delay_secs)
-    }
-
-    /// Applies the `TELEGRAM_*` variables this adapter reads.
-    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
-        if let Some(token) = env.get("TELEGRAM_BOT_TOKEN") {
-            self.bot_token = Some(Secret::new(token.trim()));
-        }
-        if let Some(url) = env.get("TELEGRAM_API_BASE_URL") {
-            self.api_base_url = url.trim().to_owned();
-        }
-        if let Some(list) = env.get("TELEGRAM_GROUP_ALLOWED_USERS") {
-            self.group_allowed_users = hermod_model::split_list(list);
-        }
-        if let Some(list) = env.get("TELEGRAM_GROUP_ALLOWED_CHATS") {
-            self.group_allowed_chats = hermod_model::split_list(list);
-        }
-        if let Some(list) = env.get("TELEGRAM_FREE_RESPONSE_CHATS") {
-            self.free_response_chats = hermod_model::split_list(list);
-        }
-        if let Some(value) = env.get_bool("TELEGRAM_ALLOW_BOTS")? {
-            self.allow_bots = value;
-        }
-        if let Some(value) = env.get_bool("TELEGRAM_REQUIRE_MENTION")? {
-            self.require_mention = value;
-        }
-        if let Some(value) = env.get_bool("TELEGRAM_IGNORE_EDITS")? {
-            self.ignore_edits = value;
-        }
-        if let Some(raw) = env.get("TELEGRAM_REPLY_TO_MODE") {
-            self.reply_to_mode = ReplyToMode::parse(raw).ok_or_else(|| {
-                format!("TELEGRAM_REPLY_TO_MODE={raw:?} must be off, first or all")
-            })?;
-        }
-        if let Some(url) = env.get("TELEGRAM_WEBHOOK_URL") {
-            self.webhook_url = Some(url.trim().to_owned());
-        }
-        if let Some(secret) = env.get("TELEGRAM_WEBHOOK_SECRET") {
-            self.webhook_secret = Some(Secret::new(secret.trim()));
-        }
-        if let Some(host) = env.get("TELEGRAM_WEBHOOK_HOST") {
-            self.webhook_host = Some(host.trim().to_owned());
-        }
-        if let Some(port) = env.get_parsed::<u16>("TELEGRAM_WEBHOOK_PORT")? {
-            self.webhook_port = Some(port);
-        }
-        self.webhooks.apply_env(env)?;
-        if let Some(bytes) = env.get_parsed::<u64>("TELEGRAM_MEDIA_MAX_BYTES")? {
-            self.media_max_bytes = bytes;
-        }
-        if let Some(secs) = env.get_parsed::<u64>("TELEGRAM_POLL_TIMEOUT")? {
-            self.poll_timeout_secs = secs;
-        }
-        if let Some(secs) = env.get_parsed::<u64>("TELEGRAM_REQUEST_TIMEOUT")? {
-            self.request_timeout_secs = secs;
-        }
-        if let Some(secs) = env.get_parsed::<u64>("TELEGRAM_MAX_RECONNECT_DELAY")? {
-            self.max_reconnect_delay_secs = secs;
-        }
-        Ok(())
     }
 
     /// Checks an enabled configuration. Messages name the setting, never
@@ -293,19 +236,7 @@ impl TelegramConfig {
             }
             self.listener().0.validate()?;
         }
-        if self.media_max_bytes == 0 {
-            return Err("TELEGRAM_MEDIA_MAX_BYTES must be at least 1".into());
-        }
-        if self.poll_timeout_secs > 300 {
-            return Err("TELEGRAM_POLL_TIMEOUT must be at most 300 seconds".into());
-        }
-        if self.request_timeout_secs == 0 {
-            return Err("TELEGRAM_REQUEST_TIMEOUT must be at least 1 second".into());
-        }
-        if self.max_reconnect_delay_secs == 0 {
-            return Err("TELEGRAM_MAX_RECONNECT_DELAY must be at least 1 second".into());
-        }
-        Ok(())
+        check_limits(self)
     }
 
     /// The path part of the webhook URL, where the listener accepts updates.
@@ -368,6 +299,8 @@ fn webhook_secret_valid(secret: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hermod_core::PlatformConfig;
+    use hermod_model::EnvVars;
 
     const TOKEN: &str = "123456:AAH-very_secret_token_value";
 

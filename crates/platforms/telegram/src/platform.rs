@@ -13,31 +13,11 @@ impl PlatformConfig for TelegramConfig {
     const NAME: &'static str = "telegram";
 
     fn env_vars() -> Vec<&'static str> {
-        vec![
-            "TELEGRAM_BOT_TOKEN",
-            "TELEGRAM_API_BASE_URL",
-            "TELEGRAM_GROUP_ALLOWED_USERS",
-            "TELEGRAM_GROUP_ALLOWED_CHATS",
-            "TELEGRAM_ALLOW_BOTS",
-            "TELEGRAM_REQUIRE_MENTION",
-            "TELEGRAM_FREE_RESPONSE_CHATS",
-            "TELEGRAM_REPLY_TO_MODE",
-            "TELEGRAM_WEBHOOK_URL",
-            "TELEGRAM_WEBHOOK_SECRET",
-            "WEBHOOK_HOST",
-            "WEBHOOK_PORT",
-            "TELEGRAM_WEBHOOK_HOST",
-            "TELEGRAM_WEBHOOK_PORT",
-            "TELEGRAM_MEDIA_MAX_BYTES",
-            "TELEGRAM_IGNORE_EDITS",
-            "TELEGRAM_POLL_TIMEOUT",
-            "TELEGRAM_REQUEST_TIMEOUT",
-            "TELEGRAM_MAX_RECONNECT_DELAY",
-        ]
+        hermod_adapter_kit::config::env_vars::<Self>()
     }
 
     fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
-        TelegramConfig::apply_env(self, env)
+        hermod_adapter_kit::config::apply_env(self, env)
     }
 
     fn enabled(&self) -> bool {
