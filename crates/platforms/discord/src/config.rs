@@ -6,11 +6,19 @@
 //! `DISCORD_ALLOW_ALL_USERS` and `DISCORD_HOME_CHANNEL` are read by core
 //! (`gateway.platforms.discord`), not here.
 
-use hermod_adapter_kit::config::check_http_url;
-use hermod_model::{EnvVars, Secret};
+use hermod_adapter_kit::config::{Env, EnvSettings, check_http_url, check_limits, is_set};
+use hermod_model::Secret;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// `DISCORD_REPLY_TO_MODE`: which messages of a reply are sent as a
+/// Discord reply to the user's message.
+pub use hermod_adapter_kit::config::ReplyToMode;
+
+/// `DISCORD_ALLOW_BOTS`: which messages of other bots are answered. In
+/// `config.yaml`, `none`, `mentions` or `all`.
+pub use hermod_adapter_kit::config::AllowBots;
 
 /// Discord's REST API, version 10 (the gateway version the adapter speaks).
 pub const DEFAULT_API_BASE_URL: &str = "https://discord.com/api/v10";
@@ -50,54 +58,6 @@ const DEFAULT_COMMANDS: &[(&str, &str)] = &[
     ),
     ("version", "Show hermod's version"),
 ];
-
-/// Which messages of a reply are sent as a Discord reply to the user's
-/// message (`DISCORD_REPLY_TO_MODE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReplyToMode {
-    /// Never reply-thread.
-    Off,
-    /// Only the first message of a reply.
-    First,
-    /// Every message of a reply.
-    All,
-}
-
-impl ReplyToMode {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "off" | "none" | "false" => Some(Self::Off),
-            "first" => Some(Self::First),
-            "all" => Some(Self::All),
-            _ => None,
-        }
-    }
-}
-
-/// Which messages of other bots are answered (`DISCORD_ALLOW_BOTS`). Our
-/// own messages never are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AllowBots {
-    /// None (so two bots cannot talk each other into a loop).
-    None,
-    /// Only those that mention this bot.
-    Mentions,
-    /// All of them (the usual rules for guild channels still apply).
-    All,
-}
-
-impl AllowBots {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "none" | "off" | "false" | "no" | "0" | "" => Some(Self::None),
-            "mentions" | "mention" => Some(Self::Mentions),
-            "all" | "true" | "yes" | "1" | "on" => Some(Self::All),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -176,10 +136,30 @@ impl Default for DiscordConfig {
     }
 }
 
+impl EnvSettings for DiscordConfig {
+    // One line per variable: the declaration reads as a table.
+    #[rustfmt::skip]
+    fn env(&mut self, env: &mut Env<'_>) {
+        env.secret("DISCORD_BOT_TOKEN", &mut self.bot_token);
+        env.text("DISCORD_API_BASE_URL", &mut self.api_base_url);
+        env.list("DISCORD_ALLOWED_ROLES", &mut self.allowed_roles);
+        env.list("DISCORD_ALLOWED_CHANNELS", &mut self.allowed_channels);
+        env.list("DISCORD_FREE_RESPONSE_CHANNELS", &mut self.free_response_channels);
+        env.choice("DISCORD_ALLOW_BOTS", &mut self.allow_bots);
+        env.flag("DISCORD_REQUIRE_MENTION", &mut self.require_mention);
+        env.choice("DISCORD_REPLY_TO_MODE", &mut self.reply_to_mode);
+        env.flag("DISCORD_AUTO_THREAD", &mut self.auto_thread);
+        env.flag("DISCORD_REACTIONS", &mut self.reactions);
+        env.number("DISCORD_MEDIA_MAX_BYTES", &mut self.media_max_bytes).at_least(1);
+        env.seconds("DISCORD_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
+        env.seconds("DISCORD_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
+    }
+}
+
 impl DiscordConfig {
     /// True when a bot token is configured.
     pub fn enabled(&self) -> bool {
-        self.bot_token.as_ref().is_some_and(|t| !t.is_empty())
+        is_set(self.bot_token.as_ref())
     }
 
     /// Sets where inbound files are saved.
@@ -187,12 +167,9 @@ impl DiscordConfig {
         self.media_dir = Some(dir.into());
     }
 
-    /// The directory inbound files are saved in: the configured one, else
-    /// `hermod-media` in the system's temporary directory.
+    /// Where inbound files are saved ([`hermod_adapter_kit::config::media_dir`]).
     pub fn media_dir(&self) -> PathBuf {
-        self.media_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("hermod-media"))
+        hermod_adapter_kit::config::media_dir(self.media_dir.as_deref())
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {
@@ -201,54 +178,6 @@ impl DiscordConfig {
 
     pub(crate) fn max_reconnect_delay(&self) -> Duration {
         Duration::from_secs(self.max_reconnect_delay_secs)
-    }
-
-    /// Applies the `DISCORD_*` variables this adapter reads.
-    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
-        if let Some(token) = env.get("DISCORD_BOT_TOKEN") {
-            self.bot_token = Some(Secret::new(token.trim()));
-        }
-        if let Some(url) = env.get("DISCORD_API_BASE_URL") {
-            self.api_base_url = url.trim().to_owned();
-        }
-        if let Some(list) = env.get("DISCORD_ALLOWED_ROLES") {
-            self.allowed_roles = hermod_model::split_list(list);
-        }
-        if let Some(list) = env.get("DISCORD_ALLOWED_CHANNELS") {
-            self.allowed_channels = hermod_model::split_list(list);
-        }
-        if let Some(list) = env.get("DISCORD_FREE_RESPONSE_CHANNELS") {
-            self.free_response_channels = hermod_model::split_list(list);
-        }
-        if let Some(raw) = env.get("DISCORD_ALLOW_BOTS") {
-            self.allow_bots = AllowBots::parse(raw).ok_or_else(|| {
-                format!("DISCORD_ALLOW_BOTS={raw:?} must be none, mentions or all")
-            })?;
-        }
-        if let Some(value) = env.get_bool("DISCORD_REQUIRE_MENTION")? {
-            self.require_mention = value;
-        }
-        if let Some(raw) = env.get("DISCORD_REPLY_TO_MODE") {
-            self.reply_to_mode = ReplyToMode::parse(raw).ok_or_else(|| {
-                format!("DISCORD_REPLY_TO_MODE={raw:?} must be off, first or all")
-            })?;
-        }
-        if let Some(value) = env.get_bool("DISCORD_AUTO_THREAD")? {
-            self.auto_thread = value;
-        }
-        if let Some(value) = env.get_bool("DISCORD_REACTIONS")? {
-            self.reactions = value;
-        }
-        if let Some(bytes) = env.get_parsed::<u64>("DISCORD_MEDIA_MAX_BYTES")? {
-            self.media_max_bytes = bytes;
-        }
-        if let Some(secs) = env.get_parsed::<u64>("DISCORD_REQUEST_TIMEOUT")? {
-            self.request_timeout_secs = secs;
-        }
-        if let Some(secs) = env.get_parsed::<u64>("DISCORD_MAX_RECONNECT_DELAY")? {
-            self.max_reconnect_delay_secs = secs;
-        }
-        Ok(())
     }
 
     /// Checks an enabled configuration. Messages name the setting, never
@@ -287,15 +216,7 @@ impl DiscordConfig {
                 ));
             }
         }
-        if self.media_max_bytes == 0 {
-            return Err("DISCORD_MEDIA_MAX_BYTES must be at least 1".into());
-        }
-        if self.request_timeout_secs == 0 {
-            return Err("DISCORD_REQUEST_TIMEOUT must be at least 1 second".into());
-        }
-        if self.max_reconnect_delay_secs == 0 {
-            return Err("DISCORD_MAX_RECONNECT_DELAY must be at least 1 second".into());
-        }
+        check_limits(self)?;
         if self.commands.len() > crate::commands::MAX_COMMANDS {
             return Err(format!(
                 "{} slash commands are configured; Discord takes at most {}",
@@ -327,6 +248,8 @@ pub(crate) fn is_snowflake(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hermod_core::PlatformConfig;
+    use hermod_model::EnvVars;
 
     const TOKEN: &str = "MTE0NTE0MTkxOTgxMDkzMTIzNA.GhAbCd.very_secret-token_value";
 

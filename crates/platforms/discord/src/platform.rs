@@ -12,25 +12,11 @@ impl PlatformConfig for DiscordConfig {
     const NAME: &'static str = "discord";
 
     fn env_vars() -> Vec<&'static str> {
-        vec![
-            "DISCORD_BOT_TOKEN",
-            "DISCORD_API_BASE_URL",
-            "DISCORD_ALLOWED_ROLES",
-            "DISCORD_ALLOWED_CHANNELS",
-            "DISCORD_ALLOW_BOTS",
-            "DISCORD_REQUIRE_MENTION",
-            "DISCORD_FREE_RESPONSE_CHANNELS",
-            "DISCORD_REPLY_TO_MODE",
-            "DISCORD_AUTO_THREAD",
-            "DISCORD_REACTIONS",
-            "DISCORD_MEDIA_MAX_BYTES",
-            "DISCORD_REQUEST_TIMEOUT",
-            "DISCORD_MAX_RECONNECT_DELAY",
-        ]
+        hermod_adapter_kit::config::env_vars::<Self>()
     }
 
     fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
-        DiscordConfig::apply_env(self, env)
+        hermod_adapter_kit::config::apply_env(self, env)
     }
 
     fn enabled(&self) -> bool {
