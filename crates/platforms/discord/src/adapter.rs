@@ -573,7 +573,7 @@ impl Adapter for DiscordAdapter {
             // Five messages per five seconds in a channel.
             min_edit_interval: Duration::from_secs(1),
             threads: true,
-            reactions: true,
+            reactions: self.config().reactions,
             typing: true,
             markdown: MarkdownDialect::DiscordMarkdown,
             command_prefix: '/',
