@@ -96,7 +96,7 @@ pub(crate) enum Scenario {
     /// Many chats on the fake Discord (gateway and REST): messages in,
     /// replies out.
     DiscordThroughput {
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 10_000)]
         chats: usize,
         #[arg(long, default_value_t = 1)]
         messages: usize,

@@ -159,6 +159,17 @@ pub(crate) fn over_limit(times: &[Instant], window: Duration, limit: usize) -> u
         .count()
 }
 
+/// The share of what `ceiling` allowed from `from` to the last call it
+/// counts that those calls used; `None` without such calls.
+pub(crate) fn limit_use(calls: &[Call], ceiling: &Ceiling, from: Instant) -> Option<f64> {
+    let counted = calls.iter().filter(|c| (ceiling.counts)(c.kind));
+    let (n, last) = counted.fold((0usize, None), |(n, last), c| {
+        (n + 1, Some(last.map_or(c.at, |l: Instant| l.max(c.at))))
+    });
+    let allowed = ceiling.allows(last?.saturating_duration_since(from));
+    Some(n as f64 / allowed as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +200,31 @@ mod tests {
         assert_eq!(ceiling.allows(Duration::ZERO), 30);
         assert_eq!(ceiling.allows(Duration::from_millis(999)), 30);
         assert_eq!(ceiling.allows(Duration::from_secs(10)), 330);
+    }
+
+    #[test]
+    fn calls_paced_at_the_limit_use_all_of_it() {
+        let t = Instant::now();
+        let call = |ms: u64, kind| Call {
+            at: t + Duration::from_millis(ms),
+            chat: None,
+            kind,
+        };
+        // 20 sends 100 ms apart from the start: 10 per second, two windows.
+        let mut calls: Vec<Call> = (0..20).map(|i| call(i * 100, CallKind::Send)).collect();
+        calls.push(call(5_000, CallKind::Typing));
+        let ceiling = |limit| Ceiling {
+            what: "",
+            counts: CallKind::shows_text,
+            limit,
+            window: Duration::from_secs(1),
+        };
+        assert_eq!(limit_use(&calls, &ceiling(10), t), Some(1.0));
+        assert_eq!(limit_use(&calls, &ceiling(20), t), Some(0.5));
+        // Idle for the first second: a third of three windows unused.
+        let late = t - Duration::from_secs(1);
+        let used = limit_use(&calls, &ceiling(10), late).unwrap();
+        assert!((used - 2.0 / 3.0).abs() < 1e-9, "{used}");
+        assert_eq!(limit_use(&calls[20..], &ceiling(10), t), None);
     }
 }

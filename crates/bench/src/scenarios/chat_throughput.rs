@@ -23,8 +23,9 @@
 //!   messages more than one reply contains; chats with more replies than
 //!   messages; previews left with the streaming cursor;
 //! - the calls by kind (sends, edits, typing, reactions...), the busiest
-//!   second of sends and edits, and how much of the limit that bounds
-//!   delivery ([`Ceiling`]) was used while replies went out;
+//!   second of sends and edits, and how much of what the limit that bounds
+//!   delivery ([`super::chat::Ceiling`]) allowed was used, from the first
+//!   message written to the last call it counts;
 //! - calls the real platform could have refused by its published limits:
 //!   the fakes count them and answer anyway, so what is measured is
 //!   hermod's own pacing.
@@ -33,7 +34,7 @@
 //! is a preview plus at least one edit to its final text, each going
 //! through hermod's pacer.
 
-use super::chat::{CURSOR, Call, CallKind, Ceiling, Peer, Shown, max_in_window, secs};
+use super::chat::{CURSOR, Call, CallKind, Peer, Shown, limit_use, max_in_window, secs};
 use super::progress;
 use crate::report::{Metric, Report, percentile};
 use crate::target::{Kind, Running, Target};
@@ -354,7 +355,7 @@ async fn measure<P: Peer>(
             "calls",
         ),
     ]);
-    if let Some(used) = limit_use(&calls, &P::CEILING) {
+    if let Some(used) = limit_use(&calls, &P::CEILING, t0) {
         metrics.push(Metric::new("limit_use", used * 100.0, "%").goal(">= 95 %"));
     }
     metrics.extend([
@@ -390,19 +391,6 @@ async fn measure<P: Peer>(
         metrics,
         failures: Vec::new(),
     })
-}
-
-/// The share of what `ceiling` allows that the calls it counts used,
-/// from the first of them to the last; `None` without such calls.
-fn limit_use(calls: &[Call], ceiling: &Ceiling) -> Option<f64> {
-    let mut times = calls
-        .iter()
-        .filter(|c| (ceiling.counts)(c.kind))
-        .map(|c| c.at);
-    let first = times.next()?;
-    let (n, last) = times.fold((1usize, first), |(n, last), at| (n + 1, last.max(at)));
-    let allowed = ceiling.allows(last.duration_since(first));
-    Some(n as f64 / allowed as f64)
 }
 
 #[cfg(test)]
@@ -451,27 +439,5 @@ mod tests {
         assert_eq!(t.other_messages, 1);
         assert_eq!(t.replies, 5);
         assert!(t.complete_chats.contains("a") && !t.complete_chats.contains("c"));
-    }
-
-    #[test]
-    fn calls_paced_at_the_limit_use_all_of_it() {
-        let t = Instant::now();
-        let call = |ms: u64, kind| Call {
-            at: t + Duration::from_millis(ms),
-            chat: None,
-            kind,
-        };
-        // 20 sends 100 ms apart: 10 per second, over two windows.
-        let mut calls: Vec<Call> = (0..20).map(|i| call(i * 100, CallKind::Send)).collect();
-        calls.push(call(5_000, CallKind::Typing));
-        let ceiling = |limit| Ceiling {
-            what: "",
-            counts: CallKind::shows_text,
-            limit,
-            window: Duration::from_secs(1),
-        };
-        assert_eq!(limit_use(&calls, &ceiling(10)), Some(1.0));
-        assert_eq!(limit_use(&calls, &ceiling(20)), Some(0.5));
-        assert_eq!(limit_use(&calls[20..], &ceiling(10)), None);
     }
 }

@@ -11,12 +11,21 @@
 //! own pacing is what is measured. The gateway has no acknowledgement of
 //! a dispatch, so ingest is measured by turns started only.
 
-use super::chat::{Call, CallKind, Ceiling, Peer, Shown, max_in_window};
+use super::chat::{Call, CallKind, Ceiling, Peer, Shown, limit_use, max_in_window};
 use crate::report::Metric;
 use hermod_testkit::FakeDiscord;
 use hermod_testkit::discord::{FakeUser, RateLimitMode, Route};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// Sends and edits alone against the global limit: the share of it that
+/// showed replies.
+const MESSAGES: Ceiling = Ceiling {
+    what: "sends and edits, 50 per second per bot",
+    counts: CallKind::shows_text,
+    limit: 50,
+    window: Duration::from_secs(1),
+};
 
 /// The fake Discord in `discord-throughput`.
 #[derive(Debug)]
@@ -122,21 +131,32 @@ impl Peer for DiscordPeer {
         self.fake.would_be_429s()
     }
 
-    fn figures(&self, calls: &[Call], _t0: Instant) -> Vec<Metric> {
-        let requests_in_busiest_second = {
-            let mut times: Vec<Instant> = calls.iter().map(|c| c.at).collect();
-            times.sort();
-            max_in_window(&times, Duration::from_secs(1))
+    fn figures(&self, calls: &[Call], t0: Instant) -> Vec<Metric> {
+        let mut times: Vec<Instant> = calls.iter().map(|c| c.at).collect();
+        times.sort();
+        let since = |route| {
+            let calls = self.fake.calls_of(route);
+            calls.iter().filter(|c| c.at >= t0).count() as f64
         };
-        vec![
+        let mut figures = vec![
             Metric::new(
                 "busiest_second_requests",
-                requests_in_busiest_second as f64,
+                max_in_window(&times, Duration::from_secs(1)) as f64,
                 "requests",
             )
             .goal("<= 50 requests"),
+            Metric::new("reaction_adds", since(Route::CreateReaction), "count"),
+            Metric::new(
+                "reaction_removals",
+                since(Route::DeleteOwnReaction),
+                "count",
+            ),
             Metric::new("served_429s", self.fake.served_429s() as f64, "count"),
-        ]
+        ];
+        if let Some(used) = limit_use(calls, &MESSAGES, t0) {
+            figures.push(Metric::new("message_calls_limit_use", used * 100.0, "%"));
+        }
+        figures
     }
 }
 

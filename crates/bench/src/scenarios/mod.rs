@@ -80,7 +80,7 @@ const FULL: Sizes = Sizes {
     clients: 64,
     seconds: 30,
     chats: 10_000,
-    discord_chats: 1_000,
+    discord_chats: 10_000,
     slack_chats: 100,
     messages: 1,
     stream_chats: 100,

@@ -122,7 +122,7 @@ impl Peer for SlackPeer {
             .sum()
     }
 
-    fn figures(&self, _calls: &[Call], _t0: Instant) -> Vec<Metric> {
+    fn figures(&self, _calls: &[Call], t0: Instant) -> Vec<Metric> {
         let mut figures: Vec<Metric> = METHODS
             .iter()
             .map(|method| {
@@ -133,7 +133,13 @@ impl Peer for SlackPeer {
                 )
             })
             .collect();
+        let since = |method| {
+            let calls = self.fake.calls_of(method);
+            calls.iter().filter(|c| c.at >= t0).count() as f64
+        };
         figures.extend([
+            Metric::new("reaction_adds", since("reactions.add"), "count"),
+            Metric::new("reaction_removals", since("reactions.remove"), "count"),
             Metric::new(
                 "envelope_redeliveries",
                 self.fake.redeliveries() as f64,
