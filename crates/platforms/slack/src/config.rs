@@ -11,8 +11,8 @@
 //! here.
 
 use hermod_adapter_kit::WebhookConfig;
-use hermod_adapter_kit::config::check_http_url;
-use hermod_model::{EnvVars, Secret};
+use hermod_adapter_kit::config::{Choice, Env, EnvSettings, check_http_url, check_limits};
+use hermod_model::Secret;
 use serde::{Deserialize, Deserializer};
 use std::time::Duration;
 
@@ -22,47 +22,30 @@ pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api";
 /// Where the Events API posts on the shared webhook listener.
 pub const EVENTS_PATH: &str = "/slack/events";
 
-/// Which other bots' messages are answered (`SLACK_ALLOW_BOTS`, Hermes'
-/// values). Our own messages never are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AllowBots {
-    /// None (`none`, `false`): two bots cannot loop.
-    #[default]
-    None,
-    /// Only when they mention this bot (`mentions`).
-    Mentions,
-    /// Every message, as from a person (`all`, `true`).
-    All,
-}
+/// `SLACK_ALLOW_BOTS`: which other bots' messages are answered. In
+/// `config.yaml`, also `true` (all) or `false` (none).
+pub use hermod_adapter_kit::config::AllowBots;
 
-impl AllowBots {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "" | "none" | "off" | "false" | "no" | "0" => Some(Self::None),
-            "mentions" | "mention" => Some(Self::Mentions),
-            "all" | "on" | "true" | "yes" | "1" => Some(Self::All),
-            _ => None,
-        }
+/// Reads `allow_bots` from YAML: a word, as the variable takes, or a
+/// boolean.
+fn allow_bots_word_or_bool<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<AllowBots, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bool(bool),
+        Text(String),
     }
-}
-
-impl<'de> Deserialize<'de> for AllowBots {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bool(bool),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Bool(true) => Ok(Self::All),
-            Raw::Bool(false) => Ok(Self::None),
-            Raw::Text(text) => Self::parse(&text).ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "allow_bots {text:?} must be none, mentions or all"
-                ))
-            }),
-        }
+    match Raw::deserialize(deserializer)? {
+        Raw::Bool(true) => Ok(AllowBots::All),
+        Raw::Bool(false) => Ok(AllowBots::None),
+        Raw::Text(text) => AllowBots::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "allow_bots {text:?} must be {}",
+                AllowBots::EXPECTED
+            ))
+        }),
     }
 }
 
@@ -94,6 +77,7 @@ pub struct SlackConfig {
     #[serde(deserialize_with = "hermod_model::deserialize_list")]
     pub allowed_channels: Vec<String>,
     /// `SLACK_ALLOW_BOTS`: none, mentions or all.
+    #[serde(deserialize_with = "allow_bots_word_or_bool")]
     pub allow_bots: AllowBots,
     /// `SLACK_REQUIRE_MENTION`: in channels, answer only when mentioned or
     /// in a thread the bot is in. DMs are always answered.
@@ -130,6 +114,24 @@ impl Default for SlackConfig {
     }
 }
 
+impl EnvSettings for SlackConfig {
+    // One line per variable: the declaration reads as a table.
+    #[rustfmt::skip]
+    fn env(&mut self, env: &mut Env<'_>) {
+        env.secret("SLACK_BOT_TOKEN", &mut self.bot_token);
+        env.secret("SLACK_APP_TOKEN", &mut self.app_token);
+        env.secret("SLACK_SIGNING_SECRET", &mut self.signing_secret);
+        env.text("SLACK_API_BASE_URL", &mut self.api_base_url);
+        env.list("SLACK_ALLOWED_CHANNELS", &mut self.allowed_channels);
+        env.choice("SLACK_ALLOW_BOTS", &mut self.allow_bots);
+        env.flag("SLACK_REQUIRE_MENTION", &mut self.require_mention);
+        env.flag("SLACK_REACTIONS", &mut self.reactions);
+        env.nested(&mut self.webhooks);
+        env.seconds("SLACK_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
+        env.seconds("SLACK_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
+    }
+}
+
 /// Whether a secret is set and not blank.
 fn set(secret: Option<&Secret>) -> bool {
     secret.is_some_and(|s| !s.expose().trim().is_empty())
@@ -159,44 +161,6 @@ impl SlackConfig {
 
     pub(crate) fn max_reconnect_delay(&self) -> Duration {
         Duration::from_secs(self.max_reconnect_delay_secs)
-    }
-
-    /// Applies the `SLACK_*` variables this adapter reads, and the shared
-    /// `WEBHOOK_HOST`/`WEBHOOK_PORT`.
-    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
-        if let Some(token) = env.get("SLACK_BOT_TOKEN") {
-            self.bot_token = Some(Secret::new(token.trim()));
-        }
-        if let Some(token) = env.get("SLACK_APP_TOKEN") {
-            self.app_token = Some(Secret::new(token.trim()));
-        }
-        if let Some(secret) = env.get("SLACK_SIGNING_SECRET") {
-            self.signing_secret = Some(Secret::new(secret.trim()));
-        }
-        if let Some(url) = env.get("SLACK_API_BASE_URL") {
-            self.api_base_url = url.trim().to_owned();
-        }
-        if let Some(list) = env.get("SLACK_ALLOWED_CHANNELS") {
-            self.allowed_channels = hermod_model::split_list(list);
-        }
-        if let Some(raw) = env.get("SLACK_ALLOW_BOTS") {
-            self.allow_bots = AllowBots::parse(raw)
-                .ok_or_else(|| format!("SLACK_ALLOW_BOTS={raw:?} must be none, mentions or all"))?;
-        }
-        if let Some(value) = env.get_bool("SLACK_REQUIRE_MENTION")? {
-            self.require_mention = value;
-        }
-        if let Some(value) = env.get_bool("SLACK_REACTIONS")? {
-            self.reactions = value;
-        }
-        self.webhooks.apply_env(env)?;
-        if let Some(secs) = env.get_parsed::<u64>("SLACK_REQUEST_TIMEOUT")? {
-            self.request_timeout_secs = secs;
-        }
-        if let Some(secs) = env.get_parsed::<u64>("SLACK_MAX_RECONNECT_DELAY")? {
-            self.max_reconnect_delay_secs = secs;
-        }
-        Ok(())
     }
 
     /// Checks an enabled configuration. Messages name the setting, never
@@ -245,13 +209,7 @@ impl SlackConfig {
             Some(ReceiveMode::SocketMode) => {}
         }
         check_http_url(&self.api_base_url, "SLACK_API_BASE_URL")?;
-        if self.request_timeout_secs == 0 {
-            return Err("SLACK_REQUEST_TIMEOUT must be at least 1 second".into());
-        }
-        if self.max_reconnect_delay_secs == 0 {
-            return Err("SLACK_MAX_RECONNECT_DELAY must be at least 1 second".into());
-        }
-        Ok(())
+        check_limits(self)
     }
 
     /// How it receives, for `config check`.
@@ -283,6 +241,8 @@ fn check_token(token: &Secret, name: &str, prefix: &str, what: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hermod_core::PlatformConfig;
+    use hermod_model::EnvVars;
 
     const BOT: &str = "xoxb-1-2-very_secret_bot_value";
     const APP: &str = "xapp-1-A1-3-very_secret_app_value";

@@ -13,24 +13,11 @@ impl PlatformConfig for SlackConfig {
     const NAME: &'static str = "slack";
 
     fn env_vars() -> Vec<&'static str> {
-        vec![
-            "SLACK_BOT_TOKEN",
-            "SLACK_APP_TOKEN",
-            "SLACK_SIGNING_SECRET",
-            "SLACK_API_BASE_URL",
-            "SLACK_ALLOWED_CHANNELS",
-            "SLACK_ALLOW_BOTS",
-            "SLACK_REQUIRE_MENTION",
-            "SLACK_REACTIONS",
-            "SLACK_REQUEST_TIMEOUT",
-            "SLACK_MAX_RECONNECT_DELAY",
-            "WEBHOOK_HOST",
-            "WEBHOOK_PORT",
-        ]
+        hermod_adapter_kit::config::env_vars::<Self>()
     }
 
     fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
-        SlackConfig::apply_env(self, env)
+        hermod_adapter_kit::config::apply_env(self, env)
     }
 
     fn enabled(&self) -> bool {
