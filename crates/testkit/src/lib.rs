@@ -30,6 +30,10 @@
 //! recorder, scripted fault queues, a body reader and a websocket server
 //! scaffold, so a new fake is mostly the platform's own payloads.
 //!
+//! [`harness`] (feature `platform`) is what every platform's end-to-end
+//! tests run a gateway in: a temporary home and store, a gateway started
+//! around the adapter, bounded waits and waits for its state.
+//!
 //! [`conformance`] (feature `platform`) checks what every
 //! [`hermod_core::Adapter`] must do, through [`adapter_conformance_tests!`].
 
@@ -40,6 +44,8 @@ pub mod conformance;
 pub mod discord;
 #[cfg(feature = "platform")]
 mod flaky_store;
+#[cfg(feature = "platform")]
+pub mod harness;
 pub mod llm;
 #[cfg(feature = "logs")]
 pub mod logs;
