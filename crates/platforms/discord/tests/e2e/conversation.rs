@@ -1,7 +1,7 @@
 //! Conversations end to end: DMs, streamed and long replies, guild
 //! channels, commands typed and slash, strangers.
 
-use crate::support::{World, settled, texts, within};
+use crate::support::{World, allow_all, settled, texts, within};
 use hermod_core::GatewayConfig;
 use hermod_testkit::discord::{Fault, Post, Route};
 use hermod_testkit::{ScriptedAgent, Step};
@@ -123,13 +123,9 @@ async fn guild_messages_are_answered_only_when_mentioned() {
 async fn without_auto_thread_the_answer_replies_in_the_channel() {
     let world = World::new().await;
     let agent = ScriptedAgent::echo();
-    let gateway = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
     let mut config = world.config();
     config.auto_thread = false;
-    let running = world.start_with(agent, gateway, config).await;
+    let running = world.start_with(agent, allow_all(), config).await;
     let carol = world.fake.user("carol");
     let guild = world.fake.guild("hermod lab", &carol);
     let general = guild.text_channel("general");

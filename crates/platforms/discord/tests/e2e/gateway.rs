@@ -2,7 +2,7 @@
 //! SESSION and dropped sockets without answering twice, zombie
 //! connections, fatal close codes, restarts.
 
-use crate::support::{World, settled, texts, within};
+use crate::support::{World, allow_all, settled, texts, within};
 use hermod_core::GatewayConfig;
 use hermod_testkit::FakeDiscord;
 use hermod_testkit::discord::{SessionFault, intents};
@@ -140,9 +140,8 @@ async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
     let slow = ScriptedAgent::scripted(|_| vec![Step::Sleep(Duration::from_secs(3600))]);
     let slow_stats = slow.stats();
     let gateway = GatewayConfig {
-        allow_all_users: true,
         drain_timeout_secs: 1,
-        ..GatewayConfig::default()
+        ..allow_all()
     };
     let running = world.start_with(slow, gateway, world.config()).await;
     running.connected().await;

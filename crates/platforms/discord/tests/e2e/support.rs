@@ -1,170 +1,56 @@
-//! The test world: a fake Discord and a store that outlive the gateways
-//! started on them, so a test can stop one gateway and start another on
-//! the same state.
+//! Discord in the end-to-end harness (`hermod_testkit::harness`): the
+//! fake REST API and gateway websocket, the adapter's configuration
+//! pointing at it, and helpers that read what the fake shows.
 
-use hermod_agent::Agent;
-use hermod_core::{ComponentState, Gateway, GatewayConfig, Health, StreamingConfig};
 use hermod_discord::{DiscordAdapter, DiscordConfig};
 use hermod_model::Secret;
-use hermod_store::SqliteStore;
 use hermod_testkit::FakeDiscord;
 use hermod_testkit::discord::SentMessage;
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use hermod_testkit::harness::{self, PlatformUnderTest};
 
-/// Longest any single wait in these tests may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub use hermod_testkit::harness::{allow_all, within};
 
-/// Awaits `future`, failing the test if it takes longer than [`PATIENCE`].
-pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
+/// Discord, as the harness drives it.
+#[derive(Debug)]
+pub struct Discord;
 
-pub struct World {
-    pub fake: FakeDiscord,
-    pub store: Arc<SqliteStore>,
-    dir: tempfile::TempDir,
-}
+impl PlatformUnderTest for Discord {
+    type Fake = FakeDiscord;
+    type Config = DiscordConfig;
+    type Adapter = DiscordAdapter;
 
-impl World {
-    pub async fn new() -> Self {
-        Self::on(FakeDiscord::start().await)
+    async fn start_fake() -> FakeDiscord {
+        FakeDiscord::start().await
     }
 
-    pub fn on(fake: FakeDiscord) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("hermod.db")).unwrap());
-        Self { fake, store, dir }
-    }
-
-    pub fn config(&self) -> DiscordConfig {
+    /// The fake's URL and token, short timeouts, media under the home.
+    fn config(world: &World) -> DiscordConfig {
         let mut config = DiscordConfig {
-            bot_token: Some(Secret::new(self.fake.token())),
-            api_base_url: self.fake.api_base_url(),
+            bot_token: Some(Secret::new(world.fake.token())),
+            api_base_url: world.fake.api_base_url(),
             request_timeout_secs: 5,
             max_reconnect_delay_secs: 2,
             ..DiscordConfig::default()
         };
-        config.set_media_dir(self.dir.path().join("media"));
+        config.set_media_dir(world.media_dir());
         config
     }
 
-    /// Starts a gateway anyone may talk to, streaming on.
-    pub async fn start(&self, agent: impl Agent + 'static) -> Running {
-        let gateway = GatewayConfig {
-            allow_all_users: true,
-            ..GatewayConfig::default()
-        };
-        self.start_with(agent, gateway, self.config()).await
-    }
-
-    pub async fn start_with(
-        &self,
-        agent: impl Agent + 'static,
-        gateway: GatewayConfig,
-        config: DiscordConfig,
-    ) -> Running {
-        let adapter = DiscordAdapter::new(config).unwrap();
-        let streaming = StreamingConfig {
-            edit_interval: 1.0,
-            ..StreamingConfig::default()
-        };
-        let gateway = Gateway::builder(self.store.clone(), Arc::new(agent), gateway)
-            .adapter(Arc::new(adapter.clone()))
-            .streaming(streaming)
-            .output_dir(self.dir.path().join("output"))
-            .build()
-            .unwrap();
-        let health = gateway.health().clone();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(gateway.run(shutdown.clone()));
-        Running {
-            adapter,
-            health,
-            shutdown,
-            task: Some(task),
-        }
+    fn adapter(_world: &World, config: DiscordConfig) -> DiscordAdapter {
+        DiscordAdapter::new(config).unwrap()
     }
 }
 
-/// A gateway running on a [`World`]; stopped when dropped.
-pub struct Running {
-    /// For calling the adapter's own methods (threads).
-    #[allow(dead_code, reason = "not every test calls the adapter directly")]
-    pub adapter: DiscordAdapter,
-    pub health: Health,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            within("the gateway to stop", task).await.unwrap();
-        }
-    }
-
-    /// Waits until Discord is reported running (READY or RESUMED seen).
-    pub async fn connected(&self) {
-        let mut changes = self.health.subscribe();
-        within("Discord to connect", async {
-            loop {
-                if matches!(
-                    self.health.get("discord").map(|s| s.state),
-                    Some(ComponentState::Running)
-                ) {
-                    return;
-                }
-                changes.changed().await.unwrap();
-            }
-        })
-        .await;
-    }
-
-    /// Waits until Discord is marked failed; returns the reason.
-    pub async fn failed(&self) -> String {
-        let mut changes = self.health.subscribe();
-        within("Discord to fail", async {
-            loop {
-                if let Some(ComponentState::Failed { reason }) =
-                    self.health.get("discord").map(|s| s.state)
-                {
-                    return reason;
-                }
-                changes.changed().await.unwrap();
-            }
-        })
-        .await
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+pub type World = harness::World<Discord>;
 
 /// Waits until `channel` has at least `n` bot messages and none still
 /// shows the streaming cursor.
 pub async fn settled(fake: &FakeDiscord, channel: u64, n: usize) -> Vec<SentMessage> {
-    within(
-        "the replies to finish",
-        fake.wait_for(channel, |m| {
-            m.len() >= n && m.iter().all(|m| !m.current_content().contains('▉'))
-        }),
-    )
-    .await
+    let finished = harness::finished(n, SentMessage::current_content);
+    within("the replies to finish", fake.wait_for(channel, finished)).await
 }
 
+/// The text each message shows now.
 pub fn texts(messages: &[SentMessage]) -> Vec<String> {
-    messages
-        .iter()
-        .map(|m| m.current_content().to_owned())
-        .collect()
+    harness::texts(messages, SentMessage::current_content)
 }

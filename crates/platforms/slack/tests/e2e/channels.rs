@@ -1,8 +1,7 @@
 //! Channels and threads: only what is addressed to the bot is answered,
 //! in the message's thread, once.
 
-use crate::support::{World, settled, texts, within};
-use hermod_core::GatewayConfig;
+use crate::support::{World, allow_all, settled, texts, within};
 use hermod_slack::SlackConfig;
 use hermod_testkit::ScriptedAgent;
 use std::time::Duration;
@@ -53,12 +52,8 @@ async fn without_require_mention_every_channel_message_is_answered() {
         require_mention: false,
         ..world.config()
     };
-    let gateway = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
     let running = world
-        .start_with(ScriptedAgent::echo(), gateway, config)
+        .start_with(ScriptedAgent::echo(), allow_all(), config)
         .await;
     let team = world.fake.private_channel("team");
     let frank = world.fake.user("frank");
@@ -79,13 +74,9 @@ async fn other_bots_and_integrations_are_not_answered_and_reactions_show_work() 
         reactions: true,
         ..world.config()
     };
-    let gateway = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
     let agent = ScriptedAgent::with_delay(Duration::from_millis(1500));
     let stats = agent.stats();
-    let running = world.start_with(agent, gateway, config).await;
+    let running = world.start_with(agent, allow_all(), config).await;
     let general = world.fake.public_channel("general");
     world
         .fake

@@ -1,19 +1,14 @@
 //! The Events API over HTTP: signed requests answered, everything else
 //! refused before it is read, the URL handshake, retries dropped.
 
-use crate::support::{World, settled, within};
-use hermod_core::GatewayConfig;
+use crate::support::{Running, World, allow_all, events_config, settled, within};
 use hermod_testkit::ScriptedAgent;
 use hermod_testkit::slack::{DeliveryOutcome, Signing};
 
 /// Starts a gateway in Events API mode and points the fake at it.
-async fn start(world: &World, agent: ScriptedAgent) -> (crate::support::Running, String) {
-    let gateway = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
+async fn start(world: &World, agent: ScriptedAgent) -> (Running, String) {
     let running = world
-        .start_with(agent, gateway, world.events_config())
+        .start_with(agent, allow_all(), events_config(world))
         .await;
     let addr = within("the listener", async {
         loop {

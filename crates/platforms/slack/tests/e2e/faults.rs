@@ -1,15 +1,14 @@
 //! Failures: rate limits, a refused token, secrets, stopping promptly.
 
-use crate::support::{World, settled, within};
-use hermod_core::{AdapterError, ComponentState, Gateway, GatewayConfig, Messenger};
-use hermod_slack::{ConnectionState, SlackAdapter};
+use crate::support::{World, secrets, settled, within};
+use hermod_core::{AdapterError, Messenger};
+use hermod_slack::ConnectionState;
+use hermod_testkit::harness::outbound;
 use hermod_testkit::logs::Logs;
 use hermod_testkit::slack::Fault;
 use hermod_testkit::{ScriptedAgent, TestPlatform};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_rate_limited_update_is_honoured_and_the_final_text_arrives() {
@@ -50,18 +49,10 @@ async fn a_rate_limited_update_is_honoured_and_the_final_text_arrives() {
 #[tokio::test]
 async fn a_429_on_a_send_is_surfaced_and_blocks_only_that_channel() {
     let world = World::new().await;
-    let adapter = SlackAdapter::new(world.config()).unwrap();
+    let adapter = world.adapter(world.config());
     let one = world.fake.user("one").dm_channel();
     let two = world.fake.user("two").dm_channel();
-    let message = |channel: &str, text: &str| hermod_model::Outbound {
-        target: hermod_model::ChatTarget {
-            chat_id: channel.into(),
-            thread_id: None,
-        },
-        text: text.into(),
-        reply_to: None,
-        attachments: Vec::new(),
-    };
+    let message = |channel: &str, text: &str| outbound(channel, text);
     world
         .fake
         .fail_next("chat.postMessage", Fault::RateLimited { retry_after: 30 });
@@ -101,38 +92,16 @@ async fn a_refused_token_stops_only_slack_with_a_message_naming_the_variable() {
     world
         .fake
         .fail_next("auth.test", Fault::Error("invalid_auth".into()));
-    let slack = SlackAdapter::new(world.config()).unwrap();
     let other = TestPlatform::new("other");
-    let gateway = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
-    let gateway = Gateway::builder(
-        world.store.clone(),
-        Arc::new(ScriptedAgent::echo()),
-        gateway,
-    )
-    .adapter(Arc::new(slack.clone()))
-    .adapter(other.adapter())
-    .build()
-    .unwrap();
-    let health = gateway.health().clone();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(gateway.run(shutdown.clone()));
+    let running = world
+        .gateway(ScriptedAgent::echo())
+        .adapter(other.adapter())
+        .start(world.adapter(world.config()))
+        .await;
 
-    let reason = within("Slack to be marked failed", async {
-        loop {
-            let changed = health.subscribe();
-            if let Some(ComponentState::Failed { reason }) = health.get("slack").map(|s| s.state) {
-                break reason;
-            }
-            let mut changed = changed;
-            let _ = changed.changed().await;
-        }
-    })
-    .await;
+    let reason = running.failed().await;
     assert!(reason.contains("SLACK_BOT_TOKEN"), "{reason}");
-    assert_eq!(slack.connection_state(), ConnectionState::Failed);
+    assert_eq!(running.adapter.connection_state(), ConnectionState::Failed);
     assert_eq!(
         world.fake.calls_of("auth.test").len(),
         1,
@@ -151,9 +120,8 @@ async fn a_refused_token_stops_only_slack_with_a_message_naming_the_variable() {
         "{}",
         answer[0].text
     );
-    shutdown.cancel();
-    within("the gateway to stop", task).await.unwrap();
-    for secret in world.secrets() {
+    running.stop().await;
+    for secret in secrets(&world) {
         logs.assert_never_shows(&secret);
     }
 }
@@ -173,7 +141,7 @@ async fn secrets_never_reach_logs_or_debug_output() {
     let debug = format!("{:?} {:?}", running.adapter, world.config());
     running.stop().await;
     assert!(!logs.lines().is_empty(), "nothing was captured");
-    for secret in world.secrets() {
+    for secret in secrets(&world) {
         logs.assert_never_shows(&secret);
         assert!(!debug.contains(&secret), "Debug shows a secret");
     }

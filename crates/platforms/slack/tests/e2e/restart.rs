@@ -1,9 +1,8 @@
 //! A gateway stopped in the middle of a turn and started again: the
 //! message is not handled twice and the reply arrives once.
 
-use crate::support::{World, settled, within};
+use crate::support::{World, allow_all, settled, within};
 use hermod_core::GatewayConfig;
-use hermod_store::Store;
 use hermod_testkit::{ScriptedAgent, Step};
 use std::time::Duration;
 
@@ -18,9 +17,8 @@ async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
     let slow_stats = slow.stats();
     // Stopping gives the running turn a second, then cancels it.
     let gateway = GatewayConfig {
-        allow_all_users: true,
         drain_timeout_secs: 1,
-        ..GatewayConfig::default()
+        ..allow_all()
     };
     let running = world.start_with(slow, gateway, world.config()).await;
     alice.dm("hello");
@@ -42,17 +40,7 @@ async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
     let running = world.start(agent).await;
     let answers = settled(&world.fake, &dm, 1).await;
     assert_eq!(answers[0].current_text(), "echo: hello (0 earlier)");
-    within("the inbox and outbox to drain", async {
-        loop {
-            let unfinished = world.store.inbox_unfinished(0, 0).await.unwrap();
-            let pending = world.store.outbox_pending(0, 0).await.unwrap();
-            if unfinished.is_empty() && pending.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    world.drained().await;
     // The envelope comes again (as after an ack lost in the restart).
     assert!(world.fake.redeliver(&envelopes[0].envelope_id));
     alice.dm("next");

@@ -2,8 +2,8 @@
 //! frames — each message answered once, no reconnect loops.
 
 use crate::support::{World, settled, texts, within};
-use hermod_testkit::ScriptedAgent;
 use hermod_testkit::slack::{DisconnectReason, SlackConfig as FakeConfig};
+use hermod_testkit::{FakeSlack, ScriptedAgent};
 use std::time::Duration;
 
 /// A fake that times out acks and closes sockets quickly.
@@ -44,7 +44,7 @@ async fn every_envelope_is_acknowledged_at_once() {
 
 #[tokio::test]
 async fn an_envelope_whose_ack_was_lost_comes_again_and_is_answered_once() {
-    let world = World::with_fake(quick()).await;
+    let world = World::on(FakeSlack::with_config(quick()).await);
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
     let running = world.start(agent).await;
@@ -97,7 +97,7 @@ async fn an_envelope_whose_ack_was_lost_comes_again_and_is_answered_once() {
 
 #[tokio::test]
 async fn a_disconnect_message_reconnects_without_answering_twice() {
-    let world = World::with_fake(quick()).await;
+    let world = World::on(FakeSlack::with_config(quick()).await);
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
     let running = world.start(agent).await;

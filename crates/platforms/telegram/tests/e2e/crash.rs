@@ -51,17 +51,7 @@ fn killed_mid_turn_and_restarted_the_reply_arrives_once() {
         let running = world.start(agent).await;
         let answers = settled(&world.fake, 7001, 1).await;
         assert_eq!(answers[0].current_text(), "echo: hello (0 earlier)");
-        within("the inbox and outbox to drain", async {
-            loop {
-                let unfinished = world.store.inbox_unfinished(0, 0).await.unwrap();
-                let pending = world.store.outbox_pending(0, 0).await.unwrap();
-                if unfinished.is_empty() && pending.is_empty() {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
+        world.drained().await;
         assert_eq!(stats.inputs(), ["hello"], "the agent saw the message once");
         assert_eq!(world.fake.bot_messages(7001).len(), 1, "one reply");
         let session = world

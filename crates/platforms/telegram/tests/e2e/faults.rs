@@ -3,8 +3,9 @@
 
 use crate::support::{World, settled, within};
 use hermod_core::{AdapterError, Messenger};
-use hermod_telegram::{ConnectionState, TelegramAdapter};
+use hermod_telegram::ConnectionState;
 use hermod_testkit::ScriptedAgent;
+use hermod_testkit::harness::outbound;
 use hermod_testkit::telegram::Fault;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -92,16 +93,8 @@ async fn server_errors_and_dropped_connections_are_retried() {
 async fn a_failed_send_is_transient_and_429_blocks_the_chat() {
     let world = World::new().await;
     world.fake.open_chat(4003);
-    let adapter = TelegramAdapter::new(world.config(), world.store.clone()).unwrap();
-    let message = |text: &str| hermod_model::Outbound {
-        target: hermod_model::ChatTarget {
-            chat_id: "4003".into(),
-            thread_id: None,
-        },
-        text: text.into(),
-        reply_to: None,
-        attachments: Vec::new(),
-    };
+    let adapter = world.adapter(world.config());
+    let message = |text: &str| outbound(4003, text);
     world.fake.fail_next("sendMessage", Fault::ServerError(500));
     let err = adapter.send(message("a")).await.unwrap_err();
     assert!(matches!(err, AdapterError::Transient(_)), "{err:?}");
@@ -138,23 +131,12 @@ async fn a_failed_send_is_transient_and_429_blocks_the_chat() {
 async fn html_refused_by_telegram_is_resent_as_plain_text() {
     let world = World::new().await;
     world.fake.open_chat(4005);
-    let adapter = TelegramAdapter::new(world.config(), world.store.clone()).unwrap();
+    let adapter = world.adapter(world.config());
     world.fake.fail_next(
         "sendMessage",
         Fault::BadRequest("can't parse entities: Unsupported start tag".into()),
     );
-    let sent = adapter
-        .send(hermod_model::Outbound {
-            target: hermod_model::ChatTarget {
-                chat_id: "4005".into(),
-                thread_id: None,
-            },
-            text: "**bold** move".into(),
-            reply_to: None,
-            attachments: Vec::new(),
-        })
-        .await
-        .unwrap();
+    let sent = adapter.send(outbound(4005, "**bold** move")).await.unwrap();
     assert_eq!(sent.message_ids.len(), 1);
     let messages = world.fake.bot_messages(4005);
     assert_eq!(messages[0].raw_text, "bold move");

@@ -1,7 +1,7 @@
 //! Groups and forum topics: only messages addressed to the bot are
 //! answered, in the right topic.
 
-use crate::support::{World, settled, texts};
+use crate::support::{World, allow_all, settled, texts};
 use hermod_testkit::ScriptedAgent;
 
 const GROUP: i64 = -100_500;
@@ -69,11 +69,7 @@ async fn free_response_chats_answer_everything_and_bots_are_ignored() {
     let stats = agent.stats();
     let mut config = world.config();
     config.free_response_chats = vec![GROUP.to_string()];
-    let gateway = hermod_core::GatewayConfig {
-        allow_all_users: true,
-        ..hermod_core::GatewayConfig::default()
-    };
-    let running = world.start_with(agent, gateway, config).await;
+    let running = world.start_with(agent, allow_all(), config).await;
 
     world.fake.from_bot(GROUP, "@hermod_test_bot beep");
     world

@@ -1,7 +1,7 @@
 //! Inbound files: downloaded into the media directory and handed to the
 //! agent; files over the cap are skipped with a note.
 
-use crate::support::{World, settled};
+use crate::support::{World, allow_all, settled};
 use hermod_core::{DmBehavior, GatewayConfig};
 use hermod_model::{AttachmentKind, Outbound};
 use hermod_testkit::ScriptedAgent;
@@ -42,11 +42,7 @@ async fn a_file_over_the_cap_is_skipped_with_a_note() {
     let stats = agent.stats();
     let mut config = world.config();
     config.media_max_bytes = 16;
-    let gateway = GatewayConfig {
-        allow_all_users: true,
-        ..GatewayConfig::default()
-    };
-    let running = world.start_with(agent, gateway, config).await;
+    let running = world.start_with(agent, allow_all(), config).await;
 
     world.fake.user(3002, "Bob").dm_document(
         "big.pdf",

@@ -3,8 +3,8 @@
 //! nothing unrecorded is acknowledged, and the adapter reports its health.
 //! Timing runs on tokio's paused clock, so minutes of backoff pass at once.
 
-use crate::support::{World, degraded_reason, settled, within, within_for};
-use hermod_core::{AdapterError, ComponentState, ComponentStatus};
+use crate::support::{World, settled, within, within_for};
+use hermod_core::{AdapterError, ComponentState};
 use hermod_telegram::{ConnectionState, TelegramConfig};
 use hermod_testkit::ScriptedAgent;
 use hermod_testkit::logs::Logs;
@@ -79,7 +79,7 @@ async fn storage_failures_back_off_longer_each_time_and_lose_nothing() {
     // Not acknowledged: every attempt asked for the update again.
     assert!(world.fake.confirmed_offset() <= update);
     assert_eq!(world.fake.pending_updates().len(), 1);
-    let reason = degraded_reason(direct.health());
+    let reason = direct.degraded_reason();
     assert!(reason.contains("record"), "{reason}");
     assert!(!reason.contains(&world.fake.token()), "{reason}");
     assert_eq!(direct.adapter.connection_state(), ConnectionState::Retrying);
@@ -139,7 +139,7 @@ async fn failing_to_save_the_offset_backs_off_too_but_acknowledges_what_was_reco
     // The wait after the fifth failed save: at least 8 s.
     let last = calls[calls.len() - 1].at - calls[calls.len() - 2].at;
     assert!(last >= least_backoff(5), "{last:?}");
-    assert!(degraded_reason(direct.health()).contains("offset"));
+    assert!(direct.degraded_reason().contains("offset"));
     // Recorded, so acknowledged all the same: the last poll confirmed them.
     assert!(world.fake.pending_updates().is_empty());
 
@@ -181,7 +181,7 @@ async fn an_update_without_an_id_is_skipped_and_not_fetched_in_a_loop() {
         warnings.iter().any(|w| w.contains("update_id")),
         "{warnings:?}"
     );
-    assert!(degraded_reason(direct.health()).contains("update_id"));
+    assert!(direct.degraded_reason().contains("update_id"));
 
     // A good update after it acknowledges it too, and recovers.
     alice.dm("after");
@@ -241,7 +241,7 @@ async fn failing_polls_report_degraded_without_the_token_and_recover() {
     let run = direct.spawn();
 
     within("a retry", world.fake.wait_for_calls("getUpdates", 2)).await;
-    let reason = degraded_reason(direct.health());
+    let reason = direct.degraded_reason();
     assert!(reason.contains("Telegram"), "{reason}");
     assert!(reason.len() <= 200, "{reason}");
     within(
@@ -249,7 +249,7 @@ async fn failing_polls_report_degraded_without_the_token_and_recover() {
         world.fake.wait_for_calls("getUpdates", 4),
     )
     .await;
-    let reason = degraded_reason(direct.health());
+    let reason = direct.degraded_reason();
     assert!(!reason.contains(&world.fake.token()), "{reason}");
 
     // The fourth call is answered: a successful round.
@@ -315,19 +315,7 @@ async fn a_token_revoked_mid_run_stops_the_adapter_and_the_gateway_marks_it_fail
     settled(&world.fake, 9006, 1).await;
     world.fake.fail_next("getUpdates", Fault::Unauthorized);
 
-    let reason = within("the adapter to be marked failed", async {
-        loop {
-            if let Some(ComponentStatus {
-                state: ComponentState::Failed { reason },
-                ..
-            }) = running.health.get("telegram")
-            {
-                break reason;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let reason = running.failed().await;
     assert!(reason.contains("check TELEGRAM_BOT_TOKEN"), "{reason}");
     assert!(!reason.contains(&world.fake.token()), "{reason}");
     assert_eq!(running.adapter.connection_state(), ConnectionState::Failed);

@@ -5,37 +5,11 @@
 
 use crate::support::{World, texts, within, within_for};
 use hermod_core::Messenger;
-use hermod_model::{ChatTarget, Edit, MessageRef, Outbound};
+use hermod_testkit::harness::{edit, outbound};
 use hermod_testkit::telegram::Fault;
 use hermod_testkit::{ScriptedAgent, Step};
 use std::collections::HashSet;
 use std::time::Duration;
-
-fn chat(id: i64) -> ChatTarget {
-    ChatTarget {
-        chat_id: id.to_string(),
-        thread_id: None,
-    }
-}
-
-fn outbound(chat_id: i64, text: &str) -> Outbound {
-    Outbound {
-        target: chat(chat_id),
-        text: text.into(),
-        reply_to: None,
-        attachments: Vec::new(),
-    }
-}
-
-fn edit(chat_id: i64, id: &str, text: &str) -> Edit {
-    Edit {
-        message: MessageRef {
-            target: chat(chat_id),
-            message_id: id.into(),
-        },
-        text: text.into(),
-    }
-}
 
 /// Lines long enough that a reply of `n` of them needs several messages.
 fn lines(n: usize) -> String {
@@ -60,8 +34,7 @@ fn assert_no_edit_repeated(world: &World) {
 async fn the_ok_true_result_null_edit_is_one_call() {
     let world = World::new().await;
     world.fake.open_chat(5001);
-    let adapter =
-        hermod_telegram::TelegramAdapter::new(world.config(), world.store.clone()).unwrap();
+    let adapter = world.adapter(world.config());
     let sent = adapter.send(outbound(5001, "first")).await.unwrap();
     world.fake.answer_without_result("editMessageText");
 
@@ -115,8 +88,7 @@ async fn replies_after_an_edit_answered_without_a_result_are_not_delayed() {
 async fn an_edit_to_the_text_already_shown_is_success_and_never_retried() {
     let world = World::new().await;
     world.fake.open_chat(5003);
-    let adapter =
-        hermod_telegram::TelegramAdapter::new(world.config(), world.store.clone()).unwrap();
+    let adapter = world.adapter(world.config());
     let sent = adapter.send(outbound(5003, "same")).await.unwrap();
     world.fake.fail_next(
         "editMessageText",
@@ -138,8 +110,7 @@ async fn a_send_answered_without_a_result_is_delivered_once_without_an_id() {
     let world = World::new().await;
     world.fake.open_chat(5004);
     world.fake.answer_without_result("sendMessage");
-    let adapter =
-        hermod_telegram::TelegramAdapter::new(world.config(), world.store.clone()).unwrap();
+    let adapter = world.adapter(world.config());
     let sent = adapter.send(outbound(5004, "hello")).await.unwrap();
     assert!(sent.message_ids.is_empty(), "{sent:?}");
     assert_eq!(world.fake.calls_of("sendMessage").len(), 1);

@@ -1,7 +1,7 @@
 //! Webhook mode: Telegram posts updates to the adapter's listener, which
 //! checks the secret and bounds the body.
 
-use crate::support::{Running, World, degraded_reason, settled, within};
+use crate::support::{Running, World, allow_all, settled, within};
 use hermod_core::ComponentState;
 use hermod_model::Secret;
 use hermod_testkit::ScriptedAgent;
@@ -27,12 +27,8 @@ async fn start_hooked(world: &World) -> (Running, String) {
     config.webhook_url = Some(url.clone());
     config.webhook_secret = Some(Secret::new(SECRET));
     config.webhooks.port = Some(port);
-    let gateway = hermod_core::GatewayConfig {
-        allow_all_users: true,
-        ..hermod_core::GatewayConfig::default()
-    };
     let running = world
-        .start_with(ScriptedAgent::echo(), gateway, config)
+        .start_with(ScriptedAgent::echo(), allow_all(), config)
         .await;
     within("the webhook", world.fake.wait_for_calls("setWebhook", 1)).await;
     within("the webhook to be registered", async {
@@ -104,7 +100,7 @@ async fn an_update_that_cannot_be_recorded_is_refused_and_reported_until_storage
     // 500: Telegram keeps the update and delivers it again later.
     let statuses = world.fake.deliver_pending_webhook().await;
     assert_eq!(statuses, [StatusCode::INTERNAL_SERVER_ERROR]);
-    let reason = degraded_reason(&running.health);
+    let reason = running.degraded_reason();
     assert!(reason.contains("record"), "{reason}");
     assert!(!reason.contains(&world.fake.token()), "{reason}");
 
