@@ -3,7 +3,8 @@
 
 use super::Subject;
 use super::assert_hides_secrets;
-use super::harness::{Harness, Replies, WAIT, message, outbound, within};
+use super::harness::{Harness, Replies};
+use crate::harness::{PATIENCE, message_ref, outbound, within};
 use hermod_core::AdapterError;
 use hermod_model::{Edit, LengthUnit, Sent};
 use std::future::Future;
@@ -55,7 +56,7 @@ pub async fn sends_report_every_message_id(subject: impl Future<Output = Subject
 
     if caps.can_edit {
         let edit = Edit {
-            message: message(&chat, &first.message_ids[0]),
+            message: message_ref(&chat, &first.message_ids[0]),
             text: "first message, edited".to_owned(),
         };
         within("the edit", h.messenger().edit(edit))
@@ -71,7 +72,8 @@ pub async fn sends_report_every_message_id(subject: impl Future<Output = Subject
     if caps.can_delete {
         within(
             "the delete",
-            h.messenger().delete(message(&chat, &second.message_ids[0])),
+            h.messenger()
+                .delete(message_ref(&chat, &second.message_ids[0])),
         )
         .await
         .expect("deleting a message the adapter sent works");
@@ -159,7 +161,7 @@ pub async fn edits_keep_the_minimum_interval(subject: impl Future<Output = Subje
     let chat = h.peer.user_dm("hello").await;
     let sent = send(&h, &chat, "version 0").await;
     let edit = |text: &str| Edit {
-        message: message(&chat, &sent.message_ids[0]),
+        message: message_ref(&chat, &sent.message_ids[0]),
         text: text.to_owned(),
     };
     let started = Instant::now();
@@ -298,7 +300,7 @@ pub async fn secrets_stay_hidden(subject: impl Future<Output = Subject>) {
     )
     .await;
     assert_hides_secrets("an error", &format!("{nowhere:?}"), &secrets);
-    let (stopped, _) = h.stop(WAIT).await;
+    let (stopped, _) = h.stop(PATIENCE).await;
     assert_hides_secrets("the result of run", &format!("{stopped:?}"), &secrets);
 
     let logs = h.logs.text();

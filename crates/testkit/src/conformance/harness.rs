@@ -3,12 +3,13 @@
 
 use super::{Peer, Subject, assert_hides_secrets};
 use crate::agent::ScriptedAgent;
+use crate::harness::{Launch, PATIENCE, allow_all, within};
 use async_trait::async_trait;
 use hermod_core::{
     Adapter, AdapterContext, AdapterError, DmBehavior, Gateway, GatewayConfig, Messenger,
     StreamingConfig,
 };
-use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef, Outbound, PlatformId, Sent};
+use hermod_model::{Capabilities, Edit, MessageRef, Outbound, PlatformId, Sent};
 use hermod_store::SqliteStore;
 use std::future::Future;
 use std::io;
@@ -19,18 +20,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::subscriber::DefaultGuard;
-
-/// Bound on any single wait, so a hang fails with a message instead of
-/// stalling the test run. Far above what a working adapter needs.
-pub(crate) const WAIT: Duration = Duration::from_secs(30);
-
-/// Awaits `future`, failing the test with `what` after [`WAIT`].
-pub(crate) async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
-}
 
 /// Everything written through `tracing` while installed.
 #[derive(Debug, Clone, Default)]
@@ -176,24 +165,21 @@ impl Harness {
         });
         let agent = ScriptedAgent::echo();
         let config = match replies {
-            Replies::Echo => GatewayConfig {
-                allow_all_users: true,
-                ..GatewayConfig::default()
-            },
+            Replies::Echo => allow_all(),
             Replies::Off => GatewayConfig {
                 unauthorized_dm_behavior: Some(DmBehavior::Ignore),
                 ..GatewayConfig::default()
             },
         };
         let store = Arc::new(SqliteStore::open_in_memory().expect("an in-memory store"));
-        let gateway = Gateway::builder(store, Arc::new(agent.clone()), config)
-            .adapter(observed)
+        let gateway = Launch::new(store, Arc::new(agent.clone()))
+            .config(config)
             .streaming(StreamingConfig {
                 enabled: false,
                 ..StreamingConfig::default()
             })
-            .build()
-            .expect("the gateway builds");
+            .adapter(observed)
+            .build();
         let shutdown = CancellationToken::new();
         let ctx = AdapterContext {
             inbound: gateway.inbound(),
@@ -275,33 +261,9 @@ impl Harness {
     pub(crate) async fn finish(mut self) {
         if self.run.is_some() {
             // Stopping is checked elsewhere; here it only must not hang.
-            let _ = self.stop(WAIT).await;
+            let _ = self.stop(PATIENCE).await;
         }
         let secrets = self.peer.secrets();
         assert_hides_secrets("the log output", &self.logs.text(), &secrets);
-    }
-}
-
-/// A text message to `chat_id`.
-pub(crate) fn outbound(chat_id: &str, text: &str) -> Outbound {
-    Outbound {
-        target: target(chat_id),
-        text: text.to_owned(),
-        reply_to: None,
-        attachments: Vec::new(),
-    }
-}
-
-pub(crate) fn message(chat_id: &str, message_id: &str) -> MessageRef {
-    MessageRef {
-        target: target(chat_id),
-        message_id: message_id.to_owned(),
-    }
-}
-
-fn target(chat_id: &str) -> ChatTarget {
-    ChatTarget {
-        chat_id: chat_id.to_owned(),
-        thread_id: None,
     }
 }

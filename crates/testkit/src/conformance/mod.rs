@@ -63,7 +63,7 @@ pub use checks::{
     rate_limits_are_surfaced, run_stops_within_a_second_of_shutdown, secrets_stay_hidden,
     sends_report_every_message_id, unknown_events_are_ignored,
 };
-pub use peers::{TelegramPeer, TestPlatformPeer};
+pub use peers::{DiscordPeer, SlackPeer, TelegramPeer, TestPlatformPeer};
 
 use async_trait::async_trait;
 use hermod_core::Adapter;
