@@ -29,6 +29,7 @@ mod supervisor;
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, TurnEnded, Typing};
 pub use clock::{Clock, new_session_id, now_ms};
+pub use commands::menu as command_menu;
 pub use config::{
     AccessMode, BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy,
 };

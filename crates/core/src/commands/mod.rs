@@ -155,6 +155,16 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &version::Version,
 ];
 
+/// The built-in commands as a platform's command menu lists them (name,
+/// description), in `/help` order: platforms with a native command menu
+/// register it from this, so a new command shows up everywhere at once.
+pub fn menu() -> Vec<(String, String)> {
+    COMMANDS
+        .iter()
+        .map(|c| (c.spec().name.to_owned(), c.spec().description.to_owned()))
+        .collect()
+}
+
 /// Finds a command by name or alias (names are already lower-case).
 pub(crate) fn find(name: &str) -> Option<&'static dyn Command> {
     COMMANDS
@@ -237,6 +247,18 @@ mod tests {
             assert!(!spec.description.is_empty());
         }
         assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn the_menu_lists_every_command_once_within_menu_limits() {
+        let menu = menu();
+        assert_eq!(menu.len(), COMMANDS.len());
+        assert_eq!(menu[0].0, "new");
+        // The strictest menu known caps a description at 100 characters.
+        assert!(
+            menu.iter()
+                .all(|(_, d)| (1..=100).contains(&d.chars().count()))
+        );
     }
 
     #[test]

@@ -23,39 +23,6 @@ pub const DEFAULT_API_BASE_URL: &str = "https://api.telegram.org";
 /// The largest file the public Bot API lets a bot download (`getFile`).
 pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 20 * 1024 * 1024;
 
-/// The commands registered with `setMyCommands` (Telegram's `/` menu):
-/// the gateway's built-in slash commands.
-const DEFAULT_COMMANDS: &[(&str, &str)] = &[
-    ("new", "Start a new conversation"),
-    ("stop", "Stop the running reply and drop queued messages"),
-    ("status", "Show this conversation's state"),
-    ("help", "List the commands you can use"),
-    (
-        "whoami",
-        "Show who you are to the gateway and what you may run",
-    ),
-    ("retry", "Answer your last message again"),
-    ("undo", "Remove the last N exchanges from the conversation"),
-    ("title", "Show or set this conversation's title"),
-    ("resume", "Continue an earlier conversation"),
-    ("sessions", "List this chat's recent conversations"),
-    ("usage", "Show the tokens this conversation used"),
-    ("model", "Show or switch the model for this conversation"),
-    ("queue", "Send a message that waits for the current reply"),
-    ("steer", "Add guidance to the reply in progress"),
-    (
-        "background",
-        "Run a prompt on the side; the result is posted here",
-    ),
-    ("approve", "Allow what the agent asked to do"),
-    ("deny", "Refuse what the agent asked to do"),
-    (
-        "sethome",
-        "Make this chat the home channel for scheduled results",
-    ),
-    ("version", "Show hermod's version"),
-];
-
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramConfig {
@@ -141,10 +108,7 @@ impl Default for TelegramConfig {
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 60,
             media_dir: None,
-            commands: DEFAULT_COMMANDS
-                .iter()
-                .map(|(name, description)| ((*name).to_owned(), (*description).to_owned()))
-                .collect(),
+            commands: hermod_core::command_menu(),
         }
     }
 }
