@@ -27,7 +27,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hermod_core::BuildContext;
-use hermod_model::{EnvVars, Secret};
+use hermod_model::Secret;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -69,17 +69,6 @@ impl Default for WebhookConfig {
 }
 
 impl WebhookConfig {
-    /// Reads `WEBHOOK_HOST` and `WEBHOOK_PORT`.
-    pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
-        if let Some(host) = env.get("WEBHOOK_HOST") {
-            self.host = Some(host.trim().to_owned());
-        }
-        if let Some(port) = env.get_parsed::<u16>("WEBHOOK_PORT")? {
-            self.port = Some(port);
-        }
-        Ok(())
-    }
-
     pub fn host(&self) -> &str {
         self.host.as_deref().unwrap_or(DEFAULT_WEBHOOK_HOST)
     }

@@ -38,10 +38,11 @@ fn the_address_comes_from_webhook_host_and_port() {
     let env: EnvVars = [("WEBHOOK_HOST", "0.0.0.0"), ("WEBHOOK_PORT", "9000")]
         .into_iter()
         .collect();
-    config.apply_env(&env).unwrap();
+    crate::config::apply_env(&mut config, &env).unwrap();
     assert_eq!(config.addr(), "0.0.0.0:9000");
     let bad: EnvVars = [("WEBHOOK_PORT", "http")].into_iter().collect();
-    assert!(config.apply_env(&bad).unwrap_err().contains("WEBHOOK_PORT"));
+    let err = crate::config::apply_env(&mut config, &bad).unwrap_err();
+    assert!(err.contains("WEBHOOK_PORT"), "{err}");
 }
 
 #[test]
