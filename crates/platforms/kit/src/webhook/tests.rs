@@ -1,5 +1,6 @@
 use super::*;
 use axum::http::HeaderValue;
+use hermod_model::EnvVars;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Answers 200 with the body it got, counting calls.
