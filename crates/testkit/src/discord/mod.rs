@@ -29,8 +29,10 @@
 //!
 //! Scripting: users ([`FakeUser`]) write DMs and guild messages with
 //! mentions, replies and attachments (downloadable from the fake's CDN
-//! path with signed URLs), edit and delete them, and use slash commands;
-//! guilds ([`FakeGuild`]) have channels, threads, roles and members.
+//! path with signed URLs, and held back while a test keeps them in
+//! flight: [`FakeDiscord::hold_downloads`]), edit and delete them, and use
+//! slash commands; guilds ([`FakeGuild`]) have channels, threads, roles
+//! and members.
 //! Faults: scripted REST failures ([`Fault`]), session answers
 //! ([`SessionFault`]), and gateway controls — reconnect, invalid session,
 //! dropped socket, a chosen close code, malformed frames, no heartbeat
@@ -49,6 +51,7 @@
 //! when the handle is dropped.
 
 mod body;
+mod cdn;
 mod commands;
 mod controls;
 mod errors;
@@ -67,6 +70,7 @@ mod state;
 mod threads;
 mod users;
 
+pub use cdn::DownloadHold;
 pub use faults::{Fault, SessionFault};
 pub use guild::FakeGuild;
 pub use ratelimit::{Budget, RateLimitMode, Scope};

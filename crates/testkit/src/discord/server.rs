@@ -13,7 +13,7 @@ use super::faults::{Refusal, Verdict};
 use super::rest::{self, Answer, Reply};
 use super::routes::{Matched, Route, match_route};
 use super::state::{FakeCall, Shared, State};
-use super::{commands, gateway, interactions, threads};
+use super::{cdn, commands, gateway, interactions, threads};
 use crate::peer::{Cut, PeerListener, RequestHead};
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -49,7 +49,7 @@ async fn handle(
     }
     if let Some(rest) = path.strip_prefix("/attachments/") {
         let query = request.uri().query().map(str::to_owned);
-        return cdn(&shared, rest, query.as_deref());
+        return cdn::download(&shared, rest, query.as_deref()).await;
     }
     let via_resume_url = match path.trim_end_matches('/') {
         "" => false,
@@ -235,66 +235,6 @@ fn call(shared: &Shared, s: &mut State, m: &Matched, body: &Body, with_response:
         | Route::CreateFollowupMessage
         | Route::EditFollowupMessage => interactions::webhook(shared, s, m, body),
     }
-}
-
-/// `GET /attachments/{channel}/{id}/{filename}?ex=..&is=..&hm=..`: the
-/// file, if the URL is the one the fake signed (a stripped query is
-/// refused, as Discord's CDN refuses unsigned attachment URLs).
-fn cdn(shared: &Shared, path: &str, query: Option<&str>) -> Response {
-    let gone = || {
-        (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "text/plain")],
-            "This content is no longer available.",
-        )
-            .into_response()
-    };
-    let mut s = shared.lock();
-    s.cdn_downloads += 1;
-    let parts: Vec<&str> = path.split('/').collect();
-    let [channel, id, filename] = parts.as_slice() else {
-        return gone();
-    };
-    let signature = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "hm")
-        .map(|(_, v)| v.into_owned());
-    let stored = id.parse::<u64>().ok().and_then(|id| s.files.get(&id));
-    let Some(stored) = stored else {
-        return gone();
-    };
-    let url_matches = signature.as_deref() == Some(stored.signature.as_str())
-        && rest_path_matches(&s, channel, id, filename, &stored.file.filename);
-    if !url_matches {
-        return gone();
-    }
-    let content_type = stored
-        .file
-        .content_type
-        .clone()
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let bytes = stored.file.bytes.clone();
-    drop(s);
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, content_type)],
-        bytes,
-    )
-        .into_response()
-}
-
-fn rest_path_matches(
-    s: &State,
-    channel: &str,
-    id: &str,
-    filename: &str,
-    stored_name: &str,
-) -> bool {
-    let channel_known = channel
-        .parse::<u64>()
-        .is_ok_and(|c| s.channels.contains_key(&c));
-    channel_known
-        && id.parse::<u64>().is_ok()
-        && super::routes::percent_decode(filename) == stored_name
 }
 
 fn add_headers(map: &mut HeaderMap, headers: &[(&'static str, String)]) {

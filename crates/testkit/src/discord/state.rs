@@ -364,7 +364,13 @@ pub(crate) struct State {
     /// 429 answers served (budgets and scripted faults).
     pub(crate) served_429s: usize,
     pub(crate) files: HashMap<u64, StoredFile>,
+    /// Attachment downloads asked for, served or not.
     pub(crate) cdn_downloads: usize,
+    /// Live [`DownloadHold`](super::DownloadHold)s; downloads wait while
+    /// there is one.
+    pub(crate) cdn_holds: usize,
+    /// Downloads waiting on a hold now.
+    pub(crate) held_downloads: usize,
     /// Recent `nonce`s of bot messages with `enforce_nonce`.
     pub(crate) nonces: HashMap<String, (u64, Instant)>,
     pub(crate) gateway: GatewayState,
@@ -392,6 +398,8 @@ impl State {
             served_429s: 0,
             files: HashMap::new(),
             cdn_downloads: 0,
+            cdn_holds: 0,
+            held_downloads: 0,
             nonces: HashMap::new(),
             gateway,
         }
