@@ -36,7 +36,7 @@ pub enum PostKind {
     Raw,
 }
 
-/// How to sign a request (see [`super::FakeSlack::post_to_request_url`]).
+/// How to sign a request (see [`super::FakeSlack::post_to`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signing {
     /// As Slack signs.
