@@ -8,4 +8,5 @@
 
 mod conversation;
 mod gateway;
+mod reactions;
 mod support;

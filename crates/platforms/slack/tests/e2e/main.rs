@@ -11,6 +11,7 @@ mod channels;
 mod conversation;
 mod events_api;
 mod faults;
+mod reactions;
 mod restart;
 mod socket;
 mod support;
