@@ -8,5 +8,6 @@
 
 mod conversation;
 mod gateway;
+mod interactions;
 mod reactions;
 mod support;
