@@ -29,9 +29,14 @@
 //!   mis-signed requests for negative tests.
 //!
 //! Users ([`FakeSlack::user`]) write DMs, channel messages, mentions,
-//! thread replies, edits and deletions; each becomes the events Slack
-//! sends. What the bot posts, edits, deletes and reacts with is recorded
-//! per channel and thread ([`FakeSlack::bot_messages`]), with every call
+//! thread replies, edits and deletions, and share files ([`NewFile`]);
+//! each becomes the events Slack sends. A shared file's private URL
+//! serves it only with the bot token in `Authorization: Bearer`, and
+//! answers with Slack's HTML sign-in page (HTTP 200) without it or when
+//! the token lacks `files:read` ([`FakeSlack::set_files_read_scope`]);
+//! every request is recorded ([`FakeSlack::file_downloads`]). What the
+//! bot posts, edits, deletes and reacts with is recorded per channel and
+//! thread ([`FakeSlack::bot_messages`]), with every call
 //! ([`FakeSlack::calls`]); `wait_for*` methods are woken by changes and
 //! never poll. Failures are scripted per method ([`FakeSlack::fail_next`])
 //! and rate-limit budgets ([`Budget`]) count overruns, answered 429 when
@@ -42,8 +47,9 @@
 //! 50-block limit, `response_url` posts, ephemeral messages, history and
 //! other read methods, multi-person DMs, Enterprise Grid, Slack's app-wide
 //! limit on events (30,000 an hour), connections refreshed on their own
-//! after `approximate_connection_time` (disconnects come on demand), and
-//! `message` events for shared files.
+//! after `approximate_connection_time` (disconnects come on demand),
+//! `files.info`, thumbnails, and files shared after the message that
+//! uploaded them (`file_shared`).
 //!
 //! The server is listening when [`FakeSlack::start`] returns and stops
 //! when the handle is dropped.
@@ -56,6 +62,7 @@ mod limits;
 mod server;
 mod socket;
 mod state;
+mod user_files;
 mod users;
 mod web_api;
 
@@ -64,6 +71,7 @@ pub use http_events::{DeliveryOutcome, HttpDelivery, PostKind, Signing, UrlVerif
 pub use limits::{Budget, Fault};
 pub use socket::{Ack, DisconnectReason, EnvelopeKind, SentEnvelope, SocketConnection};
 pub use state::{BotMessage, MessageEdit, SlackCall, UploadedFile};
+pub use user_files::{FileDownload, NewFile};
 pub use users::{Posted, SlackUser};
 
 use serde_json::{Value, json};
@@ -326,6 +334,19 @@ impl FakeSlack {
     /// Every file announced with `files.getUploadURLExternal`, by id.
     pub fn uploaded_files(&self) -> Vec<UploadedFile> {
         self.shared.lock().files.values().cloned().collect()
+    }
+
+    /// Grants the bot token the `files:read` scope (the default) or takes
+    /// it away. Without it, a shared file's private URL answers with
+    /// Slack's HTML sign-in page and HTTP 200, as Slack does.
+    pub fn set_files_read_scope(&self, granted: bool) {
+        self.shared
+            .update(|s| s.shared_files.no_files_read = !granted);
+    }
+
+    /// Every request for a shared file's private URL, in order.
+    pub fn file_downloads(&self) -> Vec<FileDownload> {
+        self.shared.lock().shared_files.downloads.clone()
     }
 
     /// Every Web API call with a valid token, in order of arrival.

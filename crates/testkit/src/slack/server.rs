@@ -4,13 +4,13 @@
 
 use super::limits::ApiError;
 use super::state::{Shared, SlackCall};
-use super::{files, socket, web_api};
+use super::{files, socket, user_files, web_api};
 use crate::peer::{Body, BodyError, Cut, PeerListener, form_fields, read_body};
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -95,6 +95,7 @@ pub(crate) async fn start(shared: Arc<Shared>) -> SocketAddr {
     let app = Router::new()
         .route("/api/{method}", any(api))
         .route("/upload/v1/{file_id}", post(files::upload))
+        .route("/files-pri/{key}/{*rest}", get(user_files::serve))
         .route("/link", any(socket::connect))
         .route("/link/", any(socket::connect))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

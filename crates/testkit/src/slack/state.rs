@@ -7,6 +7,7 @@ use super::config::SlackConfig;
 use super::http_events::HttpState;
 use super::limits::LimitState;
 use super::socket::SocketState;
+use super::user_files::FileState;
 use crate::peer::{Recorder, Watched};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -172,6 +173,8 @@ pub(crate) struct State {
     /// Every message, in order of posting.
     pub(crate) messages: Vec<StoredMessage>,
     pub(crate) files: BTreeMap<String, UploadedFile>,
+    /// Files users shared, their downloads and the `files:read` switch.
+    pub(crate) shared_files: FileState,
     pub(crate) calls: Recorder<SlackCall>,
     /// Requests refused as `not_authed`, `invalid_auth` or
     /// `not_allowed_token_type`.

@@ -1,12 +1,13 @@
 //! [`SlackUser`]: someone in the workspace writing to the bot. Each action
-//! becomes the events Slack would send the app: a DM or channel message,
-//! an `app_mention` beside it when the bot is mentioned in a channel,
-//! thread replies, `message_changed`, `message_deleted`, slash commands
-//! and button clicks.
+//! becomes the events Slack would send the app: a DM or channel message
+//! (with files: `file_share`), an `app_mention` beside it when the bot is
+//! mentioned in a channel, thread replies, `message_changed`,
+//! `message_deleted`, slash commands and button clicks.
 
 use super::events;
 use super::socket::EnvelopeKind;
 use super::state::{Author, BotMessage, Channel, Shared, State, StoredMessage};
+use super::user_files::{self, NewFile};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -78,6 +79,21 @@ impl SlackUser {
     pub fn mention_bot_in(&self, channel: &str, text: &str) -> Posted {
         let text = format!("<@{}> {text}", self.shared.config.bot_user_id);
         self.write(channel, &text, None)
+    }
+
+    /// A direct message to the bot sharing `files`, with `text` (which
+    /// may be empty): a `file_share` message.
+    pub fn dm_files(&self, text: &str, files: &[NewFile]) -> Posted {
+        let dm = self.dm_channel();
+        self.write_with(&dm, text, None, files)
+    }
+
+    /// A message in `channel` sharing `files`, with `text`.
+    ///
+    /// # Panics
+    /// When the fake has no such channel.
+    pub fn share_files_in(&self, channel: &str, text: &str, files: &[NewFile]) -> Posted {
+        self.write_with(channel, text, None, files)
     }
 
     /// A reply in the thread of message `thread_ts` of `channel`.
@@ -171,6 +187,16 @@ impl SlackUser {
     }
 
     fn write(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> Posted {
+        self.write_with(channel, text, thread_ts, &[])
+    }
+
+    fn write_with(
+        &self,
+        channel: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+        files: &[NewFile],
+    ) -> Posted {
         let shared = self.shared.clone();
         shared.update(|s| {
             let channel = self::channel(s, channel);
@@ -186,7 +212,25 @@ impl SlackUser {
             });
             let ts = s.next_ts();
             let thread = parent.as_ref().map(|(t, u)| (t.as_str(), u.as_str()));
-            let message = events::user_message(&shared, s, &self.id, text, &ts, thread);
+            let mut message = events::user_message(&shared, s, &self.id, text, &ts, thread);
+            let mut ids = Vec::new();
+            if !files.is_empty() {
+                let objects: Vec<_> = files
+                    .iter()
+                    .map(|file| user_files::share(&shared, s, &self.id, file))
+                    .collect();
+                ids = objects
+                    .iter()
+                    .filter_map(|o| o["id"].as_str().map(str::to_owned))
+                    .collect();
+                message["subtype"] = json!("file_share");
+                message["files"] = json!(objects);
+                message["upload"] = json!(true);
+                message["display_as_bot"] = json!(false);
+                if let Some(fields) = message.as_object_mut().filter(|_| text.is_empty()) {
+                    fields.remove("blocks");
+                }
+            }
             let record = BotMessage {
                 channel: channel.id.clone(),
                 ts: ts.clone(),
@@ -197,7 +241,7 @@ impl SlackUser {
                 edits: Vec::new(),
                 deleted: false,
                 reactions: Vec::new(),
-                files: Vec::new(),
+                files: ids,
             };
             let stored = StoredMessage {
                 author: Author::User(self.id.clone()),
