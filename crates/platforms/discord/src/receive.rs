@@ -15,7 +15,11 @@ use hermod_model::{ChatType, Content, InboundEvent, Source};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
+
+/// Events waiting for the in-order handler (messages, READY, channels).
+const ORDERED_QUEUE: usize = 256;
 
 /// Longest problem description logged, in characters.
 const MAX_PROBLEM: usize = 160;
@@ -27,12 +31,50 @@ const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
 const EPHEMERAL: u64 = 1 << 6;
 
 impl DiscordAdapter {
-    /// Handles dispatches until the gateway stops.
+    /// Handles dispatches until the gateway stops. Interactions are
+    /// answered beside everything else: Discord wants one answered within
+    /// three seconds, and a message ahead of it may still be downloading
+    /// its files. The rest is handled in order. Interaction tasks belong
+    /// to this future: they end with it.
     pub(crate) async fn handle_events(
         &self,
         ctx: &AdapterContext,
         mut queue: mpsc::Receiver<Event>,
     ) {
+        let (ordered, ordered_queue) = mpsc::channel(ORDERED_QUEUE);
+        let in_order = self.handle_in_order(ctx, ordered_queue);
+        tokio::pin!(in_order);
+        let mut interactions = JoinSet::new();
+        // An event taken from the queue while the in-order handler is full.
+        let mut waiting: Option<Event> = None;
+        loop {
+            tokio::select! {
+                () = &mut in_order => break,
+                Some(ended) = interactions.join_next(), if !interactions.is_empty() => {
+                    if let Err(e) = ended
+                        && e.is_panic()
+                    {
+                        warn!("handling an interaction panicked");
+                    }
+                }
+                permit = ordered.reserve(), if waiting.is_some() => match (permit, waiting.take()) {
+                    (Ok(permit), Some(event)) => permit.send(event),
+                    _ => break,
+                },
+                event = queue.recv(), if waiting.is_none() => match event {
+                    Some(Event::Interaction(raw)) => {
+                        let (adapter, ctx) = (self.clone(), ctx.clone());
+                        interactions.spawn(async move { adapter.handle_interaction(raw, &ctx).await });
+                    }
+                    Some(event) => waiting = Some(event),
+                    None => break,
+                },
+            }
+        }
+    }
+
+    /// Handles everything but interactions, one event at a time.
+    async fn handle_in_order(&self, ctx: &AdapterContext, mut queue: mpsc::Receiver<Event>) {
         while let Some(event) = queue.recv().await {
             match event {
                 Event::Ready => {
@@ -41,13 +83,7 @@ impl DiscordAdapter {
                     }
                 }
                 Event::Message(raw) => self.handle_message(raw, ctx).await,
-                // Discord wants an interaction answered within three
-                // seconds: it does not wait behind messages whose files
-                // are still downloading.
-                Event::Interaction(raw) => {
-                    let (adapter, ctx) = (self.clone(), ctx.clone());
-                    tokio::spawn(async move { adapter.handle_interaction(raw, &ctx).await });
-                }
+                Event::Interaction(raw) => self.handle_interaction(raw, ctx).await,
                 Event::Guild(raw) => match serde_json::from_value::<GuildCreate>(raw) {
                     Ok(guild) => {
                         for channel in guild.channels.iter().chain(&guild.threads) {

@@ -8,8 +8,6 @@ use hermod_testkit::ScriptedAgent;
 use hermod_testkit::discord::{FakeFile, Post, Route};
 
 #[tokio::test]
-#[ignore = "the adapter takes interactions from the same in-order queue as messages, \
-            so a slash command still waits behind a message's download"]
 async fn a_slash_command_is_deferred_while_a_message_waits_on_its_download() {
     let world = World::new().await;
     let agent = ScriptedAgent::echo();
