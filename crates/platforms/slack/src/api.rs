@@ -148,6 +148,19 @@ impl WebApi {
         parse_answer(method, token, status, retry_after, &body)
     }
 
+    /// A GET of a file Slack hosts (a file object's `url_private_download`)
+    /// with the bot token in `Authorization: Bearer`, as Slack's file
+    /// URLs require, for the kit's `MediaDir`. The token goes wherever
+    /// `url` points, so callers pass only URLs [`crate::files`] found on
+    /// Slack's hosts; on a redirect to another host, reqwest drops the
+    /// header. The URL is never logged.
+    pub(crate) fn download(&self, url: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(url)
+            .bearer_auth(self.bot_token.expose())
+            .timeout(self.timeout.max(Duration::from_secs(120)))
+    }
+
     /// POSTs a file's bytes to the URL `files.getUploadURLExternal` gave.
     /// That URL is its own credential: it is never logged.
     pub(crate) async fn upload(

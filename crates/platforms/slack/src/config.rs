@@ -14,6 +14,7 @@ use hermod_adapter_kit::WebhookConfig;
 use hermod_adapter_kit::config::{Choice, Env, EnvSettings, check_http_url, check_limits};
 use hermod_model::Secret;
 use serde::{Deserialize, Deserializer};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Slack's Web API.
@@ -21,6 +22,9 @@ pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api";
 
 /// Where the Events API posts on the shared webhook listener.
 pub const EVENTS_PATH: &str = "/slack/events";
+
+/// The largest inbound file downloaded by default (as for Discord).
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 25 * 1024 * 1024;
 
 /// `SLACK_ALLOW_BOTS`: which other bots' messages are answered. In
 /// `config.yaml`, also `true` (all) or `false` (none).
@@ -84,6 +88,8 @@ pub struct SlackConfig {
     pub require_mention: bool,
     /// `SLACK_REACTIONS`: 👀 on a message while its answer is being worked on.
     pub reactions: bool,
+    /// `SLACK_MEDIA_MAX_BYTES`: larger inbound files are not downloaded.
+    pub media_max_bytes: u64,
     /// `WEBHOOK_HOST` and `WEBHOOK_PORT`: the listener every webhook
     /// platform shares, where the Events API posts.
     #[serde(skip)]
@@ -93,6 +99,10 @@ pub struct SlackConfig {
     /// `SLACK_MAX_RECONNECT_DELAY`: cap of the backoff between failed
     /// connection attempts, in seconds.
     pub max_reconnect_delay_secs: u64,
+    /// Where inbound files are saved (`HERMOD_HOME/media`), set by the
+    /// runtime through [`SlackConfig::set_media_dir`].
+    #[serde(skip)]
+    pub media_dir: Option<PathBuf>,
 }
 
 impl Default for SlackConfig {
@@ -107,9 +117,11 @@ impl Default for SlackConfig {
             require_mention: true,
             // As in Hermes: 👀 on a message while it is being answered.
             reactions: true,
+            media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
             webhooks: WebhookConfig::default(),
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 60,
+            media_dir: None,
         }
     }
 }
@@ -126,6 +138,7 @@ impl EnvSettings for SlackConfig {
         env.choice("SLACK_ALLOW_BOTS", &mut self.allow_bots);
         env.flag("SLACK_REQUIRE_MENTION", &mut self.require_mention);
         env.flag("SLACK_REACTIONS", &mut self.reactions);
+        env.number("SLACK_MEDIA_MAX_BYTES", &mut self.media_max_bytes).at_least(1);
         env.nested(&mut self.webhooks);
         env.seconds("SLACK_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
         env.seconds("SLACK_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
@@ -153,6 +166,16 @@ impl SlackConfig {
         } else {
             None
         }
+    }
+
+    /// Sets where inbound files are saved.
+    pub fn set_media_dir(&mut self, dir: impl Into<PathBuf>) {
+        self.media_dir = Some(dir.into());
+    }
+
+    /// Where inbound files are saved ([`hermod_adapter_kit::config::media_dir`]).
+    pub fn media_dir(&self) -> PathBuf {
+        hermod_adapter_kit::config::media_dir(self.media_dir.as_deref())
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {
@@ -261,6 +284,8 @@ mod tests {
         assert!(c.reactions);
         assert_eq!(c.allow_bots, AllowBots::None);
         assert_eq!(c.mode(), None);
+        assert_eq!(c.media_max_bytes, 25 * 1024 * 1024);
+        assert_eq!(c.media_dir, None);
     }
 
     #[test]
@@ -298,6 +323,7 @@ mod tests {
             ("SLACK_REACTIONS", "true"),
             ("SLACK_REQUEST_TIMEOUT", "5"),
             ("SLACK_MAX_RECONNECT_DELAY", "7"),
+            ("SLACK_MEDIA_MAX_BYTES", "1000"),
         ]))
         .unwrap();
         assert_eq!(c.allowed_channels, ["C1", "C2"]);
@@ -305,6 +331,7 @@ mod tests {
         assert!(!c.require_mention && c.reactions);
         assert_eq!(c.request_timeout(), Duration::from_secs(5));
         assert_eq!(c.max_reconnect_delay(), Duration::from_secs(7));
+        assert_eq!(c.media_max_bytes, 1000);
         c.validate().unwrap();
     }
 
@@ -336,6 +363,31 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("secretvalue"), "{err}");
+    }
+
+    #[test]
+    fn a_media_cap_of_zero_is_refused_by_name() {
+        let mut c = SlackConfig::default();
+        c.apply_env(&env(&[
+            ("SLACK_BOT_TOKEN", BOT),
+            ("SLACK_APP_TOKEN", APP),
+            ("SLACK_MEDIA_MAX_BYTES", "0"),
+        ]))
+        .unwrap();
+        let err = c.validate().unwrap_err();
+        assert!(err.contains("SLACK_MEDIA_MAX_BYTES"), "{err}");
+        let mut c = SlackConfig::default();
+        let err = c
+            .apply_env(&env(&[("SLACK_MEDIA_MAX_BYTES", "lots")]))
+            .unwrap_err();
+        assert!(err.contains("SLACK_MEDIA_MAX_BYTES"), "{err}");
+    }
+
+    #[test]
+    fn the_runtime_sets_the_media_dir() {
+        let mut c = SlackConfig::default();
+        c.set_media_dir("/srv/hermod/media");
+        assert_eq!(c.media_dir(), std::path::Path::new("/srv/hermod/media"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - `message` (DMs, channels, threads) and `app_mention` events; plain
 //!   messages and the subtypes a person writes (`thread_broadcast`,
 //!   `file_share`, `me_message`). Edits, deletions, joins and the other
-//!   subtypes are not answered.
+//!   subtypes are not answered. A message with files and no text is
+//!   answered; which files are fetched is [`crate::files`]'s.
 //! - Our own messages never; other bots' only as `SLACK_ALLOW_BOTS` says.
 //! - In channels, with `SLACK_REQUIRE_MENTION` (the default), only a
 //!   mention of the bot or a message in a thread the bot is in; DMs always.
@@ -17,6 +18,7 @@
 //!   the `!` prefix like a typed command.
 
 use crate::config::{AllowBots, SlackConfig};
+use crate::files::{self, SharedFileRef};
 use crate::types::{MessageEvent, SlashCommand};
 use hermod_model::{ChatType, InboundEvent, Source};
 
@@ -42,6 +44,9 @@ pub(crate) struct Received {
     /// The message's own `ts` (none for a slash command), for answering
     /// it from the adapter (a full queue).
     pub ts: Option<String>,
+    /// The files shared with it, in order; downloaded (and added to the
+    /// event) only for a sender core admits.
+    pub files: Vec<SharedFileRef>,
 }
 
 /// What to do with an event.
@@ -107,7 +112,12 @@ pub(crate) fn convert_message(team: &str, event: &MessageEvent, rules: &Rules<'_
         }
     }
     let content = plain_text(strip_leading_mention(&text, rules.bot_user_id));
-    if content.trim().is_empty() {
+    let files: Vec<SharedFileRef> = event
+        .files
+        .iter()
+        .map(|file| files::classify(file, &rules.config.api_base_url))
+        .collect();
+    if content.trim().is_empty() && files.is_empty() {
         return Decision::Ignore("an empty message");
     }
     let source = Source {
@@ -135,6 +145,7 @@ pub(crate) fn convert_message(team: &str, event: &MessageEvent, rules: &Rules<'_
         key: format!("{team}:{channel}:{ts}"),
         channel: channel.to_owned(),
         ts: Some(ts.to_owned()),
+        files,
     }))
 }
 
@@ -184,6 +195,7 @@ pub(crate) fn convert_command(
         key: format!("slash:{team}:{trigger}"),
         channel: channel.to_owned(),
         ts: None,
+        files: Vec::new(),
     }))
 }
 

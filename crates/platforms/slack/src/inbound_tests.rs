@@ -2,6 +2,7 @@
 //! (`tests/fixtures/`).
 
 use super::*;
+use crate::files::SharedFileRef;
 use crate::types::{MessageEvent, SlashCommand};
 
 /// What `Rules::in_thread` holds.
@@ -247,4 +248,116 @@ fn slack_markup_reads_as_plain_text() {
     assert_eq!(plain_text("unclosed <tag"), "unclosed <tag");
     assert!(mentions("<@U0LAN0Z89|hermod> hi", BOT));
     assert!(!mentions("<@U0LAN0Z8> hi", BOT));
+}
+
+/// A `file_share` DM as Slack's reference shows it, without text.
+fn file_share(files: &serde_json::Value) -> MessageEvent {
+    serde_json::from_value(serde_json::json!({
+        "type": "message",
+        "subtype": "file_share",
+        "text": "",
+        "files": files,
+        "user": "U061F7AUR",
+        "upload": true,
+        "display_as_bot": false,
+        "bot_id": null,
+        "ts": "1529342088.000086",
+        "channel": "D0L4B9P0Q",
+        "event_ts": "1529342088.000086",
+        "channel_type": "im"
+    }))
+    .unwrap()
+}
+
+fn hosted(id: &str, mode: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "name": "ghostrap.png",
+        "mimetype": "image/png",
+        "filetype": "png",
+        "size": 196_920,
+        "mode": mode,
+        "is_external": false,
+        "url_private": format!("https://files.slack.com/files-pri/T061EG9R6-{id}/ghostrap.png"),
+        "url_private_download": format!("https://files.slack.com/files-pri/T061EG9R6-{id}/download/ghostrap.png")
+    })
+}
+
+fn convert_event(event: &MessageEvent, config: &SlackConfig) -> Decision {
+    let never = |_: &str, _: &str| false;
+    let rules = Rules {
+        bot_user_id: BOT,
+        bot_id: None,
+        config,
+        in_thread: &never,
+    };
+    convert_message(TEAM, event, &rules)
+}
+
+#[test]
+fn a_file_share_without_text_is_answered_with_its_file() {
+    let event = file_share(&serde_json::json!([hosted("F0RDC39U1", "hosted")]));
+    let received = submitted(convert_event(&event, &SlackConfig::default()));
+    assert_eq!(received.event.content.text(), "");
+    assert_eq!(received.key, "T0001:D0L4B9P0Q:1529342088.000086");
+    let [SharedFileRef::Fetch(fetch)] = received.files.as_slice() else {
+        panic!("{:?}", received.files);
+    };
+    assert_eq!(fetch.file.id, "F0RDC39U1");
+    assert_eq!(fetch.file.mime_type.as_deref(), Some("image/png"));
+    assert_eq!(
+        fetch.url,
+        "https://files.slack.com/files-pri/T061EG9R6-F0RDC39U1/download/ghostrap.png"
+    );
+    // Without files, the same empty message is not answered.
+    let empty = file_share(&serde_json::json!([]));
+    assert_eq!(
+        convert_event(&empty, &SlackConfig::default()),
+        Decision::Ignore("an empty message")
+    );
+}
+
+#[test]
+fn slack_connect_external_and_deleted_files_are_kept_as_reasons() {
+    let event = file_share(&serde_json::json!([
+        {"id": "F12345678", "mode": "file_access", "file_access": "check_file_info",
+         "created": 0, "timestamp": 0, "user": ""},
+        hosted("F2", "external"),
+        hosted("F3", "tombstone"),
+        hosted("F4", "hosted"),
+    ]));
+    let received = submitted(convert_event(&event, &SlackConfig::default()));
+    let kinds: Vec<&str> = received
+        .files
+        .iter()
+        .map(|file| match file {
+            SharedFileRef::Fetch(_) => "fetch",
+            SharedFileRef::Skip(reason) => reason,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "it comes from another organization through Slack Connect",
+            "it is a link to a file stored outside Slack",
+            "it was deleted",
+            "fetch"
+        ]
+    );
+}
+
+#[test]
+fn a_file_share_in_a_channel_follows_the_channel_rules() {
+    let mut event = file_share(&serde_json::json!([hosted("F1", "hosted")]));
+    event.channel = Some("C123ABC456".into());
+    event.channel_type = Some("channel".into());
+    let config = SlackConfig::default();
+    assert!(matches!(
+        convert_event(&event, &config),
+        Decision::Ignore("a channel message that does not mention the bot")
+    ));
+    event.text = Some(format!("<@{BOT}> what is this?"));
+    let received = submitted(convert_event(&event, &config));
+    assert_eq!(received.event.content.text(), "what is this?");
+    assert_eq!(received.files.len(), 1);
 }

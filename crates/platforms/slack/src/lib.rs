@@ -5,6 +5,7 @@ mod api;
 mod config;
 mod error;
 mod events;
+mod files;
 mod inbound;
 mod memory;
 mod outbound;
@@ -15,7 +16,9 @@ mod socket;
 mod types;
 
 pub use adapter::SlackAdapter;
-pub use config::{AllowBots, DEFAULT_API_BASE_URL, EVENTS_PATH, ReceiveMode, SlackConfig};
+pub use config::{
+    AllowBots, DEFAULT_API_BASE_URL, DEFAULT_MEDIA_MAX_BYTES, EVENTS_PATH, ReceiveMode, SlackConfig,
+};
 
 /// The platform name of Slack in session keys, config and the store.
 pub const PLATFORM: hermod_model::PlatformId = hermod_model::PlatformId::from_static("slack");

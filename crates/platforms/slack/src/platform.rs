@@ -35,7 +35,9 @@ impl PlatformConfig for SlackConfig {
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         // Webhook platforms share the gateway's one listener.
         let webhooks = WebhookListener::shared(ctx, self.webhooks.clone())?;
-        let adapter = SlackAdapter::with_parts(self.clone(), webhooks, &ctx.http)?;
+        let mut config = self.clone();
+        config.set_media_dir(ctx.media_dir.clone());
+        let adapter = SlackAdapter::with_parts(config, webhooks, &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "Slack app".into(),

@@ -5,7 +5,8 @@
 //! modes acknowledge first and hand the payload to one worker ([`Job`]),
 //! which handles payloads in order of arrival: it drops an event id seen
 //! before (a redelivery or an HTTP retry), converts the event
-//! ([`crate::inbound`]) and submits it with `submit_once` under its
+//! ([`crate::inbound`]), downloads its files when core admits the sender
+//! ([`crate::files`]) and submits it with `submit_once` under its
 //! `team:channel:ts` key, so a message that arrives twice — redelivered,
 //! or as both `message` and `app_mention` — is answered once. A payload
 //! that could not be recorded (the store failing) is tried again by the
@@ -252,11 +253,15 @@ impl SlackAdapter {
 
     async fn submit(&self, received: Received, ctx: &AdapterContext) -> Handled {
         let Received {
-            event,
+            mut event,
             key,
             channel,
             ts,
+            files,
         } = received;
+        if !files.is_empty() {
+            self.attach_files(&mut event, &files, ctx).await;
+        }
         let source = event.source.clone();
         let reply_target = ChatTarget {
             chat_id: channel.clone(),

@@ -64,6 +64,47 @@ pub(crate) struct MessageEvent {
     pub parent_user_id: Option<String>,
     #[serde(default)]
     pub team: Option<String>,
+    /// The files shared with the message (`file_share`).
+    #[serde(default)]
+    pub files: Vec<SharedFile>,
+}
+
+/// A file object in a message's `files` (Slack's file type, as events
+/// carry it). A file from another organization (Slack Connect) comes as
+/// a stub: its id, `mode: "file_access"` and `file_access:
+/// "check_file_info"`, without name, type or address.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct SharedFile {
+    #[serde(default)]
+    pub id: String,
+    /// The sender's file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub mimetype: Option<String>,
+    /// Slack's short type name (`png`, `html`, `text`).
+    #[serde(default)]
+    pub filetype: Option<String>,
+    /// In bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// `hosted`, `snippet`, `post`, `email`: stored by Slack; `external`:
+    /// a link to another service; `tombstone`: deleted;
+    /// `hidden_by_limit`: hidden by a free workspace's storage limit;
+    /// `file_access`: a stub to look up with `files.info`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// `check_file_info` on Slack Connect stubs.
+    #[serde(default)]
+    pub file_access: Option<String>,
+    #[serde(default)]
+    pub is_external: Option<bool>,
+    /// The file itself, behind the bot token.
+    #[serde(default)]
+    pub url_private: Option<String>,
+    /// The same with `Content-Disposition: attachment`.
+    #[serde(default)]
+    pub url_private_download: Option<String>,
 }
 
 /// A slash command, as Slack sends it (a form over HTTP, the `payload`

@@ -11,6 +11,7 @@ mod channels;
 mod conversation;
 mod events_api;
 mod faults;
+mod files;
 mod reactions;
 mod restart;
 mod socket;
