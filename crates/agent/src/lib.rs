@@ -25,7 +25,8 @@ pub use llm::{CallEnd, Completion, CompletionRequest, LlmClient};
 pub use runner::LlmAgent;
 pub use tools::{Tool, ToolContext, ToolRegistry};
 pub use turn::{
-    AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
+    AgentError, AgentEvent, FinishReason, ModelCallObserver, TurnControl, TurnHandle, TurnOutcome,
+    TurnRequest,
 };
 
 /// What separates the text of two segments (model calls with a tool round

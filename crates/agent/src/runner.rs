@@ -178,11 +178,19 @@ impl Turn {
                 tools: &self.schemas,
                 options: &request.options,
             };
-            let completion = match self
+            let began = tokio::time::Instant::now();
+            let result = self
                 .client
                 .complete(&call, &self.cancel, &self.events)
-                .await
-            {
+                .await;
+            if let Some(observer) = &request.model_calls {
+                match &result {
+                    Err(AgentError::Cancelled) => {}
+                    Ok(_) => observer.model_call(began.elapsed(), None),
+                    Err(err) => observer.model_call(began.elapsed(), Some(err)),
+                }
+            }
+            let completion = match result {
                 Ok(completion) => completion,
                 Err(AgentError::Cancelled) => return Err(self.cancelled()),
                 Err(err) => return Err(Stop::Failed(err)),

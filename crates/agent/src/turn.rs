@@ -18,6 +18,18 @@ pub struct TurnRequest {
     /// Extra system prompt for this turn, added after the configured one.
     pub system_prompt: Option<String>,
     pub options: TurnOptions,
+    /// Where the agent reports each model call it makes (the gateway's
+    /// metrics); `None` records nothing.
+    pub model_calls: Option<Arc<dyn ModelCallObserver>>,
+}
+
+/// Told about each model call of a turn: how long it took, retries
+/// included, and why it failed when it did. Called on the turn's task, so
+/// it must be quick (an atomic add).
+pub trait ModelCallObserver: std::fmt::Debug + Send + Sync {
+    /// A call ended after `took`; `error` is `Some` when it failed.
+    /// Cancelled calls are not reported.
+    fn model_call(&self, took: Duration, error: Option<&AgentError>);
 }
 
 /// Why the model stopped.
@@ -97,6 +109,22 @@ pub enum AgentError {
     Protocol(String),
     #[error("the turn was cancelled")]
     Cancelled,
+}
+
+impl AgentError {
+    /// A short, fixed name for the kind of failure (`rate_limited`,
+    /// `transient`, `rejected`, `auth`, `protocol`, `cancelled`), for
+    /// metrics labels and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AgentError::RateLimited { .. } => "rate_limited",
+            AgentError::Transient(_) => "transient",
+            AgentError::Rejected { .. } => "rejected",
+            AgentError::Auth { .. } => "auth",
+            AgentError::Protocol(_) => "protocol",
+            AgentError::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// An event of a running turn.

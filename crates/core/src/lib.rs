@@ -19,6 +19,7 @@ mod delivery;
 mod durable;
 mod error;
 mod health;
+mod metrics;
 mod platform;
 mod reply;
 mod router;
@@ -39,6 +40,7 @@ pub use delivery::{
 };
 pub use error::CoreError;
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
+pub use metrics::{METRICS_CONTENT_TYPE, Metrics};
 pub use platform::{BuildContext, Built, PlatformConfig, SharedParts};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};

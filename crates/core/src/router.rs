@@ -254,6 +254,7 @@ impl Inbound {
             tracing::error!(%platform, key, error = %e, "cannot record an inbound message; the platform should deliver it again");
         })?;
         if !recorded {
+            deps.metrics.inbound_duplicate(&platform);
             return Ok(Submitted::Duplicate);
         }
         let mut job = Job::new(event, ReplyMode::Adapter);

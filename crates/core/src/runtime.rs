@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
 use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
 use crate::supervisor::supervise;
@@ -42,6 +43,7 @@ pub struct GatewayBuilder {
     display: DisplayConfig,
     output_dir: PathBuf,
     health: Health,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for dyn Adapter {
@@ -105,6 +107,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// Where the gateway records its metrics (by default new, empty ones;
+    /// pass a clone to render them from outside, such as a `/metrics`
+    /// endpoint).
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
@@ -138,7 +148,9 @@ impl GatewayBuilder {
             inflight_inbox: Default::default(),
             delivering: Default::default(),
             refusals: Default::default(),
+            metrics: self.metrics.clone(),
         };
+        self.metrics.watch_health(&self.health);
         Ok(Gateway {
             router: Router::new(deps, tracker.clone()),
             adapters: self.adapters,
@@ -146,6 +158,7 @@ impl GatewayBuilder {
             turns,
             drain_timeout: self.config.drain_timeout(),
             health: self.health,
+            metrics: self.metrics,
         })
     }
 }
@@ -159,6 +172,7 @@ pub struct Gateway {
     turns: CancellationToken,
     drain_timeout: Duration,
     health: Health,
+    metrics: Metrics,
 }
 
 impl Gateway {
@@ -178,6 +192,7 @@ impl Gateway {
             display: DisplayConfig::default(),
             output_dir: std::env::temp_dir().join("hermod-output"),
             health: Health::default(),
+            metrics: Metrics::default(),
         }
     }
 
@@ -189,6 +204,11 @@ impl Gateway {
     /// Every component's state.
     pub fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// The gateway's metrics, for a `/metrics` endpoint.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn router(&self) -> &Router {

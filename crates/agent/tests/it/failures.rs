@@ -236,3 +236,39 @@ async fn dropping_the_receiver_mid_stream_aborts_the_stream() {
     handle.events.close();
     fake.wait_for_disconnects(1).await;
 }
+
+/// Records what the agent reports of its model calls.
+#[derive(Debug, Default)]
+struct Calls(std::sync::Mutex<Vec<Option<&'static str>>>);
+
+impl hermod_agent::ModelCallObserver for Calls {
+    fn model_call(&self, _took: Duration, error: Option<&AgentError>) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .push(error.map(AgentError::kind));
+    }
+}
+
+#[tokio::test]
+async fn each_model_call_is_reported_with_its_failure_kind() {
+    let fake = FakeLlm::start().await;
+    let agent = new_agent(config(&fake), ToolRegistry::new());
+    let calls = Arc::new(Calls::default());
+    let mut ok = request("x");
+    ok.model_calls = Some(calls.clone());
+    assert_eq!(outcome(&run(&agent, ok).await).text, "echo: x");
+
+    fake.push(Reply::status(401));
+    let mut refused = request("y");
+    refused.model_calls = Some(calls.clone());
+    let events = run(&agent, refused).await;
+    assert!(
+        matches!(
+            events.last(),
+            Some(AgentEvent::Failed(AgentError::Auth { .. }))
+        ),
+        "{events:?}"
+    );
+    assert_eq!(*calls.0.lock().expect("not poisoned"), [None, Some("auth")]);
+}

@@ -39,6 +39,7 @@ pub fn request(text: &str) -> TurnRequest {
         input: ChatMessage::user(text),
         system_prompt: None,
         options: TurnOptions::default(),
+        model_calls: None,
     }
 }
 

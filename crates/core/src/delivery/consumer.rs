@@ -25,9 +25,10 @@ use crate::adapter::{Adapter, AdapterError, Messenger, messenger_of};
 use crate::delivery::outbox::{Patience, with_retries};
 use crate::delivery::send_once;
 use crate::delivery::settings::{StreamPlan, ToolProgress};
+use crate::metrics::Metrics;
 use hermod_agent::AgentEvent;
 use hermod_model::text::{ThinkFilter, cut, is_silence, may_become_silence, split_message};
-use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef, Outbound, Sent};
+use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef, Outbound, PlatformId, Sent};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -86,6 +87,9 @@ pub(crate) struct Consumer<'a> {
     /// Every message this reply created, for deleting a silenced preview.
     created: Vec<String>,
     last_tool: Option<String>,
+    /// Counts the platform's rate-limit answers.
+    metrics: &'a Metrics,
+    platform: PlatformId,
 }
 
 impl<'a> Consumer<'a> {
@@ -95,6 +99,7 @@ impl<'a> Consumer<'a> {
         target: ChatTarget,
         reply_to: Option<String>,
         notice: Option<String>,
+        metrics: &'a Metrics,
     ) -> Self {
         let caps = adapter.capabilities();
         let interval = plan.edit_interval;
@@ -118,6 +123,8 @@ impl<'a> Consumer<'a> {
             edits_off: false,
             created: Vec::new(),
             last_tool: None,
+            metrics,
+            platform: adapter.id(),
         }
     }
 
@@ -291,6 +298,7 @@ impl<'a> Consumer<'a> {
     fn refused(&mut self, error: AdapterError, now: Instant) {
         match error {
             AdapterError::RateLimited { retry_after } => {
+                self.metrics.rate_limited(&self.platform);
                 self.strikes += 1;
                 self.interval = (self.interval * 2).min(MAX_EDIT_INTERVAL);
                 self.not_before = Some(now + retry_after.unwrap_or(self.interval));
@@ -356,7 +364,16 @@ impl<'a> Consumer<'a> {
         for part in split_message(text, self.caps.max_message_len, self.caps.length_unit) {
             let sent = match self.messenger.clone() {
                 Ok(messenger) => {
-                    send_once(messenger, &self.target, &part, self.reply_to.as_deref()).await
+                    let (metrics, platform) = (self.metrics, &self.platform);
+                    let limited = || metrics.rate_limited(platform);
+                    send_once(
+                        messenger,
+                        &self.target,
+                        &part,
+                        self.reply_to.as_deref(),
+                        &limited,
+                    )
+                    .await
                 }
                 Err(e) => Err(e),
             };
@@ -447,7 +464,9 @@ impl<'a> Consumer<'a> {
             };
             // The last call for this preview waits out rate limits like a
             // delivery: a preview must not keep its cursor.
-            match with_retries(Patience::Retry, || self.edit(edit.clone())).await {
+            let (metrics, platform) = (self.metrics, &self.platform);
+            let limited = || metrics.rate_limited(platform);
+            match with_retries(Patience::Retry, &limited, || self.edit(edit.clone())).await {
                 Ok(()) => self.displayed = keep,
                 Err(e) => {
                     debug!(error = %e, "could not cut a stopped preview to whole lines; removing it");
@@ -464,7 +483,9 @@ impl<'a> Consumer<'a> {
     /// gone.
     async fn remove_preview(&mut self, message: MessageRef) -> bool {
         let id = message.message_id.clone();
-        match with_retries(Patience::Retry, || self.delete(message.clone())).await {
+        let (metrics, platform) = (self.metrics, &self.platform);
+        let limited = || metrics.rate_limited(platform);
+        match with_retries(Patience::Retry, &limited, || self.delete(message.clone())).await {
             Ok(()) => {
                 self.created.retain(|c| *c != id);
                 true

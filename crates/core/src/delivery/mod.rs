@@ -21,12 +21,14 @@ use hermod_model::{ChatTarget, Outbound};
 
 /// Sends one message, waiting out rate limits (never sending again before
 /// the platform's retry-after has passed) and retrying transient failures,
-/// with the same rules as the outbox.
+/// with the same rules as the outbox; `limited` is called for each
+/// rate-limit answer.
 pub(crate) async fn send_once(
     messenger: &dyn Messenger,
     target: &ChatTarget,
     text: &str,
     reply_to: Option<&str>,
+    limited: &(dyn Fn() + Sync),
 ) -> Result<Vec<String>, AdapterError> {
     let outbound = Outbound {
         target: target.clone(),
@@ -34,7 +36,9 @@ pub(crate) async fn send_once(
         reply_to: reply_to.map(str::to_owned),
         attachments: Vec::new(),
     };
-    outbox::with_retries(outbox::Patience::Retry, || messenger.send(outbound.clone()))
-        .await
-        .map(|sent| sent.message_ids)
+    outbox::with_retries(outbox::Patience::Retry, limited, || {
+        messenger.send(outbound.clone())
+    })
+    .await
+    .map(|sent| sent.message_ids)
 }

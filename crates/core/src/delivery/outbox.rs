@@ -105,6 +105,7 @@ async fn deliver(
             deps.store.outbox_failed(entry.id, &reason, at)
         })
         .await?;
+        deps.metrics.outbox_failed(&entry.platform);
         warn!(platform = %entry.platform, key = %entry.key, "an undelivered reply is too old to send; recorded as failed");
         return Ok(Outcome::Failed(reason));
     }
@@ -122,13 +123,16 @@ async fn deliver(
     let caps = adapter.capabilities();
     let parts = split_message(&entry.text, caps.max_message_len, caps.length_unit);
     let mut ids = entry.message_ids.clone();
+    let limited = || deps.metrics.rate_limited(&entry.platform);
     for (i, part) in parts.iter().enumerate() {
         let result = match ids.get(i) {
             // Shown, but without an id to edit it by.
             Some(id) if id.is_empty() => continue,
-            Some(id) if caps.can_edit => edit_or_send(messenger, &entry, id, part, patience).await,
+            Some(id) if caps.can_edit => {
+                edit_or_send(messenger, &entry, id, part, patience, &limited).await
+            }
             Some(_) => continue,
-            None => send(messenger, &entry, part, patience).await,
+            None => send(messenger, &entry, part, patience, &limited).await,
         };
         match result {
             Ok(Some(new_ids)) => {
@@ -151,7 +155,7 @@ async fn deliver(
                 let reason = error.to_string();
                 give_up(deps, &entry, &reason).await?;
                 let notice = format!("⚠️ I couldn't deliver my reply: {reason}");
-                let _ = send(messenger, &entry, &notice, patience).await;
+                let _ = send(messenger, &entry, &notice, patience, &limited).await;
                 return Ok(Outcome::Failed(reason));
             }
             Err(error) => {
@@ -166,6 +170,7 @@ async fn deliver(
                         deps.store.outbox_failed(entry.id, &reason, at)
                     })
                     .await?;
+                    deps.metrics.outbox_failed(&entry.platform);
                     warn!(platform = %entry.platform, key = %entry.key, %reason, "delivery failed too often; giving up");
                     return Ok(Outcome::Failed(reason));
                 }
@@ -205,6 +210,7 @@ async fn give_up(deps: &WorkerDeps, entry: &OutboxEntry, reason: &str) -> Result
         deps.store.outbox_failed(entry.id, reason, at)
     })
     .await?;
+    deps.metrics.outbox_failed(&entry.platform);
     warn!(platform = %entry.platform, key = %entry.key, %reason, "giving up on a delivery");
     Ok(())
 }
@@ -222,7 +228,9 @@ async fn retry_later(
     deps.persist("record a deferred delivery", || {
         deps.store.outbox_retry_later(entry.id, reason, next, at)
     })
-    .await
+    .await?;
+    deps.metrics.outbox_retried(&entry.platform);
+    Ok(())
 }
 
 fn ms(d: Duration) -> i64 {
@@ -238,9 +246,11 @@ fn is_permanent(error: &AdapterError) -> bool {
 
 /// Runs `call` with retries: waits the platform's retry-after (never
 /// calling earlier), backs off on transient failures. With
-/// [`Patience::Once`], calls once.
+/// [`Patience::Once`], calls once. `limited` is called for each rate-limit
+/// answer (the metrics count them).
 pub(crate) async fn with_retries<T, F, Fut>(
     patience: Patience,
+    limited: &(dyn Fn() + Sync),
     mut call: F,
 ) -> Result<T, AdapterError>
 where
@@ -248,7 +258,11 @@ where
     Fut: std::future::Future<Output = Result<T, AdapterError>>,
 {
     if patience == Patience::Once {
-        return call().await;
+        let result = call().await;
+        if matches!(result, Err(AdapterError::RateLimited { .. })) {
+            limited();
+        }
+        return result;
     }
     let mut backoff = Duration::from_secs(1);
     let mut failures = 1;
@@ -258,6 +272,7 @@ where
     loop {
         match call().await {
             Err(AdapterError::RateLimited { retry_after }) => {
+                limited();
                 let wait = retry_after.unwrap_or(backoff);
                 if wait > MAX_WAIT || waited + wait > RATE_LIMIT_BUDGET {
                     return Err(AdapterError::RateLimited { retry_after });
@@ -280,6 +295,7 @@ async fn send(
     entry: &OutboxEntry,
     text: &str,
     patience: Patience,
+    limited: &(dyn Fn() + Sync),
 ) -> Result<Option<Vec<String>>, AdapterError> {
     let outbound = Outbound {
         target: entry.target.clone(),
@@ -287,7 +303,7 @@ async fn send(
         reply_to: entry.reply_to.clone(),
         attachments: Vec::new(),
     };
-    with_retries(patience, || messenger.send(outbound.clone()))
+    with_retries(patience, limited, || messenger.send(outbound.clone()))
         .await
         .map(|sent| Some(sent.message_ids))
 }
@@ -300,6 +316,7 @@ async fn edit_or_send(
     id: &str,
     part: &str,
     patience: Patience,
+    limited: &(dyn Fn() + Sync),
 ) -> Result<Option<Vec<String>>, AdapterError> {
     let edit = Edit {
         message: MessageRef {
@@ -308,9 +325,9 @@ async fn edit_or_send(
         },
         text: part.to_owned(),
     };
-    match with_retries(patience, || messenger.edit(edit.clone())).await {
+    match with_retries(patience, limited, || messenger.edit(edit.clone())).await {
         Ok(()) => Ok(None),
-        Err(AdapterError::NotFound(_)) => send(messenger, entry, part, patience).await,
+        Err(AdapterError::NotFound(_)) => send(messenger, entry, part, patience, limited).await,
         Err(e) => Err(e),
     }
 }
@@ -363,13 +380,17 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 async fn sweep(deps: &WorkerDeps, started: i64) -> Result<(), CoreError> {
     let max_age = Duration::from_secs(deps.config.outbox_max_age_secs);
     let mut after = 0;
+    // Entries still pending after this pass, for the metrics.
+    let mut pending = 0;
     loop {
         let page = deps.store.outbox_pending(after, SWEEP_PAGE).await?;
         let Some(last) = page.last() else {
+            deps.metrics.outbox_pending(pending);
             return Ok(());
         };
         after = last.id;
         for entry in page {
+            pending += 1;
             if deps.delivering.contains(&entry.id) {
                 continue;
             }
@@ -385,7 +406,11 @@ async fn sweep(deps: &WorkerDeps, started: i64) -> Result<(), CoreError> {
             if recovering && entry.attempts == 0 {
                 info!(platform = %entry.platform, key = %entry.key, "delivering a reply left pending by the previous run");
             }
-            deliver(deps, &entry, Patience::Once).await?;
+            if let Outcome::Delivered(_) | Outcome::Failed(_) =
+                deliver(deps, &entry, Patience::Once).await?
+            {
+                pending -= 1;
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use tracing::{debug, error, warn};
 
 /// A consumer showing the reply in the event's chat.
 pub(crate) fn new_consumer<'a>(
-    deps: &WorkerDeps,
+    deps: &'a WorkerDeps,
     adapter: &'a dyn Adapter,
     event: &InboundEvent,
     mode: &ReplyMode,
@@ -45,6 +45,7 @@ pub(crate) fn new_consumer<'a>(
         target,
         event.message_id.clone(),
         notice,
+        &deps.metrics,
     ))
 }
 

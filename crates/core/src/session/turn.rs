@@ -108,6 +108,7 @@ async fn run(
     slot: &TurnSlot,
 ) -> TurnEnd {
     let deps = shared.deps();
+    let began = Instant::now();
     let Job {
         event,
         reply: mode,
@@ -125,9 +126,13 @@ async fn run(
         fail(deps, &mode, &event, CoreError::ShuttingDown).await;
         return TurnEnd::default();
     }
+    // Whether this message got a turn (for the turn metrics): not one
+    // answered already.
+    let mut had_turn = true;
     let (result, reaction) = match recorded(deps, &event, &inbox).await {
         Ok(Recorded::Done) => {
             debug!(session_key = %key, "message already answered");
+            had_turn = false;
             (Ok(None), None)
         }
         Ok(recorded) => {
@@ -139,6 +144,7 @@ async fn run(
                 event: &event,
                 mode: &mode,
                 inbox: &inbox,
+                began,
             };
             (
                 turn.run(recorded, interrupt, slot).await.map(Some),
@@ -163,6 +169,10 @@ async fn run(
         Err(_) if stopped_by_shutdown => TurnEnded::Stopped,
         Err(_) => TurnEnded::Failed,
     };
+    if had_turn {
+        deps.metrics
+            .turn_ended(&event.source.platform, ended, began.elapsed());
+    }
     let end = match result {
         Ok(finished) => TurnEnd {
             unused_steer: finished
@@ -289,6 +299,9 @@ struct Turn<'a> {
     event: &'a InboundEvent,
     mode: &'a ReplyMode,
     inbox: &'a [String],
+    /// When the turn's task started: its latency and time to first token
+    /// are measured from here.
+    began: Instant,
 }
 
 impl Turn<'_> {
@@ -491,6 +504,7 @@ impl Turn<'_> {
             input: start.input,
             system_prompt: event.system_prompt.clone(),
             options,
+            model_calls: Some(deps.metrics.model_calls()),
         });
         slot.lock().control = Some(turn.control.clone());
         let cancel = match mode {
@@ -523,6 +537,7 @@ impl Turn<'_> {
             _ => None,
         };
         let mut typing = tokio::time::interval(TYPING_EVERY);
+        let mut first_token = true;
         loop {
             if let Some(consumer) = &consumer
                 && consumer.created().len() > recorded_previews
@@ -628,6 +643,11 @@ impl Turn<'_> {
                     deliver(deps, &ReplyMode::Adapter, event, text).await;
                 }
                 other => {
+                    if first_token && matches!(&other, AgentEvent::TextDelta(t) if !t.is_empty()) {
+                        first_token = false;
+                        deps.metrics
+                            .first_token(&event.source.platform, self.began.elapsed());
+                    }
                     if let Some(consumer) = consumer.as_mut() {
                         consumer.on_event(&other).await;
                     }

@@ -109,6 +109,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) delivering: InFlight<i64>,
     /// When each refused sender was last logged.
     pub(crate) refusals: access::Refusals,
+    /// The gateway's counters, gauges and histograms.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for WorkerDeps {
@@ -197,6 +199,7 @@ pub(crate) async fn run_worker(
     mut rx: mpsc::Receiver<Box<Job>>,
 ) {
     let deps = shared.deps();
+    let _live = deps.metrics.session_worker();
     let mut state = WorkerState {
         running: None,
         pending: Pending::new(deps.config.session_queue),
