@@ -120,65 +120,65 @@ impl Metrics {
         let mut registry = Registry::with_prefix("hermod");
         registry.register(
             "build",
-            "The running build (its version as a label).",
+            "The running build (its version as a label)",
             Info::new([("version", env!("CARGO_PKG_VERSION"))]),
         );
         registry.register(
             "turns",
-            "Agent turns by platform and how they ended (answered, failed, stopped).",
+            "Agent turns by platform and how they ended (answered, failed, stopped)",
             turns.clone(),
         );
         registry.register_with_unit(
             "turn_duration",
-            "Time from the start of a turn to its end.",
+            "Time from the start of a turn to its end",
             Unit::Seconds,
             turn_seconds.clone(),
         );
         registry.register_with_unit(
             "turn_first_token",
-            "Time from the start of a turn to the model's first visible text.",
+            "Time from the start of a turn to the model's first visible text",
             Unit::Seconds,
             first_token_seconds.clone(),
         );
         registry.register_with_unit(
             "model_call_duration",
-            "Time of each model call, retries included.",
+            "Time of each model call, retries included",
             Unit::Seconds,
             model_call_seconds.clone(),
         );
         registry.register(
             "model_call_errors",
-            "Model calls that failed, by kind of failure.",
+            "Model calls that failed, by kind of failure",
             model_call_errors.clone(),
         );
         registry.register(
             "outbox_pending",
-            "Outbox entries not yet delivered, as counted by the latest sweep.",
+            "Outbox entries not yet delivered, as counted by the latest sweep",
             outbox_pending.clone(),
         );
         registry.register(
             "outbox_retried",
-            "Deliveries deferred to be tried again, by platform.",
+            "Deliveries deferred to be tried again, by platform",
             outbox_retried.clone(),
         );
         registry.register(
             "outbox_failed",
-            "Deliveries given up, by platform.",
+            "Deliveries given up, by platform",
             outbox_failed.clone(),
         );
         registry.register(
             "inbound_duplicates",
-            "Inbound messages dropped because their key was already recorded, by platform.",
+            "Inbound messages dropped because their key was already recorded, by platform",
             inbound_duplicates.clone(),
         );
         registry.register(
             "rate_limited",
-            "Rate-limit responses from a platform to a send, edit or delete, by platform.",
+            "Rate-limit responses from a platform to a send, edit or delete, by platform",
             rate_limited.clone(),
         );
         registry.register(
             "session_workers",
-            "Live session workers.",
+            "Live session workers",
             session_workers.clone(),
         );
         registry.register_collector(Box::new(PlatformStates {
@@ -343,7 +343,7 @@ impl Collector for PlatformStates {
         }
         let metric = encoder.encode_descriptor(
             "platform_state",
-            "Each platform's state: 1 for the state it is in, 0 for the others.",
+            "Each platform's state: 1 for the state it is in, 0 for the others",
             None,
             states.metric_type(),
         )?;
