@@ -41,7 +41,7 @@ pub use delivery::{
 pub use error::CoreError;
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics};
-pub use platform::{BuildContext, Built, PlatformConfig, SharedParts};
+pub use platform::{BuildContext, Built, Claim, PlatformConfig, ProbeContext, SharedParts};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder};

@@ -11,7 +11,7 @@
 
 use crate::adapter::{Adapter, AdapterError};
 use async_trait::async_trait;
-use hermod_model::EnvVars;
+use hermod_model::{EnvVars, Secret};
 use hermod_store::Store;
 use serde::de::DeserializeOwned;
 use std::any::{Any, TypeId};
@@ -114,6 +114,47 @@ impl std::fmt::Debug for Built {
     }
 }
 
+/// An identity a platform uses that no two gateways may use at once: a bot
+/// token that only one process may poll, say. The registry locks each
+/// claim of a platform before building it, so a second gateway configured
+/// with the same token refuses that platform instead of fighting the
+/// first one for its updates.
+#[derive(Clone)]
+pub struct Claim {
+    /// What kind of identity it is (`<platform>-bot`, `<platform>-app`): the
+    /// lock file's name begins with it, and the refusal names it.
+    pub scope: &'static str,
+    /// The identity itself. Only a hash of it is ever written.
+    pub identity: Secret,
+}
+
+impl Claim {
+    pub fn new(scope: &'static str, identity: &Secret) -> Self {
+        Self {
+            scope,
+            identity: identity.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("scope", &self.scope)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+/// What a live check of a platform's settings may use (`hermod doctor`).
+#[derive(Debug, Clone)]
+pub struct ProbeContext {
+    /// The HTTP client to call the platform with.
+    pub http: hermod_http::HttpClient,
+    /// How long one call of a probe may take.
+    pub timeout: std::time::Duration,
+}
+
 /// One platform, as the registry sees it. Implemented by the platform's
 /// `platforms.<name>` configuration type.
 #[async_trait]
@@ -147,6 +188,29 @@ pub trait PlatformConfig: DeserializeOwned + Default + std::fmt::Debug + Send + 
     /// allowlists and pairing do not apply to it.
     fn authenticates_callers(&self) -> bool {
         false
+    }
+
+    /// The identities this platform uses that no other gateway may use at
+    /// the same time (its bot token). A platform that guards itself in
+    /// another way (a listening port) claims nothing.
+    fn claims(&self) -> Vec<Claim> {
+        Vec::new()
+    }
+
+    /// The local addresses (`host:port`) it listens on, for `doctor` to
+    /// check that they are free. An address with port 0 (any free port)
+    /// is left out.
+    fn listens_on(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Checks, with one harmless call that opens no connection to keep,
+    /// that the platform accepts these settings (the token is valid): what
+    /// the check found ("bot @name") or what is wrong and what to do. The
+    /// answer never contains a secret. Platforms without such a call say
+    /// so.
+    async fn probe(&self, _ctx: &ProbeContext) -> Result<String, String> {
+        Ok("no live check".to_owned())
     }
 
     /// Builds the adapter: binds listeners (so a port in use is reported

@@ -55,6 +55,15 @@ impl PlatformConfig for ApiServerConfig {
         true
     }
 
+    // No claims: the port it binds is its own guard.
+
+    fn listens_on(&self) -> Vec<String> {
+        if self.port == 0 {
+            return Vec::new();
+        }
+        vec![format!("{}:{}", self.host, self.port)]
+    }
+
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         let mut config = self.clone();
         let generated = match &config.key {

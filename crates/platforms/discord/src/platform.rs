@@ -3,8 +3,9 @@
 use crate::adapter::DiscordAdapter;
 use crate::config::DiscordConfig;
 use async_trait::async_trait;
-use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig};
+use hermod_core::{AdapterError, BuildContext, Built, Claim, PlatformConfig, ProbeContext};
 use hermod_model::EnvVars;
+use serde_json::Value;
 use std::sync::Arc;
 
 #[async_trait]
@@ -36,6 +37,53 @@ impl PlatformConfig for DiscordConfig {
             parts.push("reactions".into());
         }
         parts.join(", ")
+    }
+
+    fn claims(&self) -> Vec<Claim> {
+        // Two gateway sessions of one bot each get every event: both
+        // would answer.
+        self.bot_token
+            .iter()
+            .map(|token| Claim::new("discord-bot", token))
+            .collect()
+    }
+
+    /// `GET /users/@me`: the token is valid, and whose it is.
+    async fn probe(&self, ctx: &ProbeContext) -> Result<String, String> {
+        let Some(token) = &self.bot_token else {
+            return Err("DISCORD_BOT_TOKEN is not set".into());
+        };
+        let base = self.api_base_url.trim_end_matches('/');
+        let response = ctx
+            .http
+            .reqwest()
+            .get(format!("{base}/users/@me"))
+            .header("Authorization", format!("Bot {}", token.expose()))
+            .timeout(ctx.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot reach Discord at {base}: {}; check the network and \
+                     DISCORD_API_BASE_URL",
+                    e.without_url()
+                )
+            })?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(format!(
+                "Discord refused DISCORD_BOT_TOKEN ({status}): copy the bot's token from the \
+                 Developer Portal (your application, Bot, Reset Token) into DISCORD_BOT_TOKEN"
+            ));
+        }
+        match body["username"].as_str() {
+            Some(name) if status.is_success() => Ok(format!("bot {name}")),
+            _ => Err(format!(
+                "Discord at {base} answered GET /users/@me with {status}; check \
+                 DISCORD_API_BASE_URL"
+            )),
+        }
     }
 
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {

@@ -10,13 +10,16 @@
 
 pub mod hermes_schema;
 mod known;
+pub mod lock;
 
 pub use known::{KNOWN_PLATFORMS, KnownPlatform, known_platform, platform_of_variable};
 
 use async_trait::async_trait;
-use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig};
+use hermod_core::{AdapterError, BuildContext, Built, Claim, PlatformConfig, ProbeContext};
 use hermod_model::EnvVars;
+use lock::{ClaimLock, LockDir, Owner};
 use serde::Deserialize;
+use tracing::{error, warn};
 
 /// [`PlatformConfig`] without its static parts, so the registry can hold
 /// every platform in one list.
@@ -29,6 +32,9 @@ trait Platform: Send + Sync {
     fn validate(&self) -> Result<(), String>;
     fn describe(&self) -> String;
     fn authenticates_callers(&self) -> bool;
+    fn claims(&self) -> Vec<Claim>;
+    fn listens_on(&self) -> Vec<String>;
+    async fn probe(&self, ctx: &ProbeContext) -> Result<String, String>;
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError>;
 }
 
@@ -54,6 +60,15 @@ impl<T: PlatformConfig> Platform for T {
     }
     fn authenticates_callers(&self) -> bool {
         PlatformConfig::authenticates_callers(self)
+    }
+    fn claims(&self) -> Vec<Claim> {
+        PlatformConfig::claims(self)
+    }
+    fn listens_on(&self) -> Vec<String> {
+        PlatformConfig::listens_on(self)
+    }
+    async fn probe(&self, ctx: &ProbeContext) -> Result<String, String> {
+        PlatformConfig::probe(self, ctx).await
     }
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         PlatformConfig::build(self, ctx).await
@@ -166,6 +181,23 @@ pub struct EnabledPlatform {
 pub struct BuiltPlatform {
     pub name: &'static str,
     pub built: Built,
+    /// The locks on its claims (its token), held as long as this is.
+    locks: Vec<ClaimLock>,
+}
+
+impl BuiltPlatform {
+    /// The lock files this platform holds.
+    pub fn lock_files(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.locks.iter().map(ClaimLock::path)
+    }
+}
+
+/// The result of a platform's live check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    pub name: &'static str,
+    /// What the check found, or what is wrong and what to do.
+    pub result: Result<String, String>,
 }
 
 impl PlatformsConfig {
@@ -209,16 +241,105 @@ impl PlatformsConfig {
             .collect()
     }
 
-    /// Builds every enabled platform's adapter (binding listeners, so a
-    /// port in use is reported here).
-    pub async fn build(&self, ctx: &BuildContext) -> Result<Vec<BuiltPlatform>, AdapterError> {
-        let mut built = Vec::new();
+    /// The addresses the enabled platforms listen on, each once, with the
+    /// platforms that use it (webhook platforms share one listener).
+    pub fn listen_addrs(&self) -> Vec<(String, Vec<&'static str>)> {
+        let mut addrs: Vec<(String, Vec<&'static str>)> = Vec::new();
         for platform in self.each().into_iter().filter(|p| p.enabled()) {
+            for addr in platform.listens_on() {
+                match addrs.iter_mut().find(|(a, _)| *a == addr) {
+                    Some((_, users)) => users.push(platform.name()),
+                    None => addrs.push((addr, vec![platform.name()])),
+                }
+            }
+        }
+        addrs
+    }
+
+    /// Checks each enabled platform's settings live, all at once.
+    pub async fn probe(&self, ctx: &ProbeContext) -> Vec<Probed> {
+        let enabled: Vec<&dyn Platform> = self.each().into_iter().filter(|p| p.enabled()).collect();
+        let probes = enabled.iter().map(|p| async move {
+            Probed {
+                name: p.name(),
+                result: p.probe(ctx).await,
+            }
+        });
+        futures_util::future::join_all(probes).await
+    }
+
+    /// Builds every enabled platform's adapter (binding listeners, so a
+    /// port in use is reported here), after locking what each claims (its
+    /// token) in the per-user lock directory ([`lock`]). A platform whose
+    /// token another gateway holds is refused with an ERROR saying which
+    /// gateway, and the others are built; when every one is refused, that
+    /// is the error.
+    pub async fn build(&self, ctx: &BuildContext) -> Result<Vec<BuiltPlatform>, AdapterError> {
+        let locks = LockDir::from_env();
+        let owner = Owner {
+            pid: std::process::id(),
+            start_time: hermod_core::now_ms(),
+            home: ctx.home.clone(),
+        };
+        let mut built = Vec::new();
+        let mut refused = Vec::new();
+        for platform in self.each().into_iter().filter(|p| p.enabled()) {
+            let held = match lock_claims(platform, locks.as_ref(), &owner) {
+                Ok(held) => held,
+                Err(reason) => {
+                    let reason = format!("{} is not started: {reason}", platform.name());
+                    error!(platform = platform.name(), "{reason}");
+                    refused.push(reason);
+                    continue;
+                }
+            };
             built.push(BuiltPlatform {
                 name: platform.name(),
                 built: platform.build(ctx).await?,
+                locks: held,
             });
+        }
+        if built.is_empty() && !refused.is_empty() {
+            return Err(AdapterError::Startup(refused.join("; ")));
         }
         Ok(built)
     }
+}
+
+/// Locks each of `platform`'s claims in `dir`; a lock another gateway
+/// holds is the error. Without a lock directory (no `HOME`), the claims
+/// go unlocked, with a warning.
+fn lock_claims(
+    platform: &dyn Platform,
+    dir: Option<&LockDir>,
+    owner: &Owner,
+) -> Result<Vec<ClaimLock>, lock::LockError> {
+    let claims = platform.claims();
+    let Some(dir) = dir else {
+        if !claims.is_empty() {
+            warn!(
+                platform = platform.name(),
+                "no per-user lock directory (none of HERMOD_LOCK_DIR, XDG_STATE_HOME and HOME \
+                 is set), so nothing stops another gateway from using the same token; set one"
+            );
+        }
+        return Ok(Vec::new());
+    };
+    let mut held = Vec::new();
+    for claim in &claims {
+        let lock = dir.acquire(claim, owner)?;
+        if let Some(stale) = lock.took_over() {
+            warn!(
+                platform = platform.name(),
+                lock = %lock.path().display(),
+                "took over a stale {} lock left by pid {} (home {}): {}",
+                claim.scope,
+                stale.holder.pid,
+                stale.holder.home.display(),
+                stale.reason
+            );
+        }
+        held.push(lock);
+    }
+    Ok(held)
 }
