@@ -98,6 +98,20 @@ pub(crate) enum PairingAction {
 enum GatewayAction {
     /// Run in the foreground until SIGINT or SIGTERM (the default).
     Run,
+    /// Show whether a gateway runs on this home and how it is. Exit code:
+    /// 0 running and healthy, 1 not running, 2 running with a platform or
+    /// the store degraded, retrying or failed.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the gateway running on this home (SIGTERM), waiting for its
+    /// running turns to finish.
+    Stop,
+    /// Stop the gateway, then start it in the background, its output in
+    /// HERMOD_HOME/logs/gateway.log (under systemd: use systemctl).
+    Restart,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +176,15 @@ fn main() -> ExitCode {
             Command::Gateway {
                 action: None | Some(GatewayAction::Run),
             } => commands::gateway::run().await,
+            Command::Gateway {
+                action: Some(GatewayAction::Status { json }),
+            } => commands::gateway::status(json),
+            Command::Gateway {
+                action: Some(GatewayAction::Stop),
+            } => commands::gateway::stop().await,
+            Command::Gateway {
+                action: Some(GatewayAction::Restart),
+            } => commands::gateway::restart().await,
             Command::Config {
                 action: ConfigAction::Check,
             } => commands::config_check::run(),

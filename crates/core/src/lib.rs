@@ -25,6 +25,7 @@ mod reply;
 mod router;
 mod runtime;
 mod session;
+mod status;
 mod supervisor;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
@@ -45,3 +46,6 @@ pub use platform::{BuildContext, Built, Claim, PlatformConfig, ProbeContext, Sha
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder};
+pub use status::{
+    ComponentLine, GATEWAY_KIND, GatewayPhase, GatewayStatus, OUTBOX_COUNT_LIMIT, StatusBoard,
+};

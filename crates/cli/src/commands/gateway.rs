@@ -1,6 +1,12 @@
-//! `hermod gateway run`: the gateway in the foreground until SIGINT/SIGTERM.
+//! `hermod gateway run`: the gateway in the foreground until SIGINT/SIGTERM,
+//! holding its home (`pidfile`) and reporting its state (`state`, `notify`).
 
+mod control;
+mod files;
+mod notify;
+mod pidfile;
 mod readiness;
+mod state;
 
 use crate::commands::out;
 use crate::config::{self, Config};
@@ -8,16 +14,52 @@ use crate::database;
 use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
-use hermod_core::{BuildContext, ComponentState, Gateway, Health, STORE_COMPONENT};
+use hermod_core::{
+    BuildContext, ComponentState, Gateway, GatewayStatus, Health, STORE_COMPONENT, StatusBoard,
+};
+use notify::Notifier;
 use readiness::Watched;
-use std::sync::Arc;
+use state::{GatewayCounts, StatusFile};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+
+pub use control::{restart, status, stop};
 
 pub async fn run() -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::Yes)?;
-    let config = config::load(&home, &process)?;
+    let started_at_ms = hermod_core::now_ms();
+    let record = pidfile::PidRecord::current(started_at_ms);
+    // Held until this function returns: one gateway per home.
+    let _lock = pidfile::acquire(&home, &record)?;
+    let notifier = Notifier::from_env();
+    let board = StatusBoard::default();
+    let mut file = StatusFile::new(
+        &home,
+        GatewayStatus::starting(record.pid, env!("CARGO_PKG_VERSION"), started_at_ms),
+        board.clone(),
+        notifier.clone(),
+    );
+    file.publish();
+    let result = serve(&home, &process, &mut file, board, notifier).await;
+    file.finish(match &result {
+        Ok(how) => Ok(how.clone()),
+        Err(e) => Err(format!("{e:#}")),
+    });
+    result.map(|_| ())
+}
+
+/// Runs the gateway on `home` until it stops; returns how it was stopped.
+async fn serve(
+    home: &Path,
+    process: &hermod_model::EnvVars,
+    file: &mut StatusFile,
+    board: StatusBoard,
+    notifier: Notifier,
+) -> anyhow::Result<String> {
+    let config = config::load(home, process)?;
 
     // Before anything else is written or printed: a database that cannot be
     // used stops the gateway here rather than failing every request.
@@ -44,6 +86,8 @@ pub async fn run() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let build = BuildContext::new(store.clone(), config.home.clone(), shutdown.clone())
         .context("cannot prepare the platforms")?;
+    // What the platforms that serve the status (`/health/detailed`) read.
+    build.shared.get_or_insert_with(|| board.clone());
     let adapters = config
         .platforms
         .build(&build)
@@ -59,7 +103,7 @@ pub async fn run() -> anyhow::Result<()> {
         out(line);
     }
 
-    let mut builder = Gateway::builder(store, Arc::new(agent), config.gateway.clone())
+    let mut builder = Gateway::builder(store.clone(), Arc::new(agent), config.gateway.clone())
         .default_model(config.model.default.clone())
         .streaming(config.streaming.clone())
         .display(config.display.clone())
@@ -71,7 +115,28 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let gateway = builder.build().map_err(config::ConfigError)?;
 
-    tokio::spawn(watch_signals(shutdown.clone()));
+    let signalled = Arc::new(OnceLock::new());
+    tokio::spawn(watch_signals(shutdown.clone(), Arc::clone(&signalled)));
+    let stop_reporting = CancellationToken::new();
+    if let Some(interval) = notify::watchdog_interval(
+        std::env::var("WATCHDOG_USEC").ok().as_deref(),
+        std::env::var("WATCHDOG_PID").ok().as_deref(),
+    ) && notifier.is_active()
+    {
+        tokio::spawn(notify::watchdog(
+            notifier.clone(),
+            interval,
+            stop_reporting.clone(),
+        ));
+    }
+    let counts = GatewayCounts {
+        router: gateway.router().clone(),
+        store,
+    };
+    let components = adapters
+        .iter()
+        .map(|a| a.built.adapter.id().as_str().to_owned())
+        .collect();
     let watched = adapters
         .iter()
         .map(|a| Watched {
@@ -88,14 +153,31 @@ pub async fn run() -> anyhow::Result<()> {
             config.model.base_url
         )
     };
-    let ((), watched) = tokio::join!(
-        gateway.run(shutdown.clone()),
-        readiness::watch(health, watched, ready, shutdown)
+    let ((), watched, ()) = tokio::join!(
+        async {
+            gateway.run(shutdown.clone()).await;
+            stop_reporting.cancel();
+        },
+        readiness::watch(health.clone(), watched, ready, shutdown.clone()),
+        state::keep(
+            file,
+            health,
+            components,
+            &counts,
+            shutdown.clone(),
+            stop_reporting.clone()
+        ),
     );
+    drop(counts);
+    file.stopping();
     // Every task holding the store has stopped: fold the WAL into hermod.db,
     // so that file alone holds everything (a copy of it is a backup).
     let closed = database::close_path(&db_path).await;
-    watched.and(closed)
+    watched.and(closed)?;
+    Ok(match signalled.get() {
+        Some(signal) => format!("stopped by {signal}"),
+        None => "stopped".to_owned(),
+    })
 }
 
 fn llm_config(config: &Config) -> LlmConfig {
@@ -117,34 +199,42 @@ fn is_loopback_url(url: &str) -> bool {
         .any(|p| rest.starts_with(p))
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM; a second signal exits at once.
-async fn watch_signals(shutdown: CancellationToken) {
-    wait_for_signal().await;
-    info!("signal received; shutting down (send it again to exit at once)");
+/// Cancels `shutdown` on SIGINT or SIGTERM, recording which in
+/// `signalled`; a second signal exits at once.
+async fn watch_signals(shutdown: CancellationToken, signalled: Arc<OnceLock<&'static str>>) {
+    let signal = wait_for_signal().await;
+    let _ = signalled.set(signal);
+    info!(
+        signal,
+        "signal received; shutting down (send it again to exit at once)"
+    );
     shutdown.cancel();
     wait_for_signal().await;
     warn!("second signal: exiting without waiting");
     std::process::exit(130);
 }
 
+/// Waits for SIGINT or SIGTERM and names it.
 #[cfg(unix)]
-async fn wait_for_signal() {
+async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
             }
         }
         Err(e) => {
             warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the gateway");
             let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
+async fn wait_for_signal() -> &'static str {
     let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
 }
