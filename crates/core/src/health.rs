@@ -7,7 +7,8 @@
 //! of the next attempt) when `run` failed in a way that may pass, and failed
 //! when it cannot go on; the adapter reports itself running once it is
 //! connected ([`Health::recovered`]), degraded while its platform keeps
-//! failing, and running again when it recovers. Core marks the store
+//! failing, and running again when it recovers. The supervisor also marks
+//! an adapter paused, by an operator or by its circuit breaker. Core marks the store
 //! degraded on a storage error and healthy on the next success.
 
 use serde::Serialize;
@@ -39,14 +40,29 @@ pub enum ComponentState {
     Failed { reason: String },
     /// Stopped on purpose (shutdown).
     Stopped,
+    /// Not running and not restarted until `until_ms` (Unix milliseconds;
+    /// `None`: until an operator resumes it). `manual`: an operator paused
+    /// it (`/platform pause`, kept across restarts); otherwise the circuit
+    /// breaker did, after too many failures, and tries it again at
+    /// `until_ms`.
+    Paused {
+        reason: String,
+        until_ms: Option<i64>,
+        manual: bool,
+    },
 }
 
 impl ComponentState {
-    /// Whether this state counts as healthy.
+    /// Whether this state counts as healthy. A platform an operator
+    /// paused is, as one stopped on purpose is; one the circuit breaker
+    /// paused is not.
     pub fn is_healthy(&self) -> bool {
         matches!(
             self,
-            ComponentState::Connecting | ComponentState::Running | ComponentState::Stopped
+            ComponentState::Connecting
+                | ComponentState::Running
+                | ComponentState::Stopped
+                | ComponentState::Paused { manual: true, .. }
         )
     }
 }
@@ -76,7 +92,12 @@ impl HealthReport {
             .filter_map(|(name, status)| match &status.state {
                 ComponentState::Degraded { reason }
                 | ComponentState::Failed { reason }
-                | ComponentState::Retrying { reason, .. } => Some(format!("{name}: {reason}")),
+                | ComponentState::Retrying { reason, .. }
+                | ComponentState::Paused {
+                    reason,
+                    manual: false,
+                    ..
+                } => Some(format!("{name}: {reason}")),
                 _ => None,
             })
             .collect()
@@ -120,11 +141,16 @@ impl Health {
         );
     }
 
-    /// Marks a component running, unless it has failed for good.
+    /// Marks a component running, unless it has failed for good or is
+    /// paused (a late report from a run that was stopped).
     pub fn recovered(&self, component: &str) {
         let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get(component).map(|s| &s.state) {
-            Some(ComponentState::Running | ComponentState::Failed { .. }) => {}
+            Some(
+                ComponentState::Running
+                | ComponentState::Failed { .. }
+                | ComponentState::Paused { .. },
+            ) => {}
             _ => self.insert(&mut map, component, ComponentState::Running),
         }
     }
@@ -201,6 +227,37 @@ mod tests {
         );
         health.recovered("chat");
         assert!(!health.report().healthy, "failed is final until restart");
+    }
+
+    #[test]
+    fn a_breaker_pause_is_a_problem_and_an_operator_pause_is_not() {
+        let health = Health::default();
+        let paused = |manual: bool| ComponentState::Paused {
+            reason: "5 failures in a row".into(),
+            until_ms: (!manual).then_some(1),
+            manual,
+        };
+        health.set("chat", paused(false));
+        let report = health.report();
+        assert!(!report.healthy);
+        assert_eq!(
+            report.problems(),
+            vec!["chat: 5 failures in a row".to_owned()]
+        );
+        health.recovered("chat");
+        assert_eq!(
+            health.get("chat").unwrap().state,
+            paused(false),
+            "a stopped run's late report"
+        );
+
+        health.set("chat", paused(true));
+        assert!(health.report().healthy);
+        assert!(health.report().problems().is_empty());
+        let json = serde_json::to_value(health.get("chat").unwrap()).unwrap();
+        assert_eq!(json["state"], "paused");
+        assert_eq!(json["manual"], true);
+        assert_eq!(json["reason"], "5 failures in a row");
     }
 
     #[tokio::test]

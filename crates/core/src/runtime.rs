@@ -18,8 +18,9 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
-use crate::supervisor::supervise;
+use crate::supervisor::{Platforms, paused_key, supervise};
 use hermod_agent::Agent;
+use hermod_model::PlatformId;
 use hermod_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,6 +128,7 @@ impl GatewayBuilder {
         };
         let tracker = TaskTracker::new();
         let turns = CancellationToken::new();
+        let platforms = Platforms::new(self.adapters.iter().map(|a| a.id()));
         let deps = WorkerDeps {
             store: self.store,
             agent: self.agent,
@@ -145,6 +147,7 @@ impl GatewayBuilder {
             output_dir: self.output_dir,
             turns: turns.clone(),
             health: self.health.clone(),
+            platforms: platforms.clone(),
             inflight_inbox: Default::default(),
             delivering: Default::default(),
             refusals: Default::default(),
@@ -159,6 +162,7 @@ impl GatewayBuilder {
             drain_timeout: self.config.drain_timeout(),
             health: self.health,
             metrics: self.metrics,
+            platforms,
         })
     }
 }
@@ -173,6 +177,8 @@ pub struct Gateway {
     drain_timeout: Duration,
     health: Health,
     metrics: Metrics,
+    /// Pause and resume for each adapter's supervisor.
+    platforms: Platforms,
 }
 
 impl Gateway {
@@ -224,13 +230,21 @@ impl Gateway {
     /// described in the module docs.
     pub async fn run(self, shutdown: CancellationToken) {
         let stop_receiving = CancellationToken::new();
+        let store = Arc::clone(&self.router.shared().deps().store);
         for adapter in &self.adapters {
-            self.tracker.spawn(supervise(
+            let id = adapter.id();
+            let supervised = supervise(
                 Arc::clone(adapter),
                 self.router.inbound(),
                 self.health.clone(),
+                self.platforms.control(&id),
                 stop_receiving.clone(),
-            ));
+            );
+            let (store, platforms) = (Arc::clone(&store), self.platforms.clone());
+            self.tracker.spawn(async move {
+                restore_pause(store.as_ref(), &platforms, &id).await;
+                supervised.await;
+            });
         }
 
         // Messages a previous run recorded but did not finish are taken up
@@ -260,5 +274,20 @@ impl Gateway {
             }
         }
         info!("gateway stopped");
+    }
+}
+
+/// Pauses `platform` again if an operator paused it in an earlier run
+/// (`/platform pause` is kept until `/platform resume`).
+async fn restore_pause(store: &dyn Store, platforms: &Platforms, platform: &PlatformId) {
+    match store.setting(&paused_key(platform)).await {
+        Ok(Some(reason)) => {
+            info!(platform = %platform, reason = %reason, "platform stays paused, as an operator asked; /platform resume starts it");
+            platforms.pause(platform, reason);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            warn!(platform = %platform, error = %e, "could not read whether the platform was paused; starting it");
+        }
     }
 }

@@ -9,15 +9,32 @@
 //! - An authentication or configuration failure (`Auth`, `Startup`,
 //!   `Rejected`, ...) marks the adapter failed with its reason and is not
 //!   retried: retrying cannot fix a refused token.
+//! - A circuit breaker (`breaker.rs`) watches the failures that may pass:
+//!   5 within 10 minutes pause the platform automatically for a cool-down
+//!   (5 minutes), after which one trial run decides: reaching running
+//!   closes the breaker, failing pauses it again for twice as long (up to
+//!   an hour). Each platform has its own breaker.
+//! - An operator may pause a platform (`/platform pause`): its run is
+//!   cancelled as at shutdown and not restarted until `/platform resume`,
+//!   which also clears an automatic pause and starts the platform at once
+//!   (`control.rs`).
 //! - Every state change goes to [`Health`]: connecting before each attempt,
-//!   retrying with the time of the next attempt, failed, stopped. The
-//!   adapter itself reports running once it is connected.
+//!   retrying with the time of the next attempt, paused (by an operator, or
+//!   by the breaker until its cool-down ends), failed, stopped. The adapter
+//!   itself reports running once it is connected.
+
+mod breaker;
+mod control;
+
+pub(crate) use control::{Control, Platforms, paused_key};
 
 use crate::adapter::{Adapter, AdapterContext, AdapterError};
 use crate::clock::now_ms;
 use crate::health::{ComponentState, Health};
 use crate::router::Inbound;
-use hermod_http::{RetryPolicy, sleep_or_cancel};
+use breaker::{Breaker, BreakerConfig, Permit, Transition};
+use hermod_http::RetryPolicy;
+use hermod_model::PlatformId;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -79,37 +96,100 @@ fn after(result: Result<(), AdapterError>) -> After {
     }
 }
 
-/// Runs `adapter` until `stopping` is cancelled or it fails for good.
+/// Runs `adapter` until `stopping` is cancelled or it fails for good,
+/// pausing it while `control` or its breaker says so.
 pub(crate) async fn supervise(
     adapter: Arc<dyn Adapter>,
     inbound: Inbound,
     health: Health,
+    mut control: Control,
     stopping: CancellationToken,
 ) {
     let id = adapter.id();
     let name = id.as_str();
+    let stopped = || {
+        health.set(name, ComponentState::Stopped);
+        info!(platform = %id, "adapter stopped");
+    };
+    // Failures since the last stable run, for the backoff.
     let mut failures: u32 = 0;
+    let mut breaker = Breaker::new(BreakerConfig::default());
+    let mut last_error = String::new();
     loop {
+        if control.take_resume() {
+            breaker.reset();
+            failures = 0;
+            control.set_failures(0);
+            info!(platform = %id, "platform resumed by an operator; starting it now");
+        }
+        if let Some(reason) = control.paused() {
+            info!(platform = %id, reason = %reason, "platform paused by an operator; `/platform resume` starts it again");
+            health.set(
+                name,
+                ComponentState::Paused {
+                    reason: truncate(&reason),
+                    until_ms: None,
+                    manual: true,
+                },
+            );
+            if wait(&mut control, None, &stopping).await == Wake::Stop {
+                return stopped();
+            }
+            continue;
+        }
+        match breaker.permit(Instant::now()) {
+            Permit::Run => {}
+            Permit::Probe => {
+                info!(platform = %id, "circuit half-open: trying the platform once after its cool-down");
+            }
+            Permit::WaitUntil(until) => {
+                health.set(
+                    name,
+                    ComponentState::Paused {
+                        reason: truncate(&format!(
+                            "paused after {} failures in a row: {last_error}",
+                            breaker.failures()
+                        )),
+                        until_ms: Some(wall_ms(until)),
+                        manual: false,
+                    },
+                );
+                if wait(&mut control, Some(until), &stopping).await == Wake::Stop {
+                    return stopped();
+                }
+                continue;
+            }
+        }
+
         health.set(name, ComponentState::Connecting);
         info!(platform = %id, "adapter starting");
         let started = Instant::now();
-        let ctx = AdapterContext {
-            inbound: inbound.clone(),
-            shutdown: stopping.child_token(),
-        };
-        let result = adapter.run(ctx).await;
+        let run = run_once(
+            adapter.as_ref(),
+            &inbound,
+            &health,
+            &mut control,
+            &mut breaker,
+            &stopping,
+        )
+        .await;
         if stopping.is_cancelled() {
-            if let Err(e) = &result {
+            if let Err(e) = &run.result {
                 warn!(platform = %id, error = %e, "adapter stopped with an error during shutdown");
             }
-            health.set(name, ComponentState::Stopped);
-            info!(platform = %id, "adapter stopped");
-            return;
+            return stopped();
+        }
+        if run.paused {
+            if let Err(e) = &run.result {
+                warn!(platform = %id, error = %e, "adapter stopped with an error when paused");
+            }
+            info!(platform = %id, "adapter stopped for an operator's pause");
+            continue;
         }
         if started.elapsed() >= STABLE_RUN {
             failures = 0;
         }
-        match after(result) {
+        match after(run.result) {
             After::Fail { reason } => {
                 error!(platform = %id, error = %reason, "adapter failed; it stays stopped until its configuration is fixed and the gateway restarts (the other platforms keep running)");
                 health.set(
@@ -125,24 +205,144 @@ pub(crate) async fn supervise(
                 retry_after,
             } => {
                 failures = failures.saturating_add(1);
+                let transition = breaker.failure(Instant::now());
+                control.set_failures(breaker.failures());
+                match transition {
+                    Some(Transition::Opened { cool_down }) => {
+                        warn!(platform = %id, error = %reason, failures = breaker.failures(), cool_down_secs = cool_down.as_secs(), "circuit open: the platform keeps failing; it is paused and tried again after the cool-down (`/platform resume` starts it now)");
+                        last_error = reason;
+                        continue;
+                    }
+                    Some(Transition::Reopened { cool_down }) => {
+                        warn!(platform = %id, error = %reason, failures = breaker.failures(), cool_down_secs = cool_down.as_secs(), "circuit open again: the trial run failed; the platform stays paused for a longer cool-down");
+                        last_error = reason;
+                        continue;
+                    }
+                    Some(Transition::Closed) | None => {}
+                }
                 let delay = RESTARTS.delay_for(failures, retry_after);
                 warn!(platform = %id, error = %reason, failures, retry_in_ms = delay.as_millis(), "adapter stopped; restarting it after a pause");
+                let until = Instant::now() + delay;
                 health.set(
                     name,
                     ComponentState::Retrying {
                         reason: truncate(&reason),
-                        next_attempt_ms: now_ms()
-                            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+                        next_attempt_ms: wall_ms(until),
                     },
                 );
-                if sleep_or_cancel(delay, &stopping).await.is_err() {
-                    health.set(name, ComponentState::Stopped);
-                    info!(platform = %id, "adapter stopped");
-                    return;
+                last_error = reason;
+                // A pause or resume during the backoff is acted on at once.
+                if wait(&mut control, Some(until), &stopping).await == Wake::Stop {
+                    return stopped();
                 }
             }
         }
     }
+}
+
+/// How one run of an adapter ended.
+struct RunEnd {
+    result: Result<(), AdapterError>,
+    /// An operator paused the platform and the run was cancelled for it.
+    paused: bool,
+}
+
+/// Runs `adapter` once, watching for it to report running (a success for
+/// `breaker`, which closes it after a trial) and for a pause (which
+/// cancels the run).
+async fn run_once(
+    adapter: &dyn Adapter,
+    inbound: &Inbound,
+    health: &Health,
+    control: &mut Control,
+    breaker: &mut Breaker,
+    stopping: &CancellationToken,
+) -> RunEnd {
+    let id = adapter.id();
+    let is_running = || {
+        health
+            .get(id.as_str())
+            .is_some_and(|s| s.state == ComponentState::Running)
+    };
+    let cancel = stopping.child_token();
+    let ctx = AdapterContext {
+        inbound: inbound.clone(),
+        shutdown: cancel.clone(),
+    };
+    let mut changes = health.subscribe();
+    changes.borrow_and_update();
+    let mut reached_running = false;
+    let mut paused = false;
+    let run = adapter.run(ctx);
+    tokio::pin!(run);
+    let result = loop {
+        tokio::select! {
+            result = &mut run => break result,
+            Ok(()) = changes.changed(), if !reached_running => {
+                reached_running = is_running();
+                if reached_running {
+                    succeeded(&id, breaker, control);
+                }
+            }
+            () = control.changed(), if !paused => {
+                if control.paused().is_some() {
+                    // The adapter stops as it does at shutdown.
+                    paused = true;
+                    cancel.cancel();
+                } else {
+                    // A resume while it runs: nothing to do.
+                    control.take_resume();
+                }
+            }
+        }
+    };
+    if !reached_running && is_running() {
+        // Reported running just before `run` returned.
+        succeeded(&id, breaker, control);
+    }
+    RunEnd { result, paused }
+}
+
+/// A run reached running: the failures are forgotten, a trial closes the
+/// breaker.
+fn succeeded(id: &PlatformId, breaker: &mut Breaker, control: &Control) {
+    if breaker.success() == Some(Transition::Closed) {
+        info!(platform = %id, "circuit closed: the platform works again");
+    }
+    control.set_failures(0);
+}
+
+/// Why [`wait`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// The time came.
+    Due,
+    /// An operator asked something.
+    Asked,
+    /// The gateway is stopping.
+    Stop,
+}
+
+/// Waits until `until` (forever if `None`), an operator's request, or the
+/// gateway stopping.
+async fn wait(control: &mut Control, until: Option<Instant>, stopping: &CancellationToken) -> Wake {
+    let due = async {
+        match until {
+            Some(until) => tokio::time::sleep_until(until).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = stopping.cancelled() => Wake::Stop,
+        () = control.changed() => Wake::Asked,
+        () = due => Wake::Due,
+    }
+}
+
+/// The wall-clock time (Unix milliseconds) of the tokio instant `at`.
+fn wall_ms(at: Instant) -> i64 {
+    let ahead = at.saturating_duration_since(Instant::now()).as_millis();
+    now_ms().saturating_add(i64::try_from(ahead).unwrap_or(i64::MAX))
 }
 
 fn truncate(reason: &str) -> String {

@@ -10,6 +10,7 @@ mod background;
 mod help;
 mod model;
 mod new;
+mod platform;
 mod queue;
 mod resume;
 mod retry;
@@ -149,6 +150,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &approve::Approve,
     &approve::Deny,
     &status::Status,
+    &platform::Platform,
     &usage::Usage,
     &whoami::WhoAmI,
     &help::Help,
@@ -270,6 +272,7 @@ mod tests {
             .collect();
         let expected: HashSet<&str> = [
             "stop", "new", "status", "approve", "deny", "queue", "steer", "help", "whoami",
+            "platform",
         ]
         .into();
         assert_eq!(busy, expected);

@@ -69,7 +69,7 @@ impl Command for Status {
 }
 
 /// A platform's state in a few words, for people.
-fn describe(state: &ComponentState, now_ms: i64) -> String {
+pub(super) fn describe(state: &ComponentState, now_ms: i64) -> String {
     match state {
         ComponentState::Connecting => "connecting".to_owned(),
         ComponentState::Running => "connected".to_owned(),
@@ -85,5 +85,18 @@ fn describe(state: &ComponentState, now_ms: i64) -> String {
         }
         ComponentState::Failed { reason } => format!("failed ({reason})"),
         ComponentState::Stopped => "stopped".to_owned(),
+        ComponentState::Paused {
+            reason,
+            until_ms: Some(until_ms),
+            ..
+        } => {
+            let secs = u64::try_from(until_ms - now_ms).unwrap_or(0).div_ceil(1000);
+            format!("paused, tried again in {secs} s ({reason})")
+        }
+        ComponentState::Paused {
+            reason,
+            until_ms: None,
+            ..
+        } => format!("paused until resumed ({reason})"),
     }
 }

@@ -102,6 +102,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) turns: CancellationToken,
     /// Every component's state, for `/health`.
     pub(crate) health: crate::health::Health,
+    /// Each platform's pause and resume controls, for `/platform`.
+    pub(crate) platforms: crate::supervisor::Platforms,
     /// Inbound messages (platform, inbox key) queued or being handled in
     /// this process: recovery never hands one out twice.
     pub(crate) inflight_inbox: InFlight<(PlatformId, String)>,

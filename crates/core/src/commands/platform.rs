@@ -1,0 +1,137 @@
+//! `/platform list | pause <name> | resume <name>`: each platform's state,
+//! failures and next attempt; pause one (its receive loop is stopped and
+//! stays stopped across restarts, a store setting) or resume one (clearing
+//! an operator's or the circuit breaker's pause and starting it now).
+
+use super::status::describe;
+use super::{Category, Command, Cx, Outcome, Spec};
+use crate::error::CoreError;
+use crate::health::ComponentState;
+use crate::supervisor::paused_key;
+use async_trait::async_trait;
+use hermod_model::PlatformId;
+
+pub(crate) struct Platform;
+
+static SPEC: Spec = Spec {
+    name: "platform",
+    aliases: &["platforms"],
+    args: "[list | pause <name> | resume <name>]",
+    description: "Show each platform's state, or pause or resume one",
+    category: Category::Info,
+    while_busy: true,
+};
+
+#[async_trait]
+impl Command for Platform {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    async fn run(&self, cx: &mut Cx<'_>) -> Result<Outcome, CoreError> {
+        let args = cx.args.trim().to_owned();
+        let mut words = args.split_whitespace();
+        let verb = words.next().unwrap_or("list").to_lowercase();
+        let name = words.next();
+        let text = match (verb.as_str(), name, words.next()) {
+            ("list", None, _) => list(cx),
+            ("pause", Some(name), None) => match find(cx, name) {
+                Ok(id) => pause(cx, id).await?,
+                Err(unknown) => unknown,
+            },
+            ("resume", Some(name), None) => match find(cx, name) {
+                Ok(id) => resume(cx, id).await?,
+                Err(unknown) => unknown,
+            },
+            _ => format!("Usage: /platform {}", SPEC.args),
+        };
+        Ok(Outcome::Reply(text))
+    }
+}
+
+/// The platform called `name`, or the answer naming the known ones.
+fn find(cx: &Cx<'_>, name: &str) -> Result<PlatformId, String> {
+    let platforms = &cx.deps.platforms;
+    platforms.find(name).cloned().ok_or_else(|| {
+        let known: Vec<&str> = platforms.ids().map(PlatformId::as_str).collect();
+        format!(
+            "Unknown platform \"{name}\". Known platforms: {}.",
+            known.join(", ")
+        )
+    })
+}
+
+fn list(cx: &Cx<'_>) -> String {
+    // The clock `Health` times are written with.
+    let now = crate::clock::now_ms();
+    let platforms = &cx.deps.platforms;
+    let mut lines = vec!["Platforms:".to_owned()];
+    for id in platforms.ids() {
+        let state = cx
+            .deps
+            .health
+            .get(id.as_str())
+            .map_or_else(|| "not started".to_owned(), |s| describe(&s.state, now));
+        let mut line = format!("• {id}: {state}");
+        let failures = platforms.failures(id);
+        if failures > 0 {
+            line.push_str(&format!("; {failures} failures in a row"));
+        }
+        lines.push(line);
+    }
+    lines.push("/platform pause <name> stops one; /platform resume <name> starts it again.".into());
+    lines.join("\n")
+}
+
+async fn pause(cx: &Cx<'_>, id: PlatformId) -> Result<String, CoreError> {
+    let platforms = &cx.deps.platforms;
+    if platforms.paused(&id).is_some() {
+        return Ok(format!(
+            "{id} is already paused. /platform resume {id} starts it again."
+        ));
+    }
+    let source = &cx.job().event.source;
+    let who = source.user_name.as_deref().or(source.participant());
+    let reason = match who {
+        Some(who) => format!("paused by {who} from {}", source.platform),
+        None => format!("paused from {}", source.platform),
+    };
+    // Persisted first: a pause that is shown is one that survives a restart.
+    cx.deps
+        .store
+        .set_setting(&paused_key(&id), &reason, cx.deps.clock.now_ms())
+        .await?;
+    platforms.pause(&id, reason);
+    let mut text = format!(
+        "⏸️ {id} is paused: it stops receiving now and stays paused, across restarts too, \
+         until /platform resume {id}."
+    );
+    if id == source.platform {
+        text.push_str(&format!(
+            "\nThis chat is on {id}, so it will not hear you from now on: send \
+             /platform resume {id} from another platform, or as a message through the HTTP API."
+        ));
+    }
+    Ok(text)
+}
+
+async fn resume(cx: &Cx<'_>, id: PlatformId) -> Result<String, CoreError> {
+    let state = cx.deps.health.get(id.as_str()).map(|s| s.state);
+    let manual = cx.deps.platforms.paused(&id).is_some();
+    let text = match state {
+        Some(ComponentState::Failed { reason }) if !manual => {
+            return Ok(format!(
+                "{id} failed ({reason}) and stays stopped until its configuration is fixed \
+                 and the gateway restarts."
+            ));
+        }
+        Some(ComponentState::Running | ComponentState::Connecting) if !manual => {
+            return Ok(format!("{id} is not paused: it is running."));
+        }
+        Some(ComponentState::Paused { .. }) => format!("▶️ {id} resumed: connecting now."),
+        _ => format!("▶️ {id}: connecting now."),
+    };
+    cx.deps.store.delete_setting(&paused_key(&id)).await?;
+    cx.deps.platforms.resume(&id);
+    Ok(text)
+}
