@@ -126,6 +126,10 @@ fn assess<'a>(adapters: &'a [Watched], states: &'a [Option<ComponentState>]) -> 
                 view.running
                     .push(format!("{} (retrying: {reason})", adapter.description));
             }
+            Some(ComponentState::Paused { reason, .. }) => {
+                view.running
+                    .push(format!("{} (paused: {reason})", adapter.description));
+            }
             Some(ComponentState::Running | ComponentState::Stopped) => {
                 view.running.push(adapter.description.clone());
             }

@@ -225,9 +225,13 @@ pub async fn keep(
                     changes = Health::default().subscribe();
                     continue;
                 }
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(DEBOUNCE) => {}
+                // While starting, at once: "running" is what a service
+                // manager and `status` wait for.
+                if file.status.state != GatewayPhase::Starting {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(DEBOUNCE) => {}
+                    }
                 }
             }
             _ = slow.tick() => {}
@@ -307,16 +311,27 @@ mod tests {
             (2, Some(3))
         );
 
-        // A burst of changes is one write, after it settles.
+        // While starting, each change is written at once.
         health.set("chat", ComponentState::Connecting);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(refreshes(), 2);
+        assert_eq!(read(home.path()).state, GatewayPhase::Starting);
+        health.set("chat", ComponentState::Running);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(refreshes(), 3);
+        assert_eq!(read(home.path()).state, GatewayPhase::Running);
+
+        // Then a burst of changes is one write, after it settles.
         health.degraded("chat", "peer answers 502");
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(refreshes(), 1, "not before the changes settle");
+        health.degraded("chat", "peer answers 503");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        health.degraded("chat", "peer answers 502");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(refreshes(), 3, "not before the changes settle");
         tokio::time::sleep(DEBOUNCE).await;
-        assert_eq!(refreshes(), 2);
+        assert_eq!(refreshes(), 4);
         let status = read(home.path());
-        assert_eq!(status.state, GatewayPhase::Running, "chat left connecting");
         assert_eq!(
             status.components["chat"].last_error.as_deref(),
             Some("peer answers 502")
@@ -324,15 +339,15 @@ mod tests {
         assert_eq!(board.latest().unwrap(), status);
 
         // Nothing changes: the slow timer writes.
-        tokio::time::sleep(REFRESH - DEBOUNCE * 2).await;
-        assert_eq!(refreshes(), 2);
-        tokio::time::sleep(DEBOUNCE * 2).await;
-        assert_eq!(refreshes(), 3);
+        tokio::time::sleep(REFRESH - DEBOUNCE * 3).await;
+        assert_eq!(refreshes(), 4);
+        tokio::time::sleep(DEBOUNCE * 3).await;
+        assert_eq!(refreshes(), 5);
 
         shutdown.cancel();
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(read(home.path()).state, GatewayPhase::Draining);
-        assert_eq!(refreshes(), 4);
+        assert_eq!(refreshes(), 6);
         stop.cancel();
         let file = task.await.unwrap();
         file.finish(Ok("stopped by SIGTERM".into()));
