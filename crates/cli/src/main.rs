@@ -51,6 +51,9 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Check the configuration and, live, the model, each platform's
+    /// credentials, the database, the home's permissions and the ports.
+    Doctor,
     /// Read stored conversations.
     Sessions {
         #[command(subcommand)]
@@ -188,6 +191,7 @@ fn main() -> ExitCode {
             Command::Config {
                 action: ConfigAction::Check,
             } => commands::config_check::run(),
+            Command::Doctor => commands::doctor::run().await,
             Command::Sessions { action } => commands::sessions::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
             Command::Backup { file, force } => commands::backup::run(&file, force).await,
