@@ -31,6 +31,7 @@ async fn status_json(home: &Path) -> (i32, Value) {
 
 #[tokio::test]
 async fn one_gateway_per_home_with_status_and_stop() {
+    hermod_http::install_crypto_provider();
     let llm = FakeLlm::start().await;
     let home = tempfile::tempdir().unwrap();
     let running = start(home.path(), &llm).await;
@@ -75,6 +76,19 @@ async fn one_gateway_per_home_with_status_and_stop() {
         support::mode(&home.path().join("gateway_state.json")),
         0o600
     );
+
+    // `/health/detailed` serves the same status, behind the key.
+    let url = format!("{}/health/detailed", running.base);
+    let client = reqwest::Client::new();
+    let refused = client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let key = running.key.clone().expect("a key was generated");
+    let detailed = client.get(&url).bearer_auth(key).send().await.unwrap();
+    assert_eq!(detailed.status(), 200);
+    let detailed: Value = detailed.json().await.unwrap();
+    assert_eq!(detailed["pid"], pid);
+    assert_eq!(detailed["kind"], "hermod-gateway");
+    assert_eq!(detailed["components"]["api_server"]["state"], "running");
 
     // `stop` ends it and says how.
     let mut child = running.child;

@@ -9,7 +9,7 @@ use crate::key::key_problem;
 use crate::listener::{Limits, serve};
 use crate::server::{AppState, SessionAccess, routes};
 use async_trait::async_trait;
-use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, StatusBoard};
 use hermod_model::{Capabilities, MarkdownDialect, PlatformId};
 use hermod_store::Store;
 use std::net::SocketAddr;
@@ -25,6 +25,9 @@ pub struct ApiServer {
     listener: Mutex<Option<TcpListener>>,
     /// Where the platform of a session named by a request is looked up.
     store: Option<Arc<dyn Store>>,
+    /// What `/health/detailed` serves: the process's status, published by
+    /// whoever runs the gateway (empty until then).
+    status: StatusBoard,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -67,6 +70,7 @@ impl ApiServer {
             local_addr,
             listener: Mutex::new(Some(listener)),
             store: None,
+            status: StatusBoard::default(),
         })
     }
 
@@ -76,6 +80,12 @@ impl ApiServer {
     /// `allow_platform_sessions` is set.
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Where `/health/detailed` reads the gateway's status.
+    pub fn with_status(mut self, status: StatusBoard) -> Self {
+        self.status = status;
         self
     }
 
@@ -130,6 +140,7 @@ impl Adapter for ApiServer {
             reasoning_content: config.reasoning_content,
             tools_warned: Arc::default(),
             cors: Cors::new(&config.cors_origins),
+            status: self.status.clone(),
         };
         let limits = Limits {
             max_connections: config.max_connections,

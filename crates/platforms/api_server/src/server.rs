@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hermod_core::Inbound;
+use hermod_core::{Inbound, StatusBoard};
 use hermod_model::Secret;
 use hermod_store::Store;
 use serde_json::{Value, json};
@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     /// web UI sends them with every message).
     pub(crate) tools_warned: Arc<AtomicBool>,
     pub(crate) cors: Option<Arc<Cors>>,
+    /// The gateway's status, for `/health/detailed`.
+    pub(crate) status: StatusBoard,
 }
 
 /// Which stored sessions a request may name.
@@ -56,6 +58,7 @@ pub(crate) fn routes(state: AppState) -> Router {
         // A wildcard: model ids may contain slashes (`org/model`).
         .route("/v1/models/{*id}", get(model))
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/health/detailed", get(health_detailed))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let cors_state = state.cors.clone();
     let router = Router::new()
@@ -95,6 +98,25 @@ async fn health(State(state): State<AppState>) -> Response {
         )
     };
     let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The gateway's status file as JSON (behind the key: it names errors and
+/// counts). `503` until the process that runs the gateway has published one.
+async fn health_detailed(State(state): State<AppState>) -> Response {
+    let mut response = match state.status.latest() {
+        Some(status) => (StatusCode::OK, axum::Json(status)).into_response(),
+        None => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "status_unavailable",
+            "The gateway has not published its status; `hermod gateway status` reads it from HERMOD_HOME.",
+        )
+        .into_response(),
+    };
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
