@@ -31,6 +31,24 @@
 //!   from the platform's refusals. An edit may wait its chat's interval
 //!   on top of `max_wait` (that wait is the stretching) before it fails
 //!   fast.
+//!
+//! Typing indicators and reactions are cosmetic, yet they count against
+//! the platform's global limit, and a refusal there holds up the replies
+//! too. So they are paced as well, without ever delaying a reply:
+//!
+//! - a [`Call::Spare`] (a typing indicator, a reaction added) takes a
+//!   global slot only when one is free now, within the edit budget, and
+//!   no send, edit or removal is waiting for one; otherwise it fails at
+//!   once and the adapter skips it;
+//! - a [`Call::Undo`] (the removal of a reaction that went out) must not
+//!   be lost, since a mark that never goes away is worse than none: it
+//!   queues for a global slot among the edits, behind new messages, and
+//!   fails only after [`UNDO_PATIENCE`].
+//!
+//! Both count against the per-chat limit only where the platform counts
+//! them there ([`Pacer::spare_per_chat`]), and each may have a limit of
+//! its own ([`Pacer::with_own_limit`]) for a platform method with a
+//! lower quota than the others.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -42,6 +60,11 @@ const MAX_CHATS: usize = 1024;
 
 /// How long after its edit interval a chat still counts as streaming.
 const STREAM_GRACE: Duration = Duration::from_secs(2);
+
+/// The longest a [`Call::Undo`] waits for its slot: long enough to outlast
+/// a burst of sends and edits, short enough that the caller (core gives
+/// a reaction call ten seconds) still hears how it went.
+pub const UNDO_PATIENCE: Duration = Duration::from_secs(8);
 
 /// One limit: at most `count` calls in any `window`, at most `burst` of
 /// them back to back.
@@ -98,6 +121,20 @@ pub enum Call {
     Send { group: bool },
     /// An edit of a message already there.
     Edit,
+    /// A cosmetic call (a typing indicator, a reaction added): it goes now
+    /// or not at all, and never takes a slot a send, edit or removal is
+    /// waiting for.
+    Spare,
+    /// The undoing of a [`Call::Spare`] that went out (a reaction
+    /// removed): it waits among the edits, up to [`UNDO_PATIENCE`].
+    Undo,
+}
+
+impl Call {
+    /// Calls that queue for a global slot in ticket order.
+    fn queues(self) -> bool {
+        matches!(self, Call::Edit | Call::Undo)
+    }
 }
 
 /// Why a call may not go now: the time to wait.
@@ -183,8 +220,13 @@ struct State {
     sends_waiting: u32,
     /// Edits waiting for a global slot, by ticket: they get slots in the
     /// order they started waiting, so no stream is starved.
+    /// Removals ([`Call::Undo`]) wait here too, in the same order.
     edits_waiting: BTreeSet<u64>,
     next_ticket: u64,
+    /// The limit of its own of [`Call::Spare`] calls, if any.
+    spare: Meter,
+    /// The limit of its own of [`Call::Undo`] calls, if any.
+    undo: Meter,
 }
 
 /// Why a call did not go now.
@@ -199,6 +241,11 @@ enum Blocked {
 #[derive(Debug)]
 pub struct Pacer {
     limits: PacerLimits,
+    /// Whether spare calls and removals count against the per-chat limit.
+    spare_per_chat: bool,
+    /// Limits of their own for [`Call::Spare`] and [`Call::Undo`].
+    spare_limit: Option<Limit>,
+    undo_limit: Option<Limit>,
     state: Mutex<State>,
 }
 
@@ -233,16 +280,45 @@ impl Drop for Waiting<'_> {
 
 impl Pacer {
     pub fn new(limits: PacerLimits) -> Self {
+        let now = Instant::now();
         Self {
             limits,
+            spare_per_chat: false,
+            spare_limit: None,
+            undo_limit: None,
             state: Mutex::new(State {
                 chats: HashMap::new(),
-                global: Meter::new(Instant::now()),
+                global: Meter::new(now),
                 sends_waiting: 0,
                 edits_waiting: BTreeSet::new(),
                 next_ticket: 0,
+                spare: Meter::new(now),
+                undo: Meter::new(now),
             }),
         }
+    }
+
+    /// Spare calls and removals also count against the per-chat limit
+    /// (for platforms that count typing and reactions there).
+    #[must_use]
+    pub fn spare_per_chat(mut self) -> Self {
+        self.spare_per_chat = true;
+        self
+    }
+
+    /// `limit` for [`Call::Spare`] or [`Call::Undo`] calls on top of the
+    /// others: for a platform method whose quota is lower than the
+    /// adapter's general budget (Slack's `reactions.add`). Sends and
+    /// edits have their limits in [`PacerLimits`]; for them this does
+    /// nothing.
+    #[must_use]
+    pub fn with_own_limit(mut self, call: Call, limit: Limit) -> Self {
+        match call {
+            Call::Spare => self.spare_limit = Some(limit),
+            Call::Undo => self.undo_limit = Some(limit),
+            Call::Send { .. } | Call::Edit => {}
+        }
+        self
     }
 
     pub fn limits(&self) -> &PacerLimits {
@@ -270,27 +346,35 @@ impl Pacer {
             if at.duration_since(start) > patience {
                 return Err(Wait(at - now));
             }
+            if call == Call::Undo && !global {
+                // Waiting for its own limit: no global slot is held up.
+                waiting = None;
+            }
             if global && waiting.is_none() {
                 let mut state = self.lock();
-                waiting = Some(match call {
-                    Call::Send { .. } => {
-                        state.sends_waiting += 1;
-                        Waiting::Send(self)
-                    }
-                    Call::Edit => {
-                        let ticket = state.next_ticket;
-                        state.next_ticket += 1;
-                        state.edits_waiting.insert(ticket);
-                        Waiting::Edit(self, ticket)
-                    }
+                waiting = Some(if call.queues() {
+                    let ticket = state.next_ticket;
+                    state.next_ticket += 1;
+                    state.edits_waiting.insert(ticket);
+                    Waiting::Edit(self, ticket)
+                } else {
+                    state.sends_waiting += 1;
+                    Waiting::Send(self)
                 });
             }
             tokio::time::sleep_until(at).await;
         }
     }
 
+    /// Takes a slot for a [`Call::Spare`] in `chat` if one is free now;
+    /// `false`: skip the call.
+    pub fn try_spare(&self, chat: &str) -> bool {
+        self.try_take(chat, Call::Spare, Instant::now(), None)
+            .is_ok()
+    }
+
     /// Fails when `chat` is under flood control (for calls that are not
-    /// paced, such as deletions and typing indicators).
+    /// paced, such as deletions).
     pub fn check(&self, chat: &str) -> Result<(), Wait> {
         let now = Instant::now();
         let state = self.lock();
@@ -361,27 +445,46 @@ impl Pacer {
                     .count();
                 u32::try_from(others).unwrap_or(u32::MAX).saturating_add(1)
             }
-            Call::Send { .. } => 0,
+            Call::Send { .. } | Call::Spare | Call::Undo => 0,
         };
         let edit_interval = self.edit_interval(streams);
         let patience = match call {
             Call::Edit => limits.max_wait + edit_interval,
             Call::Send { .. } => limits.max_wait,
+            Call::Spare => Duration::ZERO,
+            Call::Undo => UNDO_PATIENCE,
         };
+        // A limit of the call's own comes first: while it holds a removal
+        // back, the removal keeps no place among the edits.
+        let own = match call {
+            Call::Spare => self.spare_limit.map(|l| (&state.spare, l)),
+            Call::Undo => self.undo_limit.map(|l| (&state.undo, l)),
+            Call::Send { .. } | Call::Edit => None,
+        };
+        if let Some((meter, limit)) = own
+            && let Some(at) = meter.earliest(now, limit, limit.count)
+            && at > now
+        {
+            return Err((Blocked::Until { at, global: false }, patience));
+        }
+        let someone_waits = state.sends_waiting > 0 || !state.edits_waiting.is_empty();
         let sends_waiting = state.sends_waiting;
         let global_meter = &state.global;
         let mut global_at = match call {
             Call::Send { .. } => global_meter.earliest(now, limits.global, limits.global.count),
-            Call::Edit => {
+            Call::Edit | Call::Undo => {
                 let cap = edit_budget.saturating_sub(sends_waiting);
                 global_meter.earliest(now, limits.global, cap)
             }
+            // Nothing that waits is held up by a spare call.
+            Call::Spare if someone_waits => None,
+            Call::Spare => global_meter.earliest(now, limits.global, edit_budget),
         }
         // No edit slot while new messages take them all: look again one
         // spacing later.
         .unwrap_or(now + limits.global.interval());
         let first_edit = state.edits_waiting.first().copied();
-        if call == Call::Edit && global_at <= now && first_edit.is_some() && first_edit != ticket {
+        if call.queues() && global_at <= now && first_edit.is_some() && first_edit != ticket {
             // An earlier edit has this slot; look again one spacing later.
             global_at = now + limits.global.interval();
         }
@@ -395,10 +498,18 @@ impl Pacer {
             }
             entry.blocked_until = None;
         }
-        let mut at = entry
-            .meter
-            .earliest(now, limits.per_chat, limits.per_chat.count)
-            .unwrap_or(now);
+        let per_chat = match call {
+            Call::Send { .. } | Call::Edit => true,
+            Call::Spare | Call::Undo => self.spare_per_chat,
+        };
+        let mut at = if per_chat {
+            entry
+                .meter
+                .earliest(now, limits.per_chat, limits.per_chat.count)
+                .unwrap_or(now)
+        } else {
+            now
+        };
         match (call, limits.per_group) {
             (Call::Send { group: true }, Some(group)) => {
                 if let Some(group_at) = entry.group.earliest(now, group, group.count) {
@@ -421,13 +532,20 @@ impl Pacer {
                 patience,
             ));
         }
-        entry.meter.commit(now, limits.per_chat);
+        if per_chat {
+            entry.meter.commit(now, limits.per_chat);
+        }
         match (call, limits.per_group) {
             (Call::Send { group: true }, Some(group)) => entry.group.commit(now, group),
             (Call::Edit, _) => entry.last_edit = Some((now, edit_interval)),
             _ => {}
         }
         state.global.commit(now, limits.global);
+        match (call, self.spare_limit, self.undo_limit) {
+            (Call::Spare, Some(limit), _) => state.spare.commit(now, limit),
+            (Call::Undo, _, Some(limit)) => state.undo.commit(now, limit),
+            _ => {}
+        }
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
@@ -246,4 +246,196 @@ async fn a_chats_first_message_goes_before_other_chats_next_edits() {
     }
     all.sort();
     assert!(busiest(&all, secs(1.0)) <= 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn spare_calls_go_when_idle_and_are_skipped_under_load() {
+    let pacer = Pacer::new(limits());
+    // Idle: typing in one chat goes, and does not count against the chat.
+    assert!(pacer.try_spare("1"));
+    assert!(pacer.try_spare("1"));
+    pacer
+        .acquire("1", Call::Send { group: false })
+        .await
+        .unwrap();
+    // The edit budget is 8 a second: spare calls never take the slots
+    // kept for new messages.
+    let mut taken = 2;
+    while pacer.try_spare("2") {
+        taken += 1;
+    }
+    assert_eq!(taken, 7, "one slot went to the send");
+    pacer
+        .acquire("3", Call::Send { group: false })
+        .await
+        .unwrap();
+    tokio::time::advance(secs(1.0)).await;
+    assert!(pacer.try_spare("2"));
+    // Flood control holds them back too.
+    pacer.block("4", secs(5.0));
+    assert!(!pacer.try_spare("4"));
+    assert!(pacer.acquire("4", Call::Spare).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn spare_calls_never_take_a_slot_something_waits_for() {
+    let pacer = Arc::new(Pacer::new(limits()));
+    let streams = stream(&pacer, 30, 10.0);
+    let mut went = 0;
+    let mut tried = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(secs(0.05)).await;
+        tried += 1;
+        if pacer.try_spare("typing") {
+            went += 1;
+        }
+    }
+    assert!(went * 10 < tried, "{went} of {tried} went under load");
+    for task in streams {
+        let times = task.await.unwrap();
+        // Thirty streams at 8 edits a second: one edit every 3.75 s, and
+        // none was held up by a spare call.
+        for pair in times[2..].windows(2) {
+            assert!(pair[1] - pair[0] <= secs(4.0), "{:?}", pair[1] - pair[0]);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removal_waits_behind_sends_and_goes() {
+    let pacer = Arc::new(Pacer::new(limits()));
+    // Fill the window with sends, then ask for a removal and more sends.
+    for chat in 0..10 {
+        pacer
+            .acquire(&chat.to_string(), Call::Send { group: false })
+            .await
+            .unwrap();
+    }
+    let start = Instant::now();
+    let undo = {
+        let pacer = Arc::clone(&pacer);
+        tokio::spawn(async move {
+            pacer
+                .acquire("r", Call::Undo)
+                .await
+                .map(|()| Instant::now())
+        })
+    };
+    tokio::task::yield_now().await;
+    // While the removal waits, a spare call does not overtake it.
+    assert!(!pacer.try_spare("t"));
+    let sends = send_to_many(&pacer, 2).await;
+    let removed = undo.await.unwrap().expect("a removal is not lost");
+    assert!(removed - start <= secs(1.5), "{:?}", removed - start);
+    // New messages went first.
+    assert!(sends.iter().all(|s| *s <= removed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removal_waits_among_streaming_edits_and_goes() {
+    let pacer = Arc::new(Pacer::new(limits()));
+    let streams = stream(&pacer, 30, 20.0);
+    tokio::time::sleep(secs(5.0)).await;
+    for chat in 0..10 {
+        let start = Instant::now();
+        pacer
+            .acquire(&format!("r{chat}"), Call::Undo)
+            .await
+            .expect("a removal is not lost under load");
+        assert!(start.elapsed() <= UNDO_PATIENCE);
+    }
+    for task in streams {
+        task.await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_of_their_own_limit_wait_for_it_and_hold_nothing_up() {
+    let pacer = Arc::new(
+        Pacer::new(limits())
+            .with_own_limit(Call::Spare, Limit::per(2, secs(10.0)))
+            .with_own_limit(Call::Undo, Limit::per(2, secs(4.0))),
+    );
+    assert!(pacer.try_spare("1"));
+    assert!(pacer.try_spare("2"));
+    assert!(!pacer.try_spare("3"), "past the limit of its own");
+    let start = Instant::now();
+    pacer.acquire("1", Call::Undo).await.unwrap();
+    pacer.acquire("2", Call::Undo).await.unwrap();
+    let undo = {
+        let pacer = Arc::clone(&pacer);
+        tokio::spawn(async move { pacer.acquire("3", Call::Undo).await })
+    };
+    tokio::task::yield_now().await;
+    // The waiting removal keeps no edit waiting.
+    let edit = Instant::now();
+    pacer.acquire("e", Call::Edit).await.unwrap();
+    assert_eq!(edit.elapsed(), Duration::ZERO);
+    undo.await.unwrap().unwrap();
+    assert_eq!(start.elapsed(), secs(4.0));
+    tokio::time::advance(secs(6.0)).await;
+    assert!(pacer.try_spare("3"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn spare_calls_count_per_chat_where_the_platform_counts_them() {
+    let pacer = Pacer::new(limits()).spare_per_chat();
+    assert!(pacer.try_spare("1"));
+    assert!(!pacer.try_spare("1"), "one call a second in a chat");
+    let start = Instant::now();
+    pacer.acquire("1", Call::Edit).await.unwrap();
+    assert_eq!(start.elapsed(), secs(1.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_global_limit_holds_with_sends_edits_typing_and_reactions() {
+    let pacer = Arc::new(Pacer::new(limits()));
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let streams = stream(&pacer, 12, 20.0);
+    let mut tasks = Vec::new();
+    for chat in 0..40_u32 {
+        let pacer = Arc::clone(&pacer);
+        let times = Arc::clone(&times);
+        tasks.push(tokio::spawn(async move {
+            // A new conversation every half second, each typing and
+            // reacting while it runs.
+            tokio::time::sleep(secs(f64::from(chat) * 0.5)).await;
+            let chat = format!("c{chat}");
+            let note = |ok: bool| {
+                if ok {
+                    times.lock().unwrap().push(Instant::now());
+                }
+            };
+            let added = pacer.try_spare(&chat);
+            note(added);
+            note(
+                pacer
+                    .acquire(&chat, Call::Send { group: false })
+                    .await
+                    .is_ok(),
+            );
+            for _ in 0..5 {
+                tokio::time::sleep(secs(0.9)).await;
+                note(pacer.try_spare(&chat));
+            }
+            if added {
+                let removed = pacer.acquire(&chat, Call::Undo).await;
+                assert!(removed.is_ok(), "a removal was lost");
+                note(true);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut all = times.lock().unwrap().clone();
+    for task in streams {
+        all.extend(task.await.unwrap());
+    }
+    all.sort();
+    assert!(
+        busiest(&all, secs(1.0)) <= 10,
+        "{}",
+        busiest(&all, secs(1.0))
+    );
 }
