@@ -16,6 +16,13 @@
 //! With `DISCORD_REACTIONS`, [`Reactions`] puts [`WORKING`] on a user's
 //! message when core starts a turn on it and takes it off when the turn
 //! has ended, however it ended.
+//!
+//! Typing indicators and reactions count against Discord's global limit
+//! too, so they take the pacer's spare slots: a typing indicator or a
+//! reaction added goes only when a slot is free and no reply waits for
+//! one, and is skipped otherwise; a reaction that went on waits for its
+//! turn to come off ([`Call::Undo`]), and one that was skipped is not
+//! removed.
 
 use crate::ConnectionState;
 use crate::api::{Body, Request, RestApi, Upload};
@@ -44,6 +51,10 @@ const REPLIED_MEMORY: usize = 512;
 
 /// Entries kept in each of the adapter's small memories.
 const MEMORY: usize = 4096;
+
+/// Messages remembered as marked with [`WORKING`]: each is forgotten when
+/// its turn ends, so this bounds only the turns running at once.
+const MARKED_MEMORY: usize = 65_536;
 
 /// How long an interaction token may be used (Receiving and Responding).
 const INTERACTION_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -101,6 +112,8 @@ struct Memory {
     threads: HashMap<String, String>,
     /// Threads the bot started.
     our_threads: HashSet<String>,
+    /// Messages [`WORKING`] went on, to be taken off when their turn ends.
+    marked: HashSet<String>,
     commands_synced: bool,
 }
 
@@ -331,11 +344,29 @@ impl DiscordAdapter {
         Ok(Some((channel, id.to_owned())))
     }
 
-    /// Adds (`PUT`) or removes (`DELETE`) the bot's [`WORKING`] on a message.
+    /// Adds (`PUT`) or removes (`DELETE`) the bot's [`WORKING`] on a
+    /// message. The mark is skipped when no global slot is free, and then
+    /// not removed either.
     async fn set_working(&self, message: &MessageRef, method: Method) -> Result<(), AdapterError> {
         let Some((channel, id)) = self.reacted_message(message)? else {
             return Ok(());
         };
+        if method == Method::PUT {
+            if !self.inner.pacer.try_spare(&channel) {
+                debug!(channel, "no spare slot; the working reaction is skipped");
+                return Ok(());
+            }
+            let mut memory = self.memory();
+            if memory.marked.len() >= MARKED_MEMORY {
+                memory.marked.clear();
+            }
+            memory.marked.insert(id.clone());
+        } else {
+            if !self.memory().marked.remove(&id) {
+                return Ok(());
+            }
+            self.pace(&channel, Call::Undo).await?;
+        }
         let path = reaction_path(&channel, &id);
         let request = Request::new(method, &path, reaction_route(&channel));
         // Not `failed`: a 429 on the reaction route does not hold up the
@@ -743,7 +774,10 @@ impl Typing for DiscordAdapter {
     /// seconds; core renews it while a turn runs.
     async fn typing(&self, chat: &ChatTarget) -> Result<(), AdapterError> {
         let channel = channel_of(chat)?;
-        self.check_flood(channel)?;
+        if !self.inner.pacer.try_spare(channel) {
+            // Cosmetic: core renews it while the turn runs.
+            return Ok(());
+        }
         let path = format!("/channels/{channel}/typing");
         let request = Request::new(Method::POST, &path, &path);
         self.api()
