@@ -90,6 +90,30 @@ async fn one_gateway_per_home_with_status_and_stop() {
     assert_eq!(detailed["kind"], "hermod-gateway");
     assert_eq!(detailed["components"]["api_server"]["state"], "running");
 
+    // `/metrics` serves the gateway's own metrics, behind the same key.
+    let url = format!("{}/metrics", running.base);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+    let key = running.key.clone().expect("a key was generated");
+    let scraped = client.get(&url).bearer_auth(key).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    let content_type = scraped.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = scraped.text().await.unwrap();
+    assert!(
+        text.contains(&format!(
+            "hermod_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"hermod_platform_state{platform="api_server",state="running"} 1"#),
+        "the gateway records into the metrics it serves: {text}"
+    );
+
     // `stop` ends it and says how.
     let mut child = running.child;
     let waited = tokio::spawn(async move { child.wait().await });

@@ -15,7 +15,8 @@ use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
 use hermod_core::{
-    BuildContext, ComponentState, Gateway, GatewayStatus, Health, STORE_COMPONENT, StatusBoard,
+    BuildContext, ComponentState, Gateway, GatewayStatus, Health, Metrics, STORE_COMPONENT,
+    StatusBoard,
 };
 use notify::Notifier;
 use readiness::Watched;
@@ -88,6 +89,8 @@ async fn serve(
         .context("cannot prepare the platforms")?;
     // What the platforms that serve the status (`/health/detailed`) read.
     build.shared.get_or_insert_with(|| board.clone());
+    // One set of metrics: the gateway records, the API server serves `/metrics`.
+    let metrics = build.shared.get_or_insert_with(Metrics::new);
     let adapters = config
         .platforms
         .build(&build)
@@ -108,6 +111,7 @@ async fn serve(
         .streaming(config.streaming.clone())
         .display(config.display.clone())
         .output_dir(config.home.join("output"))
+        .metrics(metrics)
         .health(health.clone());
     for a in &adapters {
         info!(platform = a.name, adapter = %a.built.description, "adapter built");

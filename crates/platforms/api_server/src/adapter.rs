@@ -9,7 +9,7 @@ use crate::key::key_problem;
 use crate::listener::{Limits, serve};
 use crate::server::{AppState, SessionAccess, routes};
 use async_trait::async_trait;
-use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, StatusBoard};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Metrics, StatusBoard};
 use hermod_model::{Capabilities, MarkdownDialect, PlatformId};
 use hermod_store::Store;
 use std::net::SocketAddr;
@@ -28,6 +28,8 @@ pub struct ApiServer {
     /// What `/health/detailed` serves: the process's status, published by
     /// whoever runs the gateway (empty until then).
     status: StatusBoard,
+    /// What `/metrics` renders; `None` serves 404 (no gateway records into it).
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -71,6 +73,7 @@ impl ApiServer {
             listener: Mutex::new(Some(listener)),
             store: None,
             status: StatusBoard::default(),
+            metrics: None,
         })
     }
 
@@ -86,6 +89,12 @@ impl ApiServer {
     /// Where `/health/detailed` reads the gateway's status.
     pub fn with_status(mut self, status: StatusBoard) -> Self {
         self.status = status;
+        self
+    }
+
+    /// The gateway's metrics, served at `/metrics` behind the key.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -141,6 +150,7 @@ impl Adapter for ApiServer {
             tools_warned: Arc::default(),
             cors: Cors::new(&config.cors_origins),
             status: self.status.clone(),
+            metrics: self.metrics.clone(),
         };
         let limits = Limits {
             max_connections: config.max_connections,

@@ -4,7 +4,7 @@
 use crate::adapter::ApiServer;
 use crate::config::ApiServerConfig;
 use async_trait::async_trait;
-use hermod_core::{AdapterError, BuildContext, Built, PlatformConfig, StatusBoard};
+use hermod_core::{AdapterError, BuildContext, Built, Metrics, PlatformConfig, StatusBoard};
 use hermod_model::{EnvVars, Secret};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -78,7 +78,8 @@ impl PlatformConfig for ApiServerConfig {
         let server = ApiServer::bind(config)
             .await?
             .with_store(Arc::clone(&ctx.store))
-            .with_status(ctx.shared.get_or_insert_with(StatusBoard::default));
+            .with_status(ctx.shared.get_or_insert_with(StatusBoard::default))
+            .with_metrics(ctx.shared.get_or_insert_with(Metrics::new));
         let addr = server.local_addr();
         let first_run = match generated {
             Some(key) => first_run_lines(&ctx.home, &key, addr, &model_name),

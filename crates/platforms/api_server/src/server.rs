@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hermod_core::{Inbound, StatusBoard};
+use hermod_core::{Inbound, Metrics, StatusBoard};
 use hermod_model::Secret;
 use hermod_store::Store;
 use serde_json::{Value, json};
@@ -37,6 +37,8 @@ pub(crate) struct AppState {
     pub(crate) cors: Option<Arc<Cors>>,
     /// The gateway's status, for `/health/detailed`.
     pub(crate) status: StatusBoard,
+    /// The gateway's metrics, for `/metrics`.
+    pub(crate) metrics: Option<Metrics>,
 }
 
 /// Which stored sessions a request may name.
@@ -59,6 +61,7 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/v1/models/{*id}", get(model))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/health/detailed", get(health_detailed))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let cors_state = state.cors.clone();
     let router = Router::new()
@@ -120,6 +123,22 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The gateway's metrics in Prometheus' text format (behind the key:
+/// scrapers send it as a bearer token, `authorization` in a scrape config).
+async fn metrics(State(state): State<AppState>) -> Response {
+    let Some(metrics) = &state.metrics else {
+        return not_found().await;
+    };
+    let mut response = (StatusCode::OK, metrics.render()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(metrics.content_type()),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
