@@ -16,7 +16,11 @@
 //! goes *to* apps), so [`Messenger::typing`] is `None`; with
 //! `SLACK_REACTIONS` a 👀 on the user's message shows the work instead
 //! ([`Reactions`]): on when core starts a turn on it, off when the turn
-//! has ended, however it ended.
+//! has ended, however it ended. Reactions take the pacer's spare slots,
+//! within [`REACTIONS_TIER`] for each method as well: the mark goes on
+//! only when a slot is free and no reply waits for one (else it is
+//! skipped, and then not removed), and one that went on waits for its
+//! turn to come off ([`Call::Undo`]).
 
 use crate::ConnectionState;
 use crate::api::{Args, Done, Posted, UploadUrl, WebApi};
@@ -33,7 +37,7 @@ use hermod_model::{
     Attachment, Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
     Sent,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -51,11 +55,20 @@ const MAX_UPLOAD_BYTES: u64 = 1024 * 1024 * 1024;
 /// Threads remembered as ones the bot is in.
 const THREAD_MEMORY: usize = 4096;
 
+/// Messages remembered as marked with the working reaction: each is
+/// forgotten when its turn ends, so this bounds only the turns running at
+/// once.
+const MARKED_MEMORY: usize = 65_536;
+
 /// Event ids remembered as handled.
 const EVENT_MEMORY: usize = 8192;
 
 /// The reaction shown while a turn on a message runs (Hermes' 👀).
 pub(crate) const WORKING_REACTION: &str = "eyes";
+
+/// `reactions.add` and `reactions.remove` are each Web API Tier 3: 50
+/// calls a minute for the app (Slack's Rate limits).
+pub(crate) const REACTIONS_TIER: Limit = Limit::per(50, Duration::from_secs(60));
 
 /// Slack's published limits, kept strictly: one message a second per
 /// channel (`chat.postMessage`; edits share that pace), and `chat.update`
@@ -84,6 +97,9 @@ struct Inner {
     pacer: Pacer,
     /// `(method, channel)` → no call before this (a 429's `Retry-After`).
     blocked: Mutex<HashMap<(String, String), Instant>>,
+    /// `(channel, ts)` of messages the working reaction went on, to be
+    /// taken off when their turn ends.
+    marked: Mutex<HashSet<(String, String)>>,
     /// `(channel, thread_ts)` of threads the bot posted in or was asked in.
     threads: Recent<(String, String)>,
     /// Event ids handled, so a redelivery or retry is dropped at once.
@@ -152,7 +168,10 @@ impl SlackAdapter {
             inner: Arc::new(Inner {
                 config,
                 api,
-                pacer: Pacer::new(limits()),
+                pacer: Pacer::new(limits())
+                    .with_own_limit(Call::Spare, REACTIONS_TIER)
+                    .with_own_limit(Call::Undo, REACTIONS_TIER),
+                marked: Mutex::new(HashSet::new()),
                 blocked: Mutex::new(HashMap::new()),
                 threads: Recent::new(THREAD_MEMORY),
                 events: Recent::new(EVENT_MEMORY),
@@ -208,10 +227,28 @@ impl SlackAdapter {
 
     /// Adds (`reactions.add`) or removes (`reactions.remove`) the working
     /// reaction on a message. Slack's answer that it is there already, or
-    /// not there, is what was wanted.
+    /// not there, is what was wanted. The mark is skipped when no spare
+    /// slot is free, and then not removed either.
     async fn set_working(&self, message: &MessageRef, add: bool) -> Result<(), AdapterError> {
         let target = Target::parse(&message.target)?;
         let ts = outbound::message_ts(&message.message_id)?;
+        let key = (target.channel.clone(), ts.clone());
+        if add {
+            if !self.inner.pacer.try_spare(&target.channel) {
+                debug!(channel = %target.channel, "no spare slot; the working reaction is skipped");
+                return Ok(());
+            }
+            let mut marked = self.marked();
+            if marked.len() >= MARKED_MEMORY {
+                marked.clear();
+            }
+            marked.insert(key);
+        } else {
+            if !self.marked().remove(&key) {
+                return Ok(());
+            }
+            self.pace(&target.channel, Call::Undo).await?;
+        }
         let args = outbound::reaction(&target.channel, &ts, WORKING_REACTION);
         let (method, done) = if add {
             ("reactions.add", "already_reacted")
@@ -222,6 +259,14 @@ impl SlackAdapter {
             Err(e) if e.code() == Some(done) => Ok(()),
             other => other.map(drop).map_err(AdapterError::from),
         }
+    }
+
+    fn marked(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        // Every update leaves the set consistent.
+        self.inner
+            .marked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Fails fast while `method` is rate-limited in `channel`.
