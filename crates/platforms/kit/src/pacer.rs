@@ -308,9 +308,9 @@ impl Pacer {
 
     /// `limit` for [`Call::Spare`] or [`Call::Undo`] calls on top of the
     /// others: for a platform method whose quota is lower than the
-    /// adapter's general budget (Slack's `reactions.add`). Sends and
-    /// edits have their limits in [`PacerLimits`]; for them this does
-    /// nothing.
+    /// adapter's general budget (a reactions method with its own rate
+    /// tier). Sends and edits have their limits in [`PacerLimits`]; for
+    /// them this does nothing.
     #[must_use]
     pub fn with_own_limit(mut self, call: Call, limit: Limit) -> Self {
         match call {
