@@ -42,8 +42,10 @@
 //!   once and the adapter skips it;
 //! - a [`Call::Undo`] (the removal of a reaction that went out) must not
 //!   be lost, since a mark that never goes away is worse than none: it
-//!   queues for a global slot among the edits, behind new messages, and
-//!   fails only after [`UNDO_PATIENCE`].
+//!   waits for a global slot within the edit budget, behind new messages
+//!   but ahead of waiting edits (there is one per turn, and a long queue
+//!   of edits would outlast its patience), and fails only after
+//!   [`UNDO_PATIENCE`].
 //!
 //! Both count against the per-chat limit only where the platform counts
 //! them there ([`Pacer::spare_per_chat`]), and each may have a limit of
@@ -126,15 +128,9 @@ pub enum Call {
     /// waiting for.
     Spare,
     /// The undoing of a [`Call::Spare`] that went out (a reaction
-    /// removed): it waits among the edits, up to [`UNDO_PATIENCE`].
+    /// removed): it waits behind new messages and ahead of edits, up to
+    /// [`UNDO_PATIENCE`].
     Undo,
-}
-
-impl Call {
-    /// Calls that queue for a global slot in ticket order.
-    fn queues(self) -> bool {
-        matches!(self, Call::Edit | Call::Undo)
-    }
 }
 
 /// Why a call may not go now: the time to wait.
@@ -220,8 +216,10 @@ struct State {
     sends_waiting: u32,
     /// Edits waiting for a global slot, by ticket: they get slots in the
     /// order they started waiting, so no stream is starved.
-    /// Removals ([`Call::Undo`]) wait here too, in the same order.
     edits_waiting: BTreeSet<u64>,
+    /// Removals ([`Call::Undo`]) waiting for a global slot; edits leave
+    /// them theirs.
+    undos_waiting: u32,
     next_ticket: u64,
     /// The limit of its own of [`Call::Spare`] calls, if any.
     spare: Meter,
@@ -252,13 +250,14 @@ pub struct Pacer {
 /// A call's place among those waiting for a global slot, while it lives.
 enum Waiting<'a> {
     Send(&'a Pacer),
+    Undo(&'a Pacer),
     Edit(&'a Pacer, u64),
 }
 
 impl Waiting<'_> {
     fn ticket(&self) -> Option<u64> {
         match self {
-            Waiting::Send(_) => None,
+            Waiting::Send(_) | Waiting::Undo(_) => None,
             Waiting::Edit(_, ticket) => Some(*ticket),
         }
     }
@@ -270,6 +269,10 @@ impl Drop for Waiting<'_> {
             Waiting::Send(pacer) => {
                 let mut state = pacer.lock();
                 state.sends_waiting = state.sends_waiting.saturating_sub(1);
+            }
+            Waiting::Undo(pacer) => {
+                let mut state = pacer.lock();
+                state.undos_waiting = state.undos_waiting.saturating_sub(1);
             }
             Waiting::Edit(pacer, ticket) => {
                 pacer.lock().edits_waiting.remove(ticket);
@@ -291,6 +294,7 @@ impl Pacer {
                 global: Meter::new(now),
                 sends_waiting: 0,
                 edits_waiting: BTreeSet::new(),
+                undos_waiting: 0,
                 next_ticket: 0,
                 spare: Meter::new(now),
                 undo: Meter::new(now),
@@ -352,14 +356,21 @@ impl Pacer {
             }
             if global && waiting.is_none() {
                 let mut state = self.lock();
-                waiting = Some(if call.queues() {
-                    let ticket = state.next_ticket;
-                    state.next_ticket += 1;
-                    state.edits_waiting.insert(ticket);
-                    Waiting::Edit(self, ticket)
-                } else {
-                    state.sends_waiting += 1;
-                    Waiting::Send(self)
+                waiting = Some(match call {
+                    Call::Edit => {
+                        let ticket = state.next_ticket;
+                        state.next_ticket += 1;
+                        state.edits_waiting.insert(ticket);
+                        Waiting::Edit(self, ticket)
+                    }
+                    Call::Undo => {
+                        state.undos_waiting += 1;
+                        Waiting::Undo(self)
+                    }
+                    Call::Send { .. } | Call::Spare => {
+                        state.sends_waiting += 1;
+                        Waiting::Send(self)
+                    }
                 });
             }
             tokio::time::sleep_until(at).await;
@@ -467,7 +478,8 @@ impl Pacer {
         {
             return Err((Blocked::Until { at, global: false }, patience));
         }
-        let someone_waits = state.sends_waiting > 0 || !state.edits_waiting.is_empty();
+        let someone_waits =
+            state.sends_waiting > 0 || state.undos_waiting > 0 || !state.edits_waiting.is_empty();
         let sends_waiting = state.sends_waiting;
         let global_meter = &state.global;
         let mut global_at = match call {
@@ -484,8 +496,12 @@ impl Pacer {
         // spacing later.
         .unwrap_or(now + limits.global.interval());
         let first_edit = state.edits_waiting.first().copied();
-        if call.queues() && global_at <= now && first_edit.is_some() && first_edit != ticket {
-            // An earlier edit has this slot; look again one spacing later.
+        if call == Call::Edit
+            && global_at <= now
+            && (state.undos_waiting > 0 || first_edit.is_some() && first_edit != ticket)
+        {
+            // A removal or an earlier edit has this slot; look again one
+            // spacing later.
             global_at = now + limits.global.interval();
         }
         let entry = state

@@ -439,3 +439,39 @@ async fn the_global_limit_holds_with_sends_edits_typing_and_reactions() {
         busiest(&all, secs(1.0))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn removals_are_not_lost_among_hundreds_of_streams() {
+    // Discord's limits, as its adapter sets them.
+    let limits = PacerLimits {
+        per_chat: Limit::per(5, secs(5.0)),
+        per_group: None,
+        global: Limit::per(45, secs(1.0)),
+        send_reserve: 5,
+        max_wait: secs(3.0),
+    };
+    let pacer = Arc::new(Pacer::new(limits));
+    let streams: Vec<_> = (0..400)
+        .map(|chat| {
+            let pacer = Arc::clone(&pacer);
+            tokio::spawn(async move {
+                let end = Instant::now() + secs(15.0);
+                while Instant::now() < end {
+                    let _ = pacer.acquire(&format!("s{chat}"), Call::Edit).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(secs(5.0)).await;
+    for chat in 0..20 {
+        let start = Instant::now();
+        pacer
+            .acquire(&format!("r{chat}"), Call::Undo)
+            .await
+            .expect("a removal is not lost under load");
+        assert!(start.elapsed() <= secs(0.1), "{:?}", start.elapsed());
+    }
+    for task in streams {
+        task.await.unwrap();
+    }
+}
