@@ -81,6 +81,7 @@ struct Inner {
     inbound_duplicates: Family<PlatformLabel, Counter>,
     rate_limited: Family<PlatformLabel, Counter>,
     session_workers: Gauge,
+    turns_running: Gauge,
     /// The gateway's [`Health`], once a gateway was built with these metrics.
     health: Arc<OnceLock<Health>>,
 }
@@ -115,6 +116,7 @@ impl Metrics {
         let inbound_duplicates = Family::<PlatformLabel, Counter>::default();
         let rate_limited = Family::<PlatformLabel, Counter>::default();
         let session_workers = Gauge::default();
+        let turns_running = Gauge::default();
         let health = Arc::new(OnceLock::new());
 
         let mut registry = Registry::with_prefix("hermod");
@@ -181,6 +183,11 @@ impl Metrics {
             "Live session workers",
             session_workers.clone(),
         );
+        registry.register(
+            "turns_running",
+            "Agent turns running now",
+            turns_running.clone(),
+        );
         registry.register_collector(Box::new(PlatformStates {
             health: Arc::clone(&health),
         }));
@@ -199,6 +206,7 @@ impl Metrics {
                 inbound_duplicates,
                 rate_limited,
                 session_workers,
+                turns_running,
                 health,
             }),
         }
@@ -281,9 +289,19 @@ impl Metrics {
     }
 
     /// Counts a live session worker until the returned guard drops.
-    pub(crate) fn session_worker(&self) -> WorkerGauge {
-        self.inner.session_workers.inc();
-        WorkerGauge(self.inner.session_workers.clone())
+    pub(crate) fn session_worker(&self) -> GaugeHold {
+        GaugeHold::new(&self.inner.session_workers)
+    }
+
+    /// Counts a running turn until the returned guard drops: however the
+    /// turn ends, a panic or a cancelled task included.
+    pub(crate) fn turn_running(&self) -> GaugeHold {
+        GaugeHold::new(&self.inner.turns_running)
+    }
+
+    /// How many turns are running now (`hermod_turns_running`).
+    pub fn turns_running(&self) -> usize {
+        usize::try_from(self.inner.turns_running.get()).unwrap_or(0)
     }
 
     fn count(family: &Family<PlatformLabel, Counter>, platform: &PlatformId) {
@@ -305,11 +323,19 @@ impl ModelCallObserver for Metrics {
     }
 }
 
-/// Holds one count of the live session workers gauge.
+/// Holds one count of a gauge (live session workers, running turns) and
+/// gives it back when dropped.
 #[derive(Debug)]
-pub(crate) struct WorkerGauge(Gauge);
+pub(crate) struct GaugeHold(Gauge);
 
-impl Drop for WorkerGauge {
+impl GaugeHold {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for GaugeHold {
     fn drop(&mut self) {
         self.0.dec();
     }

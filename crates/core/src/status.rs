@@ -122,6 +122,10 @@ pub struct GatewayStatus {
     /// Sessions with a live worker (a running turn, queued messages, or
     /// recently active).
     pub active_sessions: usize,
+    /// Agent turns running now (`hermod_turns_running`). Absent from a
+    /// file an older gateway wrote: read as 0.
+    #[serde(default)]
+    pub running_turns: usize,
     /// Outbox entries not yet delivered (`None` when the store could not
     /// be read). Counted up to [`OUTBOX_COUNT_LIMIT`].
     #[serde(default)]
@@ -147,6 +151,7 @@ impl GatewayStatus {
             healthy: true,
             components: BTreeMap::new(),
             active_sessions: 0,
+            running_turns: 0,
             outbox_pending: None,
             updated_at_ms: started_at_ms,
         }

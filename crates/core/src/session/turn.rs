@@ -137,6 +137,8 @@ async fn run(
         }
         Ok(recorded) => {
             // Access and commands are behind it: this message gets a turn.
+            // Counted as running until this arm ends, however it ends.
+            let _running = deps.metrics.turn_running();
             let reaction = TurnReaction::start(deps, shared.tracker(), &event, &mode);
             let turn = Turn {
                 deps,
