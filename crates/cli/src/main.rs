@@ -115,6 +115,12 @@ enum GatewayAction {
     /// Stop the gateway, then start it in the background, its output in
     /// HERMOD_HOME/logs/gateway.log (under systemd: use systemctl).
     Restart,
+    /// Run the gateway as a service: a systemd unit (Linux) or a launchd
+    /// agent (macOS) that starts it at login or boot and restarts it when it
+    /// fails.
+    Install(commands::gateway::InstallArgs),
+    /// Stop, disable and remove the service `install` wrote.
+    Uninstall(commands::gateway::UninstallArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +194,12 @@ fn main() -> ExitCode {
             Command::Gateway {
                 action: Some(GatewayAction::Restart),
             } => commands::gateway::restart().await,
+            Command::Gateway {
+                action: Some(GatewayAction::Install(args)),
+            } => commands::gateway::install(args),
+            Command::Gateway {
+                action: Some(GatewayAction::Uninstall(args)),
+            } => commands::gateway::uninstall(args),
             Command::Config {
                 action: ConfigAction::Check,
             } => commands::config_check::run(),

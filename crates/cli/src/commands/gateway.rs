@@ -6,6 +6,7 @@ mod files;
 mod notify;
 mod pidfile;
 mod readiness;
+mod service;
 mod state;
 
 use crate::commands::out;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use control::{restart, status, stop};
+pub use service::{InstallArgs, UninstallArgs, install, uninstall};
 
 pub async fn run() -> anyhow::Result<()> {
     let process = config::process_env();
