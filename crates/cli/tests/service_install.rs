@@ -3,6 +3,13 @@
 //! uninstall end to end against a fake `systemctl` that records its
 //! arguments.
 
+#![cfg(unix)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    reason = "test helpers fail loudly on unexpected errors; a skipped check says why"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -246,11 +253,8 @@ fn fake_systemctl(f: &Fixture) -> (PathBuf, PathBuf) {
         format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
     )
     .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (bin, log)
 }
 
@@ -358,11 +362,8 @@ fn a_failing_systemctl_fails_the_install_with_what_it_ran() {
     std::fs::create_dir_all(&bin).unwrap();
     let script = bin.join("systemctl");
     std::fs::write(&script, "#!/bin/sh\nexit 1\n").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let output = f.hermod(&path_with(&bin), &["gateway", "install"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

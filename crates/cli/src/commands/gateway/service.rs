@@ -278,21 +278,30 @@ pub fn launchd_plist(plan: &Plan) -> String {
 
 /// `hermod gateway install`.
 pub fn install(args: InstallArgs) -> anyhow::Result<()> {
-    let scope = scope_of(args.system);
-    let name = checked_name(&args.name)?;
-    let format = args.format.unwrap_or_else(Format::native);
+    let InstallArgs {
+        user: _,
+        system,
+        print,
+        no_start,
+        name,
+        run_as,
+        format,
+    } = args;
+    let scope = scope_of(system);
+    let name = checked_name(&name)?;
+    let format = format.unwrap_or_else(Format::native);
     let env = config::process_env();
-    let plan = plan(&env, scope, &name, args.run_as.as_deref())?;
+    let plan = plan(&env, scope, &name, run_as.as_deref())?;
     let text = match format {
         Format::Systemd => systemd_unit(&plan),
         Format::Launchd => launchd_plist(&plan),
     };
-    if args.print {
-        print!("{text}");
+    if print {
+        out(text.strip_suffix('\n').unwrap_or(&text));
         return Ok(());
     }
     if format == Format::Launchd {
-        return install_launchd(&plan, &text, args.no_start);
+        return install_launchd(&plan, &text, no_start);
     }
     if cfg!(target_os = "macos") {
         bail!(
@@ -312,7 +321,7 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
             plan.home.display(),
             record.pid
         );
-        if !args.no_start {
+        if !no_start {
             bail!("{message}, then run this again (or add --no-start)");
         }
         err(format_args!("note: {message}, then start the service."));
@@ -335,14 +344,14 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     };
     systemctl_run(&systemctl, scope, &["daemon-reload"])?;
     out(format_args!("ran systemctl{flag} daemon-reload"));
-    let enable: &[&str] = if args.no_start {
+    let enable: &[&str] = if no_start {
         &["enable", &name]
     } else {
         &["enable", "--now", &name]
     };
     systemctl_run(&systemctl, scope, enable)?;
     out(format_args!("ran systemctl{flag} {}", enable.join(" ")));
-    if args.no_start {
+    if no_start {
         out(format_args!(
             "enabled, not started: start it with `systemctl{flag} start {name}`"
         ));
@@ -364,8 +373,13 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
 
 /// `hermod gateway uninstall`.
 pub fn uninstall(args: UninstallArgs) -> anyhow::Result<()> {
-    let scope = scope_of(args.system);
-    let name = checked_name(&args.name)?;
+    let UninstallArgs {
+        user: _,
+        system,
+        name,
+    } = args;
+    let scope = scope_of(system);
+    let name = checked_name(&name)?;
     let env = config::process_env();
     if cfg!(target_os = "macos") {
         return uninstall_launchd(&env, &name);
