@@ -165,6 +165,13 @@ pub struct GatewayConfig {
     /// How long running turns may take to finish on shutdown before they are
     /// cancelled, in seconds.
     pub drain_timeout_secs: u64,
+    /// Tell chats whose turn is running when a drain begins that the
+    /// gateway is stopping.
+    pub notify_on_drain: bool,
+    /// A turn the drain deadline cut short is continued on the next start
+    /// if that start comes within this many seconds; older ones are not,
+    /// and their chats are told (Hermes' `agent.gateway_auto_continue_freshness`).
+    pub auto_continue_freshness_secs: u64,
     /// Messages that may wait behind a running turn in one session.
     pub session_queue: usize,
     /// A session worker with nothing to do for this long is stopped, in seconds.
@@ -198,6 +205,8 @@ impl Default for GatewayConfig {
             thread_sessions_per_user: false,
             profile: None,
             drain_timeout_secs: 30,
+            notify_on_drain: true,
+            auto_continue_freshness_secs: 3600,
             session_queue: 32,
             worker_idle_secs: 300,
             busy_input_mode: BusyMode::Interrupt,
@@ -226,6 +235,14 @@ impl GatewayConfig {
                 }
                 self.drain_timeout_secs = secs.ceil() as u64;
             }
+        }
+        if let Some(secs) = env.get_parsed::<f64>("HERMES_AUTO_CONTINUE_FRESHNESS")? {
+            if !(0.0..=31_536_000.0).contains(&secs) {
+                return Err(
+                    "HERMES_AUTO_CONTINUE_FRESHNESS must be between 0 and 31536000 seconds".into(),
+                );
+            }
+            self.auto_continue_freshness_secs = secs.ceil() as u64;
         }
         if let Some(minutes) = env.get_parsed::<u64>("SESSION_IDLE_MINUTES")? {
             self.session_reset.idle_minutes = minutes;
@@ -317,6 +334,11 @@ impl GatewayConfig {
 
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_secs)
+    }
+
+    /// How old a drain-interrupted turn may be and still be continued.
+    pub fn auto_continue_freshness(&self) -> Duration {
+        Duration::from_secs(self.auto_continue_freshness_secs)
     }
 
     pub fn worker_idle(&self) -> Duration {
@@ -441,6 +463,7 @@ mod tests {
             ("GATEWAY_ALLOW_ALL_USERS", "yes"),
             ("HERMES_GATEWAY_BUSY_INPUT_MODE", "queue"),
             ("HERMES_TIMEZONE", "Europe/Berlin"),
+            ("HERMES_AUTO_CONTINUE_FRESHNESS", "600.5"),
         ]
         .into_iter()
         .collect();
@@ -453,6 +476,8 @@ mod tests {
         assert!(c.allow_all_users);
         assert_eq!(c.busy_input_mode, BusyMode::Queue);
         assert_eq!(c.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(c.auto_continue_freshness(), Duration::from_secs(601));
+        assert!(GatewayConfig::default().notify_on_drain);
         let bad: EnvVars = [("HERMES_GATEWAY_BUSY_INPUT_MODE", "yell")]
             .into_iter()
             .collect();

@@ -22,6 +22,7 @@ mod health;
 mod metrics;
 mod platform;
 mod reply;
+mod resume;
 mod router;
 mod runtime;
 mod session;

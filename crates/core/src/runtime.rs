@@ -5,8 +5,11 @@
 //! 1. the router stops accepting input (new submissions get `ShuttingDown`);
 //! 2. adapters are told to stop receiving (the HTTP server stops accepting
 //!    connections but finishes the requests it has);
-//! 3. running turns get `drain_timeout` to finish;
-//! 4. turns still running then are cancelled; their sources are told;
+//! 3. chats with a running turn are told the gateway is stopping, and
+//!    running turns get `drain_timeout` to finish;
+//! 4. chat turns still running then are recorded as interrupted (the next
+//!    start continues them, see `resume`) and cancelled; their sources
+//!    are told;
 //! 5. after a short grace period for the cancellations to land, `run` returns
 //!    and the store is closed when the last handle drops.
 
@@ -16,6 +19,7 @@ use crate::config::GatewayConfig;
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::resume;
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
 use crate::supervisor::{Platforms, paused_key, supervise};
@@ -152,6 +156,7 @@ impl GatewayBuilder {
             delivering: Default::default(),
             refusals: Default::default(),
             metrics: self.metrics.clone(),
+            running: Default::default(),
         };
         self.metrics.watch_health(&self.health);
         Ok(Gateway {
@@ -247,24 +252,28 @@ impl Gateway {
             });
         }
 
-        // Messages a previous run recorded but did not finish are taken up
-        // again; replies it left undelivered go out; deferred
+        // Turns the last drain cut short are continued (or their chats
+        // told); then messages a previous run recorded but did not finish
+        // are taken up again; replies it left undelivered go out; deferred
         // deliveries are retried while the gateway runs.
-        self.tracker.spawn(run_sweeper(
-            self.router.shared(),
-            stop_receiving.child_token(),
-        ));
+        let (shared, stop) = (self.router.shared(), stop_receiving.child_token());
+        self.tracker.spawn(async move {
+            resume::take_up(&Router::from_shared(&shared), false).await;
+            run_sweeper(shared, stop).await;
+        });
 
         shutdown.cancelled().await;
         info!(drain_timeout = ?self.drain_timeout, "shutting down: no new input accepted");
         self.router.close();
         stop_receiving.cancel();
+        resume::notify_draining(&self.router.shared());
         self.tracker.close();
         if tokio::time::timeout(self.drain_timeout, self.tracker.wait())
             .await
             .is_err()
         {
             warn!("drain timeout passed; cancelling the turns still running");
+            resume::record_interrupted(self.router.shared().deps()).await;
             self.turns.cancel();
             if tokio::time::timeout(CANCEL_GRACE, self.tracker.wait())
                 .await

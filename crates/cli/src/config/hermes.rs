@@ -103,6 +103,10 @@ const MOVES: &[(&str, &str)] = &[
     ),
     ("timezone", "gateway.timezone"),
     ("agent.restart_drain_timeout", "gateway.drain_timeout_secs"),
+    (
+        "agent.gateway_auto_continue_freshness",
+        "gateway.auto_continue_freshness_secs",
+    ),
     ("display.busy_input_mode", "gateway.busy_input_mode"),
     ("model.model", "model.default"),
     ("model.api_key_env", "model.key_env"),
@@ -138,7 +142,7 @@ const INSTEAD: &[(&str, &str)] = &[
     ),
     (
         "platforms.*.gateway_restart_notification",
-        "hermod does not announce restarts in chats",
+        "hermod tells every chat with a running turn when it stops (gateway.notify_on_drain: false turns it off)",
     ),
     (
         "platforms.*.typing_indicator",
@@ -487,11 +491,14 @@ pub fn translate(
             put_missing(root, &to, value);
         }
     }
-    // Hermes counts the drain in (possibly fractional) seconds.
-    if let Some(secs) = get_mut(root, &["gateway", "drain_timeout_secs"])
-        && let Some(f) = secs.as_f64().filter(|f| f.fract() != 0.0 && *f > 0.0)
-    {
-        *secs = Value::from(f.ceil() as u64);
+    // Hermes counts the drain and the freshness window in (possibly
+    // fractional) seconds.
+    for key in ["drain_timeout_secs", "auto_continue_freshness_secs"] {
+        if let Some(secs) = get_mut(root, &["gateway", key])
+            && let Some(f) = secs.as_f64().filter(|f| f.fract() != 0.0 && *f > 0.0)
+        {
+            *secs = Value::from(f.ceil() as u64);
+        }
     }
     if let Some(mode) = take(root, &["streaming", "mode"])
         && let Some(mode) = mode.as_str().map(str::to_ascii_lowercase)
@@ -748,7 +755,8 @@ mod tests {
         let (tree, t) = run(json!({
             "_config_version": 33,
             "model": {"default": "m", "context_length": 131072, "provider": "custom", "base_url": ""},
-            "agent": {"max_turns": 60, "restart_drain_timeout": 2.5, "gateway_timeout": 1800},
+            "agent": {"max_turns": 60, "restart_drain_timeout": 2.5, "gateway_timeout": 1800,
+                      "gateway_auto_continue_freshness": 1800.5},
             "session_reset": {"mode": "idle", "idle_minutes": 30},
             "group_sessions_per_user": false,
             "unauthorized_dm_behavior": "ignore",
@@ -768,6 +776,7 @@ mod tests {
                     "group_sessions_per_user": false,
                     "unauthorized_dm_behavior": "ignore",
                     "drain_timeout_secs": 3,
+                    "auto_continue_freshness_secs": 1801,
                     "busy_input_mode": "queue",
                 },
                 "display": {"show_reasoning": false, "platforms": {"chat": {"tool_progress": "all"}}},

@@ -8,7 +8,7 @@ mod settings;
 mod targets;
 
 pub(crate) use consumer::{Consumer, Remaining};
-pub(crate) use outbox::{Outcome, deliver_entry, run_sweeper};
+pub(crate) use outbox::{Outcome, deliver_entry, run_sweeper, submit_when_room};
 pub(crate) use settings::plan;
 pub use settings::{
     DisplayConfig, DisplayOverride, StreamingConfig, StreamingOverride, ToolProgress, Transport,

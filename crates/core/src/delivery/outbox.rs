@@ -467,7 +467,7 @@ async fn sweep_inbox(router: &crate::router::Router, started: i64) -> Result<(),
 }
 
 /// Queues a recovered job, waiting while its session's queue is full.
-async fn submit_when_room(router: &crate::router::Router, job: crate::session::Job) {
+pub(crate) async fn submit_when_room(router: &crate::router::Router, job: crate::session::Job) {
     let key = job.inbox.first().cloned().unwrap_or_default();
     info!(platform = %job.event.source.platform, %key, "taking up a message that was not finished");
     let mut wait = Duration::from_millis(100);

@@ -126,6 +126,8 @@ async fn run(
         fail(deps, &mode, &event, CoreError::ShuttingDown).await;
         return TurnEnd::default();
     }
+    // While it runs, a drain tells its chat and records it if cut short.
+    let _running = (!mode.is_stream()).then(|| deps.running.register(&event, &inbox));
     // Whether this message got a turn (for the turn metrics): not one
     // answered already.
     let mut had_turn = true;
@@ -605,6 +607,12 @@ impl Turn<'_> {
                         other => {
                             if let Some(consumer) = other {
                                 consumer.abandon().await;
+                            }
+                            // Cut short by the drain: left unfinished, so the
+                            // next start continues it in place of its previews.
+                            if interrupted == Some(Interruption::Shutdown) && !self.inbox.is_empty()
+                            {
+                                return Err(CoreError::Cancelled);
                             }
                             delete_previews(deps, event, &previous).await;
                             if !self.ephemeral() {

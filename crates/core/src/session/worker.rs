@@ -45,6 +45,10 @@ pub(crate) struct Job {
     /// The access verdict, when the submitter already checked it (so the
     /// worker does not check twice).
     pub(crate) access: Option<Access>,
+    /// A turn a drain cut short, continued at start: its sender's access
+    /// is checked again, a refused one gets no answer at all, and an
+    /// allowed one is told the turn continues.
+    pub(crate) resumed: bool,
 }
 
 impl Job {
@@ -54,6 +58,7 @@ impl Job {
             reply,
             inbox: Vec::new(),
             access: None,
+            resumed: false,
         }
     }
 }
@@ -113,6 +118,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) refusals: access::Refusals,
     /// The gateway's counters, gauges and histograms.
     pub(crate) metrics: crate::metrics::Metrics,
+    /// The chat turns running now, for the drain's notices and records.
+    pub(crate) running: Arc<crate::resume::RunningTurns>,
 }
 
 impl std::fmt::Debug for WorkerDeps {
@@ -302,7 +309,17 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
         Ok(Access::Allowed) if job.access.is_some() && is_empty(&job.event) => {
             return inbox_done(deps, &job.event, &job.inbox).await;
         }
+        Ok(Access::Allowed) if job.resumed => {
+            let notice = ack_event(&job.event);
+            let text = crate::resume::RESUME_NOTICE.to_owned();
+            reply(deps, &ReplyMode::Adapter, &notice, text).await;
+        }
         Ok(Access::Allowed) => {}
+        // Nobody asked anew: a sender no longer allowed hears nothing.
+        Ok(Access::Denied(_)) if job.resumed => {
+            tracing::info!(platform = %source.platform, user = ?source.user_id, "not continuing an interrupted turn: its sender is no longer allowed");
+            return inbox_done(deps, &job.event, &job.inbox).await;
+        }
         Ok(Access::Denied(behavior)) => {
             refuse(deps, &job, behavior).await;
             return inbox_done(deps, &job.event, &job.inbox).await;
