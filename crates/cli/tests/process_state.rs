@@ -68,6 +68,7 @@ async fn one_gateway_per_home_with_status_and_stop() {
     assert_eq!(json["verdict"], "running");
     assert_eq!(json["pid"], pid);
     assert_eq!(json["status"]["state"], "running");
+    assert_eq!(json["status"]["running_turns"], 0, "idle: {json}");
     assert_eq!(
         json["status"]["components"]["api_server"]["state"],
         "running"

@@ -137,6 +137,7 @@ async fn serve(
     }
     let counts = GatewayCounts {
         router: gateway.router().clone(),
+        metrics: gateway.metrics().clone(),
         store,
     };
     let components = adapters

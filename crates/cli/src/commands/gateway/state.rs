@@ -5,7 +5,7 @@
 //! [`keep`] rewrites it whenever a component's state changes — once the
 //! changes have settled for [`DEBOUNCE`], so a flapping platform does not
 //! turn into a stream of writes — and every [`REFRESH`] for the counts
-//! (sessions, outbox backlog) that change without a health event. Both
+//! (sessions, running turns, outbox backlog) that change without a health event. Both
 //! timers are tokio's. The file is replaced whole each time (see
 //! `files`), and is left in place with its final state (`stopped` or
 //! `failed` and the reason) when the gateway ends.
@@ -13,8 +13,8 @@
 use super::files;
 use super::notify::Notifier;
 use hermod_core::{
-    ComponentState, GatewayPhase, GatewayStatus, Health, OUTBOX_COUNT_LIMIT, Router, StatusBoard,
-    now_ms,
+    ComponentState, GatewayPhase, GatewayStatus, Health, Metrics, OUTBOX_COUNT_LIMIT, Router,
+    StatusBoard, now_ms,
 };
 use hermod_store::Store;
 use std::path::{Path, PathBuf};
@@ -33,18 +33,24 @@ pub const REFRESH: Duration = Duration::from_secs(30);
 /// The numbers the status shows besides the components' states.
 pub(super) trait Counts {
     fn active_sessions(&self) -> usize;
+    fn running_turns(&self) -> usize;
     async fn outbox_pending(&self) -> Option<usize>;
 }
 
 /// The running gateway's counts.
 pub struct GatewayCounts {
     pub router: Router,
+    pub metrics: Metrics,
     pub store: Arc<dyn Store>,
 }
 
 impl Counts for GatewayCounts {
     fn active_sessions(&self) -> usize {
         self.router.active_workers()
+    }
+
+    fn running_turns(&self) -> usize {
+        self.metrics.turns_running()
     }
 
     async fn outbox_pending(&self) -> Option<usize> {
@@ -150,6 +156,7 @@ impl StatusFile {
         self.enter(phase);
         self.status.exit_reason = Some(reason);
         self.status.active_sessions = 0;
+        self.status.running_turns = 0;
         self.publish();
     }
 
@@ -169,6 +176,7 @@ impl StatusFile {
             self.enter(GatewayPhase::Running);
         }
         self.status.active_sessions = counts.active_sessions();
+        self.status.running_turns = counts.running_turns();
         self.status.outbox_pending = counts.outbox_pending().await;
         self.publish();
     }
@@ -190,7 +198,10 @@ fn summary(status: &GatewayStatus) -> String {
         })
         .collect();
     if problems.is_empty() {
-        format!("{phase}; {} sessions active", status.active_sessions)
+        format!(
+            "{phase}; {} sessions active, {} turns running",
+            status.active_sessions, status.running_turns
+        )
     } else {
         format!("{phase}; {}", problems.join("; "))
     }
@@ -257,6 +268,9 @@ mod tests {
             self.refreshes.fetch_add(1, Ordering::SeqCst);
             2
         }
+        fn running_turns(&self) -> usize {
+            1
+        }
         async fn outbox_pending(&self) -> Option<usize> {
             Some(3)
         }
@@ -307,8 +321,12 @@ mod tests {
         let status = read(home.path());
         assert_eq!(status.state, GatewayPhase::Starting);
         assert_eq!(
-            (status.active_sessions, status.outbox_pending),
-            (2, Some(3))
+            (
+                status.active_sessions,
+                status.running_turns,
+                status.outbox_pending
+            ),
+            (2, 1, Some(3))
         );
 
         // While starting, each change is written at once.
