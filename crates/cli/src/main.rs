@@ -35,6 +35,15 @@ struct Cli {
     /// More log output (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Log lines for people (human) or one JSON object per line (json).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "HERMOD_LOG_FORMAT",
+        default_value_t
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -169,7 +178,7 @@ fn main() -> ExitCode {
     // Before anything can create a file: everything hermod writes is private.
     home::restrict_umask();
     let cli = Cli::parse();
-    logging::init(cli.verbose);
+    logging::init(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
