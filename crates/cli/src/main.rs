@@ -220,6 +220,13 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.downcast_ref::<commands::gateway::RestartRequested>()
+                .is_some() =>
+        {
+            tracing::info!("{e}");
+            ExitCode::from(commands::gateway::RestartRequested::EXIT_CODE)
+        }
         Err(e) => {
             // A storage failure needs an operator (disk, permissions,
             // damage), whichever command met it.

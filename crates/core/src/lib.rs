@@ -46,7 +46,7 @@ pub use metrics::{METRICS_CONTENT_TYPE, Metrics};
 pub use platform::{BuildContext, Built, Claim, PlatformConfig, ProbeContext, SharedParts};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};
-pub use runtime::{Gateway, GatewayBuilder};
+pub use runtime::{Gateway, GatewayBuilder, RESUME_COMPONENT, Stopped};
 pub use status::{
     ComponentLine, GATEWAY_KIND, GatewayPhase, GatewayStatus, OUTBOX_COUNT_LIMIT, StatusBoard,
 };

@@ -17,9 +17,9 @@ use crate::adapter::Adapter;
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
-use crate::health::Health;
+use crate::health::{ComponentState, Health};
 use crate::metrics::Metrics;
-use crate::resume;
+use crate::resume::{self, guard};
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
 use crate::supervisor::{Platforms, paused_key, supervise};
@@ -49,7 +49,22 @@ pub struct GatewayBuilder {
     output_dir: PathBuf,
     health: Health,
     metrics: Metrics,
+    restart_loop_guard: bool,
 }
+
+/// How [`Gateway::run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The shutdown token was cancelled (a signal): a clean stop.
+    Shutdown,
+    /// `/restart` asked for it: the process should exit so its service
+    /// manager starts it again (exit code 75).
+    RestartRequested,
+}
+
+/// The component `Health` shows while a restart loop holds back earlier
+/// runs' unfinished work.
+pub const RESUME_COMPONENT: &str = "resume";
 
 impl std::fmt::Debug for dyn Adapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,6 +135,15 @@ impl GatewayBuilder {
         self
     }
 
+    /// Keep this gateway's start times in the store and, when it has
+    /// started 3 times within 60 s, take up no unfinished work from earlier
+    /// runs (see `resume::guard`). For a gateway run as a service; off by
+    /// default, so tests may restart one store as often as they like.
+    pub fn restart_loop_guard(mut self, on: bool) -> Self {
+        self.restart_loop_guard = on;
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
@@ -132,6 +156,7 @@ impl GatewayBuilder {
         };
         let tracker = TaskTracker::new();
         let turns = CancellationToken::new();
+        let restart = CancellationToken::new();
         let platforms = Platforms::new(self.adapters.iter().map(|a| a.id()));
         let deps = WorkerDeps {
             store: self.store,
@@ -157,6 +182,7 @@ impl GatewayBuilder {
             refusals: Default::default(),
             metrics: self.metrics.clone(),
             running: Default::default(),
+            restart: restart.clone(),
         };
         self.metrics.watch_health(&self.health);
         Ok(Gateway {
@@ -168,6 +194,8 @@ impl GatewayBuilder {
             health: self.health,
             metrics: self.metrics,
             platforms,
+            restart,
+            restart_loop_guard: self.restart_loop_guard,
         })
     }
 }
@@ -184,6 +212,9 @@ pub struct Gateway {
     metrics: Metrics,
     /// Pause and resume for each adapter's supervisor.
     platforms: Platforms,
+    /// Cancelled by `/restart`.
+    restart: CancellationToken,
+    restart_loop_guard: bool,
 }
 
 impl Gateway {
@@ -204,6 +235,7 @@ impl Gateway {
             output_dir: std::env::temp_dir().join("hermod-output"),
             health: Health::default(),
             metrics: Metrics::default(),
+            restart_loop_guard: false,
         }
     }
 
@@ -231,9 +263,15 @@ impl Gateway {
         Deliveries::new(self.router.shared())
     }
 
-    /// Runs every adapter until `shutdown` is cancelled, then shuts down as
-    /// described in the module docs.
+    /// [`Gateway::serve`], for callers that do not act on how it ended.
     pub async fn run(self, shutdown: CancellationToken) {
+        self.serve(shutdown).await;
+    }
+
+    /// Runs every adapter until `shutdown` is cancelled or `/restart` asks
+    /// for a restart, then shuts down as described in the module docs, and
+    /// says which of the two ended it.
+    pub async fn serve(self, shutdown: CancellationToken) -> Stopped {
         let stop_receiving = CancellationToken::new();
         let store = Arc::clone(&self.router.shared().deps().store);
         for adapter in &self.adapters {
@@ -256,13 +294,20 @@ impl Gateway {
         // told); then messages a previous run recorded but did not finish
         // are taken up again; replies it left undelivered go out; deferred
         // deliveries are retried while the gateway runs.
+        let held = self.restart_loop_guard && self.in_restart_loop(store.as_ref()).await;
         let (shared, stop) = (self.router.shared(), stop_receiving.child_token());
         self.tracker.spawn(async move {
-            resume::take_up(&Router::from_shared(&shared), false).await;
-            run_sweeper(shared, stop).await;
+            resume::take_up(&Router::from_shared(&shared), held).await;
+            run_sweeper(shared, stop, held).await;
         });
 
-        shutdown.cancelled().await;
+        let stopped = tokio::select! {
+            () = shutdown.cancelled() => Stopped::Shutdown,
+            () = self.restart.cancelled() => {
+                info!("restart requested: draining, then exiting for the service manager to start hermod again");
+                Stopped::RestartRequested
+            }
+        };
         info!(drain_timeout = ?self.drain_timeout, "shutting down: no new input accepted");
         self.router.close();
         stop_receiving.cancel();
@@ -283,6 +328,45 @@ impl Gateway {
             }
         }
         info!("gateway stopped");
+        stopped
+    }
+
+    /// Records this start and says whether the gateway is restarting in a
+    /// loop; if so, logs why and shows it in `Health`.
+    async fn in_restart_loop(&self, store: &dyn Store) -> bool {
+        let deps = self.router.shared();
+        let now = deps.deps().clock.now_ms();
+        let mut log = match store.setting(guard::STARTS_SETTING).await {
+            Ok(json) => guard::StartLog::parse(json.as_deref().unwrap_or("[]")),
+            Err(e) => {
+                warn!(error = %e, "could not read the recent start times; the restart-loop guard counts from now");
+                guard::StartLog::default()
+            }
+        };
+        let found = log.record(now);
+        if let Err(e) = store
+            .set_setting(guard::STARTS_SETTING, &log.to_json(), now)
+            .await
+        {
+            warn!(error = %e, "could not store this start time for the restart-loop guard");
+        }
+        let Some(found) = found else {
+            return false;
+        };
+        warn!(
+            starts = found.starts,
+            window_secs = found.window.as_secs(),
+            "restart loop: {found}"
+        );
+        self.health.set(
+            RESUME_COMPONENT,
+            ComponentState::Paused {
+                reason: format!("restart loop: {found}"),
+                until_ms: None,
+                manual: true,
+            },
+        );
+        true
     }
 }
 

@@ -17,7 +17,7 @@ use anyhow::Context;
 use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
 use hermod_core::{
     BuildContext, ComponentState, Gateway, GatewayStatus, Health, Metrics, STORE_COMPONENT,
-    StatusBoard,
+    StatusBoard, Stopped,
 };
 use notify::Notifier;
 use readiness::Watched;
@@ -48,10 +48,34 @@ pub async fn run() -> anyhow::Result<()> {
     file.publish();
     let result = serve(&home, &process, &mut file, board, notifier).await;
     file.finish(match &result {
-        Ok(how) => Ok(how.clone()),
+        Ok((how, _)) => Ok(how.clone()),
         Err(e) => Err(format!("{e:#}")),
     });
-    result.map(|_| ())
+    match result? {
+        (_, Stopped::RestartRequested) => Err(RestartRequested.into()),
+        (_, Stopped::Shutdown) => Ok(()),
+    }
+}
+
+/// `/restart` stopped the gateway: the process exits with
+/// [`RestartRequested::EXIT_CODE`] so its service manager starts it again.
+#[derive(Debug)]
+pub struct RestartRequested;
+
+impl std::fmt::Display for RestartRequested {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the gateway stopped to restart, as /restart asked; exit code 75 asks the service \
+             manager to start it again",
+        )
+    }
+}
+
+impl std::error::Error for RestartRequested {}
+
+impl RestartRequested {
+    /// EX_TEMPFAIL; systemd restarts on it with `RestartForceExitStatus=75`.
+    pub const EXIT_CODE: u8 = 75;
 }
 
 /// Runs the gateway on `home` until it stops; returns how it was stopped.
@@ -61,7 +85,7 @@ async fn serve(
     file: &mut StatusFile,
     board: StatusBoard,
     notifier: Notifier,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Stopped)> {
     let config = config::load(home, process)?;
 
     // Before anything else is written or printed: a database that cannot be
@@ -114,7 +138,8 @@ async fn serve(
         .display(config.display.clone())
         .output_dir(config.home.join("output"))
         .metrics(metrics)
-        .health(health.clone());
+        .health(health.clone())
+        .restart_loop_guard(true);
     for a in &adapters {
         info!(platform = a.name, adapter = %a.built.description, "adapter built");
         builder = builder.adapter(Arc::clone(&a.built.adapter));
@@ -160,10 +185,13 @@ async fn serve(
             config.model.base_url
         )
     };
-    let ((), watched, ()) = tokio::join!(
+    let (stopped, watched, ()) = tokio::join!(
         async {
-            gateway.run(shutdown.clone()).await;
+            let stopped = gateway.serve(shutdown.clone()).await;
+            // After `/restart` nothing else has stopped yet.
+            shutdown.cancel();
             stop_reporting.cancel();
+            stopped
         },
         readiness::watch(health.clone(), watched, ready, shutdown.clone()),
         state::keep(
@@ -181,10 +209,12 @@ async fn serve(
     // so that file alone holds everything (a copy of it is a backup).
     let closed = database::close_path(&db_path).await;
     watched.and(closed)?;
-    Ok(match signalled.get() {
-        Some(signal) => format!("stopped by {signal}"),
-        None => "stopped".to_owned(),
-    })
+    let how = match (stopped, signalled.get()) {
+        (Stopped::RestartRequested, _) => "restarting, as /restart asked".to_owned(),
+        (Stopped::Shutdown, Some(signal)) => format!("stopped by {signal}"),
+        (Stopped::Shutdown, None) => "stopped".to_owned(),
+    };
+    Ok((how, stopped))
 }
 
 fn llm_config(config: &Config) -> LlmConfig {

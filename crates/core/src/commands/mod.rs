@@ -12,6 +12,7 @@ mod model;
 mod new;
 mod platform;
 mod queue;
+mod restart;
 mod resume;
 mod retry;
 mod sessions;
@@ -151,6 +152,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &approve::Deny,
     &status::Status,
     &platform::Platform,
+    &restart::Restart,
     &usage::Usage,
     &whoami::WhoAmI,
     &help::Help,
@@ -272,7 +274,7 @@ mod tests {
             .collect();
         let expected: HashSet<&str> = [
             "stop", "new", "status", "approve", "deny", "queue", "steer", "help", "whoami",
-            "platform",
+            "platform", "restart",
         ]
         .into();
         assert_eq!(busy, expected);

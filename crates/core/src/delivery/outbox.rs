@@ -339,13 +339,20 @@ async fn edit_or_send(
 /// and through every unfinished inbound message, handing those no worker
 /// has to their sessions. Entries older than the configured maximum age
 /// are given up (see [`deliver_entry`]); handled inbound messages are forgotten after a week.
-pub(crate) async fn run_sweeper(shared: Arc<crate::router::Shared>, shutdown: CancellationToken) {
+///
+/// `held` (a restart loop): unfinished inbound messages from before this
+/// start are left for a later start.
+pub(crate) async fn run_sweeper(
+    shared: Arc<crate::router::Shared>,
+    shutdown: CancellationToken,
+    held: bool,
+) {
     let router = crate::router::Router::from_shared(&shared);
     let deps = shared.deps();
     let started = deps.clock.now_ms();
     let mut next_prune = tokio::time::Instant::now();
     loop {
-        if let Err(e) = sweep_inbox(&router, started).await {
+        if let Err(e) = sweep_inbox(&router, started, held).await {
             warn!(error = %e, "inbox sweep failed");
         }
         if let Err(e) = sweep(deps, started).await {
@@ -418,7 +425,11 @@ async fn sweep(deps: &WorkerDeps, started: i64) -> Result<(), CoreError> {
 /// Hands unfinished inbound messages that no worker has to their sessions:
 /// those a previous run left, and those that could not be queued when they
 /// arrived. Messages answered by one turn (merged follow-ups) go as one job.
-async fn sweep_inbox(router: &crate::router::Router, started: i64) -> Result<(), CoreError> {
+async fn sweep_inbox(
+    router: &crate::router::Router,
+    started: i64,
+    held: bool,
+) -> Result<(), CoreError> {
     let shared = router.shared();
     let deps = shared.deps();
     let mut after = 0;
@@ -434,6 +445,7 @@ async fn sweep_inbox(router: &crate::router::Router, started: i64) -> Result<(),
             let fresh =
                 entry.received_at_ms >= started && now - entry.received_at_ms < ms(ORPHANED_AFTER);
             if fresh
+                || (held && entry.received_at_ms < started)
                 || deps
                     .inflight_inbox
                     .contains(&(entry.platform.clone(), entry.key.clone()))

@@ -13,7 +13,7 @@
 //! when the gateway is back. [`guard`] detects restart loops, during which
 //! nothing from earlier runs is taken up.
 
-// GUARD_PLACEHOLDER
+pub(crate) mod guard;
 
 use crate::access::{self, Access};
 use crate::reply::ReplyMode;
@@ -199,6 +199,14 @@ async fn forget(deps: &WorkerDeps, setting: &str) {
     if let Err(e) = deps.store.delete_setting(setting).await {
         warn!(error = %e, setting, "could not clear a setting; it may be acted on again at the next start");
     }
+}
+
+/// Remembers the chat that asked for `/restart`, so the next start tells
+/// it the gateway is back.
+pub(crate) async fn remember_restart_chat(deps: &WorkerDeps, event: &InboundEvent) {
+    let mut to = InboundEvent::text(event.source.clone(), "");
+    to.message_id = event.message_id.clone();
+    write_json(deps, RESTART_SETTING, &to).await;
 }
 
 /// At start: tells the chat that asked for `/restart` that the gateway is

@@ -120,6 +120,9 @@ pub(crate) struct WorkerDeps {
     pub(crate) metrics: crate::metrics::Metrics,
     /// The chat turns running now, for the drain's notices and records.
     pub(crate) running: Arc<crate::resume::RunningTurns>,
+    /// Cancelled by `/restart`: the gateway stops as on a signal and
+    /// reports that a restart was asked for.
+    pub(crate) restart: CancellationToken,
 }
 
 impl std::fmt::Debug for WorkerDeps {
