@@ -16,9 +16,10 @@
 //! goes *to* apps), so [`Messenger::typing`] is `None`; with
 //! `SLACK_REACTIONS` a 👀 on the user's message shows the work instead
 //! ([`Reactions`]): on when core starts a turn on it, off when the turn
-//! has ended, however it ended. Reactions take the pacer's spare slots,
-//! within [`REACTIONS_TIER`] for each method as well: the mark goes on
-//! only when a slot is free and no reply waits for one (else it is
+//! has ended, however it ended. Slack counts each method apart, so the
+//! reactions have a pacer of their own ([`reaction_limits`]), within
+//! [`REACTIONS_TIER`] for each method, and never take a reply's slot:
+//! the mark goes on only when a spare slot is free now (else it is
 //! skipped, and then not removed), and one that went on waits for its
 //! turn to come off ([`Call::Undo`]).
 
@@ -70,6 +71,19 @@ pub(crate) const WORKING_REACTION: &str = "eyes";
 /// calls a minute for the app (Slack's Rate limits).
 pub(crate) const REACTIONS_TIER: Limit = Limit::per(50, Duration::from_secs(60));
 
+/// The reactions' own pacer: both methods together at most twice
+/// [`REACTIONS_TIER`], each within it (set on the pacer). Not counted
+/// per channel: Slack's one message a second is `chat.postMessage`'s.
+pub(crate) fn reaction_limits() -> PacerLimits {
+    PacerLimits {
+        per_chat: Limit::per(u32::MAX, Duration::from_secs(1)),
+        per_group: None,
+        global: Limit::per(2 * REACTIONS_TIER.count, REACTIONS_TIER.window),
+        send_reserve: 0,
+        max_wait: Duration::from_secs(3),
+    }
+}
+
 /// Slack's published limits, kept strictly: one message a second per
 /// channel (`chat.postMessage`; edits share that pace), and `chat.update`
 /// at Tier 3 — 50 a minute for the app — within 100 calls a minute
@@ -95,6 +109,8 @@ struct Inner {
     config: SlackConfig,
     api: WebApi,
     pacer: Pacer,
+    /// Paces `reactions.add` and `reactions.remove`, apart from the rest.
+    reactions: Pacer,
     /// `(method, channel)` → no call before this (a 429's `Retry-After`).
     blocked: Mutex<HashMap<(String, String), Instant>>,
     /// `(channel, ts)` of messages the working reaction went on, to be
@@ -168,7 +184,8 @@ impl SlackAdapter {
             inner: Arc::new(Inner {
                 config,
                 api,
-                pacer: Pacer::new(limits())
+                pacer: Pacer::new(limits()),
+                reactions: Pacer::new(reaction_limits())
                     .with_own_limit(Call::Spare, REACTIONS_TIER)
                     .with_own_limit(Call::Undo, REACTIONS_TIER),
                 marked: Mutex::new(HashSet::new()),
@@ -234,7 +251,7 @@ impl SlackAdapter {
         let ts = outbound::message_ts(&message.message_id)?;
         let key = (target.channel.clone(), ts.clone());
         if add {
-            if !self.inner.pacer.try_spare(&target.channel) {
+            if !self.inner.reactions.try_spare(&target.channel) {
                 debug!(channel = %target.channel, "no spare slot; the working reaction is skipped");
                 return Ok(());
             }
@@ -247,7 +264,13 @@ impl SlackAdapter {
             if !self.marked().remove(&key) {
                 return Ok(());
             }
-            self.pace(&target.channel, Call::Undo).await?;
+            self.inner
+                .reactions
+                .acquire(&target.channel, Call::Undo)
+                .await
+                .map_err(|Wait(wait)| AdapterError::RateLimited {
+                    retry_after: Some(wait),
+                })?;
         }
         let args = outbound::reaction(&target.channel, &ts, WORKING_REACTION);
         let (method, done) = if add {
