@@ -32,10 +32,6 @@ const POLL: Duration = Duration::from_millis(100);
 /// How long `restart` waits for the new gateway to say it runs.
 const START_WAIT: Duration = Duration::from_secs(60);
 
-/// The unit `gateway install` writes, for the message that tells a user of
-/// systemd how to restart.
-const UNIT_NAME: &str = "hermod-gateway";
-
 fn home() -> anyhow::Result<PathBuf> {
     Ok(config::home_dir(&config::process_env())?)
 }
@@ -170,8 +166,8 @@ fn print_human(
         .outbox_pending
         .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
     out(format_args!(
-        "  active sessions: {}, outbox pending: {outbox}",
-        status.active_sessions
+        "  active sessions: {}, turns running: {}, outbox pending: {outbox}",
+        status.active_sessions, status.running_turns
     ));
     out(format_args!("  updated {}", utc(status.updated_at_ms)));
 }
@@ -267,8 +263,13 @@ pub async fn restart() -> anyhow::Result<()> {
     let home = home()?;
     if let Some(Ok(record)) = pidfile::running(&home) {
         if record.supervisor.as_deref() == Some("systemd") {
+            let how = match &record.unit {
+                Some(unit) => format!("use `{}`", unit.restart_command()),
+                None => "use `systemctl restart` on its unit (`systemctl status <pid>` names it)"
+                    .to_owned(),
+            };
             anyhow::bail!(
-                "the gateway (pid {}) runs under systemd, which would restart it itself: use `systemctl --user restart {UNIT_NAME}` (or `sudo systemctl restart {UNIT_NAME}` for a system service)",
+                "the gateway (pid {}) runs under systemd, which would restart it itself: {how}",
                 record.pid
             );
         }

@@ -44,6 +44,45 @@ pub struct PidRecord {
     /// goes through `systemctl`).
     #[serde(default)]
     pub supervisor: Option<String>,
+    /// The systemd unit the gateway runs in (`hermod.service`), and whether
+    /// it belongs to the per-user manager: what `restart` tells the user
+    /// to pass to `systemctl`.
+    #[serde(default)]
+    pub unit: Option<SystemdUnit>,
+}
+
+/// A systemd unit, read from the process's cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemdUnit {
+    pub name: String,
+    pub user: bool,
+}
+
+impl SystemdUnit {
+    /// The unit of this process, from `/proc/self/cgroup` (cgroup v2:
+    /// `0::/system.slice/hermod.service`, or
+    /// `0::/user.slice/user-1000.slice/user@1000.service/app.slice/hermod.service`).
+    fn current() -> Option<Self> {
+        Self::from_cgroup(&std::fs::read_to_string("/proc/self/cgroup").ok()?)
+    }
+
+    fn from_cgroup(cgroup: &str) -> Option<Self> {
+        let path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let name = path.rsplit('/').find(|c| c.ends_with(".service"))?;
+        Some(Self {
+            name: name.to_owned(),
+            user: path.split('/').any(|c| c.starts_with("user@")),
+        })
+    }
+
+    /// The command that restarts it.
+    pub fn restart_command(&self) -> String {
+        if self.user {
+            format!("systemctl --user restart {}", self.name)
+        } else {
+            format!("sudo systemctl restart {}", self.name)
+        }
+    }
 }
 
 impl PidRecord {
@@ -60,6 +99,7 @@ impl PidRecord {
             argv: std::env::args().collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             supervisor: supervised.then(|| "systemd".to_owned()),
+            unit: supervised.then(SystemdUnit::current).flatten(),
         }
     }
 
@@ -283,6 +323,28 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_systemd_unit_comes_from_the_cgroup() {
+        let system = SystemdUnit::from_cgroup("0::/system.slice/hermod.service\n").unwrap();
+        assert_eq!(
+            system.restart_command(),
+            "sudo systemctl restart hermod.service"
+        );
+        let user = SystemdUnit::from_cgroup(
+            "0::/user.slice/user-1000.slice/user@1000.service/app.slice/hermod-work.service",
+        )
+        .unwrap();
+        assert_eq!(
+            user.restart_command(),
+            "systemctl --user restart hermod-work.service"
+        );
+        assert_eq!(
+            SystemdUnit::from_cgroup("0::/user.slice/user-1000.slice/session-3.scope"),
+            None
+        );
+        assert_eq!(SystemdUnit::from_cgroup("12:cpu:/\n"), None);
     }
 
     #[test]
