@@ -13,6 +13,7 @@
 
 use crate::adapter::TurnEnded;
 use crate::health::{Health, STORE_COMPONENT};
+use crate::runtime::RESUME_COMPONENT;
 use hermod_agent::{AgentError, ModelCallObserver};
 use hermod_model::PlatformId;
 use prometheus_client::collector::Collector;
@@ -353,7 +354,8 @@ impl Collector for PlatformStates {
         let states = Family::<[(&'static str, String); 2], Gauge>::default();
         if let Some(health) = self.health.get() {
             for (name, status) in health.report().components {
-                if name == STORE_COMPONENT {
+                // Components that are not platforms.
+                if name == STORE_COMPONENT || name == RESUME_COMPONENT {
                     continue;
                 }
                 let current = state_name(&status.state);
