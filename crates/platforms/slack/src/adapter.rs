@@ -18,7 +18,7 @@
 //! ([`Reactions`]): on when core starts a turn on it, off when the turn
 //! has ended, however it ended. Slack counts each method apart, so the
 //! reactions have a pacer of their own ([`reaction_limits`]), within
-//! [`REACTIONS_TIER`] for each method, and never take a reply's slot:
+//! [`REMOVE_TIER`] for each method, and never take a reply's slot:
 //! the mark goes on only when a spare slot is free now (else it is
 //! skipped, and then not removed), and one that went on waits for its
 //! turn to come off ([`Call::Undo`]).
@@ -67,18 +67,19 @@ const EVENT_MEMORY: usize = 8192;
 /// The reaction shown while a turn on a message runs (Hermes' 👀).
 pub(crate) const WORKING_REACTION: &str = "eyes";
 
-/// `reactions.add` and `reactions.remove` are each Web API Tier 3: 50
-/// calls a minute for the app (Slack's Rate limits).
-pub(crate) const REACTIONS_TIER: Limit = Limit::per(50, Duration::from_secs(60));
+/// `reactions.remove` is Web API Tier 2: 20 calls a minute for the app
+/// (`reactions.add` is Tier 3, 50). Marks go on no faster than they can
+/// come off, so both keep this one.
+pub(crate) const REMOVE_TIER: Limit = Limit::per(20, Duration::from_secs(60));
 
 /// The reactions' own pacer: both methods together at most twice
-/// [`REACTIONS_TIER`], each within it (set on the pacer). Not counted
+/// [`REMOVE_TIER`], each within it (set on the pacer). Not counted
 /// per channel: Slack's one message a second is `chat.postMessage`'s.
 pub(crate) fn reaction_limits() -> PacerLimits {
     PacerLimits {
         per_chat: Limit::per(u32::MAX, Duration::from_secs(1)),
         per_group: None,
-        global: Limit::per(2 * REACTIONS_TIER.count, REACTIONS_TIER.window),
+        global: Limit::per(2 * REMOVE_TIER.count, REMOVE_TIER.window),
         send_reserve: 0,
         max_wait: Duration::from_secs(3),
     }
@@ -186,8 +187,8 @@ impl SlackAdapter {
                 api,
                 pacer: Pacer::new(limits()),
                 reactions: Pacer::new(reaction_limits())
-                    .with_own_limit(Call::Spare, REACTIONS_TIER)
-                    .with_own_limit(Call::Undo, REACTIONS_TIER),
+                    .with_own_limit(Call::Spare, REMOVE_TIER)
+                    .with_own_limit(Call::Undo, REMOVE_TIER),
                 marked: Mutex::new(HashSet::new()),
                 blocked: Mutex::new(HashMap::new()),
                 threads: Recent::new(THREAD_MEMORY),
