@@ -313,6 +313,9 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
             return inbox_done(deps, &job.event, &job.inbox).await;
         }
         Ok(Access::Allowed) if job.resumed => {
+            // The reply comes as a new message below the notice: the half
+            // reply the stop cut short (above the stopping notice) goes.
+            drop_stale_previews(deps, &job).await;
             let notice = ack_event(&job.event);
             let text = crate::resume::RESUME_NOTICE.to_owned();
             reply(deps, &ReplyMode::Adapter, &notice, text).await;
@@ -437,6 +440,32 @@ pub(crate) async fn enqueue(deps: &WorkerDeps, state: &mut WorkerState, job: Job
 
 /// The parts of an event an acknowledgement needs (the job itself moved
 /// into the queue).
+/// Deletes the previews an interrupted run showed for `job`'s messages
+/// and forgets them, so its reply is sent afresh rather than edited into
+/// a message older than the notices that followed it.
+async fn drop_stale_previews(deps: &WorkerDeps, job: &Job) {
+    let platform = &job.event.source.platform;
+    let mut ids = Vec::new();
+    for key in &job.inbox {
+        if let Ok(Some(entry)) = deps.store.inbox_entry(platform, key).await {
+            ids.extend(entry.preview_ids);
+        }
+    }
+    if ids.is_empty() {
+        return;
+    }
+    crate::session::answer::delete_previews(deps, &job.event, &ids).await;
+    let now = deps.clock.now_ms();
+    if let Err(e) = deps
+        .store
+        .inbox_set_previews(platform, &job.inbox, &[], now)
+        .await
+    {
+        // The reply then edits the deleted previews, fails, and is sent anew.
+        tracing::debug!(error = %e, "could not forget the deleted previews");
+    }
+}
+
 fn ack_event(event: &InboundEvent) -> InboundEvent {
     let mut ack = InboundEvent::text(event.source.clone(), "");
     ack.message_id = event.message_id.clone();
