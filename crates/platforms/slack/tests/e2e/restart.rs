@@ -1,5 +1,6 @@
-//! A gateway stopped in the middle of a turn and started again: the
-//! message is not handled twice and the reply arrives once.
+//! A gateway stopped in the middle of a turn and started again: the chat
+//! is told, the turn continues, the message is not handled twice and the
+//! reply arrives once.
 
 use crate::support::{World, allow_all, settled, within};
 use hermod_core::GatewayConfig;
@@ -30,27 +31,46 @@ async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
     )
     .await;
     running.stop().await;
+    let before = world.fake.bot_messages(&dm);
+    assert_eq!(
+        before.len(),
+        1,
+        "only the stopping notice before the restart"
+    );
     assert!(
-        world.fake.bot_messages(&dm).is_empty(),
-        "nothing was answered before the restart"
+        before[0].current_text().contains("gateway is stopping"),
+        "{}",
+        before[0].current_text()
     );
 
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
     let running = world.start(agent).await;
-    let answers = settled(&world.fake, &dm, 1).await;
-    assert_eq!(answers[0].current_text(), "echo: hello (0 earlier)");
+    // The turn the stop cut short continues: a notice, then the reply.
+    let answers = settled(&world.fake, &dm, 3).await;
+    assert!(
+        answers[1]
+            .current_text()
+            .contains("continuing your last request"),
+        "{}",
+        answers[1].current_text()
+    );
+    assert_eq!(answers[2].current_text(), "echo: hello (0 earlier)");
     world.drained().await;
     // The envelope comes again (as after an ack lost in the restart).
     assert!(world.fake.redeliver(&envelopes[0].envelope_id));
     alice.dm("next");
-    let answers = settled(&world.fake, &dm, 2).await;
-    assert_eq!(answers[1].current_text(), "echo: next (2 earlier)");
+    let answers = settled(&world.fake, &dm, 4).await;
+    assert_eq!(answers[3].current_text(), "echo: next (2 earlier)");
     assert_eq!(
         stats.inputs(),
         ["hello", "next"],
         "the agent saw each message once"
     );
-    assert_eq!(world.fake.bot_messages(&dm).len(), 2, "one reply each");
+    assert_eq!(
+        world.fake.bot_messages(&dm).len(),
+        4,
+        "one reply each, and the two notices"
+    );
     running.stop().await;
 }
