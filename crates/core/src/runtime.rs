@@ -66,6 +66,11 @@ pub enum Stopped {
 /// runs' unfinished work.
 pub const RESUME_COMPONENT: &str = "resume";
 
+/// How long into a drain the chats of turns still running are told the
+/// gateway is stopping (at most half the drain timeout): a reply finishing
+/// as the drain starts gets no notice after it.
+const NOTICE_AFTER: Duration = Duration::from_secs(2);
+
 impl std::fmt::Debug for dyn Adapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Adapter({})", self.id())
@@ -311,11 +316,20 @@ impl Gateway {
         info!(drain_timeout = ?self.drain_timeout, "shutting down: no new input accepted");
         self.router.close();
         stop_receiving.cancel();
-        resume::notify_draining(&self.router.shared());
         self.tracker.close();
-        if tokio::time::timeout(self.drain_timeout, self.tracker.wait())
+        // Turns about to finish are not told the gateway is stopping: only
+        // those still running a moment into the drain.
+        let quiet = NOTICE_AFTER.min(self.drain_timeout / 2);
+        let drained = tokio::time::timeout(quiet, self.tracker.wait())
             .await
-            .is_err()
+            .is_ok();
+        if !drained {
+            resume::notify_draining(&self.router.shared());
+        }
+        if !drained
+            && tokio::time::timeout(self.drain_timeout - quiet, self.tracker.wait())
+                .await
+                .is_err()
         {
             warn!("drain timeout passed; cancelling the turns still running");
             resume::record_interrupted(self.router.shared().deps()).await;
