@@ -127,9 +127,9 @@ async fn a_restart_continues_without_answering_twice() {
     running.stop().await;
 }
 
-/// A gateway stopped in the middle of a turn and started again: the
-/// message the turn was answering is answered once, after the restart, and
-/// nothing is answered twice.
+/// A gateway stopped in the middle of a turn and started again: the chat is
+/// told, the message the turn was answering is answered once, after the
+/// restart, and nothing is answered twice.
 #[tokio::test]
 async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
     let world = World::new().await;
@@ -148,25 +148,44 @@ async fn a_restart_mid_turn_delivers_the_reply_exactly_once() {
     judy.dm("hello");
     within("the turn to start", slow_stats.wait_started(1)).await;
     running.stop().await;
+    let before = world.fake.bot_messages(channel);
+    assert_eq!(
+        before.len(),
+        1,
+        "only the stopping notice before the restart"
+    );
     assert!(
-        world.fake.bot_messages(channel).is_empty(),
-        "nothing was answered before the restart"
+        before[0].current_content().contains("gateway is stopping"),
+        "{}",
+        before[0].current_content()
     );
 
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
     let running = world.start(agent).await;
     running.connected().await;
-    let answers = settled(&world.fake, channel, 1).await;
-    assert_eq!(answers[0].current_content(), "echo: hello (0 earlier)");
+    // The turn the stop cut short continues: a notice, then the reply.
+    let answers = settled(&world.fake, channel, 3).await;
+    assert!(
+        answers[1]
+            .current_content()
+            .contains("continuing your last request"),
+        "{}",
+        answers[1].current_content()
+    );
+    assert_eq!(answers[2].current_content(), "echo: hello (0 earlier)");
     judy.dm("next");
-    let answers = settled(&world.fake, channel, 2).await;
-    assert_eq!(answers[1].current_content(), "echo: next (2 earlier)");
+    let answers = settled(&world.fake, channel, 4).await;
+    assert_eq!(answers[3].current_content(), "echo: next (2 earlier)");
     assert_eq!(
         stats.inputs(),
         ["hello", "next"],
         "the agent saw each message once"
     );
-    assert_eq!(world.fake.bot_messages(channel).len(), 2, "one reply each");
+    assert_eq!(
+        world.fake.bot_messages(channel).len(),
+        4,
+        "one reply each, and the two notices"
+    );
     running.stop().await;
 }
