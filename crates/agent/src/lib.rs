@@ -14,6 +14,7 @@ mod human;
 mod llm;
 mod runner;
 mod tools;
+mod transcribe;
 mod turn;
 
 pub use approval::{ApprovalDecision, Approvals};
@@ -24,6 +25,10 @@ pub use human::whole_seconds;
 pub use llm::{CallEnd, Completion, CompletionRequest, LlmClient};
 pub use runner::LlmAgent;
 pub use tools::{Tool, ToolContext, ToolRegistry};
+pub use transcribe::{
+    Audio, DEFAULT_TRANSCRIPTION_MODEL, OPENAI_MAX_AUDIO_BYTES, Transcriber, TranscriberConfig,
+    Transcript,
+};
 pub use turn::{
     AgentError, AgentEvent, FinishReason, ModelCallObserver, TurnControl, TurnHandle, TurnOutcome,
     TurnRequest,

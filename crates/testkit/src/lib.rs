@@ -25,6 +25,10 @@
 //! Mode and Events API deliveries signed with the v0 scheme, with scripted
 //! users, recorded calls and acks, rate-limit budgets and scripted faults.
 //!
+//! [`speech::FakeSpeech`] serves `POST /v1/audio/transcriptions`: it checks
+//! the multipart body as OpenAI does, answers scripted transcripts (per
+//! request or per audio) and scripted faults, and records every request.
+//!
 //! [`peer`] holds what those three fakes are built from: a local listener
 //! whose connections can be cut, state with change notification, a call
 //! recorder, scripted fault queues, a body reader and a websocket server
@@ -53,6 +57,7 @@ pub mod peer;
 #[cfg(feature = "platform")]
 pub mod platform;
 pub mod slack;
+pub mod speech;
 pub mod telegram;
 
 #[cfg(feature = "platform")]
@@ -64,4 +69,5 @@ pub use llm::{FakeLlm, RecordedRequest, Reply};
 #[cfg(feature = "platform")]
 pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};
 pub use slack::FakeSlack;
+pub use speech::{FakeSpeech, SpeechReply, TranscriptionRequest};
 pub use telegram::FakeTelegram;

@@ -7,5 +7,6 @@ mod quirks;
 mod steering;
 mod support;
 mod tool_loop;
+mod transcription;
 mod truncation;
 mod turns;
