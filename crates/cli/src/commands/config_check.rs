@@ -23,6 +23,26 @@ pub fn run() -> anyhow::Result<()> {
         (None, _) => format!("not set ({})", model.provider.key_hint()),
     };
     out(format_args!("  model key:  {key}"));
+    let stt = &config.stt;
+    if stt.enabled {
+        let stt_key = if stt.api_key.is_some() {
+            "set"
+        } else {
+            "not set"
+        };
+        out(format_args!(
+            "  voice:      transcribed by {} at {} (key {stt_key}, language {}, up to {} bytes, {} s)",
+            stt.model,
+            stt.base_url,
+            stt.language.as_deref().unwrap_or("detected"),
+            stt.max_bytes,
+            stt.timeout_secs
+        ));
+    } else {
+        out(format_args!(
+            "  voice:      not transcribed (stt.enabled: false)"
+        ));
+    }
     out(format_args!(
         "  database:   {}",
         config.database_path().display()

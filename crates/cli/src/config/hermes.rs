@@ -236,10 +236,13 @@ const INSTEAD: &[(&str, &str)] = &[
     ),
     ("auxiliary", "hermod uses one model for everything"),
     ("tts", "hermod does not speak replies yet"),
-    ("stt", "hermod does not transcribe voice messages yet"),
+    (
+        "stt.provider",
+        "hermod transcribes through one OpenAI-compatible endpoint: stt.base_url",
+    ),
     (
         "stt_echo_transcripts",
-        "hermod does not transcribe voice messages yet",
+        "hermod does not echo transcripts to the chat yet",
     ),
     ("voice", "hermod has no voice mode"),
     ("browser", "hermod has no browser tool"),
@@ -408,6 +411,7 @@ const OWN_SECTIONS: &[&str] = &[
     "streaming",
     "display",
     "platforms",
+    "stt",
 ];
 
 /// Moves and takes out the Hermes keys of `tree`. `platforms` names the
@@ -439,6 +443,25 @@ pub fn translate(
             "streaming".into(),
             section([("enabled", Value::Bool(flag))]),
         );
+    }
+
+    // `stt: false`; Hermes' per-provider model (`stt.openai.model`) is
+    // the model of hermod's one endpoint.
+    if let Some(flag) = root.get("stt").and_then(bare_switch) {
+        root.insert("stt".into(), section([("enabled", Value::Bool(flag))]));
+    }
+    for provider in ["openai", "groq", "local", "mistral"] {
+        if let Some(block) = take(root, &["stt", provider]) {
+            if let Some(model) = block.get("model").filter(|m| !is_unset(m)) {
+                put_missing(root, &["stt", "model"], model.clone());
+            }
+            out.notices.push((
+                format!("stt.{provider}"),
+                "hermod transcribes through one OpenAI-compatible endpoint (stt.base_url); \
+                 only its model is used"
+                    .to_owned(),
+            ));
+        }
     }
 
     // Top-level `<platform>:` blocks and `gateway.platforms.<name>` blocks

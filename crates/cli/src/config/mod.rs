@@ -75,6 +75,7 @@ pub struct FileConfig {
     pub streaming: StreamingConfig,
     pub display: DisplayConfig,
     pub platforms: PlatformsConfig,
+    pub stt: SttSection,
 }
 
 /// The `model:` section: which model, at which provider.
@@ -105,6 +106,73 @@ impl Default for ModelSection {
             api_key: None,
             key_env: None,
             timeout_secs: 600,
+        }
+    }
+}
+
+/// The `stt:` section: speech to text for voice messages, through an
+/// OpenAI-compatible `/audio/transcriptions` endpoint (OpenAI, Groq, a
+/// local whisper.cpp or faster-whisper server).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SttSection {
+    /// Transcribe voice messages (Hermes' `stt.enabled`, or `stt: false`).
+    pub enabled: bool,
+    /// The endpoint's base URL, up to and including `/v1`; the model
+    /// endpoint's when unset.
+    pub base_url: Option<String>,
+    /// The endpoint's key; the model's key when unset.
+    pub api_key: Option<Secret>,
+    /// The transcription model.
+    pub model: String,
+    /// The spoken language (ISO-639-1, `en`); detected when unset.
+    pub language: Option<String>,
+    /// The largest audio sent, in bytes (OpenAI takes up to 25 MB).
+    pub max_bytes: u64,
+    /// How long one transcription may take, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for SttSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            base_url: None,
+            api_key: None,
+            model: hermod_agent::DEFAULT_TRANSCRIPTION_MODEL.to_owned(),
+            language: None,
+            max_bytes: hermod_agent::OPENAI_MAX_AUDIO_BYTES,
+            timeout_secs: 120,
+        }
+    }
+}
+
+/// Speech to text, resolved: unset endpoint and key are the model's.
+#[derive(Debug)]
+pub struct Stt {
+    pub enabled: bool,
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub language: Option<String>,
+    pub max_bytes: u64,
+    pub timeout_secs: u64,
+}
+
+impl Stt {
+    fn resolve(section: SttSection, model: &Model) -> Self {
+        let base_url = section
+            .base_url
+            .filter(|url| !url.trim().is_empty())
+            .map_or_else(|| model.base_url.clone(), |url| url.trim().to_owned());
+        Self {
+            enabled: section.enabled,
+            base_url,
+            api_key: section.api_key.or_else(|| model.api_key.clone()),
+            model: section.model,
+            language: section.language.filter(|l| !l.trim().is_empty()),
+            max_bytes: section.max_bytes,
+            timeout_secs: section.timeout_secs,
         }
     }
 }
@@ -149,6 +217,7 @@ pub struct Config {
     pub streaming: StreamingConfig,
     pub display: DisplayConfig,
     pub platforms: PlatformsConfig,
+    pub stt: Stt,
     /// Recognised settings that are not used, to tell the user once.
     pub notices: Vec<Notice>,
 }
@@ -222,6 +291,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         streaming,
         display,
         mut platforms,
+        stt,
     } = file;
     let default = env
         .get("HERMOD_MODEL")
@@ -247,6 +317,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         timeout_secs: model.timeout_secs,
         provider: resolved,
     };
+    let stt = Stt::resolve(stt, &model);
     if let Err(e) = gateway.apply_env(&env, &hermod_platforms::platform_names()) {
         problems.push(format!("environment: {e}"));
     }
@@ -266,6 +337,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         streaming,
         display,
         platforms,
+        stt,
         notices,
     };
     problems.extend(validate(&config));
@@ -347,6 +419,38 @@ fn base_url_source(config: &Config) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stt_defaults_to_the_model_endpoint_and_takes_hermes_spellings() {
+        let home = std::env::temp_dir().join(format!("hermod-stt-config-{}", std::process::id()));
+        std::fs::create_dir_all(&home).expect("a home");
+        std::fs::write(
+            home.join("config.yaml"),
+            "model: {provider: custom, base_url: http://m/v1, api_key: sk-model}\nstt:\n  enabled: true\n  provider: openai\n  openai: {model: gpt-4o-mini-transcribe}\n",
+        )
+        .expect("written");
+        let c = load(&home, &EnvVars::new()).expect("loads");
+        assert!(c.stt.enabled);
+        assert_eq!(c.stt.base_url, "http://m/v1");
+        assert_eq!(c.stt.model, "gpt-4o-mini-transcribe");
+        assert_eq!(c.stt.api_key.as_ref().map(Secret::expose), Some("sk-model"));
+        assert!(!format!("{:?}", c.stt).contains("sk-model"));
+        std::fs::write(home.join("config.yaml"), "stt: false\n").expect("written");
+        let c = load(&home, &EnvVars::new()).expect("loads");
+        assert!(!c.stt.enabled);
+        assert_eq!(c.stt.model, "whisper-1");
+        std::fs::write(
+            home.join("config.yaml"),
+            "stt: {base_url: http://whisper:9000/v1, api_key: sk-stt, max_bytes: 1000, language: en}\n",
+        )
+        .expect("written");
+        let c = load(&home, &EnvVars::new()).expect("loads");
+        assert_eq!(c.stt.base_url, "http://whisper:9000/v1");
+        assert_eq!(c.stt.max_bytes, 1000);
+        assert_eq!(c.stt.language.as_deref(), Some("en"));
+        assert_eq!(c.stt.api_key.as_ref().map(Secret::expose), Some("sk-stt"));
+        std::fs::remove_dir_all(&home).expect("removed");
+    }
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();
