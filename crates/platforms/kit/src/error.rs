@@ -24,6 +24,10 @@ pub enum KitError {
     /// A download is larger than the cap.
     #[error("the file is larger than {}", crate::media::human_size(*.max_bytes))]
     TooLarge { max_bytes: u64 },
+    /// A download's bytes are not the image, audio or PDF the platform or
+    /// the server declared; the file is not kept.
+    #[error("the file is said to be {declared} but its content is {found}")]
+    Mismatch { declared: String, found: String },
     /// A download failed in a way that may pass (network, 5xx).
     #[error("the download failed: {0}")]
     Download(String),
@@ -48,9 +52,10 @@ impl From<KitError> for AdapterError {
                 AdapterError::Transient(err.to_string())
             }
             KitError::Bind { .. } | KitError::Route(_) => AdapterError::Startup(err.to_string()),
-            KitError::Corrupt { .. } | KitError::TooLarge { .. } | KitError::Io(_) => {
-                AdapterError::Rejected(err.to_string())
-            }
+            KitError::Corrupt { .. }
+            | KitError::TooLarge { .. }
+            | KitError::Mismatch { .. }
+            | KitError::Io(_) => AdapterError::Rejected(err.to_string()),
         }
     }
 }

@@ -6,8 +6,23 @@
 //! the directory never holds a partial file under a real name. The cap is
 //! checked three times: the size the platform announced, the response's
 //! `Content-Length`, and the bytes as they arrive (a server may announce
-//! nothing, or lie). The MIME type is the platform's, else the response's
-//! `Content-Type`, else guessed from the extension.
+//! nothing, or lie). The MIME type is sniffed from the bytes
+//! ([`sniff`](self::sniff)); the declared one (the platform's, else the
+//! response's `Content-Type`, else guessed from the extension) is kept only
+//! when the bytes do not tell, and a file whose bytes contradict a declared
+//! image, audio or PDF type is refused ([`KitError::Mismatch`]). Names are
+//! built in [`name`](self::name); [`retention`](self::retention) deletes
+//! old files.
+
+mod name;
+mod retention;
+mod sniff;
+
+pub use name::local_name;
+pub use retention::{
+    CLEANUP_EVERY, CleanupReport, DEFAULT_MEDIA_MAX_AGE_DAYS, DEFAULT_MEDIA_MAX_MB, MediaCleanup,
+    MediaRetention, cleanup,
+};
 
 use crate::error::KitError;
 use hermod_http::reqwest;
@@ -81,9 +96,16 @@ impl MediaDir {
                 self.dir.display()
             ))
         })?;
-        let dest = self.dir.join(local_name(file));
+        let name = local_name(file);
+        let Some(dest) = name::inside(&self.dir, &name) else {
+            return Err(KitError::Io(format!(
+                "the file name {} would leave the media directory",
+                name.display()
+            )));
+        };
         if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-            return Ok(attachment(file, &dest, None));
+            let head = read_head(&dest).await;
+            return attachment(file, &dest, None, &head);
         }
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
@@ -98,10 +120,13 @@ impl MediaDir {
             .and_then(|v| v.split(';').next())
             .map(|v| v.trim().to_ascii_lowercase())
             .filter(|v| !v.is_empty() && v != "application/octet-stream");
-        let partial = dest.with_extension("part");
+        // A leading dot: never a local name, so cleanup knows it is still
+        // being written.
+        let partial = self.dir.join(format!(".{}.part", name.display()));
         let io = |e: std::io::Error| KitError::Io(format!("cannot save a download: {e}"));
         let mut out = tokio::fs::File::create(&partial).await.map_err(io)?;
         let mut written: u64 = 0;
+        let mut head: Vec<u8> = Vec::new();
         let result = async {
             while let Some(chunk) = response.chunk().await.map_err(transport)? {
                 written += chunk.len() as u64;
@@ -110,16 +135,19 @@ impl MediaDir {
                         max_bytes: self.max_bytes,
                     });
                 }
+                let room = sniff::HEAD.saturating_sub(head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..room]);
                 out.write_all(&chunk).await.map_err(io)?;
             }
             out.flush().await.map_err(io)
         }
         .await;
         drop(out);
+        let result = result.and_then(|()| attachment(file, &dest, content_type, &head));
         match result {
-            Ok(()) => {
+            Ok(attachment) => {
                 tokio::fs::rename(&partial, &dest).await.map_err(io)?;
-                Ok(attachment(file, &dest, content_type))
+                Ok(attachment)
             }
             Err(e) => {
                 // Best effort: a leftover partial file is only wasted space.
@@ -135,66 +163,44 @@ fn transport(err: reqwest::Error) -> KitError {
     KitError::Download(hermod_http::HttpError::from(err.without_url()).to_string())
 }
 
-fn attachment(file: &MediaFile, path: &Path, content_type: Option<String>) -> Attachment {
-    Attachment {
+/// The attachment for `file` saved at `path`, whose first bytes are
+/// `head`; an error when they contradict the declared type.
+fn attachment(
+    file: &MediaFile,
+    path: &Path,
+    content_type: Option<String>,
+    head: &[u8],
+) -> Result<Attachment, KitError> {
+    let declared = file
+        .mime_type
+        .as_deref()
+        .map(|m| m.trim().to_ascii_lowercase())
+        .or(content_type)
+        .or_else(|| guess_mime(path).map(str::to_owned));
+    let sniffed = sniff::sniff(head);
+    if let Some(declared) = declared.as_deref()
+        && sniff::contradicts(declared, sniffed)
+    {
+        return Err(KitError::Mismatch {
+            declared: declared.to_owned(),
+            found: sniffed.unwrap_or("of no known type").to_owned(),
+        });
+    }
+    Ok(Attachment {
         kind: file.kind,
         location: path.display().to_string(),
-        mime_type: file
-            .mime_type
-            .clone()
-            .or(content_type)
-            .or_else(|| guess_mime(path).map(str::to_owned)),
-    }
+        mime_type: sniff::resolve(declared.as_deref(), sniffed),
+    })
 }
 
-/// `<id>[-<file name>]` or `<id>.<extension>`, with only safe characters,
-/// so a sender's file name can never leave the directory.
-pub fn local_name(file: &MediaFile) -> PathBuf {
-    let mut name = sanitize(&file.id);
-    match file.file_name.as_deref().map(sanitize) {
-        Some(original) if !original.is_empty() => {
-            name.push('-');
-            name.push_str(&original);
-        }
-        _ => {
-            let ext = file
-                .extension
-                .as_deref()
-                .map(sanitize)
-                .filter(|e| !e.is_empty())
-                .or_else(|| default_extension(file.kind).map(str::to_owned));
-            if let Some(ext) = ext {
-                name.push('.');
-                name.push_str(&ext);
-            }
-        }
+/// The first bytes of a file already saved (empty when it cannot be read).
+async fn read_head(path: &Path) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::with_capacity(sniff::HEAD);
+    if let Ok(file) = tokio::fs::File::open(path).await {
+        let _ = file.take(sniff::HEAD as u64).read_to_end(&mut head).await;
     }
-    PathBuf::from(name)
-}
-
-/// Letters, digits, `-`, `_` and `.` (not leading); the rest becomes `_`.
-fn sanitize(raw: &str) -> String {
-    let cleaned: String = raw
-        .chars()
-        .take(100)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    cleaned.trim_start_matches('.').to_owned()
-}
-
-fn default_extension(kind: AttachmentKind) -> Option<&'static str> {
-    match kind {
-        AttachmentKind::Photo => Some("jpg"),
-        AttachmentKind::Voice => Some("ogg"),
-        AttachmentKind::Video => Some("mp4"),
-        AttachmentKind::Audio | AttachmentKind::Document => None,
-    }
+    head
 }
 
 /// The MIME type of common extensions.
@@ -258,7 +264,7 @@ mod tests {
                 AttachmentKind::Document,
                 Some("../../etc/pass wd.txt")
             )),
-            PathBuf::from("AgAD1-_.._etc_pass_wd.txt")
+            PathBuf::from("AgAD1-_._etc_pass_wd.txt")
         );
         assert_eq!(
             local_name(&file(AttachmentKind::Voice, None)),
@@ -279,12 +285,24 @@ mod tests {
         assert_eq!(guess_mime(Path::new("a.bin")), None);
     }
 
-    /// A server with a 10-byte PNG, a 4 KB body without a length, and a 500.
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    /// A server with a small PNG, a ZIP said to be a PNG, a 4 KB body
+    /// without a length, and a 500.
     async fn server() -> String {
         let app = axum::Router::new()
             .route(
                 "/small",
-                get(|| async { ([(header::CONTENT_TYPE, "image/png")], vec![7_u8; 10]) }),
+                get(|| async { ([(header::CONTENT_TYPE, "image/png")], PNG) }),
+            )
+            .route(
+                "/disguised",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "image/png")],
+                        b"PK\x03\x04\x14\0\0\0\0\0".as_slice(),
+                    )
+                }),
             )
             .route(
                 "/stream",
@@ -314,7 +332,7 @@ mod tests {
         let photo = file(AttachmentKind::Photo, None);
         let got = media.download(get("/small"), &photo).await.unwrap();
         assert_eq!(got.mime_type.as_deref(), Some("image/png"));
-        assert_eq!(std::fs::read(&got.location).unwrap(), vec![7_u8; 10]);
+        assert_eq!(std::fs::read(&got.location).unwrap(), PNG);
         // Already there: not fetched again (this request would fail).
         let again = media.download(get("/broken"), &photo).await.unwrap();
         assert_eq!(again.location, got.location);
@@ -331,6 +349,30 @@ mod tests {
             media.check_size(big.size),
             Err(KitError::TooLarge { max_bytes: 2000 })
         );
+
+        // The platform says JPEG; the bytes say PNG, which is recorded.
+        let mut said_jpeg = file(AttachmentKind::Photo, Some("a.jpg"));
+        said_jpeg.mime_type = Some("image/jpeg".into());
+        let got = media.download(get("/small"), &said_jpeg).await.unwrap();
+        assert_eq!(got.mime_type.as_deref(), Some("image/png"));
+
+        let disguised = file(AttachmentKind::Photo, Some("cat.png"));
+        let err = media
+            .download(get("/disguised"), &disguised)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            KitError::Mismatch {
+                declared: "image/png".into(),
+                found: "application/zip".into(),
+            }
+        );
+        assert!(
+            !media.path().join(local_name(&disguised)).exists(),
+            "a contradicting file is not kept"
+        );
+        assert_eq!(std::fs::read_dir(media.path()).unwrap().count(), 2);
 
         let other = file(AttachmentKind::Document, Some("x.pdf"));
         let err = media.download(get("/broken"), &other).await.unwrap_err();
