@@ -62,6 +62,11 @@ pub struct DiscordConfig {
     pub reactions: bool,
     /// `DISCORD_MEDIA_MAX_BYTES`: larger inbound files are not downloaded.
     pub media_max_bytes: u64,
+    /// `HERMOD_MEDIA_MAX_AGE_DAYS` and `HERMOD_MEDIA_MAX_MB`: how long
+    /// inbound files are kept and how much room they may take (one cleanup
+    /// for every platform of the gateway).
+    #[serde(skip)]
+    pub media_retention: hermod_adapter_kit::MediaRetention,
     /// `DISCORD_REQUEST_TIMEOUT`: seconds a REST request may take.
     pub request_timeout_secs: u64,
     /// `DISCORD_MAX_RECONNECT_DELAY`: cap of the backoff between failed
@@ -92,6 +97,7 @@ impl Default for DiscordConfig {
             auto_thread: true,
             reactions: true,
             media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
+            media_retention: hermod_adapter_kit::MediaRetention::default(),
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 60,
             media_dir: None,
@@ -115,6 +121,7 @@ impl EnvSettings for DiscordConfig {
         env.flag("DISCORD_AUTO_THREAD", &mut self.auto_thread);
         env.flag("DISCORD_REACTIONS", &mut self.reactions);
         env.number("DISCORD_MEDIA_MAX_BYTES", &mut self.media_max_bytes).at_least(1);
+        env.nested(&mut self.media_retention);
         env.seconds("DISCORD_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
         env.seconds("DISCORD_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
     }

@@ -89,6 +89,8 @@ impl PlatformConfig for DiscordConfig {
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         let mut config = self.clone();
         config.set_media_dir(ctx.media_dir.clone());
+        // One cleanup of the media directory for the whole gateway.
+        hermod_adapter_kit::MediaCleanup::shared(ctx, config.media_retention);
         let adapter = DiscordAdapter::with_http(config, &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),

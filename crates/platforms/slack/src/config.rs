@@ -90,6 +90,11 @@ pub struct SlackConfig {
     pub reactions: bool,
     /// `SLACK_MEDIA_MAX_BYTES`: larger inbound files are not downloaded.
     pub media_max_bytes: u64,
+    /// `HERMOD_MEDIA_MAX_AGE_DAYS` and `HERMOD_MEDIA_MAX_MB`: how long
+    /// inbound files are kept and how much room they may take (one cleanup
+    /// for every platform of the gateway).
+    #[serde(skip)]
+    pub media_retention: hermod_adapter_kit::MediaRetention,
     /// `WEBHOOK_HOST` and `WEBHOOK_PORT`: the listener every webhook
     /// platform shares, where the Events API posts.
     #[serde(skip)]
@@ -118,6 +123,7 @@ impl Default for SlackConfig {
             // As in Hermes: 👀 on a message while it is being answered.
             reactions: true,
             media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
+            media_retention: hermod_adapter_kit::MediaRetention::default(),
             webhooks: WebhookConfig::default(),
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 60,
@@ -139,6 +145,7 @@ impl EnvSettings for SlackConfig {
         env.flag("SLACK_REQUIRE_MENTION", &mut self.require_mention);
         env.flag("SLACK_REACTIONS", &mut self.reactions);
         env.number("SLACK_MEDIA_MAX_BYTES", &mut self.media_max_bytes).at_least(1);
+        env.nested(&mut self.media_retention);
         env.nested(&mut self.webhooks);
         env.seconds("SLACK_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
         env.seconds("SLACK_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);

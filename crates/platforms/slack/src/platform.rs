@@ -112,6 +112,8 @@ impl PlatformConfig for SlackConfig {
         let webhooks = WebhookListener::shared(ctx, self.webhooks.clone())?;
         let mut config = self.clone();
         config.set_media_dir(ctx.media_dir.clone());
+        // One cleanup of the media directory for the whole gateway.
+        hermod_adapter_kit::MediaCleanup::shared(ctx, config.media_retention);
         let adapter = SlackAdapter::with_parts(config, webhooks, &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),

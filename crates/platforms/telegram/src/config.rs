@@ -68,6 +68,11 @@ pub struct TelegramConfig {
     pub webhooks: WebhookConfig,
     /// `TELEGRAM_MEDIA_MAX_BYTES`: larger inbound files are not downloaded.
     pub media_max_bytes: u64,
+    /// `HERMOD_MEDIA_MAX_AGE_DAYS` and `HERMOD_MEDIA_MAX_MB`: how long
+    /// inbound files are kept and how much room they may take (one cleanup
+    /// for every platform of the gateway).
+    #[serde(skip)]
+    pub media_retention: hermod_adapter_kit::MediaRetention,
     /// `TELEGRAM_IGNORE_EDITS`: edited messages are not answered.
     pub ignore_edits: bool,
     /// `TELEGRAM_POLL_TIMEOUT`: seconds a `getUpdates` long poll waits.
@@ -103,6 +108,7 @@ impl Default for TelegramConfig {
             webhook_port: None,
             webhooks: WebhookConfig::default(),
             media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
+            media_retention: hermod_adapter_kit::MediaRetention::default(),
             ignore_edits: true,
             poll_timeout_secs: 25,
             request_timeout_secs: 30,
@@ -132,6 +138,7 @@ impl EnvSettings for TelegramConfig {
         env.number("TELEGRAM_WEBHOOK_PORT", &mut self.webhook_port);
         env.nested(&mut self.webhooks);
         env.number("TELEGRAM_MEDIA_MAX_BYTES", &mut self.media_max_bytes).at_least(1);
+        env.nested(&mut self.media_retention);
         env.seconds("TELEGRAM_POLL_TIMEOUT", &mut self.poll_timeout_secs).at_most(300);
         env.seconds("TELEGRAM_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
         env.seconds("TELEGRAM_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
@@ -307,6 +314,22 @@ mod tests {
         assert_eq!(c.reply_to_mode, ReplyToMode::All);
         assert_eq!(c.media_max_bytes, 1000);
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_shared_media_retention_is_read_with_the_platform() {
+        let mut c = TelegramConfig::default();
+        c.apply_env(&env(&[
+            ("HERMOD_MEDIA_MAX_AGE_DAYS", "7"),
+            ("HERMOD_MEDIA_MAX_MB", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.media_retention.max_age,
+            Duration::from_secs(7 * 24 * 3600)
+        );
+        assert_eq!(c.media_retention.max_total_bytes, 5 * 1024 * 1024);
+        assert!(TelegramConfig::env_vars().contains(&"HERMOD_MEDIA_MAX_MB"));
     }
 
     #[test]

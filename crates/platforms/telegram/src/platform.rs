@@ -95,6 +95,8 @@ impl PlatformConfig for TelegramConfig {
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
         let mut config = self.clone();
         config.set_media_dir(ctx.media_dir.clone());
+        // One cleanup of the media directory for the whole gateway.
+        hermod_adapter_kit::MediaCleanup::shared(ctx, config.media_retention);
         // Webhook platforms share the gateway's one listener.
         let webhooks = WebhookListener::shared(ctx, config.listener().0)?;
         let adapter =
