@@ -250,6 +250,7 @@ impl DiscordAdapter {
         {
             Ok(file) => Ok(file),
             Err(KitError::TooLarge { .. }) => Err(too_large()),
+            Err(e @ KitError::Mismatch { .. }) => Err(e.to_string()),
             Err(e) => {
                 warn!(error = %e, "downloading an inbound file failed");
                 Err("the download from Discord failed".into())

@@ -52,6 +52,7 @@ pub(crate) async fn fetch(
     {
         Ok(attachment) => Ok(attachment),
         Err(KitError::TooLarge { .. }) => Err(too_large()),
+        Err(e @ KitError::Mismatch { .. }) => Err(Skipped(e.to_string())),
         Err(e) => Err(failed(&e)),
     }
 }

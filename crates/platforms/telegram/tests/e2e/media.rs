@@ -36,6 +36,34 @@ async fn a_photo_reaches_the_agent_as_a_downloaded_attachment() {
 }
 
 #[tokio::test]
+async fn a_file_whose_bytes_contradict_its_type_is_refused_with_the_reason() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world.start(agent).await;
+
+    // Said to be a PDF; it is a shell script.
+    world.fake.user(3003, "Carol").dm_document(
+        "report.pdf",
+        "application/pdf",
+        b"#!/bin/sh\nrm -rf ~\n".to_vec(),
+        Some("summarise"),
+    );
+    settled(&world.fake, 3003, 1).await;
+    let input = stats.inputs().remove(0);
+    assert!(
+        input.starts_with("summarise\n[a file was attached but not downloaded"),
+        "{input}"
+    );
+    assert!(input.contains("application/pdf"), "{input}");
+    assert!(
+        !world.media_dir().exists() || std::fs::read_dir(world.media_dir()).unwrap().count() == 0,
+        "nothing is kept"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn a_file_over_the_cap_is_skipped_with_a_note() {
     let world = World::new().await;
     let agent = ScriptedAgent::echo();
