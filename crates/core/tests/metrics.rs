@@ -1,7 +1,8 @@
 //! The gateway's metrics, driven through the gateway: answered and failed
 //! turns, a duplicate inbound message and a rate-limited delivery show in
 //! the rendered numbers, and the rendered text is read by Prometheus'
-//! own Python parser.
+//! own Python parser; `hermod_turns_running` goes up while turns run and
+//! back to 0 however they end.
 
 #![allow(
     clippy::unwrap_used,
@@ -40,11 +41,20 @@ impl Agent for FailsOnRequest {
     }
 }
 
-/// A running gateway on one test platform that cannot edit (so every reply
-/// is one send), with `metrics`.
+/// A running gateway on one test platform with `metrics`, its agent
+/// echoing at once.
 async fn start(dir: &std::path::Path, platform: &TestPlatform, metrics: &Metrics) -> ScriptedAgent {
+    start_with(dir, platform, metrics, ScriptedAgent::echo()).await
+}
+
+/// A running gateway on one test platform with `metrics` and `echo`.
+async fn start_with(
+    dir: &std::path::Path,
+    platform: &TestPlatform,
+    metrics: &Metrics,
+    echo: ScriptedAgent,
+) -> ScriptedAgent {
     let store = Arc::new(SqliteStore::open(&dir.join("hermod.db")).unwrap());
-    let echo = ScriptedAgent::echo();
     let config = GatewayConfig {
         allow_all_users: true,
         ..GatewayConfig::default()
@@ -257,4 +267,64 @@ async fn prometheus_parses_the_rendered_metrics() {
         serde_json::json!({"platform": "test", "outcome": "answered"})
     );
     assert_eq!(answered[2].as_f64(), Some(1.0), "{families}");
+}
+
+/// Waits (on tokio's paused clock) until `outcome` turns ended that way;
+/// the count is recorded after the turn stopped counting as running.
+async fn wait_ended(metrics: &Metrics, outcome: &str, n: usize) {
+    let line = format!(r#"hermod_turns_total{{platform="test",outcome="{outcome}"}} {n}"#);
+    // Up to five minutes of the paused clock: the agent takes one.
+    for _ in 0..3000 {
+        if metrics.render().lines().any(|l| l == line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("missing {line} in\n{}", metrics.render());
+}
+
+fn rendered_gauge(metrics: &Metrics) -> String {
+    metrics
+        .render()
+        .lines()
+        .find(|l| l.starts_with("hermod_turns_running "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gauge_counts_running_turns_and_returns_to_zero_however_they_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = TestPlatform::new("test");
+    let metrics = Metrics::new();
+    // The agent answers after a minute, so turns are seen running.
+    let agent = ScriptedAgent::with_delay(Duration::from_secs(60));
+    let stats = agent.stats();
+    start_with(dir.path(), &platform, &metrics, agent).await;
+    assert_eq!(metrics.turns_running(), 0);
+    assert_eq!(rendered_gauge(&metrics), "hermod_turns_running 0");
+
+    // Two chats, two turns at once; both answered.
+    platform.user("alice").dm("hello").await.unwrap();
+    platform.user("bob").dm("hello").await.unwrap();
+    stats.wait_started(2).await;
+    assert_eq!(metrics.turns_running(), 2);
+    assert_eq!(rendered_gauge(&metrics), "hermod_turns_running 2");
+    wait_ended(&metrics, "answered", 2).await;
+    assert_eq!(metrics.turns_running(), 0);
+
+    // Failed at the model.
+    platform.user("alice").dm("please fail").await.unwrap();
+    wait_ended(&metrics, "failed", 1).await;
+    assert_eq!(metrics.turns_running(), 0);
+
+    // Stopped while it runs.
+    let alice = platform.user("alice");
+    alice.dm("a long one").await.unwrap();
+    stats.wait_started(3).await;
+    assert_eq!(metrics.turns_running(), 1);
+    alice.dm("/stop").await.unwrap();
+    wait_ended(&metrics, "stopped", 1).await;
+    assert_eq!(metrics.turns_running(), 0);
+    assert_eq!(rendered_gauge(&metrics), "hermod_turns_running 0");
 }
