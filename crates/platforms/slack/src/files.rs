@@ -255,15 +255,6 @@ impl SlackAdapter {
                     human_size(dir.max_bytes())
                 ));
             }
-            // Slack's sign-in page where the file was expected.
-            Err(KitError::Mismatch { found, .. }) if found == "text/html" => {
-                warn!(
-                    file = %fetch.file.id,
-                    "Slack answered a file download with its sign-in page: the bot token lacks \
-                     the files:read scope; add it under OAuth & Permissions and reinstall the app"
-                );
-                return Err(NO_FILES_READ.into());
-            }
             Err(e @ KitError::Mismatch { .. }) => return Err(e.to_string()),
             Err(e) => {
                 warn!(file = %fetch.file.id, error = %e, "downloading an inbound file failed");
