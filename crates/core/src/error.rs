@@ -30,6 +30,11 @@ pub enum CoreError {
     /// ends the turn with `FinishReason::Interrupted` instead.
     #[error("the reply was interrupted before it began, by a newer message or /stop")]
     Interrupted,
+    /// The message was only files, and none of them could be read (a
+    /// voice message whose transcription failed): there is nothing to
+    /// answer. The text says what failed and what to do.
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 impl CoreError {

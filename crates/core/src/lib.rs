@@ -19,6 +19,7 @@ mod delivery;
 mod durable;
 mod error;
 mod health;
+mod media;
 mod metrics;
 mod platform;
 mod reply;
@@ -42,6 +43,7 @@ pub use delivery::{
 };
 pub use error::CoreError;
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
+pub use media::{MediaRead, MediaReader, NotesOnly, attachment_note};
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics};
 pub use platform::{BuildContext, Built, Claim, PlatformConfig, ProbeContext, SharedParts};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};

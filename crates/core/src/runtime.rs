@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
 use crate::health::{ComponentState, Health};
+use crate::media::{MediaReader, NotesOnly};
 use crate::metrics::Metrics;
 use crate::resume::{self, guard};
 use crate::router::{Inbound, Router};
@@ -50,6 +51,7 @@ pub struct GatewayBuilder {
     health: Health,
     metrics: Metrics,
     restart_loop_guard: bool,
+    media: Arc<dyn MediaReader>,
 }
 
 /// How [`Gateway::run`] ended.
@@ -188,6 +190,7 @@ impl GatewayBuilder {
             metrics: self.metrics.clone(),
             running: Default::default(),
             restart: restart.clone(),
+            media: self.media,
         };
         self.metrics.watch_health(&self.health);
         Ok(Gateway {
@@ -241,6 +244,7 @@ impl Gateway {
             health: Health::default(),
             metrics: Metrics::default(),
             restart_loop_guard: false,
+            media: Arc::new(NotesOnly),
         }
     }
 

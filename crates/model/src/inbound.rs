@@ -26,15 +26,63 @@ pub enum AttachmentKind {
     Audio,
     Voice,
     Video,
+    /// A chat sticker: an image (or animation) sent as a reaction-like
+    /// message, often the same one again and again.
+    Sticker,
 }
 
-/// A file that came with a message, already downloaded by the adapter.
+impl AttachmentKind {
+    /// How the kind reads in a sentence: `photo`, `voice message`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            AttachmentKind::Photo => "photo",
+            AttachmentKind::Document => "file",
+            AttachmentKind::Audio => "audio file",
+            AttachmentKind::Voice => "voice message",
+            AttachmentKind::Video => "video",
+            AttachmentKind::Sticker => "sticker",
+        }
+    }
+}
+
+/// A file that came with a message (already downloaded by the adapter), or
+/// one to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub kind: AttachmentKind,
     /// Local path (under `HERMOD_HOME/media/`) or URL.
     pub location: String,
     pub mime_type: Option<String>,
+    /// The file's name as its sender gave it, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// The platform's stable id of the file's content (the same file, the
+    /// same id, whoever sends it): what caches of descriptions key on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_id: Option<String>,
+    /// Words the platform gives with the file: a sticker's emoji and set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl Attachment {
+    /// An attachment of `kind` at `location`, with nothing else known.
+    pub fn new(kind: AttachmentKind, location: impl Into<String>) -> Self {
+        Self {
+            kind,
+            location: location.into(),
+            mime_type: None,
+            file_name: None,
+            unique_id: None,
+            label: None,
+        }
+    }
+
+    /// With its MIME type.
+    pub fn with_mime(mut self, mime: impl Into<String>) -> Self {
+        self.mime_type = Some(mime.into());
+        self
+    }
 }
 
 /// One message arriving at the gateway.

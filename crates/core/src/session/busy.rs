@@ -120,11 +120,7 @@ mod tests {
         let mut event = InboundEvent::text(source, text);
         event.attachments = photos
             .iter()
-            .map(|p| Attachment {
-                kind: AttachmentKind::Photo,
-                location: (*p).into(),
-                mime_type: None,
-            })
+            .map(|p| Attachment::new(AttachmentKind::Photo, *p))
             .collect();
         Job::new(event, ReplyMode::Adapter)
     }

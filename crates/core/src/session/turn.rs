@@ -11,6 +11,7 @@ use crate::adapter::TurnEnded;
 use crate::delivery::Consumer;
 use crate::delivery::deliver_entry;
 use crate::error::CoreError;
+use crate::media::{MediaRead, notes_only};
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
 use crate::session::answer::{
@@ -21,7 +22,7 @@ use crate::session::resolve::resolve;
 use crate::session::worker::{Job, WorkerDeps, inbox_done, release_inbox};
 use hermod_agent::{AgentError, AgentEvent, FinishReason, TurnControl, TurnOutcome, TurnRequest};
 use hermod_model::{
-    AttachmentKind, ChatMessage, ChatTarget, Content, ContentPart, InboundEvent, Role, SessionId,
+    ChatMessage, ChatTarget, Content, InboundEvent, Role, SessionId,
     SessionKey, Source,
 };
 use hermod_store::{AppendMessages, InboxEntry, InboxState, InboxTurn, NewMessage, OutboxState};
@@ -323,9 +324,29 @@ impl Turn<'_> {
                 // The stopped run stored the reply; the outbox delivered it.
                 Err(done) => return Ok((done, TurnEnded::Answered)),
             },
-            Recorded::New | Recorded::Done => self.begin().await?,
+            Recorded::New | Recorded::Done => {
+                let read = self.read_media().await;
+                if read.unanswerable {
+                    return Err(CoreError::Unreadable(read.notices.join("\n")));
+                }
+                if !self.mode.is_stream() {
+                    for notice in read.notices {
+                        deliver(self.deps, self.mode, self.event, notice).await;
+                    }
+                }
+                self.begin(read.content).await?
+            }
         };
         self.answer(start, interrupt, slot).await
+    }
+
+    /// The message as the model is to see it: its files read by the
+    /// gateway's media reader.
+    async fn read_media(&self) -> MediaRead {
+        if self.event.attachments.is_empty() {
+            return MediaRead::content(self.event.content.clone());
+        }
+        self.deps.media.read(self.event, &self.deps.turns).await
     }
 
     /// Whether nothing of this turn is stored (`InboundEvent::ephemeral`;
@@ -336,7 +357,7 @@ impl Turn<'_> {
 
     /// An ephemeral message: an id for the turn (its tools see one), the
     /// history the source supplied, and nothing written.
-    async fn begin_unstored(&self) -> Start {
+    async fn begin_unstored(&self, content: Content) -> Start {
         let session = self
             .event
             .session_id
@@ -354,7 +375,7 @@ impl Turn<'_> {
             model_override: None,
             reset: None,
             history: self.event.history.clone().unwrap_or_default(),
-            input: ChatMessage::user(user_content(self.event)),
+            input: ChatMessage::user(content),
             user_row: 0,
             previews: None,
         }
@@ -362,9 +383,9 @@ impl Turn<'_> {
 
     /// A new message: resolve its session, store the user message (and mark
     /// its inbound messages started, in the same transaction).
-    async fn begin(&self) -> Result<Start, CoreError> {
+    async fn begin(&self, content: Content) -> Result<Start, CoreError> {
         if self.ephemeral() {
-            return Ok(self.begin_unstored().await);
+            return Ok(self.begin_unstored(content).await);
         }
         let (deps, event) = (self.deps, self.event);
         let session = resolve(deps, self.key, event).await?;
@@ -386,7 +407,7 @@ impl Turn<'_> {
             Some(history) => history.clone(),
             None => stored_history.into_iter().map(|m| m.message).collect(),
         };
-        let input = ChatMessage::user(user_content(event));
+        let input = ChatMessage::user(content);
         // The user message is on disk before the model sees it, so a crash
         // mid-turn never loses what the user wrote.
         let now = deps.clock.now_ms();
@@ -483,7 +504,7 @@ impl Turn<'_> {
             model_override: record.and_then(|r| r.model_override),
             reset: None,
             history,
-            input: input.unwrap_or_else(|| ChatMessage::user(user_content(self.event))),
+            input: input.unwrap_or_else(|| ChatMessage::user(notes_only(self.event))),
             user_row: turn.message_id,
             previews: Some(previews),
         }))
@@ -712,47 +733,4 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// The text and images the agent sees: the message, plus a line for each
-/// attachment (images also as image parts, for models that can see).
-fn user_content(event: &InboundEvent) -> Content {
-    if event.attachments.is_empty() {
-        return event.content.clone();
-    }
-    let mut text = event.content.text();
-    let mut images = Vec::new();
-    for a in &event.attachments {
-        let kind = match a.kind {
-            AttachmentKind::Photo => "photo",
-            AttachmentKind::Document => "file",
-            AttachmentKind::Audio => "audio",
-            AttachmentKind::Voice => "voice message",
-            AttachmentKind::Video => "video",
-        };
-        let mime = a
-            .mime_type
-            .as_deref()
-            .map(|m| format!(" ({m})"))
-            .unwrap_or_default();
-        text.push_str(&format!("\n[attached {kind}: {}{mime}]", a.location));
-        if a.kind == AttachmentKind::Photo
-            && (a.location.starts_with("http") || a.location.starts_with("data:"))
-        {
-            images.push(ContentPart::ImageUrl {
-                image_url: hermod_model::ImageUrl {
-                    url: a.location.clone(),
-                    detail: None,
-                },
-            });
-        }
-    }
-    if images.is_empty() {
-        return Content::Text(text.trim_start().to_owned());
-    }
-    let mut parts = vec![ContentPart::Text {
-        text: text.trim_start().to_owned(),
-    }];
-    parts.extend(images);
-    Content::Parts(parts)
 }

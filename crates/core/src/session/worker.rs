@@ -123,6 +123,8 @@ pub(crate) struct WorkerDeps {
     /// Cancelled by `/restart`: the gateway stops as on a signal and
     /// reports that a restart was asked for.
     pub(crate) restart: CancellationToken,
+    /// Reads a new message's files into what the model sees.
+    pub(crate) media: Arc<dyn crate::media::MediaReader>,
 }
 
 impl std::fmt::Debug for WorkerDeps {

@@ -135,6 +135,7 @@ impl From<CoreError> for ApiError {
             | CoreError::Agent(AgentError::Cancelled) => debug!(error = %e, "request not answered"),
             CoreError::Store(_) => error!(error = %e, "a request failed on storage"),
             CoreError::Agent(_) | CoreError::Delivery(_) => warn!(error = %e, "a request failed"),
+            CoreError::Unreadable(_) => debug!(error = %e, "a request's files could not be read"),
         }
         let message = e.user_message();
         match e {
@@ -154,6 +155,12 @@ impl From<CoreError> for ApiError {
                 StatusCode::CONFLICT,
                 "invalid_request_error",
                 "request_interrupted",
+                message,
+            ),
+            CoreError::Unreadable(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "unreadable_attachment",
                 message,
             ),
             CoreError::Delivery(_) => Self::new(

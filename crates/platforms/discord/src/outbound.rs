@@ -155,11 +155,7 @@ mod tests {
             text: text.into(),
             reply_to: Some("7".into()),
             attachments: (0..files)
-                .map(|i| Attachment {
-                    kind: AttachmentKind::Document,
-                    location: format!("/tmp/{i}.txt"),
-                    mime_type: None,
-                })
+                .map(|i| Attachment::new(AttachmentKind::Document, format!("/tmp/{i}.txt")))
                 .collect(),
         }
     }

@@ -187,9 +187,9 @@ fn attachment(
         });
     }
     Ok(Attachment {
-        kind: file.kind,
-        location: path.display().to_string(),
         mime_type: sniff::resolve(declared.as_deref(), sniffed),
+        file_name: file.file_name.as_deref().and_then(name::display_name),
+        ..Attachment::new(file.kind, path.display().to_string())
     })
 }
 

@@ -353,6 +353,7 @@ pub(crate) fn skipped_media_note(kind: AttachmentKind, reason: &str) -> String {
         AttachmentKind::Audio => "an audio file",
         AttachmentKind::Voice => "a voice message",
         AttachmentKind::Video => "a video",
+        AttachmentKind::Sticker => "a sticker",
     };
     format!("[{what} was attached but not downloaded: {reason}]")
 }

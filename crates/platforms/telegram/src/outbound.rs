@@ -290,16 +290,8 @@ mod tests {
 
     #[test]
     fn text_is_a_caption_when_it_fits_one() {
-        let photo = Attachment {
-            kind: AttachmentKind::Photo,
-            location: "/tmp/a.jpg".into(),
-            mime_type: Some("image/jpeg".into()),
-        };
-        let doc = Attachment {
-            kind: AttachmentKind::Voice,
-            location: "/tmp/b.ogg".into(),
-            mime_type: None,
-        };
+        let photo = Attachment::new(AttachmentKind::Photo, "/tmp/a.jpg").with_mime("image/jpeg");
+        let doc = Attachment::new(AttachmentKind::Voice, "/tmp/b.ogg");
         let p = plan(&outbound("look *here*", vec![photo.clone(), doc]));
         assert!(p.texts.is_empty());
         assert_eq!(p.files[0].method, FileMethod::Photo);

@@ -44,6 +44,16 @@ pub fn local_name(file: &MediaFile) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// A sender's file name as it may be shown to the model and in replies:
+/// its last path component, without control characters, bounded in
+/// length. `None` when nothing is left.
+pub(crate) fn display_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let clean: String = last.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| bounded(clean, MAX_NAME))
+}
+
 /// `dir/name`, when `name` is one plain component that stays inside `dir`.
 pub(crate) fn inside(dir: &Path, name: &Path) -> Option<PathBuf> {
     let mut components = name.components();
@@ -96,6 +106,7 @@ fn default_extension(kind: AttachmentKind) -> Option<&'static str> {
         AttachmentKind::Photo => Some("jpg"),
         AttachmentKind::Voice => Some("ogg"),
         AttachmentKind::Video => Some("mp4"),
+        AttachmentKind::Sticker => Some("webp"),
         AttachmentKind::Audio | AttachmentKind::Document => None,
     }
 }
@@ -103,6 +114,15 @@ fn default_extension(kind: AttachmentKind) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_names_lose_paths_and_control_characters() {
+        assert_eq!(display_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(display_name("C:\\x\\report.pdf").as_deref(), Some("report.pdf"));
+        assert_eq!(display_name("a\u{7}b\nc.txt").as_deref(), Some("abc.txt"));
+        assert_eq!(display_name(" \t "), None);
+        assert_eq!(display_name(&"x".repeat(300)).map(|n| n.chars().count()), Some(MAX_NAME));
+    }
 
     fn named(name: &str) -> MediaFile {
         MediaFile {

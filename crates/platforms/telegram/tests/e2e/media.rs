@@ -164,16 +164,10 @@ async fn files_are_sent_with_the_text_as_caption() {
             text: "Here is the **chart**".into(),
             reply_to: None,
             attachments: vec![
-                hermod_model::Attachment {
-                    kind: AttachmentKind::Photo,
-                    location: photo.display().to_string(),
-                    mime_type: Some("image/png".into()),
-                },
-                hermod_model::Attachment {
-                    kind: AttachmentKind::Document,
-                    location: report.display().to_string(),
-                    mime_type: Some("text/plain".into()),
-                },
+                hermod_model::Attachment::new(AttachmentKind::Photo, photo.display().to_string())
+                    .with_mime("image/png"),
+                hermod_model::Attachment::new(AttachmentKind::Document, report.display().to_string())
+                    .with_mime("text/plain"),
             ],
         },
     )
