@@ -70,6 +70,11 @@ fn dependencies_point_one_way() {
                 "hermod-http",
             ][..],
         ),
+        // What the model is given of a message's files; it names no platform.
+        (
+            "hermod-media",
+            &["hermod-core", "hermod-model", "hermod-store", "hermod-agent"][..],
+        ),
         // What every adapter shares; it names no platform.
         (
             "hermod-adapter-kit",
