@@ -13,6 +13,7 @@ mod config;
 mod human;
 mod llm;
 mod runner;
+mod speech;
 mod tools;
 mod transcribe;
 mod turn;
@@ -24,6 +25,10 @@ pub use hermod_http::retry_hint;
 pub use human::whole_seconds;
 pub use llm::{CallEnd, Completion, CompletionRequest, LlmClient};
 pub use runner::LlmAgent;
+pub use speech::{
+    DEFAULT_SPEECH_MODEL, DEFAULT_VOICE, OPENAI_MAX_SPEECH_CHARS, Speaker, SpeakerConfig, Speech,
+    SpeechFormat, speakable,
+};
 pub use tools::{Tool, ToolContext, ToolRegistry};
 pub use transcribe::{
     Audio, DEFAULT_TRANSCRIPTION_MODEL, OPENAI_MAX_AUDIO_BYTES, Transcriber, TranscriberConfig,

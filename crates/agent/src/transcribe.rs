@@ -309,7 +309,7 @@ fn megabytes(bytes: u64) -> String {
 
 /// The human-readable part of an error body: OpenAI's
 /// `{"error": {"message": ...}}`, or the `detail` of FastAPI-based servers.
-fn error_message(body: &str) -> String {
+pub(crate) fn error_message(body: &str) -> String {
     let Ok(value) = serde_json::from_str::<Value>(body) else {
         return body.trim().to_owned();
     };

@@ -27,7 +27,9 @@
 //!
 //! [`speech::FakeSpeech`] serves `POST /v1/audio/transcriptions`: it checks
 //! the multipart body as OpenAI does, answers scripted transcripts (per
-//! request or per audio) and scripted faults, and records every request.
+//! request or per audio) and scripted faults, and records every request;
+//! and `POST /v1/audio/speech`, whose JSON it checks the same way, answering
+//! a tiny file of the asked format or a scripted fault.
 //!
 //! [`peer`] holds what those three fakes are built from: a local listener
 //! whose connections can be cut, state with change notification, a call
@@ -69,5 +71,5 @@ pub use llm::{FakeLlm, RecordedRequest, Reply};
 #[cfg(feature = "platform")]
 pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};
 pub use slack::FakeSlack;
-pub use speech::{FakeSpeech, SpeechReply, TranscriptionRequest};
+pub use speech::{FakeSpeech, SpeechReply, SynthesisReply, SynthesisRequest, TranscriptionRequest};
 pub use telegram::FakeTelegram;

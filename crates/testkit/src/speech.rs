@@ -1,5 +1,6 @@
-//! [`FakeSpeech`]: a fake OpenAI-compatible speech-to-text server,
-//! `POST /v1/audio/transcriptions`, on a local port.
+//! [`FakeSpeech`]: a fake OpenAI-compatible speech server on a local
+//! port: speech to text, `POST /v1/audio/transcriptions` (here), and text
+//! to speech, `POST /v1/audio/speech` ([`synthesis`]).
 //!
 //! It reads the request the way OpenAI does and refuses what OpenAI
 //! refuses, with OpenAI's error shape: a body that is not
@@ -14,6 +15,10 @@
 //! ([`FakeSpeech::answer_audio`], matched by SHA-256), and the default
 //! transcript. Faults are replies too: 401, 429 with `Retry-After`, 500,
 //! 413 and a hang. Every request is recorded, valid or not.
+
+mod synthesis;
+
+pub use synthesis::{MAX_INPUT_CHARS, SPEECH_FORMATS, SynthesisReply, SynthesisRequest, audio_for};
 
 use crate::peer::{Body, Part, read_body};
 use axum::Router;
@@ -97,6 +102,8 @@ struct Script {
     default: String,
     key: Option<String>,
     requests: Vec<TranscriptionRequest>,
+    /// `/audio/speech`'s script and requests.
+    synthesis: synthesis::Script,
 }
 
 #[derive(Debug)]
@@ -112,7 +119,7 @@ impl Shared {
     }
 }
 
-/// A running fake transcription server. Dropping it shuts it down.
+/// A running fake speech server. Dropping it shuts it down.
 #[derive(Debug)]
 pub struct FakeSpeech {
     shared: Arc<Shared>,
@@ -130,6 +137,7 @@ impl FakeSpeech {
                 default: "fake transcript".to_owned(),
                 key: None,
                 requests: Vec::new(),
+                synthesis: synthesis::Script::default(),
             }),
             changed: Notify::new(),
             shutdown: CancellationToken::new(),
@@ -142,6 +150,7 @@ impl FakeSpeech {
             .expect("a bound listener has an address");
         let app = Router::new()
             .route("/v1/audio/transcriptions", post(transcriptions))
+            .route("/v1/audio/speech", post(synthesis::speech))
             // Room for a body just over the limit, so the limit check
             // below answers rather than the multipart reader.
             .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES * 2))

@@ -105,3 +105,125 @@ async fn a_body_over_25_mb_is_413() {
             .is_some_and(|m| m.contains("26214400"))
     );
 }
+
+async fn speech(fake: &FakeSpeech, body: serde_json::Value) -> (u16, String, Vec<u8>) {
+    let response = client()
+        .post(format!("{}/audio/speech", fake.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("the fake answers");
+    let status = response.status().as_u16();
+    let mime = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response.bytes().await.expect("a body").to_vec();
+    (status, mime, bytes)
+}
+
+fn message(bytes: &[u8]) -> String {
+    let body: Value = serde_json::from_slice(bytes).expect("an OpenAI error");
+    body["error"]["message"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn malformed_speech_requests_get_openai_errors() {
+    use serde_json::json;
+    let fake = FakeSpeech::start().await;
+    let valid = json!({"model": "tts-1", "input": "Hi.", "voice": "alloy"});
+    for missing in ["model", "input", "voice"] {
+        let mut body = valid.clone();
+        body.as_object_mut().expect("an object").remove(missing);
+        let (status, _, bytes) = speech(&fake, body).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            message(&bytes),
+            format!("Missing required parameter: '{missing}'.")
+        );
+    }
+    let mut long = valid.clone();
+    long["input"] = json!("a".repeat(4097));
+    let (status, _, bytes) = speech(&fake, long).await;
+    assert_eq!(status, 400);
+    assert!(message(&bytes).contains("at most 4096 characters"));
+    let mut exact = valid.clone();
+    exact["input"] = json!("é".repeat(4096));
+    assert_eq!(speech(&fake, exact).await.0, 200, "characters, not bytes");
+    let mut format = valid.clone();
+    format["response_format"] = json!("ogg");
+    let (status, _, bytes) = speech(&fake, format).await;
+    assert_eq!(status, 400);
+    assert!(message(&bytes).contains("Supported values are"));
+    let mut speed = valid.clone();
+    speed["speed"] = json!(5.0);
+    assert_eq!(speech(&fake, speed).await.0, 400);
+    let (status, _, _) = speech(&fake, json!(["not", "an", "object"])).await;
+    assert_eq!(status, 400);
+    let not_json = client()
+        .post(format!("{}/audio/speech", fake.base_url()))
+        .body("model=tts-1")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(not_json.status().as_u16(), 400);
+
+    let requests = fake.speech_requests();
+    assert_eq!(requests.len(), 9, "every request is recorded");
+    assert_eq!(requests[4].status, 200);
+    assert!(requests.iter().filter(|r| r.status == 400).count() == 8);
+}
+
+#[tokio::test]
+async fn speech_answers_in_the_asked_format_or_with_a_scripted_fault() {
+    use serde_json::json;
+    let fake = FakeSpeech::start().await;
+    let (status, mime, bytes) =
+        speech(&fake, json!({"model": "m", "input": "Hi.", "voice": "v"})).await;
+    assert_eq!(
+        (status, mime.as_str()),
+        (200, "audio/mpeg"),
+        "mp3 by default"
+    );
+    assert!(bytes.starts_with(b"ID3"));
+    let (_, mime, bytes) = speech(
+        &fake,
+        json!({"model": "m", "input": "Hi.", "voice": "v", "response_format": "opus"}),
+    )
+    .await;
+    assert_eq!(mime, "audio/ogg");
+    assert!(bytes.starts_with(b"OggS"));
+    let (_, _, bytes) = speech(
+        &fake,
+        json!({"model": "m", "input": "Hi.", "voice": "v", "response_format": "wav"}),
+    )
+    .await;
+    assert_eq!((&bytes[..4], &bytes[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
+
+    fake.require_key("k");
+    let (status, _, _) = speech(&fake, json!({"model": "m", "input": "Hi.", "voice": "v"})).await;
+    assert_eq!(status, 401);
+    let authorized = |body| {
+        client()
+            .post(format!("{}/audio/speech", fake.base_url()))
+            .bearer_auth("k")
+            .json(&body)
+            .send()
+    };
+    fake.push_speech(hermod_testkit::SynthesisReply::RateLimited {
+        retry_after_secs: Some(3),
+    });
+    let limited = authorized(json!({"model": "m", "input": "Hi.", "voice": "v"}))
+        .await
+        .expect("an answer");
+    assert_eq!(limited.status().as_u16(), 429);
+    assert_eq!(limited.headers()["retry-after"], "3");
+    fake.push_speech(hermod_testkit::SynthesisReply::ServerError);
+    let failed = authorized(json!({"model": "m", "input": "Hi.", "voice": "v"}))
+        .await
+        .expect("an answer");
+    assert_eq!(failed.status().as_u16(), 500);
+    assert!(fake.requests().is_empty(), "no transcription was asked");
+}

@@ -4,6 +4,7 @@
 mod approvals;
 mod failures;
 mod quirks;
+mod speaking;
 mod steering;
 mod support;
 mod tool_loop;
