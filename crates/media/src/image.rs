@@ -124,14 +124,7 @@ pub fn scale_for_model(bytes: &[u8], max_edge: u32) -> Result<ScaledImage, Image
     }
     let (width, height) = scaled_size(image.width(), image.height(), max_edge);
     let rgb = flatten_onto_white(&image);
-    // CatmullRom keeps text in screenshots sharp where Triangle blurs it; its
-    // kernel is twice as wide, which costs about 0.1 s on a 12-megapixel
-    // photo, small beside the model's turn.
-    let rgb = if (width, height) == (rgb.width(), rgb.height()) {
-        rgb
-    } else {
-        image::imageops::resize(&rgb, width, height, FilterType::CatmullRom)
-    };
+    let rgb = resized(rgb, width, height);
     let mut jpeg = Vec::new();
     JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
         .encode_image(&rgb)
@@ -174,6 +167,24 @@ fn is_single_frame_gif(bytes: &[u8]) -> bool {
     }
     let mut frames = decoder.into_frames();
     matches!(frames.next(), Some(Ok(_))) && frames.next().is_none()
+}
+
+/// `image` scaled down to `width`×`height`.
+///
+/// From twice the size or more, `thumbnail`'s area average: every source
+/// pixel counts once, so no aliasing, at a sixth of CatmullRom's time
+/// (0.12 s against 0.75 s for 12 megapixels to 1568 pixels at opt-level
+/// "s" on one core). Closer than that the area average aliases, and
+/// CatmullRom keeps text in screenshots sharper than Triangle does.
+fn resized(image: image::RgbImage, width: u32, height: u32) -> image::RgbImage {
+    if (width, height) == image.dimensions() {
+        image
+    } else if image.width() >= width.saturating_mul(2) && image.height() >= height.saturating_mul(2)
+    {
+        image::imageops::thumbnail(&image, width, height)
+    } else {
+        image::imageops::resize(&image, width, height, FilterType::CatmullRom)
+    }
 }
 
 /// The size with the longest edge at `max_edge` and the aspect ratio kept
