@@ -196,6 +196,11 @@ pub struct GatewayConfig {
     /// Replies still undelivered after this many seconds (a long outage)
     /// are recorded as failed instead of being sent late.
     pub outbox_max_age_secs: u64,
+    /// Directories besides `HERMOD_HOME/media` the agent may send files
+    /// from with `MEDIA:` lines (Hermes' key; `HERMES_MEDIA_ALLOW_DIRS`).
+    /// Anything else on the machine stays private to it.
+    #[serde(deserialize_with = "hermod_model::deserialize_list")]
+    pub media_delivery_allow_dirs: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -219,6 +224,7 @@ impl Default for GatewayConfig {
             unauthorized_dm_behavior: None,
             platforms: BTreeMap::new(),
             outbox_max_age_secs: 3600,
+            media_delivery_allow_dirs: Vec::new(),
         }
     }
 }
@@ -267,6 +273,15 @@ impl GatewayConfig {
         }
         if let Some(all) = env.get_bool("GATEWAY_ALLOW_ALL_USERS")? {
             self.allow_all_users = all;
+        }
+        if let Some(dirs) = env.get("HERMES_MEDIA_ALLOW_DIRS") {
+            // Hermes accepts both separators: a list of paths, or a PATH-like value.
+            self.media_delivery_allow_dirs = dirs
+                .split([',', ':'])
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         for platform in platforms {
             let upper = platform.to_ascii_uppercase();
@@ -464,6 +479,7 @@ mod tests {
             ("HERMES_GATEWAY_BUSY_INPUT_MODE", "queue"),
             ("HERMES_TIMEZONE", "Europe/Berlin"),
             ("HERMES_AUTO_CONTINUE_FRESHNESS", "600.5"),
+            ("HERMES_MEDIA_ALLOW_DIRS", "/srv/out, /tmp/a:/tmp/b"),
         ]
         .into_iter()
         .collect();
@@ -477,6 +493,10 @@ mod tests {
         assert_eq!(c.busy_input_mode, BusyMode::Queue);
         assert_eq!(c.timezone.as_deref(), Some("Europe/Berlin"));
         assert_eq!(c.auto_continue_freshness(), Duration::from_secs(601));
+        assert_eq!(
+            c.media_delivery_allow_dirs,
+            ["/srv/out", "/tmp/a", "/tmp/b"]
+        );
         assert!(GatewayConfig::default().notify_on_drain);
         let bad: EnvVars = [("HERMES_GATEWAY_BUSY_INPUT_MODE", "yell")]
             .into_iter()

@@ -38,8 +38,9 @@ pub use config::{
     AccessMode, BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy,
 };
 pub use delivery::{
-    Deliveries, DeliveryReceipt, DisplayConfig, DisplayOverride, StreamingConfig,
-    StreamingOverride, ToolProgress, Transport,
+    Deliveries, DeliveryReceipt, DirectiveFilter, DisplayConfig, DisplayOverride, MediaRoots,
+    Refusal, ReplyMedia, StreamingConfig, StreamingOverride, ToolProgress, Transport,
+    strip_directives,
 };
 pub use error::CoreError;
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};

@@ -35,6 +35,12 @@ pub enum TurnEvent {
     Started { session_id: SessionId },
     /// An event of the agent's turn (text, tools, usage, final or failure).
     Agent(AgentEvent),
+    /// The files the final reply's `MEDIA:` lines name (those allowed, as
+    /// attachments; the others as notes), sent just before the final
+    /// event when there are any. `text` is the final text without the
+    /// directives, notes included. Streamed text deltas still carry the
+    /// directives: filter them with [`crate::DirectiveFilter`].
+    Files(crate::delivery::ReplyMedia),
     /// The message was handled without the agent (a slash command, a busy
     /// acknowledgement); this text is the whole answer.
     Reply { text: String },

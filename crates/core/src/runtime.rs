@@ -52,6 +52,8 @@ pub struct GatewayBuilder {
     metrics: Metrics,
     restart_loop_guard: bool,
     media: Arc<dyn MediaReader>,
+    /// `HERMOD_HOME/media`: files the agent writes there may be sent.
+    media_dir: Option<PathBuf>,
 }
 
 /// How [`Gateway::run`] ended.
@@ -151,6 +153,15 @@ impl GatewayBuilder {
         self
     }
 
+    /// The gateway's media directory (`HERMOD_HOME/media`): the agent may
+    /// send files under it with `MEDIA:` lines, besides those under
+    /// `gateway.media_delivery_allow_dirs`, and a relative `MEDIA:` path is
+    /// looked up in it. Without it only the configured directories count.
+    pub fn media_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.media_dir = Some(dir.into());
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
@@ -191,6 +202,14 @@ impl GatewayBuilder {
             running: Default::default(),
             restart: restart.clone(),
             media: self.media,
+            media_roots: crate::delivery::MediaRoots::new(
+                self.media_dir.into_iter().chain(
+                    self.config
+                        .media_delivery_allow_dirs
+                        .iter()
+                        .map(PathBuf::from),
+                ),
+            ),
         };
         self.metrics.watch_health(&self.health);
         Ok(Gateway {
@@ -245,6 +264,7 @@ impl Gateway {
             metrics: Metrics::default(),
             restart_loop_guard: false,
             media: Arc::new(NotesOnly),
+            media_dir: None,
         }
     }
 

@@ -364,6 +364,7 @@ async fn replies_too_old_to_send_are_reported_not_delivered() {
             text: "yesterday's answer".into(),
             session: None,
             message_ids: Vec::new(),
+            attachments: Vec::new(),
             created_at_ms: hermod_core::now_ms() - 2 * 3_600_000,
         })
         .await

@@ -122,6 +122,7 @@ async fn left_pending(store: &SqliteStore, key: &str, chat: &str, text: &str) ->
             text: text.into(),
             session: None,
             message_ids: Vec::new(),
+            attachments: Vec::new(),
             created_at_ms: START_MS - 60_000,
         })
         .await

@@ -64,7 +64,7 @@ async fn finish(mut stream: TurnStream) -> Result<(SessionId, String), CoreError
             TurnEvent::Reply { text } => {
                 return Err(CoreError::Store(format!("unexpected reply: {text}")));
             }
-            TurnEvent::Agent(_) => {}
+            TurnEvent::Agent(_) | TurnEvent::Files(_) => {}
         }
     }
     Err(CoreError::Cancelled)
@@ -78,7 +78,7 @@ async fn final_text(mut stream: TurnStream) -> Result<String, CoreError> {
             TurnEvent::Agent(AgentEvent::Failed(e)) => return Err(CoreError::Agent(e)),
             TurnEvent::Failed(e) => return Err(e),
             TurnEvent::Reply { text } => return Ok(text),
-            TurnEvent::Started { .. } | TurnEvent::Agent(_) => {}
+            TurnEvent::Started { .. } | TurnEvent::Agent(_) | TurnEvent::Files(_) => {}
         }
     }
     Err(CoreError::Cancelled)

@@ -57,6 +57,15 @@ pub struct Capabilities {
     /// A reply longer than one message may be sent as several messages;
     /// when false, long scheduled output is truncated with a note instead.
     pub multi_message: bool,
+    /// The longest text a file may carry as its caption (in `length_unit`);
+    /// 0 when files have no captions.
+    pub caption_len: usize,
+    /// A send repeated with the same `Outbound::idempotency_key` within
+    /// this long is recognised by the platform and creates no second
+    /// message; `None` when the platform has no such guarantee. Core
+    /// resends a file whose upload a crash interrupted only inside this
+    /// window, and otherwise tells the chat it may be missing.
+    pub idempotency_window: Option<Duration>,
 }
 
 impl Default for Capabilities {
@@ -75,6 +84,8 @@ impl Default for Capabilities {
             files: false,
             authenticates_callers: false,
             multi_message: true,
+            caption_len: 0,
+            idempotency_window: None,
         }
     }
 }

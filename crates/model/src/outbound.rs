@@ -20,6 +20,23 @@ pub struct Outbound {
     /// Files to send with the text (the text becomes their caption where
     /// the platform has captions).
     pub attachments: Vec<crate::inbound::Attachment>,
+    /// The same key on a repeated send asks the platform to create the
+    /// message only once (see `Capabilities::idempotency_window`); at most
+    /// 25 ASCII characters. Platforms without such a feature ignore it.
+    pub idempotency_key: Option<String>,
+}
+
+impl Outbound {
+    /// A text message to `target`, with nothing else set.
+    pub fn text(target: ChatTarget, text: impl Into<String>) -> Self {
+        Self {
+            target,
+            text: text.into(),
+            reply_to: None,
+            attachments: Vec::new(),
+            idempotency_key: None,
+        }
+    }
 }
 
 /// The platform ids of every message a send created (a long text may

@@ -15,7 +15,7 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use types::{
-    AppendMessages, ApprovedUser, InboxEntry, InboxState, InboxTurn, ListSessions, NewMessage,
+    AppendMessages, ApprovedUser, AttachmentProgress, InboxEntry, InboxState, InboxTurn, ListSessions, NewMessage,
     NewOutbox, NewSession, OutboxEntry, OutboxState, PendingPairing, SearchHit, SessionRecord,
     StoredMessage,
 };
@@ -253,6 +253,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: i64,
         message_ids: &[String],
+        at_ms: i64,
+    ) -> Result<()>;
+
+    /// Replaces the progress recorded for a delivery's attachments (one per
+    /// attachment, by index; see [`AttachmentProgress`]) and stamps `at_ms`.
+    /// Written before each upload starts and after it ends, so it must be
+    /// durable when this returns. A delivered entry keeps its progress
+    /// (no-op). Unknown id: [`StoreError::NotFound`].
+    async fn outbox_set_attachment_progress(
+        &self,
+        id: i64,
+        progress: &[AttachmentProgress],
         at_ms: i64,
     ) -> Result<()>;
 

@@ -1,6 +1,8 @@
 //! Records read from and written to the store.
 
-use hermod_model::{ChatMessage, ChatTarget, PlatformId, SessionId, SessionKey, Source, Usage};
+use hermod_model::{
+    Attachment, ChatMessage, ChatTarget, PlatformId, SessionId, SessionKey, Source, Usage,
+};
 use serde::{Deserialize, Serialize};
 
 /// A session to create.
@@ -166,6 +168,8 @@ pub struct NewOutbox {
     pub session: Option<SessionId>,
     /// Messages already on the platform for this delivery (a streamed preview).
     pub message_ids: Vec<String>,
+    /// Files sent after the text, each as its own message (all pending).
+    pub attachments: Vec<Attachment>,
     pub created_at_ms: i64,
 }
 
@@ -187,6 +191,12 @@ pub struct OutboxEntry {
     pub attempts: u32,
     /// The platform ids of the messages created for this delivery so far.
     pub message_ids: Vec<String>,
+    /// Files sent after the text, each as its own message.
+    pub attachments: Vec<Attachment>,
+    /// How far each attachment got, by index; shorter than `attachments`
+    /// when the rest are still [`AttachmentProgress::Pending`] (see
+    /// [`OutboxEntry::progress`]).
+    pub attachment_progress: Vec<AttachmentProgress>,
     /// The last failure, until the entry is delivered.
     pub error: Option<String>,
     pub created_at_ms: i64,
@@ -198,9 +208,69 @@ pub struct OutboxEntry {
     pub delivered_at_ms: Option<i64>,
 }
 
+impl OutboxEntry {
+    /// How far attachment `index` got.
+    pub fn progress(&self, index: usize) -> AttachmentProgress {
+        self.attachment_progress
+            .get(index)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// How far one attachment of an [`OutboxEntry`] got. Written ahead of the
+/// upload, so a crash in the middle leaves [`AttachmentProgress::Sending`]:
+/// the file may or may not have arrived, and the consumer decides what to
+/// do about it (resend under the same idempotency key where the platform
+/// deduplicates, tell the chat otherwise) instead of sending it twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AttachmentProgress {
+    /// Not tried yet.
+    #[default]
+    Pending,
+    /// An upload began at `since_ms` and its answer was not recorded.
+    Sending { since_ms: i64 },
+    /// The platform accepted it as this message (empty when it gave no id).
+    Sent { message_id: String },
+    /// Not sent (or not known to be): `reason` says why, `in_doubt` when it
+    /// may have arrived after all, and `told` once the chat was told.
+    Failed {
+        reason: String,
+        in_doubt: bool,
+        told: bool,
+    },
+}
+
+impl AttachmentProgress {
+    /// Nothing more will be done for it: sent, or failed and told.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self,
+            AttachmentProgress::Sent { .. } | AttachmentProgress::Failed { told: true, .. }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attachment_progress_is_tagged_json() {
+        let failed = AttachmentProgress::Failed {
+            reason: "too large".into(),
+            in_doubt: false,
+            told: true,
+        };
+        let json = serde_json::to_value(&failed).expect("serialize");
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "failed", "reason": "too large", "in_doubt": false, "told": true})
+        );
+        assert!(failed.is_settled());
+        assert!(!AttachmentProgress::Sending { since_ms: 1 }.is_settled());
+    }
 
     #[test]
     fn outbox_states_round_trip_their_names() {

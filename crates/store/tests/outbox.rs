@@ -36,6 +36,7 @@ fn delivery(key: &str, at_ms: i64) -> NewOutbox {
         text: format!("text of {key}"),
         session: Some(sid("s")),
         message_ids: vec!["preview".to_owned()],
+        attachments: Vec::new(),
         created_at_ms: at_ms,
     }
 }

@@ -325,6 +325,7 @@ async fn version_2_database_upgrades_in_place() {
         text: "the keeper retired".into(),
         session: Some(sid("old")),
         message_ids: Vec::new(),
+        attachments: Vec::new(),
         created_at_ms: 700,
     };
     let append = AppendMessages {

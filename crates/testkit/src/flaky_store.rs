@@ -313,6 +313,18 @@ impl Store for FlakyStore {
             .await
     }
 
+    async fn outbox_set_attachment_progress(
+        &self,
+        id: i64,
+        progress: &[hermod_store::AttachmentProgress],
+        at_ms: i64,
+    ) -> Result<()> {
+        self.check("outbox_set_attachment_progress")?;
+        self.inner
+            .outbox_set_attachment_progress(id, progress, at_ms)
+            .await
+    }
+
     async fn outbox_delivered(&self, id: i64, message_ids: &[String], at_ms: i64) -> Result<()> {
         self.check("outbox_delivered")?;
         self.inner.outbox_delivered(id, message_ids, at_ms).await

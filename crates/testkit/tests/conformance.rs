@@ -202,6 +202,7 @@ async fn splitting_and_pacing_are_off_by_default() {
         text: "x ".repeat(200),
         reply_to: None,
         attachments: Vec::new(),
+        idempotency_key: None,
     };
     assert_eq!(
         platform.send(long.clone()).await,

@@ -22,6 +22,7 @@ fn outbound(chat: &str, thread: Option<&str>, text: &str) -> Outbound {
         text: text.into(),
         reply_to: None,
         attachments: Vec::new(),
+        idempotency_key: None,
     }
 }
 

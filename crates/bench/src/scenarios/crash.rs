@@ -820,6 +820,7 @@ mod tests {
             document: None,
             caption: None,
             file_id: None,
+            sent_with: None,
             entities: Vec::new(),
             reply_markup: None,
         }

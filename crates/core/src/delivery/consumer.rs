@@ -6,7 +6,9 @@
 //!   edited at most every `edit_interval`, sooner when `buffer_threshold`
 //!   new characters arrived (never faster than the platform's minimum), with
 //!   a cursor while writing.
-//! - Hidden reasoning (`<think>` blocks and the like) never reaches a user.
+//! - Hidden reasoning (`<think>` blocks and the like) never reaches a user,
+//!   nor do `MEDIA:` lines and their flags (the files go with the final
+//!   reply; a line that may still become one is held back).
 //! - When the text outgrows the platform's limit, the message is finalized
 //!   at a newline and the rest continues in a new message.
 //! - A tool call ends the current message; text after it starts a new one.
@@ -22,6 +24,7 @@
 //! returns what remains, which goes through the outbox.
 
 use crate::adapter::{Adapter, AdapterError, Messenger, messenger_of};
+use crate::delivery::media::{self, DirectiveFilter};
 use crate::delivery::outbox::{Patience, with_retries};
 use crate::delivery::send_once;
 use crate::delivery::settings::{StreamPlan, ToolProgress};
@@ -66,6 +69,8 @@ pub(crate) struct Consumer<'a> {
     target: ChatTarget,
     reply_to: Option<String>,
     filter: ThinkFilter,
+    /// Removes `MEDIA:` lines and flags from what the think filter passes.
+    directives: DirectiveFilter,
     /// All visible text of the reply (for the silence rule).
     reply_text: String,
     /// Text of the current message, including a leading notice.
@@ -110,6 +115,7 @@ impl<'a> Consumer<'a> {
             target,
             reply_to,
             filter: ThinkFilter::new(),
+            directives: DirectiveFilter::new(),
             reply_text: String::new(),
             text: notice.map(|n| format!("{n}\n\n")).unwrap_or_default(),
             message: None,
@@ -138,6 +144,7 @@ impl<'a> Consumer<'a> {
         match event {
             AgentEvent::TextDelta(delta) => {
                 let visible = self.filter.push(delta);
+                let visible = self.directives.push(&visible);
                 self.append(&visible);
                 self.flush(false).await;
             }
@@ -264,6 +271,7 @@ impl<'a> Consumer<'a> {
             text: text.to_owned(),
             reply_to: self.reply_to.clone(),
             attachments: Vec::new(),
+            idempotency_key: None,
         }
     }
 
@@ -391,7 +399,7 @@ impl<'a> Consumer<'a> {
     /// A tool boundary: the current message is finished as it is, and text
     /// after the tool call starts a new message.
     async fn end_segment(&mut self) {
-        let tail = std::mem::replace(&mut self.filter, ThinkFilter::new()).finish();
+        let tail = self.flush_filters();
         self.append(&tail);
         if self.text.trim().is_empty() || is_silence(&self.reply_text) {
             self.text.clear();
@@ -499,11 +507,11 @@ impl<'a> Consumer<'a> {
 
     /// The agent is done: what is left to deliver.
     pub(crate) async fn finish(mut self, final_text: &str) -> Remaining {
-        let tail = self.filter.finish();
+        let tail = self.flush_filters();
         self.append(&tail);
         if self.reply_text.trim().is_empty() && !final_text.trim().is_empty() {
             // The agent produced no deltas (a non-streaming provider): take the final text.
-            let visible = hermod_model::text::strip_think(final_text);
+            let visible = media::strip(&hermod_model::text::strip_think(final_text));
             self.append(&visible);
         }
         if is_silence(&self.reply_text) {
@@ -533,6 +541,16 @@ impl<'a> Consumer<'a> {
             preview: self.message.clone(),
             shown: self.displayed.clone(),
         }
+    }
+
+    /// The end of a segment or of the reply: what both filters still hold,
+    /// and fresh filters for what follows.
+    fn flush_filters(&mut self) -> String {
+        let think_tail = std::mem::replace(&mut self.filter, ThinkFilter::new()).finish();
+        let mut directives = std::mem::take(&mut self.directives);
+        let mut tail = directives.push(&think_tail);
+        tail.push_str(&directives.finish());
+        tail
     }
 
     /// The turn ended without a final reply (interrupted or failed): leave

@@ -3,11 +3,14 @@
 //! once, and delivery targets for scheduled output.
 
 mod consumer;
+mod files;
+pub(crate) mod media;
 mod outbox;
 mod settings;
 mod targets;
 
 pub(crate) use consumer::{Consumer, Remaining};
+pub use media::{DirectiveFilter, MediaRoots, Refusal, ReplyMedia, strip as strip_directives};
 pub(crate) use outbox::{Outcome, deliver_entry, run_sweeper, submit_when_room};
 pub(crate) use settings::plan;
 pub use settings::{
@@ -35,6 +38,7 @@ pub(crate) async fn send_once(
         text: text.to_owned(),
         reply_to: reply_to.map(str::to_owned),
         attachments: Vec::new(),
+        idempotency_key: None,
     };
     outbox::with_retries(outbox::Patience::Retry, limited, || {
         messenger.send(outbound.clone())

@@ -10,12 +10,16 @@
 //! never appears twice. A part the platform confirmed without an id is
 //! recorded with an empty one: it cannot be edited, and is never sent again.
 //!
+//! Files go after the text, each as its own message, exactly once or with
+//! a notice when that cannot be known (see [`files`]).
+//!
 //! A delivery in a turn waits out short rate limits and backs off on
 //! transient failures before it defers to the sweeper; the sweeper makes
 //! one attempt per entry and defers again on failure, so an entry that
 //! keeps failing costs one call per sweep and never holds up the entries
 //! after it (nor, since turns deliver their own replies, any new reply).
 
+use super::files;
 use crate::adapter::{AdapterError, Messenger};
 use crate::error::CoreError;
 use crate::session::WorkerDeps;
@@ -121,7 +125,14 @@ async fn deliver(
         return Ok(Outcome::Failed(reason));
     };
     let caps = adapter.capabilities();
-    let parts = split_message(&entry.text, caps.max_message_len, caps.length_unit);
+    let captioned = files::captioned(&entry, &caps);
+    // An entry of files alone sends no empty message; a captioned one
+    // sends its text with the first file.
+    let parts = if captioned || entry.text.trim().is_empty() {
+        Vec::new()
+    } else {
+        split_message(&entry.text, caps.max_message_len, caps.length_unit)
+    };
     let mut ids = entry.message_ids.clone();
     let limited = || deps.metrics.rate_limited(&entry.platform);
     for (i, part) in parts.iter().enumerate() {
@@ -158,25 +169,7 @@ async fn deliver(
                 let _ = send(messenger, &entry, &notice, patience, &limited).await;
                 return Ok(Outcome::Failed(reason));
             }
-            Err(error) => {
-                let reason = error.to_string();
-                let wait = match error {
-                    AdapterError::RateLimited { retry_after } => retry_after,
-                    _ => None,
-                };
-                if entry.attempts + 1 >= MAX_ATTEMPTS {
-                    let at = now();
-                    deps.persist("record a failed delivery", || {
-                        deps.store.outbox_failed(entry.id, &reason, at)
-                    })
-                    .await?;
-                    deps.metrics.outbox_failed(&entry.platform);
-                    warn!(platform = %entry.platform, key = %entry.key, %reason, "delivery failed too often; giving up");
-                    return Ok(Outcome::Failed(reason));
-                }
-                retry_later(deps, &entry, &reason, wait).await?;
-                return Ok(Outcome::Deferred(reason));
-            }
+            Err(error) => return defer_or_fail(deps, &entry, error).await,
         }
     }
     // Messages beyond the reply's parts (previews of a run that stopped
@@ -195,12 +188,50 @@ async fn deliver(
             }
         }
     }
+    let files = files::FileSender {
+        deps,
+        messenger,
+        caps: &caps,
+        entry: &entry,
+        captioned,
+        patience,
+        limited: &limited,
+    };
+    if let Some(error) = files.send_all().await? {
+        return defer_or_fail(deps, &entry, error).await;
+    }
     let at = now();
     deps.persist("record a delivery", || {
         deps.store.outbox_delivered(entry.id, &ids, at)
     })
     .await?;
     Ok(Outcome::Delivered(ids))
+}
+
+/// A failure that may pass: the entry is retried later, or given up once
+/// it failed [`MAX_ATTEMPTS`] times.
+async fn defer_or_fail(
+    deps: &WorkerDeps,
+    entry: &OutboxEntry,
+    error: AdapterError,
+) -> Result<Outcome, CoreError> {
+    let reason = error.to_string();
+    let wait = match error {
+        AdapterError::RateLimited { retry_after } => retry_after,
+        _ => None,
+    };
+    if entry.attempts + 1 >= MAX_ATTEMPTS {
+        let at = deps.clock.now_ms();
+        deps.persist("record a failed delivery", || {
+            deps.store.outbox_failed(entry.id, &reason, at)
+        })
+        .await?;
+        deps.metrics.outbox_failed(&entry.platform);
+        warn!(platform = %entry.platform, key = %entry.key, %reason, "delivery failed too often; giving up");
+        return Ok(Outcome::Failed(reason));
+    }
+    retry_later(deps, entry, &reason, wait).await?;
+    Ok(Outcome::Deferred(reason))
 }
 
 /// Records `entry` as failed for good with `reason`.
@@ -302,6 +333,7 @@ async fn send(
         text: text.to_owned(),
         reply_to: entry.reply_to.clone(),
         attachments: Vec::new(),
+        idempotency_key: None,
     };
     with_retries(patience, limited, || messenger.send(outbound.clone()))
         .await

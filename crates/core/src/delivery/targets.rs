@@ -107,6 +107,7 @@ impl Deliveries {
                 text: body,
                 session: None,
                 message_ids: Vec::new(),
+                attachments: Vec::new(),
                 created_at_ms: deps.clock.now_ms(),
             })
             .await?;

@@ -8,7 +8,7 @@ use crate::reply::{ReplyMode, TurnEvent};
 use crate::session::reset::ResetReason;
 use crate::session::worker::WorkerDeps;
 use hermod_agent::TurnOutcome;
-use hermod_model::{ChatTarget, InboundEvent, MessageRef, Outbound, SessionId};
+use hermod_model::{Attachment, ChatTarget, InboundEvent, MessageRef, Outbound, SessionId};
 use hermod_store::{AppendMessages, NewMessage, NewOutbox, OutboxState};
 use tracing::{debug, error, warn};
 
@@ -57,6 +57,11 @@ pub(crate) struct ReplyTo<'a> {
     /// Preview messages a stopped run showed for this reply: the reply
     /// replaces them.
     pub(crate) previous: &'a [String],
+    /// Files to send with the reply besides those its `MEDIA:` lines name
+    /// (a spoken version of it, say). The gateway made them, so they are
+    /// not checked against the allowed directories; they go after the
+    /// `MEDIA:` files, each exactly once, like them.
+    pub(crate) attachments: Vec<Attachment>,
 }
 
 /// Persists the reply with its outbox entry in one transaction, then
@@ -73,23 +78,35 @@ pub(crate) async fn finish_reply(
         session,
         key,
         previous,
+        attachments: extra,
     } = reply;
+    // The files the reply names; the consumer already keeps the directives
+    // out of the text it shows.
+    let media = deps.media_roots.collect(&outcome.text);
+    let mut attachments = media.attachments;
+    attachments.extend(extra);
     let (text, preview, shown) = match consumer.finish(&outcome.text).await {
-        Remaining::Silent => {
+        Remaining::Silent if attachments.is_empty() => {
             delete_previews(deps, event, previous).await;
             return persist_reply(deps, session, outcome).await;
         }
+        Remaining::Silent => (String::new(), None, String::new()),
         Remaining::Deliver {
             text,
             preview,
             shown,
         } => (text, preview, shown),
     };
+    let text = match media.notes.join("\n") {
+        notes if notes.is_empty() => text,
+        notes if text.is_empty() => notes,
+        notes => format!("{text}\n\n{notes}"),
+    };
     let text = match mode {
         ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),
         _ => text,
     };
-    if text.trim().is_empty() && preview.is_none() {
+    if text.trim().is_empty() && preview.is_none() && attachments.is_empty() {
         delete_previews(deps, event, previous).await;
         return persist_reply(deps, session, outcome).await;
     }
@@ -111,6 +128,7 @@ pub(crate) async fn finish_reply(
         text: text.clone(),
         session: Some(session.clone()),
         message_ids,
+        attachments,
         created_at_ms: now,
     };
     let (_, entry) = deps
@@ -121,7 +139,7 @@ pub(crate) async fn finish_reply(
     if entry.state != OutboxState::Pending {
         return Ok(());
     }
-    if preview.is_some() && shown == text {
+    if preview.is_some() && shown == text && entry.attachments.is_empty() {
         // The preview already shows the final text: nothing more to send.
         deps.persist("record a delivery", || {
             deps.store
@@ -138,6 +156,21 @@ pub(crate) async fn finish_reply(
         Outcome::Failed(reason) => warn!(key = %entry.key, %reason, "reply could not be delivered"),
     }
     Ok(())
+}
+
+/// For a streaming submitter (the HTTP API), the files the final reply
+/// names, checked against the allowed directories like a chat's: sent
+/// just before the final event, which still carries the raw text.
+pub(crate) fn stream_files(
+    deps: &WorkerDeps,
+    mode: &ReplyMode,
+    outcome: &TurnOutcome,
+) -> Option<TurnEvent> {
+    if !mode.is_stream() {
+        return None;
+    }
+    let media = deps.media_roots.collect(&outcome.text);
+    (!media.attachments.is_empty() || !media.notes.is_empty()).then_some(TurnEvent::Files(media))
 }
 
 pub(crate) fn reply_messages(
@@ -241,6 +274,7 @@ pub(crate) async fn deliver(
         text,
         reply_to: event.message_id.clone(),
         attachments: Vec::new(),
+        idempotency_key: None,
     };
     let sent = match messenger_of(adapter.as_ref()) {
         Ok(messenger) => messenger.send(outbound).await.map(drop),

@@ -16,6 +16,7 @@ use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
 use crate::session::answer::{
     ReplyTo, delete_previews, deliver, fail, finish_reply, new_consumer, persist_reply,
+    stream_files,
 };
 use crate::session::reaction::TurnReaction;
 use crate::session::resolve::resolve;
@@ -622,6 +623,7 @@ impl Turn<'_> {
                                 session: &start.session,
                                 key: reply_key,
                                 previous: &previous,
+                                attachments: Vec::new(),
                             };
                             finish_reply(deps, event, mode, reply, consumer, &outcome).await?;
                         }
@@ -640,6 +642,9 @@ impl Turn<'_> {
                                 persist_reply(deps, &start.session, &outcome).await?;
                             }
                         }
+                    }
+                    if let Some(files) = stream_files(deps, mode, &outcome) {
+                        emit(mode, files).await;
                     }
                     emit(mode, TurnEvent::Agent(AgentEvent::Final(outcome.clone()))).await;
                     let ended = if interrupted.is_none() {

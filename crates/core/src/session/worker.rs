@@ -125,6 +125,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) restart: CancellationToken,
     /// Reads a new message's files into what the model sees.
     pub(crate) media: Arc<dyn crate::media::MediaReader>,
+    /// Where files named in `MEDIA:` lines may come from.
+    pub(crate) media_roots: crate::delivery::MediaRoots,
 }
 
 impl std::fmt::Debug for WorkerDeps {

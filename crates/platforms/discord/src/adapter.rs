@@ -446,11 +446,12 @@ impl DiscordAdapter {
         channel: &str,
         content: &str,
         reply_to: Option<&str>,
+        nonce: Option<&str>,
     ) -> Result<String, AdapterError> {
         self.pace(channel, Call::Send { group: false }).await?;
         let path = format!("/channels/{channel}/messages");
         let request = Request::new(Method::POST, &path, &path);
-        let body = outbound::create_message(content, reply_to);
+        let body = outbound::with_nonce(outbound::create_message(content, reply_to), nonce);
         let created: Created = self
             .api()
             .call(&request, Body::Json(body))
@@ -491,7 +492,10 @@ impl DiscordAdapter {
         self.pace(channel, Call::Send { group: false }).await?;
         let path = format!("/channels/{channel}/messages");
         let request = Request::new(Method::POST, &path, &path);
-        let payload = outbound::upload_payload(content, &names, reply_to);
+        let payload = outbound::with_nonce(
+            outbound::upload_payload(content, &names, reply_to),
+            message.idempotency_key.as_deref(),
+        );
         let created: Created = self
             .api()
             .call(
@@ -611,6 +615,11 @@ impl Adapter for DiscordAdapter {
             files: true,
             authenticates_callers: false,
             multi_message: true,
+            // Files carry the message's content as their text.
+            caption_len: MAX_MESSAGE,
+            // `enforce_nonce`: Discord returns the message it already made
+            // for a nonce it saw "in the past few minutes"; two is safe.
+            idempotency_window: Some(Duration::from_secs(120)),
         }
     }
 
@@ -657,10 +666,18 @@ impl Messenger for DiscordAdapter {
         let mode = self.config().reply_to_mode;
         let mut first = mode != ReplyToMode::First || reply_to.is_some_and(|r| self.first_reply(r));
         let plan = outbound::plan(&message);
+        // The key makes one message idempotent: the upload, or a text that
+        // is the whole send.
+        let text_nonce = message
+            .idempotency_key
+            .as_deref()
+            .filter(|_| plan.texts.len() == 1 && message.attachments.is_empty());
         let mut ids = Vec::new();
         for content in &plan.texts {
             let reference = reply_to.filter(|_| outbound::threads_reply(mode, first));
-            let id = self.send_text(&channel, content, reference).await?;
+            let id = self
+                .send_text(&channel, content, reference, text_nonce)
+                .await?;
             ids.push(id);
             first = false;
             if let Some(r) = reply_to {

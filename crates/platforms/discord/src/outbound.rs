@@ -80,6 +80,19 @@ pub(crate) fn create_message(content: &str, reply_to: Option<&str>) -> Value {
     body
 }
 
+/// Makes a create-message body idempotent: Discord checks a `nonce` with
+/// `enforce_nonce` "for uniqueness in the past few minutes" and returns the
+/// message it already created for it instead of creating another. Nonces
+/// are at most 25 characters; a longer key is not sent (no guarantee beats
+/// a refused request).
+pub(crate) fn with_nonce(mut body: Value, nonce: Option<&str>) -> Value {
+    if let Some(nonce) = nonce.filter(|n| !n.is_empty() && n.len() <= 25) {
+        body["nonce"] = json!(nonce);
+        body["enforce_nonce"] = json!(true);
+    }
+    body
+}
+
 /// `PATCH` of a message's content.
 pub(crate) fn edit_message(content: &str) -> Value {
     json!({"content": content, "allowed_mentions": allowed_mentions()})
@@ -157,7 +170,22 @@ mod tests {
             attachments: (0..files)
                 .map(|i| Attachment::new(AttachmentKind::Document, format!("/tmp/{i}.txt")))
                 .collect(),
+            idempotency_key: None,
         }
+    }
+
+    #[test]
+    fn an_idempotency_key_becomes_an_enforced_nonce() {
+        let body = with_nonce(create_message("x", None), Some("f0123"));
+        assert_eq!(body["nonce"], "f0123");
+        assert_eq!(body["enforce_nonce"], true);
+        let long = with_nonce(create_message("x", None), Some(&"n".repeat(26)));
+        assert!(long.get("nonce").is_none());
+        assert!(
+            with_nonce(create_message("x", None), None)
+                .get("enforce_nonce")
+                .is_none()
+        );
     }
 
     #[test]

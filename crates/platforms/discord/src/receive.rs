@@ -215,6 +215,7 @@ impl DiscordAdapter {
                     text: e.to_string(),
                     reply_to: Some(message.id.clone()),
                     attachments: Vec::new(),
+                    idempotency_key: None,
                 };
                 if let Err(e) = hermod_core::Messenger::send(self, busy).await {
                     debug!(error = %e, "cannot tell a sender their conversation is busy");

@@ -463,6 +463,10 @@ impl Adapter for SlackAdapter {
             files: true,
             authenticates_callers: false,
             multi_message: true,
+            // A shared file's `initial_comment`.
+            caption_len: MAX_MESSAGE,
+            // Slack's Web API has no idempotency key.
+            idempotency_window: None,
         }
     }
 

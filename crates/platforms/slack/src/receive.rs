@@ -293,6 +293,7 @@ impl SlackAdapter {
                     text: e.to_string(),
                     reply_to: ts,
                     attachments: Vec::new(),
+                    idempotency_key: None,
                 };
                 if let Err(e) = hermod_core::Messenger::send(self, busy).await {
                     debug!(error = %e, "cannot tell a sender their conversation is busy");

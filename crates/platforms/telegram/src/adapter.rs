@@ -408,6 +408,9 @@ impl Adapter for TelegramAdapter {
             files: true,
             authenticates_callers: false,
             multi_message: true,
+            caption_len: crate::render::MAX_CAPTION,
+            // The Bot API has no idempotency key.
+            idempotency_window: None,
         }
     }
 

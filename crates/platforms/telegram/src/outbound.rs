@@ -4,9 +4,10 @@
 //! Text is rendered to HTML parts that fit Telegram's limit
 //! ([`crate::render`]) and sent with `parse_mode: "HTML"`; the plain-text
 //! variant of each part is kept for when Telegram refuses the HTML.
-//! Attachments go with `sendPhoto` (photos) or `sendDocument` (anything
-//! else); the text becomes the first file's caption when it fits one
-//! caption, and is sent as message(s) before the files otherwise.
+//! Attachments go with the method of their kind (see [`FileMethod`]); the
+//! text becomes the first file's caption when it fits one caption (and
+//! the file takes captions), and is sent as message(s) before the files
+//! otherwise. Empty text sends no message.
 
 use crate::config::ReplyToMode;
 use crate::render::{MAX_CAPTION, MAX_MESSAGE, PARSE_MODE, Part, render_parts};
@@ -123,24 +124,43 @@ pub(crate) fn edit_message(target: &Target, id: i64, part: &Part, html: bool) ->
     }
 }
 
-/// Which upload method a file goes with.
+/// Which upload method a file goes with: each kind natively (Bot API
+/// `sendPhoto`, `sendVoice`, `sendAudio`, `sendVideo`, `sendSticker`),
+/// anything else as `sendDocument`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileMethod {
     Photo,
+    Voice,
+    Audio,
+    Video,
+    Sticker,
     Document,
 }
 
 impl FileMethod {
-    pub(crate) fn for_kind(kind: AttachmentKind) -> Self {
-        match kind {
+    /// The method for an attachment. A voice message must be "an .OGG file
+    /// encoded with OPUS, or in .MP3 format, or in .M4A format"; other
+    /// audio marked as voice goes as audio.
+    pub(crate) fn for_attachment(attachment: &Attachment) -> Self {
+        match attachment.kind {
             AttachmentKind::Photo => FileMethod::Photo,
-            _ => FileMethod::Document,
+            AttachmentKind::Voice if voice_format(attachment.mime_type.as_deref()) => {
+                FileMethod::Voice
+            }
+            AttachmentKind::Voice | AttachmentKind::Audio => FileMethod::Audio,
+            AttachmentKind::Video => FileMethod::Video,
+            AttachmentKind::Sticker => FileMethod::Sticker,
+            AttachmentKind::Document => FileMethod::Document,
         }
     }
 
     pub(crate) fn method(self) -> &'static str {
         match self {
             FileMethod::Photo => "sendPhoto",
+            FileMethod::Voice => "sendVoice",
+            FileMethod::Audio => "sendAudio",
+            FileMethod::Video => "sendVideo",
+            FileMethod::Sticker => "sendSticker",
             FileMethod::Document => "sendDocument",
         }
     }
@@ -149,8 +169,28 @@ impl FileMethod {
     pub(crate) fn field(self) -> &'static str {
         match self {
             FileMethod::Photo => "photo",
+            FileMethod::Voice => "voice",
+            FileMethod::Audio => "audio",
+            FileMethod::Video => "video",
+            FileMethod::Sticker => "sticker",
             FileMethod::Document => "document",
         }
+    }
+
+    /// Every method but `sendSticker` takes a caption.
+    pub(crate) fn has_caption(self) -> bool {
+        self != FileMethod::Sticker
+    }
+}
+
+/// Formats `sendVoice` takes (an unknown type is tried as a voice message).
+fn voice_format(mime: Option<&str>) -> bool {
+    match mime {
+        None => true,
+        Some(m) => matches!(
+            m,
+            "audio/ogg" | "audio/opus" | "audio/mpeg" | "audio/mp4" | "audio/m4a" | "audio/x-m4a"
+        ),
     }
 }
 
@@ -172,20 +212,22 @@ pub(crate) struct Plan {
 
 pub(crate) fn plan(outbound: &Outbound) -> Plan {
     let mut texts = render_parts(&outbound.text, MAX_MESSAGE);
-    let mut caption = None;
-    if !outbound.attachments.is_empty() && texts.len() == 1 && texts[0].fits(MAX_CAPTION) {
-        caption = texts.pop();
-    }
-    let files = outbound
+    let mut files: Vec<FileSend> = outbound
         .attachments
         .iter()
-        .enumerate()
-        .map(|(i, attachment)| FileSend {
+        .map(|attachment| FileSend {
             attachment: attachment.clone(),
-            method: FileMethod::for_kind(attachment.kind),
-            caption: if i == 0 { caption.clone() } else { None },
+            method: FileMethod::for_attachment(attachment),
+            caption: None,
         })
         .collect();
+    if let Some(first) = files.first_mut()
+        && first.method.has_caption()
+        && texts.len() == 1
+        && texts[0].fits(MAX_CAPTION)
+    {
+        first.caption = texts.pop();
+    }
     Plan { texts, files }
 }
 
@@ -244,6 +286,7 @@ mod tests {
             text: text.into(),
             reply_to: Some("7".into()),
             attachments,
+            idempotency_key: None,
         }
     }
 
@@ -299,12 +342,42 @@ mod tests {
             p.files[0].caption.as_ref().unwrap().html,
             "look <i>here</i>"
         );
-        assert_eq!(p.files[1].method, FileMethod::Document);
+        assert_eq!(p.files[1].method, FileMethod::Voice);
         assert!(p.files[1].caption.is_none());
 
         let long = plan(&outbound(&"x".repeat(2000), vec![photo]));
         assert_eq!(long.texts.len(), 1);
         assert!(long.files[0].caption.is_none());
+    }
+
+    #[test]
+    fn every_kind_goes_with_its_own_method() {
+        let with = |kind, mime: &str| {
+            FileMethod::for_attachment(&Attachment::new(kind, "/tmp/f").with_mime(mime)).method()
+        };
+        assert_eq!(with(AttachmentKind::Photo, "image/png"), "sendPhoto");
+        assert_eq!(with(AttachmentKind::Voice, "audio/ogg"), "sendVoice");
+        assert_eq!(with(AttachmentKind::Voice, "audio/x-wav"), "sendAudio");
+        assert_eq!(with(AttachmentKind::Audio, "audio/mpeg"), "sendAudio");
+        assert_eq!(with(AttachmentKind::Video, "video/mp4"), "sendVideo");
+        assert_eq!(with(AttachmentKind::Sticker, "image/webp"), "sendSticker");
+        assert_eq!(
+            with(AttachmentKind::Document, "application/pdf"),
+            "sendDocument"
+        );
+        assert_eq!(FileMethod::Voice.field(), "voice");
+    }
+
+    #[test]
+    fn files_alone_send_no_text_and_stickers_take_no_caption() {
+        let voice = Attachment::new(AttachmentKind::Voice, "/tmp/a.ogg").with_mime("audio/ogg");
+        let p = plan(&outbound("", vec![voice]));
+        assert!(p.texts.is_empty());
+        assert!(p.files[0].caption.is_none());
+        let sticker = Attachment::new(AttachmentKind::Sticker, "/tmp/s.webp");
+        let p = plan(&outbound("hi", vec![sticker]));
+        assert_eq!(p.texts.len(), 1);
+        assert!(p.files[0].caption.is_none());
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub use messages::{
 };
 pub use outbox::{
     append_reply_appends_once, append_reply_to_unknown_session_writes_nothing,
-    outbox_pending_order_and_limit, outbox_put_and_get_round_trip, outbox_put_is_idempotent,
+    outbox_attachments_keep_their_progress, outbox_pending_order_and_limit, outbox_put_and_get_round_trip, outbox_put_is_idempotent,
     outbox_state_transitions,
 };
 pub use pairing::{
@@ -100,6 +100,7 @@ macro_rules! store_conformance_tests {
             append_reply_to_unknown_session_writes_nothing,
             outbox_state_transitions,
             outbox_pending_order_and_limit,
+            outbox_attachments_keep_their_progress,
             inbox_records_once_and_tracks_progress,
             inbox_unfinished_pages_through_everything,
             inbox_start_turn_links_the_user_message,

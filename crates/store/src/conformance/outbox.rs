@@ -2,8 +2,10 @@
 //! their delivery in one step, state changes and the pending listing.
 
 use super::{at, create, sid};
-use crate::{AppendMessages, NewOutbox, OutboxEntry, OutboxState, Store, StoreError};
-use hermod_model::{ChatMessage, ChatTarget, PlatformId, Usage};
+use crate::{
+    AppendMessages, AttachmentProgress, NewOutbox, OutboxEntry, OutboxState, Store, StoreError,
+};
+use hermod_model::{Attachment, AttachmentKind, ChatMessage, ChatTarget, PlatformId, Usage};
 use std::sync::Arc;
 
 /// A delivery with key `key`, created at `at_ms`, to a chat without a thread.
@@ -19,6 +21,7 @@ fn delivery(key: &str, at_ms: i64) -> NewOutbox {
         text: format!("reply {key}"),
         session: None,
         message_ids: Vec::new(),
+        attachments: Vec::new(),
         created_at_ms: at_ms,
     }
 }
@@ -36,6 +39,8 @@ fn fresh(id: i64, new: &NewOutbox) -> OutboxEntry {
         state: OutboxState::Pending,
         attempts: 0,
         message_ids: new.message_ids.clone(),
+        attachments: new.attachments.clone(),
+        attachment_progress: Vec::new(),
         error: None,
         created_at_ms: new.created_at_ms,
         updated_at_ms: new.created_at_ms,
@@ -74,6 +79,7 @@ pub async fn outbox_put_and_get_round_trip(store: Arc<dyn Store>) {
         text: "**Zoë**, here it is:\n\n```\ncode\n```".to_owned(),
         session: Some(sid("s1")),
         message_ids: ids(&["preview-1", "preview-2"]),
+        attachments: Vec::new(),
         created_at_ms: 1_000,
     };
     let plain = delivery("cron:daily:2024-05-01", 2_000);
@@ -486,4 +492,80 @@ async fn nothing_pending(store: &dyn Store) -> bool {
         .await
         .expect("pending")
         .is_empty()
+}
+
+/// Attachments are stored with their entry and their progress is recorded
+/// durably, replaced whole, kept once delivered and read back in order.
+pub async fn outbox_attachments_keep_their_progress(store: Arc<dyn Store>) {
+    let mut photo = Attachment::new(AttachmentKind::Photo, "/media/a.png").with_mime("image/png");
+    photo.file_name = Some("a.png".into());
+    let voice = Attachment::new(AttachmentKind::Voice, "/media/b.ogg");
+    let new = NewOutbox {
+        attachments: vec![photo, voice],
+        ..delivery("files", 100)
+    };
+    let e = store.outbox_put(new.clone()).await.expect("outbox_put");
+    assert_eq!(e, fresh(e.id, &new));
+    assert_eq!(entry(&*store, "files").await, fresh(e.id, &new));
+    assert_eq!(
+        e.progress(1),
+        AttachmentProgress::Pending,
+        "missing means pending"
+    );
+
+    let sending = vec![AttachmentProgress::Sending { since_ms: 110 }];
+    store
+        .outbox_set_attachment_progress(e.id, &sending, 110)
+        .await
+        .expect("set progress");
+    let read = entry(&*store, "files").await;
+    assert_eq!(read.attachment_progress, sending);
+    assert_eq!(read.updated_at_ms, 110);
+    assert_eq!(
+        read.progress(0),
+        AttachmentProgress::Sending { since_ms: 110 }
+    );
+    assert_eq!(read.progress(1), AttachmentProgress::Pending);
+
+    let done = vec![
+        AttachmentProgress::Sent {
+            message_id: "m-9".into(),
+        },
+        AttachmentProgress::Failed {
+            reason: "too large".into(),
+            in_doubt: false,
+            told: true,
+        },
+    ];
+    store
+        .outbox_set_attachment_progress(e.id, &done, 120)
+        .await
+        .expect("set progress");
+    assert_eq!(entry(&*store, "files").await.attachment_progress, done);
+    assert_eq!(
+        store.outbox_pending(0, 0).await.expect("pending")[0].attachment_progress,
+        done,
+        "the pending listing carries the progress"
+    );
+
+    store
+        .outbox_delivered(e.id, &[], 130)
+        .await
+        .expect("delivered");
+    store
+        .outbox_set_attachment_progress(e.id, &[], 140)
+        .await
+        .expect("no-op on a delivered entry");
+    let delivered = entry(&*store, "files").await;
+    assert_eq!(
+        delivered.attachment_progress, done,
+        "a delivered entry keeps its progress"
+    );
+    assert_eq!(delivered.attachments, new.attachments);
+
+    let err = store
+        .outbox_set_attachment_progress(e.id + 1000, &done, 150)
+        .await
+        .expect_err("unknown id");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }

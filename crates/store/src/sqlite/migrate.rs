@@ -21,6 +21,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_outbox.sql")),
     (4, include_str!("../../migrations/0004_inbox.sql")),
     (5, include_str!("../../migrations/0005_inbox_turns.sql")),
+    (
+        6,
+        include_str!("../../migrations/0006_outbox_attachments.sql"),
+    ),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

@@ -480,6 +480,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn outbox_set_attachment_progress(
+        &self,
+        id: i64,
+        progress: &[crate::AttachmentProgress],
+        at_ms: i64,
+    ) -> Result<()> {
+        let progress = progress.to_vec();
+        self.write(move |c| ops::outbox_set_attachment_progress(c, id, &progress, at_ms))
+            .await
+    }
+
     async fn outbox_delivered(&self, id: i64, message_ids: &[String], at_ms: i64) -> Result<()> {
         let message_ids = message_ids.to_vec();
         self.write(move |c| ops::outbox_delivered(c, id, &message_ids, at_ms))

@@ -21,7 +21,7 @@ pub(crate) use inbox::{
 pub(crate) use messages::{append_messages, messages, search, undo_exchanges};
 pub(crate) use outbox::{
     append_reply, outbox_delivered, outbox_entry, outbox_failed, outbox_pending, outbox_put,
-    outbox_retry_later, outbox_set_message_ids,
+    outbox_retry_later, outbox_set_attachment_progress, outbox_set_message_ids,
 };
 pub(crate) use pairing::{
     add_pending_pairing, approve_user, approved_users, is_approved, pending_pairings,

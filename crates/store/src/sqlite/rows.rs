@@ -249,7 +249,7 @@ pub(crate) fn approved_from_row(row: &Row<'_>) -> rusqlite::Result<ApprovedUser>
 /// The `outbox` columns in the order [`RawOutbox::from_row`] reads them.
 pub(crate) const OUTBOX_COLUMNS: &str = "id, key, platform, chat_id, thread_id, reply_to, text, \
      session_id, state, attempts, message_ids_json, error, created_at_ms, updated_at_ms, \
-     next_attempt_at_ms, delivered_at_ms";
+     next_attempt_at_ms, delivered_at_ms, attachments_json, attachment_progress_json";
 
 /// An `outbox` row as stored.
 pub(crate) struct RawOutbox {
@@ -269,6 +269,8 @@ pub(crate) struct RawOutbox {
     updated_at_ms: i64,
     next_attempt_at_ms: i64,
     delivered_at_ms: Option<i64>,
+    attachments_json: String,
+    attachment_progress_json: String,
 }
 
 impl RawOutbox {
@@ -290,6 +292,8 @@ impl RawOutbox {
             updated_at_ms: row.get(13)?,
             next_attempt_at_ms: row.get(14)?,
             delivered_at_ms: row.get(15)?,
+            attachments_json: row.get(16)?,
+            attachment_progress_json: row.get(17)?,
         })
     }
 
@@ -304,6 +308,10 @@ impl RawOutbox {
             u32::try_from(self.attempts).map_err(|_| corrupt("attempt count", &self.attempts))?;
         let message_ids: Vec<String> = serde_json::from_str(&self.message_ids_json)
             .map_err(|e| corrupt("message id list", &e))?;
+        let attachments = serde_json::from_str(&self.attachments_json)
+            .map_err(|e| corrupt("attachment list", &e))?;
+        let attachment_progress = serde_json::from_str(&self.attachment_progress_json)
+            .map_err(|e| corrupt("attachment progress", &e))?;
         Ok(OutboxEntry {
             id,
             key: self.key,
@@ -318,6 +326,8 @@ impl RawOutbox {
             state,
             attempts,
             message_ids,
+            attachments,
+            attachment_progress,
             error: self.error,
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
@@ -325,6 +335,15 @@ impl RawOutbox {
             delivered_at_ms: self.delivered_at_ms,
         })
     }
+}
+
+/// Serializes any list column (attachments, their progress) as JSON.
+pub(crate) fn encode_json<T: serde::Serialize>(
+    what: &str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Invalid(format!("unserializable {what}: {e}")))
 }
 
 /// Serializes platform message ids for `message_ids_json`.

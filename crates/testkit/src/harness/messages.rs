@@ -21,6 +21,7 @@ pub fn outbound(chat_id: impl Display, text: &str) -> Outbound {
         text: text.to_owned(),
         reply_to: None,
         attachments: Vec::new(),
+        idempotency_key: None,
     }
 }
 

@@ -6,7 +6,7 @@ use super::faults::ApiError;
 use super::html::{self, Formatted};
 use super::server::Params;
 use super::state::{Chat, FakeMessage, Shared, State, Webhook, object};
-use super::{files, updates};
+use super::{files, sends, updates};
 use serde_json::{Value, json};
 
 /// The longest message text, in UTF-16 code units.
@@ -50,6 +50,10 @@ fn sync_call(shared: &Shared, s: &mut State, method: &str, p: &Params) -> Result
         "sendchataction" => send_chat_action(s, p),
         "sendphoto" => files::send_media(shared, s, p, files::Media::Photo),
         "senddocument" => files::send_media(shared, s, p, files::Media::Document),
+        "sendvoice" => sends::send(shared, s, p, sends::Kind::Voice),
+        "sendaudio" => sends::send(shared, s, p, sends::Kind::Audio),
+        "sendvideo" => sends::send(shared, s, p, sends::Kind::Video),
+        "sendsticker" => sends::send(shared, s, p, sends::Kind::Sticker),
         "getfile" => files::get_file(s, p),
         "setmycommands" => set_my_commands(s, p),
         "getmycommands" => get_my_commands(s, p),
@@ -237,6 +241,7 @@ pub(crate) fn envelope(shared: &Shared, s: &mut State, p: &Params) -> Result<Env
             document: None,
             caption: None,
             file_id: None,
+            sent_with: None,
             entities: Vec::new(),
             reply_markup,
         },

@@ -28,6 +28,7 @@ mod faults;
 mod files;
 mod html;
 mod methods;
+mod sends;
 mod server;
 mod state;
 mod updates;

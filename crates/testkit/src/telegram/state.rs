@@ -46,6 +46,9 @@ pub struct FakeMessage {
     /// The `file_id` of the photo (largest size) or document, for
     /// [`super::FakeTelegram::file_bytes`].
     pub file_id: Option<String>,
+    /// The Bot API method of a voice, audio, video or sticker send
+    /// (`sendVoice`, ...); photos and documents say so above.
+    pub sent_with: Option<String>,
     /// The formatting entities of the current text (or caption).
     pub entities: Vec<Value>,
     /// The `reply_markup` it was last sent or edited with.

@@ -169,6 +169,7 @@ async fn files_are_sent_with_the_text_as_caption() {
                 hermod_model::Attachment::new(AttachmentKind::Document, report.display().to_string())
                     .with_mime("text/plain"),
             ],
+            idempotency_key: None,
         },
     )
     .await

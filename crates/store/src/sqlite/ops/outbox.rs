@@ -9,8 +9,8 @@
 use super::messages::PreparedAppend;
 use super::sql_limit;
 use crate::sqlite::error::DbResult;
-use crate::sqlite::rows::{OUTBOX_COLUMNS, RawOutbox, encode_message_ids};
-use crate::{AppendMessages, NewOutbox, OutboxEntry, OutboxState, StoreError};
+use crate::sqlite::rows::{OUTBOX_COLUMNS, RawOutbox, encode_json, encode_message_ids};
+use crate::{AppendMessages, AttachmentProgress, NewOutbox, OutboxEntry, OutboxState, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Entries returned by [`outbox_pending`] when the caller passes a limit of 0.
@@ -41,10 +41,12 @@ pub(crate) fn outbox_entry(conn: &Connection, key: &str) -> DbResult<Option<Outb
 
 /// Inserts a new entry (its key known to be free) and returns it as stored.
 fn insert(conn: &Connection, new: &NewOutbox, message_ids_json: &str) -> DbResult<OutboxEntry> {
+    let attachments_json = encode_json("attachments", &new.attachments)?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO outbox (key, platform, chat_id, thread_id, reply_to, text, session_id, \
-         state, attempts, message_ids_json, created_at_ms, updated_at_ms, next_attempt_at_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?10)",
+         state, attempts, message_ids_json, created_at_ms, updated_at_ms, next_attempt_at_ms, \
+         attachments_json) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?10, ?11)",
     )?;
     stmt.execute(params![
         new.key,
@@ -57,6 +59,7 @@ fn insert(conn: &Connection, new: &NewOutbox, message_ids_json: &str) -> DbResul
         OutboxState::Pending.as_str(),
         message_ids_json,
         new.created_at_ms,
+        attachments_json,
     ])?;
     Ok(OutboxEntry {
         id: conn.last_insert_rowid(),
@@ -69,6 +72,8 @@ fn insert(conn: &Connection, new: &NewOutbox, message_ids_json: &str) -> DbResul
         state: OutboxState::Pending,
         attempts: 0,
         message_ids: new.message_ids.clone(),
+        attachments: new.attachments.clone(),
+        attachment_progress: Vec::new(),
         error: None,
         created_at_ms: new.created_at_ms,
         updated_at_ms: new.created_at_ms,
@@ -116,6 +121,23 @@ pub(crate) fn outbox_set_message_ids(
     let json = encode_message_ids(message_ids)?;
     let mut stmt = conn.prepare_cached(
         "UPDATE outbox SET message_ids_json = ?2, updated_at_ms = ?3 \
+         WHERE id = ?1 AND state <> 'delivered'",
+    )?;
+    if stmt.execute(params![id, json, at_ms])? == 0 {
+        ensure_exists(conn, id)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn outbox_set_attachment_progress(
+    conn: &Connection,
+    id: i64,
+    progress: &[AttachmentProgress],
+    at_ms: i64,
+) -> DbResult<()> {
+    let json = encode_json("attachment progress", &progress)?;
+    let mut stmt = conn.prepare_cached(
+        "UPDATE outbox SET attachment_progress_json = ?2, updated_at_ms = ?3 \
          WHERE id = ?1 AND state <> 'delivered'",
     )?;
     if stmt.execute(params![id, json, at_ms])? == 0 {
