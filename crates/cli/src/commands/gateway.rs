@@ -137,6 +137,8 @@ async fn serve(
         .streaming(config.streaming.clone())
         .display(config.display.clone())
         .output_dir(config.home.join("output"))
+        // Files the agent sends with `MEDIA:` lines may come from here.
+        .media_dir(build.media_dir.clone())
         .metrics(metrics)
         .health(health.clone())
         .restart_loop_guard(true);
