@@ -8,3 +8,10 @@
 
 pub mod document;
 pub mod image;
+mod describe;
+mod reader;
+
+pub use describe::{Describer, Subject};
+pub use reader::{
+    DEFAULT_DOCUMENT_MAX_CHARS, DEFAULT_MAX_IMAGE_EDGE, ImageInput, Reader, ReaderConfig,
+};

@@ -26,7 +26,7 @@
 //! ours. Entity offsets count UTF-16 code units.
 
 use crate::config::TelegramConfig;
-use crate::types::{Message, MessageEntity, Update, User};
+use crate::types::{Message, MessageEntity, Sticker, Update, User};
 use hermod_model::{AttachmentKind, ChatType, Content, InboundEvent, Source};
 
 /// Who the bot is and the configured rules.
@@ -48,6 +48,8 @@ pub(crate) struct MediaRef {
     pub file_name: Option<String>,
     pub mime_type: Option<String>,
     pub size: Option<u64>,
+    /// A sticker's emoji and set, for the model.
+    pub label: Option<String>,
 }
 
 /// A message to hand to the router.
@@ -193,7 +195,8 @@ fn display_name(user: &User) -> String {
 }
 
 /// The files of a message: the largest size of a photo, a document, a
-/// voice message, an audio file, a video.
+/// voice message, an audio file, a video, a sticker (its still image:
+/// the WEBP itself, or an animated sticker's thumbnail).
 fn media_of(message: &Message) -> Vec<MediaRef> {
     let mut media = Vec::new();
     if let Some(photo) = message.photo.iter().max_by_key(|p| {
@@ -209,6 +212,7 @@ fn media_of(message: &Message) -> Vec<MediaRef> {
             file_name: None,
             mime_type: Some("image/jpeg".into()),
             size: photo.file_size,
+            label: None,
         });
     }
     let files = [
@@ -226,10 +230,42 @@ fn media_of(message: &Message) -> Vec<MediaRef> {
                 file_name: file.file_name.clone(),
                 mime_type: file.mime_type.clone(),
                 size: file.file_size,
+                label: None,
             });
         }
     }
+    media.extend(message.sticker.as_ref().and_then(sticker_of));
     media
+}
+
+/// A sticker's still image, labelled `😀 from "SetName"`. An animated or
+/// video sticker without a thumbnail has nothing to look at; its label
+/// is all the model gets (through the message's note).
+fn sticker_of(sticker: &Sticker) -> Option<MediaRef> {
+    let label = match (&sticker.emoji, &sticker.set_name) {
+        (Some(emoji), Some(set)) => Some(format!("{emoji} from \"{set}\"")),
+        (Some(emoji), None) => Some(emoji.clone()),
+        (None, Some(set)) => Some(format!("from \"{set}\"")),
+        (None, None) => None,
+    };
+    let still = !(sticker.is_animated || sticker.is_video);
+    let (file_id, size, mime) = if still {
+        (&sticker.file_id, sticker.file_size, Some("image/webp".to_owned()))
+    } else {
+        let thumb = sticker.thumbnail.as_ref()?;
+        (&thumb.file_id, thumb.file_size, None)
+    };
+    Some(MediaRef {
+        kind: AttachmentKind::Sticker,
+        file_id: file_id.clone(),
+        // The sticker's own id, also for a thumbnail: descriptions are
+        // cached by it.
+        unique_id: sticker.file_unique_id.clone(),
+        file_name: None,
+        mime_type: mime,
+        size,
+        label,
+    })
 }
 
 /// `Some(None)` for a bare `/command`, `Some(Some(bot))` for

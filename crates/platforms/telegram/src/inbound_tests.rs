@@ -111,8 +111,38 @@ fn a_photo_brings_its_largest_size_and_the_caption() {
             file_name: None,
             mime_type: Some("image/jpeg".into()),
             size: Some(81000),
+            label: None,
         }]
     );
+}
+
+#[test]
+fn a_sticker_brings_its_image_emoji_and_set() {
+    let r = submitted("sticker");
+    assert_eq!(r.event.content.text(), "");
+    assert_eq!(
+        r.media,
+        vec![MediaRef {
+            kind: AttachmentKind::Sticker,
+            file_id: "CAACAgIAAxkBAAIBsticker".into(),
+            unique_id: "AgADsticker".into(),
+            file_name: None,
+            mime_type: Some("image/webp".into()),
+            size: Some(23000),
+            label: Some("👋 from \"Doggos\"".into()),
+        }]
+    );
+}
+
+#[test]
+fn an_animated_sticker_brings_its_thumbnail_under_the_stickers_id() {
+    let r = submitted("sticker_animated");
+    let sticker = &r.media[0];
+    assert_eq!(sticker.kind, AttachmentKind::Sticker);
+    assert_eq!(sticker.file_id, "AAMCAgADanimthumb", "the still thumbnail");
+    assert_eq!(sticker.unique_id, "AgADanimated", "cached by the sticker");
+    assert_eq!(sticker.mime_type, None, "the thumbnail's type is sniffed");
+    assert_eq!(sticker.label.as_deref(), Some("🎉 from \"Party\""));
 }
 
 #[test]

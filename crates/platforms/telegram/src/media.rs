@@ -50,7 +50,11 @@ pub(crate) async fn fetch(
         .download(api.file_request(&remote), &media_file(media, &remote))
         .await
     {
-        Ok(attachment) => Ok(attachment),
+        Ok(attachment) => Ok(Attachment {
+            unique_id: Some(media.unique_id.clone()).filter(|id| !id.is_empty()),
+            label: media.label.clone(),
+            ..attachment
+        }),
         Err(KitError::TooLarge { .. }) => Err(too_large()),
         Err(e @ KitError::Mismatch { .. }) => Err(Skipped(e.to_string())),
         Err(e) => Err(failed(&e)),
@@ -97,6 +101,7 @@ mod tests {
             file_name: name.map(str::to_owned),
             mime_type: None,
             size: None,
+            label: None,
         }
     }
 

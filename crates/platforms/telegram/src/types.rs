@@ -87,6 +87,7 @@ pub(crate) struct Message {
     pub voice: Option<FileInfo>,
     pub audio: Option<FileInfo>,
     pub video: Option<FileInfo>,
+    pub sticker: Option<Sticker>,
     /// Service message: a forum topic was created (replies in a topic point
     /// at it without being replies the user made).
     pub forum_topic_created: Option<serde_json::Value>,
@@ -118,6 +119,25 @@ pub(crate) struct PhotoSize {
     pub width: u32,
     #[serde(default)]
     pub height: u32,
+    pub file_size: Option<u64>,
+}
+
+/// A sticker: a WEBP image, or an animation (TGS) or video (WEBM) with a
+/// still `thumbnail`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Sticker {
+    pub file_id: String,
+    #[serde(default)]
+    pub file_unique_id: String,
+    #[serde(default)]
+    pub is_animated: bool,
+    #[serde(default)]
+    pub is_video: bool,
+    pub thumbnail: Option<PhotoSize>,
+    /// The emoji the sticker stands for.
+    pub emoji: Option<String>,
+    /// The sticker set it belongs to.
+    pub set_name: Option<String>,
     pub file_size: Option<u64>,
 }
 

@@ -5,7 +5,9 @@ use super::running::{Direct, Running};
 use super::{allow_all, within};
 use crate::FlakyStore;
 use hermod_agent::Agent;
-use hermod_core::{Adapter, AdapterContext, Gateway, GatewayConfig, StreamingConfig};
+use hermod_core::{
+    Adapter, AdapterContext, Gateway, GatewayConfig, MediaReader, StreamingConfig,
+};
 use hermod_store::{SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,6 +109,7 @@ pub struct Launch {
     streaming: StreamingConfig,
     output_dir: Option<PathBuf>,
     adapters: Vec<Arc<dyn Adapter>>,
+    media: Option<Arc<dyn MediaReader>>,
 }
 
 impl std::fmt::Debug for Launch {
@@ -131,6 +134,7 @@ impl Launch {
             },
             output_dir: None,
             adapters: Vec::new(),
+            media: None,
         }
     }
 
@@ -152,6 +156,12 @@ impl Launch {
         self
     }
 
+    /// What reads the files of messages (core's `NotesOnly` unless set).
+    pub fn media(mut self, media: Arc<dyn MediaReader>) -> Self {
+        self.media = Some(media);
+        self
+    }
+
     /// Adds an adapter besides the one under test (or, with
     /// [`Launch::build`], any adapter).
     pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
@@ -168,6 +178,9 @@ impl Launch {
             Gateway::builder(self.store, self.agent, self.config).streaming(self.streaming);
         if let Some(dir) = self.output_dir {
             builder = builder.output_dir(dir);
+        }
+        if let Some(media) = self.media {
+            builder = builder.media(media);
         }
         for adapter in self.adapters {
             builder = builder.adapter(adapter);

@@ -9,6 +9,7 @@ use super::state::{Shared, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use sha2::Digest;
 
 /// The sides of the sizes a photo is offered in, smallest first.
 const PHOTO_SIDES: [u32; 3] = [90, 320, 800];
@@ -54,6 +55,52 @@ pub(crate) fn document(s: &mut State, file_name: &str, mime_type: &str, bytes: V
         "file_unique_id": unique_id,
         "file_name": file_name,
         "mime_type": mime_type,
+        "file_size": size,
+    })
+}
+
+/// A voice message's `Voice` object: its bytes kept under `voice/` with
+/// the extension of `mime_type` (`oga` for Telegram's OGG/Opus).
+pub(crate) fn voice(s: &mut State, mime_type: &str, bytes: Vec<u8>) -> Value {
+    let extension = match mime_type {
+        "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
+        "audio/mpeg" => "mp3",
+        _ => "oga",
+    };
+    let size = bytes.len();
+    let file_id = s.store_file("voice", extension, bytes);
+    let unique_id = s.files.get(&file_id).map(|f| f.unique_id.clone());
+    json!({
+        "file_id": file_id,
+        "file_unique_id": unique_id,
+        "duration": 2,
+        "mime_type": mime_type,
+        "file_size": size,
+    })
+}
+
+/// A still sticker's `Sticker` object (a WEBP under `stickers/`).
+pub(crate) fn sticker(s: &mut State, bytes: Vec<u8>, emoji: &str, set_name: &str) -> Value {
+    let size = bytes.len();
+    // Telegram's unique id names the sticker, whoever sends it and however
+    // often: here, its bytes.
+    let digest = sha2::Sha256::digest(&bytes);
+    let unique_id: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let unique_id = format!("AgADst{unique_id}");
+    let file_id = s.store_file("stickers", "webp", bytes);
+    if let Some(file) = s.files.get_mut(&file_id) {
+        file.unique_id.clone_from(&unique_id);
+    }
+    json!({
+        "file_id": file_id,
+        "file_unique_id": unique_id,
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": false,
+        "is_video": false,
+        "emoji": emoji,
+        "set_name": set_name,
         "file_size": size,
     })
 }

@@ -28,6 +28,15 @@ enum Content<'a> {
         bytes: Vec<u8>,
         caption: Option<&'a str>,
     },
+    Voice {
+        mime_type: &'a str,
+        bytes: Vec<u8>,
+    },
+    Sticker {
+        bytes: Vec<u8>,
+        emoji: &'a str,
+        set_name: &'a str,
+    },
 }
 
 /// A Telegram user (or another bot) writing to the fake's bot. Cheap to
@@ -112,6 +121,23 @@ impl FakeUser {
             mime_type,
             bytes,
             caption,
+        };
+        self.write(Place::Private, content, None)
+    }
+
+    /// A voice message in the private chat (Telegram records OGG/Opus;
+    /// `mime_type` says what `bytes` are).
+    pub fn dm_voice(&self, mime_type: &str, bytes: Vec<u8>) -> i64 {
+        self.write(Place::Private, Content::Voice { mime_type, bytes }, None)
+    }
+
+    /// A still (WEBP) sticker of the set `set_name` in the private chat.
+    /// The same bytes are the same sticker: the same `file_unique_id`.
+    pub fn dm_sticker(&self, bytes: Vec<u8>, emoji: &str, set_name: &str) -> i64 {
+        let content = Content::Sticker {
+            bytes,
+            emoji,
+            set_name,
         };
         self.write(Place::Private, content, None)
     }
@@ -296,6 +322,18 @@ fn content_fields(s: &mut State, content: Content<'_>) -> Map<String, Value> {
             let document = files::document(s, file_name, mime_type, bytes);
             fields.insert("document".into(), document);
             caption
+        }
+        Content::Voice { mime_type, bytes } => {
+            fields.insert("voice".into(), files::voice(s, mime_type, bytes));
+            None
+        }
+        Content::Sticker {
+            bytes,
+            emoji,
+            set_name,
+        } => {
+            fields.insert("sticker".into(), files::sticker(s, bytes, emoji, set_name));
+            None
         }
     };
     if let Some(caption) = caption {

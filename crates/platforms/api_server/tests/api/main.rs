@@ -13,6 +13,7 @@ mod connections;
 mod cors;
 mod errors;
 mod health;
+mod images;
 mod interrupts;
 mod models;
 mod reasoning;

@@ -11,6 +11,7 @@ mod crash;
 mod faults;
 mod groups;
 mod media;
+mod reading;
 mod receiving;
 mod restart;
 mod results;
