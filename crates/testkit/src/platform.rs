@@ -27,7 +27,8 @@ pub use user::TestUser;
 use async_trait::async_trait;
 use hermod_core::{Adapter, AdapterContext, AdapterError, CoreError, Inbound, Messenger};
 use hermod_model::{
-    Capabilities, Edit, InboundEvent, MarkdownDialect, MessageRef, Outbound, PlatformId, Sent,
+    Attachment, Capabilities, Edit, InboundEvent, MarkdownDialect, MessageRef, Outbound,
+    PlatformId, Sent,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -48,6 +49,8 @@ pub struct SentMessage {
     /// Every later text the message was edited to, in order.
     pub edits: Vec<String>,
     pub deleted: bool,
+    /// The files it carries (the text, if any, is their caption).
+    pub attachments: Vec<Attachment>,
 }
 
 impl SentMessage {
@@ -121,6 +124,12 @@ struct State {
     pace_edits: bool,
     /// When each message may be edited next (with `pace_edits`).
     next_edit_at: HashMap<String, Instant>,
+    /// Sends with files, once accepted, hang until released (a process
+    /// that dies after the platform took an upload, before it hears back).
+    hold_after_files: bool,
+    /// Idempotency key → the message it created, for platforms whose
+    /// capabilities declare an idempotency window.
+    keys: HashMap<String, String>,
 }
 
 impl State {
@@ -181,6 +190,7 @@ impl TestPlatform {
             last_message_id: s.last_message_id,
             sent: s.sent.clone(),
             calls: s.calls.clone(),
+            keys: s.keys.clone(),
             ..State::default()
         });
         Self {
@@ -439,7 +449,28 @@ impl TestPlatform {
     }
 
     pub fn release(&self) {
-        self.update(|s| s.held = false);
+        self.update(|s| {
+            s.held = false;
+            s.hold_after_files = false;
+        });
+    }
+
+    /// Makes every send with files hang after the platform accepted it,
+    /// until [`TestPlatform::release`] (counted by
+    /// [`TestPlatform::wait_for_held`]).
+    pub fn hold_after_file_sends(&self) {
+        self.update(|s| s.hold_after_files = true);
+    }
+
+    /// Every message that carried files, in send order.
+    pub fn file_messages(&self) -> Vec<SentMessage> {
+        self.update(|s| {
+            s.sent
+                .iter()
+                .filter(|m| !m.attachments.is_empty())
+                .cloned()
+                .collect()
+        })
     }
 
     /// Waits until at least `n` calls have been held.
@@ -513,13 +544,24 @@ impl Adapter for TestPlatform {
 impl Messenger for TestPlatform {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         self.wait_if_held().await;
-        self.update(|s| {
+        let files = !message.attachments.is_empty();
+        let sent = self.update(|s| {
             s.send_attempts += 1;
             if let Some(error) = s.fail_sends.pop_front() {
                 return Err(error);
             }
             s.check_rate_limit()?;
             let capabilities = &self.inner.capabilities;
+            let key = message
+                .idempotency_key
+                .clone()
+                .filter(|_| capabilities.idempotency_window.is_some());
+            if let Some(id) = key.as_ref().and_then(|k| s.keys.get(k)) {
+                // Seen before: the message it made, and no new one.
+                return Ok(Sent {
+                    message_ids: vec![id.clone()],
+                });
+            }
             let texts = if s.split_long_texts {
                 split::split(
                     &message.text,
@@ -530,7 +572,10 @@ impl Messenger for TestPlatform {
                 vec![message.text.clone()]
             };
             for text in &texts {
-                self.check_text(text)?;
+                // Files alone need no text.
+                if !(files && text.is_empty()) {
+                    self.check_text(text)?;
+                }
             }
             let mut ids = Vec::new();
             for (i, text) in texts.into_iter().enumerate() {
@@ -555,12 +600,26 @@ impl Messenger for TestPlatform {
                     },
                     edits: Vec::new(),
                     deleted: false,
+                    attachments: if i == 0 {
+                        message.attachments.clone()
+                    } else {
+                        Vec::new()
+                    },
                 });
                 ids.push(id);
             }
+            if let (Some(key), Some(first)) = (key, ids.first()) {
+                s.keys.insert(key, first.clone());
+            }
             let message_ids = if s.omit_message_ids { Vec::new() } else { ids };
             Ok(Sent { message_ids })
-        })
+        })?;
+        if files && self.update(|s| s.hold_after_files) {
+            self.update(|s| s.held_calls += 1);
+            self.wait_until(|s| (!s.hold_after_files).then_some(()))
+                .await;
+        }
+        Ok(sent)
     }
 
     async fn edit(&self, edit: Edit) -> Result<(), AdapterError> {

@@ -82,6 +82,7 @@ async fn sends_edits_and_deletes_are_recorded_per_chat() {
             reply_to: None,
             edits: Vec::new(),
             deleted: false,
+            attachments: Vec::new(),
         }]
     );
     assert_eq!(platform.sent_in_thread("b", "t").len(), 1);

@@ -153,8 +153,9 @@ impl DirectiveFilter {
         loop {
             if let Some(newline) = self.held.find('\n') {
                 let line: String = self.held.drain(..=newline).collect();
+                let line = remove_flags(&line).0;
                 if self.mid_line || !is_directive(&line) {
-                    out.push_str(&remove_flags(&line).0);
+                    out.push_str(&line);
                 }
                 self.mid_line = false;
                 continue;
@@ -174,17 +175,21 @@ impl DirectiveFilter {
     pub fn finish(&mut self) -> String {
         let rest = std::mem::take(&mut self.held);
         let mid_line = std::mem::take(&mut self.mid_line);
+        let rest = remove_flags(&rest).0;
         if !mid_line && is_directive(&rest) {
             return String::new();
         }
-        remove_flags(&rest).0
+        rest
     }
 }
 
 /// Whether the start of a line (no newline yet) may still turn out to be
-/// a directive.
+/// a directive, once its flags (and what may be the start of one) are
+/// removed.
 fn may_become_directive(start: &str) -> bool {
-    let t = start.trim_start().trim_start_matches(QUOTES);
+    let (without_flags, ..) = remove_flags(start);
+    let keep = without_flags.len() - partial_flag_len(&without_flags);
+    let t = without_flags[..keep].trim_start().trim_start_matches(QUOTES);
     t.starts_with(MEDIA_PREFIX) || MEDIA_PREFIX.starts_with(t)
 }
 
@@ -374,6 +379,69 @@ pub fn display_name(attachment: &Attachment) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Text made of the pieces directives are made of.
+    fn texts() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("MEDIA:"),
+            Just("MED"),
+            Just("IA:"),
+            Just("\n"),
+            Just(" "),
+            Just("`"),
+            Just("\""),
+            Just("/tmp/a.png"),
+            Just("file://"),
+            Just("[[audio_as_voice]]"),
+            Just("[[as_document]]"),
+            Just("[["),
+            Just("as_"),
+            Just("]]"),
+            Just("hello"),
+            Just("é"),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+    }
+
+    fn has_directive_line(text: &str) -> bool {
+        text.split('\n').any(is_directive)
+    }
+
+    proptest! {
+        #[test]
+        fn stripping_never_leaves_a_directive_or_flag(text in texts()) {
+            let stripped = strip(&text);
+            prop_assert!(!has_directive_line(&stripped), "{stripped:?}");
+            prop_assert!(!FLAGS.iter().any(|f| stripped.contains(f)), "{stripped:?}");
+            prop_assert_eq!(strip(&stripped), stripped.clone(), "idempotent");
+        }
+
+        #[test]
+        fn streamed_text_never_shows_a_directive_or_flag(
+            text in texts(),
+            cuts in proptest::collection::vec(0usize..64, 0..8),
+        ) {
+            let mut filter = DirectiveFilter::new();
+            let mut shown = String::new();
+            let mut rest = text.as_str();
+            for cut in cuts {
+                let mut at = cut.min(rest.len());
+                while !rest.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let (head, tail) = rest.split_at(at);
+                shown.push_str(&filter.push(head));
+                prop_assert!(!has_directive_line(&shown), "{shown:?}");
+                prop_assert!(!FLAGS.iter().any(|f| shown.contains(f)), "{shown:?}");
+                rest = tail;
+            }
+            shown.push_str(&filter.push(rest));
+            shown.push_str(&filter.finish());
+            prop_assert!(!has_directive_line(&shown), "{shown:?}");
+            prop_assert!(!FLAGS.iter().any(|f| shown.contains(f)), "{shown:?}");
+        }
+    }
 
     #[test]
     fn directive_lines_and_flags_are_read_and_removed() {
