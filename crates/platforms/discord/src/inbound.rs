@@ -180,7 +180,9 @@ pub(crate) fn kind_of(attachment: &Attachment) -> AttachmentKind {
     let mime = attachment.content_type.as_deref().unwrap_or("");
     if mime.starts_with("image/") {
         AttachmentKind::Photo
-    } else if mime.starts_with("audio/ogg") && attachment.filename == "voice-message.ogg" {
+    } else if mime.starts_with("audio/")
+        && (attachment.duration_secs.is_some() || attachment.filename == "voice-message.ogg")
+    {
         AttachmentKind::Voice
     } else if mime.starts_with("audio/") {
         AttachmentKind::Audio
@@ -352,5 +354,20 @@ mod tests {
         assert_eq!(received.event.content.text(), "/help");
         assert_eq!(received.media.len(), 1);
         assert_eq!(kind_of(&received.media[0]), AttachmentKind::Photo);
+    }
+
+    #[test]
+    fn a_recording_with_a_duration_is_a_voice_message_and_other_audio_is_audio() {
+        let config = DiscordConfig::default();
+        let mut raw = guild_message(&format!("<@!{BOT}>"));
+        // As Discord sends a voice message (flag IS_VOICE_MESSAGE).
+        raw["flags"] = json!(8192);
+        raw["attachments"] = json!([
+            {"id": "8", "filename": "voice-message.ogg", "size": 9000, "url": "https://cdn.discordapp.com/attachments/1/8/voice-message.ogg", "proxy_url": "x", "content_type": "audio/ogg", "duration_secs": 3.2, "waveform": "AAAA"},
+            {"id": "9", "filename": "song.mp3", "size": 9000, "url": "https://cdn.discordapp.com/attachments/1/9/song.mp3", "proxy_url": "x", "content_type": "audio/mpeg"}
+        ]);
+        let received = submitted(convert(&message(raw), &rules(&config)));
+        let kinds: Vec<_> = received.media.iter().map(kind_of).collect();
+        assert_eq!(kinds, [AttachmentKind::Voice, AttachmentKind::Audio]);
     }
 }

@@ -99,6 +99,9 @@ pub(crate) struct Attachment {
     pub url: String,
     #[serde(default)]
     pub content_type: Option<String>,
+    /// Set on a voice message's recording (with its waveform).
+    #[serde(default)]
+    pub duration_secs: Option<serde_json::Value>,
 }
 
 /// A message (MESSAGE_CREATE's data: a message plus `guild_id` and
