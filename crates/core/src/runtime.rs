@@ -23,8 +23,9 @@ use crate::metrics::Metrics;
 use crate::resume::{self, guard};
 use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
+use crate::session::voice::VoiceOut;
 use crate::supervisor::{Platforms, paused_key, supervise};
-use hermod_agent::Agent;
+use hermod_agent::{Agent, Speaker};
 use hermod_model::PlatformId;
 use hermod_store::Store;
 use std::path::PathBuf;
@@ -48,6 +49,7 @@ pub struct GatewayBuilder {
     streaming: StreamingConfig,
     display: DisplayConfig,
     output_dir: PathBuf,
+    speech: Option<Speaker>,
     health: Health,
     metrics: Metrics,
     restart_loop_guard: bool,
@@ -119,6 +121,14 @@ impl GatewayBuilder {
     /// Where `local` deliveries are written (`HERMOD_HOME/output`).
     pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.output_dir = dir.into();
+        self
+    }
+
+    /// The speech endpoint voice replies are spoken with (`/voice`); its
+    /// audio is written to the media directory. Without it `/voice on`
+    /// says the gateway cannot speak.
+    pub fn speech(mut self, speaker: Speaker) -> Self {
+        self.speech = Some(speaker);
         self
     }
 
@@ -199,6 +209,13 @@ impl GatewayBuilder {
             streaming: self.streaming,
             display: self.display,
             output_dir: self.output_dir,
+            voice: self.speech.map(|speaker| VoiceOut {
+                speaker,
+                dir: self
+                    .media_dir
+                    .clone()
+                    .unwrap_or_else(|| std::env::temp_dir().join("hermod-media")),
+            }),
             turns: turns.clone(),
             health: self.health.clone(),
             platforms: platforms.clone(),
@@ -267,6 +284,7 @@ impl Gateway {
             streaming: StreamingConfig::default(),
             display: DisplayConfig::default(),
             output_dir: std::env::temp_dir().join("hermod-output"),
+            speech: None,
             health: Health::default(),
             metrics: Metrics::default(),
             restart_loop_guard: false,

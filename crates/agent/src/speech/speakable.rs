@@ -60,10 +60,8 @@ pub fn speakable(markdown: &str) -> String {
                 }
             }
             Event::Start(Tag::Item) => line(&mut out),
-            Event::Start(Tag::TableCell) => {
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push_str(", ");
-                }
+            Event::Start(Tag::TableCell) if !out.is_empty() && !out.ends_with('\n') => {
+                out.push_str(", ");
             }
             Event::End(
                 TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::BlockQuote(_) | TagEnd::Table,

@@ -24,6 +24,7 @@ mod title;
 mod undo;
 mod usage;
 mod version;
+mod voice;
 mod whoami;
 
 use crate::access::Tier;
@@ -145,6 +146,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &model::Model,
     &background::Background,
     &sethome::SetHome,
+    &voice::Voice,
     &stop::Stop,
     &queue::Queue,
     &steer::Steer,

@@ -6,6 +6,7 @@ use crate::delivery::{self, Consumer, Outcome, Remaining, deliver_entry};
 use crate::error::CoreError;
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::session::reset::ResetReason;
+use crate::session::voice;
 use crate::session::worker::WorkerDeps;
 use hermod_agent::TurnOutcome;
 use hermod_model::{Attachment, ChatTarget, InboundEvent, MessageRef, Outbound, SessionId};
@@ -101,6 +102,17 @@ pub(crate) async fn finish_reply(
         notes if notes.is_empty() => text,
         notes if text.is_empty() => notes,
         notes => format!("{text}\n\n{notes}"),
+    };
+    // A spoken version of a visible reply, when the chat asked (`/voice`).
+    let text = if text.trim().is_empty() {
+        text
+    } else {
+        let spoken = voice::speak_reply(deps, event, &outcome.text).await;
+        attachments.extend(spoken.attachment);
+        match spoken.note {
+            Some(note) => format!("{text}\n\n{note}"),
+            None => text,
+        }
     };
     let text = match mode {
         ReplyMode::Notify { prefix } => format!("{prefix}\n\n{text}"),

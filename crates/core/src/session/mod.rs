@@ -7,6 +7,7 @@ mod reaction;
 mod reset;
 mod resolve;
 mod turn;
+pub(crate) mod voice;
 mod worker;
 
 pub(crate) use answer::reply;

@@ -103,6 +103,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) display: crate::delivery::DisplayConfig,
     /// Where `local` deliveries are written.
     pub(crate) output_dir: std::path::PathBuf,
+    /// The speech endpoint for voice replies (`/voice`), when configured.
+    pub(crate) voice: Option<crate::session::voice::VoiceOut>,
     /// Cancelled when running turns must stop (the drain deadline passed).
     pub(crate) turns: CancellationToken,
     /// Every component's state, for `/health`.
