@@ -43,6 +43,17 @@ pub fn run() -> anyhow::Result<()> {
             "  voice:      not transcribed (stt.enabled: false)"
         ));
     }
+    let tts = &config.tts;
+    if tts.enabled {
+        out(format_args!(
+            "  replies:    spoken on /voice by {} ({}) at {} (key: {})",
+            tts.model, tts.voice, tts.base_url, tts.key_source
+        ));
+    } else {
+        out(format_args!(
+            "  replies:    text only (no speech endpoint: set tts.base_url or VOICE_TOOLS_OPENAI_KEY)"
+        ));
+    }
     out(format_args!(
         "  database:   {}",
         config.database_path().display()

@@ -146,6 +146,18 @@ async fn serve(
         info!(platform = a.name, adapter = %a.built.description, "adapter built");
         builder = builder.adapter(Arc::clone(&a.built.adapter));
     }
+    if let Some(speech) = config.tts.speaker_config() {
+        let speaker = hermod_agent::Speaker::new(speech)
+            .map_err(|e| anyhow::anyhow!("cannot set up the speech client: {e}"))?;
+        info!(
+            base_url = %config.tts.base_url,
+            model = %config.tts.model,
+            voice = %config.tts.voice,
+            "voice replies available (/voice)"
+        );
+        // Its voice notes are written to the media directory set above.
+        builder = builder.speech(speaker);
+    }
     let gateway = builder.build().map_err(config::ConfigError)?;
 
     let signalled = Arc::new(OnceLock::new());

@@ -235,7 +235,6 @@ const INSTEAD: &[(&str, &str)] = &[
         "hermod sends the stored conversation as it is; it does not compress context yet",
     ),
     ("auxiliary", "hermod uses one model for everything"),
-    ("tts", "hermod does not speak replies yet"),
     (
         "stt.provider",
         "hermod transcribes through one OpenAI-compatible endpoint: stt.base_url",
@@ -412,6 +411,7 @@ const OWN_SECTIONS: &[&str] = &[
     "display",
     "platforms",
     "stt",
+    "tts",
 ];
 
 /// Moves and takes out the Hermes keys of `tree`. `platforms` names the
@@ -463,6 +463,12 @@ pub fn translate(
             ));
         }
     }
+
+    // `tts: false`; Hermes' provider and its per-provider blocks.
+    if let Some(flag) = root.get("tts").and_then(bare_switch) {
+        root.insert("tts".into(), section([("enabled", Value::Bool(flag))]));
+    }
+    translate_tts(root, &mut out);
 
     // Top-level `<platform>:` blocks and `gateway.platforms.<name>` blocks
     // are Hermes' other places for `platforms.<name>`.
@@ -574,6 +580,74 @@ pub fn translate(
         put_missing(root, &["streaming", "platforms", &name, "enabled"], flag);
     }
     out
+}
+
+/// Hermes' `tts.provider` and per-provider blocks (`tts.openai.voice`,
+/// `tts.edge.voice`, ...). OpenAI's settings are hermod's own (`tts.model`,
+/// `tts.voice`, ...); another provider is not one hermod speaks through,
+/// so voice replies are off unless hermod's own `tts.enabled` is set.
+fn translate_tts(root: &mut Map<String, Value>, out: &mut Translation) {
+    const OWN: &[&str] = &[
+        "enabled",
+        "base_url",
+        "api_key",
+        "model",
+        "voice",
+        "speed",
+        "instructions",
+        "timeout_secs",
+    ];
+    let provider = take(root, &["tts", "provider"])
+        .and_then(|v| v.as_str().map(|p| p.trim().to_ascii_lowercase()))
+        .filter(|p| !p.is_empty());
+    let Some(Value::Object(tts)) = root.get_mut("tts") else {
+        return;
+    };
+    let blocks: Vec<String> = tts
+        .iter()
+        .filter(|(key, value)| value.is_object() && !OWN.contains(&key.as_str()))
+        .map(|(key, _)| key.clone())
+        .collect();
+    for name in blocks {
+        let Some(Value::Object(block)) = tts.remove(&name) else {
+            continue;
+        };
+        if name != "openai" {
+            out.notices.push((
+                format!("tts.{name}"),
+                "hermod speaks through an OpenAI-compatible endpoint (tts.base_url); \
+                 this provider's settings are not used"
+                    .to_owned(),
+            ));
+            continue;
+        }
+        for (key, value) in block {
+            if is_unset(&value) {
+                continue;
+            }
+            if OWN.contains(&key.as_str()) && key != "enabled" {
+                tts.entry(key).or_insert(value);
+            } else {
+                out.notices.push((
+                    format!("tts.openai.{key}"),
+                    "not used; hermod has tts.model, tts.voice, tts.speed, tts.instructions, \
+                     tts.base_url and tts.api_key"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    if let Some(provider) = provider
+        && !matches!(provider.as_str(), "openai" | "custom")
+    {
+        out.notices.push((
+            format!("tts.provider: {provider}"),
+            "hermod speaks replies through an OpenAI-compatible /audio/speech endpoint \
+             (tts.base_url), not this provider; voice replies are off unless tts.enabled is true"
+                .to_owned(),
+        ));
+        tts.entry("enabled").or_insert(Value::Bool(false));
+    }
 }
 
 /// Records the keys of a Hermes platform block as Hermes settings.

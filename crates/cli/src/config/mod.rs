@@ -11,6 +11,7 @@
 
 mod hermes;
 pub mod provider;
+pub mod tts;
 mod unused;
 mod yaml;
 
@@ -76,6 +77,7 @@ pub struct FileConfig {
     pub display: DisplayConfig,
     pub platforms: PlatformsConfig,
     pub stt: SttSection,
+    pub tts: tts::TtsSection,
 }
 
 /// The `model:` section: which model, at which provider.
@@ -218,6 +220,7 @@ pub struct Config {
     pub display: DisplayConfig,
     pub platforms: PlatformsConfig,
     pub stt: Stt,
+    pub tts: tts::Tts,
     /// Recognised settings that are not used, to tell the user once.
     pub notices: Vec<Notice>,
 }
@@ -292,6 +295,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         display,
         mut platforms,
         stt,
+        tts,
     } = file;
     let default = env
         .get("HERMOD_MODEL")
@@ -318,6 +322,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         provider: resolved,
     };
     let stt = Stt::resolve(stt, &model);
+    let tts = tts::Tts::resolve(tts, &model, &env);
     if let Err(e) = gateway.apply_env(&env, &hermod_platforms::platform_names()) {
         problems.push(format!("environment: {e}"));
     }
@@ -338,6 +343,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         display,
         platforms,
         stt,
+        tts,
         notices,
     };
     problems.extend(validate(&config));
@@ -404,6 +410,7 @@ fn validate(config: &Config) -> Vec<String> {
     problems.extend(config.gateway.validate().err());
     problems.extend(config.streaming.validate().err());
     problems.extend(config.platforms.validate());
+    problems.extend(config.tts.validate());
     problems
 }
 

@@ -36,10 +36,6 @@ const SPECIFIC: &[(&str, &str)] = &[
         "MISTRAL_API_KEY",
         "Hermes uses it to transcribe voice messages, which hermod does not do yet",
     ),
-    (
-        "VOICE_TOOLS_OPENAI_KEY",
-        "hermod does not transcribe or speak voice messages yet",
-    ),
 ];
 
 /// Prefixes of variables for Hermes' tools, which hermod does not have.
