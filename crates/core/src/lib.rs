@@ -40,7 +40,7 @@ pub use config::{
 pub use delivery::{
     Deliveries, DeliveryReceipt, DirectiveFilter, DisplayConfig, DisplayOverride, MediaRoots,
     Refusal, ReplyMedia, StreamingConfig, StreamingOverride, ToolProgress, Transport,
-    strip_directives,
+    attachment_name, strip_directives,
 };
 pub use error::CoreError;
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};

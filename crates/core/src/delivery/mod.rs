@@ -10,7 +10,10 @@ mod settings;
 mod targets;
 
 pub(crate) use consumer::{Consumer, Remaining};
-pub use media::{DirectiveFilter, MediaRoots, Refusal, ReplyMedia, strip as strip_directives};
+pub use media::{
+    DirectiveFilter, MediaRoots, Refusal, ReplyMedia, display_name as attachment_name,
+    strip as strip_directives,
+};
 pub(crate) use outbox::{Outcome, deliver_entry, run_sweeper, submit_when_room};
 pub(crate) use settings::plan;
 pub use settings::{

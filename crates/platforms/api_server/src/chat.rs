@@ -197,16 +197,23 @@ fn with_session_headers(mut response: Response, session: &SessionId) -> Response
 /// Waits for the end of the turn and answers one `chat.completion`. An
 /// answer the model did not finish is an error, not a completion.
 async fn plain_response(mut turn: TurnStream, meta: &CompletionMeta) -> Result<Response, ApiError> {
+    let mut files = None;
     loop {
         match turn.next().await {
+            Some(TurnEvent::Files(media)) => files = Some(media),
             Some(TurnEvent::Agent(AgentEvent::Final(outcome))) => {
                 if outcome.finish_reason == FinishReason::Incomplete {
                     debug!("the model's answer was cut off; answering an error");
                     return Err(ApiError::incomplete());
                 }
+                // `MEDIA:` lines never reach the client: their files do.
+                let text = match &files {
+                    Some(media) => crate::files::with_files(&media.text, media),
+                    None => hermod_core::strip_directives(&outcome.text),
+                };
                 let body = completion(
                     meta,
-                    &outcome.text,
+                    &text,
                     outcome.finish_reason.as_openai(),
                     outcome.usage,
                 );

@@ -6,6 +6,7 @@ mod chat;
 mod config;
 mod cors;
 mod error;
+mod files;
 mod inbound;
 mod key;
 mod listener;

@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use hermod_agent::{AgentEvent, FinishReason, TurnOutcome};
-use hermod_core::{CoreError, TurnEvent, TurnStream};
+use hermod_core::{CoreError, DirectiveFilter, ReplyMedia, TurnEvent, TurnStream};
 use hermod_model::text::ThinkFilter;
 use serde_json::json;
 use std::collections::VecDeque;
@@ -102,6 +102,8 @@ pub(crate) async fn stream_response(
         pending: VecDeque::from([opening_frame(&meta)]),
         turn,
         think: meta.think_filter(),
+        directives: DirectiveFilter::new(),
+        files: None,
         meta,
         first: Some(first),
         done: false,
@@ -124,6 +126,11 @@ struct Frames {
     meta: CompletionMeta,
     /// Takes hidden reasoning out of the text as it streams.
     think: ThinkFilter,
+    /// Takes `MEDIA:` lines out of the visible text; their files follow
+    /// at the end.
+    directives: DirectiveFilter,
+    /// The reply's files, when it names any.
+    files: Option<ReplyMedia>,
     pending: VecDeque<String>,
     first: Option<TurnEvent>,
     done: bool,
@@ -153,6 +160,7 @@ impl Frames {
     /// reasoning as `reasoning_content` (or nothing).
     fn content(&mut self, text: &str) {
         let visible = self.think.push(text);
+        let visible = self.directives.push(&visible);
         self.released(&visible);
     }
 
@@ -173,6 +181,7 @@ impl Frames {
             Some(TurnEvent::Agent(AgentEvent::SegmentBreak)) => {
                 self.content(hermod_agent::SEGMENT_SEPARATOR)
             }
+            Some(TurnEvent::Files(media)) => self.files = Some(media),
             Some(TurnEvent::Agent(AgentEvent::Final(outcome))) => self.finish(&outcome),
             Some(TurnEvent::Agent(AgentEvent::Failed(e))) => self.fail(&CoreError::Agent(e).into()),
             Some(TurnEvent::Failed(CoreError::Interrupted)) => {
@@ -202,6 +211,15 @@ impl Frames {
 
     fn finish_with(&mut self, finish_reason: &str, usage: hermod_model::Usage) {
         let rest = self.think.finish();
+        let mut rest = self.directives.push(&rest);
+        rest.push_str(&self.directives.finish());
+        if let Some(media) = self.files.take() {
+            let appendix = crate::files::appendix(&media);
+            if !appendix.is_empty() {
+                rest.push_str("\n\n");
+                rest.push_str(&appendix);
+            }
+        }
         self.released(&rest);
         self.pending
             .push_back(finish_frame(&self.meta, finish_reason, usage));

@@ -72,7 +72,9 @@ impl TestHome {
 
     /// A gateway on this home's store answered by `agent`; see [`Launch`].
     pub fn gateway(&self, agent: impl Agent + 'static) -> Launch {
-        Launch::new(self.store.clone(), Arc::new(agent)).output_dir(self.output_dir())
+        Launch::new(self.store.clone(), Arc::new(agent))
+            .output_dir(self.output_dir())
+            .media_dir(self.media_dir())
     }
 
     /// Waits until every inbox row is handled and nothing waits in the
@@ -108,6 +110,8 @@ pub struct Launch {
     config: GatewayConfig,
     streaming: StreamingConfig,
     output_dir: Option<PathBuf>,
+    /// Where files the agent sends with `MEDIA:` lines may come from.
+    media_dir: Option<PathBuf>,
     adapters: Vec<Arc<dyn Adapter>>,
     media: Option<Arc<dyn MediaReader>>,
 }
@@ -133,6 +137,7 @@ impl Launch {
                 ..StreamingConfig::default()
             },
             output_dir: None,
+            media_dir: None,
             adapters: Vec::new(),
             media: None,
         }
@@ -153,6 +158,12 @@ impl Launch {
     /// Where `local` deliveries are written.
     pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.output_dir = Some(dir.into());
+        self
+    }
+
+    /// The media directory: the agent may send files under it.
+    pub fn media_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.media_dir = Some(dir.into());
         self
     }
 
@@ -178,6 +189,9 @@ impl Launch {
             Gateway::builder(self.store, self.agent, self.config).streaming(self.streaming);
         if let Some(dir) = self.output_dir {
             builder = builder.output_dir(dir);
+        }
+        if let Some(dir) = self.media_dir {
+            builder = builder.media_dir(dir);
         }
         if let Some(media) = self.media {
             builder = builder.media(media);

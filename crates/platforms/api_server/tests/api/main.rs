@@ -12,6 +12,7 @@ mod chat;
 mod connections;
 mod cors;
 mod errors;
+mod files;
 mod health;
 mod images;
 mod interrupts;

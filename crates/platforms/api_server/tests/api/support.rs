@@ -25,6 +25,8 @@ pub struct Setup {
     /// Whether the API server gets the store (as the registry gives it).
     pub store_for_api: bool,
     pub health: Health,
+    /// The gateway's media directory: replies may send files from it.
+    pub media_dir: Option<std::path::PathBuf>,
 }
 
 impl Setup {
@@ -58,6 +60,7 @@ impl Setup {
             },
             store_for_api: true,
             health: Health::default(),
+            media_dir: None,
         }
     }
 
@@ -88,11 +91,13 @@ impl Server {
             api = api.with_store(store.clone());
         }
         let addr = api.local_addr();
-        let gateway = Gateway::builder(store.clone(), setup.agent, GatewayConfig::default())
+        let mut builder = Gateway::builder(store.clone(), setup.agent, GatewayConfig::default())
             .adapter(Arc::new(api))
-            .health(setup.health)
-            .build()
-            .unwrap();
+            .health(setup.health);
+        if let Some(dir) = setup.media_dir {
+            builder = builder.media_dir(dir);
+        }
+        let gateway = builder.build().unwrap();
         let shutdown = CancellationToken::new();
         let done = tokio::spawn(gateway.run(shutdown.clone()));
         hermod_http::install_crypto_provider();

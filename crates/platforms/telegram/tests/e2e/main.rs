@@ -15,5 +15,6 @@ mod reading;
 mod receiving;
 mod restart;
 mod results;
+mod sending;
 mod support;
 mod webhook;
