@@ -92,7 +92,11 @@ async fn a_reply_sends_its_files_and_never_shows_the_directives() {
         )
     })
     .await;
-    chat.platform.user("alice").dm("chart please").await.unwrap();
+    chat.platform
+        .user("alice")
+        .dm("chart please")
+        .await
+        .unwrap();
     let messages = chat
         .platform
         .wait_for("alice", |m| m.iter().any(|m| !m.attachments.is_empty()))
@@ -100,14 +104,21 @@ async fn a_reply_sends_its_files_and_never_shows_the_directives() {
     let files = chat.platform.file_messages();
     assert_eq!(files.len(), 1, "{messages:?}");
     let file = &files[0].attachments[0];
-    assert_eq!(file.kind, AttachmentKind::Document, "[[as_document]] asks for a document");
+    assert_eq!(
+        file.kind,
+        AttachmentKind::Document,
+        "[[as_document]] asks for a document"
+    );
     assert_eq!(file.file_name.as_deref(), Some("chart.png"));
     assert_eq!(file.mime_type.as_deref(), Some("image/png"));
     assert!(files[0].text.is_empty(), "no caption after a preview");
     let texts = every_text(&messages);
     assert!(texts.len() > 2, "the reply streamed: {texts:?}");
     for text in &texts {
-        assert!(!text.contains("MEDIA") && !text.contains("[["), "shown: {text:?}");
+        assert!(
+            !text.contains("MEDIA") && !text.contains("[["),
+            "shown: {text:?}"
+        );
     }
     let reply = messages.iter().find(|m| m.attachments.is_empty()).unwrap();
     assert_eq!(
@@ -138,7 +149,9 @@ async fn a_file_outside_the_allowed_directories_is_refused_with_a_note() {
     chat.platform.user("alice").dm("leak it").await.unwrap();
     let reply = chat
         .platform
-        .wait_for_text("alice", |t| t.contains("couldn't attach") && !t.ends_with('▉'))
+        .wait_for_text("alice", |t| {
+            t.contains("couldn't attach") && !t.ends_with('▉')
+        })
         .await;
     assert!(chat.platform.file_messages().is_empty());
     let text = reply.current_text();
@@ -190,10 +203,13 @@ fn crash_mid_upload(caps: Capabilities) -> (TestPlatform, Vec<AttachmentProgress
         let store = SqliteStore::open(&db).unwrap();
         let pending = store.outbox_pending(0, 0).await.unwrap();
         assert_eq!(pending.len(), 1);
-        assert!(matches!(
-            pending[0].attachment_progress.as_slice(),
-            [AttachmentProgress::Sending { .. }]
-        ), "written ahead of the upload");
+        assert!(
+            matches!(
+                pending[0].attachment_progress.as_slice(),
+                [AttachmentProgress::Sending { .. }]
+            ),
+            "written ahead of the upload"
+        );
         pending[0].key.clone()
     });
     assert_eq!(platform.file_messages().len(), 1, "the platform took it");
@@ -232,7 +248,9 @@ fn a_crash_mid_upload_never_sends_a_file_twice_and_says_it_may_be_missing() {
         .collect();
     assert_eq!(notices.len(), 1, "{:?}", platform.sent("alice"));
     assert!(
-        notices[0].text.starts_with("📎 report.pdf may not have arrived: the gateway restarted"),
+        notices[0]
+            .text
+            .starts_with("📎 report.pdf may not have arrived: the gateway restarted"),
         "{}",
         notices[0].text
     );

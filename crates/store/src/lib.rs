@@ -15,9 +15,9 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use types::{
-    AppendMessages, ApprovedUser, AttachmentProgress, InboxEntry, InboxState, InboxTurn, ListSessions, NewMessage,
-    NewOutbox, NewSession, OutboxEntry, OutboxState, PendingPairing, SearchHit, SessionRecord,
-    StoredMessage,
+    AppendMessages, ApprovedUser, AttachmentProgress, InboxEntry, InboxState, InboxTurn,
+    ListSessions, NewMessage, NewOutbox, NewSession, OutboxEntry, OutboxState, PendingPairing,
+    SearchHit, SessionRecord, StoredMessage,
 };
 
 use async_trait::async_trait;

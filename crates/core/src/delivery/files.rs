@@ -53,7 +53,7 @@ pub(crate) fn captioned(entry: &OutboxEntry, caps: &Capabilities) -> bool {
 
 /// The idempotency key of file `index` of `entry`: the same on every
 /// redelivery, unique per entry and file, 21 ASCII characters (platforms
-/// cap such keys; Discord at 25).
+/// cap such keys, at 25 the shortest known).
 pub(crate) fn idempotency_key(entry: &OutboxEntry, index: usize) -> String {
     let digest = Sha256::digest(format!("{}\n{index}", entry.key).as_bytes());
     let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();

@@ -189,7 +189,9 @@ impl DirectiveFilter {
 fn may_become_directive(start: &str) -> bool {
     let (without_flags, ..) = remove_flags(start);
     let keep = without_flags.len() - partial_flag_len(&without_flags);
-    let t = without_flags[..keep].trim_start().trim_start_matches(QUOTES);
+    let t = without_flags[..keep]
+        .trim_start()
+        .trim_start_matches(QUOTES);
     t.starts_with(MEDIA_PREFIX) || MEDIA_PREFIX.starts_with(t)
 }
 

@@ -41,8 +41,8 @@ pub use messages::{
 };
 pub use outbox::{
     append_reply_appends_once, append_reply_to_unknown_session_writes_nothing,
-    outbox_attachments_keep_their_progress, outbox_pending_order_and_limit, outbox_put_and_get_round_trip, outbox_put_is_idempotent,
-    outbox_state_transitions,
+    outbox_attachments_keep_their_progress, outbox_pending_order_and_limit,
+    outbox_put_and_get_round_trip, outbox_put_is_idempotent, outbox_state_transitions,
 };
 pub use pairing::{
     approve_clears_pending_requests, approved_users_order_and_revoke,

@@ -78,7 +78,11 @@ async fn a_streamed_reply_returns_its_files_at_the_end() {
         .await
         .iter()
         .filter_map(|p| serde_json::from_str::<Value>(p).ok())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     check(&content, dir.path());
     s.stop().await;

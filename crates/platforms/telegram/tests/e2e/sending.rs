@@ -44,9 +44,9 @@ async fn a_reply_sends_its_photo_and_voice_note_natively() {
     let messages = within("the text and both files", async {
         loop {
             let messages = world.fake.bot_messages(3101);
-            let text_done = messages
-                .iter()
-                .any(|m| m.current_text() == "Here is the chart, and a note to listen to.\nThat is all.");
+            let text_done = messages.iter().any(|m| {
+                m.current_text() == "Here is the chart, and a note to listen to.\nThat is all."
+            });
             if messages.len() >= 3 && text_done {
                 return messages;
             }
