@@ -73,7 +73,12 @@ fn dependencies_point_one_way() {
         // What the model is given of a message's files; it names no platform.
         (
             "hermod-media",
-            &["hermod-core", "hermod-model", "hermod-store", "hermod-agent"][..],
+            &[
+                "hermod-core",
+                "hermod-model",
+                "hermod-store",
+                "hermod-agent",
+            ][..],
         ),
         // What every adapter shares; it names no platform.
         (

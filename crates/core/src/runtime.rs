@@ -163,6 +163,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// What reads a message's files for the model; [`NotesOnly`] (a line
+    /// per file) unless set.
+    pub fn media(mut self, media: Arc<dyn MediaReader>) -> Self {
+        self.media = media;
+        self
+    }
+
     /// The gateway's media directory (`HERMOD_HOME/media`): the agent may
     /// send files under it with `MEDIA:` lines, besides those under
     /// `gateway.media_delivery_allow_dirs`, and a relative `MEDIA:` path is
@@ -173,13 +180,6 @@ impl GatewayBuilder {
     }
 
     /// Builds the gateway. Fails when the configuration is invalid (call
-    /// What reads a message's files for the model; [`NotesOnly`] (a line
-    /// per file) unless set.
-    pub fn media(mut self, media: Arc<dyn MediaReader>) -> Self {
-        self.media = media;
-        self
-    }
-
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
         self.config.validate()?;

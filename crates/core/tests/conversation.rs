@@ -621,7 +621,8 @@ async fn a_photo_burst_becomes_one_message() {
     chat.stats.wait_started(1).await;
     for (caption, file) in [("beach", "a.jpg"), ("", "b.jpg"), ("beach", "a.jpg")] {
         let mut event = alice.dm_event(caption);
-        event.attachments = vec![Attachment::new(AttachmentKind::Photo, file).with_mime("image/jpeg")];
+        event.attachments =
+            vec![Attachment::new(AttachmentKind::Photo, file).with_mime("image/jpeg")];
         alice.send(event).await.unwrap();
     }
     chat.platform.wait_for_messages("alice", 3).await;

@@ -130,8 +130,10 @@ async fn a_strangers_message_is_recorded_without_its_content() {
     let secret = "my bank password is hunter2";
     for (user, key) in [(&stranger, "s:1"), (&friend, "f:1")] {
         let mut event = user.group_event("group-1", secret);
-        event.attachments.push(Attachment::new(AttachmentKind::Document, "/home/u/.hermod/media/secret.pdf")
-                .with_mime("application/pdf"));
+        event.attachments.push(
+            Attachment::new(AttachmentKind::Document, "/home/u/.hermod/media/secret.pdf")
+                .with_mime("application/pdf"),
+        );
         assert_eq!(
             inbound.submit_once(event.clone(), key).await.unwrap(),
             Submitted::Accepted

@@ -6,9 +6,9 @@
 //! their text up to a cap ([`document`]); voice and audio become their
 //! transcripts; anything else is named with its type, size and path.
 
+mod describe;
 pub mod document;
 pub mod image;
-mod describe;
 mod reader;
 
 pub use describe::{Describer, Subject};

@@ -222,7 +222,10 @@ impl Reader {
                 format!("I couldn't hear any words in your {what}."),
             ),
             Ok(transcript) => {
-                info!(chars = transcript.text.chars().count(), "{what} transcribed");
+                info!(
+                    chars = transcript.text.chars().count(),
+                    "{what} transcribed"
+                );
                 let notice = self
                     .config
                     .echo_transcripts
@@ -378,7 +381,10 @@ impl Reader {
             Err(DocumentError::Unreadable(reason)) => {
                 warn!(path = %path.display(), %reason, "a document could not be read");
                 Read::failed(
-                    format!("{} (its text could not be read: {reason})", described_file(attachment, path).await),
+                    format!(
+                        "{} (its text could not be read: {reason})",
+                        described_file(attachment, path).await
+                    ),
                     format!("I couldn't read {name}: {reason}."),
                 )
             }
@@ -419,12 +425,10 @@ fn local_path(attachment: &Attachment) -> Option<PathBuf> {
 }
 
 fn is_image(attachment: &Attachment) -> bool {
-    attachment.mime_type.as_deref().is_some_and(|m| {
-        matches!(
-            m,
-            "image/jpeg" | "image/png" | "image/webp" | "image/gif"
-        )
-    })
+    attachment
+        .mime_type
+        .as_deref()
+        .is_some_and(|m| matches!(m, "image/jpeg" | "image/png" | "image/webp" | "image/gif"))
 }
 
 /// The sender's name for the file, or the local one.
@@ -490,12 +494,17 @@ fn speech_failure(e: &AgentError) -> String {
         AgentError::RateLimited { .. } => {
             "the speech-to-text service is rate limiting requests".to_owned()
         }
-        AgentError::Transient(_) => "the speech-to-text service is unreachable or failing".to_owned(),
+        AgentError::Transient(_) => {
+            "the speech-to-text service is unreachable or failing".to_owned()
+        }
         AgentError::Auth { .. } => {
             "the speech-to-text service refused the gateway's key (stt.api_key)".to_owned()
         }
         // Too long, empty, unreadable: said in words already.
-        AgentError::Rejected { status: 413 | 0, message } => message.clone(),
+        AgentError::Rejected {
+            status: 413 | 0,
+            message,
+        } => message.clone(),
         AgentError::Rejected { status, .. } => {
             format!("the speech-to-text service refused the recording (HTTP {status})")
         }

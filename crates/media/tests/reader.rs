@@ -131,7 +131,10 @@ async fn a_failed_transcription_tells_the_user_and_keeps_the_audio() {
     assert_eq!(read.notices.len(), 1);
     let notice = &read.notices[0];
     assert!(notice.contains("couldn't transcribe"), "{notice}");
-    assert!(notice.contains("stt.api_key"), "says what to check: {notice}");
+    assert!(
+        notice.contains("stt.api_key"),
+        "says what to check: {notice}"
+    );
     assert!(audio.exists(), "the recording is kept");
 }
 
@@ -141,7 +144,11 @@ async fn a_failed_transcription_beside_typed_text_still_gets_an_answer() {
     let speech = FakeSpeech::start().await;
     speech.push(SpeechReply::ServerError);
     let reader = Reader::new(ReaderConfig::default()).with_transcriber(transcriber(&speech));
-    let read = read(&reader, &event("see the recording", vec![voice(&ogg(dir.path()))])).await;
+    let read = read(
+        &reader,
+        &event("see the recording", vec![voice(&ogg(dir.path()))]),
+    )
+    .await;
     assert!(!read.unanswerable);
     assert_eq!(read.notices.len(), 1);
     assert!(read.content.text().starts_with("see the recording"));
@@ -153,7 +160,11 @@ async fn without_speech_to_text_a_voice_message_is_answered_with_why() {
     let reader = Reader::new(ReaderConfig::default());
     let read = read(&reader, &event("", vec![voice(&ogg(dir.path()))])).await;
     assert!(read.unanswerable);
-    assert!(read.notices[0].contains("stt.enabled"), "{:?}", read.notices);
+    assert!(
+        read.notices[0].contains("stt.enabled"),
+        "{:?}",
+        read.notices
+    );
 }
 
 #[tokio::test]
@@ -171,7 +182,10 @@ async fn a_large_photo_reaches_a_vision_model_scaled_as_an_image_part() {
     assert!(images[0].starts_with("data:image/"), "a data URL");
     let text = read.content.text();
     assert!(text.starts_with("what is this?"), "{text}");
-    assert!(text.contains("1568×523"), "the scaled size is named: {text}");
+    assert!(
+        text.contains("1568×523"),
+        "the scaled size is named: {text}"
+    );
 }
 
 #[tokio::test]
@@ -196,14 +210,19 @@ async fn a_model_that_cannot_see_gets_a_description_made_once() {
     for read in [&first, &second] {
         assert!(image_parts(&read.content).is_empty(), "no image part");
         assert!(
-            read.content.text().contains("A grey cat asleep on a red sofa."),
+            read.content
+                .text()
+                .contains("A grey cat asleep on a red sofa."),
             "{:?}",
             read.content
         );
     }
     let requests = llm.requests();
     assert_eq!(requests.len(), 1, "the second read used the cache");
-    let parts = requests[0].messages()[0]["content"].as_array().unwrap().clone();
+    let parts = requests[0].messages()[0]["content"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(parts[1]["type"], "image_url");
     assert!(
         parts[1]["image_url"]["url"]
@@ -234,8 +253,8 @@ async fn a_sticker_is_described_once_by_its_id() {
     let llm = FakeLlm::start().await;
     llm.set_default(Reply::text("A cartoon dog waving happily."));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let reader = Reader::new(ReaderConfig::default())
-        .with_describer(describer(&llm, Arc::clone(&store)));
+    let reader =
+        Reader::new(ReaderConfig::default()).with_describer(describer(&llm, Arc::clone(&store)));
     let sticker = |name: &str| {
         let path = png(dir.path(), name, 32, 32);
         Attachment {
@@ -262,7 +281,11 @@ async fn a_sticker_is_described_once_by_its_id() {
 async fn a_text_document_is_inlined_with_its_name_and_the_cut_stated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.md");
-    std::fs::write(&path, "# Notes\n".to_owned() + &"line of text\n".repeat(100)).unwrap();
+    std::fs::write(
+        &path,
+        "# Notes\n".to_owned() + &"line of text\n".repeat(100),
+    )
+    .unwrap();
     let reader = Reader::new(ReaderConfig {
         document_max_chars: 200,
         ..ReaderConfig::default()

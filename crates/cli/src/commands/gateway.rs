@@ -3,6 +3,7 @@
 
 mod control;
 mod files;
+mod media;
 mod notify;
 mod pidfile;
 mod readiness;
@@ -141,6 +142,7 @@ async fn serve(
         .media_dir(build.media_dir.clone())
         .metrics(metrics)
         .health(health.clone())
+        .media(Arc::new(media::reader(&config, store.clone())?))
         .restart_loop_guard(true);
     for a in &adapters {
         info!(platform = a.name, adapter = %a.built.description, "adapter built");

@@ -110,6 +110,8 @@ const MOVES: &[(&str, &str)] = &[
     ("display.busy_input_mode", "gateway.busy_input_mode"),
     ("model.model", "model.default"),
     ("model.api_key_env", "model.key_env"),
+    ("stt_echo_transcripts", "stt.echo_transcripts"),
+    ("gateway.stt_echo_transcripts", "stt.echo_transcripts"),
 ];
 
 /// Per-platform keys Hermes keeps in the platform's block (or its
@@ -234,14 +236,18 @@ const INSTEAD: &[(&str, &str)] = &[
         "compression",
         "hermod sends the stored conversation as it is; it does not compress context yet",
     ),
-    ("auxiliary", "hermod uses one model for everything"),
+    (
+        "auxiliary.compression",
+        "hermod does not compress context yet",
+    ),
+    ("auxiliary.web_extract", "hermod has no web tools yet"),
+    (
+        "auxiliary.vision.provider",
+        "hermod reaches the vision model through auxiliary.vision.base_url (the model's endpoint when unset)",
+    ),
     (
         "stt.provider",
         "hermod transcribes through one OpenAI-compatible endpoint: stt.base_url",
-    ),
-    (
-        "stt_echo_transcripts",
-        "hermod does not echo transcripts to the chat yet",
     ),
     ("voice", "hermod has no voice mode"),
     ("browser", "hermod has no browser tool"),
@@ -412,6 +418,8 @@ const OWN_SECTIONS: &[&str] = &[
     "platforms",
     "stt",
     "tts",
+    "media",
+    "auxiliary",
 ];
 
 /// Moves and takes out the Hermes keys of `tree`. `platforms` names the

@@ -10,6 +10,7 @@
 //! lives beside the component it configures; this module only composes them.
 
 mod hermes;
+pub mod media;
 pub mod provider;
 pub mod tts;
 mod unused;
@@ -78,6 +79,8 @@ pub struct FileConfig {
     pub platforms: PlatformsConfig,
     pub stt: SttSection,
     pub tts: tts::TtsSection,
+    pub media: media::MediaSection,
+    pub auxiliary: media::AuxiliarySection,
 }
 
 /// The `model:` section: which model, at which provider.
@@ -97,6 +100,8 @@ pub struct ModelSection {
     pub key_env: Option<String>,
     /// How long one model request may take, in seconds.
     pub timeout_secs: u64,
+    /// Whether the model takes images (Hermes' key); unset means it does.
+    pub supports_vision: Option<bool>,
 }
 
 impl Default for ModelSection {
@@ -108,6 +113,7 @@ impl Default for ModelSection {
             api_key: None,
             key_env: None,
             timeout_secs: 600,
+            supports_vision: None,
         }
     }
 }
@@ -133,6 +139,9 @@ pub struct SttSection {
     pub max_bytes: u64,
     /// How long one transcription may take, in seconds.
     pub timeout_secs: u64,
+    /// Send each transcript back to the chat before the reply (Hermes'
+    /// `stt_echo_transcripts`).
+    pub echo_transcripts: bool,
 }
 
 impl Default for SttSection {
@@ -145,6 +154,7 @@ impl Default for SttSection {
             language: None,
             max_bytes: hermod_agent::OPENAI_MAX_AUDIO_BYTES,
             timeout_secs: 120,
+            echo_transcripts: false,
         }
     }
 }
@@ -159,6 +169,7 @@ pub struct Stt {
     pub language: Option<String>,
     pub max_bytes: u64,
     pub timeout_secs: u64,
+    pub echo_transcripts: bool,
 }
 
 impl Stt {
@@ -175,6 +186,7 @@ impl Stt {
             language: section.language.filter(|l| !l.trim().is_empty()),
             max_bytes: section.max_bytes,
             timeout_secs: section.timeout_secs,
+            echo_transcripts: section.echo_transcripts,
         }
     }
 }
@@ -187,6 +199,8 @@ pub struct AgentSection {
     pub max_turns: u32,
     /// The system prompt every turn starts with.
     pub system_prompt: Option<String>,
+    /// How images reach the model (Hermes' key): `auto`, `native`, `text`.
+    pub image_input_mode: media::ImageInputMode,
 }
 
 impl Default for AgentSection {
@@ -194,6 +208,7 @@ impl Default for AgentSection {
         Self {
             max_turns: 90,
             system_prompt: None,
+            image_input_mode: media::ImageInputMode::Auto,
         }
     }
 }
@@ -221,6 +236,7 @@ pub struct Config {
     pub platforms: PlatformsConfig,
     pub stt: Stt,
     pub tts: tts::Tts,
+    pub media: media::Media,
     /// Recognised settings that are not used, to tell the user once.
     pub notices: Vec<Notice>,
 }
@@ -296,7 +312,10 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         mut platforms,
         stt,
         tts,
+        media: media_section,
+        auxiliary,
     } = file;
+    let model_supports_vision = model.supports_vision;
     let default = env
         .get("HERMOD_MODEL")
         .map_or(model.default.clone(), |name| name.trim().to_owned());
@@ -323,6 +342,13 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
     };
     let stt = Stt::resolve(stt, &model);
     let tts = tts::Tts::resolve(tts, &model, &env);
+    let media = media::Media::resolve(
+        agent.image_input_mode,
+        model_supports_vision,
+        &media_section,
+        &auxiliary.vision,
+        &model,
+    );
     if let Err(e) = gateway.apply_env(&env, &hermod_platforms::platform_names()) {
         problems.push(format!("environment: {e}"));
     }
@@ -344,6 +370,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         platforms,
         stt,
         tts,
+        media,
         notices,
     };
     problems.extend(validate(&config));
@@ -411,6 +438,7 @@ fn validate(config: &Config) -> Vec<String> {
     problems.extend(config.streaming.validate().err());
     problems.extend(config.platforms.validate());
     problems.extend(config.tts.validate());
+    problems.extend(config.media.validate());
     problems
 }
 
@@ -457,6 +485,83 @@ mod tests {
         assert_eq!(c.stt.language.as_deref(), Some("en"));
         assert_eq!(c.stt.api_key.as_ref().map(Secret::expose), Some("sk-stt"));
         std::fs::remove_dir_all(&home).expect("removed");
+    }
+
+    #[test]
+    fn images_follow_hermes_keys_and_the_vision_model_defaults_to_the_models_endpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let model =
+            "model: {provider: custom, base_url: http://m/v1, api_key: sk-model, default: big}\n";
+        write(dir.path(), "config.yaml", model);
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.media.images, hermod_media::ImageInput::Native);
+        let describer = c
+            .media
+            .describer
+            .as_ref()
+            .expect("the main model describes stickers");
+        assert_eq!(describer.model, "big");
+
+        write(
+            dir.path(),
+            "config.yaml",
+            &format!("{model}agent: {{image_input_mode: auto}}\nstt_echo_transcripts: true\n"),
+        );
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert!(c.stt.echo_transcripts, "Hermes' top-level key");
+
+        write(
+            dir.path(),
+            "config.yaml",
+            "model: {provider: custom, base_url: http://m/v1, default: big, supports_vision: false}\n",
+        );
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.media.images, hermod_media::ImageInput::Text);
+        assert!(
+            c.media.describer.is_none(),
+            "nothing can see: images are named"
+        );
+
+        write(
+            dir.path(),
+            "config.yaml",
+            &format!(
+                "{model}agent: {{image_input_mode: text}}\nauxiliary:\n  vision: {{provider: openrouter, model: vis, base_url: http://v/v1, api_key: sk-vis, timeout: 12}}\n  compression: {{model: small}}\nmedia: {{max_image_edge: 1024, document_max_chars: 500}}\n"
+            ),
+        );
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.media.images, hermod_media::ImageInput::Text);
+        let vision = c.media.describer.as_ref().unwrap();
+        assert_eq!(
+            (vision.model.as_str(), vision.base_url.as_str()),
+            ("vis", "http://v/v1")
+        );
+        assert_eq!(vision.api_key.as_ref().map(Secret::expose), Some("sk-vis"));
+        assert_eq!(vision.timeout_secs, 12);
+        assert_eq!(
+            (c.media.max_image_edge, c.media.document_max_chars),
+            (1024, 500)
+        );
+        let noticed: Vec<&str> = c.notices.iter().map(|n| n.subject.as_str()).collect();
+        assert!(
+            noticed
+                .iter()
+                .any(|s| s.ends_with("auxiliary.vision.provider"))
+                && noticed.iter().any(|s| s.ends_with("auxiliary.compression")),
+            "{noticed:?}"
+        );
+
+        write(
+            dir.path(),
+            "config.yaml",
+            "media: {max_image_edge: 10}\nagent: {image_input_mode: eyes}\n",
+        );
+        let e = load(dir.path(), &EnvVars::new()).unwrap_err().to_string();
+        assert!(
+            e.contains("media.max_image_edge must be between 64 and 8192"),
+            "{e}"
+        );
+        assert!(e.contains("image_input_mode"), "{e}");
     }
 
     fn write(dir: &Path, name: &str, text: &str) {

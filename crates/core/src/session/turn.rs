@@ -23,8 +23,7 @@ use crate::session::resolve::resolve;
 use crate::session::worker::{Job, WorkerDeps, inbox_done, release_inbox};
 use hermod_agent::{AgentError, AgentEvent, FinishReason, TurnControl, TurnOutcome, TurnRequest};
 use hermod_model::{
-    ChatMessage, ChatTarget, Content, InboundEvent, Role, SessionId,
-    SessionKey, Source,
+    ChatMessage, ChatTarget, Content, InboundEvent, Role, SessionId, SessionKey, Source,
 };
 use hermod_store::{AppendMessages, InboxEntry, InboxState, InboxTurn, NewMessage, OutboxState};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -250,7 +250,11 @@ fn sticker_of(sticker: &Sticker) -> Option<MediaRef> {
     };
     let still = !(sticker.is_animated || sticker.is_video);
     let (file_id, size, mime) = if still {
-        (&sticker.file_id, sticker.file_size, Some("image/webp".to_owned()))
+        (
+            &sticker.file_id,
+            sticker.file_size,
+            Some("image/webp".to_owned()),
+        )
     } else {
         let thumb = sticker.thumbnail.as_ref()?;
         (&thumb.file_id, thumb.file_size, None)

@@ -5,9 +5,7 @@ use super::running::{Direct, Running};
 use super::{allow_all, within};
 use crate::FlakyStore;
 use hermod_agent::Agent;
-use hermod_core::{
-    Adapter, AdapterContext, Gateway, GatewayConfig, MediaReader, StreamingConfig,
-};
+use hermod_core::{Adapter, AdapterContext, Gateway, GatewayConfig, MediaReader, StreamingConfig};
 use hermod_store::{SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -166,8 +166,11 @@ async fn files_are_sent_with_the_text_as_caption() {
             attachments: vec![
                 hermod_model::Attachment::new(AttachmentKind::Photo, photo.display().to_string())
                     .with_mime("image/png"),
-                hermod_model::Attachment::new(AttachmentKind::Document, report.display().to_string())
-                    .with_mime("text/plain"),
+                hermod_model::Attachment::new(
+                    AttachmentKind::Document,
+                    report.display().to_string(),
+                )
+                .with_mime("text/plain"),
             ],
             idempotency_key: None,
         },

@@ -48,7 +48,10 @@ async fn a_spoken_voice_note_reaches_the_model_as_its_transcript() {
     let Some(wav) = spoken("turn on the kitchen lights", scratch.path()) else {
         return;
     };
-    assert!(wav.starts_with(b"RIFF") && wav[8..12] == *b"WAVE", "a real WAV");
+    assert!(
+        wav.starts_with(b"RIFF") && wav[8..12] == *b"WAVE",
+        "a real WAV"
+    );
     let speech = FakeSpeech::start().await;
     speech.answer_audio(&wav, "Turn on the kitchen lights.");
     let reader = Reader::new(ReaderConfig {
@@ -65,7 +68,10 @@ async fn a_spoken_voice_note_reaches_the_model_as_its_transcript() {
         .start(world.adapter(world.config()))
         .await;
 
-    world.fake.user(4001, "Alice").dm_voice("audio/wav", wav.clone());
+    world
+        .fake
+        .user(4001, "Alice")
+        .dm_voice("audio/wav", wav.clone());
     let shown = settled(&world.fake, 4001, 2).await;
 
     let input = stats.inputs().remove(0);
@@ -74,15 +80,24 @@ async fn a_spoken_voice_note_reaches_the_model_as_its_transcript() {
         "the transcript is the message: {input}"
     );
     let request = &speech.requests()[0];
-    assert_eq!(request.file, wav, "the recording reached the endpoint whole");
+    assert_eq!(
+        request.file, wav,
+        "the recording reached the endpoint whole"
+    );
     assert!(
         request.file_name.as_deref().unwrap().ends_with(".wav"),
         "{:?}",
         request.file_name
     );
     let texts = texts(&shown);
-    assert_eq!(texts[0], "🎙️ \u{201c}Turn on the kitchen lights.\u{201d}", "echoed first");
-    assert!(texts[1].contains("Turn on the kitchen lights."), "{texts:?}");
+    assert_eq!(
+        texts[0], "🎙️ \u{201c}Turn on the kitchen lights.\u{201d}",
+        "echoed first"
+    );
+    assert!(
+        texts[1].contains("Turn on the kitchen lights."),
+        "{texts:?}"
+    );
     running.stop().await;
 }
 
@@ -101,7 +116,10 @@ async fn a_voice_note_that_cannot_be_transcribed_is_answered_with_why() {
         .await;
     let ogg = b"OggS\0\x02\0\0\0\0\0\0\0\0 an opus stream".to_vec();
 
-    world.fake.user(4002, "Bob").dm_voice("audio/ogg", ogg.clone());
+    world
+        .fake
+        .user(4002, "Bob")
+        .dm_voice("audio/ogg", ogg.clone());
     let shown = settled(&world.fake, 4002, 1).await;
 
     let text = &texts(&shown)[0];
@@ -154,7 +172,10 @@ async fn a_photo_reaches_the_model_as_a_scaled_image_part() {
     let parts = user["content"].as_array().expect("content parts");
     let text = parts[0]["text"].as_str().unwrap();
     assert!(text.starts_with("what is this?"), "{text}");
-    assert!(text.contains("1568×784"), "scaled to the longest edge: {text}");
+    assert!(
+        text.contains("1568×784"),
+        "scaled to the longest edge: {text}"
+    );
     assert_eq!(parts[1]["type"], "image_url");
     let url = parts[1]["image_url"]["url"].as_str().unwrap();
     assert!(url.starts_with("data:image/jpeg;base64,"), "{}", &url[..40]);
@@ -215,10 +236,12 @@ async fn a_pdfs_text_reaches_the_model_with_its_name() {
         .start(world.adapter(world.config()))
         .await;
 
-    world
-        .fake
-        .user(4005, "Erin")
-        .dm_document("minutes.pdf", "application/pdf", pdf, Some("summarise"));
+    world.fake.user(4005, "Erin").dm_document(
+        "minutes.pdf",
+        "application/pdf",
+        pdf,
+        Some("summarise"),
+    );
     settled(&world.fake, 4005, 1).await;
 
     let input = stats.inputs().remove(0);
