@@ -505,6 +505,11 @@ fn speech_failure(e: &AgentError) -> String {
             status: 413 | 0,
             message,
         } => message.clone(),
+        // Most often a model provider without a transcription endpoint.
+        AgentError::Rejected { status: 404, .. } => "the gateway's speech-to-text endpoint \
+             does not exist (HTTP 404); its operator should set stt.base_url to a service \
+             that transcribes"
+            .to_owned(),
         AgentError::Rejected { status, .. } => {
             format!("the speech-to-text service refused the recording (HTTP {status})")
         }

@@ -320,3 +320,23 @@ async fn an_unknown_file_is_named_with_its_type_size_and_path() {
     assert!(text.contains(&path.display().to_string()), "{text}");
     assert!(!read.unanswerable);
 }
+
+#[tokio::test]
+async fn a_model_endpoint_without_transcription_is_named_as_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    // A chat-completions server has no /audio/transcriptions: 404.
+    let llm = FakeLlm::start().await;
+    let stt = Transcriber::new(TranscriberConfig {
+        retry: RetryPolicy::none(),
+        ..TranscriberConfig::new(llm.base_url())
+    })
+    .unwrap();
+    let reader = Reader::new(ReaderConfig::default()).with_transcriber(stt);
+    let read = read(&reader, &event("", vec![voice(&ogg(dir.path()))])).await;
+    assert!(read.unanswerable);
+    assert!(
+        read.notices[0].contains("stt.base_url"),
+        "{:?}",
+        read.notices
+    );
+}
