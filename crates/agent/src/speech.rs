@@ -337,25 +337,7 @@ pub(crate) fn cut_at_sentence(text: &str, max: usize) -> (&str, bool) {
 }
 
 fn to_agent_error(err: HttpError) -> AgentError {
-    match err {
-        HttpError::RateLimited { retry_after } => AgentError::RateLimited { retry_after },
-        HttpError::Transient(message) => AgentError::Transient(message),
-        HttpError::Auth { status } => AgentError::Auth { status },
-        HttpError::NotFound { body } => AgentError::Rejected {
-            status: 404,
-            message: format!(
-                "{} (is the base URL right, and does the server serve /audio/speech?)",
-                error_message(&body)
-            ),
-        },
-        HttpError::Rejected { status, body } => AgentError::Rejected {
-            status,
-            message: error_message(&body),
-        },
-        HttpError::Protocol(message) => AgentError::Protocol(message),
-        HttpError::Setup(message) => AgentError::Protocol(format!("invalid request: {message}")),
-        HttpError::Cancelled => AgentError::Cancelled,
-    }
+    crate::transcribe::endpoint_error(err, "/audio/speech")
 }
 
 #[cfg(test)]

@@ -325,6 +325,12 @@ pub(crate) fn error_message(body: &str) -> String {
 }
 
 fn to_agent_error(err: HttpError) -> AgentError {
+    endpoint_error(err, "/audio/transcriptions")
+}
+
+/// An audio endpoint's failure as the agent's error; a 404 asks whether
+/// the server serves `path` at all.
+pub(crate) fn endpoint_error(err: HttpError, path: &str) -> AgentError {
     match err {
         HttpError::RateLimited { retry_after } => AgentError::RateLimited { retry_after },
         HttpError::Transient(message) => AgentError::Transient(message),
@@ -332,7 +338,7 @@ fn to_agent_error(err: HttpError) -> AgentError {
         HttpError::NotFound { body } => AgentError::Rejected {
             status: 404,
             message: format!(
-                "{} (is the base URL right, and does the server serve /audio/transcriptions?)",
+                "{} (is the base URL right, and does the server serve {path}?)",
                 error_message(&body)
             ),
         },
