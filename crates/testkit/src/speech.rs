@@ -343,32 +343,40 @@ async fn answer(shared: &Shared, request: Request, record: &mut TranscriptionReq
     match reply {
         SpeechReply::Text(text) => render(&format, &text, record.field("language")),
         SpeechReply::Unauthorized => unauthorized(),
-        SpeechReply::RateLimited { retry_after_secs } => {
-            let mut response = error(
-                429,
-                "requests",
-                Some("rate_limit_exceeded"),
-                "Rate limit reached for requests. Please try again later.",
-            );
-            if let Some(secs) = retry_after_secs {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            response
-        }
-        SpeechReply::ServerError => error(
-            500,
-            "server_error",
-            None,
-            "The server had an error while processing your request. Sorry about that!",
-        ),
+        SpeechReply::RateLimited { retry_after_secs } => rate_limited(retry_after_secs),
+        SpeechReply::ServerError => server_error(),
         SpeechReply::TooLarge => too_large(),
         SpeechReply::Hang => {
             shared.shutdown.cancelled().await;
             error(503, "server_error", None, "the fake is shutting down")
         }
     }
+}
+
+/// 429 as OpenAI answers it, with `Retry-After` when given.
+fn rate_limited(retry_after_secs: Option<u64>) -> Response {
+    let mut response = error(
+        429,
+        "requests",
+        Some("rate_limit_exceeded"),
+        "Rate limit reached for requests. Please try again later.",
+    );
+    if let Some(secs) = retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// 500 as OpenAI answers it.
+fn server_error() -> Response {
+    error(
+        500,
+        "server_error",
+        None,
+        "The server had an error while processing your request. Sorry about that!",
+    )
 }
 
 fn unauthorized() -> Response {

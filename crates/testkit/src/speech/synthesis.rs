@@ -15,9 +15,9 @@
 //! `fLaC` with its `STREAMINFO` for `flac`, and silence for `pcm`. Every
 //! request is recorded, valid or not.
 
-use super::{FakeSpeech, Shared, error, invalid, unauthorized};
+use super::{FakeSpeech, Shared, error, invalid, rate_limited, server_error, unauthorized};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -184,26 +184,8 @@ async fn answer(shared: &Shared, request: Request, record: &mut SynthesisRequest
         SynthesisReply::Audio => audio_response(&format, audio_for(&format)),
         SynthesisReply::Bytes(bytes) => audio_response(&format, bytes),
         SynthesisReply::Unauthorized => unauthorized(),
-        SynthesisReply::RateLimited { retry_after_secs } => {
-            let mut response = error(
-                429,
-                "requests",
-                Some("rate_limit_exceeded"),
-                "Rate limit reached for requests. Please try again later.",
-            );
-            if let Some(secs) = retry_after_secs {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            response
-        }
-        SynthesisReply::ServerError => error(
-            500,
-            "server_error",
-            None,
-            "The server had an error while processing your request. Sorry about that!",
-        ),
+        SynthesisReply::RateLimited { retry_after_secs } => rate_limited(retry_after_secs),
+        SynthesisReply::ServerError => server_error(),
         SynthesisReply::Hang => {
             shared.shutdown.cancelled().await;
             error(503, "server_error", None, "the fake is shutting down")
