@@ -28,10 +28,10 @@
 //! come back as events, as at Discord (its messages as MESSAGE_CREATE).
 //!
 //! Scripting: users ([`FakeUser`]) write DMs and guild messages with
-//! mentions, replies and attachments (downloadable from the fake's CDN
-//! path with signed URLs, and held back while a test keeps them in
-//! flight: [`FakeDiscord::hold_downloads`]), edit and delete them, and use
-//! slash commands; guilds ([`FakeGuild`]) have channels, threads, roles
+//! mentions, replies, attachments and voice messages ([`Post`]; files
+//! downloadable from the fake's CDN path with signed URLs, and held back
+//! while a test keeps them in flight: [`FakeDiscord::hold_downloads`]),
+//! edit and delete them, and use slash commands; guilds ([`FakeGuild`]) have channels, threads, roles
 //! and members.
 //! Faults: scripted REST failures ([`Fault`]), session answers
 //! ([`SessionFault`]), and gateway controls — reconnect, invalid session,
@@ -93,6 +93,8 @@ pub const DEFAULT_TOKEN: &str = "MTE0NTE0MTkxOTgxMDkzMTIzNA.GhFake.hermod-fake-d
 pub const BOT_USERNAME: &str = "hermod";
 /// The `EPHEMERAL` message flag.
 pub const EPHEMERAL: u64 = 1 << 6;
+/// The `IS_VOICE_MESSAGE` message flag: the message is a voice message.
+pub const IS_VOICE_MESSAGE: u64 = 1 << 13;
 /// Discord's current heartbeat interval.
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(41_250);
 

@@ -17,6 +17,8 @@ pub struct Post {
     reply_to: Option<u64>,
     reply_ping: bool,
     attachments: Vec<FakeFile>,
+    /// A voice message's recording: its length and waveform.
+    voice: Option<(f64, String)>,
 }
 
 impl Post {
@@ -27,6 +29,19 @@ impl Post {
             reply_to: None,
             reply_ping: true,
             attachments: Vec::new(),
+            voice: None,
+        }
+    }
+
+    /// A voice message, as Discord's clients send one: no content, one
+    /// attachment `voice-message.ogg` (`audio/ogg`) with `duration_secs`
+    /// and a base64 `waveform`, and the message flag `IS_VOICE_MESSAGE`
+    /// ([`super::IS_VOICE_MESSAGE`]).
+    pub fn voice_message(ogg: Vec<u8>, duration_secs: f64, waveform: &str) -> Self {
+        Self {
+            attachments: vec![FakeFile::new("voice-message.ogg", "audio/ogg", ogg)],
+            voice: Some((duration_secs, waveform.to_owned())),
+            ..Self::text("")
         }
     }
 
@@ -135,11 +150,19 @@ impl FakeUser {
                     "channel {channel_id} has no message {target} to reply to"
                 );
             }
-            let attachments = post
+            let mut attachments: Vec<Value> = post
                 .attachments
                 .into_iter()
                 .map(|file| s.store_attachment(&shared.http_base, channel_id, file))
                 .collect();
+            let mut flags = 0;
+            if let Some((duration, waveform)) = &post.voice {
+                flags |= super::IS_VOICE_MESSAGE;
+                for attachment in &mut attachments {
+                    attachment["duration_secs"] = json!(duration);
+                    attachment["waveform"] = json!(waveform);
+                }
+            }
             let content = if post.mention_bot {
                 format!("<@{}> {}", shared.bot_id, post.text)
             } else {
@@ -152,6 +175,7 @@ impl FakeUser {
                 reply_to: post.reply_to,
                 reply_ping: post.reply_ping,
                 attachments,
+                flags,
                 nonce: Some(json!(s.clock.now_ms().to_string())),
                 ..Draft::default()
             };

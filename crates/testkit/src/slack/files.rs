@@ -161,7 +161,12 @@ pub(crate) fn complete_upload(shared: &Arc<Shared>, s: &mut State, p: &Params) -
         let ts = s.next_ts();
         let mut message = events::bot_message(shared, &text, &ts, thread_ts.as_deref(), None);
         let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
-        message["files"] = json!(ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>());
+        let objects: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| s.files.get(id))
+            .map(shared_file_json)
+            .collect();
+        message["files"] = json!(objects);
         message["upload"] = json!(true);
         s.messages.push(StoredMessage {
             author: Author::Bot,
@@ -183,4 +188,23 @@ pub(crate) fn complete_upload(shared: &Arc<Shared>, s: &mut State, p: &Params) -
     let mut fields = Map::new();
     fields.insert("files".into(), json!(answered));
     Ok((fields, Vec::new()))
+}
+
+/// The file object a share message carries: what a reader of the
+/// channel sees of an upload (Slack's file object, in part).
+fn shared_file_json(file: &UploadedFile) -> Value {
+    let filetype = file
+        .filename
+        .rsplit_once('.')
+        .map_or("binary", |(_, ext)| ext)
+        .to_ascii_lowercase();
+    json!({
+        "id": file.id,
+        "name": file.filename,
+        "title": file.title,
+        "filetype": filetype,
+        "size": file.bytes.as_ref().map_or(0, Vec::len),
+        "mode": "hosted",
+        "is_external": false,
+    })
 }

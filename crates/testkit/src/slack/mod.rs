@@ -336,6 +336,21 @@ impl FakeSlack {
         self.shared.lock().files.values().cloned().collect()
     }
 
+    /// The uploads completed with `files.completeUploadExternal` and
+    /// shared in `channel` (its threads included), in order of upload:
+    /// their bytes, name, title, thread and initial comment.
+    pub fn shared_uploads(&self, channel: &str) -> Vec<UploadedFile> {
+        shared_uploads(&self.shared.lock(), channel)
+    }
+
+    /// Waits until at least `n` uploads were completed and shared in
+    /// `channel`.
+    pub async fn wait_for_shared_uploads(&self, channel: &str, n: usize) -> Vec<UploadedFile> {
+        self.shared
+            .wait_for(n, |s| shared_uploads(s, channel))
+            .await
+    }
+
     /// Grants the bot token the `files:read` scope (the default) or takes
     /// it away. Without it, a shared file's private URL answers with
     /// Slack's HTML sign-in page and HTTP 200, as Slack does.
@@ -587,6 +602,14 @@ fn bot_messages(s: &State, keep: impl Fn(&BotMessage) -> bool) -> Vec<BotMessage
         .iter()
         .filter(|m| m.author == Author::Bot && keep(&m.record))
         .map(|m| m.record.clone())
+        .collect()
+}
+
+fn shared_uploads(s: &State, channel: &str) -> Vec<UploadedFile> {
+    s.files
+        .values()
+        .filter(|f| f.completed && f.channel.as_deref() == Some(channel))
+        .cloned()
         .collect()
 }
 

@@ -32,6 +32,7 @@ const JSON_METHODS: &[&str] = &[
     "reactions.add",
     "reactions.remove",
     "conversations.open",
+    "files.getUploadURLExternal",
     "files.completeUploadExternal",
 ];
 

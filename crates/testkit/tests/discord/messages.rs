@@ -3,7 +3,7 @@
 //! the CDN, reactions, typing and threads.
 
 use super::{Rest, send};
-use hermod_testkit::discord::{Budget, FakeDiscord, FakeFile, Post, Route};
+use hermod_testkit::discord::{Budget, FakeDiscord, FakeFile, IS_VOICE_MESSAGE, Post, Route};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -277,6 +277,26 @@ async fn multipart_uploads_land_on_the_cdn() {
     let download = rest.http().get(url).send().await.expect("the CDN answers");
     assert_eq!(download.headers()["content-type"], "image/png");
     assert_eq!(fake.cdn_downloads(), 3);
+
+    // A voice message: flagged, its one recording with length and waveform.
+    let voice = alice.send(
+        general,
+        Post::voice_message(b"OggS voice".to_vec(), 2.5, "AAEC"),
+    );
+    let message = fake.message(voice).expect("stored");
+    assert_eq!(message["flags"], IS_VOICE_MESSAGE);
+    assert_eq!(message["content"], "");
+    let recording = &message["attachments"][0];
+    assert_eq!(recording["filename"], "voice-message.ogg");
+    assert_eq!(recording["content_type"], "audio/ogg");
+    assert_eq!(recording["duration_secs"], 2.5);
+    assert_eq!(recording["waveform"], "AAEC");
+    let url = recording["url"].as_str().expect("a URL");
+    let download = rest.http().get(url).send().await.expect("the CDN answers");
+    assert_eq!(
+        download.bytes().await.expect("the bytes").as_ref(),
+        b"OggS voice"
+    );
 }
 
 #[tokio::test]

@@ -395,6 +395,64 @@ async fn files_upload_in_three_steps_and_share_in_a_thread() {
     );
 }
 
+#[tokio::test]
+async fn files_upload_takes_json_arguments_and_a_multipart_file() {
+    let fake = FakeSlack::start().await;
+    let bot = Client::bot(&fake);
+    let general = fake.public_channel("general");
+
+    // The reference page lists `application/json` for this method.
+    let got = bot
+        .ok(
+            "files.getUploadURLExternal",
+            json!({"filename": "chart.png", "length": 4}),
+        )
+        .await;
+    let file_id = got["file_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        bot.error("files.getUploadURLExternal", json!({"length": 4}))
+            .await,
+        "invalid_arguments",
+        "no filename"
+    );
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"\x89PNG".to_vec()).file_name("chart.png"),
+    );
+    let response = bot
+        .http()
+        .post(got["upload_url"].as_str().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "OK - 4");
+    let unknown = json!({"files": [{"id": "F0NOSUCHFILE"}], "channel_id": general});
+    assert_eq!(
+        bot.error("files.completeUploadExternal", unknown).await,
+        "file_not_found"
+    );
+    assert!(fake.shared_uploads(&general).is_empty());
+
+    let done = bot
+        .ok(
+            "files.completeUploadExternal",
+            json!({"files": [{"id": file_id}], "channel_id": general}),
+        )
+        .await;
+    assert_eq!(
+        done["files"][0]["title"], "chart.png",
+        "the name by default"
+    );
+    let shared = fake.wait_for_shared_uploads(&general, 1).await;
+    assert_eq!(shared[0].bytes.as_deref(), Some(&b"\x89PNG"[..]));
+    assert_eq!(shared[0].thread_ts, None);
+    assert_eq!(shared[0].initial_comment, None);
+    let message = &fake.bot_messages(&general)[0];
+    assert_eq!(message.files, [file_id]);
+    assert_eq!(message.text, "");
+}
+
 impl Client {
     async fn ok_or_error_complete(&self, file_id: &str, channel: &str, thread_ts: &str) -> Value {
         let (_, _, body) = self
