@@ -13,6 +13,8 @@ mod events_api;
 mod faults;
 mod files;
 mod reactions;
+mod reading;
 mod restart;
+mod sending;
 mod socket;
 mod support;
