@@ -6,9 +6,10 @@ use super::home::TestHome;
 use super::running::{Direct, Running};
 use crate::ScriptedAgent;
 use hermod_agent::Agent;
-use hermod_core::{Adapter, GatewayConfig};
+use hermod_core::{Adapter, GatewayConfig, MediaReader};
 use std::future::Future;
 use std::ops::Deref;
+use std::sync::Arc;
 
 /// A platform as its end-to-end tests drive it: its fake, its
 /// configuration pointing at that fake, and its adapter. Implemented once
@@ -91,6 +92,19 @@ impl<P: PlatformUnderTest> World<P> {
     /// adapter configured by [`World::config`].
     pub async fn start(&self, agent: impl Agent + 'static) -> Running<P::Adapter> {
         self.start_with(agent, allow_all(), self.config()).await
+    }
+
+    /// Starts a gateway like [`World::start`] whose files are read by
+    /// `media`.
+    pub async fn start_reading(
+        &self,
+        agent: impl Agent + 'static,
+        media: impl MediaReader,
+    ) -> Running<P::Adapter> {
+        self.gateway(agent)
+            .media(Arc::new(media))
+            .start(self.adapter(self.config()))
+            .await
     }
 
     /// Starts a gateway with core's settings `gateway` and the adapter

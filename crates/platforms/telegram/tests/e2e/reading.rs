@@ -11,10 +11,10 @@ use hermod_agent::{
 use hermod_media::{Describer, Reader, ReaderConfig};
 use hermod_testkit::{FakeLlm, FakeSpeech, Reply, ScriptedAgent, SpeechReply};
 use std::path::Path;
-use std::sync::Arc;
 
 /// A WAV of `words` spoken by `espeak-ng`; `None` (the test skips) when
 /// it is not installed, except under CI, where `.ci/run` installs it.
+#[allow(clippy::print_stderr, reason = "a skipped test says why")]
 fn spoken(words: &str, dir: &Path) -> Option<Vec<u8>> {
     let path = dir.join("spoken.wav");
     let status = std::process::Command::new("espeak-ng")
@@ -62,11 +62,7 @@ async fn a_spoken_voice_note_reaches_the_model_as_its_transcript() {
     let world = World::new().await;
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
-    let running = world
-        .gateway(agent)
-        .media(Arc::new(reader))
-        .start(world.adapter(world.config()))
-        .await;
+    let running = world.start_reading(agent, reader).await;
 
     world
         .fake
@@ -109,11 +105,7 @@ async fn a_voice_note_that_cannot_be_transcribed_is_answered_with_why() {
     let world = World::new().await;
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
-    let running = world
-        .gateway(agent)
-        .media(Arc::new(reader))
-        .start(world.adapter(world.config()))
-        .await;
+    let running = world.start_reading(agent, reader).await;
     let ogg = b"OggS\0\x02\0\0\0\0\0\0\0\0 an opus stream".to_vec();
 
     world
@@ -155,9 +147,7 @@ async fn a_photo_reaches_the_model_as_a_scaled_image_part() {
     .unwrap();
     let world = World::new().await;
     let running = world
-        .gateway(agent)
-        .media(Arc::new(Reader::new(ReaderConfig::default())))
-        .start(world.adapter(world.config()))
+        .start_reading(agent, Reader::new(ReaderConfig::default()))
         .await;
 
     let jpeg = encoded(2400, 1200, image::ImageFormat::Jpeg);
@@ -198,11 +188,7 @@ async fn a_sticker_is_described_once_and_its_description_reaches_the_model() {
     let reader = Reader::new(ReaderConfig::default()).with_describer(describer);
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
-    let running = world
-        .gateway(agent)
-        .media(Arc::new(reader))
-        .start(world.adapter(world.config()))
-        .await;
+    let running = world.start_reading(agent, reader).await;
     let webp = encoded(128, 128, image::ImageFormat::WebP);
     let user = world.fake.user(4004, "Dan");
 
@@ -231,9 +217,7 @@ async fn a_pdfs_text_reaches_the_model_with_its_name() {
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
     let running = world
-        .gateway(agent)
-        .media(Arc::new(Reader::new(ReaderConfig::default())))
-        .start(world.adapter(world.config()))
+        .start_reading(agent, Reader::new(ReaderConfig::default()))
         .await;
 
     world.fake.user(4005, "Erin").dm_document(
