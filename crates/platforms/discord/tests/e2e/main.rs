@@ -7,6 +7,7 @@
 )]
 
 mod conversation;
+mod files;
 mod gateway;
 mod interactions;
 mod reactions;

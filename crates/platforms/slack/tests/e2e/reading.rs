@@ -110,7 +110,7 @@ async fn a_shared_audio_clip_reaches_the_agent_as_its_transcript() {
 
     let input = stats.inputs().remove(0);
     assert!(
-        input.contains("Book a table for two at eight."),
+        input.contains("[audio file, transcribed] Book a table for two at eight."),
         "the transcript is the message: {input}"
     );
     let requests = speech.requests();
