@@ -6,14 +6,13 @@
 //! image reaches the model as an image part, a voice message the agent
 //! as its transcript.
 
-use crate::support::{World, allow_all, settled, within};
+use crate::support::{World, settled, within};
 use hermod_agent::{
     LlmAgent, LlmConfig, RetryPolicy, ToolRegistry, Transcriber, TranscriberConfig,
 };
 use hermod_media::{Reader, ReaderConfig};
 use hermod_testkit::discord::{FakeFile, Post, Route};
 use hermod_testkit::{FakeLlm, FakeSpeech, Reply, ScriptedAgent, Step};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A `width`×`height` image encoded as `format`.
@@ -128,10 +127,7 @@ async fn an_attached_image_reaches_the_model_as_a_scaled_image_part() {
     .unwrap();
     let world = World::new().await;
     let running = world
-        .gateway(agent)
-        .config(allow_all())
-        .media(Arc::new(Reader::new(ReaderConfig::default())))
-        .start(world.adapter(world.config()))
+        .start_reading(agent, Reader::new(ReaderConfig::default()))
         .await;
     running.connected().await;
     let carol = world.fake.user("carol");
@@ -180,12 +176,7 @@ async fn a_voice_message_reaches_the_agent_as_its_transcript() {
     let world = World::new().await;
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
-    let running = world
-        .gateway(agent)
-        .config(allow_all())
-        .media(Arc::new(reader))
-        .start(world.adapter(world.config()))
-        .await;
+    let running = world.start_reading(agent, reader).await;
     running.connected().await;
     let dave = world.fake.user("dave");
     let channel = dave.dm_channel();

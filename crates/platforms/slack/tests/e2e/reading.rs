@@ -3,22 +3,13 @@
 //! model, an audio clip as its transcript from the fake transcription
 //! endpoint.
 
-use crate::support::{World, allow_all, settled};
+use crate::support::{World, settled};
 use hermod_agent::{
     LlmAgent, LlmConfig, RetryPolicy, ToolRegistry, Transcriber, TranscriberConfig,
 };
 use hermod_media::{Reader, ReaderConfig};
-use hermod_slack::SlackConfig;
 use hermod_testkit::slack::NewFile;
 use hermod_testkit::{FakeLlm, FakeSpeech, Reply, ScriptedAgent};
-use std::sync::Arc;
-
-/// The world's configuration, saving files under the world's home.
-fn config(world: &World) -> SlackConfig {
-    let mut config = world.config();
-    config.set_media_dir(world.media_dir());
-    config
-}
 
 /// A `width`×`height` JPEG.
 fn jpeg(width: u32, height: u32) -> Vec<u8> {
@@ -43,10 +34,7 @@ async fn a_shared_image_reaches_the_model_as_a_scaled_image_part() {
     .unwrap();
     let world = World::new().await;
     let running = world
-        .gateway(agent)
-        .config(allow_all())
-        .media(Arc::new(Reader::new(ReaderConfig::default())))
-        .start(world.adapter(config(&world)))
+        .start_reading(agent, Reader::new(ReaderConfig::default()))
         .await;
     let carol = world.fake.user("carol");
 
@@ -90,12 +78,7 @@ async fn a_shared_audio_clip_reaches_the_agent_as_its_transcript() {
     let world = World::new().await;
     let agent = ScriptedAgent::echo();
     let stats = agent.stats();
-    let running = world
-        .gateway(agent)
-        .config(allow_all())
-        .media(Arc::new(reader))
-        .start(world.adapter(config(&world)))
-        .await;
+    let running = world.start_reading(agent, reader).await;
     let dave = world.fake.user("dave");
 
     dave.dm_files(

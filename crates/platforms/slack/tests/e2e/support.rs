@@ -24,17 +24,19 @@ impl PlatformUnderTest for Slack {
         FakeSlack::start().await
     }
 
-    /// Socket Mode against the fake.
+    /// Socket Mode against the fake, media under the home.
     fn config(world: &World) -> SlackConfig {
         let fake = world.fake.config();
-        SlackConfig {
+        let mut config = SlackConfig {
             bot_token: Some(Secret::new(&fake.bot_token)),
             app_token: Some(Secret::new(&fake.app_token)),
             api_base_url: world.fake.api_base_url(),
             request_timeout_secs: 5,
             max_reconnect_delay_secs: 2,
             ..SlackConfig::default()
-        }
+        };
+        config.set_media_dir(world.media_dir());
+        config
     }
 
     fn adapter(_world: &World, config: SlackConfig) -> SlackAdapter {
