@@ -47,6 +47,14 @@ impl LlmAgent {
         })
     }
 
+    /// An agent that calls the model through `client`.
+    pub fn with_client(client: LlmClient, tools: ToolRegistry) -> Self {
+        Self {
+            client,
+            tools: Arc::new(tools),
+        }
+    }
+
     pub fn client(&self) -> &LlmClient {
         &self.client
     }

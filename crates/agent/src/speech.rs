@@ -203,11 +203,17 @@ impl Speaker {
             ..HttpConfig::default()
         })
         .map_err(to_agent_error)?;
-        Ok(Self {
+        Ok(Self::with_http(config, &http))
+    }
+
+    /// A speaker on `http`'s connection pool, shared with the gateway's
+    /// other clients.
+    pub fn with_http(config: SpeakerConfig, http: &HttpClient) -> Self {
+        Self {
             http: http.reqwest().clone(),
             endpoint: config.endpoint(),
             config,
-        })
+        }
     }
 
     pub fn config(&self) -> &SpeakerConfig {

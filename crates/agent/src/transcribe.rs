@@ -179,11 +179,17 @@ impl Transcriber {
             ..HttpConfig::default()
         })
         .map_err(to_agent_error)?;
-        Ok(Self {
+        Ok(Self::with_http(config, &http))
+    }
+
+    /// A transcriber on `http`'s connection pool, shared with the
+    /// gateway's other clients.
+    pub fn with_http(config: TranscriberConfig, http: &HttpClient) -> Self {
+        Self {
             http: http.reqwest().clone(),
             endpoint: config.endpoint(),
             config,
-        })
+        }
     }
 
     pub fn config(&self) -> &TranscriberConfig {

@@ -160,11 +160,17 @@ impl LlmClient {
             ..HttpConfig::default()
         })
         .map_err(to_agent_error)?;
-        Ok(Self {
+        Ok(Self::with_http(config, &http))
+    }
+
+    /// A client on `http`'s connection pool (and its one copy of the
+    /// system's root certificates), shared with the gateway's other clients.
+    pub fn with_http(config: LlmConfig, http: &HttpClient) -> Self {
+        Self {
             http: http.reqwest().clone(),
             endpoint: config.endpoint(),
             config,
-        })
+        }
     }
 
     pub fn config(&self) -> &LlmConfig {

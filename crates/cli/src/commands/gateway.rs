@@ -15,7 +15,7 @@ use crate::config::{self, Config};
 use crate::database;
 use crate::home::{self, Create};
 use anyhow::Context;
-use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
+use hermod_agent::{LlmAgent, LlmClient, LlmConfig, ToolRegistry};
 use hermod_core::{
     BuildContext, ComponentState, Gateway, GatewayStatus, Health, Metrics, STORE_COMPONENT,
     StatusBoard, Stopped,
@@ -98,8 +98,6 @@ async fn serve(
     health.set(STORE_COMPONENT, ComponentState::Running);
     let store = Arc::new(store);
 
-    let agent = LlmAgent::try_new(llm_config(&config), ToolRegistry::default())
-        .map_err(|e| anyhow::anyhow!("cannot set up the model client: {e}"))?;
     if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
         warn!(
             base_url = %config.model.base_url,
@@ -114,6 +112,12 @@ async fn serve(
     let shutdown = CancellationToken::new();
     let build = BuildContext::new(store.clone(), config.home.clone(), shutdown.clone())
         .context("cannot prepare the platforms")?;
+    // Every client of the gateway (model, speech, platforms) shares one
+    // connection pool and one copy of the system's root certificates.
+    let agent = LlmAgent::with_client(
+        LlmClient::with_http(llm_config(&config), &build.http),
+        ToolRegistry::default(),
+    );
     // What the platforms that serve the status (`/health/detailed`) read.
     build.shared.get_or_insert_with(|| board.clone());
     // One set of metrics: the gateway records, the API server serves `/metrics`.
@@ -142,15 +146,14 @@ async fn serve(
         .media_dir(build.media_dir.clone())
         .metrics(metrics)
         .health(health.clone())
-        .media(Arc::new(media::reader(&config, store.clone())?))
+        .media(Arc::new(media::reader(&config, store.clone(), &build.http)))
         .restart_loop_guard(true);
     for a in &adapters {
         info!(platform = a.name, adapter = %a.built.description, "adapter built");
         builder = builder.adapter(Arc::clone(&a.built.adapter));
     }
     if let Some(speech) = config.tts.speaker_config() {
-        let speaker = hermod_agent::Speaker::new(speech)
-            .map_err(|e| anyhow::anyhow!("cannot set up the speech client: {e}"))?;
+        let speaker = hermod_agent::Speaker::with_http(speech, &build.http);
         info!(
             base_url = %config.tts.base_url,
             model = %config.tts.model,

@@ -3,13 +3,15 @@
 
 use crate::config::Config;
 use hermod_agent::{LlmClient, LlmConfig, Transcriber, TranscriberConfig};
+use hermod_http::HttpClient;
 use hermod_media::{Describer, Reader, ReaderConfig};
 use hermod_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The reader `config` asks for; `store` keeps image descriptions.
-pub fn reader(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Reader> {
+/// The reader `config` asks for; `store` keeps image descriptions, `http`
+/// is the gateway's client.
+pub fn reader(config: &Config, store: Arc<dyn Store>, http: &HttpClient) -> Reader {
     let media = &config.media;
     let mut reader = Reader::new(ReaderConfig {
         images: media.images,
@@ -19,26 +21,30 @@ pub fn reader(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Reader> 
     });
     if config.stt.enabled {
         let stt = &config.stt;
-        let transcriber = Transcriber::new(TranscriberConfig {
-            api_key: stt.api_key.clone(),
-            model: stt.model.clone(),
-            language: stt.language.clone(),
-            max_bytes: stt.max_bytes,
-            request_timeout: Duration::from_secs(stt.timeout_secs.max(1)),
-            ..TranscriberConfig::new(stt.base_url.clone())
-        })
-        .map_err(|e| anyhow::anyhow!("cannot set up speech to text: {e}"))?;
+        let transcriber = Transcriber::with_http(
+            TranscriberConfig {
+                api_key: stt.api_key.clone(),
+                model: stt.model.clone(),
+                language: stt.language.clone(),
+                max_bytes: stt.max_bytes,
+                request_timeout: Duration::from_secs(stt.timeout_secs.max(1)),
+                ..TranscriberConfig::new(stt.base_url.clone())
+            },
+            http,
+        );
         reader = reader.with_transcriber(transcriber);
     }
     if let Some(vision) = &media.describer {
-        let client = LlmClient::new(LlmConfig {
-            api_key: vision.api_key.clone(),
-            request_timeout: Duration::from_secs(vision.timeout_secs.max(1)),
-            stream: false,
-            ..LlmConfig::new(vision.base_url.clone(), vision.model.clone())
-        })
-        .map_err(|e| anyhow::anyhow!("cannot set up the vision model client: {e}"))?;
+        let client = LlmClient::with_http(
+            LlmConfig {
+                api_key: vision.api_key.clone(),
+                request_timeout: Duration::from_secs(vision.timeout_secs.max(1)),
+                stream: false,
+                ..LlmConfig::new(vision.base_url.clone(), vision.model.clone())
+            },
+            http,
+        );
         reader = reader.with_describer(Describer::new(client, store));
     }
-    Ok(reader)
+    reader
 }
