@@ -9,6 +9,7 @@ use hermod_core::{MediaRead, MediaReader, attachment_note};
 use hermod_model::{Attachment, AttachmentKind, Content, ContentPart, ImageUrl, InboundEvent};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -19,6 +20,9 @@ pub const DEFAULT_MAX_IMAGE_EDGE: u32 = 1568;
 /// The most characters of one document's text given to the model unless
 /// configured (about 8,000 tokens).
 pub const DEFAULT_DOCUMENT_MAX_CHARS: usize = 30_000;
+
+/// The longest one file's decoding or parsing may take.
+const DECODE_LIMIT: Duration = Duration::from_secs(60);
 
 /// The largest image file read at all; a bigger one is named, not decoded.
 const MAX_IMAGE_FILE: u64 = 50 * 1024 * 1024;
@@ -354,12 +358,12 @@ impl Reader {
             attachment.file_name.clone(),
             self.config.document_max_chars,
         );
-        let read = tokio::task::spawn_blocking(move || {
+        let read = off_runtime(DECODE_LIMIT, move || {
             let (path, mime, file_name, max) = owned;
             document::read_text(&path, mime.as_deref(), file_name.as_deref(), max)
         })
         .await
-        .unwrap_or_else(|e| Err(DocumentError::Unreadable(format!("reading it failed: {e}"))));
+        .unwrap_or_else(|reason| Err(DocumentError::Unreadable(reason)));
         match read {
             Ok(doc) => {
                 let mut lines = vec![format!("[attached file: {name}; its text follows]")];
@@ -408,10 +412,28 @@ impl Reader {
             .await
             .map_err(|e| format!("the file cannot be read ({e})"))?;
         let max_edge = self.config.max_image_edge;
-        tokio::task::spawn_blocking(move || image::scale_for_model(&bytes, max_edge))
-            .await
-            .map_err(|e| format!("decoding it failed ({e})"))?
-            .map_err(|e| e.to_string())
+        off_runtime(DECODE_LIMIT, move || {
+            image::scale_for_model(&bytes, max_edge)
+        })
+        .await?
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `work` (decoding, parsing) on the blocking pool, giving up after
+/// `limit`: a file made to send a parser round in circles costs the turn
+/// `limit` and a thread until the parser gives up, never the turn itself.
+async fn off_runtime<T: Send + 'static>(
+    limit: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(format!("reading it failed ({e})")),
+        Err(_) => Err(format!(
+            "reading it took longer than {} seconds",
+            limit.as_secs()
+        )),
     }
 }
 
@@ -531,5 +553,27 @@ fn vision_failure(e: &AgentError) -> String {
         }
         AgentError::Protocol(_) => "the vision model sent an unreadable answer".to_owned(),
         AgentError::Cancelled => "the gateway is stopping".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Real time: tokio's paused clock does not advance while a blocking
+    // task runs. The work never ends, so the outcome cannot depend on the
+    // machine's speed.
+    #[tokio::test]
+    async fn work_that_never_ends_is_given_up_after_the_limit() {
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let gave_up = off_runtime(Duration::from_millis(20), move || stuck.recv().is_ok()).await;
+        assert!(
+            gave_up
+                .as_ref()
+                .is_err_and(|e| e.starts_with("reading it took longer than")),
+            "{gave_up:?}"
+        );
+        drop(release);
+        assert_eq!(off_runtime(Duration::from_secs(60), || 7).await, Ok(7));
     }
 }
