@@ -118,10 +118,16 @@ mod tests {
     #[test]
     fn display_names_lose_paths_and_control_characters() {
         assert_eq!(display_name("../../etc/passwd").as_deref(), Some("passwd"));
-        assert_eq!(display_name("C:\\x\\report.pdf").as_deref(), Some("report.pdf"));
+        assert_eq!(
+            display_name("C:\\x\\report.pdf").as_deref(),
+            Some("report.pdf")
+        );
         assert_eq!(display_name("a\u{7}b\nc.txt").as_deref(), Some("abc.txt"));
         assert_eq!(display_name(" \t "), None);
-        assert_eq!(display_name(&"x".repeat(300)).map(|n| n.chars().count()), Some(MAX_NAME));
+        assert_eq!(
+            display_name(&"x".repeat(300)).map(|n| n.chars().count()),
+            Some(MAX_NAME)
+        );
     }
 
     fn named(name: &str) -> MediaFile {
