@@ -221,7 +221,50 @@ pub enum Refusal {
     Missing,
     NotAFile,
     Outside(String),
+    /// Under a directory or named as a file that holds credentials: never
+    /// sent, whatever the allowed directories.
+    Credentials,
     Unreadable(String),
+}
+
+/// Directories that hold credentials (`~/.ssh`, `~/.aws`, ...): nothing
+/// under them is sent, even from an allowed directory that contains them.
+const CREDENTIAL_DIRS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".password-store",
+    "gcloud",
+];
+
+/// Files that hold credentials, by name (`.env`, `hermod.db`, ...).
+const CREDENTIAL_FILES: &[&str] = &[
+    ".env",
+    ".netrc",
+    ".pgpass",
+    ".git-credentials",
+    "credentials.json",
+    "hermod.db",
+    "hermod.db-wal",
+    "hermod.db-shm",
+];
+
+/// Whether `file` (canonical) is, or is under, a place that holds
+/// credentials.
+fn holds_credentials(file: &Path) -> bool {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    CREDENTIAL_FILES.contains(&name)
+        || name.starts_with(".env.")
+        || file.parent().is_some_and(|dir| {
+            dir.components().any(|c| {
+                c.as_os_str()
+                    .to_str()
+                    .is_some_and(|c| CREDENTIAL_DIRS.contains(&c))
+            })
+        })
 }
 
 impl std::fmt::Display for Refusal {
@@ -230,6 +273,9 @@ impl std::fmt::Display for Refusal {
             Refusal::Missing => f.write_str("there is no such file"),
             Refusal::NotAFile => f.write_str("it is not a file"),
             Refusal::Outside(roots) => write!(f, "files can only be sent from {roots}"),
+            Refusal::Credentials => {
+                f.write_str("it is where credentials are kept, and those are never sent")
+            }
             Refusal::Unreadable(why) => write!(f, "it cannot be read ({why})"),
         }
     }
@@ -309,6 +355,9 @@ impl MediaRoots {
             .any(|root| file.starts_with(root));
         if !inside {
             return Err(Refusal::Outside(self.describe()));
+        }
+        if holds_credentials(&file) {
+            return Err(Refusal::Credentials);
         }
         if !file.is_file() {
             return Err(Refusal::NotAFile);
@@ -565,5 +614,34 @@ mod tests {
         assert!(media.attachments.is_empty());
         assert_eq!(media.notes.len(), 1);
         assert!(media.text.starts_with("see\n\n⚠️ I couldn't attach"));
+    }
+
+    #[test]
+    fn credentials_are_never_sent_even_from_an_allowed_directory() {
+        let home = tempfile::tempdir().unwrap();
+        let roots = MediaRoots::new([home.path().to_path_buf()]);
+        for name in [
+            ".ssh/id_ed25519",
+            ".aws/credentials",
+            ".env",
+            ".env.local",
+            "hermod.db",
+        ] {
+            let path = home.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "secret").unwrap();
+            assert_eq!(
+                roots.check(path.to_str().unwrap()),
+                Err(Refusal::Credentials),
+                "{name}"
+            );
+        }
+        let photo = home.path().join("photos/cat.jpg");
+        std::fs::create_dir_all(photo.parent().unwrap()).unwrap();
+        std::fs::write(&photo, "jpeg").unwrap();
+        assert!(roots.check(photo.to_str().unwrap()).is_ok());
+        let media = roots.collect(&format!("MEDIA:{}", home.path().join(".env").display()));
+        assert!(media.attachments.is_empty());
+        assert!(media.text.contains("credentials"), "{}", media.text);
     }
 }
