@@ -1,7 +1,8 @@
 //! `hermod config check` on the platforms' own settings: their defaults,
 //! the precedence of the environment over `.env` over `config.yaml`, their
-//! errors, and Hermes' per-platform keys. The loader's own rules are unit
-//! tests in `src/config`, which name no platform.
+//! errors, and Hermes' per-platform keys; and its summary of how files and
+//! voice are handled. The loader's own rules are unit tests in
+//! `src/config`, which name no platform.
 
 #![allow(
     clippy::unwrap_used,
@@ -100,4 +101,30 @@ async fn hermes_platform_keys_are_used_or_listed() {
     ] {
         assert!(out.contains(key), "{key:?} not in:\n{out}");
     }
+}
+
+#[tokio::test]
+async fn how_files_and_voice_are_handled_is_summarised() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, _) = check(home.path(), &[]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("images:     shown to the model, scaled to 1568 px"),
+        "{out}"
+    );
+    assert!(
+        out.contains("documents:  text up to 30000 characters each"),
+        "{out}"
+    );
+    std::fs::write(
+        home.path().join("config.yaml"),
+        "model: {supports_vision: false}\nauxiliary:\n  vision: {model: small-eyes, base_url: http://127.0.0.1:9/v1}\nstt_echo_transcripts: true\n",
+    )
+    .unwrap();
+    let (code, out, err) = check(home.path(), &[]).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("images:     described by small-eyes at http://127.0.0.1:9/v1"),
+        "{out}"
+    );
 }

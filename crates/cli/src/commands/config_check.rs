@@ -43,6 +43,23 @@ pub fn run() -> anyhow::Result<()> {
             "  voice:      not transcribed (stt.enabled: false)"
         ));
     }
+    let media = &config.media;
+    let images = match (media.images, &media.describer) {
+        (hermod_media::ImageInput::Native, _) => {
+            format!("shown to the model, scaled to {} px", media.max_image_edge)
+        }
+        (hermod_media::ImageInput::Text, Some(vision)) => {
+            format!("described by {} at {}", vision.model, vision.base_url)
+        }
+        (hermod_media::ImageInput::Text, None) => {
+            "named only (the model cannot see and auxiliary.vision.model is not set)".to_owned()
+        }
+    };
+    out(format_args!("  images:     {images}"));
+    out(format_args!(
+        "  documents:  text up to {} characters each",
+        media.document_max_chars
+    ));
     let tts = &config.tts;
     if tts.enabled {
         out(format_args!(

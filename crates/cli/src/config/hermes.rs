@@ -249,7 +249,10 @@ const INSTEAD: &[(&str, &str)] = &[
         "stt.provider",
         "hermod transcribes through one OpenAI-compatible endpoint: stt.base_url",
     ),
-    ("voice", "hermod has no voice mode"),
+    (
+        "voice",
+        "Hermes' voice section is its terminal voice mode; in chats, voice replies are /voice (the tts: section)",
+    ),
     ("browser", "hermod has no browser tool"),
     ("delegation", "hermod does not delegate to subagents"),
     ("skills", "hermod has no skills yet"),
