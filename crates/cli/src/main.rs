@@ -73,6 +73,19 @@ enum Command {
         #[command(subcommand)]
         action: PairingAction,
     },
+    /// Read a document's text for the model (the gateway runs this for
+    /// each PDF, so a hostile file costs a child process, not the gateway).
+    #[command(name = "extract-text", hide = true)]
+    ExtractText {
+        /// The file to read.
+        path: PathBuf,
+        /// The most characters of text to return.
+        #[arg(long, default_value_t = 30_000)]
+        max_chars: usize,
+        /// The file's declared MIME type.
+        #[arg(long)]
+        mime: Option<String>,
+    },
     /// Copy the database into a file, safely while the gateway runs.
     Backup {
         /// The backup file to write (a new file unless --force).
@@ -216,6 +229,18 @@ fn main() -> ExitCode {
             Command::Sessions { action } => commands::sessions::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
             Command::Backup { file, force } => commands::backup::run(&file, force).await,
+            Command::ExtractText {
+                path,
+                max_chars,
+                mime,
+            } => {
+                commands::out(hermod_media::worker::extract(
+                    &path,
+                    mime.as_deref(),
+                    max_chars,
+                ));
+                Ok(())
+            }
         }
     });
     match result {

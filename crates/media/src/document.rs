@@ -225,6 +225,20 @@ pub fn read_text(
     Ok(capped(&normalise_line_ends(&text), max_chars, cut_short))
 }
 
+/// Whether the file at `path`, of declared type `mime`, is a PDF: by its
+/// type or its `%PDF-` magic.
+pub fn is_pdf(path: &Path, mime: Option<&str>) -> bool {
+    let declared = mime
+        .map(|m| m.split(';').next().unwrap_or(m).trim())
+        .is_some_and(|m| m.eq_ignore_ascii_case("application/pdf"));
+    declared || {
+        let mut head = [0u8; 5];
+        File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| &head == b"%PDF-")
+    }
+}
+
 fn unreadable(what: &str, error: &std::io::Error) -> DocumentError {
     DocumentError::Unreadable(format!("{what}: {error}"))
 }

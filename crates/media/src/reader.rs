@@ -3,6 +3,7 @@
 use crate::describe::{Describer, Subject};
 use crate::document::{self, DocumentError};
 use crate::image::{self, ScaledImage};
+use crate::worker::PdfWorker;
 use async_trait::async_trait;
 use hermod_agent::{AgentError, Audio, Transcriber};
 use hermod_core::{MediaRead, MediaReader, attachment_note};
@@ -66,6 +67,7 @@ pub struct Reader {
     config: ReaderConfig,
     transcriber: Option<Transcriber>,
     describer: Option<Describer>,
+    pdf_worker: Option<PdfWorker>,
 }
 
 impl Reader {
@@ -75,7 +77,15 @@ impl Reader {
             config,
             transcriber: None,
             describer: None,
+            pdf_worker: None,
         }
+    }
+
+    /// PDFs are read by `worker`, in a child process, rather than in this
+    /// one (see [`crate::worker`]).
+    pub fn with_pdf_worker(mut self, worker: PdfWorker) -> Self {
+        self.pdf_worker = Some(worker);
+        self
     }
 
     /// Voice and audio are transcribed by `transcriber`.
@@ -358,12 +368,23 @@ impl Reader {
             attachment.file_name.clone(),
             self.config.document_max_chars,
         );
-        let read = off_runtime(DECODE_LIMIT, move || {
-            let (path, mime, file_name, max) = owned;
-            document::read_text(&path, mime.as_deref(), file_name.as_deref(), max)
-        })
-        .await
-        .unwrap_or_else(|reason| Err(DocumentError::Unreadable(reason)));
+        let mime = attachment.mime_type.as_deref();
+        let isolated = match &self.pdf_worker {
+            Some(worker) if document::is_pdf(path, mime) => {
+                let max = self.config.document_max_chars;
+                worker.read(path, mime, max, DECODE_LIMIT).await
+            }
+            _ => None,
+        };
+        let read = match isolated {
+            Some(read) => read,
+            None => off_runtime(DECODE_LIMIT, move || {
+                let (path, mime, file_name, max) = owned;
+                document::read_text(&path, mime.as_deref(), file_name.as_deref(), max)
+            })
+            .await
+            .unwrap_or_else(|reason| Err(DocumentError::Unreadable(reason))),
+        };
         match read {
             Ok(doc) => {
                 let mut lines = vec![format!("[attached file: {name}; its text follows]")];

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use hermod_agent::{LlmClient, LlmConfig, Transcriber, TranscriberConfig};
 use hermod_http::HttpClient;
+use hermod_media::worker::PdfWorker;
 use hermod_media::{Describer, Reader, ReaderConfig};
 use hermod_store::Store;
 use std::sync::Arc;
@@ -33,6 +34,13 @@ pub fn reader(config: &Config, store: Arc<dyn Store>, http: &HttpClient) -> Read
             http,
         );
         reader = reader.with_transcriber(transcriber);
+    }
+    // PDFs are read by this binary in a child process (`extract-text`).
+    match std::env::current_exe() {
+        Ok(exe) => reader = reader.with_pdf_worker(PdfWorker::new(exe)),
+        Err(e) => {
+            tracing::warn!(error = %e, "PDFs are read in the gateway's own process: its binary's path is unknown")
+        }
     }
     if let Some(vision) = &media.describer {
         let client = LlmClient::with_http(
