@@ -24,20 +24,21 @@
 //! turn to come off ([`Call::Undo`]).
 
 use crate::ConnectionState;
-use crate::api::{Args, Done, Posted, UploadUrl, WebApi};
+use crate::api::{Args, Done, Posted, WebApi};
 use crate::config::SlackConfig;
 use crate::error::SlackError;
 use crate::memory::Recent;
 use crate::outbound::{self, Target};
 use crate::render::{MAX_MESSAGE, measure, mrkdwn, render_parts};
+use crate::uploads::{UPLOAD_WINDOW, UploadLog};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait, WebhookListener};
 use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, TurnEnded};
 use hermod_http::HttpClient;
 use hermod_model::{
-    Attachment, Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
-    Sent,
+    Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId, Sent,
 };
+use hermod_store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -49,9 +50,6 @@ const IDEMPOTENT_ATTEMPTS: u32 = 3;
 
 /// The wait after a 429 that came without `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// Slack's upload limit.
-const MAX_UPLOAD_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Threads remembered as ones the bot is in.
 const THREAD_MEMORY: usize = 4096;
@@ -121,6 +119,8 @@ struct Inner {
     threads: Recent<(String, String)>,
     /// Event ids handled, so a redelivery or retry is dropped at once.
     events: Recent<String>,
+    /// How far each keyed file send got, so a repeat sends it once.
+    uploads: UploadLog,
     connection: Connection,
     /// Where the Events API route is served (Events API mode only).
     webhooks: WebhookListener,
@@ -140,24 +140,27 @@ impl SlackAdapter {
     /// Validates `config` and builds the adapter. Nothing is contacted
     /// until `run`. In Events API mode its route goes on a listener of its
     /// own at `WEBHOOK_HOST:WEBHOOK_PORT`; to share one with other webhook
-    /// platforms, use [`SlackAdapter::with_webhooks`].
-    pub fn new(config: SlackConfig) -> Result<Self, AdapterError> {
+    /// platforms, use [`SlackAdapter::with_webhooks`]. `store` keeps how
+    /// far each file send got, so a repeated one is sent once.
+    pub fn new(config: SlackConfig, store: Arc<dyn Store>) -> Result<Self, AdapterError> {
         let webhooks = WebhookListener::new(config.webhooks.clone());
-        Self::with_webhooks(config, webhooks)
+        Self::with_webhooks(config, store, webhooks)
     }
 
     /// [`SlackAdapter::new`], serving the Events API route on `webhooks`,
     /// the listener every webhook platform shares.
     pub fn with_webhooks(
         config: SlackConfig,
+        store: Arc<dyn Store>,
         webhooks: WebhookListener,
     ) -> Result<Self, AdapterError> {
-        Self::with_parts(config, webhooks, &hermod_adapter_kit::http_client()?)
+        Self::with_parts(config, store, webhooks, &hermod_adapter_kit::http_client()?)
     }
 
     /// [`SlackAdapter::with_webhooks`] on the gateway's shared HTTP client.
     pub fn with_parts(
         config: SlackConfig,
+        store: Arc<dyn Store>,
         webhooks: WebhookListener,
         http: &HttpClient,
     ) -> Result<Self, AdapterError> {
@@ -193,6 +196,7 @@ impl SlackAdapter {
                 blocked: Mutex::new(HashMap::new()),
                 threads: Recent::new(THREAD_MEMORY),
                 events: Recent::new(EVENT_MEMORY),
+                uploads: UploadLog::new(store),
                 connection,
                 webhooks,
             }),
@@ -219,6 +223,10 @@ impl SlackAdapter {
 
     pub(crate) fn api(&self) -> &WebApi {
         &self.inner.api
+    }
+
+    pub(crate) fn uploads(&self) -> &UploadLog {
+        &self.inner.uploads
     }
 
     /// Whether the bot is in the thread `thread_ts` of `channel`.
@@ -294,7 +302,7 @@ impl SlackAdapter {
     }
 
     /// Fails fast while `method` is rate-limited in `channel`.
-    fn check_blocked(&self, method: &str, channel: &str) -> Result<(), AdapterError> {
+    pub(crate) fn check_blocked(&self, method: &str, channel: &str) -> Result<(), AdapterError> {
         let now = Instant::now();
         let mut blocked = self
             .inner
@@ -311,7 +319,7 @@ impl SlackAdapter {
     }
 
     /// One Web API call for `channel`, honouring and recording 429s.
-    async fn call<R: serde::de::DeserializeOwned>(
+    pub(crate) async fn call<R: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         channel: &str,
@@ -346,7 +354,7 @@ impl SlackAdapter {
     }
 
     /// Waits for a slot for `call` in `channel`, or fails fast.
-    async fn pace(&self, channel: &str, call: Call) -> Result<(), AdapterError> {
+    pub(crate) async fn pace(&self, channel: &str, call: Call) -> Result<(), AdapterError> {
         self.inner
             .pacer
             .acquire(channel, call)
@@ -380,7 +388,7 @@ impl SlackAdapter {
     }
 
     /// Posts one mrkdwn part; `None`: posted, but Slack did not say its ts.
-    async fn post(&self, target: &Target, text: &str) -> Result<Option<String>, AdapterError> {
+    pub(crate) async fn post(&self, target: &Target, text: &str) -> Result<Option<String>, AdapterError> {
         self.check_blocked("chat.postMessage", &target.channel)?;
         self.pace(&target.channel, Call::Send { group: false })
             .await?;
@@ -392,49 +400,6 @@ impl SlackAdapter {
             warn!("Slack answered a post without its ts; it cannot be edited later");
         }
         Ok(posted.ts)
-    }
-
-    /// Uploads one file the current way: `files.getUploadURLExternal`,
-    /// the bytes to the URL it gave, `files.completeUploadExternal` to
-    /// share it in the target. A remote file is posted as its link.
-    async fn upload(
-        &self,
-        target: &Target,
-        attachment: &Attachment,
-        comment: Option<&str>,
-    ) -> Result<(), AdapterError> {
-        let location = attachment.location.as_str();
-        if location.starts_with("http://") || location.starts_with("https://") {
-            let text = match comment {
-                Some(comment) => format!("{comment}\n{location}"),
-                None => location.to_owned(),
-            };
-            return self.post(target, &text).await.map(|_| ());
-        }
-        let bytes = tokio::fs::read(location).await.map_err(|e| {
-            AdapterError::Rejected(format!("cannot read the attachment {location}: {e}"))
-        })?;
-        let size = bytes.len() as u64;
-        if size == 0 || size > MAX_UPLOAD_BYTES {
-            return Err(AdapterError::Rejected(format!(
-                "the attachment {location} is empty or larger than Slack's 1 GB limit"
-            )));
-        }
-        let filename = std::path::Path::new(location)
-            .file_name()
-            .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
-        self.check_blocked("files.completeUploadExternal", &target.channel)?;
-        self.pace(&target.channel, Call::Send { group: false })
-            .await?;
-        let args = outbound::upload_url(&filename, size);
-        let url: UploadUrl = self
-            .call("files.getUploadURLExternal", &target.channel, &args)
-            .await?;
-        self.api().upload(&url.upload_url, bytes, &filename).await?;
-        let args = outbound::complete_upload(&url.file_id, &filename, target, comment);
-        self.call::<Done>("files.completeUploadExternal", &target.channel, &args)
-            .await?;
-        Ok(())
     }
 }
 
@@ -465,8 +430,10 @@ impl Adapter for SlackAdapter {
             multi_message: true,
             // A shared file's `initial_comment`.
             caption_len: MAX_MESSAGE,
-            // Slack's Web API has no idempotency key.
-            idempotency_window: None,
+            // Slack's Web API has no idempotency key, but a file is two
+            // calls apart and the adapter records its progress between
+            // them (`uploads`).
+            idempotency_window: Some(UPLOAD_WINDOW),
         }
     }
 
@@ -506,10 +473,18 @@ impl Messenger for SlackAdapter {
                 self.answered(&target);
             }
         }
-        for attachment in &message.attachments {
-            self.upload(&target, attachment, comment.take().as_deref())
+        // The key covers the files: each has its own record. Core sends
+        // a keyed file alone, its caption its only text.
+        for (index, attachment) in message.attachments.iter().enumerate() {
+            let key = message
+                .idempotency_key
+                .as_deref()
+                .map(|key| format!("{key}:{index}"));
+            let ts = self
+                .send_file(&target, attachment, comment.take().as_deref(), key.as_deref())
                 .await
                 .inspect_err(|e| partial(ids.len(), total, e))?;
+            ids.extend(ts);
         }
         if parts.is_empty() {
             self.answered(&target);

@@ -79,6 +79,68 @@ pub(crate) struct UploadUrl {
     pub file_id: String,
 }
 
+/// `files.completeUploadExternal`: the files it finished. Slack's
+/// reference shows each with its id and title only; a file object that
+/// carries its `shares` already names the message.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Completed {
+    #[serde(default)]
+    pub files: Vec<FileObject>,
+}
+
+/// `files.info`: the file object.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct FileInfo {
+    pub file: FileObject,
+}
+
+/// The parts of Slack's file object that say where it is shared.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct FileObject {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub shares: Shares,
+}
+
+/// A file's `shares`: channel id → the messages that share it, in
+/// public channels and in private ones (private channels, DMs).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Shares {
+    #[serde(default)]
+    pub public: std::collections::HashMap<String, Vec<Share>>,
+    #[serde(default)]
+    pub private: std::collections::HashMap<String, Vec<Share>>,
+}
+
+/// One message sharing a file.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Share {
+    /// The message's ts.
+    pub ts: String,
+    /// The thread the message is in, when it is a reply.
+    #[serde(default)]
+    pub thread_ts: Option<String>,
+}
+
+impl FileObject {
+    /// The ts of the message sharing this file in `channel`, in the
+    /// thread `thread_ts` (or outside any thread).
+    pub(crate) fn shared_in(&self, channel: &str, thread_ts: Option<&str>) -> Option<String> {
+        let shares = self.shares.public.get(channel).into_iter();
+        shares
+            .chain(self.shares.private.get(channel))
+            .flatten()
+            .find(|share| {
+                // A top-level message with replies carries its own ts as
+                // `thread_ts`.
+                let thread = share.thread_ts.as_deref().filter(|t| *t != share.ts);
+                thread == thread_ts
+            })
+            .map(|share| share.ts.clone())
+    }
+}
+
 /// An answer whose fields are not needed.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Done {}
@@ -278,6 +340,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(posted.ts.as_deref(), Some("1.2"));
+    }
+
+    #[test]
+    fn a_files_share_is_found_by_channel_and_thread() {
+        // The file object of Slack's `files.info` reference, shared in a
+        // thread of a public channel, plus a private share outside threads.
+        let info: FileInfo = parse_answer(
+            "files.info",
+            TokenKind::Bot,
+            200,
+            None,
+            br#"{"ok":true,"file":{"id":"F0S43PZDF","name":"tedair.gif","shares":{
+                "public":{"C0T8SE4AU":[{"reply_users":["U061F7AUR"],"reply_users_count":1,
+                    "reply_count":1,"ts":"1531763348.000001","thread_ts":"1531763273.000015",
+                    "latest_reply":"1531763348.000001","channel_name":"file-under",
+                    "team_id":"T061EG9R6"}]},
+                "private":{"D0L4B9P0Q":[{"ts":"1531763400.000100",
+                    "thread_ts":"1531763400.000100","reply_count":2}]}},
+                "channels":["C0T8SE4AU"],"groups":[],"ims":["D0L4B9P0Q"]},"comments":[]}"#,
+        )
+        .unwrap();
+        let file = info.file;
+        assert_eq!(file.id, "F0S43PZDF");
+        assert_eq!(
+            file.shared_in("C0T8SE4AU", Some("1531763273.000015")).as_deref(),
+            Some("1531763348.000001")
+        );
+        assert_eq!(file.shared_in("C0T8SE4AU", None), None, "only in the thread");
+        assert_eq!(file.shared_in("C0T8SE4AU", Some("1.2")), None);
+        assert_eq!(
+            file.shared_in("D0L4B9P0Q", None).as_deref(),
+            Some("1531763400.000100"),
+            "a top-level share that has replies"
+        );
+        assert_eq!(file.shared_in("C999", None), None);
+        // Slack's documented answer of `files.completeUploadExternal`.
+        let done: Completed = parse_answer(
+            "files.completeUploadExternal",
+            TokenKind::Bot,
+            200,
+            None,
+            br#"{"ok":true,"files":[{"id":"F123ABC456","title":"slack-test"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(done.files[0].shared_in("C1", None), None);
     }
 
     #[test]

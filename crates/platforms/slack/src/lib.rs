@@ -14,6 +14,7 @@ mod receive;
 mod render;
 mod socket;
 mod types;
+mod uploads;
 
 pub use adapter::SlackAdapter;
 pub use config::{

@@ -104,6 +104,12 @@ pub(crate) fn upload_url(filename: &str, length: u64) -> Args {
     ]
 }
 
+/// `files.info` of `file_id`: where it is shared. No comments are
+/// wanted, so one is the page.
+pub(crate) fn file_info(file_id: &str) -> Args {
+    vec![("file", file_id.to_owned()), ("count", "1".to_owned())]
+}
+
 /// `files.completeUploadExternal` sharing `file_id` in the target, with
 /// `comment` as the message that carries it.
 pub(crate) fn complete_upload(

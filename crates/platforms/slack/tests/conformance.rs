@@ -8,6 +8,7 @@
 
 use hermod_model::Secret;
 use hermod_slack::{SlackAdapter, SlackConfig};
+use hermod_store::{SqliteStore, Store};
 use hermod_testkit::FakeSlack;
 use hermod_testkit::conformance::{SlackPeer, Subject, assert_debug_hides_secrets};
 use std::sync::Arc;
@@ -24,9 +25,13 @@ fn config(fake: &FakeSlack) -> SlackConfig {
     }
 }
 
+fn store() -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open_in_memory().unwrap())
+}
+
 async fn subject() -> Subject {
     let fake = FakeSlack::start().await;
-    let adapter = SlackAdapter::new(config(&fake)).unwrap();
+    let adapter = SlackAdapter::new(config(&fake), store()).unwrap();
     Subject {
         adapter: Arc::new(adapter),
         peer: Arc::new(SlackPeer::new(fake)),
@@ -46,6 +51,6 @@ async fn the_adapter_and_its_config_hide_the_secrets() {
         c.signing_secret.clone(),
     ];
     assert_debug_hides_secrets(&config, &secrets);
-    let adapter = SlackAdapter::new(config).unwrap();
+    let adapter = SlackAdapter::new(config, store()).unwrap();
     assert_debug_hides_secrets(&adapter, &secrets);
 }

@@ -39,8 +39,8 @@ impl PlatformUnderTest for Slack {
         config
     }
 
-    fn adapter(_world: &World, config: SlackConfig) -> SlackAdapter {
-        SlackAdapter::new(config).unwrap()
+    fn adapter(world: &World, config: SlackConfig) -> SlackAdapter {
+        SlackAdapter::new(config, world.store.clone()).unwrap()
     }
 }
 
