@@ -59,6 +59,16 @@ impl<K: Eq + Hash, F> FaultQueue<K, F> {
         })
     }
 
+    /// The fault [`FaultQueue::take`] would take next, left queued.
+    pub fn peek<Q>(&self, keys: &[&Q]) -> Option<&F>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        keys.iter()
+            .find_map(|key| self.queues.get(*key).and_then(VecDeque::front))
+    }
+
     /// Faults still queued, all keys together.
     pub fn len(&self) -> usize {
         self.queues.values().map(VecDeque::len).sum()

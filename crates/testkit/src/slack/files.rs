@@ -1,12 +1,16 @@
 //! File uploads the way Slack takes them now: `files.getUploadURLExternal`
 //! hands out an upload URL and a file id, the bytes are POSTed there (raw,
 //! or as a multipart form), and `files.completeUploadExternal` finishes the
-//! upload and shares the files in a channel or thread.
+//! upload and shares the files in a channel or thread. `files.info`
+//! tells where a file is shared (its `shares`, by channel, with each
+//! message's `ts` and, in a thread, its `thread_ts`).
 
 use super::events;
 use super::limits::ApiError;
 use super::server::Params;
-use super::state::{Author, BotMessage, Shared, State, StoredMessage, UploadedFile};
+use super::state::{
+    Author, BotMessage, ChannelKind, Shared, State, StoredMessage, UploadedFile,
+};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State as AxumState};
 use axum::http::{StatusCode, header};
@@ -41,6 +45,7 @@ pub(crate) fn get_upload_url(shared: &Shared, s: &mut State, p: &Params) -> Answ
             thread_ts: None,
             initial_comment: None,
             completed: false,
+            share_ts: None,
         },
     );
     let mut fields = Map::new();
@@ -161,6 +166,11 @@ pub(crate) fn complete_upload(shared: &Arc<Shared>, s: &mut State, p: &Params) -
         let ts = s.next_ts();
         let mut message = events::bot_message(shared, &text, &ts, thread_ts.as_deref(), None);
         let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+        for id in &ids {
+            if let Some(file) = s.files.get_mut(id) {
+                file.share_ts = Some(ts.clone());
+            }
+        }
         let objects: Vec<Value> = ids
             .iter()
             .filter_map(|id| s.files.get(id))
@@ -187,6 +197,60 @@ pub(crate) fn complete_upload(shared: &Arc<Shared>, s: &mut State, p: &Params) -
     }
     let mut fields = Map::new();
     fields.insert("files".into(), json!(answered));
+    Ok((fields, Vec::new()))
+}
+
+/// `files.info`: the file object of an uploaded file, with `shares`:
+/// `public` (public channels) or `private` (private channels and DMs),
+/// channel id → the messages sharing it (`ts`, `thread_ts` for a reply,
+/// `channel_name`, `team_id`). A file never uploaded, or whose upload
+/// was discarded, is `file_not_found`. Slack lets a bot see the files in
+/// channels it is in; every file here is the bot's own.
+pub(crate) fn info(shared: &Arc<Shared>, s: &mut State, p: &Params) -> Answer {
+    let id = p.str("file").ok_or_else(|| ApiError::missing("file"))?;
+    let file = s
+        .files
+        .get(&id)
+        .filter(|f| f.bytes.is_some())
+        .ok_or_else(|| ApiError::slack("file_not_found"))?;
+    let mut object = shared_file_json(file);
+    let mut shares = Map::new();
+    let (mut channels, mut groups, mut ims) = (Vec::new(), Vec::new(), Vec::new());
+    if let (Some(channel_id), Some(ts)) = (&file.channel, &file.share_ts)
+        && let Some(channel) = s.channels.get(channel_id)
+    {
+        let mut share = json!({
+            "ts": ts,
+            "channel_name": channel.name,
+            "team_id": shared.config.team_id,
+        });
+        if let Some(thread) = &file.thread_ts {
+            share["thread_ts"] = json!(thread);
+        }
+        let scope = match channel.kind {
+            ChannelKind::Public => {
+                channels.push(channel.id.clone());
+                "public"
+            }
+            ChannelKind::Private => {
+                groups.push(channel.id.clone());
+                "private"
+            }
+            ChannelKind::Im => {
+                ims.push(channel.id.clone());
+                "private"
+            }
+        };
+        shares.insert(scope.to_owned(), json!({ channel.id.clone(): [share] }));
+    }
+    object["shares"] = Value::Object(shares);
+    object["channels"] = json!(channels);
+    object["groups"] = json!(groups);
+    object["ims"] = json!(ims);
+    object["is_public"] = json!(!channels.is_empty());
+    let mut fields = Map::new();
+    fields.insert("file".into(), object);
+    fields.insert("comments".into(), json!([]));
     Ok((fields, Vec::new()))
 }
 

@@ -35,6 +35,18 @@ pub enum Fault {
     Slow(Duration),
     /// Closes the connection without answering.
     DropConnection,
+    /// Handles the call, then never answers: it takes effect (a message
+    /// is posted, a file shared) and the caller waits until it gives up
+    /// or the fake stops — as when the process making the call dies, or
+    /// its connection does, before Slack's answer arrives.
+    Unanswered,
+}
+
+/// Whether a handled call is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Now,
+    Never,
 }
 
 /// At most `calls` calls in any `window`, for the whole app or for each
@@ -139,8 +151,18 @@ pub(crate) type Verdict = crate::peer::Verdict<ApiError>;
 
 impl LimitState {
     /// Applies queued faults, then budgets, to a call of `method` about
-    /// `channel`.
-    pub(crate) fn verdict(&mut self, method: &str, channel: Option<&str>) -> Verdict {
+    /// `channel`, and says whether the call, once handled, is answered
+    /// ([`Fault::Unanswered`]).
+    pub(crate) fn decide(&mut self, method: &str, channel: Option<&str>) -> (Verdict, Answer) {
+        if let Some(Fault::Unanswered) = self.faults.peek(&[method, "*"]) {
+            self.faults.take(&[method, "*"]);
+            self.spend(method, channel);
+            return (Verdict::Proceed, Answer::Never);
+        }
+        (self.faults_then_budgets(method, channel), Answer::Now)
+    }
+
+    fn faults_then_budgets(&mut self, method: &str, channel: Option<&str>) -> Verdict {
         match self.faults.take(&[method, "*"]) {
             Some(Fault::RateLimited { retry_after }) => {
                 self.rate_limited_answers += 1;
@@ -149,6 +171,8 @@ impl LimitState {
             Some(Fault::Error(code)) => return Verdict::Fail(ApiError::slack(&code)),
             Some(Fault::ServerError(status)) => return Verdict::Fail(ApiError::Server(status)),
             Some(Fault::DropConnection) => return Verdict::Drop,
+            // Peeked and taken by `decide` before.
+            Some(Fault::Unanswered) => return Verdict::Proceed,
             Some(Fault::Slow(delay)) => {
                 // A slow answer still spends the budget.
                 self.spend(method, channel);
@@ -324,11 +348,11 @@ mod tests {
             .budgets
             .insert("users.info".into(), vec![Budget::tier(1)]);
         assert!(matches!(
-            limits.verdict("users.info", None),
+            limits.decide("users.info", None).0,
             Verdict::Proceed
         ));
         tokio::time::advance(Duration::from_millis(20_500)).await;
-        match limits.verdict("users.info", None) {
+        match limits.decide("users.info", None).0 {
             Verdict::Fail(ApiError::RateLimited(secs)) => assert_eq!(secs, 40),
             other => panic!("expected a 429, got {other:?}"),
         }

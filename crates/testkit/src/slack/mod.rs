@@ -7,7 +7,8 @@
 //!   `chat.postMessage`, `chat.update`, `chat.delete`, `reactions.add`,
 //!   `reactions.remove`, `conversations.info`, `conversations.open`,
 //!   `users.info`, `files.getUploadURLExternal` (and its upload URL),
-//!   `files.completeUploadExternal`. Arguments come from the query, a form
+//!   `files.completeUploadExternal`, `files.info` (with `shares`: where a
+//!   file is shared, by channel, with each message's `ts`). Arguments come from the query, a form
 //!   (with `token` allowed) or a JSON body with an `Authorization: Bearer`
 //!   token, JSON only where the method's reference page allows it. Answers
 //!   are Slack's: `{"ok":true,...}` or HTTP 200 `{"ok":false,"error":...}`
@@ -38,8 +39,9 @@
 //! bot posts, edits, deletes and reacts with is recorded per channel and
 //! thread ([`FakeSlack::bot_messages`]), with every call
 //! ([`FakeSlack::calls`]); `wait_for*` methods are woken by changes and
-//! never poll. Failures are scripted per method ([`FakeSlack::fail_next`])
-//! and rate-limit budgets ([`Budget`]) count overruns, answered 429 when
+//! never poll. Failures are scripted per method ([`FakeSlack::fail_next`]),
+//! including a call that takes effect and is never answered
+//! ([`Fault::Unanswered`]), and rate-limit budgets ([`Budget`]) count overruns, answered 429 when
 //! enforced. Timers (ack deadlines, retries, rate-limit windows) run on the
 //! tokio clock.
 //!
@@ -48,7 +50,9 @@
 //! other read methods, multi-person DMs, Enterprise Grid, Slack's app-wide
 //! limit on events (30,000 an hour), connections refreshed on their own
 //! after `approximate_connection_time` (disconnects come on demand),
-//! `files.info`, thumbnails, and files shared after the message that
+//! the time after which Slack discards an upload never completed (it
+//! documents none; [`FakeSlack::discard_unfinished_uploads`] does it on
+//! demand), thumbnails, and files shared after the message that
 //! uploaded them (`file_shared`).
 //!
 //! The server is listening when [`FakeSlack::start`] returns and stops
@@ -349,6 +353,17 @@ impl FakeSlack {
         self.shared
             .wait_for(n, |s| shared_uploads(s, channel))
             .await
+    }
+
+    /// Discards every upload not completed with
+    /// `files.completeUploadExternal`, as Slack does after a while: its
+    /// id is then `file_not_found`. Returns how many went.
+    pub fn discard_unfinished_uploads(&self) -> usize {
+        self.shared.update(|s| {
+            let before = s.files.len();
+            s.files.retain(|_, file| file.completed);
+            before - s.files.len()
+        })
     }
 
     /// Grants the bot token the `files:read` scope (the default) or takes

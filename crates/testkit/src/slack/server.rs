@@ -2,7 +2,7 @@
 //! Mode websocket; reading arguments from the query, a form or a JSON body;
 //! tokens; faults (a cut connection for [`super::Fault::DropConnection`]).
 
-use super::limits::ApiError;
+use super::limits::{Answer, ApiError};
 use super::state::{Shared, SlackCall};
 use super::{files, socket, user_files, web_api};
 use crate::peer::{Body, BodyError, Cut, PeerListener, form_fields, read_body};
@@ -160,8 +160,9 @@ async fn api(
             content_type,
             at: Instant::now(),
         });
-        s.limits.verdict(&method, channel.as_deref())
+        s.limits.decide(&method, channel.as_deref())
     });
+    let (verdict, answer) = verdict;
     let unavailable = || ApiError::Server(503);
     if let Some(refused) = verdict.carry_out(&cut, &shared.shutdown, unavailable).await {
         return refused;
@@ -174,7 +175,13 @@ async fn api(
         BodyKind::Form { charset: true } => &["superfluous_charset"],
         _ => &[],
     };
-    web_api::call(&shared, &method, &params, warnings)
+    let response = web_api::call(&shared, &method, &params, warnings);
+    if answer == Answer::Never {
+        // Done, never told: the caller gives up first.
+        shared.shutdown.cancelled().await;
+        return ApiError::Server(503).into_response();
+    }
+    response
 }
 
 fn token_in(map: &Map<String, Value>) -> Option<String> {

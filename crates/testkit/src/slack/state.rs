@@ -164,6 +164,8 @@ pub struct UploadedFile {
     pub thread_ts: Option<String>,
     pub initial_comment: Option<String>,
     pub completed: bool,
+    /// The ts of the message that shared it (`files.info`'s `shares`).
+    pub share_ts: Option<String>,
 }
 
 #[derive(Debug, Default)]

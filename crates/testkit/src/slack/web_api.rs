@@ -46,6 +46,7 @@ pub(crate) fn call(
         "users.info" => users_info(shared, s, p),
         "files.getUploadURLExternal" => files::get_upload_url(shared, s, p),
         "files.completeUploadExternal" => files::complete_upload(shared, s, p),
+        "files.info" => files::info(shared, s, p),
         _ => Err(ApiError::slack("unknown_method")),
     });
     match answer {

@@ -2,6 +2,7 @@
 //! adapter would use it.
 
 mod events_api;
+mod files_info;
 mod socket_mode;
 mod web_api;
 
