@@ -10,6 +10,7 @@
 mod channels;
 mod conversation;
 mod events_api;
+mod exactly_once;
 mod faults;
 mod files;
 mod reactions;
