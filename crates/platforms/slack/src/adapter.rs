@@ -388,7 +388,11 @@ impl SlackAdapter {
     }
 
     /// Posts one mrkdwn part; `None`: posted, but Slack did not say its ts.
-    pub(crate) async fn post(&self, target: &Target, text: &str) -> Result<Option<String>, AdapterError> {
+    pub(crate) async fn post(
+        &self,
+        target: &Target,
+        text: &str,
+    ) -> Result<Option<String>, AdapterError> {
         self.check_blocked("chat.postMessage", &target.channel)?;
         self.pace(&target.channel, Call::Send { group: false })
             .await?;
@@ -481,7 +485,12 @@ impl Messenger for SlackAdapter {
                 .as_deref()
                 .map(|key| format!("{key}:{index}"));
             let ts = self
-                .send_file(&target, attachment, comment.take().as_deref(), key.as_deref())
+                .send_file(
+                    &target,
+                    attachment,
+                    comment.take().as_deref(),
+                    key.as_deref(),
+                )
                 .await
                 .inspect_err(|e| partial(ids.len(), total, e))?;
             ids.extend(ts);

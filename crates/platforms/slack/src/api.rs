@@ -364,10 +364,15 @@ mod tests {
         let file = info.file;
         assert_eq!(file.id, "F0S43PZDF");
         assert_eq!(
-            file.shared_in("C0T8SE4AU", Some("1531763273.000015")).as_deref(),
+            file.shared_in("C0T8SE4AU", Some("1531763273.000015"))
+                .as_deref(),
             Some("1531763348.000001")
         );
-        assert_eq!(file.shared_in("C0T8SE4AU", None), None, "only in the thread");
+        assert_eq!(
+            file.shared_in("C0T8SE4AU", None),
+            None,
+            "only in the thread"
+        );
         assert_eq!(file.shared_in("C0T8SE4AU", Some("1.2")), None);
         assert_eq!(
             file.shared_in("D0L4B9P0Q", None).as_deref(),

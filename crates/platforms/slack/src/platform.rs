@@ -114,7 +114,8 @@ impl PlatformConfig for SlackConfig {
         config.set_media_dir(ctx.media_dir.clone());
         // One cleanup of the media directory for the whole gateway.
         hermod_adapter_kit::MediaCleanup::shared(ctx, config.media_retention);
-        let adapter = SlackAdapter::with_parts(config, Arc::clone(&ctx.store), webhooks, &ctx.http)?;
+        let adapter =
+            SlackAdapter::with_parts(config, Arc::clone(&ctx.store), webhooks, &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "Slack app".into(),

@@ -13,9 +13,10 @@
 //! - uploaded: `files.info` says whether the file is shared in the
 //!   target already (Slack shared it, its answer was lost): that share's
 //!   ts is the receipt. If not, the file is shared now, without sending
-//!   its bytes again. If Slack no longer has it (`file_not_found`,
-//!   `file_deleted`: an upload never completed is discarded), it is
-//!   uploaded anew — it was never shown, so this is still its only copy;
+//!   its bytes again. If Slack does not have it (`file_not_found`: an
+//!   upload never completed is discarded), it is uploaded anew — it was
+//!   never shown, so this is still its only copy; a file deleted since
+//!   (`file_deleted`) was shown, and is not sent again;
 //! - nothing recorded: a plain upload. A crash before the file id was
 //!   recorded left at most an unshared upload, which Slack discards.
 //!
@@ -77,10 +78,7 @@ enum Step {
     /// The bytes are up as `file_id`; not known to be shared.
     Uploaded { file_id: String },
     /// Shared: its message's ts, when Slack said it.
-    Shared {
-        file_id: String,
-        ts: Option<String>,
-    },
+    Shared { file_id: String, ts: Option<String> },
     /// A link is being posted as a message.
     Posting,
     /// The link was posted.
@@ -138,7 +136,10 @@ impl UploadLog {
         records.retain(|_, upload| now.saturating_sub(upload.at_ms) < keep);
         let at_ms = records.get(key).map_or(now, |upload| upload.at_ms);
         records.insert(key.to_owned(), Upload { at_ms, step });
-        self.state.save(&records).await.map_err(|e| store_failed(&e))
+        self.state
+            .save(&records)
+            .await
+            .map_err(|e| store_failed(&e))
     }
 }
 
@@ -152,8 +153,10 @@ enum Found {
     Shared(String),
     /// Slack has it, not shared there.
     Unshared,
-    /// Slack no longer has it.
+    /// Slack does not have it (an upload never completed is discarded).
     Gone,
+    /// Deleted: it was shared, and someone took it down.
+    Deleted,
 }
 
 fn is_link(location: &str) -> bool {
@@ -172,7 +175,9 @@ impl SlackAdapter {
         key: Option<&str>,
     ) -> Result<Option<String>, AdapterError> {
         if is_link(&attachment.location) {
-            return self.post_link(target, &attachment.location, comment, key).await;
+            return self
+                .post_link(target, &attachment.location, comment, key)
+                .await;
         }
         let Some(key) = key else {
             return self.upload(target, attachment, comment, None).await;
@@ -195,6 +200,11 @@ impl SlackAdapter {
                     return self
                         .complete(target, &file_id, attachment, comment, Some(key))
                         .await;
+                }
+                Found::Deleted => {
+                    debug!(key, %file_id, "this file was shared and deleted since; not sending it again");
+                    self.record_shared(key, &file_id, None).await;
+                    return Ok(None);
                 }
                 Found::Gone => {
                     debug!(key, %file_id, "Slack no longer has an upload; uploading anew");
@@ -300,13 +310,19 @@ impl SlackAdapter {
                     None => Found::Unshared,
                 },
             ),
-            Err(e) if matches!(e.code(), Some("file_not_found" | "file_deleted")) => {
-                Ok(Found::Gone)
+            Err(e) if e.code() == Some("file_not_found") => Ok(Found::Gone),
+            Err(e) if e.code() == Some("file_deleted") => Ok(Found::Deleted),
+            // Not knowing, the file is not sent again.
+            Err(e @ SlackError::Api { .. }) => {
+                let hint = if e.code() == Some("missing_scope") {
+                    "; the bot token needs the files:read scope"
+                } else {
+                    ""
+                };
+                Err(AdapterError::Rejected(format!(
+                    "Slack would not say whether the file arrived ({e}){hint}"
+                )))
             }
-            Err(e @ SlackError::Api { .. }) => Err(AdapterError::Rejected(format!(
-                "Slack would not say whether the file arrived ({e}); the bot token needs \
-                 the files:read scope"
-            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -335,7 +351,10 @@ impl SlackAdapter {
         };
         let ts = self.post(target, &text).await?;
         if let Some(key) = key
-            && let Err(e) = self.uploads().put(key, Step::Posted { ts: ts.clone() }).await
+            && let Err(e) = self
+                .uploads()
+                .put(key, Step::Posted { ts: ts.clone() })
+                .await
         {
             warn!(key, error = %e, "could not record a posted link");
         }

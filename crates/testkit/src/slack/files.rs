@@ -8,9 +8,7 @@
 use super::events;
 use super::limits::ApiError;
 use super::server::Params;
-use super::state::{
-    Author, BotMessage, ChannelKind, Shared, State, StoredMessage, UploadedFile,
-};
+use super::state::{Author, BotMessage, ChannelKind, Shared, State, StoredMessage, UploadedFile};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State as AxumState};
 use axum::http::{StatusCode, header};

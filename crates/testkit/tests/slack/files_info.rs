@@ -17,13 +17,13 @@ async fn upload(bot: &Client, name: &str) -> String {
         .await;
     let response = bot
         .http()
-        .post(got["upload_url"].as_str().unwrap())
+        .post(got["upload_url"].as_str().expect("an upload URL"))
         .body(b"abc".to_vec())
         .send()
         .await
-        .unwrap();
+        .expect("the fake takes the bytes");
     assert!(response.status().is_success());
-    got["file_id"].as_str().unwrap().to_owned()
+    got["file_id"].as_str().expect("a file id").to_owned()
 }
 
 async fn info(bot: &Client, file_id: &str) -> Value {

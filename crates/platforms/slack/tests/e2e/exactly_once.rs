@@ -88,13 +88,21 @@ async fn a_share_whose_answer_was_lost_is_found_not_repeated() {
         .fail_next("files.completeUploadExternal", Fault::Unanswered);
     let lost = adapter.send(send.clone()).await.unwrap_err();
     assert!(matches!(lost, AdapterError::Transient(_)), "{lost:?}");
-    assert_eq!(world.fake.shared_uploads(&general).len(), 1, "Slack shared it");
+    assert_eq!(
+        world.fake.shared_uploads(&general).len(),
+        1,
+        "Slack shared it"
+    );
 
     let sent = adapter.send(send.clone()).await.unwrap();
     let share = world.fake.thread(&general, &asked.ts).pop().unwrap();
-    assert_eq!(sent.message_ids, [share.ts.clone()], "the share's ts");
+    assert_eq!(sent.message_ids, [share.ts], "the share's ts");
     assert_eq!(calls(&world, "files.info"), 1);
-    assert_eq!(calls(&world, "files.completeUploadExternal"), 1, "not again");
+    assert_eq!(
+        calls(&world, "files.completeUploadExternal"),
+        1,
+        "not again"
+    );
     assert_eq!(calls(&world, "files.getUploadURLExternal"), 1);
     assert_eq!(world.fake.shared_uploads(&general).len(), 1);
 
