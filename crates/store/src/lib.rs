@@ -8,10 +8,15 @@
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod cron;
 mod error;
 mod sqlite;
 mod types;
 
+pub use cron::{
+    CRON_OUTPUT_MAX_CHARS, CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronCreator, CronFinish,
+    CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind,
+};
 pub use error::StoreError;
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use types::{
@@ -300,4 +305,56 @@ pub trait Store: Send + Sync + 'static {
     /// entry's id to read the next page. A limit of 0 means a default page
     /// (100).
     async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// Adds a scheduled job. Fails with [`StoreError::Conflict`] when the
+    /// id exists. The job starts at revision 1, with no runs.
+    async fn cron_add(&self, new: NewCronJob) -> Result<CronJob>;
+
+    /// The job with this id, if there is one.
+    async fn cron_job(&self, id: &str) -> Result<Option<CronJob>>;
+
+    /// Every job, oldest first (ties broken by ascending id).
+    async fn cron_jobs(&self) -> Result<Vec<CronJob>>;
+
+    /// Applies the fields `update` sets, stamps `updated_at_ms` and raises
+    /// the revision; returns the job as stored. Unknown id:
+    /// [`StoreError::NotFound`].
+    async fn cron_update(&self, id: &str, update: CronJobUpdate, at_ms: i64) -> Result<CronJob>;
+
+    /// Removes a job and its runs; returns whether it existed.
+    async fn cron_remove(&self, id: &str) -> Result<bool>;
+
+    /// Claims one scheduled time of a job, atomically: only when the job
+    /// exists, is enabled, is still at `claim.revision` and no claim on it
+    /// is live (`until_ms > now_ms`). Then, in one transaction, the job's
+    /// next run becomes `claim.next_run_at_ms`, a requested run is cleared,
+    /// the revision goes up, and a run is recorded with `claim.status`:
+    /// [`CronRunStatus::Running`] also takes the claim until
+    /// `now_ms + ttl_ms` (the caller runs the job and calls
+    /// [`Store::cron_finish`]); [`CronRunStatus::Missed`] records the time
+    /// as missed (finished, last status `missed`) and takes no claim. A
+    /// claim that has run out is taken over, and the run it covered ends
+    /// [`CronRunStatus::Interrupted`]. Only the newest
+    /// [`CRON_RUNS_KEPT`] runs of a job are kept. Returns the run, or
+    /// `None` when the claim was refused.
+    async fn cron_claim(&self, claim: CronClaim) -> Result<Option<CronRun>>;
+
+    /// Extends `owner`'s claim on a job to `until_ms`; returns false when
+    /// `owner` does not hold it (any more).
+    async fn cron_renew(&self, job_id: &str, owner: &str, until_ms: i64) -> Result<bool>;
+
+    /// Ends a running run: records its status, output (cut to
+    /// [`CRON_OUTPUT_MAX_CHARS`] characters) and error, makes them the
+    /// job's last run, and releases the claim if `owner` still holds it.
+    /// A run that already ended, or that `owner` does not own, is left as
+    /// it is. Unknown run: [`StoreError::NotFound`].
+    async fn cron_finish(&self, finish: CronFinish) -> Result<()>;
+
+    /// A job's runs, newest first. A limit of 0 means a default page (20).
+    async fn cron_runs(&self, job_id: &str, limit: usize) -> Result<Vec<CronRun>>;
+
+    /// A counter that goes up with every change to any job (added, changed,
+    /// claimed, finished, removed): one cheap read tells a scheduler
+    /// whether to read the jobs again.
+    async fn cron_changes(&self) -> Result<i64>;
 }

@@ -352,4 +352,62 @@ impl Store for FlakyStore {
         self.check("outbox_pending")?;
         self.inner.outbox_pending(after_id, limit).await
     }
+
+    async fn cron_add(&self, new: hermod_store::NewCronJob) -> Result<hermod_store::CronJob> {
+        self.check("cron_add")?;
+        self.inner.cron_add(new).await
+    }
+
+    async fn cron_job(&self, id: &str) -> Result<Option<hermod_store::CronJob>> {
+        self.check("cron_job")?;
+        self.inner.cron_job(id).await
+    }
+
+    async fn cron_jobs(&self) -> Result<Vec<hermod_store::CronJob>> {
+        self.check("cron_jobs")?;
+        self.inner.cron_jobs().await
+    }
+
+    async fn cron_update(
+        &self,
+        id: &str,
+        update: hermod_store::CronJobUpdate,
+        at_ms: i64,
+    ) -> Result<hermod_store::CronJob> {
+        self.check("cron_update")?;
+        self.inner.cron_update(id, update, at_ms).await
+    }
+
+    async fn cron_remove(&self, id: &str) -> Result<bool> {
+        self.check("cron_remove")?;
+        self.inner.cron_remove(id).await
+    }
+
+    async fn cron_claim(
+        &self,
+        claim: hermod_store::CronClaim,
+    ) -> Result<Option<hermod_store::CronRun>> {
+        self.check("cron_claim")?;
+        self.inner.cron_claim(claim).await
+    }
+
+    async fn cron_renew(&self, job_id: &str, owner: &str, until_ms: i64) -> Result<bool> {
+        self.check("cron_renew")?;
+        self.inner.cron_renew(job_id, owner, until_ms).await
+    }
+
+    async fn cron_finish(&self, finish: hermod_store::CronFinish) -> Result<()> {
+        self.check("cron_finish")?;
+        self.inner.cron_finish(finish).await
+    }
+
+    async fn cron_runs(&self, job_id: &str, limit: usize) -> Result<Vec<hermod_store::CronRun>> {
+        self.check("cron_runs")?;
+        self.inner.cron_runs(job_id, limit).await
+    }
+
+    async fn cron_changes(&self) -> Result<i64> {
+        self.check("cron_changes")?;
+        self.inner.cron_changes().await
+    }
 }

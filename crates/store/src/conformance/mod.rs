@@ -18,6 +18,7 @@
 //! expression that yields `(store, guard)`; the guard is dropped after the test.
 //! The checks use only the [`Store`] trait, so a new backend runs them unchanged.
 
+mod cron;
 mod history;
 mod inbox;
 mod messages;
@@ -26,6 +27,11 @@ mod pairing;
 mod sessions;
 mod settings;
 
+pub use cron::{
+    cron_changes_count_every_change, cron_claim_runs_a_time_once,
+    cron_claim_takes_over_an_expired_claim, cron_jobs_round_trip_and_update,
+    cron_missed_times_and_bounded_history,
+};
 pub use history::{
     retry_replaces_the_last_exchange, undo_takes_back_last_exchanges, undo_takes_what_exists,
     undone_messages_leave_search,
@@ -104,6 +110,11 @@ macro_rules! store_conformance_tests {
             inbox_records_once_and_tracks_progress,
             inbox_unfinished_pages_through_everything,
             inbox_start_turn_links_the_user_message,
+            cron_jobs_round_trip_and_update,
+            cron_claim_runs_a_time_once,
+            cron_claim_takes_over_an_expired_claim,
+            cron_missed_times_and_bounded_history,
+            cron_changes_count_every_change,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/0006_outbox_attachments.sql"),
     ),
+    (7, include_str!("../../migrations/0007_cron.sql")),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

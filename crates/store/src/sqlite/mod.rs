@@ -34,6 +34,7 @@ use crate::{
     OutboxEntry, PendingPairing, Result, SearchHit, SessionRecord, Store, StoreError,
     StoredMessage,
 };
+use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
 pub use backup::{BackupOptions, BackupReceipt};
 pub use close::Checkpoint;
@@ -518,6 +519,53 @@ impl Store for SqliteStore {
     async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
         self.read(move |c| ops::outbox_pending(c, after_id, limit))
             .await
+    }
+
+    async fn cron_add(&self, new: NewCronJob) -> Result<CronJob> {
+        self.write(move |c| ops::cron_add(c, &new)).await
+    }
+
+    async fn cron_job(&self, id: &str) -> Result<Option<CronJob>> {
+        let id = id.to_owned();
+        self.read(move |c| ops::cron_job(c, &id)).await
+    }
+
+    async fn cron_jobs(&self) -> Result<Vec<CronJob>> {
+        self.read(ops::cron_jobs).await
+    }
+
+    async fn cron_update(&self, id: &str, update: CronJobUpdate, at_ms: i64) -> Result<CronJob> {
+        let id = id.to_owned();
+        self.write(move |c| ops::cron_update(c, &id, &update, at_ms))
+            .await
+    }
+
+    async fn cron_remove(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(move |c| ops::cron_remove(c, &id)).await
+    }
+
+    async fn cron_claim(&self, claim: CronClaim) -> Result<Option<CronRun>> {
+        self.write(move |c| ops::cron_claim(c, &claim)).await
+    }
+
+    async fn cron_renew(&self, job_id: &str, owner: &str, until_ms: i64) -> Result<bool> {
+        let (job_id, owner) = (job_id.to_owned(), owner.to_owned());
+        self.write(move |c| ops::cron_renew(c, &job_id, &owner, until_ms))
+            .await
+    }
+
+    async fn cron_finish(&self, finish: CronFinish) -> Result<()> {
+        self.write(move |c| ops::cron_finish(c, &finish)).await
+    }
+
+    async fn cron_runs(&self, job_id: &str, limit: usize) -> Result<Vec<CronRun>> {
+        let job_id = job_id.to_owned();
+        self.read(move |c| ops::cron_runs(c, &job_id, limit)).await
+    }
+
+    async fn cron_changes(&self) -> Result<i64> {
+        self.read(ops::cron_changes).await
     }
 }
 

@@ -7,6 +7,7 @@
 //! busy database shows up as [`StoreError::Busy`] at the start rather than
 //! halfway through.
 
+mod cron;
 mod inbox;
 mod messages;
 mod outbox;
@@ -14,6 +15,10 @@ mod pairing;
 mod sessions;
 mod settings;
 
+pub(crate) use cron::{
+    cron_add, cron_changes, cron_claim, cron_finish, cron_job, cron_jobs, cron_remove, cron_renew,
+    cron_runs, cron_update,
+};
 pub(crate) use inbox::{
     inbox_entry, inbox_prune, inbox_record, inbox_set_previews, inbox_set_state, inbox_start_turn,
     inbox_unfinished,
