@@ -1,10 +1,13 @@
 //! The [`Adapter`] trait every source of input implements, the
 //! [`Messenger`] a chat platform adds to it with its optional features
-//! ([`Typing`], [`Reactions`]), and the context core hands an adapter.
+//! ([`Typing`], [`Reactions`], [`Threads`]), and the context core hands an
+//! adapter.
 
 use crate::router::Inbound;
 use async_trait::async_trait;
-use hermod_model::{Capabilities, ChatTarget, Edit, MessageRef, Outbound, PlatformId, Sent};
+use hermod_model::{
+    Capabilities, ChatTarget, Edit, MessageRef, Outbound, PlatformId, Sent, Source,
+};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -95,6 +98,21 @@ pub trait Reactions: Send + Sync {
     async fn turn_ended(&self, message: &MessageRef, ended: TurnEnded) -> Result<(), AdapterError>;
 }
 
+/// Platforms that can open a fresh thread in a chat, where a conversation
+/// handed off to them continues (`hermod handoff`): a Telegram-style forum
+/// topic, a thread started without a message, or one anchored on a root
+/// message.
+#[async_trait]
+pub trait Threads: Send + Sync {
+    /// Opens a thread titled `title` in the chat `home` and returns where
+    /// messages written in it come from, as the adapter reports them
+    /// (platform, chat type, chat, thread; no user), so core can route that
+    /// place's session key. Where `home` cannot hold threads (a direct
+    /// chat, a group without topics), the adapter returns `home` itself
+    /// as such a place rather than failing.
+    async fn create_thread(&self, home: &ChatTarget, title: &str) -> Result<Source, AdapterError>;
+}
+
 /// A source of input: a platform connection, the HTTP API, later cron and
 /// webhooks.
 #[async_trait]
@@ -138,6 +156,12 @@ pub trait Messenger: Send + Sync {
     /// Marks on the message a turn answers, where the platform has them
     /// and they are switched on.
     fn reactions(&self) -> Option<&dyn Reactions> {
+        None
+    }
+
+    /// New threads for handed-off conversations, where the platform has
+    /// them. Without it a handoff continues in the home chat itself.
+    fn threads(&self) -> Option<&dyn Threads> {
         None
     }
 }

@@ -18,6 +18,7 @@ mod config;
 mod delivery;
 mod durable;
 mod error;
+mod handoff;
 mod health;
 mod media;
 mod metrics;
@@ -31,7 +32,9 @@ mod status;
 mod supervisor;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
-pub use adapter::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, TurnEnded, Typing};
+pub use adapter::{
+    Adapter, AdapterContext, AdapterError, Messenger, Reactions, Threads, TurnEnded, Typing,
+};
 pub use clock::{Clock, new_session_id, now_ms};
 pub use commands::menu as command_menu;
 pub use config::{
@@ -43,6 +46,7 @@ pub use delivery::{
     attachment_name, strip_directives,
 };
 pub use error::CoreError;
+pub use handoff::{HANDOFF_POLL, HandoffWait, Handoffs, await_handoff};
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
 pub use media::{MediaRead, MediaReader, NotesOnly, attachment_note};
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics};

@@ -247,6 +247,7 @@ impl GatewayBuilder {
             platforms,
             restart,
             restart_loop_guard: self.restart_loop_guard,
+            handoff_wake: Arc::default(),
         })
     }
 }
@@ -266,6 +267,8 @@ pub struct Gateway {
     /// Cancelled by `/restart`.
     restart: CancellationToken,
     restart_loop_guard: bool,
+    /// Wakes the handoff watcher for a handoff asked for in process.
+    handoff_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Gateway {
@@ -312,6 +315,18 @@ impl Gateway {
         &self.router
     }
 
+    /// Asks for handoffs from this process; the watcher takes them up at
+    /// once (handoffs asked for in the store by other processes within
+    /// [`crate::HANDOFF_POLL`]).
+    pub fn handoffs(&self) -> crate::Handoffs {
+        let deps = self.router.shared();
+        crate::Handoffs::new(
+            Arc::clone(&deps.deps().store),
+            deps.deps().clock.clone(),
+            Arc::clone(&self.handoff_wake),
+        )
+    }
+
     /// Delivers text to delivery targets (scheduled output, notifications).
     pub fn deliveries(&self) -> Deliveries {
         Deliveries::new(self.router.shared())
@@ -354,6 +369,11 @@ impl Gateway {
             resume::take_up(&Router::from_shared(&shared), held).await;
             run_sweeper(shared, stop, held).await;
         });
+        self.tracker.spawn(crate::handoff::watch(
+            self.router.shared(),
+            Arc::clone(&self.handoff_wake),
+            stop_receiving.child_token(),
+        ));
 
         let stopped = tokio::select! {
             () = shutdown.cancelled() => Stopped::Shutdown,

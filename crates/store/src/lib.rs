@@ -10,6 +10,7 @@
 pub mod conformance;
 mod cron;
 mod error;
+mod handoff;
 mod sqlite;
 mod types;
 
@@ -18,6 +19,7 @@ pub use cron::{
     CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind,
 };
 pub use error::StoreError;
+pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use types::{
     AppendMessages, ApprovedUser, AttachmentProgress, InboxEntry, InboxState, InboxTurn,
@@ -305,6 +307,33 @@ pub trait Store: Send + Sync + 'static {
     /// entry's id to read the next page. A limit of 0 means a default page
     /// (100).
     async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// Asks for a handoff of `new.session` to `new.platform`: its row
+    /// becomes [`HandoffState::Pending`], replacing a completed or failed
+    /// one. Fails with [`StoreError::Conflict`] while one is pending or
+    /// running, and with [`StoreError::NotFound`] for an unknown session.
+    async fn handoff_request(&self, new: NewHandoff) -> Result<Handoff>;
+
+    /// A session's latest handoff, if it ever had one.
+    async fn handoff(&self, session: &SessionId) -> Result<Option<Handoff>>;
+
+    /// The handoffs in `state`, oldest request first (ties broken by
+    /// session id). A limit of 0 means a default page (100).
+    async fn handoffs_in(&self, state: HandoffState, limit: usize) -> Result<Vec<Handoff>>;
+
+    /// Moves a pending handoff to [`HandoffState::Running`]; returns whether
+    /// this call did (false when it is not pending: another claimed it, or
+    /// there is none), so of two claimants exactly one goes on.
+    async fn handoff_claim(&self, session: &SessionId, at_ms: i64) -> Result<bool>;
+
+    /// Ends a running handoff as `outcome` says; returns false, changing
+    /// nothing, when it is not running.
+    async fn handoff_finish(
+        &self,
+        session: &SessionId,
+        outcome: HandoffOutcome,
+        at_ms: i64,
+    ) -> Result<bool>;
 
     /// Adds a scheduled job. Fails with [`StoreError::Conflict`] when the
     /// id exists. The job starts at revision 1, with no runs.

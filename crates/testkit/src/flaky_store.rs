@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use hermod_model::{PlatformId, SessionId, SessionKey};
 use hermod_store::{
-    AppendMessages, ApprovedUser, InboxEntry, InboxState, ListSessions, NewOutbox, NewSession,
-    OutboxEntry, PendingPairing, Result, SearchHit, SessionRecord, Store, StoreError,
-    StoredMessage,
+    AppendMessages, ApprovedUser, Handoff, HandoffOutcome, HandoffState, InboxEntry, InboxState,
+    ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
+    SearchHit, SessionRecord, Store, StoreError, StoredMessage,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -351,6 +351,36 @@ impl Store for FlakyStore {
     async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
         self.check("outbox_pending")?;
         self.inner.outbox_pending(after_id, limit).await
+    }
+
+    async fn handoff_request(&self, new: NewHandoff) -> Result<Handoff> {
+        self.check("handoff_request")?;
+        self.inner.handoff_request(new).await
+    }
+
+    async fn handoff(&self, session: &SessionId) -> Result<Option<Handoff>> {
+        self.check("handoff")?;
+        self.inner.handoff(session).await
+    }
+
+    async fn handoffs_in(&self, state: HandoffState, limit: usize) -> Result<Vec<Handoff>> {
+        self.check("handoffs_in")?;
+        self.inner.handoffs_in(state, limit).await
+    }
+
+    async fn handoff_claim(&self, session: &SessionId, at_ms: i64) -> Result<bool> {
+        self.check("handoff_claim")?;
+        self.inner.handoff_claim(session, at_ms).await
+    }
+
+    async fn handoff_finish(
+        &self,
+        session: &SessionId,
+        outcome: HandoffOutcome,
+        at_ms: i64,
+    ) -> Result<bool> {
+        self.check("handoff_finish")?;
+        self.inner.handoff_finish(session, outcome, at_ms).await
     }
 
     async fn cron_add(&self, new: hermod_store::NewCronJob) -> Result<hermod_store::CronJob> {

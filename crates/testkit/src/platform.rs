@@ -20,8 +20,10 @@
 //! reply always has a greater id than the message it answers.
 
 mod split;
+mod threads;
 mod user;
 
+pub use threads::CreatedThread;
 pub use user::TestUser;
 
 use async_trait::async_trait;
@@ -130,6 +132,10 @@ struct State {
     /// Idempotency key → the message it created, for platforms whose
     /// capabilities declare an idempotency window.
     keys: HashMap<String, String>,
+    /// Threads opened for handoffs, in order.
+    threads: Vec<CreatedThread>,
+    /// Errors the next thread creations fail with.
+    fail_threads: VecDeque<AdapterError>,
 }
 
 impl State {
@@ -542,6 +548,11 @@ impl Adapter for TestPlatform {
 
 #[async_trait]
 impl Messenger for TestPlatform {
+    /// Threads where the capabilities say the platform has them.
+    fn threads(&self) -> Option<&dyn hermod_core::Threads> {
+        self.inner.capabilities.threads.then_some(self as _)
+    }
+
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         self.wait_if_held().await;
         let files = !message.attachments.is_empty();

@@ -142,7 +142,10 @@ impl Deliveries {
     }
 
     /// The home channel of a platform: `/sethome`, else `<PLATFORM>_HOME_CHANNEL`.
-    async fn home_channel(&self, platform: &PlatformId) -> Result<ChatTarget, CoreError> {
+    pub(crate) async fn home_channel(
+        &self,
+        platform: &PlatformId,
+    ) -> Result<ChatTarget, CoreError> {
         let deps = self.shared.deps();
         if let Some(raw) = deps.store.setting(&home_key(platform)).await? {
             return serde_json::from_str(&raw).map_err(|e| {

@@ -19,6 +19,7 @@
 //! The checks use only the [`Store`] trait, so a new backend runs them unchanged.
 
 mod cron;
+mod handoff;
 mod history;
 mod inbox;
 mod messages;
@@ -32,6 +33,7 @@ pub use cron::{
     cron_claim_takes_over_an_expired_claim, cron_jobs_round_trip_and_update,
     cron_missed_times_and_bounded_history,
 };
+pub use handoff::{handoff_state_machine, handoffs_in_lists_by_state_oldest_first};
 pub use history::{
     retry_replaces_the_last_exchange, undo_takes_back_last_exchanges, undo_takes_what_exists,
     undone_messages_leave_search,
@@ -115,6 +117,8 @@ macro_rules! store_conformance_tests {
             cron_claim_takes_over_an_expired_claim,
             cron_missed_times_and_bounded_history,
             cron_changes_count_every_change,
+            handoff_state_machine,
+            handoffs_in_lists_by_state_oldest_first,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0006_outbox_attachments.sql"),
     ),
     (7, include_str!("../../migrations/0007_cron.sql")),
+    (8, include_str!("../../migrations/0008_handoff.sql")),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

@@ -30,9 +30,9 @@ mod ops;
 mod rows;
 
 use crate::{
-    AppendMessages, ApprovedUser, InboxEntry, InboxState, ListSessions, NewOutbox, NewSession,
-    OutboxEntry, PendingPairing, Result, SearchHit, SessionRecord, Store, StoreError,
-    StoredMessage,
+    AppendMessages, ApprovedUser, Handoff, HandoffOutcome, HandoffState, InboxEntry, InboxState,
+    ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
+    SearchHit, SessionRecord, Store, StoreError, StoredMessage,
 };
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
@@ -518,6 +518,36 @@ impl Store for SqliteStore {
 
     async fn outbox_pending(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
         self.read(move |c| ops::outbox_pending(c, after_id, limit))
+            .await
+    }
+
+    async fn handoff_request(&self, new: NewHandoff) -> Result<Handoff> {
+        self.write(move |c| ops::handoff_request(c, &new)).await
+    }
+
+    async fn handoff(&self, session: &SessionId) -> Result<Option<Handoff>> {
+        let session = session.clone();
+        self.read(move |c| ops::handoff(c, &session)).await
+    }
+
+    async fn handoffs_in(&self, state: HandoffState, limit: usize) -> Result<Vec<Handoff>> {
+        self.read(move |c| ops::handoffs_in(c, state, limit)).await
+    }
+
+    async fn handoff_claim(&self, session: &SessionId, at_ms: i64) -> Result<bool> {
+        let session = session.clone();
+        self.write(move |c| ops::handoff_claim(c, &session, at_ms))
+            .await
+    }
+
+    async fn handoff_finish(
+        &self,
+        session: &SessionId,
+        outcome: HandoffOutcome,
+        at_ms: i64,
+    ) -> Result<bool> {
+        let session = session.clone();
+        self.write(move |c| ops::handoff_finish(c, &session, &outcome, at_ms))
             .await
     }
 

@@ -8,6 +8,7 @@
 //! halfway through.
 
 mod cron;
+mod handoff;
 mod inbox;
 mod messages;
 mod outbox;
@@ -19,6 +20,7 @@ pub(crate) use cron::{
     cron_add, cron_changes, cron_claim, cron_finish, cron_job, cron_jobs, cron_remove, cron_renew,
     cron_runs, cron_update,
 };
+pub(crate) use handoff::{handoff, handoff_claim, handoff_finish, handoff_request, handoffs_in};
 pub(crate) use inbox::{
     inbox_entry, inbox_prune, inbox_record, inbox_set_previews, inbox_set_state, inbox_start_turn,
     inbox_unfinished,
