@@ -643,6 +643,24 @@ impl Adapter for DiscordAdapter {
     }
 }
 
+/// A handed-off conversation gets a public thread in the home channel
+/// ("Start Thread without Message"); messages there come from the thread's
+/// own channel id, as Discord sends them.
+#[async_trait]
+impl hermod_core::Threads for DiscordAdapter {
+    async fn create_thread(
+        &self,
+        home: &ChatTarget,
+        title: &str,
+    ) -> Result<hermod_model::Source, AdapterError> {
+        let thread = DiscordAdapter::create_thread(self, &home.chat_id, title).await?;
+        Ok(hermod_model::Source {
+            chat_type: hermod_model::ChatType::Group,
+            ..hermod_model::Source::dm(crate::PLATFORM, thread)
+        })
+    }
+}
+
 #[async_trait]
 impl Messenger for DiscordAdapter {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
@@ -765,6 +783,10 @@ impl Messenger for DiscordAdapter {
         } else {
             None
         }
+    }
+
+    fn threads(&self) -> Option<&dyn hermod_core::Threads> {
+        Some(self)
     }
 }
 

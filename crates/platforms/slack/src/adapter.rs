@@ -45,6 +45,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+mod threads;
+
 /// Attempts of an idempotent call on transient failures.
 const IDEMPOTENT_ATTEMPTS: u32 = 3;
 
@@ -547,6 +549,10 @@ impl Messenger for SlackAdapter {
         } else {
             None
         }
+    }
+
+    fn threads(&self) -> Option<&dyn hermod_core::Threads> {
+        Some(self)
     }
 }
 

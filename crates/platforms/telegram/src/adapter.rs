@@ -32,6 +32,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+mod threads;
+
 /// Messages remembered as already replied to (`TELEGRAM_REPLY_TO_MODE=first`).
 const REPLIED_MEMORY: usize = 512;
 
@@ -533,6 +535,10 @@ impl Messenger for TelegramAdapter {
     }
 
     fn typing(&self) -> Option<&dyn Typing> {
+        Some(self)
+    }
+
+    fn threads(&self) -> Option<&dyn hermod_core::Threads> {
         Some(self)
     }
 }

@@ -48,6 +48,7 @@ fn sync_call(shared: &Shared, s: &mut State, method: &str, p: &Params) -> Result
         "deletemessage" => delete_message(s, p),
         "deletemessages" => delete_messages(s, p),
         "sendchataction" => send_chat_action(s, p),
+        "createforumtopic" => super::topics::create_forum_topic(shared, s, p),
         "sendphoto" => files::send_media(shared, s, p, files::Media::Photo),
         "senddocument" => files::send_media(shared, s, p, files::Media::Document),
         "sendvoice" => sends::send(shared, s, p, sends::Kind::Voice),

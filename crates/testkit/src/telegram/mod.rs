@@ -31,6 +31,7 @@ mod methods;
 mod sends;
 mod server;
 mod state;
+mod topics;
 mod updates;
 mod users;
 
@@ -247,6 +248,17 @@ impl FakeTelegram {
             .iter()
             .filter(|(chat, _)| *chat == chat_id)
             .map(|(_, action)| action.clone())
+            .collect()
+    }
+
+    /// `(message_thread_id, name)` of every forum topic the bot created in
+    /// `chat_id` (`createForumTopic`), in order.
+    pub fn topics_created(&self, chat_id: i64) -> Vec<(i64, String)> {
+        let s = self.shared.lock();
+        s.topics_created
+            .iter()
+            .filter(|(chat, _, _)| *chat == chat_id)
+            .map(|(_, thread, name)| (*thread, name.clone()))
             .collect()
     }
 

@@ -205,6 +205,8 @@ pub(crate) struct State {
     pub(crate) file_downloads: usize,
     /// `(chat_id, action)` of every `sendChatAction`, in order.
     pub(crate) chat_actions: Vec<(i64, String)>,
+    /// `(chat_id, message_thread_id, name)` of every topic the bot created.
+    pub(crate) topics_created: Vec<(i64, i64, String)>,
     /// Commands by `(scope type, language_code)`.
     pub(crate) commands: BTreeMap<(String, String), Vec<(String, String)>>,
     pub(crate) set_my_commands_calls: usize,

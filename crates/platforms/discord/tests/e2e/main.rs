@@ -12,3 +12,4 @@ mod gateway;
 mod interactions;
 mod reactions;
 mod support;
+mod threads;

@@ -19,3 +19,4 @@ mod restart;
 mod sending;
 mod socket;
 mod support;
+mod threads;

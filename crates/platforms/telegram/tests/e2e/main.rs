@@ -17,4 +17,5 @@ mod restart;
 mod results;
 mod sending;
 mod support;
+mod threads;
 mod webhook;
