@@ -11,7 +11,7 @@
 //! | [`AdapterState`] / [`StateKey`] | typed values kept between runs (offsets, sync tokens, resume tokens) in the store's settings under `<platform>:<name>[:<scope>]`, never a hand-formatted key |
 //! | [`poll`] / [`PollSource`] | a long-polling loop that saves its cursor only after what it acknowledges was recorded, skips what it cannot place without looping, and backs off on every failed round |
 //! | [`Connection`] / [`Backoff`] | the receive loop's state (connecting / connected / retrying / failed), exponential backoff with jitter from 1 s to 5 minutes on tokio's clock, the platform's `retry_after` honoured, health reported degraded and running again, secrets masked in every reason |
-//! | [`WebhookListener`] | the one inbound HTTP listener of every webhook platform (`WEBHOOK_HOST`/`WEBHOOK_PORT`, default `127.0.0.1:8644`), a path per platform, started by the first route, a body limit, and a [`Verifier`] that checks the signature or secret on headers and raw bytes in constant time before the body is parsed ([`SecretHeader`] for shared secrets) |
+//! | [`WebhookListener`] | the one inbound HTTP listener of every webhook platform (`WEBHOOK_HOST`/`WEBHOOK_PORT`, default `127.0.0.1:8644`), a path per platform, started by the first route, a body limit per route (a declared length over it refused before reading), a [`Verifier`] that checks the signature or secret on headers and raw bytes in constant time before the body is parsed ([`SecretHeader`] for shared secrets), refusals answered in the platform's words ([`WebhookHandler::refused`]), and `GET` probes for health checks ([`RouteSpec::probe`]) |
 //! | [`MediaDir`] / [`MediaCleanup`] | inbound files downloaded into `HERMOD_HOME/media` with a size cap, a MIME type sniffed from the bytes (a file whose bytes contradict its declared image, audio or PDF type is refused, [`KitError::Mismatch`]), safe stable names, never a partial file; one cleanup task per gateway deletes files older than `HERMOD_MEDIA_MAX_AGE_DAYS` (default 30) and the oldest while the directory is over `HERMOD_MEDIA_MAX_MB` (default 1024), at start and hourly |
 //! | [`config`] | environment variables declared once beside their fields ([`config::EnvSettings`]), from which applying them, listing them and checking their limits all follow; shared choices ([`config::ReplyToMode`]), the id-list readers, URL checks that name the setting, whether a token is set, where inbound files go |
 //! | [`inbound`] | the same message text on every platform: a replied-to message quoted in front of the reply |
@@ -52,8 +52,8 @@ pub use pacer::{Call, Limit, Pacer, PacerLimits, Wait};
 pub use poll::{FetchError, Handled, PollSource, poll};
 pub use state::{AdapterState, StateKey};
 pub use webhook::{
-    DEFAULT_MAX_BODY, DEFAULT_WEBHOOK_HOST, DEFAULT_WEBHOOK_PORT, Registration, SecretHeader,
-    Verdict, Verifier, WebhookConfig, WebhookHandler, WebhookListener,
+    DEFAULT_MAX_BODY, DEFAULT_WEBHOOK_HOST, DEFAULT_WEBHOOK_PORT, Registration, RouteSpec,
+    SecretHeader, Verdict, Verifier, WebhookConfig, WebhookHandler, WebhookListener,
 };
 
 /// An HTTP client with hermod's defaults, for an adapter built outside a

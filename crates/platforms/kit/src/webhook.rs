@@ -10,14 +10,24 @@
 //!
 //! A request goes through, in order:
 //!
-//! 1. the route, by exact path (404 otherwise), and `POST` (405);
-//! 2. the body, read up to [`WebhookConfig::max_body`] (413 beyond);
+//! 1. the route, by exact path (404 otherwise), and its method (405):
+//!    `POST` for webhooks, `GET` for a probe ([`RouteSpec::probe`], such
+//!    as a health check, answered by its handler with nothing to verify);
+//! 2. the body's size: a `Content-Length` over the route's limit
+//!    ([`RouteSpec::max_body`], else [`WebhookConfig::max_body`]) is
+//!    refused before a byte is read, and reading stops at the limit (413
+//!    either way);
 //! 3. the route's [`Verifier`], with the headers and the raw bytes, which
 //!    checks the platform's signature or secret in constant time (401
-//!    when it refuses) — before anything parses the body;
+//!    when it refuses, 403 when the route has nothing to check with) —
+//!    before anything parses the body;
 //! 4. the route's [`WebhookHandler`], whose answer goes back as it is
 //!    (for example 200 once recorded, 500 to have the platform deliver
 //!    again, 503 while shutting down — see [`Handled::status`]).
+//!
+//! Refusals of steps 2 and 3 are answered by [`WebhookHandler::refused`]
+//! (the bare status unless the platform answers in its own words), so
+//! the handler proper only ever sees verified requests.
 
 use crate::error::KitError;
 use crate::poll::Handled;
@@ -34,7 +44,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// Where the listener binds unless `WEBHOOK_HOST` says otherwise.
 pub const DEFAULT_WEBHOOK_HOST: &str = "127.0.0.1";
@@ -101,6 +111,9 @@ pub enum Verdict {
     Accept,
     /// Refused (401); the reason goes to the log, never to the caller.
     Reject(&'static str),
+    /// Refused whatever the request holds, because the route has no way
+    /// to check it (no secret configured): 403, failing closed.
+    Forbid(&'static str),
 }
 
 /// Checks that a request comes from the platform, from its headers and
@@ -146,8 +159,72 @@ impl Verifier for SecretHeader {
 /// What a route does with a verified request.
 #[async_trait]
 pub trait WebhookHandler: Send + Sync {
-    /// `body` is the raw bytes the verifier accepted.
+    /// `body` is the raw bytes the verifier accepted (empty for a probe).
     async fn handle(&self, headers: HeaderMap, body: Bytes) -> Response;
+
+    /// The answer to a request the listener refused before the handler
+    /// (413, 401, 403): the bare status unless the platform's senders
+    /// expect its own words.
+    fn refused(&self, status: StatusCode) -> Response {
+        status.into_response()
+    }
+}
+
+/// A route to serve: its path, what checks it, what handles it and how
+/// large a body it takes.
+#[derive(Clone)]
+pub struct RouteSpec {
+    path: String,
+    method: Method,
+    verifier: Option<Arc<dyn Verifier>>,
+    handler: Arc<dyn WebhookHandler>,
+    max_body: Option<usize>,
+}
+
+impl std::fmt::Debug for RouteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteSpec")
+            .field("path", &self.path)
+            .field("method", &self.method)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouteSpec {
+    /// A webhook: `POST` requests checked by `verifier`, then handled.
+    pub fn webhook(
+        path: impl Into<String>,
+        verifier: Arc<dyn Verifier>,
+        handler: Arc<dyn WebhookHandler>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            method: Method::POST,
+            verifier: Some(verifier),
+            handler,
+            max_body: None,
+        }
+    }
+
+    /// A probe: `GET` requests, with no body and nothing to verify (a
+    /// health check for the senders' monitoring).
+    pub fn probe(path: impl Into<String>, handler: Arc<dyn WebhookHandler>) -> Self {
+        Self {
+            path: path.into(),
+            method: Method::GET,
+            verifier: None,
+            handler,
+            max_body: None,
+        }
+    }
+
+    /// The largest body this route takes, instead of the listener's.
+    #[must_use]
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = Some(bytes);
+        self
+    }
 }
 
 impl Handled {
@@ -164,8 +241,11 @@ impl Handled {
 
 #[derive(Clone)]
 struct Route {
-    verifier: Arc<dyn Verifier>,
+    method: Method,
+    /// `None` for a probe, which takes no body.
+    verifier: Option<Arc<dyn Verifier>>,
     handler: Arc<dyn WebhookHandler>,
+    max_body: usize,
 }
 
 type Routes = Arc<RwLock<HashMap<String, Route>>>;
@@ -253,6 +333,19 @@ impl WebhookListener {
         verifier: Arc<dyn Verifier>,
         handler: Arc<dyn WebhookHandler>,
     ) -> Result<Registration, KitError> {
+        self.register_route(RouteSpec::webhook(path, verifier, handler))
+            .await
+    }
+
+    /// Serves `spec` ([`WebhookListener::register`] with the route's own
+    /// method and body limit).
+    pub async fn register_route(&self, spec: RouteSpec) -> Result<Registration, KitError> {
+        let path = spec.path.as_str();
+        if spec.max_body == Some(0) {
+            return Err(KitError::Route(format!(
+                "the body limit of {path} must be at least 1 byte"
+            )));
+        }
         if !path.starts_with('/') || path.contains(char::is_whitespace) {
             return Err(KitError::Route(format!(
                 "the webhook path {path:?} must start with '/' and hold no spaces"
@@ -270,7 +363,13 @@ impl WebhookListener {
                     "the webhook path {path} is already served by another adapter; give each its own path"
                 )));
             }
-            routes.insert(path.to_owned(), Route { verifier, handler });
+            let route = Route {
+                method: spec.method.clone(),
+                verifier: spec.verifier.clone(),
+                handler: Arc::clone(&spec.handler),
+                max_body: spec.max_body.unwrap_or(self.shared.config.max_body),
+            };
+            routes.insert(path.to_owned(), route);
         }
         if server.is_none() {
             match self.start().await {
@@ -409,19 +508,43 @@ async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     let Some(route) = route else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if request.method() != Method::POST {
+    if request.method() != route.method {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let (parts, body): (_, Body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, shared.config.max_body).await else {
-        warn!(%path, limit = shared.config.max_body, "refused a webhook body over the limit");
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    let Some(verifier) = &route.verifier else {
+        // A probe: nothing to read or verify.
+        return route.handler.handle(parts.headers, Bytes::new()).await;
     };
-    if let Verdict::Reject(why) = route.verifier.verify(&parts.headers, &bytes) {
-        warn!(%path, why, "refused a webhook request that failed verification");
-        return StatusCode::UNAUTHORIZED.into_response();
+    let limit = route.max_body;
+    // A declared length over the limit is refused before reading a byte;
+    // an undeclared or understated one stops being read at the limit.
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let over = declared.is_some_and(|n| n > limit as u64);
+    let bytes = if over {
+        None
+    } else {
+        axum::body::to_bytes(body, limit).await.ok()
+    };
+    let Some(bytes) = bytes else {
+        warn!(%path, limit, "refused a webhook body over the limit");
+        return route.handler.refused(StatusCode::PAYLOAD_TOO_LARGE);
+    };
+    match verifier.verify(&parts.headers, &bytes) {
+        Verdict::Accept => route.handler.handle(parts.headers, bytes).await,
+        Verdict::Reject(why) => {
+            warn!(%path, why, "refused a webhook request that failed verification");
+            route.handler.refused(StatusCode::UNAUTHORIZED)
+        }
+        Verdict::Forbid(why) => {
+            error!(%path, why, "refused a webhook request: the route cannot verify anything; configure its secret");
+            route.handler.refused(StatusCode::FORBIDDEN)
+        }
     }
-    route.handler.handle(parts.headers, bytes).await
 }
 
 #[cfg(test)]

@@ -212,3 +212,138 @@ async fn the_platforms_of_a_gateway_share_one_listener() {
         .to_string();
     assert!(err.contains("WEBHOOK_PORT"), "{err}");
 }
+
+/// Answers refusals with a JSON body of its own, counting handled requests.
+#[derive(Default)]
+struct Worded {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl WebhookHandler for Worded {
+    async fn handle(&self, _headers: HeaderMap, _body: Bytes) -> Response {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        (StatusCode::OK, "ok").into_response()
+    }
+
+    fn refused(&self, status: StatusCode) -> Response {
+        (status, format!("refused {}", status.as_u16())).into_response()
+    }
+}
+
+/// Refuses every request: the route has nothing to check with.
+struct Unconfigured;
+
+impl Verifier for Unconfigured {
+    fn verify(&self, _headers: &HeaderMap, _body: &[u8]) -> Verdict {
+        Verdict::Forbid("no secret")
+    }
+}
+
+#[tokio::test]
+async fn routes_have_their_own_limits_probes_and_words_for_refusals() {
+    let webhooks = listener();
+    let handler = Arc::new(Worded::default());
+    let small = webhooks
+        .register_route(
+            RouteSpec::webhook(
+                "/small",
+                secret("s"),
+                handler.clone() as Arc<dyn WebhookHandler>,
+            )
+            .max_body(10),
+        )
+        .await
+        .unwrap();
+    let closed = webhooks
+        .register_route(RouteSpec::webhook(
+            "/closed",
+            Arc::new(Unconfigured),
+            handler.clone(),
+        ))
+        .await
+        .unwrap();
+    let probe = webhooks
+        .register_route(RouteSpec::probe("/health", handler.clone()))
+        .await
+        .unwrap();
+    let zero = webhooks
+        .register_route(RouteSpec::webhook("/zero", secret("s"), handler.clone()).max_body(0))
+        .await
+        .unwrap_err();
+    assert!(matches!(zero, KitError::Route(_)), "{zero:?}");
+    let addr = webhooks.local_addr().unwrap();
+    let http = hermod_http::HttpClient::new().unwrap();
+    let post = |path: &str, body: Vec<u8>| {
+        http.reqwest()
+            .post(format!("http://{addr}{path}"))
+            .header("x-secret", "s")
+            .body(body)
+            .send()
+    };
+
+    let ok = post("/small", b"0123456789".to_vec()).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let big = post("/small", b"0123456789a".to_vec()).await.unwrap();
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(big.text().await.unwrap(), "refused 413");
+    let forbidden = post("/closed", b"{}".to_vec()).await.unwrap();
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+    assert_eq!(forbidden.text().await.unwrap(), "refused 403");
+    let unsigned = http
+        .reqwest()
+        .post(format!("http://{addr}/small"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unsigned.text().await.unwrap(), "refused 401");
+
+    let health = http
+        .reqwest()
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(
+        post("/health", Vec::new()).await.unwrap().status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    // The good post and the probe reached the handler; nothing else did.
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 2);
+    small.close().await;
+    closed.close().await;
+    probe.close().await;
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let webhooks = listener();
+    let handler = Arc::new(Worded::default());
+    let route = webhooks
+        .register("/hook", secret("s"), handler.clone())
+        .await
+        .unwrap();
+    let addr = webhooks.local_addr().unwrap();
+    // Headers only, announcing ten megabytes that never come: the answer
+    // arrives without waiting for them.
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(
+            b"POST /hook HTTP/1.1\r\nhost: x\r\nx-secret: s\r\ncontent-length: 10485760\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0; 64];
+    let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut answer))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 0);
+    route.close().await;
+}
