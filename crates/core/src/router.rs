@@ -290,6 +290,13 @@ impl Inbound {
             .ok()
     }
 
+    /// Delivers text to delivery targets (a platform's home channel, a
+    /// chat, a local file) through the outbox: for sources whose results
+    /// go somewhere else than where they came from.
+    pub fn deliveries(&self) -> crate::Deliveries {
+        crate::Deliveries::new(self.router.shared())
+    }
+
     /// Where adapters report their state (and the API server reads it for
     /// `/health`).
     pub fn health(&self) -> &crate::health::Health {
