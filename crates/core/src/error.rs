@@ -35,6 +35,11 @@ pub enum CoreError {
     /// answer. The text says what failed and what to do.
     #[error("{0}")]
     Unreadable(String),
+    /// A scheduled-job request that cannot be done (an unknown job, a
+    /// schedule or target that does not parse, a job of someone else's);
+    /// the text says which, and what is accepted.
+    #[error("{0}")]
+    Cron(String),
 }
 
 impl CoreError {

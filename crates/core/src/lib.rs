@@ -15,6 +15,7 @@ mod adapter;
 mod clock;
 mod commands;
 mod config;
+mod cron;
 mod delivery;
 mod durable;
 mod error;
@@ -44,6 +45,10 @@ pub use delivery::{
     Deliveries, DeliveryReceipt, DirectiveFilter, DisplayConfig, DisplayOverride, MediaRoots,
     Refusal, ReplyMedia, StreamingConfig, StreamingOverride, ToolProgress, Transport,
     attachment_name, strip_directives,
+};
+pub use cron::{
+    CRON_PLATFORM, CronJobs, CronTool, JobEdit, JobSpec, SCHEDULE_FORMS, Schedule, ScheduleError,
+    TARGET_FORMS, is_silent, parse_duration, time_zone,
 };
 pub use error::CoreError;
 pub use handoff::{HANDOFF_POLL, HandoffWait, Handoffs, await_handoff};

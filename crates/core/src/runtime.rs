@@ -369,6 +369,13 @@ impl Gateway {
             resume::take_up(&Router::from_shared(&shared), held).await;
             run_sweeper(shared, stop, held).await;
         });
+        // Scheduled jobs: claimed in the store, run through the router;
+        // runs in flight are drained like other turns.
+        self.tracker.spawn(crate::cron::scheduler::run_scheduler(
+            self.router.shared(),
+            stop_receiving.child_token(),
+            self.tracker.clone(),
+        ));
         self.tracker.spawn(crate::handoff::watch(
             self.router.shared(),
             Arc::clone(&self.handoff_wake),

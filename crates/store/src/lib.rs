@@ -368,6 +368,12 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when the claim was refused.
     async fn cron_claim(&self, claim: CronClaim) -> Result<Option<CronRun>>;
 
+    /// Ends a claim on a job that ran out by `now_ms` (its holder stopped
+    /// mid-run): the run it covered ends [`CronRunStatus::Interrupted`]
+    /// and the claim is released. Returns false, changing nothing, when
+    /// the job has no claim or its claim is still live.
+    async fn cron_expire(&self, job_id: &str, now_ms: i64) -> Result<bool>;
+
     /// Extends `owner`'s claim on a job to `until_ms`; returns false when
     /// `owner` does not hold it (any more).
     async fn cron_renew(&self, job_id: &str, owner: &str, until_ms: i64) -> Result<bool>;

@@ -421,6 +421,11 @@ impl Store for FlakyStore {
         self.inner.cron_claim(claim).await
     }
 
+    async fn cron_expire(&self, job_id: &str, now_ms: i64) -> Result<bool> {
+        self.check("cron_expire")?;
+        self.inner.cron_expire(job_id, now_ms).await
+    }
+
     async fn cron_renew(&self, job_id: &str, owner: &str, until_ms: i64) -> Result<bool> {
         self.check("cron_renew")?;
         self.inner.cron_renew(job_id, owner, until_ms).await

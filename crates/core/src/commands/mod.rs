@@ -7,6 +7,7 @@
 
 mod approve;
 mod background;
+mod cron;
 mod help;
 mod model;
 mod new;
@@ -146,6 +147,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &model::Model,
     &background::Background,
     &sethome::SetHome,
+    &cron::Cron,
     &voice::Voice,
     &stop::Stop,
     &queue::Queue,

@@ -227,8 +227,26 @@ pub async fn cron_claim_takes_over_an_expired_claim(store: Arc<dyn Store>) {
     let runs = store.cron_runs("d1", 0).await.expect("runs");
     assert_eq!(runs[0].id, taken.id);
     assert_eq!(runs[1].id, lost.id);
+    assert_eq!(runs[0].status, CronRunStatus::Running);
     assert_eq!(runs[1].status, CronRunStatus::Interrupted);
     assert!(runs[1].error.is_some());
+    // A live claim is not expired; one that ran out is.
+    assert!(!store.cron_expire("d1", 2_600).await.expect("expire"));
+    assert!(store.cron_expire("d1", 3_600).await.expect("expire"));
+    assert!(!store.cron_expire("d1", 3_600).await.expect("expire again"));
+    let job = store.cron_job("d1").await.expect("get").expect("job");
+    assert_eq!(job.claim, None);
+    assert_eq!(job.last_status, Some(CronRunStatus::Interrupted));
+    assert_eq!(
+        store.cron_runs("d1", 1).await.expect("runs")[0].status,
+        CronRunStatus::Interrupted
+    );
+    let again = store
+        .cron_claim(claim("d1", job.revision, "gw-new", 3_600, Some(9_000)))
+        .await
+        .expect("claim")
+        .expect("claimed again");
+    assert_eq!(again.status, CronRunStatus::Running);
     // The interrupted owner finishing late changes nothing.
     store
         .cron_finish(CronFinish {

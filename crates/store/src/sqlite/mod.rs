@@ -579,6 +579,12 @@ impl Store for SqliteStore {
         self.write(move |c| ops::cron_claim(c, &claim)).await
     }
 
+    async fn cron_expire(&self, job_id: &str, now_ms: i64) -> Result<bool> {
+        let job_id = job_id.to_owned();
+        self.write(move |c| ops::cron_expire(c, &job_id, now_ms))
+            .await
+    }
+
     async fn cron_renew(&self, job_id: &str, owner: &str, until_ms: i64) -> Result<bool> {
         let (job_id, owner) = (job_id.to_owned(), owner.to_owned());
         self.write(move |c| ops::cron_renew(c, &job_id, &owner, until_ms))

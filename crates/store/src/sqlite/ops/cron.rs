@@ -360,6 +360,28 @@ pub(crate) fn cron_claim(conn: &mut Connection, claim: &CronClaim) -> DbResult<O
     Ok(Some(run))
 }
 
+pub(crate) fn cron_expire(conn: &mut Connection, job_id: &str, now_ms: i64) -> DbResult<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(job) = cron_job(&tx, job_id)? else {
+        return Ok(false);
+    };
+    let Some(held) = job.claim.filter(|c| c.until_ms <= now_ms) else {
+        return Ok(false);
+    };
+    tx.execute(
+        "UPDATE cron_runs SET status = 'interrupted', finished_at_ms = ?3, error = ?4 \
+         WHERE job_id = ?1 AND owner = ?2 AND status = 'running'",
+        params![job.id, held.owner, now_ms, CLAIM_EXPIRED],
+    )?;
+    tx.execute(
+        "UPDATE cron_jobs SET claim_owner = NULL, claim_until_ms = NULL, \
+         last_status = 'interrupted', last_error = ?2, revision = revision + 1 WHERE id = ?1",
+        params![job.id, CLAIM_EXPIRED],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
 pub(crate) fn cron_renew(
     conn: &Connection,
     job_id: &str,
