@@ -158,6 +158,7 @@ platforms! {
     #[cfg(feature = "telegram")] telegram: hermod_telegram::TelegramConfig,
     #[cfg(feature = "discord")] discord: hermod_discord::DiscordConfig,
     #[cfg(feature = "slack")] slack: hermod_slack::SlackConfig,
+    #[cfg(feature = "webhook")] webhook: hermod_webhook::WebhookPlatformConfig,
 }
 
 /// `hermod_telegram` of `hermod_telegram::config::TelegramConfig`.
