@@ -21,6 +21,7 @@ mod durable;
 mod error;
 mod handoff;
 mod health;
+mod hooks;
 mod media;
 mod metrics;
 mod platform;
@@ -53,6 +54,11 @@ pub use cron::{
 pub use error::CoreError;
 pub use handoff::{HANDOFF_POLL, HandoffWait, Handoffs, await_handoff};
 pub use health::{ComponentState, ComponentStatus, Health, HealthReport, STORE_COMPONENT};
+pub use hooks::{
+    DEFAULT_TIMEOUT as HOOK_DEFAULT_TIMEOUT, Decision, EVENTS as HOOK_EVENTS,
+    Handler as HookHandler, Hook, HookEvent, HookReport, Hooks, Problem as HookProblem,
+    Ran as HookRan,
+};
 pub use media::{MediaRead, MediaReader, NotesOnly, attachment_note};
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics};
 pub use platform::{BuildContext, Built, Claim, PlatformConfig, ProbeContext, SharedParts};

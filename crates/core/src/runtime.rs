@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::delivery::{Deliveries, DisplayConfig, StreamingConfig, run_sweeper};
 use crate::health::{ComponentState, Health};
+use crate::hooks::{self, HookEvent, Hooks};
 use crate::media::{MediaReader, NotesOnly};
 use crate::metrics::Metrics;
 use crate::resume::{self, guard};
@@ -37,6 +38,9 @@ use tracing::{info, warn};
 
 /// How long cancelled turns get to report and unwind after the drain deadline.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// How long hooks still queued or running at shutdown (`gateway:shutdown`
+/// among them) get before the gateway stops without them.
+const HOOKS_GRACE: Duration = Duration::from_secs(10);
 
 /// Assembles a [`Gateway`].
 pub struct GatewayBuilder {
@@ -56,6 +60,7 @@ pub struct GatewayBuilder {
     media: Arc<dyn MediaReader>,
     /// `HERMOD_HOME/media`: files the agent writes there may be sent.
     media_dir: Option<PathBuf>,
+    hooks: Hooks,
 }
 
 /// How [`Gateway::run`] ended.
@@ -179,6 +184,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// The operator's hooks (`HERMOD_HOME/hooks`), told of what the gateway
+    /// does and asked about commands; none unless set.
+    pub fn hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
@@ -226,6 +238,7 @@ impl GatewayBuilder {
             running: Default::default(),
             restart: restart.clone(),
             media: self.media,
+            hooks: self.hooks.clone(),
             media_roots: crate::delivery::MediaRoots::new(
                 self.media_dir.into_iter().chain(
                     self.config
@@ -247,6 +260,7 @@ impl GatewayBuilder {
             platforms,
             restart,
             restart_loop_guard: self.restart_loop_guard,
+            hooks: self.hooks,
             handoff_wake: Arc::default(),
         })
     }
@@ -267,6 +281,7 @@ pub struct Gateway {
     /// Cancelled by `/restart`.
     restart: CancellationToken,
     restart_loop_guard: bool,
+    hooks: Hooks,
     /// Wakes the handoff watcher for a handoff asked for in process.
     handoff_wake: Arc<tokio::sync::Notify>,
 }
@@ -293,6 +308,7 @@ impl Gateway {
             restart_loop_guard: false,
             media: Arc::new(NotesOnly),
             media_dir: None,
+            hooks: Hooks::none(),
         }
     }
 
@@ -382,6 +398,10 @@ impl Gateway {
             stop_receiving.child_token(),
         ));
 
+        let platforms: Vec<String> = self.adapters.iter().map(|a| a.id().to_string()).collect();
+        self.hooks
+            .emit(HookEvent::new(hooks::GATEWAY_STARTUP).with("platforms", platforms));
+
         let stopped = tokio::select! {
             () = shutdown.cancelled() => Stopped::Shutdown,
             () = self.restart.cancelled() => {
@@ -417,6 +437,15 @@ impl Gateway {
                 warn!("some tasks did not stop within the grace period");
             }
         }
+        self.hooks
+            .emit(HookEvent::new(hooks::GATEWAY_SHUTDOWN).with(
+                "reason",
+                match stopped {
+                    Stopped::Shutdown => "shutdown",
+                    Stopped::RestartRequested => "restart",
+                },
+            ));
+        self.hooks.finish(HOOKS_GRACE).await;
         info!("gateway stopped");
         stopped
     }

@@ -30,6 +30,7 @@ mod whoami;
 
 use crate::access::Tier;
 use crate::error::CoreError;
+use crate::hooks::Decision;
 use crate::router::Shared;
 use crate::session::{Job, WorkerDeps, WorkerState, enqueue, inbox_done, latest_session, reply};
 use async_trait::async_trait;
@@ -122,6 +123,15 @@ impl Cx<'_> {
         enqueue(self.deps, self.state, job).await
     }
 
+    /// Tells the hooks of a session event (`session:end`, ...) in this chat.
+    fn session_event(&self, name: &str, session: &hermod_model::SessionId, reason: &str) {
+        self.deps.hooks.emit(
+            crate::hooks::HookEvent::about(name, &self.job().event.source)
+                .with("session_id", session.as_str())
+                .with("reason", reason),
+        );
+    }
+
     /// The model a turn in `session` would use.
     fn model_of(&self, session: Option<&SessionRecord>) -> String {
         session
@@ -191,39 +201,29 @@ pub(crate) async fn dispatch(
     tier: &Tier,
 ) {
     let deps = shared.deps();
-    let Some(command) = find(&parsed.name) else {
-        let text = format!(
-            "Unknown command /{}. Send /help for the list, or resend without the leading / to send it \
-             as a message.",
-            parsed.name
-        );
-        reply(deps, &job.reply, &job.event, text).await;
-        return inbox_done(deps, &job.event, &job.inbox).await;
+    let checked = match find(&parsed.name) {
+        None => Err(unknown(&parsed.name)),
+        Some(command) => match refusal(command.spec(), state, tier) {
+            Some(text) => Err(text),
+            // The operator's hooks may refuse it, answer it or rewrite it.
+            None => ask_hooks(deps, state, tier, &job, command, &parsed.args).await,
+        },
+    };
+    let (command, args) = match checked {
+        Ok(run) => run,
+        Err(text) => {
+            reply(deps, &job.reply, &job.event, text).await;
+            return inbox_done(deps, &job.event, &job.inbox).await;
+        }
     };
     let spec = command.spec();
-    if !tier.may_run(spec.name) {
-        let text = format!(
-            "⛔ /{} is not available to you here. Send /help for what you can run.",
-            spec.name
-        );
-        reply(deps, &job.reply, &job.event, text).await;
-        return inbox_done(deps, &job.event, &job.inbox).await;
-    }
-    if state.running.is_some() && !spec.while_busy {
-        let text = format!(
-            "⏳ The agent is working — /{} can't run mid-turn. Wait for the reply or send /stop first.",
-            spec.name
-        );
-        reply(deps, &job.reply, &job.event, text).await;
-        return inbox_done(deps, &job.event, &job.inbox).await;
-    }
     let mut cx = Cx {
         shared,
         deps,
         key,
         state,
         job: Some(job),
-        args: parsed.args.clone(),
+        args,
         tier,
     };
     let text = match command.run(&mut cx).await {
@@ -234,6 +234,66 @@ pub(crate) async fn dispatch(
     if let Some(job) = cx.job.take() {
         reply(deps, &job.reply, &job.event, text).await;
         inbox_done(deps, &job.event, &job.inbox).await;
+    }
+}
+
+fn unknown(name: &str) -> String {
+    format!(
+        "Unknown command /{name}. Send /help for the list, or resend without the leading / to send it \
+         as a message."
+    )
+}
+
+/// Why `spec` may not run for this sender now (its tier, or a turn
+/// running), if it may not.
+fn refusal(spec: &Spec, state: &WorkerState, tier: &Tier) -> Option<String> {
+    if !tier.may_run(spec.name) {
+        return Some(format!(
+            "⛔ /{} is not available to you here. Send /help for what you can run.",
+            spec.name
+        ));
+    }
+    if state.running.is_some() && !spec.while_busy {
+        return Some(format!(
+            "⏳ The agent is working — /{} can't run mid-turn. Wait for the reply or send /stop first.",
+            spec.name
+        ));
+    }
+    None
+}
+
+/// The `command:<name>` hooks' verdict (Hermes' command hook): the command
+/// and arguments to run, or the answer to give instead. A rewritten
+/// command passes the tier and busy gates again and is not asked about.
+async fn ask_hooks(
+    deps: &WorkerDeps,
+    state: &WorkerState,
+    tier: &Tier,
+    job: &Job,
+    command: &'static dyn Command,
+    args: &str,
+) -> Result<(&'static dyn Command, String), String> {
+    let name = command.spec().name;
+    let event = crate::hooks::HookEvent::about_message(format!("command:{name}"), &job.event)
+        .with("command", name)
+        .with("raw_args", args);
+    match deps.hooks.decide(&event).await {
+        None | Some(Decision::Allow) => Ok((command, args.to_owned())),
+        Some(Decision::Deny { message }) => {
+            Err(message.unwrap_or_else(|| format!("⛔ /{name} was refused by a hook.")))
+        }
+        // Said nothing: the hook answered the user itself.
+        Some(Decision::Handled { message }) => Err(message.unwrap_or_default()),
+        Some(Decision::Rewrite {
+            command_name,
+            raw_args,
+        }) => {
+            let rewritten = find(&command_name).ok_or_else(|| unknown(&command_name))?;
+            match refusal(rewritten.spec(), state, tier) {
+                Some(text) => Err(text),
+                None => Ok((rewritten, raw_args)),
+            }
+        }
     }
 }
 

@@ -39,6 +39,9 @@ impl Command for New {
                 .store
                 .end_session(&session.id, "new_session", cx.deps.clock.now_ms())
                 .await?;
+            for name in [crate::hooks::SESSION_END, crate::hooks::SESSION_RESET] {
+                cx.session_event(name, &session.id, "new_session");
+            }
         }
         Ok(Outcome::Reply("✨ New conversation started.".to_owned()))
     }

@@ -82,6 +82,7 @@ impl Command for Resume {
                 .store
                 .end_session(&current.id, "session_switch", now)
                 .await?;
+            cx.session_event(crate::hooks::SESSION_END, &current.id, "session_switch");
         }
         cx.deps.store.reopen_session(&target.id).await?;
         cx.deps.store.set_route(cx.key, &target.id, now).await?;

@@ -14,7 +14,7 @@ pub use media::{
     DirectiveFilter, MediaRoots, Refusal, ReplyMedia, display_name as attachment_name,
     strip as strip_directives,
 };
-pub(crate) use outbox::{Outcome, deliver_entry, run_sweeper, submit_when_room};
+pub(crate) use outbox::{Outcome, deliver_entry, run_sweeper, submit_when_room, tell_hooks};
 pub(crate) use settings::plan;
 pub use settings::{
     DisplayConfig, DisplayOverride, StreamingConfig, StreamingOverride, ToolProgress, Transport,

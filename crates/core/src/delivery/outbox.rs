@@ -111,6 +111,7 @@ async fn deliver(
         .await?;
         deps.metrics.outbox_failed(&entry.platform);
         warn!(platform = %entry.platform, key = %entry.key, "an undelivered reply is too old to send; recorded as failed");
+        tell_hooks(deps, &entry, Err(&reason));
         return Ok(Outcome::Failed(reason));
     }
     let Some(adapter) = deps.adapters.get(&entry.platform) else {
@@ -205,6 +206,7 @@ async fn deliver(
         deps.store.outbox_delivered(entry.id, &ids, at)
     })
     .await?;
+    tell_hooks(deps, &entry, Ok(&ids));
     Ok(Outcome::Delivered(ids))
 }
 
@@ -228,6 +230,7 @@ async fn defer_or_fail(
         .await?;
         deps.metrics.outbox_failed(&entry.platform);
         warn!(platform = %entry.platform, key = %entry.key, %reason, "delivery failed too often; giving up");
+        tell_hooks(deps, entry, Err(&reason));
         return Ok(Outcome::Failed(reason));
     }
     retry_later(deps, entry, &reason, wait).await?;
@@ -243,7 +246,32 @@ async fn give_up(deps: &WorkerDeps, entry: &OutboxEntry, reason: &str) -> Result
     .await?;
     deps.metrics.outbox_failed(&entry.platform);
     warn!(platform = %entry.platform, key = %entry.key, %reason, "giving up on a delivery");
+    tell_hooks(deps, entry, Err(reason));
     Ok(())
+}
+
+/// Tells the hooks that `entry` reached its chat (`delivery:sent`, with
+/// the message ids) or was given up (`delivery:failed`, with the reason).
+pub(crate) fn tell_hooks(deps: &WorkerDeps, entry: &OutboxEntry, result: Result<&[String], &str>) {
+    let name = match result {
+        Ok(_) => crate::hooks::DELIVERY_SENT,
+        Err(_) => crate::hooks::DELIVERY_FAILED,
+    };
+    let event = crate::hooks::HookEvent::new(name)
+        .with("platform", entry.platform.as_str())
+        .with("chat_id", entry.target.chat_id.as_str())
+        .with("thread_id", entry.target.thread_id.clone())
+        .with(
+            "session_id",
+            entry.session.as_ref().map(|s| s.as_str().to_owned()),
+        )
+        .with("delivery_key", entry.key.as_str())
+        .with("reply_to", entry.reply_to.clone())
+        .with("message", crate::hooks::capped(&entry.text));
+    deps.hooks.emit(match result {
+        Ok(ids) => event.with("message_ids", ids.to_vec()),
+        Err(reason) => event.with("error", reason),
+    });
 }
 
 /// Defers `entry` to the sweeper: in [`RETRY_LATER`], or when the

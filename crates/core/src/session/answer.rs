@@ -158,6 +158,7 @@ pub(crate) async fn finish_reply(
                 .outbox_delivered(entry.id, &entry.message_ids, now)
         })
         .await?;
+        delivery::tell_hooks(deps, &entry, Ok(&entry.message_ids));
         return Ok(());
     }
     match deliver_entry(deps, &entry).await? {

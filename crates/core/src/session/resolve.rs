@@ -3,6 +3,7 @@
 //! policy says so.
 
 use crate::error::CoreError;
+use crate::hooks::{self, HookEvent};
 use crate::session::reset::{self, ResetReason};
 use crate::session::worker::WorkerDeps;
 use hermod_model::{InboundEvent, SessionId, SessionKey};
@@ -70,6 +71,13 @@ pub(crate) async fn resolve(
             Some(reason) => {
                 store.end_session(&record.id, reason.as_str(), now).await?;
                 debug!(session = %record.id, reason = reason.as_str(), "session reset");
+                for name in [hooks::SESSION_END, hooks::SESSION_RESET] {
+                    deps.hooks.emit(
+                        HookEvent::about(name, &event.source)
+                            .with("session_id", record.id.as_str())
+                            .with("reason", reason.as_str()),
+                    );
+                }
                 reset = Some(reason);
             }
         }
@@ -100,6 +108,13 @@ async fn create(
     };
     if route {
         deps.store.set_route(key, &id, now).await?;
+    }
+    if fresh {
+        deps.hooks.emit(
+            HookEvent::about(hooks::SESSION_START, &event.source)
+                .with("session_id", id.as_str())
+                .with("session_key", key.as_str()),
+        );
     }
     Ok(Resolved {
         id,

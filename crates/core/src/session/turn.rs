@@ -11,6 +11,7 @@ use crate::adapter::TurnEnded;
 use crate::delivery::Consumer;
 use crate::delivery::deliver_entry;
 use crate::error::CoreError;
+use crate::hooks::{self, HookEvent};
 use crate::media::{MediaRead, notes_only};
 use crate::reply::{ReplyMode, TurnEvent};
 use crate::router::Shared;
@@ -337,7 +338,38 @@ impl Turn<'_> {
                 self.begin(read.content).await?
             }
         };
-        self.answer(start, interrupt, slot).await
+        let session = start.session.clone();
+        let result = self.answer(start, interrupt, slot).await;
+        self.agent_end(&session, &result);
+        result
+    }
+
+    /// Tells the hooks how the agent's turn ended: `outcome` (`answered`,
+    /// `stopped`, `failed`), the reply's start as `response`, or `error`.
+    fn agent_end(&self, session: &SessionId, result: &Result<(TurnOutcome, TurnEnded), CoreError>) {
+        let event = self.hook_event(hooks::AGENT_END, session);
+        let event = match result {
+            Ok((outcome, ended)) => event
+                .with(
+                    "outcome",
+                    match ended {
+                        TurnEnded::Answered => "answered",
+                        TurnEnded::Stopped => "stopped",
+                        TurnEnded::Failed => "failed",
+                    },
+                )
+                .with("response", hooks::capped(&outcome.text)),
+            Err(CoreError::Cancelled | CoreError::Interrupted) => event.with("outcome", "stopped"),
+            Err(e) => event
+                .with("outcome", "failed")
+                .with("error", e.user_message()),
+        };
+        self.deps.hooks.emit(event);
+    }
+
+    /// A hook event about this turn: its message and session.
+    fn hook_event(&self, name: &str, session: &SessionId) -> HookEvent {
+        HookEvent::about_message(name, self.event).with("session_id", session.as_str())
     }
 
     /// The message as the model is to see it: its files read by the
@@ -532,6 +564,11 @@ impl Turn<'_> {
             model_calls: Some(deps.metrics.model_calls()),
         });
         slot.lock().control = Some(turn.control.clone());
+        deps.hooks
+            .emit(self.hook_event(hooks::AGENT_START, &start.session));
+        // The tools of the step running now, for `agent:step`.
+        let mut step_tools: Vec<String> = Vec::new();
+        let mut steps = 0;
         let cancel = match mode {
             ReplyMode::Stream { cancel, .. } => cancel.clone(),
             _ => CancellationToken::new(),
@@ -678,6 +715,20 @@ impl Turn<'_> {
                     deliver(deps, &ReplyMode::Adapter, event, text).await;
                 }
                 other => {
+                    match &other {
+                        AgentEvent::ToolFinished { name, .. } => step_tools.push(name.clone()),
+                        AgentEvent::ToolStarted { .. } => {}
+                        // The agent goes on after the step's tools.
+                        _ if !step_tools.is_empty() => {
+                            steps += 1;
+                            deps.hooks.emit(
+                                self.hook_event(hooks::AGENT_STEP, &start.session)
+                                    .with("iteration", steps)
+                                    .with("tool_names", std::mem::take(&mut step_tools)),
+                            );
+                        }
+                        _ => {}
+                    }
                     if first_token && matches!(&other, AgentEvent::TextDelta(t) if !t.is_empty()) {
                         first_token = false;
                         deps.metrics

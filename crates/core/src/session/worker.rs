@@ -127,6 +127,9 @@ pub(crate) struct WorkerDeps {
     pub(crate) restart: CancellationToken,
     /// Reads a new message's files into what the model sees.
     pub(crate) media: Arc<dyn crate::media::MediaReader>,
+    /// The operator's hooks: told of sessions, messages, turns and
+    /// deliveries, asked about commands.
+    pub(crate) hooks: crate::hooks::Hooks,
     /// Where files named in `MEDIA:` lines may come from.
     pub(crate) media_roots: crate::delivery::MediaRoots,
 }
@@ -369,6 +372,10 @@ fn is_empty(event: &InboundEvent) -> bool {
 /// An allowed message: a command, a new turn, or busy input.
 async fn handle(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState, job: Job) {
     let deps = shared.deps();
+    deps.hooks.emit(
+        crate::hooks::HookEvent::about_message(crate::hooks::MESSAGE_RECEIVED, &job.event)
+            .with("message_id", job.event.message_id.clone()),
+    );
     let caps = deps.capabilities(&job.event.source.platform);
     if let hermod_model::Content::Text(text) = &job.event.content
         && job.event.attachments.is_empty()
