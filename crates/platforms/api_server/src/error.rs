@@ -136,6 +136,7 @@ impl From<CoreError> for ApiError {
             CoreError::Store(_) => error!(error = %e, "a request failed on storage"),
             CoreError::Agent(_) | CoreError::Delivery(_) => warn!(error = %e, "a request failed"),
             CoreError::Unreadable(_) => debug!(error = %e, "a request's files could not be read"),
+            CoreError::Cron(_) => debug!(error = %e, "a scheduled-job request was refused"),
         }
         let message = e.user_message();
         match e {
@@ -161,6 +162,12 @@ impl From<CoreError> for ApiError {
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "unreadable_attachment",
+                message,
+            ),
+            CoreError::Cron(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_scheduled_job",
                 message,
             ),
             CoreError::Delivery(_) => Self::new(
