@@ -86,6 +86,12 @@ enum Command {
         #[arg(long)]
         mime: Option<String>,
     },
+    /// Schedule prompts: add, list, change, pause, resume, remove and run
+    /// jobs, and read their history. Works whether or not the gateway runs.
+    Cron {
+        #[command(subcommand)]
+        action: commands::cron::CronAction,
+    },
     /// Copy the database into a file, safely while the gateway runs.
     Backup {
         /// The backup file to write (a new file unless --force).
@@ -228,6 +234,7 @@ fn main() -> ExitCode {
             Command::Doctor => commands::doctor::run().await,
             Command::Sessions { action } => commands::sessions::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
+            Command::Cron { action } => commands::cron::run(action).await,
             Command::Backup { file, force } => commands::backup::run(&file, force).await,
             Command::ExtractText {
                 path,

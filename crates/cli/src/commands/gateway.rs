@@ -15,7 +15,7 @@ use crate::config::{self, Config};
 use crate::database;
 use crate::home::{self, Create};
 use anyhow::Context;
-use hermod_agent::{LlmAgent, LlmClient, LlmConfig, ToolRegistry};
+use hermod_agent::{LlmAgent, LlmClient, LlmConfig};
 use hermod_core::{
     BuildContext, ComponentState, Gateway, GatewayStatus, Health, Metrics, STORE_COMPONENT,
     StatusBoard, Stopped,
@@ -116,7 +116,7 @@ async fn serve(
     // connection pool and one copy of the system's root certificates.
     let agent = LlmAgent::with_client(
         LlmClient::with_http(llm_config(&config), &build.http),
-        ToolRegistry::default(),
+        crate::commands::cron::tools(&config, store.clone()),
     );
     // What the platforms that serve the status (`/health/detailed`) read.
     build.shared.get_or_insert_with(|| board.clone());

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod config_check;
+pub mod cron;
 pub mod doctor;
 pub mod gateway;
 pub mod pairing;

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 /// How delivery targets are written, for errors.
 pub const TARGET_FORMS: &str = "accepted targets: `origin` (the chat the job was created \
-     from), `local` (a file under HERMOD_HOME/output), a platform's name for its home channel \
-     (`telegram`), `platform:chat_id[:thread_id]`, `all` (every platform with a home channel), \
+     from), `local` (a file under HERMOD_HOME/output), a platform's name for its home channel, \
+     `platform:chat_id[:thread_id]`, `all` (every platform with a home channel), \
      or several separated by commas";
 
 /// What a new job is.

@@ -17,7 +17,7 @@ fn new_job(id: &str, next_run_at_ms: Option<i64>) -> NewCronJob {
         prompt: "Summarise the news ✈".to_owned(),
         schedule: "every 30m".to_owned(),
         schedule_kind: ScheduleKind::Interval,
-        deliver: "origin,telegram:42:7".to_owned(),
+        deliver: "origin,test:42:7".to_owned(),
         model: Some("gpt-test".to_owned()),
         enabled: true,
         created_by: CronCreator {
