@@ -249,7 +249,12 @@ fn executable(dir: &Path, run: &str) -> Result<PathBuf, String> {
     if run.is_empty() {
         return Err("`run` is empty".to_owned());
     }
-    let path = dir.join(run);
+    // `./handler` is shown and run as `<dir>/handler`.
+    let relative: PathBuf = Path::new(run)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    let path = dir.join(relative);
     let meta = std::fs::metadata(&path)
         .map_err(|e| format!("the handler {} cannot be used: {e}", path.display()))?;
     if !meta.is_file() {
