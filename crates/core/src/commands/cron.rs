@@ -18,7 +18,7 @@ static SPEC: Spec = Spec {
     args: "[list | pause <id> | resume <id> | remove <id> | run <id>]",
     description: "List and manage scheduled jobs",
     category: Category::Info,
-    while_busy: true,
+    while_busy: false,
 };
 
 const USAGE: &str = "Usage: /cron list | pause <id> | resume <id> | remove <id> | run <id>\n\
