@@ -68,6 +68,12 @@ enum Command {
         #[command(subcommand)]
         action: SessionsAction,
     },
+    /// Programs and URLs told of what the gateway does, and asked about
+    /// commands: list them, or run them on a sample event.
+    Hooks {
+        #[command(subcommand)]
+        action: commands::hooks::HooksAction,
+    },
     /// Approve, list and revoke users who paired through a DM.
     Pairing {
         #[command(subcommand)]
@@ -233,6 +239,7 @@ fn main() -> ExitCode {
             } => commands::config_check::run(),
             Command::Doctor => commands::doctor::run().await,
             Command::Sessions { action } => commands::sessions::run(action).await,
+            Command::Hooks { action } => commands::hooks::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
             Command::Cron { action } => commands::cron::run(action).await,
             Command::Backup { file, force } => commands::backup::run(&file, force).await,

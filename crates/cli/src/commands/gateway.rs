@@ -147,7 +147,13 @@ async fn serve(
         .metrics(metrics)
         .health(health.clone())
         .media(Arc::new(media::reader(&config, store.clone(), &build.http)))
-        .restart_loop_guard(true);
+        .restart_loop_guard(true)
+        // The operator's hooks (HERMOD_HOME/hooks), read once at start.
+        .hooks(super::hooks::load(
+            &config.home,
+            process,
+            build.http.clone(),
+        ));
     for a in &adapters {
         info!(platform = a.name, adapter = %a.built.description, "adapter built");
         builder = builder.adapter(Arc::clone(&a.built.adapter));

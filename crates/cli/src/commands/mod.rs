@@ -5,6 +5,7 @@ pub mod config_check;
 pub mod cron;
 pub mod doctor;
 pub mod gateway;
+pub mod hooks;
 pub mod pairing;
 pub mod sessions;
 
