@@ -24,6 +24,29 @@ Environment:
   RUST_LOG     Log filter, overriding -v (for example: debug, or
                hermod_core=debug,warn).";
 
+/// Examples at the end of `hermod chat --help`.
+const CHAT_HELP: &str = "\
+Examples:
+  hermod chat
+  hermod chat --session 20261121_120000_ab12cd
+
+In the chat:
+  /handoff <platform> continue this conversation in that platform's home
+                      channel (a name `hermod config check` lists)
+  /new, /status, ...  slash commands, as in any chat
+  /quit               leave (so does Ctrl-D); Ctrl-C stops a reply";
+
+/// Examples at the end of `hermod handoff --help`.
+const HANDOFF_HELP: &str = "\
+Examples:
+  hermod handoff --session 20261121_120000_ab12cd --to <platform>
+  hermod handoff --session \"$(hermod sessions list --json | jq -r '.[0].id')\" --to <platform>
+
+<platform> is a name `hermod config check` lists as enabled.
+The platform needs a home channel: send /sethome in the chat to use, or set
+<PLATFORM>_HOME_CHANNEL. The command waits up to 60 s for the gateway and
+says where the conversation went, or why it could not.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "hermod",
@@ -91,6 +114,29 @@ enum Command {
         /// The file's declared MIME type.
         #[arg(long)]
         mime: Option<String>,
+    },
+    /// Chat with the agent in the terminal, through the gateway running on
+    /// this home (or, without one, a gateway of its own serving only this
+    /// chat). Replies stream in; slash commands work as in any chat.
+    #[command(after_help = CHAT_HELP)]
+    Chat {
+        /// Continue this session (its id, as the chat's first line or
+        /// `hermod sessions list` shows it) instead of starting one.
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// Continue a conversation in a chat platform's home channel: the
+    /// gateway opens a new thread there (a topic, a thread) where the
+    /// platform can, posts where the conversation left off, and the next
+    /// message there goes on with the same history.
+    #[command(after_help = HANDOFF_HELP)]
+    Handoff {
+        /// The session to hand off, as `hermod sessions list` shows it.
+        #[arg(long)]
+        session: String,
+        /// The platform to continue on, as `hermod config check` lists it.
+        #[arg(long)]
+        to: String,
     },
     /// Schedule prompts: add, list, change, pause, resume, remove and run
     /// jobs, and read their history. Works whether or not the gateway runs.
@@ -241,6 +287,8 @@ fn main() -> ExitCode {
             Command::Sessions { action } => commands::sessions::run(action).await,
             Command::Hooks { action } => commands::hooks::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
+            Command::Chat { session } => commands::chat::run(session).await,
+            Command::Handoff { session, to } => commands::handoff::run(&session, &to).await,
             Command::Cron { action } => commands::cron::run(action).await,
             Command::Backup { file, force } => commands::backup::run(&file, force).await,
             Command::ExtractText {

@@ -99,9 +99,8 @@ pub trait Reactions: Send + Sync {
 }
 
 /// Platforms that can open a fresh thread in a chat, where a conversation
-/// handed off to them continues (`hermod handoff`): a Telegram-style forum
-/// topic, a thread started without a message, or one anchored on a root
-/// message.
+/// handed off to them continues (`hermod handoff`): a forum topic, a
+/// thread started without a message, or one anchored on a root message.
 #[async_trait]
 pub trait Threads: Send + Sync {
     /// Opens a thread titled `title` in the chat `home` and returns where
@@ -133,6 +132,12 @@ pub trait Adapter: Send + Sync + 'static {
     /// asked; whatever is routed to them anyway fails with
     /// [`AdapterError::NoMessenger`].
     fn messenger(&self) -> Option<&dyn Messenger>;
+
+    /// The chat endpoint this adapter serves where it is listening now
+    /// (`hermod chat` in its own gateway); `None` for most.
+    fn chat_endpoint(&self) -> Option<crate::ChatEndpoint> {
+        None
+    }
 }
 
 /// The chat side of a platform: what core needs to put messages in its

@@ -61,7 +61,9 @@ pub use hooks::{
 };
 pub use media::{MediaRead, MediaReader, NotesOnly, attachment_note};
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics};
-pub use platform::{BuildContext, Built, Claim, PlatformConfig, ProbeContext, SharedParts};
+pub use platform::{
+    BuildContext, Built, ChatEndpoint, Claim, PlatformConfig, ProbeContext, SharedParts,
+};
 pub use reply::{ReplyMode, TurnEvent, TurnStream};
 pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder, RESUME_COMPONENT, Stopped};

@@ -146,6 +146,16 @@ impl std::fmt::Debug for Claim {
     }
 }
 
+/// An OpenAI-compatible chat endpoint a platform serves
+/// (`POST {base_url}/chat/completions` with `Authorization: Bearer {key}`),
+/// where `hermod chat` talks to the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatEndpoint {
+    /// Up to and including `/v1`, reachable from this machine.
+    pub base_url: String,
+    pub key: Secret,
+}
+
 /// What a live check of a platform's settings may use (`hermod doctor`).
 #[derive(Debug, Clone)]
 pub struct ProbeContext {
@@ -202,6 +212,20 @@ pub trait PlatformConfig: DeserializeOwned + Default + std::fmt::Debug + Send + 
     /// is left out.
     fn listens_on(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The chat endpoint an enabled platform of this kind serves, from its
+    /// settings, for `hermod chat` to reach a running gateway; `None` for
+    /// platforms that serve none.
+    fn chat_endpoint(&self) -> Option<ChatEndpoint> {
+        None
+    }
+
+    /// These settings changed to serve only `hermod chat` in its own
+    /// gateway: on an ephemeral loopback port, with `key`. `None` for
+    /// platforms that serve no chat endpoint.
+    fn local_chat(&self, _key: Secret) -> Option<Self> {
+        None
     }
 
     /// Checks, with one harmless call that opens no connection to keep,

@@ -1,6 +1,7 @@
 //! `hermod gateway run`: the gateway in the foreground until SIGINT/SIGTERM,
 //! holding its home (`pidfile`) and reporting its state (`state`, `notify`).
 
+pub(crate) mod assemble;
 mod control;
 mod files;
 mod media;
@@ -11,14 +12,13 @@ mod service;
 mod state;
 
 use crate::commands::out;
-use crate::config::{self, Config};
+use crate::config;
 use crate::database;
 use crate::home::{self, Create};
 use anyhow::Context;
-use hermod_agent::{LlmAgent, LlmClient, LlmConfig};
 use hermod_core::{
-    BuildContext, ComponentState, Gateway, GatewayStatus, Health, Metrics, STORE_COMPONENT,
-    StatusBoard, Stopped,
+    BuildContext, ComponentState, GatewayStatus, Health, Metrics, STORE_COMPONENT, StatusBoard,
+    Stopped,
 };
 use notify::Notifier;
 use readiness::Watched;
@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use control::{restart, status, stop};
+pub(crate) use pidfile::{PidRecord, acquire as take_home, running as running_on};
 pub use service::{InstallArgs, UninstallArgs, install, uninstall};
 
 pub async fn run() -> anyhow::Result<()> {
@@ -112,12 +113,6 @@ async fn serve(
     let shutdown = CancellationToken::new();
     let build = BuildContext::new(store.clone(), config.home.clone(), shutdown.clone())
         .context("cannot prepare the platforms")?;
-    // Every client of the gateway (model, speech, platforms) shares one
-    // connection pool and one copy of the system's root certificates.
-    let agent = LlmAgent::with_client(
-        LlmClient::with_http(llm_config(&config), &build.http),
-        crate::commands::cron::tools(&config, store.clone()),
-    );
     // What the platforms that serve the status (`/health/detailed`) read.
     build.shared.get_or_insert_with(|| board.clone());
     // One set of metrics: the gateway records, the API server serves `/metrics`.
@@ -137,16 +132,7 @@ async fn serve(
         out(line);
     }
 
-    let mut builder = Gateway::builder(store.clone(), Arc::new(agent), config.gateway.clone())
-        .default_model(config.model.default.clone())
-        .streaming(config.streaming.clone())
-        .display(config.display.clone())
-        .output_dir(config.home.join("output"))
-        // Files the agent sends with `MEDIA:` lines may come from here.
-        .media_dir(build.media_dir.clone())
-        .metrics(metrics)
-        .health(health.clone())
-        .media(Arc::new(media::reader(&config, store.clone(), &build.http)))
+    let mut builder = assemble::builder(&config, store.clone(), &build, metrics, health.clone())
         .restart_loop_guard(true)
         // The operator's hooks (HERMOD_HOME/hooks), read once at start.
         .hooks(super::hooks::load(
@@ -157,17 +143,6 @@ async fn serve(
     for a in &adapters {
         info!(platform = a.name, adapter = %a.built.description, "adapter built");
         builder = builder.adapter(Arc::clone(&a.built.adapter));
-    }
-    if let Some(speech) = config.tts.speaker_config() {
-        let speaker = hermod_agent::Speaker::with_http(speech, &build.http);
-        info!(
-            base_url = %config.tts.base_url,
-            model = %config.tts.model,
-            voice = %config.tts.voice,
-            "voice replies available (/voice)"
-        );
-        // Its voice notes are written to the media directory set above.
-        builder = builder.speech(speaker);
     }
     let gateway = builder.build().map_err(config::ConfigError)?;
 
@@ -240,18 +215,6 @@ async fn serve(
         (Stopped::Shutdown, None) => "stopped".to_owned(),
     };
     Ok((how, stopped))
-}
-
-fn llm_config(config: &Config) -> LlmConfig {
-    LlmConfig {
-        base_url: config.model.base_url.clone(),
-        api_key: config.model.api_key.clone(),
-        model: config.model.default.clone(),
-        request_timeout: config.model_timeout(),
-        max_iterations: config.agent.max_turns,
-        system_prompt: config.agent.system_prompt.clone(),
-        ..LlmConfig::default()
-    }
 }
 
 fn is_loopback_url(url: &str) -> bool {

@@ -1,10 +1,12 @@
 //! The subcommands.
 
 pub mod backup;
+pub mod chat;
 pub mod config_check;
 pub mod cron;
 pub mod doctor;
 pub mod gateway;
+pub mod handoff;
 pub mod hooks;
 pub mod pairing;
 pub mod sessions;

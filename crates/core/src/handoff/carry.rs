@@ -15,7 +15,7 @@ use std::sync::Arc;
 const SUMMARY_MESSAGES: usize = 6;
 /// Characters shown of each.
 const SUMMARY_CHARS: usize = 300;
-/// Characters of a thread's title (Discord allows 100, Telegram 128).
+/// Characters of a thread's title (the strictest platform allows 100).
 const TITLE_CHARS: usize = 90;
 
 /// Carries out `handoff`; returns where the conversation went, or why it

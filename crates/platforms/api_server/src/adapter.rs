@@ -167,4 +167,11 @@ impl Adapter for ApiServer {
     fn messenger(&self) -> Option<&dyn Messenger> {
         None
     }
+
+    fn chat_endpoint(&self) -> Option<hermod_core::ChatEndpoint> {
+        Some(hermod_core::ChatEndpoint {
+            base_url: format!("http://{}/v1", crate::platform::reachable(self.local_addr)),
+            key: self.config.key.clone()?,
+        })
+    }
 }

@@ -4,7 +4,9 @@
 use crate::adapter::ApiServer;
 use crate::config::ApiServerConfig;
 use async_trait::async_trait;
-use hermod_core::{AdapterError, BuildContext, Built, Metrics, PlatformConfig, StatusBoard};
+use hermod_core::{
+    AdapterError, BuildContext, Built, ChatEndpoint, Metrics, PlatformConfig, StatusBoard,
+};
 use hermod_model::{EnvVars, Secret};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -56,6 +58,26 @@ impl PlatformConfig for ApiServerConfig {
     }
 
     // No claims: the port it binds is its own guard.
+
+    fn chat_endpoint(&self) -> Option<ChatEndpoint> {
+        let addr: SocketAddr = format!("{}:{}", loopback_host(&self.host), self.port)
+            .parse()
+            .ok()?;
+        Some(ChatEndpoint {
+            base_url: format!("http://{}/v1", reachable(addr)),
+            key: self.key.clone()?,
+        })
+    }
+
+    fn local_chat(&self, key: Secret) -> Option<Self> {
+        Some(ApiServerConfig {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 0,
+            key: Some(key),
+            ..self.clone()
+        })
+    }
 
     fn listens_on(&self) -> Vec<String> {
         if self.port == 0 {
@@ -126,23 +148,36 @@ fn first_run_lines(home: &Path, key: &str, addr: SocketAddr, model: &str) -> Vec
     ]
 }
 
-/// The one `curl` line that sends a chat to the server at `addr`.
-pub(crate) fn chat_example(addr: SocketAddr, key: &str, model: &str) -> String {
-    // A server on every address is reached on the loopback one.
+/// `localhost` as an address, so the endpoint parses as one.
+fn loopback_host(host: &str) -> &str {
+    match host {
+        "localhost" => "127.0.0.1",
+        other => other,
+    }
+}
+
+/// `addr` as a client on this machine reaches it: a server on every
+/// address is reached on the loopback one.
+pub(crate) fn reachable(addr: SocketAddr) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
         ip if ip.is_unspecified() => "[::1]".to_owned(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         std::net::IpAddr::V4(ip) => ip.to_string(),
     };
+    format!("{host}:{}", addr.port())
+}
+
+/// The one `curl` line that sends a chat to the server at `addr`.
+pub(crate) fn chat_example(addr: SocketAddr, key: &str, model: &str) -> String {
+    let reached = reachable(addr);
     let body = format!(
         r#"{{"model":{},"messages":[{{"role":"user","content":"Hello"}}]}}"#,
         serde_json::Value::from(model)
     );
     format!(
-        "curl -s http://{host}:{}/v1/chat/completions -H \"Authorization: Bearer {key}\" \
+        "curl -s http://{reached}/v1/chat/completions -H \"Authorization: Bearer {key}\" \
          -H \"Content-Type: application/json\" -d '{}'",
-        addr.port(),
         body.replace('\'', r"'\''")
     )
 }

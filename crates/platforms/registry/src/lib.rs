@@ -15,8 +15,10 @@ pub mod lock;
 pub use known::{KNOWN_PLATFORMS, KnownPlatform, known_platform, platform_of_variable};
 
 use async_trait::async_trait;
-use hermod_core::{AdapterError, BuildContext, Built, Claim, PlatformConfig, ProbeContext};
-use hermod_model::EnvVars;
+use hermod_core::{
+    AdapterError, BuildContext, Built, ChatEndpoint, Claim, PlatformConfig, ProbeContext,
+};
+use hermod_model::{EnvVars, Secret};
 use lock::{ClaimLock, LockDir, Owner};
 use serde::Deserialize;
 use tracing::{error, warn};
@@ -34,12 +36,14 @@ trait Platform: Send + Sync {
     fn authenticates_callers(&self) -> bool;
     fn claims(&self) -> Vec<Claim>;
     fn listens_on(&self) -> Vec<String>;
+    fn chat_endpoint(&self) -> Option<ChatEndpoint>;
+    fn local_chat(&self, key: Secret) -> Option<Box<dyn Platform>>;
     async fn probe(&self, ctx: &ProbeContext) -> Result<String, String>;
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError>;
 }
 
 #[async_trait]
-impl<T: PlatformConfig> Platform for T {
+impl<T: PlatformConfig + 'static> Platform for T {
     fn name(&self) -> &'static str {
         T::NAME
     }
@@ -66,6 +70,12 @@ impl<T: PlatformConfig> Platform for T {
     }
     fn listens_on(&self) -> Vec<String> {
         PlatformConfig::listens_on(self)
+    }
+    fn chat_endpoint(&self) -> Option<ChatEndpoint> {
+        PlatformConfig::chat_endpoint(self)
+    }
+    fn local_chat(&self, key: Secret) -> Option<Box<dyn Platform>> {
+        PlatformConfig::local_chat(self, key).map(|c| Box::new(c) as Box<dyn Platform>)
     }
     async fn probe(&self, ctx: &ProbeContext) -> Result<String, String> {
         PlatformConfig::probe(self, ctx).await
@@ -255,6 +265,34 @@ impl PlatformsConfig {
             }
         }
         addrs
+    }
+
+    /// The chat endpoint (`hermod chat`) an enabled platform serves, from
+    /// the settings, as a gateway running them serves it.
+    pub fn chat_endpoint(&self) -> Option<ChatEndpoint> {
+        self.each()
+            .into_iter()
+            .filter(|p| p.enabled())
+            .find_map(|p| p.chat_endpoint())
+    }
+
+    /// Builds only the platform that serves a chat endpoint, changed to
+    /// listen on an ephemeral loopback port with `key`, for `hermod chat`'s
+    /// own gateway; `None` when this build has no such platform.
+    pub async fn build_local_chat(
+        &self,
+        ctx: &BuildContext,
+        key: Secret,
+    ) -> Result<Option<BuiltPlatform>, AdapterError> {
+        let Some(platform) = self.each().into_iter().find_map(|p| p.local_chat(key.clone()))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(BuiltPlatform {
+            name: platform.name(),
+            built: platform.build(ctx).await?,
+            locks: Vec::new(),
+        }))
     }
 
     /// Checks each enabled platform's settings live, all at once.

@@ -1,0 +1,182 @@
+//! `hermod chat` and handoff, driving the binary: a chat through a running
+//! gateway answered by the fake model, and `/handoff` from the chat to a
+//! Telegram forum topic where the conversation goes on with its history.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+
+mod support;
+
+use hermod_testkit::harness::within;
+use hermod_testkit::{FakeLlm, FakeTelegram};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use support::{gateway, hermod, start_with, terminate};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+const KEY: &str = "chat-test-key-0123456789abcdef";
+
+/// A loopback port free now, for a gateway `hermod chat` must find from
+/// the configuration (port 0 would be unknown to it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn with_api(mut cmd: Command, port: u16) -> Command {
+    cmd.env("API_SERVER_PORT", port.to_string())
+        .env("API_SERVER_KEY", KEY);
+    cmd
+}
+
+/// `hermod chat` in `home`, fed `lines` one at a time as `ready` says,
+/// until it exits; returns everything it printed on stdout.
+async fn chat(home: &Path, port: u16, lines: &[&str], wait_for: &[&str]) -> String {
+    let mut cmd = with_api(hermod(home), port);
+    let mut child = cmd
+        .arg("chat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let run = async {
+        for (line, expect) in lines.iter().zip(wait_for) {
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .unwrap();
+            while !printed.contains(expect) {
+                let mut next = String::new();
+                if stdout.read_line(&mut next).await.unwrap() == 0 {
+                    panic!("hermod chat ended before {expect:?}:\n{printed}");
+                }
+                printed.push_str(&next);
+            }
+        }
+        drop(stdin);
+        let mut rest = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut rest)
+            .await
+            .unwrap();
+        printed.push_str(&rest);
+    };
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap_or_else(|_| panic!("hermod chat in time"));
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{printed}");
+    printed
+}
+
+#[tokio::test]
+async fn chat_streams_replies_from_the_running_gateway_in_one_session() {
+    let llm = FakeLlm::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let running = start_with(with_api(gateway(home.path(), &llm), port)).await;
+
+    let printed = chat(
+        home.path(),
+        port,
+        &["hello there", "and again", "/quit"],
+        &["echo: hello there", "echo: and again", ""],
+    )
+    .await;
+    let first = printed.lines().next().unwrap();
+    assert!(first.starts_with("hermod chat: session "), "{printed}");
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 2);
+    let texts: Vec<String> = requests[1]
+        .messages()
+        .iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        texts.contains(&"hello there".to_owned())
+            && texts.contains(&"echo: hello there".to_owned()),
+        "one session: the second turn sees the first: {texts:?}"
+    );
+    assert_eq!(terminate(running.child).await, 0);
+}
+
+#[tokio::test]
+async fn handoff_from_chat_opens_a_telegram_topic_where_the_history_goes_on() {
+    let llm = FakeLlm::start().await;
+    let telegram = FakeTelegram::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let locks = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = with_api(gateway(home.path(), &llm), port);
+    cmd.env("TELEGRAM_BOT_TOKEN", telegram.token())
+        .env("TELEGRAM_API_BASE_URL", telegram.base_url())
+        .env("TELEGRAM_ALLOWED_USERS", "1")
+        // The forum answers every message, so the topic needs no mention.
+        .env("TELEGRAM_FREE_RESPONSE_CHATS", "-100500")
+        .env("HERMOD_LOCK_DIR", locks.path());
+    let running = start_with(cmd).await;
+    within("polling", telegram.wait_for_calls("getUpdates", 1)).await;
+
+    // The home channel: a forum supergroup, set with /sethome in a topic.
+    let ann = telegram.user(1, "Ann");
+    ann.in_topic(-100_500, 1, "/sethome");
+    within("/sethome", telegram.wait_for_bot_messages(-100_500, 1)).await;
+
+    let printed = chat(
+        home.path(),
+        port,
+        &["plan a trip to Rome", "/handoff telegram"],
+        &["echo: plan a trip to Rome", "handed off to telegram"],
+    )
+    .await;
+    let topics = telegram.topics_created(-100_500);
+    assert_eq!(topics.len(), 1, "{printed}");
+    let (thread, name) = topics[0].clone();
+    assert_eq!(name, "hermod — plan a trip to Rome");
+    assert!(
+        printed.contains(&format!("chat -100500, thread {thread}")),
+        "{printed}"
+    );
+    let summary = within("the summary", telegram.wait_for_bot_messages(-100_500, 2)).await;
+    let summary = summary
+        .iter()
+        .find(|m| m.thread_id == Some(thread))
+        .unwrap();
+    assert!(
+        summary.text.contains("You: plan a trip to Rome"),
+        "{}",
+        summary.text
+    );
+
+    ann.in_topic(-100_500, thread, "and in June?");
+    let replies = within(
+        "the answer",
+        telegram.wait_for(-100_500, |m| {
+            m.iter().any(|m| m.current_text() == "echo: and in June?")
+        }),
+    )
+    .await;
+    let answer = replies.last().unwrap();
+    assert_eq!(answer.thread_id, Some(thread), "answered in the topic");
+    let last = llm.requests().pop().unwrap();
+    let texts: Vec<String> = last
+        .messages()
+        .iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        texts.contains(&"plan a trip to Rome".to_owned()),
+        "the earlier history reaches the model: {texts:?}"
+    );
+    assert_eq!(terminate(running.child).await, 0);
+}
