@@ -1,6 +1,7 @@
 //! `hermod chat` and handoff, driving the binary: a chat through a running
 //! gateway answered by the fake model, and `/handoff` from the chat to a
-//! Telegram forum topic where the conversation goes on with its history.
+//! Telegram forum topic and to a Slack thread, where the conversation goes
+//! on with its history.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +11,7 @@
 mod support;
 
 use hermod_testkit::harness::within;
-use hermod_testkit::{FakeLlm, FakeTelegram};
+use hermod_testkit::{FakeLlm, FakeSlack, FakeTelegram};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -176,6 +177,74 @@ async fn handoff_from_chat_opens_a_telegram_topic_where_the_history_goes_on() {
         .collect();
     assert!(
         texts.contains(&"plan a trip to Rome".to_owned()),
+        "the earlier history reaches the model: {texts:?}"
+    );
+    assert_eq!(terminate(running.child).await, 0);
+}
+
+#[tokio::test]
+async fn handoff_from_chat_opens_a_slack_thread_where_the_history_goes_on() {
+    let llm = FakeLlm::start().await;
+    let slack = FakeSlack::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let locks = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = slack.config();
+    let channel = slack.public_channel("trips");
+    let mut cmd = with_api(gateway(home.path(), &llm), port);
+    cmd.env("SLACK_BOT_TOKEN", &config.bot_token)
+        .env("SLACK_APP_TOKEN", &config.app_token)
+        .env("SLACK_API_BASE_URL", slack.api_base_url())
+        .env("SLACK_ALLOW_ALL_USERS", "true")
+        .env("SLACK_REQUIRE_MENTION", "false")
+        // The home channel, configured as Hermes configures it.
+        .env("SLACK_HOME_CHANNEL", &channel)
+        .env("HERMOD_LOCK_DIR", locks.path());
+    let running = start_with(cmd).await;
+    within("socket mode", slack.wait_for_connections(1)).await;
+    let bea = slack.user("bea");
+
+    let printed = chat(
+        home.path(),
+        port,
+        &["plan a trip to Lisbon", "/handoff slack"],
+        &["echo: plan a trip to Lisbon", "handed off to slack"],
+    )
+    .await;
+    // The thread's root and the summary in it.
+    let shown = within("the summary", slack.wait_for_bot_messages(&channel, 2)).await;
+    let root = shown
+        .iter()
+        .find(|m| m.thread_ts.is_none() && m.text.contains("plan a trip to Lisbon"))
+        .unwrap_or_else(|| panic!("a root message: {shown:?}\n{printed}"));
+    let thread = root.ts.clone();
+    assert!(printed.contains(&thread), "says where it went: {printed}");
+    let summary = slack.thread(&channel, &thread);
+    assert!(
+        summary
+            .iter()
+            .any(|m| m.text.contains("plan a trip to Lisbon")),
+        "{summary:?}"
+    );
+
+    bea.reply_in_thread(&channel, &thread, "and in May?");
+    within(
+        "the answer in the thread",
+        slack.wait_for(&channel, |m| {
+            m.iter().any(|m| {
+                m.current_text() == "echo: and in May?" && m.thread_ts.as_deref() == Some(&thread)
+            })
+        }),
+    )
+    .await;
+    let last = llm.requests().pop().unwrap();
+    let texts: Vec<String> = last
+        .messages()
+        .iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        texts.contains(&"plan a trip to Lisbon".to_owned()),
         "the earlier history reaches the model: {texts:?}"
     );
     assert_eq!(terminate(running.child).await, 0);
