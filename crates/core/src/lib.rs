@@ -42,14 +42,14 @@ pub use commands::menu as command_menu;
 pub use config::{
     AccessMode, BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy,
 };
+pub use cron::{
+    CRON_PLATFORM, CronJobs, CronTool, JobEdit, JobSpec, SCHEDULE_FORMS, Schedule, ScheduleError,
+    TARGET_FORMS, is_silent, parse_duration, time_zone,
+};
 pub use delivery::{
     Deliveries, DeliveryReceipt, DirectiveFilter, DisplayConfig, DisplayOverride, MediaRoots,
     Refusal, ReplyMedia, StreamingConfig, StreamingOverride, ToolProgress, Transport,
     attachment_name, strip_directives,
-};
-pub use cron::{
-    CRON_PLATFORM, CronJobs, CronTool, JobEdit, JobSpec, SCHEDULE_FORMS, Schedule, ScheduleError,
-    TARGET_FORMS, is_silent, parse_duration, time_zone,
 };
 pub use error::CoreError;
 pub use handoff::{HANDOFF_POLL, HandoffWait, Handoffs, await_handoff};

@@ -284,7 +284,10 @@ impl PlatformsConfig {
         ctx: &BuildContext,
         key: Secret,
     ) -> Result<Option<BuiltPlatform>, AdapterError> {
-        let Some(platform) = self.each().into_iter().find_map(|p| p.local_chat(key.clone()))
+        let Some(platform) = self
+            .each()
+            .into_iter()
+            .find_map(|p| p.local_chat(key.clone()))
         else {
             return Ok(None);
         };

@@ -17,8 +17,8 @@ mod sessions;
 mod settings;
 
 pub(crate) use cron::{
-    cron_add, cron_changes, cron_claim, cron_expire, cron_finish, cron_job, cron_jobs, cron_remove, cron_renew,
-    cron_runs, cron_update,
+    cron_add, cron_changes, cron_claim, cron_expire, cron_finish, cron_job, cron_jobs, cron_remove,
+    cron_renew, cron_runs, cron_update,
 };
 pub(crate) use handoff::{handoff, handoff_claim, handoff_finish, handoff_request, handoffs_in};
 pub(crate) use inbox::{
