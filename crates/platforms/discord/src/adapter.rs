@@ -654,8 +654,9 @@ impl hermod_core::Threads for DiscordAdapter {
         title: &str,
     ) -> Result<hermod_model::Source, AdapterError> {
         let thread = DiscordAdapter::create_thread(self, &home.chat_id, title).await?;
+        // As its messages will say (`inbound::convert`: a known thread).
         Ok(hermod_model::Source {
-            chat_type: hermod_model::ChatType::Group,
+            chat_type: hermod_model::ChatType::Thread,
             ..hermod_model::Source::dm(crate::PLATFORM, thread)
         })
     }

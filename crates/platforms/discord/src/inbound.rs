@@ -4,9 +4,10 @@
 //! How Discord maps onto hermod's vocabulary:
 //!
 //! * a DM channel (a message without `guild_id`) is [`ChatType::Dm`];
-//!   guild channels and threads are [`ChatType::Group`], chat id = the
-//!   channel's id (a thread is a channel of its own, so each thread is
-//!   its own conversation);
+//!   guild channels are [`ChatType::Group`] and known threads
+//!   [`ChatType::Thread`], chat id = the channel's id (a thread is a
+//!   channel of its own, so each thread is its own conversation, shared by
+//!   its members unless `thread_sessions_per_user`, as in Hermes);
 //! * the author's id is the user id; a member with one of
 //!   `DISCORD_ALLOWED_ROLES` is vouched for (`InboundEvent::vouched`), so
 //!   core allows them like an allowlisted user;
@@ -111,7 +112,11 @@ pub(crate) fn convert(message: &Message, rules: &Rules<'_>) -> Decision {
         .is_some_and(|m| has_allowed_role(&m.roles, &config.allowed_roles));
     let source = Source {
         platform: crate::PLATFORM,
-        chat_type: if guild { ChatType::Group } else { ChatType::Dm },
+        chat_type: match (guild, rules.parent) {
+            (false, _) => ChatType::Dm,
+            (true, Some(_)) => ChatType::Thread,
+            (true, None) => ChatType::Group,
+        },
         chat_id: Some(channel.to_owned()),
         chat_name: None,
         user_id: Some(message.author.id.clone()),
@@ -341,6 +346,27 @@ mod tests {
         let received = submitted(convert(&message(guild_message("hi")), &in_thread));
         assert!(received.event.vouched);
         assert!(!received.threadable);
+        assert_eq!(
+            received.event.source.chat_type,
+            ChatType::Thread,
+            "a thread is one conversation for all its members"
+        );
+        // The session a handoff routes a new thread to (the place
+        // `create_thread` returns) is the one its members' messages reach,
+        // with groups per user as by default.
+        let handed_off = Source {
+            chat_type: ChatType::Thread,
+            ..Source::dm(
+                crate::PLATFORM,
+                received.event.source.chat_id.clone().unwrap(),
+            )
+        };
+        let policy = hermod_model::SessionKeyPolicy::default();
+        assert!(policy.group_sessions_per_user);
+        assert_eq!(
+            hermod_model::SessionKey::build(&received.event.source, &policy),
+            hermod_model::SessionKey::build(&handed_off, &policy)
+        );
         assert!(!has_allowed_role(&["1".into()], &["2".into()]));
     }
 

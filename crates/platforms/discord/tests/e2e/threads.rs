@@ -29,7 +29,11 @@ async fn a_thread_is_started_in_the_home_channel_and_takes_messages() {
         world.fake.channel(thread).unwrap()["name"],
         "hermod — plan a trip"
     );
-    assert_eq!(place.chat_type, ChatType::Group);
+    assert_eq!(
+        place.chat_type,
+        ChatType::Thread,
+        "as its messages will say"
+    );
     assert_eq!(place.chat_id, Some(thread.to_string()));
 
     let target = ChatTarget {
