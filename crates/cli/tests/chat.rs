@@ -1,7 +1,8 @@
 //! `hermod chat` and handoff, driving the binary: a chat through a running
 //! gateway answered by the fake model, and `/handoff` from the chat to a
 //! Telegram forum topic and to a Slack thread, where the conversation goes
-//! on with its history.
+//! on with its history; and a chat with no gateway running, served by one
+//! of its own.
 
 #![allow(
     clippy::unwrap_used,
@@ -247,5 +248,45 @@ async fn handoff_from_chat_opens_a_slack_thread_where_the_history_goes_on() {
         texts.contains(&"plan a trip to Lisbon".to_owned()),
         "the earlier history reaches the model: {texts:?}"
     );
+    assert_eq!(terminate(running.child).await, 0);
+}
+
+#[tokio::test]
+async fn without_a_running_gateway_chat_runs_its_own_on_the_same_home() {
+    let llm = FakeLlm::start().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".env"),
+        format!("OPENAI_BASE_URL={}\n", llm.base_url()),
+    )
+    .unwrap();
+
+    let printed = chat(
+        home.path(),
+        free_port(),
+        &["hello on my own", "/quit"],
+        &["echo: hello on my own", ""],
+    )
+    .await;
+    let first = printed.lines().next().unwrap();
+    let session = first
+        .strip_prefix("hermod chat: session ")
+        .unwrap_or_else(|| panic!("{printed}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(llm.requests().len(), 1, "{printed}");
+
+    // The conversation is in the home's database, and the home is free
+    // again: a gateway can start on it.
+    let shown = hermod(home.path())
+        .args(["sessions", "show", &session])
+        .output()
+        .await
+        .unwrap();
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(shown.contains("hello on my own"), "{shown}");
+    let running = start_with(gateway(home.path(), &llm)).await;
     assert_eq!(terminate(running.child).await, 0);
 }
