@@ -364,6 +364,39 @@ fn silence_is_kept_but_not_delivered() {
 }
 
 #[test]
+fn a_failed_run_is_reported_to_its_target_once_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = TestPlatform::new("test");
+    let agent = ScriptedAgent::scripted(|_| {
+        vec![Step::Fail(hermod_agent::AgentError::Transient(
+            "connection refused".into(),
+        ))]
+    });
+    paused_runtime().block_on(async {
+        let w = start(&dir.path().join("hermod.db"), &platform, agent, 0, "UTC").await;
+        let id = w.add("5m", "test:ops").await;
+        tokio::time::sleep(6 * MIN).await;
+        let runs = w.runs(&id).await;
+        assert_eq!(runs[0].status, CronRunStatus::Failed);
+        assert!(
+            runs[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("connection refused")),
+            "{:?}",
+            runs[0].error
+        );
+        let shown = texts(&platform, "ops");
+        assert_eq!(shown.len(), 1, "reported once: {shown:?}");
+        assert!(
+            shown[0].starts_with("⚠️ Scheduled job") && shown[0].contains("failed"),
+            "{shown:?}"
+        );
+        w.stop().await;
+    });
+}
+
+#[test]
 fn origin_and_the_same_chat_named_deliver_once() {
     let dir = tempfile::tempdir().unwrap();
     let platform = TestPlatform::new("test");

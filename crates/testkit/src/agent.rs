@@ -77,7 +77,7 @@ impl AgentStats {
 }
 
 /// One step of a scripted turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Emit visible text.
     Text(String),
@@ -89,6 +89,9 @@ pub enum Step {
     /// The model's stream breaks here: the turn ends at once with
     /// [`FinishReason::Incomplete`] and the text so far.
     CutOff,
+    /// The turn fails here with this error (a refused request, an
+    /// unreachable provider), whatever text came before.
+    Fail(AgentError),
 }
 
 type Script = Arc<dyn Fn(&TurnRequest) -> Vec<Step> + Send + Sync>;
@@ -168,6 +171,7 @@ enum Played {
     Finished,
     Interrupted,
     CutOff,
+    Failed(AgentError),
 }
 
 /// Plays `steps`; returns the text segments and how it ended.
@@ -215,6 +219,7 @@ async fn play(
                 let _ = tx.send(finished).await;
             }
             Step::CutOff => return (segments, Played::CutOff),
+            Step::Fail(error) => return (segments, Played::Failed(error)),
         }
     }
     (segments, Played::Finished)
@@ -244,7 +249,9 @@ impl Agent for ScriptedAgent {
             }
             let segments: Vec<String> = segments.into_iter().filter(|s| !s.is_empty()).collect();
             let text = segments.join(hermod_agent::SEGMENT_SEPARATOR);
-            let event = if played != Played::Interrupted {
+            let event = if let Played::Failed(error) = played {
+                AgentEvent::Failed(error)
+            } else if played != Played::Interrupted {
                 AgentEvent::Final(TurnOutcome {
                     text: text.clone(),
                     messages: vec![ChatMessage::assistant(text)],
