@@ -290,3 +290,61 @@ async fn without_a_running_gateway_chat_runs_its_own_on_the_same_home() {
     let running = start_with(gateway(home.path(), &llm)).await;
     assert_eq!(terminate(running.child).await, 0);
 }
+
+#[tokio::test]
+async fn hermod_handoff_moves_a_finished_chat_to_a_telegram_topic() {
+    let llm = FakeLlm::start().await;
+    let telegram = FakeTelegram::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let locks = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = with_api(gateway(home.path(), &llm), port);
+    cmd.env("TELEGRAM_BOT_TOKEN", telegram.token())
+        .env("TELEGRAM_API_BASE_URL", telegram.base_url())
+        .env("TELEGRAM_ALLOWED_USERS", "1")
+        .env("TELEGRAM_FREE_RESPONSE_CHATS", "-100700")
+        .env("HERMOD_LOCK_DIR", locks.path());
+    let running = start_with(cmd).await;
+    within("polling", telegram.wait_for_calls("getUpdates", 1)).await;
+    let ann = telegram.user(1, "Ann");
+    ann.in_topic(-100_700, 1, "/sethome");
+    within("/sethome", telegram.wait_for_bot_messages(-100_700, 1)).await;
+    let printed = chat(
+        home.path(),
+        port,
+        &["draft the release notes", "/quit"],
+        &["echo: draft the release notes", ""],
+    )
+    .await;
+    let session = printed
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("hermod chat: session "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{printed}"))
+        .to_owned();
+
+    let out = with_api(hermod(home.path()), port)
+        .args(["handoff", "--session", &session, "--to", "telegram"])
+        .output()
+        .await
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    let topics = telegram.topics_created(-100_700);
+    assert_eq!(topics.len(), 1, "{said}");
+    assert!(
+        said.contains(&format!("thread {}", topics[0].0)),
+        "says where it went: {said}"
+    );
+    // A second handoff of the same session to a platform not running fails
+    // with the reason, and a non-zero exit.
+    let out = with_api(hermod(home.path()), port)
+        .args(["handoff", "--session", &session, "--to", "discord"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(terminate(running.child).await, 0);
+}
