@@ -8,8 +8,8 @@
 -- `0 8 * * 1-5`, an ISO timestamp, `30m`); `schedule_kind` the form it
 -- parsed as (interval, cron or once); the gateway computes `next_run_at_ms`
 -- from them (NULL: nothing more to run, a one-shot that ran). `deliver` is
--- the delivery targets as written (`origin`, `local`, `telegram`,
--- `telegram:123:7`, comma lists, `all`). `creator_platform` is the
+-- the delivery targets as written (`origin`, `local`, `<platform>`,
+-- `<platform>:123:7`, comma lists, `all`). `creator_platform` is the
 -- platform of the chat that created the job, or `cli`; `origin_json` is the
 -- hermod_model::Source of that chat (NULL for the CLI).
 --
