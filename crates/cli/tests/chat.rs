@@ -112,8 +112,19 @@ async fn chat_streams_replies_from_the_running_gateway_in_one_session() {
     assert_eq!(terminate(running.child).await, 0);
 }
 
-#[tokio::test]
-async fn handoff_from_chat_opens_a_telegram_topic_where_the_history_goes_on() {
+/// A gateway with Telegram whose home channel is the forum supergroup
+/// `forum`, set by Ann (user 1) with /sethome in a topic.
+struct TelegramHome {
+    llm: FakeLlm,
+    telegram: FakeTelegram,
+    ann: hermod_testkit::telegram::FakeUser,
+    home: tempfile::TempDir,
+    _locks: tempfile::TempDir,
+    port: u16,
+    running: support::Running,
+}
+
+async fn telegram_home(forum: i64) -> TelegramHome {
     let llm = FakeLlm::start().await;
     let telegram = FakeTelegram::start().await;
     let home = tempfile::tempdir().unwrap();
@@ -124,15 +135,35 @@ async fn handoff_from_chat_opens_a_telegram_topic_where_the_history_goes_on() {
         .env("TELEGRAM_API_BASE_URL", telegram.base_url())
         .env("TELEGRAM_ALLOWED_USERS", "1")
         // The forum answers every message, so the topic needs no mention.
-        .env("TELEGRAM_FREE_RESPONSE_CHATS", "-100500")
+        .env("TELEGRAM_FREE_RESPONSE_CHATS", forum.to_string())
         .env("HERMOD_LOCK_DIR", locks.path());
     let running = start_with(cmd).await;
     within("polling", telegram.wait_for_calls("getUpdates", 1)).await;
-
-    // The home channel: a forum supergroup, set with /sethome in a topic.
     let ann = telegram.user(1, "Ann");
-    ann.in_topic(-100_500, 1, "/sethome");
-    within("/sethome", telegram.wait_for_bot_messages(-100_500, 1)).await;
+    ann.in_topic(forum, 1, "/sethome");
+    within("/sethome", telegram.wait_for_bot_messages(forum, 1)).await;
+    TelegramHome {
+        llm,
+        telegram,
+        ann,
+        home,
+        _locks: locks,
+        port,
+        running,
+    }
+}
+
+#[tokio::test]
+async fn handoff_from_chat_opens_a_telegram_topic_where_the_history_goes_on() {
+    let TelegramHome {
+        llm,
+        telegram,
+        ann,
+        home,
+        _locks,
+        port,
+        running,
+    } = telegram_home(-100_500).await;
 
     let printed = chat(
         home.path(),
@@ -293,22 +324,16 @@ async fn without_a_running_gateway_chat_runs_its_own_on_the_same_home() {
 
 #[tokio::test]
 async fn hermod_handoff_moves_a_finished_chat_to_a_telegram_topic() {
-    let llm = FakeLlm::start().await;
-    let telegram = FakeTelegram::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let locks = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = with_api(gateway(home.path(), &llm), port);
-    cmd.env("TELEGRAM_BOT_TOKEN", telegram.token())
-        .env("TELEGRAM_API_BASE_URL", telegram.base_url())
-        .env("TELEGRAM_ALLOWED_USERS", "1")
-        .env("TELEGRAM_FREE_RESPONSE_CHATS", "-100700")
-        .env("HERMOD_LOCK_DIR", locks.path());
-    let running = start_with(cmd).await;
-    within("polling", telegram.wait_for_calls("getUpdates", 1)).await;
-    let ann = telegram.user(1, "Ann");
-    ann.in_topic(-100_700, 1, "/sethome");
-    within("/sethome", telegram.wait_for_bot_messages(-100_700, 1)).await;
+    // The fakes must outlive the test: dropping one stops it.
+    let TelegramHome {
+        llm: _llm,
+        telegram,
+        home,
+        _locks,
+        port,
+        running,
+        ..
+    } = telegram_home(-100_700).await;
     let printed = chat(
         home.path(),
         port,
