@@ -25,7 +25,7 @@ pub use speakable::speakable;
 
 use crate::transcribe::error_message;
 use crate::turn::AgentError;
-use hermod_http::{HttpClient, HttpConfig, HttpError, RetryPolicy, classify_status};
+use hermod_http::{HttpClient, HttpError, RetryPolicy, classify_status};
 use hermod_model::Secret;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -198,11 +198,7 @@ pub struct Speaker {
 
 impl Speaker {
     pub fn new(config: SpeakerConfig) -> Result<Self, AgentError> {
-        let http = HttpClient::with_config(&HttpConfig {
-            connect_timeout: config.request_timeout.min(Duration::from_secs(30)),
-            ..HttpConfig::default()
-        })
-        .map_err(to_agent_error)?;
+        let http = crate::llm::own_http(config.request_timeout)?;
         Ok(Self::with_http(config, &http))
     }
 

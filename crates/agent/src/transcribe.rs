@@ -16,7 +16,7 @@
 //! bounded by [`TranscriberConfig::request_timeout`].
 
 use crate::turn::AgentError;
-use hermod_http::{HttpClient, HttpConfig, HttpError, RetryPolicy, classify_status};
+use hermod_http::{HttpClient, HttpError, RetryPolicy, classify_status};
 use hermod_model::Secret;
 use serde_json::Value;
 use std::path::Path;
@@ -174,11 +174,7 @@ pub struct Transcriber {
 
 impl Transcriber {
     pub fn new(config: TranscriberConfig) -> Result<Self, AgentError> {
-        let http = HttpClient::with_config(&HttpConfig {
-            connect_timeout: config.request_timeout.min(Duration::from_secs(30)),
-            ..HttpConfig::default()
-        })
-        .map_err(to_agent_error)?;
+        let http = crate::llm::own_http(config.request_timeout)?;
         Ok(Self::with_http(config, &http))
     }
 

@@ -84,6 +84,16 @@ impl From<AgentError> for Failure {
     }
 }
 
+/// A client of its own for one endpoint (when there is no shared one),
+/// connecting within the request timeout (at most 30 s).
+pub(crate) fn own_http(request_timeout: Duration) -> Result<HttpClient, AgentError> {
+    HttpClient::with_config(&HttpConfig {
+        connect_timeout: request_timeout.min(Duration::from_secs(30)),
+        ..HttpConfig::default()
+    })
+    .map_err(to_agent_error)
+}
+
 fn to_agent_error(err: HttpError) -> AgentError {
     match err {
         HttpError::RateLimited { retry_after } => AgentError::RateLimited { retry_after },
@@ -155,11 +165,7 @@ impl Output<'_> {
 
 impl LlmClient {
     pub fn new(config: LlmConfig) -> Result<Self, AgentError> {
-        let http = HttpClient::with_config(&HttpConfig {
-            connect_timeout: config.request_timeout.min(Duration::from_secs(30)),
-            ..HttpConfig::default()
-        })
-        .map_err(to_agent_error)?;
+        let http = crate::llm::own_http(config.request_timeout)?;
         Ok(Self::with_http(config, &http))
     }
 
