@@ -491,7 +491,7 @@ async fn described_file(attachment: &Attachment, path: &Path) -> String {
         facts.push(mime.clone());
     }
     if let Ok(meta) = tokio::fs::metadata(path).await {
-        facts.push(human_size(meta.len()));
+        facts.push(hermod_model::text::human_size(meta.len()));
     }
     let facts = if facts.is_empty() {
         String::new()
@@ -505,18 +505,6 @@ async fn described_file(attachment: &Attachment, path: &Path) -> String {
     )
 }
 
-fn human_size(bytes: u64) -> String {
-    const KB: u64 = 1024;
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB {
-        format!("{:.1} MB", bytes as f64 / MB as f64)
-    } else if bytes >= KB {
-        format!("{} KB", bytes / KB)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
 fn article(noun: &str) -> String {
     match noun.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {noun}"),
@@ -525,10 +513,7 @@ fn article(noun: &str) -> String {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hermod_model::to_hex(&Sha256::digest(bytes))
 }
 
 /// Why a transcription failed, in words for the chat.

@@ -329,7 +329,7 @@ fn new_job_id() -> String {
         let nanos = jiff::Timestamp::now().as_nanosecond().to_le_bytes();
         bytes.copy_from_slice(&nanos[..6]);
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hermod_model::to_hex(&bytes)
 }
 
 /// Who claims runs for this scheduler: the process and a random part, so

@@ -56,7 +56,7 @@ pub(crate) fn captioned(entry: &OutboxEntry, caps: &Capabilities) -> bool {
 /// cap such keys, at 25 the shortest known).
 pub(crate) fn idempotency_key(entry: &OutboxEntry, index: usize) -> String {
     let digest = Sha256::digest(format!("{}\n{index}", entry.key).as_bytes());
-    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hermod_model::to_hex(&digest[..10]);
     format!("f{hex}")
 }
 

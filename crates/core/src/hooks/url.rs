@@ -85,7 +85,7 @@ fn message_id() -> String {
     if getrandom::fill(&mut bytes).is_err() {
         bytes[..16].copy_from_slice(&jiff::Timestamp::now().as_nanosecond().to_le_bytes());
     }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hermod_model::to_hex(&bytes);
     format!("msg_{hex}")
 }
 

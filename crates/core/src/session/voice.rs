@@ -188,7 +188,7 @@ async fn write_audio(dir: &Path, extension: &str, bytes: Vec<u8>) -> std::io::Re
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hermod_model::to_hex(&random);
     let path = dir.join(format!("voice-{millis}-{hex}.{extension}"));
     let dir = dir.to_owned();
     let written = path.clone();

@@ -11,3 +11,18 @@ pub mod think;
 pub use silence::{MAX_SILENCE_CHARS, is_silence, may_become_silence};
 pub use split::{Cut, MIN_SPLIT_LIMIT, cut, reassemble, split_message};
 pub use think::{ThinkFilter, strip_think};
+
+/// `20 MB`, `1.5 MB`, `512 KB`, `100 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= MB {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    } else if bytes >= KB {
+        format!("{} KB", bytes / KB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}

@@ -238,7 +238,7 @@ impl Messenger for WebhookAdapter {
         // The same text of the same delivery is the same message: a retry
         // finds its entries and sends nothing twice.
         let digest = Sha256::digest(message.text.as_bytes());
-        let digest: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let digest: String = hermod_model::to_hex(&digest[..8]);
         let mut problem = None;
         for (i, target) in route.targets.iter().enumerate() {
             let key = format!("webhook:{route_name}:{delivery}:answer:{i}:{digest}");

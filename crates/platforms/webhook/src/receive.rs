@@ -267,7 +267,7 @@ pub(crate) fn delivery_id(headers: &HeaderMap) -> Option<String> {
         return Some(id.to_owned());
     }
     let digest = Sha256::digest(id.as_bytes());
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Some(hermod_model::to_hex(&digest))
 }
 
 /// The prompt, never read as a slash command: a webhook's sender is

@@ -85,7 +85,7 @@ pub(crate) fn sticker(s: &mut State, bytes: Vec<u8>, emoji: &str, set_name: &str
     // Telegram's unique id names the sticker, whoever sends it and however
     // often: here, its bytes.
     let digest = sha2::Sha256::digest(&bytes);
-    let unique_id: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let unique_id: String = hermod_model::to_hex(&digest[..6]);
     let unique_id = format!("AgADst{unique_id}");
     let file_id = s.store_file("stickers", "webp", bytes);
     if let Some(file) = s.files.get_mut(&file_id) {
