@@ -81,8 +81,11 @@ fn no_edits(name: &'static str) -> TestPlatform {
 
 /// Waits (on tokio's paused clock) until every line is in the rendered
 /// metrics; a turn's numbers are recorded just after its reply is sent.
+/// The outbox gauge is counted by the sweeper (every 30 s), so the wait
+/// covers two sweeps: a sweep that ran before a delivery was recorded is
+/// followed by one after it, however the tasks were scheduled.
 async fn wait_for_lines(metrics: &Metrics, lines: &[&str]) -> String {
-    for _ in 0..1000 {
+    for _ in 0..6_500 {
         let text = metrics.render();
         if lines.iter().all(|line| text.lines().any(|l| l == *line)) {
             return text;
