@@ -80,6 +80,22 @@ fn dependencies_point_one_way() {
                 "hermod-agent",
             ][..],
         ),
+        // The agent's own tools that need no gateway: web, shell, files.
+        (
+            "hermod-tools",
+            &["hermod-model", "hermod-agent", "hermod-http"][..],
+        ),
+        // Tools from MCP servers, offered through the agent's tool registry.
+        (
+            "hermod-mcp",
+            &["hermod-model", "hermod-agent", "hermod-http"][..],
+        ),
+        // An external agent over the Agent Client Protocol: a second
+        // implementation of the agent trait.
+        (
+            "hermod-acp",
+            &["hermod-model", "hermod-agent", "hermod-store"][..],
+        ),
         // What every adapter shares; it names no platform.
         (
             "hermod-adapter-kit",

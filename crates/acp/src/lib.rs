@@ -1,0 +1,1 @@
+//! An external agent over the Agent Client Protocol (ACP), behind the gateway.
