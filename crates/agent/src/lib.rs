@@ -14,6 +14,7 @@ mod human;
 mod llm;
 mod runner;
 mod speech;
+mod tool_source;
 mod tools;
 mod transcribe;
 mod turn;
@@ -29,6 +30,7 @@ pub use speech::{
     DEFAULT_SPEECH_MODEL, DEFAULT_VOICE, OPENAI_MAX_SPEECH_CHARS, Speaker, SpeakerConfig, Speech,
     SpeechFormat, speakable,
 };
+pub use tool_source::ToolSource;
 pub use tools::{Tool, ToolContext, ToolRegistry};
 pub use transcribe::{
     Audio, DEFAULT_TRANSCRIPTION_MODEL, OPENAI_MAX_AUDIO_BYTES, Transcriber, TranscriberConfig,

@@ -2,10 +2,11 @@
 //! that offers them to the model and runs them.
 
 use crate::approval::{ApprovalDecision, Approvals, INTERRUPTED_REASON, WithdrawOnDrop};
+use crate::tool_source::ToolSource;
 use crate::turn::AgentEvent;
 use hermod_model::SessionId;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -133,11 +134,15 @@ pub trait Tool: Send + Sync {
     async fn call(&self, arguments: Value, ctx: ToolContext) -> Result<String, String>;
 }
 
-/// The tools offered to the model, in registration order.
+/// The tools offered to the model: the registered ones in registration
+/// order, then those of each [`ToolSource`] as it has them at that moment.
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
     tools: Vec<Arc<dyn Tool>>,
     by_name: HashMap<String, usize>,
+    /// Asked at each use; a registered tool wins over a source's tool of
+    /// the same name, an earlier source over a later one.
+    sources: Vec<Arc<dyn ToolSource>>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -177,26 +182,62 @@ impl ToolRegistry {
         self
     }
 
-    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
-        self.by_name.get(name).map(|&i| self.tools[i].clone())
+    /// Adds a source of tools that may change while the agent runs.
+    pub fn add_source(&mut self, source: Arc<dyn ToolSource>) -> &mut Self {
+        self.sources.push(source);
+        self
     }
 
-    pub fn names(&self) -> Vec<&str> {
-        self.tools.iter().map(|t| t.name()).collect()
+    /// Builder form of [`ToolRegistry::add_source`].
+    pub fn with_source(mut self, source: Arc<dyn ToolSource>) -> Self {
+        self.add_source(source);
+        self
+    }
+
+    /// The tool called `name`: a registered one, or one a source knows
+    /// (even one it does not offer right now, which then says why).
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        match self.by_name.get(name) {
+            Some(&i) => Some(self.tools[i].clone()),
+            None => self.sources.iter().find_map(|s| s.get(name)),
+        }
+    }
+
+    /// The names of the tools offered now.
+    pub fn names(&self) -> Vec<String> {
+        self.offered().iter().map(|t| t.name().to_owned()).collect()
     }
 
     pub fn len(&self) -> usize {
-        self.tools.len()
+        self.offered().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tools.is_empty()
+        self.len() == 0
+    }
+
+    /// The tools offered now, each name once.
+    fn offered(&self) -> Vec<Arc<dyn Tool>> {
+        let mut tools = self.tools.clone();
+        if self.sources.is_empty() {
+            return tools;
+        }
+        let mut seen: HashSet<String> = tools.iter().map(|t| t.name().to_owned()).collect();
+        for source in &self.sources {
+            tools.extend(
+                source
+                    .tools()
+                    .into_iter()
+                    .filter(|t| seen.insert(t.name().to_owned())),
+            );
+        }
+        tools
     }
 
     /// The OpenAI `tools` array:
     /// `[{"type":"function","function":{"name","description","parameters"}}]`.
     pub fn schemas(&self) -> Vec<Value> {
-        self.tools
+        self.offered()
             .iter()
             .map(|t| {
                 json!({
