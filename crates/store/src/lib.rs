@@ -11,6 +11,7 @@ pub mod conformance;
 mod cron;
 mod error;
 mod handoff;
+mod memory;
 mod sqlite;
 mod types;
 
@@ -20,6 +21,7 @@ pub use cron::{
 };
 pub use error::StoreError;
 pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
+pub use memory::{ApprovalGrant, MemoryNote, Owner};
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use types::{
     AppendMessages, ApprovedUser, AttachmentProgress, InboxEntry, InboxState, InboxTurn,
@@ -87,6 +89,16 @@ pub trait Store: Send + Sync + 'static {
     /// text), so no input is a syntax error. A query with no words finds
     /// nothing. A limit of 0 means a default (20).
     async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>>;
+
+    /// [`Store::search`] over `owner`'s sessions only: those whose source
+    /// has the owner's platform and user id. Another user's messages never
+    /// appear, and never take a place under the limit.
+    async fn search_owned(
+        &self,
+        owner: &Owner,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>>;
 
     /// The current session for a routing key.
     async fn route(&self, key: &SessionKey) -> Result<Option<SessionId>>;
@@ -392,4 +404,32 @@ pub trait Store: Send + Sync + 'static {
     /// claimed, finished, removed): one cheap read tells a scheduler
     /// whether to read the jobs again.
     async fn cron_changes(&self) -> Result<i64>;
+
+    /// `owner`'s notes, oldest first.
+    async fn memory_notes(&self, owner: &Owner) -> Result<Vec<MemoryNote>>;
+
+    /// Adds a note for `owner`; returns it with its id. How many and how
+    /// long is the caller's rule.
+    async fn memory_add(&self, owner: &Owner, text: &str, at_ms: i64) -> Result<MemoryNote>;
+
+    /// Replaces the text of `owner`'s note `id`; false (changing nothing)
+    /// when `owner` has no such note.
+    async fn memory_replace(&self, owner: &Owner, id: i64, text: &str, at_ms: i64) -> Result<bool>;
+
+    /// Removes `owner`'s note `id`; false when `owner` has no such note.
+    async fn memory_remove(&self, owner: &Owner, id: i64) -> Result<bool>;
+
+    /// Records that `owner` approved requests with `key` for good; returns
+    /// false (keeping the first grant's time) when it was granted already.
+    async fn approval_grant(&self, owner: &Owner, key: &str, at_ms: i64) -> Result<bool>;
+
+    /// Whether `owner` approved requests with `key` for good.
+    async fn approval_granted(&self, owner: &Owner, key: &str) -> Result<bool>;
+
+    /// `owner`'s grants, oldest first (ties by key). A limit of 0 means a
+    /// default page (50).
+    async fn approval_grants(&self, owner: &Owner, limit: usize) -> Result<Vec<ApprovalGrant>>;
+
+    /// Withdraws `owner`'s grant of `key`; false when there was none.
+    async fn approval_revoke(&self, owner: &Owner, key: &str) -> Result<bool>;
 }

@@ -9,6 +9,7 @@ use hermod_store::{
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
     SearchHit, SessionRecord, Store, StoreError, StoredMessage,
 };
+use hermod_store::{ApprovalGrant, MemoryNote, Owner};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -444,5 +445,61 @@ impl Store for FlakyStore {
     async fn cron_changes(&self) -> Result<i64> {
         self.check("cron_changes")?;
         self.inner.cron_changes().await
+    }
+
+    async fn search_owned(
+        &self,
+        owner: &Owner,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        self.check("search_owned")?;
+        self.inner.search_owned(owner, query, limit).await
+    }
+
+    async fn memory_notes(&self, owner: &Owner) -> Result<Vec<MemoryNote>> {
+        self.check("memory_notes")?;
+        self.inner.memory_notes(owner).await
+    }
+
+    async fn memory_add(&self, owner: &Owner, text: &str, at_ms: i64) -> Result<MemoryNote> {
+        self.check("memory_add")?;
+        self.inner.memory_add(owner, text, at_ms).await
+    }
+
+    async fn memory_replace(
+        &self,
+        owner: &Owner,
+        id: i64,
+        text: &str,
+        at_ms: i64,
+    ) -> Result<bool> {
+        self.check("memory_replace")?;
+        self.inner.memory_replace(owner, id, text, at_ms).await
+    }
+
+    async fn memory_remove(&self, owner: &Owner, id: i64) -> Result<bool> {
+        self.check("memory_remove")?;
+        self.inner.memory_remove(owner, id).await
+    }
+
+    async fn approval_grant(&self, owner: &Owner, key: &str, at_ms: i64) -> Result<bool> {
+        self.check("approval_grant")?;
+        self.inner.approval_grant(owner, key, at_ms).await
+    }
+
+    async fn approval_granted(&self, owner: &Owner, key: &str) -> Result<bool> {
+        self.check("approval_granted")?;
+        self.inner.approval_granted(owner, key).await
+    }
+
+    async fn approval_grants(&self, owner: &Owner, limit: usize) -> Result<Vec<ApprovalGrant>> {
+        self.check("approval_grants")?;
+        self.inner.approval_grants(owner, limit).await
+    }
+
+    async fn approval_revoke(&self, owner: &Owner, key: &str) -> Result<bool> {
+        self.check("approval_revoke")?;
+        self.inner.approval_revoke(owner, key).await
     }
 }

@@ -22,6 +22,7 @@ mod cron;
 mod handoff;
 mod history;
 mod inbox;
+mod memory;
 mod messages;
 mod outbox;
 mod pairing;
@@ -41,6 +42,9 @@ pub use history::{
 pub use inbox::{
     inbox_records_once_and_tracks_progress, inbox_start_turn_links_the_user_message,
     inbox_unfinished_pages_through_everything,
+};
+pub use memory::{
+    approval_grants_per_owner, memory_notes_per_owner, search_owned_sees_only_the_owners_sessions,
 };
 pub use messages::{
     append_keeps_order_and_counts, concurrent_appends_all_land, empty_query_finds_nothing,
@@ -119,6 +123,9 @@ macro_rules! store_conformance_tests {
             cron_changes_count_every_change,
             handoff_state_machine,
             handoffs_in_lists_by_state_oldest_first,
+            search_owned_sees_only_the_owners_sessions,
+            memory_notes_per_owner,
+            approval_grants_per_owner,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

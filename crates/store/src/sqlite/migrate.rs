@@ -27,6 +27,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (7, include_str!("../../migrations/0007_cron.sql")),
     (8, include_str!("../../migrations/0008_handoff.sql")),
+    (
+        9,
+        include_str!("../../migrations/0009_memory_and_approvals.sql"),
+    ),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

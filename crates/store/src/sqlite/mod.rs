@@ -34,6 +34,7 @@ use crate::{
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
     SearchHit, SessionRecord, Store, StoreError, StoredMessage,
 };
+use crate::{ApprovalGrant, MemoryNote, Owner};
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
 pub use backup::{BackupOptions, BackupReceipt};
@@ -290,6 +291,17 @@ impl Store for SqliteStore {
     async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         let query = query.to_owned();
         self.read(move |c| ops::search(c, &query, limit)).await
+    }
+
+    async fn search_owned(
+        &self,
+        owner: &Owner,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let (owner, query) = (owner.clone(), query.to_owned());
+        self.read(move |c| ops::search_owned(c, &owner, &query, limit))
+            .await
     }
 
     async fn route(&self, key: &SessionKey) -> Result<Option<SessionId>> {
@@ -602,6 +614,52 @@ impl Store for SqliteStore {
 
     async fn cron_changes(&self) -> Result<i64> {
         self.read(ops::cron_changes).await
+    }
+
+    async fn memory_notes(&self, owner: &Owner) -> Result<Vec<MemoryNote>> {
+        let owner = owner.clone();
+        self.read(move |c| ops::memory_notes(c, &owner)).await
+    }
+
+    async fn memory_add(&self, owner: &Owner, text: &str, at_ms: i64) -> Result<MemoryNote> {
+        let (owner, text) = (owner.clone(), text.to_owned());
+        self.write(move |c| ops::memory_add(c, &owner, &text, at_ms))
+            .await
+    }
+
+    async fn memory_replace(&self, owner: &Owner, id: i64, text: &str, at_ms: i64) -> Result<bool> {
+        let (owner, text) = (owner.clone(), text.to_owned());
+        self.write(move |c| ops::memory_replace(c, &owner, id, &text, at_ms))
+            .await
+    }
+
+    async fn memory_remove(&self, owner: &Owner, id: i64) -> Result<bool> {
+        let owner = owner.clone();
+        self.write(move |c| ops::memory_remove(c, &owner, id)).await
+    }
+
+    async fn approval_grant(&self, owner: &Owner, key: &str, at_ms: i64) -> Result<bool> {
+        let (owner, key) = (owner.clone(), key.to_owned());
+        self.write(move |c| ops::approval_grant(c, &owner, &key, at_ms))
+            .await
+    }
+
+    async fn approval_granted(&self, owner: &Owner, key: &str) -> Result<bool> {
+        let (owner, key) = (owner.clone(), key.to_owned());
+        self.read(move |c| ops::approval_granted(c, &owner, &key))
+            .await
+    }
+
+    async fn approval_grants(&self, owner: &Owner, limit: usize) -> Result<Vec<ApprovalGrant>> {
+        let owner = owner.clone();
+        self.read(move |c| ops::approval_grants(c, &owner, limit))
+            .await
+    }
+
+    async fn approval_revoke(&self, owner: &Owner, key: &str) -> Result<bool> {
+        let (owner, key) = (owner.clone(), key.to_owned());
+        self.write(move |c| ops::approval_revoke(c, &owner, &key))
+            .await
     }
 }
 

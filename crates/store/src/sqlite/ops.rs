@@ -10,6 +10,7 @@
 mod cron;
 mod handoff;
 mod inbox;
+mod memory;
 mod messages;
 mod outbox;
 mod pairing;
@@ -25,7 +26,11 @@ pub(crate) use inbox::{
     inbox_entry, inbox_prune, inbox_record, inbox_set_previews, inbox_set_state, inbox_start_turn,
     inbox_unfinished,
 };
-pub(crate) use messages::{append_messages, messages, search, undo_exchanges};
+pub(crate) use memory::{
+    approval_grant, approval_granted, approval_grants, approval_revoke, memory_add, memory_notes,
+    memory_remove, memory_replace,
+};
+pub(crate) use messages::{append_messages, messages, search, search_owned, undo_exchanges};
 pub(crate) use outbox::{
     append_reply, outbox_delivered, outbox_entry, outbox_failed, outbox_pending, outbox_put,
     outbox_retry_later, outbox_set_attachment_progress, outbox_set_message_ids,

@@ -11,7 +11,7 @@ use crate::sqlite::fts;
 use crate::sqlite::rows::{
     EncodedMessage, MESSAGE_COLUMNS, RawMessage, encode_message, session_id,
 };
-use crate::{AppendMessages, SearchHit, StoreError, StoredMessage};
+use crate::{AppendMessages, Owner, SearchHit, StoreError, StoredMessage};
 use hermod_model::{Role, SessionId};
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -203,16 +203,50 @@ pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> DbResult<V
          WHERE messages_fts MATCH ?1 AND m.active = 1 ORDER BY rank LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![expression, limit], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?
+        .query_map(params![expression, limit], raw_hit)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    decode_hits(rows)
+}
+
+/// [`search`] over the sessions whose source names `owner` (same platform,
+/// same user id). The owner is part of the query, so another user's hits
+/// never take a place under the limit.
+pub(crate) fn search_owned(
+    conn: &Connection,
+    owner: &Owner,
+    query: &str,
+    limit: usize,
+) -> DbResult<Vec<SearchHit>> {
+    let Some(expression) = fts::match_expression(query) else {
+        return Ok(Vec::new());
+    };
+    let limit = sql_limit(limit, DEFAULT_SEARCH_LIMIT);
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.session_id, m.id, m.role, \
+                snippet(messages_fts, 0, '>>>', '<<<', '...', 16), m.at_ms \
+         FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid \
+         JOIN sessions AS s ON s.id = m.session_id \
+         WHERE messages_fts MATCH ?1 AND m.active = 1 \
+           AND s.platform = ?3 AND json_extract(s.source_json, '$.user_id') = ?4 \
+         ORDER BY rank LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![expression, limit, owner.platform.as_str(), owner.user_id],
+            raw_hit,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    decode_hits(rows)
+}
+
+/// A search row: session, message id, role, snippet, time.
+type RawHit = (String, i64, String, Option<String>, i64);
+
+fn raw_hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawHit> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn decode_hits(rows: Vec<RawHit>) -> DbResult<Vec<SearchHit>> {
     let mut hits = Vec::with_capacity(rows.len());
     for (session, message_id, role, snippet, at_ms) in rows {
         let role = Role::parse(&role).ok_or_else(|| {
