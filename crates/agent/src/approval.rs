@@ -1,7 +1,11 @@
 //! Approval requests: a tool about to do something dangerous asks the user
 //! first.
 //!
-//! A tool calls [`crate::ToolContext::request_approval`]; the turn emits
+//! A tool calls [`crate::ToolContext::request_approval_for`] with a key
+//! (what kind of action: a dangerous command's pattern name, else the
+//! tool's name) and a description. A key the turn's [`ApprovalPolicy`]
+//! already allows (the user approved it for the session, or for good) is
+//! approved without asking; otherwise the turn emits
 //! [`crate::AgentEvent::ApprovalRequested`] and the tool waits. Whoever
 //! drives the turn answers through [`crate::TurnControl::resolve_approval`]
 //! (the oldest open request is first in
@@ -9,6 +13,7 @@
 //! denied after [`crate::LlmConfig::approval_timeout`]; interrupting the turn
 //! denies every open request and every later one.
 
+use hermod_model::SessionId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
@@ -52,6 +57,31 @@ impl ApprovalDecision {
     }
 }
 
+/// Decides which approval keys need no asking. The gateway implements it
+/// with the grants a user gave ("for this session", "always"); a turn
+/// without one asks every time.
+#[async_trait::async_trait]
+pub trait ApprovalPolicy: std::fmt::Debug + Send + Sync {
+    /// Whether a request with `key` made in `session` is approved without
+    /// asking. Called before every request, so it must be quick; when in
+    /// doubt (its storage fails) it answers false and the user is asked.
+    async fn pre_approved(&self, session: &SessionId, key: &str) -> bool;
+}
+
+/// An open approval request, as the turn's driver sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRequest {
+    /// Unique in the process.
+    pub id: String,
+    /// The name of the tool asking.
+    pub tool: String,
+    /// What kind of action it is (what "for this session" and "always"
+    /// answers remember).
+    pub key: String,
+    /// What the tool wants to do, for the user.
+    pub description: String,
+}
+
 /// The open approval requests of one turn. Cheap to clone; clones share the
 /// same requests. [`crate::TurnControl`] owns one; tools reach it through
 /// their [`crate::ToolContext`].
@@ -63,7 +93,7 @@ pub struct Approvals {
 #[derive(Debug, Default)]
 struct Registry {
     /// Open requests, oldest first.
-    pending: Vec<(String, oneshot::Sender<ApprovalDecision>)>,
+    pending: Vec<(ApprovalRequest, oneshot::Sender<ApprovalDecision>)>,
     /// Set when the turn was interrupted or ended: new requests are denied
     /// with this reason.
     closed: Option<String>,
@@ -89,15 +119,25 @@ impl Approvals {
 
     /// Opens a request: its id and where its decision arrives. Fails with
     /// the denial reason when the registry is closed.
-    pub(crate) fn open(&self) -> Result<(String, oneshot::Receiver<ApprovalDecision>), String> {
+    pub(crate) fn open(
+        &self,
+        tool: &str,
+        key: &str,
+        description: &str,
+    ) -> Result<(ApprovalRequest, oneshot::Receiver<ApprovalDecision>), String> {
         let mut registry = self.lock();
         if let Some(reason) = &registry.closed {
             return Err(reason.clone());
         }
-        let id = next_request_id();
+        let request = ApprovalRequest {
+            id: next_request_id(),
+            tool: tool.to_owned(),
+            key: key.to_owned(),
+            description: description.to_owned(),
+        };
         let (tx, rx) = oneshot::channel();
-        registry.pending.push((id.clone(), tx));
-        Ok((id, rx))
+        registry.pending.push((request.clone(), tx));
+        Ok((request, rx))
     }
 
     /// Withdraws a request without deciding it; false when it was no longer
@@ -105,7 +145,9 @@ impl Approvals {
     pub(crate) fn withdraw(&self, request_id: &str) -> bool {
         let mut registry = self.lock();
         let before = registry.pending.len();
-        registry.pending.retain(|(id, _)| id != request_id);
+        registry
+            .pending
+            .retain(|(request, _)| request.id != request_id);
         registry.pending.len() != before
     }
 
@@ -114,7 +156,11 @@ impl Approvals {
     pub fn resolve(&self, request_id: &str, decision: ApprovalDecision) -> bool {
         let sender = {
             let mut registry = self.lock();
-            let Some(index) = registry.pending.iter().position(|(id, _)| id == request_id) else {
+            let Some(index) = registry
+                .pending
+                .iter()
+                .position(|(request, _)| request.id == request_id)
+            else {
                 return false;
             };
             registry.pending.remove(index).1
@@ -128,7 +174,7 @@ impl Approvals {
     /// Delivers a decision to the oldest open request; returns its id, or
     /// `None` when no request is open.
     pub fn resolve_oldest(&self, decision: ApprovalDecision) -> Option<String> {
-        let (id, sender) = {
+        let (request, sender) = {
             let mut registry = self.lock();
             if registry.pending.is_empty() {
                 return None;
@@ -136,7 +182,7 @@ impl Approvals {
             registry.pending.remove(0)
         };
         let _ = sender.send(decision);
-        Some(id)
+        Some(request.id)
     }
 
     /// The ids of the open requests, oldest first.
@@ -144,7 +190,16 @@ impl Approvals {
         self.lock()
             .pending
             .iter()
-            .map(|(id, _)| id.clone())
+            .map(|(request, _)| request.id.clone())
+            .collect()
+    }
+
+    /// The open requests, oldest first.
+    pub fn requests(&self) -> Vec<ApprovalRequest> {
+        self.lock()
+            .pending
+            .iter()
+            .map(|(request, _)| request.clone())
             .collect()
     }
 
@@ -184,7 +239,6 @@ impl Drop for WithdrawOnDrop<'_> {
 mod tests {
     use super::*;
     use crate::{AgentEvent, ToolContext};
-    use hermod_model::SessionId;
     use std::time::Duration;
     use tokio::sync::mpsc;
     use tokio::time::Instant;
@@ -214,11 +268,12 @@ mod tests {
             Some(AgentEvent::ApprovalRequested {
                 request_id,
                 tool,
+                key,
                 description,
             }) => {
                 assert_eq!(
-                    (tool.as_str(), description.as_str()),
-                    ("rm", "delete /tmp/x")
+                    (tool.as_str(), key.as_str(), description.as_str()),
+                    ("rm", "rm", "delete /tmp/x")
                 );
                 (task, request_id)
             }
@@ -308,11 +363,71 @@ mod tests {
         );
     }
 
+    /// Allows the keys it holds.
+    #[derive(Debug)]
+    struct Allow(&'static [&'static str]);
+
+    #[async_trait::async_trait]
+    impl ApprovalPolicy for Allow {
+        async fn pre_approved(&self, session: &SessionId, key: &str) -> bool {
+            assert_eq!(session.as_str(), "s");
+            self.0.contains(&key)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_granted_key_is_approved_without_asking() {
+        let (ctx, approvals, mut events) = asking(Duration::from_secs(60));
+        let ctx = ctx.with_approval_policy(Some(Arc::new(Allow(&["recursive_delete"]))));
+        assert_eq!(
+            ctx.request_approval_for("recursive_delete", "rm -rf /tmp/x")
+                .await,
+            ApprovalDecision::Approved
+        );
+        assert!(events.try_recv().is_err(), "nothing was asked");
+        assert!(approvals.pending().is_empty());
+
+        // Another key, and the default key (the tool's name), are asked.
+        let asking = ctx.clone();
+        let task = tokio::spawn(async move {
+            asking
+                .request_approval_for("curl_pipe_sh", "curl x | sh")
+                .await
+        });
+        match events.recv().await {
+            Some(AgentEvent::ApprovalRequested {
+                key, request_id, ..
+            }) => {
+                assert_eq!(key, "curl_pipe_sh");
+                assert_eq!(approvals.requests()[0].key, "curl_pipe_sh");
+                assert!(approvals.resolve(&request_id, ApprovalDecision::Approved));
+            }
+            other => panic!("expected a request, got {other:?}"),
+        }
+        assert!(task.await.unwrap().is_approved());
+        let (task, _) = ask(&ctx, &mut events).await;
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_policy_without_anyone_to_ask_changes_nothing() {
+        let ctx = ToolContext::new(
+            SessionId::parse("s").unwrap(),
+            "c",
+            CancellationToken::new(),
+        )
+        .with_approval_policy(Some(Arc::new(Allow(&["x"]))));
+        assert!(!ctx.request_approval_for("x", "x").await.is_approved());
+    }
+
     #[test]
     fn resolve_delivers_once_and_in_order() {
         let approvals = Approvals::new();
-        let (first, mut first_rx) = approvals.open().unwrap();
-        let (second, mut second_rx) = approvals.open().unwrap();
+        let (first, mut first_rx) = approvals.open("t", "k", "d").unwrap();
+        let (second, mut second_rx) = approvals.open("t", "k2", "d2").unwrap();
+        assert_eq!(approvals.requests(), [first.clone(), second.clone()]);
+        assert_eq!(second.key, "k2");
+        let (first, second) = (first.id, second.id);
         assert_ne!(first, second);
         assert_eq!(approvals.pending(), [first.as_str(), second.as_str()]);
 
@@ -332,8 +447,9 @@ mod tests {
     fn the_oldest_request_is_resolved_first() {
         let approvals = Approvals::new();
         assert_eq!(approvals.resolve_oldest(ApprovalDecision::Approved), None);
-        let (first, mut first_rx) = approvals.open().unwrap();
-        let (second, mut second_rx) = approvals.open().unwrap();
+        let (first, mut first_rx) = approvals.open("t", "k", "d").unwrap();
+        let (second, mut second_rx) = approvals.open("t", "k", "d").unwrap();
+        let (first, second) = (first.id, second.id);
         assert_eq!(
             approvals.resolve_oldest(ApprovalDecision::Approved),
             Some(first)
@@ -346,12 +462,12 @@ mod tests {
     #[test]
     fn close_denies_open_and_later_requests() {
         let approvals = Approvals::new();
-        let (_, mut rx) = approvals.open().unwrap();
+        let (_, mut rx) = approvals.open("t", "k", "d").unwrap();
         approvals.close("stop");
         approvals.close("ignored");
         assert!(approvals.is_closed());
         assert_eq!(rx.try_recv(), Ok(ApprovalDecision::denied("stop")));
-        assert_eq!(approvals.open().unwrap_err(), "stop");
+        assert_eq!(approvals.open("t", "k", "d").unwrap_err(), "stop");
         assert!(approvals.pending().is_empty());
     }
 

@@ -19,7 +19,7 @@ mod tools;
 mod transcribe;
 mod turn;
 
-pub use approval::{ApprovalDecision, Approvals};
+pub use approval::{ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approvals};
 pub use config::LlmConfig;
 pub use hermod_http::RetryPolicy;
 pub use hermod_http::retry_hint;

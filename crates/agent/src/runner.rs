@@ -284,7 +284,8 @@ impl Turn {
             self.control.approvals().clone(),
             self.events.clone(),
             self.client.config().approval_timeout,
-        );
+        )
+        .with_approval_policy(request.approval_policy.clone());
         let (result, is_error) = tokio::select! {
             biased;
             () = self.cancel.cancelled() => (INTERRUPTED_RESULT.to_owned(), true),

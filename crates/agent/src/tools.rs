@@ -1,7 +1,9 @@
 //! Tools the model may call: the [`Tool`] trait and the [`ToolRegistry`]
 //! that offers them to the model and runs them.
 
-use crate::approval::{ApprovalDecision, Approvals, INTERRUPTED_REASON, WithdrawOnDrop};
+use crate::approval::{
+    ApprovalDecision, ApprovalPolicy, Approvals, INTERRUPTED_REASON, WithdrawOnDrop,
+};
 use crate::tool_source::ToolSource;
 use crate::turn::AgentEvent;
 use hermod_model::SessionId;
@@ -32,6 +34,8 @@ struct Approver {
     approvals: Approvals,
     events: mpsc::Sender<AgentEvent>,
     timeout: Duration,
+    /// Keys approved without asking; `None` asks every time.
+    policy: Option<Arc<dyn ApprovalPolicy>>,
 }
 
 impl ToolContext {
@@ -65,31 +69,66 @@ impl ToolContext {
             approvals,
             events,
             timeout,
+            policy: None,
         });
         self
     }
 
-    /// Asks the user whether the tool may do what `description` says, and
-    /// waits for the answer. Denied when nobody answers in time, when the
-    /// turn is interrupted, or when this context cannot ask at all.
+    /// Lets `policy` approve keys without asking (the grants the user gave
+    /// for this session or for good). Only applies to a context that can
+    /// ask ([`ToolContext::with_approvals`]).
+    pub fn with_approval_policy(mut self, policy: Option<Arc<dyn ApprovalPolicy>>) -> Self {
+        if let Some(approver) = &mut self.approver {
+            approver.policy = policy;
+        }
+        self
+    }
+
+    /// [`ToolContext::request_approval_for`] with the tool's name as the key.
     pub async fn request_approval(&self, description: impl Into<String>) -> ApprovalDecision {
+        let key = match &self.approver {
+            Some(approver) => approver.tool.clone(),
+            None => String::new(),
+        };
+        self.request_approval_for(key, description).await
+    }
+
+    /// Asks the user whether the tool may do what `description` says, and
+    /// waits for the answer. `key` names the kind of action (a dangerous
+    /// command's pattern name, say): a key the user approved for this
+    /// session or for good is approved at once, without asking. Denied when
+    /// nobody answers in time, when the turn is interrupted, or when this
+    /// context cannot ask at all.
+    pub async fn request_approval_for(
+        &self,
+        key: impl Into<String>,
+        description: impl Into<String>,
+    ) -> ApprovalDecision {
         let Some(approver) = &self.approver else {
             return ApprovalDecision::denied("approval cannot be requested here");
         };
+        let (key, description) = (key.into(), description.into());
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => ApprovalDecision::denied(INTERRUPTED_REASON),
-            decision = approver.ask(description.into()) => decision,
+            decision = approver.ask(&self.session_id, key, description) => decision,
         }
     }
 }
 
 impl Approver {
-    async fn ask(&self, description: String) -> ApprovalDecision {
-        let (request_id, mut decision) = match self.approvals.open() {
+    async fn ask(&self, session: &SessionId, key: String, description: String) -> ApprovalDecision {
+        if let Some(policy) = &self.policy
+            && policy.pre_approved(session, &key).await
+        {
+            tracing::debug!(tool = %self.tool, %key, "approved without asking: the user granted this key");
+            return ApprovalDecision::Approved;
+        }
+        let (request, mut decision) = match self.approvals.open(&self.tool, &key, &description) {
             Ok(opened) => opened,
             Err(reason) => return ApprovalDecision::denied(reason),
         };
+        let request_id = request.id;
         let _withdraw = WithdrawOnDrop {
             approvals: &self.approvals,
             request_id: &request_id,
@@ -97,6 +136,7 @@ impl Approver {
         let event = AgentEvent::ApprovalRequested {
             request_id: request_id.clone(),
             tool: self.tool.clone(),
+            key,
             description,
         };
         if self.events.send(event).await.is_err() {

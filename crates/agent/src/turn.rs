@@ -21,6 +21,9 @@ pub struct TurnRequest {
     /// Where the agent reports each model call it makes (the gateway's
     /// metrics); `None` records nothing.
     pub model_calls: Option<Arc<dyn ModelCallObserver>>,
+    /// Approval keys the user already granted (for the session or for
+    /// good) are approved without asking; `None` asks every time.
+    pub approval_policy: Option<Arc<dyn crate::ApprovalPolicy>>,
 }
 
 /// Told about each model call of a turn: how long it took, retries
@@ -152,6 +155,10 @@ pub enum AgentEvent {
         request_id: String,
         /// The name of the tool asking.
         tool: String,
+        /// What kind of action it is (a dangerous command's pattern name,
+        /// else the tool's name): what answers "for this session" and
+        /// "always" remember.
+        key: String,
         /// What the tool wants to do, for the user.
         description: String,
     },

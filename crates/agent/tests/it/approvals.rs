@@ -61,9 +61,11 @@ async fn approval_request(handle: &mut TurnHandle) -> String {
             AgentEvent::ApprovalRequested {
                 request_id,
                 tool,
+                key,
                 description,
             } => {
                 assert_eq!(tool, "delete_file");
+                assert_eq!(key, "delete_file", "the tool's name is the default key");
                 assert_eq!(description, "delete /tmp/x");
                 return request_id;
             }

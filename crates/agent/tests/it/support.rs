@@ -40,6 +40,7 @@ pub fn request(text: &str) -> TurnRequest {
         system_prompt: None,
         options: TurnOptions::default(),
         model_calls: None,
+        approval_policy: None,
     }
 }
 

@@ -562,6 +562,7 @@ impl Turn<'_> {
             system_prompt: event.system_prompt.clone(),
             options,
             model_calls: Some(deps.metrics.model_calls()),
+            approval_policy: None,
         });
         slot.lock().control = Some(turn.control.clone());
         deps.hooks
