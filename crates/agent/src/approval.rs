@@ -270,11 +270,13 @@ mod tests {
                 tool,
                 key,
                 description,
+                timeout,
             }) => {
                 assert_eq!(
                     (tool.as_str(), key.as_str(), description.as_str()),
                     ("rm", "rm", "delete /tmp/x")
                 );
+                assert_eq!(timeout, Duration::from_secs(60));
                 (task, request_id)
             }
             other => panic!("expected ApprovalRequested, got {other:?}"),

@@ -138,6 +138,7 @@ impl Approver {
             tool: self.tool.clone(),
             key,
             description,
+            timeout: self.timeout,
         };
         if self.events.send(event).await.is_err() {
             return ApprovalDecision::denied("nobody is listening for approval requests");

@@ -161,6 +161,8 @@ pub enum AgentEvent {
         key: String,
         /// What the tool wants to do, for the user.
         description: String,
+        /// How long the request waits before it is denied.
+        timeout: Duration,
     },
     /// Usage of one model call.
     Usage(Usage),

@@ -63,6 +63,7 @@ async fn approval_request(handle: &mut TurnHandle) -> String {
                 tool,
                 key,
                 description,
+                ..
             } => {
                 assert_eq!(tool, "delete_file");
                 assert_eq!(key, "delete_file", "the tool's name is the default key");
