@@ -149,17 +149,30 @@ impl<'a> Consumer<'a> {
                 self.flush(false).await;
             }
             AgentEvent::SegmentBreak => self.end_segment().await,
-            AgentEvent::ToolStarted { name, .. } => {
-                let show = match self.plan.tool_progress {
-                    ToolProgress::Off => false,
-                    ToolProgress::All => true,
-                    ToolProgress::New => self.last_tool.as_deref() != Some(name),
+            AgentEvent::ToolStarted {
+                name, arguments, ..
+            } => {
+                let line = match self.plan.tool_progress {
+                    ToolProgress::Off => None,
+                    ToolProgress::All => Some(format!("🔧 {name}…")),
+                    ToolProgress::New if self.last_tool.as_deref() == Some(name) => None,
+                    ToolProgress::New => Some(format!("🔧 {name}…")),
+                    ToolProgress::Verbose => Some(started_line(name, arguments)),
                 };
                 self.last_tool = Some(name.clone());
-                if show {
+                if let Some(line) = line {
                     self.end_segment().await;
-                    self.send_new(&format!("🔧 {name}…")).await;
+                    self.send_new(&line).await;
                 }
+            }
+            AgentEvent::ToolFinished {
+                name,
+                result,
+                is_error: true,
+                ..
+            } if self.plan.tool_progress == ToolProgress::Verbose => {
+                self.end_segment().await;
+                self.send_new(&failed_line(name, result)).await;
             }
             _ => {}
         }
@@ -565,5 +578,69 @@ impl<'a> Consumer<'a> {
             let display = self.text.clone();
             self.edit_current(display, Instant::now()).await;
         }
+    }
+}
+
+/// A `verbose` progress line for a call starting: its name and the start
+/// of its arguments on one line.
+pub(crate) fn started_line(name: &str, arguments: &str) -> String {
+    let preview = preview(arguments);
+    if preview.is_empty() || preview == "{}" {
+        format!("🔧 {name}…")
+    } else {
+        format!("🔧 {name}({preview})…")
+    }
+}
+
+/// A `verbose` progress line for a call that failed, with the start of
+/// its error.
+pub(crate) fn failed_line(name: &str, result: &str) -> String {
+    let error = preview(result.strip_prefix("error: ").unwrap_or(result));
+    format!("⚠️ {name} failed: {error}")
+}
+
+/// `text` on one line (whitespace runs become one space), cut to
+/// [`ToolProgress::ARGUMENTS_PREVIEW`] characters with an ellipsis.
+fn preview(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let limit = ToolProgress::ARGUMENTS_PREVIEW;
+    if one_line.chars().count() <= limit {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(limit - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::*;
+
+    #[test]
+    fn verbose_lines_preview_arguments_and_errors() {
+        assert_eq!(
+            started_line("terminal", r#"{"command": "ls  -la\n/tmp"}"#),
+            r#"🔧 terminal({"command": "ls -la\n/tmp"})…"#
+        );
+        assert_eq!(
+            started_line("terminal", "{\n  \"command\":\t\"ls\"\n}"),
+            r#"🔧 terminal({ "command": "ls" })…"#
+        );
+        assert_eq!(started_line("clock", "{}"), "🔧 clock…");
+        assert_eq!(started_line("clock", "  "), "🔧 clock…");
+        let long = format!(r#"{{"blob": "{}"}}"#, "x".repeat(5_000));
+        let line = started_line("write_file", &long);
+        let shown = line
+            .strip_prefix("🔧 write_file(")
+            .and_then(|l| l.strip_suffix(")…"))
+            .unwrap();
+        assert_eq!(shown.chars().count(), ToolProgress::ARGUMENTS_PREVIEW);
+        assert!(shown.ends_with('…') && !line.contains(&"x".repeat(300)));
+        assert_eq!(
+            failed_line("terminal", "error: exit status 1\nno such file"),
+            "⚠️ terminal failed: exit status 1 no such file"
+        );
     }
 }

@@ -73,6 +73,15 @@ pub enum ToolProgress {
     New,
     /// A line for every tool call.
     All,
+    /// A line for every tool call with a preview of its arguments (at most
+    /// [`ToolProgress::ARGUMENTS_PREVIEW`] characters, never the whole of a
+    /// long value), and a line when a call fails.
+    Verbose,
+}
+
+impl ToolProgress {
+    /// The most characters of a call's arguments a `verbose` line shows.
+    pub const ARGUMENTS_PREVIEW: usize = 200;
 }
 
 /// The `display:` section.
