@@ -32,6 +32,7 @@ mod runtime;
 mod session;
 mod status;
 mod supervisor;
+mod tools;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{
@@ -69,4 +70,8 @@ pub use router::{Inbound, Router, Submitted};
 pub use runtime::{Gateway, GatewayBuilder, RESUME_COMPONENT, Stopped};
 pub use status::{
     ComponentLine, GATEWAY_KIND, GatewayPhase, GatewayStatus, OUTBOX_COUNT_LIMIT, StatusBoard,
+};
+pub use tools::{
+    Answered, ApprovalAnswerError, ApprovalChoice, DeliveriesLink, MemoryLimits, MemoryTool,
+    SendMessageTool, SessionSearchTool,
 };

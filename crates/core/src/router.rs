@@ -303,6 +303,22 @@ impl Inbound {
         &self.router.shared.deps().health
     }
 
+    /// Answers the open approval request `request_id` of a turn on
+    /// `platform` (for sources that are not chats, such as the HTTP API,
+    /// whose clients answer by id). A request of another platform's turn
+    /// is [`crate::ApprovalAnswerError::NotFound`].
+    pub async fn answer_approval(
+        &self,
+        platform: &hermod_model::PlatformId,
+        request_id: &str,
+        choice: &crate::ApprovalChoice,
+    ) -> Result<crate::Answered, crate::ApprovalAnswerError> {
+        let deps = self.router.shared.deps();
+        deps.approvals
+            .answer(platform, request_id, choice, None)
+            .await
+    }
+
     /// Submits an event whose reply goes back through the platform's adapter.
     pub fn submit(&self, event: InboundEvent) -> Result<(), CoreError> {
         self.router.submit(event, ReplyMode::Adapter)

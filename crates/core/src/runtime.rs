@@ -205,7 +205,12 @@ impl GatewayBuilder {
         let turns = CancellationToken::new();
         let restart = CancellationToken::new();
         let platforms = Platforms::new(self.adapters.iter().map(|a| a.id()));
+        let approvals = Arc::new(crate::tools::Grants::new(
+            Arc::clone(&self.store),
+            self.clock.clone(),
+        ));
         let deps = WorkerDeps {
+            approvals,
             store: self.store,
             agent: self.agent,
             adapters: self

@@ -1,10 +1,15 @@
-//! `/approve [all]` and `/deny [all] [reason]`: answer the agent's pending
-//! approval requests, oldest first.
+//! `/approve [all|session|always]` and `/deny [all] [reason]`: answer the
+//! agent's pending approval requests, oldest first. `session` also
+//! approves later requests of the same key in this conversation without
+//! asking; `always` remembers the key for the user (listed and revoked by
+//! `/approvals`).
 
 use super::{Category, Command, Cx, Outcome, Spec};
 use crate::error::CoreError;
+use crate::tools::ApprovalChoice;
 use async_trait::async_trait;
-use hermod_agent::ApprovalDecision;
+use hermod_agent::{ApprovalDecision, TurnControl};
+use hermod_store::Owner;
 
 pub(crate) struct Approve;
 pub(crate) struct Deny;
@@ -12,8 +17,8 @@ pub(crate) struct Deny;
 static APPROVE: Spec = Spec {
     name: "approve",
     aliases: &[],
-    args: "[all]",
-    description: "Allow what the agent asked to do",
+    args: "[all|session|always]",
+    description: "Allow what the agent asked to do (once, for this session, or always)",
     category: Category::Control,
     while_busy: true,
 };
@@ -27,6 +32,8 @@ static DENY: Spec = Spec {
     while_busy: true,
 };
 
+const NOTHING: &str = "Nothing is waiting for approval.";
+
 /// Splits a leading `all` off the arguments.
 fn split_all(args: &str) -> (bool, &str) {
     let args = args.trim();
@@ -37,8 +44,14 @@ fn split_all(args: &str) -> (bool, &str) {
     }
 }
 
+/// The running turn's control, when a turn is running.
+fn control(cx: &Cx<'_>) -> Option<TurnControl> {
+    cx.state.running.as_ref().and_then(|r| r.slot.control())
+}
+
+/// Answers the oldest open request (or all of them) with `decision`.
 fn resolve(cx: &Cx<'_>, all: bool, decision: &ApprovalDecision) -> usize {
-    let Some(control) = cx.state.running.as_ref().and_then(|r| r.slot.control()) else {
+    let Some(control) = control(cx) else {
         return 0;
     };
     let pending = control.pending_approvals();
@@ -54,6 +67,41 @@ fn resolve(cx: &Cx<'_>, all: bool, decision: &ApprovalDecision) -> usize {
         .count()
 }
 
+/// Approves the oldest open request for the session or always.
+async fn grant(cx: &Cx<'_>, choice: &ApprovalChoice) -> String {
+    let Some(oldest) = control(cx).and_then(|c| c.approvals().requests().into_iter().next()) else {
+        return NOTHING.to_owned();
+    };
+    let source = &cx.job().event.source;
+    let by = Owner::of(source);
+    let answered = cx
+        .deps
+        .approvals
+        .answer(&source.platform, &oldest.id, choice, by.as_ref())
+        .await;
+    match answered {
+        Err(e) => format!("⚠️ Not approved: {e}."),
+        Ok(done) => {
+            let others = match done.settled {
+                1 => String::new(),
+                n => format!(" ({} more waiting requests approved with it)", n - 1),
+            };
+            match choice {
+                ApprovalChoice::Always => format!(
+                    "✅ Approved always: {} runs without asking in your conversations from now \
+                     on{others}. /approvals lists and revokes it.",
+                    done.key
+                ),
+                _ => format!(
+                    "✅ Approved for this session: {} runs without asking until the \
+                     conversation ends{others}.",
+                    done.key
+                ),
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Command for Approve {
     fn spec(&self) -> &'static Spec {
@@ -61,14 +109,21 @@ impl Command for Approve {
     }
 
     async fn run(&self, cx: &mut Cx<'_>) -> Result<Outcome, CoreError> {
-        let (all, _) = split_all(&cx.args);
-        Ok(Outcome::Reply(
-            match resolve(cx, all, &ApprovalDecision::Approved) {
-                0 => "Nothing is waiting for approval.".to_owned(),
+        let args = cx.args.trim().to_ascii_lowercase();
+        let text = match args.as_str() {
+            "" | "once" | "all" => match resolve(cx, args == "all", &ApprovalDecision::Approved) {
+                0 => NOTHING.to_owned(),
                 1 => "✅ Approved.".to_owned(),
                 n => format!("✅ Approved {n} requests."),
             },
-        ))
+            "session" => grant(cx, &ApprovalChoice::Session).await,
+            "always" => grant(cx, &ApprovalChoice::Always).await,
+            other => format!(
+                "Unknown /approve option {other:?}: send /approve, /approve session, /approve \
+                 always or /approve all."
+            ),
+        };
+        Ok(Outcome::Reply(text))
     }
 }
 
@@ -86,7 +141,7 @@ impl Command for Deny {
             ApprovalDecision::denied(reason)
         };
         Ok(Outcome::Reply(match resolve(cx, all, &decision) {
-            0 => "Nothing is waiting for approval.".to_owned(),
+            0 => NOTHING.to_owned(),
             1 => "🚫 Denied.".to_owned(),
             n => format!("🚫 Denied {n} requests."),
         }))

@@ -5,6 +5,7 @@
 //! generated from the registry. [`dispatch`] applies the tier gate and the
 //! busy gate, runs the command and sends its answer.
 
+mod approvals;
 mod approve;
 mod background;
 mod cron;
@@ -164,6 +165,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &steer::Steer,
     &approve::Approve,
     &approve::Deny,
+    &approvals::Approvals,
     &status::Status,
     &platform::Platform,
     &restart::Restart,

@@ -26,7 +26,9 @@ use hermod_agent::{AgentError, AgentEvent, FinishReason, TurnControl, TurnOutcom
 use hermod_model::{
     ChatMessage, ChatTarget, Content, InboundEvent, Role, SessionId, SessionKey, Source,
 };
-use hermod_store::{AppendMessages, InboxEntry, InboxState, InboxTurn, NewMessage, OutboxState};
+use hermod_store::{
+    AppendMessages, InboxEntry, InboxState, InboxTurn, NewMessage, OutboxState, Owner,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
@@ -555,15 +557,18 @@ impl Turn<'_> {
         if options.model.is_none() {
             options.model = start.model_override.clone();
         }
+        let owner = Owner::of(&event.source);
         let mut turn = deps.agent.run_turn(TurnRequest {
             session_id: start.session.clone(),
             history: start.history,
             input: start.input,
-            system_prompt: event.system_prompt.clone(),
+            system_prompt: self.system_prompt(owner.as_ref()).await,
             options,
             model_calls: Some(deps.metrics.model_calls()),
-            approval_policy: None,
+            approval_policy: Some(deps.approvals.policy(owner.clone())),
         });
+        // Its approval requests can be answered by id until it ends.
+        let requests = deps.approvals.begin_turn();
         slot.lock().control = Some(turn.control.clone());
         deps.hooks
             .emit(self.hook_event(hooks::AGENT_START, &start.session));
@@ -705,15 +710,25 @@ impl Turn<'_> {
                     });
                 }
                 AgentEvent::ApprovalRequested {
+                    ref request_id,
                     ref tool,
+                    ref key,
                     ref description,
-                    ..
-                } if !mode.is_stream() => {
-                    let text = format!(
-                        "🔐 Approval needed: {tool} wants to {description}\nReply /approve or /deny [reason] \
-                         (denied automatically if nobody answers)."
+                    timeout,
+                } => {
+                    requests.track(
+                        request_id,
+                        &start.session,
+                        &event.source.platform,
+                        owner.clone(),
+                        &turn.control,
                     );
-                    deliver(deps, &ReplyMode::Adapter, event, text).await;
+                    if mode.is_stream() {
+                        emit(mode, TurnEvent::Agent(agent_event.clone())).await;
+                    } else {
+                        let text = approval_prompt(tool, key, description, timeout);
+                        deliver(deps, &ReplyMode::Adapter, event, text).await;
+                    }
                 }
                 other => {
                     match &other {
@@ -744,6 +759,27 @@ impl Turn<'_> {
         }
     }
 
+    /// The turn's extra system prompt: the source's, then the user's
+    /// notes ([`crate::tools::memory_prompt`]). Notes that cannot be read
+    /// are left out (the turn goes on without them).
+    async fn system_prompt(&self, owner: Option<&Owner>) -> Option<String> {
+        let extra = self.event.system_prompt.clone();
+        let Some(owner) = owner else {
+            return extra;
+        };
+        let notes = match self.deps.store.memory_notes(owner).await {
+            Ok(notes) => notes,
+            Err(e) => {
+                warn!(error = %e, "cannot read the user's notes; the turn runs without them");
+                return extra;
+            }
+        };
+        match (extra, crate::tools::memory_prompt(&notes)) {
+            (Some(extra), Some(memory)) => Some(format!("{extra}\n\n{memory}")),
+            (extra, memory) => extra.or(memory),
+        }
+    }
+
     /// Records the preview messages shown so far, so a run that stops
     /// before the reply is stored leaves nothing behind after a restart.
     async fn record_previews(&self, ids: &[String]) -> Result<(), CoreError> {
@@ -758,6 +794,28 @@ impl Turn<'_> {
         })
         .await
     }
+}
+
+/// What a chat is told when a tool asks: what it wants, the answers, and
+/// when it is denied by itself.
+fn approval_prompt(
+    tool: &str,
+    key: &str,
+    description: &str,
+    timeout: std::time::Duration,
+) -> String {
+    let secs = timeout.as_secs();
+    let wait = if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    };
+    format!(
+        "🔐 Approval needed: {tool} wants to {description}\n\
+         Reply /approve (this once), /approve session (allow {key} for the rest of this \
+         conversation), /approve always (allow {key} from now on; /approvals lists and \
+         revokes), or /deny [reason]. Denied automatically if nobody answers within {wait}."
+    )
 }
 
 /// A partial reply (cut off, interrupted): its stored text ends with

@@ -132,6 +132,9 @@ pub(crate) struct WorkerDeps {
     pub(crate) hooks: crate::hooks::Hooks,
     /// Where files named in `MEDIA:` lines may come from.
     pub(crate) media_roots: crate::delivery::MediaRoots,
+    /// Approval grants ("for this session", "always") and every running
+    /// turn's open requests.
+    pub(crate) approvals: Arc<crate::tools::Grants>,
 }
 
 impl std::fmt::Debug for WorkerDeps {
