@@ -33,6 +33,7 @@ mod session;
 mod status;
 mod supervisor;
 mod tools;
+mod tools_reload;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{
@@ -75,3 +76,4 @@ pub use tools::{
     Answered, ApprovalAnswerError, ApprovalChoice, DeliveriesLink, MemoryLimits, MemoryTool,
     SendMessageTool, SessionSearchTool,
 };
+pub use tools_reload::ToolsReload;

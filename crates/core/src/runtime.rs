@@ -26,6 +26,7 @@ use crate::router::{Inbound, Router};
 use crate::session::WorkerDeps;
 use crate::session::voice::VoiceOut;
 use crate::supervisor::{Platforms, paused_key, supervise};
+use crate::tools_reload::ToolsReload;
 use hermod_agent::{Agent, Speaker};
 use hermod_model::PlatformId;
 use hermod_store::Store;
@@ -61,6 +62,9 @@ pub struct GatewayBuilder {
     /// `HERMOD_HOME/media`: files the agent writes there may be sent.
     media_dir: Option<PathBuf>,
     hooks: Hooks,
+    /// What `/reload-mcp` reconnects; without it the command says MCP is
+    /// not configured.
+    tools_reload: Option<Arc<dyn ToolsReload>>,
 }
 
 /// How [`Gateway::run`] ended.
@@ -191,6 +195,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// What reconnects the agent's MCP servers when an operator sends
+    /// `/reload-mcp`.
+    pub fn tools_reload(mut self, reloader: Arc<dyn ToolsReload>) -> Self {
+        self.tools_reload = Some(reloader);
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
@@ -244,6 +255,7 @@ impl GatewayBuilder {
             restart: restart.clone(),
             media: self.media,
             hooks: self.hooks.clone(),
+            tools_reload: self.tools_reload,
             media_roots: crate::delivery::MediaRoots::new(
                 self.media_dir.into_iter().chain(
                     self.config
@@ -313,6 +325,7 @@ impl Gateway {
             restart_loop_guard: false,
             media: Arc::new(NotesOnly),
             media_dir: None,
+            tools_reload: None,
             hooks: Hooks::none(),
         }
     }

@@ -14,6 +14,7 @@ mod model;
 mod new;
 mod platform;
 mod queue;
+mod reload_mcp;
 mod restart;
 mod resume;
 mod retry;
@@ -168,6 +169,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &approvals::Approvals,
     &status::Status,
     &platform::Platform,
+    &reload_mcp::ReloadMcp,
     &restart::Restart,
     &usage::Usage,
     &whoami::WhoAmI,

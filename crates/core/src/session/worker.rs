@@ -132,6 +132,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) hooks: crate::hooks::Hooks,
     /// Where files named in `MEDIA:` lines may come from.
     pub(crate) media_roots: crate::delivery::MediaRoots,
+    /// What `/reload-mcp` reconnects, when MCP servers are configured.
+    pub(crate) tools_reload: Option<Arc<dyn crate::tools_reload::ToolsReload>>,
     /// Approval grants ("for this session", "always") and every running
     /// turn's open requests.
     pub(crate) approvals: Arc<crate::tools::Grants>,
