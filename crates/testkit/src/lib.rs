@@ -40,9 +40,13 @@
 //! tests run a gateway in: a temporary home and store, a gateway started
 //! around the adapter, bounded waits and waits for its state.
 //!
+//! [`acp`] is a scripted fake ACP agent (the `fake-acp-agent` binary) for
+//! the ACP client's fault tests.
+//!
 //! [`conformance`] (feature `platform`) checks what every
 //! [`hermod_core::Adapter`] must do, through [`adapter_conformance_tests!`].
 
+pub mod acp;
 #[cfg(feature = "platform")]
 pub mod agent;
 #[cfg(feature = "platform")]
