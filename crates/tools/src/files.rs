@@ -246,13 +246,13 @@ fn read_lines(path: &Path, shown: &str, args: &ReadArgs, max_bytes: u64) -> Resu
         out.push_str(&entry);
         shown_lines += 1;
     }
-    if number < offset && shown_lines == 0 {
+    if number == 0 {
+        return Ok(format!("{shown} is empty"));
+    }
+    if shown_lines == 0 {
         return Ok(format!(
             "{shown} has {number} lines; there is nothing from line {offset} on"
         ));
-    }
-    if shown_lines == 0 {
-        return Ok(format!("{shown} is empty"));
     }
     let last = offset + shown_lines - 1;
     let footer = if more {

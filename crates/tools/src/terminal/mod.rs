@@ -24,8 +24,9 @@ impl TerminalConfig {
     /// environment is taken from the gateway's now: `PATH`, `HOME` and
     /// `LANG`, the `env_passthrough` names, then `env`.
     pub fn build(&self, workspace: &Workspace) -> Result<Terminal, ToolsError> {
-        let timeout = positive("terminal.timeout", self.timeout)?;
-        let max_timeout = positive("terminal.max_timeout", self.max_timeout)?.max(timeout);
+        // A maximum below the default lowers the default.
+        let max_timeout = positive("terminal.max_timeout", self.max_timeout)?;
+        let timeout = positive("terminal.timeout", self.timeout)?.min(max_timeout);
         let max_output_chars = positive("terminal.max_output_chars", self.max_output_chars as u64)?;
         let mut roots = vec![workspace.canonical()];
         if workspace.dir().is_absolute() {
