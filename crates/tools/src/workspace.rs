@@ -8,6 +8,11 @@
 //! what is opened. Then the part that exists is canonicalized, which
 //! follows every symlink in it, and must still lie under the canonical
 //! workspace.
+//!
+//! The check comes before the open: a process that swaps a checked
+//! directory for a link in between is not defended against (the terminal,
+//! when enabled, can do as much anyway). What this stops is the model
+//! being led out of the workspace by a path or a link it was given.
 
 use crate::ToolsError;
 use std::io;

@@ -4,12 +4,14 @@
 
 pub(crate) mod danger;
 mod glob;
+#[cfg(unix)]
 mod process;
 
 use crate::config::{TerminalConfig, positive};
 use crate::{ToolsError, Workspace};
 use danger::Dangers;
 use hermod_agent::{Tool, ToolContext};
+#[cfg(unix)]
 use process::{Ended, Spec};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -188,14 +190,30 @@ impl Tool for Terminal {
             }
             Some(asked) => Duration::from_secs(asked),
         };
+        self.execute(&args.command, &cwd, timeout, notes, &ctx.cancel)
+            .await
+    }
+}
+
+impl Terminal {
+    /// Runs an approved command and words the result.
+    #[cfg(unix)]
+    async fn execute(
+        &self,
+        command: &str,
+        cwd: &std::path::Path,
+        timeout: Duration,
+        mut notes: Vec<String>,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<String, String> {
         let spec = Spec {
-            command: &args.command,
-            cwd: &cwd,
+            command,
+            cwd,
             env: &self.env,
             timeout,
             max_chars: self.max_output_chars,
         };
-        let (ended, output) = process::run(&spec, &ctx.cancel)
+        let (ended, output) = process::run(&spec, cancel)
             .await
             .map_err(|err| format!("cannot start the command: {err}"))?;
         let output = if output.is_empty() {
@@ -219,6 +237,20 @@ impl Tool for Terminal {
             Ended::Exited(_) => Ok(result),
             Ended::TimedOut | Ended::Cancelled => Err(result),
         }
+    }
+
+    /// Process groups, which stopping a command and all it started
+    /// needs, are a Unix notion.
+    #[cfg(not(unix))]
+    async fn execute(
+        &self,
+        _command: &str,
+        _cwd: &std::path::Path,
+        _timeout: Duration,
+        _notes: Vec<String>,
+        _cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<String, String> {
+        Err("the terminal tool runs only on Unix systems".to_owned())
     }
 }
 
