@@ -396,6 +396,13 @@ impl Turn {
     }
 
     async fn text_delta(&mut self, text: String) -> Result<(), Stop> {
+        // Agents often open the text after a tool call with blank lines of
+        // their own; hermod separates segments itself.
+        let text = if self.current.is_empty() {
+            text.trim_start_matches(['\n', '\r']).to_owned()
+        } else {
+            text
+        };
         if text.is_empty() {
             return Ok(());
         }
