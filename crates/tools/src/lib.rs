@@ -27,7 +27,7 @@ pub use config::{DangerousPattern, FilesConfig, TerminalConfig, WebFetchConfig};
 pub use error::ToolsError;
 pub use files::{ReadFile, WriteFile};
 pub use terminal::Terminal;
-pub use terminal::danger::{DefaultPattern, default_dangerous_patterns};
+pub use terminal::danger::{DefaultPattern, OUTSIDE_WORKSPACE_RULE, default_dangerous_patterns};
 pub use web::WebFetch;
 pub use web::guard::is_forbidden_ip;
 pub use web::html::html_to_text;
