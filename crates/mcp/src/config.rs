@@ -362,7 +362,7 @@ pub struct ServerSpec {
 }
 
 /// How hermod reaches a server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Transport {
     /// A child process spoken to over its stdin and stdout.
     Stdio {
@@ -376,6 +376,54 @@ pub enum Transport {
         url: String,
         headers: Vec<(String, Secret)>,
     },
+}
+
+/// Without the URL's query and credentials, which may hold a token.
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("env", env)
+                .field("cwd", cwd)
+                .finish(),
+            Transport::Http { url, headers } => f
+                .debug_struct("Http")
+                .field("url", &shown_url(url))
+                .field("headers", headers)
+                .finish(),
+        }
+    }
+}
+
+/// `url` as logs and listings may show it: no user, password, query or
+/// fragment.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let hidden = !parsed.username().is_empty()
+                || parsed.password().is_some()
+                || parsed.query().is_some();
+            // Only fails for URLs that cannot have credentials.
+            let _user = parsed.set_username("");
+            let _password = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            let mut shown = parsed.to_string();
+            if hidden {
+                shown.push_str(" (credentials and query hidden)");
+            }
+            shown
+        }
+        Err(_) => "<not a URL>".to_owned(),
+    }
 }
 
 impl Transport {
@@ -509,10 +557,15 @@ mod tests {
     #[test]
     fn secrets_stay_out_of_debug() {
         let servers = parse(serde_json::json!({
-            "remote": {"url": "https://x.example/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}},
+            "remote": {"url": "https://x.example/mcp?key=${TOKEN}", "headers": {"Authorization": "Bearer ${TOKEN}"}},
             "local": {"command": "srv", "env": {"API_KEY": "${TOKEN}"}},
         }));
         let specs = resolve_all(&servers, &env()).unwrap();
+        assert_eq!(
+            shown_url("https://u:p@x.example/mcp?key=s3cret#f"),
+            "https://x.example/mcp (credentials and query hidden)"
+        );
+        assert_eq!(shown_url("http://x.example/mcp"), "http://x.example/mcp");
         for shown in [format!("{servers:?}"), format!("{specs:?}")] {
             assert!(!shown.contains("s3cret"), "{shown}");
             assert!(

@@ -144,10 +144,11 @@ impl Connector for RmcpConnector {
                     .custom_headers(custom)
                     .reinit_on_expired_session(true);
                 let transport = StreamableHttpClientTransport::with_client(http_client()?, config);
-                handler
-                    .serve(transport)
-                    .await
-                    .map_err(|e| format!("could not connect to {url}: {e}"))?
+                handler.serve(transport).await.map_err(|e| {
+                    // The error may quote the URL, query (a token?) and all.
+                    let shown = crate::config::shown_url(url);
+                    format!("could not connect to {shown}: {e}").replace(url.as_str(), &shown)
+                })?
             }
         };
         Ok(Arc::new(RmcpSession::new(service)))

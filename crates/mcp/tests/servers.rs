@@ -126,6 +126,13 @@ impl HttpServer {
     }
 }
 
+impl HttpServer {
+    /// Kills the server and waits until it is gone.
+    async fn stop(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
 impl Drop for HttpServer {
     fn drop(&mut self) {
         let _killed = self.child.start_kill();
@@ -391,4 +398,25 @@ async fn the_child_gets_its_env_and_cwd_not_the_gateways_and_dies_at_shutdown() 
     within("shutdown", manager.shutdown()).await;
     assert!(!proc.exists(), "the server process outlived the shutdown");
     assert_eq!(state(&manager, "envy"), ServerState::Stopped);
+}
+
+#[tokio::test]
+async fn an_http_server_that_goes_away_is_marked_down() {
+    let server = HttpServer::start().await;
+    let manager = McpManager::start_with(
+        specs(json!({"remote": {"url": server.url}})),
+        McpOptions { backoff: HOUR },
+    );
+    within("the first connection", manager.settled()).await;
+    assert_eq!(state(&manager, "remote"), ServerState::Connected);
+    server.stop().await;
+    // Noticed by the transport, or at the latest by the next call.
+    let error = call(&manager, "mcp__remote__echo", json!({"text": "x"})).await;
+    assert!(error.is_err(), "{error:?}");
+    until(&manager, "the server marked down", |m| {
+        matches!(state(m, "remote"), ServerState::Failed { .. })
+    })
+    .await;
+    assert!(manager.tools().is_empty());
+    manager.shutdown().await;
 }
