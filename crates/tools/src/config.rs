@@ -92,7 +92,7 @@ impl Default for TerminalConfig {
 /// One configured dangerous-command pattern: the pattern alone, or with
 /// the description the user is shown when it matches.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum DangerousPattern {
     Pattern(String),
     Described {
@@ -201,6 +201,10 @@ mod tests {
             terminal.dangerous_patterns[1].description(),
             "delete in the cluster"
         );
+        let typo = serde_json::from_value::<TerminalConfig>(serde_json::json!({
+            "dangerous_patterns": [{"pattern": "x", "description": "d", "extra": 1}],
+        }));
+        assert!(typo.is_err());
         let aliased: TerminalConfig =
             serde_json::from_value(serde_json::json!({"timeout_secs": 5})).unwrap();
         assert_eq!(aliased.timeout, 5);

@@ -173,6 +173,7 @@ impl Tool for Terminal {
         if !dangers.is_empty() {
             let reasons = dangers.join("; ");
             let command = crate::text::first_chars(&args.command, APPROVAL_PREVIEW_CHARS);
+            tracing::debug!(%reasons, "terminal command needs approval");
             ctx.request_approval(format!("run a dangerous command ({reasons}):\n{command}"))
                 .await
                 .into_result()
@@ -221,6 +222,11 @@ impl Terminal {
         } else {
             output.trim_end_matches('\n').to_owned()
         };
+        tracing::debug!(
+            ?ended,
+            output_chars = output.chars().count(),
+            "terminal command ended"
+        );
         notes.push(match ended {
             Ended::Exited(status) => format!("[{}]", process::describe_exit(status)),
             Ended::TimedOut => format!(

@@ -240,6 +240,14 @@ impl WebFetch {
             _ => decoded.into_owned(),
         };
 
+        // The host only: a URL's path or query may carry a secret.
+        tracing::debug!(
+            host = final_url.host_str().unwrap_or(""),
+            %status,
+            bytes = body.len(),
+            cut,
+            "web_fetch"
+        );
         let mut header = format!("URL: {final_url}\nStatus: {status}\n");
         if let Some(content_type) = &content_type {
             header.push_str(&format!("Content-Type: {content_type}\n"));
