@@ -184,6 +184,9 @@ impl Fake {
                     // new output.
                     self.text(session, "REPLAYED HISTORY");
                     self.answer(&id, &json!({}));
+                } else if self.script["load_null"].as_bool().unwrap_or(false) {
+                    // How some agents say they no longer have a session.
+                    self.answer(&id, &Value::Null);
                 } else {
                     self.fail(&id, -32002, "session not found");
                 }
@@ -279,6 +282,11 @@ impl Fake {
                     )
                     .await;
                 self.text(&session, &format!("fs: {}", answer["code"]));
+            } else if step.get("spawn_sleeper").is_some() {
+                // A tool process of the agent's, in its process group.
+                if let Ok(child) = std::process::Command::new("sleep").arg("300").spawn() {
+                    let _ = std::fs::write(self.dir.join("sleeper.pid"), child.id().to_string());
+                }
             } else if let Some(ms) = step["sleep_ms"].as_u64() {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             } else if step.get("wait_for_cancel").is_some() {

@@ -27,6 +27,7 @@ pub const SCRIPT_ENV: &str = "HERMOD_FAKE_ACP_SCRIPT";
 #[derive(Debug, Clone)]
 pub struct FakeAcpScript {
     load_session: bool,
+    load_null: bool,
     image: bool,
     turns: Vec<Vec<Step>>,
 }
@@ -35,6 +36,7 @@ impl Default for FakeAcpScript {
     fn default() -> Self {
         Self {
             load_session: true,
+            load_null: false,
             image: false,
             turns: Vec::new(),
         }
@@ -74,6 +76,9 @@ pub enum Step {
     /// A `fs/read_text_file` request to hermod; its error code is then sent
     /// as text: `fs: <code>`.
     ReadFile(String),
+    /// Starts `sleep 300` as a child (a tool the agent runs) and writes its
+    /// pid to `sleeper.pid` ([`FakeAcpScript::sleeper_pid`]).
+    SpawnSleeper,
     Sleep(u64),
     /// Waits until hermod sends `session/cancel` for the session.
     WaitForCancel,
@@ -151,6 +156,7 @@ impl Step {
             }
             Step::Raw(line) => json!({"raw": line}),
             Step::ReadFile(path) => json!({"read_file": path}),
+            Step::SpawnSleeper => json!({"spawn_sleeper": true}),
             Step::Sleep(ms) => json!({"sleep_ms": ms}),
             Step::WaitForCancel => json!({"wait_for_cancel": true}),
             Step::Crash { code, stderr } => json!({"crash": {"code": code, "stderr": stderr}}),
@@ -174,6 +180,13 @@ impl FakeAcpScript {
         self
     }
 
+    /// Answer `session/load` of a session the fake does not know with
+    /// `null` instead of an error (as Hermes does).
+    pub fn load_unknown_as_null(mut self) -> Self {
+        self.load_null = true;
+        self
+    }
+
     /// Whether the fake advertises image prompts (default off).
     pub fn image(mut self, on: bool) -> Self {
         self.image = on;
@@ -191,10 +204,11 @@ impl FakeAcpScript {
     pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
         let script = json!({
             "load_session": self.load_session,
+            "load_null": self.load_null,
             "image": self.image,
             "turns": self.turns.iter().map(|steps| steps.iter().map(Step::to_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
         });
-        for stale in ["received.jsonl", "next_turn", "sessions.txt"] {
+        for stale in ["received.jsonl", "next_turn", "sessions.txt", "sleeper.pid"] {
             let _ = std::fs::remove_file(dir.join(stale));
         }
         let path = dir.join("script.json");
@@ -209,6 +223,21 @@ impl FakeAcpScript {
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect()
+    }
+
+    /// Forgets the sessions fakes created in `dir` (an agent that lost its
+    /// state).
+    pub fn forget_sessions(dir: &Path) {
+        let _ = std::fs::remove_file(dir.join("sessions.txt"));
+    }
+
+    /// The pid of the process [`Step::SpawnSleeper`] started.
+    pub fn sleeper_pid(dir: &Path) -> Option<u32> {
+        std::fs::read_to_string(dir.join("sleeper.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// The received frames calling `method`.
