@@ -88,6 +88,11 @@ impl Sessions {
                     )
                     .await;
                 match loaded {
+                    // A v1 agent answers a load with an object; some answer
+                    // `null` for a session they no longer have (Hermes does).
+                    Ok(serde_json::Value::Null) => {
+                        tracing::info!(target: LOG_TARGET, %session, acp_session = %acp_id, "the agent no longer has the ACP session; starting a new one");
+                    }
                     Ok(_) => {
                         tracing::info!(target: LOG_TARGET, %session, acp_session = %acp_id, "ACP session loaded");
                         self.remember(connection.generation, session, &acp_id);

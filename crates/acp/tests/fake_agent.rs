@@ -544,3 +544,131 @@ async fn restarts_back_off_exponentially() {
     );
     assert_eq!(began.elapsed().as_secs(), 0);
 }
+
+/// Waits (bounded) until `condition` holds; what is awaited happens in
+/// another process, so it is polled.
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..400 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+#[tokio::test]
+async fn shutdown_kills_the_agent_and_what_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = FakeAcpScript::new()
+        .turn([Step::SpawnSleeper, Step::text("started a tool")])
+        .turn([Step::text("again")]);
+    let agent = AcpAgent::new(fake(dir.path(), &script), store());
+    assert_eq!(shown(&say(&agent, "s1", "go").await), "started a tool");
+    let sleeper = FakeAcpScript::sleeper_pid(dir.path()).unwrap();
+    assert!(alive(sleeper));
+    assert!(agent.capabilities().await.is_some());
+
+    agent.shutdown().await;
+    assert!(agent.capabilities().await.is_none());
+    eventually("the agent's tool process ends", || !alive(sleeper)).await;
+
+    // A later turn starts the agent again.
+    assert_eq!(shown(&say(&agent, "s1", "more").await), "again");
+    assert_eq!(
+        FakeAcpScript::received_calls(dir.path(), "initialize").len(),
+        2
+    );
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_run_side_by_side_on_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = FakeAcpScript::new()
+        .turn([Step::Sleep(300), Step::text("first answer")])
+        .turn([Step::Sleep(300), Step::text("second answer")]);
+    let agent = AcpAgent::new(fake(dir.path(), &script), store());
+    let (a, b) = tokio::join!(say(&agent, "s1", "a"), say(&agent, "s2", "b"));
+    let mut answers = [shown(&a), shown(&b)];
+    answers.sort();
+    assert_eq!(answers, ["first answer", "second answer"]);
+    assert_eq!(
+        FakeAcpScript::received_calls(dir.path(), "initialize").len(),
+        1
+    );
+    assert_eq!(
+        FakeAcpScript::received_calls(dir.path(), "session/new").len(),
+        2
+    );
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_consumer_that_leaves_cancels_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = FakeAcpScript::new().turn([Step::text("a"), Step::WaitForCancel, Step::text("b")]);
+    let agent = AcpAgent::new(fake(dir.path(), &script), store());
+    let mut handle =
+        hermod_agent::Agent::run_turn(&agent, request("s1", ChatMessage::user("go"), vec![]));
+    assert_eq!(
+        handle.events.recv().await,
+        Some(AgentEvent::TextDelta("a".into()))
+    );
+    drop(handle);
+    eventually("session/cancel reaches the agent", || {
+        FakeAcpScript::received_calls(dir.path(), "session/cancel").len() == 1
+    })
+    .await;
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_the_agent_lost_is_started_anew_with_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = FakeAcpScript::new()
+        .load_unknown_as_null()
+        .turn([Step::text("first")])
+        .turn([Step::text("second")]);
+    let store = store();
+    let config = fake(dir.path(), &script);
+    let before = AcpAgent::new(config.clone(), store.clone());
+    assert_eq!(shown(&say(&before, "s1", "hi").await), "first");
+    before.shutdown().await;
+    FakeAcpScript::forget_sessions(dir.path());
+
+    let after = AcpAgent::new(config, store.clone());
+    let history = vec![ChatMessage::user("hi"), ChatMessage::assistant("first")];
+    let events = run_turn(
+        &after,
+        request("s1", ChatMessage::user("more"), history),
+        |_, _| {},
+    )
+    .await;
+    assert_eq!(shown(&events), "second");
+    assert_eq!(
+        FakeAcpScript::received_calls(dir.path(), "session/load").len(),
+        1
+    );
+    assert_eq!(
+        FakeAcpScript::received_calls(dir.path(), "session/new").len(),
+        2
+    );
+    let sent = prompts(dir.path());
+    assert!(prompt_text(&sent[1]).contains("user: hi\nassistant: first"));
+    let stored = store.setting(&setting_key(&session("s1"))).await.unwrap();
+    assert_eq!(stored.as_deref(), sent[1]["params"]["sessionId"].as_str());
+    after.shutdown().await;
+}

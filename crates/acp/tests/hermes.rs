@@ -32,14 +32,24 @@ struct Hermes {
     llm: FakeLlm,
     agent: AcpAgent,
     work: tempfile::TempDir,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
 }
 
 async fn hermes() -> Hermes {
-    let binary = hermes_binary();
     let llm = FakeLlm::start().await;
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
+    let agent = AcpAgent::new(hermes_config(&llm, &home, &work), store());
+    Hermes {
+        llm,
+        agent,
+        work,
+        home,
+    }
+}
+
+fn hermes_config(llm: &FakeLlm, home: &tempfile::TempDir, work: &tempfile::TempDir) -> AcpConfig {
+    let binary = hermes_binary();
     // `approvals.mode: manual`: Hermes' default (`smart`) asks an
     // auxiliary model first, which would eat the scripted replies; so would
     // the session titles it generates in the background.
@@ -61,13 +71,7 @@ async fn hermes() -> Hermes {
         .insert("TIRITH_ENABLED".into(), Secret::new("false"));
     config.cwd = Some(work.path().to_path_buf());
     config.approval_timeout_secs = 30;
-    let agent = AcpAgent::new(config, store());
-    Hermes {
-        llm,
-        agent,
-        work,
-        _home: home,
-    }
+    config
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,4 +204,36 @@ async fn stop_cancels_the_running_prompt() {
         "{events:?}"
     );
     h.agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_gateway_continues_the_hermes_session() {
+    let h = hermes().await;
+    let store = store();
+    let config = hermes_config(&h.llm, &h.home, &h.work);
+    let before = AcpAgent::new(config.clone(), store.clone());
+    h.llm.push(Reply::text("Nice to meet you, Ada."));
+    let events = say(&before, "s1", "My name is Ada.").await;
+    assert!(matches!(last(&events), AgentEvent::Final(_)), "{events:?}");
+    before.shutdown().await;
+
+    // A new process loads the session: Hermes sends the model the earlier
+    // exchange, and its replay of that history is not shown as new output.
+    let after = AcpAgent::new(config, store);
+    h.llm.push(Reply::text("You are Ada."));
+    let events = say(&after, "s1", "What is my name?").await;
+    assert_eq!(shown(&events), "You are Ada.");
+    let requests = h.llm.requests();
+    let last_request = requests.last().unwrap().messages().to_vec();
+    let said = |role: &str, text: &str| {
+        last_request
+            .iter()
+            .any(|m| m["role"] == role && m["content"].to_string().contains(text))
+    };
+    assert!(said("user", "My name is Ada."), "{last_request:?}");
+    assert!(
+        said("assistant", "Nice to meet you, Ada."),
+        "{last_request:?}"
+    );
+    after.shutdown().await;
 }
