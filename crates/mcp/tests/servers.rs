@@ -15,12 +15,14 @@ use hermod_mcp::{
     Backoff, McpManager, McpOptions, McpServersConfig, ServerSpec, ServerState, resolve_all,
 };
 use hermod_model::{EnvVars, SessionId};
+use hermod_testkit::logs::Logs;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
+use tracing::Level;
 
 /// The Python with the `mcp` package.
 fn python() -> String {
@@ -210,6 +212,7 @@ async fn stdio_tools_are_listed_namespaced_and_called() {
 
 #[tokio::test]
 async fn http_tools_are_called_and_headers_stay_secret() {
+    let logs = Logs::capture();
     let server = HttpServer::start().await;
     let manager = McpManager::start(specs(json!({
         "remote": {
@@ -245,6 +248,13 @@ async fn http_tools_are_called_and_headers_stay_secret() {
         "{shown}"
     );
     manager.shutdown().await;
+    // The header's token is in no log line, at any level.
+    let leaks: Vec<_> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l.text.contains("tok-123"))
+        .collect();
+    assert!(leaks.is_empty(), "{leaks:#?}");
 }
 
 #[tokio::test]
@@ -374,6 +384,7 @@ async fn servers_that_never_start_hold_up_nothing() {
 
 #[tokio::test]
 async fn the_child_gets_its_env_and_cwd_not_the_gateways_and_dies_at_shutdown() {
+    let logs = Logs::capture();
     let dir = tempfile::tempdir().unwrap();
     let manager = McpManager::start(specs(stdio(
         "envy",
@@ -398,6 +409,23 @@ async fn the_child_gets_its_env_and_cwd_not_the_gateways_and_dies_at_shutdown() 
     within("shutdown", manager.shutdown()).await;
     assert!(!proc.exists(), "the server process outlived the shutdown");
     assert_eq!(state(&manager, "envy"), ServerState::Stopped);
+
+    // Its stderr reached the log (not hermod's own output); its secret did
+    // not (rmcp traces message contents, which here include the value the
+    // env tool answered, so TRACE is left out).
+    let lines = logs.at(Level::INFO);
+    assert!(
+        lines.iter().any(
+            |l| l.contains("stderr: hermod test server starting") && l.contains("server=envy")
+        ),
+        "{lines:#?}"
+    );
+    let leaks: Vec<_> = logs
+        .at_least(Level::DEBUG)
+        .into_iter()
+        .filter(|l| l.contains("tok-123"))
+        .collect();
+    assert!(leaks.is_empty(), "{leaks:#?}");
 }
 
 #[tokio::test]
