@@ -122,6 +122,44 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_agent_built_once_offers_what_its_source_has_at_each_turn() {
+        use crate::{Agent, LlmAgent, LlmConfig, TurnRequest};
+        use hermod_model::{ChatMessage, TurnOptions};
+        use hermod_testkit::{FakeLlm, Reply};
+
+        let fake = FakeLlm::start().await;
+        fake.set_default(Reply::text("done"));
+        let source = Arc::new(Changing::default());
+        let config = LlmConfig {
+            base_url: fake.base_url(),
+            ..LlmConfig::default()
+        };
+        let agent = LlmAgent::new(config, ToolRegistry::new().with_source(source.clone()));
+        let turn = |text: &str| TurnRequest {
+            session_id: SessionId::parse("s").unwrap(),
+            history: Vec::new(),
+            input: ChatMessage::user(text),
+            system_prompt: None,
+            options: TurnOptions::default(),
+            model_calls: None,
+            approval_policy: None,
+        };
+        let mut first = agent.run_turn(turn("one"));
+        while first.events.recv().await.is_some() {}
+        source
+            .offered
+            .lock()
+            .unwrap()
+            .push(Arc::new(Named("later")));
+        let mut second = agent.run_turn(turn("two"));
+        while second.events.recv().await.is_some() {}
+
+        let requests = fake.requests();
+        assert!(requests[0].tool_names().is_empty());
+        assert_eq!(requests[1].tool_names(), ["later"]);
+    }
+
     #[test]
     fn a_fixed_tool_wins_over_a_source_tool_of_the_same_name() {
         let source = Arc::new(Changing::default());
