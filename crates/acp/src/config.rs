@@ -21,9 +21,15 @@ pub struct AcpConfig {
     /// own directory when unset.
     #[serde(default)]
     pub cwd: Option<PathBuf>,
-    /// Extra environment variables for the process (values are secrets).
+    /// Environment variables for the process (values are secrets).
     #[serde(default)]
     pub env: BTreeMap<String, Secret>,
+    /// Names of the gateway's own environment variables handed to the
+    /// process besides the basic ones ([`BASE_ENV`]). Nothing else is: the
+    /// agent runs commands for chat users, and the gateway's environment
+    /// holds its platform tokens.
+    #[serde(default)]
+    pub pass_env: Vec<String>,
     /// Prepended to the first prompt of every ACP session (hermod's system
     /// prompt or personality; ACP has no system prompt of its own).
     #[serde(default)]
@@ -45,6 +51,13 @@ pub struct AcpConfig {
     #[serde(default = "defaults::backoff_max_secs")]
     pub restart_backoff_max_secs: u64,
 }
+
+/// The gateway's environment variables every agent process gets: what a
+/// program needs to find its tools, home, locale and temporary directory.
+pub const BASE_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR",
+    "TZ",
+];
 
 mod defaults {
     pub(super) fn startup_secs() -> u64 {
@@ -76,6 +89,7 @@ impl AcpConfig {
             args: args.into_iter().map(Into::into).collect(),
             cwd: None,
             env: BTreeMap::new(),
+            pass_env: Vec::new(),
             system_prompt: None,
             startup_timeout_secs: defaults::startup_secs(),
             cancel_timeout_secs: defaults::cancel_secs(),
@@ -106,6 +120,21 @@ impl AcpConfig {
         let max = self.restart_backoff_max_secs.max(base);
         let factor = 1u64 << (deaths - 1).min(20);
         Duration::from_secs(base.saturating_mul(factor).min(max))
+    }
+
+    /// The environment of the process: the basic variables and `pass_env`
+    /// from the gateway's environment, then `env`.
+    pub(crate) fn process_env(&self) -> Vec<(String, String)> {
+        let mut vars: BTreeMap<String, String> = BASE_ENV
+            .iter()
+            .copied()
+            .chain(self.pass_env.iter().map(String::as_str))
+            .filter_map(|name| Some((name.to_owned(), std::env::var(name).ok()?)))
+            .collect();
+        for (name, value) in &self.env {
+            vars.insert(name.clone(), value.expose().to_owned());
+        }
+        vars.into_iter().collect()
     }
 
     /// The session working directory as the agent is told it (absolute).
@@ -146,6 +175,27 @@ mod tests {
             "command": "x", "argz": []
         }));
         assert!(unknown.unwrap_err().to_string().contains("argz"));
+    }
+
+    #[test]
+    fn the_process_gets_only_the_basic_passed_and_configured_variables() {
+        let mut config = AcpConfig::new("x", ["a"]);
+        config.env.insert("API_KEY".into(), Secret::new("k"));
+        config.env.insert("PATH".into(), Secret::new("/only/here"));
+        // CARGO is set for every test run, and not passed unless named.
+        assert!(std::env::var("CARGO").is_ok());
+        let names = |config: &AcpConfig| -> Vec<String> {
+            config.process_env().into_iter().map(|(n, _)| n).collect()
+        };
+        assert!(!names(&config).contains(&"CARGO".to_owned()));
+        config.pass_env.push("CARGO".into());
+        assert!(names(&config).contains(&"CARGO".to_owned()));
+        let vars = config.process_env();
+        assert!(vars.contains(&("API_KEY".into(), "k".into())));
+        assert!(
+            vars.contains(&("PATH".into(), "/only/here".into())),
+            "env wins"
+        );
     }
 
     #[test]

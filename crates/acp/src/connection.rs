@@ -101,9 +101,7 @@ impl Connection {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for (name, value) in &config.env {
-            command.env(name, value.expose());
-        }
+        command.env_clear().envs(config.process_env());
         if let Some(dir) = &config.cwd {
             command.current_dir(dir);
         }

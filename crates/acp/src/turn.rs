@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 /// Why approval requests made after the turn ended are denied.
 const TURN_OVER_REASON: &str = "the turn is over";
 
+/// The result of a tool call the turn was interrupted before it ended.
+const INTERRUPTED_RESULT: &str = "error: the turn was interrupted before this tool ended";
+
 /// Added to the text of a turn the agent refused.
 const REFUSAL_NOTE: &str = "[The agent refused to continue this request.]";
 
@@ -94,7 +97,12 @@ impl Turn {
     }
 
     pub(crate) async fn run(mut self, request: TurnRequest) {
-        let result = self.drive(&request).await;
+        let mut result = self.drive(&request).await;
+        if matches!(result, Err(Stop::Interrupted))
+            && let Err(stop) = self.end_open_tools().await
+        {
+            result = Err(stop);
+        }
         self.control.approvals().close(TURN_OVER_REASON);
         // An ACP prompt cannot take text mid-turn: every steering text goes
         // back to the gateway, which runs it as the next turn.
@@ -454,6 +462,31 @@ impl Turn {
             is_error: call.status.as_deref() == Some("failed"),
         };
         self.emit(event).await
+    }
+
+    /// Ends the tool calls the agent left running when the turn was
+    /// interrupted, so no progress line stays open.
+    async fn end_open_tools(&mut self) -> Result<(), Stop> {
+        let mut open: Vec<(String, String)> = self
+            .tools
+            .iter_mut()
+            .filter(|(_, seen)| !seen.finished)
+            .map(|(id, seen)| {
+                seen.finished = true;
+                (id.clone(), seen.name.clone())
+            })
+            .collect();
+        open.sort();
+        for (call_id, name) in open {
+            self.emit(AgentEvent::ToolFinished {
+                call_id,
+                name,
+                result: INTERRUPTED_RESULT.to_owned(),
+                is_error: true,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// A plan is shown as tool progress: started and finished at once.

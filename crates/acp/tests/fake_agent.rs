@@ -280,7 +280,18 @@ async fn an_interrupt_cancels_the_prompt_and_open_permission_requests() {
         },
     )
     .await;
-    assert_eq!(last(&events), &AgentEvent::Failed(AgentError::Cancelled));
+    assert_eq!(
+        events[1..],
+        [
+            AgentEvent::ToolFinished {
+                call_id: "t2".into(),
+                name: "slow".into(),
+                result: "error: the turn was interrupted before this tool ended".into(),
+                is_error: true,
+            },
+            AgentEvent::Failed(AgentError::Cancelled),
+        ]
+    );
 
     // The session goes on.
     assert_eq!(shown(&say(&agent, "s1", "again").await), "fresh");
@@ -671,4 +682,27 @@ async fn a_session_the_agent_lost_is_started_anew_with_the_history() {
     let stored = store.setting(&setting_key(&session("s1"))).await.unwrap();
     assert_eq!(stored.as_deref(), sent[1]["params"]["sessionId"].as_str());
     after.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_frame_too_long_ends_the_connection_and_the_next_turn_restarts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = FakeAcpScript::new()
+        .turn([
+            Step::text("before"),
+            Step::Raw("x".repeat(17 * 1024 * 1024)),
+        ])
+        .turn([Step::text("after")]);
+    let agent = AcpAgent::new(fake(dir.path(), &script), store());
+    let events = say(&agent, "s1", "go").await;
+    let AgentEvent::Failed(AgentError::Protocol(message)) = last(&events) else {
+        panic!("{:?}", last(&events))
+    };
+    assert!(message.contains("exceeded 16777216 bytes"), "{message}");
+    assert_eq!(shown(&say(&agent, "s1", "again").await), "after");
+    assert_eq!(
+        FakeAcpScript::received_calls(dir.path(), "initialize").len(),
+        2
+    );
+    agent.shutdown().await;
 }
