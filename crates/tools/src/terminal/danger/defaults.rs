@@ -166,9 +166,24 @@ pub(super) const DEFAULTS: &[DefaultPattern] = &[
 pub const OUTSIDE_WORKSPACE_RULE: &str = "write outside the workspace";
 
 /// The built-in dangerous-command patterns, in the order they are
-/// checked. The syntax is in the module documentation of
-/// `terminal/danger.rs` and in `TerminalConfig::dangerous_patterns`; a
-/// write outside the workspace is also asked about, by a rule in code.
+/// checked. Besides them, a write outside the workspace is asked about by
+/// a rule in code ([`OUTSIDE_WORKSPACE_RULE`]).
+///
+/// A pattern is words separated by spaces, matched against consecutive
+/// words of the command after normalization (quotes and backslashes
+/// dropped, `$IFS` as a space, words other than flags lower-cased, a
+/// command's path reduced to its name: `/bin/rm` is `rm`):
+///
+/// - a word glob: `*` any characters, `?` one, `[abc]`/`[a-z]`/`[!abc]`
+///   one of a set, `{a,b}` alternatives, `\x` the character `x`; shell
+///   operators (`|`, `>`, `;`, `$(`, …) are words of their own;
+/// - `^word`: the word must start a command (after an operator, a
+///   wrapper such as `sudo`, `env`, `nohup` or `xargs`, or `VAR=value`);
+/// - `...`: any words within the same command;
+/// - `**`: any words, across commands.
+///
+/// `^git ... push ... {-f*,--force*}` matches `git -C repo push -f` but
+/// not `git push; grep -f x`.
 pub fn default_dangerous_patterns() -> &'static [DefaultPattern] {
     DEFAULTS
 }

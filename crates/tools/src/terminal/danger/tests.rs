@@ -235,3 +235,10 @@ fn long_commands_are_checked_quickly() {
     let command = "x | ".repeat(20_000);
     assert!(check(&command).is_empty());
 }
+
+#[test]
+fn the_documented_example_holds() {
+    let rule = Rule::parse("^git ... push ... {-f*,--force*}", "d").unwrap();
+    assert!(rule.matches(&Command::parse("git -C repo push -f")));
+    assert!(!rule.matches(&Command::parse("git push; grep -f x")));
+}
