@@ -97,6 +97,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::hooks::HooksAction,
     },
+    /// The MCP servers of `mcp_servers:`: their state and tools.
+    Mcp {
+        #[command(subcommand)]
+        action: commands::mcp::McpAction,
+    },
     /// Approve, list and revoke users who paired through a DM.
     Pairing {
         #[command(subcommand)]
@@ -286,6 +291,7 @@ fn main() -> ExitCode {
             Command::Doctor => commands::doctor::run().await,
             Command::Sessions { action } => commands::sessions::run(action).await,
             Command::Hooks { action } => commands::hooks::run(action).await,
+            Command::Mcp { action } => commands::mcp::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
             Command::Chat { session } => commands::chat::run(session).await,
             Command::Handoff { session, to } => commands::handoff::run(&session, &to).await,

@@ -74,6 +74,7 @@ struct Local {
     handoffs: Handoffs,
     shutdown: CancellationToken,
     served: tokio::task::JoinHandle<hermod_core::Stopped>,
+    assembled: super::gateway::Assembled,
     _lock: Box<dyn std::any::Any + Send>,
 }
 
@@ -100,10 +101,13 @@ impl Local {
             .chat_endpoint()
             .ok_or_else(|| anyhow::anyhow!("the chat endpoint did not say where it listens"))?;
         let metrics = build.shared.get_or_insert_with(Metrics::new);
-        let gateway = assemble::builder(config, store, &build, metrics, Health::default())
+        let (builder, assembled) =
+            assemble::builder(config, store, &build, metrics, Health::default())?;
+        let gateway = builder
             .adapter(Arc::clone(&built.built.adapter))
             .build()
             .map_err(config::ConfigError)?;
+        assembled.attach(&gateway);
         let handoffs = gateway.handoffs();
         let served = tokio::spawn(gateway.serve(shutdown.clone()));
         Ok(Self {
@@ -111,6 +115,7 @@ impl Local {
             handoffs,
             shutdown,
             served,
+            assembled,
             _lock: Box::new((lock, built)),
         })
     }
@@ -118,6 +123,7 @@ impl Local {
     async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.served.await;
+        self.assembled.shutdown().await;
     }
 }
 

@@ -71,6 +71,33 @@ pub fn run() -> anyhow::Result<()> {
             "  replies:    text only (no speech endpoint: set tts.base_url or VOICE_TOOLS_OPENAI_KEY)"
         ));
     }
+    match config.agent.kind {
+        config::AgentKind::Acp => {
+            if let Some(acp) = &config.agent.acp {
+                out(format_args!(
+                    "  agent:      external, over ACP: {} {}",
+                    acp.command,
+                    acp.args.join(" ")
+                ));
+            }
+        }
+        config::AgentKind::Llm => {
+            let tools: Vec<String> = config
+                .tools
+                .toolsets
+                .iter()
+                .map(|t| format!("{} ({})", t.name(), t.tools().join(", ")))
+                .collect();
+            out(format_args!("  tools:      {}", tools.join("; ")));
+            if !config.tools.mcp.is_empty() {
+                let names: Vec<&str> = config.tools.mcp.iter().map(|s| s.name.as_str()).collect();
+                out(format_args!(
+                    "  MCP:        {} (hermod mcp list connects and shows their tools)",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
     out(format_args!(
         "  database:   {}",
         config.database_path().display()

@@ -353,16 +353,13 @@ fn show(jobs: &CronJobs, job: &CronJob) {
     }
 }
 
-/// The agent's tools: `cronjob`, over the jobs in `store`, read in
+/// The agent's `cronjob` tool, over the jobs in `store`, read in
 /// `gateway.timezone` (the gateway refuses an unknown zone before any
 /// tool runs, so the system's zone stands in for it here).
-pub(crate) fn tools(
-    config: &config::Config,
-    store: Arc<SqliteStore>,
-) -> hermod_agent::ToolRegistry {
+pub(crate) fn tool(config: &config::Config, store: Arc<SqliteStore>) -> hermod_core::CronTool {
     let tz =
         hermod_core::time_zone(&config.gateway).unwrap_or_else(|_| jiff::tz::TimeZone::system());
     let jobs =
         CronJobs::new(store, tz, Clock::System).with_platforms(hermod_platforms::platform_names());
-    hermod_agent::ToolRegistry::new().with(hermod_core::CronTool::new(jobs))
+    hermod_core::CronTool::new(jobs)
 }

@@ -1,6 +1,8 @@
 //! `hermod gateway run`: the gateway in the foreground until SIGINT/SIGTERM,
 //! holding its home (`pidfile`) and reporting its state (`state`, `notify`).
 
+mod agent;
+pub(crate) use agent::Assembled;
 pub(crate) mod assemble;
 mod control;
 mod files;
@@ -132,7 +134,9 @@ async fn serve(
         out(line);
     }
 
-    let mut builder = assemble::builder(&config, store.clone(), &build, metrics, health.clone())
+    let (builder, assembled) =
+        assemble::builder(&config, store.clone(), &build, metrics, health.clone())?;
+    let mut builder = builder
         .restart_loop_guard(true)
         // The operator's hooks (HERMOD_HOME/hooks), read once at start.
         .hooks(super::hooks::load(
@@ -145,6 +149,7 @@ async fn serve(
         builder = builder.adapter(Arc::clone(&a.built.adapter));
     }
     let gateway = builder.build().map_err(config::ConfigError)?;
+    assembled.attach(&gateway);
 
     let signalled = Arc::new(OnceLock::new());
     tokio::spawn(watch_signals(shutdown.clone(), Arc::clone(&signalled)));
@@ -204,6 +209,7 @@ async fn serve(
         ),
     );
     drop(counts);
+    assembled.shutdown().await;
     file.stopping();
     // Every task holding the store has stopped: fold the WAL into hermod.db,
     // so that file alone holds everything (a copy of it is a backup).

@@ -220,19 +220,6 @@ const INSTEAD: &[(&str, &str)] = &[
         "use the platform's GROUP_ALLOWED_USERS variable",
     ),
     (
-        "terminal",
-        "hermod has no terminal tool yet: the agent cannot run commands",
-    ),
-    ("toolsets", "hermod has no built-in toolsets yet"),
-    (
-        "approvals",
-        "hermod has no command approvals yet (it has no tools that need them)",
-    ),
-    (
-        "memory",
-        "hermod keeps each chat's history; it has no long-term memory yet",
-    ),
-    (
         "compression",
         "hermod sends the stored conversation as it is; it does not compress context yet",
     ),
@@ -240,7 +227,10 @@ const INSTEAD: &[(&str, &str)] = &[
         "auxiliary.compression",
         "hermod does not compress context yet",
     ),
-    ("auxiliary.web_extract", "hermod has no web tools yet"),
+    (
+        "auxiliary.web_extract",
+        "web_fetch gives the model the page's text; nothing summarises it first",
+    ),
     (
         "auxiliary.vision.provider",
         "hermod reaches the vision model through auxiliary.vision.base_url (the model's endpoint when unset)",
@@ -257,7 +247,6 @@ const INSTEAD: &[(&str, &str)] = &[
     ("delegation", "hermod does not delegate to subagents"),
     ("skills", "hermod has no skills yet"),
     ("honcho", "hermod has no long-term memory provider"),
-    ("mcp_servers", "hermod does not connect to MCP servers yet"),
     ("cron", "hermod has no scheduled jobs yet"),
     (
         "security",
@@ -267,7 +256,10 @@ const INSTEAD: &[(&str, &str)] = &[
     ("logging", "use RUST_LOG or -v for log levels"),
     ("checkpoints", "hermod has no file checkpoints"),
     ("code_execution", "hermod has no code execution tool"),
-    ("web", "hermod has no web tools yet"),
+    (
+        "web",
+        "hermod fetches pages with its own web_fetch tool (the web_fetch: section); it has no search backend",
+    ),
     (
         "custom_providers",
         "set model.provider: custom with model.base_url for one endpoint",
@@ -293,7 +285,32 @@ const INSTEAD: &[(&str, &str)] = &[
         "human_delay",
         "replies are sent as soon as they are written",
     ),
-    ("command_allowlist", "hermod has no terminal tool"),
+    (
+        "command_allowlist",
+        "answer /approve always in the chat: hermod remembers it per user",
+    ),
+    (
+        "approvals.mode",
+        "hermod asks in the chat for every dangerous command (Hermes' manual mode)",
+    ),
+    (
+        "approvals.cron_mode",
+        "scheduled jobs cannot be asked: their dangerous commands are denied",
+    ),
+    ("memory.provider", "hermod keeps notes in its own database"),
+    (
+        "memory.user_profile_enabled",
+        "hermod keeps one set of notes per user (the memory tool)",
+    ),
+    ("memory.user_char_limit", "see memory.memory_char_limit"),
+    (
+        "memory.write_approval",
+        "the memory tool writes without asking; list approvals.require: [memory] to ask",
+    ),
+    (
+        "terminal.backend",
+        "hermod runs commands on this machine, in the workspace (terminal.cwd)",
+    ),
     ("kanban", "hermod has no kanban board"),
     ("dashboard", "hermod has no dashboard; see hermod sessions"),
     ("network", "hermod uses the system's network settings"),
@@ -415,6 +432,10 @@ const INSTEAD: &[(&str, &str)] = &[
 const OWN_SECTIONS: &[&str] = &[
     "model",
     "agent",
+    "terminal",
+    "approvals",
+    "memory",
+    "mcp_servers",
     "gateway",
     "streaming",
     "display",
@@ -901,7 +922,11 @@ mod tests {
     fn hermes_keys_are_tolerated_with_what_hermod_does_instead() {
         let t = Translation::default();
         let said = |key: &str| t.tolerate(key);
-        assert!(said("terminal").unwrap().contains("terminal tool"));
+        assert!(said("terminal.backend").unwrap().contains("workspace"));
+        assert!(said("terminal.docker_image").is_some());
+        assert!(said("approvals.mode").unwrap().contains("asks"));
+        assert!(said("memory.provider").is_some());
+        assert!(said("terminal.nonsense").is_none());
         assert!(said("model.context_length").unwrap().contains("provider"));
         assert!(said("agent.gateway_timeout").unwrap().contains("max_turns"));
         assert!(

@@ -12,6 +12,7 @@
 mod hermes;
 pub mod media;
 pub mod provider;
+pub mod tools;
 pub mod tts;
 mod unused;
 mod yaml;
@@ -81,6 +82,15 @@ pub struct FileConfig {
     pub tts: tts::TtsSection,
     pub media: media::MediaSection,
     pub auxiliary: media::AuxiliarySection,
+    /// Which tool groups the model gets (Hermes' key); the safe ones when
+    /// unset.
+    pub toolsets: Option<Vec<String>>,
+    pub terminal: hermod_tools::TerminalConfig,
+    pub web_fetch: hermod_tools::WebFetchConfig,
+    pub files: hermod_tools::FilesConfig,
+    pub memory: tools::MemorySection,
+    pub approvals: tools::ApprovalsSection,
+    pub mcp_servers: hermod_mcp::McpServersConfig,
 }
 
 /// The `model:` section: which model, at which provider.
@@ -201,6 +211,22 @@ pub struct AgentSection {
     pub system_prompt: Option<String>,
     /// How images reach the model (Hermes' key): `auto`, `native`, `text`.
     pub image_input_mode: media::ImageInputMode,
+    /// Toolsets taken out of `toolsets` (Hermes' key).
+    pub disabled_toolsets: Vec<String>,
+    /// Which agent answers: `llm` (hermod's own, on `model:`) or `acp`
+    /// (an external agent over the Agent Client Protocol, `agent.acp`).
+    pub kind: AgentKind,
+    /// The external agent when `kind` is `acp`.
+    pub acp: Option<hermod_acp::AcpConfig>,
+}
+
+/// `agent.kind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentKind {
+    #[default]
+    Llm,
+    Acp,
 }
 
 impl Default for AgentSection {
@@ -209,6 +235,9 @@ impl Default for AgentSection {
             max_turns: 90,
             system_prompt: None,
             image_input_mode: media::ImageInputMode::Auto,
+            disabled_toolsets: Vec::new(),
+            kind: AgentKind::Llm,
+            acp: None,
         }
     }
 }
@@ -237,6 +266,7 @@ pub struct Config {
     pub stt: Stt,
     pub tts: tts::Tts,
     pub media: media::Media,
+    pub tools: tools::Tools,
     /// Recognised settings that are not used, to tell the user once.
     pub notices: Vec<Notice>,
 }
@@ -314,6 +344,13 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         tts,
         media: media_section,
         auxiliary,
+        toolsets,
+        terminal,
+        web_fetch,
+        files,
+        memory,
+        approvals,
+        mcp_servers,
     } = file;
     let model_supports_vision = model.supports_vision;
     let default = env
@@ -359,6 +396,22 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
             .map(|e| format!("environment: {e}")),
     );
     notices.extend(unused::variables(&env, &model.provider));
+    let tools = tools::Tools::resolve(
+        tools::Sections {
+            toolsets,
+            disabled_toolsets: agent.disabled_toolsets.clone(),
+            terminal,
+            web_fetch,
+            files,
+            memory,
+            approvals,
+            mcp_servers,
+        },
+        home,
+        &env,
+        &mut notices,
+        &mut problems,
+    );
 
     let config = Config {
         home: home.to_owned(),
@@ -371,6 +424,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         stt,
         tts,
         media,
+        tools,
         notices,
     };
     problems.extend(validate(&config));
@@ -439,6 +493,14 @@ fn validate(config: &Config) -> Vec<String> {
     problems.extend(config.platforms.validate());
     problems.extend(config.tts.validate());
     problems.extend(config.media.validate());
+    problems.extend(config.tools.validate(&config.home));
+    if config.agent.kind == AgentKind::Acp && config.agent.acp.is_none() {
+        problems.push(
+            "agent.kind is acp but agent.acp is not set: give the agent's command, e.g. \
+             agent: {kind: acp, acp: {command: hermes, args: [acp]}}"
+                .into(),
+        );
+    }
     problems
 }
 
@@ -725,21 +787,94 @@ MISSING:
         );
         assert!(!c.gateway.group_sessions_per_user);
         assert_eq!(c.gateway.timezone.as_deref(), Some("Europe/Paris"));
+        // Hermes' preset is the safe toolsets; its timeout is kept.
+        assert!(c.tools.has(tools::Toolset::Web) && !c.tools.has(tools::Toolset::Terminal));
+        assert_eq!(c.tools.approval_timeout, Duration::from_secs(60));
         let subjects: Vec<&str> = c.notices.iter().map(|n| n.subject.as_str()).collect();
+        assert!(!subjects.contains(&"config.yaml: toolsets"), "{subjects:?}");
         let missing_key = format!("config.yaml: platforms.{missing}");
         for key in [
             "config.yaml: model.context_length",
             "config.yaml: agent.gateway_timeout",
-            "config.yaml: terminal",
-            "config.yaml: toolsets",
+            "config.yaml: terminal.backend",
             "config.yaml: display.show_reasoning",
             "config.yaml: gateway.session_reset.notify",
-            "config.yaml: approvals",
+            "config.yaml: approvals.mode",
             "config.yaml: streaming.fresh_final_after_seconds",
             missing_key.as_str(),
         ] {
             assert!(subjects.contains(&key), "{key:?} not in {subjects:#?}");
         }
+    }
+
+    #[test]
+    fn agents_tools_and_mcp_servers_load_as_hermes_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "config.yaml",
+            "toolsets: [terminal, file, memory]
+terminal: {cwd: /srv/agent, timeout: 30}
+approvals: {timeout: 120, require: [write_file]}
+memory: {memory_char_limit: 1000, user_profile_enabled: true}
+mcp_servers:
+  github:
+    command: npx
+    args: [-y, '@modelcontextprotocol/server-github']
+    env: {GITHUB_PERSONAL_ACCESS_TOKEN: '${GITHUB_TOKEN}'}
+    timeout: 90
+  docs: {url: 'https://mcp.example.com/mcp', headers: {Authorization: 'Bearer ${DOCS_KEY}'}}
+",
+        );
+        let env: EnvVars = [("GITHUB_TOKEN", "ghp-secret"), ("DOCS_KEY", "k-secret")]
+            .into_iter()
+            .collect();
+        let c = load(dir.path(), &env).unwrap();
+        let sets: Vec<&str> = c.tools.toolsets.iter().map(|t| t.name()).collect();
+        assert_eq!(sets, ["terminal", "file", "memory"]);
+        assert_eq!(c.tools.workspace, Path::new("/srv/agent"));
+        assert_eq!(c.tools.terminal.timeout, 30);
+        assert_eq!(c.tools.approval_timeout, Duration::from_secs(120));
+        assert_eq!(c.tools.require_approval, ["write_file"]);
+        assert_eq!(c.tools.memory.char_limit, 1000);
+        let names: Vec<&str> = c.tools.mcp.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["docs", "github"]);
+        assert_eq!(c.tools.mcp[1].call_timeout, Duration::from_secs(90));
+        let shown = format!("{:?}", c.tools);
+        assert!(
+            !shown.contains("ghp-secret") && !shown.contains("k-secret"),
+            "{shown}"
+        );
+        assert!(
+            c.notices
+                .iter()
+                .any(|n| n.subject == "config.yaml: memory.user_profile_enabled"),
+            "{:?}",
+            c.notices
+        );
+
+        write(
+            dir.path(),
+            "config.yaml",
+            "agent: {kind: acp, acp: {command: hermes, args: [acp], cwd: /srv/agent}}\n",
+        );
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.agent.kind, AgentKind::Acp);
+        assert_eq!(c.agent.acp.unwrap().args, ["acp"]);
+
+        write(dir.path(), "config.yaml", "agent: {kind: acp}\n");
+        let err = load(dir.path(), &EnvVars::new()).unwrap_err().to_string();
+        assert!(err.contains("agent.acp is not set"), "{err}");
+        write(
+            dir.path(),
+            "config.yaml",
+            "mcp_servers: {broken: {args: [x]}}\n",
+        );
+        let err = load(dir.path(), &EnvVars::new()).unwrap_err().to_string();
+        assert!(
+            err.contains("mcp_servers") && err.contains("broken"),
+            "{err}"
+        );
     }
 
     #[test]
