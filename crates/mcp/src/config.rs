@@ -42,14 +42,14 @@ pub struct McpServerConfig {
     pub args: Vec<Arg>,
     /// Variables set for it, on top of the few hermod passes on (`PATH`,
     /// `HOME`, `LANG`, ...; never the gateway's own keys).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "scalar_secrets")]
     pub env: BTreeMap<String, Secret>,
     /// Its working directory; hermod's own when unset.
     pub cwd: Option<PathBuf>,
     /// The endpoint of a streamable HTTP server.
     pub url: Option<String>,
     /// Headers sent with every request to it (`Authorization`, ...).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "scalar_secrets")]
     pub headers: BTreeMap<String, Secret>,
     /// `false` keeps the entry without connecting to it.
     #[serde(default = "yes")]
@@ -86,6 +86,19 @@ pub struct McpServerConfig {
 
 fn yes() -> bool {
     true
+}
+
+/// A mapping of secrets whose values YAML may give as numbers or booleans
+/// (`PORT: 8080`), taken as written.
+fn scalar_secrets<'de, D>(deserializer: D) -> Result<BTreeMap<String, Secret>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = BTreeMap::<String, Arg>::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .map(|(key, value)| (key, Secret::new(value.into_text())))
+        .collect())
 }
 
 /// A command-line argument: YAML may give `8080` or `true` unquoted.
@@ -505,7 +518,7 @@ mod tests {
     fn hermes_entries_load_with_their_defaults() {
         let servers = parse(serde_json::json!({
             "files": {"command": "npx", "args": ["-y", "server-files", 8080, true],
-                      "env": {"API_KEY": "${TOKEN}"}, "cwd": "${HOME}/work"},
+                      "env": {"API_KEY": "${TOKEN}", "PORT": 8080}, "cwd": "${HOME}/work"},
             "remote": {"url": "https://mcp.example.com/mcp",
                        "headers": {"Authorization": "Bearer ${env:TOKEN}"},
                        "timeout": 120, "connect_timeout": 5.5, "enabled": false,
@@ -530,6 +543,7 @@ mod tests {
         assert_eq!(command, "npx");
         assert_eq!(args, &["-y", "server-files", "8080", "true"]);
         assert_eq!(env["API_KEY"].expose(), "s3cret");
+        assert_eq!(env["PORT"].expose(), "8080");
         assert_eq!(cwd.as_deref(), Some(std::path::Path::new("/home/u/work")));
 
         let remote = &specs[1];
