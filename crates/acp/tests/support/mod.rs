@@ -90,7 +90,3 @@ pub fn quick(mut config: AcpConfig) -> AcpConfig {
     config.restart_backoff_max_secs = 1;
     config
 }
-
-pub fn new_agent(config: AcpConfig, store: &Arc<dyn Store>) -> AcpAgent {
-    AcpAgent::new(config, store.clone())
-}

@@ -261,28 +261,35 @@ pub fn fake_acp_agent_path() -> PathBuf {
         if let Some(path) = std::env::var_os("HERMOD_FAKE_ACP_AGENT") {
             return PathBuf::from(path);
         }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                // The fake needs nothing of the chat platform (hermod-core).
-                "--no-default-features",
-                "-p",
-                "hermod-testkit",
-                "--bin",
-                "fake-acp-agent",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs to build fake-acp-agent");
-        assert!(status.success(), "building fake-acp-agent failed");
         // target/<profile>/deps/<test binary> → target/<profile>/fake-acp-agent
         let exe = std::env::current_exe().expect("the test binary has a path");
         let profile_dir = exe
             .parent()
             .and_then(Path::parent)
             .expect("test binaries live in target/<profile>/deps");
+        let mut args = vec![
+            "build",
+            "--quiet",
+            // The fake needs nothing of the chat platform (hermod-core).
+            "--no-default-features",
+            "-p",
+            "hermod-testkit",
+            "--bin",
+            "fake-acp-agent",
+        ];
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            args.push("--release");
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs to build fake-acp-agent");
+        assert!(status.success(), "building fake-acp-agent failed");
         let path = profile_dir.join(format!("fake-acp-agent{}", std::env::consts::EXE_SUFFIX));
         assert!(path.exists(), "{} was not built", path.display());
         path
