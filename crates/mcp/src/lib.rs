@@ -39,7 +39,7 @@ pub use config::{
 };
 pub use error::McpError;
 pub use listing::{ReloadSummary, ServerListing, ServerState, ToolListing};
-pub use manager::{McpManager, McpOptions};
+pub use manager::{Changes, McpManager, McpOptions};
 pub use naming::tool_name;
 pub use server::Backoff;
 pub use tool::McpTool;

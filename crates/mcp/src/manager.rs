@@ -156,16 +156,14 @@ impl McpManager {
         }
     }
 
-    /// Resolves at the next change of any server's state or tools (for
-    /// waiting on one without polling).
-    pub async fn changed(&self) {
-        let mut watches: Vec<_> = self.inner.servers.iter().map(|s| s.changes()).collect();
-        if watches.is_empty() {
-            return std::future::pending().await;
+    /// A subscription to every change of the servers' states and tools,
+    /// for waiting on one without polling: take it, check what you wait
+    /// for, then await [`Changes::next`] before checking again, so no
+    /// change between the check and the wait is missed.
+    pub fn changes(&self) -> Changes {
+        Changes {
+            watches: self.inner.servers.iter().map(|s| s.changes()).collect(),
         }
-        let waits = watches.iter_mut().map(|w| Box::pin(w.changed()));
-        // Every sender lives as long as its server; an error cannot happen first.
-        let _changed = futures_util::future::select_all(waits).await;
     }
 
     /// Stops every server and waits until their sessions are closed and
@@ -199,5 +197,25 @@ impl ToolSource for McpManager {
             .flat_map(|s| s.tools())
             .find(|t| t.name() == name)
             .map(|t| t as Arc<dyn Tool>)
+    }
+}
+
+/// Changes of the servers since the subscription or the last
+/// [`Changes::next`]; see [`McpManager::changes`].
+#[derive(Debug)]
+pub struct Changes {
+    watches: Vec<tokio::sync::watch::Receiver<u64>>,
+}
+
+impl Changes {
+    /// Resolves once any server's state or tools changed since the last
+    /// call (or the subscription); never for a manager without servers.
+    pub async fn next(&mut self) {
+        if self.watches.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = self.watches.iter_mut().map(|w| Box::pin(w.changed()));
+        // A sender lives as long as its server, so no error comes first.
+        let _changed = futures_util::future::select_all(waits).await;
     }
 }

@@ -50,8 +50,9 @@ fn state(manager: &McpManager, server: &str) -> ServerState {
 /// Waits (on paused time, so without delay) until `ok` holds.
 async fn until(manager: &McpManager, what: &str, ok: impl Fn(&McpManager) -> bool) {
     let wait = async {
+        let mut changes = manager.changes();
         while !ok(manager) {
-            manager.changed().await;
+            changes.next().await;
         }
     };
     tokio::time::timeout(Duration::from_secs(24 * 3600), wait)

@@ -84,8 +84,9 @@ fn state(manager: &McpManager, server: &str) -> ServerState {
 /// Waits until `ok` holds, woken by each change of the servers.
 async fn until(manager: &McpManager, what: &str, ok: impl Fn(&McpManager) -> bool) {
     within(what, async {
+        let mut changes = manager.changes();
         while !ok(manager) {
-            manager.changed().await;
+            changes.next().await;
         }
     })
     .await;
@@ -341,13 +342,14 @@ async fn a_crashed_server_restarts_by_itself() {
     );
     // Back with a new process, whether or not its absence was seen.
     within("the restart", async {
+        let mut changes = manager.changes();
         loop {
             if let Ok(pid) = call(&manager, "mcp__crashy__pid", json!({})).await
                 && pid != first_pid
             {
                 break;
             }
-            manager.changed().await;
+            changes.next().await;
         }
     })
     .await;
