@@ -91,7 +91,7 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
     let response = if streaming {
         stream_response(turn, meta).await?
     } else {
-        plain_response(turn, &meta).await?
+        plain_response(turn, &meta, &state.inbound).await?
     };
     let response = holding(response, share);
     let response = if ephemeral {
@@ -196,7 +196,12 @@ fn with_session_headers(mut response: Response, session: &SessionId) -> Response
 
 /// Waits for the end of the turn and answers one `chat.completion`. An
 /// answer the model did not finish is an error, not a completion.
-async fn plain_response(mut turn: TurnStream, meta: &CompletionMeta) -> Result<Response, ApiError> {
+/// Nobody can answer its approval requests: they are denied at once.
+async fn plain_response(
+    mut turn: TurnStream,
+    meta: &CompletionMeta,
+    inbound: &hermod_core::Inbound,
+) -> Result<Response, ApiError> {
     let mut files = None;
     loop {
         match turn.next().await {
@@ -227,6 +232,9 @@ async fn plain_response(mut turn: TurnStream, meta: &CompletionMeta) -> Result<R
             }
             Some(TurnEvent::Failed(e)) => return Err(e.into()),
             Some(TurnEvent::Reply { text }) => return Ok(text_response(&text, false, meta)),
+            Some(TurnEvent::Agent(AgentEvent::ApprovalRequested { request_id, .. })) => {
+                crate::approvals::deny_unstreamed(inbound, &request_id).await;
+            }
             Some(_) => {}
             None => return Err(CoreError::Cancelled.into()),
         }

@@ -9,6 +9,9 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
+/// The user id of the API key's holder in every API session's source.
+pub(crate) const API_USER: &str = "api-key";
+
 /// The fields of a chat-completions request hermod reads. Other fields
 /// (response_format, ...) are accepted and ignored, as OpenAI clients send
 /// many.
@@ -241,7 +244,11 @@ pub(crate) fn to_event(
         SessionChoice::Continue(id) => (id, None),
         SessionChoice::Stateless(id) => (id, Some(conversation)),
     };
-    let mut event = InboundEvent::text(Source::dm(crate::PLATFORM, session_id.as_str()), "");
+    let mut source = Source::dm(crate::PLATFORM, session_id.as_str());
+    // Every API session belongs to the one holder of the API key: per-user
+    // state (notes, session search, approvals granted always) is theirs.
+    source.user_id = Some(API_USER.to_owned());
+    let mut event = InboundEvent::text(source, "");
     event.content = content;
     event.session_id = Some(session_id);
     event.history = history;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod adapter;
+mod approvals;
 mod body;
 mod chat;
 mod config;

@@ -1,5 +1,5 @@
-//! The axum routes: health, models and chat completions, the chat and
-//! models routes behind a constant-time bearer-key check that runs before
+//! The axum routes: health, models, chat completions and approval
+//! answers, all but health behind a constant-time bearer-key check that runs before
 //! anything reads a request body, all behind the CORS layer when origins
 //! are configured.
 
@@ -60,6 +60,7 @@ pub(crate) fn routes(state: AppState) -> Router {
         // A wildcard: model ids may contain slashes (`org/model`).
         .route("/v1/models/{*id}", get(model))
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/approvals/{request_id}", post(crate::approvals::answer))
         .route("/health/detailed", get(health_detailed))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));

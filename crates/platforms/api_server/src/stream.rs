@@ -3,8 +3,10 @@
 //! stream with an `{"error":{...}}` frame (which OpenAI's SDKs raise) and no
 //! `finish_reason` chunk, so a partial answer is never passed off as whole.
 //! A turn an interrupt stopped ends normally, with `finish_reason`
-//! `interrupted` after the text it had (possibly none).
+//! `interrupted` after the text it had (possibly none). Approval requests
+//! and tool progress go out as named events ([`crate::approvals`]).
 
+use crate::approvals;
 use crate::chat::INTERRUPTED;
 use crate::error::ApiError;
 use crate::outbound::{CompletionMeta, SSE_DONE, SSE_KEEPALIVE, chunk, sse_data};
@@ -194,8 +196,44 @@ impl Frames {
                 self.finish_with("stop", hermod_model::Usage::default());
             }
             None => self.fail(&CoreError::Cancelled.into()),
-            // Tool progress and per-call usage are not part of the OpenAI
-            // stream; the final chunk carries the turn's total usage.
+            Some(TurnEvent::Agent(AgentEvent::ApprovalRequested {
+                request_id,
+                tool,
+                key,
+                description,
+                timeout,
+            })) => self.pending.push_back(approvals::approval_frame(
+                &self.meta,
+                &request_id,
+                &tool,
+                &key,
+                &description,
+                timeout,
+            )),
+            Some(TurnEvent::Agent(AgentEvent::ToolStarted {
+                call_id,
+                name,
+                arguments,
+            })) => self.pending.push_back(approvals::progress_frame(
+                &self.meta,
+                &call_id,
+                &name,
+                "started",
+                Some(&arguments),
+            )),
+            Some(TurnEvent::Agent(AgentEvent::ToolFinished {
+                call_id,
+                name,
+                is_error,
+                ..
+            })) => {
+                let status = if is_error { "failed" } else { "completed" };
+                self.pending.push_back(approvals::progress_frame(
+                    &self.meta, &call_id, &name, status, None,
+                ));
+            }
+            // Per-call usage is not part of the OpenAI stream; the final
+            // chunk carries the turn's total usage.
             Some(_) => {}
         }
     }

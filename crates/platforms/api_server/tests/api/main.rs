@@ -7,6 +7,7 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
+mod approvals;
 mod bodies;
 mod chat;
 mod connections;
