@@ -328,7 +328,7 @@ async fn read_loop(
             read = read_frame(&mut reader, &mut line, MAX_FRAME) => read,
         };
         match read {
-            Ok(true) => dispatch(&inner, &line).await,
+            Ok(true) => dispatch(&inner, &line),
             Ok(false) => break,
             Err(err) => {
                 tracing::warn!(target: LOG_TARGET, error = %err, "ending the ACP agent");
@@ -392,7 +392,7 @@ async fn kill_group(pid: Option<u32>) {
     let _ = pid;
 }
 
-async fn dispatch(inner: &Arc<Inner>, line: &[u8]) {
+fn dispatch(inner: &Arc<Inner>, line: &[u8]) {
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
@@ -420,7 +420,7 @@ async fn dispatch(inner: &Arc<Inner>, line: &[u8]) {
         }
         Some(Frame::Notification { method, params }) => on_notification(inner, &method, params),
         Some(Frame::Request { id, method, params }) => {
-            on_request(inner, id, &method, params).await;
+            on_request(inner, &id, &method, params);
         }
         None => tracing::warn!(
             target: LOG_TARGET,
@@ -455,7 +455,7 @@ fn on_notification(inner: &Inner, method: &str, params: Value) {
     }
 }
 
-async fn on_request(inner: &Arc<Inner>, id: Value, method: &str, params: Value) {
+fn on_request(inner: &Arc<Inner>, id: &Value, method: &str, params: Value) {
     let answer = if method == "session/request_permission" {
         match serde_json::from_value::<PermissionRequest>(params) {
             Ok(request) => {
@@ -489,10 +489,15 @@ async fn on_request(inner: &Arc<Inner>, id: Value, method: &str, params: Value) 
     };
     let mut line = answer.to_string();
     line.push('\n');
-    let mut stdin = inner.stdin.lock().await;
-    if stdin.write_all(line.as_bytes()).await.is_ok() {
-        let _ = stdin.flush().await;
-    }
+    // Written beside the reader: a turn may hold stdin for a long prompt
+    // that the agent reads only once its own output is drained.
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let mut stdin = inner.stdin.lock().await;
+        if stdin.write_all(line.as_bytes()).await.is_ok() {
+            let _ = stdin.flush().await;
+        }
+    });
 }
 
 /// The start of a frame for a log line.

@@ -100,8 +100,12 @@ impl Supervisor {
 
     /// A turn completed on `connection`: the agent works, so the next death
     /// starts the backoff from the beginning.
-    pub(crate) async fn healthy(&self, connection: &Connection) {
-        let mut state = self.state.lock().await;
+    pub(crate) fn healthy(&self, connection: &Connection) {
+        // Never waits: the lock is only held longer while a start is under
+        // way, which means this connection is being replaced anyway.
+        let Ok(mut state) = self.state.try_lock() else {
+            return;
+        };
         if state
             .current
             .as_ref()

@@ -214,7 +214,7 @@ impl Turn {
             self.emit(AgentEvent::Usage(usage)).await?;
         }
         if response.stop_reason != StopReason::Cancelled {
-            shared.supervisor.healthy(&connection).await;
+            shared.supervisor.healthy(&connection);
         }
         match response.stop_reason {
             StopReason::EndTurn => Ok(FinishReason::Stop),
