@@ -18,4 +18,5 @@ mod results;
 mod sending;
 mod support;
 mod threads;
+mod tools;
 mod webhook;
