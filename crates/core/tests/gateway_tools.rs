@@ -539,3 +539,81 @@ async fn verbose_progress_shows_arguments_and_failures() {
         })
         .await;
 }
+
+/// With the real model client: the note the model saved in one session is
+/// in the system message the model gets in the user's next session, and
+/// not in another user's.
+#[tokio::test]
+async fn the_model_gets_the_users_notes_in_its_system_message() {
+    use hermod_agent::{LlmAgent, LlmConfig};
+    use hermod_testkit::{FakeLlm, Reply};
+
+    hermod_http::install_crypto_provider();
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::tool_call(
+            "memory",
+            json!({"action": "add", "content": "lives in Bergen"}),
+        ),
+        Reply::text("Noted."),
+        Reply::text("Hello again."),
+        Reply::text("Hello Bob."),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+    let config = LlmConfig {
+        base_url: llm.base_url(),
+        model: "m".into(),
+        system_prompt: Some("You are hermod.".into()),
+        request_timeout: Duration::from_secs(20),
+        ..LlmConfig::default()
+    };
+    let shared: Arc<dyn Store> = store.clone();
+    let tools = ToolRegistry::new().with(MemoryTool::new(shared, MemoryLimits::default()));
+    let platform = TestPlatform::new("test");
+    let gateway = Gateway::builder(
+        store,
+        Arc::new(LlmAgent::new(config, tools)),
+        GatewayConfig {
+            allow_all_users: true,
+            ..Default::default()
+        },
+    )
+    .adapter(platform.adapter())
+    .build()
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(gateway.run(shutdown.clone()));
+    let _stop = shutdown.drop_guard();
+    platform.wait_running().await;
+
+    let alice = platform.user("alice");
+    alice.dm("I live in Bergen").await.unwrap();
+    platform.wait_for_text("alice", |t| t == "Noted.").await;
+    alice.dm("/new").await.unwrap();
+    alice.dm("hi").await.unwrap();
+    platform
+        .wait_for_text("alice", |t| t == "Hello again.")
+        .await;
+    platform.user("bob").dm("hi").await.unwrap();
+    platform.wait_for_text("bob", |t| t == "Hello Bob.").await;
+
+    let system = |n: usize| {
+        let request = &llm.requests()[n];
+        let first = &request.messages()[0];
+        assert_eq!(first["role"], "system");
+        first["content"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(system(0), "You are hermod.", "no notes yet");
+    let next = system(2);
+    assert!(
+        next.starts_with("You are hermod.\n\n<user-memory>\n")
+            && next.contains("- lives in Bergen\n</user-memory>"),
+        "{next}"
+    );
+    assert_eq!(
+        system(3),
+        "You are hermod.",
+        "bob does not see alice's notes"
+    );
+}
