@@ -57,6 +57,12 @@ async fn a_reply_streams_with_tools_plans_and_hidden_thoughts() {
         Step::tool_call("t1", "ls the dir", json!({"command": "ls"})),
         Step::tool_done("t1", "a b"),
         Step::Plan(vec!["read".into(), "write".into()]),
+        Step::tool_call("t2", "write it", json!(null)),
+        Step::ToolDone {
+            id: "t2".into(),
+            failed: true,
+            output: "disk full".into(),
+        },
         Step::text("Done."),
         Step::Stop {
             reason: "end_turn".into(),
@@ -101,6 +107,17 @@ async fn a_reply_streams_with_tools_plans_and_hidden_thoughts() {
                 name: "plan".into(),
                 result: String::new(),
                 is_error: false,
+            },
+            AgentEvent::ToolStarted {
+                call_id: "t2".into(),
+                name: "write it".into(),
+                arguments: String::new(),
+            },
+            AgentEvent::ToolFinished {
+                call_id: "t2".into(),
+                name: "write it".into(),
+                result: "disk full".into(),
+                is_error: true,
             },
             AgentEvent::TextDelta("Done.".into()),
             AgentEvent::Usage(usage),
