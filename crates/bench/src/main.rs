@@ -136,6 +136,18 @@ pub(crate) enum Scenario {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// The round trip of one tool call: the same turns plain and with a
+    /// call of the built-in `memory` tool.
+    ToolCall {
+        #[arg(long, default_value_t = 200)]
+        turns: usize,
+    },
+    /// Turns answered by an external agent over ACP (the testkit's fake,
+    /// answering at once) beside turns on hermod's own agent.
+    AcpTurn {
+        #[arg(long, default_value_t = 200)]
+        turns: usize,
+    },
     /// Store append latency and full-text search over many messages.
     Store {
         #[arg(long, default_value_t = 1_000_000)]

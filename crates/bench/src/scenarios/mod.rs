@@ -9,6 +9,7 @@
 //! (`crash-recovery`) records what went wrong in its report, and
 //! `hermod-bench` exits non-zero after printing the table.
 
+pub mod agent;
 pub mod api;
 pub mod chat;
 pub mod chat_throughput;
@@ -52,6 +53,7 @@ struct Sizes {
     soak_seconds: u64,
     runs: usize,
     store_messages: usize,
+    agent_turns: usize,
 }
 
 /// The `--tiny` sizes: every scenario in seconds, to check they all work.
@@ -71,6 +73,7 @@ const TINY: Sizes = Sizes {
     soak_seconds: 2,
     runs: 2,
     store_messages: 20_000,
+    agent_turns: 10,
 };
 
 /// The sizes `all` uses without `--tiny` (the figures of the benchmarks
@@ -91,6 +94,7 @@ const FULL: Sizes = Sizes {
     soak_seconds: 60,
     runs: 20,
     store_messages: 1_000_000,
+    agent_turns: 200,
 };
 
 /// Progress on stderr, so stdout carries only the table.
@@ -189,6 +193,20 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
                 reports.push(startup::run(&target, s.runs).await?);
             }
         }
+        Scenario::ToolCall { turns } => {
+            let s = sizes(Sizes {
+                agent_turns: turns,
+                ..FULL
+            });
+            reports.push(agent::tool_call(&hermod(cli)?, s.agent_turns).await?);
+        }
+        Scenario::AcpTurn { turns } => {
+            let s = sizes(Sizes {
+                agent_turns: turns,
+                ..FULL
+            });
+            reports.push(agent::acp_turn(&hermod(cli)?, s.agent_turns).await?);
+        }
         Scenario::Store { messages } => {
             let s = sizes(Sizes {
                 store_messages: messages,
@@ -212,6 +230,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
                 streaming::run(&hermod, s.stream_chats, s.tokens, s.tokens_per_second).await?,
             );
             reports.extend(crash::run(&hermod, s.crash_chats).await?);
+            reports.push(agent::tool_call(&hermod, s.agent_turns).await?);
+            reports.push(agent::acp_turn(&hermod, s.agent_turns).await?);
             progress(&format!("store: {} messages", s.store_messages));
             reports.push(store::run(s.store_messages).await?);
         }
