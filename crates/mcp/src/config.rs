@@ -37,9 +37,10 @@ pub type McpServersConfig = BTreeMap<String, McpServerConfig>;
 pub struct McpServerConfig {
     /// The program of a stdio server.
     pub command: Option<String>,
-    /// Its arguments; YAML numbers and booleans are taken as written.
+    /// Its arguments: a list (YAML numbers and booleans taken as written),
+    /// or, as Hermes also accepts, one line split as a shell would.
     #[serde(default)]
-    pub args: Vec<Arg>,
+    pub args: Args,
     /// Variables set for it, on top of the few hermod passes on (`PATH`,
     /// `HOME`, `LANG`, ...; never the gateway's own keys).
     #[serde(default, deserialize_with = "scalar_secrets")]
@@ -99,6 +100,91 @@ where
         .into_iter()
         .map(|(key, value)| (key, Secret::new(value.into_text())))
         .collect())
+}
+
+/// `args:` as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Args {
+    List(Vec<Arg>),
+    /// `-y 'pkg with spaces'`, or a list written as a JSON string
+    /// (`'["-y", "pkg"]'`), both of which Hermes accepts.
+    Line(String),
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args::List(Vec::new())
+    }
+}
+
+impl Args {
+    fn is_empty(&self) -> bool {
+        match self {
+            Args::List(list) => list.is_empty(),
+            Args::Line(line) => line.trim().is_empty(),
+        }
+    }
+
+    /// The argument list, or why the line cannot be one.
+    fn to_list(&self) -> Result<Vec<String>, String> {
+        match self {
+            Args::List(list) => Ok(list.iter().cloned().map(Arg::into_text).collect()),
+            Args::Line(line) if line.trim_start().starts_with('[') => serde_json::from_str::<
+                Vec<Arg>,
+            >(line)
+            .map(|list| list.into_iter().map(Arg::into_text).collect())
+            .map_err(|e| {
+                format!("args looks like a list but is not one ({e}); write it as a YAML list")
+            }),
+            Args::Line(line) => shell_words(line),
+        }
+    }
+}
+
+/// `line` split into words as a POSIX shell would, for quotes and
+/// backslashes only (no variables, globs or operators).
+fn shell_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\\' => {
+                let next = chars.next().ok_or("args ends with a lone backslash")?;
+                word.get_or_insert_default().push(next);
+            }
+            '\'' => {
+                let word = word.get_or_insert_default();
+                loop {
+                    match chars.next().ok_or("args has an unclosed ' quote")? {
+                        '\'' => break,
+                        c => word.push(c),
+                    }
+                }
+            }
+            '"' => {
+                let word = word.get_or_insert_default();
+                loop {
+                    match chars.next().ok_or("args has an unclosed \" quote")? {
+                        '"' => break,
+                        '\\' => match chars.next().ok_or("args has an unclosed \" quote")? {
+                            escaped @ ('"' | '\\' | '$' | '`') => word.push(escaped),
+                            other => {
+                                word.push('\\');
+                                word.push(other);
+                            }
+                        },
+                        c => word.push(c),
+                    }
+                }
+            }
+            c => word.get_or_insert_default().push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
 }
 
 /// A command-line argument: YAML may give `8080` or `true` unquoted.
@@ -240,13 +326,10 @@ impl McpServerConfig {
                 if command.trim().is_empty() {
                     return Err(invalid("command is empty".into()));
                 }
+                let args = self.args.to_list().map_err(invalid)?;
                 Transport::Stdio {
                     command,
-                    args: self
-                        .args
-                        .iter()
-                        .map(|a| interpolate(&a.clone().into_text(), env))
-                        .collect(),
+                    args: args.iter().map(|a| interpolate(a, env)).collect(),
                     env: self
                         .env
                         .iter()
@@ -612,6 +695,25 @@ mod tests {
             serde_json::json!({"x": {"command": "a", "comand": "b"}}),
         );
         assert!(unknown.unwrap_err().to_string().contains("comand"));
+    }
+
+    #[test]
+    fn args_may_be_one_line_as_hermes_allows() {
+        let line = |text: &str| Args::Line(text.into()).to_list();
+        assert_eq!(
+            line(r#"-y 'pkg with spaces' "a \"b\"" c\ d  e"#).unwrap(),
+            ["-y", "pkg with spaces", "a \"b\"", "c d", "e"]
+        );
+        assert_eq!(line(r#"["-y", "pkg", 3]"#).unwrap(), ["-y", "pkg", "3"]);
+        assert_eq!(line("''").unwrap(), [""]);
+        assert!(line("'open").unwrap_err().contains("unclosed"));
+        assert!(line("[not json").unwrap_err().contains("YAML list"));
+        let servers = parse(serde_json::json!({"s": {"command": "npx", "args": "-y server"}}));
+        let Transport::Stdio { args, .. } = &resolve_all(&servers, &env()).unwrap()[0].transport
+        else {
+            panic!("stdio expected");
+        };
+        assert_eq!(args, &["-y", "server"]);
     }
 
     #[test]

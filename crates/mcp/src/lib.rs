@@ -34,8 +34,8 @@ mod tool;
 mod transport;
 
 pub use config::{
-    Arg, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, McpServerConfig, McpServersConfig, Names,
-    ServerSpec, ToolFilter, ToolsConfig, Transport, resolve_all,
+    Arg, Args, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, McpServerConfig, McpServersConfig,
+    Names, ServerSpec, ToolFilter, ToolsConfig, Transport, resolve_all,
 };
 pub use error::McpError;
 pub use listing::{ReloadSummary, ServerListing, ServerState, ToolListing};
