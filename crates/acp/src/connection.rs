@@ -9,7 +9,8 @@
 //! (the process died) or a frame is too long, the connection is dead: every
 //! waiting request fails with the exit status and the last stderr line, and
 //! the whole process group is killed so no tool the agent started outlives
-//! it. stderr is logged line by line under the `hermod::acp` target.
+//! it. stderr is logged line by line under the `hermod::acp` target (at
+//! DEBUG, or WARN for lines that report an error).
 
 use crate::config::AcpConfig;
 use crate::error::AcpError;
@@ -301,9 +302,22 @@ async fn log_stderr(stderr: tokio::process::ChildStderr, last: Arc<Mutex<Option<
         if line.is_empty() {
             continue;
         }
-        tracing::info!(target: LOG_TARGET, "agent: {line}");
+        if looks_like_an_error(line) {
+            tracing::warn!(target: LOG_TARGET, "agent: {line}");
+        } else {
+            // Agents log every prompt (often with the user's words): detail.
+            tracing::debug!(target: LOG_TARGET, "agent: {line}");
+        }
         *last.lock().unwrap_or_else(PoisonError::into_inner) = Some(line.to_owned());
     }
+}
+
+/// Whether a stderr line reports a failure (Python's and Rust's logging
+/// and crash formats), which an operator should see without debug logs.
+fn looks_like_an_error(line: &str) -> bool {
+    ["ERROR", "CRITICAL", "FATAL", "Traceback", "panicked"]
+        .iter()
+        .any(|mark| line.contains(mark))
 }
 
 /// Reads frames until the output ends, hermod kills the process, or a frame
@@ -508,4 +522,32 @@ fn preview(line: &[u8]) -> String {
         shown.push('…');
     }
     shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_of_the_agent_are_told_apart() {
+        assert!(looks_like_an_error(
+            "2026-12-05 09:56:39 [ERROR] acp_adapter.server: Agent error in session x"
+        ));
+        assert!(looks_like_an_error("Traceback (most recent call last):"));
+        assert!(looks_like_an_error(
+            "thread 'main' panicked at src/main.rs:3:5"
+        ));
+        assert!(!looks_like_an_error(
+            "2026-12-05 09:56:39 [INFO] acp_adapter.server: Prompt on session x: hello"
+        ));
+    }
+
+    #[test]
+    fn previews_are_cut() {
+        let long = "é".repeat(300);
+        let shown = preview(long.as_bytes());
+        assert_eq!(shown.chars().count(), 201);
+        assert!(shown.ends_with('…'));
+        assert_eq!(preview(b"short"), "short");
+    }
 }
