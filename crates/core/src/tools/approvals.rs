@@ -379,6 +379,122 @@ mod tests {
         }
     }
 
+    /// A turn with two open requests of the key `rm`, tracked for alice
+    /// on the `chat` platform; returns the grants, the tracking, the ids
+    /// and the tools' tasks.
+    async fn two_requests() -> (
+        Arc<Grants>,
+        TurnRequests,
+        Vec<String>,
+        Vec<tokio::task::JoinHandle<ApprovalDecision>>,
+    ) {
+        let store = Arc::new(hermod_store::SqliteStore::open_in_memory().unwrap());
+        let grants = Arc::new(Grants::new(store, crate::clock::Clock::System));
+        let (control, _cancel, _steer) = TurnControl::new();
+        let (events, mut rx) = tokio::sync::mpsc::channel(4);
+        let session = SessionId::parse("s-1").unwrap();
+        let requests = grants.begin_turn();
+        let mut ids = Vec::new();
+        let mut tasks = Vec::new();
+        for call in ["c1", "c2"] {
+            let ctx = hermod_agent::ToolContext::new(
+                session.clone(),
+                call,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .with_approvals(
+                "shell",
+                control.approvals().clone(),
+                events.clone(),
+                std::time::Duration::from_secs(60),
+            );
+            tasks.push(tokio::spawn(async move {
+                ctx.request_approval_for("rm", "rm -rf x").await
+            }));
+            let Some(hermod_agent::AgentEvent::ApprovalRequested { request_id, .. }) =
+                rx.recv().await
+            else {
+                panic!("no request");
+            };
+            requests.track(
+                &request_id,
+                &session,
+                &PlatformId::new("chat"),
+                Some(Owner::new(PlatformId::new("chat"), "alice")),
+                &control,
+            );
+            ids.push(request_id);
+        }
+        (grants, requests, ids, tasks)
+    }
+
+    #[tokio::test]
+    async fn answers_reach_only_their_platforms_open_requests() {
+        let (grants, requests, ids, tasks) = two_requests().await;
+        let chat = PlatformId::new("chat");
+        let bob = Owner::new(chat.clone(), "bob");
+        assert_eq!(
+            grants
+                .answer(
+                    &PlatformId::new("api"),
+                    &ids[0],
+                    &ApprovalChoice::Once,
+                    None
+                )
+                .await,
+            Err(ApprovalAnswerError::NotFound),
+            "another platform cannot answer it"
+        );
+        assert_eq!(
+            grants
+                .answer(&chat, &ids[0], &ApprovalChoice::Always, Some(&bob))
+                .await,
+            Err(ApprovalAnswerError::NotAsker)
+        );
+        let done = grants
+            .answer(&chat, &ids[0], &ApprovalChoice::Session, None)
+            .await
+            .unwrap();
+        assert_eq!((done.key.as_str(), done.settled), ("rm", 2));
+        for task in tasks {
+            assert!(task.await.unwrap().is_approved());
+        }
+        assert!(grants.session_has(&SessionId::parse("s-1").unwrap(), "rm"));
+        assert_eq!(
+            grants
+                .answer(&chat, &ids[1], &ApprovalChoice::Once, None)
+                .await,
+            Err(ApprovalAnswerError::Closed)
+        );
+        drop(requests);
+        assert_eq!(
+            grants
+                .answer(&chat, &ids[1], &ApprovalChoice::Once, None)
+                .await,
+            Err(ApprovalAnswerError::NotFound),
+            "forgotten once the turn ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn always_is_stored_for_the_asking_user() {
+        let (grants, _requests, ids, _tasks) = two_requests().await;
+        let chat = PlatformId::new("chat");
+        let alice = Owner::new(chat.clone(), "alice");
+        let done = grants
+            .answer(&chat, &ids[1], &ApprovalChoice::Always, Some(&alice))
+            .await
+            .unwrap();
+        assert_eq!(done.settled, 2);
+        assert!(grants.store.approval_granted(&alice, "rm").await.unwrap());
+        let policy = grants.policy(Some(alice));
+        let other_session = SessionId::parse("s-2").unwrap();
+        assert!(policy.pre_approved(&other_session, "rm").await);
+        assert!(!policy.pre_approved(&other_session, "curl").await);
+        let bob = grants.policy(Some(Owner::new(chat, "bob")));
+        assert!(!bob.pre_approved(&other_session, "rm").await);
+    }
+
     #[test]
     fn session_grants_are_bounded() {
         let store = Arc::new(hermod_store::SqliteStore::open_in_memory().unwrap());
