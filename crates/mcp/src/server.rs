@@ -219,6 +219,9 @@ pub(crate) async fn supervise(
 ) {
     let name = server.name().to_owned();
     let mut failures: u32 = 0;
+    // The last failure logged at WARN: the same one again, a minute later
+    // and every minute after, is only DEBUG.
+    let mut warned: Option<String> = None;
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     'reconnect: loop {
         server.shared.set(Phase::Connecting);
@@ -234,6 +237,7 @@ pub(crate) async fn supervise(
             Ok(session) => {
                 let since = Instant::now();
                 server.shared.set(Phase::Connected(session.clone()));
+                warned = None;
                 server.attempt_settled(&mut acks);
                 tracing::info!(target: "hermod::mcp", server = %name, tools = server.tools().len(), "MCP server connected");
                 let ended = serve(
@@ -267,7 +271,12 @@ pub(crate) async fn supervise(
         };
         failures += 1;
         let delay = backoff.delay(failures);
-        tracing::warn!(target: "hermod::mcp", server = %name, %error, retry_in = %human(delay), "MCP server unavailable");
+        if warned.as_ref() == Some(&error) {
+            tracing::debug!(target: "hermod::mcp", server = %name, %error, retry_in = %human(delay), "MCP server still unavailable");
+        } else {
+            tracing::warn!(target: "hermod::mcp", server = %name, %error, retry_in = %human(delay), "MCP server unavailable");
+            warned = Some(error.clone());
+        }
         server.shared.set(Phase::Failed {
             error,
             retry_at: Instant::now() + delay,
