@@ -51,9 +51,11 @@ impl From<AcpError> for AgentError {
                 message: format!("{err} [{}]", error.code),
             },
             AcpError::Shutdown => AgentError::Cancelled,
-            AcpError::Spawn { .. } | AcpError::Exited { .. } | AcpError::Timeout { .. } => {
-                AgentError::Transient(err.to_string())
+            // Not running: the next turn starts it again.
+            AcpError::Spawn { .. } | AcpError::Exited { .. } => {
+                AgentError::Process(err.to_string())
             }
+            AcpError::Timeout { .. } => AgentError::Transient(err.to_string()),
         }
     }
 }
@@ -69,7 +71,7 @@ mod tests {
             stderr: Some("Traceback: KeyError".into()),
         };
         let agent: AgentError = err.into();
-        assert_eq!(agent.kind(), "transient");
+        assert_eq!(agent.kind(), "process");
         let shown = agent.to_string();
         assert!(shown.contains("exit status: 3"), "{shown}");
         assert!(shown.contains("Traceback: KeyError"), "{shown}");

@@ -374,7 +374,7 @@ async fn a_crash_mid_turn_fails_the_turn_and_the_next_turn_restarts_and_loads_th
     assert_eq!(shown(&say(&agent, "s1", "a").await), "one");
 
     let events = say(&agent, "s1", "b").await;
-    let AgentEvent::Failed(AgentError::Transient(message)) = last(&events) else {
+    let AgentEvent::Failed(AgentError::Process(message)) = last(&events) else {
         panic!("{events:?}")
     };
     assert!(message.contains("exit status: 3"), "{message}");
@@ -549,7 +549,7 @@ async fn restarts_back_off_exponentially() {
     for _ in 0..5 {
         let began = tokio::time::Instant::now();
         let events = say(&agent, "s1", "hi").await;
-        let AgentEvent::Failed(AgentError::Transient(message)) = last(&events) else {
+        let AgentEvent::Failed(AgentError::Process(message)) = last(&events) else {
             panic!("{events:?}")
         };
         assert!(

@@ -112,11 +112,17 @@ pub enum AgentError {
     Protocol(String),
     #[error("the turn was cancelled")]
     Cancelled,
+    /// The agent is a process of its own (an external agent) and it is
+    /// not running: it exited mid-turn or could not be started. The next
+    /// turn starts it again.
+    #[error("the agent process is not running: {0}")]
+    Process(String),
 }
 
 impl AgentError {
     /// A short, fixed name for the kind of failure (`rate_limited`,
-    /// `transient`, `rejected`, `auth`, `protocol`, `cancelled`), for
+    /// `transient`, `rejected`, `auth`, `protocol`, `cancelled`,
+    /// `process`), for
     /// metrics labels and logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -126,6 +132,7 @@ impl AgentError {
             AgentError::Auth { .. } => "auth",
             AgentError::Protocol(_) => "protocol",
             AgentError::Cancelled => "cancelled",
+            AgentError::Process(_) => "process",
         }
     }
 }

@@ -70,6 +70,11 @@ impl CoreError {
                     "the model provider sent a response the gateway could not read".to_owned()
                 }
                 AgentError::Cancelled => "the turn was cancelled".to_owned(),
+                AgentError::Process(_) => {
+                    "the agent stopped unexpectedly; it is started again with the next message \
+                     (if this repeats, the operator should check the gateway's log)"
+                        .to_owned()
+                }
             },
             CoreError::Delivery(_) => "the reply could not be delivered".to_owned(),
             other => other.to_string(),

@@ -545,6 +545,7 @@ fn speech_failure(e: &AgentError) -> String {
             "the speech-to-text service sent an answer the gateway could not read".to_owned()
         }
         AgentError::Cancelled => "the gateway is stopping".to_owned(),
+        AgentError::Process(_) => "the speech-to-text service is not running".to_owned(),
     }
 }
 
@@ -559,6 +560,7 @@ fn vision_failure(e: &AgentError) -> String {
         }
         AgentError::Protocol(_) => "the vision model sent an unreadable answer".to_owned(),
         AgentError::Cancelled => "the gateway is stopping".to_owned(),
+        AgentError::Process(_) => "the vision model is not running".to_owned(),
     }
 }
 

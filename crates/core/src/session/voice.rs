@@ -238,7 +238,7 @@ fn reason(err: &AgentError) -> String {
         AgentError::Auth { status } => {
             format!("the speech endpoint refused its key ({status}); check tts.api_key")
         }
-        AgentError::Protocol(message) => short(message),
+        AgentError::Protocol(message) | AgentError::Process(message) => short(message),
         AgentError::Cancelled => "the gateway is stopping".to_owned(),
     }
 }

@@ -195,6 +195,7 @@ impl From<CoreError> for ApiError {
                     AgentError::Auth { .. } => "upstream_auth",
                     AgentError::Protocol(_) => "upstream_protocol",
                     AgentError::Cancelled => "cancelled",
+                    AgentError::Process(_) => "agent_unavailable",
                 };
                 Self::new(StatusCode::BAD_GATEWAY, "upstream_error", code, message)
             }
