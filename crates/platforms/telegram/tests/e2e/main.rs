@@ -6,6 +6,7 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
+mod acp;
 mod conversation;
 mod crash;
 mod faults;
