@@ -39,11 +39,18 @@ impl Assembled {
     ) -> anyhow::Result<Self> {
         let deliveries = DeliveriesLink::new();
         if config.agent.kind == AgentKind::Acp {
-            let acp = config
+            let mut acp = config
                 .agent
                 .acp
                 .clone()
                 .context("agent.kind is acp but agent.acp is not set")?;
+            // ACP has no system prompt: hermod's goes before a session's
+            // first prompt. Its permission requests wait as long as any
+            // approval.
+            acp.system_prompt = acp
+                .system_prompt
+                .or_else(|| config.agent.system_prompt.clone());
+            acp.approval_timeout_secs = config.tools.approval_timeout.as_secs();
             info!(command = %acp.command, "the agent is an external ACP agent");
             let agent = Arc::new(hermod_acp::AcpAgent::new(acp, store));
             return Ok(Self {
