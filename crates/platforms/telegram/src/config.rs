@@ -91,6 +91,23 @@ pub struct TelegramConfig {
     pub commands: Vec<(String, String)>,
 }
 
+/// The gateway's commands as Telegram's menu takes them: a command is
+/// 1-32 lower-case letters, digits and underscores, so `/reload-mcp` is
+/// listed as `/reload_mcp` (which the gateway knows as its alias).
+fn menu() -> Vec<(String, String)> {
+    hermod_core::command_menu()
+        .into_iter()
+        .map(|(name, description)| (name.replace('-', "_"), description))
+        .filter(|(name, _)| {
+            !name.is_empty()
+                && name.len() <= 32
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .collect()
+}
+
 impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
@@ -114,7 +131,7 @@ impl Default for TelegramConfig {
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 60,
             media_dir: None,
-            commands: hermod_core::command_menu(),
+            commands: menu(),
         }
     }
 }
@@ -277,6 +294,20 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> EnvVars {
         pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn the_menu_holds_only_names_telegram_accepts() {
+        let menu = menu();
+        let names: Vec<&str> = menu.iter().map(|(name, _)| name.as_str()).collect();
+        assert!(names.contains(&"reload_mcp"), "{names:?}");
+        assert!(names.contains(&"new"), "{names:?}");
+        assert_eq!(
+            names.len(),
+            hermod_core::command_menu().len(),
+            "none is lost"
+        );
+        assert!(names.iter().all(|n| !n.contains('-')), "{names:?}");
     }
 
     #[test]
