@@ -14,6 +14,7 @@ mod human;
 mod llm;
 mod runner;
 mod speech;
+mod summary;
 mod tools;
 mod transcribe;
 mod turn;
@@ -29,6 +30,7 @@ pub use speech::{
     DEFAULT_SPEECH_MODEL, DEFAULT_VOICE, OPENAI_MAX_SPEECH_CHARS, Speaker, SpeakerConfig, Speech,
     SpeechFormat, speakable,
 };
+pub use summary::{FixedContext, SummaryError, SummaryFuture, SummaryRequest, summary_prompt};
 pub use tools::{Tool, ToolContext, ToolRegistry};
 pub use transcribe::{
     Audio, DEFAULT_TRANSCRIPTION_MODEL, OPENAI_MAX_AUDIO_BYTES, Transcriber, TranscriberConfig,
@@ -54,4 +56,18 @@ pub trait Agent: Send + Sync + 'static {
     /// Dropping the handle's receiver or calling
     /// [`TurnControl::interrupt`] cancels the turn.
     fn run_turn(&self, request: TurnRequest) -> TurnHandle;
+
+    /// Summarizes older messages of a conversation (see [`SummaryRequest`])
+    /// so the gateway can send the summary in their place. An agent that
+    /// keeps its own context answers [`SummaryError::Unsupported`], as
+    /// this default does.
+    fn summarize(&self, _request: SummaryRequest) -> SummaryFuture {
+        Box::pin(std::future::ready(Err(SummaryError::Unsupported)))
+    }
+
+    /// What this agent adds to every request besides the conversation
+    /// (nothing known, by default), for the gateway's context budget.
+    fn fixed_context(&self) -> FixedContext {
+        FixedContext::default()
+    }
 }
