@@ -61,6 +61,7 @@ pub struct GatewayBuilder {
     /// `HERMOD_HOME/media`: files the agent writes there may be sent.
     media_dir: Option<PathBuf>,
     hooks: Hooks,
+    context: crate::config::ContextConfig,
 }
 
 /// How [`Gateway::run`] ended.
@@ -191,11 +192,20 @@ impl GatewayBuilder {
         self
     }
 
+    /// The context budget, compression and session presets (the model's
+    /// context window, `compression:`, `agent.personalities`,
+    /// `agent.reasoning_effort`); Hermes' defaults unless set.
+    pub fn context(mut self, context: crate::config::ContextConfig) -> Self {
+        self.context = context;
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
         self.config.validate()?;
         self.streaming.validate()?;
+        self.context.validate()?;
         let timezone = match &self.config.timezone {
             Some(name) => jiff::tz::TimeZone::get(name)
                 .map_err(|e| format!("gateway.timezone {name:?}: {e}"))?,
@@ -247,6 +257,7 @@ impl GatewayBuilder {
                         .map(PathBuf::from),
                 ),
             ),
+            context: crate::session::context::Context::new(self.context),
         };
         self.metrics.watch_health(&self.health);
         Ok(Gateway {
@@ -309,6 +320,7 @@ impl Gateway {
             media: Arc::new(NotesOnly),
             media_dir: None,
             hooks: Hooks::none(),
+            context: crate::config::ContextConfig::default(),
         }
     }
 

@@ -7,12 +7,16 @@
 
 mod approve;
 mod background;
+mod compress;
+mod context;
 mod cron;
 mod help;
 mod model;
 mod new;
+mod personality;
 mod platform;
 mod queue;
+mod reasoning;
 mod restart;
 mod resume;
 mod retry;
@@ -155,6 +159,9 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &resume::Resume,
     &sessions::Sessions,
     &model::Model,
+    &personality::Personality,
+    &reasoning::Reasoning,
+    &compress::Compress,
     &background::Background,
     &sethome::SetHome,
     &cron::Cron,
@@ -168,6 +175,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &platform::Platform,
     &restart::Restart,
     &usage::Usage,
+    &context::Context,
     &whoami::WhoAmI,
     &help::Help,
     &version::Version,

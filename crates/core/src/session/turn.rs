@@ -270,6 +270,10 @@ struct Start {
     model_override: Option<String>,
     reset: Option<crate::session::reset::ResetReason>,
     history: Vec<ChatMessage>,
+    /// The stored ids of `history`, one each, when it came from the store
+    /// (empty for a history the source supplied): what the context budget
+    /// may summarize.
+    history_ids: Vec<i64>,
     input: ChatMessage,
     /// The stored user message's id.
     user_row: i64,
@@ -407,6 +411,7 @@ impl Turn<'_> {
             model_override: None,
             reset: None,
             history: self.event.history.clone().unwrap_or_default(),
+            history_ids: Vec::new(),
             input: ChatMessage::user(content),
             user_row: 0,
             previews: None,
@@ -435,9 +440,12 @@ impl Turn<'_> {
                     .await?
             }
         };
-        let history = match &event.history {
-            Some(history) => history.clone(),
-            None => stored_history.into_iter().map(|m| m.message).collect(),
+        let (history, history_ids) = match &event.history {
+            Some(history) => (history.clone(), Vec::new()),
+            None => stored_history
+                .into_iter()
+                .map(|m| (m.message, m.id))
+                .unzip(),
         };
         let input = ChatMessage::user(content);
         // The user message is on disk before the model sees it, so a crash
@@ -481,6 +489,7 @@ impl Turn<'_> {
             model_override: session.model_override,
             reset: session.reset,
             history,
+            history_ids,
             input,
             user_row: stored.last().copied().unwrap_or_default(),
             previews: None,
@@ -523,10 +532,14 @@ impl Turn<'_> {
             })
             .await?;
         let mut history = Vec::new();
+        let mut history_ids = Vec::new();
         let mut input = None;
         for m in stored {
             match m.id.cmp(&turn.message_id) {
-                std::cmp::Ordering::Less => history.push(m.message),
+                std::cmp::Ordering::Less => {
+                    history.push(m.message);
+                    history_ids.push(m.id);
+                }
                 std::cmp::Ordering::Equal => input = Some(m.message),
                 std::cmp::Ordering::Greater => break,
             }
@@ -536,6 +549,7 @@ impl Turn<'_> {
             model_override: record.and_then(|r| r.model_override),
             reset: None,
             history,
+            history_ids,
             input: input.unwrap_or_else(|| ChatMessage::user(notes_only(self.event))),
             user_row: turn.message_id,
             previews: Some(previews),
@@ -555,11 +569,12 @@ impl Turn<'_> {
         if options.model.is_none() {
             options.model = start.model_override.clone();
         }
+        let context = self.context(&start, &mut options, interrupt).await?;
         let mut turn = deps.agent.run_turn(TurnRequest {
             session_id: start.session.clone(),
-            history: start.history,
+            history: context.history,
             input: start.input,
-            system_prompt: event.system_prompt.clone(),
+            system_prompt: context.system_prompt,
             options,
             model_calls: Some(deps.metrics.model_calls()),
         });
@@ -741,6 +756,39 @@ impl Turn<'_> {
                 }
             }
         }
+    }
+
+    /// The turn's history fitted to the context budget (older messages
+    /// summarized when it would overflow), its system prompt with the
+    /// session's personality, and its reasoning effort in `options`.
+    async fn context(
+        &self,
+        start: &Start,
+        options: &mut hermod_model::TurnOptions,
+        interrupt: &CancellationToken,
+    ) -> Result<crate::session::context::Prepared, CoreError> {
+        let deps = self.deps;
+        let loaded = crate::session::context::Loaded {
+            session: &start.session,
+            model_override: start.model_override.as_deref(),
+            history: start.history.clone(),
+            ids: start.history_ids.clone(),
+            input: &start.input,
+            system_prompt: self.event.system_prompt.as_deref(),
+        };
+        let submitter = match self.mode {
+            ReplyMode::Stream { cancel, .. } => Some(cancel),
+            _ => None,
+        };
+        let stop: Vec<&CancellationToken> = [Some(interrupt), submitter, Some(&deps.turns)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let prepared = deps.context.prepare(deps, loaded, &stop).await?;
+        if options.reasoning_effort.is_none() {
+            options.reasoning_effort = prepared.reasoning_effort.clone();
+        }
+        Ok(prepared)
     }
 
     /// Records the preview messages shown so far, so a run that stops

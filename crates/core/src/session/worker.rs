@@ -132,6 +132,8 @@ pub(crate) struct WorkerDeps {
     pub(crate) hooks: crate::hooks::Hooks,
     /// Where files named in `MEDIA:` lines may come from.
     pub(crate) media_roots: crate::delivery::MediaRoots,
+    /// The context budget, compression and session presets.
+    pub(crate) context: crate::session::context::Context,
 }
 
 impl std::fmt::Debug for WorkerDeps {
