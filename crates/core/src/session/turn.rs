@@ -559,7 +559,7 @@ impl Turn<'_> {
     /// Runs the agent from a stored user message and answers.
     async fn answer(
         &self,
-        start: Start,
+        mut start: Start,
         interrupt: &CancellationToken,
         slot: &TurnSlot,
     ) -> Result<(TurnOutcome, TurnEnded), CoreError> {
@@ -569,7 +569,7 @@ impl Turn<'_> {
         if options.model.is_none() {
             options.model = start.model_override.clone();
         }
-        let context = self.context(&start, &mut options, interrupt).await?;
+        let context = self.context(&mut start, &mut options, interrupt).await?;
         let mut turn = deps.agent.run_turn(TurnRequest {
             session_id: start.session.clone(),
             history: context.history,
@@ -763,7 +763,7 @@ impl Turn<'_> {
     /// session's personality, and its reasoning effort in `options`.
     async fn context(
         &self,
-        start: &Start,
+        start: &mut Start,
         options: &mut hermod_model::TurnOptions,
         interrupt: &CancellationToken,
     ) -> Result<crate::session::context::Prepared, CoreError> {
@@ -771,8 +771,8 @@ impl Turn<'_> {
         let loaded = crate::session::context::Loaded {
             session: &start.session,
             model_override: start.model_override.as_deref(),
-            history: start.history.clone(),
-            ids: start.history_ids.clone(),
+            history: std::mem::take(&mut start.history),
+            ids: std::mem::take(&mut start.history_ids),
             input: &start.input,
             system_prompt: self.event.system_prompt.as_deref(),
         };
