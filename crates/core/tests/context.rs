@@ -409,3 +409,42 @@ async fn a_configured_reasoning_effort_applies_to_every_session() {
         Value::from("low")
     );
 }
+
+#[tokio::test]
+async fn stop_cuts_a_running_summary_short_without_pausing_summaries() {
+    let chat = start(budget(), None).await;
+    for n in 1..=9 {
+        chat.exchange(n).await;
+    }
+    // The summary never comes; /stop ends the turn waiting for it.
+    chat.llm.push(Reply::hang());
+    chat.platform
+        .user("alice")
+        .dm(&long_message(10))
+        .await
+        .unwrap();
+    chat.llm.wait_for_requests(10).await;
+    assert!(is_summary_request(&chat.last_request()));
+    let before = chat.platform.sent("alice").len();
+    chat.platform.user("alice").dm("/stop").await.unwrap();
+    let sent = chat.platform.wait_for_messages("alice", before + 1).await;
+    assert!(
+        sent[before..]
+            .iter()
+            .any(|m| m.current_text().contains("Stopped")),
+        "{:?}",
+        sent[before..]
+            .iter()
+            .map(|m| m.current_text())
+            .collect::<Vec<_>>()
+    );
+    chat.llm.wait_for_disconnects(1).await;
+
+    // Not a failure: the next turn tries the summary again.
+    chat.llm.push(Reply::text("m1 to m8, all ok."));
+    chat.exchange(11).await;
+    let requests = chat.llm.requests();
+    let last_two = &requests[requests.len() - 2..];
+    assert!(is_summary_request(&last_two[0]));
+    assert!(contents(&last_two[1])[0].contains("m1 to m8, all ok."));
+}
