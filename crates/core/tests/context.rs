@@ -448,3 +448,37 @@ async fn stop_cuts_a_running_summary_short_without_pausing_summaries() {
     assert!(is_summary_request(&last_two[0]));
     assert!(contents(&last_two[1])[0].contains("m1 to m8, all ok."));
 }
+
+#[tokio::test]
+async fn a_tail_too_long_for_the_threshold_loses_its_oldest_messages_too() {
+    let chat = start(budget(), None).await;
+    chat.exchange(1).await;
+    chat.exchange(2).await;
+    // Two messages of 1,600 characters (404 tokens each).
+    let big = |n: usize| format!("b{n} {}", "y".repeat(1_600 - 3));
+    chat.llm.push(Reply::text("ok 3"));
+    assert_eq!(chat.ask(&big(3)).await, "ok 3");
+    // Over the threshold: m1 and ok 1 are summarized, but the tail (m2 to
+    // ok 3) with the summary and the new message still passes 1,000
+    // tokens, so m2 is left out as well.
+    chat.llm.push_all([Reply::text("S."), Reply::text("ok 4")]);
+    assert_eq!(chat.ask(&big(4)).await, "ok 4");
+    let requests = chat.llm.requests();
+    assert!(is_summary_request(&requests[requests.len() - 2]));
+    let turn = contents(&requests[requests.len() - 1]);
+    assert!(turn[0].contains("reference only"));
+    let shown: Vec<String> = turn[1..]
+        .iter()
+        .map(|c| {
+            c.split_once(' ')
+                .map_or(c.clone(), |(first, _)| first.to_owned())
+        })
+        .collect();
+    assert_eq!(shown, ["ok", "b3", "ok", "b4"], "{shown:?}");
+    // Stored whole all the same; the summary covers m1 and ok 1.
+    let session = chat.session().await;
+    let stored = chat.store.messages(&session).await.unwrap();
+    assert_eq!(stored.len(), 8);
+    let summary = chat.store.session_summary(&session).await.unwrap().unwrap();
+    assert_eq!(summary.through_message_id, stored[1].id);
+}

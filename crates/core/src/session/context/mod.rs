@@ -275,19 +275,30 @@ impl Context {
         };
         match result {
             Ok(text) => {
-                let history: Vec<ChatMessage> = std::iter::once(summary_message(&text))
-                    .chain(messages.into_iter().skip(start))
-                    .collect();
+                let new_head = summary_message(&text);
+                // Around the history: everything but the old summary, and
+                // the new one instead.
+                let around =
+                    around - head.as_ref().map_or(0, message_tokens) + message_tokens(&new_head);
+                let tail = &tokens[start..];
+                let after = around + tail.iter().sum::<u64>();
                 info!(
                     session = %session,
                     before = total,
-                    after = total - tokens.iter().sum::<u64>()
-                        - head.as_ref().map_or(0, message_tokens)
-                        + messages_tokens(&history),
+                    after,
                     summarized = start,
                     "compressed the conversation's older messages into a summary"
                 );
-                Ok(history)
+                let tail_messages: Vec<ChatMessage> = messages.into_iter().skip(start).collect();
+                if after <= budget.threshold_tokens {
+                    return Ok(std::iter::once(new_head).chain(tail_messages).collect());
+                }
+                // The recent tail alone is too long (large tool results):
+                // its oldest messages go too, rather than the request
+                // overflowing.
+                debug!(session = %session, after, "the recent messages still pass the threshold; the oldest of them are left out");
+                let room = budget.threshold_tokens.saturating_sub(around);
+                Ok(trimmed(Some(new_head), tail_messages, tail, room))
             }
             Err(SummaryError::Unsupported) => Ok(head.into_iter().chain(messages).collect()),
             Err(e) => {
