@@ -138,7 +138,9 @@ async fn summarize(client: &LlmClient, request: SummaryRequest) -> Result<String
     };
     let (result, ()) = tokio::join!(complete, drain);
     let completion = result?;
-    let text = completion.text.trim();
+    // A reasoning model's thinking is no part of the summary.
+    let visible = hermod_model::text::strip_think(&completion.text);
+    let text = visible.trim();
     if completion.end != CallEnd::Finished || completion.is_truncated() {
         return Err(SummaryError::Model(AgentError::Transient(
             "the summary's answer was cut off".to_owned(),

@@ -31,7 +31,9 @@ fn ask(focus: Option<&str>) -> SummaryRequest {
 #[tokio::test]
 async fn a_summary_is_one_tool_less_call_with_the_prompt() {
     let fake = FakeLlm::start().await;
-    fake.push(Reply::text("## Goal\nName the server.").chunk_size(5));
+    fake.push(
+        Reply::text("<think>What matters here?</think>## Goal\nName the server.").chunk_size(5),
+    );
     let agent = new_agent(config(&fake), registry_with(Arc::new(Lookup::default())));
     let summary = agent.summarize(ask(Some("servers"))).await.unwrap();
     assert_eq!(summary, "## Goal\nName the server.");
