@@ -14,7 +14,7 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
-use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
+use hermod_agent::{LlmAgent, LlmConfig, Tool, ToolContext, ToolRegistry, async_trait};
 use hermod_core::{
     CompressionConfig, ContextConfig, Gateway, GatewayConfig, Personality, StreamingConfig,
 };
@@ -51,6 +51,14 @@ fn budget() -> ContextConfig {
 }
 
 async fn start(context: ContextConfig, system_prompt: Option<&str>) -> Chat {
+    start_with(context, system_prompt, ToolRegistry::new()).await
+}
+
+async fn start_with(
+    context: ContextConfig,
+    system_prompt: Option<&str>,
+    tools: ToolRegistry,
+) -> Chat {
     hermod_http::install_crypto_provider();
     let llm = FakeLlm::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +70,7 @@ async fn start(context: ContextConfig, system_prompt: Option<&str>) -> Chat {
         system_prompt: system_prompt.map(str::to_owned),
         ..LlmConfig::default()
     };
-    let agent = LlmAgent::new(config, ToolRegistry::new());
+    let agent = LlmAgent::new(config, tools);
     let platform = TestPlatform::new("test");
     let gateway = Gateway::builder(
         store.clone(),
@@ -481,4 +489,74 @@ async fn a_tail_too_long_for_the_threshold_loses_its_oldest_messages_too() {
     assert_eq!(stored.len(), 8);
     let summary = chat.store.session_summary(&session).await.unwrap().unwrap();
     assert_eq!(summary.through_message_id, stored[1].id);
+}
+
+/// Answers `looked up <q>`.
+struct Lookup;
+
+#[async_trait]
+impl Tool for Lookup {
+    fn name(&self) -> &str {
+        "lookup"
+    }
+
+    fn description(&self) -> &str {
+        "Looks something up"
+    }
+
+    fn parameters(&self) -> Value {
+        serde_json::json!({"type": "object", "properties": {"q": {"type": "string"}}})
+    }
+
+    async fn call(&self, arguments: Value, _ctx: ToolContext) -> Result<String, String> {
+        Ok(format!(
+            "looked up {}",
+            arguments["q"].as_str().unwrap_or("?")
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_tool_call_stays_with_its_result_across_a_compression() {
+    let mut context = budget();
+    // A tail of 2 would start at the tool result: it goes back to the call.
+    context.compression.protect_last_n = 2;
+    let chat = start_with(context, None, ToolRegistry::new().with(Lookup)).await;
+    // The tool's definition counts too (~40 tokens): 7 exchanges and the
+    // tool round stay under the threshold, the next message passes it.
+    for n in 1..=7 {
+        chat.exchange(n).await;
+    }
+    assert!(!chat.llm.requests().iter().any(is_summary_request));
+    chat.llm.push_all([
+        Reply::tool_call("lookup", serde_json::json!({"q": "x"})),
+        Reply::text("found 9"),
+    ]);
+    assert_eq!(chat.ask(&long_message(9)).await, "found 9");
+    chat.llm
+        .push_all([Reply::text("Earlier: m1 to m9."), Reply::text("ok 10")]);
+    assert_eq!(chat.ask(&long_message(10)).await, "ok 10");
+
+    let requests = chat.llm.requests();
+    assert_eq!(requests.iter().filter(|r| is_summary_request(r)).count(), 1);
+    assert!(is_summary_request(&requests[requests.len() - 2]));
+    let turn = requests.last().unwrap();
+    let roles: Vec<&str> = turn
+        .messages()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "tool", "assistant", "user"]);
+    let messages = turn.messages();
+    assert!(
+        messages[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Earlier: m1 to m9.")
+    );
+    assert_eq!(
+        messages[1]["tool_calls"][0]["id"],
+        messages[2]["tool_call_id"]
+    );
+    assert_eq!(messages[2]["content"], "looked up x");
 }
