@@ -7,6 +7,9 @@
 //! Tools may ask the user before doing something dangerous
 //! ([`ToolContext::request_approval`]); the turn's driver answers through
 //! [`TurnControl::resolve_approval`].
+//! For long conversations the gateway asks an agent to summarize older
+//! messages ([`Agent::summarize`]) and counts what the agent adds to every
+//! request ([`Agent::fixed_context`]).
 
 mod approval;
 mod config;
