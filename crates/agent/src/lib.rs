@@ -7,6 +7,9 @@
 //! Tools may ask the user before doing something dangerous
 //! ([`ToolContext::request_approval`]); the turn's driver answers through
 //! [`TurnControl::resolve_approval`].
+//! For long conversations the gateway asks an agent to summarize older
+//! messages ([`Agent::summarize`]) and counts what the agent adds to every
+//! request ([`Agent::fixed_context`]).
 
 mod approval;
 mod config;
@@ -14,6 +17,7 @@ mod human;
 mod llm;
 mod runner;
 mod speech;
+mod summary;
 mod tool_source;
 mod tools;
 mod transcribe;
@@ -30,6 +34,7 @@ pub use speech::{
     DEFAULT_SPEECH_MODEL, DEFAULT_VOICE, OPENAI_MAX_SPEECH_CHARS, Speaker, SpeakerConfig, Speech,
     SpeechFormat, speakable,
 };
+pub use summary::{FixedContext, SummaryError, SummaryFuture, SummaryRequest, summary_prompt};
 pub use tool_source::ToolSource;
 pub use tools::{Tool, ToolContext, ToolRegistry};
 pub use transcribe::{
@@ -56,4 +61,18 @@ pub trait Agent: Send + Sync + 'static {
     /// Dropping the handle's receiver or calling
     /// [`TurnControl::interrupt`] cancels the turn.
     fn run_turn(&self, request: TurnRequest) -> TurnHandle;
+
+    /// Summarizes older messages of a conversation (see [`SummaryRequest`])
+    /// so the gateway can send the summary in their place. An agent that
+    /// keeps its own context answers [`SummaryError::Unsupported`], as
+    /// this default does.
+    fn summarize(&self, _request: SummaryRequest) -> SummaryFuture {
+        Box::pin(std::future::ready(Err(SummaryError::Unsupported)))
+    }
+
+    /// What this agent adds to every request besides the conversation
+    /// (nothing known, by default), for the gateway's context budget.
+    fn fixed_context(&self) -> FixedContext {
+        FixedContext::default()
+    }
 }

@@ -3,12 +3,13 @@
 
 use crate::config::LlmConfig;
 use crate::llm::{CallEnd, Completion, CompletionRequest, LlmClient};
+use crate::summary::{FixedContext, SummaryError, SummaryFuture, SummaryRequest, summary_prompt};
 use crate::tools::{ToolContext, ToolRegistry};
 use crate::turn::{
     AgentError, AgentEvent, FinishReason, TurnControl, TurnHandle, TurnOutcome, TurnRequest,
 };
 use crate::{Agent, SEGMENT_SEPARATOR};
-use hermod_model::{ChatMessage, Content, Role, ToolCall, Usage};
+use hermod_model::{ChatMessage, Content, Role, ToolCall, TurnOptions, Usage};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -86,6 +87,69 @@ impl Agent for LlmAgent {
             control,
         }
     }
+
+    fn summarize(&self, request: SummaryRequest) -> SummaryFuture {
+        let client = self.client.clone();
+        Box::pin(async move { summarize(&client, request).await })
+    }
+
+    fn fixed_context(&self) -> FixedContext {
+        FixedContext {
+            system_prompt_chars: self
+                .client
+                .config()
+                .system_prompt
+                .as_deref()
+                .map_or(0, |p| p.chars().count()),
+            tools_chars: self
+                .tools
+                .schemas()
+                .iter()
+                .map(|schema| schema.to_string().chars().count())
+                .sum(),
+        }
+    }
+}
+
+/// One tool-less model call with the summary prompt; its text is the
+/// summary. No `max_tokens` is sent: a summary cut at a cap is worse than
+/// one a little long.
+async fn summarize(client: &LlmClient, request: SummaryRequest) -> Result<String, SummaryError> {
+    let messages = [ChatMessage::user(summary_prompt(&request))];
+    let options = TurnOptions {
+        max_tokens: None,
+        ..request.options
+    };
+    let call = CompletionRequest {
+        messages: &messages,
+        tools: &[],
+        options: &options,
+    };
+    // The call streams its text as events; nobody shows it, but the
+    // receiver must stay open (a closed one cancels the call).
+    let (events, mut shown) = mpsc::channel(EVENT_BUFFER);
+    let drain = async { while shown.recv().await.is_some() {} };
+    let complete = async {
+        let result = client
+            .complete(&call, &CancellationToken::new(), &events)
+            .await;
+        drop(events);
+        result
+    };
+    let (result, ()) = tokio::join!(complete, drain);
+    let completion = result?;
+    // A reasoning model's thinking is no part of the summary.
+    let visible = hermod_model::text::strip_think(&completion.text);
+    let text = visible.trim();
+    if completion.end != CallEnd::Finished || completion.is_truncated() {
+        return Err(SummaryError::Model(AgentError::Transient(
+            "the summary's answer was cut off".to_owned(),
+        )));
+    }
+    if text.is_empty() {
+        return Err(SummaryError::Empty);
+    }
+    Ok(text.to_owned())
 }
 
 /// Why the loop stopped without an outcome.

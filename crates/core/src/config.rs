@@ -5,6 +5,13 @@
 //! Per-platform settings live under `gateway.platforms.<name>`; core reads
 //! them by the platform's name and never knows which platforms exist.
 
+mod context;
+
+pub use context::{
+    BUILTIN_PERSONALITIES, CompressionConfig, ContextConfig, DEFAULT_CONTEXT_LENGTH, Personality,
+    REASONING_LEVELS, is_neutral_personality,
+};
+
 use hermod_model::{ChatType, EnvVars, PlatformId, SessionKeyPolicy};
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -42,7 +42,9 @@ pub use adapter::{
 pub use clock::{Clock, new_session_id, now_ms};
 pub use commands::menu as command_menu;
 pub use config::{
-    AccessMode, BusyMode, DmBehavior, GatewayConfig, PlatformPolicy, ResetMode, ResetPolicy,
+    AccessMode, BUILTIN_PERSONALITIES, BusyMode, CompressionConfig, ContextConfig,
+    DEFAULT_CONTEXT_LENGTH, DmBehavior, GatewayConfig, Personality, PlatformPolicy,
+    REASONING_LEVELS, ResetMode, ResetPolicy,
 };
 pub use cron::{
     CRON_PLATFORM, CronJobs, CronTool, JobEdit, JobSpec, SCHEDULE_FORMS, Schedule, ScheduleError,

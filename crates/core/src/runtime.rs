@@ -65,6 +65,7 @@ pub struct GatewayBuilder {
     /// What `/reload-mcp` reconnects; without it the command says MCP is
     /// not configured.
     tools_reload: Option<Arc<dyn ToolsReload>>,
+    context: crate::config::ContextConfig,
 }
 
 /// How [`Gateway::run`] ended.
@@ -202,11 +203,20 @@ impl GatewayBuilder {
         self
     }
 
+    /// The context budget, compression and session presets (the model's
+    /// context window, `compression:`, `agent.personalities`,
+    /// `agent.reasoning_effort`); Hermes' defaults unless set.
+    pub fn context(mut self, context: crate::config::ContextConfig) -> Self {
+        self.context = context;
+        self
+    }
+
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
     pub fn build(self) -> Result<Gateway, String> {
         self.config.validate()?;
         self.streaming.validate()?;
+        self.context.validate()?;
         let timezone = match &self.config.timezone {
             Some(name) => jiff::tz::TimeZone::get(name)
                 .map_err(|e| format!("gateway.timezone {name:?}: {e}"))?,
@@ -264,6 +274,7 @@ impl GatewayBuilder {
                         .map(PathBuf::from),
                 ),
             ),
+            context: crate::session::context::Context::new(self.context),
         };
         self.metrics.watch_health(&self.health);
         Ok(Gateway {
@@ -327,6 +338,7 @@ impl Gateway {
             media_dir: None,
             tools_reload: None,
             hooks: Hooks::none(),
+            context: crate::config::ContextConfig::default(),
         }
     }
 

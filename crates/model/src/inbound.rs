@@ -15,6 +15,11 @@ pub struct TurnOptions {
     pub model: Option<String>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u64>,
+    /// How hard a reasoning model thinks (OpenAI's `reasoning_effort`:
+    /// `none`, `minimal`, `low`, `medium`, `high`, `xhigh`); sent only when
+    /// set, since models without reasoning refuse the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
 }
 
 /// What kind of file an attachment is.

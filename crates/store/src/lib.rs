@@ -13,6 +13,7 @@ mod error;
 mod handoff;
 mod memory;
 mod sqlite;
+mod summary;
 mod types;
 
 pub use cron::{
@@ -23,6 +24,7 @@ pub use error::StoreError;
 pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
 pub use memory::{ApprovalGrant, MemoryNote, Owner};
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
+pub use summary::SessionSummary;
 pub use types::{
     AppendMessages, ApprovedUser, AttachmentProgress, InboxEntry, InboxState, InboxTurn,
     ListSessions, NewMessage, NewOutbox, NewSession, OutboxEntry, OutboxState, PendingPairing,
@@ -132,9 +134,17 @@ pub trait Store: Send + Sync + 'static {
     /// `exchanges` is 0), nothing is and the result is empty. Taken-back
     /// messages are no longer returned by [`Store::messages`] or
     /// [`Store::search`] and no longer counted in `message_count`; the token
-    /// counters and `updated_at_ms` stay as they were.
+    /// counters and `updated_at_ms` stay as they were. A session summary
+    /// covering a message taken back is removed in the same transaction.
     /// Unknown session: [`StoreError::NotFound`].
     async fn undo_exchanges(&self, id: &SessionId, exchanges: usize) -> Result<Vec<StoredMessage>>;
+
+    /// The session's summary of its older messages, if it has one.
+    async fn session_summary(&self, id: &SessionId) -> Result<Option<SessionSummary>>;
+
+    /// Stores `summary` as its session's summary, replacing the one it
+    /// had. Unknown session: [`StoreError::NotFound`].
+    async fn set_session_summary(&self, summary: SessionSummary) -> Result<()>;
 
     /// Records an inbound message under `key` (unique per platform) unless
     /// it was recorded before; returns whether it is new. Recording happens

@@ -7,7 +7,7 @@ use hermod_model::{PlatformId, SessionId, SessionKey};
 use hermod_store::{
     AppendMessages, ApprovedUser, Handoff, HandoffOutcome, HandoffState, InboxEntry, InboxState,
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
-    SearchHit, SessionRecord, Store, StoreError, StoredMessage,
+    SearchHit, SessionRecord, SessionSummary, Store, StoreError, StoredMessage,
 };
 use hermod_store::{ApprovalGrant, MemoryNote, Owner};
 use std::collections::HashMap;
@@ -155,6 +155,16 @@ impl Store for FlakyStore {
     async fn undo_exchanges(&self, id: &SessionId, exchanges: usize) -> Result<Vec<StoredMessage>> {
         self.check("undo_exchanges")?;
         self.inner.undo_exchanges(id, exchanges).await
+    }
+
+    async fn session_summary(&self, id: &SessionId) -> Result<Option<SessionSummary>> {
+        self.check("session_summary")?;
+        self.inner.session_summary(id).await
+    }
+
+    async fn set_session_summary(&self, summary: SessionSummary) -> Result<()> {
+        self.check("set_session_summary")?;
+        self.inner.set_session_summary(summary).await
     }
 
     async fn inbox_record(

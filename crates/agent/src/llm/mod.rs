@@ -207,6 +207,9 @@ impl LlmClient {
         if let Some(max_tokens) = request.options.max_tokens {
             body["max_tokens"] = json!(max_tokens);
         }
+        if let Some(effort) = &request.options.reasoning_effort {
+            body["reasoning_effort"] = json!(effort);
+        }
         body
     }
 

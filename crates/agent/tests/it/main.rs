@@ -6,6 +6,7 @@ mod failures;
 mod quirks;
 mod speaking;
 mod steering;
+mod summaries;
 mod support;
 mod tool_loop;
 mod transcription;

@@ -52,6 +52,10 @@ async fn non_streaming_text() {
     let sent = &fake.requests()[0];
     assert!(!sent.is_stream());
     assert!(sent.body.get("stream_options").is_none());
+    assert!(
+        sent.body.get("reasoning_effort").is_none(),
+        "no reasoning effort unless one was chosen"
+    );
 }
 
 #[tokio::test]
@@ -69,6 +73,7 @@ async fn request_carries_prompt_history_options_and_key() {
         model: Some("other-model".into()),
         temperature: Some(0.5),
         max_tokens: Some(64),
+        reasoning_effort: Some("high".into()),
     };
     run(&agent, turn).await;
 
@@ -81,6 +86,7 @@ async fn request_carries_prompt_history_options_and_key() {
     assert_eq!(sent.model(), Some("other-model"));
     assert_eq!(sent.body["temperature"], 0.5);
     assert_eq!(sent.body["max_tokens"], 64);
+    assert_eq!(sent.body["reasoning_effort"], "high");
     assert!(sent.is_stream());
     assert_eq!(sent.body["stream_options"], json!({"include_usage": true}));
     assert!(

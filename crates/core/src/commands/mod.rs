@@ -8,12 +8,16 @@
 mod approvals;
 mod approve;
 mod background;
+mod compress;
+mod context;
 mod cron;
 mod help;
 mod model;
 mod new;
+mod personality;
 mod platform;
 mod queue;
+mod reasoning;
 mod reload_mcp;
 mod restart;
 mod resume;
@@ -157,6 +161,9 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &resume::Resume,
     &sessions::Sessions,
     &model::Model,
+    &personality::Personality,
+    &reasoning::Reasoning,
+    &compress::Compress,
     &background::Background,
     &sethome::SetHome,
     &cron::Cron,
@@ -172,6 +179,7 @@ pub(crate) const COMMANDS: &[&dyn Command] = &[
     &reload_mcp::ReloadMcp,
     &restart::Restart,
     &usage::Usage,
+    &context::Context,
     &whoami::WhoAmI,
     &help::Help,
     &version::Version,

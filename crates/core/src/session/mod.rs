@@ -3,6 +3,7 @@
 
 mod answer;
 mod busy;
+pub(crate) mod context;
 mod reaction;
 mod reset;
 mod resolve;

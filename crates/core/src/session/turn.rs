@@ -272,6 +272,10 @@ struct Start {
     model_override: Option<String>,
     reset: Option<crate::session::reset::ResetReason>,
     history: Vec<ChatMessage>,
+    /// The stored ids of `history`, one each, when it came from the store
+    /// (empty for a history the source supplied): what the context budget
+    /// may summarize.
+    history_ids: Vec<i64>,
     input: ChatMessage,
     /// The stored user message's id.
     user_row: i64,
@@ -409,6 +413,7 @@ impl Turn<'_> {
             model_override: None,
             reset: None,
             history: self.event.history.clone().unwrap_or_default(),
+            history_ids: Vec::new(),
             input: ChatMessage::user(content),
             user_row: 0,
             previews: None,
@@ -437,9 +442,12 @@ impl Turn<'_> {
                     .await?
             }
         };
-        let history = match &event.history {
-            Some(history) => history.clone(),
-            None => stored_history.into_iter().map(|m| m.message).collect(),
+        let (history, history_ids) = match &event.history {
+            Some(history) => (history.clone(), Vec::new()),
+            None => stored_history
+                .into_iter()
+                .map(|m| (m.message, m.id))
+                .unzip(),
         };
         let input = ChatMessage::user(content);
         // The user message is on disk before the model sees it, so a crash
@@ -483,6 +491,7 @@ impl Turn<'_> {
             model_override: session.model_override,
             reset: session.reset,
             history,
+            history_ids,
             input,
             user_row: stored.last().copied().unwrap_or_default(),
             previews: None,
@@ -525,10 +534,14 @@ impl Turn<'_> {
             })
             .await?;
         let mut history = Vec::new();
+        let mut history_ids = Vec::new();
         let mut input = None;
         for m in stored {
             match m.id.cmp(&turn.message_id) {
-                std::cmp::Ordering::Less => history.push(m.message),
+                std::cmp::Ordering::Less => {
+                    history.push(m.message);
+                    history_ids.push(m.id);
+                }
                 std::cmp::Ordering::Equal => input = Some(m.message),
                 std::cmp::Ordering::Greater => break,
             }
@@ -538,6 +551,7 @@ impl Turn<'_> {
             model_override: record.and_then(|r| r.model_override),
             reset: None,
             history,
+            history_ids,
             input: input.unwrap_or_else(|| ChatMessage::user(notes_only(self.event))),
             user_row: turn.message_id,
             previews: Some(previews),
@@ -547,7 +561,7 @@ impl Turn<'_> {
     /// Runs the agent from a stored user message and answers.
     async fn answer(
         &self,
-        start: Start,
+        mut start: Start,
         interrupt: &CancellationToken,
         slot: &TurnSlot,
     ) -> Result<(TurnOutcome, TurnEnded), CoreError> {
@@ -558,11 +572,16 @@ impl Turn<'_> {
             options.model = start.model_override.clone();
         }
         let owner = Owner::of(&event.source);
+        // The user's notes are part of the system prompt the budget counts.
+        let extra = self.system_prompt(owner.as_ref()).await;
+        let context = self
+            .context(&mut start, &mut options, interrupt, extra.as_deref())
+            .await?;
         let mut turn = deps.agent.run_turn(TurnRequest {
             session_id: start.session.clone(),
-            history: start.history,
+            history: context.history,
             input: start.input,
-            system_prompt: self.system_prompt(owner.as_ref()).await,
+            system_prompt: context.system_prompt,
             options,
             model_calls: Some(deps.metrics.model_calls()),
             approval_policy: Some(deps.approvals.policy(owner.clone())),
@@ -778,6 +797,41 @@ impl Turn<'_> {
             (Some(extra), Some(memory)) => Some(format!("{extra}\n\n{memory}")),
             (extra, memory) => extra.or(memory),
         }
+    }
+
+    /// The turn's history fitted to the context budget (older messages
+    /// summarized when it would overflow), its system prompt (`system_prompt`,
+    /// the source's and the user's notes) with the session's personality,
+    /// and its reasoning effort in `options`.
+    async fn context(
+        &self,
+        start: &mut Start,
+        options: &mut hermod_model::TurnOptions,
+        interrupt: &CancellationToken,
+        system_prompt: Option<&str>,
+    ) -> Result<crate::session::context::Prepared, CoreError> {
+        let deps = self.deps;
+        let loaded = crate::session::context::Loaded {
+            session: &start.session,
+            model_override: start.model_override.as_deref(),
+            history: std::mem::take(&mut start.history),
+            ids: std::mem::take(&mut start.history_ids),
+            input: &start.input,
+            system_prompt,
+        };
+        let submitter = match self.mode {
+            ReplyMode::Stream { cancel, .. } => Some(cancel),
+            _ => None,
+        };
+        let stop: Vec<&CancellationToken> = [Some(interrupt), submitter, Some(&deps.turns)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let prepared = deps.context.prepare(deps, loaded, &stop).await?;
+        if options.reasoning_effort.is_none() {
+            options.reasoning_effort = prepared.reasoning_effort.clone();
+        }
+        Ok(prepared)
     }
 
     /// Records the preview messages shown so far, so a run that stops

@@ -137,6 +137,8 @@ pub(crate) struct WorkerDeps {
     /// Approval grants ("for this session", "always") and every running
     /// turn's open requests.
     pub(crate) approvals: Arc<crate::tools::Grants>,
+    /// The context budget, compression and session presets.
+    pub(crate) context: crate::session::context::Context,
 }
 
 impl std::fmt::Debug for WorkerDeps {

@@ -257,6 +257,7 @@ pub(crate) fn to_event(
         model,
         temperature: request.temperature,
         max_tokens: request.max_tokens.or(request.max_completion_tokens),
+        ..TurnOptions::default()
     };
     Ok(event)
 }

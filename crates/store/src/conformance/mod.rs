@@ -28,6 +28,7 @@ mod outbox;
 mod pairing;
 mod sessions;
 mod settings;
+mod summaries;
 
 pub use cron::{
     cron_changes_count_every_change, cron_claim_runs_a_time_once,
@@ -67,6 +68,7 @@ pub use sessions::{
     unknown_ids_are_not_found,
 };
 pub use settings::settings_set_replace_delete;
+pub use summaries::{session_summary_round_trips_and_replaces, undo_forgets_a_summary_it_reaches};
 
 use crate::{AppendMessages, NewMessage, NewSession, Store};
 use hermod_model::{
@@ -102,6 +104,8 @@ macro_rules! store_conformance_tests {
             undo_takes_what_exists,
             retry_replaces_the_last_exchange,
             undone_messages_leave_search,
+            session_summary_round_trips_and_replaces,
+            undo_forgets_a_summary_it_reaches,
             settings_set_replace_delete,
             pending_pairings_list_expire_and_purge,
             approve_clears_pending_requests,

@@ -1,17 +1,20 @@
 //! The SQLite schema's numbered migrations and how they are applied.
 //!
 //! Each migration is a file in `crates/store/migrations/`, embedded at build
-//! time. Applied versions are recorded in `schema_migrations`; missing ones are
-//! applied in order inside one `BEGIN IMMEDIATE` transaction, so two processes
-//! opening the same new database cannot both apply them. A database that
-//! records a version this build does not know was written by a newer hermod and
-//! is refused rather than guessed at.
+//! time. Applied versions are recorded in `schema_migrations`; every known
+//! version not recorded there is applied, in order, inside one
+//! `BEGIN IMMEDIATE` transaction, so two processes opening the same new
+//! database cannot both apply them. Versions increase but need not be
+//! consecutive: a migration numbered below one already applied (added on a
+//! branch developed beside it) is still applied. A database that records a
+//! version this build does not know was written by a newer hermod and is
+//! refused rather than guessed at.
 
 use super::error::DbResult;
 use crate::StoreError;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
-/// Every migration, by version. Versions start at 1 and increase by 1.
+/// Every migration, by version. Versions start at 1 and only increase.
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (
@@ -31,6 +34,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/0009_memory_and_approvals.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/0010_session_summaries.sql"),
+    ),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),
@@ -44,6 +51,16 @@ pub(crate) fn latest_version() -> i64 {
 
 /// Brings the database up to [`latest_version`]; returns the versions applied.
 pub(crate) fn migrate(conn: &mut Connection, db: &str, now_ms: i64) -> DbResult<Vec<i64>> {
+    apply(conn, db, now_ms, MIGRATIONS)
+}
+
+/// [`migrate`] with these migrations.
+fn apply(
+    conn: &mut Connection,
+    db: &str,
+    now_ms: i64,
+    migrations: &[(i64, &str)],
+) -> DbResult<Vec<i64>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
 
     let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
@@ -60,24 +77,24 @@ pub(crate) fn migrate(conn: &mut Connection, db: &str, now_ms: i64) -> DbResult<
              applied_at_ms INTEGER NOT NULL
          );",
     )?;
-    let current: i64 = tx
-        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
-            r.get::<_, Option<i64>>(0)
-        })
-        .optional()?
-        .flatten()
-        .unwrap_or(0);
-    let latest = latest_version();
-    if current > latest {
+    let recorded: Vec<i64> = tx
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let latest = migrations.last().map_or(0, |(v, _)| *v);
+    if let Some(unknown) = recorded
+        .iter()
+        .find(|v| !migrations.iter().any(|(known, _)| known == *v))
+    {
         return Err(StoreError::Corrupt(format!(
-            "{db} has schema version {current} but this hermod knows only up to {latest}: \
+            "{db} has schema version {unknown} but this hermod knows only versions up to {latest}: \
              the database was written by a newer hermod; upgrade hermod to open it"
         ))
         .into());
     }
 
     let mut applied = Vec::new();
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    for (version, sql) in migrations.iter().filter(|(v, _)| !recorded.contains(v)) {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",
@@ -96,26 +113,78 @@ pub(crate) fn migrate(conn: &mut Connection, db: &str, now_ms: i64) -> DbResult<
 mod tests {
     use super::*;
 
+    fn versions() -> Vec<i64> {
+        MIGRATIONS.iter().map(|(v, _)| *v).collect()
+    }
+
     #[test]
-    fn versions_are_consecutive_from_one() {
-        for (i, (version, sql)) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(*version, i as i64 + 1);
-            assert!(!sql.trim().is_empty());
+    fn versions_start_at_one_and_increase() {
+        assert_eq!(MIGRATIONS.first().map(|(v, _)| *v), Some(1));
+        for pair in MIGRATIONS.windows(2) {
+            assert!(
+                pair[0].0 < pair[1].0,
+                "version {} after {}",
+                pair[1].0,
+                pair[0].0
+            );
         }
-        assert_eq!(latest_version(), MIGRATIONS.len() as i64);
+        assert!(MIGRATIONS.iter().all(|(_, sql)| !sql.trim().is_empty()));
+        assert_eq!(latest_version(), *versions().last().expect("migrations"));
     }
 
     #[test]
     fn applies_once() {
         let mut conn = Connection::open_in_memory().expect("open");
         let first = migrate(&mut conn, "mem", 1).expect("first migration");
-        assert_eq!(first, (1..=latest_version()).collect::<Vec<_>>());
+        assert_eq!(first, versions());
         let second = migrate(&mut conn, "mem", 2).expect("second migration");
         assert!(second.is_empty());
         let id: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
             .expect("id");
         assert_eq!(id, APPLICATION_ID);
+    }
+
+    #[test]
+    fn applies_a_version_below_the_newest_applied_one() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let without_two: &[(i64, &str)] =
+            &[(1, "CREATE TABLE one (x);"), (3, "CREATE TABLE three (x);")];
+        assert_eq!(
+            apply(&mut conn, "mem", 1, without_two).expect("first"),
+            vec![1, 3]
+        );
+        let with_two: &[(i64, &str)] = &[
+            (1, "CREATE TABLE one (x);"),
+            (2, "CREATE TABLE two (x);"),
+            (3, "CREATE TABLE three (x);"),
+        ];
+        assert_eq!(
+            apply(&mut conn, "mem", 2, with_two).expect("second"),
+            vec![2]
+        );
+        assert!(
+            apply(&mut conn, "mem", 3, with_two)
+                .expect("third")
+                .is_empty()
+        );
+        conn.execute("INSERT INTO two (x) VALUES (1)", [])
+            .expect("two exists");
+    }
+
+    #[test]
+    fn refuses_versions_it_does_not_know() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate(&mut conn, "mem", 1).expect("first migration");
+        conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, 1)",
+            [latest_version() + 1],
+        )
+        .expect("record");
+        let err = migrate(&mut conn, "new.db", 2)
+            .expect_err("must refuse")
+            .classify("new.db");
+        assert!(matches!(err, StoreError::Corrupt(m) if m.contains("newer hermod")));
     }
 
     #[test]

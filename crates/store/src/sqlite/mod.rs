@@ -32,7 +32,7 @@ mod rows;
 use crate::{
     AppendMessages, ApprovedUser, Handoff, HandoffOutcome, HandoffState, InboxEntry, InboxState,
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
-    SearchHit, SessionRecord, Store, StoreError, StoredMessage,
+    SearchHit, SessionRecord, SessionSummary, Store, StoreError, StoredMessage,
 };
 use crate::{ApprovalGrant, MemoryNote, Owner};
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
@@ -335,6 +335,16 @@ impl Store for SqliteStore {
     async fn undo_exchanges(&self, id: &SessionId, exchanges: usize) -> Result<Vec<StoredMessage>> {
         let id = id.clone();
         self.write(move |c| ops::undo_exchanges(c, &id, exchanges))
+            .await
+    }
+
+    async fn session_summary(&self, id: &SessionId) -> Result<Option<SessionSummary>> {
+        let id = id.clone();
+        self.read(move |c| ops::session_summary(c, &id)).await
+    }
+
+    async fn set_session_summary(&self, summary: SessionSummary) -> Result<()> {
+        self.write(move |c| ops::set_session_summary(c, &summary))
             .await
     }
 

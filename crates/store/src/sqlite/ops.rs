@@ -16,6 +16,7 @@ mod outbox;
 mod pairing;
 mod sessions;
 mod settings;
+mod summaries;
 
 pub(crate) use cron::{
     cron_add, cron_changes, cron_claim, cron_expire, cron_finish, cron_job, cron_jobs, cron_remove,
@@ -44,6 +45,7 @@ pub(crate) use sessions::{
     set_model_override, set_route, set_title,
 };
 pub(crate) use settings::{delete_setting, set_setting, setting};
+pub(crate) use summaries::{session_summary, set_session_summary};
 
 use super::error::DbResult;
 use crate::StoreError;

@@ -184,6 +184,7 @@ pub(crate) fn undo_exchanges(
     )?;
     recount.execute(params![id.as_str(), sql_count(changed)])?;
     drop(recount);
+    super::summaries::forget_summary_covering(&tx, id, start)?;
     tx.commit()?;
     Ok(undone)
 }
