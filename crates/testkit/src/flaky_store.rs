@@ -477,13 +477,7 @@ impl Store for FlakyStore {
         self.inner.memory_add(owner, text, at_ms).await
     }
 
-    async fn memory_replace(
-        &self,
-        owner: &Owner,
-        id: i64,
-        text: &str,
-        at_ms: i64,
-    ) -> Result<bool> {
+    async fn memory_replace(&self, owner: &Owner, id: i64, text: &str, at_ms: i64) -> Result<bool> {
         self.check("memory_replace")?;
         self.inner.memory_replace(owner, id, text, at_ms).await
     }
