@@ -89,6 +89,22 @@ pub fn run() -> anyhow::Result<()> {
                 .map(|t| format!("{} ({})", t.name(), t.tools().join(", ")))
                 .collect();
             out(format_args!("  tools:      {}", tools.join("; ")));
+            let context = &config.context;
+            let window = context
+                .context_length
+                .unwrap_or(hermod_core::DEFAULT_CONTEXT_LENGTH);
+            let compression = &context.compression;
+            if compression.enabled {
+                out(format_args!(
+                    "  context:    {window} tokens; older turns summarized past {:.0}% (the last {} messages kept)",
+                    compression.threshold * 100.0,
+                    compression.protect_last_n
+                ));
+            } else {
+                out(format_args!(
+                    "  context:    {window} tokens; compression off: every turn sends the whole conversation"
+                ));
+            }
             if !config.tools.mcp.is_empty() {
                 let names: Vec<&str> = config.tools.mcp.iter().map(|s| s.name.as_str()).collect();
                 out(format_args!(

@@ -220,12 +220,12 @@ const INSTEAD: &[(&str, &str)] = &[
         "use the platform's GROUP_ALLOWED_USERS variable",
     ),
     (
-        "compression",
-        "hermod sends the stored conversation as it is; it does not compress context yet",
+        "auxiliary.compression",
+        "summaries are written by the conversation's own model",
     ),
     (
-        "auxiliary.compression",
-        "hermod does not compress context yet",
+        "compression.protect_first_n",
+        "the first messages are summarized like the others; the latest are kept (compression.protect_last_n)",
     ),
     (
         "auxiliary.web_extract",
@@ -277,9 +277,11 @@ const INSTEAD: &[(&str, &str)] = &[
         "hermod uses model.default for every turn",
     ),
     ("model_aliases", "hermod uses model.default for every turn"),
-    ("personalities", "use agent.system_prompt"),
     ("plugins", "hermod has no plugins"),
-    ("context", "hermod sends the stored conversation as it is"),
+    (
+        "context",
+        "hermod's own compression applies (compression:); there is no other context engine",
+    ),
     ("prompt_caching", "hermod leaves caching to the provider"),
     (
         "human_delay",
@@ -338,10 +340,6 @@ const INSTEAD: &[(&str, &str)] = &[
         "sessions are in hermod.db (hermod sessions list)",
     ),
     (
-        "model.context_length",
-        "hermod sends the stored conversation as it is; the provider's own limit applies",
-    ),
-    (
         "model.api_mode",
         "hermod always uses the chat-completions API",
     ),
@@ -352,10 +350,6 @@ const INSTEAD: &[(&str, &str)] = &[
     (
         "agent.gateway_timeout",
         "no whole-turn time limit: each model request is limited by model.timeout_secs and each turn by agent.max_turns; /stop ends a turn",
-    ),
-    (
-        "agent.reasoning_effort",
-        "the provider's default reasoning applies",
     ),
     ("agent.verbose", "use -v or RUST_LOG"),
     (
@@ -436,6 +430,7 @@ const OWN_SECTIONS: &[&str] = &[
     "approvals",
     "memory",
     "mcp_servers",
+    "compression",
     "gateway",
     "streaming",
     "display",
@@ -545,6 +540,18 @@ pub fn translate(
         merge_missing(entry(root, &["platforms", &name]), block);
     }
 
+    // Hermes' top-level personalities join hermod's (which win a name).
+    if let Some(block) = take(root, &["personalities"]).filter(|v| !is_unset(v)) {
+        let agent = entry(root, &["agent"]);
+        match agent.get_mut("personalities") {
+            Some(existing) => merge_missing(existing, block),
+            None => {
+                if let Value::Object(agent) = agent {
+                    agent.insert("personalities".into(), block);
+                }
+            }
+        }
+    }
     for (from, to) in MOVES {
         let from: Vec<&str> = from.split('.').collect();
         if let Some(value) = take(root, &from).filter(|v| !is_unset(v)) {
@@ -927,7 +934,11 @@ mod tests {
         assert!(said("approvals.mode").unwrap().contains("asks"));
         assert!(said("memory.provider").is_some());
         assert!(said("terminal.nonsense").is_none());
-        assert!(said("model.context_length").unwrap().contains("provider"));
+        assert!(
+            said("compression.protect_first_n")
+                .unwrap()
+                .contains("protect_last_n")
+        );
         assert!(said("agent.gateway_timeout").unwrap().contains("max_turns"));
         assert!(
             said("agent.verify_on_stop")

@@ -91,6 +91,9 @@ pub struct FileConfig {
     pub memory: tools::MemorySection,
     pub approvals: tools::ApprovalsSection,
     pub mcp_servers: hermod_mcp::McpServersConfig,
+    /// Summarizing older turns when a conversation nears the model's
+    /// context window (Hermes' section).
+    pub compression: hermod_core::CompressionConfig,
 }
 
 /// The `model:` section: which model, at which provider.
@@ -112,6 +115,11 @@ pub struct ModelSection {
     pub timeout_secs: u64,
     /// Whether the model takes images (Hermes' key); unset means it does.
     pub supports_vision: Option<bool>,
+    /// The model's context window in tokens (Hermes' key); 128,000 when
+    /// unset.
+    pub context_length: Option<u64>,
+    /// Context windows of other models (`/model` switches), by name.
+    pub context_lengths: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for ModelSection {
@@ -124,6 +132,8 @@ impl Default for ModelSection {
             key_env: None,
             timeout_secs: 600,
             supports_vision: None,
+            context_length: None,
+            context_lengths: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -218,6 +228,13 @@ pub struct AgentSection {
     pub kind: AgentKind,
     /// The external agent when `kind` is `acp`.
     pub acp: Option<hermod_acp::AcpConfig>,
+    /// System-prompt presets for `/personality`, by name (Hermes'
+    /// top-level `personalities:` is read here too), beside Hermes'
+    /// built-in ones.
+    pub personalities: std::collections::BTreeMap<String, hermod_core::Personality>,
+    /// Reasoning effort sent to models that take it (`none` … `xhigh`);
+    /// the provider's default when unset. `/reasoning` sets it per session.
+    pub reasoning_effort: Option<String>,
 }
 
 /// `agent.kind`.
@@ -238,6 +255,8 @@ impl Default for AgentSection {
             disabled_toolsets: Vec::new(),
             kind: AgentKind::Llm,
             acp: None,
+            personalities: std::collections::BTreeMap::new(),
+            reasoning_effort: None,
         }
     }
 }
@@ -267,6 +286,8 @@ pub struct Config {
     pub tts: tts::Tts,
     pub media: media::Media,
     pub tools: tools::Tools,
+    /// The context budget, compression and session presets.
+    pub context: hermod_core::ContextConfig,
     /// Recognised settings that are not used, to tell the user once.
     pub notices: Vec<Notice>,
 }
@@ -351,6 +372,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         memory,
         approvals,
         mcp_servers,
+        compression,
     } = file;
     let model_supports_vision = model.supports_vision;
     let default = env
@@ -369,6 +391,18 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
             provider::resolve(&provider::Request::default(), &EnvVars::new())
                 .expect("the default provider always resolves")
         }
+    };
+    let context = hermod_core::ContextConfig {
+        context_length: model.context_length,
+        context_lengths: model.context_lengths.clone(),
+        compression,
+        personalities: agent.personalities.clone(),
+        // Hermes writes "" for "not set".
+        reasoning_effort: agent
+            .reasoning_effort
+            .clone()
+            .map(|level| level.trim().to_ascii_lowercase())
+            .filter(|level| !level.is_empty()),
     };
     let model = Model {
         default,
@@ -425,6 +459,7 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
         tts,
         media,
         tools,
+        context,
         notices,
     };
     problems.extend(validate(&config));
@@ -494,6 +529,7 @@ fn validate(config: &Config) -> Vec<String> {
     problems.extend(config.tts.validate());
     problems.extend(config.media.validate());
     problems.extend(config.tools.validate(&config.home));
+    problems.extend(config.context.validate().err());
     if config.agent.kind == AgentKind::Acp && config.agent.acp.is_none() {
         problems.push(
             "agent.kind is acp but agent.acp is not set: give the agent's command, e.g. \
@@ -717,13 +753,14 @@ mod tests {
         assert_eq!(c.model.default, "fake-model");
         assert_eq!(c.model.base_url, "http://127.0.0.1:18080/v1");
         assert_eq!(c.model.api_key.as_ref().unwrap().expose(), "sk-local-fake");
-        let notices: Vec<String> = c.notices.iter().map(ToString::to_string).collect();
-        assert_eq!(notices.len(), 2, "{notices:?}");
-        assert!(
-            notices[0].starts_with("config.yaml: model.context_length: "),
-            "{notices:?}"
+        assert_eq!(
+            c.context.context_length,
+            Some(131_072),
+            "Hermes' context window is used"
         );
-        assert!(notices[1].starts_with("TIRITH_ENABLED: "), "{notices:?}");
+        let notices: Vec<String> = c.notices.iter().map(ToString::to_string).collect();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].starts_with("TIRITH_ENABLED: "), "{notices:?}");
     }
 
     /// Every key the issue found refused, in a Hermes config written by its
@@ -787,6 +824,7 @@ MISSING:
         );
         assert!(!c.gateway.group_sessions_per_user);
         assert_eq!(c.gateway.timezone.as_deref(), Some("Europe/Paris"));
+        assert_eq!(c.context.context_length, Some(200_000));
         // Hermes' preset is the safe toolsets; its timeout is kept.
         assert!(c.tools.has(tools::Toolset::Web) && !c.tools.has(tools::Toolset::Terminal));
         assert_eq!(c.tools.approval_timeout, Duration::from_secs(60));
@@ -794,7 +832,6 @@ MISSING:
         assert!(!subjects.contains(&"config.yaml: toolsets"), "{subjects:?}");
         let missing_key = format!("config.yaml: platforms.{missing}");
         for key in [
-            "config.yaml: model.context_length",
             "config.yaml: agent.gateway_timeout",
             "config.yaml: terminal.backend",
             "config.yaml: display.show_reasoning",
@@ -875,6 +912,46 @@ mcp_servers:
             err.contains("mcp_servers") && err.contains("broken"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn context_compression_personalities_and_reasoning_load_as_hermes_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "config.yaml",
+            "model: {default: m, context_length: 32000, context_lengths: {big: 1000000}}
+compression: {enabled: true, threshold: 0.7, protect_last_n: 10, protect_first_n: 3, in_place: true}
+personalities: {pirate: Talk like a pirate.}
+agent: {reasoning_effort: HIGH, personalities: {terse: Answer in one line.}}
+",
+        );
+        let c = load(dir.path(), &EnvVars::new()).unwrap();
+        assert_eq!(c.context.context_length, Some(32_000));
+        assert_eq!(c.context.context_lengths["big"], 1_000_000);
+        assert!((c.context.compression.threshold - 0.7).abs() < f64::EPSILON);
+        assert_eq!(c.context.compression.protect_last_n, 10);
+        let names: Vec<&str> = c.context.personalities.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["pirate", "terse"],
+            "Hermes' top-level personalities join hermod's"
+        );
+        assert_eq!(c.context.reasoning_effort.as_deref(), Some("high"));
+        assert!(
+            c.notices
+                .iter()
+                .any(|n| n.subject == "config.yaml: compression.protect_first_n"),
+            "{:?}",
+            c.notices
+        );
+        write(
+            dir.path(),
+            "config.yaml",
+            "agent: {reasoning_effort: ''}\ncompression: {threshold: 3}\n",
+        );
+        let err = load(dir.path(), &EnvVars::new()).unwrap_err().to_string();
+        assert!(err.contains("threshold"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ const SPECIFIC: &[(&str, &str)] = &[
     ("HERMES_MAX_ITERATIONS", "use agent.max_turns"),
     (
         "TIRITH_ENABLED",
-        "hermod downloads and runs no command scanner (it has no terminal tool)",
+        "hermod runs no command scanner: its terminal tool asks before dangerous commands (approvals)",
     ),
     (
         "HERMES_AGENT_TIMEOUT",

@@ -32,6 +32,7 @@ pub(crate) fn builder(
     .default_model(config.model.default.clone())
     .streaming(config.streaming.clone())
     .display(config.display.clone())
+    .context(config.context.clone())
     .output_dir(config.home.join("output"))
     // Files the agent sends with `MEDIA:` lines may come from here.
     .media_dir(build.media_dir.clone())
