@@ -4,11 +4,10 @@
 //! cancelled by /stop, and dies mid-turn (the chat is told, the next
 //! message starts it again).
 
-use crate::support::{World, within};
+use crate::support::{World, bot_says};
 use hermod_acp::{AcpAgent, AcpConfig};
 use hermod_model::Secret;
 use hermod_testkit::acp::{FakeAcpScript, SCRIPT_ENV, Step, fake_acp_agent_path};
-use hermod_testkit::telegram::FakeMessage;
 use serde_json::json;
 use std::path::Path;
 
@@ -26,18 +25,6 @@ fn agent(world: &World, dir: &Path, script: &FakeAcpScript) -> AcpAgent {
     config.cwd = Some(dir.to_path_buf());
     config.restart_backoff_secs = 1;
     AcpAgent::new(config, world.store.clone())
-}
-
-/// Waits for a bot message in `chat` whose text satisfies `ok`.
-async fn bot_says(world: &World, chat: i64, what: &str, ok: impl Fn(&str) -> bool) -> FakeMessage {
-    let messages = within(
-        what,
-        world
-            .fake
-            .wait_for(chat, |m| m.iter().any(|m| ok(m.current_text()))),
-    )
-    .await;
-    messages.into_iter().find(|m| ok(m.current_text())).unwrap()
 }
 
 #[tokio::test]

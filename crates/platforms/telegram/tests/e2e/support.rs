@@ -52,6 +52,26 @@ pub async fn settled(fake: &FakeTelegram, chat_id: i64, n: usize) -> Vec<FakeMes
     within("the replies to finish", fake.wait_for(chat_id, finished)).await
 }
 
+/// Waits for a bot message in `chat` whose text satisfies `ok`.
+pub async fn bot_says(
+    world: &World,
+    chat: i64,
+    what: &str,
+    ok: impl Fn(&str) -> bool,
+) -> FakeMessage {
+    let messages = within(
+        what,
+        world
+            .fake
+            .wait_for(chat, |m| m.iter().any(|m| ok(m.current_text()))),
+    )
+    .await;
+    messages
+        .into_iter()
+        .find(|m| ok(m.current_text()))
+        .expect("the message waited for")
+}
+
 /// The text each message shows now.
 pub fn texts(messages: &[FakeMessage]) -> Vec<String> {
     harness::texts(messages, FakeMessage::current_text)

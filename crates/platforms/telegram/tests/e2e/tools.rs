@@ -5,10 +5,9 @@
 //! `session_search` blind to another user's sessions, and MCP tools from a
 //! real MCP server over stdio and streamable HTTP.
 
-use crate::support::{World, within};
+use crate::support::{World, bot_says, within};
 use hermod_agent::{LlmAgent, LlmConfig, RetryPolicy, ToolRegistry};
 use hermod_core::{MemoryLimits, MemoryTool, SessionSearchTool};
-use hermod_testkit::telegram::FakeMessage;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -36,18 +35,6 @@ fn terminal(workspace: &Path) -> hermod_tools::Terminal {
     hermod_tools::TerminalConfig::default()
         .build(&workspace)
         .unwrap()
-}
-
-/// Waits for a bot message in `chat` whose text satisfies `ok`.
-async fn bot_says(world: &World, chat: i64, what: &str, ok: impl Fn(&str) -> bool) -> FakeMessage {
-    let messages = within(
-        what,
-        world
-            .fake
-            .wait_for(chat, |m| m.iter().any(|m| ok(m.current_text()))),
-    )
-    .await;
-    messages.into_iter().find(|m| ok(m.current_text())).unwrap()
 }
 
 /// The tool result the model read in request `n` (0-based).
