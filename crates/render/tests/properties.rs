@@ -118,6 +118,13 @@ fn check_all(markdown: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// An autolink whose scheme has a dot (RFC 3986 allows `+`, `-`, `.`).
+#[test]
+fn an_autolink_with_a_dotted_scheme_renders_validly() {
+    check_all("<a.:!> ").unwrap();
+    check_all("see <svn+ssh://host/repo> and <x-y.z:1>").unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

@@ -393,9 +393,14 @@ pub fn check_slack(text: &str) -> Result<(), String> {
                     .ok_or_else(|| format!("unclosed link at {:?}", head(rest)))?;
                 let link = &rest[1..end];
                 let url = link.split_once('|').map_or(link, |(url, _)| url);
-                let scheme_ok = url
-                    .split_once(':')
-                    .is_some_and(|(scheme, _)| scheme.chars().all(|c| c.is_ascii_alphanumeric()));
+                // RFC 3986: a letter, then letters, digits, `+`, `-`, `.`
+                // (CommonMark autolinks take any such scheme).
+                let scheme_ok = url.split_once(':').is_some_and(|(scheme, _)| {
+                    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                });
                 if !scheme_ok || link.contains(['<', '\n']) || url.contains(' ') {
                     return Err(format!("bad link <{link}>"));
                 }
