@@ -209,6 +209,31 @@ impl Server {
     }
 }
 
+/// Which failures are news: the last one logged at WARN, so the same
+/// failure again (a minute later, and every minute after) is only DEBUG,
+/// and a different one, or any after a connection, is news again.
+#[derive(Debug, Default)]
+pub(crate) struct Repeats {
+    warned: Option<String>,
+}
+
+impl Repeats {
+    /// Whether `error` differs from the last one that was news; it is the
+    /// last one from now on.
+    pub(crate) fn is_news(&mut self, error: &str) -> bool {
+        if self.warned.as_deref() == Some(error) {
+            return false;
+        }
+        self.warned = Some(error.to_owned());
+        true
+    }
+
+    /// After a connection every failure is news again.
+    pub(crate) fn forget(&mut self) {
+        self.warned = None;
+    }
+}
+
 /// Keeps `server` connected until `shutdown`.
 pub(crate) async fn supervise(
     server: Arc<Server>,
@@ -219,9 +244,7 @@ pub(crate) async fn supervise(
 ) {
     let name = server.name().to_owned();
     let mut failures: u32 = 0;
-    // The last failure logged at WARN: the same one again, a minute later
-    // and every minute after, is only DEBUG.
-    let mut warned: Option<String> = None;
+    let mut warned = Repeats::default();
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     'reconnect: loop {
         server.shared.set(Phase::Connecting);
@@ -237,7 +260,7 @@ pub(crate) async fn supervise(
             Ok(session) => {
                 let since = Instant::now();
                 server.shared.set(Phase::Connected(session.clone()));
-                warned = None;
+                warned.forget();
                 server.attempt_settled(&mut acks);
                 tracing::info!(target: "hermod::mcp", server = %name, tools = server.tools().len(), "MCP server connected");
                 let ended = serve(
@@ -271,11 +294,10 @@ pub(crate) async fn supervise(
         };
         failures += 1;
         let delay = backoff.delay(failures);
-        if warned.as_ref() == Some(&error) {
-            tracing::debug!(target: "hermod::mcp", server = %name, %error, retry_in = %human(delay), "MCP server still unavailable");
-        } else {
+        if warned.is_news(&error) {
             tracing::warn!(target: "hermod::mcp", server = %name, %error, retry_in = %human(delay), "MCP server unavailable");
-            warned = Some(error.clone());
+        } else {
+            tracing::debug!(target: "hermod::mcp", server = %name, %error, retry_in = %human(delay), "MCP server still unavailable");
         }
         server.shared.set(Phase::Failed {
             error,

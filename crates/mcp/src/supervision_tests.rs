@@ -323,33 +323,18 @@ async fn filters_and_clashing_names_decide_what_is_offered() {
     assert_eq!(listing.tools[0].description, "The get_b tool.");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_server_that_keeps_failing_the_same_way_warns_once() {
-    let logs = hermod_testkit::logs::Logs::capture();
-    let connector = Arc::new(Scripted::default());
-    connector.script(
-        "srv",
-        [
-            Step::Fail("refused"),
-            Step::Fail("refused"),
-            Step::Fail("refused"),
-            Step::Fail("no such host"),
-            Step::Up(vec!["a"]),
-        ],
+#[test]
+fn the_same_failure_again_is_not_news_until_a_connection() {
+    let mut repeats = crate::server::Repeats::default();
+    let seen: Vec<bool> = ["refused", "refused", "refused", "no such host", "refused"]
+        .into_iter()
+        .map(|e| repeats.is_news(e))
+        .collect();
+    assert_eq!(seen, [true, false, false, true, true]);
+    assert!(!repeats.is_news("refused"));
+    repeats.forget();
+    assert!(
+        repeats.is_news("refused"),
+        "after a connection it is news again"
     );
-    let manager = start(&connector, vec![spec("srv")]);
-    until(&manager, "connected", |m| {
-        state(m, "srv") == ServerState::Connected
-    })
-    .await;
-    let warnings = logs.at_least(tracing::Level::WARN);
-    assert_eq!(warnings.len(), 2, "{warnings:#?}");
-    assert!(warnings[0].contains("refused") && warnings[1].contains("no such host"));
-    // After a connection, the same failure is news again.
-    connector.session("srv").end("refused");
-    until(&manager, "failed", |m| {
-        matches!(state(m, "srv"), ServerState::Failed { .. })
-    })
-    .await;
-    assert_eq!(logs.at_least(tracing::Level::WARN).len(), 3);
 }
