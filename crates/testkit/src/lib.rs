@@ -59,6 +59,7 @@ pub mod harness;
 pub mod llm;
 #[cfg(feature = "logs")]
 pub mod logs;
+pub mod ntfy;
 pub mod peer;
 #[cfg(feature = "platform")]
 pub mod platform;
@@ -72,6 +73,7 @@ pub use discord::FakeDiscord;
 #[cfg(feature = "platform")]
 pub use flaky_store::FlakyStore;
 pub use llm::{FakeLlm, RecordedRequest, Reply};
+pub use ntfy::FakeNtfy;
 #[cfg(feature = "platform")]
 pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};
 pub use slack::FakeSlack;
