@@ -126,6 +126,8 @@ struct State {
     denied: Vec<String>,
     /// Requests answered 401 or 403.
     refused: usize,
+    /// Keepalives written to streams.
+    keepalives: usize,
 }
 
 impl State {
@@ -282,6 +284,7 @@ impl FakeNtfy {
             for (topic, frame) in frames {
                 s.broadcast(Some(&topic), &frame);
             }
+            s.keepalives += 1;
         });
     }
 
@@ -350,6 +353,14 @@ impl FakeNtfy {
             .state
             .wait_for(n, |s| s.subscriptions.clone())
             .await
+    }
+
+    /// Waits until at least `n` keepalives were written to streams.
+    pub async fn wait_for_keepalives(&self, n: usize) {
+        self.shared
+            .state
+            .wait_until(|s| (s.keepalives >= n).then_some(()))
+            .await;
     }
 
     /// Requests answered 401 or 403.

@@ -162,8 +162,11 @@ async fn subscribe(
                     () = shared.shutdown.cancelled() => return,
                     () = tokio::time::sleep(every) => {}
                 }
-                let now = shared.state.lock().now;
-                if tx.send(Frame::Line(keepalive_line(&topic, now))).is_err() {
+                let sent = shared.state.update(|s| {
+                    s.keepalives += 1;
+                    tx.send(Frame::Line(keepalive_line(&topic, s.now))).is_ok()
+                });
+                if !sent {
                     return;
                 }
             }

@@ -150,3 +150,35 @@ async fn a_silent_stream_is_taken_for_dead_and_opened_again() {
     replies(&world, 1).await;
     running.stop().await;
 }
+
+#[tokio::test]
+async fn keepalives_keep_a_quiet_stream_open() {
+    let fake = hermod_testkit::FakeNtfy::builder()
+        .with_keepalive(std::time::Duration::from_millis(100))
+        .start()
+        .await;
+    let world = World::on(fake);
+    let config = hermod_ntfy::NtfyConfig {
+        keepalive_timeout_secs: 1,
+        ..world.config()
+    };
+    let running = world
+        .start_with(
+            ScriptedAgent::echo(),
+            hermod_testkit::harness::allow_all(),
+            config,
+        )
+        .await;
+    within("the subscription", world.fake.wait_for_subscriptions(1)).await;
+    // 30 keepalives, 100 ms apart: three times the read timeout with no
+    // message, and the stream is still the first one.
+    within("30 keepalives", world.fake.wait_for_keepalives(30)).await;
+    assert_eq!(
+        world.fake.subscriptions().len(),
+        1,
+        "the stream was reopened"
+    );
+    world.fake.publish(TOPIC, "quiet, not dead");
+    replies(&world, 1).await;
+    running.stop().await;
+}
