@@ -73,7 +73,6 @@ pub use discord::FakeDiscord;
 #[cfg(feature = "platform")]
 pub use flaky_store::FlakyStore;
 pub use llm::{FakeLlm, RecordedRequest, Reply};
-pub use ntfy::FakeNtfy;
 #[cfg(feature = "platform")]
 pub use platform::{Call, CallKind, SentMessage, TestPlatform, TestUser};
 pub use slack::FakeSlack;

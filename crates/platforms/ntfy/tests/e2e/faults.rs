@@ -3,8 +3,9 @@
 
 use crate::support::{Ntfy, TOPIC, World, replies, within};
 use hermod_testkit::harness::PlatformUnderTest;
+use hermod_testkit::ntfy::FakeNtfy;
 use hermod_testkit::ntfy::Fault;
-use hermod_testkit::{FakeNtfy, ScriptedAgent, Step};
+use hermod_testkit::{ScriptedAgent, Step};
 
 #[tokio::test]
 async fn a_long_reply_is_split_at_4096_bytes() {

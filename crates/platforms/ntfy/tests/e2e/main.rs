@@ -6,6 +6,7 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
+mod access;
 mod faults;
 mod receiving;
 mod support;

@@ -153,7 +153,7 @@ async fn a_silent_stream_is_taken_for_dead_and_opened_again() {
 
 #[tokio::test]
 async fn keepalives_keep_a_quiet_stream_open() {
-    let fake = hermod_testkit::FakeNtfy::builder()
+    let fake = hermod_testkit::ntfy::FakeNtfy::builder()
         .with_keepalive(std::time::Duration::from_millis(100))
         .start()
         .await;

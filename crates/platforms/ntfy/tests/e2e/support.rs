@@ -3,8 +3,8 @@
 //! read what the fake shows.
 
 use hermod_ntfy::{NtfyAdapter, NtfyConfig};
-use hermod_testkit::FakeNtfy;
 use hermod_testkit::harness::{self, PlatformUnderTest};
+use hermod_testkit::ntfy::FakeNtfy;
 use hermod_testkit::ntfy::NtfyMessage;
 
 pub use hermod_testkit::harness::within;

@@ -1,0 +1,53 @@
+//! Who may talk: the topic is the user, so core's allowlist names topics;
+//! a topic not allowed gets a pairing code and no turn. Commands work as
+//! on every platform.
+
+use crate::support::{TOPIC, World, replies, within};
+use hermod_core::GatewayConfig;
+use hermod_testkit::ScriptedAgent;
+
+#[tokio::test]
+async fn a_topic_not_allowed_gets_a_pairing_code_and_no_turn() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world
+        .start_with(agent, GatewayConfig::default(), world.config())
+        .await;
+    within("the subscription", world.fake.wait_for_subscriptions(1)).await;
+    world.fake.publish(TOPIC, "let me in");
+    let answered = replies(&world, 1).await;
+    assert!(
+        answered[0].message.contains("pairing code"),
+        "{}",
+        answered[0].message
+    );
+    assert!(
+        stats.inputs().is_empty(),
+        "the agent saw {:?}",
+        stats.inputs()
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_command_is_answered_by_the_gateway_not_the_agent() {
+    let world = World::new().await;
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world.start(agent).await;
+    within("the subscription", world.fake.wait_for_subscriptions(1)).await;
+    world.fake.publish(TOPIC, "/help");
+    let answered = replies(&world, 1).await;
+    assert!(
+        answered[0].message.contains("/new"),
+        "{}",
+        answered[0].message
+    );
+    assert!(
+        stats.inputs().is_empty(),
+        "the agent saw {:?}",
+        stats.inputs()
+    );
+    running.stop().await;
+}
