@@ -127,6 +127,22 @@ impl NtfyApi {
         }
     }
 
+    /// `GET /<topic>/json?poll=1&since=latest`: reads the topic's latest
+    /// cached message and returns at once (ntfy closes a poll), so the
+    /// live check opens no connection to keep.
+    pub(crate) async fn poll_latest(&self, topic: &str) -> Result<(), NtfyError> {
+        let request = self
+            .http
+            .get(format!("{}/{topic}/json?poll=1&since=latest", self.base))
+            .timeout(self.timeout);
+        let response = self.authorized(request).send().await.map_err(transport)?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(refusal(response).await)
+        }
+    }
+
     /// `POST /<topic>` with `text` as the body; returns the message
     /// created, as ntfy answers.
     pub(crate) async fn publish(

@@ -11,8 +11,10 @@
 //!   then the cached messages selected by `since=` (`all`, `latest`, a
 //!   message id — after it, none when unknown —, or a Unix timestamp),
 //!   then every new message, and keepalives when asked
-//!   ([`FakeNtfy::keepalive`]) or every [`FakeNtfy::with_keepalive`];
-//! - access control: with [`FakeNtfy::with_token`], a request without
+//!   ([`FakeNtfy::keepalive`]) or every [`Builder::with_keepalive`];
+//!   with `poll=1`, only the cached messages (`since` defaulting to
+//!   `all`), and the answer ends;
+//! - access control: with [`Builder::with_token`], a request without
 //!   `Authorization: Bearer <token>` is answered 401
 //!   (`{"code":40101,"http":401,"error":"unauthorized",...}`), and topics
 //!   [`FakeNtfy::deny`]ied answer 403 (`40301 forbidden`);

@@ -136,6 +136,24 @@ async fn subscribe(
         return failed;
     }
     let since = query.get("since").cloned();
+    if query
+        .get("poll")
+        .is_some_and(|p| matches!(p.as_str(), "1" | "yes" | "true"))
+    {
+        // A poll: the cached messages, then the end of the answer.
+        let state = shared.state.lock();
+        let cached: Vec<&NtfyMessage> =
+            state.messages.iter().filter(|m| m.topic == topic).collect();
+        let body: String = cached_since(&cached, since.as_deref().or(Some("all")))
+            .iter()
+            .map(|m| format!("{}\n", m.to_json()))
+            .collect();
+        return (
+            [(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8")],
+            body,
+        )
+            .into_response();
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     shared.state.update(|s| {
         s.subscriptions.push(Subscription {

@@ -51,3 +51,28 @@ async fn a_command_is_answered_by_the_gateway_not_the_agent() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn the_live_check_reads_the_topic_and_names_a_refused_token() {
+    use hermod_core::{PlatformConfig, ProbeContext};
+    let fake = hermod_testkit::ntfy::FakeNtfy::builder()
+        .with_token("tk_right")
+        .start()
+        .await;
+    let world = World::on(fake);
+    let ctx = ProbeContext {
+        http: hermod_http::HttpClient::new().unwrap(),
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let found = world.config().probe(&ctx).await.unwrap();
+    assert!(found.contains(TOPIC), "{found}");
+    let mut wrong = world.config();
+    wrong.token = Some(hermod_model::Secret::new("tk_wrong"));
+    let refused = wrong.probe(&ctx).await.unwrap_err();
+    assert!(refused.contains("NTFY_TOKEN"), "{refused}");
+    assert!(!refused.contains("tk_wrong"), "{refused}");
+    assert!(
+        world.fake.subscriptions().is_empty(),
+        "a poll is no subscription"
+    );
+}
