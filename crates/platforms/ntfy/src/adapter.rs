@@ -26,6 +26,7 @@ use hermod_store::Store;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tracing::warn;
 
 /// ntfy's message size limit, in bytes (`message-size-limit`).
 pub const MAX_MESSAGE_BYTES: usize = 4096;
@@ -221,12 +222,26 @@ impl Messenger for NtfyAdapter {
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         let topic = self.config().reply_topic(&message.target.chat_id);
         self.inner.pacer.check(topic).map_err(rate_limited)?;
+        let pieces: Vec<String> =
+            split_message(&message.text, MAX_MESSAGE_BYTES, LengthUnit::Bytes)
+                .into_iter()
+                .filter(|piece| !piece.trim().is_empty())
+                .collect();
         let mut message_ids = Vec::new();
-        for piece in split_message(&message.text, MAX_MESSAGE_BYTES, LengthUnit::Bytes) {
-            if piece.trim().is_empty() {
-                continue;
-            }
-            message_ids.push(self.publish(topic, &piece).await?);
+        for piece in &pieces {
+            let published = self.publish(topic, piece).await.inspect_err(|e| {
+                if !message_ids.is_empty() {
+                    // The outbox sends the whole reply again: the pieces
+                    // already published will show twice.
+                    warn!(
+                        published = message_ids.len(),
+                        total = pieces.len(),
+                        error = %e,
+                        "a reply was published in part"
+                    );
+                }
+            })?;
+            message_ids.push(published);
         }
         Ok(Sent { message_ids })
     }
