@@ -3,6 +3,7 @@
 mod adapter;
 mod api;
 mod config;
+mod lines;
 mod platform;
 mod receive;
 mod types;

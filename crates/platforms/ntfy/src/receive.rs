@@ -15,6 +15,7 @@
 
 use crate::adapter::NtfyAdapter;
 use crate::api::NtfyError;
+use crate::lines::{Lines, Read};
 use crate::types::{Line, read_line};
 use hermod_adapter_kit::{AdapterState, ConnectionState, StateKey, truncate};
 use hermod_core::{AdapterContext, AdapterError, CoreError, Submitted};
@@ -102,7 +103,7 @@ impl NtfyAdapter {
             () = ctx.shutdown.cancelled() => return Ok(Ended::Stop),
             opened = self.api().subscribe(topic, cursor.as_deref()) => opened,
         };
-        let mut response = match opened {
+        let response = match opened {
             Ok(response) => response,
             Err(e @ NtfyError::Refused { .. }) => return Err(e.into()),
             Err(NtfyError::RateLimited(wait)) => {
@@ -114,40 +115,28 @@ impl NtfyAdapter {
             Err(e) => return Ok(Ended::retry(e.to_string())),
         };
         let timeout = self.config().keepalive_timeout();
-        let mut buffer: Vec<u8> = Vec::new();
+        let mut lines = Lines::new(response, timeout);
         loop {
-            let chunk = tokio::select! {
+            let read = tokio::select! {
                 biased;
                 () = ctx.shutdown.cancelled() => return Ok(Ended::Stop),
-                chunk = tokio::time::timeout(timeout, response.chunk()) => chunk,
+                read = lines.next() => read,
             };
-            let bytes = match chunk {
-                Err(_) => {
+            let line = match read {
+                Read::Line(line) => line,
+                Read::Silent => {
                     return Ok(Ended::retry(format!(
                         "nothing on the stream for {} s",
                         timeout.as_secs()
                     )));
                 }
-                Ok(Err(e)) => {
-                    return Ok(Ended::retry(format!(
-                        "the stream broke: {}",
-                        e.without_url()
-                    )));
+                Read::Broken(reason) => {
+                    return Ok(Ended::retry(format!("the stream broke: {reason}")));
                 }
-                Ok(Ok(None)) => return Ok(Ended::retry("ntfy ended the stream")),
-                Ok(Ok(Some(bytes))) => bytes,
+                Read::Ended => return Ok(Ended::retry("ntfy ended the stream")),
             };
-            buffer.extend_from_slice(&bytes);
-            while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buffer.drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line);
-                let line = line.trim();
-                if line.is_empty() {
-                    continue;
-                }
-                if let Some(ended) = self.handle(line, ctx, state, cursor).await {
-                    return Ok(ended);
-                }
+            if let Some(ended) = self.handle(&line, ctx, state, cursor).await {
+                return Ok(ended);
             }
         }
     }
