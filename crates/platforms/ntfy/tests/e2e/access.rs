@@ -76,3 +76,24 @@ async fn the_live_check_reads_the_topic_and_names_a_refused_token() {
         "a poll is no subscription"
     );
 }
+
+#[tokio::test]
+async fn ntfy_allowed_users_names_the_topic() {
+    let world = World::new().await;
+    let mut gateway = GatewayConfig::default();
+    gateway.platforms.insert(
+        "ntfy".into(),
+        hermod_core::PlatformPolicy {
+            allowed_users: vec![TOPIC.into()],
+            ..Default::default()
+        },
+    );
+    let running = world
+        .start_with(ScriptedAgent::echo(), gateway, world.config())
+        .await;
+    within("the subscription", world.fake.wait_for_subscriptions(1)).await;
+    world.fake.publish(TOPIC, "allowed");
+    let answered = replies(&world, 1).await;
+    assert_eq!(answered[0].message, "echo: allowed (0 earlier)");
+    running.stop().await;
+}
