@@ -199,7 +199,11 @@ impl Adapter for NtfyAdapter {
             length_unit: LengthUnit::Bytes,
             can_edit: false,
             can_delete: false,
-            markdown: MarkdownDialect::Markdown,
+            markdown: if self.config().markdown {
+                MarkdownDialect::Markdown
+            } else {
+                MarkdownDialect::Plain
+            },
             command_prefix: '/',
             multi_message: true,
             ..Capabilities::default()
@@ -217,16 +221,23 @@ impl Adapter for NtfyAdapter {
 
 #[async_trait]
 impl Messenger for NtfyAdapter {
-    /// Publishes the text to the reply topic, split at 4096 bytes; replies
+    /// Publishes the text (Markdown, or plain text with `NTFY_MARKDOWN`
+    /// off) to the reply topic, split at 4096 bytes; replies
     /// go to `NTFY_PUBLISH_TOPIC` when set, else to the chat's topic.
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         let topic = self.config().reply_topic(&message.target.chat_id);
         self.inner.pacer.check(topic).map_err(rate_limited)?;
-        let pieces: Vec<String> =
-            split_message(&message.text, MAX_MESSAGE_BYTES, LengthUnit::Bytes)
-                .into_iter()
-                .filter(|piece| !piece.trim().is_empty())
-                .collect();
+        // Markdown for the web app when asked for, else plain text (the
+        // phone apps would show the marks).
+        let text = if self.config().markdown {
+            hermod_render::render(&message.text, MarkdownDialect::Markdown).text
+        } else {
+            hermod_render::to_plain(&message.text)
+        };
+        let pieces: Vec<String> = split_message(&text, MAX_MESSAGE_BYTES, LengthUnit::Bytes)
+            .into_iter()
+            .filter(|piece| !piece.trim().is_empty())
+            .collect();
         let mut message_ids = Vec::new();
         for piece in &pieces {
             let published = self.publish(topic, piece).await.inspect_err(|e| {

@@ -9,4 +9,5 @@
 mod access;
 mod faults;
 mod receiving;
+mod sending;
 mod support;
