@@ -131,9 +131,9 @@ impl NtfyAdapter {
         &self.inner.store
     }
 
-    /// The ids of our own publishes.
-    pub(crate) fn own_ids(&self) -> HashSet<String> {
-        self.lock_own().1.clone()
+    /// Whether `id` is one of our own publishes.
+    pub(crate) fn is_own(&self, id: &str) -> bool {
+        self.lock_own().1.contains(id)
     }
 
     fn lock_own(&self) -> std::sync::MutexGuard<'_, (VecDeque<String>, HashSet<String>)> {

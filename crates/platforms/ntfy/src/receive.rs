@@ -149,7 +149,7 @@ impl NtfyAdapter {
         state: &AdapterState<String>,
         cursor: &mut Option<String>,
     ) -> Option<Ended> {
-        let (id, event, key) = match read_line(line, &self.own_ids()) {
+        let (id, event, key) = match read_line(line, |id| self.is_own(id)) {
             Line::Open => {
                 self.connection().connected(ctx);
                 return None;

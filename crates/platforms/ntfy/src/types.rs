@@ -11,7 +11,6 @@
 use crate::BOT_TAG;
 use hermod_model::{ChatType, InboundEvent, Source};
 use serde::Deserialize;
-use std::collections::HashSet;
 
 /// One object of the JSON stream (or the answer to a publish).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -64,9 +63,10 @@ pub(crate) enum Line {
     Malformed(String),
 }
 
-/// Reads one line of the stream. `own` holds the ids of messages this
-/// adapter published (a second way, beside [`BOT_TAG`], to know them).
-pub(crate) fn read_line(line: &str, own: &HashSet<String>) -> Line {
+/// Reads one line of the stream. `own` says whether an id is one of a
+/// message this adapter published (a second way, beside [`BOT_TAG`], to
+/// know them).
+pub(crate) fn read_line(line: &str, own: impl Fn(&str) -> bool) -> Line {
     let event: Event = match serde_json::from_str(line) {
         Ok(event) => event,
         Err(e) => return Line::Malformed(e.to_string()),
@@ -80,8 +80,8 @@ pub(crate) fn read_line(line: &str, own: &HashSet<String>) -> Line {
 }
 
 /// A `message` event → what to submit, or why not.
-fn convert(event: Event, own: &HashSet<String>) -> Line {
-    if event.tags.iter().any(|t| t == BOT_TAG) || own.contains(&event.id) {
+fn convert(event: Event, own: impl Fn(&str) -> bool) -> Line {
+    if event.tags.iter().any(|t| t == BOT_TAG) || own(&event.id) {
         return Line::Skip {
             id: event.id,
             reason: "our own message",
@@ -154,24 +154,25 @@ fn looks_like_markdown(text: &str) -> bool {
 mod tests {
     use super::*;
     use hermod_model::Content;
+    use std::collections::HashSet;
 
-    fn none() -> HashSet<String> {
-        HashSet::new()
+    fn none() -> impl Fn(&str) -> bool {
+        |_| false
     }
 
     // The examples of ntfy's "Subscribe via API" page.
     #[test]
     fn documented_stream_lines_are_read() {
         let open = r#"{"id":"SLiKI64DOt","time":1635528757,"event":"open","topic":"mytopic"}"#;
-        assert_eq!(read_line(open, &none()), Line::Open);
+        assert_eq!(read_line(open, none()), Line::Open);
         let keepalive =
             r#"{"id":"DGUDShMCsc","time":1635528787,"event":"keepalive","topic":"mytopic"}"#;
-        assert_eq!(read_line(keepalive, &none()), Line::Keepalive);
+        assert_eq!(read_line(keepalive, none()), Line::Keepalive);
         let poll =
             r#"{"id":"371sevb0pD","time":1638046000,"event":"poll_request","topic":"mytopic"}"#;
-        assert_eq!(read_line(poll, &none()), Line::Other("poll_request".into()));
+        assert_eq!(read_line(poll, none()), Line::Other("poll_request".into()));
         let message = r#"{"id":"hwQ2YpKdmg","time":1635528741,"event":"message","topic":"mytopic","message":"Disk full"}"#;
-        let Line::Message { id, key, event } = read_line(message, &none()) else {
+        let Line::Message { id, key, event } = read_line(message, none()) else {
             panic!("a message");
         };
         assert_eq!((id.as_str(), key.as_str()), ("hwQ2YpKdmg", "hwQ2YpKdmg"));
@@ -184,7 +185,7 @@ mod tests {
     #[test]
     fn titles_and_attachments_are_part_of_the_text() {
         let line = r#"{"id":"xE73Iyuabi","time":1673542291,"expires":1673585491,"event":"message","topic":"mytopic","title":"Backup","message":"done","priority":4,"tags":["warning"],"attachment":{"name":"log.txt","url":"https://ntfy.sh/file/xE73Iyuabi.txt","type":"text/plain","size":12}}"#;
-        let Line::Message { event, .. } = read_line(line, &none()) else {
+        let Line::Message { event, .. } = read_line(line, none()) else {
             panic!("a message");
         };
         assert_eq!(
@@ -200,7 +201,7 @@ mod tests {
     fn our_own_messages_are_known_by_tag_and_by_id() {
         let tagged = r#"{"id":"a1","time":1,"event":"message","topic":"t","message":"hi","tags":["hermod"]}"#;
         assert!(matches!(
-            read_line(tagged, &none()),
+            read_line(tagged, none()),
             Line::Skip {
                 reason: "our own message",
                 ..
@@ -208,15 +209,18 @@ mod tests {
         ));
         let plain = r#"{"id":"a2","time":1,"event":"message","topic":"t","message":"hi"}"#;
         let own: HashSet<String> = ["a2".to_owned()].into();
-        assert!(matches!(read_line(plain, &own), Line::Skip { .. }));
-        assert!(matches!(read_line(plain, &none()), Line::Message { .. }));
+        assert!(matches!(
+            read_line(plain, |id| own.contains(id)),
+            Line::Skip { .. }
+        ));
+        assert!(matches!(read_line(plain, none()), Line::Message { .. }));
     }
 
     #[test]
     fn empty_unknown_and_malformed_lines() {
         let empty = r#"{"id":"a3","time":1,"event":"message","topic":"t","message":"  "}"#;
         assert!(matches!(
-            read_line(empty, &none()),
+            read_line(empty, none()),
             Line::Skip {
                 reason: "no text",
                 ..
@@ -224,12 +228,12 @@ mod tests {
         ));
         let future = r#"{"id":"a4","time":1,"event":"message_delete","topic":"t"}"#;
         assert_eq!(
-            read_line(future, &none()),
+            read_line(future, none()),
             Line::Other("message_delete".into())
         );
-        assert!(matches!(read_line("not json", &none()), Line::Malformed(_)));
+        assert!(matches!(read_line("not json", none()), Line::Malformed(_)));
         assert!(matches!(
-            read_line(r#"{"event":"message"}"#, &none()),
+            read_line(r#"{"event":"message"}"#, none()),
             Line::Malformed(_)
         ));
     }
