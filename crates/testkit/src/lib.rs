@@ -59,6 +59,7 @@ pub mod harness;
 pub mod llm;
 #[cfg(feature = "logs")]
 pub mod logs;
+pub mod ntfy;
 pub mod peer;
 #[cfg(feature = "platform")]
 pub mod platform;

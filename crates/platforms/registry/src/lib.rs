@@ -169,6 +169,7 @@ platforms! {
     #[cfg(feature = "discord")] discord: hermod_discord::DiscordConfig,
     #[cfg(feature = "slack")] slack: hermod_slack::SlackConfig,
     #[cfg(feature = "webhook")] webhook: hermod_webhook::WebhookPlatformConfig,
+    #[cfg(feature = "ntfy")] ntfy: hermod_ntfy::NtfyConfig,
 }
 
 /// `hermod_telegram` of `hermod_telegram::config::TelegramConfig`.
