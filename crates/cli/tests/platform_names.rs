@@ -35,6 +35,7 @@ const NAMES: &[&str] = &[
     "simplex",
     "msgraph",
     "twilio",
+    "ntfy",
 ];
 
 /// The crates that must not name a platform, by directory.
