@@ -1,0 +1,148 @@
+//! The Hermes translation's tests: keys moved, noted and tolerated.
+
+use super::*;
+use serde_json::json;
+
+fn known(name: &str) -> Option<&'static str> {
+    match name {
+        "chat" => Some("Chat"),
+        "forum" => Some("Forum"),
+        "web" => Some("the web API"),
+        _ => None,
+    }
+}
+
+fn run(mut tree: Value) -> (Value, Translation) {
+    let t = translate(&mut tree, &["web", "chat"], &known);
+    (tree, t)
+}
+
+#[test]
+fn hermes_keys_move_to_hermods() {
+    let (tree, t) = run(json!({
+        "_config_version": 33,
+        "model": {"default": "m", "context_length": 131072, "provider": "custom", "base_url": ""},
+        "agent": {"max_turns": 60, "restart_drain_timeout": 2.5, "gateway_timeout": 1800,
+                  "gateway_auto_continue_freshness": 1800.5},
+        "session_reset": {"mode": "idle", "idle_minutes": 30},
+        "group_sessions_per_user": false,
+        "unauthorized_dm_behavior": "ignore",
+        "timezone": "",
+        "display": {"busy_input_mode": "queue", "show_reasoning": false,
+                    "platforms": {"chat": {"streaming": false, "tool_progress": "all", "skin": "x"}}},
+        "platforms": {"web": {"enabled": true, "extra": {"host": "127.0.0.1", "port": 8642}}},
+        "terminal": {"backend": "local"},
+    }));
+    assert_eq!(
+        tree,
+        json!({
+            "model": {"default": "m", "context_length": 131072, "provider": "custom"},
+            "agent": {"max_turns": 60, "gateway_timeout": 1800},
+            "gateway": {
+                "session_reset": {"mode": "idle", "idle_minutes": 30},
+                "group_sessions_per_user": false,
+                "unauthorized_dm_behavior": "ignore",
+                "drain_timeout_secs": 3,
+                "auto_continue_freshness_secs": 1801,
+                "busy_input_mode": "queue",
+            },
+            "display": {"show_reasoning": false, "platforms": {"chat": {"tool_progress": "all"}}},
+            "streaming": {"platforms": {"chat": {"enabled": false}}},
+            "platforms": {"web": {"enabled": true, "host": "127.0.0.1", "port": 8642}},
+            "terminal": {"backend": "local"},
+        })
+    );
+    let keys: Vec<&str> = t.notices.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["display.platforms.chat.skin"]);
+}
+
+#[test]
+fn hermes_keys_are_tolerated_with_what_hermod_does_instead() {
+    let t = Translation::default();
+    let said = |key: &str| t.tolerate(key);
+    assert!(said("terminal.backend").unwrap().contains("workspace"));
+    assert!(said("terminal.docker_image").is_some());
+    assert!(said("approvals.mode").unwrap().contains("asks"));
+    assert!(said("memory.provider").is_some());
+    assert!(said("terminal.nonsense").is_none());
+    assert!(
+        said("compression.protect_first_n")
+            .unwrap()
+            .contains("protect_last_n")
+    );
+    assert!(said("agent.gateway_timeout").unwrap().contains("max_turns"));
+    assert!(
+        said("agent.verify_on_stop")
+            .unwrap()
+            .contains("Hermes setting")
+    );
+    assert!(said("gateway.max_concurrent_sessions").is_some());
+    assert!(said("gateway.session_reset.notify").is_some());
+    assert!(
+        said("gateway.session_reset.idle_minuts").is_none(),
+        "a typo in a mapped section"
+    );
+    assert!(said("kanban").is_some());
+    assert!(said("platforms.chat.token").unwrap().contains(".env"));
+    assert!(said("platforms.chat.reactions").is_some());
+    // Mistakes in hermod's own keys are not Hermes settings.
+    for typo in [
+        "modle",
+        "model.base_ulr",
+        "agent.max_turn",
+        "gateway.sesion_queue",
+        "platforms.chat.requre_mention",
+    ] {
+        assert_eq!(said(typo), None, "{typo}");
+    }
+}
+
+#[test]
+fn hermods_own_key_wins() {
+    let (tree, _) = run(json!({
+        "session_reset": {"mode": "idle"},
+        "gateway": {"session_reset": {"mode": "daily"}},
+        "platforms": {"web": {"port": 1, "extra": {"port": 2}}},
+    }));
+    assert_eq!(tree["gateway"]["session_reset"]["mode"], "daily");
+    assert_eq!(tree["platforms"]["web"]["port"], 1);
+}
+
+#[test]
+fn platform_blocks_from_every_hermes_place() {
+    let (tree, t) = run(json!({
+        "chat": {"extra": {"require_mention": true, "mystery": 1}},
+        "gateway": {"platforms": {"chat": {"allowed_users": ["1"], "reply_to_mode": "all"}}},
+        "platforms": {
+            "chat": {"home_channel": {"platform": "chat", "chat_id": -100, "name": "Home"},
+                     "token": "t", "unauthorized_dm_behavior": "pair"},
+            "forum": {"enabled": true},
+        },
+    }));
+    assert_eq!(
+        tree["platforms"]["chat"],
+        json!({"require_mention": true, "mystery": 1, "reply_to_mode": "all", "token": "t"})
+    );
+    assert_eq!(
+        tree["gateway"]["platforms"]["chat"],
+        json!({"allowed_users": ["1"], "home_channel": "-100", "unauthorized_dm_behavior": "pair"})
+    );
+    assert!(t.tolerate("platforms.chat.mystery").is_some());
+    assert!(t.tolerate("platforms.chat.require_mentoin").is_none());
+    let keys: Vec<&str> = t.notices.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["platforms.forum"]);
+}
+
+#[test]
+fn short_forms() {
+    let (tree, _) = run(json!({"model": "gpt-x", "streaming": "off"}));
+    assert_eq!(
+        tree,
+        json!({"model": {"default": "gpt-x"}, "streaming": {"enabled": false}})
+    );
+    let (tree, _) = run(json!({"streaming": {"mode": "edit"}}));
+    assert_eq!(
+        tree["streaming"],
+        json!({"enabled": true, "transport": "edit"})
+    );
+}
