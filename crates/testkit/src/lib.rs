@@ -59,10 +59,12 @@ pub mod harness;
 pub mod llm;
 #[cfg(feature = "logs")]
 pub mod logs;
+pub mod mattermost;
 pub mod ntfy;
 pub mod peer;
 #[cfg(feature = "platform")]
 pub mod platform;
+pub mod signal;
 pub mod slack;
 pub mod speech;
 pub mod telegram;
