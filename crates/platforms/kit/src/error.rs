@@ -37,6 +37,13 @@ pub enum KitError {
     /// A websocket could not be opened or broke.
     #[error("the websocket connection failed: {0}")]
     Websocket(String),
+    /// A TCP connection could not be opened, or its TLS handshake failed
+    /// (which may pass: a restarting server, a certificate being renewed).
+    #[error("{0}")]
+    Connect(String),
+    /// TLS cannot be set up as configured (an unreadable CA file).
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl From<hermod_store::StoreError> for KitError {
@@ -48,10 +55,13 @@ impl From<hermod_store::StoreError> for KitError {
 impl From<KitError> for AdapterError {
     fn from(err: KitError) -> Self {
         match err {
-            KitError::Store(_) | KitError::Download(_) | KitError::Websocket(_) => {
-                AdapterError::Transient(err.to_string())
+            KitError::Store(_)
+            | KitError::Download(_)
+            | KitError::Websocket(_)
+            | KitError::Connect(_) => AdapterError::Transient(err.to_string()),
+            KitError::Bind { .. } | KitError::Route(_) | KitError::Tls(_) => {
+                AdapterError::Startup(err.to_string())
             }
-            KitError::Bind { .. } | KitError::Route(_) => AdapterError::Startup(err.to_string()),
             KitError::Corrupt { .. }
             | KitError::TooLarge { .. }
             | KitError::Mismatch { .. }

@@ -15,6 +15,7 @@
 //! | [`MediaDir`] / [`MediaCleanup`] | inbound files downloaded into `HERMOD_HOME/media` with a size cap, a MIME type sniffed from the bytes (a file whose bytes contradict its declared image, audio or PDF type is refused, [`KitError::Mismatch`]), safe stable names, never a partial file; one cleanup task per gateway deletes files older than `HERMOD_MEDIA_MAX_AGE_DAYS` (default 30) and the oldest while the directory is over `HERMOD_MEDIA_MAX_MB` (default 1024), at start and hourly |
 //! | [`config`] | environment variables declared once beside their fields ([`config::EnvSettings`]), from which applying them, listing them and checking their limits all follow; shared choices ([`config::ReplyToMode`]), the id-list readers, URL checks that name the setting, whether a token is set, where inbound files go |
 //! | [`inbound`] | the same message text on every platform: a replied-to message quoted in front of the reply |
+//! | [`tls`] | TCP connections for line protocols: TLS from the first byte or after STARTTLS, the platform verifier the HTTP client uses, an optional CA file for private certificates, a connect deadline |
 //! | [`ws`] | a websocket client over rustls: connect with a deadline, text frames with pings answered, the peer's close code for the platform's [`ws::AfterClose`] table, closing within a second on shutdown, and a [`ws::Heartbeat`] with zombie detection |
 //!
 //! What stays in the adapter: its configuration type (Hermes's variable
@@ -38,6 +39,7 @@ mod poll;
 mod state;
 #[cfg(test)]
 mod testing;
+pub mod tls;
 mod webhook;
 pub mod ws;
 
