@@ -27,6 +27,7 @@ use readiness::Watched;
 use state::{GatewayCounts, StatusFile};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -198,7 +199,13 @@ async fn serve(
             stop_reporting.cancel();
             stopped
         },
-        readiness::watch(health.clone(), watched, ready, shutdown.clone()),
+        readiness::watch(
+            health.clone(),
+            watched,
+            ready,
+            release_startup_code_soon,
+            shutdown.clone()
+        ),
         state::keep(
             file,
             health,
@@ -221,6 +228,28 @@ async fn serve(
         (Stopped::Shutdown, None) => "stopped".to_owned(),
     };
     Ok((how, stopped))
+}
+
+/// How long after the ready line the start-up code is handed back: the
+/// adapters' first rounds (a poll, a websocket's hello) have run by then.
+const RELEASE_STARTUP_CODE_AFTER: Duration = Duration::from_secs(1);
+
+/// Soon after the gateway is ready, hands the pages of the executable
+/// that only start-up used back to the kernel (`hermod_sys`), so an idle
+/// gateway's resident memory is the code it runs while idle.
+/// `HERMOD_KEEP_STARTUP_CODE=1` keeps them (to compare).
+fn release_startup_code_soon() {
+    if std::env::var_os("HERMOD_KEEP_STARTUP_CODE").is_some_and(|v| v != "0") {
+        return;
+    }
+    tokio::spawn(async {
+        tokio::time::sleep(RELEASE_STARTUP_CODE_AFTER).await;
+        match tokio::task::spawn_blocking(hermod_sys::release_startup_code).await {
+            Ok(Ok(released)) => tracing::debug!("{released}"),
+            Ok(Err(e)) => tracing::debug!("start-up code not released: {e}"),
+            Err(e) => tracing::debug!("start-up code not released: {e}"),
+        }
+    });
 }
 
 fn is_loopback_url(url: &str) -> bool {

@@ -37,14 +37,17 @@ pub(super) struct Watched {
 
 /// Reports readiness and failures until `shutdown`; cancels `shutdown` and
 /// fails when no adapter is left running. `ready` turns the running
-/// adapters' descriptions into the ready line.
+/// adapters' descriptions into the ready line; `on_ready` runs once, right
+/// after it is printed.
 pub(super) async fn watch(
     health: Health,
     adapters: Vec<Watched>,
     ready: impl Fn(&[String]) -> String,
+    on_ready: impl FnOnce(),
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut announced = false;
+    let mut on_ready = Some(on_ready);
     let mut reported = BTreeSet::new();
     let mut changes = health.subscribe();
     loop {
@@ -76,6 +79,9 @@ pub(super) async fn watch(
         if !announced && view.started {
             out(ready(&view.running));
             announced = true;
+            if let Some(on_ready) = on_ready.take() {
+                on_ready();
+            }
         }
         tokio::select! {
             biased;
