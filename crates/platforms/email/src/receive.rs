@@ -1,0 +1,278 @@
+//! Receiving: the mailbox read over IMAP, new mail found by UID, each
+//! mail answered once.
+//!
+//! The cursor is the mailbox's UIDVALIDITY and the last UID handled
+//! ([`AdapterState`]), saved after each mail was submitted with
+//! `submit_once` (keyed by its Message-ID), so a restart resumes after it
+//! and a mail fetched again is dropped by the inbox. On the very first
+//! start the unread mail is answered (as Hermes does); when UIDVALIDITY
+//! changes (the mailbox was rebuilt) the old UIDs mean nothing, so the
+//! adapter skips to UIDNEXT and logs it rather than answer the whole
+//! mailbox again. Handled mail is marked `\Seen`.
+//!
+//! Between checks the adapter waits in IDLE (RFC 2177, renewed every 29
+//! minutes) where the server offers it, else polls every
+//! `EMAIL_POLL_INTERVAL` with NOOP. A dropped connection is opened again
+//! after the kit's backoff; a refused login stops the adapter.
+
+use crate::adapter::EmailAdapter;
+use crate::error::EmailError;
+use crate::imap::{Imap, Woke};
+use crate::mail::inbound::{self, Incoming, Skip};
+use crate::mail::outbound::ThreadContext;
+use hermod_adapter_kit::tls::Stream;
+use hermod_adapter_kit::{AdapterState, ConnectionState, StateKey};
+use hermod_core::{AdapterContext, AdapterError, CoreError, Submitted};
+use hermod_model::{InboundEvent, Source};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// RFC 2177: clients re-issue IDLE at least every 29 minutes.
+pub(crate) const IDLE_RENEW: Duration = Duration::from_secs(29 * 60);
+
+/// Where reading stopped, per address and mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cursor {
+    pub uid_validity: u32,
+    pub last_uid: u32,
+}
+
+const CURSOR: StateKey<Cursor> = StateKey::new("imap");
+
+/// How a session ended without an error.
+enum Ended {
+    Stop,
+}
+
+impl EmailAdapter {
+    pub(crate) fn cursor_state(&self) -> AdapterState<Cursor> {
+        let scope = format!("{}/{}", self.config().address(), self.config().mailbox);
+        AdapterState::new(
+            std::sync::Arc::clone(self.store()),
+            &crate::PLATFORM,
+            CURSOR.scoped(scope),
+        )
+    }
+
+    /// Receives until shutdown (`Ok`) or a refused login (`Auth`).
+    pub(crate) async fn receive(&self, ctx: &AdapterContext) -> Result<(), AdapterError> {
+        let state = self.cursor_state();
+        let mut cursor = state.load_or_warn().await;
+        self.connection().set_state(ConnectionState::Connecting);
+        info!(
+            mailbox = %self.config().mailbox,
+            host = self.config().imap_host(),
+            ?cursor,
+            "reading mail"
+        );
+        loop {
+            let error = match self.session(ctx, &state, &mut cursor).await {
+                Ok(Ended::Stop) => return Ok(()),
+                Err(e) => e,
+            };
+            match error {
+                EmailError::Auth(_) | EmailError::Tls(_) => {
+                    self.connection().set_state(ConnectionState::Failed);
+                    return Err(self.masked(error));
+                }
+                other => {
+                    if !self.connection().retry(ctx, &other.to_string(), None).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// One IMAP session: log in, catch up, wait for mail, repeat.
+    async fn session(
+        &self,
+        ctx: &AdapterContext,
+        state: &AdapterState<Cursor>,
+        cursor: &mut Option<Cursor>,
+    ) -> Result<Ended, EmailError> {
+        let max = usize::try_from(self.media().max_bytes())
+            .unwrap_or(usize::MAX)
+            .saturating_mul(2)
+            .max(1 << 20);
+        let mut imap = tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => return Ok(Ended::Stop),
+            imap = crate::net::imap(self.config(), self.tls(), max) => imap?,
+        };
+        let selected = imap.select(&self.config().mailbox).await?;
+        self.connection().connected(ctx);
+        let mut last = match *cursor {
+            Some(c) if c.uid_validity == selected.uid_validity => c.last_uid,
+            Some(c) => {
+                warn!(
+                    old = c.uid_validity,
+                    new = selected.uid_validity,
+                    "the mailbox's UIDVALIDITY changed; mail already in it is not answered again"
+                );
+                selected.uid_next.saturating_sub(1)
+            }
+            None => {
+                let unseen = imap.search("UNSEEN").await?;
+                info!(
+                    unread = unseen.len(),
+                    "first start: answering the unread mail"
+                );
+                for uid in unseen {
+                    if let Some(ended) = self
+                        .handle(ctx, &mut imap, selected.uid_validity, uid)
+                        .await?
+                    {
+                        return Ok(ended);
+                    }
+                }
+                selected.uid_next.saturating_sub(1)
+            }
+        };
+        self.save(state, cursor, selected.uid_validity, last).await;
+        let idle = self.config().idle && imap.has("IDLE");
+        loop {
+            let found = imap
+                .search(&format!("UID {}:*", last.saturating_add(1)))
+                .await?;
+            let after = last;
+            for uid in found.into_iter().filter(|uid| *uid > after) {
+                if let Some(ended) = self
+                    .handle(ctx, &mut imap, selected.uid_validity, uid)
+                    .await?
+                {
+                    return Ok(ended);
+                }
+                last = uid;
+                self.save(state, cursor, selected.uid_validity, last).await;
+            }
+            if idle {
+                if imap.idle(IDLE_RENEW, ctx.shutdown.cancelled()).await? == Woke::Stopped {
+                    imap.logout().await;
+                    return Ok(Ended::Stop);
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    () = ctx.shutdown.cancelled() => {
+                        imap.logout().await;
+                        return Ok(Ended::Stop);
+                    }
+                    () = tokio::time::sleep(self.config().poll_interval()) => {}
+                }
+                imap.noop().await?;
+            }
+        }
+    }
+
+    async fn save(
+        &self,
+        state: &AdapterState<Cursor>,
+        cursor: &mut Option<Cursor>,
+        uid_validity: u32,
+        last_uid: u32,
+    ) {
+        let new = Cursor {
+            uid_validity,
+            last_uid,
+        };
+        if *cursor == Some(new) {
+            return;
+        }
+        if let Err(e) = state.save(&new).await {
+            // Recorded in the inbox: a restart before the next save fetches
+            // it again and the inbox drops it.
+            warn!(error = %e, "cannot save the IMAP cursor");
+        }
+        *cursor = Some(new);
+    }
+
+    /// Fetches, reads and submits mail `uid`; `Some` when receiving must
+    /// stop. A mail that cannot be recorded is an error, so the session
+    /// starts over from the cursor and fetches it again.
+    async fn handle(
+        &self,
+        ctx: &AdapterContext,
+        imap: &mut Imap<Stream>,
+        uid_validity: u32,
+        uid: u32,
+    ) -> Result<Option<Ended>, EmailError> {
+        let Some(raw) = imap.fetch(uid).await? else {
+            debug!(uid, "mail gone before it was fetched");
+            return Ok(None);
+        };
+        let own = self.config().address();
+        let incoming = match inbound::read(&raw, &own, self.config().skip_attachments) {
+            Ok(incoming) => incoming,
+            Err(Skip::Malformed(reason)) => {
+                warn!(uid, reason, "skipping a mail that cannot be read");
+                return Ok(None);
+            }
+            Err(Skip::Own) => {
+                debug!(uid, "our own mail");
+                return Ok(None);
+            }
+            Err(Skip::Automated(reason)) => {
+                info!(uid, reason, "not answering automatic mail");
+                return Ok(None);
+            }
+        };
+        let key = incoming
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("uid:{uid_validity}:{uid}"));
+        let source = source(&incoming);
+        if !ctx.inbound.admits(&source).await {
+            // Hermes ignores mail from senders not allowed; a pairing code
+            // mailed back to anyone who writes would be spam.
+            info!(uid, from = %incoming.from, "mail from a sender not allowed; ignored");
+            let _ = imap.mark_seen(uid).await;
+            return Ok(None);
+        }
+        if let Some(root) = &incoming.thread {
+            let context = ThreadContext {
+                subject: incoming.subject.clone(),
+                references: incoming.references.clone(),
+                last: incoming.message_id.clone(),
+            };
+            if let Err(e) = self.thread_state(root).save(&context).await {
+                warn!(error = %e, "cannot save the thread of a mail; its reply may not thread");
+            }
+        }
+        let attachments = self.save_parts(&incoming, &key).await;
+        let event = InboundEvent {
+            message_id: incoming.message_id.clone(),
+            attachments,
+            ..InboundEvent::text(source, incoming.text.clone())
+        };
+        let submitted = tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => return Ok(Some(Ended::Stop)),
+            submitted = ctx.inbound.submit_once(event, &key) => submitted,
+        };
+        match submitted {
+            Ok(Submitted::Accepted) => debug!(key, "mail submitted"),
+            Ok(Submitted::Duplicate) => debug!(key, "mail seen before; dropped"),
+            Err(CoreError::ShuttingDown) => return Ok(Some(Ended::Stop)),
+            Err(CoreError::Store(e)) => {
+                return Err(EmailError::Io(format!("cannot record inbound mail: {e}")));
+            }
+            Err(e) => warn!(error = %e, "an inbound mail was refused; skipping it"),
+        }
+        if let Err(e) = imap.mark_seen(uid).await {
+            debug!(uid, error = %e, "cannot mark a mail seen");
+        }
+        Ok(None)
+    }
+}
+
+/// The sender's DM, in the thread of the conversation's first message.
+fn source(incoming: &Incoming) -> Source {
+    let mut source = Source::dm(crate::PLATFORM, incoming.from.clone());
+    source.user_id = Some(incoming.from.clone());
+    source.user_name = incoming.from_name.clone();
+    source.chat_name = incoming.from_name.clone();
+    source.thread_id = incoming.thread.clone();
+    source
+}
