@@ -20,6 +20,9 @@ use std::time::Duration;
 /// Where Hermes looked when `HASS_URL` is unset.
 pub const DEFAULT_URL: &str = "http://homeassistant.local:8123";
 
+/// The custom event automations fire to talk to the agent.
+pub const DEFAULT_MESSAGE_EVENT: &str = "hermod_message";
+
 /// The title of the notifications replies become (Hermes's).
 pub const DEFAULT_NOTIFICATION_TITLE: &str = "Hermes Agent";
 
@@ -51,6 +54,11 @@ pub struct HomeAssistantConfig {
     /// `HASS_COOLDOWN_SECONDS`: the shortest time between two forwarded
     /// changes of one entity; changes within it are dropped.
     pub cooldown_seconds: u64,
+    /// `HASS_MESSAGE_EVENT`: a custom event type whose `text` (or
+    /// `message`) is forwarded as it is, unfiltered — how an automation
+    /// or script talks to the agent (`event: hermod_message`). Empty: not
+    /// subscribed.
+    pub message_event: String,
     /// The title of the persistent notifications replies become.
     pub notification_title: String,
     /// `HASS_HEARTBEAT_INTERVAL`: seconds between the `ping`s that tell a
@@ -74,6 +82,7 @@ impl Default for HomeAssistantConfig {
             ignore_entities: Vec::new(),
             watch_all: false,
             cooldown_seconds: 30,
+            message_event: DEFAULT_MESSAGE_EVENT.into(),
             notification_title: DEFAULT_NOTIFICATION_TITLE.into(),
             heartbeat_secs: 30,
             request_timeout_secs: 30,
@@ -92,6 +101,7 @@ impl EnvSettings for HomeAssistantConfig {
         env.list("HASS_WATCH_ENTITIES", &mut self.watch_entities);
         env.list("HASS_IGNORE_ENTITIES", &mut self.ignore_entities);
         env.flag("HASS_WATCH_ALL", &mut self.watch_all);
+        env.text("HASS_MESSAGE_EVENT", &mut self.message_event);
         env.seconds("HASS_COOLDOWN_SECONDS", &mut self.cooldown_seconds).at_most(86_400);
         env.seconds("HASS_HEARTBEAT_INTERVAL", &mut self.heartbeat_secs).at_least(1);
         env.seconds("HASS_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
@@ -123,9 +133,15 @@ impl HomeAssistantConfig {
         format!("{ws}/api/websocket")
     }
 
-    /// Whether no filter lets anything through (Hermes warned about it).
-    pub(crate) fn forwards_nothing(&self) -> bool {
+    /// Whether no filter lets a state change through (Hermes warned
+    /// about it).
+    pub(crate) fn forwards_no_changes(&self) -> bool {
         self.watch_domains.is_empty() && self.watch_entities.is_empty() && !self.watch_all
+    }
+
+    /// The custom message event, when one is subscribed.
+    pub(crate) fn message_event(&self) -> Option<&str> {
+        Some(self.message_event.trim()).filter(|e| !e.is_empty())
     }
 
     pub(crate) fn cooldown(&self) -> Duration {
@@ -151,6 +167,15 @@ impl HomeAssistantConfig {
             return Err("HASS_TOKEN is not set (a long-lived access token from your Home Assistant profile)".into());
         }
         check_http_url(&self.url, "HASS_URL")?;
+        if let Some(event) = self.message_event()
+            && !event
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
+            return Err(format!(
+                "HASS_MESSAGE_EVENT={event:?} is not an event type (letters, digits, '_' and '.')"
+            ));
+        }
         if self.notification_title.trim().is_empty() {
             return Err("platforms.homeassistant.notification_title must not be empty".into());
         }
@@ -213,7 +238,8 @@ mod tests {
             "ws://homeassistant.local:8123/api/websocket"
         );
         assert_eq!(config.cooldown(), Duration::from_secs(30));
-        assert!(config.forwards_nothing());
+        assert!(config.forwards_no_changes());
+        assert_eq!(config.message_event(), Some("hermod_message"));
         assert_eq!(config.notification_title, "Hermes Agent");
     }
 

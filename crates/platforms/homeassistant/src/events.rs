@@ -1,7 +1,8 @@
-//! `state_changed` events → what the agent reads, as Hermes forwarded
-//! them: which entities pass the filters ([`Filter`]), the sentence a
-//! change becomes ([`describe`]), and the [`InboundEvent`] it is
-//! submitted as — always from the one chat `ha_events` and the one user
+//! Events → what the agent reads. `state_changed` as Hermes forwarded
+//! it: which entities pass the filters ([`Filter`]) and the sentence a
+//! change becomes ([`describe`]); the custom message event
+//! (`hermod_message`, fired by an automation) with its `text` as it is.
+//! Both are submitted ([`inbound`]) — always from the one chat `ha_events` and the one user
 //! `homeassistant`, vouched for (the token is the trust boundary, so no
 //! allowlist applies). Pure, for tests on the documented payload.
 
@@ -62,10 +63,12 @@ fn domain(entity_id: &str) -> &str {
     entity_id.split_once('.').map_or("", |(d, _)| d)
 }
 
-/// One `state_changed` event, as far as it is forwarded.
+/// One event to forward: a state change or a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StateChange {
-    pub(crate) entity_id: String,
+    /// The entity that changed; `None` for a message event, which no
+    /// filter or cooldown applies to.
+    pub(crate) entity_id: Option<String>,
     /// The event's `context.id` (unique per change), else the entity and
     /// `time_fired`: the key the inbox dedupes on.
     pub(crate) key: String,
@@ -82,33 +85,55 @@ pub(crate) enum Read {
     Skip(&'static str),
 }
 
-/// Reads the `event` object of a `state_changed` message.
-pub(crate) fn read(event: &Value) -> Read {
-    if event.get("event_type").and_then(Value::as_str) != Some("state_changed") {
+/// Reads the `event` object of an event message: a `state_changed`, or
+/// `message_event` when one is configured.
+pub(crate) fn read(event: &Value, message_event: Option<&str>) -> Read {
+    let kind = event.get("event_type").and_then(Value::as_str);
+    let data = &event["data"];
+    if kind.is_some() && kind == message_event {
+        let text = ["text", "message"]
+            .iter()
+            .find_map(|k| data.get(*k).and_then(Value::as_str))
+            .map(str::trim)
+            .unwrap_or_default();
+        if text.is_empty() {
+            return Read::Skip("a message event without text");
+        }
+        return Read::Change(StateChange {
+            entity_id: None,
+            key: key_of(event, kind.unwrap_or_default()),
+            text: text.to_owned(),
+        });
+    }
+    if kind != Some("state_changed") {
         return Read::Skip("not a state change");
     }
-    let data = &event["data"];
     let Some(entity_id) = data.get("entity_id").and_then(Value::as_str) else {
         return Read::Skip("no entity id");
     };
     let Some(text) = describe(entity_id, &data["old_state"], &data["new_state"]) else {
         return Read::Skip("the state did not change");
     };
-    let key = match event.pointer("/context/id").and_then(Value::as_str) {
+    Read::Change(StateChange {
+        entity_id: Some(entity_id.to_owned()),
+        key: key_of(event, entity_id),
+        text,
+    })
+}
+
+/// The event's `context.id` (a ULID, unique per event), else `what` and
+/// `time_fired`.
+fn key_of(event: &Value, what: &str) -> String {
+    match event.pointer("/context/id").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => id.to_owned(),
         _ => format!(
-            "{entity_id}@{}",
+            "{what}@{}",
             event
                 .get("time_fired")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
         ),
-    };
-    Read::Change(StateChange {
-        entity_id: entity_id.to_owned(),
-        key,
-        text,
-    })
+    }
 }
 
 /// A state's value as text (`unknown` when absent, as Hermes had it).
@@ -236,10 +261,10 @@ mod tests {
 
     #[test]
     fn the_documented_event_becomes_a_sentence_keyed_by_its_context() {
-        let Read::Change(change) = read(&documented()) else {
+        let Read::Change(change) = read(&documented(), Some("hermod_message")) else {
             panic!("a change");
         };
-        assert_eq!(change.entity_id, "light.bed_light");
+        assert_eq!(change.entity_id.as_deref(), Some("light.bed_light"));
         assert_eq!(change.key, "326ef27d19415c60c492fe330945f954");
         assert_eq!(change.text, "[Home Assistant] Bed Light: turned on");
         let event = inbound(&change);
@@ -310,14 +335,14 @@ mod tests {
         assert_eq!(describe("light.x", &on, &Value::Null), None);
         let mut event = documented();
         event["event_type"] = json!("call_service");
-        assert_eq!(read(&event), Read::Skip("not a state change"));
+        assert_eq!(read(&event, None), Read::Skip("not a state change"));
     }
 
     #[test]
     fn a_change_without_a_context_is_keyed_by_entity_and_time() {
         let mut event = documented();
         event.as_object_mut().unwrap().remove("context");
-        let Read::Change(change) = read(&event) else {
+        let Read::Change(change) = read(&event, None) else {
             panic!("a change");
         };
         assert_eq!(
@@ -341,5 +366,38 @@ mod tests {
             "watch_all only counts with nothing listed"
         );
         assert!(!some.admits(""));
+    }
+
+    #[test]
+    fn a_message_event_is_forwarded_as_it_is() {
+        let event = json!({
+            "event_type": "hermod_message",
+            "data": {"text": "  Is the garage door open?  "},
+            "origin": "REMOTE",
+            "time_fired": "2025-04-30T12:00:00+00:00",
+            "context": {"id": "01JT0000000000000000000000", "parent_id": null, "user_id": null}
+        });
+        let Read::Change(change) = read(&event, Some("hermod_message")) else {
+            panic!("a message");
+        };
+        assert_eq!(change.entity_id, None);
+        assert_eq!(change.text, "Is the garage door open?");
+        assert_eq!(change.key, "01JT0000000000000000000000");
+        let mut other = event.clone();
+        other["data"] = json!({"message": "also read"});
+        assert!(
+            matches!(read(&other, Some("hermod_message")), Read::Change(c) if c.text == "also read")
+        );
+        assert_eq!(
+            read(&event, None),
+            Read::Skip("not a state change"),
+            "without a message event configured"
+        );
+        let mut empty = event;
+        empty["data"] = json!({});
+        assert_eq!(
+            read(&empty, Some("hermod_message")),
+            Read::Skip("a message event without text")
+        );
     }
 }

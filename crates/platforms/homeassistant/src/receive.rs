@@ -1,7 +1,8 @@
 //! Receiving: one websocket to `/api/websocket`, authenticated with the
-//! token, subscribed to `state_changed`, kept alive with `ping`s.
+//! token, subscribed to `state_changed` and to the custom message event
+//! (`HASS_MESSAGE_EVENT`, when set), kept alive with `ping`s.
 //!
-//! Every admitted change is submitted with `submit_once` under its
+//! Every admitted change and message is submitted with `submit_once` under its
 //! `context.id`, so a change recorded but not yet answered when hermod
 //! stopped is answered on the next start, and never twice. Home
 //! Assistant keeps no backlog for a websocket client: changes made while
@@ -28,8 +29,12 @@ use tracing::{debug, info, warn};
 /// The event type Hermes subscribed to.
 const EVENT_TYPE: &str = "state_changed";
 
-/// The id of the subscription, the first command of every connection.
+/// The id of the `state_changed` subscription, the first command of
+/// every connection.
 const SUBSCRIPTION: u64 = 1;
+
+/// The id of the message event's subscription, the second.
+const MESSAGES: u64 = 2;
 
 /// Longest frame logged when it cannot be read, in characters.
 const MAX_LOGGED: usize = 160;
@@ -54,7 +59,7 @@ impl HomeAssistantAdapter {
     pub(crate) async fn receive(&self, ctx: &AdapterContext) -> Result<(), AdapterError> {
         let config = self.config();
         self.connection().set_state(ConnectionState::Connecting);
-        if config.forwards_nothing() {
+        if config.forwards_no_changes() {
             warn!(
                 "no watch_domains, watch_entities or watch_all configured for Home Assistant: \
                  every state change is dropped (set HASS_WATCH_DOMAINS, HASS_WATCH_ENTITIES or HASS_WATCH_ALL)"
@@ -130,7 +135,9 @@ impl HomeAssistantAdapter {
         Ok(ended)
     }
 
-    /// The authentication phase and the subscription.
+    /// The authentication phase and the subscriptions. A refused message
+    /// subscription (a token of a user who is not an administrator may
+    /// subscribe to `state_changed` only) is logged, not fatal.
     async fn open(&self, socket: &mut Websocket) -> Result<(), HassError> {
         let token = self
             .config()
@@ -138,7 +145,9 @@ impl HomeAssistantAdapter {
             .as_ref()
             .map(|t| t.expose())
             .unwrap_or_default();
+        let message_event = self.config().message_event();
         let mut authenticated = false;
+        let mut states_subscribed = false;
         loop {
             let text = match socket.recv().await {
                 Frame::Text(text) => text,
@@ -162,6 +171,12 @@ impl HomeAssistantAdapter {
                         .send_text(&protocol::subscribe_events(SUBSCRIPTION, EVENT_TYPE))
                         .await
                         .map_err(|e| HassError::Transient(e.to_string()))?;
+                    if let Some(event) = message_event {
+                        socket
+                            .send_text(&protocol::subscribe_events(MESSAGES, event))
+                            .await
+                            .map_err(|e| HassError::Transient(e.to_string()))?;
+                    }
                 }
                 Incoming::AuthInvalid { message } => return Err(HassError::Refused(message)),
                 Incoming::Result {
@@ -170,7 +185,11 @@ impl HomeAssistantAdapter {
                     error,
                 } if authenticated => {
                     if success {
-                        return Ok(());
+                        if message_event.is_none() {
+                            return Ok(());
+                        }
+                        states_subscribed = true;
+                        continue;
                     }
                     let (code, message) = error.unwrap_or_default();
                     let said =
@@ -180,6 +199,22 @@ impl HomeAssistantAdapter {
                     } else {
                         HassError::Transient(said)
                     });
+                }
+                Incoming::Result {
+                    id: MESSAGES,
+                    success,
+                    error,
+                } if states_subscribed => {
+                    if !success {
+                        let (code, message) = error.unwrap_or_default();
+                        warn!(
+                            event = message_event,
+                            code,
+                            message,
+                            "Home Assistant refused the message event's subscription; only state changes are received"
+                        );
+                    }
+                    return Ok(());
                 }
                 other => debug!(?other, "Home Assistant message ignored while opening"),
             }
@@ -229,7 +264,7 @@ impl HomeAssistantAdapter {
                 }
             };
             match protocol::parse(&text) {
-                Incoming::Event { id, event } if id == SUBSCRIPTION => {
+                Incoming::Event { id, event } if id == SUBSCRIPTION || id == MESSAGES => {
                     if let Some(ended) = self.handle(ctx, &event, receiving).await {
                         return ended;
                     }
@@ -253,26 +288,27 @@ impl HomeAssistantAdapter {
         event: &serde_json::Value,
         receiving: &mut Receiving,
     ) -> Option<Ended> {
-        let change = match events::read(event) {
+        let change = match events::read(event, self.config().message_event()) {
             Read::Change(change) => change,
             Read::Skip(reason) => {
                 debug!(reason, "Home Assistant event not forwarded");
                 return None;
             }
         };
-        if !receiving.filter.admits(&change.entity_id) {
-            debug!(entity = change.entity_id, "entity not watched");
-            return None;
+        if let Some(entity) = &change.entity_id {
+            if !receiving.filter.admits(entity) {
+                debug!(entity, "entity not watched");
+                return None;
+            }
+            let now = Instant::now();
+            if let Some(last) = receiving.forwarded.get(entity)
+                && now.duration_since(*last) < self.config().cooldown()
+            {
+                debug!(entity, "within the cooldown; dropped");
+                return None;
+            }
+            receiving.forwarded.insert(entity.clone(), now);
         }
-        let now = Instant::now();
-        let cooldown = self.config().cooldown();
-        if let Some(last) = receiving.forwarded.get(&change.entity_id)
-            && now.duration_since(*last) < cooldown
-        {
-            debug!(entity = change.entity_id, "within the cooldown; dropped");
-            return None;
-        }
-        receiving.forwarded.insert(change.entity_id.clone(), now);
         let submitted = tokio::select! {
             biased;
             () = ctx.shutdown.cancelled() => return Some(Ended::Stop),
@@ -285,7 +321,7 @@ impl HomeAssistantAdapter {
             }
             Err(CoreError::ShuttingDown) => return Some(Ended::Stop),
             Err(e) => warn!(
-                entity = change.entity_id,
+                entity = change.entity_id.as_deref().unwrap_or("-"),
                 error = %e,
                 "a state change could not be recorded and is lost (Home Assistant does not send it again)"
             ),
