@@ -1,0 +1,28 @@
+//! Faults: the connection killed by an operator is opened again, and the
+//! bot answers again.
+
+use crate::support::{World, ngircd, user};
+use hermod_testkit::ScriptedAgent;
+
+#[tokio::test]
+async fn a_killed_connection_is_opened_again_with_backoff() {
+    if ngircd().is_none() {
+        return;
+    }
+    let world = World::new().await;
+    let alice = user(&world, "alice").await;
+    let running = world.start(ScriptedAgent::echo()).await;
+    let bot = world.fake.nick.clone();
+    alice.wait_online(&bot).await;
+    alice.say(&bot, "before").await;
+    alice.wait_messages(&bot, &alice.nick, 1).await;
+
+    alice.oper().await;
+    alice.send(&format!("KILL {bot} :testing reconnects")).await;
+    alice.sync().await;
+    alice.wait_online(&bot).await;
+    alice.say(&bot, "after").await;
+    let answered = alice.wait_messages(&bot, &alice.nick, 2).await;
+    assert!(answered[1].starts_with("echo: after"), "{answered:?}");
+    running.stop().await;
+}
