@@ -557,7 +557,8 @@ impl FakeSignal {
         });
     }
 
-    /// The next call of `method` fails with `fault`.
+    /// The next call of `method` fails with `fault`; `"events"` is the
+    /// event stream, which takes [`Fault::Http`] only.
     pub fn fail_next(&self, method: &str, fault: Fault) {
         self.shared
             .state
@@ -625,6 +626,14 @@ impl FakeSignal {
     /// Keepalives written.
     pub fn keepalives(&self) -> usize {
         self.shared.state.lock().keepalives
+    }
+
+    /// Waits until at least `n` keepalives were written.
+    pub async fn wait_for_keepalives(&self, n: usize) {
+        self.shared
+            .state
+            .wait_until(|s| (s.keepalives >= n).then_some(()))
+            .await;
     }
 }
 

@@ -101,6 +101,11 @@ async fn events(
         // Multi-account mode answers 400 for an account it does not have.
         return StatusCode::BAD_REQUEST.into_response();
     }
+    if let Some(super::Fault::Http(status)) = shared.state.update(|s| s.faults.take(&["events"])) {
+        return StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
+    }
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

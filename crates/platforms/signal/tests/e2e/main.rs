@@ -1,0 +1,14 @@
+//! The Signal adapter end to end: a real gateway (SQLite store, scripted
+//! agent) listening to a fake signal-cli daemon over HTTP, in real time.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+
+mod access;
+mod faults;
+mod files;
+mod receiving;
+mod sending;
+mod support;
