@@ -85,6 +85,17 @@ struct Inner {
     /// Unique ids: a per-process prefix and a counter.
     id_prefix: String,
     next_id: AtomicU64,
+    /// Where connections come from: the network, or in tests, pipes.
+    connector: Connector,
+}
+
+/// Where [`IrcAdapter::open`] gets a connection.
+enum Connector {
+    Network,
+    /// In-memory pipes handed over by a test, one per connection, so
+    /// sessions run on paused time.
+    #[cfg(test)]
+    Pipes(tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<BoxIo>>),
 }
 
 impl std::fmt::Debug for IrcAdapter {
@@ -121,8 +132,39 @@ impl IrcAdapter {
                 writer: tokio::sync::Mutex::new(None),
                 id_prefix: format!("{started:x}"),
                 next_id: AtomicU64::new(1),
+                connector: Connector::Network,
             }),
         })
+    }
+
+    /// An adapter whose connections are the pipes sent on the returned
+    /// channel, one per connection attempt.
+    #[cfg(test)]
+    pub(crate) fn piped(config: IrcConfig) -> (Self, tokio::sync::mpsc::UnboundedSender<BoxIo>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let adapter = Self::new(config).unwrap_or_else(|e| panic!("{e}"));
+        let mut inner = Arc::try_unwrap(adapter.inner).unwrap_or_else(|_| unreachable!());
+        inner.connector = Connector::Pipes(tokio::sync::Mutex::new(rx));
+        (
+            Self {
+                inner: Arc::new(inner),
+            },
+            tx,
+        )
+    }
+
+    /// A new connection to the server.
+    pub(crate) async fn open(&self) -> Result<BoxIo, String> {
+        match &self.inner.connector {
+            Connector::Network => crate::transport::connect(self.config()).await,
+            #[cfg(test)]
+            Connector::Pipes(pipes) => pipes
+                .lock()
+                .await
+                .recv()
+                .await
+                .ok_or_else(|| "no more pipes".to_owned()),
+        }
     }
 
     /// The state of the connection to the server, for status displays.

@@ -80,7 +80,7 @@ impl IrcAdapter {
         let connected = tokio::select! {
             biased;
             () = ctx.shutdown.cancelled() => return Ended::Stop,
-            connected = crate::transport::connect(self.config()) => connected,
+            connected = self.open() => connected,
         };
         let stream = match connected {
             Ok(stream) => stream,
@@ -401,3 +401,7 @@ impl IrcAdapter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -1,0 +1,231 @@
+//! The session on paused time: a scripted server on in-memory pipes
+//! plays the IRC server, so timers (PING, the dead-connection check,
+//! backoff, flood pacing) are checked on tokio's clock.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use crate::adapter::IrcAdapter;
+use crate::config::IrcConfig;
+use crate::transport::{BoxIo, LineReader, Read};
+use hermod_core::AdapterError;
+use hermod_model::Secret;
+use hermod_testkit::harness::{TestHome, allow_all, within};
+use hermod_testkit::{ScriptedAgent, Step};
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, DuplexStream};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+const NICK: &str = "bot";
+
+fn config() -> IrcConfig {
+    IrcConfig {
+        server: Some("irc.test".into()),
+        use_tls: false,
+        nickname: NICK.into(),
+        channels: vec!["#chan".into()],
+        server_password: Some(Secret::new("s3cret-pass")),
+        // Within the harness' patience, which runs on paused time too.
+        ping_timeout_secs: 10,
+        max_reconnect_delay_secs: 8,
+        ..IrcConfig::default()
+    }
+}
+
+/// The server's end of one connection.
+struct Server {
+    io: DuplexStream,
+    lines: LineReader,
+}
+
+impl Server {
+    /// Hands the adapter a new connection; returns the server's end.
+    fn accept(pipes: &UnboundedSender<BoxIo>) -> Self {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        pipes.send(Box::new(client)).unwrap();
+        Self {
+            io: server,
+            lines: LineReader::default(),
+        }
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.io
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// The next line from the adapter; `None` when it closed.
+    async fn next(&mut self) -> Option<String> {
+        match self.lines.next(&mut self.io).await.unwrap() {
+            Read::Line(line) => Some(line),
+            Read::Closed => None,
+            Read::TooLong => panic!("the adapter sent an overlong line"),
+        }
+    }
+
+    /// Reads until a line starting with `prefix`; returns it.
+    async fn expect(&mut self, prefix: &str) -> String {
+        within(prefix, async {
+            loop {
+                let line = self.next().await.unwrap_or_else(|| {
+                    panic!("the adapter closed the connection before {prefix:?}")
+                });
+                if line.starts_with(prefix) {
+                    return line;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Registration as ngircd does it, up to the bot's JOIN echoed.
+    async fn welcome(&mut self) {
+        assert_eq!(self.expect("PASS").await, "PASS :s3cret-pass");
+        self.expect("NICK bot").await;
+        self.expect("USER").await;
+        self.welcomed().await;
+    }
+
+    /// The rest of registration, once the adapter sent USER.
+    async fn welcomed(&mut self) {
+        self.send(":irc.test CAP * LS :multi-prefix").await;
+        self.expect("CAP END").await;
+        self.send(":irc.test 001 bot :Welcome").await;
+        self.send(":irc.test 005 bot CASEMAPPING=ascii :are supported")
+            .await;
+        self.expect("JOIN #chan").await;
+        self.send(":bot!~hermod@127.0.0.1 JOIN :#chan").await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pings_are_answered_even_while_registering_and_a_silent_server_is_pinged_then_left() {
+    let (adapter, pipes) = IrcAdapter::piped(config());
+    let home = TestHome::new();
+    let direct = home.gateway(ScriptedAgent::echo()).direct(adapter);
+    let mut server = Server::accept(&pipes);
+    let run = direct.spawn();
+    server.expect("USER").await;
+    server.send("PING :early").await;
+    assert_eq!(server.expect("PONG").await, "PONG :early");
+    server.welcomed().await;
+    server.send("PING :later").await;
+    assert_eq!(server.expect("PONG").await, "PONG :later");
+
+    // Silence: a PING of ours after the timeout, then, unanswered, a new
+    // connection after as long again and the backoff.
+    let quiet = Instant::now();
+    assert_eq!(server.expect("PING").await, "PING hermod");
+    assert!(
+        quiet.elapsed() >= Duration::from_secs(10),
+        "{:?}",
+        quiet.elapsed()
+    );
+    let mut second = Server::accept(&pipes);
+    second.expect("CAP LS").await;
+    assert!(
+        quiet.elapsed() >= Duration::from_secs(20),
+        "{:?}",
+        quiet.elapsed()
+    );
+    assert!(
+        server.next().await.is_none(),
+        "the dead connection is closed"
+    );
+    second.welcome().await;
+    direct.ctx.shutdown.cancel();
+    assert_eq!(second.expect("QUIT").await, "QUIT :hermod shutting down");
+    assert_eq!(run.await.unwrap(), Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_password_stops_the_adapter_without_retrying() {
+    let (adapter, pipes) = IrcAdapter::piped(config());
+    let home = TestHome::new();
+    let direct = home.gateway(ScriptedAgent::echo()).direct(adapter.clone());
+    let mut server = Server::accept(&pipes);
+    let run = direct.spawn();
+    server.expect("USER").await;
+    server.send(":irc.test 464 * :Password incorrect").await;
+    let result = within("run to stop", run).await.unwrap();
+    match result {
+        Err(AdapterError::Auth(reason)) => {
+            assert!(reason.contains("IRC_SERVER_PASSWORD"), "{reason}");
+            assert!(!reason.contains("s3cret-pass"));
+        }
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    assert_eq!(adapter.connection_state(), crate::ConnectionState::Failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_connections_are_opened_again_with_growing_backoff() {
+    // Pacing out of the way: the gaps are the backoff's.
+    let config = IrcConfig {
+        flood_interval_ms: 1,
+        ..config()
+    };
+    let (adapter, pipes) = IrcAdapter::piped(config);
+    let home = TestHome::new();
+    let direct = home.gateway(ScriptedAgent::echo()).direct(adapter);
+    let run = direct.spawn();
+    let mut at = Vec::new();
+    for _ in 0..5 {
+        let mut server = Server::accept(&pipes);
+        server.expect("USER").await;
+        at.push(Instant::now());
+        drop(server);
+    }
+    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    // The kit's backoff: 1 s doubling, jittered to at least half, capped at 8 s.
+    let floors = [500, 1000, 2000, 4000];
+    for (gap, floor) in gaps.iter().zip(floors) {
+        assert!(*gap >= Duration::from_millis(floor), "{gaps:?}");
+        assert!(*gap <= Duration::from_secs(9), "{gaps:?}");
+    }
+    direct.ctx.shutdown.cancel();
+    assert_eq!(run.await.unwrap(), Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn garbage_is_skipped_and_replies_are_paced_and_addressed() {
+    let reply = (1..=7)
+        .map(|i| format!("line {i}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let agent = ScriptedAgent::scripted(move |_| vec![Step::Text(reply.clone())]);
+    let (adapter, pipes) = IrcAdapter::piped(config());
+    let home = TestHome::new();
+    let running = home.gateway(agent).config(allow_all()).start(adapter).await;
+    let mut server = Server::accept(&pipes);
+    server.welcome().await;
+    // Registration took the burst; let it fill up again.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    server.send("{\"not\": \"irc\"}").await;
+    server.send(":prefix.only").await;
+    server
+        .send(&format!(":x PRIVMSG bot :{}", "y".repeat(9000)))
+        .await;
+    server.send(":carol!c@h NOTICE bot :hi").await;
+    server
+        .send(":carol!c@h PRIVMSG #chan :not for the bot")
+        .await;
+    server
+        .send("@msgid=m1 :carol!c@h PRIVMSG #chan :BOT: talk")
+        .await;
+    let mut lines = Vec::new();
+    for _ in 0..7 {
+        let line = server.expect("PRIVMSG #chan").await;
+        lines.push((line, Instant::now()));
+    }
+    let texts: Vec<&str> = lines.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(texts[0], "PRIVMSG #chan :carol: line 1");
+    assert_eq!(texts[6], "PRIVMSG #chan :carol: line 7");
+    // Four back to back, then one every two seconds.
+    let start = lines[0].1;
+    let offsets: Vec<u64> = lines.iter().map(|(_, t)| (*t - start).as_secs()).collect();
+    assert_eq!(offsets, [0, 0, 0, 0, 2, 4, 6], "{offsets:?}");
+    running.stop().await;
+}
