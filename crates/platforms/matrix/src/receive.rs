@@ -151,6 +151,14 @@ impl PollSource for Syncer<'_> {
         for room in &batch.encrypted {
             debug!(room, "the room is encrypted");
         }
+        for room in &batch.gaps {
+            // Also the case for a room just joined, with its history.
+            info!(
+                room,
+                "a sync returned only a room's latest events (more came since the last sync, \
+                 or the room was just joined); older messages there are not answered"
+            );
+        }
         let next = batch.next_batch;
         let mut items: Vec<Item> = batch
             .items
@@ -196,11 +204,18 @@ impl Syncer<'_> {
         let members = match known {
             Some(members) => members,
             None => {
-                let members = a
-                    .api()
-                    .joined_member_count(room)
-                    .await
-                    .map_err(|e| format!("cannot count the members of a room: {e}"))?;
+                let members = match a.api().joined_member_count(room).await {
+                    Ok(members) => members,
+                    Err(e @ (MatrixError::Transient(_) | MatrixError::RateLimited(_))) => {
+                        return Err(format!("cannot count the members of a room: {e}"));
+                    }
+                    // Left or kicked since: a group room, so nothing is
+                    // answered there without a mention, and the sync goes on.
+                    Err(e) => {
+                        debug!(room, error = %e, "cannot count the members of a room; taken as a group room");
+                        return Ok(Room { is_dm: false });
+                    }
+                };
                 a.rooms().members.insert(room.to_owned(), members);
                 members
             }

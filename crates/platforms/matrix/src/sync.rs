@@ -24,6 +24,9 @@ pub(crate) struct Batch {
     pub membership: HashSet<String>,
     /// Rooms that are (now) encrypted.
     pub encrypted: HashSet<String>,
+    /// Rooms whose timeline was cut (`limited`) in an incremental sync:
+    /// messages between the last sync and this one's were left out.
+    pub gaps: HashSet<String>,
     pub items: Vec<What>,
 }
 
@@ -82,6 +85,9 @@ pub(crate) fn read_batch(sync: &Value, bot: &str, history: bool) -> Result<Batch
                     }
                     _ => {}
                 }
+            }
+            if history && data["timeline"]["limited"] == true {
+                batch.gaps.insert(room.clone());
             }
             if history {
                 batch
@@ -166,6 +172,7 @@ mod tests {
         );
         assert!(batch.membership.contains("!726s6s6q:example.com"));
         assert!(batch.encrypted.contains("!726s6s6q:example.com"));
+        assert!(batch.gaps.contains("!726s6s6q:example.com"));
         assert_eq!(batch.items.len(), 3);
         assert!(matches!(&batch.items[0], What::Event { room, event }
             if room == "!726s6s6q:example.com" && event["content"]["body"] == "This is an example text message"));
@@ -183,6 +190,7 @@ mod tests {
     fn the_first_sync_keeps_no_history_but_keeps_invites() {
         let batch = read_batch(&example(), "@bot:example.com", false).unwrap();
         assert_eq!(batch.items.len(), 1);
+        assert!(batch.gaps.is_empty(), "a first sync is cut on purpose");
         assert!(matches!(batch.items[0], What::Invite { .. }));
     }
 

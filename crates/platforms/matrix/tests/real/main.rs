@@ -13,6 +13,7 @@
 
 mod access;
 mod conformance;
+mod faults;
 mod proxy;
 mod receiving;
 mod sending;
