@@ -87,6 +87,8 @@ struct Inner {
     next_id: AtomicU64,
     /// Where connections come from: the network, or in tests, pipes.
     connector: Connector,
+    /// Certificate checks, with TLS.
+    tls: Option<hermod_adapter_kit::tls::Tls>,
 }
 
 /// Where [`IrcAdapter::open`] gets a connection.
@@ -115,6 +117,7 @@ impl IrcAdapter {
     /// until `run`.
     pub fn new(config: IrcConfig) -> Result<Self, AdapterError> {
         config.validate().map_err(AdapterError::Startup)?;
+        let tls = crate::transport::tls(&config).map_err(AdapterError::Startup)?;
         let mut connection = Connection::new(crate::PLATFORM, config.max_reconnect_delay());
         for secret in config.secrets() {
             connection = connection.redacting(secret);
@@ -133,6 +136,7 @@ impl IrcAdapter {
                 id_prefix: format!("{started:x}"),
                 next_id: AtomicU64::new(1),
                 connector: Connector::Network,
+                tls,
             }),
         })
     }
@@ -156,7 +160,9 @@ impl IrcAdapter {
     /// A new connection to the server.
     pub(crate) async fn open(&self) -> Result<BoxIo, String> {
         match &self.inner.connector {
-            Connector::Network => crate::transport::connect(self.config()).await,
+            Connector::Network => {
+                crate::transport::connect(self.config(), self.inner.tls.as_ref()).await
+            }
             #[cfg(test)]
             Connector::Pipes(pipes) => pipes
                 .lock()

@@ -6,7 +6,9 @@
 //! one `select!` without losing half a line.
 
 use crate::config::IrcConfig;
+use hermod_adapter_kit::tls::{Stream, Tls};
 use std::io;
+use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 /// What the session reads and writes: a TCP or TLS stream, or an
@@ -22,34 +24,31 @@ pub type BoxIo = Box<dyn Io>;
 /// plus the 512 of the message); a longer one is dropped as garbage.
 const MAX_READ_LINE: usize = 8191 + 512;
 
-/// Connects to the configured server, with TLS when `IRC_USE_TLS` is on,
-/// within `IRC_CONNECT_TIMEOUT`.
-pub async fn connect(config: &IrcConfig) -> Result<BoxIo, String> {
-    let host = config.server();
-    let port = config.port();
-    let timeout = config.connect_timeout();
-    if config.use_tls {
-        return connect_tls(config).await;
+/// The TLS settings for `config`: `None` without TLS; the system's
+/// roots plus `IRC_CA_FILE` with it. Built once, when the adapter is, so
+/// a bad CA file is reported at start.
+pub fn tls(config: &IrcConfig) -> Result<Option<Tls>, String> {
+    if !config.use_tls {
+        return Ok(None);
     }
-    let connect = tokio::net::TcpStream::connect((host, port));
-    let tcp = tokio::time::timeout(timeout, connect)
-        .await
-        .map_err(|_| {
-            format!(
-                "connecting to {host}:{port} took longer than {} s",
-                timeout.as_secs()
-            )
-        })?
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-    // Small commands, answers awaited: no Nagle delay.
-    let _ = tcp.set_nodelay(true);
-    Ok(Box::new(tcp))
+    let ca_file = config.ca_file.as_deref().filter(|f| !f.is_empty());
+    Tls::new(ca_file.map(Path::new))
+        .map(Some)
+        .map_err(|e| format!("IRC_CA_FILE: {e}"))
 }
 
-/// TLS from the first byte (the kit's TLS module lands separately).
-async fn connect_tls(config: &IrcConfig) -> Result<BoxIo, String> {
-    let _ = config;
-    Err("TLS is not available yet; set IRC_USE_TLS=false".into())
+/// Connects to the configured server, with TLS from the first byte when
+/// `tls` is given, within `IRC_CONNECT_TIMEOUT`.
+pub async fn connect(config: &IrcConfig, tls: Option<&Tls>) -> Result<BoxIo, String> {
+    let stream = Stream::connect(
+        config.server(),
+        config.port(),
+        tls,
+        config.connect_timeout(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Box::new(stream))
 }
 
 /// What [`LineReader::next`] found.

@@ -12,3 +12,4 @@ mod faults;
 mod receiving;
 mod sending;
 mod support;
+mod tls;

@@ -50,7 +50,11 @@ pub fn ngircd() -> Option<String> {
 /// A running ngircd; killed when dropped.
 #[derive(Debug)]
 pub struct Ngircd {
+    /// Plain-text IRC.
     pub port: u16,
+    /// IRC over TLS, with a certificate for 127.0.0.1 issued by the CA
+    /// in [`Ngircd::ca_file`].
+    pub tls_port: u16,
     child: Mutex<Child>,
     _dir: tempfile::TempDir,
 }
@@ -96,12 +100,9 @@ impl Ngircd {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let (port, tls_port) = (free_port(), free_port());
         let path = dir.path();
+        certificates(path);
         std::fs::write(path.join("motd"), "hermod tests\n").unwrap();
         // `MaxPenaltyTime = 0`: ngircd would otherwise hold back a
         // client's lines beyond its pace (the bot's, at the tests' fast
@@ -128,11 +129,17 @@ impl Ngircd {
              PAM = no\n\
              Ident = no\n\
              DNS = no\n\
+             [SSL]\n\
+             CertFile = {cert}\n\
+             KeyFile = {key}\n\
+             Ports = {tls_port}\n\
              [Operator]\n\
              Name = {oper}\n\
              Password = {oper_pass}\n",
             motd = path.join("motd").display(),
             pid = path.join("ngircd.pid").display(),
+            cert = path.join("cert.pem").display(),
+            key = path.join("key.pem").display(),
             oper = OPER.0,
             oper_pass = OPER.1,
         );
@@ -147,18 +154,19 @@ impl Ngircd {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-        // Ready when it says it listens; its log is drained afterwards so
-        // it never blocks on a full pipe.
+        // Ready when it says it listens, on both ports; its log is
+        // drained afterwards so it never blocks on a full pipe.
         let stdout = child.stdout.take().unwrap();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut ready = Some(ready_tx);
+            let mut listening = 0;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if line.contains("Now listening on")
-                    && let Some(tx) = ready.take()
-                {
-                    let _ = tx.send(());
+                if line.contains("Now listening on") {
+                    listening += 1;
+                    if listening == 2 {
+                        let _ = ready_tx.send(());
+                    }
                 }
             }
         });
@@ -167,8 +175,96 @@ impl Ngircd {
             .expect("ngircd said it listens");
         Self {
             port,
+            tls_port,
             child: Mutex::new(child),
             _dir: dir,
+        }
+    }
+}
+
+impl Ngircd {
+    /// The CA that issued the server's certificate (PEM).
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self._dir.path().join("ca.pem")
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A CA and a server certificate for 127.0.0.1 and localhost, issued by
+/// it, made with the `openssl` tool in `dir`.
+fn certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("the openssl tool makes the test certificates");
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hermod test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["cert.pem", "key.pem"] {
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
         }
     }
 }
