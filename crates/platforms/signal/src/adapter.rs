@@ -3,8 +3,8 @@
 //!
 //! Signal messages are not edited here (Hermes streams no previews to
 //! Signal either): the capabilities say so and core sends each reply once,
-//! finished, split at [`MAX_MESSAGE_LEN`] UTF-16 units with its styles as
-//! `textStyle` ranges. A message's id is the timestamp signal-cli answers
+//! finished, in parts of at most [`MAX_MESSAGE_LEN`] UTF-16 units, each
+//! with its styles as `textStyle` ranges. A message's id is the timestamp signal-cli answers
 //! `send` with; `delete` is `remoteDelete` of that timestamp. After a rate
 //! limit nothing is sent to that chat before its wait has passed.
 //!
@@ -276,10 +276,13 @@ impl Messenger for SignalAdapter {
         Ok(Sent { message_ids })
     }
 
-    async fn edit(&self, _edit: Edit) -> Result<(), AdapterError> {
-        Err(AdapterError::Unsupported(
-            "hermod does not edit Signal messages",
-        ))
+    /// Nothing: Signal messages are not edited (the capabilities say so,
+    /// so core streams no previews). The only edit core still asks for is
+    /// the outbox putting a part it already sent back to that same part
+    /// when it delivers the rest of a reply again, which needs no call.
+    async fn edit(&self, edit: Edit) -> Result<(), AdapterError> {
+        debug!(message = %edit.message.message_id, "Signal messages are not edited; left as sent");
+        Ok(())
     }
 
     /// `remoteDelete` of one of our messages (its timestamp).
