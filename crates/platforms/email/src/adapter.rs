@@ -153,6 +153,8 @@ impl Adapter for EmailAdapter {
             markdown: MarkdownDialect::Plain,
             command_prefix: '/',
             files: true,
+            // A reply's text and its first file go in one mail.
+            caption_len: MAX_MESSAGE_CHARS,
             multi_message: true,
             ..Capabilities::default()
         }

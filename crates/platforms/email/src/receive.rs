@@ -147,6 +147,11 @@ impl EmailAdapter {
                 last = uid;
                 self.save(state, cursor, selected.uid_validity, last).await;
             }
+            if imap.take_news() {
+                // Mail came while we searched or fetched: look again
+                // before waiting.
+                continue;
+            }
             if idle {
                 if imap.idle(IDLE_RENEW, ctx.shutdown.cancelled()).await? == Woke::Stopped {
                     imap.logout().await;

@@ -35,6 +35,10 @@ pub(crate) enum Woke {
 pub(crate) struct Imap<S> {
     wire: Wire<S>,
     capabilities: Vec<String>,
+    /// The server reported new mail (EXISTS or RECENT) in the answer to
+    /// some command: it will not report it again, so an IDLE started now
+    /// would wait for the next mail instead.
+    news: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
@@ -47,6 +51,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
         let mut imap = Self {
             wire: Wire::new(stream, timeout, max_literal),
             capabilities: Vec::new(),
+            news: false,
         };
         match imap.wire.read().await? {
             Read::Response(Response::Data {
@@ -84,6 +89,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
             .any(|c| c.eq_ignore_ascii_case(name))
     }
 
+    /// Whether the server reported new mail since the last call.
+    pub(crate) fn take_news(&mut self) -> bool {
+        std::mem::take(&mut self.news)
+    }
+
     /// Sends STARTTLS and hands back the stream for the TLS handshake.
     pub(crate) async fn starttls(mut self) -> Result<S, EmailError> {
         if !self.has("STARTTLS") {
@@ -102,6 +112,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
         Self {
             wire: Wire::new(stream, timeout, max_literal),
             capabilities: Vec::new(),
+            news: false,
         }
     }
 
@@ -301,6 +312,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
                     )));
                 }
                 Read::Response(Response::Capabilities(caps)) => self.capabilities = names(&caps),
+                Read::Response(
+                    response @ Response::MailboxData(
+                        MailboxDatum::Exists(_) | MailboxDatum::Recent(_),
+                    ),
+                ) => {
+                    self.news = true;
+                    responses.push(response);
+                }
                 Read::Response(response) => responses.push(response),
                 Read::Unparsed(line) => {
                     warn!(line = %hermod_adapter_kit::truncate(&line, 160), "skipping an IMAP response that cannot be read");
@@ -436,6 +455,8 @@ mod tests {
                 uid_next: 43
             }
         );
+        assert!(imap.take_news(), "SELECT's EXISTS counts as news");
+        assert!(!imap.take_news());
         assert_eq!(imap.search("UID 41:*").await.unwrap(), [41, 42]);
         assert_eq!(imap.fetch(42).await.unwrap().unwrap(), body.as_bytes());
         assert!(

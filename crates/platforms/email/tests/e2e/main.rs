@@ -9,5 +9,9 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
+mod access;
+mod faults;
 mod receiving;
+mod restart;
+mod sending;
 mod support;

@@ -3,7 +3,6 @@
 //! and the replies aiosmtpd stored, read back with mail-parser.
 
 use super::servers::{BOT, PASSWORD, Servers};
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// A mail to deliver to the bot.
@@ -40,7 +39,8 @@ impl Mail {
         let mut references = to.references.clone();
         references.push(to.message_id.clone());
         let refs: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
-        self.headers.push(format!("In-Reply-To: <{}>", to.message_id));
+        self.headers
+            .push(format!("In-Reply-To: <{}>", to.message_id));
         self.headers.push(format!("References: {}", refs.join(" ")));
         self
     }
@@ -119,20 +119,6 @@ impl Servers {
     /// The mails sent to `to`.
     pub fn sent_to(&self, to: &str) -> Vec<SentMail> {
         self.sent().into_iter().filter(|m| m.to == to).collect()
-    }
-
-    /// Waits until at least `n` mails were sent.
-    pub async fn wait_for_sent(&self, n: usize) -> Vec<SentMail> {
-        let wait = async {
-            loop {
-                let sent = self.sent();
-                if sent.len() >= n {
-                    return sent;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        };
-        hermod_testkit::harness::within(&format!("{n} mails sent"), wait).await
     }
 }
 

@@ -76,3 +76,17 @@ pub async fn replies(world: &World, to: &str, n: usize) -> Vec<SentMail> {
     };
     within(&format!("{n} replies to {to}"), wait).await
 }
+
+/// Waits until the adapter is reported degraded; returns the reason.
+pub async fn degraded(running: &harness::Running<EmailAdapter>) -> String {
+    harness::wait_for_state(
+        &running.health,
+        "email",
+        "email to be degraded",
+        |state| match state {
+            hermod_core::ComponentState::Degraded { reason } => Some(reason.clone()),
+            _ => None,
+        },
+    )
+    .await
+}

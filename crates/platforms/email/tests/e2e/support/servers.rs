@@ -79,14 +79,36 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// A CA (`ca.pem`) and a certificate for `localhost` and 127.0.0.1 signed
 /// by it (`cert.pem`, `key.pem`).
 fn certificates(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=hermod test CA"]);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hermod test CA",
+    ]);
     openssl(dir, &ca);
     let mut csr = vec!["req"];
     csr.extend(ec);
-    csr.extend(["-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"]);
+    csr.extend([
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
     openssl(dir, &csr);
     std::fs::write(
         dir.join("ext.cnf"),
@@ -96,8 +118,21 @@ fn certificates(dir: &Path) {
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf",
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
         ],
     );
 }
@@ -127,7 +162,11 @@ impl Servers {
         set_mode(&root.join("mail"), 0o777);
         std::fs::write(root.join("users"), format!("{BOT}:{{PLAIN}}{PASSWORD}\n")).unwrap();
         let (imap_port, imaps_port, smtp_port) = (free_port(), free_port(), free_port());
-        std::fs::write(root.join("dovecot.conf"), dovecot_conf(root, imap_port, imaps_port)).unwrap();
+        std::fs::write(
+            root.join("dovecot.conf"),
+            dovecot_conf(root, imap_port, imaps_port),
+        )
+        .unwrap();
 
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/support/smtp_server.py");
         let smtp_dir = root.join("smtp");
@@ -219,7 +258,8 @@ impl Servers {
         tokio::time::timeout(Duration::from_secs(20), greeted)
             .await
             .unwrap_or_else(|_| {
-                let log = std::fs::read_to_string(self.path().join("dovecot.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self.path().join("dovecot.log")).unwrap_or_default();
                 panic!("dovecot did not greet within 20 s: {log}")
             });
     }
