@@ -16,7 +16,7 @@ use crate::event::Bot;
 use crate::outbound::{edit_content, msgtype, nonce, relate, text_content, txn_id};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, MediaDir, Pacer, PacerLimits, Wait};
-use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Typing};
+use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, Typing};
 use hermod_http::HttpClient;
 use hermod_model::text::split_message;
 use hermod_model::{
@@ -77,6 +77,9 @@ pub(crate) struct Inner {
     pub(crate) media: MediaDir,
     pub(crate) session: tokio::sync::Mutex<Option<Bot>>,
     pub(crate) rooms: Mutex<Rooms>,
+    /// The 👀 reaction on each message whose turn runs: (room, message)
+    /// → the reaction's event id.
+    working: Mutex<HashMap<(String, String), String>>,
 }
 
 impl std::fmt::Debug for MatrixAdapter {
@@ -130,6 +133,7 @@ impl MatrixAdapter {
                 media,
                 session: tokio::sync::Mutex::new(None),
                 rooms: Mutex::new(Rooms::default()),
+                working: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -162,6 +166,17 @@ impl MatrixAdapter {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    pub(crate) fn pacer(&self) -> &Pacer {
+        &self.inner.pacer
+    }
+
+    pub(crate) fn working(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), String>> {
+        self.inner
+            .working
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Remembers that the bot answers in the thread rooted at `root`, so
     /// follow-ups there need no mention.
     pub(crate) fn join_thread(&self, root: &str) {
@@ -189,7 +204,7 @@ impl MatrixAdapter {
 
     /// Notes a failure: flood control after a 429, the connection failed
     /// after refused credentials.
-    fn noted(&self, room: &str, e: MatrixError) -> AdapterError {
+    pub(crate) fn noted(&self, room: &str, e: MatrixError) -> AdapterError {
         match &e {
             MatrixError::RateLimited(wait) => self.inner.pacer.block(room, *wait),
             MatrixError::Unauthorized { .. } => {
@@ -239,6 +254,7 @@ impl Adapter for MatrixAdapter {
             can_delete: true,
             min_edit_interval: MIN_EDIT_INTERVAL,
             threads: true,
+            reactions: self.config().reactions,
             typing: true,
             markdown: MarkdownDialect::MatrixHtml,
             // Matrix clients keep `/` for their own commands.
@@ -335,6 +351,10 @@ impl Messenger for MatrixAdapter {
 
     fn typing(&self) -> Option<&dyn Typing> {
         Some(self)
+    }
+
+    fn reactions(&self) -> Option<&dyn Reactions> {
+        self.config().reactions.then_some(self as &dyn Reactions)
     }
 }
 

@@ -63,6 +63,9 @@ pub struct MatrixConfig {
     /// convention for automated messages (other bots ignore them); off,
     /// they are `m.text` as Hermes sent them.
     pub send_notices: bool,
+    /// `MATRIX_REACTIONS`: 👀 on a message while its turn runs, then ✅
+    /// or ❌, as Hermes does.
+    pub reactions: bool,
     /// `MATRIX_MAX_MESSAGE_LENGTH`: the longest message sent, in
     /// characters; longer replies are split.
     pub max_message_length: usize,
@@ -98,6 +101,7 @@ impl Default for MatrixConfig {
             dm_auto_thread: false,
             process_notices: false,
             send_notices: true,
+            reactions: true,
             max_message_length: DEFAULT_MAX_MESSAGE_LENGTH,
             max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
             sync_timeout_secs: 30,
@@ -124,6 +128,7 @@ impl EnvSettings for MatrixConfig {
         env.flag("MATRIX_DM_AUTO_THREAD", &mut self.dm_auto_thread);
         env.flag("MATRIX_PROCESS_NOTICES", &mut self.process_notices);
         env.flag("MATRIX_SEND_NOTICES", &mut self.send_notices);
+        env.flag("MATRIX_REACTIONS", &mut self.reactions);
         env.number("MATRIX_MAX_MESSAGE_LENGTH", &mut self.max_message_length).at_least(100).at_most(MAX_MESSAGE_LENGTH_CEILING);
         env.number("MATRIX_MAX_MEDIA_BYTES", &mut self.max_media_bytes).at_least(1);
         env.seconds("MATRIX_SYNC_TIMEOUT", &mut self.sync_timeout_secs).at_least(1).at_most(300);

@@ -7,12 +7,14 @@ mod event;
 mod media;
 mod outbound;
 mod platform;
+mod reactions;
 mod receive;
 mod session;
 mod sync;
 
 pub use adapter::{MIN_EDIT_INTERVAL, MatrixAdapter};
 pub use config::{DEFAULT_MAX_MESSAGE_LENGTH, MatrixConfig};
+pub use reactions::{DONE, FAILED, WORKING};
 pub use receive::ENCRYPTED_NOTICE;
 
 /// The platform name of Matrix in session keys, config and the store.

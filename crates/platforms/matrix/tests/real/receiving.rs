@@ -239,3 +239,48 @@ async fn upload(world: &World, bytes: Vec<u8>, mime: &str, name: &str) -> String
         .unwrap();
     answer["content_uri"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn an_answered_message_gets_a_check_mark_and_loses_its_eyes() {
+    let Some(world) = world().await else { return };
+    let running = world.start(ScriptedAgent::echo()).await;
+    within("the first sync", world.fake.proxy.wait_until_polling()).await;
+    let room = world.fake.dm().await;
+    let asked = world.fake.alice.say(&room, "react").await;
+    world.fake.replies(&room, 1).await;
+    let bot = world.fake.bot.user_id.clone();
+    let reactions = within("the reactions", async {
+        loop {
+            let reactions: Vec<serde_json::Value> = world
+                .fake
+                .alice
+                .timeline(&room)
+                .await
+                .into_iter()
+                .filter(|e| e["type"] == "m.reaction" && e["sender"] == bot.as_str())
+                .collect();
+            let done = reactions
+                .iter()
+                .any(|r| r["content"]["m.relates_to"]["key"] == hermod_matrix::DONE);
+            if done && reactions.len() >= 2 {
+                return reactions;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let live: Vec<&serde_json::Value> = reactions
+        .iter()
+        .filter(|r| r["content"]["m.relates_to"].is_object())
+        .collect();
+    assert_eq!(live.len(), 1, "the eyes were redacted: {reactions:?}");
+    assert_eq!(
+        live[0]["content"]["m.relates_to"]["event_id"],
+        asked.as_str()
+    );
+    assert_eq!(
+        live[0]["content"]["m.relates_to"]["rel_type"],
+        "m.annotation"
+    );
+    running.stop().await;
+}

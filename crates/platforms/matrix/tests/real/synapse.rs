@@ -260,19 +260,22 @@ impl User {
         .await
     }
 
-    /// The room's `m.room.message` events, oldest first (up to 500).
-    pub async fn events(&self, room: &str) -> Vec<Value> {
+    /// The room's timeline events, oldest first (up to 500).
+    pub async fn timeline(&self, room: &str) -> Vec<Value> {
         let path = format!("rooms/{}/messages?dir=b&limit=500", encode(room));
         let answer = self.call(reqwest::Method::GET, &path, None).await;
-        let mut events: Vec<Value> = answer["chunk"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["type"] == "m.room.message")
-            .cloned()
-            .collect();
+        let mut events: Vec<Value> = answer["chunk"].as_array().unwrap().clone();
         events.reverse();
         events
+    }
+
+    /// The room's `m.room.message` events, oldest first (up to 500).
+    pub async fn events(&self, room: &str) -> Vec<Value> {
+        self.timeline(room)
+            .await
+            .into_iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .collect()
     }
 
     /// The messages `sender` shows in `room`, edits applied, redacted ones
