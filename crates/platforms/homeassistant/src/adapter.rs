@@ -223,7 +223,8 @@ impl Messenger for HomeAssistantAdapter {
 
     /// Dismisses a persistent notification.
     async fn delete(&self, message: MessageRef) -> Result<(), AdapterError> {
-        if !message.message_id.starts_with(NOTIFICATION_PREFIX) {
+        let notify = Delivery::for_chat(&message.target.chat_id) != Delivery::Notification;
+        if notify || !message.message_id.starts_with(NOTIFICATION_PREFIX) {
             return Err(AdapterError::Unsupported(
                 "only persistent notifications can be dismissed",
             ));
