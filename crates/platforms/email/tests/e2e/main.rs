@@ -10,6 +10,7 @@
 )]
 
 mod access;
+mod conformance;
 mod faults;
 mod receiving;
 mod restart;
