@@ -47,6 +47,11 @@ pub struct IrcConfig {
     pub nickserv_password: Option<Secret>,
     /// `IRC_SASL_USERNAME`: the account name for SASL (unset, the nick).
     pub sasl_username: Option<String>,
+    /// `IRC_ALLOWED_MASKS`: `nick!user@host` masks (`*` and `?` as
+    /// wildcards) whose senders may talk to the bot, vouched for by the
+    /// adapter — stronger than nicks, which anyone can take.
+    #[serde(deserialize_with = "hermod_adapter_kit::config::deserialize_list")]
+    pub allowed_masks: Vec<String>,
     /// `IRC_MAX_MESSAGE_LENGTH`: the longest part of a reply, in bytes
     /// (Hermes' 450): a longer reply is split into parts marked `(i/N)`.
     /// Each line of a part is one PRIVMSG, cut shorter still where the
@@ -81,6 +86,7 @@ impl Default for IrcConfig {
             server_password: None,
             nickserv_password: None,
             sasl_username: None,
+            allowed_masks: Vec::new(),
             max_message_length: 450,
             flood_burst: 4,
             flood_interval_ms: 2000,
@@ -105,6 +111,7 @@ impl EnvSettings for IrcConfig {
         env.secret("IRC_SERVER_PASSWORD", &mut self.server_password);
         env.secret("IRC_NICKSERV_PASSWORD", &mut self.nickserv_password);
         env.text("IRC_SASL_USERNAME", &mut self.sasl_username);
+        env.list("IRC_ALLOWED_MASKS", &mut self.allowed_masks);
         env.number("IRC_MAX_MESSAGE_LENGTH", &mut self.max_message_length).at_least(16).at_most(65536);
         env.number("IRC_FLOOD_BURST", &mut self.flood_burst).at_least(1);
         env.number("IRC_FLOOD_INTERVAL_MS", &mut self.flood_interval_ms);
@@ -128,6 +135,7 @@ impl std::fmt::Debug for IrcConfig {
             .field("server_password", &self.server_password)
             .field("nickserv_password", &self.nickserv_password)
             .field("sasl_username", &self.sasl_username)
+            .field("allowed_masks", &self.allowed_masks)
             .field("max_message_length", &self.max_message_length)
             .field("flood_burst", &self.flood_burst)
             .field("flood_interval_ms", &self.flood_interval_ms)
@@ -247,6 +255,13 @@ impl IrcConfig {
                 ));
             }
         }
+        for mask in &self.allowed_masks {
+            if !mask.contains('!') || !mask.contains('@') {
+                return Err(format!(
+                    "IRC_ALLOWED_MASKS: {mask:?} is not a mask like nick!user@host (wildcards * and ?); plain nicks go in IRC_ALLOWED_USERS"
+                ));
+            }
+        }
         check_limits(self)
     }
 }
@@ -323,6 +338,10 @@ mod tests {
         config.channels = vec!["hermes".into()];
         assert!(config.validate().unwrap_err().contains("IRC_CHANNEL"));
         config.channels = vec!["#hermes".into()];
+        config.allowed_masks = vec!["alice".into()];
+        assert!(config.validate().unwrap_err().contains("IRC_ALLOWED_MASKS"));
+        config.allowed_masks = vec!["alice!*@*".into()];
+        config.validate().unwrap();
         config.max_message_length = 10;
         assert!(
             config

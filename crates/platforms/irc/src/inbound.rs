@@ -18,17 +18,19 @@
 //! address.
 
 use crate::proto::Message;
-use crate::text::{Body, CaseMapping, addressed, is_channel, strip_formatting};
+use crate::text::{Body, CaseMapping, addressed, is_channel, matches_mask, strip_formatting};
 use hermod_model::{ChatType, InboundEvent, Source};
 
 /// The CTCP VERSION answer.
 pub const VERSION: &str = concat!("hermod ", env!("CARGO_PKG_VERSION"));
 
-/// Who we are on the server now.
+/// Who we are on the server now, and whom we vouch for.
 #[derive(Debug, Clone)]
 pub struct Me<'a> {
     pub nick: &'a str,
     pub mapping: CaseMapping,
+    /// `IRC_ALLOWED_MASKS`: senders matching one are vouched for.
+    pub masks: &'a [String],
 }
 
 /// What a PRIVMSG is for us.
@@ -105,6 +107,13 @@ pub fn read(msg: &Message, me: &Me<'_>, fresh_id: impl FnOnce() -> String) -> Re
     };
     let mut event = InboundEvent::text(source, text);
     event.message_id = Some(format!("{nick}!{key}"));
+    if let Some(prefix) = &msg.prefix {
+        let full = prefix.mask();
+        event.vouched = me
+            .masks
+            .iter()
+            .any(|mask| matches_mask(mask, &full, me.mapping));
+    }
     Received::Event {
         event: Box::new(event),
         key,
@@ -138,6 +147,7 @@ mod tests {
     const ME: Me<'static> = Me {
         nick: "hermes",
         mapping: CaseMapping::Rfc1459,
+        masks: &[],
     };
 
     fn read_line(line: &str) -> Received {
@@ -232,6 +242,21 @@ mod tests {
             read_line(":bob!b@h PRIVMSG #c :\x01VERSION\x01"),
             Received::Ignored(_)
         ));
+    }
+
+    #[test]
+    fn senders_matching_an_allowed_mask_are_vouched_for() {
+        let masks = ["*!*@trusted.example".to_owned()];
+        let me = Me {
+            masks: &masks,
+            ..ME
+        };
+        let read_as = |line: &str| match read(&Message::parse(line).unwrap(), &me, || "k".into()) {
+            Received::Event { event, .. } => event.vouched,
+            other => panic!("{other:?}"),
+        };
+        assert!(read_as(":dave!d@TRUSTED.example PRIVMSG hermes :hi"));
+        assert!(!read_as(":dave!d@elsewhere.example PRIVMSG hermes :hi"));
     }
 
     #[test]

@@ -39,10 +39,6 @@ impl Prefix {
     }
 
     /// `nick!user@host` as the server writes it.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "used by the tests to compare prefixes")
-    )]
     pub fn mask(&self) -> String {
         let mut mask = self.nick.clone();
         if let Some(user) = &self.user {

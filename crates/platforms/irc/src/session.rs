@@ -366,6 +366,7 @@ impl IrcAdapter {
             let me = Me {
                 nick: &live.nick,
                 mapping: live.mapping,
+                masks: &self.config().allowed_masks,
             };
             crate::inbound::read(msg, &me, || self.fresh_id())
         };

@@ -95,6 +95,41 @@ pub fn strip_formatting(text: &str) -> String {
     out
 }
 
+/// Whether `text` matches the glob `pattern` (`*` any run, `?` one
+/// character), case folded by `mapping`.
+pub fn matches_mask(pattern: &str, text: &str, mapping: CaseMapping) -> bool {
+    let pattern: Vec<char> = mapping.fold(pattern).chars().collect();
+    let text: Vec<char> = mapping.fold(text).chars().collect();
+    // Iterative glob with backtracking to the last star.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some('?') => {
+                p += 1;
+                t += 1;
+            }
+            Some(c) if *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
 /// What a PRIVMSG's text is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body<'a> {
@@ -204,6 +239,22 @@ mod tests {
         assert!(!CaseMapping::StrictRfc1459.eq("a~", "a^"));
         assert_eq!(CaseMapping::parse("ascii"), CaseMapping::Ascii);
         assert_eq!(CaseMapping::parse("rfc7613"), CaseMapping::Rfc1459);
+    }
+
+    #[test]
+    fn masks_match_with_wildcards_and_folded_case() {
+        let m = CaseMapping::Rfc1459;
+        assert!(matches_mask(
+            "alice!*@*.example.org",
+            "Alice!~a@home.example.org",
+            m
+        ));
+        assert!(matches_mask("*!*@10.0.0.?", "bob!b@10.0.0.7", m));
+        assert!(!matches_mask("*!*@10.0.0.?", "bob!b@10.0.0.17", m));
+        assert!(!matches_mask("alice!*@host", "alice2!a@host", m));
+        assert!(matches_mask("*", "anything!at@all", m));
+        assert!(matches_mask("a*b*c", "aXXbYYc", m));
+        assert!(!matches_mask("a*b*c", "aXXbYY", m));
     }
 
     #[test]

@@ -128,3 +128,23 @@ async fn a_restart_answers_nothing_twice_and_what_was_said_meanwhile_is_not_seen
     assert_eq!(stats.inputs(), ["two"]);
     within("the stop", running.stop()).await;
 }
+
+#[tokio::test]
+async fn a_sender_matching_an_allowed_mask_is_let_in_without_an_allowlist() {
+    if ngircd().is_none() {
+        return;
+    }
+    let world = World::new().await;
+    let alice = user(&world, "alice").await;
+    let mut config = world.config();
+    config.allowed_masks = vec![format!("{}!*@127.0.0.1", alice.nick)];
+    let running = world
+        .start_with(ScriptedAgent::echo(), GatewayConfig::default(), config)
+        .await;
+    let bot = world.fake.nick.clone();
+    alice.wait_online(&bot).await;
+    alice.say(&bot, "by mask").await;
+    let answered = alice.wait_messages(&bot, &alice.nick, 1).await;
+    assert_eq!(answered, ["echo: by mask (0 earlier)"]);
+    running.stop().await;
+}
