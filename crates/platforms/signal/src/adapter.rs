@@ -26,6 +26,7 @@ use hermod_model::{
 };
 use hermod_store::Store;
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tracing::{debug, warn};
@@ -57,7 +58,13 @@ struct Inner {
     /// The account's uuid, learned from its own sync messages or
     /// `listAccounts`, for mentions by uuid.
     account_uuid: Mutex<Option<String>>,
+    /// Timestamps of our latest sends, newest last, so their echo (a sync
+    /// message in a Note to Self conversation) is not answered.
+    sent: Mutex<VecDeque<u64>>,
 }
+
+/// Own sends remembered to recognise their echo.
+const SENT_MEMORY: usize = 512;
 
 impl std::fmt::Debug for SignalAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,6 +114,7 @@ impl SignalAdapter {
                 pacer: Pacer::new(limits()),
                 connection,
                 account_uuid: Mutex::new(None),
+                sent: Mutex::new(VecDeque::new()),
             }),
         })
     }
@@ -152,6 +160,27 @@ impl SignalAdapter {
         }
     }
 
+    /// Whether `timestamp` is one of our latest sends.
+    pub(crate) fn sent_by_us(&self, timestamp: u64) -> bool {
+        self.inner
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&timestamp)
+    }
+
+    fn remember_sent(&self, timestamp: u64) {
+        let mut sent = self
+            .inner
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        sent.push_back(timestamp);
+        while sent.len() > SENT_MEMORY {
+            sent.pop_front();
+        }
+    }
+
     /// Sends one message, paced, starting flood control on a rate limit.
     async fn send_one(
         &self,
@@ -168,6 +197,9 @@ impl SignalAdapter {
             Ok(result) => send_outcome(&result),
             Err(e) => Err(e),
         };
+        if let Ok(timestamp) = &outcome {
+            self.remember_sent(*timestamp);
+        }
         outcome.map_err(|e| {
             if let SignalError::RateLimited(wait) = &e {
                 self.inner.pacer.block(chat, *wait);

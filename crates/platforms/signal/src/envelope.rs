@@ -6,10 +6,12 @@
 //! Rules, as Hermes applies them:
 //! - the sender is `sourceNumber`, else `sourceUuid`, else `source`; a
 //!   direct chat's id is the sender, a group's `group:<groupId>`;
-//! - the account's own messages (sync messages of what it sent, from
-//!   this or another device) are skipped, and so are receipts, typing,
-//!   calls, stories and messages without text or files (reactions,
-//!   profile key updates);
+//! - the account's own messages (sync messages of what it sent from
+//!   another device) are skipped, except what its owner writes to the
+//!   account itself ("Note to Self") or in a group, which Hermes answers
+//!   (an account linked to the owner's phone), unless it is the echo of
+//!   one of our own sends; receipts, typing, calls, stories and messages
+//!   without text or files (reactions, profile key updates) are skipped;
 //! - an edited message (`editMessage.dataMessage`) is read as a new one;
 //! - groups: only those in `SIGNAL_GROUP_ALLOWED_USERS` (`*` for all), and
 //!   with `SIGNAL_REQUIRE_MENTION` only messages mentioning the account;
@@ -25,13 +27,15 @@ use hermod_model::{AttachmentKind, ChatType, InboundEvent, Source};
 use serde_json::Value;
 
 /// What the adapter knows when reading an envelope.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) struct Context<'a> {
     /// `SIGNAL_ACCOUNT`.
     pub(crate) account: &'a str,
     /// The account's uuid, once known.
     pub(crate) account_uuid: Option<&'a str>,
     pub(crate) config: &'a crate::SignalConfig,
+    /// Whether a timestamp is one of the adapter's own sends.
+    pub(crate) sent_by_us: &'a (dyn Fn(u64) -> bool + Sync),
 }
 
 /// A file signal-cli received, to fetch with `getAttachment`.
@@ -98,16 +102,26 @@ pub(crate) fn read(params: &Value, ctx: Context<'_>) -> Read {
         return Read::Skip("no sender");
     };
     let own = sender == ctx.account || (uuid.is_some() && uuid == ctx.account_uuid);
-    if own || envelope.get("syncMessage").is_some() {
-        return Read::Own {
-            uuid: own.then(|| uuid.map(str::to_owned)).flatten(),
-        };
+    let own_uuid = || uuid.filter(|_| own).map(str::to_owned);
+    let note = envelope
+        .pointer("/syncMessage/sentMessage")
+        .filter(|sent| own && is_note_to_self(sent, ctx));
+    if note.is_none() && (own || envelope.get("syncMessage").is_some()) {
+        return Read::Own { uuid: own_uuid() };
+    }
+    if note
+        .and_then(|sent| sent.get("timestamp"))
+        .and_then(Value::as_u64)
+        .is_some_and(|ts| (ctx.sent_by_us)(ts))
+    {
+        // The echo of one of our own replies.
+        return Read::Own { uuid: own_uuid() };
     }
     if envelope.get("storyMessage").is_some() {
         return Read::Skip("a story");
     }
-    let data = envelope
-        .get("dataMessage")
+    let data = note
+        .or_else(|| envelope.get("dataMessage"))
         .or_else(|| envelope.pointer("/editMessage/dataMessage"));
     let Some(data) = data.filter(|d| d.is_object()) else {
         return Read::Skip("no message (a receipt, typing, a call)");
@@ -185,6 +199,18 @@ pub(crate) fn read(params: &Value, ctx: Context<'_>) -> Read {
     event.message_id = Some(key.clone());
     event.vouched = vouched;
     Read::Message(Box::new(Message { key, event, files }))
+}
+
+/// A message the account's owner wrote from another device that is for
+/// the bot: to the account itself ("Note to Self"), or in a group (Hermes
+/// takes both, for an account linked to the owner's phone).
+fn is_note_to_self(sent: &Value, ctx: Context<'_>) -> bool {
+    let to_self = [text(sent, "destinationNumber"), text(sent, "destination")]
+        .contains(&Some(ctx.account))
+        || (text(sent, "destinationUuid").is_some()
+            && text(sent, "destinationUuid") == ctx.account_uuid);
+    let in_group = sent.pointer("/groupInfo/groupId").is_some();
+    to_self || in_group
 }
 
 /// The text with each mention's placeholder (at UTF-16 `start`, `length`

@@ -22,6 +22,7 @@ fn ctx(config: &SignalConfig) -> Context<'_> {
         account: ACCOUNT,
         account_uuid: Some(ACCOUNT_UUID),
         config,
+        sent_by_us: &|ts| ts == 77,
     }
 }
 
@@ -193,4 +194,38 @@ fn mentions_outside_the_text_are_left_alone() {
         json!({"uuid": "u", "start": 2, "length": 1}),
     ];
     assert_eq!(render_mentions("\u{fffc} \u{fffc}!", &two), "@+1 @u!");
+}
+
+fn note(destination: &str, timestamp: u64) -> Value {
+    json!({"envelope": {"source": ACCOUNT, "sourceNumber": ACCOUNT, "sourceUuid": ACCOUNT_UUID,
+        "sourceName": "Me", "sourceDevice": 1, "timestamp": timestamp,
+        "syncMessage": {"sentMessage": {"destination": destination, "destinationNumber": destination,
+            "destinationUuid": null, "timestamp": timestamp, "message": "remind me", "expiresInSeconds": 0,
+            "viewOnce": false, "mentions": [], "attachments": []}}}})
+}
+
+#[test]
+fn notes_to_self_are_answered_but_not_our_own_echo() {
+    let config = config();
+    let m = message(read(&note(ACCOUNT, 5), ctx(&config)));
+    assert_eq!(m.event.content.text(), "remind me");
+    assert_eq!(m.event.source.chat_id.as_deref(), Some(ACCOUNT));
+    assert_eq!(m.event.source.user_id.as_deref(), Some(ACCOUNT));
+    assert_eq!(m.key, format!("{ACCOUNT}:5"));
+    // 77 is one of our sends.
+    assert!(matches!(
+        read(&note(ACCOUNT, 77), ctx(&config)),
+        Read::Own { .. }
+    ));
+    // To someone else: the owner talking, not to the bot.
+    assert!(matches!(
+        read(&note("+33123456789", 6), ctx(&config)),
+        Read::Own { .. }
+    ));
+    // In an allowed group: Hermes answers it.
+    let mut group = note("+33123456789", 8);
+    group["envelope"]["syncMessage"]["sentMessage"]["groupInfo"] =
+        json!({"groupId": "R1JPVVA=", "type": "DELIVER"});
+    let m = message(read(&group, ctx(&config)));
+    assert_eq!(m.event.source.chat_id.as_deref(), Some("group:R1JPVVA="));
 }

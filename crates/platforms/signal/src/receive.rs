@@ -205,12 +205,14 @@ impl SignalAdapter {
             }
         };
         let uuid = self.account_uuid();
+        let sent_by_us = |timestamp| self.sent_by_us(timestamp);
         let read = envelope::read(
             &params,
             Context {
                 account: self.config().account(),
                 account_uuid: uuid.as_deref(),
                 config: self.config(),
+                sent_by_us: &sent_by_us,
             },
         );
         let message = match read {

@@ -391,6 +391,12 @@ impl FakeSignal {
         }))
     }
 
+    /// The account's owner writes `text` to the account itself from the
+    /// phone ("Note to Self"); returns its timestamp.
+    pub fn note_to_self(&self, text: &str) -> u64 {
+        self.account_sent_elsewhere(&self.account(), text)
+    }
+
     /// Writes `text` as it is to the open streams (a malformed or unknown
     /// event; end it with a blank line).
     pub fn push_raw(&self, text: &str) {

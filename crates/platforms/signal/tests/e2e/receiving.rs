@@ -46,6 +46,22 @@ async fn own_messages_receipts_typing_and_stories_are_not_answered() {
 }
 
 #[tokio::test]
+async fn a_note_to_self_is_answered_in_that_conversation() {
+    let world = World::new().await;
+    let running = world.start(ScriptedAgent::echo()).await;
+    listening(&world, 1).await;
+    let account = world.fake.account();
+    world
+        .fake
+        .account_sent_elsewhere(USER, "the owner talking to a friend");
+    world.fake.note_to_self("remind me");
+    let sent = replies(&world, 1).await;
+    assert_eq!(texts(&sent), ["echo: remind me (0 earlier)"]);
+    assert_eq!(sent[0].recipients, [account]);
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn a_restart_resumes_after_the_last_event_and_answers_nothing_twice() {
     let world = World::new().await;
     let running = world.start(ScriptedAgent::echo()).await;
