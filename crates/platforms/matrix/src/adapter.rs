@@ -13,7 +13,9 @@ use crate::ConnectionState;
 use crate::api::{MatrixApi, MatrixError};
 use crate::config::MatrixConfig;
 use crate::event::Bot;
-use crate::outbound::{edit_content, msgtype, nonce, relate, text_content, txn_id};
+use crate::outbound::{
+    MAX_PIECE_BYTES, edit_content, msgtype, nonce, relate, text_content, txn_id,
+};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, MediaDir, Pacer, PacerLimits, Wait};
 use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Reactions, Typing};
@@ -288,8 +290,11 @@ impl Messenger for MatrixAdapter {
         }
         let key = message.idempotency_key.clone().unwrap_or_else(nonce);
         let limit = self.config().max_message_length;
+        // Within the limit in characters, and within what one event holds
+        // in bytes (16000 characters of CJK text would not fit).
         let pieces: Vec<String> = split_message(&message.text, limit, LengthUnit::Chars)
             .into_iter()
+            .flat_map(|piece| split_message(&piece, MAX_PIECE_BYTES, LengthUnit::Bytes))
             .filter(|piece| !piece.trim().is_empty())
             .collect();
         let caption_taken = pieces.is_empty() && !message.attachments.is_empty();

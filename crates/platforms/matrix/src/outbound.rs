@@ -6,6 +6,13 @@
 use hermod_model::MarkdownDialect;
 use serde_json::{Value, json};
 
+/// The most bytes of text one event carries: a Matrix event is at most
+/// 65536 bytes of JSON, and the HTML copy travels beside the body.
+pub(crate) const MAX_PIECE_BYTES: usize = 24_000;
+
+/// Above this, the HTML copy is left out and the body goes alone.
+const MAX_TEXT_BYTES: usize = 56_000;
+
 /// `m.notice` (the bot convention) or `m.text`.
 pub(crate) fn msgtype(notices: bool) -> &'static str {
     if notices { "m.notice" } else { "m.text" }
@@ -21,7 +28,10 @@ pub(crate) fn text_content(markdown: &str, msgtype: &str) -> Value {
         // mentions: an empty object turns the body-text guess off).
         "m.mentions": {},
     });
-    if let Some(html) = rendered.html.filter(|h| !h.trim().is_empty()) {
+    if let Some(html) = rendered
+        .html
+        .filter(|h| !h.trim().is_empty() && h.len() + rendered.text.len() <= MAX_TEXT_BYTES)
+    {
         content["format"] = json!("org.matrix.custom.html");
         content["formatted_body"] = json!(html);
     }
@@ -141,6 +151,17 @@ mod tests {
         assert!(html.contains("<strong>bold</strong>"), "{html}");
         assert!(html.contains("<code>code</code>"), "{html}");
         assert_eq!(content["m.mentions"], json!({}));
+    }
+
+    #[test]
+    fn html_too_large_for_one_event_is_left_out() {
+        let text = "**é** ".repeat(1000);
+        let content = text_content(&text, "m.text");
+        assert!(content["formatted_body"].is_string());
+        let text = "**éééé**".repeat(MAX_TEXT_BYTES / 8);
+        let content = text_content(&text, "m.text");
+        assert!(content.get("formatted_body").is_none());
+        assert!(content.to_string().len() < 65_536);
     }
 
     #[test]
