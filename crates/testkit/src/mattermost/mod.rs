@@ -497,6 +497,24 @@ impl FakeMattermost {
             .await
     }
 
+    /// Waits until the bot's posts in `channel_id` (not deleted, current
+    /// text) satisfy `check`; returns them.
+    pub async fn wait_for(&self, channel_id: &str, check: impl Fn(&[Post]) -> bool) -> Vec<Post> {
+        let (bot, channel) = (self.shared.bot_id.clone(), channel_id.to_owned());
+        self.shared
+            .state
+            .wait_until(|s| {
+                let posts: Vec<Post> = s
+                    .posts
+                    .iter()
+                    .filter(|p| p.channel_id == channel && p.user_id == bot && p.delete_at == 0)
+                    .cloned()
+                    .collect();
+                check(&posts).then_some(posts)
+            })
+            .await
+    }
+
     /// Waits until at least `n` sockets authenticated (resumed ones too).
     pub async fn wait_for_connections(&self, n: usize) -> Vec<SocketRecord> {
         self.shared.state.wait_for(n, |s| s.sockets.clone()).await
