@@ -1,5 +1,6 @@
 //! `hermod-bench`: hermod's benchmarks. See BENCHMARKS.md.
 
+mod peers;
 mod report;
 mod scenarios;
 mod target;

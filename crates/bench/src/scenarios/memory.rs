@@ -2,18 +2,24 @@
 //! one turn, and sampled every second over a soak with light traffic.
 //!
 //! RSS is `VmRSS` of the gateway process and anything it started, read from
-//! `/proc`. hermod runs with its API server and three chat platforms
-//! connected to in-process fakes: Telegram long-polling a fake Bot API
-//! server, Discord on a fake gateway websocket and Slack in Socket Mode on
-//! a fake Slack; Hermes runs with its API server only (its adapters would
-//! need the real platforms). Sessions are created by up to
+//! `/proc`. hermod runs with its API server and every chat platform it
+//! has, each connected to an in-process peer: the testkit's fakes
+//! (Telegram long-polling a fake Bot API server, Discord on a fake gateway
+//! websocket, Slack in Socket Mode, ntfy, Mattermost, signal-cli) and the
+//! bench's idle peers (Matrix, IRC, IMAP and SMTP, Home Assistant); Hermes
+//! runs with its API server only (its adapters would need the real
+//! platforms). Sessions are created by up to
 //! [`CREATORS`] concurrent clients (Hermes runs at most 10 turns at once).
 
+use crate::peers::{IdleHass, IdleImap, IdleIrc, IdleMatrix};
 use crate::report::{Metric, Report};
 use crate::scenarios::api::{self, Chat};
 use crate::scenarios::progress;
 use crate::target::{Kind, Running, Target};
 use anyhow::{Context, bail};
+use hermod_testkit::mattermost::FakeMattermost;
+use hermod_testkit::ntfy::FakeNtfy;
+use hermod_testkit::signal::FakeSignal;
 use hermod_testkit::{FakeDiscord, FakeSlack, FakeTelegram};
 use serde_json::json;
 use std::sync::Arc;
@@ -26,6 +32,13 @@ const CREATORS: usize = 8;
 /// How long the gateway is left alone before the idle figure is read.
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// The idle figure is the largest of the samples taken over this window
+/// after [`SETTLE`], one every [`IDLE_SAMPLE_EVERY`]: an idle gateway's
+/// code faults back in as its timers fire, so one early sample could
+/// catch it low.
+const IDLE_WINDOW: Duration = Duration::from_secs(4);
+const IDLE_SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -37,46 +50,23 @@ pub async fn run(target: &Target, sessions: usize, soak_seconds: u64) -> anyhow:
         "memory of {}: {sessions} sessions, {soak_seconds} s soak",
         target.kind.name()
     ));
-    let fakes = match target.kind {
-        Kind::Hermod => Some((
-            FakeTelegram::start().await,
-            FakeDiscord::start().await,
-            FakeSlack::start().await,
-        )),
+    let peers = match target.kind {
+        Kind::Hermod => Some(ChatPeers::start().await?),
         Kind::Hermes => None,
     };
-    let mut vars: Vec<(&str, String)> = Vec::new();
-    if let Some((telegram, discord, slack)) = &fakes {
-        vars = vec![
-            ("TELEGRAM_BOT_TOKEN", telegram.token()),
-            ("TELEGRAM_API_BASE_URL", telegram.base_url()),
-            ("TELEGRAM_POLL_TIMEOUT", "1".into()),
-            ("DISCORD_BOT_TOKEN", discord.token()),
-            ("DISCORD_API_BASE_URL", discord.api_base_url()),
-            ("SLACK_BOT_TOKEN", slack.config().bot_token.clone()),
-            ("SLACK_APP_TOKEN", slack.config().app_token.clone()),
-            ("SLACK_API_BASE_URL", slack.api_base_url()),
-        ];
-    }
+    let vars = peers.as_ref().map(ChatPeers::vars).unwrap_or_default();
     let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (_llm, running) = api::start(target, &env).await?;
     let result = measure(&running, sessions, soak_seconds).await;
-    if let Some((telegram, discord, slack)) = &fakes {
-        let silent = [
-            ("Telegram", telegram.calls_of("getUpdates").is_empty()),
-            ("Discord", discord.identify_count() == 0),
-            ("Slack", slack.connections_opened() == 0),
-        ];
-        if let Some((name, _)) = silent.iter().find(|(_, silent)| *silent) {
-            running.stop().await;
-            bail!("hermod's {name} adapter never connected to its fake");
-        }
+    if let Some(name) = peers.as_ref().and_then(ChatPeers::never_connected) {
+        running.stop().await;
+        bail!("hermod's {name} adapter never connected to its peer");
     }
     running.stop().await;
     let metrics = result?;
     let platforms = match target.kind {
         Kind::Hermod => {
-            "api_server + telegram (fake Bot API server, long polling, 1 s timeout) + discord (fake gateway) + slack (fake, Socket Mode)"
+            "api_server + every chat platform: telegram (fake Bot API server, long polling, 1 s timeout), discord (fake gateway), slack (fake, Socket Mode), ntfy, mattermost and signal (testkit fakes), matrix, irc, email (IMAP IDLE) and homeassistant (idle peers)"
         }
         Kind::Hermes => "api_server",
     };
@@ -95,13 +85,107 @@ pub async fn run(target: &Target, sessions: usize, soak_seconds: u64) -> anyhow:
     })
 }
 
+/// A peer for every chat platform hermod has: the testkit's fakes where
+/// there is one, idle peers for the platforms tested against real servers.
+struct ChatPeers {
+    telegram: FakeTelegram,
+    discord: FakeDiscord,
+    slack: FakeSlack,
+    ntfy: FakeNtfy,
+    mattermost: FakeMattermost,
+    signal: FakeSignal,
+    matrix: IdleMatrix,
+    irc: IdleIrc,
+    email: IdleImap,
+    hass: IdleHass,
+}
+
+impl ChatPeers {
+    async fn start() -> anyhow::Result<Self> {
+        Ok(Self {
+            telegram: FakeTelegram::start().await,
+            discord: FakeDiscord::start().await,
+            slack: FakeSlack::start().await,
+            ntfy: FakeNtfy::start().await,
+            mattermost: FakeMattermost::start().await,
+            signal: FakeSignal::start().await,
+            matrix: IdleMatrix::start().await?,
+            irc: IdleIrc::start().await?,
+            email: IdleImap::start().await?,
+            hass: IdleHass::start().await?,
+        })
+    }
+
+    /// The environment that points each adapter at its peer.
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        let local = |port: u16| port.to_string();
+        vec![
+            ("TELEGRAM_BOT_TOKEN", self.telegram.token()),
+            ("TELEGRAM_API_BASE_URL", self.telegram.base_url()),
+            ("TELEGRAM_POLL_TIMEOUT", "1".into()),
+            ("DISCORD_BOT_TOKEN", self.discord.token()),
+            ("DISCORD_API_BASE_URL", self.discord.api_base_url()),
+            ("SLACK_BOT_TOKEN", self.slack.config().bot_token.clone()),
+            ("SLACK_APP_TOKEN", self.slack.config().app_token.clone()),
+            ("SLACK_API_BASE_URL", self.slack.api_base_url()),
+            ("NTFY_SERVER_URL", self.ntfy.base_url()),
+            ("NTFY_TOPIC", "hermod_bench".into()),
+            ("MATTERMOST_URL", self.mattermost.base_url()),
+            ("MATTERMOST_TOKEN", self.mattermost.token()),
+            ("SIGNAL_HTTP_URL", self.signal.base_url()),
+            ("SIGNAL_ACCOUNT", self.signal.account()),
+            ("MATRIX_HOMESERVER", self.matrix.base_url.clone()),
+            ("MATRIX_ACCESS_TOKEN", "syt_bench_token".into()),
+            ("IRC_SERVER", "127.0.0.1".into()),
+            ("IRC_PORT", local(self.irc.port)),
+            ("IRC_USE_TLS", "false".into()),
+            ("IRC_NICKNAME", "hermod".into()),
+            ("IRC_CHANNEL", "#bench".into()),
+            ("EMAIL_ADDRESS", "hermod@bench.local".into()),
+            ("EMAIL_PASSWORD", "bench-password".into()),
+            ("EMAIL_IMAP_HOST", "127.0.0.1".into()),
+            ("EMAIL_IMAP_PORT", local(self.email.imap_port)),
+            ("EMAIL_IMAP_SECURITY", "none".into()),
+            ("EMAIL_SMTP_HOST", "127.0.0.1".into()),
+            ("EMAIL_SMTP_PORT", local(self.email.smtp_port)),
+            ("EMAIL_SMTP_SECURITY", "none".into()),
+            ("HASS_URL", self.hass.base_url.clone()),
+            ("HASS_TOKEN", "bench-hass-token".into()),
+        ]
+    }
+
+    /// The first platform whose adapter never got through to its peer.
+    fn never_connected(&self) -> Option<&'static str> {
+        [
+            ("Telegram", !self.telegram.calls_of("getUpdates").is_empty()),
+            ("Discord", self.discord.identify_count() > 0),
+            ("Slack", self.slack.connections_opened() > 0),
+            ("ntfy", !self.ntfy.subscriptions().is_empty()),
+            ("Mattermost", !self.mattermost.connections().is_empty()),
+            ("Signal", !self.signal.connections().is_empty()),
+            ("Matrix", self.matrix.connected.any()),
+            ("IRC", self.irc.connected.any()),
+            ("email", self.email.connected.any()),
+            ("Home Assistant", self.hass.connected.any()),
+        ]
+        .into_iter()
+        .find(|(_, connected)| !connected)
+        .map(|(name, _)| name)
+    }
+}
+
 async fn measure(
     running: &Running,
     sessions: usize,
     soak_seconds: u64,
 ) -> anyhow::Result<Vec<Metric>> {
     tokio::time::sleep(SETTLE).await;
-    let idle = running.rss_kib()?;
+    let mut idle = running.rss_kib()?;
+    let window_ends = Instant::now() + IDLE_WINDOW;
+    while Instant::now() < window_ends {
+        tokio::time::sleep(IDLE_SAMPLE_EVERY).await;
+        idle = idle.max(running.rss_kib()?);
+    }
     progress(&format!(
         "idle: {:.1} MiB; creating {sessions} sessions",
         mib(idle)
