@@ -170,6 +170,12 @@ platforms! {
     #[cfg(feature = "slack")] slack: hermod_slack::SlackConfig,
     #[cfg(feature = "webhook")] webhook: hermod_webhook::WebhookPlatformConfig,
     #[cfg(feature = "ntfy")] ntfy: hermod_ntfy::NtfyConfig,
+    #[cfg(feature = "matrix")] matrix: hermod_matrix::MatrixConfig,
+    #[cfg(feature = "mattermost")] mattermost: hermod_mattermost::MattermostConfig,
+    #[cfg(feature = "signal")] signal: hermod_signal::SignalConfig,
+    #[cfg(feature = "email")] email: hermod_email::EmailConfig,
+    #[cfg(feature = "irc")] irc: hermod_irc::IrcConfig,
+    #[cfg(feature = "homeassistant")] homeassistant: hermod_homeassistant::HomeAssistantConfig,
 }
 
 /// `hermod_telegram` of `hermod_telegram::config::TelegramConfig`.
