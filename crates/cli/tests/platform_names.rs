@@ -15,12 +15,14 @@
 use std::path::{Path, PathBuf};
 
 /// Platform names distinctive enough to find by substring (common words
-/// such as "line", "signal" or "email" would find everything).
+/// such as "line", "signal" or "email", and "irc" inside "circuit", would
+/// find everything).
 const NAMES: &[&str] = &[
     "api_server",
     "telegram",
     "discord",
     "slack",
+    "matrix",
     "mattermost",
     "whatsapp",
     "dingtalk",
