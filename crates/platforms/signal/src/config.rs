@@ -14,7 +14,7 @@ use std::time::Duration;
 /// signal-cli's default `--http` address.
 pub const DEFAULT_HTTP_URL: &str = "http://127.0.0.1:8080";
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SignalConfig {
     /// `SIGNAL_HTTP_URL`: the signal-cli daemon started with `--http`.
@@ -70,6 +70,25 @@ impl Default for SignalConfig {
             max_attachment_mb: 100,
             media_dir: None,
         }
+    }
+}
+
+impl std::fmt::Debug for SignalConfig {
+    /// The account's number redacted, as in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalConfig")
+            .field("http_url", &self.http_url)
+            .field("account", &self.account.as_deref().map(redact_phone))
+            .field("group_allowed_users", &self.group_allowed_users)
+            .field("require_mention", &self.require_mention)
+            .field("reactions", &self.reactions)
+            .field("ignore_stories", &self.ignore_stories)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("keepalive_timeout_secs", &self.keepalive_timeout_secs)
+            .field("max_reconnect_delay_secs", &self.max_reconnect_delay_secs)
+            .field("max_attachment_mb", &self.max_attachment_mb)
+            .field("media_dir", &self.media_dir)
+            .finish()
     }
 }
 
@@ -254,8 +273,15 @@ mod tests {
     }
 
     #[test]
-    fn phone_numbers_are_redacted_in_logs() {
+    fn phone_numbers_are_redacted_in_logs_and_debug() {
         assert_eq!(redact_phone("+4915712345678"), "+49•••••••••78");
         assert_eq!(redact_phone("some-uuid"), "some-uuid");
+        let config = SignalConfig {
+            account: Some("+4915712345678".into()),
+            ..SignalConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("+4915712345678"), "{shown}");
+        assert!(shown.contains("+49•••••••••78"), "{shown}");
     }
 }

@@ -93,9 +93,10 @@ async fn subject() -> Subject {
 hermod_testkit::adapter_conformance_tests!(subject());
 
 #[tokio::test]
-async fn the_adapter_hides_the_accounts_number() {
+async fn the_adapter_and_its_config_hide_the_accounts_number() {
     let fake = FakeSignal::start().await;
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    assert_debug_hides_secrets(&config(&fake), &[fake.account()]);
     let adapter = SignalAdapter::new(config(&fake), store).unwrap();
     assert_debug_hides_secrets(&adapter, &[fake.account()]);
 }

@@ -100,3 +100,48 @@ async fn a_send_signal_cli_refuses_is_not_retried_in_a_loop() {
     assert_eq!(attempts, 2, "the refused send was not repeated");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn the_accounts_number_never_reaches_the_logs() {
+    let logs = hermod_testkit::logs::Logs::capture();
+    let world = World::new().await;
+    world.fake.fail_next("events", Fault::Http(503));
+    world.fake.fail_next(
+        "send",
+        Fault::RateLimited {
+            retry_after: Some(1),
+        },
+    );
+    let config = hermod_signal::SignalConfig {
+        group_allowed_users: vec!["*".into()],
+        ..world.config()
+    };
+    let running = world
+        .start_with(
+            ScriptedAgent::echo(),
+            hermod_testkit::harness::allow_all(),
+            config,
+        )
+        .await;
+    listening(&world, 1).await;
+    world.fake.user_says(USER, "hi");
+    world.fake.group_says(
+        "R1JPVVA=",
+        USER,
+        "\u{fffc} hello",
+        &[hermod_testkit::signal::Mention::of_account(0)],
+    );
+    world.fake.push_raw("event:receive\ndata:{broken\n\n");
+    replies(&world, 2).await;
+    running.stop().await;
+    assert!(!logs.lines().is_empty(), "nothing was captured");
+    logs.assert_never_shows(&world.fake.account());
+    assert_debug_hides(&world);
+}
+
+/// The adapter's and its configuration's `Debug` output.
+fn assert_debug_hides(world: &World) {
+    let config = world.config();
+    let shown = format!("{config:?} {:?}", world.adapter(world.config()));
+    assert!(!shown.contains(&world.fake.account()), "{shown}");
+}
