@@ -184,3 +184,38 @@ async fn a_password_login_keeps_its_device_across_restarts() {
     let adapter = world.adapter(config);
     assert!(!format!("{adapter:?}").contains(&world.fake.bot.password));
 }
+
+#[tokio::test]
+async fn typing_shows_in_the_room() {
+    let Some(world) = world().await else { return };
+    let adapter = world.adapter(world.config());
+    let room = world.fake.dm().await;
+    let target = ChatTarget {
+        chat_id: room.clone(),
+        thread_id: None,
+    };
+    let messenger = adapter.messenger().unwrap();
+    within("typing", messenger.typing().unwrap().typing(&target))
+        .await
+        .unwrap();
+    let filter = serde_json::json!({"room": {"rooms": [room], "timeline": {"limit": 0},
+        "state": {"types": []}, "ephemeral": {"types": ["m.typing"]}}});
+    let path = format!("sync?timeout=0&filter={}", urlencode(&filter.to_string()));
+    let sync = world
+        .fake
+        .alice
+        .call(reqwest::Method::GET, &path, None)
+        .await;
+    let typing = &sync["rooms"]["join"][&room]["ephemeral"]["events"][0];
+    assert_eq!(typing["type"], "m.typing", "{sync}");
+    assert_eq!(
+        typing["content"]["user_ids"],
+        serde_json::json!([world.fake.bot.user_id])
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    let mut url = reqwest::Url::parse("http://x/").unwrap();
+    url.query_pairs_mut().append_pair("v", text);
+    url.query().unwrap().trim_start_matches("v=").to_owned()
+}
