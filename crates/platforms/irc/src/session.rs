@@ -320,10 +320,24 @@ impl IrcAdapter {
                 }
             }
             "NICK" => {
-                let mut live = self.live();
-                if ours(&live) {
-                    live.nick = msg.param(0).to_owned();
-                    info!(nick = msg.param(0), "our nick changed");
+                let reclaim = {
+                    let mut live = self.live();
+                    if ours(&live) {
+                        live.nick = msg.param(0).to_owned();
+                        info!(nick = msg.param(0), "our nick changed");
+                        false
+                    } else {
+                        self.frees_our_nick(&live, msg)
+                    }
+                };
+                if reclaim {
+                    self.reclaim().await?;
+                }
+            }
+            "QUIT" => {
+                let reclaim = self.frees_our_nick(&self.live(), msg);
+                if reclaim {
+                    self.reclaim().await?;
                 }
             }
             "ERROR" => {
@@ -358,6 +372,26 @@ impl IrcAdapter {
             _ => debug!(command = %msg.command, "IRC message ignored"),
         }
         Ok(None)
+    }
+
+    /// Whether `msg` (a QUIT or NICK) is whoever held our configured nick
+    /// letting it go while we go by a variant of it.
+    fn frees_our_nick(&self, live: &crate::adapter::Live, msg: &Message) -> bool {
+        let wanted = &self.config().nickname;
+        !live.mapping.eq(&live.nick, wanted)
+            && msg.nick().is_some_and(|n| live.mapping.eq(n, wanted))
+    }
+
+    /// Asks for our configured nick back (the server answers with our
+    /// NICK, or 433 if someone was faster, which is ignored).
+    async fn reclaim(&self) -> Result<(), Ended> {
+        info!(nick = %self.config().nickname, "our nick is free again; taking it back");
+        if let Ok(line) = Line::new("NICK", &[&self.config().nickname], None) {
+            self.write_paced(&line)
+                .await
+                .map_err(|e| Ended::Retry(e.to_string()))?;
+        }
+        Ok(())
     }
 
     async fn privmsg(&self, ctx: &AdapterContext, msg: &Message) -> Result<(), Ended> {

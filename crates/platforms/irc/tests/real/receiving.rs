@@ -77,7 +77,7 @@ async fn in_a_channel_only_messages_addressed_to_the_bot_are_answered_to_their_s
 }
 
 #[tokio::test]
-async fn a_taken_nick_gets_an_underscore_and_answers_under_it() {
+async fn a_taken_nick_gets_an_underscore_and_is_taken_back_when_freed() {
     if ngircd().is_none() {
         return;
     }
@@ -89,6 +89,28 @@ async fn a_taken_nick_gets_an_underscore_and_answers_under_it() {
     squatter.say(&taken, "who are you").await;
     let answered = squatter.wait_messages(&taken, &squatter.nick, 1).await;
     assert_eq!(answered, ["echo: who are you (0 earlier)"]);
+
+    // The squatter leaves where the bot sees it: the bot takes its nick back.
+    let witness = user(&world, "witness").await;
+    squatter.join(CHANNEL).await;
+    squatter
+        .wait_for("the bot in the channel", |h| {
+            h.command == "JOIN" && h.nick.eq_ignore_ascii_case(&taken)
+                || h.command == "353" && h.params.last().is_some_and(|names| names.contains(&taken))
+        })
+        .await;
+    squatter.send("QUIT :bye").await;
+    squatter
+        .wait_for("the squatter gone", |h| {
+            h.command == "ERROR" || h.raw == "CLOSED"
+        })
+        .await;
+    witness.wait_online(&world.fake.nick).await;
+    witness.say(&world.fake.nick, "back?").await;
+    let answered = witness
+        .wait_messages(&world.fake.nick, &witness.nick, 1)
+        .await;
+    assert_eq!(answered, ["echo: back? (0 earlier)"]);
     running.stop().await;
 }
 
