@@ -260,7 +260,8 @@ impl Adapter for SignalAdapter {
 #[async_trait]
 impl Messenger for SignalAdapter {
     /// Sends the text as Signal messages with their styles (split within
-    /// the limit), the files with the first, quoting `reply_to` when set.
+    /// the limit), the files with the first; in groups the first quotes
+    /// `reply_to`.
     async fn send(&self, message: Outbound) -> Result<Sent, AdapterError> {
         let chat = message.target.chat_id.as_str();
         self.inner.pacer.check(chat).map_err(rate_limited)?;
@@ -269,9 +270,13 @@ impl Messenger for SignalAdapter {
         if pieces.is_empty() && !files.is_empty() {
             pieces.push(crate::format::Styled::default());
         }
+        // In groups a reply quotes the message it answers, so members see
+        // whom the bot answers; direct chats need no quote (Hermes quotes
+        // none).
         let quote = message
             .reply_to
             .as_deref()
+            .filter(|_| chat.starts_with("group:"))
             .and_then(|id| parse_message_id(id, self.config().account()));
         let mut message_ids = Vec::new();
         let total = pieces.len();

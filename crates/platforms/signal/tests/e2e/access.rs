@@ -88,7 +88,7 @@ async fn groups_are_answered_only_when_listed_and_mentioned() {
         &[Mention::of_account(0)],
     );
     world.fake.group_says(GROUP, USER, "not for the bot", &[]);
-    world.fake.group_says(
+    let asked = world.fake.group_says(
         GROUP,
         USER,
         "\u{fffc} what time is it?",
@@ -97,6 +97,9 @@ async fn groups_are_answered_only_when_listed_and_mentioned() {
     let sent = replies(&world, 1).await;
     assert_eq!(sent[0].group_id.as_deref(), Some(GROUP));
     assert!(sent[0].recipients.is_empty());
+    // The reply quotes the question.
+    assert_eq!(sent[0].quote_timestamp, Some(asked));
+    assert_eq!(sent[0].quote_author.as_deref(), Some(USER));
     assert_eq!(stats.inputs().len(), 1, "{:?}", stats.inputs());
     assert!(
         stats.inputs()[0].contains("what time is it?"),

@@ -17,6 +17,10 @@ async fn a_direct_message_is_answered_once_to_its_sender() {
     assert_eq!(texts(&sent), ["echo: hello (0 earlier)"]);
     assert_eq!(sent[0].recipients, [USER]);
     assert_eq!(sent[0].group_id, None);
+    assert_eq!(
+        sent[0].quote_timestamp, None,
+        "direct replies quote nothing"
+    );
     let connections = world.fake.connections();
     assert_eq!(connections[0].account, Some(world.fake.account()));
     world.fake.user_says(USER, "again");
