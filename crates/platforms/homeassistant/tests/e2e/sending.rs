@@ -113,3 +113,40 @@ async fn a_notify_chat_pushes_plain_text_through_that_service() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn scheduled_output_to_the_home_channel_becomes_a_notification() {
+    use hermod_model::DeliveryTarget;
+    let world = World::new().await;
+    let direct = world.direct(world.config());
+    let run = direct.spawn();
+    subscribed(&world, 1).await;
+    // An automation makes the events chat the home channel, as a user
+    // would send /sethome in a chat.
+    world.fake.fire(MESSAGE_EVENT, &json!({"text": "/sethome"}));
+    let confirmed = notifications(&world, 1).await;
+    assert!(
+        confirmed[0].message.to_lowercase().contains("home"),
+        "{confirmed:?}"
+    );
+    let home = DeliveryTarget::Home {
+        platform: hermod_homeassistant::PLATFORM,
+    };
+    let receipt = within(
+        "the delivery",
+        direct.ctx.inbound.deliveries().deliver(
+            &home,
+            None,
+            "**Daily** report: all lights off.",
+            "job-1:run-1",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(receipt.message_ids.len(), 1);
+    let all = notifications(&world, 2).await;
+    assert_eq!(all[1].message, "**Daily** report: all lights off.");
+    assert_eq!(all[1].id, receipt.message_ids[0]);
+    direct.ctx.shutdown.cancel();
+    assert_eq!(run.await.unwrap(), Ok(()));
+}
