@@ -107,6 +107,15 @@ pub struct EmailConfig {
     /// `EMAIL_SKIP_ATTACHMENTS`: files that come with mail are not saved
     /// (Hermes' `skip_attachments`).
     pub skip_attachments: bool,
+    /// Mail is answered only when the receiving server authenticated its
+    /// `From:` domain (`Authentication-Results`: DMARC, or aligned SPF or
+    /// DKIM), while an allowlist decides who may write: `From:` alone can
+    /// be forged. `EMAIL_TRUST_FROM_HEADER=true` turns this off for
+    /// servers that do not stamp the header (Hermes' default and switch).
+    pub require_authenticated_sender: bool,
+    /// `EMAIL_AUTHSERV_ID`: only `Authentication-Results` from this server
+    /// (or a subdomain) are trusted; unset, the topmost header.
+    pub authserv_id: Option<String>,
     /// `EMAIL_MEDIA_MAX_MB`: the largest attachment saved, in MB.
     pub media_max_mb: u64,
     /// `EMAIL_TIMEOUT`: seconds a connection, or one command's answer, may
@@ -138,6 +147,8 @@ impl Default for EmailConfig {
             poll_interval_secs: 15,
             idle: true,
             skip_attachments: false,
+            require_authenticated_sender: true,
+            authserv_id: None,
             media_max_mb: 25,
             timeout_secs: 30,
             max_reconnect_delay_secs: 300,
@@ -164,6 +175,10 @@ impl EnvSettings for EmailConfig {
         env.seconds("EMAIL_POLL_INTERVAL", &mut self.poll_interval_secs).at_least(1);
         env.flag("EMAIL_IDLE", &mut self.idle);
         env.flag("EMAIL_SKIP_ATTACHMENTS", &mut self.skip_attachments);
+        let mut trust_from = !self.require_authenticated_sender;
+        env.flag("EMAIL_TRUST_FROM_HEADER", &mut trust_from);
+        self.require_authenticated_sender = !trust_from;
+        env.text("EMAIL_AUTHSERV_ID", &mut self.authserv_id);
         env.number("EMAIL_MEDIA_MAX_MB", &mut self.media_max_mb).at_least(1);
         env.seconds("EMAIL_TIMEOUT", &mut self.timeout_secs).at_least(1);
         env.seconds("EMAIL_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
@@ -321,6 +336,13 @@ mod tests {
         assert_eq!(config.smtp_mode(), Mode::Starttls);
         assert_eq!(config.poll_interval(), Duration::from_secs(15));
         assert_eq!(config.domain(), "example.com");
+        assert!(config.require_authenticated_sender);
+        hermod_adapter_kit::config::apply_env(
+            &mut config,
+            &env(&[("EMAIL_TRUST_FROM_HEADER", "true")]),
+        )
+        .unwrap();
+        assert!(!config.require_authenticated_sender);
         assert!(!format!("{config:?}").contains("app-password-1"));
     }
 

@@ -18,7 +18,7 @@
 use crate::adapter::EmailAdapter;
 use crate::error::EmailError;
 use crate::imap::{Imap, Woke};
-use crate::mail::inbound::{self, Incoming, Skip};
+use crate::mail::inbound::{self, Incoming, Reading, Skip};
 use crate::mail::outbound::ThreadContext;
 use hermod_adapter_kit::tls::Stream;
 use hermod_adapter_kit::{AdapterState, ConnectionState, StateKey};
@@ -207,8 +207,12 @@ impl EmailAdapter {
             debug!(uid, "mail gone before it was fetched");
             return Ok(None);
         };
-        let own = self.config().address();
-        let incoming = match inbound::read(&raw, &own, self.config().skip_attachments) {
+        let reading = Reading {
+            own: self.config().address(),
+            skip_attachments: self.config().skip_attachments,
+            authserv_id: self.config().authserv_id.clone(),
+        };
+        let incoming = match inbound::read(&raw, &reading) {
             Ok(incoming) => incoming,
             Err(Skip::Malformed(reason)) => {
                 warn!(uid, reason, "skipping a mail that cannot be read");
@@ -232,6 +236,18 @@ impl EmailAdapter {
             // Hermes ignores mail from senders not allowed; a pairing code
             // mailed back to anyone who writes would be spam.
             info!(uid, from = %incoming.from, "mail from a sender not allowed; ignored");
+            let _ = imap.mark_seen(uid).await;
+            return Ok(None);
+        }
+        if !incoming.sender.authenticated && !self.trusts_any_sender(ctx).await {
+            warn!(
+                uid,
+                from = %incoming.from,
+                reason = %incoming.sender.reason,
+                "mail whose sender the server did not authenticate; ignored. If your mail \
+                 server does not stamp Authentication-Results, set EMAIL_TRUST_FROM_HEADER=true \
+                 to accept the risk"
+            );
             let _ = imap.mark_seen(uid).await;
             return Ok(None);
         }
@@ -269,6 +285,21 @@ impl EmailAdapter {
             debug!(uid, error = %e, "cannot mark a mail seen");
         }
         Ok(None)
+    }
+}
+
+impl EmailAdapter {
+    /// Whether the `From:` address grants nothing, so a forged one does
+    /// no harm: the check is off, or anyone may write (an address nobody
+    /// can have is admitted).
+    async fn trusts_any_sender(&self, ctx: &AdapterContext) -> bool {
+        if !self.config().require_authenticated_sender {
+            return true;
+        }
+        let nobody = "unauthenticated-sender@invalid";
+        let mut source = Source::dm(crate::PLATFORM, nobody);
+        source.user_id = Some(nobody.to_owned());
+        ctx.inbound.admits(&source).await
     }
 }
 

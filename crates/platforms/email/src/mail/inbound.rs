@@ -9,6 +9,7 @@
 //! (`List-Id`, `List-Unsubscribe`); and no-reply senders (`noreply@`,
 //! `mailer-daemon@`, ...), as Hermes does.
 
+use super::auth::{self, Verdict};
 use super::quote::strip_quoted;
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 
@@ -47,6 +48,19 @@ pub struct Incoming {
     /// quoted history stripped, the subject in front of a new thread.
     pub text: String,
     pub attachments: Vec<Part>,
+    /// Whether the receiving server authenticated the `From:` domain.
+    pub sender: Verdict,
+}
+
+/// How mail is read.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    /// Our address, in lower case.
+    pub own: String,
+    /// Leave files out (Hermes' `skip_attachments`).
+    pub skip_attachments: bool,
+    /// The server whose `Authentication-Results` is trusted.
+    pub authserv_id: Option<String>,
 }
 
 /// A file attached to a mail.
@@ -68,22 +82,21 @@ pub enum Skip {
     Automated(String),
 }
 
-/// Reads `raw` (a whole RFC 5322 message); `own` is our address in lower
-/// case.
-pub fn read(raw: &[u8], own: &str, skip_attachments: bool) -> Result<Incoming, Skip> {
+/// Reads `raw` (a whole RFC 5322 message).
+pub fn read(raw: &[u8], reading: &Reading) -> Result<Incoming, Skip> {
     let message = MessageParser::default()
         .parse(raw)
         .ok_or_else(|| Skip::Malformed("not an RFC 5322 message".into()))?;
-    let sender = message
+    let author = message
         .from()
         .and_then(|a| a.first())
         .ok_or_else(|| Skip::Malformed("no From: address".into()))?;
-    let from = sender
+    let from = author
         .address()
         .map(|a| a.trim().to_ascii_lowercase())
         .filter(|a| a.contains('@'))
         .ok_or_else(|| Skip::Malformed("no From: address".into()))?;
-    if from == own {
+    if from == reading.own {
         return Err(Skip::Own);
     }
     if let Some(reason) = automated(&message, &from) {
@@ -105,14 +118,15 @@ pub fn read(raw: &[u8], own: &str, skip_attachments: bool) -> Result<Incoming, S
     } else {
         format!("[Subject: {subject}]\n\n{body}")
     };
-    let attachments = if skip_attachments {
+    let sender = auth::verify(&message, &from, reading.authserv_id.as_deref());
+    let attachments = if reading.skip_attachments {
         Vec::new()
     } else {
         parts(&message)
     };
     Ok(Incoming {
         from,
-        from_name: sender
+        from_name: author
             .name()
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty()),
@@ -122,6 +136,7 @@ pub fn read(raw: &[u8], own: &str, skip_attachments: bool) -> Result<Incoming, S
         subject,
         text: text.trim().to_owned(),
         attachments,
+        sender,
     })
 }
 
@@ -211,6 +226,17 @@ mod tests {
     use super::*;
 
     const OWN: &str = "agent@example.com";
+
+    fn read(raw: &[u8], own: &str, skip_attachments: bool) -> Result<Incoming, Skip> {
+        super::read(
+            raw,
+            &Reading {
+                own: own.to_owned(),
+                skip_attachments,
+                authserv_id: None,
+            },
+        )
+    }
 
     fn mail(headers: &str, body: &str) -> Vec<u8> {
         format!("{headers}\r\n\r\n{body}").into_bytes()

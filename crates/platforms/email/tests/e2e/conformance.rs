@@ -26,7 +26,9 @@ struct MailPeer {
 impl Peer for MailPeer {
     async fn user_dm(&self, text: &str) -> String {
         // A reply's subject, so the text reaches the agent as it is.
-        self.servers.deliver(&Mail::new(USER, "Re: conformance", text)).await;
+        self.servers
+            .deliver(&Mail::new(USER, "Re: conformance", text))
+            .await;
         USER.to_owned()
     }
 
@@ -39,8 +41,12 @@ impl Peer for MailPeer {
 
     /// Mail the adapter must leave alone: a bounce and an auto-reply.
     async fn push_unknown_event(&self) {
-        let bounce = Mail::new("MAILER-DAEMON@example.org", "Undelivered Mail Returned to Sender", "bounced")
-            .header("Auto-Submitted: auto-replied");
+        let bounce = Mail::new(
+            "MAILER-DAEMON@example.org",
+            "Undelivered Mail Returned to Sender",
+            "bounced",
+        )
+        .header("Auto-Submitted: auto-replied");
         let away = Mail::new(USER, "Re: conformance", "I am on holiday").header("X-Autoreply: yes");
         self.servers.deliver(&bounce).await;
         self.servers.deliver(&away).await;
