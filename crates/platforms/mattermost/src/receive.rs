@@ -25,6 +25,9 @@ type Cursors = BTreeMap<String, i64>;
 
 const CURSORS: StateKey<Cursors> = StateKey::new("cursors");
 
+/// How long shutdown waits for the websocket's close to be answered.
+const CLOSE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Longest frame problem logged, in characters.
 const MAX_LOGGED: usize = 160;
 
@@ -103,7 +106,9 @@ impl MattermostAdapter {
             let ended = self.read(ctx, &mut session, &mut receiving).await;
             match ended {
                 Ended::Stop => {
-                    session.close().await;
+                    // A polite close, but `run` returns within a second
+                    // of shutdown whatever the server does.
+                    let _ = tokio::time::timeout(CLOSE_PATIENCE, session.close()).await;
                     return Ok(());
                 }
                 Ended::Retry { reason, fresh } => {

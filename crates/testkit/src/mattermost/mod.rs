@@ -572,6 +572,23 @@ impl FakeMattermost {
         self.shared.state.update(State::drop_sockets);
     }
 
+    /// Drops every socket and forgets every connection, as a restarted
+    /// server would: a client's next connection is a new one (`hello`).
+    pub fn forget_connections(&self) {
+        self.shared.state.update(State::forget_connections);
+    }
+
+    /// `ping` actions go unanswered from now on (`true`), as on a
+    /// half-dead connection.
+    pub fn ignore_pings(&self, ignore: bool) {
+        self.shared.state.update(|s| s.ignore_pings = ignore);
+    }
+
+    /// `ping` actions received.
+    pub fn pings(&self) -> usize {
+        self.shared.state.lock().pings
+    }
+
     /// Sends `text` as it is (not numbered) to every open websocket: a
     /// malformed frame.
     pub fn send_raw(&self, text: &str) {

@@ -158,6 +158,13 @@ impl SocketPeer for Peer {
                 self.reply(seq, true, None, None);
             }
             ("ping", Some(_)) => {
+                let ignored = self.shared.state.update(|s| {
+                    s.pings += 1;
+                    s.ignore_pings
+                });
+                if ignored {
+                    return;
+                }
                 let data = json!({"text": "pong", "version": "10.5.0", "server_time": 1_700_000_000_000_i64});
                 self.reply(seq, true, Some(data), None);
             }

@@ -86,6 +86,10 @@ pub(super) struct State {
     pub typing: Vec<Typing>,
     /// When each edit arrived (tokio clock), by post id.
     pub edits: Vec<(String, Instant)>,
+    /// `ping` actions go unanswered (a half-dead connection).
+    pub ignore_pings: bool,
+    /// `ping` actions received.
+    pub pings: usize,
 }
 
 /// What the fake shares with its handlers.
@@ -321,6 +325,13 @@ impl State {
                 handle.send(out.clone());
             }
         }
+    }
+
+    /// Drops every socket and forgets every connection, as a restarted
+    /// server would: the next one cannot be resumed.
+    pub fn forget_connections(&mut self) {
+        self.drop_sockets();
+        self.conns.clear();
     }
 
     /// Drops every open socket, as a lost network would.

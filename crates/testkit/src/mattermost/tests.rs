@@ -331,3 +331,30 @@ async fn files_upload_attach_and_download() {
         .unwrap();
     assert_eq!(&bytes[..], b"png");
 }
+
+#[tokio::test]
+async fn a_forgotten_connection_cannot_be_resumed_and_pings_can_go_unanswered() {
+    let fake = FakeMattermost::start().await;
+    let mut client = connect(&fake, "").await;
+    next_json(&mut client).await;
+    let hello = next_json(&mut client).await;
+    let connection = hello["data"]["connection_id"].as_str().unwrap().to_owned();
+    fake.ignore_pings(true);
+    let ping = json!({"seq": 2, "action": "ping"});
+    client.send(Message::text(ping.to_string())).await.unwrap();
+    fake.shared
+        .state
+        .wait_until(|s| (s.pings == 1).then_some(()))
+        .await;
+    fake.forget_connections();
+    let mut client = connect(
+        &fake,
+        &format!("?connection_id={connection}&sequence_number=1"),
+    )
+    .await;
+    next_json(&mut client).await;
+    let hello = next_json(&mut client).await;
+    assert_eq!(hello["event"], "hello", "a new connection");
+    assert_eq!(hello["seq"], 0);
+    assert!(!fake.connections()[1].resumed);
+}

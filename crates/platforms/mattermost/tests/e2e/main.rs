@@ -12,4 +12,6 @@ mod channels;
 mod conversation;
 mod exactly_once;
 mod faults;
+mod files;
+mod reconnect;
 mod support;
