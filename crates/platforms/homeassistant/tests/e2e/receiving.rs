@@ -177,3 +177,40 @@ async fn a_restart_answers_nothing_twice_and_loses_what_changed_while_down() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_refused_message_subscription_leaves_the_state_changes() {
+    let world = World::new().await;
+    // A token of a user who is not an administrator.
+    world.fake.refuse_subscriptions_to(MESSAGE_EVENT);
+    let running = world.start(ScriptedAgent::echo()).await;
+    running.connected().await;
+    world.fake.set_state("sensor.door", "open", &json!({}));
+    let answered = notifications(&world, 1).await;
+    assert!(answered[0].message.contains("sensor.door"), "{answered:?}");
+    assert_eq!(world.fake.connections(), 1, "not a reason to reconnect");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_message_event_only_state_changes_are_subscribed() {
+    let world = World::new().await;
+    let config = hermod_homeassistant::HomeAssistantConfig {
+        message_event: String::new(),
+        ..world.config()
+    };
+    let running = world
+        .start_with(
+            ScriptedAgent::echo(),
+            hermod_testkit::harness::allow_all(),
+            config,
+        )
+        .await;
+    running.connected().await;
+    assert_eq!(world.fake.subscribed_types(), ["state_changed"]);
+    world.fake.fire(MESSAGE_EVENT, &json!({"text": "unheard"}));
+    world.fake.set_state("sensor.door", "open", &json!({}));
+    let answered = notifications(&world, 1).await;
+    assert!(answered[0].message.contains("sensor.door"), "{answered:?}");
+    running.stop().await;
+}

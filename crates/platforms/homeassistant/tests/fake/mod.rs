@@ -85,6 +85,9 @@ struct State {
     pings: usize,
     ignore_pings: bool,
     refuse_tokens: bool,
+    /// Event types only an administrator may subscribe to (a token of
+    /// another user).
+    admin_only: Vec<String>,
     next_context: u64,
 }
 
@@ -233,6 +236,13 @@ impl FakeHass {
     /// Stops answering pings (a half-dead connection).
     pub fn ignore_pings(&self) {
         self.shared.update(|s| s.ignore_pings = true);
+    }
+
+    /// Refuses subscriptions to `event_type` as Home Assistant refuses a
+    /// user who is not an administrator a custom event.
+    pub fn refuse_subscriptions_to(&self, event_type: &str) {
+        self.shared
+            .update(|s| s.admin_only.push(event_type.to_owned()));
     }
 
     /// Refuses every token from now on (a token revoked).
@@ -512,6 +522,14 @@ async fn websocket(mut socket: WebSocketStream<TcpStream>, shared: Arc<Shared>) 
                 let Ok(command) = serde_json::from_str::<Value>(text.as_str()) else { continue };
                 let id = command["id"].as_u64().unwrap_or(0);
                 let answer = match command["type"].as_str() {
+                    Some("subscribe_events")
+                        if command["event_type"]
+                            .as_str()
+                            .is_some_and(|t| shared.lock().admin_only.iter().any(|a| a == t)) =>
+                    {
+                        Some(json!({"id": id, "type": "result", "success": false,
+                            "error": {"code": "unauthorized", "message": "Unauthorized"}}))
+                    }
                     Some("subscribe_events") => {
                         let event_type = command["event_type"].as_str().map(str::to_owned);
                         let first = subscriptions.is_empty();
