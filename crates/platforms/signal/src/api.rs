@@ -17,6 +17,7 @@ use hermod_core::AdapterError;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tracing::warn;
 
 /// The wait after a rate limit that names none: Signal's attachment
 /// bucket refills a token every few seconds (Hermes' fallback).
@@ -112,7 +113,17 @@ impl SignalApi {
             ))
         })?;
         match answer.get("error") {
-            Some(error) if !error.is_null() => Err(classify(error)),
+            Some(error) if !error.is_null() => {
+                if let Some(token) = challenge(error) {
+                    warn!(
+                        "Signal wants a captcha before this account sends again: solve one at \
+                         https://signalcaptchas.org/challenge/generate.html and run \
+                         `signal-cli -a <SIGNAL_ACCOUNT> submitRateLimitChallenge --challenge {token} \
+                         --captcha <the signalcaptcha:// link>`"
+                    );
+                }
+                Err(classify(error))
+            }
             _ => Ok(answer.get("result").cloned().unwrap_or(Value::Null)),
         }
     }
@@ -224,6 +235,17 @@ pub(crate) fn classify(error: &Value) -> SignalError {
     }
 }
 
+/// The challenge token of a "proof required" rate limit, when Signal
+/// asks for a captcha (the results' `token`).
+fn challenge(error: &Value) -> Option<&str> {
+    error
+        .pointer("/data/response/results")
+        .and_then(Value::as_array)?
+        .iter()
+        .find_map(|r| r.get("token").and_then(Value::as_str))
+        .filter(|t| !t.is_empty())
+}
+
 fn is_rate_limit_message(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
     message.contains("[429]")
@@ -303,6 +325,16 @@ mod tests {
         assert_eq!(
             classify(&limited),
             SignalError::RateLimited(Duration::from_secs(30))
+        );
+        assert_eq!(challenge(&limited), None);
+        // "Proof required": a captcha's challenge token in the results.
+        let proof = json!({"code": -5, "message": "Failed to send message due to rate limiting",
+            "data": {"response": {"timestamp": 1, "results": [
+                {"type": "RATE_LIMIT_FAILURE", "token": "abc-123", "retryAfterSeconds": 60}]}}});
+        assert_eq!(challenge(&proof), Some("abc-123"));
+        assert_eq!(
+            classify(&proof),
+            SignalError::RateLimited(Duration::from_secs(60))
         );
         // Older versions: only the message says so.
         let old = json!({"code": -32603, "message": "Failed to send message: [429] Rate limit exceeded: Retry after 7 seconds (AttachmentInvalidException)"});
