@@ -92,10 +92,7 @@ impl EmailAdapter {
         state: &AdapterState<Cursor>,
         cursor: &mut Option<Cursor>,
     ) -> Result<Ended, EmailError> {
-        let max = usize::try_from(self.media().max_bytes())
-            .unwrap_or(usize::MAX)
-            .saturating_mul(2)
-            .max(1 << 20);
+        let max = usize::try_from(self.max_mail_bytes()).unwrap_or(usize::MAX);
         let mut imap = tokio::select! {
             biased;
             () = ctx.shutdown.cancelled() => return Ok(Ended::Stop),
@@ -203,6 +200,24 @@ impl EmailAdapter {
         uid_validity: u32,
         uid: u32,
     ) -> Result<Option<Ended>, EmailError> {
+        // A mail over the limit would fail every fetch, and the mailbox
+        // would stop at it: it is skipped instead.
+        match imap.size(uid).await? {
+            None => {
+                debug!(uid, "mail gone before it was fetched");
+                return Ok(None);
+            }
+            Some(size) if u64::from(size) > self.max_mail_bytes() => {
+                warn!(
+                    uid,
+                    size,
+                    limit = self.max_mail_bytes(),
+                    "skipping a mail larger than EMAIL_MEDIA_MAX_MB allows"
+                );
+                return Ok(None);
+            }
+            Some(_) => {}
+        }
         let Some(raw) = imap.fetch(uid).await? else {
             debug!(uid, "mail gone before it was fetched");
             return Ok(None);
@@ -289,6 +304,12 @@ impl EmailAdapter {
 }
 
 impl EmailAdapter {
+    /// The largest mail fetched: room for one attachment at the media
+    /// limit, base64-encoded (4/3), with its text; at least 1 MiB.
+    fn max_mail_bytes(&self) -> u64 {
+        (self.media().max_bytes() / 3 * 4 + (1 << 20)).max(1 << 20)
+    }
+
     /// Whether the `From:` address grants nothing, so a forged one does
     /// no harm: the check is off, or anyone may write (an address nobody
     /// can have is admitted).

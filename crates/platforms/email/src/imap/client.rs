@@ -189,6 +189,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
         Ok(uids)
     }
 
+    /// The size of message `uid` in bytes, or `None` when it is gone.
+    pub(crate) async fn size(&mut self, uid: u32) -> Result<Option<u32>, EmailError> {
+        let responses = self
+            .run(&format!("UID FETCH {uid} (UID RFC822.SIZE)"))
+            .await?;
+        Ok(responses.into_iter().find_map(|response| match response {
+            Response::Fetch(_, attrs) if attrs.contains(&AttributeValue::Uid(uid)) => {
+                attrs.into_iter().find_map(|a| match a {
+                    AttributeValue::Rfc822Size(size) => Some(size),
+                    _ => None,
+                })
+            }
+            _ => None,
+        }))
+    }
+
     /// The whole message `uid` (`BODY.PEEK[]`: not marked seen), or `None`
     /// when it is gone.
     pub(crate) async fn fetch(&mut self, uid: u32) -> Result<Option<Vec<u8>>, EmailError> {

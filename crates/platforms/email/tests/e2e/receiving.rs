@@ -180,3 +180,29 @@ async fn without_idle_the_mailbox_is_polled() {
     assert_eq!(sent[0].text, "echo: found by polling (0 earlier)");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_mail_over_the_size_limit_is_skipped_and_the_next_answered() {
+    let Some(world) = world().await else { return };
+    let config = hermod_email::EmailConfig {
+        media_max_mb: 1,
+        ..world.config()
+    };
+    let running = world
+        .start_with(
+            ScriptedAgent::echo(),
+            hermod_testkit::harness::allow_all(),
+            config,
+        )
+        .await;
+    let huge = "x".repeat(76).repeat(40_000); // 3 MB of text
+    world.fake.deliver(&Mail::new(JANE, "Re: big", &huge)).await;
+    world
+        .fake
+        .deliver(&Mail::new(JANE, "Re: small", "small"))
+        .await;
+    let sent = replies(&world, JANE, 1).await;
+    assert_eq!(sent[0].text, "echo: small (0 earlier)");
+    assert_eq!(world.fake.sent().len(), 1);
+    running.stop().await;
+}
