@@ -12,7 +12,7 @@ mod fake;
 
 mod access;
 mod faults;
-mod heartbeat;
 mod receiving;
 mod sending;
 mod support;
+mod timing;

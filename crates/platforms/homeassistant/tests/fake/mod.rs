@@ -85,6 +85,8 @@ struct State {
     pings: usize,
     ignore_pings: bool,
     refuse_tokens: bool,
+    /// Close every new websocket at once (Home Assistant restarting).
+    hang_up: bool,
     /// Event types only an administrator may subscribe to (a token of
     /// another user).
     admin_only: Vec<String>,
@@ -243,6 +245,11 @@ impl FakeHass {
     pub fn refuse_subscriptions_to(&self, event_type: &str) {
         self.shared
             .update(|s| s.admin_only.push(event_type.to_owned()));
+    }
+
+    /// Closes every new websocket before `auth_required`, or stops.
+    pub fn hang_up_on_connect(&self, on: bool) {
+        self.shared.update(|s| s.hang_up = on);
     }
 
     /// Refuses every token from now on (a token revoked).
@@ -469,10 +476,13 @@ fn rest(shared: &Shared, method: &str, path: &str, body: &[u8]) -> (u16, String,
 
 /// One websocket: the authentication phase, then commands and pushes.
 async fn websocket(mut socket: WebSocketStream<TcpStream>, shared: Arc<Shared>) {
-    let number = shared.update(|s| {
+    let (number, hang_up) = shared.update(|s| {
         s.connections += 1;
-        s.connections
+        (s.connections, s.hang_up)
     });
+    if hang_up {
+        return;
+    }
     let send = |v: Value| Message::text(v.to_string());
     if socket
         .send(send(
