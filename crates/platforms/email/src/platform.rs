@@ -2,6 +2,7 @@
 
 use crate::adapter::EmailAdapter;
 use crate::config::EmailConfig;
+use crate::error::EmailError;
 use async_trait::async_trait;
 use hermod_core::{AdapterError, BuildContext, Built, Claim, PlatformConfig, ProbeContext};
 use hermod_model::{EnvVars, Secret};
@@ -44,12 +45,21 @@ impl PlatformConfig for EmailConfig {
         vec![Claim::new("email-mailbox", &Secret::new(identity))]
     }
 
-    /// Logs in to the IMAP server and selects the mailbox.
-    async fn probe(&self, _ctx: &ProbeContext) -> Result<String, String> {
-        let tls = crate::net::tls(self).map_err(|e| e.to_string())?;
-        let mut imap = crate::net::imap(self, &tls, 1 << 20)
+    /// Logs in to the IMAP server and selects the mailbox (SMTP is only
+    /// tried by sending).
+    async fn probe(&self, ctx: &ProbeContext) -> Result<String, String> {
+        let config = EmailConfig {
+            timeout_secs: ctx.timeout.as_secs().max(1),
+            ..self.clone()
+        };
+        let tls = crate::net::tls(&config).map_err(|e| e.to_string())?;
+        let mut imap = crate::net::imap(&config, &tls, 1 << 20)
             .await
-            .map_err(|e| format!("{e}; check EMAIL_IMAP_HOST, EMAIL_IMAP_PORT and the password"))?;
+            .map_err(|e| match e {
+                EmailError::Auth(_) => format!("{e}; check EMAIL_ADDRESS and EMAIL_PASSWORD"),
+                EmailError::Tls(_) => format!("{e}; check EMAIL_IMAP_SECURITY and EMAIL_CA_FILE"),
+                _ => format!("{e}; check EMAIL_IMAP_HOST and EMAIL_IMAP_PORT"),
+            })?;
         let selected = imap
             .select(&self.mailbox)
             .await

@@ -123,3 +123,22 @@ async fn a_certificate_not_trusted_is_refused() {
     assert!(reason.contains("certificate"), "{reason}");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn the_live_check_logs_in_and_names_a_refused_password() {
+    use hermod_core::{PlatformConfig, ProbeContext};
+    let Some(world) = world().await else { return };
+    let ctx = ProbeContext {
+        http: hermod_http::HttpClient::new().unwrap(),
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let found = world.config().probe(&ctx).await.unwrap();
+    assert!(found.contains("INBOX readable"), "{found}");
+    let wrong = hermod_email::EmailConfig {
+        password: Some(hermod_model::Secret::new("wrong-password-456")),
+        ..world.config()
+    };
+    let refused = wrong.probe(&ctx).await.unwrap_err();
+    assert!(refused.contains("EMAIL_PASSWORD"), "{refused}");
+    assert!(!refused.contains("wrong-password-456"), "{refused}");
+}
