@@ -111,9 +111,26 @@ impl PollSource for Syncer<'_> {
         } else {
             Duration::ZERO
         };
+        // Logs in again after a password session was logged out.
+        match a.ready().await {
+            Ok(_) => {}
+            Err(e @ MatrixError::Unauthorized { .. }) => return Err(FetchError::Fatal(e.into())),
+            Err(e) => {
+                return Err(FetchError::Retry {
+                    reason: format!("cannot log in: {e}"),
+                    retry_after: None,
+                });
+            }
+        }
         let answer = a.api().sync(cursor.map(String::as_str), FILTER, wait).await;
         let sync = match answer {
             Ok(sync) => sync,
+            Err(MatrixError::Unauthorized { .. }) if a.forget_password_session().await => {
+                return Err(FetchError::Retry {
+                    reason: "the Matrix session was logged out; logging in again".into(),
+                    retry_after: None,
+                });
+            }
             Err(e @ MatrixError::Unauthorized { .. }) => {
                 return Err(FetchError::Fatal(e.into()));
             }
@@ -229,11 +246,12 @@ impl Syncer<'_> {
         let a = self.adapter;
         // Cheap checks first: most events are not messages for us.
         let kind = event["type"].as_str().unwrap_or_default();
+        if kind == "m.room.member" {
+            a.rooms().members.remove(room_id);
+            return Handled::Done;
+        }
         if event["sender"] == self.bot.user_id.as_str()
-            || !matches!(
-                kind,
-                "m.room.message" | "m.room.encrypted" | "m.room.member"
-            )
+            || !matches!(kind, "m.room.message" | "m.room.encrypted")
         {
             debug!(kind, "Matrix event not answered");
             return Handled::Done;

@@ -45,6 +45,35 @@ impl MatrixAdapter {
         Ok(bot)
     }
 
+    /// After a 401: a password session is forgotten (in memory, and its
+    /// token in the store), so the next [`MatrixAdapter::ready`] logs in
+    /// again; `false` for a configured token, which only its owner can
+    /// renew.
+    pub(crate) async fn forget_password_session(&self) -> bool {
+        let Some(Credentials::Password { user_id, .. }) = self.config().credentials() else {
+            return false;
+        };
+        *self.inner.session.lock().await = None;
+        info!("the Matrix session was logged out; logging in again");
+        let state = self.session_state(&user_id);
+        if let Some(mut stored) = state.load_or_warn().await {
+            // The device is kept: the next login reuses it.
+            stored.access_token.clear();
+            if let Err(e) = state.save(&stored).await {
+                warn!(error = %e, "cannot update the stored Matrix session");
+            }
+        }
+        true
+    }
+
+    fn session_state(&self, user_id: &str) -> AdapterState<StoredSession> {
+        AdapterState::new(
+            Arc::clone(self.store()),
+            &crate::PLATFORM,
+            SESSION.scoped(user_id),
+        )
+    }
+
     async fn log_in(&self) -> Result<Bot, MatrixError> {
         let credentials = self.config().credentials().ok_or_else(|| {
             MatrixError::Rejected("no MATRIX_ACCESS_TOKEN or MATRIX_PASSWORD is set".into())
@@ -67,15 +96,13 @@ impl MatrixAdapter {
     /// The stored session of `user_id` if its token still works, else a
     /// new login on the stored (or configured) device.
     async fn password_session(&self, user_id: &str, password: &Secret) -> Result<Bot, MatrixError> {
-        let state = AdapterState::new(
-            Arc::clone(self.store()),
-            &crate::PLATFORM,
-            SESSION.scoped(user_id),
-        );
+        let state = self.session_state(user_id);
         let stored = state.load_or_warn().await;
         let mut device = self.config().device_id.clone();
-        if let Some(stored) = stored {
+        if let Some(stored) = &stored {
             device = device.or(stored.device_id.clone());
+        }
+        if let Some(stored) = stored.filter(|s| !s.access_token.is_empty()) {
             self.api().set_token(Secret::new(stored.access_token));
             match self.api().whoami().await {
                 Ok(me) => {

@@ -1,6 +1,7 @@
 //! Faults: a rate-limited reply is waited out and sent once; a token the
 //! homeserver no longer knows stops the adapter with a hint instead of
-//! retrying in a loop.
+//! retrying in a loop, unless it came from a password login, which is
+//! done again on the same device.
 
 use crate::support::{within, world};
 use hermod_testkit::ScriptedAgent;
@@ -43,5 +44,52 @@ async fn a_logged_out_token_stops_the_adapter_with_a_hint() {
     );
     let syncs = world.fake.proxy.syncs().len();
     assert_eq!(syncs, 0, "whoami failed first: no sync was tried");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_logged_out_password_session_logs_in_again_on_its_device() {
+    use hermod_store::Store;
+    let Some(world) = world().await else { return };
+    let config = hermod_matrix::MatrixConfig {
+        access_token: None,
+        user_id: Some(world.fake.bot.user_id.clone()),
+        password: Some(hermod_model::Secret::new(world.fake.bot.password.clone())),
+        ..world.config()
+    };
+    let running = world
+        .start_with(
+            ScriptedAgent::echo(),
+            hermod_testkit::harness::allow_all(),
+            config,
+        )
+        .await;
+    within("the first sync", world.fake.proxy.wait_until_polling()).await;
+    let room = world.fake.dm().await;
+    world.fake.alice.say(&room, "one").await;
+    world.fake.replies(&room, 1).await;
+    let key = format!("matrix:session:{}", world.fake.bot.user_id);
+    let stored: serde_json::Value =
+        serde_json::from_str(&world.store.setting(&key).await.unwrap().unwrap()).unwrap();
+    let device = stored["device_id"].as_str().unwrap().to_owned();
+    // Someone logs the bot's session out.
+    let session = world
+        .fake
+        .bot
+        .with_token(stored["access_token"].as_str().unwrap());
+    session
+        .call(reqwest::Method::POST, "logout", Some(serde_json::json!({})))
+        .await;
+    world.fake.alice.say(&room, "two").await;
+    let replies = world.fake.replies(&room, 2).await;
+    assert!(replies[1].starts_with("echo: two"), "{replies:?}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&world.store.setting(&key).await.unwrap().unwrap()).unwrap();
+    assert_eq!(stored["device_id"], device.as_str(), "the same device");
+    assert_ne!(
+        stored["access_token"],
+        session.token.as_str(),
+        "a new token"
+    );
     running.stop().await;
 }

@@ -196,6 +196,14 @@ impl Synapse {
 }
 
 impl User {
+    /// The same user on another session (access token).
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: token.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// A client-server API call; panics on a non-2xx answer.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self
