@@ -229,3 +229,106 @@ async fn garbage_is_skipped_and_replies_are_paced_and_addressed() {
     assert_eq!(offsets, [0, 0, 0, 0, 2, 4, 6], "{offsets:?}");
     running.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn sasl_logs_in_when_offered_and_nickserv_is_asked_otherwise() {
+    let config = IrcConfig {
+        nickserv_password: Some(Secret::new("n1ckserv-pw")),
+        ..config()
+    };
+    // Offered: SASL PLAIN, and no IDENTIFY afterwards.
+    let (adapter, pipes) = IrcAdapter::piped(config.clone());
+    let home = TestHome::new();
+    let direct = home.gateway(ScriptedAgent::echo()).direct(adapter);
+    let mut server = Server::accept(&pipes);
+    let run = direct.spawn();
+    server.expect("USER").await;
+    server
+        .send(":irc.test CAP * LS :multi-prefix sasl=PLAIN,EXTERNAL")
+        .await;
+    assert_eq!(server.expect("CAP REQ").await, "CAP REQ :sasl");
+    server.send(":irc.test CAP * ACK :sasl").await;
+    assert_eq!(server.expect("AUTHENTICATE").await, "AUTHENTICATE PLAIN");
+    server.send("AUTHENTICATE +").await;
+    // base64("bot\0bot\0n1ckserv-pw")
+    assert_eq!(
+        server.expect("AUTHENTICATE").await,
+        "AUTHENTICATE Ym90AGJvdABuMWNrc2Vydi1wdw=="
+    );
+    server
+        .send(":irc.test 903 bot :SASL authentication successful")
+        .await;
+    server.expect("CAP END").await;
+    server.send(":irc.test 001 bot :Welcome").await;
+    assert_eq!(server.next().await.as_deref(), Some("JOIN #chan"));
+    direct.ctx.shutdown.cancel();
+    assert_eq!(run.await.unwrap(), Ok(()));
+
+    // Not offered: NickServ IDENTIFY after the welcome, before joining.
+    let (adapter, pipes) = IrcAdapter::piped(config);
+    let direct = home.gateway(ScriptedAgent::echo()).direct(adapter);
+    let mut server = Server::accept(&pipes);
+    let run = direct.spawn();
+    server.expect("USER").await;
+    server.send(":irc.test CAP * LS :multi-prefix").await;
+    server.expect("CAP END").await;
+    server.send(":irc.test 001 bot :Welcome").await;
+    assert_eq!(
+        server.next().await.as_deref(),
+        Some("PRIVMSG NickServ :IDENTIFY n1ckserv-pw")
+    );
+    assert_eq!(server.next().await.as_deref(), Some("JOIN #chan"));
+    direct.ctx.shutdown.cancel();
+    assert_eq!(run.await.unwrap(), Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn sends_go_only_to_joined_channels_and_ctcp_is_answered_politely() {
+    use hermod_core::Messenger;
+    use hermod_model::{ChatTarget, Outbound};
+    let (adapter, pipes) = IrcAdapter::piped(config());
+    let home = TestHome::new();
+    let direct = home.gateway(ScriptedAgent::echo()).direct(adapter.clone());
+    let mut server = Server::accept(&pipes);
+    let run = direct.spawn();
+    let to = |chat: &str| {
+        Outbound::text(
+            ChatTarget {
+                chat_id: chat.into(),
+                thread_id: None,
+            },
+            "hi",
+        )
+    };
+
+    let early = adapter.send(to("#chan")).await;
+    assert!(
+        matches!(early, Err(AdapterError::Transient(_))),
+        "{early:?}"
+    );
+    server.welcome().await;
+    // CTCP is answered only when a line is free now: after the burst
+    // registration took has come back.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    server
+        .send(":carol!c@h PRIVMSG bot :\u{1}VERSION\u{1}")
+        .await;
+    let notice = server.expect("NOTICE carol").await;
+    assert!(
+        notice.starts_with("NOTICE carol :\u{1}VERSION hermod "),
+        "{notice}"
+    );
+
+    let elsewhere = adapter.send(to("#elsewhere")).await;
+    match elsewhere {
+        Err(AdapterError::NotFound(reason)) => assert!(reason.contains("IRC_CHANNEL"), "{reason}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    let sent = adapter.send(to("#CHAN")).await.unwrap();
+    assert_eq!(sent.message_ids.len(), 1);
+    assert_eq!(server.expect("PRIVMSG").await, "PRIVMSG #CHAN :hi");
+    let injected = adapter.send(to("#chan\r\nQUIT")).await;
+    assert!(injected.is_err(), "{injected:?}");
+    direct.ctx.shutdown.cancel();
+    assert_eq!(run.await.unwrap(), Ok(()));
+}
