@@ -313,13 +313,12 @@ impl Messenger for SignalAdapter {
         Ok(Sent { message_ids })
     }
 
-    /// Nothing: Signal messages are not edited (the capabilities say so,
-    /// so core streams no previews). The only edit core still asks for is
-    /// the outbox putting a part it already sent back to that same part
-    /// when it delivers the rest of a reply again, which needs no call.
-    async fn edit(&self, edit: Edit) -> Result<(), AdapterError> {
-        debug!(message = %edit.message.message_id, "Signal messages are not edited; left as sent");
-        Ok(())
+    /// Signal messages are not edited here (the capabilities say so, so
+    /// core neither streams previews nor edits a part it already sent).
+    async fn edit(&self, _edit: Edit) -> Result<(), AdapterError> {
+        Err(AdapterError::Unsupported(
+            "hermod does not edit Signal messages",
+        ))
     }
 
     /// `remoteDelete` of one of our messages (its timestamp).

@@ -4,7 +4,8 @@
 //! comment (signal-cli's keepalive); `event`, `data` (one line each,
 //! joined with LF), `id` and `retry` fields, a single space after the
 //! colon dropped; a field without a colon has an empty value (signal-cli
-//! writes `data` alone for an event without data).
+//! writes `data` alone for an event without data); a leading byte order
+//! mark dropped.
 //!
 //! Each wait for more bytes is bounded by a read timeout on tokio's
 //! clock, so keepalives, like any bytes, start it over and a stream silent
@@ -66,6 +67,8 @@ pub(crate) struct Events<C> {
     last_id: Option<String>,
     /// The `retry` field's reconnection time, when the server sent one.
     retry: Option<Duration>,
+    /// A first line was read (only it may start with a byte order mark).
+    started: bool,
 }
 
 impl<C: Chunks> Events<C> {
@@ -80,6 +83,7 @@ impl<C: Chunks> Events<C> {
             has_data: false,
             last_id,
             retry: None,
+            started: false,
         }
     }
 
@@ -124,8 +128,14 @@ impl<C: Chunks> Events<C> {
                 None => self.after_cr = true,
             }
         }
-        let line = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
+        let mut line = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
         self.buffer.drain(..taken);
+        if !std::mem::replace(&mut self.started, true) {
+            // A byte order mark at the start of the stream is dropped.
+            if let Some(rest) = line.strip_prefix('\u{feff}') {
+                line = rest.to_owned();
+            }
+        }
         Some(line)
     }
 
@@ -229,7 +239,8 @@ mod tests {
         // Multi-line data, a space after the colon, CRLF and CR line ends,
         // a line end split across chunks, an id carried over, retry, and
         // an event without data not dispatched.
-        tx.send(Ok(b"data: one\r\ndata:two\r".to_vec())).unwrap();
+        tx.send(Ok("\u{feff}data: one\r\ndata:two\r".as_bytes().to_vec()))
+            .unwrap();
         tx.send(Ok(b"\nid: 3\rretry: 2500\n\n".to_vec())).unwrap();
         tx.send(Ok(b"event: ping\n\ndata\n\n".to_vec())).unwrap();
         tx.send(Ok(b"unknown: x\ndata:{}\n\n".to_vec())).unwrap();

@@ -294,8 +294,20 @@ fn get_attachment(state: &State, params: &Value) -> Answer {
     }
 }
 
-/// Answers one call of `method`.
+/// Answers one call of `method`. Like a multi-account daemon, a call
+/// naming another `account` is refused.
 pub(super) fn call(shared: &Shared, state: &mut State, method: &str, params: &Value) -> Answer {
+    let account = params.get("account").and_then(Value::as_str);
+    if account.is_some_and(|a| a != shared.account)
+        && method != "listAccounts"
+        && method != "version"
+    {
+        return Err(error(
+            INVALID_PARAMS,
+            "Specified account does not exist",
+            &Value::Null,
+        ));
+    }
     match method {
         "send" => send(state, params),
         "sendReaction" => send_reaction(state, params),

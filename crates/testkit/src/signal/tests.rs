@@ -76,6 +76,17 @@ async fn sends_are_recorded_and_answered_with_their_timestamp() {
     assert_eq!(nobody["error"]["code"], -1);
     let unknown = rpc(&fake, "frobnicate", json!({})).await;
     assert_eq!(unknown["error"]["code"], -32601);
+    let other = rpc(
+        &fake,
+        "send",
+        json!({"account": "+19999", "recipient": "+1", "message": "x"}),
+    )
+    .await;
+    assert_eq!(other["error"]["code"], -32602);
+    assert_eq!(
+        other["error"]["message"],
+        "Specified account does not exist"
+    );
 }
 
 #[tokio::test]
