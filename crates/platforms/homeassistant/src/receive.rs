@@ -135,9 +135,8 @@ impl HomeAssistantAdapter {
         Ok(ended)
     }
 
-    /// The authentication phase and the subscriptions. A refused message
-    /// subscription (a token of a user who is not an administrator may
-    /// subscribe to `state_changed` only) is logged, not fatal.
+    /// The authentication phase and the subscriptions, done when
+    /// `state_changed` is subscribed.
     async fn open(&self, socket: &mut Websocket) -> Result<(), HassError> {
         let token = self
             .config()
@@ -147,7 +146,6 @@ impl HomeAssistantAdapter {
             .unwrap_or_default();
         let message_event = self.config().message_event();
         let mut authenticated = false;
-        let mut states_subscribed = false;
         loop {
             let text = match socket.recv().await {
                 Frame::Text(text) => text,
@@ -185,11 +183,9 @@ impl HomeAssistantAdapter {
                     error,
                 } if authenticated => {
                     if success {
-                        if message_event.is_none() {
-                            return Ok(());
-                        }
-                        states_subscribed = true;
-                        continue;
+                        // The message subscription's answer is read with
+                        // the events: a change may come before it.
+                        return Ok(());
                     }
                     let (code, message) = error.unwrap_or_default();
                     let said =
@@ -199,22 +195,6 @@ impl HomeAssistantAdapter {
                     } else {
                         HassError::Transient(said)
                     });
-                }
-                Incoming::Result {
-                    id: MESSAGES,
-                    success,
-                    error,
-                } if states_subscribed => {
-                    if !success {
-                        let (code, message) = error.unwrap_or_default();
-                        warn!(
-                            event = message_event,
-                            code,
-                            message,
-                            "Home Assistant refused the message event's subscription; only state changes are received"
-                        );
-                    }
-                    return Ok(());
                 }
                 other => debug!(?other, "Home Assistant message ignored while opening"),
             }
@@ -230,7 +210,7 @@ impl HomeAssistantAdapter {
     ) -> Ended {
         let interval = self.config().heartbeat();
         let mut heartbeat = Heartbeat::new(interval, interval);
-        let mut next_id = SUBSCRIPTION;
+        let mut next_id = MESSAGES;
         loop {
             let frame = tokio::select! {
                 biased;
@@ -270,6 +250,21 @@ impl HomeAssistantAdapter {
                     }
                 }
                 Incoming::Pong { .. } => heartbeat.acked(),
+                Incoming::Result {
+                    id: MESSAGES,
+                    success: false,
+                    error,
+                } => {
+                    // A token of a user who is not an administrator may
+                    // subscribe to `state_changed` only: not fatal.
+                    let (code, message) = error.unwrap_or_default();
+                    warn!(
+                        event = self.config().message_event(),
+                        code,
+                        message,
+                        "Home Assistant refused the message event's subscription; only state changes are received"
+                    );
+                }
                 Incoming::Malformed(problem) => warn!(
                     problem = %problem,
                     frame = %truncate(&text, MAX_LOGGED),

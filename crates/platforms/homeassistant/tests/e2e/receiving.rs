@@ -214,3 +214,21 @@ async fn without_a_message_event_only_state_changes_are_subscribed() {
     assert!(answered[0].message.contains("sensor.door"), "{answered:?}");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_change_before_the_last_subscription_is_answered_is_not_lost() {
+    let world = World::new().await;
+    world.fake.push_after_subscribing(&change(
+        "01JTEARLY0000000000000001",
+        "binary_sensor.early",
+        "off",
+        "on",
+    ));
+    let running = world.start(ScriptedAgent::echo()).await;
+    let answered = notifications(&world, 1).await;
+    assert_eq!(
+        texts(&answered),
+        ["echo: [Home Assistant] binary_sensor.early: triggered (was cleared) (0 earlier)"]
+    );
+    running.stop().await;
+}

@@ -87,6 +87,9 @@ struct State {
     refuse_tokens: bool,
     /// Close every new websocket at once (Home Assistant restarting).
     hang_up: bool,
+    /// An event sent right after the answer to a `state_changed`
+    /// subscription, before the next command is read.
+    after_subscribing: Option<Value>,
     /// Event types only an administrator may subscribe to (a token of
     /// another user).
     admin_only: Vec<String>,
@@ -245,6 +248,14 @@ impl FakeHass {
     pub fn refuse_subscriptions_to(&self, event_type: &str) {
         self.shared
             .update(|s| s.admin_only.push(event_type.to_owned()));
+    }
+
+    /// Sends `event` on the next `state_changed` subscription right after
+    /// answering it: a change that happens while the adapter's other
+    /// subscriptions are still unanswered.
+    pub fn push_after_subscribing(&self, event: &Value) {
+        self.shared
+            .update(|s| s.after_subscribing = Some(event.clone()));
     }
 
     /// Closes every new websocket before `auth_required`, or stops.
@@ -567,6 +578,14 @@ async fn websocket(mut socket: WebSocketStream<TcpStream>, shared: Arc<Shared>) 
                     && socket.send(send(answer)).await.is_err()
                 {
                     break;
+                }
+                if command["event_type"] == "state_changed"
+                    && let Some(event) = shared.update(|s| s.after_subscribing.take())
+                {
+                    let frame = json!({"id": id, "type": "event", "event": event});
+                    if socket.send(send(frame)).await.is_err() {
+                        break;
+                    }
                 }
             }
             push = rx.recv() => {
