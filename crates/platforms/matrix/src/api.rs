@@ -215,6 +215,20 @@ impl MatrixApi {
         ))
     }
 
+    /// `GET /_matrix/client/versions`: the spec versions the homeserver
+    /// speaks (no token needed).
+    pub(crate) async fn versions(&self) -> Result<Vec<String>, MatrixError> {
+        let url = self.url(&["_matrix", "client", "versions"]);
+        let answer = self.call(self.http.get(url).timeout(self.timeout)).await?;
+        Ok(answer["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// `GET /account/whoami`: who the token belongs to.
     pub(crate) async fn whoami(&self) -> Result<Identity, MatrixError> {
         let answer = self.json(Method::GET, &["account", "whoami"], None).await?;

@@ -48,12 +48,21 @@ impl PlatformConfig for MatrixConfig {
         vec![Claim::new("matrix-account", &account)]
     }
 
-    /// `whoami` with the token (a password login is not tried: it would
-    /// create a device).
+    /// `whoami` with the token; for a password login, only that the
+    /// homeserver answers (logging in would add a device).
     async fn probe(&self, ctx: &ProbeContext) -> Result<String, String> {
         let api = MatrixApi::new(ctx.http.reqwest().clone(), &self.homeserver, ctx.timeout)?;
         let Some(Credentials::Token(token)) = self.credentials() else {
-            return Ok("password login: checked when the gateway starts".into());
+            return match api.versions().await {
+                Ok(versions) => Ok(format!(
+                    "the homeserver answers (spec {}); the password is checked when the gateway starts",
+                    versions.last().map_or("?", String::as_str)
+                )),
+                Err(e) => Err(format!(
+                    "{e}; check MATRIX_HOMESERVER ({})",
+                    self.homeserver
+                )),
+            };
         };
         api.set_token(token);
         match api.whoami().await {

@@ -93,3 +93,31 @@ async fn a_logged_out_password_session_logs_in_again_on_its_device() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn the_live_check_names_the_account_or_a_refused_token() {
+    use hermod_core::{PlatformConfig, ProbeContext};
+    let Some(world) = world().await else { return };
+    let ctx = ProbeContext {
+        http: hermod_adapter_kit::http_client().unwrap(),
+        timeout: Duration::from_secs(10),
+    };
+    let config = world.config();
+    let answer = config.probe(&ctx).await.unwrap();
+    assert!(answer.contains(&world.fake.bot.user_id), "{answer}");
+    let password = hermod_matrix::MatrixConfig {
+        access_token: None,
+        user_id: Some(world.fake.bot.user_id.clone()),
+        password: Some(hermod_model::Secret::new("not checked")),
+        ..world.config()
+    };
+    let answer = password.probe(&ctx).await.unwrap();
+    assert!(answer.contains("homeserver answers"), "{answer}");
+    let wrong = hermod_matrix::MatrixConfig {
+        access_token: Some(hermod_model::Secret::new("syt_wrong_token")),
+        ..world.config()
+    };
+    let refused = wrong.probe(&ctx).await.unwrap_err();
+    assert!(refused.contains("MATRIX_ACCESS_TOKEN"), "{refused}");
+    assert!(!refused.contains("syt_wrong_token"));
+}
