@@ -32,6 +32,8 @@ struct Shared {
     faults: Mutex<Faults>,
     /// The `since` of every sync, in order of arrival.
     syncs: Mutex<Vec<Option<String>>>,
+    /// The path of every call, in order of arrival.
+    paths: Mutex<Vec<String>>,
     changed: Notify,
 }
 
@@ -86,6 +88,11 @@ impl Proxy {
         self.faults().malformed = Some((room.to_owned(), event));
     }
 
+    /// The path of every call so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.shared.paths.lock().unwrap().clone()
+    }
+
     /// The `since` of every sync so far.
     pub fn syncs(&self) -> Vec<Option<String>> {
         self.shared.syncs.lock().unwrap().clone()
@@ -124,6 +131,7 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     let method = request.method().clone();
     let uri = request.uri().clone();
     let path = uri.path().to_owned();
+    shared.paths.lock().unwrap().push(path.clone());
     let is_sync = path.ends_with("/sync");
     let is_send = method == "PUT" && path.contains("/send/");
     if is_sync {

@@ -216,6 +216,16 @@ async fn a_file_reaches_the_agent_downloaded() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}; the turn had {request:?}");
     assert_eq!(std::fs::read(&files[0]).unwrap(), bytes);
+    let media_id = mxc.rsplit('/').next().unwrap();
+    assert!(
+        world
+            .fake
+            .proxy
+            .paths()
+            .iter()
+            .any(|p| p.starts_with("/_matrix/client/v1/media/download/") && p.ends_with(media_id)),
+        "downloaded through the authenticated endpoint"
+    );
     running.stop().await;
 }
 
