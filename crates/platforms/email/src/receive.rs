@@ -151,7 +151,7 @@ impl EmailAdapter {
             }
             if idle {
                 if imap.idle(IDLE_RENEW, ctx.shutdown.cancelled()).await? == Woke::Stopped {
-                    imap.logout().await;
+                    // Mid-IDLE: the connection is simply dropped.
                     return Ok(Ended::Stop);
                 }
             } else {

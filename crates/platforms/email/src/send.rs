@@ -5,7 +5,7 @@
 
 use crate::adapter::{EmailAdapter, MAX_MESSAGE_CHARS};
 use crate::error::EmailError;
-use crate::mail::outbound::{self, Draft, File, ThreadContext};
+use crate::mail::outbound::{self, Draft, File, Origin, ThreadContext};
 use hermod_adapter_kit::{Call, Wait};
 use hermod_core::AdapterError;
 use hermod_model::text::split_message;
@@ -78,7 +78,13 @@ impl EmailAdapter {
         let mut mails = Vec::with_capacity(pieces.len());
         let last = pieces.len() - 1;
         for (i, piece) in pieces.iter().enumerate() {
-            let id = outbound::message_id(&domain, &to, thread, reply_to.as_deref(), piece, i);
+            let origin = Origin {
+                to: &to,
+                thread,
+                reply_to: reply_to.as_deref(),
+                key: message.idempotency_key.as_deref(),
+            };
+            let id = outbound::message_id(&domain, origin, piece, i);
             let draft = Draft {
                 from: &from,
                 to: &to,

@@ -257,7 +257,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let read = tokio::select! {
                 biased;
-                () = &mut stop => break Woke::Stopped,
+                // No DONE: the connection is dropped, and a server slow to
+                // answer cannot hold up shutdown.
+                () = &mut stop => return Ok(Woke::Stopped),
                 read = self.wire.read_within(left) => read,
             };
             match read {
@@ -283,9 +285,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
         Ok(woke)
     }
 
-    /// Says goodbye; errors are of no interest any more.
+    /// Says goodbye, waiting at most half a second (shutdown must be
+    /// quick); errors are of no interest any more.
     pub(crate) async fn logout(mut self) {
-        let _ = self.run("LOGOUT").await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.run("LOGOUT")).await;
     }
 
     /// Sends `command` and collects the untagged responses until its
@@ -532,5 +535,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(woke, Woke::Mail);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_an_idle_at_once_even_if_the_server_is_silent() {
+        let (client, server) = tokio::io::duplex(4096);
+        // The server never answers DONE.
+        tokio::spawn(serve(
+            server,
+            "* OK ready\r\n",
+            vec![
+                ("IDLE", lines(&["+ idling\r\n"])),
+                ("<raw>DONE", Vec::new()),
+            ],
+        ));
+        let mut imap = Imap::greet(client, Duration::from_secs(30), 1024)
+            .await
+            .unwrap();
+        let stop = tokio::time::sleep(Duration::from_secs(5));
+        let started = tokio::time::Instant::now();
+        let woke = imap.idle(Duration::from_secs(29 * 60), stop).await.unwrap();
+        assert_eq!(woke, Woke::Stopped);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 }

@@ -75,18 +75,33 @@ pub fn reply_subject(subject: &str) -> String {
     }
 }
 
+/// What a reply's Message-ID is derived from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub to: &'a str,
+    pub thread: Option<&'a str>,
+    pub reply_to: Option<&'a str>,
+    /// Core's idempotency key, where it gives one (files).
+    pub key: Option<&'a str>,
+}
+
 /// A stable Message-ID for part `part` of a reply: the same inputs give
 /// the same id.
-pub fn message_id(
-    domain: &str,
-    to: &str,
-    thread: Option<&str>,
-    reply_to: Option<&str>,
-    text: &str,
-    part: usize,
-) -> String {
+pub fn message_id(domain: &str, origin: Origin<'_>, text: &str, part: usize) -> String {
     let mut hash = Sha256::new();
-    for field in [to, thread.unwrap_or(""), reply_to.unwrap_or(""), text] {
+    let Origin {
+        to,
+        thread,
+        reply_to,
+        key,
+    } = origin;
+    for field in [
+        to,
+        thread.unwrap_or(""),
+        reply_to.unwrap_or(""),
+        key.unwrap_or(""),
+        text,
+    ] {
         hash.update(field.as_bytes());
         hash.update([0]);
     }
@@ -132,10 +147,21 @@ mod tests {
 
     #[test]
     fn message_ids_are_stable_and_distinct() {
-        let a = message_id("x.org", "u@y", Some("t"), Some("m"), "hi", 0);
-        assert_eq!(a, message_id("x.org", "u@y", Some("t"), Some("m"), "hi", 0));
-        assert_ne!(a, message_id("x.org", "u@y", Some("t"), Some("m"), "hi", 1));
-        assert_ne!(a, message_id("x.org", "u@y", Some("t"), Some("m"), "ho", 0));
+        let origin = Origin {
+            to: "u@y",
+            thread: Some("t"),
+            reply_to: Some("m"),
+            key: None,
+        };
+        let a = message_id("x.org", origin, "hi", 0);
+        assert_eq!(a, message_id("x.org", origin, "hi", 0));
+        assert_ne!(a, message_id("x.org", origin, "hi", 1));
+        assert_ne!(a, message_id("x.org", origin, "ho", 0));
+        let keyed = Origin {
+            key: Some("f123"),
+            ..origin
+        };
+        assert_ne!(a, message_id("x.org", keyed, "hi", 0));
         assert!(a.starts_with("hermod.") && a.ends_with("@x.org"), "{a}");
     }
 
