@@ -98,3 +98,31 @@ async fn a_replys_file_is_sent_as_a_data_uri() {
     assert!(sent.iter().all(|m| !m.message.contains("MEDIA")));
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_file_over_the_cap_is_not_fetched_and_the_agent_is_told() {
+    let world = World::new().await;
+    let config = hermod_signal::SignalConfig {
+        max_attachment_mb: 1,
+        ..world.config()
+    };
+    let agent = ScriptedAgent::echo();
+    let stats = agent.stats();
+    let running = world
+        .start_with(agent, hermod_testkit::harness::allow_all(), config)
+        .await;
+    listening(&world, 1).await;
+    let big = vec![0u8; 2 * 1024 * 1024];
+    world
+        .fake
+        .user_sends_file(USER, "a big one", "video/mp4", Some("clip.mp4"), &big);
+    replies(&world, 1).await;
+    let input = stats.inputs().remove(0);
+    assert!(input.starts_with("a big one"), "{input}");
+    assert!(input.contains("SIGNAL_MAX_ATTACHMENT_MB"), "{input}");
+    assert!(
+        !world.fake.calls().iter().any(|(m, _)| m == "getAttachment"),
+        "fetched a file over the cap"
+    );
+    running.stop().await;
+}
