@@ -236,6 +236,18 @@ impl MatrixApi {
             .map_err(|e| MatrixError::Rejected(format!("the whoami answer cannot be read: {e}")))
     }
 
+    /// `GET /profile/{user}/displayname`; `None` when there is none.
+    pub(crate) async fn display_name(&self, user: &str) -> Result<Option<String>, MatrixError> {
+        match self
+            .json(Method::GET, &["profile", user, "displayname"], None)
+            .await
+        {
+            Ok(answer) => Ok(answer["displayname"].as_str().map(str::to_owned)),
+            Err(MatrixError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GET /sync` from `since` with an inline `filter`, held open up to
     /// `wait` by the homeserver.
     pub(crate) async fn sync(

@@ -51,6 +51,9 @@ pub struct MatrixConfig {
     /// `MATRIX_REQUIRE_MENTION`: in group rooms, answer only messages that
     /// mention the bot (or follow up in a thread it is in).
     pub require_mention: bool,
+    /// `MATRIX_THREAD_REQUIRE_MENTION`: follow-ups in a thread the bot is
+    /// in need a mention too (for rooms with several bots).
+    pub thread_require_mention: bool,
     /// `MATRIX_AUTO_THREAD`: in group rooms, answer a message outside a
     /// thread in a new thread rooted at it.
     pub auto_thread: bool,
@@ -97,6 +100,7 @@ impl Default for MatrixConfig {
             allowed_rooms: Vec::new(),
             free_response_rooms: Vec::new(),
             require_mention: true,
+            thread_require_mention: false,
             auto_thread: true,
             dm_auto_thread: false,
             process_notices: false,
@@ -124,6 +128,7 @@ impl EnvSettings for MatrixConfig {
         env.list("MATRIX_ALLOWED_ROOMS", &mut self.allowed_rooms);
         env.list("MATRIX_FREE_RESPONSE_ROOMS", &mut self.free_response_rooms);
         env.flag("MATRIX_REQUIRE_MENTION", &mut self.require_mention);
+        env.flag("MATRIX_THREAD_REQUIRE_MENTION", &mut self.thread_require_mention);
         env.flag("MATRIX_AUTO_THREAD", &mut self.auto_thread);
         env.flag("MATRIX_DM_AUTO_THREAD", &mut self.dm_auto_thread);
         env.flag("MATRIX_PROCESS_NOTICES", &mut self.process_notices);

@@ -20,9 +20,26 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Bot {
     pub user_id: String,
+    /// The bot's display name, which clients write for a mention pill.
+    pub display_name: Option<String>,
 }
 
 impl Bot {
+    pub(crate) fn new(user_id: String) -> Self {
+        Self {
+            user_id,
+            display_name: None,
+        }
+    }
+
+    /// The display name, when it is long enough to be told from a word.
+    fn display_name(&self) -> Option<&str> {
+        self.display_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| name.chars().count() >= 2)
+    }
+
     fn localpart(&self) -> &str {
         self.user_id
             .strip_prefix('@')
@@ -152,7 +169,7 @@ pub(crate) fn read(
             return Read::Skip("a room not in MATRIX_ALLOWED_ROOMS");
         }
         let free = config.free_response_rooms.iter().any(|r| r == room_id);
-        let followed = thread_root.is_some_and(&in_bot_thread);
+        let followed = !config.thread_require_mention && thread_root.is_some_and(&in_bot_thread);
         if config.require_mention && !free && !followed && !mentioned {
             return Read::Skip("not mentioned (MATRIX_REQUIRE_MENTION)");
         }
@@ -225,8 +242,15 @@ pub(crate) fn mentions_bot(bot: &Bot, content: &Value) -> bool {
     if body.contains(&bot.user_id) {
         return true;
     }
+    let lower = body.to_lowercase();
     let local = bot.localpart();
-    if !local.is_empty() && contains_word(&body.to_lowercase(), &local.to_lowercase()) {
+    if !local.is_empty() && contains_word(&lower, &local.to_lowercase()) {
+        return true;
+    }
+    if bot
+        .display_name()
+        .is_some_and(|name| contains_word(&lower, &name.to_lowercase()))
+    {
         return true;
     }
     content["formatted_body"]
@@ -251,13 +275,19 @@ fn strip_mention(bot: &Bot, text: &str) -> String {
     let mut out = text.replace(&bot.user_id, "");
     if !local.is_empty() {
         out = out.replace(&format!("@{local}"), "");
+    }
+    // A pill's text at the start (`Hermod: hi`): the display name or the
+    // localpart, followed by a colon.
+    for name in [bot.display_name(), Some(local)].into_iter().flatten() {
         let trimmed = out.trim_start();
-        let lead = format!("{local}:");
-        if trimmed
-            .get(..lead.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(&lead))
+        let lead = format!("{name}:");
+        if !name.is_empty()
+            && trimmed
+                .get(..lead.len())
+                .is_some_and(|head| head.to_lowercase() == lead.to_lowercase())
         {
             out = trimmed[lead.len()..].to_owned();
+            break;
         }
     }
     let out = out.trim().trim_start_matches([':', ',']).trim();

@@ -6,6 +6,7 @@ const ROOM: &str = "!636q39766251:example.com";
 fn bot() -> Bot {
     Bot {
         user_id: "@hermod:example.com".into(),
+        display_name: Some("Agent Smith".into()),
     }
 }
 
@@ -140,6 +141,11 @@ fn group_rooms_need_a_mention_unless_free_or_in_a_bot_thread() {
         read_in(GROUP, &config(), &by_pill),
         Read::Message(_)
     ));
+    let by_name = message(json!({"msgtype": "m.text", "body": "Agent Smith: status?"}));
+    assert_eq!(
+        incoming(read_in(GROUP, &config(), &by_name)).text,
+        "status?"
+    );
     let not_a_word = message(json!({"msgtype": "m.text", "body": "hermodic things"}));
     assert!(matches!(
         read_in(GROUP, &config(), &not_a_word),

@@ -40,7 +40,13 @@ impl MatrixAdapter {
         if let Some(bot) = session.as_ref() {
             return Ok(bot.clone());
         }
-        let bot = self.log_in().await?;
+        let mut bot = self.log_in().await?;
+        // For mentions by name; a bot without one is mentioned by id.
+        bot.display_name = self
+            .api()
+            .display_name(&bot.user_id)
+            .await
+            .unwrap_or_default();
         *session = Some(bot.clone());
         Ok(bot)
     }
@@ -83,9 +89,7 @@ impl MatrixAdapter {
                 self.api().set_token(token);
                 let me = self.api().whoami().await?;
                 info!(user = me.user_id, device = ?me.device_id, "logged in to Matrix with the access token");
-                Ok(Bot {
-                    user_id: me.user_id,
-                })
+                Ok(Bot::new(me.user_id))
             }
             Credentials::Password { user_id, password } => {
                 self.password_session(&user_id, &password).await
@@ -107,9 +111,7 @@ impl MatrixAdapter {
             match self.api().whoami().await {
                 Ok(me) => {
                     info!(user = me.user_id, device = ?me.device_id, "resumed the stored Matrix session");
-                    return Ok(Bot {
-                        user_id: me.user_id,
-                    });
+                    return Ok(Bot::new(me.user_id));
                 }
                 Err(MatrixError::Unauthorized { .. }) => {
                     info!("the stored Matrix session was logged out; logging in again");
@@ -130,8 +132,6 @@ impl MatrixAdapter {
         if let Err(e) = state.save(&session).await {
             warn!(error = %e, "cannot keep the Matrix session; the next start logs in again");
         }
-        Ok(Bot {
-            user_id: me.user_id,
-        })
+        Ok(Bot::new(me.user_id))
     }
 }

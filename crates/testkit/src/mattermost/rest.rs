@@ -102,6 +102,7 @@ fn begin(
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            at: tokio::time::Instant::now(),
         });
         s.faults.take(&[route])
     });

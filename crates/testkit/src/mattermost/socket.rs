@@ -31,6 +31,7 @@ pub(super) async fn upgrade(
                 .collect::<Vec<_>>()
                 .join("&"),
             authorization: None,
+            at: tokio::time::Instant::now(),
         });
         s.faults.take(&["websocket"])
     });

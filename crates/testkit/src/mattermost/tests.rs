@@ -4,6 +4,7 @@
 )]
 
 use super::*;
+use serde_json::json;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 

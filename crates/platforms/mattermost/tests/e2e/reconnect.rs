@@ -102,3 +102,37 @@ async fn run_returns_promptly_when_told_to_stop() {
         asked.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_refused_websocket_is_retried_with_a_growing_backoff() {
+    use hermod_testkit::mattermost::Fault;
+    let world = World::new().await;
+    world.fake.fail_next("websocket", Fault::Server(503));
+    world.fake.fail_next("websocket", Fault::Server(502));
+    let config = MattermostConfig {
+        max_reconnect_delay_secs: 4,
+        ..world.config()
+    };
+    let running = world
+        .start_with(ScriptedAgent::echo(), allow_all(), config)
+        .await;
+    let (alice, dm) = alice(&world);
+    connected(&world, 1).await;
+    let tries: Vec<Instant> = world
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.route == "websocket")
+        .map(|c| c.at)
+        .collect();
+    assert_eq!(tries.len(), 3, "two refusals, then the connection");
+    // The kit's backoff: [0.5, 1] s after the first failure, [1, 2] s
+    // after the second.
+    let (first, second) = (tries[1] - tries[0], tries[2] - tries[1]);
+    assert!(first >= Duration::from_millis(450), "{first:?}");
+    assert!(second >= Duration::from_millis(950), "{second:?}");
+    world.fake.post(&alice, &dm, "connected at last");
+    settled(&world, &dm, 1).await;
+    running.connected().await;
+    running.stop().await;
+}
