@@ -4,8 +4,8 @@
 )]
 
 use super::*;
-use serde_json::json;
 use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 type Client =
