@@ -251,6 +251,8 @@ pub(crate) enum SessionsAction {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts (hermod_sys says why).
+    hermod_sys::limit_malloc_arenas();
     // Before anything can create a file: everything hermod writes is private.
     home::restrict_umask();
     let cli = Cli::parse();

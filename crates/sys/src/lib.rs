@@ -10,7 +10,11 @@
 //!   file (or the page cache) on its next use. An idle gateway's resident
 //!   memory then holds the code it runs while idle, not the code it ran
 //!   once.
+//! - [`limit_malloc_arenas`]: glibc's allocator limited to two arenas,
+//!   so idle threads do not each keep freed memory.
 
+mod malloc;
 mod pages;
 
+pub use malloc::{MALLOC_ARENAS, limit_malloc_arenas};
 pub use pages::{Released, release_startup_code};
