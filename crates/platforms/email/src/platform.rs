@@ -66,8 +66,8 @@ impl PlatformConfig for EmailConfig {
             .map_err(|e| e.to_string())?;
         imap.logout().await;
         Ok(format!(
-            "{} readable (next UID {})",
-            self.mailbox, selected.uid_next
+            "{} readable (UIDVALIDITY {})",
+            self.mailbox, selected.uid_validity
         ))
     }
 

@@ -99,6 +99,11 @@ impl EmailAdapter {
             imap = crate::net::imap(self.config(), self.tls(), max) => imap?,
         };
         let selected = imap.select(&self.config().mailbox).await?;
+        let uid_next = match selected.uid_next {
+            Some(next) => next,
+            // Rare: the server did not say. The highest UID there is.
+            None => imap.search("ALL").await?.last().map_or(1, |uid| uid + 1),
+        };
         self.connection().connected(ctx);
         let mut last = match *cursor {
             Some(c) if c.uid_validity == selected.uid_validity => c.last_uid,
@@ -108,7 +113,7 @@ impl EmailAdapter {
                     new = selected.uid_validity,
                     "the mailbox's UIDVALIDITY changed; mail already in it is not answered again"
                 );
-                selected.uid_next.saturating_sub(1)
+                uid_next.saturating_sub(1)
             }
             None => {
                 let unseen = imap.search("UNSEEN").await?;
@@ -124,7 +129,7 @@ impl EmailAdapter {
                         return Ok(ended);
                     }
                 }
-                selected.uid_next.saturating_sub(1)
+                uid_next.saturating_sub(1)
             }
         };
         self.save(state, cursor, selected.uid_validity, last).await;

@@ -16,7 +16,8 @@ use tracing::{debug, warn};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Selected {
     pub uid_validity: u32,
-    pub uid_next: u32,
+    /// `None` when the server did not say (RFC 3501 made it optional).
+    pub uid_next: Option<u32>,
 }
 
 /// How an IDLE ended.
@@ -167,9 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
             .ok_or_else(|| EmailError::Protocol(format!("SELECT {mailbox} gave no UIDVALIDITY")))?;
         Ok(Selected {
             uid_validity,
-            // Without UIDNEXT, searching from 1 finds everything: the
-            // caller filters by the cursor.
-            uid_next: uid_next.unwrap_or(1),
+            uid_next,
         })
     }
 
@@ -252,9 +251,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Imap<S> {
         let tag = self.wire.command("IDLE").await?;
         self.expect_continuation(&tag).await?;
         let deadline = tokio::time::Instant::now() + wait;
+        // Servers say "still here" every few minutes during IDLE (Dovecot:
+        // 2 min); this long without a word, the IDLE is renewed, and a
+        // dead connection shows in DONE going unanswered.
+        let silence = Duration::from_secs(5 * 60);
         tokio::pin!(stop);
         let woke = loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(silence);
             let read = tokio::select! {
                 biased;
                 // No DONE: the connection is dropped, and a server slow to
@@ -471,7 +476,7 @@ mod tests {
             selected,
             Selected {
                 uid_validity: 777,
-                uid_next: 43
+                uid_next: Some(43)
             }
         );
         assert!(imap.take_news(), "SELECT's EXISTS counts as news");
