@@ -5,6 +5,7 @@ mod config;
 mod flood;
 mod inbound;
 mod platform;
+mod probe;
 mod proto;
 mod register;
 mod session;

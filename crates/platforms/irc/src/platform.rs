@@ -47,10 +47,10 @@ impl PlatformConfig for IrcConfig {
         vec![Claim::new("irc-nick", &Secret::new(identity))]
     }
 
-    /// IRC has no harmless call: checking would mean registering a
-    /// connection, which the running gateway's own would then collide with.
-    async fn probe(&self, _ctx: &ProbeContext) -> Result<String, String> {
-        Ok("no live check (IRC has none that registers no client)".to_owned())
+    /// Connects (TLS and certificates included), registers under a
+    /// throwaway nick with the server password, and quits.
+    async fn probe(&self, ctx: &ProbeContext) -> Result<String, String> {
+        crate::probe::probe(self, ctx.timeout).await
     }
 
     async fn build(&self, _ctx: &BuildContext) -> Result<Built, AdapterError> {

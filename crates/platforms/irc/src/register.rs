@@ -144,6 +144,15 @@ impl Registration {
                     nick => nick.to_owned(),
                 },
             }),
+            // Some servers (ngircd, InspIRCd) refuse a wrong password with
+            // ERROR alone, no 464: before the welcome, an ERROR naming the
+            // password is that refusal.
+            "ERROR" if msg.param(0).to_ascii_lowercase().contains("password") => {
+                Ok(Step::Refused(format!(
+                    "the server refused the password ({}); check IRC_SERVER_PASSWORD",
+                    msg.param(0)
+                )))
+            }
             "ERROR" => Ok(Step::Retry(format!(
                 "the server closed the link: {}",
                 msg.param(0)
@@ -389,6 +398,10 @@ mod tests {
         );
         assert!(
             matches!(reg.on(&msg("ERROR :Closing link")), Step::Retry(r) if r.contains("Closing link"))
+        );
+        // ngircd refuses a wrong password with ERROR alone.
+        assert!(
+            matches!(reg.on(&msg("ERROR :Access denied: Bad password?")), Step::Refused(r) if r.contains("IRC_SERVER_PASSWORD"))
         );
     }
 }

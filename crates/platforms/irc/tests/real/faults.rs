@@ -26,3 +26,24 @@ async fn a_killed_connection_is_opened_again_with_backoff() {
     assert!(answered[1].starts_with("echo: after"), "{answered:?}");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_wrong_server_password_stops_the_adapter_and_says_which_setting() {
+    if ngircd().is_none() {
+        return;
+    }
+    let world = World::new().await;
+    let mut config = world.config();
+    config.server_password = Some(hermod_model::Secret::new("not-the-password-42"));
+    let running = world
+        .start_with(
+            ScriptedAgent::echo(),
+            hermod_testkit::harness::allow_all(),
+            config,
+        )
+        .await;
+    let reason = running.failed().await;
+    assert!(reason.contains("IRC_SERVER_PASSWORD"), "{reason}");
+    assert!(!reason.contains("not-the-password-42"));
+    running.stop().await;
+}

@@ -62,3 +62,30 @@ async fn an_untrusted_certificate_is_reported_and_retried() {
     direct.ctx.shutdown.cancel();
     assert_eq!(run.await.unwrap(), Ok(()));
 }
+
+#[tokio::test]
+async fn the_live_check_registers_and_names_a_refused_password() {
+    use hermod_core::{PlatformConfig, ProbeContext};
+    if ngircd().is_none() {
+        return;
+    }
+    let world = World::new().await;
+    let ctx = ProbeContext {
+        http: hermod_adapter_kit::http_client().unwrap(),
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let mut config = world.config();
+    config.use_tls = true;
+    config.port = Some(world.fake.server.tls_port);
+    config.ca_file = Some(world.fake.server.ca_file().display().to_string());
+    let found = config.probe(&ctx).await.unwrap();
+    assert!(
+        found.contains("registered") && found.contains("TLS"),
+        "{found}"
+    );
+
+    config.server_password = Some(hermod_model::Secret::new("wrong-password-123"));
+    let refused = config.probe(&ctx).await.unwrap_err();
+    assert!(refused.contains("IRC_SERVER_PASSWORD"), "{refused}");
+    assert!(!refused.contains("wrong-password-123"));
+}
