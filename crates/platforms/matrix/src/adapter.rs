@@ -34,6 +34,11 @@ use tracing::warn;
 /// The minimum interval between edits of one message.
 pub const MIN_EDIT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a repeated transaction id is surely answered with the first
+/// event: the spec scopes transaction ids to the device (v1.7) without a
+/// time; Synapse keeps them for a day. Half an hour is well within that.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(30 * 60);
+
 /// How long a typing notice lasts unless renewed.
 const TYPING_FOR: Duration = Duration::from_secs(30);
 
@@ -263,6 +268,7 @@ impl Adapter for MatrixAdapter {
             command_prefix: '!',
             files: true,
             multi_message: true,
+            idempotency_window: Some(IDEMPOTENCY_WINDOW),
             ..Capabilities::default()
         }
     }

@@ -12,7 +12,7 @@ mod receive;
 mod session;
 mod sync;
 
-pub use adapter::{MIN_EDIT_INTERVAL, MatrixAdapter};
+pub use adapter::{IDEMPOTENCY_WINDOW, MIN_EDIT_INTERVAL, MatrixAdapter};
 pub use config::{DEFAULT_MAX_MESSAGE_LENGTH, MatrixConfig};
 pub use reactions::{DONE, FAILED, WORKING};
 pub use receive::ENCRYPTED_NOTICE;

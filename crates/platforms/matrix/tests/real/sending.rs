@@ -219,3 +219,33 @@ fn urlencode(text: &str) -> String {
     url.query_pairs_mut().append_pair("v", text);
     url.query().unwrap().trim_start_matches("v=").to_owned()
 }
+
+#[tokio::test]
+async fn a_send_repeated_with_its_idempotency_key_is_one_message() {
+    let Some(world) = world().await else { return };
+    let adapter = world.adapter(world.config());
+    assert!(adapter.capabilities().idempotency_window.is_some());
+    let room = world.fake.dm().await;
+    let mut message = Outbound::text(
+        ChatTarget {
+            chat_id: room.clone(),
+            thread_id: None,
+        },
+        "only once",
+    );
+    message.idempotency_key = Some("fabc0123456789".into());
+    let messenger = adapter.messenger().unwrap();
+    let first = within("a send", messenger.send(message.clone()))
+        .await
+        .unwrap();
+    // As after a crash: a new adapter (same device), the same key.
+    let again = world.adapter(world.config());
+    let second = within("the same send", again.messenger().unwrap().send(message))
+        .await
+        .unwrap();
+    assert_eq!(first.message_ids, second.message_ids);
+    assert_eq!(
+        world.fake.alice.texts(&room, &world.fake.bot.user_id).await,
+        ["only once"]
+    );
+}
