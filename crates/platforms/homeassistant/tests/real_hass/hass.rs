@@ -39,6 +39,7 @@ pub fn executable() -> Option<PathBuf> {
 /// A running Home Assistant; killed when dropped.
 pub struct RealHass {
     child: Child,
+    executable: PathBuf,
     pub url: String,
     pub token: String,
     /// Keeps the configuration directory (and its `hass.log`) until the
@@ -60,6 +61,23 @@ impl Drop for RealHass {
     }
 }
 
+/// Runs `hass -c <dir>`, its output appended to `<dir>/hass.log`.
+fn spawn(hass: &PathBuf, dir: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("hass.log"))
+        .unwrap();
+    Command::new(hass)
+        .arg("-c")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", hass.display()))
+}
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -79,17 +97,10 @@ impl RealHass {
              input_boolean:\n  test_switch:\n    name: Test\n"
         );
         std::fs::write(dir.path().join("configuration.yaml"), config).unwrap();
-        let log = std::fs::File::create(dir.path().join("hass.log")).unwrap();
-        let child = Command::new(hass)
-            .arg("-c")
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", hass.display()));
+        let child = spawn(hass, dir.path());
         let mut hass = Self {
             child,
+            executable: hass.clone(),
             url: format!("http://127.0.0.1:{port}"),
             token: String::new(),
             dir,
@@ -97,6 +108,32 @@ impl RealHass {
         hass.wait_until_ready().await;
         hass.token = hass.onboard().await;
         hass
+    }
+
+    /// Stops Home Assistant as its service manager would (SIGTERM to its
+    /// process id), so it saves its storage — the owner's token among it
+    /// (killed, it may not have written it yet) — and closes its
+    /// connections; killed if it has not stopped within a minute.
+    pub async fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            // A process gives no signal we could await here.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts the stopped Home Assistant again on the same configuration
+    /// and port; the owner's token stays valid.
+    pub async fn start_again(&mut self) {
+        self.child = spawn(&self.executable, self.dir.path());
+        self.wait_until_ready().await;
     }
 
     /// The end of Home Assistant's log, for failure messages.

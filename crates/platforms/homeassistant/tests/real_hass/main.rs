@@ -15,7 +15,7 @@
 mod hass;
 
 use hass::RealHass;
-use hermod_core::{Adapter, AdapterError, Messenger, PlatformConfig, ProbeContext};
+use hermod_core::{Adapter, AdapterError, ComponentState, Messenger, PlatformConfig, ProbeContext};
 use hermod_homeassistant::{HomeAssistantAdapter, HomeAssistantConfig};
 use hermod_model::Secret;
 use hermod_testkit::agent::Step;
@@ -101,7 +101,7 @@ async fn against_a_real_home_assistant() {
         return;
     };
     let started = tokio::time::Instant::now();
-    let hass = RealHass::start(&executable).await;
+    let mut hass = RealHass::start(&executable).await;
     eprintln!("Home Assistant ready in {:?}", started.elapsed());
     let world = World::on(Endpoint {
         url: hass.url.clone(),
@@ -113,6 +113,8 @@ async fn against_a_real_home_assistant() {
     let stats = changes_and_messages_are_answered_once_as_notifications(&hass, &world).await;
     a_restart_answers_nothing_twice(&hass, &world, &stats).await;
     replies_are_split_resent_in_place_pushed_and_dismissed(&hass, &world).await;
+    // Last: a restart empties Home Assistant's notification list.
+    a_restarted_home_assistant_is_connected_to_again(&mut hass, &world).await;
     eprintln!("all scenarios done in {:?}", started.elapsed());
 }
 
@@ -299,4 +301,42 @@ async fn replies_are_split_resent_in_place_pushed_and_dismissed(hass: &RealHass,
         matches!(missing, Err(AdapterError::Rejected(_))),
         "{missing:?}"
     );
+}
+
+#[allow(
+    clippy::print_stderr,
+    reason = "the test reports how long reconnecting took"
+)]
+async fn a_restarted_home_assistant_is_connected_to_again(hass: &mut RealHass, world: &World) {
+    let running = world.start(agent()).await;
+    running.connected().await;
+    hass.stop().await;
+    let reason = harness::wait_for_state(
+        &running.health,
+        "homeassistant",
+        "the adapter to notice",
+        |state| match state {
+            ComponentState::Degraded { reason } => Some(reason.clone()),
+            _ => None,
+        },
+    )
+    .await;
+    eprintln!("degraded: {reason}");
+    let restarted = tokio::time::Instant::now();
+    hass.start_again().await;
+    running.connected().await;
+    eprintln!(
+        "reconnected {:?} after Home Assistant was started again",
+        restarted.elapsed()
+    );
+    hass.post(
+        "/api/events/hermod_message",
+        &json!({"text": "back again?"}),
+    )
+    .await;
+    hass.wait_for_notification("after Home Assistant restarted", |m| {
+        m.starts_with("echo: back again?")
+    })
+    .await;
+    running.stop().await;
 }
