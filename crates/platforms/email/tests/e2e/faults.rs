@@ -87,6 +87,28 @@ async fn tls_and_starttls_work_with_the_ca_file() {
 }
 
 #[tokio::test]
+async fn smtp_over_tls_from_the_first_byte_works() {
+    let Some(world) = world().await else { return };
+    let config = hermod_email::EmailConfig {
+        smtp_host: Some("localhost".into()),
+        smtp_port: world.fake.smtps_port,
+        smtp_security: Security::Tls,
+        ca_file: Some(world.fake.ca_file().display().to_string()),
+        ..world.config()
+    };
+    let running = world
+        .start_with(ScriptedAgent::echo(), allow_all(), config)
+        .await;
+    world
+        .fake
+        .deliver(&Mail::new(JANE, "Re: smtps", "implicit"))
+        .await;
+    let sent = replies(&world, JANE, 1).await;
+    assert_eq!(sent[0].text, "echo: implicit (0 earlier)");
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn starttls_on_the_imap_port_works_too() {
     let Some(world) = world().await else { return };
     let config = hermod_email::EmailConfig {

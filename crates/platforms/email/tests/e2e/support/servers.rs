@@ -1,5 +1,6 @@
 //! The real peers: Dovecot (IMAP, with STARTTLS on its plain port and TLS
-//! on its IMAPS port) and aiosmtpd (SMTP with AUTH and STARTTLS), each
+//! on its IMAPS port) and aiosmtpd (SMTP with AUTH and STARTTLS, and TLS
+//! on a second port), each
 //! with a private configuration in a temporary directory, on free ports
 //! of 127.0.0.1, their certificate signed by a CA made for the test.
 //! Found through `HERMOD_DOVECOT` (the dovecot binary) and
@@ -147,6 +148,8 @@ pub struct Servers {
     pub imap_port: u16,
     pub imaps_port: u16,
     pub smtp_port: u16,
+    /// SMTP with TLS from the first byte.
+    pub smtps_port: u16,
 }
 
 impl Servers {
@@ -161,7 +164,8 @@ impl Servers {
         std::fs::create_dir(root.join("mail")).unwrap();
         set_mode(&root.join("mail"), 0o777);
         std::fs::write(root.join("users"), format!("{BOT}:{{PLAIN}}{PASSWORD}\n")).unwrap();
-        let (imap_port, imaps_port, smtp_port) = (free_port(), free_port(), free_port());
+        let (imap_port, imaps_port) = (free_port(), free_port());
+        let (smtp_port, smtps_port) = (free_port(), free_port());
         std::fs::write(
             root.join("dovecot.conf"),
             dovecot_conf(root, imap_port, imaps_port),
@@ -179,6 +183,7 @@ impl Servers {
             .args([BOT, PASSWORD])
             .arg(root.join("cert.pem"))
             .arg(root.join("key.pem"))
+            .arg(smtps_port.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0);
@@ -205,6 +210,7 @@ impl Servers {
             imap_port,
             imaps_port,
             smtp_port,
+            smtps_port,
         };
         servers.start_imap().await;
         Some(servers)

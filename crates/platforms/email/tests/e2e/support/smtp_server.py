@@ -1,11 +1,12 @@
 """aiosmtpd as the SMTP peer of hermod-email's tests.
 
-Usage: smtp_server.py HOST PORT MAILDIR FAULT_FILE USER PASSWORD [CERT KEY]
+Usage: smtp_server.py HOST PORT MAILDIR FAULT_FILE USER PASSWORD [CERT KEY [SMTPS_PORT]]
 
 Mail is stored in MAILDIR (aiosmtpd's Mailbox handler). AUTH PLAIN and
 LOGIN are offered (also before STARTTLS, so the plain-text path is
 testable) and checked against USER/PASSWORD. With CERT and KEY the server
-offers STARTTLS. When FAULT_FILE exists, its text is the answer to the
+offers STARTTLS, and with SMTPS_PORT a second listener there speaks TLS
+from the first byte (same mailbox, same faults). When FAULT_FILE exists, its text is the answer to the
 next DATA (for example `421 4.7.0 Try again in 3 seconds`) and the file
 is removed. Prints `ready` once the server accepts connections; exits when
 its parent does.
@@ -63,13 +64,26 @@ def main():
         auth_require_tls=False,
     )
     controller.start()
+    controllers = [controller]
+    if len(sys.argv) > 9:
+        smtps = Controller(
+            controller.handler,
+            hostname=host,
+            port=int(sys.argv[9]),
+            ssl_context=tls,
+            authenticator=authenticate,
+            auth_require_tls=False,
+        )
+        smtps.start()
+        controllers.append(smtps)
     print("ready", flush=True)
     parent = os.getppid()
     try:
         while os.getppid() == parent:
             time.sleep(0.2)
     finally:
-        controller.stop()
+        for c in controllers:
+            c.stop()
 
 
 if __name__ == "__main__":
