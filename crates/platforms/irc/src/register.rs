@@ -172,26 +172,30 @@ impl Registration {
                 if more {
                     return Ok(Step::Send(Vec::new()));
                 }
+                // `message-tags` gives messages the server's `msgid`, the
+                // key they are recorded under; asked for on its own line so
+                // its answer never stands in for the one about SASL.
+                let mut lines = Vec::new();
+                if self.offered.iter().any(|c| c == "message-tags") {
+                    lines.push(Line::new("CAP", &["REQ"], Some("message-tags"))?);
+                }
                 if self.sasl_credentials.is_some() && self.plain_offered() {
                     self.sasl = Sasl::Requested;
-                    return Ok(Step::Send(vec![Line::new("CAP", &["REQ"], Some("sasl"))?]));
-                }
-                self.end_cap().map(Step::Send)
-            }
-            "ACK" if self.sasl == Sasl::Requested => {
-                let acked = msg.params.last().map_or("", String::as_str);
-                if acked.split_whitespace().any(|c| c == "sasl") {
-                    self.sasl = Sasl::Started;
-                    Ok(Step::Send(vec![Line::new(
-                        "AUTHENTICATE",
-                        &["PLAIN"],
-                        None,
-                    )?]))
+                    lines.push(Line::new("CAP", &["REQ"], Some("sasl"))?);
                 } else {
-                    self.end_cap().map(Step::Send)
+                    lines.extend(self.end_cap()?);
                 }
+                Ok(Step::Send(lines))
             }
-            "NAK" => {
+            "ACK" if self.sasl == Sasl::Requested && names_sasl(msg) => {
+                self.sasl = Sasl::Started;
+                Ok(Step::Send(vec![Line::new(
+                    "AUTHENTICATE",
+                    &["PLAIN"],
+                    None,
+                )?]))
+            }
+            "NAK" if self.sasl == Sasl::Requested && names_sasl(msg) => {
                 self.sasl = Sasl::Off;
                 self.end_cap().map(Step::Send)
             }
@@ -251,6 +255,14 @@ impl Registration {
         self.trying = format!("{}{}", self.nick, "_".repeat(self.attempts));
         Ok(Step::Send(vec![Line::new("NICK", &[&self.trying], None)?]))
     }
+}
+
+/// Whether a `CAP ACK`/`NAK` answers about `sasl`.
+fn names_sasl(msg: &Message) -> bool {
+    msg.params.last().is_some_and(|caps| {
+        caps.split_whitespace()
+            .any(|c| c.trim_start_matches('-') == "sasl")
+    })
 }
 
 #[cfg(test)]
@@ -349,6 +361,31 @@ mod tests {
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert_eq!(lines[0].len(), "AUTHENTICATE ".len() + 400);
         assert_eq!(lines[2], "AUTHENTICATE +");
+    }
+
+    #[test]
+    fn message_tags_are_asked_for_when_offered_apart_from_sasl() {
+        let mut config = config();
+        config.nickserv_password = Some(Secret::new("secret"));
+        let mut reg = Registration::new(&config);
+        assert_eq!(
+            sent(reg.on(&msg(":s CAP * LS :message-tags sasl"))),
+            ["CAP REQ :message-tags", "CAP REQ :sasl"]
+        );
+        assert!(sent(reg.on(&msg(":s CAP * ACK :message-tags"))).is_empty());
+        assert_eq!(
+            sent(reg.on(&msg(":s CAP * ACK :sasl"))),
+            ["AUTHENTICATE PLAIN"]
+        );
+        let mut reg = Registration::new(&IrcConfig {
+            nickserv_password: None,
+            ..config
+        });
+        assert_eq!(
+            sent(reg.on(&msg(":s CAP * LS :message-tags"))),
+            ["CAP REQ :message-tags", "CAP END"]
+        );
+        assert!(sent(reg.on(&msg(":s CAP * NAK :message-tags"))).is_empty());
     }
 
     #[test]
