@@ -37,7 +37,11 @@ pub struct IrcConfig {
     pub nickname: String,
     /// `IRC_CHANNEL` (or `IRC_CHANNELS`): the channels joined, separated
     /// by commas; a channel with a key is written `#channel key`.
-    #[serde(deserialize_with = "hermod_adapter_kit::config::deserialize_list")]
+    /// (`channel`, Hermes' key, is read as well.)
+    #[serde(
+        alias = "channel",
+        deserialize_with = "hermod_adapter_kit::config::deserialize_list"
+    )]
     pub channels: Vec<String>,
     /// `IRC_SERVER_PASSWORD`: sent with `PASS` before registering.
     pub server_password: Option<Secret>,

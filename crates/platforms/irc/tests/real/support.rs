@@ -197,74 +197,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A CA and a server certificate for 127.0.0.1 and localhost, issued by
-/// it, made with the `openssl` tool in `dir`.
+/// A CA and a server certificate for 127.0.0.1 and localhost issued by
+/// it (valid until 2126; made once with `openssl`, kept in `certs/` so
+/// the tests need no tool), written to `dir` for ngircd to read.
 fn certificates(dir: &std::path::Path) {
-    let openssl = |args: &[&str]| {
-        let status = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("the openssl tool makes the test certificates");
-        assert!(status.success(), "openssl {args:?} failed");
-    };
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=hermod test CA",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "cert.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for file in ["cert.pem", "key.pem"] {
-            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644))
-                .unwrap();
+    let files = [
+        ("ca.pem", include_str!("certs/ca.pem")),
+        ("cert.pem", include_str!("certs/cert.pem")),
+        ("key.pem", include_str!("certs/key.pem")),
+    ];
+    for (name, pem) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // ngircd reads them as `nobody`.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
     }
 }
