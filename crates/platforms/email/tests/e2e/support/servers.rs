@@ -281,10 +281,55 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// `id <flag>`'s answer: who runs the test.
+fn id(flag: &str) -> String {
+    let out = Command::new("id").arg(flag).output().expect("id runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The sockets Dovecot would hand to its own group, which only root can.
+const NO_GROUPS: &str = "service stats {
+  unix_listener stats-writer {
+    group =
+    mode = 0666
+  }
+}
+service imap-hibernate {
+  unix_listener imap-hibernate {
+    group =
+  }
+}
+service dict {
+  unix_listener dict {
+    group =
+  }
+}
+service dict-async {
+  unix_listener dict-async {
+    group =
+  }
+}
+";
+
+/// As root, Dovecot runs its processes as its own users and the mail as
+/// `nobody`; as anyone else, everything runs as that user.
+fn dovecot_users() -> (String, String) {
+    if id("-u") == "0" {
+        (String::new(), "uid=nobody gid=nogroup".to_owned())
+    } else {
+        let (user, group) = (id("-un"), id("-gn"));
+        (
+            format!("default_internal_user = {user}\ndefault_login_user = {user}\n{NO_GROUPS}"),
+            format!("uid={user} gid={group}"),
+        )
+    }
+}
+
 fn dovecot_conf(root: &Path, imap: u16, imaps: u16) -> String {
     let d = root.display();
+    let (process_users, mail_user) = dovecot_users();
     format!(
-        r#"protocols = imap
+        r#"{process_users}protocols = imap
 listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/state
@@ -301,7 +346,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid=nobody gid=nogroup home={d}/mail/%u
+  args = {mail_user} home={d}/mail/%u
 }}
 service imap-login {{
   chroot =
