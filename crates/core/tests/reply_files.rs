@@ -180,12 +180,31 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 /// `report.pdf`, before the gateway heard back; the second run finishes the
 /// delivery. Returns the platform as the second run left it.
 fn crash_mid_upload(caps: Capabilities) -> (TestPlatform, Vec<AttachmentProgress>) {
+    crash_after_the_platform_took_it(caps, Reply::WithFile)
+}
+
+/// What the reply of [`crash_after_the_platform_took_it`] carries.
+#[derive(Clone, Copy, PartialEq)]
+enum Reply {
+    WithFile,
+    TextAlone,
+}
+
+/// Runs a gateway until the platform has taken the reply's send but not
+/// answered it, kills it there, and delivers the reply with a second one.
+fn crash_after_the_platform_took_it(
+    caps: Capabilities,
+    kind: Reply,
+) -> (TestPlatform, Vec<AttachmentProgress>) {
     let dir = tempfile::tempdir().unwrap();
     let media = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let report: PathBuf = media.path().join("report.pdf");
     std::fs::write(&report, b"%PDF-1.4 numbers").unwrap();
-    let reply = format!("Your report.\nMEDIA:{}", report.display());
+    let reply = match kind {
+        Reply::WithFile => format!("Your report.\nMEDIA:{}", report.display()),
+        Reply::TextAlone => "Your report: all numbers are up.".to_owned(),
+    };
     let agent = ScriptedAgent::scripted(move |_| vec![Step::Text(reply.clone())]);
     let platform = TestPlatform::with_capabilities("test", caps);
 
@@ -194,7 +213,10 @@ fn crash_mid_upload(caps: Capabilities) -> (TestPlatform, Vec<AttachmentProgress
         let gw = gateway(&db, media.path(), &platform, agent.clone());
         tokio::spawn(gw.run(CancellationToken::new()));
         platform.wait_running().await;
-        platform.hold_after_file_sends();
+        match kind {
+            Reply::WithFile => platform.hold_after_file_sends(),
+            Reply::TextAlone => platform.hold_after_text_sends(),
+        }
         let inbound = platform.inbound().unwrap();
         let mut event = platform.user("alice").dm_event("the report?");
         event.message_id = Some(platform.next_message_id());
@@ -203,16 +225,24 @@ fn crash_mid_upload(caps: Capabilities) -> (TestPlatform, Vec<AttachmentProgress
         let store = SqliteStore::open(&db).unwrap();
         let pending = store.outbox_pending(0, 0).await.unwrap();
         assert_eq!(pending.len(), 1);
-        assert!(
-            matches!(
-                pending[0].attachment_progress.as_slice(),
-                [AttachmentProgress::Sending { .. }]
-            ),
-            "written ahead of the upload"
-        );
+        if kind == Reply::WithFile {
+            assert!(
+                matches!(
+                    pending[0].attachment_progress.as_slice(),
+                    [AttachmentProgress::Sending { .. }]
+                ),
+                "written ahead of the upload"
+            );
+        } else {
+            assert!(pending[0].message_ids.is_empty(), "not recorded as sent");
+        }
         pending[0].key.clone()
     });
-    assert_eq!(platform.file_messages().len(), 1, "the platform took it");
+    let taken = match kind {
+        Reply::WithFile => platform.file_messages().len(),
+        Reply::TextAlone => platform.sent("alice").len(),
+    };
+    assert_eq!(taken, 1, "the platform took it");
     let platform = platform.restarted();
     // The kill: nothing after this point of the first run happens.
     first.shutdown_timeout(Duration::ZERO);
@@ -283,5 +313,37 @@ fn a_crash_mid_upload_on_an_idempotent_platform_delivers_the_file_exactly_once()
     assert!(
         matches!(progress.as_slice(), [AttachmentProgress::Sent { message_id }] if !message_id.is_empty()),
         "{progress:?}"
+    );
+}
+
+#[test]
+fn a_crash_after_a_text_was_sent_on_an_idempotent_platform_shows_it_once() {
+    // No edits, so the reply goes out whole through the outbox.
+    let caps = Capabilities {
+        idempotency_window: Some(Duration::from_secs(120)),
+        can_edit: false,
+        ..TestPlatform::default_capabilities()
+    };
+    let (platform, _) = crash_after_the_platform_took_it(caps, Reply::TextAlone);
+    assert_eq!(
+        every_text(&platform.sent("alice")),
+        ["Your report: all numbers are up."],
+        "the resend carried the first send's key, so the platform showed it once"
+    );
+}
+
+#[test]
+fn a_crash_after_a_text_was_sent_elsewhere_sends_it_again() {
+    // Without deduplication the platform cannot tell: at least once.
+    let caps = Capabilities {
+        can_edit: false,
+        ..TestPlatform::default_capabilities()
+    };
+    let (platform, _) = crash_after_the_platform_took_it(caps, Reply::TextAlone);
+    assert_eq!(
+        platform.sent("alice").len(),
+        2,
+        "{:?}",
+        platform.sent("alice")
     );
 }

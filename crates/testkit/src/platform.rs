@@ -129,6 +129,8 @@ struct State {
     /// Sends with files, once accepted, hang until released (a process
     /// that dies after the platform took an upload, before it hears back).
     hold_after_files: bool,
+    /// The same for sends of text alone.
+    hold_after_texts: bool,
     /// Idempotency key → the message it created, for platforms whose
     /// capabilities declare an idempotency window.
     keys: HashMap<String, String>,
@@ -458,6 +460,7 @@ impl TestPlatform {
         self.update(|s| {
             s.held = false;
             s.hold_after_files = false;
+            s.hold_after_texts = false;
         });
     }
 
@@ -466,6 +469,11 @@ impl TestPlatform {
     /// [`TestPlatform::wait_for_held`]).
     pub fn hold_after_file_sends(&self) {
         self.update(|s| s.hold_after_files = true);
+    }
+
+    /// The same for every send of text alone.
+    pub fn hold_after_text_sends(&self) {
+        self.update(|s| s.hold_after_texts = true);
     }
 
     /// Every message that carried files, in send order.
@@ -625,10 +633,16 @@ impl Messenger for TestPlatform {
             let message_ids = if s.omit_message_ids { Vec::new() } else { ids };
             Ok(Sent { message_ids })
         })?;
-        if files && self.update(|s| s.hold_after_files) {
+        let holding = |s: &State| {
+            if files {
+                s.hold_after_files
+            } else {
+                s.hold_after_texts
+            }
+        };
+        if self.update(|s| holding(s)) {
             self.update(|s| s.held_calls += 1);
-            self.wait_until(|s| (!s.hold_after_files).then_some(()))
-                .await;
+            self.wait_until(|s| (!holding(s)).then_some(())).await;
         }
         Ok(sent)
     }

@@ -55,9 +55,27 @@ pub(crate) fn captioned(entry: &OutboxEntry, caps: &Capabilities) -> bool {
 /// redelivery, unique per entry and file, 21 ASCII characters (platforms
 /// cap such keys, at 25 the shortest known).
 pub(crate) fn idempotency_key(entry: &OutboxEntry, index: usize) -> String {
-    let digest = Sha256::digest(format!("{}\n{index}", entry.key).as_bytes());
+    part_key('f', entry, index)
+}
+
+/// The idempotency key of text part `index` of `entry`, as
+/// [`idempotency_key`] is for files: a platform that deduplicates sends
+/// by a key the client chooses (a transaction id, a nonce, a pending post
+/// id) then shows a part sent just before a crash once, not twice.
+pub(crate) fn text_idempotency_key(entry: &OutboxEntry, index: usize) -> String {
+    part_key('t', entry, index)
+}
+
+fn part_key(kind: char, entry: &OutboxEntry, index: usize) -> String {
+    // Files keep the hash input they always had, so a file in flight
+    // across an upgrade keeps its key.
+    let input = match kind {
+        'f' => format!("{}\n{index}", entry.key),
+        _ => format!("{}\n{kind}{index}", entry.key),
+    };
+    let digest = Sha256::digest(input.as_bytes());
     let hex: String = hermod_model::to_hex(&digest[..10]);
-    format!("f{hex}")
+    format!("{kind}{hex}")
 }
 
 /// Sends the files of one entry.
@@ -331,6 +349,15 @@ mod tests {
         let key = idempotency_key(&e, 0);
         assert_eq!(key, idempotency_key(&e, 0));
         assert_ne!(key, idempotency_key(&e, 1));
+        let text = text_idempotency_key(&e, 0);
+        assert_eq!(text, text_idempotency_key(&e, 0));
+        assert_ne!(text, text_idempotency_key(&e, 1));
+        assert_ne!(
+            text[1..],
+            key[1..],
+            "a text part and a file never share a key"
+        );
+        assert!(text.starts_with('t') && text.len() == key.len());
         assert!(key.len() <= 25 && key.is_ascii(), "{key}");
     }
 }

@@ -144,7 +144,10 @@ async fn deliver(
                 edit_or_send(messenger, &entry, id, part, patience, &limited).await
             }
             Some(_) => continue,
-            None => send(messenger, &entry, part, patience, &limited).await,
+            None => {
+                let key = files::text_idempotency_key(&entry, i);
+                send(messenger, &entry, part, Some(key), patience, &limited).await
+            }
         };
         match result {
             Ok(Some(new_ids)) => {
@@ -167,7 +170,7 @@ async fn deliver(
                 let reason = error.to_string();
                 give_up(deps, &entry, &reason).await?;
                 let notice = format!("⚠️ I couldn't deliver my reply: {reason}");
-                let _ = send(messenger, &entry, &notice, patience, &limited).await;
+                let _ = send(messenger, &entry, &notice, None, patience, &limited).await;
                 return Ok(Outcome::Failed(reason));
             }
             Err(error) => return defer_or_fail(deps, &entry, error).await,
@@ -349,10 +352,14 @@ where
     }
 }
 
+/// Sends `text` for `entry`; `key` makes the send idempotent where the
+/// platform deduplicates (the same part of the same entry has the same
+/// key on every delivery).
 async fn send(
     messenger: &dyn Messenger,
     entry: &OutboxEntry,
     text: &str,
+    key: Option<String>,
     patience: Patience,
     limited: &(dyn Fn() + Sync),
 ) -> Result<Option<Vec<String>>, AdapterError> {
@@ -361,7 +368,7 @@ async fn send(
         text: text.to_owned(),
         reply_to: entry.reply_to.clone(),
         attachments: Vec::new(),
-        idempotency_key: None,
+        idempotency_key: key,
     };
     with_retries(patience, limited, || messenger.send(outbound.clone()))
         .await
@@ -387,7 +394,10 @@ async fn edit_or_send(
     };
     match with_retries(patience, limited, || messenger.edit(edit.clone())).await {
         Ok(()) => Ok(None),
-        Err(AdapterError::NotFound(_)) => send(messenger, entry, part, patience, limited).await,
+        // A new message: the deleted one's key would bring it back.
+        Err(AdapterError::NotFound(_)) => {
+            send(messenger, entry, part, None, patience, limited).await
+        }
         Err(e) => Err(e),
     }
 }
