@@ -66,9 +66,13 @@ impl EmailAdapter {
         tokio::fs::write(&path, &part.bytes)
             .await
             .map_err(|e| format!("cannot save it: {e}"))?;
+        // The same bytes, the same id, whoever sends them: what caches of
+        // descriptions key on.
+        let content = Sha256::digest(&part.bytes);
         Ok(Attachment {
             mime_type: Some(part.mime_type.clone()),
             file_name: part.file_name.clone(),
+            unique_id: Some(hermod_model::to_hex(&content[..16])),
             ..Attachment::new(file.kind, path.display().to_string())
         })
     }

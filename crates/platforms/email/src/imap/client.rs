@@ -489,6 +489,35 @@ mod tests {
         server.await.unwrap();
     }
 
+    /// RFC 3501 §6.3.1's example SELECT answer, as printed there.
+    #[tokio::test]
+    async fn the_rfc_select_example_gives_uidvalidity_and_uidnext() {
+        let (client, server) = tokio::io::duplex(4096);
+        tokio::spawn(serve(
+            server,
+            "* OK ready\r\n",
+            vec![(
+                "SELECT \"INBOX\"",
+                lines(&[
+                    "* 172 EXISTS\r\n",
+                    "* 1 RECENT\r\n",
+                    "* OK [UNSEEN 12] Message 12 is first unseen\r\n",
+                    "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n",
+                    "* OK [UIDNEXT 4392] Predicted next UID\r\n",
+                    "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n",
+                    "* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n",
+                    "$ OK [READ-WRITE] SELECT completed\r\n",
+                ]),
+            )],
+        ));
+        let mut imap = Imap::greet(client, Duration::from_secs(5), 1024)
+            .await
+            .unwrap();
+        let selected = imap.select("INBOX").await.unwrap();
+        assert_eq!(selected.uid_validity, 3_857_529_045);
+        assert_eq!(selected.uid_next, Some(4392));
+    }
+
     #[tokio::test]
     async fn a_refused_login_is_an_auth_error() {
         let (client, server) = tokio::io::duplex(4096);
