@@ -252,15 +252,10 @@ impl IrcAdapter {
                             .map_err(|e| Ended::Retry(e.to_string()))?;
                     }
                 }
-                for channel in self.config().channels() {
-                    let key = channel.key.as_ref().map(|k| k.expose());
-                    let mut params = vec![channel.name.as_str()];
-                    params.extend(key);
-                    if let Ok(line) = Line::new("JOIN", &params, None) {
-                        self.write_paced(&line)
-                            .await
-                            .map_err(|e| Ended::Retry(e.to_string()))?;
-                    }
+                for line in join_lines(&self.config().channels()) {
+                    self.write_paced(&line)
+                        .await
+                        .map_err(|e| Ended::Retry(e.to_string()))?;
                 }
                 Ok(Some(Phase::Registered))
             }
@@ -435,6 +430,45 @@ impl IrcAdapter {
         }
         Ok(())
     }
+}
+
+/// The JOIN lines for `channels`: as few as fit (`JOIN #a,#b key`, RFC
+/// 2812 3.2.1), channels with keys first so the keys line up, so a long
+/// list costs few lines of the flood budget while PINGs wait.
+fn join_lines(channels: &[crate::config::Channel]) -> Vec<Line> {
+    /// Room for the channel and key lists, well within 512 bytes.
+    const ROOM: usize = 400;
+    let mut ordered: Vec<&crate::config::Channel> = channels.iter().collect();
+    ordered.sort_by_key(|c| c.key.is_none());
+    let mut lines = Vec::new();
+    let (mut names, mut keys): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    let flush = |names: &mut Vec<&str>, keys: &mut Vec<&str>, lines: &mut Vec<Line>| {
+        if names.is_empty() {
+            return;
+        }
+        let (joined, keyed) = (names.join(","), keys.join(","));
+        let mut params = vec![joined.as_str()];
+        if !keyed.is_empty() {
+            params.push(keyed.as_str());
+        }
+        match Line::new("JOIN", &params, None) {
+            Ok(line) => lines.push(line),
+            Err(e) => warn!(error = %e, "cannot join these channels; check IRC_CHANNEL"),
+        }
+        names.clear();
+        keys.clear();
+    };
+    for channel in ordered {
+        let key = channel.key.as_ref().map(|k| k.expose());
+        let used: usize = names.iter().chain(&keys).map(|s| s.len() + 1).sum();
+        if used + channel.name.len() + key.map_or(0, str::len) + 2 > ROOM {
+            flush(&mut names, &mut keys, &mut lines);
+        }
+        names.push(&channel.name);
+        keys.extend(key);
+    }
+    flush(&mut names, &mut keys, &mut lines);
+    lines
 }
 
 #[cfg(test)]

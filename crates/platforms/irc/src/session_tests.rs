@@ -332,3 +332,28 @@ async fn sends_go_only_to_joined_channels_and_ctcp_is_answered_politely() {
     direct.ctx.shutdown.cancel();
     assert_eq!(run.await.unwrap(), Ok(()));
 }
+
+#[test]
+fn channels_are_joined_in_few_lines_keys_first() {
+    use crate::config::Channel;
+    let channel = |name: &str, key: Option<&str>| Channel {
+        name: name.into(),
+        key: key.map(Secret::new),
+    };
+    let lines = super::join_lines(&[
+        channel("#open", None),
+        channel("#locked", Some("k1")),
+        channel("#other", None),
+        channel("#vault", Some("k2")),
+    ]);
+    let texts: Vec<&str> = lines.iter().map(|l| l.as_str()).collect();
+    assert_eq!(texts, ["JOIN #locked,#vault,#open,#other k1,k2"]);
+    let many: Vec<Channel> = (0..100)
+        .map(|i| channel(&format!("#channel{i:03}"), None))
+        .collect();
+    let lines = super::join_lines(&many);
+    assert!(lines.len() > 1 && lines.len() < 10, "{}", lines.len());
+    assert!(lines.iter().all(|l| l.as_str().len() <= 410));
+    let joined: usize = lines.iter().map(|l| l.as_str().matches('#').count()).sum();
+    assert_eq!(joined, 100);
+}
