@@ -188,6 +188,17 @@ impl MattermostAdapter {
         Ok(info)
     }
 
+    /// Remembers channels listed by the server.
+    pub(crate) fn remember_channels(&self, list: &[ChannelInfo]) {
+        let mut channels = lock(&self.inner.channels);
+        if channels.len() + list.len() >= CHANNEL_MEMORY {
+            channels.clear();
+        }
+        for info in list {
+            channels.insert(info.id.clone(), info.clone());
+        }
+    }
+
     /// Remembers a channel's type from an event, so catching up needs no call.
     pub(crate) fn remember_channel(&self, id: &str, kind: &str, name: Option<&str>) {
         let mut channels = lock(&self.inner.channels);
@@ -197,6 +208,8 @@ impl MattermostAdapter {
         channels
             .entry(id.to_owned())
             .or_insert_with(|| ChannelInfo {
+                id: id.to_owned(),
+                last_post_at: 0,
                 kind: kind.to_owned(),
                 display_name: name.unwrap_or_default().to_owned(),
                 name: String::new(),

@@ -71,9 +71,15 @@ impl From<MmError> for hermod_core::AdapterError {
     }
 }
 
-/// A channel's type and names (`GET /api/v4/channels/{id}`).
+/// A channel's type and names (`GET /api/v4/channels/{id}`, and each of
+/// `GET /api/v4/users/me/channels`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct ChannelInfo {
+    #[serde(default)]
+    pub id: String,
+    /// When the channel's newest post was created (ms).
+    #[serde(default)]
+    pub last_post_at: i64,
     #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default)]
@@ -234,6 +240,13 @@ impl MattermostApi {
     /// `GET channels/{id}`.
     pub(crate) async fn channel(&self, id: &str) -> Result<ChannelInfo, MmError> {
         self.call(self.request(reqwest::Method::GET, &format!("channels/{id}")))
+            .await
+    }
+
+    /// `GET users/me/channels` (server 6.1+): every channel of every team
+    /// the bot is in.
+    pub(crate) async fn my_channels(&self) -> Result<Vec<ChannelInfo>, MmError> {
+        self.call(self.request(reqwest::Method::GET, "users/me/channels"))
             .await
     }
 

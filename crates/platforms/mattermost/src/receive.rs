@@ -1,7 +1,8 @@
 //! Receiving: `users/me` for who the bot is, then the websocket, resumed
 //! after a drop with `connection_id` and `sequence_number`; on every new
 //! connection (`hello`: events may have been missed, and always at
-//! start), the channels already seen are caught up over REST
+//! start), the bot's channels with newer posts (`GET /users/me/channels`,
+//! their `last_post_at`) are caught up over REST
 //! (`GET /channels/{id}/posts?since=<ms>`).
 //!
 //! The websocket has no cursor that outlives the server's memory of the
@@ -197,13 +198,48 @@ impl MattermostAdapter {
         }
     }
 
-    /// Fetches what each channel seen got since its cursor.
+    /// The channels to catch up and where from: every channel of the bot
+    /// with a post after its cursor — a channel never seen before from
+    /// the newest cursor, since while hermod was up every post in it
+    /// would have given it one. Servers before 6.1 cannot list the
+    /// channels: then the channels seen before, each from its cursor.
+    async fn to_catch_up(&self, cursors: &Cursors) -> Result<Vec<(String, i64)>, MmError> {
+        // A first start answers no history.
+        let Some(newest) = cursors.values().max().copied() else {
+            return Ok(Vec::new());
+        };
+        match self.api().my_channels().await {
+            Ok(channels) => {
+                self.remember_channels(&channels);
+                Ok(channels
+                    .iter()
+                    .filter_map(|c| {
+                        let since = cursors.get(&c.id).copied().unwrap_or(newest);
+                        (c.last_post_at > since).then(|| (c.id.clone(), since))
+                    })
+                    .collect())
+            }
+            Err(MmError::NotFound(_)) => Ok(cursors.iter().map(|(c, t)| (c.clone(), *t)).collect()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fetches what each channel got since its cursor.
     async fn catch_up(&self, ctx: &AdapterContext, receiving: &mut Receiving) -> Option<Ended> {
-        let channels: Vec<(String, i64)> = receiving
-            .cursors
-            .iter()
-            .map(|(c, t)| (c.clone(), *t))
-            .collect();
+        let listed = tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => return Some(Ended::Stop),
+            listed = self.to_catch_up(&receiving.cursors) => listed,
+        };
+        let channels = match listed {
+            Ok(channels) => channels,
+            Err(e) => {
+                return Some(Ended::Retry {
+                    reason: format!("cannot list the channels to catch up: {e}"),
+                    fresh: true,
+                });
+            }
+        };
         for (channel, since) in channels {
             let fetched = tokio::select! {
                 biased;

@@ -14,7 +14,8 @@
 //!   16,383 runes (`MaxPostSize`), the author a member of the channel;
 //! - `PUT /api/v4/posts/{id}/patch` edits (author only; `edit_at` set),
 //!   `DELETE /api/v4/posts/{id}` deletes, `GET /api/v4/posts/{id}` reads;
-//! - `GET /api/v4/channels/{id}` and `GET /api/v4/channels/{id}/posts`
+//! - `GET /api/v4/users/{id}/channels` (every channel of the user, with
+//!   `last_post_at`), `GET /api/v4/channels/{id}` and `GET /api/v4/channels/{id}/posts`
 //!   (with `since=<ms>`: the posts changed after it; a `PostList`
 //!   `{order, posts, next_post_id, prev_post_id}`, newest first);
 //! - `POST /api/v4/users/{id}/typing`, and the websocket `user_typing`
@@ -360,6 +361,11 @@ impl FakeMattermost {
         self.shared.state.lock().edits.clone()
     }
 
+    /// Waits until at least `n` typing indicators arrived.
+    pub async fn wait_for_typing(&self, n: usize) -> Vec<Typing> {
+        self.shared.state.wait_for(n, |s| s.typing.clone()).await
+    }
+
     /// Typing indicators received.
     pub fn typing(&self) -> Vec<Typing> {
         self.shared.state.lock().typing.clone()
@@ -386,7 +392,7 @@ impl FakeMattermost {
 
     /// The next call of `route` fails with `fault`. Routes: `users_me`,
     /// `create_post`, `patch_post`, `delete_post`, `get_post`,
-    /// `get_channel`, `channel_posts`, `typing`, `upload_file`,
+    /// `get_channel`, `channel_posts`, `user_channels`, `typing`, `upload_file`,
     /// `get_file`, `file_info`, `websocket`.
     pub fn fail_next(&self, route: &'static str, fault: Fault) {
         self.shared.state.update(|s| s.faults.push(route, fault));

@@ -20,6 +20,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v4/users/me", get(users_me))
         .route("/api/v4/users/{id}", get(get_user))
         .route("/api/v4/users/{id}/typing", post(typing))
+        .route("/api/v4/users/{id}/channels", get(user_channels))
         .route("/api/v4/posts", post(create_post))
         .route("/api/v4/posts/{id}", get(get_post).delete(delete_post))
         .route("/api/v4/posts/{id}/patch", put(patch_post))
@@ -370,6 +371,43 @@ async fn delete_post(
         s.emit("post_deleted", &data, Some(&post.channel_id), None);
         axum::Json(json!({"status": "OK"})).into_response()
     })
+}
+
+/// `GET /users/{id}/channels` (server 6.1+): every channel of every team
+/// the user is a member of, with `last_post_at`.
+async fn user_channels(
+    AxumState(shared): St,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let user = match begin(&shared, "user_channels", &uri, &headers) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    if id != "me" && id != user {
+        return forbidden();
+    }
+    let state = shared.state.lock();
+    let channels: Vec<Value> = state
+        .channels
+        .values()
+        .filter(|c| c.members.contains(&user))
+        .map(|c| {
+            let mut json = c.to_json();
+            json["last_post_at"] = json!(
+                state
+                    .posts
+                    .iter()
+                    .filter(|p| p.channel_id == c.id)
+                    .map(|p| p.create_at)
+                    .max()
+                    .unwrap_or(0)
+            );
+            json
+        })
+        .collect();
+    axum::Json(channels).into_response()
 }
 
 async fn get_channel(

@@ -24,10 +24,22 @@ async fn a_direct_message_is_answered_once_in_the_channel() {
         texts(&both),
         ["echo: hello (0 earlier)", "echo: again (2 earlier)"]
     );
-    assert!(
-        world.fake.typing().iter().any(|t| t.channel_id == dm),
-        "the typing indicator was shown"
-    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn typing_shows_while_the_agent_works() {
+    let world = World::new().await;
+    let running = world
+        .start(ScriptedAgent::with_delay(Duration::from_millis(1500)))
+        .await;
+    let (alice, dm) = alice(&world);
+    connected(&world, 1).await;
+    world.fake.post(&alice, &dm, "think hard");
+    let typing = within("the typing indicator", world.fake.wait_for_typing(1)).await;
+    assert_eq!(typing[0].channel_id, dm);
+    assert_eq!(typing[0].user_id, world.fake.bot().id);
+    settled(&world, &dm, 1).await;
     running.stop().await;
 }
 
@@ -55,7 +67,7 @@ async fn a_streamed_reply_is_one_post_edited_in_place() {
     assert!(edits.len() >= 2, "{edits:?}");
     for pair in edits.windows(2) {
         assert!(
-            pair[1].1 - pair[0].1 >= Duration::from_millis(950),
+            pair[1].1 - pair[0].1 >= Duration::from_millis(800),
             "two edits {:?} apart",
             pair[1].1 - pair[0].1
         );
