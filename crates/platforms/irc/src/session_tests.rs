@@ -196,6 +196,7 @@ async fn garbage_is_skipped_and_replies_are_paced_and_addressed() {
         .collect::<Vec<_>>()
         .join("\n");
     let agent = ScriptedAgent::scripted(move |_| vec![Step::Text(reply.clone())]);
+    let logs = hermod_testkit::logs::Logs::capture();
     let (adapter, pipes) = IrcAdapter::piped(config());
     let home = TestHome::new();
     let running = home.gateway(agent).config(allow_all()).start(adapter).await;
@@ -227,6 +228,9 @@ async fn garbage_is_skipped_and_replies_are_paced_and_addressed() {
     let start = lines[0].1;
     let offsets: Vec<u64> = lines.iter().map(|(_, t)| (*t - start).as_secs()).collect();
     assert_eq!(offsets, [0, 0, 0, 0, 2, 4, 6], "{offsets:?}");
+    let warnings = logs.at(tracing::Level::WARN).join("\n");
+    assert!(warnings.contains("cannot be read"), "{warnings}");
+    assert!(warnings.contains("overlong"), "{warnings}");
     running.stop().await;
 }
 
@@ -236,6 +240,7 @@ async fn sasl_logs_in_when_offered_and_nickserv_is_asked_otherwise() {
         nickserv_password: Some(Secret::new("n1ckserv-pw")),
         ..config()
     };
+    let logs = hermod_testkit::logs::Logs::capture();
     // Offered: SASL PLAIN, and no IDENTIFY afterwards.
     let (adapter, pipes) = IrcAdapter::piped(config.clone());
     let home = TestHome::new();
@@ -280,6 +285,10 @@ async fn sasl_logs_in_when_offered_and_nickserv_is_asked_otherwise() {
     assert_eq!(server.next().await.as_deref(), Some("JOIN #chan"));
     direct.ctx.shutdown.cancel();
     assert_eq!(run.await.unwrap(), Ok(()));
+    assert!(!logs.lines().is_empty(), "the capture works");
+    logs.assert_never_shows("n1ckserv-pw");
+    logs.assert_never_shows("Ym90AGJvdABuMWNrc2Vydi1wdw==");
+    logs.assert_never_shows("s3cret-pass");
 }
 
 #[tokio::test(start_paused = true)]
