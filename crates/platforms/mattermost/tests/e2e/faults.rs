@@ -38,6 +38,7 @@ async fn a_dropped_socket_resumes_and_gets_what_it_missed() {
 #[tokio::test]
 async fn a_malformed_frame_is_skipped_and_the_next_post_answered() {
     let world = World::new().await;
+    let logs = hermod_testkit::logs::Logs::capture();
     let running = world.start(ScriptedAgent::echo()).await;
     let (alice, dm) = alice(&world);
     connected(&world, 1).await;
@@ -51,6 +52,15 @@ async fn a_malformed_frame_is_skipped_and_the_next_post_answered() {
     assert!(answered[0].message.starts_with("echo: still here"));
     assert_eq!(world.fake.connections().len(), 1, "the socket was kept");
     running.stop().await;
+    let warnings = logs.at_least(tracing::Level::WARN).join("\n");
+    assert!(
+        warnings.contains("websocket frame that cannot be read"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("posted event that cannot be read"),
+        "{warnings}"
+    );
 }
 
 #[tokio::test]
