@@ -66,6 +66,11 @@ pub struct Capabilities {
     /// resends a file whose upload a crash interrupted only inside this
     /// window, and otherwise tells the chat it may be missing.
     pub idempotency_window: Option<Duration>,
+    /// User ids are addresses (`name@domain`) whose domain is part of who
+    /// the user is, as in email: an allowlist entry then matches the whole
+    /// address, ignoring case, and never its part before `@` alone (which
+    /// would let `jane` in from any domain).
+    pub user_ids_are_addresses: bool,
 }
 
 impl Default for Capabilities {
@@ -86,6 +91,7 @@ impl Default for Capabilities {
             multi_message: true,
             caption_len: 0,
             idempotency_window: None,
+            user_ids_are_addresses: false,
         }
     }
 }

@@ -30,8 +30,14 @@ pub(crate) enum Access {
 }
 
 /// Whether `id` matches an allowlist: `*`, the id itself, or for `user@host`
-/// ids the part before `@`.
-fn listed(list: &[String], id: &str) -> bool {
+/// ids the part before `@` (a chat network's own host). Where ids are
+/// `addresses` (email), only the whole address matches, ignoring case.
+fn listed(list: &[String], id: &str, addresses: bool) -> bool {
+    if addresses {
+        return list
+            .iter()
+            .any(|entry| entry == "*" || entry.eq_ignore_ascii_case(id));
+    }
     let short = id.split('@').next().unwrap_or(id);
     list.iter()
         .any(|entry| entry == "*" || entry == id || entry == short)
@@ -60,9 +66,11 @@ pub(crate) async fn check(
         .collect();
     let allowed = platform.allow_all_users
         || vouched
-        || ids
-            .iter()
-            .any(|id| listed(&platform.allowed_users, id) || listed(&config.allowed_users, id));
+        || ids.iter().any(|id| {
+            let addresses = caps.user_ids_are_addresses;
+            listed(&platform.allowed_users, id, addresses)
+                || listed(&config.allowed_users, id, addresses)
+        });
     if allowed {
         return Ok(Access::Allowed);
     }
@@ -82,12 +90,25 @@ mod tests {
     #[test]
     fn allowlist_matching() {
         let list = vec!["alice".to_owned(), "42".to_owned()];
-        assert!(listed(&list, "alice"));
-        assert!(listed(&list, "alice@example.org"));
-        assert!(listed(&list, "42"));
-        assert!(!listed(&list, "bob"));
-        assert!(!listed(&list, "ali"));
-        assert!(listed(&["*".to_owned()], "anyone"));
-        assert!(!listed(&[], "anyone"));
+        assert!(listed(&list, "alice", false));
+        assert!(listed(&list, "alice@example.org", false));
+        assert!(listed(&list, "42", false));
+        assert!(!listed(&list, "bob", false));
+        assert!(!listed(&list, "ali", false));
+        assert!(listed(&["*".to_owned()], "anyone", false));
+        assert!(!listed(&[], "anyone", false));
+    }
+
+    #[test]
+    fn addresses_match_whole_and_ignoring_case() {
+        let list = vec!["Jane@Example.org".to_owned(), "bob".to_owned()];
+        assert!(listed(&list, "jane@example.org", true));
+        assert!(listed(&list, "JANE@EXAMPLE.ORG", true));
+        assert!(!listed(&list, "jane@evil.example", true), "another domain");
+        assert!(
+            !listed(&list, "bob@evil.example", true),
+            "a bare name admits no one"
+        );
+        assert!(listed(&["*".to_owned()], "anyone@example.org", true));
     }
 }

@@ -620,6 +620,7 @@ impl Adapter for DiscordAdapter {
             // `enforce_nonce`: Discord returns the message it already made
             // for a nonce it saw "in the past few minutes"; two is safe.
             idempotency_window: Some(Duration::from_secs(120)),
+            user_ids_are_addresses: false,
         }
     }
 

@@ -156,6 +156,8 @@ impl Adapter for EmailAdapter {
             // A reply's text and its first file go in one mail.
             caption_len: MAX_MESSAGE_CHARS,
             multi_message: true,
+            // `jane` in EMAIL_ALLOWED_USERS must not admit jane@anywhere.
+            user_ids_are_addresses: true,
             ..Capabilities::default()
         }
     }

@@ -381,6 +381,7 @@ impl Adapter for MattermostAdapter {
             multi_message: true,
             caption_len: MAX_POST_CHARS,
             idempotency_window: Some(PENDING_POST_WINDOW),
+            user_ids_are_addresses: false,
         }
     }
 

@@ -440,6 +440,7 @@ impl Adapter for SlackAdapter {
             // calls apart and the adapter records its progress between
             // them (`uploads`).
             idempotency_window: Some(UPLOAD_WINDOW),
+            user_ids_are_addresses: false,
         }
     }
 

@@ -413,6 +413,7 @@ impl Adapter for TelegramAdapter {
             caption_len: crate::render::MAX_CAPTION,
             // The Bot API has no idempotency key.
             idempotency_window: None,
+            user_ids_are_addresses: false,
         }
     }
 
