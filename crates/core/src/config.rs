@@ -322,6 +322,30 @@ impl GatewayConfig {
         Ok(())
     }
 
+    /// Reads `platform`'s home channel from `variable` (and
+    /// `<variable>_THREAD_ID`), its own name for it, unless
+    /// `<PLATFORM>_HOME_CHANNEL` set it already.
+    pub fn apply_home_channel_variable(&mut self, env: &EnvVars, platform: &str, variable: &str) {
+        let upper = platform.to_ascii_uppercase();
+        if env.get(&format!("{upper}_HOME_CHANNEL")).is_some() {
+            return;
+        }
+        let home = env.get(variable).map(|s| s.trim().to_owned());
+        let thread = env
+            .get(&format!("{variable}_THREAD_ID"))
+            .map(|s| s.trim().to_owned());
+        if home.is_none() && thread.is_none() {
+            return;
+        }
+        let policy = self.platforms.entry(platform.to_owned()).or_default();
+        if home.is_some() {
+            policy.home_channel = home;
+        }
+        if thread.is_some() {
+            policy.home_channel_thread_id = thread;
+        }
+    }
+
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.session_queue == 0 {
@@ -474,6 +498,38 @@ mod tests {
             .session_reset_by_type
             .insert("dm".into(), ResetPolicy::default());
         assert_eq!(c.reset_policy(&tg, &ChatType::Dm).mode, ResetMode::None);
+    }
+
+    #[test]
+    fn a_platforms_own_home_variable_is_read_unless_the_common_one_is_set() {
+        let env: EnvVars = [
+            ("MAIL_HOME_ADDRESS", "me@example.org"),
+            ("MAIL_HOME_ADDRESS_THREAD_ID", "<root@example.org>"),
+            ("ROOMS_HOME_CHANNEL", "!common:example.org"),
+            ("ROOMS_HOME_ROOM", "!own:example.org"),
+        ]
+        .into_iter()
+        .collect();
+        let mut c = GatewayConfig::default();
+        c.apply_env(&env, &["mail", "rooms"]).unwrap();
+        c.apply_home_channel_variable(&env, "mail", "MAIL_HOME_ADDRESS");
+        c.apply_home_channel_variable(&env, "rooms", "ROOMS_HOME_ROOM");
+        c.apply_home_channel_variable(&env, "quiet", "QUIET_HOME_SPOT");
+        let mail = &c.platforms["mail"];
+        assert_eq!(mail.home_channel.as_deref(), Some("me@example.org"));
+        assert_eq!(
+            mail.home_channel_thread_id.as_deref(),
+            Some("<root@example.org>")
+        );
+        assert_eq!(
+            c.platforms["rooms"].home_channel.as_deref(),
+            Some("!common:example.org"),
+            "<PLATFORM>_HOME_CHANNEL wins"
+        );
+        assert!(
+            !c.platforms.contains_key("quiet"),
+            "nothing set, nothing made"
+        );
     }
 
     #[test]

@@ -173,6 +173,11 @@ pub trait PlatformConfig: DeserializeOwned + Default + std::fmt::Debug + Send + 
     /// sessions, the prefix of its log target.
     const NAME: &'static str;
 
+    /// The platform's own name for its home channel variable, where Hermes
+    /// gave it one besides `<PLATFORM>_HOME_CHANNEL` (which is read too);
+    /// `<variable>_THREAD_ID` goes with it.
+    const HOME_CHANNEL_VARIABLE: Option<&'static str> = None;
+
     /// The environment variables it reads (Hermes' names), for `--help`,
     /// `config check` and `doctor`. Best derived from the same declaration
     /// [`PlatformConfig::apply_env`] applies, so the two cannot disagree

@@ -423,6 +423,9 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
     if let Err(e) = gateway.apply_env(&env, &hermod_platforms::platform_names()) {
         problems.push(format!("environment: {e}"));
     }
+    for (platform, variable) in hermod_platforms::home_channel_variables() {
+        gateway.apply_home_channel_variable(&env, platform, variable);
+    }
     problems.extend(
         platforms
             .apply_env(&env)

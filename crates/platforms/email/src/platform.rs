@@ -12,6 +12,9 @@ use std::sync::Arc;
 impl PlatformConfig for EmailConfig {
     const NAME: &'static str = "email";
 
+    /// Hermes' name for the home channel, besides EMAIL_HOME_CHANNEL.
+    const HOME_CHANNEL_VARIABLE: Option<&'static str> = Some("EMAIL_HOME_ADDRESS");
+
     fn env_vars() -> Vec<&'static str> {
         hermod_adapter_kit::config::env_vars::<Self>()
     }

@@ -12,6 +12,9 @@ use std::sync::Arc;
 impl PlatformConfig for MatrixConfig {
     const NAME: &'static str = "matrix";
 
+    /// Hermes' name for the home channel, besides MATRIX_HOME_CHANNEL.
+    const HOME_CHANNEL_VARIABLE: Option<&'static str> = Some("MATRIX_HOME_ROOM");
+
     fn env_vars() -> Vec<&'static str> {
         hermod_adapter_kit::config::env_vars::<Self>()
     }

@@ -144,6 +144,24 @@ macro_rules! platforms {
             names
         }
 
+        /// The platforms whose home channel variable has a name of its own
+        /// besides `<PLATFORM>_HOME_CHANNEL` (Hermes' names), with it.
+        #[allow(
+            unused_mut,
+            clippy::vec_init_then_push,
+            reason = "each push is compiled only with its platform's feature"
+        )]
+        pub fn home_channel_variables() -> Vec<(&'static str, &'static str)> {
+            let mut variables = Vec::new();
+            $(
+                #[cfg(feature = $feature)]
+                if let Some(variable) = <$config as PlatformConfig>::HOME_CHANNEL_VARIABLE {
+                    variables.push((<$config as PlatformConfig>::NAME, variable));
+                }
+            )*
+            variables
+        }
+
         /// The log targets of the platform crates compiled in (their crate
         /// names), for the default log filter.
         #[allow(
