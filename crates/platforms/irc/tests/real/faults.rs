@@ -1,7 +1,7 @@
-//! Faults: the connection killed by an operator is opened again, and the
-//! bot answers again.
+//! Faults: the connection killed by an operator is opened again, the
+//! channels joined again and the bot answers again; a wrong password stops it.
 
-use crate::support::{World, ngircd, user};
+use crate::support::{CHANNEL, World, ngircd, user};
 use hermod_testkit::ScriptedAgent;
 
 #[tokio::test]
@@ -11,6 +11,7 @@ async fn a_killed_connection_is_opened_again_with_backoff() {
     }
     let world = World::new().await;
     let alice = user(&world, "alice").await;
+    alice.join(CHANNEL).await;
     let running = world.start(ScriptedAgent::echo()).await;
     let bot = world.fake.nick.clone();
     alice.wait_online(&bot).await;
@@ -24,6 +25,16 @@ async fn a_killed_connection_is_opened_again_with_backoff() {
     alice.say(&bot, "after").await;
     let answered = alice.wait_messages(&bot, &alice.nick, 2).await;
     assert!(answered[1].starts_with("echo: after"), "{answered:?}");
+    // And the channel is joined again.
+    let joins = |heard: &[crate::support::Heard]| {
+        heard
+            .iter()
+            .filter(|h| h.command == "JOIN" && h.nick.eq_ignore_ascii_case(&bot))
+            .count()
+    };
+    alice
+        .wait_for("the bot's second JOIN", |_| joins(&alice.heard()) >= 2)
+        .await;
     running.stop().await;
 }
 
