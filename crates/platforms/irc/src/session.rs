@@ -94,8 +94,8 @@ impl IrcAdapter {
             Err(e) => return Ended::Refused(AdapterError::Startup(e.to_string())),
         };
         for line in &start {
-            if let Err(e) = self.write_paced(line).await {
-                return Ended::Retry(e.to_string());
+            if let Err(ended) = self.put(ctx, line, true).await {
+                return ended;
             }
         }
         let ended = self
@@ -156,9 +156,9 @@ impl IrcAdapter {
                     (Phase::Registered, None) => {
                         pinged = Some(Instant::now());
                         if let Ok(ping) = Line::new("PING", &["hermod"], None)
-                            && let Err(e) = self.write_now(&ping).await
+                            && let Err(ended) = self.put(ctx, &ping, false).await
                         {
-                            return Ended::Retry(e.to_string());
+                            return ended;
                         }
                         continue;
                     }
@@ -197,9 +197,9 @@ impl IrcAdapter {
                     Some(msg.params.last().map_or("", String::as_str)),
                 );
                 if let Ok(pong) = pong
-                    && let Err(e) = self.write_now(&pong).await
+                    && let Err(ended) = self.put(ctx, &pong, false).await
                 {
-                    return Ended::Retry(e.to_string());
+                    return ended;
                 }
                 continue;
             }
@@ -225,9 +225,7 @@ impl IrcAdapter {
         match registration.on(msg) {
             Step::Send(lines) => {
                 for line in &lines {
-                    self.write_paced(line)
-                        .await
-                        .map_err(|e| Ended::Retry(e.to_string()))?;
+                    self.put(ctx, line, true).await?;
                 }
                 Ok(None)
             }
@@ -247,15 +245,11 @@ impl IrcAdapter {
                 {
                     let identify = format!("IDENTIFY {}", password.expose());
                     if let Ok(line) = Line::new("PRIVMSG", &["NickServ"], Some(&identify)) {
-                        self.write_paced(&line)
-                            .await
-                            .map_err(|e| Ended::Retry(e.to_string()))?;
+                        self.put(ctx, &line, true).await?;
                     }
                 }
                 for line in join_lines(&self.config().channels()) {
-                    self.write_paced(&line)
-                        .await
-                        .map_err(|e| Ended::Retry(e.to_string()))?;
+                    self.put(ctx, &line, true).await?;
                 }
                 Ok(Some(Phase::Registered))
             }
@@ -326,13 +320,13 @@ impl IrcAdapter {
                     }
                 };
                 if reclaim {
-                    self.reclaim().await?;
+                    self.reclaim(ctx).await?;
                 }
             }
             "QUIT" => {
                 let reclaim = self.frees_our_nick(&self.live(), msg);
                 if reclaim {
-                    self.reclaim().await?;
+                    self.reclaim(ctx).await?;
                 }
             }
             "ERROR" => {
@@ -379,14 +373,29 @@ impl IrcAdapter {
 
     /// Asks for our configured nick back (the server answers with our
     /// NICK, or 433 if someone was faster, which is ignored).
-    async fn reclaim(&self) -> Result<(), Ended> {
+    async fn reclaim(&self, ctx: &AdapterContext) -> Result<(), Ended> {
         info!(nick = %self.config().nickname, "our nick is free again; taking it back");
         if let Ok(line) = Line::new("NICK", &[&self.config().nickname], None) {
-            self.write_paced(&line)
-                .await
-                .map_err(|e| Ended::Retry(e.to_string()))?;
+            self.put(ctx, &line, true).await?;
         }
         Ok(())
+    }
+
+    /// Writes a line of the session, in its flood slot when `paced`;
+    /// shutdown interrupts the wait, a failed write ends the connection.
+    async fn put(&self, ctx: &AdapterContext, line: &Line, paced: bool) -> Result<(), Ended> {
+        let write = async {
+            if paced {
+                self.write_paced(line).await
+            } else {
+                self.write_now(line).await
+            }
+        };
+        tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => Err(Ended::Stop),
+            written = write => written.map_err(|e| Ended::Retry(e.to_string())),
+        }
     }
 
     async fn privmsg(&self, ctx: &AdapterContext, msg: &Message) -> Result<(), Ended> {

@@ -366,3 +366,27 @@ fn channels_are_joined_in_few_lines_keys_first() {
     let joined: usize = lines.iter().map(|l| l.as_str().matches('#').count()).sum();
     assert_eq!(joined, 100);
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_does_not_wait_for_the_flood_pacing() {
+    let config = IrcConfig {
+        flood_burst: 1,
+        flood_interval_ms: 100_000,
+        ..config()
+    };
+    let (adapter, pipes) = IrcAdapter::piped(config);
+    let home = TestHome::new();
+    let direct = home.gateway(ScriptedAgent::echo()).direct(adapter);
+    let mut server = Server::accept(&pipes);
+    let run = direct.spawn();
+    server.expect("CAP LS").await;
+    // PASS now waits 100 s for its slot.
+    let started = Instant::now();
+    direct.ctx.shutdown.cancel();
+    assert_eq!(run.await.unwrap(), Ok(()));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
