@@ -305,7 +305,17 @@ impl MattermostAdapter {
         match decide(&posted, &receiving.me, self.config()) {
             Verdict::Skip(reason) => debug!(post = id, reason, "Mattermost post not answered"),
             Verdict::Submit(mut event) => {
-                event.attachments = self.download(posted.post.files()).await;
+                // Nothing is fetched for a sender core will not answer.
+                let files = posted.post.files();
+                if !files.is_empty() && (event.vouched || ctx.inbound.admits(&event.source).await) {
+                    event.attachments = self.download(files).await;
+                } else if !files.is_empty() {
+                    debug!(
+                        post = id,
+                        files = files.len(),
+                        "the sender is not allowed; their files are not fetched"
+                    );
+                }
                 let submitted = tokio::select! {
                     biased;
                     () = ctx.shutdown.cancelled() => return Some(Ended::Stop),

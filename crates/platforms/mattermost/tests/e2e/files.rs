@@ -61,6 +61,40 @@ async fn a_posted_file_reaches_the_agent_from_the_media_directory() {
 }
 
 #[tokio::test]
+async fn a_strangers_file_is_never_downloaded() {
+    let world = World::new().await;
+    let running = world
+        .start_with(
+            ScriptedAgent::echo(),
+            hermod_core::GatewayConfig::default(),
+            world.config(),
+        )
+        .await;
+    let (alice, dm) = alice(&world);
+    connected(&world, 1).await;
+    let file = world
+        .fake
+        .upload(&alice, &dm, "big.bin", "application/octet-stream", b"0123");
+    let mut post = Post::new(&alice, &dm, "take my file");
+    post.file_ids = vec![file];
+    world.fake.post_with(post);
+    let answered = settled(&world, &dm, 1).await;
+    assert!(answered[0].message.contains("pairing code"), "refused");
+    let downloads = world
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.route == "get_file")
+        .count();
+    assert_eq!(downloads, 0, "nothing fetched for a sender core refuses");
+    assert!(
+        std::fs::read_dir(world.media_dir()).map_or(true, |mut d| d.next().is_none()),
+        "the media directory stays empty"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn a_file_sent_is_uploaded_and_attached_with_its_caption() {
     let world = World::new().await;
     let running = world.start(ScriptedAgent::echo()).await;
