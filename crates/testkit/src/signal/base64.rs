@@ -1,45 +1,23 @@
-//! Standard base64 (RFC 4648, with padding), for `getAttachment` answers
-//! and data URIs; the testkit has no base64 crate.
+//! Standard base64 (RFC 4648), for `getAttachment` answers and data URIs:
+//! padding written, and optional when read, as signal-cli accepts both.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::Engine;
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+const ENGINE: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// `bytes` in standard base64 with padding.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    ENGINE.encode(bytes)
 }
 
 /// Decodes standard base64 (padding optional, whitespace refused).
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = ALPHABET.iter().position(|a| *a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
+    ENGINE.decode(text).ok()
 }
 
 #[cfg(test)]
@@ -58,10 +36,13 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
         ] {
             assert_eq!(encode(plain.as_bytes()), coded);
-            assert_eq!(decode(coded).unwrap(), plain.as_bytes());
+            assert_eq!(decode(coded).as_deref(), Some(plain.as_bytes()));
+            assert_eq!(
+                decode(coded.trim_end_matches('=')).as_deref(),
+                Some(plain.as_bytes())
+            );
         }
-        let bytes: Vec<u8> = (0..=255).collect();
-        assert_eq!(decode(&encode(&bytes)).unwrap(), bytes);
-        assert_eq!(decode("a b"), None);
+        assert_eq!(decode("Zm9v YmFy"), None, "whitespace refused");
+        assert_eq!(decode("Zm9v!"), None);
     }
 }
