@@ -195,6 +195,13 @@ pub trait PlatformConfig: DeserializeOwned + Default + std::fmt::Debug + Send + 
     /// error, with what to do.
     fn validate(&self) -> Result<(), String>;
 
+    /// The home channel it has when none is set (`<PLATFORM>_HOME_CHANNEL`
+    /// or `/sethome`): Hermes defaults some platforms' home to the first
+    /// channel they join. As a chat id of this platform.
+    fn default_home_channel(&self) -> Option<String> {
+        None
+    }
+
     /// How it connects, in a few words, for `config check`
     /// ("long polling", "http://127.0.0.1:8642 (key set)").
     fn describe(&self) -> String;

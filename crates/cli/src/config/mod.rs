@@ -432,6 +432,10 @@ pub fn load(home: &Path, process_env: &EnvVars) -> Result<Config, ConfigError> {
             .into_iter()
             .map(|e| format!("environment: {e}")),
     );
+    for (platform, channel) in platforms.default_home_channels() {
+        let policy = gateway.platforms.entry(platform.to_owned()).or_default();
+        policy.home_channel.get_or_insert(channel);
+    }
     notices.extend(unused::variables(&env, &model.provider));
     let tools = tools::Tools::resolve(
         tools::Sections {

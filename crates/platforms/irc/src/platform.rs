@@ -37,6 +37,13 @@ impl PlatformConfig for IrcConfig {
         )
     }
 
+    /// Hermes' default: the first channel joined, as the adapter names
+    /// it (folded by RFC 1459 until the server says otherwise).
+    fn default_home_channel(&self) -> Option<String> {
+        let first = self.channels().into_iter().next()?;
+        Some(crate::text::CaseMapping::default().fold(&first.name))
+    }
+
     fn claims(&self) -> Vec<Claim> {
         // Two gateways with one nick on one server would fight over it.
         let identity = format!(
@@ -60,5 +67,24 @@ impl PlatformConfig for IrcConfig {
             description: format!("IRC {}", self.describe()),
             first_run: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_channel_is_the_home_channel_as_hermes_has_it() {
+        let mut config = IrcConfig::default();
+        assert_eq!(config.default_home_channel(), None);
+        let env: EnvVars = [
+            ("IRC_SERVER", "irc.example.org"),
+            ("IRC_CHANNEL", "#Hermod[1] key,#other"),
+        ]
+        .into_iter()
+        .collect();
+        PlatformConfig::apply_env(&mut config, &env).unwrap();
+        assert_eq!(config.default_home_channel().as_deref(), Some("#hermod{1}"));
     }
 }

@@ -33,6 +33,7 @@ trait Platform: Send + Sync {
     fn enabled(&self) -> bool;
     fn validate(&self) -> Result<(), String>;
     fn describe(&self) -> String;
+    fn default_home_channel(&self) -> Option<String>;
     fn authenticates_callers(&self) -> bool;
     fn claims(&self) -> Vec<Claim>;
     fn listens_on(&self) -> Vec<String>;
@@ -61,6 +62,9 @@ impl<T: PlatformConfig + 'static> Platform for T {
     }
     fn describe(&self) -> String {
         PlatformConfig::describe(self)
+    }
+    fn default_home_channel(&self) -> Option<String> {
+        PlatformConfig::default_home_channel(self)
     }
     fn authenticates_callers(&self) -> bool {
         PlatformConfig::authenticates_callers(self)
@@ -253,6 +257,16 @@ impl PlatformsConfig {
             .into_iter()
             .filter(|p| p.enabled())
             .filter_map(|p| p.validate().err())
+            .collect()
+    }
+
+    /// The home channels enabled platforms have when none is set, by
+    /// platform name.
+    pub fn default_home_channels(&self) -> Vec<(&'static str, String)> {
+        self.each()
+            .into_iter()
+            .filter(|p| p.enabled())
+            .filter_map(|p| Some((p.name(), p.default_home_channel()?)))
             .collect()
     }
 
