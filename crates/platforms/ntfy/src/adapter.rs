@@ -10,17 +10,19 @@
 //! Every publish is tagged [`BOT_TAG`](crate::BOT_TAG) and its id kept, so
 //! the stream's echo of it is known as ours either way.
 
+use crate::BOT_TAG;
 use crate::ConnectionState;
 use crate::api::{NtfyApi, NtfyError};
 use crate::config::NtfyConfig;
-use crate::types::publish_headers;
+use crate::types::{Event, publish_headers};
 use async_trait::async_trait;
 use hermod_adapter_kit::{Call, Connection, Limit, Pacer, PacerLimits, Wait};
 use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger};
 use hermod_http::HttpClient;
 use hermod_model::text::split_message;
 use hermod_model::{
-    Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId, Sent,
+    Attachment, Capabilities, Edit, LengthUnit, MarkdownDialect, MessageRef, Outbound, PlatformId,
+    Sent,
 };
 use hermod_store::Store;
 use std::collections::{HashSet, VecDeque};
@@ -163,7 +165,45 @@ impl NtfyAdapter {
             .await
             .map_err(rate_limited)?;
         let headers = publish_headers(text, self.config().markdown);
-        match self.api().publish(topic, text, &headers).await {
+        let published = self.api().publish(topic, text, &headers).await;
+        self.published(topic, published)
+    }
+
+    /// Publishes the file at `attachment.location` to `topic`.
+    async fn publish_file(
+        &self,
+        topic: &str,
+        attachment: &Attachment,
+    ) -> Result<String, AdapterError> {
+        let path = std::path::Path::new(&attachment.location);
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| AdapterError::Rejected(format!("cannot read the file to send: {e}")))?;
+        let name = attachment
+            .file_name
+            .clone()
+            .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "file".to_owned());
+        self.inner
+            .pacer
+            .acquire(topic, Call::Send { group: false })
+            .await
+            .map_err(rate_limited)?;
+        let published = self
+            .api()
+            .publish_file(topic, &name, bytes, &[("Tags", BOT_TAG)])
+            .await;
+        self.published(topic, published)
+    }
+
+    /// The id of a message just published, remembered as ours; or the
+    /// refusal, with its rate limit kept by the pacer.
+    fn published(
+        &self,
+        topic: &str,
+        result: Result<Event, NtfyError>,
+    ) -> Result<String, AdapterError> {
+        match result {
             Ok(event) => {
                 self.remember_own(&event.id);
                 Ok(event.id)
@@ -206,6 +246,7 @@ impl Adapter for NtfyAdapter {
             },
             command_prefix: '/',
             multi_message: true,
+            files: true,
             ..Capabilities::default()
         }
     }
@@ -253,6 +294,11 @@ impl Messenger for NtfyAdapter {
                 }
             })?;
             message_ids.push(published);
+        }
+        // Files after the text, one message each (ntfy takes one file per
+        // message, its text in a header that cannot carry UTF-8).
+        for attachment in &message.attachments {
+            message_ids.push(self.publish_file(topic, attachment).await?);
         }
         Ok(Sent { message_ids })
     }

@@ -95,6 +95,45 @@ impl NtfyApi {
         }
     }
 
+    /// A `GET` of an attachment on this server, with the token.
+    pub(crate) fn file_request(&self, url: &str) -> reqwest::RequestBuilder {
+        self.authorized(self.http.get(url))
+    }
+
+    /// Whether `url` is an attachment this server serves (`/file/...`),
+    /// rather than an external URL a publisher attached: only those are
+    /// downloaded, so a message cannot make the gateway fetch any URL.
+    pub(crate) fn serves(&self, url: &str) -> bool {
+        url.strip_prefix(&format!("{}/file/", self.base))
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#']))
+    }
+
+    /// Publishes `bytes` as a file named `name` to `topic`, with our tag.
+    pub(crate) async fn publish_file(
+        &self,
+        topic: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        headers: &[(&'static str, &'static str)],
+    ) -> Result<Event, NtfyError> {
+        let mut url = reqwest::Url::parse(&format!("{}/{topic}", self.base))
+            .map_err(|e| NtfyError::Rejected(format!("the ntfy server URL is not valid: {e}")))?;
+        // The name as a query parameter: headers cannot carry UTF-8.
+        url.query_pairs_mut().append_pair("filename", name);
+        let mut request = self.http.put(url).timeout(self.timeout).body(bytes);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.authorized(request).send().await.map_err(transport)?;
+        if !response.status().is_success() {
+            return Err(refusal(response).await);
+        }
+        let body = response.text().await.map_err(transport)?;
+        serde_json::from_str(&body).map_err(|e| {
+            NtfyError::Rejected(format!("ntfy's answer to a publish cannot be read: {e}"))
+        })
+    }
+
     /// Opens `GET /<topic>/json`, from after message `since` when given.
     /// Returns once the headers arrived (within the request timeout); the
     /// body is the stream, read by the caller with its own read timeout.
@@ -206,6 +245,29 @@ pub(crate) fn classify(status: StatusCode, retry_after: Option<Duration>, body: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_servers_own_files_are_served() {
+        hermod_http::install_crypto_provider();
+        let api = NtfyApi::new(
+            reqwest::Client::new(),
+            "https://ntfy.example.org/",
+            None,
+            Duration::from_secs(5),
+        );
+        assert!(api.serves("https://ntfy.example.org/file/xE73Iyuabi.txt"));
+        for elsewhere in [
+            "https://ntfy.example.org/file/",
+            "https://ntfy.example.org/file/../admin",
+            "https://ntfy.example.org/file/a?redirect=http://169.254.169.254/",
+            "https://ntfy.example.org/mytopic",
+            "https://ntfy.example.org.evil.example/file/x.txt",
+            "http://169.254.169.254/latest/meta-data",
+            "https://ntfy.example.org@evil.example/file/x.txt",
+        ] {
+            assert!(!api.serves(elsewhere), "{elsewhere}");
+        }
+    }
 
     #[test]
     fn ntfy_error_answers_are_classified() {

@@ -43,6 +43,13 @@ pub struct NtfyConfig {
     /// `NTFY_MAX_RECONNECT_DELAY`: cap of the backoff between attempts to
     /// open the stream, in seconds.
     pub max_reconnect_delay_secs: u64,
+    /// `NTFY_MEDIA_MAX_MB`: the largest file attached to a message that is
+    /// downloaded for the agent, in MB (ntfy.sh allows 15 MB).
+    pub media_max_mb: u64,
+    /// Where inbound files are saved (the gateway's media directory; not
+    /// a setting of its own).
+    #[serde(skip)]
+    pub media_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for NtfyConfig {
@@ -56,6 +63,8 @@ impl Default for NtfyConfig {
             keepalive_timeout_secs: 120,
             request_timeout_secs: 30,
             max_reconnect_delay_secs: 300,
+            media_max_mb: 15,
+            media_dir: None,
         }
     }
 }
@@ -72,10 +81,23 @@ impl EnvSettings for NtfyConfig {
         env.seconds("NTFY_KEEPALIVE_TIMEOUT", &mut self.keepalive_timeout_secs).at_least(1);
         env.seconds("NTFY_REQUEST_TIMEOUT", &mut self.request_timeout_secs).at_least(1);
         env.seconds("NTFY_MAX_RECONNECT_DELAY", &mut self.max_reconnect_delay_secs).at_least(1);
+        env.number("NTFY_MEDIA_MAX_MB", &mut self.media_max_mb).at_least(1);
     }
 }
 
 impl NtfyConfig {
+    /// Sets where inbound files are saved.
+    pub fn set_media_dir(&mut self, dir: impl Into<std::path::PathBuf>) {
+        self.media_dir = Some(dir.into());
+    }
+
+    pub(crate) fn media(&self) -> hermod_adapter_kit::MediaDir {
+        hermod_adapter_kit::MediaDir::new(
+            hermod_adapter_kit::config::media_dir(self.media_dir.as_deref()),
+            self.media_max_mb.saturating_mul(1024 * 1024),
+        )
+    }
+
     /// True when a topic is configured.
     pub fn enabled(&self) -> bool {
         self.topic.as_deref().is_some_and(|t| !t.trim().is_empty())

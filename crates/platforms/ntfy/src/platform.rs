@@ -55,7 +55,9 @@ impl PlatformConfig for NtfyConfig {
     }
 
     async fn build(&self, ctx: &BuildContext) -> Result<Built, AdapterError> {
-        let adapter = NtfyAdapter::with_http(self.clone(), Arc::clone(&ctx.store), &ctx.http)?;
+        let mut config = self.clone();
+        config.set_media_dir(ctx.media_dir.clone());
+        let adapter = NtfyAdapter::with_http(config, Arc::clone(&ctx.store), &ctx.http)?;
         Ok(Built {
             adapter: Arc::new(adapter),
             description: "ntfy topic".into(),

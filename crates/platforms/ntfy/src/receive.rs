@@ -16,9 +16,13 @@
 use crate::adapter::NtfyAdapter;
 use crate::api::NtfyError;
 use crate::lines::{Lines, Read};
+use crate::types::Attachment;
 use crate::types::{Line, read_line};
-use hermod_adapter_kit::{AdapterState, ConnectionState, StateKey, truncate};
+use hermod_adapter_kit::{
+    AdapterState, ConnectionState, KitError, MediaFile, StateKey, human_size, truncate,
+};
 use hermod_core::{AdapterContext, AdapterError, CoreError, Submitted};
+use hermod_model::{AttachmentKind, InboundEvent};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -45,6 +49,16 @@ impl Ended {
             reason: reason.into(),
             retry_after: None,
         }
+    }
+}
+
+/// What kind of attachment a MIME type is.
+fn kind_of(mime: &str) -> AttachmentKind {
+    match mime.split('/').next().unwrap_or_default() {
+        "image" => AttachmentKind::Photo,
+        "audio" => AttachmentKind::Audio,
+        "video" => AttachmentKind::Video,
+        _ => AttachmentKind::Document,
     }
 }
 
@@ -141,6 +155,56 @@ impl NtfyAdapter {
         }
     }
 
+    /// Downloads `file` into the media directory for the agent when the
+    /// server itself serves it and core will answer the sender; external
+    /// URLs stay links in the text, and a failed download leaves a line
+    /// saying why.
+    async fn attach(&self, event: &mut InboundEvent, file: &Attachment, ctx: &AdapterContext) {
+        if !self.api().serves(&file.url) {
+            debug!("an attachment on another server is left as a link");
+            return;
+        }
+        if !(event.vouched || ctx.inbound.admits(&event.source).await) {
+            debug!("the sender is not allowed; the attachment is not fetched");
+            return;
+        }
+        let mime = file
+            .mime
+            .as_deref()
+            .and_then(|m| m.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase());
+        let media = MediaFile {
+            kind: kind_of(mime.as_deref().unwrap_or_default()),
+            id: event.message_id.clone().unwrap_or_default(),
+            file_name: Some(file.name.clone()).filter(|n| !n.is_empty()),
+            extension: None,
+            mime_type: mime,
+            size: file.size,
+        };
+        let dir = self.config().media();
+        match dir
+            .download(self.api().file_request(&file.url), &media)
+            .await
+        {
+            Ok(attachment) => event.attachments.push(attachment),
+            Err(e) => {
+                warn!(error = %e, "cannot download an ntfy attachment; the agent is told");
+                let why = match e {
+                    KitError::TooLarge { max_bytes } => {
+                        format!(
+                            "it is larger than {} (NTFY_MEDIA_MAX_MB)",
+                            human_size(max_bytes)
+                        )
+                    }
+                    other => other.to_string(),
+                };
+                let note = format!("[the attachment {} could not be fetched: {why}]", file.name);
+                let text = event.content.text();
+                event.content = hermod_model::Content::Text(format!("{text}\n\n{note}"));
+            }
+        }
+    }
+
     /// Handles one line; `Some` when the stream must end.
     async fn handle(
         &self,
@@ -149,7 +213,7 @@ impl NtfyAdapter {
         state: &AdapterState<String>,
         cursor: &mut Option<String>,
     ) -> Option<Ended> {
-        let (id, event, key) = match read_line(line, |id| self.is_own(id)) {
+        let (id, event, key, attachment) = match read_line(line, |id| self.is_own(id)) {
             Line::Open => {
                 self.connection().connected(ctx);
                 return None;
@@ -168,11 +232,19 @@ impl NtfyAdapter {
             }
             Line::Skip { id, reason } => {
                 debug!(id, reason, "ntfy message not answered");
-                (id, None, String::new())
+                (id, None, String::new(), None)
             }
-            Line::Message { id, key, event } => (id, Some(*event), key),
+            Line::Message {
+                id,
+                key,
+                event,
+                attachment,
+            } => (id, Some(*event), key, attachment),
         };
-        if let Some(event) = event {
+        if let Some(mut event) = event {
+            if let Some(file) = attachment {
+                self.attach(&mut event, &file, ctx).await;
+            }
             let submitted = tokio::select! {
                 biased;
                 () = ctx.shutdown.cancelled() => return Some(Ended::Stop),

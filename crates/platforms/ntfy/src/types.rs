@@ -39,6 +39,11 @@ pub(crate) struct Attachment {
     pub name: String,
     #[serde(default)]
     pub url: String,
+    /// The MIME type ntfy detected.
+    #[serde(default, rename = "type")]
+    pub mime: Option<String>,
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// What a line of the stream asks of the adapter.
@@ -53,6 +58,8 @@ pub(crate) enum Line {
         id: String,
         key: String,
         event: Box<InboundEvent>,
+        /// The file attached to it, to download if it is on the server.
+        attachment: Option<Attachment>,
     },
     /// A message the adapter does not answer (its own, an empty one): the
     /// cursor moves past it all the same.
@@ -108,11 +115,13 @@ fn convert(event: Event, own: impl Fn(&str) -> bool) -> Line {
         key: event.id.clone(),
         id: event.id,
         event: Box::new(inbound),
+        attachment: event.attachment.filter(|a| !a.url.is_empty()),
     }
 }
 
 /// The text the agent sees: the title as a first line, the message, and
-/// an attachment as its name and URL (files are not downloaded).
+/// an attachment as its name and URL (a file on the server itself is
+/// also downloaded for the agent, by the receiver).
 fn message_text(event: &Event) -> String {
     let mut parts = Vec::new();
     if let Some(title) = event.title.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -172,7 +181,7 @@ mod tests {
             r#"{"id":"371sevb0pD","time":1638046000,"event":"poll_request","topic":"mytopic"}"#;
         assert_eq!(read_line(poll, none()), Line::Other("poll_request".into()));
         let message = r#"{"id":"hwQ2YpKdmg","time":1635528741,"event":"message","topic":"mytopic","message":"Disk full"}"#;
-        let Line::Message { id, key, event } = read_line(message, none()) else {
+        let Line::Message { id, key, event, .. } = read_line(message, none()) else {
             panic!("a message");
         };
         assert_eq!((id.as_str(), key.as_str()), ("hwQ2YpKdmg", "hwQ2YpKdmg"));

@@ -52,6 +52,20 @@ pub struct NtfyMessage {
     pub attachment: bool,
     /// Published by the adapter (through HTTP), not by [`FakeNtfy::publish`].
     pub by_client: bool,
+    /// A file published with the message (`PUT` with a `Filename`), served
+    /// at `/file/<id>` as ntfy serves attachments.
+    pub file: Option<NtfyFile>,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NtfyFile {
+    pub name: String,
+    pub mime: String,
+    pub bytes: Vec<u8>,
+    /// Where the server serves it (set when the message is added); an
+    /// external URL when the publisher attached one (`Attach:`).
+    pub url: String,
 }
 
 impl NtfyMessage {
@@ -64,7 +78,20 @@ impl NtfyMessage {
             "event": "message",
             "topic": self.topic,
         });
-        if self.attachment {
+        if let Some(file) = &self.file {
+            value["message"] = if self.message.is_empty() {
+                json!(format!("You received a file: {}", file.name))
+            } else {
+                json!(self.message)
+            };
+            value["attachment"] = json!({
+                "name": file.name,
+                "type": file.mime,
+                "size": file.bytes.len(),
+                "expires": self.time + 10_800,
+                "url": file.url,
+            });
+        } else if self.attachment {
             value["message"] = json!("You received a file: attachment.txt");
             value["attachment"] = json!({
                 "name": "attachment.txt",
@@ -130,6 +157,10 @@ struct State {
     refused: usize,
     /// Keepalives written to streams.
     keepalives: usize,
+    /// This server's URL, for the URLs of attachments.
+    base_url: String,
+    /// Attachment downloads answered.
+    downloads: usize,
 }
 
 impl State {
@@ -150,6 +181,9 @@ impl State {
         // ntfy's ids: 12 letters and digits.
         message.id = format!("msg{:09}", self.next_id);
         message.time = self.now;
+        if let Some(file) = message.file.as_mut().filter(|f| f.url.is_empty()) {
+            file.url = format!("{}/file/{}", self.base_url, message.id);
+        }
         let line = message.to_json().to_string();
         let topic = message.topic.clone();
         self.broadcast(Some(&topic), &Frame::Line(line));
@@ -216,6 +250,7 @@ impl Builder {
         });
         let listener = PeerListener::bind().await;
         let base_url = format!("http://{}", listener.addr());
+        shared.state.update(|s| s.base_url.clone_from(&base_url));
         tokio::spawn(listener.serve(server::router(Arc::clone(&shared)), shutdown.clone()));
         FakeNtfy {
             shared,
@@ -258,8 +293,44 @@ impl FakeNtfy {
             markdown: false,
             attachment: text.len() > MESSAGE_SIZE_LIMIT,
             by_client: false,
+            file: None,
         })
         .id
+    }
+
+    /// A user publishes a file with `text` to `topic` (as `curl -T file
+    /// -H "Filename: name" -H "Message: text"` does); returns the id.
+    pub fn publish_file(
+        &self,
+        topic: &str,
+        text: &str,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+    ) -> String {
+        self.publish_message(NtfyMessage {
+            id: String::new(),
+            time: 0,
+            topic: topic.to_owned(),
+            message: text.to_owned(),
+            title: None,
+            tags: Vec::new(),
+            markdown: false,
+            attachment: false,
+            by_client: false,
+            file: Some(NtfyFile {
+                name: name.to_owned(),
+                mime: mime.to_owned(),
+                bytes: bytes.to_vec(),
+                url: String::new(),
+            }),
+        })
+        .id
+    }
+
+    /// How many attachment downloads the server answered.
+    pub fn downloads(&self) -> usize {
+        self.shared.state.lock().downloads
     }
 
     /// A user publishes `message` (its id and time are the server's).

@@ -17,6 +17,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{topic}/json", get(subscribe))
         .route("/{topic}", post(publish).put(publish))
+        .route("/file/{id}", get(download))
         .with_state(shared)
 }
 
@@ -87,6 +88,7 @@ fn header_of<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
 async fn publish(
     State(shared): State<Arc<Shared>>,
     Path(topic): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -96,7 +98,26 @@ async fn publish(
     if let Some(failed) = fault(&shared, "publish") {
         return failed;
     }
-    let text = String::from_utf8_lossy(&body).into_owned();
+    // A body with a file name is a file; the message is then a header.
+    let name = header_of(&headers, &["x-filename", "filename", "file", "f"]).or_else(|| {
+        ["filename", "file", "f"]
+            .iter()
+            .find_map(|k| query.get(*k).map(String::as_str))
+    });
+    let file = name.map(|name| super::NtfyFile {
+        name: name.to_owned(),
+        mime: header_of(&headers, &["content-type"])
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        bytes: body.to_vec(),
+        url: String::new(),
+    });
+    let text = match &file {
+        Some(_) => header_of(&headers, &["x-message", "message", "m"])
+            .unwrap_or_default()
+            .to_owned(),
+        None => String::from_utf8_lossy(&body).into_owned(),
+    };
     let tags = header_of(&headers, &["x-tags", "tags", "tag", "ta"])
         .map(|t| {
             t.split(',')
@@ -118,9 +139,36 @@ async fn publish(
             tags,
             markdown,
             by_client: true,
+            file,
         })
     });
     axum::Json(message.to_json()).into_response()
+}
+
+/// An attachment, as ntfy serves `/file/<id>`.
+async fn download(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let found = shared.state.update(|s| {
+        let file = s
+            .messages
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| Some((m.topic.clone(), m.file.clone()?)));
+        if file.is_some() {
+            s.downloads += 1;
+        }
+        file
+    });
+    let Some((topic, file)) = found else {
+        return error(StatusCode::NOT_FOUND, 40401, "page not found", "");
+    };
+    if let Some(refused) = refuse(&shared, &headers, &topic) {
+        return refused;
+    }
+    ([(header::CONTENT_TYPE, file.mime)], file.bytes).into_response()
 }
 
 async fn subscribe(
@@ -260,6 +308,7 @@ mod tests {
             markdown: false,
             attachment: false,
             by_client: false,
+            file: None,
         }
     }
 

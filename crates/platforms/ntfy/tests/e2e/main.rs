@@ -8,6 +8,7 @@
 
 mod access;
 mod faults;
+mod files;
 mod receiving;
 mod sending;
 mod support;

@@ -43,6 +43,7 @@ async fn a_message_tagged_as_ours_is_not_answered() {
         markdown: false,
         attachment: false,
         by_client: false,
+        file: None,
     });
     world.fake.publish(TOPIC, "from a user");
     let answered = replies(&world, 1).await;

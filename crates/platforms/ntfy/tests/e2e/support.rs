@@ -33,6 +33,7 @@ impl PlatformUnderTest for Ntfy {
             token: world.fake.token().map(hermod_model::Secret::new),
             request_timeout_secs: 5,
             max_reconnect_delay_secs: 1,
+            media_dir: Some(world.media_dir()),
             ..NtfyConfig::default()
         }
     }
