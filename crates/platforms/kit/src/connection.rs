@@ -7,8 +7,10 @@
 //! failure, reports the adapter degraded with the reason, logs it and
 //! waits the backoff on tokio's clock, returning `false` when shutdown
 //! came first. After an attempt that fully succeeded, [`Connection::connected`]
-//! (or [`Connection::succeeded`] before the loop is receiving) resets the
-//! backoff and reports the adapter running again. Failures the loop
+//! (or [`Connection::succeeded`] before the loop is receiving) reports the
+//! adapter running again, and the backoff starts over once the connection
+//! has held for [`STABLE_AFTER`]: a peer that accepts and then drops every
+//! connection at once is retried ever more slowly, not once a second. Failures the loop
 //! cannot go on from are not retried: it returns a classified
 //! [`AdapterError`](hermod_core::AdapterError) and marks itself
 //! [`ConnectionState::Failed`].
@@ -27,6 +29,10 @@ use tracing::{info, warn};
 /// Longest health reason reported, in characters.
 const MAX_REASON: usize = 160;
 
+/// How long a connection must hold after a success before a failure
+/// starts the backoff over.
+pub const STABLE_AFTER: Duration = Duration::from_secs(30);
+
 /// The state of a platform connection, for status displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
@@ -44,6 +50,8 @@ pub enum ConnectionState {
 struct Inner {
     state: ConnectionState,
     backoff: Backoff,
+    /// When the first success since the last failure came (tokio's clock).
+    up_since: Option<tokio::time::Instant>,
 }
 
 /// One adapter's receiving state. Shared by reference (it locks inside).
@@ -63,6 +71,7 @@ impl Connection {
             inner: Mutex::new(Inner {
                 state: ConnectionState::Connecting,
                 backoff: Backoff::new(max_delay),
+                up_since: None,
             }),
         }
     }
@@ -101,13 +110,17 @@ impl Connection {
     }
 
     /// An attempt succeeded (for example, the platform said who we are):
-    /// the backoff starts over and the adapter is reported running.
+    /// the adapter is reported running, and the backoff starts over if
+    /// the connection holds for [`STABLE_AFTER`].
     pub fn succeeded(&self, ctx: &AdapterContext) {
         let failures = {
             let mut inner = self.lock();
-            let failures = inner.backoff.failures();
-            inner.backoff.reset();
-            failures
+            if inner.up_since.is_some() {
+                0
+            } else {
+                inner.up_since = Some(tokio::time::Instant::now());
+                inner.backoff.failures()
+            }
         };
         if failures > 0 {
             info!(platform = %self.platform, failures, "receiving works again");
@@ -150,6 +163,13 @@ impl Connection {
         let (delay, failures) = {
             let mut inner = self.lock();
             inner.state = ConnectionState::Retrying;
+            if inner
+                .up_since
+                .take()
+                .is_some_and(|since| since.elapsed() >= STABLE_AFTER)
+            {
+                inner.backoff.reset();
+            }
             (inner.backoff.fail(retry_after), inner.backoff.failures())
         };
         let reason = self.degraded(ctx, reason);
@@ -207,14 +227,40 @@ mod tests {
         );
         connection.connected(&ctx);
         assert_eq!(connection.state(), ConnectionState::Connected);
-        assert_eq!(connection.failures(), 0);
         assert_eq!(
             ctx.inbound.health().get("demo").map(|s| s.state),
             Some(ComponentState::Running)
         );
+        // Held long enough (receiving meanwhile): the next failure is
+        // retried at once again.
+        tokio::time::sleep(STABLE_AFTER).await;
+        connection.connected(&ctx);
         let start = Instant::now();
         assert!(connection.retry(&ctx, "again", None).await);
         assert!(start.elapsed() <= Duration::from_secs(1));
+        assert_eq!(connection.failures(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_drops_every_connection_at_once_is_retried_ever_more_slowly() {
+        let (ctx, _gateway) = context();
+        let connection = Connection::new(PLATFORM, Duration::from_secs(300));
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            // Connected, then dropped a moment later.
+            connection.connected(&ctx);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let start = Instant::now();
+            assert!(connection.retry(&ctx, "dropped", None).await);
+            waits.push(start.elapsed());
+        }
+        assert_eq!(connection.failures(), 6);
+        // 1, 2, 4, 8, 16, 32 s, each at least half that with jitter.
+        assert!(waits[5] >= Duration::from_secs(16), "{waits:?}");
+        assert!(
+            waits.iter().sum::<Duration>() >= Duration::from_secs(31),
+            "{waits:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -44,7 +44,7 @@ mod webhook;
 pub mod ws;
 
 pub use backoff::{Backoff, RECONNECT_BASE, RECONNECT_MAX};
-pub use connection::{Connection, ConnectionState, truncate};
+pub use connection::{Connection, ConnectionState, STABLE_AFTER, truncate};
 pub use error::KitError;
 pub use media::{
     CLEANUP_EVERY, CleanupReport, DEFAULT_MEDIA_MAX_AGE_DAYS, DEFAULT_MEDIA_MAX_MB, MediaCleanup,
