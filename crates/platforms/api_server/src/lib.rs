@@ -13,6 +13,7 @@ mod key;
 mod listener;
 mod outbound;
 mod platform;
+mod security;
 mod server;
 mod stream;
 

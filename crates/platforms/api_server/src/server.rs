@@ -1,7 +1,7 @@
 //! The axum routes: health, models, chat completions and approval
 //! answers, all but health behind a constant-time bearer-key check that runs before
 //! anything reads a request body, all behind the CORS layer when origins
-//! are configured.
+//! are configured, every answer with the security headers (`security`).
 
 use crate::body::BodyBudget;
 use crate::chat::chat_completions;
@@ -71,12 +71,15 @@ pub(crate) fn routes(state: AppState) -> Router {
         .merge(authed)
         .fallback(not_found)
         .with_state(state);
-    // Outermost, so preflights are answered before the key is checked and
-    // every answer (errors too) carries the headers.
-    match cors_state {
+    // Before the key is checked, so preflights are answered without it and
+    // every answer (errors too) carries the CORS headers.
+    let router = match cors_state {
         Some(allowed) => router.layer(middleware::from_fn_with_state(allowed, cors)),
         None => router,
-    }
+    };
+    // Outermost: every answer (preflights, errors, 404s, streams) carries
+    // the security headers.
+    router.layer(middleware::from_fn(crate::security::security_headers))
 }
 
 /// `200 {"status":"ok"}` only when every component is healthy; otherwise

@@ -19,6 +19,7 @@ mod images;
 mod interrupts;
 mod models;
 mod reasoning;
+mod security;
 mod sessions;
 mod support;
 mod tools;
