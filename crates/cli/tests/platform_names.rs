@@ -2,8 +2,7 @@
 //! code names a platform. This test reads the sources of every crate that
 //! is not a platform (the CLI, core, the adapter kit and the crates below
 //! them) and fails on any platform's name, in code, strings or comments.
-//! Unit tests (after `#[cfg(test)]`, or in a `tests.rs` or `*_tests.rs`
-//! file, which a `#[cfg(test)]` module includes) and the
+//! Unit tests (after `#[cfg(test)]`, or in a `tests.rs` file) and the
 //! `tests/` directories may name platforms: they drive real ones.
 //! `hermod-model` and `hermod-render` are not read: the Markdown dialects
 //! they define are named after the platforms whose formats they are.
@@ -65,10 +64,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         if path.is_dir() {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs")
-            && path.file_name().is_some_and(|n| {
-                let n = n.to_string_lossy();
-                n != "tests.rs" && !n.ends_with("_tests.rs")
-            })
+            && path.file_name().is_some_and(|n| n != "tests.rs")
         {
             out.push(path);
         }
