@@ -296,22 +296,12 @@ impl GatewayConfig {
                 .get(&format!("{upper}_ALLOWED_USERS"))
                 .map(hermod_model::split_list);
             let all = env.get_bool(&format!("{upper}_ALLOW_ALL_USERS"))?;
-            let home = env
-                .get(&format!("{upper}_HOME_CHANNEL"))
-                .map(|s| s.trim().to_owned());
-            let home_thread = env
-                .get(&format!("{upper}_HOME_CHANNEL_THREAD_ID"))
-                .map(|s| s.trim().to_owned());
-            if list.is_none() && all.is_none() && home.is_none() && home_thread.is_none() {
+            let home = home_from(env, &format!("{upper}_HOME_CHANNEL"));
+            if list.is_none() && all.is_none() && home.is_none() {
                 continue;
             }
             let policy = self.platforms.entry((*platform).to_owned()).or_default();
-            if home.is_some() {
-                policy.home_channel = home;
-            }
-            if home_thread.is_some() {
-                policy.home_channel_thread_id = home_thread;
-            }
+            home.set(policy);
             if let Some(list) = list {
                 policy.allowed_users = list;
             }
@@ -330,19 +320,9 @@ impl GatewayConfig {
         if env.get(&format!("{upper}_HOME_CHANNEL")).is_some() {
             return;
         }
-        let home = env.get(variable).map(|s| s.trim().to_owned());
-        let thread = env
-            .get(&format!("{variable}_THREAD_ID"))
-            .map(|s| s.trim().to_owned());
-        if home.is_none() && thread.is_none() {
-            return;
-        }
-        let policy = self.platforms.entry(platform.to_owned()).or_default();
-        if home.is_some() {
-            policy.home_channel = home;
-        }
-        if thread.is_some() {
-            policy.home_channel_thread_id = thread;
+        let home = home_from(env, variable);
+        if !home.is_none() {
+            home.set(self.platforms.entry(platform.to_owned()).or_default());
         }
     }
 
@@ -467,6 +447,37 @@ fn check_types(map: &BTreeMap<String, ResetPolicy>, at: &str) -> Result<(), Stri
         policy.validate(&format!("{at}.{chat_type}"))?;
     }
     Ok(())
+}
+
+/// A home channel and its thread, as `<variable>` and
+/// `<variable>_THREAD_ID` give them.
+struct Home {
+    channel: Option<String>,
+    thread: Option<String>,
+}
+
+fn home_from(env: &EnvVars, variable: &str) -> Home {
+    let read = |name: &str| env.get(name).map(|s| s.trim().to_owned());
+    Home {
+        channel: read(variable),
+        thread: read(&format!("{variable}_THREAD_ID")),
+    }
+}
+
+impl Home {
+    fn is_none(&self) -> bool {
+        self.channel.is_none() && self.thread.is_none()
+    }
+
+    /// Sets what was given, leaving the rest of `policy` as it is.
+    fn set(self, policy: &mut PlatformPolicy) {
+        if self.channel.is_some() {
+            policy.home_channel = self.channel;
+        }
+        if self.thread.is_some() {
+            policy.home_channel_thread_id = self.thread;
+        }
+    }
 }
 
 #[cfg(test)]

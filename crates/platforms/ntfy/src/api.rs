@@ -120,7 +120,17 @@ impl NtfyApi {
             .map_err(|e| NtfyError::Rejected(format!("the ntfy server URL is not valid: {e}")))?;
         // The name as a query parameter: headers cannot carry UTF-8.
         url.query_pairs_mut().append_pair("filename", name);
-        let mut request = self.http.put(url).timeout(self.timeout).body(bytes);
+        let request = self.http.put(url).timeout(self.timeout).body(bytes);
+        self.send_publish(request, headers).await
+    }
+
+    /// Sends a publish with `headers` and the token; ntfy answers with
+    /// the message it made.
+    async fn send_publish(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        headers: &[(&'static str, &'static str)],
+    ) -> Result<Event, NtfyError> {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -190,22 +200,12 @@ impl NtfyApi {
         text: &str,
         headers: &[(&'static str, &'static str)],
     ) -> Result<Event, NtfyError> {
-        let mut request = self
+        let request = self
             .http
             .post(format!("{}/{topic}", self.base))
             .timeout(self.timeout)
             .body(text.to_owned());
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = self.authorized(request).send().await.map_err(transport)?;
-        if !response.status().is_success() {
-            return Err(refusal(response).await);
-        }
-        let body = response.text().await.map_err(transport)?;
-        serde_json::from_str(&body).map_err(|e| {
-            NtfyError::Rejected(format!("ntfy's answer to a publish cannot be read: {e}"))
-        })
+        self.send_publish(request, headers).await
     }
 }
 
