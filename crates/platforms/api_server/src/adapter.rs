@@ -9,7 +9,9 @@ use crate::key::key_problem;
 use crate::listener::{Limits, serve};
 use crate::server::{AppState, SessionAccess, routes};
 use async_trait::async_trait;
-use hermod_core::{Adapter, AdapterContext, AdapterError, Messenger, Metrics, StatusBoard};
+use hermod_core::{
+    Adapter, AdapterContext, AdapterError, CronJobs, Messenger, Metrics, StatusBoard,
+};
 use hermod_model::{Capabilities, MarkdownDialect, PlatformId};
 use hermod_store::Store;
 use std::net::SocketAddr;
@@ -30,6 +32,8 @@ pub struct ApiServer {
     status: StatusBoard,
     /// What `/metrics` renders; `None` serves 404 (no gateway records into it).
     metrics: Option<Metrics>,
+    /// The scheduled jobs `/api/jobs` serves; `None` serves 404.
+    cron: Option<CronJobs>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -74,6 +78,7 @@ impl ApiServer {
             store: None,
             status: StatusBoard::default(),
             metrics: None,
+            cron: None,
         })
     }
 
@@ -95,6 +100,12 @@ impl ApiServer {
     /// The gateway's metrics, served at `/metrics` behind the key.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// The gateway's scheduled jobs, served at `/api/jobs` behind the key.
+    pub fn with_cron(mut self, cron: CronJobs) -> Self {
+        self.cron = Some(cron);
         self
     }
 
@@ -151,6 +162,11 @@ impl Adapter for ApiServer {
             cors: Cors::new(&config.cors_origins),
             status: self.status.clone(),
             metrics: self.metrics.clone(),
+            slots: crate::slots::RunSlots::new(config.max_concurrent_runs),
+            cron: self.cron.clone(),
+            responses: crate::responses::ResponsesState::new(config),
+            runs: crate::runs::RunsState::new(config),
+            web: crate::web::WebState::new(config),
         };
         let limits = Limits {
             max_connections: config.max_connections,

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::inbound::{SessionChoice, parse_request, to_event};
 use crate::outbound::{CompletionMeta, completion};
 use crate::server::{AppState, SessionAccess};
+use crate::slots::RunSlot;
 use crate::stream::{stream_response, text_stream};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -45,6 +46,8 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, request: Req
 async fn handle_chat(state: &AppState, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     require_json(&parts.headers)?;
+    // Before the body is read: a flood is refused cheaply.
+    let slot = state.slots.try_acquire()?;
     let choice = session_choice(&parts.headers)?;
     if let SessionChoice::Continue(id) = &choice {
         check_session_access(&state.sessions, id).await?;
@@ -93,7 +96,7 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
     } else {
         plain_response(turn, &meta, &state.inbound).await?
     };
-    let response = holding(response, share);
+    let response = holding(response, (share, slot));
     let response = if ephemeral {
         response
     } else {
@@ -128,10 +131,10 @@ fn with_tools_header(mut response: Response, ignored_tools: usize) -> Response {
     response
 }
 
-/// Keeps the request's share of the body budget until the answer has been
-/// written (for a stream: until it ends).
-fn holding(response: Response, share: BudgetShare) -> Response {
-    response.map(|body| Body::new(HoldingBody::new(body, share)))
+/// Keeps the request's share of the body budget and its run slot until
+/// the answer has been written (for a stream: until it ends).
+pub(crate) fn holding(response: Response, held: (BudgetShare, RunSlot)) -> Response {
+    response.map(|body| Body::new(HoldingBody::new(body, held)))
 }
 
 /// Reads the session header (hermod's name first, then Hermes').

@@ -60,6 +60,14 @@ pub struct ApiServerConfig {
     /// answer (the field DeepSeek, vLLM and Open WebUI read); off, it is
     /// dropped. It never appears in `content`.
     pub reasoning_content: bool,
+    /// `API_SERVER_MAX_CONCURRENT_RUNS`: the most agent turns the API runs
+    /// at once, across chat completions, responses and runs; one more is
+    /// answered `429 rate_limit_exceeded` with `Retry-After`. 0: no cap.
+    pub max_concurrent_runs: usize,
+    /// The most responses of `/v1/responses` kept for
+    /// `previous_response_id` and `GET /v1/responses/{id}` (least recently
+    /// used first out).
+    pub max_stored_responses: usize,
 }
 
 impl Default for ApiServerConfig {
@@ -79,6 +87,10 @@ impl Default for ApiServerConfig {
             cors_origins: Vec::new(),
             store_stateless: true,
             reasoning_content: true,
+            // Hermes caps at 10; hermod's turns are cheap tasks, and the cap
+            // is there against floods, not to throttle a busy client pool.
+            max_concurrent_runs: 128,
+            max_stored_responses: 100,
         }
     }
 }
@@ -87,7 +99,8 @@ impl ApiServerConfig {
     /// Applies `API_SERVER_ENABLED`, `API_SERVER_KEY`, `API_SERVER_HOST`,
     /// `API_SERVER_PORT`, `API_SERVER_MODEL_NAME`, `API_SERVER_MAX_CONNECTIONS`,
     /// `API_SERVER_ALLOW_PLATFORM_SESSIONS`, `API_SERVER_CORS_ORIGINS` and
-    /// `API_SERVER_STORE_STATELESS` and `API_SERVER_REASONING_CONTENT`.
+    /// `API_SERVER_STORE_STATELESS`, `API_SERVER_REASONING_CONTENT` and
+    /// `API_SERVER_MAX_CONCURRENT_RUNS`.
     pub fn apply_env(&mut self, env: &EnvVars) -> Result<(), String> {
         if let Some(enabled) = env.get_bool("API_SERVER_ENABLED")? {
             self.enabled = enabled;
@@ -118,6 +131,9 @@ impl ApiServerConfig {
         }
         if let Some(reasoning) = env.get_bool("API_SERVER_REASONING_CONTENT")? {
             self.reasoning_content = reasoning;
+        }
+        if let Some(max) = env.get_parsed::<usize>("API_SERVER_MAX_CONCURRENT_RUNS")? {
+            self.max_concurrent_runs = max;
         }
         Ok(())
     }
@@ -158,6 +174,9 @@ impl ApiServerConfig {
                     .into(),
             );
         }
+        if self.max_stored_responses == 0 {
+            return Err("platforms.api_server.max_stored_responses must be at least 1".into());
+        }
         if let Some(problem) = self.key.as_ref().and_then(key_problem) {
             return Err(problem);
         }
@@ -197,6 +216,7 @@ mod tests {
                 " https://chat.example.com, http://localhost:3000 ,".to_owned(),
             ),
             ("API_SERVER_STORE_STATELESS", "false".to_owned()),
+            ("API_SERVER_MAX_CONCURRENT_RUNS", "0".to_owned()),
         ]
         .into_iter()
         .collect();
@@ -217,6 +237,7 @@ mod tests {
             ["https://chat.example.com", "http://localhost:3000"]
         );
         assert!(!c.store_stateless);
+        assert_eq!(c.max_concurrent_runs, 0, "0 turns the cap off");
         assert!(c.validate().is_ok());
         assert!(!format!("{c:?}").contains(KEY));
     }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod adapter;
+mod admin;
 mod approvals;
 mod body;
 mod chat;
@@ -11,11 +12,16 @@ mod files;
 mod inbound;
 mod key;
 mod listener;
+mod models;
 mod outbound;
 mod platform;
+mod responses;
+mod runs;
 mod security;
 mod server;
+mod slots;
 mod stream;
+mod web;
 
 pub use adapter::ApiServer;
 pub use config::ApiServerConfig;

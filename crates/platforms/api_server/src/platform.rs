@@ -29,6 +29,7 @@ impl PlatformConfig for ApiServerConfig {
             "API_SERVER_CORS_ORIGINS",
             "API_SERVER_STORE_STATELESS",
             "API_SERVER_REASONING_CONTENT",
+            "API_SERVER_MAX_CONCURRENT_RUNS",
         ]
     }
 

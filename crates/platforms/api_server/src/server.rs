@@ -1,22 +1,24 @@
-//! The axum routes: health, models, chat completions and approval
-//! answers, all but health behind a constant-time bearer-key check that runs before
-//! anything reads a request body, all behind the CORS layer when origins
-//! are configured, every answer with the security headers (`security`).
+//! The axum routes: health, models, chat completions, approval answers,
+//! responses, runs, sessions and jobs, the web page — all but health and
+//! the page's assets behind a constant-time bearer-key check that runs
+//! before anything reads a request body, all behind the CORS layer when
+//! origins are configured, every answer with the security headers
+//! (`security`).
 
 use crate::body::BodyBudget;
 use crate::chat::chat_completions;
 use crate::cors::{Cors, cors};
 use crate::error::ApiError;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hermod_core::{Inbound, Metrics, StatusBoard};
+use hermod_core::{CronJobs, Inbound, Metrics, StatusBoard};
 use hermod_model::Secret;
 use hermod_store::Store;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -39,6 +41,13 @@ pub(crate) struct AppState {
     pub(crate) status: StatusBoard,
     /// The gateway's metrics, for `/metrics`.
     pub(crate) metrics: Option<Metrics>,
+    /// The cap on turns running at once.
+    pub(crate) slots: crate::slots::RunSlots,
+    /// The gateway's scheduled jobs, for `/api/jobs` (`None`: not served).
+    pub(crate) cron: Option<CronJobs>,
+    pub(crate) responses: crate::responses::ResponsesState,
+    pub(crate) runs: crate::runs::RunsState,
+    pub(crate) web: crate::web::WebState,
 }
 
 /// Which stored sessions a request may name.
@@ -56,18 +65,21 @@ pub(crate) fn routes(state: AppState) -> Router {
     // `route_layer`: the key is checked before the handler runs, so an
     // unauthenticated request is answered without its body being read.
     let authed = Router::new()
-        .route("/v1/models", get(models))
-        // A wildcard: model ids may contain slashes (`org/model`).
-        .route("/v1/models/{*id}", get(model))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/approvals/{request_id}", post(crate::approvals::answer))
         .route("/health/detailed", get(health_detailed))
         .route("/metrics", get(metrics))
+        .merge(crate::models::routes())
+        .merge(crate::responses::routes())
+        .merge(crate::runs::routes())
+        .merge(crate::admin::routes())
+        .merge(crate::web::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let cors_state = state.cors.clone();
     let router = Router::new()
         .route("/health", get(health))
         .route("/v1/health", get(health))
+        .merge(crate::web::public_routes())
         .merge(authed)
         .fallback(not_found)
         .with_state(state);
@@ -167,28 +179,9 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
         })
         .map(str::trim);
     match presented {
-        Some(token) if state.key.ct_eq(token.as_bytes()) => next.run(request).await,
+        Some(token) if state.key.ct_eq(token.as_bytes()) || state.web.accepts(token.as_bytes()) => {
+            next.run(request).await
+        }
         _ => ApiError::unauthorized().into_response(),
-    }
-}
-
-/// The one model this server serves, as OpenAI describes a model.
-fn model_object(name: &str) -> Value {
-    json!({"id": name, "object": "model", "created": 0, "owned_by": "hermod"})
-}
-
-async fn models(State(state): State<AppState>) -> Response {
-    axum::Json(json!({
-        "object": "list",
-        "data": [model_object(&state.model_name)],
-    }))
-    .into_response()
-}
-
-async fn model(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    if id == *state.model_name {
-        axum::Json(model_object(&id)).into_response()
-    } else {
-        ApiError::model_not_found(&id, &state.model_name).into_response()
     }
 }

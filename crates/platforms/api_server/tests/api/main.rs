@@ -10,6 +10,7 @@
 mod approvals;
 mod bodies;
 mod chat;
+mod concurrency;
 mod connections;
 mod cors;
 mod errors;
