@@ -12,6 +12,7 @@ mod cron;
 mod error;
 mod handoff;
 mod memory;
+mod response;
 mod sqlite;
 mod summary;
 mod types;
@@ -23,6 +24,7 @@ pub use cron::{
 pub use error::StoreError;
 pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
 pub use memory::{ApprovalGrant, MemoryNote, Owner};
+pub use response::StoredResponse;
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use summary::SessionSummary;
 pub use types::{
@@ -72,6 +74,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a session's title. Unknown id: [`StoreError::NotFound`].
     async fn set_title(&self, id: &SessionId, title: &str) -> Result<()>;
+
+    /// Deletes a session and what is recorded under it: its messages (and
+    /// their search entries), its summary, its hand-off, the routes that
+    /// point at it. Replies already in the outbox are still delivered.
+    /// `false` when there was no such session.
+    async fn delete_session(&self, id: &SessionId) -> Result<bool>;
 
     /// Appends messages to a session in one transaction and adds the usage to
     /// its token counters; returns the new messages' ids in order (ids only
@@ -442,4 +450,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Withdraws `owner`'s grant of `key`; false when there was none.
     async fn approval_revoke(&self, owner: &Owner, key: &str) -> Result<bool>;
+
+    /// Stores a response (replacing one with the same id) as used at
+    /// `at_ms`, then drops all but the `keep` most recently used.
+    async fn response_put(&self, response: StoredResponse, keep: usize, at_ms: i64) -> Result<()>;
+
+    /// The response with this id, marked used at `at_ms`.
+    async fn response(&self, id: &str, at_ms: i64) -> Result<Option<StoredResponse>>;
+
+    /// The newest response of a named conversation.
+    async fn latest_response(&self, conversation: &str) -> Result<Option<StoredResponse>>;
+
+    /// Deletes a response; `false` when there was none.
+    async fn response_delete(&self, id: &str) -> Result<bool>;
 }

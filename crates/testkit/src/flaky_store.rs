@@ -9,7 +9,7 @@ use hermod_store::{
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
     SearchHit, SessionRecord, SessionSummary, Store, StoreError, StoredMessage,
 };
-use hermod_store::{ApprovalGrant, MemoryNote, Owner};
+use hermod_store::{ApprovalGrant, MemoryNote, Owner, StoredResponse};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -110,6 +110,11 @@ impl Store for FlakyStore {
     async fn set_title(&self, id: &SessionId, title: &str) -> Result<()> {
         self.check("set_title")?;
         self.inner.set_title(id, title).await
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<bool> {
+        self.check("delete_session")?;
+        self.inner.delete_session(id).await
     }
 
     async fn append_messages(&self, append: AppendMessages) -> Result<Vec<i64>> {
@@ -505,5 +510,25 @@ impl Store for FlakyStore {
     async fn approval_revoke(&self, owner: &Owner, key: &str) -> Result<bool> {
         self.check("approval_revoke")?;
         self.inner.approval_revoke(owner, key).await
+    }
+
+    async fn response_put(&self, response: StoredResponse, keep: usize, at_ms: i64) -> Result<()> {
+        self.check("response_put")?;
+        self.inner.response_put(response, keep, at_ms).await
+    }
+
+    async fn response(&self, id: &str, at_ms: i64) -> Result<Option<StoredResponse>> {
+        self.check("response")?;
+        self.inner.response(id, at_ms).await
+    }
+
+    async fn latest_response(&self, conversation: &str) -> Result<Option<StoredResponse>> {
+        self.check("latest_response")?;
+        self.inner.latest_response(conversation).await
+    }
+
+    async fn response_delete(&self, id: &str) -> Result<bool> {
+        self.check("response_delete")?;
+        self.inner.response_delete(id).await
     }
 }

@@ -26,6 +26,7 @@ mod memory;
 mod messages;
 mod outbox;
 mod pairing;
+mod responses;
 mod sessions;
 mod settings;
 mod summaries;
@@ -60,6 +61,10 @@ pub use outbox::{
 pub use pairing::{
     approve_clears_pending_requests, approved_users_order_and_revoke,
     pending_pairings_list_expire_and_purge,
+};
+pub use responses::{
+    delete_session_removes_what_it_recorded, stored_responses_keep_the_most_recently_used,
+    stored_responses_round_trip,
 };
 pub use sessions::{
     create_and_get_round_trip, duplicate_create_conflicts, end_session_keeps_first_end,
@@ -130,6 +135,9 @@ macro_rules! store_conformance_tests {
             search_owned_sees_only_the_owners_sessions,
             memory_notes_per_owner,
             approval_grants_per_owner,
+            delete_session_removes_what_it_recorded,
+            stored_responses_round_trip,
+            stored_responses_keep_the_most_recently_used,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

@@ -38,6 +38,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/0010_session_summaries.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/0011_stored_responses.sql"),
+    ),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

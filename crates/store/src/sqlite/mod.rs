@@ -34,7 +34,7 @@ use crate::{
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
     SearchHit, SessionRecord, SessionSummary, Store, StoreError, StoredMessage,
 };
-use crate::{ApprovalGrant, MemoryNote, Owner};
+use crate::{ApprovalGrant, MemoryNote, Owner, StoredResponse};
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
 pub use backup::{BackupOptions, BackupReceipt};
@@ -277,6 +277,11 @@ impl Store for SqliteStore {
     async fn set_title(&self, id: &SessionId, title: &str) -> Result<()> {
         let (id, title) = (id.clone(), title.to_owned());
         self.write(move |c| ops::set_title(c, &id, &title)).await
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<bool> {
+        let id = id.clone();
+        self.write(move |c| ops::delete_session(c, &id)).await
     }
 
     async fn append_messages(&self, append: AppendMessages) -> Result<Vec<i64>> {
@@ -670,6 +675,27 @@ impl Store for SqliteStore {
         let (owner, key) = (owner.clone(), key.to_owned());
         self.write(move |c| ops::approval_revoke(c, &owner, &key))
             .await
+    }
+
+    async fn response_put(&self, response: StoredResponse, keep: usize, at_ms: i64) -> Result<()> {
+        self.write(move |c| ops::response_put(c, &response, keep, at_ms))
+            .await
+    }
+
+    async fn response(&self, id: &str, at_ms: i64) -> Result<Option<StoredResponse>> {
+        let id = id.to_owned();
+        self.write(move |c| ops::response(c, &id, at_ms)).await
+    }
+
+    async fn latest_response(&self, conversation: &str) -> Result<Option<StoredResponse>> {
+        let conversation = conversation.to_owned();
+        self.read(move |c| ops::latest_response(c, &conversation))
+            .await
+    }
+
+    async fn response_delete(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(move |c| ops::response_delete(c, &id)).await
     }
 }
 

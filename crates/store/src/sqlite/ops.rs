@@ -14,6 +14,7 @@ mod memory;
 mod messages;
 mod outbox;
 mod pairing;
+mod responses;
 mod sessions;
 mod settings;
 mod summaries;
@@ -40,9 +41,10 @@ pub(crate) use pairing::{
     add_pending_pairing, approve_user, approved_users, is_approved, pending_pairings,
     purge_expired_pairings, remove_pending_pairing, revoke_user,
 };
+pub(crate) use responses::{latest_response, response, response_delete, response_put};
 pub(crate) use sessions::{
-    create_session, end_session, list_sessions, reopen_session, route, session, sessions_for_key,
-    set_model_override, set_route, set_title,
+    create_session, delete_session, end_session, list_sessions, reopen_session, route, session,
+    sessions_for_key, set_model_override, set_route, set_title,
 };
 pub(crate) use settings::{delete_setting, set_setting, setting};
 pub(crate) use summaries::{session_summary, set_session_summary};

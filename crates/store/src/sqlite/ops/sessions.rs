@@ -181,3 +181,10 @@ pub(crate) fn set_route(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Deletes a session; its messages (and their search entries, through the
+/// triggers), summary, hand-off and routes go with it by cascade.
+pub(crate) fn delete_session(conn: &Connection, id: &SessionId) -> DbResult<bool> {
+    let mut stmt = conn.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
+    Ok(stmt.execute([id.as_str()])? > 0)
+}
