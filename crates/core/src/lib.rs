@@ -24,6 +24,7 @@ mod health;
 mod hooks;
 mod media;
 mod metrics;
+mod operator;
 mod platform;
 mod reply;
 mod resume;
@@ -65,6 +66,10 @@ pub use hooks::{
 };
 pub use media::{MediaRead, MediaReader, NotesOnly, attachment_note};
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics};
+pub use operator::{
+    ErrorSource, MetricsSnapshot, Operator, PairingAnswer, PauseOutcome, PendingRequest,
+    PlatformRow, RecentError, ResumeOutcome, Sample,
+};
 pub use platform::{
     BuildContext, Built, ChatEndpoint, Claim, PlatformConfig, ProbeContext, SharedParts,
 };

@@ -303,6 +303,12 @@ impl Inbound {
         &self.router.shared.deps().health
     }
 
+    /// What operators do to the gateway from an admin page: platforms,
+    /// pairing requests, recent errors and metrics.
+    pub fn operator(&self) -> crate::Operator {
+        crate::Operator::new(self.router.shared())
+    }
+
     /// Answers the open approval request `request_id` of a turn on
     /// `platform` (for sources that are not chats, such as the HTTP API,
     /// whose clients answer by id). A request of another platform's turn

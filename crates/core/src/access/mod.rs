@@ -13,7 +13,7 @@ mod refusals;
 mod tiers;
 
 pub use pairing::{ApproveOutcome, Pairing, PairingRequest};
-pub(crate) use pairing::{TOO_MANY_MESSAGE, code_message};
+pub(crate) use pairing::{CODE_LEN, TOO_MANY_MESSAGE, code_message};
 pub(crate) use refusals::Refusals;
 pub(crate) use tiers::Tier;
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-const CODE_LEN: usize = 8;
+pub(crate) const CODE_LEN: usize = 8;
 const CODE_TTL_MS: i64 = 60 * 60 * 1000;
 const MAX_PENDING: usize = 3;
 const REQUEST_INTERVAL_MS: i64 = 10 * 60 * 1000;
@@ -166,22 +166,10 @@ impl<'a> Pairing<'a> {
         {
             return Ok(ApproveOutcome::LockedOut { until_ms: until });
         }
-        let code = normalize(code);
-        let pending = self.store.pending_pairings(Some(platform), now_ms).await?;
-        let matched = pending.into_iter().find(|p| {
-            let candidate = hash(&p.salt, &code);
-            bool::from(candidate.as_bytes().ct_eq(p.code_hash.as_bytes()))
-        });
+        let matched = self.pending_with_code(platform, code, now_ms).await?;
         let fail_key = failures_key(platform);
         if let Some(p) = matched {
-            self.store
-                .approve_user(ApprovedUser {
-                    platform: platform.clone(),
-                    user_id: p.user_id.clone(),
-                    user_name: p.user_name.clone(),
-                    approved_at_ms: now_ms,
-                })
-                .await?;
+            self.grant(&p, now_ms).await?;
             self.store.delete_setting(&fail_key).await?;
             return Ok(ApproveOutcome::Approved {
                 user_id: p.user_id,
@@ -209,6 +197,44 @@ impl<'a> Pairing<'a> {
         Ok(ApproveOutcome::NoMatch {
             failures_left: MAX_FAILURES - failures,
         })
+    }
+
+    /// The pending request on `platform` whose code is `code` (as typed:
+    /// case, spaces and dashes do not matter). A miss is not counted
+    /// towards the lockout; [`Pairing::approve`] counts its own.
+    pub async fn pending_with_code(
+        &self,
+        platform: &PlatformId,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<Option<PendingPairing>, StoreError> {
+        let code = normalize(code);
+        let pending = self.store.pending_pairings(Some(platform), now_ms).await?;
+        Ok(pending.into_iter().find(|p| {
+            let candidate = hash(&p.salt, &code);
+            bool::from(candidate.as_bytes().ct_eq(p.code_hash.as_bytes()))
+        }))
+    }
+
+    /// Approves the user of a pending request the owner chose (by its code,
+    /// or from a list of requests): the user becomes approved and their
+    /// requests on that platform go, in one transaction.
+    pub async fn grant(&self, request: &PendingPairing, now_ms: i64) -> Result<(), StoreError> {
+        self.store
+            .approve_user(ApprovedUser {
+                platform: request.platform.clone(),
+                user_id: request.user_id.clone(),
+                user_name: request.user_name.clone(),
+                approved_at_ms: now_ms,
+            })
+            .await
+    }
+
+    /// Refuses a pending request: it goes, and its user stays unknown (a
+    /// later message asks for a new code, after the usual wait). Returns
+    /// whether the request existed.
+    pub async fn deny(&self, request: &PendingPairing) -> Result<bool, StoreError> {
+        self.store.remove_pending_pairing(request.id).await
     }
 
     /// Pending requests (without their codes) and approved users.

@@ -34,6 +34,8 @@ mod version;
 mod voice;
 mod whoami;
 
+pub(crate) use status::describe as describe_state;
+
 use crate::access::Tier;
 use crate::error::CoreError;
 use crate::hooks::Decision;

@@ -3,11 +3,9 @@
 //! stays stopped across restarts, a store setting) or resume one (clearing
 //! an operator's or the circuit breaker's pause and starting it now).
 
-use super::status::describe;
 use super::{Category, Command, Cx, Outcome, Spec};
 use crate::error::CoreError;
-use crate::health::ComponentState;
-use crate::supervisor::paused_key;
+use crate::operator::platforms::{self, PauseOutcome, ResumeOutcome};
 use async_trait::async_trait;
 use hermod_model::PlatformId;
 
@@ -51,9 +49,8 @@ impl Command for Platform {
 
 /// The platform called `name`, or the answer naming the known ones.
 fn find(cx: &Cx<'_>, name: &str) -> Result<PlatformId, String> {
-    let platforms = &cx.deps.platforms;
-    platforms.find(name).cloned().ok_or_else(|| {
-        let known: Vec<&str> = platforms.ids().map(PlatformId::as_str).collect();
+    platforms::find(cx.deps, name).ok_or_else(|| {
+        let known: Vec<&str> = cx.deps.platforms.ids().map(PlatformId::as_str).collect();
         format!(
             "Unknown platform \"{name}\". Known platforms: {}.",
             known.join(", ")
@@ -62,20 +59,11 @@ fn find(cx: &Cx<'_>, name: &str) -> Result<PlatformId, String> {
 }
 
 fn list(cx: &Cx<'_>) -> String {
-    // The clock `Health` times are written with.
-    let now = crate::clock::now_ms();
-    let platforms = &cx.deps.platforms;
     let mut lines = vec!["Platforms:".to_owned()];
-    for id in platforms.ids() {
-        let state = cx
-            .deps
-            .health
-            .get(id.as_str())
-            .map_or_else(|| "not started".to_owned(), |s| describe(&s.state, now));
-        let mut line = format!("• {id}: {state}");
-        let failures = platforms.failures(id);
-        if failures > 0 {
-            line.push_str(&format!("; {failures} failures in a row"));
+    for row in platforms::rows(cx.deps) {
+        let mut line = format!("• {}: {}", row.name, row.detail);
+        if row.failures > 0 {
+            line.push_str(&format!("; {} failures in a row", row.failures));
         }
         lines.push(line);
     }
@@ -84,24 +72,17 @@ fn list(cx: &Cx<'_>) -> String {
 }
 
 async fn pause(cx: &Cx<'_>, id: PlatformId) -> Result<String, CoreError> {
-    let platforms = &cx.deps.platforms;
-    if platforms.paused(&id).is_some() {
-        return Ok(format!(
-            "{id} is already paused. /platform resume {id} starts it again."
-        ));
-    }
     let source = &cx.job().event.source;
     let who = source.user_name.as_deref().or(source.participant());
     let reason = match who {
         Some(who) => format!("paused by {who} from {}", source.platform),
         None => format!("paused from {}", source.platform),
     };
-    // Persisted first: a pause that is shown is one that survives a restart.
-    cx.deps
-        .store
-        .set_setting(&paused_key(&id), &reason, cx.deps.clock.now_ms())
-        .await?;
-    platforms.pause(&id, reason);
+    if platforms::pause(cx.deps, &id, reason).await? == PauseOutcome::AlreadyPaused {
+        return Ok(format!(
+            "{id} is already paused. /platform resume {id} starts it again."
+        ));
+    }
     let mut text = format!(
         "⏸️ {id} is paused: it stops receiving now and stays paused, across restarts too, \
          until /platform resume {id}."
@@ -116,22 +97,13 @@ async fn pause(cx: &Cx<'_>, id: PlatformId) -> Result<String, CoreError> {
 }
 
 async fn resume(cx: &Cx<'_>, id: PlatformId) -> Result<String, CoreError> {
-    let state = cx.deps.health.get(id.as_str()).map(|s| s.state);
-    let manual = cx.deps.platforms.paused(&id).is_some();
-    let text = match state {
-        Some(ComponentState::Failed { reason }) if !manual => {
-            return Ok(format!(
-                "{id} failed ({reason}) and stays stopped until its configuration is fixed \
-                 and the gateway restarts."
-            ));
-        }
-        Some(ComponentState::Running | ComponentState::Connecting) if !manual => {
-            return Ok(format!("{id} is not paused: it is running."));
-        }
-        Some(ComponentState::Paused { .. }) => format!("▶️ {id} resumed: connecting now."),
-        _ => format!("▶️ {id}: connecting now."),
-    };
-    cx.deps.store.delete_setting(&paused_key(&id)).await?;
-    cx.deps.platforms.resume(&id);
-    Ok(text)
+    Ok(match platforms::resume(cx.deps, &id).await? {
+        ResumeOutcome::Failed { reason } => format!(
+            "{id} failed ({reason}) and stays stopped until its configuration is fixed \
+             and the gateway restarts."
+        ),
+        ResumeOutcome::AlreadyRunning => format!("{id} is not paused: it is running."),
+        ResumeOutcome::Resumed => format!("▶️ {id} resumed: connecting now."),
+        ResumeOutcome::Started => format!("▶️ {id}: connecting now."),
+    })
 }

@@ -69,7 +69,7 @@ impl Command for Status {
 }
 
 /// A platform's state in a few words, for people.
-pub(super) fn describe(state: &ComponentState, now_ms: i64) -> String {
+pub(crate) fn describe(state: &ComponentState, now_ms: i64) -> String {
     match state {
         ComponentState::Connecting => "connecting".to_owned(),
         ComponentState::Running => "connected".to_owned(),
