@@ -1,0 +1,632 @@
+// The chat view: the conversation list (search, rename, delete), a
+// conversation's messages, and sending with the reply streamed in as it is
+// written, rendered from Markdown.
+//
+// Each message is a streamed chat completion (`stream: true`) under the
+// conversation's id in `X-Hermod-Session-Id`, so the server keeps the
+// history and only the new message is sent. Stopping aborts the request;
+// the server stops the turn when the connection goes. Slash commands are
+// messages like any other: the gateway answers them. A tool's approval
+// request arrives as a `hermes.approval.request` event and is answered
+// with `POST /v1/approvals/{id}`.
+(function () {
+  'use strict';
+
+  // Attachments: the server takes bodies up to 10 MiB, and a data: URL is a
+  // third larger than its file.
+  var MAX_ATTACHMENTS_BYTES = 6 * 1024 * 1024;
+  var TEXT_TYPES = /^(text\/|application\/(json|xml|x-yaml|yaml|toml|javascript|x-sh|sql))/;
+  var TEXT_NAMES = /\.(txt|md|markdown|csv|tsv|json|ya?ml|toml|ini|cfg|conf|log|xml|html?|css|js|ts|py|rs|go|java|c|h|cpp|hpp|rb|sh|sql|diff|patch)$/i;
+
+  var state = {
+    session: null, // the open conversation's id; null until a new one's first message
+    controller: null, // the running reply's AbortController
+    attachments: [], // {name, kind: 'image'|'text', data, size}
+    loaded: false,
+    searchTimer: null,
+  };
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  var md = function (text) {
+    return window.hermodMarkdown.render(text);
+  };
+
+  // A session id in the gateway's own format: YYYYmmdd_HHMMSS_<8 hex>, UTC.
+  function newSessionId() {
+    var iso = new Date().toISOString(); // 2026-12-05T15:04:05.123Z
+    var stamp = iso.slice(0, 10).replace(/-/g, '') + '_' + iso.slice(11, 19).replace(/:/g, '');
+    var random = new Uint32Array(1);
+    crypto.getRandomValues(random);
+    return stamp + '_' + ('0000000' + random[0].toString(16)).slice(-8);
+  }
+
+  function showError(message) {
+    var banner = $('chat-error');
+    banner.textContent = message || '';
+    banner.hidden = !message;
+  }
+
+  function scrollDown() {
+    var box = $('messages');
+    box.scrollTop = box.scrollHeight;
+  }
+
+  // ---- the conversation list ----
+
+  function listOf(answer, field) {
+    if (Array.isArray(answer)) return answer;
+    if (!answer) return [];
+    return answer.data || answer[field] || [];
+  }
+
+  function titleOf(session) {
+    return session.title || session.preview || session.id;
+  }
+
+  async function loadSessions() {
+    var query = $('session-search').value.trim();
+    var note = $('session-note');
+    try {
+      var path = '/api/sessions' + (query ? '?q=' + encodeURIComponent(query) : '');
+      var sessions = listOf(await window.hermodApi(path), 'sessions');
+      var list = $('session-list');
+      list.textContent = '';
+      sessions.forEach(function (session) {
+        list.appendChild(sessionItem(session));
+      });
+      note.textContent = sessions.length ? '' : query ? 'No conversation matches.' : 'No conversations yet.';
+      note.hidden = sessions.length > 0;
+    } catch (e) {
+      if (e.status === 401) return;
+      note.textContent = 'Cannot list conversations: ' + e.message;
+      note.hidden = false;
+    }
+  }
+
+  function sessionItem(session) {
+    var item = el('li', 'session-item');
+    item.dataset.id = session.id;
+    item.tabIndex = 0;
+    item.classList.toggle('active', session.id === state.session);
+    var title = el('span', 'title', titleOf(session));
+    title.title = titleOf(session);
+    item.appendChild(title);
+    var when = session.last_active || session.updated_at || session.started_at;
+    if (when) item.appendChild(el('span', 'when', formatTime(when)));
+    var actions = el('span', 'item-actions');
+    var rename = el('button', 'rename', 'Rename');
+    rename.type = 'button';
+    rename.addEventListener('click', function (event) {
+      event.stopPropagation();
+      renameSession(session);
+    });
+    var remove = el('button', 'delete', 'Delete');
+    remove.type = 'button';
+    remove.addEventListener('click', function (event) {
+      event.stopPropagation();
+      deleteSession(session);
+    });
+    actions.appendChild(rename);
+    actions.appendChild(remove);
+    item.appendChild(actions);
+    item.addEventListener('click', function () {
+      openSession(session.id);
+    });
+    item.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter') openSession(session.id);
+    });
+    return item;
+  }
+
+  // Seconds or milliseconds since the epoch, or an ISO string.
+  function formatTime(value) {
+    var date;
+    if (typeof value === 'number') date = new Date(value > 1e12 ? value : value * 1000);
+    else date = new Date(value);
+    if (isNaN(date.getTime())) return '';
+    var today = new Date();
+    return date.toDateString() === today.toDateString()
+      ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      : date.toLocaleDateString();
+  }
+
+  async function renameSession(session) {
+    var title = window.prompt('New title for this conversation:', session.title || '');
+    if (title === null) return;
+    try {
+      await window.hermodApi('/api/sessions/' + encodeURIComponent(session.id), {
+        method: 'PATCH',
+        body: { title: title.trim() },
+      });
+      loadSessions();
+    } catch (e) {
+      showError('Cannot rename: ' + e.message);
+    }
+  }
+
+  async function deleteSession(session) {
+    if (!window.confirm('Delete "' + titleOf(session) + '" and its messages?')) return;
+    try {
+      await window.hermodApi('/api/sessions/' + encodeURIComponent(session.id), { method: 'DELETE' });
+      if (state.session === session.id) newChat();
+      loadSessions();
+    } catch (e) {
+      showError('Cannot delete: ' + e.message);
+    }
+  }
+
+  function markActive() {
+    Array.prototype.forEach.call(document.querySelectorAll('#session-list .session-item'), function (item) {
+      item.classList.toggle('active', item.dataset.id === state.session);
+    });
+  }
+
+  // ---- messages ----
+
+  // The text and images of a message's content (a string or OpenAI parts).
+  function partsOf(content) {
+    if (typeof content === 'string') return { text: content, images: [] };
+    var text = [];
+    var images = [];
+    (content || []).forEach(function (part) {
+      if (part && part.type === 'text') text.push(part.text || '');
+      else if (part && part.type === 'image_url' && part.image_url) images.push(part.image_url.url);
+    });
+    return { text: text.join('\n'), images: images };
+  }
+
+  function userMessage(text, images, files) {
+    var node = el('div', 'message user');
+    var content = el('div', 'content');
+    if (text) content.appendChild(el('div', 'text', text));
+    if (images.length || files.length) {
+      var attached = el('div', 'attached');
+      images.forEach(function (image) {
+        var img = el('img', 'thumb');
+        img.src = image.url;
+        img.alt = image.name || 'image';
+        attached.appendChild(img);
+      });
+      files.forEach(function (name) {
+        attached.appendChild(el('span', 'file-chip', name));
+      });
+      content.appendChild(attached);
+    }
+    node.appendChild(content);
+    $('messages').appendChild(node);
+    return node;
+  }
+
+  function assistantMessage(text) {
+    var node = el('div', 'message assistant');
+    var content = el('div', 'content');
+    content.innerHTML = md(text || '');
+    node.appendChild(content);
+    $('messages').appendChild(node);
+    return node;
+  }
+
+  // Text files are sent inside the message as fenced blocks; shown back
+  // as chips, not as their contents.
+  var FILE_BLOCK = /\n*\[file: ([^\]\n]+)\]\n(`{3,})[^\n]*\n[\s\S]*?\n\2(?=\n|$)/g;
+
+  function splitFiles(text) {
+    var names = [];
+    var rest = text.replace(FILE_BLOCK, function (_, name) {
+      names.push(name);
+      return '';
+    });
+    return { text: rest.trim(), files: names };
+  }
+
+  function showHistory(messages) {
+    var box = $('messages');
+    box.textContent = '';
+    messages.forEach(function (message) {
+      var parts = partsOf(message.content);
+      if (message.role === 'user') {
+        var split = splitFiles(parts.text);
+        userMessage(
+          split.text,
+          parts.images.map(function (url) {
+            return { url: url };
+          }),
+          split.files
+        );
+      } else if (message.role === 'assistant' && parts.text.trim()) {
+        assistantMessage(parts.text);
+      }
+    });
+    scrollDown();
+  }
+
+  async function openSession(id) {
+    if (state.controller) return;
+    showError('');
+    try {
+      var answer = await window.hermodApi('/api/sessions/' + encodeURIComponent(id) + '/messages');
+      state.session = id;
+      markActive();
+      showHistory(listOf(answer, 'messages'));
+      $('composer').focus();
+    } catch (e) {
+      if (e.status !== 401) showError('Cannot open the conversation: ' + e.message);
+    }
+  }
+
+  function newChat() {
+    if (state.controller) return;
+    state.session = null;
+    $('messages').textContent = '';
+    showError('');
+    clearAttachments();
+    markActive();
+    $('composer').focus();
+  }
+
+  // ---- attachments ----
+
+  function readFile(file, how) {
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () {
+        resolve(reader.result);
+      };
+      reader.onerror = function () {
+        reject(reader.error);
+      };
+      if (how === 'url') reader.readAsDataURL(file);
+      else reader.readAsText(file);
+    });
+  }
+
+  async function attach(files) {
+    showError('');
+    for (var i = 0; i < files.length; i++) {
+      var file = files[i];
+      var used = state.attachments.reduce(function (sum, a) {
+        return sum + a.size;
+      }, 0);
+      if (used + file.size > MAX_ATTACHMENTS_BYTES) {
+        showError(file.name + ' was not attached: a message carries at most 6 MB of files.');
+        continue;
+      }
+      try {
+        if (/^image\/(png|jpeg|gif|webp)$/.test(file.type)) {
+          state.attachments.push({ name: file.name, kind: 'image', data: await readFile(file, 'url'), size: file.size });
+        } else if (TEXT_TYPES.test(file.type) || TEXT_NAMES.test(file.name)) {
+          state.attachments.push({ name: file.name, kind: 'text', data: await readFile(file, 'text'), size: file.size });
+        } else {
+          showError(file.name + ' was not attached: only images (PNG, JPEG, GIF, WebP) and text files can be sent.');
+        }
+      } catch (e) {
+        showError('Cannot read ' + file.name + ': ' + e.message);
+      }
+    }
+    showAttachments();
+  }
+
+  function showAttachments() {
+    var box = $('attachments');
+    box.textContent = '';
+    state.attachments.forEach(function (a, index) {
+      var chip = el('span', 'pending ' + a.kind);
+      if (a.kind === 'image') {
+        var img = el('img', 'thumb');
+        img.src = a.data;
+        img.alt = a.name;
+        chip.appendChild(img);
+      }
+      chip.appendChild(el('span', 'name', a.name));
+      var remove = el('button', 'remove', '×');
+      remove.type = 'button';
+      remove.title = 'Remove ' + a.name;
+      remove.addEventListener('click', function () {
+        state.attachments.splice(index, 1);
+        showAttachments();
+      });
+      chip.appendChild(remove);
+      box.appendChild(chip);
+    });
+  }
+
+  function clearAttachments() {
+    state.attachments = [];
+    $('attach').value = '';
+    showAttachments();
+  }
+
+  // The message's content: plain text, or parts when images are attached.
+  function contentOf(text, attachments) {
+    var full = text;
+    attachments.forEach(function (a) {
+      if (a.kind !== 'text') return;
+      var fence = '```';
+      while (a.data.indexOf(fence) >= 0) fence += '`';
+      full += '\n\n[file: ' + a.name + ']\n' + fence + '\n' + a.data.replace(/\n$/, '') + '\n' + fence;
+    });
+    var images = attachments.filter(function (a) {
+      return a.kind === 'image';
+    });
+    if (!images.length) return full;
+    var parts = [];
+    if (full.trim()) parts.push({ type: 'text', text: full });
+    images.forEach(function (a) {
+      parts.push({ type: 'image_url', image_url: { url: a.data } });
+    });
+    return parts;
+  }
+
+  // ---- sending and streaming ----
+
+  function setStreaming(on) {
+    $('stop').disabled = !on;
+    $('send').disabled = on;
+    $('new-chat').disabled = on;
+  }
+
+  // Renders the reply at most once a frame, however fast chunks come.
+  function renderer(node) {
+    var content = node.querySelector('.content');
+    var pending = false;
+    var text = '';
+    function paint() {
+      pending = false;
+      var stick = $('messages').scrollHeight - $('messages').scrollTop - $('messages').clientHeight < 40;
+      content.innerHTML = md(text);
+      if (stick) scrollDown();
+    }
+    return {
+      set: function (value) {
+        text = value;
+        if (!pending) {
+          pending = true;
+          requestAnimationFrame(paint);
+        }
+      },
+      now: function () {
+        paint();
+      },
+    };
+  }
+
+  function note(node, className, text) {
+    var line = el('div', 'note ' + className, text);
+    node.appendChild(line);
+    return line;
+  }
+
+  function toolLine(node, event) {
+    var box = node.querySelector('.tools');
+    if (!box) {
+      box = el('div', 'tools');
+      node.insertBefore(box, node.querySelector('.content'));
+    }
+    var id = event.tool_call_id || event.call_id || event.id || '';
+    var line = id ? box.querySelector('[data-call="' + CSS.escape(id) + '"]') : null;
+    if (!line) {
+      line = el('div', 'tool');
+      if (id) line.dataset.call = id;
+      box.appendChild(line);
+    }
+    var status = event.status || '';
+    line.className = 'tool ' + status;
+    var preview = event.arguments_preview ? ' ' + event.arguments_preview : '';
+    line.textContent = (event.tool || event.name || 'tool') + preview + (status && status !== 'started' ? ' (' + status + ')' : '');
+  }
+
+  var CHOICE_LABELS = { once: 'Allow once', session: 'Allow for this chat', always: 'Always allow', deny: 'Deny' };
+
+  function approvalPrompt(node, event) {
+    var box = el('div', 'approval');
+    box.dataset.requestId = event.request_id;
+    box.appendChild(el('div', 'approval-title', 'Approval needed' + (event.tool ? ': ' + event.tool : '')));
+    box.appendChild(el('div', 'approval-description', event.description || event.key || ''));
+    var buttons = el('div', 'approval-buttons');
+    (event.options || ['once', 'session', 'always', 'deny']).forEach(function (choice) {
+      var button = el('button', choice === 'deny' ? 'deny' : 'allow', CHOICE_LABELS[choice] || choice);
+      button.type = 'button';
+      button.dataset.choice = choice;
+      button.addEventListener('click', function () {
+        answerApproval(box, choice);
+      });
+      buttons.appendChild(button);
+    });
+    box.appendChild(buttons);
+    box.appendChild(el('div', 'approval-status'));
+    node.appendChild(box);
+    scrollDown();
+  }
+
+  async function answerApproval(box, choice) {
+    var buttons = box.querySelectorAll('button');
+    Array.prototype.forEach.call(buttons, function (b) {
+      b.disabled = true;
+    });
+    var status = box.querySelector('.approval-status');
+    try {
+      await window.hermodApi('/v1/approvals/' + encodeURIComponent(box.dataset.requestId), {
+        method: 'POST',
+        body: { choice: choice },
+      });
+      status.textContent = choice === 'deny' ? 'Denied.' : 'Approved (' + (CHOICE_LABELS[choice] || choice).toLowerCase() + ').';
+      box.classList.add('answered', choice === 'deny' ? 'denied' : 'approved');
+    } catch (e) {
+      status.textContent =
+        e.status === 409 || e.status === 404 ? 'This request was already answered or has timed out.' : e.message;
+      box.classList.add('answered');
+      if (e.status !== 409 && e.status !== 404) {
+        Array.prototype.forEach.call(buttons, function (b) {
+          b.disabled = false;
+        });
+      }
+    }
+  }
+
+  // Splits an event stream's text into events; returns the unfinished rest.
+  function parseEvents(buffer, onEvent) {
+    var parts = buffer.split(/\r?\n\r?\n/);
+    var rest = parts.pop();
+    parts.forEach(function (raw) {
+      var name = 'message';
+      var data = [];
+      raw.split(/\r?\n/).forEach(function (line) {
+        if (line.indexOf('event:') === 0) name = line.slice(6).trim();
+        else if (line.indexOf('data:') === 0) data.push(line.slice(5).replace(/^ /, ''));
+      });
+      if (data.length) onEvent(name, data.join('\n'));
+    });
+    return rest;
+  }
+
+  async function send(event) {
+    if (event) event.preventDefault();
+    if (state.controller) return;
+    var composer = $('composer');
+    var text = composer.value.trim();
+    var attachments = state.attachments.slice();
+    if (!text && !attachments.length) return;
+    showError('');
+    var fresh = !state.session;
+    if (fresh) state.session = newSessionId();
+    var session = state.session;
+    userMessage(
+      text,
+      attachments
+        .filter(function (a) {
+          return a.kind === 'image';
+        })
+        .map(function (a) {
+          return { url: a.data, name: a.name };
+        }),
+      attachments
+        .filter(function (a) {
+          return a.kind === 'text';
+        })
+        .map(function (a) {
+          return a.name;
+        })
+    );
+    composer.value = '';
+    clearAttachments();
+    var node = assistantMessage('');
+    node.classList.add('streaming');
+    scrollDown();
+    var view = renderer(node);
+    var controller = new AbortController();
+    state.controller = controller;
+    setStreaming(true);
+    var reply = '';
+    var ended = false;
+    function finish(className, message) {
+      if (ended) return;
+      ended = true;
+      view.set(reply);
+      view.now();
+      node.classList.remove('streaming');
+      if (className) {
+        node.classList.add(className);
+        note(node, className, message);
+      }
+    }
+    try {
+      var response = await window.hermodApi('/v1/chat/completions', {
+        method: 'POST',
+        raw: true,
+        signal: controller.signal,
+        headers: { 'X-Hermod-Session-Id': session, Accept: 'text/event-stream' },
+        body: { model: 'hermod', stream: true, messages: [{ role: 'user', content: contentOf(text, attachments) }] },
+      });
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = '';
+      var onEvent = function (name, data) {
+        if (data === '[DONE]') return finish();
+        var payload;
+        try {
+          payload = JSON.parse(data);
+        } catch (e) {
+          return;
+        }
+        if (name === 'hermes.approval.request') return approvalPrompt(node, payload);
+        if (name === 'hermes.tool.progress') return toolLine(node, payload);
+        if (payload.error) return finish('failed', payload.error.message || 'The reply failed.');
+        var choice = payload.choices && payload.choices[0];
+        if (!choice) return;
+        if (choice.delta && typeof choice.delta.content === 'string' && choice.delta.content) {
+          reply += choice.delta.content;
+          view.set(reply);
+        }
+        if (choice.finish_reason === 'interrupted') finish('stopped', 'Reply interrupted.');
+        else if (choice.finish_reason === 'length') finish('truncated', 'The reply reached its length limit.');
+      };
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) break;
+        buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), onEvent);
+      }
+      parseEvents(buffer + decoder.decode() + '\n\n', onEvent);
+      finish();
+    } catch (e) {
+      if (e && e.name === 'AbortError') {
+        finish('stopped', 'Stopped.');
+      } else if (e.status === 401) {
+        finish('failed', 'Not signed in.');
+      } else {
+        finish('failed', e.message || String(e));
+        showError(e.message || String(e));
+      }
+    } finally {
+      state.controller = null;
+      setStreaming(false);
+      if (fresh) loadSessions();
+      composer.focus();
+    }
+  }
+
+  function stop() {
+    if (state.controller) state.controller.abort();
+  }
+
+  function setUp() {
+    $('composer-form').addEventListener('submit', send);
+    $('composer').addEventListener('keydown', function (event) {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) send(event);
+    });
+    $('stop').addEventListener('click', stop);
+    $('new-chat').addEventListener('click', newChat);
+    $('attach').addEventListener('change', function () {
+      attach(Array.prototype.slice.call(this.files || []));
+      this.value = '';
+    });
+    $('session-search').addEventListener('input', function () {
+      clearTimeout(state.searchTimer);
+      state.searchTimer = setTimeout(loadSessions, 250);
+    });
+    document.addEventListener('hermod:view', function (event) {
+      if (event.detail.view !== 'chat') return;
+      loadSessions();
+      $('composer').focus();
+    });
+    document.addEventListener('hermod:signout', function () {
+      stop();
+      state.session = null;
+      $('messages').textContent = '';
+      $('session-list').textContent = '';
+      clearAttachments();
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', setUp);
+  else setUp();
+})();
