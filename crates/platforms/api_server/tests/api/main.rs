@@ -7,12 +7,15 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
+mod admin_jobs;
+mod admin_sessions;
 mod approvals;
 mod bodies;
 mod chat;
 mod concurrency;
 mod connections;
 mod cors;
+mod dashboard;
 mod errors;
 mod files;
 mod health;
