@@ -6,10 +6,17 @@
 //! spelling wins when a file has both. While reading, a key hermod does not
 //! know is looked up in the Hermes schema
 //! ([`hermod_platforms::hermes_schema`]): a Hermes key becomes a notice
-//! naming it and saying what hermod does instead; anything else is still an
-//! error with a suggestion, so typos in hermod's own keys are caught.
+//! naming it and saying what hermod does instead. Anything else is an error
+//! with a suggestion in a file of hermod's own style, so typos in hermod's
+//! own keys are caught; in a file recognised as Hermes' ([`shape`]) it is a
+//! notice too, since Hermes itself ignores keys it does not know and the
+//! file must keep starting the gateway.
+
+mod instead;
+mod shape;
 
 use hermod_platforms::hermes_schema::{PLATFORM_KEYS, SECTION_KEYS, TOP_KEYS};
+use instead::INSTEAD;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -25,12 +32,25 @@ pub struct Translation {
     /// per-platform settings; a platform that does not know one gets a
     /// notice instead of an error.
     pub from_hermes: BTreeSet<String>,
+    /// Why the file was taken for Hermes' own `config.yaml` (its first
+    /// Hermes-only shape), or `None` for a file in hermod's own style.
+    pub hermes_file: Option<String>,
 }
 
 impl Translation {
     /// The notice for a key hermod's types rejected, when it is a
-    /// recognised Hermes setting; `None` for a mistake.
+    /// recognised Hermes setting, or any key of a file that is Hermes'
+    /// (see [`shape`]); `None` for a mistake.
     pub fn tolerate(&self, key: &str) -> Option<String> {
+        self.recognised(key).or_else(|| {
+            self.hermes_file
+                .as_deref()
+                .map(|why| shape::unknown_in_hermes_file(key, why))
+        })
+    }
+
+    /// The notice for a key Hermes' schema knows.
+    fn recognised(&self, key: &str) -> Option<String> {
         let segments: Vec<&str> = key.split('.').collect();
         if let ["platforms", _, setting, ..] = segments.as_slice() {
             let hermes = self.from_hermes.contains(&segments[..3].join("."))
@@ -131,297 +151,6 @@ const POLICY_KEYS: &[&str] = &[
     "home_channel_thread_id",
 ];
 
-/// What hermod does instead of a Hermes setting (`*` stands for any
-/// platform).
-const INSTEAD: &[(&str, &str)] = &[
-    (
-        "platforms.*.token",
-        "hermod reads platform tokens from their environment variables (<PLATFORM>_BOT_TOKEN ...) in .env",
-    ),
-    (
-        "platforms.*.api_key",
-        "hermod reads platform keys from their environment variables in .env",
-    ),
-    (
-        "platforms.*.gateway_restart_notification",
-        "hermod tells every chat with a running turn when it stops (gateway.notify_on_drain: false turns it off)",
-    ),
-    (
-        "platforms.*.typing_indicator",
-        "hermod shows typing while a reply is written where the platform has it",
-    ),
-    (
-        "platforms.*.typing_status_text",
-        "hermod shows the platform's plain typing indicator",
-    ),
-    (
-        "platforms.*.channel_overrides",
-        "every chat uses the same model and system prompt (model.default, agent.system_prompt)",
-    ),
-    (
-        "platforms.*.channel_prompts",
-        "every chat uses agent.system_prompt",
-    ),
-    (
-        "platforms.*.channel_skill_bindings",
-        "hermod has no skills yet",
-    ),
-    (
-        "platforms.*.notice_delivery",
-        "notices go to the chat they concern",
-    ),
-    ("platforms.*.reply_prefix", "replies carry no prefix"),
-    (
-        "platforms.*.reply_in_thread",
-        "replies go where the message came from",
-    ),
-    (
-        "platforms.*.cron_continuable_surface",
-        "hermod has no scheduled jobs yet",
-    ),
-    (
-        "platforms.*.allowed_chats",
-        "use the platform's allowlist variables",
-    ),
-    (
-        "platforms.*.group_allowed_chats",
-        "use the platform's allowlist variables",
-    ),
-    (
-        "platforms.*.allowed_topics",
-        "every topic of an allowed chat is answered",
-    ),
-    (
-        "platforms.*.mention_patterns",
-        "in groups hermod answers mentions, replies and commands",
-    ),
-    (
-        "platforms.*.exclusive_bot_mentions",
-        "in groups hermod answers mentions, replies and commands",
-    ),
-    (
-        "platforms.*.observe_unmentioned_group_messages",
-        "unmentioned group messages are not kept",
-    ),
-    (
-        "platforms.*.dm_policy",
-        "access follows the allowlists and pairing (hermod pairing)",
-    ),
-    (
-        "platforms.*.allow_from",
-        "use the platform's ALLOWED_USERS variable",
-    ),
-    (
-        "platforms.*.group_policy",
-        "access follows the allowlists and pairing",
-    ),
-    (
-        "platforms.*.group_allow_from",
-        "use the platform's GROUP_ALLOWED_USERS variable",
-    ),
-    (
-        "auxiliary.compression",
-        "summaries are written by the conversation's own model",
-    ),
-    (
-        "compression.protect_first_n",
-        "the first messages are summarized like the others; the latest are kept (compression.protect_last_n)",
-    ),
-    (
-        "auxiliary.web_extract",
-        "web_fetch gives the model the page's text; nothing summarises it first",
-    ),
-    (
-        "auxiliary.vision.provider",
-        "hermod reaches the vision model through auxiliary.vision.base_url (the model's endpoint when unset)",
-    ),
-    (
-        "stt.provider",
-        "hermod transcribes through one OpenAI-compatible endpoint: stt.base_url",
-    ),
-    (
-        "voice",
-        "Hermes' voice section is its terminal voice mode; in chats, voice replies are /voice (the tts: section)",
-    ),
-    ("browser", "hermod has no browser tool"),
-    ("delegation", "hermod does not delegate to subagents"),
-    ("skills", "hermod has no skills yet"),
-    ("honcho", "hermod has no long-term memory provider"),
-    ("cron", "hermod has no scheduled jobs yet"),
-    (
-        "security",
-        "hermod's security settings are its own (allowlists, API key)",
-    ),
-    ("privacy", "hermod never logs message text"),
-    ("logging", "use RUST_LOG or -v for log levels"),
-    ("checkpoints", "hermod has no file checkpoints"),
-    ("code_execution", "hermod has no code execution tool"),
-    (
-        "web",
-        "hermod fetches pages with its own web_fetch tool (the web_fetch: section); it has no search backend",
-    ),
-    (
-        "custom_providers",
-        "set model.provider: custom with model.base_url for one endpoint",
-    ),
-    (
-        "providers",
-        "set model.provider (and model.base_url for a custom endpoint)",
-    ),
-    (
-        "fallback_model",
-        "hermod uses one model; failed requests are retried",
-    ),
-    (
-        "smart_model_routing",
-        "hermod uses model.default for every turn",
-    ),
-    ("model_aliases", "hermod uses model.default for every turn"),
-    ("plugins", "hermod has no plugins"),
-    (
-        "context",
-        "hermod's own compression applies (compression:); there is no other context engine",
-    ),
-    ("prompt_caching", "hermod leaves caching to the provider"),
-    (
-        "human_delay",
-        "replies are sent as soon as they are written",
-    ),
-    (
-        "command_allowlist",
-        "answer /approve always in the chat: hermod remembers it per user",
-    ),
-    (
-        "approvals.mode",
-        "hermod asks in the chat for every dangerous command (Hermes' manual mode)",
-    ),
-    (
-        "approvals.cron_mode",
-        "scheduled jobs cannot be asked: their dangerous commands are denied",
-    ),
-    ("memory.provider", "hermod keeps notes in its own database"),
-    (
-        "memory.user_profile_enabled",
-        "hermod keeps one set of notes per user (the memory tool)",
-    ),
-    ("memory.user_char_limit", "see memory.memory_char_limit"),
-    (
-        "memory.write_approval",
-        "the memory tool writes without asking; list approvals.require: [memory] to ask",
-    ),
-    (
-        "terminal.backend",
-        "hermod runs commands on this machine, in the workspace (terminal.cwd)",
-    ),
-    ("kanban", "hermod has no kanban board"),
-    ("dashboard", "hermod has no dashboard; see hermod sessions"),
-    ("network", "hermod uses the system's network settings"),
-    ("quick_commands", "hermod has no quick commands yet"),
-    (
-        "multiplex_profiles",
-        "one hermod serves one profile (gateway.profile)",
-    ),
-    (
-        "profile_routes",
-        "one hermod serves one profile (gateway.profile)",
-    ),
-    ("reset_triggers", "/new and /reset start a new session"),
-    ("always_log_local", "hermod logs to stderr (RUST_LOG)"),
-    (
-        "filter_silence_narration",
-        "replies that are only a silence marker are never sent",
-    ),
-    (
-        "session_store_max_age_days",
-        "sessions are kept until deleted",
-    ),
-    (
-        "write_sessions_json",
-        "sessions are in hermod.db (hermod sessions list)",
-    ),
-    (
-        "model.api_mode",
-        "hermod always uses the chat-completions API",
-    ),
-    (
-        "model.max_tokens",
-        "the provider's default reply length applies",
-    ),
-    (
-        "agent.gateway_timeout",
-        "no whole-turn time limit: each model request is limited by model.timeout_secs and each turn by agent.max_turns; /stop ends a turn",
-    ),
-    ("agent.verbose", "use -v or RUST_LOG"),
-    (
-        "display.show_reasoning",
-        "reasoning is never shown in chats",
-    ),
-    (
-        "display.background_process_notifications",
-        "hermod runs no background processes",
-    ),
-    (
-        "display.ephemeral_system_ttl",
-        "hermod has no ephemeral messages",
-    ),
-    ("display.runtime_footer", "replies carry no footer"),
-    (
-        "display.interim_assistant_messages",
-        "text the model writes between tool calls is part of the reply",
-    ),
-    (
-        "display.long_running_notifications",
-        "typing stays on while a turn runs",
-    ),
-    (
-        "display.busy_ack_detail",
-        "busy acknowledgements are short (gateway.busy_ack)",
-    ),
-    ("display.busy_steer_ack_enabled", "see gateway.busy_ack"),
-    (
-        "display.tool_progress_grouping",
-        "see display.tool_progress",
-    ),
-    (
-        "display.tool_preview_length",
-        "tool progress lines show the tool's name",
-    ),
-    (
-        "display.reasoning_style",
-        "reasoning is never shown in chats",
-    ),
-    ("display.cleanup_progress", "tool progress lines stay"),
-    ("display.live_status", "see display.tool_progress"),
-    (
-        "display.tool_progress_overrides",
-        "use display.platforms.<name>.tool_progress",
-    ),
-    (
-        "streaming.fresh_final_after_seconds",
-        "the finished reply replaces the preview in place",
-    ),
-    (
-        "gateway.max_concurrent_sessions",
-        "every session runs concurrently; gateway.session_queue bounds the messages waiting in one",
-    ),
-    (
-        "gateway.systemd_watchdog_seconds",
-        "hermod does not ping a systemd watchdog yet",
-    ),
-    (
-        "gateway.always_log_local",
-        "hermod logs to stderr (RUST_LOG)",
-    ),
-    (
-        "platforms.*.enabled",
-        "hermod runs a platform whenever its token is set",
-    ),
-    (
-        "session_reset.notify",
-        "hermod does not announce automatic resets",
-    ),
-];
-
 /// The sections of hermod's own schema.
 const OWN_SECTIONS: &[&str] = &[
     "model",
@@ -453,6 +182,7 @@ pub fn translate(
     let Value::Object(root) = tree else {
         return out;
     };
+    out.hermes_file = shape::hermes_sign(root, known);
     root.remove("_config_version");
 
     // `model: name` is the short form of `model: {default: name}`; empty
@@ -538,6 +268,16 @@ pub fn translate(
     for (name, block) in nested {
         mark(&mut out, &name, &block);
         merge_missing(entry(root, &["platforms", &name]), block);
+    }
+    // Hermes reads a few platform settings from `gateway.<name>` (its API
+    // server's `max_concurrent_runs`): they are the platform's own.
+    for name in platforms {
+        if let Some(Value::Object(_)) = get_mut(root, &["gateway", name])
+            && let Some(block) = take(root, &["gateway", name])
+        {
+            mark(&mut out, name, &block);
+            merge_missing(entry(root, &["platforms", name]), block);
+        }
     }
 
     // Hermes' top-level personalities join hermod's (which win a name).

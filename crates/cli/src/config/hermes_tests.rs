@@ -129,7 +129,14 @@ fn platform_blocks_from_every_hermes_place() {
         json!({"allowed_users": ["1"], "home_channel": "-100", "unauthorized_dm_behavior": "pair"})
     );
     assert!(t.tolerate("platforms.chat.mystery").is_some());
-    assert!(t.tolerate("platforms.chat.require_mentoin").is_none());
+    // A top-level platform block makes this a Hermes file: its typos are
+    // notices, with the nearest key.
+    assert!(t.hermes_file.is_some());
+    assert!(
+        t.tolerate("platforms.chat.require_mentoin")
+            .unwrap()
+            .contains("did you mean `platforms.chat.require_mention`?")
+    );
     let keys: Vec<&str> = t.notices.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["platforms.forum"]);
 }
@@ -167,4 +174,32 @@ fn the_platforms_own_home_channel_variables_are_read() {
             Some(format!("home-of-{platform}").as_str())
         );
     }
+}
+
+#[test]
+fn a_platforms_settings_under_gateway_are_the_platforms() {
+    let (tree, t) = run(json!({
+        "gateway": {"web": {"max_concurrent_runs": 3}, "chat": "not a block"},
+        "platforms": {"web": {"port": 1}},
+    }));
+    assert_eq!(
+        tree["platforms"]["web"],
+        json!({"port": 1, "max_concurrent_runs": 3})
+    );
+    assert_eq!(tree["gateway"], json!({"chat": "not a block"}));
+    assert!(t.from_hermes.contains("platforms.web.max_concurrent_runs"));
+}
+
+#[test]
+fn a_hermes_files_unknown_keys_are_notices_and_a_hermod_files_are_not() {
+    let (_, hermes) = run(json!({"_config_version": 33, "model": {"default": "m"}}));
+    let said = hermes.tolerate("model.defualt").unwrap();
+    assert!(said.contains("did you mean `model.default`?"), "{said}");
+    assert!(said.contains("_config_version"), "{said}");
+    assert!(hermes.tolerate("auxiliary.goal_judge").is_some());
+
+    let (_, own) = run(json!({"model": {"default": "m", "provider": "custom"}}));
+    assert_eq!(own.hermes_file, None);
+    assert_eq!(own.tolerate("model.defualt"), None);
+    assert_eq!(own.tolerate("auxiliary.goal_judge"), None);
 }
