@@ -95,7 +95,7 @@ pub(crate) fn progress_frame(
 }
 
 /// `text` on one line, cut to [`ARGUMENTS_PREVIEW`] characters.
-fn preview(text: &str) -> String {
+pub(crate) fn preview(text: &str) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= ARGUMENTS_PREVIEW {
         return one_line;

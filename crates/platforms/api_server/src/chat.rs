@@ -109,7 +109,7 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
 /// message (Open WebUI offers its built-in tools to the model on each chat
 /// request by default), and a refusal would make the API unusable from
 /// them. hermod's own tools still run; the client's are never called.
-fn note_ignored_tools(state: &AppState, count: usize) {
+pub(crate) fn note_ignored_tools(state: &AppState, count: usize) {
     if state.tools_warned.swap(true, Ordering::Relaxed) {
         debug!(count, "ignored client-supplied tools");
     } else {
@@ -122,7 +122,7 @@ fn note_ignored_tools(state: &AppState, count: usize) {
     }
 }
 
-fn with_tools_header(mut response: Response, ignored_tools: usize) -> Response {
+pub(crate) fn with_tools_header(mut response: Response, ignored_tools: usize) -> Response {
     if ignored_tools > 0 {
         response
             .headers_mut()
@@ -189,7 +189,7 @@ fn text_response(text: &str, streaming: bool, meta: &CompletionMeta) -> Response
     }
 }
 
-fn with_session_headers(mut response: Response, session: &SessionId) -> Response {
+pub(crate) fn with_session_headers(mut response: Response, session: &SessionId) -> Response {
     if let Ok(value) = HeaderValue::from_str(session.as_str()) {
         response.headers_mut().insert(SESSION_HEADER, value.clone());
         response.headers_mut().insert(HERMES_SESSION_HEADER, value);

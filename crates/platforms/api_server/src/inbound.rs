@@ -86,7 +86,7 @@ pub(crate) struct RequestMessage {
 }
 
 /// `stream` as a boolean, or as the strings some clients send.
-fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(crate) fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum B {

@@ -63,7 +63,7 @@ fn finish_frame(meta: &CompletionMeta, finish_reason: &str, usage: hermod_model:
     sse_data(&chunk(meta, &json!({}), Some(finish_reason), Some(usage)))
 }
 
-fn sse_response(body: Body) -> Response {
+pub(crate) fn sse_response(body: Body) -> Response {
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(

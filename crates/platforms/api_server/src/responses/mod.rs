@@ -1,21 +1,277 @@
-//! The Responses API: `POST /v1/responses`, `GET` and `DELETE
-//! /v1/responses/{id}`.
+//! The Responses API: `POST /v1/responses` (plain or streamed), `GET` and
+//! `DELETE /v1/responses/{id}`.
+//!
+//! A request is checked in order of cost — JSON content type, a free run
+//! slot, the body — then parsed ([`request`]), placed in a session
+//! ([`chain`]) and run as a turn through the router like any message. The
+//! answer is a `response` object ([`object`]) or its events ([`stream`]);
+//! unless `store: false` it is then kept ([`book`]) for `GET` and for
+//! requests that chain onto it.
 
+mod book;
+mod chain;
+mod object;
+mod request;
+mod save;
+mod stream;
+
+use crate::body::require_json;
+use crate::chat::{holding, note_ignored_tools, with_session_headers, with_tools_header};
 use crate::config::ApiServerConfig;
+use crate::error::ApiError;
 use crate::server::AppState;
 use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use book::{MemoryBook, Saved, UseClock};
+use hermod_agent::{AgentEvent, FinishReason};
+use hermod_core::{CoreError, TurnEvent, TurnStream};
+use object::{ResponseMeta, Status, response_object};
+use request::ResponseRequest;
+use save::Saver;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use tracing::debug;
+
+pub(crate) use save::book_of as book;
 
 /// What the Responses API keeps between requests.
 #[derive(Debug, Clone)]
-pub(crate) struct ResponsesState {}
+pub(crate) struct ResponsesState {
+    /// Where responses are kept when the server has no store.
+    memory: Arc<Mutex<MemoryBook>>,
+    /// The most responses kept (`max_stored_responses`).
+    keep: usize,
+    /// When responses are used, in the order they are.
+    clock: Arc<UseClock>,
+}
 
 impl ResponsesState {
-    pub(crate) fn new(_config: &ApiServerConfig) -> Self {
-        Self {}
+    pub(crate) fn new(config: &ApiServerConfig) -> Self {
+        Self {
+            memory: Arc::default(),
+            keep: config.max_stored_responses.max(1),
+            clock: Arc::default(),
+        }
     }
 }
 
 /// The routes of this module (behind the key).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/responses", post(create))
+        .route("/v1/responses/{id}", get(retrieve).delete(delete))
+}
+
+async fn create(State(state): State<AppState>, request: Request) -> Response {
+    match handle_create(&state, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle_create(state: &AppState, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    require_json(&parts.headers)?;
+    // Before the body is read: a flood is refused cheaply.
+    let slot = state.slots.try_acquire()?;
+    let (body, share) = state.bodies.read(&parts.headers, body).await?;
+    let request = request::parse(&body)?;
+    drop(body);
+    if request.ignored_tools > 0 {
+        note_ignored_tools(state, request.ignored_tools);
+    }
+    let previous = previous(state, &request).await?;
+    let instructions = request.instructions.clone().or_else(|| {
+        previous
+            .as_ref()
+            .and_then(|p| p.record.instructions.clone())
+    });
+    let plan = chain::plan(state, &request, previous.as_ref()).await?;
+    let (event, _) = chain::event(&request, plan, instructions.clone(), &state.model_name);
+    let meta = meta(state, &request, instructions.clone());
+    let mut turn = state.inbound.submit_streaming(event)?;
+    let session = match turn.next().await {
+        Some(TurnEvent::Started { session_id }) => Some(session_id),
+        // Answered without the agent (a slash command, a busy session).
+        Some(TurnEvent::Reply { text }) => {
+            let saver = saver(state, &request, &meta, None, instructions);
+            let answer = if request.stream {
+                stream::stream_reply(text, meta, saver)
+            } else {
+                let response = response_object(&meta, &Status::Completed, Some(&text), None);
+                saver.save(&response).await;
+                axum::Json(response).into_response()
+            };
+            return Ok(with_tools_header(answer, request.ignored_tools));
+        }
+        Some(TurnEvent::Failed(e)) => return Err(e.into()),
+        _ => return Err(CoreError::Cancelled.into()),
+    };
+    let recorded = request.store;
+    let saver = saver(state, &request, &meta, session.clone(), instructions);
+    let response = if request.stream {
+        stream::stream_response(turn, meta, saver).await?
+    } else {
+        plain_response(turn, &meta, &saver, state).await?
+    };
+    let response = holding(response, (share, slot));
+    let response = match session.filter(|_| recorded) {
+        Some(session) => with_session_headers(response, &session),
+        None => response,
+    };
+    Ok(with_tools_header(response, request.ignored_tools))
+}
+
+/// The response a request chains onto: `previous_response_id`'s (404 when
+/// unknown), or the latest of its named `conversation` (none yet: a new
+/// conversation).
+async fn previous(state: &AppState, request: &ResponseRequest) -> Result<Option<Saved>, ApiError> {
+    let book = book(state);
+    if let Some(id) = &request.previous_response_id {
+        return match book.get(id).await? {
+            Some(saved) => Ok(Some(saved)),
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "response_not_found",
+                format!(
+                    "Previous response not found: {id}. Responses are kept only when sent with \
+                     `store` (the default), and only the most recent ones."
+                ),
+            )
+            .param("previous_response_id")),
+        };
+    }
+    match &request.conversation {
+        Some(name) => book.latest(name).await,
+        None => Ok(None),
+    }
+}
+
+fn meta(state: &AppState, request: &ResponseRequest, instructions: Option<String>) -> ResponseMeta {
+    let mut meta = ResponseMeta::new(
+        request
+            .model
+            .clone()
+            .unwrap_or_else(|| state.model_name.to_string()),
+    );
+    meta.instructions = instructions;
+    meta.previous_response_id = request.previous_response_id.clone();
+    meta.conversation = request.conversation.clone();
+    meta.temperature = request.temperature;
+    meta.max_output_tokens = request.max_output_tokens;
+    meta.store = request.store;
+    meta
+}
+
+fn saver(
+    state: &AppState,
+    request: &ResponseRequest,
+    meta: &ResponseMeta,
+    session: Option<hermod_model::SessionId>,
+    instructions: Option<String>,
+) -> Saver {
+    Saver {
+        state: state.clone(),
+        enabled: request.store,
+        id: meta.id.clone(),
+        session: session.filter(|_| request.store),
+        conversation: request.conversation.clone(),
+        instructions,
+    }
+}
+
+/// Waits for the end of the turn and answers one `response`. A failure,
+/// or an answer the model did not finish, is an HTTP error. Nobody can
+/// answer its approval requests: they are denied at once.
+async fn plain_response(
+    mut turn: TurnStream,
+    meta: &ResponseMeta,
+    saver: &Saver,
+    state: &AppState,
+) -> Result<Response, ApiError> {
+    let mut files = None;
+    let (status, text, usage) = loop {
+        match turn.next().await {
+            Some(TurnEvent::Files(media)) => files = Some(media),
+            Some(TurnEvent::Agent(AgentEvent::Final(outcome))) => {
+                let status = match outcome.finish_reason {
+                    FinishReason::Incomplete => {
+                        debug!("the model's answer was cut off; answering an error");
+                        return Err(ApiError::incomplete());
+                    }
+                    FinishReason::Length | FinishReason::MaxIterations => {
+                        Status::Incomplete("max_output_tokens")
+                    }
+                    FinishReason::Interrupted => Status::Incomplete("interrupted"),
+                    FinishReason::Stop => Status::Completed,
+                };
+                // `MEDIA:` lines never reach the client: their files do.
+                let text = match &files {
+                    Some(media) => crate::files::with_files(&media.text, media),
+                    None => hermod_core::strip_directives(&outcome.text),
+                };
+                break (status, visible(&text), outcome.usage);
+            }
+            Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
+            Some(TurnEvent::Failed(CoreError::Interrupted)) => {
+                debug!("the turn was interrupted before any text");
+                break (
+                    Status::Incomplete("interrupted"),
+                    String::new(),
+                    Default::default(),
+                );
+            }
+            Some(TurnEvent::Failed(e)) => return Err(e.into()),
+            Some(TurnEvent::Reply { text }) => break (Status::Completed, text, Default::default()),
+            Some(TurnEvent::Agent(AgentEvent::ApprovalRequested { request_id, .. })) => {
+                crate::approvals::deny_unstreamed(&state.inbound, &request_id).await;
+            }
+            Some(_) => {}
+            None => return Err(CoreError::Cancelled.into()),
+        }
+    };
+    let response = response_object(meta, &status, Some(&text), Some(usage));
+    saver.save(&response).await;
+    Ok(axum::Json(response).into_response())
+}
+
+/// The answer without the model's hidden reasoning.
+fn visible(text: &str) -> String {
+    let mut think = hermod_model::text::ThinkFilter::new();
+    let mut visible = think.push(text);
+    visible.push_str(&think.finish());
+    visible
+}
+
+/// `GET /v1/responses/{id}`: the stored response object.
+async fn retrieve(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match book(&state).get(&id).await {
+        Ok(Some(saved)) => axum::Json(saved.record.response).into_response(),
+        Ok(None) => not_found(&id).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `DELETE /v1/responses/{id}`.
+async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match book(&state).delete(&id).await {
+        Ok(true) => {
+            axum::Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
+        }
+        Ok(false) => not_found(&id).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "response_not_found",
+        format!("Response not found: {id}."),
+    )
 }

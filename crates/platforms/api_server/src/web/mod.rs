@@ -4,7 +4,6 @@
 //! page shows comes from routes behind the key.
 
 mod assets;
-mod dashboard;
 mod token;
 
 use crate::config::ApiServerConfig;
@@ -47,5 +46,5 @@ pub(crate) fn public_routes() -> Router<AppState> {
 
 /// The routes of this module behind the key.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(dashboard::routes())
+    Router::new()
 }

@@ -1,0 +1,71 @@
+//! [`Saver`]: records a finished response (plain or streamed) in the book,
+//! with where its conversation stands in its session.
+
+use super::book::{Book, Record};
+use crate::server::AppState;
+use hermod_model::SessionId;
+use serde_json::Value;
+use tracing::warn;
+
+/// What saving a response needs, gathered when its turn starts.
+pub(crate) struct Saver {
+    pub(crate) state: AppState,
+    /// `store: false`, or a turn that recorded nothing: not saved.
+    pub(crate) enabled: bool,
+    pub(crate) id: String,
+    pub(crate) session: Option<SessionId>,
+    pub(crate) conversation: Option<String>,
+    pub(crate) instructions: Option<String>,
+}
+
+impl Saver {
+    /// Saves `response`. A failure is logged, not answered: the client
+    /// already has (or is getting) its answer; only `GET` and chaining
+    /// onto this response will not find it.
+    pub(crate) async fn save(&self, response: &Value) {
+        if !self.enabled {
+            return;
+        }
+        let last_message = self.last_message().await;
+        let record = Record {
+            response: response.clone(),
+            last_message,
+            instructions: self.instructions.clone(),
+        };
+        let result = super::book(&self.state)
+            .put(
+                &self.id,
+                self.conversation.as_deref(),
+                self.session.as_ref(),
+                &record,
+            )
+            .await;
+        if let Err(e) = result {
+            warn!(id = %self.id, error = %e.message, "a response could not be stored; it cannot be retrieved or continued");
+        }
+    }
+
+    /// The id of the session's last message now that the turn is over.
+    async fn last_message(&self) -> Option<i64> {
+        let (Some(store), Some(session)) = (&self.state.sessions.store, &self.session) else {
+            return None;
+        };
+        match store.messages(session).await {
+            Ok(messages) => messages.last().map(|m| m.id),
+            Err(e) => {
+                warn!(session = %session, error = %e, "cannot read a response's session");
+                None
+            }
+        }
+    }
+}
+
+/// The book of a request's state.
+pub(crate) fn book_of(state: &AppState) -> Book<'_> {
+    Book {
+        store: state.sessions.store.as_ref(),
+        memory: &state.responses.memory,
+        keep: state.responses.keep,
+        clock: &state.responses.clock,
+    }
+}

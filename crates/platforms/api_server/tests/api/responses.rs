@@ -1,0 +1,610 @@
+//! The Responses API (`/v1/responses`) over real HTTP: plain and streamed
+//! answers in OpenAI's shapes, chaining and branching on hermod's
+//! sessions, named conversations, stored responses (bounded, kept across a
+//! restart), and its refusals.
+
+use crate::support::{KEY, Server, Setup, json_of};
+use hermod_testkit::{FakeLlm, Reply};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn create(s: &Server, body: &Value) -> reqwest::RequestBuilder {
+    s.http
+        .post(format!("{}/v1/responses", s.base))
+        .bearer_auth(KEY)
+        .json(body)
+}
+
+async fn created(s: &Server, body: Value) -> Value {
+    let (status, response) = json_of(create(s, &body).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{response}");
+    response
+}
+
+async fn get(s: &Server, id: &str) -> (u16, Value) {
+    let url = format!("{}/v1/responses/{id}", s.base);
+    json_of(s.http.get(url).bearer_auth(KEY).send().await.unwrap()).await
+}
+
+async fn delete(s: &Server, id: &str) -> (u16, Value) {
+    let url = format!("{}/v1/responses/{id}", s.base);
+    json_of(s.http.delete(url).bearer_auth(KEY).send().await.unwrap()).await
+}
+
+fn id(response: &Value) -> &str {
+    response["id"].as_str().unwrap()
+}
+
+fn text(response: &Value) -> &str {
+    response["output"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+}
+
+/// The `(role, text)` of each message a model request carried.
+fn seen(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
+    llm.requests()[n]
+        .messages()
+        .iter()
+        .map(|m| {
+            let text = match &m["content"] {
+                Value::String(s) => s.clone(),
+                Value::Array(parts) => parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => String::new(),
+            };
+            (m["role"].as_str().unwrap().to_owned(), text)
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(r, t)| ((*r).to_owned(), (*t).to_owned()))
+        .collect()
+}
+
+/// The conversation part of what the model saw (system prompts left out).
+fn dialogue(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
+    seen(llm, n)
+        .into_iter()
+        .filter(|(role, _)| role != "system")
+        .collect()
+}
+
+/// An SSE body as `(event name, data)` pairs.
+async fn events(response: reqwest::Response) -> Vec<(String, Value)> {
+    let body = response.text().await.unwrap();
+    body.split("\n\n")
+        .filter_map(|frame| {
+            let mut name = None;
+            let mut data = None;
+            for line in frame.lines() {
+                if let Some(rest) = line.strip_prefix("event: ") {
+                    name = Some(rest.to_owned());
+                } else if let Some(rest) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str(rest).unwrap());
+                }
+            }
+            Some((name?, data?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plain_response_has_openais_shape_and_instructions_reach_the_model() {
+    let llm = FakeLlm::start().await;
+    llm.push(Reply::text("Hello there."));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let response = create(
+        &s,
+        &json!({"model": "hermod", "input": "hi", "instructions": "Answer like a pirate."}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["x-hermod-session-id"].clone();
+    assert_eq!(response.headers()["x-hermes-session-id"], session);
+    let (_, body) = json_of(response).await;
+    assert!(id(&body).starts_with("resp_"), "{body}");
+    assert_eq!(body["object"], "response");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["model"], "hermod");
+    assert_eq!(body["instructions"], "Answer like a pirate.");
+    assert!(body["previous_response_id"].is_null());
+    assert!(body["created_at"].as_i64().unwrap() > 0);
+    let item = &body["output"][0];
+    assert_eq!(item["type"], "message");
+    assert_eq!(item["role"], "assistant");
+    assert_eq!(item["status"], "completed");
+    assert!(item["id"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(item["content"][0]["type"], "output_text");
+    assert_eq!(text(&body), "Hello there.");
+    assert_eq!(item["content"][0]["annotations"], json!([]));
+    for field in ["input_tokens", "output_tokens", "total_tokens"] {
+        assert!(body["usage"][field].is_u64(), "{field}: {body}");
+    }
+    let system = &seen(&llm, 0)[0];
+    assert_eq!(system.0, "system");
+    assert!(system.1.contains("Answer like a pirate."), "{system:?}");
+    assert_eq!(dialogue(&llm, 0), pairs(&[("user", "hi")]));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn input_items_and_parts_become_history_and_the_new_message() {
+    let llm = FakeLlm::start().await;
+    llm.push(Reply::text("A red square."));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let pixel = "data:image/png;base64,iVBORw0KGgo=";
+    let body = created(
+        &s,
+        json!({"input": [
+            {"role": "user", "content": "remember: blue"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "noted"}]},
+            {"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "what is this?"},
+                {"type": "input_image", "image_url": pixel}
+            ]}
+        ]}),
+    )
+    .await;
+    assert_eq!(text(&body), "A red square.");
+    assert_eq!(
+        dialogue(&llm, 0),
+        pairs(&[
+            ("user", "remember: blue"),
+            ("assistant", "noted"),
+            ("user", "what is this?")
+        ])
+    );
+    let last = llm.requests()[0].messages().last().unwrap().clone();
+    let image = last["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "image_url")
+        .cloned()
+        .unwrap_or_else(|| panic!("no image part: {last}"));
+    assert!(
+        image["image_url"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/")
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_sends_openais_events_in_order_with_sequence_numbers() {
+    let llm = FakeLlm::start().await;
+    llm.push(Reply::text("Hello streaming world.").chunk_size(4));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let response = create(&s, &json!({"input": "hi", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    assert!(response.headers().contains_key("x-hermod-session-id"));
+    let events = events(response).await;
+    for (n, (name, data)) in events.iter().enumerate() {
+        assert_eq!(&data["type"], name, "data names its event");
+        assert_eq!(data["sequence_number"], n, "{name}");
+    }
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    let deltas = names
+        .iter()
+        .filter(|n| **n == "response.output_text.delta")
+        .count();
+    assert!(deltas > 1, "{names:?}");
+    let mut expected = vec![
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ];
+    expected.extend(std::iter::repeat_n("response.output_text.delta", deltas));
+    expected.extend([
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]);
+    assert_eq!(names, expected);
+    let created = &events[0].1["response"];
+    assert_eq!(created["status"], "in_progress");
+    assert_eq!(created["output"], json!([]));
+    let joined: String = events
+        .iter()
+        .filter_map(|(_, d)| d["delta"].as_str())
+        .collect();
+    assert_eq!(joined, "Hello streaming world.");
+    let item_id = events[2].1["item"]["id"].as_str().unwrap();
+    assert_eq!(events[4].1["item_id"], item_id);
+    let done = &events[names.len() - 4].1;
+    assert_eq!(done["text"], "Hello streaming world.");
+    let completed = &events.last().unwrap().1["response"];
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["id"], created["id"]);
+    assert_eq!(text(completed), "Hello streaming world.");
+    assert_eq!(completed["output"][0]["id"], item_id);
+    // The streamed response is stored as it completed.
+    let (status, stored) = get(&s, id(completed)).await;
+    assert_eq!(status, 200);
+    assert_eq!(&stored, completed);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_upstream_is_an_http_error_before_output_and_failed_after() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::status(400),
+        Reply::status(400),
+        Reply::text("This answer breaks off somewhere in the middle")
+            .chunk_size(4)
+            .drop_after_chunks(3),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    for stream in [false, true] {
+        let (status, body) = json_of(
+            create(&s, &json!({"input": "hi", "stream": stream}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 502, "stream {stream}: {body}");
+        assert_eq!(body["error"]["code"], "upstream_rejected");
+    }
+    let response = create(&s, &json!({"input": "hi", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events = events(response).await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"response.output_text.delta"), "{names:?}");
+    assert!(!names.contains(&"response.completed"), "{names:?}");
+    let (last, data) = events.last().unwrap();
+    assert_eq!(last, "response.failed");
+    assert_eq!(data["response"]["status"], "failed");
+    assert_eq!(data["response"]["error"]["code"], "incomplete_response");
+    assert!(data["response"]["error"]["message"].as_str().unwrap().len() > 10);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn chaining_continues_the_session_and_branching_starts_a_new_one() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::text("Hi Ann."),
+        Reply::text("You are Ann."),
+        Reply::text("Bob, then."),
+        Reply::text("Still Ann."),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let first = create(
+        &s,
+        &json!({"input": "I am Ann", "instructions": "Be short."}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let session = first.headers()["x-hermod-session-id"].clone();
+    let (_, first) = json_of(first).await;
+
+    let second = create(
+        &s,
+        &json!({"input": "who am I?", "previous_response_id": id(&first)}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        second.headers()["x-hermod-session-id"],
+        session,
+        "the latest response continues its session"
+    );
+    let (_, second) = json_of(second).await;
+    assert_eq!(second["previous_response_id"], id(&first));
+    assert_eq!(
+        second["instructions"], "Be short.",
+        "instructions carry over"
+    );
+    assert_eq!(
+        dialogue(&llm, 1),
+        pairs(&[
+            ("user", "I am Ann"),
+            ("assistant", "Hi Ann."),
+            ("user", "who am I?")
+        ])
+    );
+
+    // Onto the first again: a branch, in a session of its own.
+    let branch = create(
+        &s,
+        &json!({"input": "no, I am Bob", "previous_response_id": id(&first)}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_ne!(branch.headers()["x-hermod-session-id"], session);
+    let (_, branch) = json_of(branch).await;
+    assert_eq!(text(&branch), "Bob, then.");
+    assert_eq!(
+        dialogue(&llm, 2),
+        pairs(&[
+            ("user", "I am Ann"),
+            ("assistant", "Hi Ann."),
+            ("user", "no, I am Bob")
+        ])
+    );
+
+    // The original line is untouched and goes on in its session.
+    let third = create(
+        &s,
+        &json!({"input": "and now?", "previous_response_id": id(&second)}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(third.headers()["x-hermod-session-id"], session);
+    assert_eq!(
+        dialogue(&llm, 3),
+        pairs(&[
+            ("user", "I am Ann"),
+            ("assistant", "Hi Ann."),
+            ("user", "who am I?"),
+            ("assistant", "You are Ann."),
+            ("user", "and now?")
+        ])
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_named_conversation_continues_from_its_latest_response() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::text("Paris it is."),
+        Reply::text("Two days."),
+        Reply::text("Fresh start."),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let first = created(
+        &s,
+        json!({"input": "trip to Paris", "conversation": "trip"}),
+    )
+    .await;
+    assert_eq!(first["conversation"]["id"], "trip");
+    created(
+        &s,
+        json!({"input": "how long?", "conversation": {"id": "trip"}}),
+    )
+    .await;
+    assert_eq!(
+        dialogue(&llm, 1),
+        pairs(&[
+            ("user", "trip to Paris"),
+            ("assistant", "Paris it is."),
+            ("user", "how long?")
+        ])
+    );
+    created(&s, json!({"input": "hello", "conversation": "other"})).await;
+    assert_eq!(dialogue(&llm, 2), pairs(&[("user", "hello")]));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn stored_responses_can_be_read_and_deleted() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([Reply::text("Kept."), Reply::text("Not kept.")]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let kept = created(&s, json!({"input": "one"})).await;
+    let (status, read) = get(&s, id(&kept)).await;
+    assert_eq!(status, 200);
+    assert_eq!(read, kept);
+
+    let (status, deleted) = delete(&s, id(&kept)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        deleted,
+        json!({"id": id(&kept), "object": "response", "deleted": true})
+    );
+    for (status, body) in [get(&s, id(&kept)).await, delete(&s, id(&kept)).await] {
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["error"]["code"], "response_not_found");
+    }
+
+    // `store: false`: answered, not kept, not chainable, no session.
+    let response = create(&s, &json!({"input": "two", "store": false}))
+        .send()
+        .await
+        .unwrap();
+    assert!(!response.headers().contains_key("x-hermod-session-id"));
+    let (_, unstored) = json_of(response).await;
+    assert_eq!(text(&unstored), "Not kept.");
+    assert_eq!(unstored["store"], false);
+    assert_eq!(get(&s, id(&unstored)).await.0, 404);
+    let (status, body) = json_of(
+        create(
+            &s,
+            &json!({"input": "three", "previous_response_id": id(&unstored)}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "response_not_found");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_most_recently_used_responses_are_kept() {
+    let llm = FakeLlm::start().await;
+    llm.set_default(Reply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::llm(&llm.base_url()).config(|c| c.max_stored_responses = 2);
+    let s = Server::with(&dir.path().join("db"), setup).await;
+    let a = created(&s, json!({"input": "a"})).await;
+    let b = created(&s, json!({"input": "b"})).await;
+    // Reading `a` makes `b` the least recently used.
+    assert_eq!(get(&s, id(&a)).await.0, 200);
+    let c = created(&s, json!({"input": "c"})).await;
+    assert_eq!(get(&s, id(&b)).await.0, 404, "b was dropped");
+    assert_eq!(get(&s, id(&a)).await.0, 200);
+    assert_eq!(get(&s, id(&c)).await.0, 200);
+    let (status, body) = json_of(
+        create(&s, &json!({"input": "d", "previous_response_id": id(&b)}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "response_not_found");
+    assert_eq!(body["error"]["param"], "previous_response_id");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn responses_and_their_chains_survive_a_restart() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([Reply::text("Remembered: 42."), Reply::text("It was 42.")]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let s = Server::start(&db, &llm.base_url()).await;
+    let first = created(
+        &s,
+        json!({"input": "the number is 42", "conversation": "n"}),
+    )
+    .await;
+    s.stop().await;
+
+    let s = Server::start(&db, &llm.base_url()).await;
+    let (status, read) = get(&s, id(&first)).await;
+    assert_eq!(status, 200);
+    assert_eq!(read, first);
+    created(&s, json!({"input": "what was it?", "conversation": "n"})).await;
+    assert_eq!(
+        dialogue(&llm, 1),
+        pairs(&[
+            ("user", "the number is 42"),
+            ("assistant", "Remembered: 42."),
+            ("user", "what was it?")
+        ])
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_run_cap_is_answered_429() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::text("slow ".repeat(40))
+            .chunk_size(5)
+            .token_delay(Duration::from_millis(20)),
+        Reply::text("Second."),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::llm(&llm.base_url()).config(|c| c.max_concurrent_runs = 1);
+    let s = Server::with(&dir.path().join("db"), setup).await;
+    let mut first = create(&s, &json!({"input": "long", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let refused = create(&s, &json!({"input": "me too"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let (_, body) = json_of(refused).await;
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    while first.chunk().await.unwrap().is_some() {}
+    let second = created(&s, json!({"input": "now?"})).await;
+    assert_eq!(text(&second), "Second.");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_400s_that_say_what_is_wrong() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let cases = [
+        (json!({"model": "hermod"}), "missing_input", "`input`"),
+        (json!({"input": 7}), "invalid_input", "string or a list"),
+        (json!({"input": []}), "empty_input", "no user message"),
+        (
+            json!({"input": [{"role": "assistant", "content": "x"}]}),
+            "no_user_message",
+            "user message",
+        ),
+        (
+            json!({"input": [{"type": "function_call_output", "call_id": "c", "output": "1"}]}),
+            "unsupported_input_item",
+            "function_call_output",
+        ),
+        (
+            json!({"input": "x", "instructions": ["a"]}),
+            "invalid_request",
+            "`instructions` must be a string",
+        ),
+        (
+            json!({"input": "x", "previous_response_id": "resp_1", "conversation": "c"}),
+            "invalid_request",
+            "not both",
+        ),
+        (
+            json!({"input": "x", "background": true}),
+            "unsupported_parameter",
+            "Background",
+        ),
+    ];
+    for (body, code, says) in cases {
+        let (status, error) = json_of(create(&s, &body).send().await.unwrap()).await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(error["error"]["code"], code, "{body}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    let (status, error) = json_of(
+        create(
+            &s,
+            &json!({"input": "x", "previous_response_id": "resp_nope"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(error["error"]["code"], "response_not_found");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resp_nope")
+    );
+    assert_eq!(llm.request_count(), 0, "nothing reached the model");
+    s.stop().await;
+}
