@@ -4,6 +4,7 @@
 //! page shows comes from routes behind the key.
 
 mod assets;
+mod dashboard;
 mod token;
 
 use crate::config::ApiServerConfig;
@@ -46,5 +47,5 @@ pub(crate) fn public_routes() -> Router<AppState> {
 
 /// The routes of this module behind the key.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(dashboard::routes())
 }

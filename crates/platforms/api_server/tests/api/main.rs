@@ -15,6 +15,7 @@ mod chat;
 mod concurrency;
 mod connections;
 mod cors;
+mod dashboard;
 mod errors;
 mod files;
 mod health;
