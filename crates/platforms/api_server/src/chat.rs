@@ -9,7 +9,10 @@
 
 use crate::body::{BudgetShare, HoldingBody, require_json};
 use crate::error::ApiError;
-use crate::inbound::{SessionChoice, parse_request, to_event};
+use crate::idempotency::{
+    CachedResponse, Fingerprint, IdempotencyCache, answer_once, idempotency_key,
+};
+use crate::inbound::{ChatRequest, SessionChoice, api_user, parse_request, to_event};
 use crate::outbound::{CompletionMeta, completion};
 use crate::server::{AppState, SessionAccess};
 use crate::slots::RunSlot;
@@ -21,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use hermod_agent::{AgentEvent, FinishReason};
 use hermod_core::{CoreError, TurnEvent, TurnStream, new_session_id};
 use hermod_model::SessionId;
+use std::sync::LazyLock;
 use std::sync::atomic::Ordering;
 use tracing::{debug, info, warn};
 
@@ -28,6 +32,10 @@ use tracing::{debug, info, warn};
 pub(crate) const SESSION_HEADER: HeaderName = HeaderName::from_static("x-hermod-session-id");
 /// The Hermes name of the same header, for clients configured for Hermes.
 pub(crate) const HERMES_SESSION_HEADER: HeaderName = HeaderName::from_static("x-hermes-session-id");
+/// The header that scopes per-user state to one of the client's users.
+pub(crate) const SESSION_KEY_HEADER: HeaderName = HeaderName::from_static("x-hermes-session-key");
+/// The longest session key accepted (Hermes' limit).
+pub(crate) const MAX_SESSION_KEY_CHARS: usize = 256;
 /// How many client-supplied tools the server left out of the turn.
 pub(crate) const TOOLS_IGNORED_HEADER: HeaderName =
     HeaderName::from_static("x-hermod-tools-ignored");
@@ -49,13 +57,54 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
     // Before the body is read: a flood is refused cheaply.
     let slot = state.slots.try_acquire()?;
     let choice = session_choice(&parts.headers)?;
-    if let SessionChoice::Continue(id) = &choice {
-        check_session_access(&state.sessions, id).await?;
-    }
+    let memory_key = session_key(&parts.headers)?;
+    let idempotency = idempotency_key(&parts.headers)?;
+    let stored_user = match &choice {
+        SessionChoice::Continue(id) => check_session_access(&state.sessions, id).await?,
+        SessionChoice::Stateless(_) => None,
+    };
+    // A stored session keeps the user it was started by, so the memory
+    // tool (which acts for the session's user) and the notes the model is
+    // shown always belong to the same user.
+    let user = stored_user.unwrap_or_else(|| api_user(memory_key.as_deref()));
     let (body, share) = state.bodies.read(&parts.headers, body).await?;
     let request = parse_request(&body)?;
+    // Streams are not replayed (as in Hermes): only whole answers are kept.
+    let fingerprint = (idempotency.is_some() && !request.stream).then(|| {
+        let pinned = match &choice {
+            SessionChoice::Continue(id) => Some(id.as_str()),
+            SessionChoice::Stateless(_) => None,
+        };
+        Fingerprint::of(&body, FINGERPRINT_FIELDS, &[pinned, memory_key.as_deref()])
+    });
     // Only the parsed request is kept from here on.
     drop(body);
+    let turn = answer(state, request, choice, user);
+    let response = match fingerprint {
+        Some(fingerprint) => {
+            answer_once(&CHAT_ANSWERS, idempotency.as_deref(), fingerprint, turn).await?
+        }
+        None => turn.await?,
+    };
+    let response = holding(response, (share, slot));
+    Ok(with_session_key_header(response, memory_key.as_deref()))
+}
+
+/// The fields of a request whose change makes it another request under the
+/// same `Idempotency-Key` (Hermes' list).
+const FINGERPRINT_FIELDS: &[&str] = &["model", "messages", "tools", "tool_choice", "stream"];
+
+/// Whole chat answers by `Idempotency-Key`, for the process (as in Hermes).
+static CHAT_ANSWERS: LazyLock<IdempotencyCache<CachedResponse>> =
+    LazyLock::new(IdempotencyCache::new);
+
+/// Runs the turn of a parsed request for `user` and answers it.
+async fn answer(
+    state: &AppState,
+    request: ChatRequest,
+    choice: SessionChoice,
+    user: String,
+) -> Result<Response, ApiError> {
     let ignored_tools = request.client_tools();
     if ignored_tools > 0 {
         note_ignored_tools(state, ignored_tools);
@@ -68,6 +117,7 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
             .unwrap_or_else(|| state.model_name.to_string()),
         state.reasoning_content,
     );
+    let usage_chunk = request.include_usage();
     let pinned = match &choice {
         SessionChoice::Continue(id) => Some(id.clone()),
         SessionChoice::Stateless(_) => None,
@@ -75,13 +125,14 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
     // Not stored: no session to name in the answer.
     let ephemeral = pinned.is_none() && !state.store_stateless;
     let mut event = to_event(request, choice, &state.model_name)?;
+    event.source.user_id = Some(user);
     event.ephemeral = ephemeral;
     let mut turn = state.inbound.submit_streaming(event)?;
     let session_id = match turn.next().await {
         Some(TurnEvent::Started { session_id }) => session_id,
         // Answered without the agent (a slash command, a full queue).
         Some(TurnEvent::Reply { text }) => {
-            let response = text_response(&text, streaming, &meta);
+            let response = text_response(&text, streaming.then_some(usage_chunk), &meta);
             let response = match pinned {
                 Some(id) => with_session_headers(response, &id),
                 None => response,
@@ -92,11 +143,10 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
         _ => return Err(CoreError::Cancelled.into()),
     };
     let response = if streaming {
-        stream_response(turn, meta).await?
+        stream_response(turn, meta, usage_chunk).await?
     } else {
         plain_response(turn, &meta, &state.inbound).await?
     };
-    let response = holding(response, (share, slot));
     let response = if ephemeral {
         response
     } else {
@@ -158,34 +208,78 @@ fn session_choice(headers: &HeaderMap) -> Result<SessionChoice, ApiError> {
         })
 }
 
+/// Reads `X-Hermes-Session-Key`: a stable id of the client's user or
+/// channel that scopes per-user state (memory notes, approvals granted
+/// `always`, session search), as Hermes scopes long-term memory by it.
+/// Absent or blank: the API key's holder. At most
+/// [`MAX_SESSION_KEY_CHARS`] characters, no control characters (it is
+/// echoed in a header and stored).
+pub(crate) fn session_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(raw) = headers.get(&SESSION_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = |why: &str| {
+        ApiError::bad_request(
+            "invalid_session_key",
+            format!("Invalid session key: the X-Hermes-Session-Key header {why}."),
+        )
+    };
+    let text = std::str::from_utf8(raw.as_bytes())
+        .map_err(|_| invalid("is not UTF-8"))?
+        .trim();
+    if text.chars().any(char::is_control) {
+        return Err(invalid("contains control characters"));
+    }
+    if text.chars().count() > MAX_SESSION_KEY_CHARS {
+        return Err(invalid(&format!(
+            "is longer than {MAX_SESSION_KEY_CHARS} characters"
+        )));
+    }
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+/// Echoes the session key, as Hermes does.
+pub(crate) fn with_session_key_header(mut response: Response, key: Option<&str>) -> Response {
+    if let Some(value) = key.and_then(|k| HeaderValue::from_str(k).ok()) {
+        response.headers_mut().insert(SESSION_KEY_HEADER, value);
+    }
+    response
+}
+
 /// A request may continue a session the API created, or start one under a
 /// new id; another platform's session (a Telegram chat's, say) only when
 /// the operator allowed it. Refusals look like an unknown id.
-async fn check_session_access(access: &SessionAccess, id: &SessionId) -> Result<(), ApiError> {
-    if access.allow_platform_sessions {
-        return Ok(());
-    }
-    let Some(store) = &access.store else {
-        warn!(session = %id, "refusing a named session: the API server was built without the store, so its owner cannot be checked");
-        return Err(ApiError::session_not_found());
+///
+/// Returns the user of the stored API session, if it has one.
+pub(crate) async fn check_session_access(
+    access: &SessionAccess,
+    id: &SessionId,
+) -> Result<Option<String>, ApiError> {
+    let record = match &access.store {
+        Some(store) => store.session(id).await.map_err(CoreError::from)?,
+        None if access.allow_platform_sessions => None,
+        None => {
+            warn!(session = %id, "refusing a named session: the API server was built without the store, so its owner cannot be checked");
+            return Err(ApiError::session_not_found());
+        }
     };
-    match store.session(id).await {
-        Ok(None) => Ok(()),
-        Ok(Some(record)) if record.platform == crate::PLATFORM => Ok(()),
-        Ok(Some(record)) => {
+    match record {
+        None => Ok(None),
+        Some(record) if record.platform == crate::PLATFORM => Ok(record.source.user_id),
+        Some(_) if access.allow_platform_sessions => Ok(None),
+        Some(record) => {
             info!(session = %id, platform = %record.platform, "refused an API request for another platform's session");
             Err(ApiError::session_not_found())
         }
-        Err(e) => Err(CoreError::from(e).into()),
     }
 }
 
-/// A whole answer that did not come from the agent, plain or as a stream.
-fn text_response(text: &str, streaming: bool, meta: &CompletionMeta) -> Response {
-    if streaming {
-        text_stream(text, meta)
-    } else {
-        axum::Json(completion(meta, text, "stop", Default::default())).into_response()
+/// A whole answer that did not come from the agent, plain or (with how
+/// the stream reports usage) as a stream.
+fn text_response(text: &str, stream: Option<bool>, meta: &CompletionMeta) -> Response {
+    match stream {
+        Some(usage_chunk) => text_stream(text, meta, usage_chunk),
+        None => axum::Json(completion(meta, text, "stop", Default::default())).into_response(),
     }
 }
 
@@ -234,7 +328,7 @@ async fn plain_response(
                 return Ok(axum::Json(body).into_response());
             }
             Some(TurnEvent::Failed(e)) => return Err(e.into()),
-            Some(TurnEvent::Reply { text }) => return Ok(text_response(&text, false, meta)),
+            Some(TurnEvent::Reply { text }) => return Ok(text_response(&text, None, meta)),
             Some(TurnEvent::Agent(AgentEvent::ApprovalRequested { request_id, .. })) => {
                 crate::approvals::deny_unstreamed(inbound, &request_id).await;
             }

@@ -9,8 +9,21 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-/// The user id of the API key's holder in every API session's source.
+/// The user id of the API key's holder in the source of API sessions
+/// started without a session key.
 pub(crate) const API_USER: &str = "api-key";
+
+/// The user of a request: the API key's holder, or with a session key
+/// (`X-Hermes-Session-Key`) one of that holder's users, `api-key:<key>`.
+/// Per-user state (memory notes, approvals granted `always`, session
+/// search) belongs to this user, so clients with different session keys
+/// do not share it.
+pub(crate) fn api_user(session_key: Option<&str>) -> String {
+    match session_key {
+        Some(key) => format!("{API_USER}:{key}"),
+        None => API_USER.to_owned(),
+    }
+}
 
 /// The fields of a chat-completions request hermod reads. Other fields
 /// (response_format, ...) are accepted and ignored, as OpenAI clients send
@@ -30,6 +43,10 @@ pub(crate) struct ChatRequest {
     pub(crate) max_tokens: Option<u64>,
     #[serde(default)]
     pub(crate) max_completion_tokens: Option<u64>,
+    /// `{"include_usage": true}`: a stream ends with a chunk that has the
+    /// usage and no choices, as OpenAI's does.
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
     /// Client-supplied tools (and `functions`, their older form). hermod
     /// runs its own tools and never hands a tool call back to the client,
     /// so these are left out of the turn; see [`ChatRequest::client_tools`].
@@ -43,7 +60,21 @@ pub(crate) struct ChatRequest {
     function_call: Option<Value>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
 impl ChatRequest {
+    /// Whether a stream is to end with OpenAI's separate usage chunk.
+    pub(crate) fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+
     /// How many client-supplied tools the request carries (all ignored).
     pub(crate) fn client_tools(&self) -> usize {
         [&self.tools, &self.functions]
@@ -245,8 +276,8 @@ pub(crate) fn to_event(
         SessionChoice::Stateless(id) => (id, Some(conversation)),
     };
     let mut source = Source::dm(crate::PLATFORM, session_id.as_str());
-    // Every API session belongs to the one holder of the API key: per-user
-    // state (notes, session search, approvals granted always) is theirs.
+    // The API key's holder; a caller with a session key sets its own user
+    // ([`api_user`]).
     source.user_id = Some(API_USER.to_owned());
     let mut event = InboundEvent::text(source, "");
     event.content = content;

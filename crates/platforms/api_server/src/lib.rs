@@ -9,6 +9,7 @@ mod config;
 mod cors;
 mod error;
 mod files;
+mod idempotency;
 mod inbound;
 mod key;
 mod listener;

@@ -97,6 +97,19 @@ pub(crate) fn chunk(
     chunk
 }
 
+/// The usage chunk OpenAI ends a stream with when asked
+/// (`stream_options.include_usage`): no choices, just the usage.
+pub(crate) fn usage_chunk(meta: &CompletionMeta, usage: Usage) -> Value {
+    json!({
+        "id": meta.id,
+        "object": "chat.completion.chunk",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": [],
+        "usage": usage_json(usage),
+    })
+}
+
 /// One server-sent event carrying JSON.
 pub(crate) fn sse_data(value: &Value) -> String {
     format!("data: {value}\n\n")
@@ -140,6 +153,9 @@ mod tests {
         assert!(v.get("usage").is_none());
         let last = chunk(&meta(), &json!({}), Some("stop"), Some(Usage::default()));
         assert_eq!(last["usage"]["total_tokens"], 0);
+        let usage = usage_chunk(&meta(), Usage::default());
+        assert_eq!(usage["choices"], json!([]));
+        assert_eq!(usage["usage"]["total_tokens"], 0);
         assert_eq!(sse_data(&json!({"a":1})), "data: {\"a\":1}\n\n");
     }
 }

@@ -9,7 +9,7 @@
 use crate::approvals;
 use crate::chat::INTERRUPTED;
 use crate::error::ApiError;
-use crate::outbound::{CompletionMeta, SSE_DONE, SSE_KEEPALIVE, chunk, sse_data};
+use crate::outbound::{CompletionMeta, SSE_DONE, SSE_KEEPALIVE, chunk, sse_data, usage_chunk};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
@@ -25,11 +25,11 @@ use tracing::debug;
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
 
 /// A whole answer that did not come from the agent, as a stream.
-pub(crate) fn text_stream(text: &str, meta: &CompletionMeta) -> Response {
+pub(crate) fn text_stream(text: &str, meta: &CompletionMeta, usage_chunk: bool) -> Response {
     let frames = [
         opening_frame(meta),
         content_frame(meta, text),
-        finish_frame(meta, "stop", hermod_model::Usage::default()),
+        finish_frame(meta, "stop", hermod_model::Usage::default(), usage_chunk),
         SSE_DONE.to_owned(),
     ];
     sse_response(Body::from(frames.concat()))
@@ -58,9 +58,21 @@ fn reasoning_frame(meta: &CompletionMeta, text: &str) -> String {
     ))
 }
 
-/// The last chunk: why the answer ended, and the turn's usage.
-fn finish_frame(meta: &CompletionMeta, finish_reason: &str, usage: hermod_model::Usage) -> String {
-    sse_data(&chunk(meta, &json!({}), Some(finish_reason), Some(usage)))
+/// The last chunk: why the answer ended, and the turn's usage — on it, as
+/// Hermes sends it, or in a chunk of its own after it, as OpenAI does when
+/// the request asked with `stream_options.include_usage`.
+fn finish_frame(
+    meta: &CompletionMeta,
+    finish_reason: &str,
+    usage: hermod_model::Usage,
+    own_chunk: bool,
+) -> String {
+    if own_chunk {
+        let finish = sse_data(&chunk(meta, &json!({}), Some(finish_reason), None));
+        finish + &sse_data(&usage_chunk(meta, usage))
+    } else {
+        sse_data(&chunk(meta, &json!({}), Some(finish_reason), Some(usage)))
+    }
 }
 
 pub(crate) fn sse_response(body: Body) -> Response {
@@ -80,10 +92,12 @@ pub(crate) fn sse_response(body: Body) -> Response {
 
 /// Answers an event stream. The status is decided by the first event: a
 /// turn that fails before producing anything gets a proper error status
-/// instead of a 200 stream that carries only an error.
+/// instead of a 200 stream that carries only an error. With `usage_chunk`
+/// the usage comes in a chunk of its own at the end ([`finish_frame`]).
 pub(crate) async fn stream_response(
     mut turn: TurnStream,
     meta: CompletionMeta,
+    usage_chunk: bool,
 ) -> Result<Response, ApiError> {
     let first = loop {
         match turn.next().await {
@@ -107,6 +121,7 @@ pub(crate) async fn stream_response(
         directives: DirectiveFilter::new(),
         files: None,
         meta,
+        usage_chunk,
         first: Some(first),
         done: false,
     };
@@ -126,6 +141,8 @@ pub(crate) async fn stream_response(
 struct Frames {
     turn: TurnStream,
     meta: CompletionMeta,
+    /// The usage goes in a chunk of its own ([`finish_frame`]).
+    usage_chunk: bool,
     /// Takes hidden reasoning out of the text as it streams.
     think: ThinkFilter,
     /// Takes `MEDIA:` lines out of the visible text; their files follow
@@ -259,8 +276,12 @@ impl Frames {
             }
         }
         self.released(&rest);
-        self.pending
-            .push_back(finish_frame(&self.meta, finish_reason, usage));
+        self.pending.push_back(finish_frame(
+            &self.meta,
+            finish_reason,
+            usage,
+            self.usage_chunk,
+        ));
         self.pending.push_back(SSE_DONE.to_owned());
         self.done = true;
     }

@@ -145,6 +145,46 @@ async fn streaming_reply() {
     s.stop().await;
 }
 
+/// With `stream_options.include_usage`, OpenAI ends the stream with a
+/// chunk of its own that has the usage and no choices; the official SDKs
+/// read it there.
+#[tokio::test]
+async fn include_usage_ends_the_stream_with_a_usage_chunk() {
+    let llm = FakeLlm::start().await;
+    llm.push(Reply::text("counted").chunk_size(3));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let mut body = streamed(user("count"));
+    body["stream_options"] = json!({"include_usage": true});
+    let payloads = sse_payloads(s.post(&body).send().await.unwrap()).await;
+    assert_eq!(payloads.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
+        .iter()
+        .map(|p| serde_json::from_str(p).unwrap())
+        .collect();
+    let [.., finish, usage] = chunks.as_slice() else {
+        panic!("{chunks:?}")
+    };
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+    assert!(finish.get("usage").is_none(), "{finish}");
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["id"], finish["id"]);
+    assert_eq!(usage["object"], "chat.completion.chunk");
+    assert!(
+        usage["usage"]["total_tokens"].as_u64().unwrap() > 0,
+        "{usage}"
+    );
+
+    // A slash command's answer (no turn) ends the same way.
+    let mut body = streamed(user("/help"));
+    body["stream_options"] = json!({"include_usage": true});
+    let payloads = sse_payloads(s.post(&body).send().await.unwrap()).await;
+    let usage: Value = serde_json::from_str(&payloads[payloads.len() - 2]).unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    assert!(usage["usage"].is_object(), "{usage}");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn a_session_continues_with_history_from_the_store() {
     let llm = FakeLlm::start().await;
