@@ -11,6 +11,7 @@ mod admin_jobs;
 mod admin_sessions;
 mod approvals;
 mod bodies;
+mod capabilities;
 mod chat;
 mod concurrency;
 mod connections;

@@ -1,5 +1,6 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`: the served model in
-//! OpenAI's model shape, others not found in OpenAI's error shape.
+//! OpenAI's model shape with Hermes' fields, others not found in OpenAI's
+//! error shape.
 
 use crate::support::{KEY, Server, Setup, json_of};
 
@@ -18,7 +19,11 @@ async fn the_served_model_is_found_and_others_are_not() {
     assert_eq!(body["id"], "team/hermod-agent");
     assert_eq!(body["object"], "model");
     assert_eq!(body["owned_by"], "hermod");
-    assert!(body["created"].is_i64());
+    assert!(body["created"].as_i64().unwrap() > 1_700_000_000, "{body}");
+    // The fields Hermes gives a model.
+    assert_eq!(body["permission"], serde_json::json!([]));
+    assert_eq!(body["root"], "team/hermod-agent");
+    assert!(body["parent"].is_null());
     // The same object as in the list.
     let (_, list) = json_of(
         s.http
