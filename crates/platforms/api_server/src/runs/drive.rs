@@ -29,9 +29,10 @@ use tracing::debug;
 /// The most characters of a tool call's arguments `tool.started` shows.
 const PREVIEW_CHARS: usize = 200;
 
-/// Drives `turn` to its end (or until the run is stopped), holding `slot`
-/// all the while.
+/// Drives `turn` to its end (or until the run is stopped); the run holds
+/// `slot` until it ends.
 pub(crate) async fn drive(run: Arc<Run>, mut turn: TurnStream, slot: RunSlot, reasoning: bool) {
+    run.hold(slot);
     let mut mapper = Mapper::new(run.clone(), reasoning);
     loop {
         let event = tokio::select! {
@@ -51,7 +52,6 @@ pub(crate) async fn drive(run: Arc<Run>, mut turn: TurnStream, slot: RunSlot, re
             break;
         }
     }
-    drop(slot);
 }
 
 /// Turns a turn's events into the run's.

@@ -5,6 +5,7 @@
 //! channel.
 
 use super::buffer::{Batch, EventBuffer};
+use crate::slots::RunSlot;
 use serde_json::{Map, Value, json};
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -87,6 +88,10 @@ struct RunState {
     approvals: VecDeque<String>,
     /// When the run ended, on tokio's clock.
     ended_at: Option<Instant>,
+    /// The run's place under the concurrent-run cap, given back as it ends
+    /// (before its last event, so a client that saw the end may start
+    /// another run at once).
+    slot: Option<RunSlot>,
 }
 
 impl Run {
@@ -105,6 +110,7 @@ impl Run {
                 events: Some(EventBuffer::new(buffer_cap)),
                 approvals: VecDeque::new(),
                 ended_at: None,
+                slot: None,
             }),
             changed: watch::Sender::new(()),
             stop: CancellationToken::new(),
@@ -191,6 +197,7 @@ impl Run {
             }
             state.approvals.clear();
             state.ended_at = Some(Instant::now());
+            state.slot = None;
             let event = self.event(name, fields);
             if let Some(events) = &mut state.events {
                 events.close(event);
@@ -222,6 +229,14 @@ impl Run {
     /// Wakes on every new event.
     pub(crate) fn subscribe(&self) -> watch::Receiver<()> {
         self.changed.subscribe()
+    }
+
+    /// Holds `slot` until the run ends.
+    pub(crate) fn hold(&self, slot: RunSlot) {
+        let mut state = self.state();
+        if !state.phase.is_final() {
+            state.slot = Some(slot);
+        }
     }
 
     /// Notes an open approval request of this run.
