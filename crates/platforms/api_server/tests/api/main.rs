@@ -25,6 +25,7 @@ mod images;
 mod interrupts;
 mod models;
 mod reasoning;
+mod runs;
 mod responses;
 mod security;
 mod session_key;
