@@ -120,6 +120,8 @@ async fn serve(
     build.shared.get_or_insert_with(|| board.clone());
     // One set of metrics: the gateway records, the API server serves `/metrics`.
     let metrics = build.shared.get_or_insert_with(Metrics::new);
+    // The scheduled jobs the API server serves (`/api/jobs`).
+    assemble::share_jobs(&config, store.clone(), &build)?;
     let adapters = config
         .platforms
         .build(&build)

@@ -5,7 +5,7 @@ use crate::adapter::ApiServer;
 use crate::config::ApiServerConfig;
 use async_trait::async_trait;
 use hermod_core::{
-    AdapterError, BuildContext, Built, ChatEndpoint, Metrics, PlatformConfig, StatusBoard,
+    AdapterError, BuildContext, Built, ChatEndpoint, CronJobs, Metrics, PlatformConfig, StatusBoard,
 };
 use hermod_model::{EnvVars, Secret};
 use std::io::Write;
@@ -98,11 +98,16 @@ impl PlatformConfig for ApiServerConfig {
             }
         };
         let model_name = config.model_name.clone();
-        let server = ApiServer::bind(config)
+        let mut server = ApiServer::bind(config)
             .await?
             .with_store(Arc::clone(&ctx.store))
             .with_status(ctx.shared.get_or_insert_with(StatusBoard::default))
             .with_metrics(ctx.shared.get_or_insert_with(Metrics::new));
+        // The gateway's scheduled jobs, when it shares them (`hermod gateway
+        // run` does): served at `/api/jobs`, else answered 503.
+        if let Some(jobs) = ctx.shared.get_or_insert_with(|| None::<CronJobs>) {
+            server = server.with_cron(jobs);
+        }
         let addr = server.local_addr();
         let first_run = match generated {
             Some(key) => first_run_lines(&ctx.home, &key, addr, &model_name),

@@ -4,8 +4,8 @@
 
 use super::agent::Assembled;
 use super::media;
-use crate::config::Config;
-use hermod_core::{BuildContext, Gateway, GatewayBuilder, Health, Metrics};
+use crate::config::{Config, ConfigError};
+use hermod_core::{BuildContext, Clock, CronJobs, Gateway, GatewayBuilder, Health, Metrics};
 use hermod_store::SqliteStore;
 use std::sync::Arc;
 use tracing::info;
@@ -54,4 +54,21 @@ pub(crate) fn builder(
         builder = builder.tools_reload(reloader);
     }
     Ok((builder, assembled))
+}
+
+/// Hands the platforms the gateway's scheduled jobs (the API server serves
+/// them at `/api/jobs`), read in `gateway.timezone` and checked against the
+/// platform names as `hermod cron` and `/cron` check them. Shared as an
+/// `Option<CronJobs>`: a gateway that shares none (`hermod chat`'s own)
+/// leaves the platforms `None`.
+pub(crate) fn share_jobs(
+    config: &Config,
+    store: Arc<SqliteStore>,
+    build: &BuildContext,
+) -> anyhow::Result<()> {
+    let tz = hermod_core::time_zone(&config.gateway).map_err(ConfigError)?;
+    let jobs =
+        CronJobs::new(store, tz, Clock::System).with_platforms(hermod_platforms::platform_names());
+    build.shared.get_or_insert_with(|| Some(jobs));
+    Ok(())
 }
