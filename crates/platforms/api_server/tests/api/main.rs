@@ -25,6 +25,7 @@ mod images;
 mod interrupts;
 mod models;
 mod reasoning;
+mod responses;
 mod runs;
 mod responses;
 mod security;

@@ -3,12 +3,15 @@
 //! sessions, named conversations, stored responses (bounded, kept across a
 //! restart), and its refusals.
 
+mod approvals;
+mod sdk;
+
 use crate::support::{KEY, Server, Setup, json_of};
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn create(s: &Server, body: &Value) -> reqwest::RequestBuilder {
+pub(super) fn create(s: &Server, body: &Value) -> reqwest::RequestBuilder {
     s.http
         .post(format!("{}/v1/responses", s.base))
         .bearer_auth(KEY)
@@ -35,7 +38,7 @@ fn id(response: &Value) -> &str {
     response["id"].as_str().unwrap()
 }
 
-fn text(response: &Value) -> &str {
+pub(super) fn text(response: &Value) -> &str {
     response["output"][0]["content"][0]["text"]
         .as_str()
         .unwrap()
@@ -77,8 +80,12 @@ fn dialogue(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
 }
 
 /// An SSE body as `(event name, data)` pairs.
-async fn events(response: reqwest::Response) -> Vec<(String, Value)> {
-    let body = response.text().await.unwrap();
+async fn events_of(response: reqwest::Response) -> Vec<(String, Value)> {
+    events(&response.text().await.unwrap())
+}
+
+/// SSE frames as `(event name, data)` pairs (comments left out).
+pub(super) fn events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
         .filter_map(|frame| {
             let mut name = None;
@@ -195,7 +202,7 @@ async fn a_stream_sends_openais_events_in_order_with_sequence_numbers() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert!(response.headers().contains_key("x-hermod-session-id"));
-    let events = events(response).await;
+    let events = events_of(response).await;
     for (n, (name, data)) in events.iter().enumerate() {
         assert_eq!(&data["type"], name, "data names its event");
         assert_eq!(data["sequence_number"], n, "{name}");
@@ -272,7 +279,7 @@ async fn a_failing_upstream_is_an_http_error_before_output_and_failed_after() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let events = events(response).await;
+    let events = events_of(response).await;
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&"response.output_text.delta"), "{names:?}");
     assert!(!names.contains(&"response.completed"), "{names:?}");
