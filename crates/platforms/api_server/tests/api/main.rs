@@ -25,7 +25,6 @@ mod images;
 mod interrupts;
 mod models;
 mod reasoning;
-mod responses;
 mod runs;
 mod responses;
 mod security;
