@@ -14,7 +14,6 @@
 use super::book::Saved;
 use super::request::ResponseRequest;
 use crate::error::ApiError;
-use crate::inbound::API_USER;
 use crate::server::AppState;
 use hermod_core::{CoreError, new_session_id};
 use hermod_model::{ChatMessage, InboundEvent, SessionId, Source, TurnOptions};
@@ -67,23 +66,24 @@ pub(crate) async fn plan(
     Ok(Plan::Fresh(history))
 }
 
-/// The router's event for a response's turn, and its session id.
+/// The router's event for a response's turn.
 pub(crate) fn event(
     request: &ResponseRequest,
     plan: Plan,
     instructions: Option<String>,
+    user: String,
     advertised_model: &str,
-) -> (InboundEvent, SessionId) {
+) -> InboundEvent {
     let (session_id, history) = match plan {
         Plan::Continue(id) => (id, None),
         Plan::Fresh(history) => (new_session_id(), Some(history)),
     };
     let mut source = Source::dm(crate::PLATFORM, session_id.as_str());
-    // Every API session belongs to the one holder of the API key.
-    source.user_id = Some(API_USER.to_owned());
+    // The API key's holder, or one of their users (`X-Hermes-Session-Key`).
+    source.user_id = Some(user);
     let mut event = InboundEvent::text(source, "");
     event.content = request.content.clone();
-    event.session_id = Some(session_id.clone());
+    event.session_id = Some(session_id);
     event.history = history;
     event.system_prompt = instructions;
     event.ephemeral = !request.store;
@@ -93,5 +93,5 @@ pub(crate) fn event(
         max_tokens: request.max_output_tokens,
         ..TurnOptions::default()
     };
-    (event, session_id)
+    event
 }

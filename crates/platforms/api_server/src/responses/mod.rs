@@ -16,9 +16,16 @@ mod save;
 mod stream;
 
 use crate::body::require_json;
-use crate::chat::{holding, note_ignored_tools, with_session_headers, with_tools_header};
+use crate::chat::{
+    holding, note_ignored_tools, session_key, with_session_headers, with_session_key_header,
+    with_tools_header,
+};
 use crate::config::ApiServerConfig;
 use crate::error::ApiError;
+use crate::idempotency::{
+    CachedResponse, Fingerprint, IdempotencyCache, answer_once, idempotency_key,
+};
+use crate::inbound::api_user;
 use crate::server::AppState;
 use axum::Router;
 use axum::extract::{Path, Request, State};
@@ -46,6 +53,8 @@ pub(crate) struct ResponsesState {
     keep: usize,
     /// When responses are used, in the order they are.
     clock: Arc<UseClock>,
+    /// Whole answers by `Idempotency-Key`, for the process (as in Hermes).
+    answers: IdempotencyCache<CachedResponse>,
 }
 
 impl ResponsesState {
@@ -54,6 +63,7 @@ impl ResponsesState {
             memory: Arc::default(),
             keep: config.max_stored_responses.max(1),
             clock: Arc::default(),
+            answers: IdempotencyCache::new(),
         }
     }
 }
@@ -77,52 +87,114 @@ async fn handle_create(state: &AppState, request: Request) -> Result<Response, A
     require_json(&parts.headers)?;
     // Before the body is read: a flood is refused cheaply.
     let slot = state.slots.try_acquire()?;
+    let memory_key = session_key(&parts.headers)?;
+    let idempotency = idempotency_key(&parts.headers)?;
     let (body, share) = state.bodies.read(&parts.headers, body).await?;
     let request = request::parse(&body)?;
+    // Streams are not replayed (as in Hermes): only whole answers are kept.
+    let fingerprint = (idempotency.is_some() && !request.stream)
+        .then(|| Fingerprint::of(&body, FINGERPRINT_FIELDS, &[memory_key.as_deref()]));
+    // Only the parsed request is kept from here on.
     drop(body);
     if request.ignored_tools > 0 {
         note_ignored_tools(state, request.ignored_tools);
     }
+    let ignored_tools = request.ignored_tools;
+    let run = respond(state, request, memory_key.as_deref());
+    let response = match fingerprint {
+        Some(fingerprint) => {
+            let answers = &state.responses.answers;
+            answer_once(answers, idempotency.as_deref(), fingerprint, run).await?
+        }
+        None => run.await?,
+    };
+    let response = holding(response, (share, slot));
+    let response = with_tools_header(response, ignored_tools);
+    Ok(with_session_key_header(response, memory_key.as_deref()))
+}
+
+/// The fields of a request whose change makes it another request under the
+/// same `Idempotency-Key` (Hermes' list, and `store`).
+const FINGERPRINT_FIELDS: &[&str] = &[
+    "input",
+    "instructions",
+    "previous_response_id",
+    "conversation",
+    "model",
+    "tools",
+    "store",
+];
+
+/// Runs a checked request's turn and answers it.
+async fn respond(
+    state: &AppState,
+    request: ResponseRequest,
+    memory_key: Option<&str>,
+) -> Result<Response, ApiError> {
     let previous = previous(state, &request).await?;
     let instructions = request.instructions.clone().or_else(|| {
         previous
             .as_ref()
             .and_then(|p| p.record.instructions.clone())
     });
+    let user = user(state, previous.as_ref(), memory_key).await?;
     let plan = chain::plan(state, &request, previous.as_ref()).await?;
-    let (event, _) = chain::event(&request, plan, instructions.clone(), &state.model_name);
+    let event = chain::event(
+        &request,
+        plan,
+        instructions.clone(),
+        user,
+        &state.model_name,
+    );
     let meta = meta(state, &request, instructions.clone());
     let mut turn = state.inbound.submit_streaming(event)?;
     let session = match turn.next().await {
-        Some(TurnEvent::Started { session_id }) => Some(session_id),
+        Some(TurnEvent::Started { session_id }) => session_id,
         // Answered without the agent (a slash command, a busy session).
         Some(TurnEvent::Reply { text }) => {
             let saver = saver(state, &request, &meta, None, instructions);
-            let answer = if request.stream {
+            return Ok(if request.stream {
                 stream::stream_reply(text, meta, saver)
             } else {
                 let response = response_object(&meta, &Status::Completed, Some(&text), None);
                 saver.save(&response).await;
                 axum::Json(response).into_response()
-            };
-            return Ok(with_tools_header(answer, request.ignored_tools));
+            });
         }
         Some(TurnEvent::Failed(e)) => return Err(e.into()),
         _ => return Err(CoreError::Cancelled.into()),
     };
-    let recorded = request.store;
-    let saver = saver(state, &request, &meta, session.clone(), instructions);
+    let saver = saver(state, &request, &meta, Some(session.clone()), instructions);
     let response = if request.stream {
         stream::stream_response(turn, meta, saver).await?
     } else {
         plain_response(turn, &meta, &saver, state).await?
     };
-    let response = holding(response, (share, slot));
-    let response = match session.filter(|_| recorded) {
-        Some(session) => with_session_headers(response, &session),
-        None => response,
-    };
-    Ok(with_tools_header(response, request.ignored_tools))
+    // Not recorded: no session to name.
+    Ok(if request.store {
+        with_session_headers(response, &session)
+    } else {
+        response
+    })
+}
+
+/// The user the turn runs for: the one a chained-onto conversation was
+/// started by (so its notes and grants stay the same user's), else the
+/// key's holder or, with `X-Hermes-Session-Key`, one of their users.
+async fn user(
+    state: &AppState,
+    previous: Option<&Saved>,
+    memory_key: Option<&str>,
+) -> Result<String, ApiError> {
+    if let (Some(store), Some(session)) = (
+        &state.sessions.store,
+        previous.and_then(|p| p.session.as_ref()),
+    ) && let Some(record) = store.session(session).await.map_err(CoreError::from)?
+        && let Some(user) = record.source.user_id
+    {
+        return Ok(user);
+    }
+    Ok(api_user(memory_key))
 }
 
 /// The response a request chains onto: `previous_response_id`'s (404 when

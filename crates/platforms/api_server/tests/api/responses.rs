@@ -4,6 +4,7 @@
 //! restart), and its refusals.
 
 mod approvals;
+mod headers;
 mod sdk;
 
 use crate::support::{KEY, Server, Setup, json_of};
