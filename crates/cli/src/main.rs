@@ -149,6 +149,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::cron::CronAction,
     },
+    /// The web page the API server serves: sign-in tokens for it.
+    Web {
+        #[command(subcommand)]
+        action: commands::web::WebAction,
+    },
     /// Copy the database into a file, safely while the gateway runs.
     Backup {
         /// The backup file to write (a new file unless --force).
@@ -299,6 +304,7 @@ fn main() -> ExitCode {
             Command::Handoff { session, to } => commands::handoff::run(&session, &to).await,
             Command::Cron { action } => commands::cron::run(action).await,
             Command::Backup { file, force } => commands::backup::run(&file, force).await,
+            Command::Web { action } => commands::web::run(action),
             Command::ExtractText {
                 path,
                 max_chars,

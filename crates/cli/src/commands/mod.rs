@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod mcp;
 pub mod pairing;
 pub mod sessions;
+pub mod web;
 
 use std::io::Write;
 

@@ -77,7 +77,9 @@
     var query = $('session-search').value.trim();
     var note = $('session-note');
     try {
-      var path = '/api/sessions' + (query ? '?q=' + encodeURIComponent(query) : '');
+      // The API's own conversations: other platforms' sessions cannot be
+      // continued from here.
+      var path = '/api/sessions?platform=api_server' + (query ? '&q=' + encodeURIComponent(query) : '');
       var sessions = listOf(await window.hermodApi(path), 'sessions');
       var list = $('session-list');
       list.textContent = '';
@@ -101,8 +103,10 @@
     var title = el('span', 'title', titleOf(session));
     title.title = titleOf(session);
     item.appendChild(title);
-    var when = session.last_active || session.updated_at || session.started_at;
-    if (when) item.appendChild(el('span', 'when', formatTime(when)));
+    var when = session.last_active || session.started_at;
+    item.appendChild(el('span', 'when', when ? formatTime(when) : ''));
+    var match = session.matches && session.matches[0];
+    if (match && match.snippet) item.appendChild(snippet(match.snippet));
     var actions = el('span', 'item-actions');
     var rename = el('button', 'rename', 'Rename');
     rename.type = 'button';
@@ -126,6 +130,17 @@
       if (event.key === 'Enter') openSession(session.id);
     });
     return item;
+  }
+
+  // A search match, its matched words (between the store's `>>>` and
+  // `<<<`) marked.
+  function snippet(text) {
+    var line = el('span', 'snippet');
+    text.split(/(>>>[\s\S]*?<<<)/).forEach(function (piece) {
+      var hit = /^>>>([\s\S]*)<<<$/.exec(piece);
+      line.appendChild(hit ? el('mark', '', hit[1]) : document.createTextNode(piece));
+    });
+    return line;
   }
 
   // Seconds or milliseconds since the epoch, or an ISO string.
@@ -229,6 +244,7 @@
     return { text: rest.trim(), files: names };
   }
 
+  // Stored messages carry their text, and only a count of their images.
   function showHistory(messages) {
     var box = $('messages');
     box.textContent = '';
@@ -236,15 +252,16 @@
       var parts = partsOf(message.content);
       if (message.role === 'user') {
         var split = splitFiles(parts.text);
-        userMessage(
-          split.text,
-          parts.images.map(function (url) {
-            return { url: url };
-          }),
-          split.files
-        );
+        var images = parts.images.map(function (url) {
+          return { url: url };
+        });
+        var files = split.files.slice();
+        for (var n = 0; n < (message.images || 0); n++) files.push('image');
+        userMessage(split.text, images, files);
       } else if (message.role === 'assistant' && parts.text.trim()) {
-        assistantMessage(parts.text);
+        var node = assistantMessage(parts.text);
+        if (message.finish_reason === 'interrupted') node.classList.add('stopped');
+        else if (message.finish_reason === 'incomplete') node.classList.add('failed');
       }
     });
     scrollDown();
@@ -589,9 +606,25 @@
     } finally {
       state.controller = null;
       setStreaming(false);
-      if (fresh) loadSessions();
+      if (fresh) nameSession(session, text, attachments);
       composer.focus();
     }
+  }
+
+  // A new conversation is named after its first message, so the list
+  // shows more than its id; renaming changes it.
+  async function nameSession(session, text, attachments) {
+    var title = text.split('\n')[0].trim();
+    if (!title && attachments.length) title = attachments[0].name;
+    if (title.length > 60) title = title.slice(0, 59).trim() + '…';
+    if (title) {
+      try {
+        await window.hermodApi('/api/sessions/' + encodeURIComponent(session), { method: 'PATCH', body: { title: title } });
+      } catch (e) {
+        /* not stored (a stopped first message, or no store): listed by id */
+      }
+    }
+    loadSessions();
   }
 
   function stop() {
