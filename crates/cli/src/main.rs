@@ -107,6 +107,13 @@ enum Command {
         #[command(subcommand)]
         action: PairingAction,
     },
+    /// Bring over what another gateway kept: `hermod import hermes` moves a
+    /// Hermes Agent home's conversations, chat routes, approved users, home
+    /// channels and scheduled jobs into hermod's database.
+    Import {
+        #[command(subcommand)]
+        source: commands::import::ImportSource,
+    },
     /// Read a document's text for the model (the gateway runs this for
     /// each PDF, so a hostile file costs a child process, not the gateway).
     #[command(name = "extract-text", hide = true)]
@@ -300,6 +307,7 @@ fn main() -> ExitCode {
             Command::Hooks { action } => commands::hooks::run(action).await,
             Command::Mcp { action } => commands::mcp::run(action).await,
             Command::Pairing { action } => commands::pairing::run(action).await,
+            Command::Import { source } => commands::import::run(source).await,
             Command::Chat { session } => commands::chat::run(session).await,
             Command::Handoff { session, to } => commands::handoff::run(&session, &to).await,
             Command::Cron { action } => commands::cron::run(action).await,

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod gateway;
 pub mod handoff;
 pub mod hooks;
+pub mod import;
 pub mod mcp;
 pub mod pairing;
 pub mod sessions;

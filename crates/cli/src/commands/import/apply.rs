@@ -1,0 +1,377 @@
+//! Putting a Hermes home into hermod's store, each kind of item counted as
+//! new or already there, so running it twice imports nothing twice.
+//!
+//! What keeps it idempotent: an imported session keeps Hermes' session id
+//! (one that exists is not touched again), a route is set only where the
+//! chat has none, approvals and home channels are set only where missing,
+//! and each imported job is remembered under its Hermes id in the store's
+//! settings (`import.hermes.cron:<hermes id>` → hermod's job id). In a dry
+//! run the same checks run and nothing is written.
+
+use super::hermes::{HermesHome, HermesSession, Skipped};
+use super::jobs;
+use hermod_core::{CronJobs, Schedule};
+use hermod_model::{ChatTarget, PlatformId, SessionId, SessionKey, SessionKeyPolicy, Usage};
+use hermod_store::{AppendMessages, ApprovedUser, NewMessage, NewSession, Store};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Where the import goes and what it may do.
+pub struct Target<'a> {
+    pub store: Arc<dyn Store>,
+    pub jobs: CronJobs,
+    /// `false` for a dry run: everything is checked, nothing written.
+    pub write: bool,
+    /// Whether hermod has a platform of this name.
+    pub known_platform: &'a dyn Fn(&str) -> bool,
+    /// The home channel hermod's own configuration (`.env`, `config.yaml`)
+    /// sets for a platform, if any.
+    pub configured_home: &'a dyn Fn(&str) -> Option<String>,
+    pub now_ms: i64,
+}
+
+/// How many of one kind were new and how many were there already.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub new: usize,
+    pub existing: usize,
+}
+
+/// What the import did (or, in a dry run, would do).
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub sessions: Counts,
+    /// Messages of the new sessions.
+    pub messages: usize,
+    pub routes: Counts,
+    pub pairings: Counts,
+    pub home_channels: Counts,
+    pub jobs: Counts,
+    pub skipped: Vec<Skipped>,
+    /// Imported items with parts hermod leaves out.
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    pub fn new_total(&self) -> usize {
+        self.sessions.new
+            + self.routes.new
+            + self.pairings.new
+            + self.home_channels.new
+            + self.jobs.new
+    }
+}
+
+/// The settings key remembering which hermod job a Hermes job became.
+fn job_key(hermes_id: &str) -> String {
+    format!("import.hermes.cron:{hermes_id}")
+}
+
+/// The settings key of a platform's home channel, as `/sethome` writes it
+/// (core's `delivery::home_key`).
+fn home_key(platform: &str) -> String {
+    format!("home_channel:{platform}")
+}
+
+/// Imports `hermes` into `target`.
+pub async fn run(hermes: HermesHome, target: &Target<'_>) -> anyhow::Result<Summary> {
+    let mut summary = Summary {
+        skipped: hermes.skipped,
+        ..Summary::default()
+    };
+    let mut sessions_here: BTreeSet<String> = BTreeSet::new();
+    for session in &hermes.sessions {
+        if import_session(session, target, &mut summary).await? {
+            sessions_here.insert(session.id.clone());
+        }
+    }
+    for route in &hermes.routes {
+        let (Ok(id), key) = (
+            SessionId::parse(&route.session_id),
+            SessionKey::from_raw(route.key.clone()),
+        ) else {
+            summary.skipped.push(Skipped::new(
+                "route",
+                &route.key,
+                "its session id is not valid",
+            ));
+            continue;
+        };
+        if !sessions_here.contains(&route.session_id) {
+            summary.skipped.push(Skipped::new(
+                "route",
+                &route.key,
+                &format!("its session {id} is not in state.db"),
+            ));
+            continue;
+        }
+        match target.store.route(&key).await? {
+            Some(current) if current == id => summary.routes.existing += 1,
+            Some(current) => summary.skipped.push(Skipped::new(
+                "route",
+                &route.key,
+                &format!("hermod already continues this chat in its own session {current}"),
+            )),
+            None => {
+                summary.routes.new += 1;
+                if target.write {
+                    target.store.set_route(&key, &id, target.now_ms).await?;
+                }
+            }
+        }
+    }
+    for pairing in &hermes.pairings {
+        if !(target.known_platform)(&pairing.platform) {
+            summary.skipped.push(Skipped::new(
+                "pairing",
+                &format!("{}:{}", pairing.platform, pairing.user_id),
+                &format!("hermod has no platform named {}", pairing.platform),
+            ));
+            continue;
+        }
+        let platform = PlatformId::new(pairing.platform.clone());
+        if target
+            .store
+            .is_approved(&platform, &pairing.user_id)
+            .await?
+        {
+            summary.pairings.existing += 1;
+            continue;
+        }
+        summary.pairings.new += 1;
+        if target.write {
+            target
+                .store
+                .approve_user(ApprovedUser {
+                    platform,
+                    user_id: pairing.user_id.clone(),
+                    user_name: pairing.user_name.clone(),
+                    approved_at_ms: pairing.approved_at_ms.unwrap_or(target.now_ms),
+                })
+                .await?;
+        }
+    }
+    for (platform, chat_id, thread_id) in &hermes.home_channels {
+        import_home(
+            platform,
+            chat_id,
+            thread_id.as_deref(),
+            target,
+            &mut summary,
+        )
+        .await?;
+    }
+    for job in &hermes.jobs {
+        import_job(job, target, &mut summary).await?;
+    }
+    Ok(summary)
+}
+
+/// Imports one session and its messages; `true` when hermod has it
+/// afterwards (imported now or before).
+async fn import_session(
+    session: &HermesSession,
+    target: &Target<'_>,
+    summary: &mut Summary,
+) -> anyhow::Result<bool> {
+    let Ok(id) = SessionId::parse(&session.id) else {
+        summary.skipped.push(Skipped::new(
+            "session",
+            &session.id,
+            "its id is not one hermod can store",
+        ));
+        return Ok(false);
+    };
+    let existing = target.store.session(&id).await?;
+    // A session whose messages were not stored (the import stopped between
+    // the two) gets them now.
+    let complete = existing
+        .as_ref()
+        .is_some_and(|s| s.message_count > 0 || session.messages.is_empty());
+    if complete {
+        summary.sessions.existing += 1;
+        return Ok(true);
+    }
+    let mut messages = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    for message in &session.messages {
+        match message.to_chat() {
+            Ok(chat) => messages.push(NewMessage {
+                message: chat,
+                at_ms: message.at_ms,
+                platform_message_id: message.platform_message_id.clone(),
+            }),
+            Err(why) => left_out.push(why),
+        }
+    }
+    if !left_out.is_empty() {
+        summary.skipped.push(Skipped::new(
+            "messages",
+            &format!("{} of session {id}", left_out.len()),
+            &left_out.join("; "),
+        ));
+    }
+    summary.sessions.new += 1;
+    summary.messages += messages.len();
+    if !target.write {
+        return Ok(true);
+    }
+    let source = session.source();
+    if existing.is_none() {
+        let key = session.key.clone().map_or_else(
+            || SessionKey::build(&source, &SessionKeyPolicy::default()),
+            SessionKey::from_raw,
+        );
+        target
+            .store
+            .create_session(NewSession {
+                id: id.clone(),
+                key,
+                source,
+                created_at_ms: session.started_ms,
+            })
+            .await?;
+    }
+    if !messages.is_empty() {
+        target
+            .store
+            .append_messages(AppendMessages {
+                session: id.clone(),
+                messages,
+                usage: Usage::default(),
+            })
+            .await?;
+    }
+    if let Some(title) = session.title.as_deref().filter(|t| !t.trim().is_empty()) {
+        target.store.set_title(&id, title).await?;
+    }
+    if let Some(ended) = session.ended_ms {
+        let reason = session.end_reason.as_deref().unwrap_or("ended");
+        target.store.end_session(&id, reason, ended).await?;
+    }
+    Ok(true)
+}
+
+async fn import_home(
+    platform: &str,
+    chat_id: &str,
+    thread_id: Option<&str>,
+    target: &Target<'_>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let what = format!("{platform}: {chat_id}");
+    if !(target.known_platform)(platform) {
+        summary.skipped.push(Skipped::new(
+            "home channel",
+            &what,
+            &format!("hermod has no platform named {platform}"),
+        ));
+        return Ok(());
+    }
+    let wanted = ChatTarget {
+        chat_id: chat_id.to_owned(),
+        thread_id: thread_id.map(str::to_owned),
+    };
+    if let Some(stored) = target.store.setting(&home_key(platform)).await? {
+        if serde_json::from_str::<ChatTarget>(&stored).is_ok_and(|t| t == wanted) {
+            summary.home_channels.existing += 1;
+        } else {
+            summary.skipped.push(Skipped::new(
+                "home channel",
+                &what,
+                "hermod has its own (set with /sethome)",
+            ));
+        }
+        return Ok(());
+    }
+    match (target.configured_home)(platform) {
+        Some(configured) if configured == chat_id => summary.home_channels.existing += 1,
+        Some(configured) => summary.skipped.push(Skipped::new(
+            "home channel",
+            &what,
+            &format!("hermod's configuration sets another ({configured})"),
+        )),
+        None => {
+            summary.home_channels.new += 1;
+            if target.write {
+                target
+                    .store
+                    .set_setting(
+                        &home_key(platform),
+                        &serde_json::to_string(&wanted)?,
+                        target.now_ms,
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn import_job(
+    job: &serde_json::Value,
+    target: &Target<'_>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let converted = match jobs::convert(job, target.now_ms) {
+        Ok(converted) => converted,
+        Err((what, why)) => {
+            summary.skipped.push(Skipped::new("cron job", &what, &why));
+            return Ok(());
+        }
+    };
+    let key = job_key(&converted.hermes_id);
+    if target.store.setting(&key).await?.is_some() {
+        summary.jobs.existing += 1;
+        return Ok(());
+    }
+    let label = converted.hermes_id.clone();
+    if !target.write {
+        // The checks `add` makes, without adding.
+        let checked = Schedule::parse(
+            &converted.spec.schedule,
+            target.now_ms,
+            target.jobs.time_zone(),
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|_| match converted.spec.deliver.as_deref() {
+            Some(deliver) => target
+                .jobs
+                .check_targets(deliver)
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        });
+        match checked {
+            Ok(()) => {
+                summary.jobs.new += 1;
+                note(summary, &label, &converted.notes);
+            }
+            Err(why) => summary.skipped.push(Skipped::new("cron job", &label, &why)),
+        }
+        return Ok(());
+    }
+    match target.jobs.add(converted.spec).await {
+        Ok(added) => {
+            target
+                .store
+                .set_setting(&key, &added.id, target.now_ms)
+                .await?;
+            summary.jobs.new += 1;
+            note(
+                summary,
+                &format!("{label} (now {})", added.id),
+                &converted.notes,
+            );
+        }
+        Err(e) => summary
+            .skipped
+            .push(Skipped::new("cron job", &label, &e.to_string())),
+    }
+    Ok(())
+}
+
+fn note(summary: &mut Summary, job: &str, notes: &[String]) {
+    for n in notes {
+        summary.notes.push(format!("cron job {job}: {n}"));
+    }
+}

@@ -1,0 +1,181 @@
+//! `hermod import hermes [HERMES_HOME] [--dry-run]`: moving from Hermes
+//! Agent. Its conversations (from `state.db`), the chats' routes to them,
+//! approved pairings, home channels and scheduled jobs go into hermod's
+//! store; running it again imports nothing twice ([`apply`] says how).
+//!
+//! The import holds the home's gateway lock while it writes, so it refuses
+//! to run beside a gateway on the same home and no gateway starts until it
+//! is done. A dry run takes no lock, creates no database and writes
+//! nothing.
+
+mod apply;
+mod hermes;
+mod jobs;
+
+use crate::commands::gateway::{PidRecord, take_home};
+use crate::commands::out;
+use crate::config;
+use crate::database;
+use crate::home::{self, Create};
+use anyhow::Context;
+use apply::{Counts, Summary, Target};
+use clap::{Args, Subcommand};
+use hermod_core::{Clock, CronJobs};
+use hermod_store::{SqliteStore, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const HERMES_HELP: &str = "\
+What is imported:
+  sessions and their messages   state.db (Hermes 0.19, schema version 22),
+                                keeping Hermes' session ids and titles
+  chat routes                   state.db's routing index and
+                                sessions/sessions.json: a chat's next message
+                                continues its imported conversation
+  approved users                pairing/<platform>-approved.json
+  home channels                 <PLATFORM>_HOME_CHANNEL in Hermes' .env
+  scheduled jobs                cron/jobs.json (prompt jobs; scripts are not)
+
+Stop the gateway first (`hermod gateway stop`). Running the import again
+imports only what is new. Copy Hermes' .env and config.yaml yourself: hermod
+reads both as they are (`hermod config check` shows what it makes of them).
+
+Examples:
+  hermod import hermes --dry-run
+  hermod import hermes ~/.hermes/profiles/work";
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// Import a Hermes Agent home: conversations, chat routes, approved
+    /// users, home channels and scheduled jobs.
+    #[command(after_help = HERMES_HELP)]
+    Hermes(HermesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HermesArgs {
+    /// The Hermes home to import (default: $HERMES_HOME, else ~/.hermes).
+    hermes_home: Option<PathBuf>,
+    /// Print what would be imported, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn run(source: ImportSource) -> anyhow::Result<()> {
+    let ImportSource::Hermes(args) = source;
+    let process = config::process_env();
+    let from = match args.hermes_home {
+        Some(path) => path,
+        None => match (process.get("HERMES_HOME"), process.get("HOME")) {
+            (Some(hermes), _) => PathBuf::from(hermes),
+            (None, Some(user)) => Path::new(user).join(".hermes"),
+            (None, None) => {
+                anyhow::bail!("name the Hermes home: `hermod import hermes <HERMES_HOME>`")
+            }
+        },
+    };
+    let create = if args.dry_run {
+        Create::No
+    } else {
+        Create::Yes
+    };
+    let home = home::open(&process, create)?;
+    let config = config::load(&home, &process)?;
+    let tz = hermod_core::time_zone(&config.gateway).map_err(config::ConfigError)?;
+    let now_ms = hermod_core::now_ms();
+
+    // Read everything before anything is written: a refused state.db
+    // leaves hermod as it was.
+    let hermes = hermes::read(&from, &hermod_platforms::home_channel_variables())?;
+
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(take_home(&home, &PidRecord::current(now_ms)).context(
+            "hermod import writes the database the gateway uses, so the gateway must be stopped",
+        )?)
+    };
+    let path = config.database_path();
+    let file_store = if args.dry_run && !path.exists() {
+        None
+    } else {
+        Some(database::open(&path)?)
+    };
+    let store: Arc<dyn Store> = match &file_store {
+        Some(store) => Arc::new(store.clone()),
+        // A dry run into a home without a database: as into an empty one.
+        None => Arc::new(SqliteStore::open_in_memory()?),
+    };
+    let names = hermod_platforms::platform_names();
+    let known = |platform: &str| names.contains(&platform);
+    let configured_home = |platform: &str| {
+        config
+            .gateway
+            .platforms
+            .get(platform)
+            .and_then(|policy| policy.home_channel.clone())
+    };
+    let target = Target {
+        store: store.clone(),
+        jobs: CronJobs::new(store, tz, Clock::System).with_platforms(names.iter().copied()),
+        write: !args.dry_run,
+        known_platform: &known,
+        configured_home: &configured_home,
+        now_ms,
+    };
+    let done = apply::run(hermes, &target).await;
+    let closed = match file_store {
+        Some(store) => database::close(store, &path).await,
+        None => Ok(()),
+    };
+    let summary = done?;
+    closed?;
+    print(&summary, &from, &home, args.dry_run);
+    Ok(())
+}
+
+fn print(summary: &Summary, from: &Path, home: &Path, dry_run: bool) {
+    out(format_args!(
+        "{} Hermes' home {} into {}{}",
+        if dry_run { "Would import" } else { "Imported" },
+        from.display(),
+        home.display(),
+        if dry_run {
+            " (dry run: nothing was written)"
+        } else {
+            ""
+        }
+    ));
+    let line = |what: &str, counts: Counts, existing: &str| {
+        out(format_args!(
+            "  {what:<15} {} new, {} {existing}",
+            counts.new, counts.existing
+        ));
+    };
+    out(format_args!(
+        "  {:<15} {} new ({} messages), {} already imported",
+        "sessions:", summary.sessions.new, summary.messages, summary.sessions.existing
+    ));
+    line("chat routes:", summary.routes, "already imported");
+    line("approved users:", summary.pairings, "already approved");
+    line("home channels:", summary.home_channels, "already set");
+    line("cron jobs:", summary.jobs, "already imported");
+    if !summary.skipped.is_empty() {
+        out(format_args!("Skipped ({}):", summary.skipped.len()));
+        for s in &summary.skipped {
+            out(format_args!("  {} {}: {}", s.kind, s.what, s.why));
+        }
+    }
+    if !summary.notes.is_empty() {
+        out("Imported without some parts:");
+        for note in &summary.notes {
+            out(format_args!("  {note}"));
+        }
+    }
+    let total = summary.new_total();
+    out(match (dry_run, total) {
+        (true, n) => format!("{n} new would be imported."),
+        (false, 0) => "0 new: everything was imported before.".to_owned(),
+        (false, n) => format!("{n} new imported."),
+    });
+}
