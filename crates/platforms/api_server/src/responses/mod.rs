@@ -10,6 +10,7 @@
 
 mod book;
 mod chain;
+mod input;
 mod object;
 mod request;
 mod save;

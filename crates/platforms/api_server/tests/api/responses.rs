@@ -1,11 +1,12 @@
 //! The Responses API (`/v1/responses`) over real HTTP: plain and streamed
-//! answers in OpenAI's shapes, chaining and branching on hermod's
-//! sessions, named conversations, stored responses (bounded, kept across a
-//! restart), and its refusals.
+//! answers in OpenAI's shapes, failures and refusals; chaining and stored
+//! responses in `stored`, approvals in `approvals`, request headers in
+//! `headers`, the OpenAI SDKs in `sdk`.
 
 mod approvals;
 mod headers;
 mod sdk;
+mod stored;
 
 use crate::support::{KEY, Server, Setup, json_of};
 use hermod_testkit::{FakeLlm, Reply};
@@ -19,23 +20,23 @@ pub(super) fn create(s: &Server, body: &Value) -> reqwest::RequestBuilder {
         .json(body)
 }
 
-async fn created(s: &Server, body: Value) -> Value {
+pub(super) async fn created(s: &Server, body: Value) -> Value {
     let (status, response) = json_of(create(s, &body).send().await.unwrap()).await;
     assert_eq!(status, 200, "{response}");
     response
 }
 
-async fn get(s: &Server, id: &str) -> (u16, Value) {
+pub(super) async fn get(s: &Server, id: &str) -> (u16, Value) {
     let url = format!("{}/v1/responses/{id}", s.base);
     json_of(s.http.get(url).bearer_auth(KEY).send().await.unwrap()).await
 }
 
-async fn delete(s: &Server, id: &str) -> (u16, Value) {
+pub(super) async fn delete(s: &Server, id: &str) -> (u16, Value) {
     let url = format!("{}/v1/responses/{id}", s.base);
     json_of(s.http.delete(url).bearer_auth(KEY).send().await.unwrap()).await
 }
 
-fn id(response: &Value) -> &str {
+pub(super) fn id(response: &Value) -> &str {
     response["id"].as_str().unwrap()
 }
 
@@ -46,7 +47,7 @@ pub(super) fn text(response: &Value) -> &str {
 }
 
 /// The `(role, text)` of each message a model request carried.
-fn seen(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
+pub(super) fn seen(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
     llm.requests()[n]
         .messages()
         .iter()
@@ -65,7 +66,7 @@ fn seen(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
         .iter()
         .map(|(r, t)| ((*r).to_owned(), (*t).to_owned()))
@@ -73,7 +74,7 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// The conversation part of what the model saw (system prompts left out).
-fn dialogue(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
+pub(super) fn dialogue(llm: &FakeLlm, n: usize) -> Vec<(String, String)> {
     seen(llm, n)
         .into_iter()
         .filter(|(role, _)| role != "system")
@@ -293,235 +294,6 @@ async fn a_failing_upstream_is_an_http_error_before_output_and_failed_after() {
 }
 
 #[tokio::test]
-async fn chaining_continues_the_session_and_branching_starts_a_new_one() {
-    let llm = FakeLlm::start().await;
-    llm.push_all([
-        Reply::text("Hi Ann."),
-        Reply::text("You are Ann."),
-        Reply::text("Bob, then."),
-        Reply::text("Still Ann."),
-    ]);
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
-    let first = create(
-        &s,
-        &json!({"input": "I am Ann", "instructions": "Be short."}),
-    )
-    .send()
-    .await
-    .unwrap();
-    let session = first.headers()["x-hermod-session-id"].clone();
-    let (_, first) = json_of(first).await;
-
-    let second = create(
-        &s,
-        &json!({"input": "who am I?", "previous_response_id": id(&first)}),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(
-        second.headers()["x-hermod-session-id"],
-        session,
-        "the latest response continues its session"
-    );
-    let (_, second) = json_of(second).await;
-    assert_eq!(second["previous_response_id"], id(&first));
-    assert_eq!(
-        second["instructions"], "Be short.",
-        "instructions carry over"
-    );
-    assert_eq!(
-        dialogue(&llm, 1),
-        pairs(&[
-            ("user", "I am Ann"),
-            ("assistant", "Hi Ann."),
-            ("user", "who am I?")
-        ])
-    );
-
-    // Onto the first again: a branch, in a session of its own.
-    let branch = create(
-        &s,
-        &json!({"input": "no, I am Bob", "previous_response_id": id(&first)}),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_ne!(branch.headers()["x-hermod-session-id"], session);
-    let (_, branch) = json_of(branch).await;
-    assert_eq!(text(&branch), "Bob, then.");
-    assert_eq!(
-        dialogue(&llm, 2),
-        pairs(&[
-            ("user", "I am Ann"),
-            ("assistant", "Hi Ann."),
-            ("user", "no, I am Bob")
-        ])
-    );
-
-    // The original line is untouched and goes on in its session.
-    let third = create(
-        &s,
-        &json!({"input": "and now?", "previous_response_id": id(&second)}),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(third.headers()["x-hermod-session-id"], session);
-    assert_eq!(
-        dialogue(&llm, 3),
-        pairs(&[
-            ("user", "I am Ann"),
-            ("assistant", "Hi Ann."),
-            ("user", "who am I?"),
-            ("assistant", "You are Ann."),
-            ("user", "and now?")
-        ])
-    );
-    s.stop().await;
-}
-
-#[tokio::test]
-async fn a_named_conversation_continues_from_its_latest_response() {
-    let llm = FakeLlm::start().await;
-    llm.push_all([
-        Reply::text("Paris it is."),
-        Reply::text("Two days."),
-        Reply::text("Fresh start."),
-    ]);
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
-    let first = created(
-        &s,
-        json!({"input": "trip to Paris", "conversation": "trip"}),
-    )
-    .await;
-    assert_eq!(first["conversation"]["id"], "trip");
-    created(
-        &s,
-        json!({"input": "how long?", "conversation": {"id": "trip"}}),
-    )
-    .await;
-    assert_eq!(
-        dialogue(&llm, 1),
-        pairs(&[
-            ("user", "trip to Paris"),
-            ("assistant", "Paris it is."),
-            ("user", "how long?")
-        ])
-    );
-    created(&s, json!({"input": "hello", "conversation": "other"})).await;
-    assert_eq!(dialogue(&llm, 2), pairs(&[("user", "hello")]));
-    s.stop().await;
-}
-
-#[tokio::test]
-async fn stored_responses_can_be_read_and_deleted() {
-    let llm = FakeLlm::start().await;
-    llm.push_all([Reply::text("Kept."), Reply::text("Not kept.")]);
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
-    let kept = created(&s, json!({"input": "one"})).await;
-    let (status, read) = get(&s, id(&kept)).await;
-    assert_eq!(status, 200);
-    assert_eq!(read, kept);
-
-    let (status, deleted) = delete(&s, id(&kept)).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        deleted,
-        json!({"id": id(&kept), "object": "response", "deleted": true})
-    );
-    for (status, body) in [get(&s, id(&kept)).await, delete(&s, id(&kept)).await] {
-        assert_eq!(status, 404, "{body}");
-        assert_eq!(body["error"]["code"], "response_not_found");
-    }
-
-    // `store: false`: answered, not kept, not chainable, no session.
-    let response = create(&s, &json!({"input": "two", "store": false}))
-        .send()
-        .await
-        .unwrap();
-    assert!(!response.headers().contains_key("x-hermod-session-id"));
-    let (_, unstored) = json_of(response).await;
-    assert_eq!(text(&unstored), "Not kept.");
-    assert_eq!(unstored["store"], false);
-    assert_eq!(get(&s, id(&unstored)).await.0, 404);
-    let (status, body) = json_of(
-        create(
-            &s,
-            &json!({"input": "three", "previous_response_id": id(&unstored)}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "response_not_found");
-    s.stop().await;
-}
-
-#[tokio::test]
-async fn only_the_most_recently_used_responses_are_kept() {
-    let llm = FakeLlm::start().await;
-    llm.set_default(Reply::text("ok"));
-    let dir = tempfile::tempdir().unwrap();
-    let setup = Setup::llm(&llm.base_url()).config(|c| c.max_stored_responses = 2);
-    let s = Server::with(&dir.path().join("db"), setup).await;
-    let a = created(&s, json!({"input": "a"})).await;
-    let b = created(&s, json!({"input": "b"})).await;
-    // Reading `a` makes `b` the least recently used.
-    assert_eq!(get(&s, id(&a)).await.0, 200);
-    let c = created(&s, json!({"input": "c"})).await;
-    assert_eq!(get(&s, id(&b)).await.0, 404, "b was dropped");
-    assert_eq!(get(&s, id(&a)).await.0, 200);
-    assert_eq!(get(&s, id(&c)).await.0, 200);
-    let (status, body) = json_of(
-        create(&s, &json!({"input": "d", "previous_response_id": id(&b)}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "response_not_found");
-    assert_eq!(body["error"]["param"], "previous_response_id");
-    s.stop().await;
-}
-
-#[tokio::test]
-async fn responses_and_their_chains_survive_a_restart() {
-    let llm = FakeLlm::start().await;
-    llm.push_all([Reply::text("Remembered: 42."), Reply::text("It was 42.")]);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
-    let s = Server::start(&db, &llm.base_url()).await;
-    let first = created(
-        &s,
-        json!({"input": "the number is 42", "conversation": "n"}),
-    )
-    .await;
-    s.stop().await;
-
-    let s = Server::start(&db, &llm.base_url()).await;
-    let (status, read) = get(&s, id(&first)).await;
-    assert_eq!(status, 200);
-    assert_eq!(read, first);
-    created(&s, json!({"input": "what was it?", "conversation": "n"})).await;
-    assert_eq!(
-        dialogue(&llm, 1),
-        pairs(&[
-            ("user", "the number is 42"),
-            ("assistant", "Remembered: 42."),
-            ("user", "what was it?")
-        ])
-    );
-    s.stop().await;
-}
-
-#[tokio::test]
 async fn a_full_run_cap_is_answered_429() {
     let llm = FakeLlm::start().await;
     llm.push_all([
@@ -614,5 +386,45 @@ async fn bad_requests_are_400s_that_say_what_is_wrong() {
             .contains("resp_nope")
     );
     assert_eq!(llm.request_count(), 0, "nothing reached the model");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_limit_ends_incomplete_and_options_reach_the_model() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::text("<think>let me see</think>Cut off her").finish_reason("length"),
+        Reply::text("Cut off here too")
+            .chunk_size(4)
+            .finish_reason("length"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let body = created(
+        &s,
+        json!({"input": "long story", "max_output_tokens": 5, "temperature": 0.25}),
+    )
+    .await;
+    assert_eq!(body["status"], "incomplete");
+    assert_eq!(body["incomplete_details"]["reason"], "max_output_tokens");
+    assert_eq!(text(&body), "Cut off her", "hidden reasoning is left out");
+    assert_eq!(body["max_output_tokens"], 5);
+    let sent = &llm.requests()[0].body;
+    assert_eq!(sent["max_tokens"], 5);
+    assert_eq!(sent["temperature"], 0.25);
+
+    let response = create(&s, &json!({"input": "again", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let events = events_of(response).await;
+    let (last, data) = events.last().unwrap();
+    assert_eq!(last, "response.incomplete");
+    assert_eq!(data["response"]["status"], "incomplete");
+    assert_eq!(text(&data["response"]), "Cut off here too");
+    assert_eq!(
+        data["response"]["output"][0]["status"], "incomplete",
+        "{data}"
+    );
     s.stop().await;
 }
