@@ -3,12 +3,13 @@
 //! ended and deleted, and their messages read; unknown ids are 404, the
 //! key is required, and a server without the store says so.
 
-use crate::support::{KEY, Server, Setup, json_of};
+use crate::support::{KEY, Server, Setup, json_of, streamed, user};
 use hermod_model::{ChatMessage, PlatformId, SessionId, SessionKey, Source, Usage};
 use hermod_store::{AppendMessages, NewMessage, NewSession, Store};
 use hermod_testkit::{ScriptedAgent, Step};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A server whose agent echoes each message.
 async fn echo_server(dir: &tempfile::TempDir) -> Server {
@@ -321,6 +322,47 @@ async fn a_deleted_session_is_gone_with_its_messages() {
     chat(&s, "doomed", "hello again").await;
     let (_, again) = get(&s, "/api/sessions/doomed").await;
     assert_eq!(again["session"]["message_count"], 2);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_deleted_mid_turn_stays_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = ScriptedAgent::scripted(|r| match r.input.text().as_str() {
+        "slow" => vec![
+            Step::Text("working on it".into()),
+            Step::Sleep(Duration::from_secs(3600)),
+        ],
+        _ => vec![Step::Text("quick".into())],
+    });
+    let s = Server::with(&dir.path().join("db"), Setup::agent(Arc::new(agent))).await;
+    let mut running = s
+        .post(&streamed(user("slow")))
+        .header("X-Hermod-Session-Id", "busy")
+        .send()
+        .await
+        .unwrap();
+    // The turn has shown text: it is running.
+    let mut seen = String::new();
+    while !seen.contains("working on it") {
+        let chunk = running.chunk().await.unwrap().expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let (status, deleted) = delete(&s, "/api/sessions/busy").await;
+    assert_eq!((status, deleted["deleted"].as_bool()), (200, Some(true)));
+    // The client leaves: the turn stops, and its partial reply has no
+    // session to go to.
+    drop(running);
+    // The same id starts afresh; nothing of the stopped turn comes back.
+    chat(&s, "busy", "hello again").await;
+    let (_, messages) = get(&s, "/api/sessions/busy/messages").await;
+    let texts: Vec<&str> = messages["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["hello again", "quick"], "{messages}");
     s.stop().await;
 }
 
