@@ -7,8 +7,9 @@ use super::drive::drive;
 use super::request;
 use super::run::{Ending, Phase, Run};
 use crate::body::require_json;
-use crate::chat::check_session_access;
+use crate::chat::{check_session_access, session_key, with_session_key_header};
 use crate::error::ApiError;
+use crate::inbound::api_user;
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -33,6 +34,7 @@ pub(crate) async fn create(State(state): State<AppState>, request: Request) -> R
 async fn start(state: &AppState, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     require_json(&parts.headers)?;
+    let memory_key = session_key(&parts.headers)?;
     // Before the body is read: a flood is refused cheaply.
     let slot = state.slots.try_acquire()?;
     let (body, share) = state.bodies.read(&parts.headers, body).await?;
@@ -49,9 +51,13 @@ async fn start(state: &AppState, request: Request) -> Result<Response, ApiError>
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| state.model_name.to_string());
     let input = request.check()?;
-    if let Some(id) = &input.session_id {
-        check_session_access(&state.sessions, id).await?;
-    }
+    let stored_user = match &input.session_id {
+        Some(id) => check_session_access(&state.sessions, id).await?,
+        None => None,
+    };
+    // A stored session keeps the user it was started by; otherwise the
+    // key's holder, or the user the session key names.
+    let user = stored_user.unwrap_or_else(|| api_user(memory_key.as_deref()));
     let run_id = new_run_id();
     let named = input.session_id.is_some();
     let session_id = match &input.session_id {
@@ -74,6 +80,7 @@ async fn start(state: &AppState, request: Request) -> Result<Response, ApiError>
     ));
     state.runs.insert(run.clone())?;
     let mut event = input.into_event(session_id, &state.model_name);
+    event.source.user_id = Some(user);
     // Not stored when the operator keeps stateless requests out of the store.
     event.ephemeral = !named && !state.store_stateless;
     let turn = match state.inbound.submit_streaming(event) {
@@ -87,11 +94,12 @@ async fn start(state: &AppState, request: Request) -> Result<Response, ApiError>
         }
     };
     tokio::spawn(drive(run, turn, slot, state.reasoning_content));
-    Ok((
+    let response = (
         StatusCode::ACCEPTED,
         axum::Json(json!({"run_id": run_id, "status": "started"})),
     )
-        .into_response())
+        .into_response();
+    Ok(with_session_key_header(response, memory_key.as_deref()))
 }
 
 /// `run_` and 32 hex digits, as Hermes' ids.

@@ -224,7 +224,8 @@ impl RunInput {
     /// session, else the run's own).
     pub(crate) fn into_event(self, session_id: SessionId, advertised_model: &str) -> InboundEvent {
         let mut source = Source::dm(crate::PLATFORM, session_id.as_str());
-        // Every API session belongs to the one holder of the API key.
+        // The API key's holder; a caller with a session key sets its own
+        // user (`api_user`).
         source.user_id = Some(API_USER.to_owned());
         let mut event = InboundEvent::text(source, "");
         event.content = self.content;

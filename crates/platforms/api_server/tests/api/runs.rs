@@ -527,6 +527,8 @@ async fn a_run_over_the_cap_is_refused_until_one_ends() {
     assert_eq!(code, 429, "{body}");
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
     assert_eq!(body["error"]["type"], "rate_limit_error");
+    // The first run holds the hanging reply before it is stopped.
+    llm.wait_for_requests(1).await;
     let (code, _) = post(&s, &format!("/v1/runs/{first}/stop"), &json!({})).await;
     assert_eq!(code, 200);
     // Once the run has ended, its slot is free.
@@ -534,6 +536,38 @@ async fn a_run_over_the_cap_is_refused_until_one_ends() {
     let second = start(&s, &json!({"input": "two"})).await;
     let events = Events::open(&s, &second).await.all().await;
     assert_eq!(events.last().unwrap()["output"], "Second.");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_key_is_echoed_as_hermes_does() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&llm, &dir, 4).await;
+    let response = s
+        .http
+        .post(url(&s, "/v1/runs"))
+        .bearer_auth(KEY)
+        .header("X-Hermes-Session-Key", "team-7")
+        .json(&json!({"input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.headers()["x-hermes-session-key"], "team-7");
+    let (_, body) = json_of(response).await;
+    let id = body["run_id"].as_str().unwrap();
+    assert_eq!(finished(&s, id).await["status"], "completed");
+    let too_long = s
+        .http
+        .post(url(&s, "/v1/runs"))
+        .bearer_auth(KEY)
+        .header("X-Hermes-Session-Key", "k".repeat(300))
+        .json(&json!({"input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), 400);
     s.stop().await;
 }
 
