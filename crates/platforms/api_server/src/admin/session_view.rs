@@ -4,7 +4,7 @@
 //! session key, whether a stored reply is partial).
 
 use super::seconds;
-use hermod_model::{Content, ContentPart};
+use hermod_model::{Content, ContentPart, Role};
 use hermod_store::{SearchHit, SessionRecord, StoredMessage};
 use serde_json::{Value, json};
 
@@ -14,9 +14,13 @@ const CUT_OFF_MARK: &str = "[reply cut off:";
 /// The end of a stored reply an interrupt stopped, as core stores it.
 const INTERRUPTED_MARK: &str = "[reply interrupted:";
 
+/// The most characters of the first user message a list shows (Hermes').
+const PREVIEW_CHARS: usize = 60;
+
 /// One session. `title` is `null` when unset or cleared; `model` is the
-/// session's own model (`/model`), `null` when it uses the default.
-pub(super) fn session(record: &SessionRecord) -> Value {
+/// session's own model (`/model`), `null` when it uses the default;
+/// `preview` the start of its first user message (`""` when none).
+pub(super) fn session(record: &SessionRecord, preview: &str) -> Value {
     let source = &record.source;
     json!({
         "id": record.id.as_str(),
@@ -38,13 +42,34 @@ pub(super) fn session(record: &SessionRecord) -> Value {
         "message_count": record.message_count,
         "input_tokens": record.prompt_tokens,
         "output_tokens": record.completion_tokens,
+        "preview": preview,
     })
+}
+
+/// The start of the first user message with text, as Hermes shows it in
+/// lists: whitespace runs made one space, at most [`PREVIEW_CHARS`]
+/// characters, `...` when cut.
+pub(super) fn preview(messages: &[StoredMessage]) -> String {
+    let Some(text) = messages
+        .iter()
+        .filter(|m| m.message.role == Role::User)
+        .map(|m| m.message.text())
+        .find(|t| !t.trim().is_empty())
+    else {
+        return String::new();
+    };
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut shown: String = flat.chars().take(PREVIEW_CHARS).collect();
+    if flat.chars().count() > PREVIEW_CHARS {
+        shown.push_str("...");
+    }
+    shown
 }
 
 /// One session found by a search, with the messages that matched (best
 /// first).
-pub(super) fn found(record: &SessionRecord, hits: &[&SearchHit]) -> Value {
-    let mut value = session(record);
+pub(super) fn found(record: &SessionRecord, preview: &str, hits: &[&SearchHit]) -> Value {
+    let mut value = session(record, preview);
     value["matches"] = hits
         .iter()
         .map(|hit| {
@@ -137,6 +162,23 @@ mod tests {
         assert_eq!(value["partial"], true);
         assert_eq!(value["finish_reason"], "incomplete");
         assert_eq!(value["timestamp"], 1.5);
+    }
+
+    #[test]
+    fn the_preview_is_the_first_user_words() {
+        let long = format!("plan\n  a trip {}", "x".repeat(80));
+        let messages = [
+            stored(ChatMessage::assistant("hello, I am the agent")),
+            stored(ChatMessage::user(" ")),
+            stored(ChatMessage::user(long.as_str())),
+            stored(ChatMessage::user("later")),
+        ];
+        let shown = preview(&messages);
+        assert!(shown.starts_with("plan a trip xx"), "{shown}");
+        assert!(shown.ends_with("..."));
+        assert_eq!(shown.chars().count(), PREVIEW_CHARS + 3);
+        assert_eq!(preview(&messages[3..]), "later");
+        assert_eq!(preview(&[]), "");
     }
 
     #[test]

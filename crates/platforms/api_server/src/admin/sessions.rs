@@ -57,10 +57,12 @@ pub(super) async fn list(State(state): State<AppState>, query: Params) -> Answer
             let mut records = store.list_sessions(query).await.map_err(CoreError::from)?;
             let has_more = records.len() > limit;
             records.truncate(limit);
-            (
-                records.iter().map(session_view::session).collect(),
-                has_more,
-            )
+            let mut data = Vec::with_capacity(records.len());
+            for record in &records {
+                let preview = preview(store.as_ref(), record).await?;
+                data.push(session_view::session(record, &preview));
+            }
+            (data, has_more)
         }
     };
     Ok(Json(json!({
@@ -108,7 +110,8 @@ async fn search(
             return Ok((data, true));
         }
         let shown = &matches[..matches.len().min(MATCHES_SHOWN)];
-        data.push(session_view::found(&record, shown));
+        let preview = preview(store, &record).await?;
+        data.push(session_view::found(&record, &preview, shown));
     }
     Ok((data, false))
 }
@@ -116,7 +119,7 @@ async fn search(
 pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
     let store = store(&state)?;
     let record = existing(store.as_ref(), &id).await?;
-    Ok(Json(session_answer(&record)))
+    session_answer(store.as_ref(), &record).await
 }
 
 /// `{"title": "..."}` renames (`null` or `""` clears the title);
@@ -179,7 +182,7 @@ pub(super) async fn patch(
             .map_err(CoreError::from)?;
     }
     let record = existing(store.as_ref(), record.id.as_str()).await?;
-    Ok(Json(session_answer(&record)))
+    session_answer(store.as_ref(), &record).await
 }
 
 /// Deletes the session, its messages, summary and routes (see the module
@@ -228,8 +231,24 @@ pub(super) async fn messages(
     })))
 }
 
-fn session_answer(record: &SessionRecord) -> Value {
-    json!({"object": "hermes.session", "session": session_view::session(record)})
+/// `{"object": "hermes.session", "session": {...}}`.
+async fn session_answer(store: &dyn Store, record: &SessionRecord) -> Answer {
+    let preview = preview(store, record).await?;
+    Ok(Json(
+        json!({"object": "hermes.session", "session": session_view::session(record, &preview)}),
+    ))
+}
+
+/// The session's preview (see [`session_view::preview`]). Reads its
+/// messages: the store has no narrower query, and a page holds at most
+/// [`MAX_PAGE`] sessions.
+async fn preview(store: &dyn Store, record: &SessionRecord) -> Result<String, ApiError> {
+    match store.messages(&record.id).await {
+        Ok(messages) => Ok(session_view::preview(&messages)),
+        // Deleted since it was listed.
+        Err(hermod_store::StoreError::NotFound(_)) => Ok(String::new()),
+        Err(e) => Err(CoreError::from(e).into()),
+    }
 }
 
 /// The store, or 503 when the server was built without one.

@@ -145,6 +145,8 @@ async fn sessions_are_listed_newest_first_paged_and_by_platform() {
     assert!(first["last_active"].as_f64() >= first["started_at"].as_f64());
     assert!(first["ended_at"].is_null());
     assert!(first["title"].is_null());
+    // Hermes' preview: the start of the first user message.
+    assert_eq!(first["preview"], "hello s-c");
 
     let (_, page) = get(&s, "/api/sessions?limit=2").await;
     assert_eq!(ids(&page), ["s-c", "s-b"]);
