@@ -218,7 +218,8 @@ fn hermes_notice(hermes: &Path, home: &Path) -> String {
         "note: found Hermes Agent's home {from}; hermod does not read it and keeps its own files \
          in {to}. To bring your settings over, copy {from}/.env to {to}/.env (it works as it is) \
          and {from}/config.yaml to {to}/config.yaml (`hermod config check` shows what hermod \
-         makes of it). An import command is planned but not available yet."
+         makes of it). Then `hermod import hermes {from}` brings over its conversations, chat \
+         routes, approved users, home channels and scheduled jobs (`--dry-run` shows them first)."
     )
 }
 
@@ -409,14 +410,14 @@ mod tests {
     }
 
     #[test]
-    fn the_hermes_notice_says_what_to_copy_and_that_import_is_not_there_yet() {
+    fn the_hermes_notice_says_what_to_copy_and_how_to_import_the_rest() {
         let notice = hermes_notice(Path::new("/u/.hermes"), Path::new("/u/.hermod"));
         for part in [
             "/u/.hermes",
             "does not read it",
             "copy /u/.hermes/.env to /u/.hermod/.env",
             "/u/.hermes/config.yaml to /u/.hermod/config.yaml",
-            "planned but not available yet",
+            "`hermod import hermes /u/.hermes` brings over its conversations",
         ] {
             assert!(notice.contains(part), "{part}: {notice}");
         }

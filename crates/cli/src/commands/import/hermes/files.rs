@@ -108,11 +108,8 @@ pub fn home_channels(home: &Path, variables: &[(&str, &str)], out: &mut HermesHo
     let vars = match dotenv::parse(&text) {
         Ok(vars) => vars,
         Err(e) => {
-            out.skipped.push(Skipped::new(
-                "file",
-                &path.display().to_string(),
-                &e.to_string(),
-            ));
+            out.skipped
+                .push(Skipped::new("file", &path.display().to_string(), &e));
             return;
         }
     };

@@ -175,7 +175,8 @@ impl HermesMessage {
         let content = self
             .content
             .clone()
-            .filter(|text| !(text.is_empty() && !tool_calls.is_empty()))
+            // An assistant message that only calls tools has no content.
+            .filter(|text| !text.is_empty() || tool_calls.is_empty())
             .map(Content::Text);
         Ok(ChatMessage {
             role,
