@@ -265,6 +265,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
     use super::*;
+    use hermod_model::{ContentPart, ImageUrl};
     use serde_json::json;
 
     fn parse_json(body: &Value) -> Result<ResponseRequest, ApiError> {
