@@ -343,3 +343,44 @@ async fn a_home_made_by_hermes_itself_imports() {
         "{out}"
     );
 }
+
+/// Home channels also come from Hermes' `config.yaml` (for platforms its
+/// `.env` gives none); routes of another profile than hermod's are left
+/// out, saying why.
+#[tokio::test]
+async fn config_home_channels_come_along_and_another_profiles_routes_do_not() {
+    let from = fixture_home();
+    std::fs::write(
+        from.path().join("config.yaml"),
+        "platforms:\n  discord:\n    home_channel: {platform: discord, chat_id: '900100', name: Home}\n  telegram:\n    home_channel: '999'\n",
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.yaml"),
+        "gateway: {profile: work}\n",
+    )
+    .unwrap();
+    let (code, out, err) = import(home.path(), from.path(), &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("home channels:  2 new"), "{out}");
+    assert!(out.contains("chat routes:    0 new"), "{out}");
+    assert!(
+        out.contains(
+            "route agent:main:telegram:dm:5551234: it belongs to another Hermes profile; hermod's keys start with agent:work:"
+        ),
+        "{out}"
+    );
+    let store = store(home.path());
+    let target =
+        |raw: Option<String>| -> ChatTarget { serde_json::from_str(&raw.unwrap()).unwrap() };
+    assert_eq!(
+        target(store.setting("home_channel:discord").await.unwrap()).chat_id,
+        "900100"
+    );
+    // `.env` wins over config.yaml, as in Hermes.
+    assert_eq!(
+        target(store.setting("home_channel:telegram").await.unwrap()).chat_id,
+        "5551234"
+    );
+}

@@ -27,7 +27,21 @@ pub struct Target<'a> {
     /// The home channel hermod's own configuration (`.env`, `config.yaml`)
     /// sets for a platform, if any.
     pub configured_home: &'a dyn Fn(&str) -> Option<String>,
+    /// How hermod builds routing keys (its profile, `gateway.profile`).
+    pub key_policy: SessionKeyPolicy,
     pub now_ms: i64,
+}
+
+impl Target<'_> {
+    /// The namespace hermod's routing keys start with (`agent:main:`, or
+    /// `agent:<profile>:`), as [`SessionKey::build`] writes it.
+    fn key_prefix(&self) -> String {
+        let profile = match self.key_policy.profile.as_deref() {
+            None | Some("" | "default") => "main",
+            Some(profile) => profile,
+        };
+        format!("agent:{profile}:")
+    }
 }
 
 /// How many of one kind were new and how many were there already.
@@ -97,6 +111,18 @@ pub async fn run(hermes: HermesHome, target: &Target<'_>) -> anyhow::Result<Summ
             ));
             continue;
         };
+        let prefix = target.key_prefix();
+        if !route.key.starts_with(&prefix) {
+            summary.skipped.push(Skipped::new(
+                "route",
+                &route.key,
+                &format!(
+                    "it belongs to another Hermes profile; hermod's keys start with {prefix} \
+                     (gateway.profile)"
+                ),
+            ));
+            continue;
+        }
         if !sessions_here.contains(&route.session_id) {
             summary.skipped.push(Skipped::new(
                 "route",
@@ -219,7 +245,7 @@ async fn import_session(
     let source = session.source();
     if existing.is_none() {
         let key = session.key.clone().map_or_else(
-            || SessionKey::build(&source, &SessionKeyPolicy::default()),
+            || SessionKey::build(&source, &target.key_policy),
             SessionKey::from_raw,
         );
         target

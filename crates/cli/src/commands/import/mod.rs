@@ -86,7 +86,8 @@ pub async fn run(source: ImportSource) -> anyhow::Result<()> {
 
     // Read everything before anything is written: a refused state.db
     // leaves hermod as it was.
-    let hermes = hermes::read(&from, &hermod_platforms::home_channel_variables())?;
+    let names = hermod_platforms::platform_names();
+    let hermes = hermes::read(&from, &names, &hermod_platforms::home_channel_variables())?;
 
     let _lock = if args.dry_run {
         None
@@ -106,7 +107,6 @@ pub async fn run(source: ImportSource) -> anyhow::Result<()> {
         // A dry run into a home without a database: as into an empty one.
         None => Arc::new(SqliteStore::open_in_memory()?),
     };
-    let names = hermod_platforms::platform_names();
     let known = |platform: &str| names.contains(&platform);
     let configured_home = |platform: &str| {
         config
@@ -121,6 +121,7 @@ pub async fn run(source: ImportSource) -> anyhow::Result<()> {
         write: !args.dry_run,
         known_platform: &known,
         configured_home: &configured_home,
+        key_policy: config.gateway.key_policy(),
         now_ms,
     };
     let done = apply::run(hermes, &target).await;

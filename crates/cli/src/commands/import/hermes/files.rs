@@ -1,7 +1,8 @@
 //! Reading Hermes' files beside `state.db`: the legacy routing mirror
 //! (`sessions/sessions.json`), approved pairings
 //! (`pairing/<platform>-approved.json`, or `platforms/pairing/`), scheduled
-//! jobs (`cron/jobs.json`) and the home channels `/sethome` wrote to `.env`.
+//! jobs (`cron/jobs.json`) and home channels (those `/sethome` wrote to
+//! `.env`, then those of `config.yaml`).
 
 use super::{HermesHome, HermesPairing, HermesRoute, Skipped};
 use crate::dotenv;
@@ -139,6 +140,60 @@ pub fn home_channels(home: &Path, variables: &[(&str, &str)], out: &mut HermesHo
         }
     }
     out.home_channels = found;
+}
+
+/// Home channels set in Hermes' `config.yaml` (`platforms.<name>.home_channel`,
+/// its `extra`, or a top-level `<name>:` block), for the platforms `.env`
+/// gave none: in Hermes the environment wins over the file.
+pub fn config_home_channels(home: &Path, platforms: &[&str], out: &mut HermesHome) {
+    let path = home.join("config.yaml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let tree = match serde_saphyr::from_str::<Value>(&text) {
+        Ok(tree) => tree,
+        Err(e) => {
+            out.skipped.push(Skipped::new(
+                "file",
+                &path.display().to_string(),
+                &format!("is not valid YAML, so its home channels are not read: {e}"),
+            ));
+            return;
+        }
+    };
+    for platform in platforms {
+        if out.home_channels.iter().any(|(p, _, _)| p == platform) {
+            continue;
+        }
+        let blocks = [
+            tree.pointer(&format!("/platforms/{platform}")),
+            tree.pointer(&format!("/platforms/{platform}/extra")),
+            tree.get(*platform),
+        ];
+        let Some(home) = blocks
+            .into_iter()
+            .flatten()
+            .find_map(|block| block.get("home_channel"))
+        else {
+            continue;
+        };
+        let id = |v: Option<&Value>| match v? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let (chat, thread) = match home {
+            Value::Object(_) => (
+                id(home.get("chat_id")).or_else(|| id(home.get("id"))),
+                id(home.get("thread_id")),
+            ),
+            other => (id(Some(other)), None),
+        };
+        if let Some(chat) = chat {
+            out.home_channels
+                .push(((*platform).to_owned(), chat, thread));
+        }
+    }
 }
 
 /// A JSON file, or `None` when it is absent; an unreadable one is

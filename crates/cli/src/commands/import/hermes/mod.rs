@@ -23,9 +23,14 @@ pub struct HermesHome {
     pub skipped: Vec<Skipped>,
 }
 
-/// Reads the Hermes home at `home`. `home_variables` are the platforms'
-/// own home-channel variables (platform, variable).
-pub fn read(home: &Path, home_variables: &[(&str, &str)]) -> anyhow::Result<HermesHome> {
+/// Reads the Hermes home at `home`. `platforms` are hermod's platform
+/// names, `home_variables` their own home-channel variables (platform,
+/// variable).
+pub fn read(
+    home: &Path,
+    platforms: &[&str],
+    home_variables: &[(&str, &str)],
+) -> anyhow::Result<HermesHome> {
     if !home.is_dir() {
         anyhow::bail!(
             "{} is not a Hermes home (no such directory); name it: `hermod import hermes <HERMES_HOME>`",
@@ -49,6 +54,7 @@ pub fn read(home: &Path, home_variables: &[(&str, &str)]) -> anyhow::Result<Herm
     files::pairings(home, &mut out);
     files::jobs(home, &mut out);
     files::home_channels(home, home_variables, &mut out);
+    files::config_home_channels(home, platforms, &mut out);
     Ok(out)
 }
 
