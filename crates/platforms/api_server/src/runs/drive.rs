@@ -189,7 +189,7 @@ impl Mapper {
             // The final event carries the turn's total.
             AgentEvent::Usage(_) => {}
             AgentEvent::Final(outcome) => {
-                self.finish(outcome);
+                self.finish(&outcome);
                 return true;
             }
             AgentEvent::Failed(e) => {
@@ -247,7 +247,7 @@ impl Mapper {
         self.flush_reasoning();
     }
 
-    fn finish(&mut self, outcome: TurnOutcome) {
+    fn finish(&mut self, outcome: &TurnOutcome) {
         if outcome.finish_reason == FinishReason::Incomplete {
             debug!(run = %self.run.id, "the model's answer was cut off; the run failed");
             self.flush_reasoning();

@@ -219,8 +219,8 @@ mod tests {
     #[tokio::test]
     async fn a_new_run_pushes_out_the_oldest_finished_one_or_is_refused() {
         let state = RunsState::with_limits(2, 1 << 16);
-        let (a, b) = (run("a"), run("b"));
-        state.insert(a.clone()).unwrap();
+        let b = run("b");
+        state.insert(run("a")).unwrap();
         state.insert(b.clone()).unwrap();
         let refused = state.insert(run("c")).unwrap_err();
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);

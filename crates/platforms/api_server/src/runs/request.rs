@@ -249,13 +249,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn checked(body: Value) -> Result<RunInput, ApiError> {
+    fn checked(body: &Value) -> Result<RunInput, ApiError> {
         parse(body.to_string().as_bytes())?.check()
     }
 
     #[test]
     fn a_string_input_is_a_new_conversation() {
-        let input = checked(json!({"input": "hi", "instructions": "be brief"})).unwrap();
+        let input = checked(&json!({"input": "hi", "instructions": "be brief"})).unwrap();
         assert_eq!(input.content.text(), "hi");
         assert_eq!(input.history, Some(Vec::new()));
         assert_eq!(input.system_prompt.as_deref(), Some("be brief"));
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn an_array_input_carries_its_history_and_its_system_messages() {
-        let input = checked(json!({"input": [
+        let input = checked(&json!({"input": [
             {"role": "system", "content": "be kind"},
             {"role": "user", "content": "hello"},
             {"role": "assistant", "content": [{"type": "output_text", "text": "hi there"}]},
@@ -281,14 +281,14 @@ mod tests {
 
     #[test]
     fn a_named_session_without_history_continues_from_the_store() {
-        let input = checked(json!({"input": "again", "session_id": "s1"})).unwrap();
+        let input = checked(&json!({"input": "again", "session_id": "s1"})).unwrap();
         assert_eq!(input.history, None);
-        let explicit = checked(json!({"input": ["x"], "conversation_history": [
+        let explicit = checked(&json!({"input": ["x"], "conversation_history": [
             {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}
         ]}));
         assert_eq!(explicit.unwrap_err().code, "empty_input");
         let explicit = checked(
-            json!({"input": "c", "session_id": "s1", "conversation_history": [
+            &json!({"input": "c", "session_id": "s1", "conversation_history": [
                 {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}
             ]}),
         )
@@ -320,7 +320,7 @@ mod tests {
             (json!([1]), "invalid_request"),
         ];
         for (body, code) in cases {
-            let error = checked(body.clone()).unwrap_err();
+            let error = checked(&body).unwrap_err();
             assert_eq!((error.status.as_u16(), error.code), (400, code), "{body}");
         }
         assert_eq!(parse(b"{nope").unwrap_err().code, "invalid_json");
@@ -328,12 +328,12 @@ mod tests {
 
     #[test]
     fn the_event_is_the_api_key_holders_and_maps_the_model() {
-        let input = checked(json!({"input": "hi", "model": "gpt-4o"})).unwrap();
+        let input = checked(&json!({"input": "hi", "model": "gpt-4o"})).unwrap();
         let event = input.into_event(SessionId::parse("run_1").unwrap(), "hermod");
         assert_eq!(event.source.chat_id.as_deref(), Some("run_1"));
         assert_eq!(event.source.user_id.as_deref(), Some(API_USER));
         assert_eq!(event.options.model.as_deref(), Some("gpt-4o"));
-        let input = checked(json!({"input": "hi", "model": "hermod"})).unwrap();
+        let input = checked(&json!({"input": "hi", "model": "hermod"})).unwrap();
         let event = input.into_event(SessionId::parse("run_1").unwrap(), "hermod");
         assert_eq!(event.options.model, None);
     }
