@@ -15,8 +15,10 @@ use super::book::Saved;
 use super::request::ResponseRequest;
 use crate::error::ApiError;
 use crate::server::AppState;
+use axum::http::StatusCode;
 use hermod_core::{CoreError, new_session_id};
 use hermod_model::{ChatMessage, InboundEvent, SessionId, Source, TurnOptions};
+use hermod_store::StoreError;
 
 /// The session a response's turn runs in.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,10 +50,21 @@ pub(crate) async fn plan(
             Plan::Fresh(request.history.clone())
         });
     };
-    let messages = store
-        .messages(session)
-        .await
-        .map_err(|e| ApiError::from(CoreError::from(e)))?;
+    let messages = match store.messages(session).await {
+        Ok(messages) => messages,
+        // Its session was deleted (`DELETE /api/sessions/{id}`): going on
+        // from nothing would pass a new conversation off as the old one.
+        Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "session_not_found",
+                "The conversation this request continues was deleted (its session no longer \
+                 exists); start a new one without `previous_response_id` or `conversation`.",
+            ));
+        }
+        Err(e) => return Err(CoreError::from(e).into()),
+    };
     let upto = previous.record.last_message;
     let latest = upto.is_some() && messages.last().map(|m| m.id) == upto;
     if latest && request.history.is_empty() && request.store {

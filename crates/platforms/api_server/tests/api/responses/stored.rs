@@ -4,6 +4,8 @@
 
 use super::{create, created, delete, dialogue, get, id, pairs, text};
 use crate::support::{Server, Setup, json_of};
+use hermod_model::SessionId;
+use hermod_store::Store;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::json;
 
@@ -233,5 +235,45 @@ async fn responses_and_their_chains_survive_a_restart() {
             ("user", "what was it?")
         ])
     );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_response_whose_session_was_deleted_cannot_be_continued() {
+    let llm = FakeLlm::start().await;
+    llm.set_default(Reply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let response = create(&s, &json!({"input": "secret plans"}))
+        .send()
+        .await
+        .unwrap();
+    let session = response.headers()["x-hermod-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (_, first) = json_of(response).await;
+    let session = SessionId::parse(&session).unwrap();
+    assert!(s.store.delete_session(&session).await.unwrap());
+    let (status, body) = json_of(
+        create(
+            &s,
+            &json!({"input": "go on", "previous_response_id": id(&first)}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "session_not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deleted"),
+        "{body}"
+    );
+    assert_eq!(llm.request_count(), 1, "the model was not asked again");
     s.stop().await;
 }
