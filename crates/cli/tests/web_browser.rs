@@ -21,6 +21,7 @@
 mod support;
 
 use hermod_testkit::{FakeLlm, FakeTelegram, Reply};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -67,9 +68,11 @@ fn with_api(mut cmd: Command, port: u16) -> Command {
     cmd
 }
 
-/// `gateway run` with the API server on `port` and Telegram on `telegram`,
-/// open to pairing (no allowlist).
+/// `gateway run` with the API server on `port`, Telegram on `telegram`
+/// open to pairing (no allowlist), and the terminal tool.
 fn with_telegram(home: &Path, llm: &FakeLlm, telegram: &FakeTelegram, port: u16) -> Command {
+    // The terminal, whose dangerous commands need an approval.
+    std::fs::write(home.join("config.yaml"), "toolsets: [terminal]\n").unwrap();
     let mut cmd = with_api(gateway(home, llm), port);
     cmd.env("TELEGRAM_BOT_TOKEN", telegram.token())
         .env("TELEGRAM_API_BASE_URL", telegram.base_url())
@@ -213,6 +216,10 @@ async fn the_page_works_in_a_real_browser() {
         Reply::text("Once upon a time ".repeat(400))
             .chunk_size(4)
             .token_delay(Duration::from_millis(250)),
+        // A dangerous command, which the page is asked to approve (and
+        // denies), then the answer after it.
+        Reply::tool_call("terminal", json!({"command": "rm -rf build"})),
+        Reply::text("I left the build directory alone."),
     ]);
     let telegram = FakeTelegram::start().await;
     let home = tempfile::tempdir().unwrap();
@@ -228,11 +235,20 @@ async fn the_page_works_in_a_real_browser() {
         .await
         .expect("the stranger is sent a pairing code");
 
+    let out = finish(
+        with_api(hermod(home.path()), port)
+            .args(["web", "token", "--hours", "1"])
+            .stdout(Stdio::piped()),
+    )
+    .await;
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let token = printed_token(&printed);
+
     let mut script = Command::new(&python);
     script
         .current_dir(workspace())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser/page.py"))
-        .args(["--url", &running.base, "--key", KEY])
+        .args(["--url", &running.base, "--key", KEY, "--token", token])
         .args(["--chromedriver", &chromedriver])
         .args(["--stranger", &format!("{STRANGER}|{STRANGER_NAME}")])
         .stdin(Stdio::null())
@@ -265,6 +281,20 @@ async fn the_page_works_in_a_real_browser() {
     tokio::time::timeout(LIMIT, llm.wait_for_disconnects(1))
         .await
         .expect("stopping the reply drops the model's request");
+    // The denial reached the model as the tool's result.
+    let after_tool = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.messages().iter().any(|m| m["role"] == "tool"))
+        .expect("the model got the tool's result");
+    let result = after_tool
+        .messages()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap()
+        .to_string();
+    assert!(result.to_lowercase().contains("denied"), "{result}");
+
     // The attached image reached the model as an image part, and the text
     // file inside the message.
     let asked = llm

@@ -5,7 +5,7 @@ second so slowly that it is stopped.
 
 Run by crates/cli/tests/web_browser.rs:
 
-    page.py --url http://127.0.0.1:PORT --key KEY [--flows chat,dashboard]
+    page.py --url http://127.0.0.1:PORT --key KEY [--token TOKEN] [--flows chat,dashboard]
             [--chromedriver /usr/bin/chromedriver] [--screenshot docs/web-chat.png]
 
 Each flow prints `ok: <what>` as it passes; any failure raises, with the
@@ -160,7 +160,8 @@ def chat_flow(driver, screenshot):
 
     if screenshot:
         driver.execute_script("document.activeElement.blur()")
-        driver.save_screenshot(screenshot)
+        os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
+        assert driver.save_screenshot(screenshot), f"cannot write {screenshot}"
         print(f"ok: screenshot saved to {screenshot}")
 
     # Stopping a slow reply: it ends, marked stopped.
@@ -188,6 +189,7 @@ def chat_flow(driver, screenshot):
     assert "/new" in helped.text and "echo" not in helped.text, helped.text
     print("ok: /help is answered by the gateway")
 
+    approval_flow(driver)
     attach_flow(driver)
 
     # Opening the conversation again loads its messages from the server.
@@ -202,6 +204,27 @@ def chat_flow(driver, screenshot):
     users = [m.text for m in many(driver, "#messages .message.user")]
     assert users[0] == "Show me a code block and a table", users
     print("ok: opening a conversation loads its messages")
+
+
+def approval_flow(driver):
+    """The model runs a dangerous command: the page asks, and denies it."""
+    before = len(replies(driver))
+    send(driver, "Clean up the build directory")
+    wait(driver, lambda d: len(replies(d)) == before + 1, "the reply")
+    reply = replies(driver)[-1]
+    prompt = wait(
+        driver,
+        lambda d: (reply.find_elements(By.CSS_SELECTOR, ".approval[data-request-id]") or [None])[0],
+        "the approval prompt",
+    )
+    choices = [b.get_attribute("data-choice") for b in prompt.find_elements(By.CSS_SELECTOR, "button[data-choice]")]
+    assert choices == ["once", "session", "always", "deny"], choices
+    assert "rm -rf build" in prompt.text, prompt.text
+    prompt.find_element(By.CSS_SELECTOR, 'button[data-choice="deny"]').click()
+    wait(driver, lambda d: "Denied" in prompt.find_element(By.CSS_SELECTOR, ".approval-status").text, "the denial")
+    wait(driver, lambda d: "streaming" not in reply.get_attribute("class"), "the reply's end")
+    assert "left the build directory alone" in reply.text, reply.text
+    print("ok: an approval request is answered from the page")
 
 
 # A 1x1 PNG.
@@ -247,7 +270,8 @@ def dashboard_flow(driver, stranger):
     # The stranger's pairing request, approved from the page.
     row_css = '#pairings .pairing[data-platform="telegram"]'
     row = visible(driver, row_css)
-    assert stranger in row.text, row.text
+    if stranger:
+        assert any(who in row.text for who in stranger.split("|")), row.text
     row.find_element(By.CSS_SELECTOR, "button.approve").click()
     wait(driver, lambda d: not many(d, row_css), "the pairing request to go")
     visible(driver, "#pairings-empty")
@@ -278,6 +302,25 @@ def dashboard_flow(driver, stranger):
     assert not one(driver, "#dashboard-view").is_displayed()
 
 
+def refused_flow(driver, key):
+    """A key the server no longer takes (a token expired): the next request
+    is refused and the page goes back to sign-in, saying why. Then signing
+    in again with `key` (a token from `hermod web token`)."""
+    driver.execute_script("sessionStorage.setItem('hermod.key', 'expired-token-0123456789')")
+    one(driver, "#session-search").send_keys("anything")
+    visible(driver, "#login")
+    error = visible(driver, "#login-error")
+    assert "sign in again" in error.text, error.text
+    assert not one(driver, "#app").is_displayed()
+    print("ok: a refused key goes back to sign-in")
+    field = one(driver, "#login-key")
+    field.send_keys(key)
+    one(driver, "#login-submit").click()
+    visible(driver, "#app")
+    visible(driver, "#chat-view")
+    print("ok: signed in with a token")
+
+
 def sign_out(driver):
     one(driver, "#logout").click()
     visible(driver, "#login")
@@ -291,6 +334,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--key", required=True)
+    parser.add_argument("--token", default="", help="a sign-in token, to sign in with the second time")
     parser.add_argument("--flows", default="chat,dashboard")
     parser.add_argument("--stranger", default="")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
@@ -304,6 +348,7 @@ def main():
             chat_flow(driver, args.screenshot)
         if "dashboard" in flows:
             dashboard_flow(driver, args.stranger)
+        refused_flow(driver, args.token or args.key)
         sign_out(driver)
         # The wrong key's 401 is logged by the browser, on purpose.
         errors = [
