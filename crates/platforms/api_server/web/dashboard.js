@@ -24,11 +24,21 @@
     return document.getElementById(id);
   }
 
-  function el(tag, className, text) {
+  // An element; `props` are set on it as they are (id, hidden, type...).
+  function el(tag, className, text, props) {
     var node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
+    if (props) Object.assign(node, props);
     return node;
+  }
+
+  // `parent` with `children` appended (nulls skipped).
+  function add(parent, children) {
+    children.forEach(function (child) {
+      if (child) parent.appendChild(child);
+    });
+    return parent;
   }
 
   function api(path, options) {
@@ -89,106 +99,67 @@
 
   // --- the frame ----------------------------------------------------------
 
-  function card(title, body, extra) {
-    var section = el('section', 'card');
-    var head = el('div', 'card-head');
-    head.appendChild(el('h2', null, title));
-    if (extra) head.appendChild(extra);
-    section.appendChild(head);
-    section.appendChild(body);
-    return section;
+  function card(title, children) {
+    return add(el('section', 'card'), [el('h2', null, title)].concat(children));
   }
 
   function note(id) {
-    var p = el('p', 'muted section-note');
-    p.id = id;
-    p.hidden = true;
-    return p;
+    return el('p', 'muted section-note', null, { id: id, hidden: true });
   }
 
   function build() {
     var view = $('dashboard-view');
     view.textContent = '';
-
-    var banner = el('p', 'error banner');
-    banner.id = 'dashboard-error';
+    var banner = el('p', 'error banner', null, { id: 'dashboard-error', hidden: true });
     banner.setAttribute('role', 'alert');
-    banner.hidden = true;
-    view.appendChild(banner);
-
-    var summary = el('div', 'dash-summary');
-    summary.id = 'dash-summary';
-    view.appendChild(summary);
-
-    var platforms = el('table', 'dash-table');
-    platforms.id = 'platforms';
-    var head = el('tr');
-    ['Platform', 'State', 'Details', ''].forEach(function (title) {
-      head.appendChild(el('th', null, title));
-    });
-    platforms.appendChild(el('thead')).appendChild(head);
-    platforms.appendChild(el('tbody')).id = 'platforms-rows';
-    var wrap = el('div');
-    wrap.appendChild(platforms);
-    wrap.appendChild(note('platforms-note'));
-    view.appendChild(card('Platforms', wrap));
-
-    var pairings = el('ul', 'dash-list');
-    pairings.id = 'pairings';
-    var empty = el('p', 'muted', 'No pending pairing requests.');
-    empty.id = 'pairings-empty';
-    empty.hidden = true;
-    var pairingWrap = el('div');
-    pairingWrap.appendChild(pairings);
-    pairingWrap.appendChild(empty);
-    pairingWrap.appendChild(note('pairings-note'));
-    pairingWrap.appendChild(codeForm());
-    view.appendChild(card('Pairing requests', pairingWrap));
-
-    var jobs = el('ul', 'dash-list');
-    jobs.id = 'jobs';
-    var jobsWrap = el('div');
-    jobsWrap.appendChild(jobs);
-    jobsWrap.appendChild(note('jobs-note'));
-    view.appendChild(card('Scheduled jobs', jobsWrap));
-
-    var errors = el('ul', 'dash-list errors');
-    errors.id = 'errors';
-    view.appendChild(card('Recent errors', errors));
-
-    var metrics = el('table', 'dash-table metrics');
-    metrics.id = 'metrics';
-    view.appendChild(card('Metrics', metrics));
-
+    var head = add(el('tr'), ['Platform', 'State', 'Details', ''].map(function (title) {
+      return el('th', null, title);
+    }));
+    var platforms = add(el('table', 'dash-table', null, { id: 'platforms' }), [
+      add(el('thead'), [head]),
+      el('tbody', null, null, { id: 'platforms-rows' }),
+    ]);
+    add(view, [
+      banner,
+      el('div', 'dash-summary', null, { id: 'dash-summary' }),
+      card('Platforms', [platforms, note('platforms-note')]),
+      card('Pairing requests', [
+        el('ul', 'dash-list', null, { id: 'pairings' }),
+        el('p', 'muted', 'No pending pairing requests.', { id: 'pairings-empty', hidden: true }),
+        note('pairings-note'),
+        codeForm(),
+      ]),
+      card('Scheduled jobs', [el('ul', 'dash-list', null, { id: 'jobs' }), note('jobs-note')]),
+      card('Recent errors', [el('ul', 'dash-list errors', null, { id: 'errors' })]),
+      card('Metrics', [el('table', 'dash-table metrics', null, { id: 'metrics' })]),
+    ]);
     state.built = true;
   }
 
   // Approving by the code a user was given, as `hermod pairing approve`.
   function codeForm() {
-    var form = el('form', 'code-form');
-    form.id = 'pairing-code-form';
-    var label = el('label', 'muted', 'Approve by code:');
-    label.htmlFor = 'pairing-code';
-    var platform = el('select');
-    platform.id = 'pairing-platform';
+    var platform = el('select', null, null, { id: 'pairing-platform' });
     platform.setAttribute('aria-label', 'Platform');
-    var code = el('input');
-    code.id = 'pairing-code';
-    code.type = 'text';
-    code.placeholder = 'ABCD2345';
-    code.autocomplete = 'off';
-    code.spellcheck = false;
-    var submit = el('button', null, 'Approve');
-    submit.type = 'submit';
-    form.appendChild(label);
-    form.appendChild(platform);
-    form.appendChild(code);
-    form.appendChild(submit);
+    var code = el('input', null, null, {
+      id: 'pairing-code',
+      type: 'text',
+      placeholder: 'ABCD2345',
+      autocomplete: 'off',
+      spellcheck: false,
+    });
+    var submit = el('button', null, 'Approve', { type: 'submit' });
+    var form = add(el('form', 'code-form', null, { id: 'pairing-code-form' }), [
+      el('label', 'muted', 'Approve by code:', { htmlFor: 'pairing-code' }),
+      platform,
+      code,
+      submit,
+    ]);
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       var value = code.value.trim();
       if (!value || !platform.value) return;
-      act(submit, '/api/pairing/' + encodeURIComponent(platform.value) + '/' + encodeURIComponent(value) + '/approve', function (answer) {
+      var path = '/api/pairing/' + encodeURIComponent(platform.value) + '/' + encodeURIComponent(value) + '/approve';
+      act(submit, path, function (answer) {
         code.value = '';
         return 'Approved ' + who(answer.user) + ' on ' + answer.platform + '.';
       });
@@ -201,19 +172,13 @@
     return user.user_name && user.user_name !== user.user_id ? user.user_name + ' (' + user.user_id + ')' : user.user_id;
   }
 
-  function showError(message) {
+  // The banner above the view: an error, or (`done`) what an action did.
+  function showError(message, done) {
     var banner = $('dashboard-error');
     if (!banner) return;
     banner.textContent = message || '';
     banner.hidden = !message;
-    banner.classList.remove('ok');
-  }
-
-  function showDone(message) {
-    var banner = $('dashboard-error');
-    banner.textContent = message;
-    banner.hidden = false;
-    banner.classList.add('ok');
+    banner.classList.toggle('ok', !!done);
   }
 
   function setNote(id, message) {
@@ -227,7 +192,7 @@
     button.disabled = true;
     try {
       var answer = await api(path, { method: 'POST' });
-      showDone(done ? done(answer || {}) : 'Done.');
+      showError(done ? done(answer || {}) : 'Done.', true);
     } catch (e) {
       showError(e.message);
     } finally {
@@ -283,9 +248,7 @@
 
   function fill(node, children) {
     node.textContent = '';
-    children.forEach(function (child) {
-      if (child) node.appendChild(child);
-    });
+    add(node, children);
   }
 
   // --- platforms ----------------------------------------------------------
@@ -317,13 +280,8 @@
     }, function (p, answer) {
       return answer.outcome === 'already_running' ? p.name + ' is running.' : p.name + ' is connecting now.';
     });
-    row.parts.actions.appendChild(row.parts.note);
-    row.parts.actions.appendChild(row.parts.pause);
-    row.parts.actions.appendChild(row.parts.resume);
-    ['name', 'state', 'detail', 'actions'].forEach(function (name) {
-      row.appendChild(row.parts[name]);
-    });
-    return row;
+    add(row.parts.actions, [row.parts.note, row.parts.pause, row.parts.resume]);
+    return add(row, [row.parts.name, row.parts.state, row.parts.detail, row.parts.actions]);
   }
 
   function updatePlatform(row, p) {
@@ -354,16 +312,19 @@
     reconcile($('platforms-rows'), platforms, function (p) {
       return p.name;
     }, createPlatform, updatePlatform);
-    var select = $('pairing-platform');
-    var chosen = select.value;
-    select.textContent = '';
-    platforms.forEach(function (p) {
-      if (!p.controllable) return;
-      var option = el('option', null, p.name);
-      option.value = p.name;
-      select.appendChild(option);
+    // The platforms a code may be for; rebuilt only when they change, so
+    // an open list is not closed under the reader.
+    var names = platforms.filter(function (p) {
+      return p.controllable;
+    }).map(function (p) {
+      return p.name;
     });
-    if (chosen) select.value = chosen;
+    var select = $('pairing-platform');
+    if (select.dataset.names === names.join(' ')) return;
+    select.dataset.names = names.join(' ');
+    fill(select, names.map(function (name) {
+      return el('option', null, name, { value: name });
+    }));
   }
 
   // --- pairing ------------------------------------------------------------
@@ -374,24 +335,18 @@
 
   function createPairing() {
     var item = el('li', 'pairing');
-    item.parts = { what: el('div', 'what'), actions: el('div', 'actions') };
-    item.parts.actions.appendChild(
-      rowButton(item, 'approve primary', 'Approve', function (p) {
-        return pairingPath(p, 'approve');
-      }, function (p, answer) {
-        return who(answer.user) + ' may talk to the agent on ' + p.platform + ' now.';
-      })
-    );
-    item.parts.actions.appendChild(
-      rowButton(item, 'deny', 'Deny', function (p) {
-        return pairingPath(p, 'deny');
-      }, function (p, answer) {
-        return 'Refused ' + who(answer.user) + '.';
-      })
-    );
-    item.appendChild(item.parts.what);
-    item.appendChild(item.parts.actions);
-    return item;
+    item.parts = { what: el('div', 'what') };
+    var approve = rowButton(item, 'approve primary', 'Approve', function (p) {
+      return pairingPath(p, 'approve');
+    }, function (p, answer) {
+      return who(answer.user) + ' may talk to the agent on ' + p.platform + ' now.';
+    });
+    var deny = rowButton(item, 'deny', 'Deny', function (p) {
+      return pairingPath(p, 'deny');
+    }, function (p, answer) {
+      return 'Refused ' + who(answer.user) + '.';
+    });
+    return add(item, [item.parts.what, add(el('div', 'actions'), [approve, deny])]);
   }
 
   function updatePairing(item, p) {
@@ -436,7 +391,7 @@
       error: el('div', 'error job-error'),
       actions: el('div', 'actions'),
       history: el('ul', 'history'),
-      toggle: el('button', 'show-history', 'Runs'),
+      toggle: el('button', 'show-history', 'Runs', { type: 'button' }),
     };
     item.parts = parts;
     parts.pause = rowButton(item, 'pause', 'Pause', function (job) {
@@ -454,9 +409,6 @@
     }, function (job) {
       return jobLabel(job) + ' runs within seconds; the run appears in its runs.';
     });
-    parts.toggle.type = 'button';
-    parts.toggle.setAttribute('aria-expanded', 'false');
-    parts.history.hidden = true;
     parts.toggle.addEventListener('click', function () {
       var id = item.item.id;
       var open = !state.open[id];
@@ -465,13 +417,8 @@
       showHistory(item, open);
       if (open) loadHistory(id, parts.history, state.round);
     });
-    [parts.pause, parts.resume, parts.run, parts.toggle].forEach(function (button) {
-      parts.actions.appendChild(button);
-    });
-    [parts.what, parts.facts, parts.error, parts.actions, parts.history].forEach(function (part) {
-      item.appendChild(part);
-    });
-    return item;
+    add(parts.actions, [parts.pause, parts.resume, parts.run, parts.toggle]);
+    return add(item, [parts.what, parts.facts, parts.error, parts.actions, parts.history]);
   }
 
   function showHistory(item, open) {
@@ -562,13 +509,16 @@
       return;
     }
     errors.forEach(function (error) {
-      var item = el('li', 'error-item' + (error.current ? ' current' : ''));
-      item.appendChild(timeCell(error.at_ms));
       var kind = error.source === 'delivery' ? 'delivery to ' + error.name : error.name;
-      item.appendChild(el('strong', null, ' ' + kind));
-      if (error.current) item.appendChild(el('span', 'badge', 'now'));
-      item.appendChild(el('div', 'error-message', error.message));
-      list.appendChild(item);
+      var head = add(el('div'), [
+        el('strong', null, kind + ' '),
+        timeCell(error.at_ms),
+        error.current ? el('span', 'badge', 'ongoing') : null,
+      ]);
+      list.appendChild(add(el('li', 'error-item' + (error.current ? ' current' : '')), [
+        head,
+        el('div', 'error-message', error.message),
+      ]));
     });
   }
 
