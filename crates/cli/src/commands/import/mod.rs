@@ -33,7 +33,8 @@ What is imported:
                                 sessions/sessions.json: a chat's next message
                                 continues its imported conversation
   approved users                pairing/<platform>-approved.json
-  home channels                 <PLATFORM>_HOME_CHANNEL in Hermes' .env
+  home channels                 <PLATFORM>_HOME_CHANNEL in Hermes' .env, else
+                                its config.yaml (where hermod has none)
   scheduled jobs                cron/jobs.json (prompt jobs; scripts are not)
 
 Stop the gateway first (`hermod gateway stop`). Running the import again
