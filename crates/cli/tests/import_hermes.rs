@@ -13,7 +13,10 @@
 )]
 mod support;
 
-use hermod_model::{ChatTarget, ChatType, PlatformId, Role, SessionKey, SessionKeyPolicy, Source};
+use hermod_model::{
+    ChatTarget, ChatType, Content, ContentPart, PlatformId, Role, SessionKey, SessionKeyPolicy,
+    Source,
+};
 use hermod_store::{ListSessions, SessionRecord, SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use support::{finish, gateway_run, hermod, start_with, terminate};
@@ -158,6 +161,18 @@ async fn assert_imported(home: &Path) {
             .await
             .unwrap(),
         Some(group.id.clone())
+    );
+
+    // A picture with its caption stays a picture with its caption.
+    let first = &store.messages(&group.id).await.unwrap()[0].message;
+    let Some(Content::Parts(parts)) = &first.content else {
+        panic!("parts expected: {first:?}");
+    };
+    assert!(
+        matches!(&parts[0], ContentPart::Text { text } if text == "Summarise the release notes")
+    );
+    assert!(
+        matches!(&parts[1], ContentPart::ImageUrl { image_url } if image_url.url.starts_with("data:image/png"))
     );
 
     // The session a /new left behind stays ended.

@@ -5,7 +5,9 @@
 mod files;
 pub mod state_db;
 
-use hermod_model::{ChatMessage, ChatType, Content, PlatformId, Role, Source, ToolCall};
+use hermod_model::{
+    ChatMessage, ChatType, Content, ContentPart, PlatformId, Role, Source, ToolCall,
+};
 use serde_json::Value;
 use std::path::Path;
 
@@ -180,10 +182,10 @@ impl HermesMessage {
         };
         let content = self
             .content
-            .clone()
+            .as_deref()
             // An assistant message that only calls tools has no content.
             .filter(|text| !text.is_empty() || tool_calls.is_empty())
-            .map(Content::Text);
+            .map(content);
         Ok(ChatMessage {
             role,
             content,
@@ -191,6 +193,28 @@ impl HermesMessage {
             tool_call_id: self.tool_call_id.clone().filter(|_| role == Role::Tool),
             name: self.tool_name.clone().filter(|_| role == Role::Tool),
         })
+    }
+}
+
+/// The marker before multimodal content Hermes stored as JSON (its
+/// `SessionDB._CONTENT_JSON_PREFIX`).
+const JSON_CONTENT: &str = "\u{0}json:";
+
+/// A message's content: text, or the parts (text, images) Hermes stored as
+/// JSON behind [`JSON_CONTENT`]. Parts hermod has no type for are left out.
+fn content(stored: &str) -> Content {
+    let Some(json) = stored.strip_prefix(JSON_CONTENT) else {
+        return Content::Text(stored.to_owned());
+    };
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Array(parts)) => Content::Parts(
+            parts
+                .into_iter()
+                .filter_map(|part| serde_json::from_value::<ContentPart>(part).ok())
+                .collect(),
+        ),
+        Ok(Value::String(text)) => Content::Text(text),
+        _ => Content::Text(json.to_owned()),
     }
 }
 
@@ -276,6 +300,18 @@ mod tests {
         let tool = message("tool", Some("sunny"), None).to_chat().unwrap();
         assert_eq!(tool.tool_call_id.as_deref(), Some("call_1"));
         assert_eq!(tool.name.as_deref(), Some("web_fetch"));
+    }
+
+    #[test]
+    fn multimodal_content_reads_as_parts() {
+        let stored = "\u{0}json:[{\"type\":\"text\",\"text\":\"look\"},\
+                      {\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AA==\"}},\
+                      {\"type\":\"input_audio\",\"input_audio\":{}}]";
+        let Content::Parts(parts) = content(stored) else {
+            panic!("parts expected");
+        };
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(content("plain"), Content::Text("plain".into()));
     }
 
     #[test]
