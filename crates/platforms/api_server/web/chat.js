@@ -1,6 +1,6 @@
 // The chat view: the conversation list (search, rename, delete), a
-// conversation's messages, and sending with the reply streamed in as it is
-// written, rendered from Markdown.
+// conversation's messages, attachments, and sending, with the reply
+// streamed in as it is written (reply.js).
 //
 // Each message is a streamed chat completion (`stream: true`) under the
 // conversation's id in `X-Hermod-Session-Id`, so the server keeps the
@@ -393,119 +393,6 @@
   }
 
   // Renders the reply at most once a frame, however fast chunks come.
-  function renderer(node) {
-    var content = node.querySelector('.content');
-    var pending = false;
-    var text = '';
-    function paint() {
-      pending = false;
-      var stick = $('messages').scrollHeight - $('messages').scrollTop - $('messages').clientHeight < 40;
-      content.innerHTML = md(text);
-      if (stick) scrollDown();
-    }
-    return {
-      set: function (value) {
-        text = value;
-        if (!pending) {
-          pending = true;
-          requestAnimationFrame(paint);
-        }
-      },
-      now: function () {
-        paint();
-      },
-    };
-  }
-
-  function note(node, className, text) {
-    var line = el('div', 'note ' + className, text);
-    node.appendChild(line);
-    return line;
-  }
-
-  function toolLine(node, event) {
-    var box = node.querySelector('.tools');
-    if (!box) {
-      box = el('div', 'tools');
-      node.insertBefore(box, node.querySelector('.content'));
-    }
-    var id = event.tool_call_id || event.call_id || event.id || '';
-    var line = id ? box.querySelector('[data-call="' + CSS.escape(id) + '"]') : null;
-    if (!line) {
-      line = el('div', 'tool');
-      if (id) line.dataset.call = id;
-      box.appendChild(line);
-    }
-    var status = event.status || '';
-    line.className = 'tool ' + status;
-    var preview = event.arguments_preview ? ' ' + event.arguments_preview : '';
-    line.textContent = (event.tool || event.name || 'tool') + preview + (status && status !== 'started' ? ' (' + status + ')' : '');
-  }
-
-  var CHOICE_LABELS = { once: 'Allow once', session: 'Allow for this chat', always: 'Always allow', deny: 'Deny' };
-
-  function approvalPrompt(node, event) {
-    var box = el('div', 'approval');
-    box.dataset.requestId = event.request_id;
-    box.appendChild(el('div', 'approval-title', 'Approval needed' + (event.tool ? ': ' + event.tool : '')));
-    box.appendChild(el('div', 'approval-description', event.description || event.key || ''));
-    var buttons = el('div', 'approval-buttons');
-    (event.options || ['once', 'session', 'always', 'deny']).forEach(function (choice) {
-      var button = el('button', choice === 'deny' ? 'deny' : 'allow', CHOICE_LABELS[choice] || choice);
-      button.type = 'button';
-      button.dataset.choice = choice;
-      button.addEventListener('click', function () {
-        answerApproval(box, choice);
-      });
-      buttons.appendChild(button);
-    });
-    box.appendChild(buttons);
-    box.appendChild(el('div', 'approval-status'));
-    node.appendChild(box);
-    scrollDown();
-  }
-
-  async function answerApproval(box, choice) {
-    var buttons = box.querySelectorAll('button');
-    Array.prototype.forEach.call(buttons, function (b) {
-      b.disabled = true;
-    });
-    var status = box.querySelector('.approval-status');
-    try {
-      await window.hermodApi('/v1/approvals/' + encodeURIComponent(box.dataset.requestId), {
-        method: 'POST',
-        body: { choice: choice },
-      });
-      status.textContent = choice === 'deny' ? 'Denied.' : 'Approved (' + (CHOICE_LABELS[choice] || choice).toLowerCase() + ').';
-      box.classList.add('answered', choice === 'deny' ? 'denied' : 'approved');
-    } catch (e) {
-      status.textContent =
-        e.status === 409 || e.status === 404 ? 'This request was already answered or has timed out.' : e.message;
-      box.classList.add('answered');
-      if (e.status !== 409 && e.status !== 404) {
-        Array.prototype.forEach.call(buttons, function (b) {
-          b.disabled = false;
-        });
-      }
-    }
-  }
-
-  // Splits an event stream's text into events; returns the unfinished rest.
-  function parseEvents(buffer, onEvent) {
-    var parts = buffer.split(/\r?\n\r?\n/);
-    var rest = parts.pop();
-    parts.forEach(function (raw) {
-      var name = 'message';
-      var data = [];
-      raw.split(/\r?\n/).forEach(function (line) {
-        if (line.indexOf('event:') === 0) name = line.slice(6).trim();
-        else if (line.indexOf('data:') === 0) data.push(line.slice(5).replace(/^ /, ''));
-      });
-      if (data.length) onEvent(name, data.join('\n'));
-    });
-    return rest;
-  }
-
   async function send(event) {
     if (event) event.preventDefault();
     if (state.controller) return;
@@ -536,26 +423,11 @@
     );
     composer.value = '';
     clearAttachments();
-    var node = assistantMessage('');
-    node.classList.add('streaming');
+    var reply = window.hermodReply.start(assistantMessage(''), $('messages'));
     scrollDown();
-    var view = renderer(node);
     var controller = new AbortController();
     state.controller = controller;
     setStreaming(true);
-    var reply = '';
-    var ended = false;
-    function finish(className, message) {
-      if (ended) return;
-      ended = true;
-      view.set(reply);
-      view.now();
-      node.classList.remove('streaming');
-      if (className) {
-        node.classList.add(className);
-        note(node, className, message);
-      }
-    }
     try {
       var response = await window.hermodApi('/v1/chat/completions', {
         method: 'POST',
@@ -564,43 +436,14 @@
         headers: { 'X-Hermod-Session-Id': session, Accept: 'text/event-stream' },
         body: { model: 'hermod', stream: true, messages: [{ role: 'user', content: contentOf(text, attachments) }] },
       });
-      var reader = response.body.getReader();
-      var decoder = new TextDecoder();
-      var buffer = '';
-      var onEvent = function (name, data) {
-        if (data === '[DONE]') return finish();
-        var payload;
-        try {
-          payload = JSON.parse(data);
-        } catch (e) {
-          return;
-        }
-        if (name === 'hermes.approval.request') return approvalPrompt(node, payload);
-        if (name === 'hermes.tool.progress') return toolLine(node, payload);
-        if (payload.error) return finish('failed', payload.error.message || 'The reply failed.');
-        var choice = payload.choices && payload.choices[0];
-        if (!choice) return;
-        if (choice.delta && typeof choice.delta.content === 'string' && choice.delta.content) {
-          reply += choice.delta.content;
-          view.set(reply);
-        }
-        if (choice.finish_reason === 'interrupted') finish('stopped', 'Reply interrupted.');
-        else if (choice.finish_reason === 'length') finish('truncated', 'The reply reached its length limit.');
-      };
-      for (;;) {
-        var chunk = await reader.read();
-        if (chunk.done) break;
-        buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), onEvent);
-      }
-      parseEvents(buffer + decoder.decode() + '\n\n', onEvent);
-      finish();
+      await reply.read(response);
     } catch (e) {
       if (e && e.name === 'AbortError') {
-        finish('stopped', 'Stopped.');
+        reply.finish('stopped', 'Stopped.');
       } else if (e.status === 401) {
-        finish('failed', 'Not signed in.');
+        reply.finish('failed', 'Not signed in.');
       } else {
-        finish('failed', e.message || String(e));
+        reply.finish('failed', e.message || String(e));
         showError(e.message || String(e));
       }
     } finally {

@@ -46,10 +46,11 @@ macro_rules! asset {
 
 const JS: &str = "text/javascript; charset=utf-8";
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("app.js", JS),
     asset!("markdown.js", JS),
+    asset!("reply.js", JS),
     asset!("chat.js", JS),
     asset!("dashboard.js", JS),
 ];

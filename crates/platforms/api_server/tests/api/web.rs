@@ -39,7 +39,13 @@ async fn the_page_is_served_without_the_key_with_its_own_csp() {
         assert_eq!(header(&page, "content-security-policy"), Some(PAGE_CSP));
         assert_eq!(header(&page, "x-frame-options"), Some("DENY"));
         let html = page.text().await.unwrap();
-        for script in ["app.js", "markdown.js", "chat.js", "dashboard.js"] {
+        for script in [
+            "app.js",
+            "markdown.js",
+            "reply.js",
+            "chat.js",
+            "dashboard.js",
+        ] {
             assert!(
                 html.contains(&format!("<script src=\"/assets/{script}\" defer></script>")),
                 "{script}"
@@ -66,6 +72,7 @@ async fn the_assets_are_embedded_and_revalidated() {
         ("app.css", "text/css; charset=utf-8"),
         ("app.js", "text/javascript; charset=utf-8"),
         ("markdown.js", "text/javascript; charset=utf-8"),
+        ("reply.js", "text/javascript; charset=utf-8"),
         ("chat.js", "text/javascript; charset=utf-8"),
         ("dashboard.js", "text/javascript; charset=utf-8"),
     ] {
