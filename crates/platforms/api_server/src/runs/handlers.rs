@@ -20,7 +20,7 @@ use hermod_model::SessionId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tracing::{debug, warn};
+use tracing::warn;
 
 /// `POST /v1/runs`: `202 {"run_id","status":"started"}` once the turn is
 /// submitted; it runs in its own task whether or not anyone subscribes.
@@ -40,17 +40,16 @@ async fn start(state: &AppState, request: Request) -> Result<Response, ApiError>
     let (body, share) = state.bodies.read(&parts.headers, body).await?;
     let request = request::parse(&body)?;
     drop((body, share));
-    if request.previous_response_id.is_some() {
-        debug!(
-            "a run named previous_response_id, which runs do not chain; session_id continues a conversation"
-        );
-    }
     let model = request
         .model
         .clone()
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| state.model_name.to_string());
-    let input = request.check()?;
+    let previous = request.previous_response_id.clone();
+    let mut input = request.check()?;
+    if let Some(previous) = previous.as_deref().filter(|p| !p.trim().is_empty()) {
+        super::chain::chain(state, previous, &mut input).await?;
+    }
     let stored_user = match &input.session_id {
         Some(id) => check_session_access(&state.sessions, id).await?,
         None => None,

@@ -11,6 +11,7 @@
 //! (`registry`).
 
 mod buffer;
+mod chain;
 mod drive;
 mod handlers;
 mod registry;

@@ -7,8 +7,9 @@
 //! prompt layered on hermod's own. `session_id` names the session: without
 //! a history in the body the conversation continues from the store, as
 //! with the chat endpoint's session header; without `session_id` the run's
-//! own id names a new session. `model` picks a model as in chat requests.
-//! Other fields are accepted and ignored.
+//! own id names a new session. `previous_response_id` carries on a stored
+//! response's conversation (`chain`). `model` picks a model as in chat
+//! requests. Other fields are accepted and ignored.
 
 use crate::error::ApiError;
 use crate::inbound::API_USER;
@@ -26,8 +27,8 @@ pub(crate) struct RunRequest {
     instructions: Option<String>,
     #[serde(default)]
     conversation_history: Option<Value>,
-    /// Chaining to a stored response is not offered by runs here: the
-    /// session id carries a conversation on.
+    /// A stored response (`/v1/responses`) whose conversation the run
+    /// carries on (`chain`).
     #[serde(default)]
     pub(crate) previous_response_id: Option<String>,
     #[serde(default)]
@@ -45,6 +46,9 @@ pub(crate) struct RunInput {
     pub(crate) system_prompt: Option<String>,
     /// The session the client named.
     pub(crate) session_id: Option<SessionId>,
+    /// The body carried history (`conversation_history`, or earlier
+    /// messages of `input`).
+    pub(crate) body_history: bool,
     pub(crate) model: Option<String>,
 }
 
@@ -141,6 +145,7 @@ impl RunRequest {
         if let Some(instructions) = self.instructions.filter(|i| !i.trim().is_empty()) {
             system.insert(0, instructions);
         }
+        let body_history = !history.is_empty();
         // A named session with no history in the body continues from the
         // store; otherwise the body's history (possibly none) is the run's.
         let history = match (&session_id, history.is_empty()) {
@@ -152,6 +157,7 @@ impl RunRequest {
             history,
             system_prompt: (!system.is_empty()).then(|| system.join("\n\n")),
             session_id,
+            body_history,
             model: self.model,
         })
     }

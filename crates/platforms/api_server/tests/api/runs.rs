@@ -601,3 +601,66 @@ async fn a_named_session_carries_the_conversation_on() {
     assert!(history.iter().any(|m| m == "Noted: blue."), "{history:?}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_carries_on_a_stored_response() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([Reply::text("Noted: green."), Reply::text("Green.")]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&llm, &dir, 4).await;
+    let answered = s
+        .http
+        .post(url(&s, "/v1/responses"))
+        .bearer_auth(KEY)
+        .json(&json!({"input": "my colour is green", "instructions": "Answer in one word."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+    let session = answered.headers()["x-hermod-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (_, response) = json_of(answered).await;
+    let previous = response["id"].as_str().unwrap();
+    let id = start(
+        &s,
+        &json!({"input": "what is my colour?", "previous_response_id": previous}),
+    )
+    .await;
+    let status = finished(&s, &id).await;
+    assert_eq!(status["output"], "Green.");
+    assert_eq!(
+        status["session_id"], session,
+        "the response's session goes on"
+    );
+    let request = &llm.requests()[1];
+    let contents: Vec<String> = request
+        .messages()
+        .iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        contents.iter().any(|c| c == "my colour is green"),
+        "{contents:?}"
+    );
+    assert!(
+        contents.iter().any(|c| c == "Noted: green."),
+        "{contents:?}"
+    );
+    assert!(
+        contents[0].contains("Answer in one word."),
+        "the instructions carry over: {contents:?}"
+    );
+    // An unknown id is ignored, as in Hermes.
+    llm.push(Reply::text("Fresh."));
+    let id = start(
+        &s,
+        &json!({"input": "hi", "previous_response_id": "resp_nope"}),
+    )
+    .await;
+    let status = finished(&s, &id).await;
+    assert_eq!(status["output"], "Fresh.");
+    assert_eq!(status["session_id"], id);
+    s.stop().await;
+}
