@@ -399,3 +399,68 @@ async fn config_home_channels_come_along_and_another_profiles_routes_do_not() {
         "5551234"
     );
 }
+
+/// The imported conversation goes on: a turn in the imported direct
+/// chat's session (reached here through the API, which may name another
+/// platform's session when allowed) sends the model the Hermes history,
+/// tool call and result included, before the new message.
+#[tokio::test]
+async fn an_imported_conversation_continues_with_its_history() {
+    let from = fixture_home();
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, err) = import(home.path(), from.path(), &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let dm = sessions(&store(home.path()))
+        .await
+        .into_iter()
+        .find(|s| s.platform.as_str() == "telegram")
+        .unwrap();
+    std::fs::write(
+        home.path().join("config.yaml"),
+        "platforms:\n  api_server:\n    allow_platform_sessions: true\n",
+    )
+    .unwrap();
+    let key = "Zq3vX9pL2mW8rT5yK1nB7cD4fG6hJ0sA";
+    let llm = hermod_testkit::FakeLlm::start().await;
+    let mut cmd = support::gateway(home.path(), &llm);
+    cmd.env("API_SERVER_KEY", key);
+    let running = start_with(cmd).await;
+    let reply = support::chat(&running.base, key, dm.id.as_str(), "And tomorrow?").await;
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        "echo: And tomorrow?"
+    );
+    assert_eq!(terminate(running.child).await, 0);
+
+    let request = llm.requests().last().cloned().unwrap();
+    let sent: Vec<(String, String)> = request
+        .messages()
+        .iter()
+        .filter(|m| m["role"] != "system")
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("user", "What is the weather in Lisbon?"),
+        ("assistant", ""),
+        ("tool", "Lisbon: sunny, 24 C"),
+        ("assistant", "It is sunny in Lisbon, 24 C."),
+        ("user", "And tomorrow?"),
+    ];
+    assert_eq!(
+        sent,
+        expected.map(|(r, c)| (r.to_owned(), c.to_owned())),
+        "{:#?}",
+        request.messages()
+    );
+    let call = request
+        .messages()
+        .iter()
+        .find(|m| m["tool_calls"].is_array())
+        .unwrap();
+    assert_eq!(call["tool_calls"][0]["function"]["name"], "web_fetch");
+}
