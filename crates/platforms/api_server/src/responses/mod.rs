@@ -56,6 +56,8 @@ pub(crate) struct ResponsesState {
     clock: Arc<UseClock>,
     /// Whole answers by `Idempotency-Key`, for the process (as in Hermes).
     answers: IdempotencyCache<CachedResponse>,
+    /// The sessions responses are being answered in now.
+    running: Arc<chain::Running>,
 }
 
 impl ResponsesState {
@@ -65,6 +67,7 @@ impl ResponsesState {
             keep: config.max_stored_responses.max(1),
             clock: Arc::default(),
             answers: IdempotencyCache::new(),
+            running: Arc::default(),
         }
     }
 }
@@ -139,7 +142,8 @@ async fn respond(
             .and_then(|p| p.record.instructions.clone())
     });
     let user = user(state, previous.as_ref(), memory_key).await?;
-    let plan = chain::plan(state, &request, previous.as_ref()).await?;
+    let mut plan = chain::plan(state, &request, previous.as_ref()).await?;
+    let claim = plan.take_claim();
     let event = chain::event(
         &request,
         plan,
@@ -153,7 +157,7 @@ async fn respond(
         Some(TurnEvent::Started { session_id }) => session_id,
         // Answered without the agent (a slash command, a busy session).
         Some(TurnEvent::Reply { text }) => {
-            let saver = saver(state, &request, &meta, None, instructions);
+            let saver = saver(state, &request, &meta, None, instructions, claim);
             return Ok(if request.stream {
                 stream::stream_reply(text, meta, saver)
             } else {
@@ -165,7 +169,14 @@ async fn respond(
         Some(TurnEvent::Failed(e)) => return Err(e.into()),
         _ => return Err(CoreError::Cancelled.into()),
     };
-    let saver = saver(state, &request, &meta, Some(session.clone()), instructions);
+    let saver = saver(
+        state,
+        &request,
+        &meta,
+        Some(session.clone()),
+        instructions,
+        claim,
+    );
     let response = if request.stream {
         stream::stream_response(turn, meta, saver).await?
     } else {
@@ -246,6 +257,7 @@ fn saver(
     meta: &ResponseMeta,
     session: Option<hermod_model::SessionId>,
     instructions: Option<String>,
+    claim: Option<chain::Claim>,
 ) -> Saver {
     Saver {
         state: state.clone(),
@@ -254,6 +266,7 @@ fn saver(
         session: session.filter(|_| request.store),
         conversation: request.conversation.clone(),
         instructions,
+        _claim: claim,
     }
 }
 

@@ -16,6 +16,9 @@ pub(crate) struct Saver {
     pub(crate) session: Option<SessionId>,
     pub(crate) conversation: Option<String>,
     pub(crate) instructions: Option<String>,
+    /// The claim on a continued session, held until the answer is
+    /// complete (the saver lives as long as the answer).
+    pub(crate) _claim: Option<super::chain::Claim>,
 }
 
 impl Saver {

@@ -8,6 +8,7 @@ use hermod_model::SessionId;
 use hermod_store::Store;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test]
 async fn chaining_continues_the_session_and_branching_starts_a_new_one() {
@@ -275,5 +276,63 @@ async fn a_response_whose_session_was_deleted_cannot_be_continued() {
         "{body}"
     );
     assert_eq!(llm.request_count(), 1, "the model was not asked again");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn two_responses_chained_onto_the_same_one_at_once_both_finish() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::text("Start."),
+        Reply::text("slow ".repeat(30))
+            .chunk_size(5)
+            .token_delay(Duration::from_millis(10)),
+        Reply::text("Quick."),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let first = created(&s, json!({"input": "start"})).await;
+    let mut slow = create(
+        &s,
+        &json!({"input": "slow one", "previous_response_id": id(&first), "stream": true}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let slow_session = slow.headers()["x-hermod-session-id"].clone();
+    let mut received = String::new();
+    while !received.contains("response.output_text.delta") {
+        let chunk = slow.chunk().await.unwrap().expect("still streaming");
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let quick = create(
+        &s,
+        &json!({"input": "quick one", "previous_response_id": id(&first)}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_ne!(
+        quick.headers()["x-hermod-session-id"],
+        slow_session,
+        "a branch, not the busy session"
+    );
+    let (_, quick) = json_of(quick).await;
+    assert_eq!(text(&quick), "Quick.");
+    assert_eq!(
+        dialogue(&llm, 2),
+        pairs(&[
+            ("user", "start"),
+            ("assistant", "Start."),
+            ("user", "quick one")
+        ])
+    );
+    while let Some(chunk) = slow.chunk().await.unwrap() {
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        received.contains("event: response.completed"),
+        "not interrupted: {received}"
+    );
     s.stop().await;
 }
