@@ -1,20 +1,21 @@
 //! `X-Hermes-Session-Key`: per-user state belongs to the client's user the
-//! key names (`api-key:<key>`), so two clients with different keys do not
-//! share memory notes; the key is echoed; bad keys are refused.
+//! key names (`api-key:<key>`), so two clients with different keys share
+//! neither memory notes nor approvals granted `always`; the key is echoed;
+//! bad keys are refused.
 
-use crate::support::{Server, Setup, answer_text, json_of, streamed, user};
-use hermod_agent::{LlmAgent, LlmConfig, ToolRegistry};
+use crate::support::{KEY, Server, Setup, answer_text, json_of, streamed, user};
+use hermod_agent::{LlmAgent, LlmConfig, Tool, ToolContext, ToolRegistry, async_trait};
 use hermod_core::{MemoryLimits, MemoryTool};
 use hermod_model::Secret;
 use hermod_store::{Owner, SqliteStore, Store};
 use hermod_testkit::{FakeLlm, Reply};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
 const HEADER: &str = "X-Hermes-Session-Key";
 
-/// A server whose agent has the memory tool.
+/// A server whose agent has the memory tool and a tool that asks first.
 async fn server(llm: &FakeLlm, dir: &tempfile::TempDir) -> Server {
     let db = dir.path().join("db");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
@@ -25,8 +26,80 @@ async fn server(llm: &FakeLlm, dir: &tempfile::TempDir) -> Server {
         request_timeout: Duration::from_secs(20),
         ..LlmConfig::default()
     };
-    let tools = ToolRegistry::new().with(MemoryTool::new(store, MemoryLimits::default()));
+    let tools = ToolRegistry::new()
+        .with(MemoryTool::new(store, MemoryLimits::default()))
+        .with(Guarded);
     Server::with(&db, Setup::agent(Arc::new(LlmAgent::new(config, tools)))).await
+}
+
+/// Asks before it "deletes" anything.
+struct Guarded;
+
+#[async_trait]
+impl Tool for Guarded {
+    fn name(&self) -> &str {
+        "delete_files"
+    }
+
+    fn description(&self) -> &str {
+        "Deletes files"
+    }
+
+    fn parameters(&self) -> Value {
+        json!({"type": "object", "properties": {"path": {"type": "string"}}})
+    }
+
+    async fn call(&self, arguments: Value, ctx: ToolContext) -> Result<String, String> {
+        let path = arguments["path"].as_str().unwrap_or("?").to_owned();
+        ctx.request_approval_for("recursive_delete", format!("delete {path}"))
+            .await
+            .into_result()?;
+        Ok(format!("deleted {path}"))
+    }
+}
+
+/// Sends a streamed request as `key`'s user; answers its approval request,
+/// if it makes one, with `choice`. Returns whether it asked, and the text.
+async fn clean_up(s: &Server, key: &str, choice: &str) -> (bool, String) {
+    let mut stream = s
+        .post(&streamed(user("clean up")))
+        .header(HEADER, key)
+        .send()
+        .await
+        .unwrap();
+    let mut received = String::new();
+    let mut asked = false;
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+        let request = received
+            .split("\n\n")
+            .find_map(|f| f.strip_prefix("event: hermes.approval.request\ndata: "));
+        if let (Some(request), false) = (request, asked) {
+            asked = true;
+            let request: Value = serde_json::from_str(request).unwrap();
+            let id = request["request_id"].as_str().unwrap();
+            let answer = s
+                .http
+                .post(format!("{}/v1/approvals/{id}", s.base))
+                .bearer_auth(KEY)
+                .json(&json!({"choice": choice}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+        }
+    }
+    let text = received
+        .split("\n\n")
+        .filter_map(|f| f.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    (asked, text)
 }
 
 /// The system prompt of the model's latest request.
@@ -173,5 +246,35 @@ async fn bad_session_keys_are_refused() {
         assert_eq!(response.status(), 200);
     }
     assert_eq!(llm.request_count(), 2);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn approvals_granted_always_belong_to_the_session_keys_user() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([
+        Reply::tool_call("delete_files", json!({"path": "/tmp/a"})),
+        Reply::text("Alice's first."),
+        Reply::tool_call("delete_files", json!({"path": "/tmp/b"})),
+        Reply::text("Bob's."),
+        Reply::tool_call("delete_files", json!({"path": "/tmp/c"})),
+        Reply::text("Alice's second."),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&llm, &dir).await;
+    assert_eq!(
+        clean_up(&s, "alice", "always").await,
+        (true, "Alice's first.".to_owned())
+    );
+    assert_eq!(
+        clean_up(&s, "bob", "deny").await,
+        (true, "Bob's.".to_owned()),
+        "Bob is asked: Alice's grant is hers"
+    );
+    assert_eq!(
+        clean_up(&s, "alice", "deny").await,
+        (false, "Alice's second.".to_owned()),
+        "Alice is not asked again, in a new session"
+    );
     s.stop().await;
 }
