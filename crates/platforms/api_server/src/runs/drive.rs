@@ -12,6 +12,10 @@
 //!   `POST /v1/runs/{id}/approval`);
 //! - and exactly one of `run.completed` (the final text and usage),
 //!   `run.failed` (the error) or `run.cancelled` (stopped, or interrupted).
+//!
+//! The task's owner is its [`Run`]: it ends with the turn, or at once when
+//! the run is stopped. At shutdown the gateway interrupts every turn, so
+//! each run ends (`run.cancelled` or `run.failed`) and its task with it.
 
 use super::run::{Ending, Phase, Run};
 use crate::error::ApiError;
