@@ -6,7 +6,7 @@ use super::Operator;
 use crate::access::{ApproveOutcome, CODE_LEN, Pairing};
 use crate::error::CoreError;
 use hermod_model::PlatformId;
-use hermod_store::PendingPairing;
+use hermod_store::{ApprovedUser, PendingPairing};
 use serde::Serialize;
 
 /// A pending request as listed: never its code or the code's hash.
@@ -61,17 +61,19 @@ pub enum PairingAnswer {
 }
 
 impl Operator {
-    /// Every pending pairing request, by platform then age.
-    pub async fn pending_pairings(&self) -> Result<Vec<PendingRequest>, CoreError> {
+    /// Every pending pairing request, by platform then age, and every
+    /// approved user, by platform then approval time.
+    pub async fn pairings(&self) -> Result<(Vec<PendingRequest>, Vec<ApprovedUser>), CoreError> {
         let deps = self.deps();
-        let (pending, _) = Pairing::new(deps.store.as_ref())
+        let (pending, approved) = Pairing::new(deps.store.as_ref())
             .list(None, deps.clock.now_ms())
             .await?;
-        Ok(pending.into_iter().map(PendingRequest::from).collect())
+        let pending = pending.into_iter().map(PendingRequest::from).collect();
+        Ok((pending, approved))
     }
 
     /// Approves the request `reference` on `platform`: a request's `id`
-    /// from [`Operator::pending_pairings`], or the code its user was given.
+    /// from [`Operator::pairings`], or the code its user was given.
     /// A code goes through [`Pairing::approve`], so wrong codes count
     /// towards its lockout exactly as on the command line; an id is the
     /// owner picking a listed request, not a guess, and is not counted.

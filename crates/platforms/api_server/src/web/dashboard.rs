@@ -9,7 +9,7 @@
 //! | `GET /api/platforms` | `{"platforms": [...]}` |
 //! | `POST /api/platforms/{name}/pause` | optional `{"reason"}`; `409` for the API server itself |
 //! | `POST /api/platforms/{name}/resume` | `409` for a platform that failed for good |
-//! | `GET /api/pairing` | `{"pending": [...]}`, never a code |
+//! | `GET /api/pairing` | `{"pending": [...], "approved": [...]}`, never a code |
 //! | `POST /api/pairing/{platform}/{code}/approve` | `{code}`: a request's `id`, or the code its user was given |
 //! | `POST /api/pairing/{platform}/{code}/deny` | the same |
 //! | `GET /api/overview` | `{"version", "uptime_secs", "errors", "metrics", ...}` |
@@ -187,9 +187,21 @@ async fn resume(State(state): State<AppState>, Path(name): Path<String>) -> Answ
     Ok(platform_answer(&operator, &id, outcome))
 }
 
+/// `{"pending": [...], "approved": [...]}` as Hermes' dashboard lists
+/// them (with its `age_minutes`), but never a code or a code's hash: a
+/// request is named by its `id`.
 async fn pairings(State(state): State<AppState>) -> Answer {
-    let pending = operator(&state).pending_pairings().await?;
-    Ok(fresh(json!({"pending": pending})))
+    let (pending, approved) = operator(&state).pairings().await?;
+    let now = now_ms();
+    let pending: Vec<Value> = pending
+        .iter()
+        .map(|p| {
+            let mut value = serde_json::to_value(p).unwrap_or_else(|_| json!({}));
+            value["age_minutes"] = json!((now - p.created_at_ms).max(0) / 60_000);
+            value
+        })
+        .collect();
+    Ok(fresh(json!({"pending": pending, "approved": approved})))
 }
 
 async fn approve(

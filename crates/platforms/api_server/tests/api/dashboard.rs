@@ -285,7 +285,7 @@ async fn pairing_requests_are_listed_approved_and_denied() {
     let d = Dash::start().await;
     let (status, body) = d.get("/api/pairing").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["pending"], json!([]));
+    assert_eq!(body, json!({"pending": [], "approved": []}));
 
     let alice_code = d.stranger("alice").await;
     let bob_code = d.stranger("bob").await;
@@ -302,6 +302,7 @@ async fn pairing_requests_are_listed_approved_and_denied() {
     assert_eq!(alice["platform"], "chat");
     assert_eq!(alice["user_name"], "alice");
     assert!(alice["expires_at_ms"].as_i64() > alice["created_at_ms"].as_i64());
+    assert_eq!(alice["age_minutes"], 0);
     let alice_id = alice["id"].as_str().unwrap().to_owned();
 
     // By the listed id.
@@ -347,6 +348,10 @@ async fn pairing_requests_are_listed_approved_and_denied() {
     assert!(!d.store.is_approved(&chat, "bob").await.unwrap());
     let (_, body) = d.get("/api/pairing").await;
     assert_eq!(body["pending"], json!([]), "{body}");
+    let approved = body["approved"].as_array().unwrap();
+    assert_eq!(approved.len(), 1, "{body}");
+    assert_eq!(approved[0]["user_id"], "alice");
+    assert_eq!(approved[0]["platform"], "chat");
     d.stop().await;
 }
 
