@@ -253,7 +253,7 @@ async fn a_hermes_home_is_mentioned_until_hermod_has_its_own_and_left_alone() {
             "copy {0}/.env to {1}/.env",
             hermes.display(),
             user.path().join(".hermod").display()
-        )) && said.contains("not available yet"),
+        )) && said.contains(&format!("`hermod import hermes {}`", hermes.display())),
         "{said}"
     );
     assert_eq!(snapshot(&hermes), before, "nothing in it changes");
