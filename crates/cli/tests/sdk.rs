@@ -3,10 +3,10 @@
 //! `HERMOD_SDK_PYTHON`) and Node's `openai` package (installed under
 //! `HERMOD_SDK_NODE_DIR`, run by the machine's `node`). Each runs the same
 //! script (`tests/sdk/client.{py,mjs}`): a streamed chat completion with a
-//! tool call and `stream_options.include_usage`, a plain one, a retry
-//! with an `Idempotency-Key` and a session key, the Responses API plain and
-//! streamed, and the model list. Each part skips with a note
-//! when its variable is unset, and fails under `CI=true`.
+//! tool call and `stream_options.include_usage`, a plain one, the SDK's
+//! stream helper, a retry with an `Idempotency-Key` and a session key, the
+//! Responses API plain and streamed, and the model list. Each part skips
+//! with a note when its variable is unset, and fails under `CI=true`.
 
 #![allow(
     clippy::unwrap_used,
@@ -22,7 +22,7 @@ use support::{start, terminate};
 use tokio::process::Command;
 
 /// What the scripts call, in the order they call it.
-const PARTS: [&str; 4] = ["chat", "headers", "responses", "models"];
+const PARTS: [&str; 5] = ["chat", "helper", "headers", "responses", "models"];
 
 /// The value of `var`, or `None` (the test skips) outside CI.
 #[allow(clippy::print_stderr, reason = "a skipped test says why")]
@@ -101,6 +101,12 @@ fn check(seen: &Value, sdk: &str) {
     assert_eq!(chat["finish"], "stop", "{sdk}: {seen}");
     assert!(chat["usage"].as_u64().unwrap_or(0) > 0, "{sdk}: {seen}");
 
+    let helper = &seen["helper"];
+    assert_eq!(helper["text"], "echo: helper please", "{sdk}: {seen}");
+    assert!(
+        helper["usage"].as_u64().unwrap_or(0) > 0,
+        "{sdk}'s stream helper kept the usage: {seen}"
+    );
     assert_eq!(
         seen["headers"],
         json!({"same_completion": true, "session_key": "sdk-user"}),

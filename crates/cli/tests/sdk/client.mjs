@@ -4,7 +4,7 @@
 // directory (`node --input-type=module -e "$(cat client.mjs)"`), since a
 // bare import resolves from there.
 //
-// Arguments: BASE_URL API_KEY [chat|headers|responses|models]...
+// Arguments: BASE_URL API_KEY [chat|helper|headers|responses|models]...
 
 import OpenAI from "openai";
 
@@ -42,6 +42,14 @@ if (parts.includes("chat")) {
     finish: plain.choices[0].finish_reason,
     usage: plain.usage.total_tokens,
   };
+}
+
+if (parts.includes("helper")) {
+  // The SDK's own stream helper, which folds the chunks into a completion.
+  const final = await client.chat.completions
+    .stream({ model: "hermod", messages: user("helper please"), stream_options: { include_usage: true } })
+    .finalChatCompletion();
+  seen.helper = { text: final.choices[0].message.content, usage: final.usage?.total_tokens ?? null };
 }
 
 if (parts.includes("headers")) {

@@ -1,10 +1,11 @@
 """The official `openai` Python SDK against hermod: chat completions (plain
-and streamed, with the usage chunk and tool progress events; a retry with
+and streamed, with the usage chunk and tool progress events; the SDK's
+stream helper; a retry with
 an Idempotency-Key; the session key's echo), the Responses
 API (plain and streamed) and the model list. Prints one JSON object of what
 it saw; crates/cli/tests/sdk.rs checks it.
 
-Usage: python client.py BASE_URL API_KEY [chat|headers|responses|models]...
+Usage: python client.py BASE_URL API_KEY [chat|helper|headers|responses|models]...
 """
 
 import json
@@ -52,6 +53,19 @@ if "chat" in parts:
         "text": plain.choices[0].message.content,
         "finish": plain.choices[0].finish_reason,
         "usage": plain.usage.total_tokens,
+    }
+
+if "helper" in parts:
+    # The SDK's own stream helper, which folds the chunks into a completion.
+    with client.chat.completions.stream(
+        model="hermod", messages=user("helper please"), stream_options={"include_usage": True}
+    ) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_completion()
+    seen["helper"] = {
+        "text": final.choices[0].message.content,
+        "usage": final.usage.total_tokens if final.usage else None,
     }
 
 if "headers" in parts:
