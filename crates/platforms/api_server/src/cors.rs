@@ -17,7 +17,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
+/// `PATCH` and `DELETE` rename and delete sessions, responses and jobs.
+const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
 
 /// Request headers a page may always send: the key, JSON bodies, and the
 /// Hermes headers clients configured for Hermes send.
