@@ -169,6 +169,7 @@ async fn a_printed_sign_in_token_signs_in_to_the_page() {
 
 /// The Python and chromedriver to drive the browser with, or `None` (with
 /// a note) when they are not set up outside CI.
+#[allow(clippy::print_stderr, reason = "a skipped test says why")]
 fn browser() -> Option<(String, String)> {
     let python = std::env::var("HERMOD_BROWSER_PYTHON")
         .ok()

@@ -17,7 +17,7 @@ use sha2::Sha256;
 /// The first field of every token.
 const PREFIX: &str = "hermod-web";
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Copy, Subcommand)]
 pub enum WebAction {
     /// Print a sign-in token for the web page (and the page's address):
     /// paste it into the page instead of the API key. It expires.
