@@ -664,3 +664,38 @@ async fn a_run_carries_on_a_stored_response() {
     assert_eq!(status["session_id"], id);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn hidden_reasoning_is_one_event_and_out_of_the_text() {
+    let llm = FakeLlm::start().await;
+    llm.push(Reply::text("<think>They greet me.</think>Hello!").chunk_size(5));
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&llm, &dir, 4).await;
+    let id = start(&s, &json!({"input": "hi"})).await;
+    let events = Events::open(&s, &id).await.all().await;
+    let reasoning: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "reasoning.available")
+        .collect();
+    assert_eq!(reasoning.len(), 1, "{events:?}");
+    assert_eq!(reasoning[0]["text"], "They greet me.");
+    assert_eq!(text(&events), "Hello!");
+    assert_eq!(events.last().unwrap()["output"], "Hello!");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_newer_run_on_the_same_session_interrupts_the_older_one() {
+    let llm = FakeLlm::start().await;
+    llm.push_all([Reply::hang(), Reply::text("Second.")]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&llm, &dir, 4).await;
+    let first = start(&s, &json!({"input": "one", "session_id": "shared"})).await;
+    llm.wait_for_requests(1).await;
+    let second = start(&s, &json!({"input": "two", "session_id": "shared"})).await;
+    assert_eq!(finished(&s, &first).await["status"], "cancelled");
+    let status = finished(&s, &second).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["output"], "Second.");
+    s.stop().await;
+}
