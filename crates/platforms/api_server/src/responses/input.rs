@@ -15,7 +15,8 @@ pub(super) struct Input {
     pub(super) system: Vec<String>,
 }
 
-pub(super) fn input_items(input: Value) -> Result<Input, ApiError> {
+/// The items of `field` (`input`, or Hermes' `conversation_history`).
+pub(super) fn input_items(field: &'static str, input: Value) -> Result<Input, ApiError> {
     let mut out = Input {
         history: Vec::new(),
         system: Vec::new(),
@@ -24,21 +25,21 @@ pub(super) fn input_items(input: Value) -> Result<Input, ApiError> {
         Value::String(text) => out.history.push(ChatMessage::user(text)),
         Value::Array(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                input_item(i, item, &mut out)?;
+                input_item(field, i, item, &mut out)?;
             }
         }
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_input",
-                "`input` must be a string or a list of input items.",
+                format!("`{field}` must be a string or a list of input items."),
             )
-            .param("input"));
+            .param(field));
         }
     }
     Ok(out)
 }
 
-fn input_item(i: usize, item: Value, out: &mut Input) -> Result<(), ApiError> {
+fn input_item(field: &'static str, i: usize, item: Value, out: &mut Input) -> Result<(), ApiError> {
     let mut item = match item {
         Value::String(text) => {
             out.history.push(ChatMessage::user(text));
@@ -48,9 +49,9 @@ fn input_item(i: usize, item: Value, out: &mut Input) -> Result<(), ApiError> {
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_input",
-                format!("input[{i}] must be a string or an object."),
+                format!("{field}[{i}] must be a string or an object."),
             )
-            .param("input"));
+            .param(field));
         }
     };
     match item.get("type").and_then(Value::as_str) {
@@ -59,12 +60,12 @@ fn input_item(i: usize, item: Value, out: &mut Input) -> Result<(), ApiError> {
             return Err(ApiError::bad_request(
                 "unsupported_input_item",
                 format!(
-                    "input[{i}] is a `{kind}` item, which this server does not take: only \
+                    "{field}[{i}] is a `{kind}` item, which this server does not take: only \
                      messages are supported (client tools and function calls are not; hermod \
                      runs its own tools)."
                 ),
             )
-            .param("input"));
+            .param(field));
         }
     }
     let role_name = match item.remove("role") {
@@ -73,9 +74,9 @@ fn input_item(i: usize, item: Value, out: &mut Input) -> Result<(), ApiError> {
         Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_role",
-                format!("input[{i}].role must be a string."),
+                format!("{field}[{i}].role must be a string."),
             )
-            .param("input"));
+            .param(field));
         }
     };
     let role = match Role::parse(&role_name) {
@@ -84,14 +85,14 @@ fn input_item(i: usize, item: Value, out: &mut Input) -> Result<(), ApiError> {
             return Err(ApiError::bad_request(
                 "invalid_role",
                 format!(
-                    "input[{i}].role \"{role_name}\" is not one of user, assistant, system, \
+                    "{field}[{i}].role \"{role_name}\" is not one of user, assistant, system, \
                      developer."
                 ),
             )
-            .param("input"));
+            .param(field));
         }
     };
-    let content = content(i, item.remove("content").unwrap_or(Value::Null))?;
+    let content = content(field, i, item.remove("content").unwrap_or(Value::Null))?;
     if role == Role::System {
         let text = content.text();
         if !text.trim().is_empty() {
@@ -106,7 +107,7 @@ fn input_item(i: usize, item: Value, out: &mut Input) -> Result<(), ApiError> {
 }
 
 /// A message's content: a string, or a list of parts.
-fn content(i: usize, value: Value) -> Result<Content, ApiError> {
+fn content(field: &'static str, i: usize, value: Value) -> Result<Content, ApiError> {
     let parts = match value {
         Value::Null => return Ok(Content::Text(String::new())),
         Value::String(text) => return Ok(Content::Text(text)),
@@ -114,14 +115,14 @@ fn content(i: usize, value: Value) -> Result<Content, ApiError> {
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_content",
-                format!("input[{i}].content must be a string or a list of content parts."),
+                format!("{field}[{i}].content must be a string or a list of content parts."),
             )
-            .param("input"));
+            .param(field));
         }
     };
     let mut out = Vec::with_capacity(parts.len());
     for (j, part) in parts.into_iter().enumerate() {
-        if let Some(part) = content_part(i, j, part)? {
+        if let Some(part) = content_part(field, i, j, part)? {
             out.push(part);
         }
     }
@@ -139,10 +140,15 @@ fn content(i: usize, value: Value) -> Result<Content, ApiError> {
     Ok(Content::Parts(out))
 }
 
-fn content_part(i: usize, j: usize, part: Value) -> Result<Option<ContentPart>, ApiError> {
-    let at = format!("input[{i}].content[{j}]");
+fn content_part(
+    field: &'static str,
+    i: usize,
+    j: usize,
+    part: Value,
+) -> Result<Option<ContentPart>, ApiError> {
+    let at = format!("{field}[{i}].content[{j}]");
     let unsupported = |message: String| {
-        Err(ApiError::bad_request("unsupported_content_type", message).param("input"))
+        Err(ApiError::bad_request("unsupported_content_type", message).param(field))
     };
     let mut part = match part {
         Value::String(text) => return Ok(Some(ContentPart::Text { text })),
@@ -161,7 +167,7 @@ fn content_part(i: usize, j: usize, part: Value) -> Result<Option<ContentPart>, 
                 "invalid_content",
                 format!("{at} ({kind}) must have a string `text`."),
             )
-            .param("input")),
+            .param(field)),
         },
         "input_image" | "image_url" => {
             let mut detail = part
@@ -185,7 +191,7 @@ fn content_part(i: usize, j: usize, part: Value) -> Result<Option<ContentPart>, 
                          URL (uploaded files by `file_id` are not supported)."
                     ),
                 )
-                .param("input"));
+                .param(field));
             };
             let lowered = url.to_ascii_lowercase();
             let allowed = lowered.starts_with("http://")
@@ -196,7 +202,7 @@ fn content_part(i: usize, j: usize, part: Value) -> Result<Option<ContentPart>, 
                     "invalid_image_url",
                     format!("{at}: images must be http(s) URLs or data:image/... URLs."),
                 )
-                .param("input"));
+                .param(field));
             }
             Ok(Some(ContentPart::ImageUrl {
                 image_url: ImageUrl { url, detail },

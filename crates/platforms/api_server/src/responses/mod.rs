@@ -135,7 +135,11 @@ async fn respond(
     request: ResponseRequest,
     memory_key: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let previous = previous(state, &request).await?;
+    let previous = if request.own_history {
+        None
+    } else {
+        previous(state, &request).await?
+    };
     let instructions = request.instructions.clone().or_else(|| {
         previous
             .as_ref()

@@ -27,6 +27,10 @@ struct RawRequest {
     previous_response_id: Option<Value>,
     #[serde(default)]
     conversation: Option<Value>,
+    /// Hermes' own: the conversation so far, sent by the client instead
+    /// of chaining.
+    #[serde(default)]
+    conversation_history: Option<Value>,
     #[serde(default, deserialize_with = "crate::inbound::lenient_bool")]
     stream: bool,
     #[serde(default, deserialize_with = "lenient_option_bool")]
@@ -50,8 +54,13 @@ pub(crate) struct ResponseRequest {
     pub(crate) model: Option<String>,
     /// The new user message of the turn.
     pub(crate) content: Content,
-    /// The items of `input` before the last, in order.
+    /// `conversation_history`, then the items of `input` before the last,
+    /// in order.
     pub(crate) history: Vec<ChatMessage>,
+    /// The client sent the conversation so far (`conversation_history`):
+    /// it wins over `previous_response_id` and `conversation`, whose
+    /// responses are then not read (as in Hermes).
+    pub(crate) own_history: bool,
     /// `instructions` and the `system`/`developer` items of `input`, as
     /// given (`None`: carried over from the previous response).
     pub(crate) instructions: Option<String>,
@@ -162,10 +171,11 @@ fn check(raw: RawRequest) -> Result<ResponseRequest, ApiError> {
         )
         .param("input"));
     };
-    let Input {
-        mut history,
-        system,
-    } = input_items(input)?;
+    let (mut history, mut system) = conversation_history(raw.conversation_history)?;
+    let own_history = !history.is_empty();
+    let items = input_items("input", input)?;
+    history.extend(items.history);
+    system.extend(items.system);
     let last = history.pop();
     let content = match last {
         Some(m) if m.role == Role::User => m.content.filter(|c| !c.is_empty()),
@@ -195,6 +205,7 @@ fn check(raw: RawRequest) -> Result<ResponseRequest, ApiError> {
         model: raw.model.filter(|m| !m.trim().is_empty()),
         content,
         history,
+        own_history,
         instructions: instructions.filter(|i| !i.trim().is_empty()),
         previous_response_id,
         conversation,
@@ -204,6 +215,34 @@ fn check(raw: RawRequest) -> Result<ResponseRequest, ApiError> {
         max_output_tokens: raw.max_output_tokens,
         ignored_tools: raw.tools.map_or(0, |t| t.len()),
     })
+}
+
+/// Hermes' `conversation_history`: a list of `{"role", "content"}`.
+fn conversation_history(value: Option<Value>) -> Result<(Vec<ChatMessage>, Vec<String>), ApiError> {
+    const FIELD: &str = "conversation_history";
+    let entries = match value {
+        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
+        Some(Value::Array(entries)) => entries,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "`conversation_history` must be a list of {\"role\", \"content\"} messages.",
+            )
+            .param(FIELD));
+        }
+    };
+    if let Some(i) = entries
+        .iter()
+        .position(|e| e.get("role").is_none() || e.get("content").is_none())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("conversation_history[{i}] must have `role` and `content` fields."),
+        )
+        .param(FIELD));
+    }
+    let Input { history, system } = input_items(FIELD, Value::Array(entries))?;
+    Ok((history, system))
 }
 
 fn forces_tool(choice: &Option<Value>) -> bool {
@@ -392,6 +431,41 @@ mod tests {
             assert_eq!(err.status, 400);
         }
         assert_eq!(parse(b"{nope").unwrap_err().code, "invalid_json");
+    }
+
+    #[test]
+    fn hermes_conversation_history_comes_before_the_input() {
+        let r = parse_json(&json!({
+            "conversation_history": [
+                {"role": "user", "content": "I am Ann"},
+                {"role": "assistant", "content": [{"type": "output_text", "text": "Hi Ann"}]}
+            ],
+            "input": [{"role": "user", "content": "and?"}, "who am I?"],
+            "previous_response_id": "resp_x"
+        }))
+        .unwrap();
+        assert!(r.own_history);
+        let texts: Vec<String> = r.history.iter().map(ChatMessage::text).collect();
+        assert_eq!(texts, ["I am Ann", "Hi Ann", "and?"]);
+        assert_eq!(r.content, Content::Text("who am I?".into()));
+        let plain = parse_json(&json!({"input": "x", "conversation_history": []})).unwrap();
+        assert!(!plain.own_history, "an empty history is none");
+        for bad in [
+            json!({"input": "x", "conversation_history": "hi"}),
+            json!({"input": "x", "conversation_history": [{"role": "user"}]}),
+        ] {
+            let err = parse_json(&bad).unwrap_err();
+            assert_eq!(err.param, Some("conversation_history"), "{bad}");
+        }
+        let err = parse_json(
+            &json!({"input": "x", "conversation_history": [{"role": "user", "content": 5}]}),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.starts_with("conversation_history[0]"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

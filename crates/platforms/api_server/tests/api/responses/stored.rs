@@ -336,3 +336,40 @@ async fn two_responses_chained_onto_the_same_one_at_once_both_finish() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn hermes_conversation_history_is_the_history_instead_of_chaining() {
+    let llm = FakeLlm::start().await;
+    llm.set_default(Reply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let body = created(
+        &s,
+        json!({
+            "input": "who am I?",
+            "conversation_history": [
+                {"role": "user", "content": "I am Ann"},
+                {"role": "assistant", "content": "Hi Ann."}
+            ],
+            "previous_response_id": "resp_unknown"
+        }),
+    )
+    .await;
+    assert_eq!(text(&body), "ok", "an unknown previous id is not looked up");
+    assert_eq!(
+        dialogue(&llm, 0),
+        pairs(&[
+            ("user", "I am Ann"),
+            ("assistant", "Hi Ann."),
+            ("user", "who am I?")
+        ])
+    );
+    // The response it made is chainable like any other.
+    created(
+        &s,
+        json!({"input": "again?", "previous_response_id": id(&body)}),
+    )
+    .await;
+    assert_eq!(dialogue(&llm, 1).len(), 5);
+    s.stop().await;
+}
