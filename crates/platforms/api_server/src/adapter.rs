@@ -162,6 +162,7 @@ impl Adapter for ApiServer {
             cors: Cors::new(&config.cors_origins),
             status: self.status.clone(),
             metrics: self.metrics.clone(),
+            chat_answers: crate::idempotency::IdempotencyCache::new(),
             slots: crate::slots::RunSlots::new(config.max_concurrent_runs),
             cron: self.cron.clone(),
             responses: crate::responses::ResponsesState::new(config),

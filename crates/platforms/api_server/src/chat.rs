@@ -9,9 +9,7 @@
 
 use crate::body::{BudgetShare, HoldingBody, require_json};
 use crate::error::ApiError;
-use crate::idempotency::{
-    CachedResponse, Fingerprint, IdempotencyCache, answer_once, idempotency_key,
-};
+use crate::idempotency::{Fingerprint, answer_once, idempotency_key};
 use crate::inbound::{ChatRequest, SessionChoice, api_user, parse_request, to_event};
 use crate::outbound::{CompletionMeta, completion};
 use crate::server::{AppState, SessionAccess};
@@ -24,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use hermod_agent::{AgentEvent, FinishReason};
 use hermod_core::{CoreError, TurnEvent, TurnStream, new_session_id};
 use hermod_model::SessionId;
-use std::sync::LazyLock;
 use std::sync::atomic::Ordering;
 use tracing::{debug, info, warn};
 
@@ -82,7 +79,13 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
     let turn = answer(state, request, choice, user);
     let response = match fingerprint {
         Some(fingerprint) => {
-            answer_once(&CHAT_ANSWERS, idempotency.as_deref(), fingerprint, turn).await?
+            answer_once(
+                &state.chat_answers,
+                idempotency.as_deref(),
+                fingerprint,
+                turn,
+            )
+            .await?
         }
         None => turn.await?,
     };
@@ -93,10 +96,6 @@ async fn handle_chat(state: &AppState, request: Request) -> Result<Response, Api
 /// The fields of a request whose change makes it another request under the
 /// same `Idempotency-Key` (Hermes' list).
 const FINGERPRINT_FIELDS: &[&str] = &["model", "messages", "tools", "tool_choice", "stream"];
-
-/// Whole chat answers by `Idempotency-Key`, for the process (as in Hermes).
-static CHAT_ANSWERS: LazyLock<IdempotencyCache<CachedResponse>> =
-    LazyLock::new(IdempotencyCache::new);
 
 /// Runs the turn of a parsed request for `user` and answers it.
 async fn answer(

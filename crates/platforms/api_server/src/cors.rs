@@ -32,8 +32,8 @@ const ALLOWED_HEADERS: &[&str] = &[
 ];
 
 /// Response headers a page may read (beyond the CORS-safelisted ones).
-const EXPOSED_HEADERS: &str =
-    "X-Hermes-Session-Id, X-Hermod-Session-Id, X-Hermod-Tools-Ignored, Retry-After";
+const EXPOSED_HEADERS: &str = "X-Hermes-Session-Id, X-Hermod-Session-Id, X-Hermes-Session-Key, X-Hermod-Tools-Ignored, \
+     Retry-After";
 
 /// How long a browser may reuse a preflight answer. Browsers cap it (two
 /// hours in Chromium); ten minutes keeps a configuration change quick to

@@ -41,6 +41,9 @@ pub(crate) struct AppState {
     pub(crate) status: StatusBoard,
     /// The gateway's metrics, for `/metrics`.
     pub(crate) metrics: Option<Metrics>,
+    /// Whole chat completions by `Idempotency-Key`.
+    pub(crate) chat_answers:
+        crate::idempotency::IdempotencyCache<crate::idempotency::CachedResponse>,
     /// The cap on turns running at once.
     pub(crate) slots: crate::slots::RunSlots,
     /// The gateway's scheduled jobs, for `/api/jobs` (`None`: not served).
