@@ -159,7 +159,7 @@ async fn a_printed_sign_in_token_signs_in_to_the_page() {
     .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("API_SERVER_ENABLED"), "{stderr}");
+    assert!(stderr.contains("enable the API server"), "{stderr}");
     let out = finish(hermod(home.path()).args(["web", "token", "--hours", "0"])).await;
     assert!(
         !out.status.success(),

@@ -3,8 +3,8 @@
 //!
 //! The token is `hermod-web.<expiry>.<mac>`: `<expiry>` a Unix time in
 //! seconds, `<mac>` the lower-case hex HMAC-SHA256 of `hermod-web.<expiry>`
-//! under `API_SERVER_KEY`. The server checks it with the key alone
-//! (`hermod-api-server`'s `web::token`), so nothing is stored; a token works
+//! under the chat endpoint's key. The server checks it with the key alone
+//! (the API server's `web::token`), so nothing is stored; a token works
 //! until it expires, and changing the key revokes every token.
 
 use crate::commands::{out, utc};
@@ -41,8 +41,8 @@ fn token(hours: u64) -> anyhow::Result<()> {
     let Some(endpoint) = config.platforms.chat_endpoint() else {
         anyhow::bail!(
             "the web page is served by the API server, which is disabled or has no key yet: \
-             set API_SERVER_ENABLED=true, then start the gateway once (it generates \
-             API_SERVER_KEY into HERMOD_HOME/.env) or set API_SERVER_KEY yourself"
+             enable the API server, then start the gateway once (it generates its key into \
+             HERMOD_HOME/.env) or set its key yourself; `hermod config check` shows its settings"
         );
     };
     let now_ms = hermod_core::now_ms();
