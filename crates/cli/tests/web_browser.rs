@@ -68,13 +68,16 @@ fn with_api(mut cmd: Command, port: u16) -> Command {
     cmd
 }
 
-/// `gateway run` with the API server on `port`, Telegram on `telegram`
-/// open to pairing (no allowlist), and the terminal tool.
+/// `gateway run` with the API server on `port` running one turn at a time,
+/// Telegram on `telegram` open to pairing (no allowlist), and the terminal
+/// tool.
 fn with_telegram(home: &Path, llm: &FakeLlm, telegram: &FakeTelegram, port: u16) -> Command {
     // The terminal, whose dangerous commands need an approval.
     std::fs::write(home.join("config.yaml"), "toolsets: [terminal]\n").unwrap();
     let mut cmd = with_api(gateway(home, llm), port);
-    cmd.env("TELEGRAM_BOT_TOKEN", telegram.token())
+    // One turn at a time, so a second one is refused while a reply streams.
+    cmd.env("API_SERVER_MAX_CONCURRENT_RUNS", "1")
+        .env("TELEGRAM_BOT_TOKEN", telegram.token())
         .env("TELEGRAM_API_BASE_URL", telegram.base_url())
         .env("HERMOD_LOCK_DIR", home.join("locks"));
     cmd

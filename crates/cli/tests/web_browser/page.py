@@ -113,7 +113,32 @@ def replies(driver):
     return many(driver, "#messages .message.assistant")
 
 
-def chat_flow(driver, screenshot):
+def busy_flow(driver, url, key):
+    """While the one turn the server runs at once streams (the gateway has
+    API_SERVER_MAX_CONCURRENT_RUNS=1), a message from another tab is refused
+    with 429: the page says the server is busy and to retry."""
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    try:
+        driver.get(url + "/")
+        visible(driver, "#login")
+        one(driver, "#login-key").send_keys(key)
+        one(driver, "#login-submit").click()
+        visible(driver, "#chat-view")
+        send(driver, "Are you free?")
+        error = visible(driver, "#chat-error")
+        wait(driver, lambda d: "busy" in error.text, "the busy message")
+        assert "retry" in error.text, error.text
+        failed = replies(driver)[-1]
+        wait(driver, lambda d: "failed" in failed.get_attribute("class"), "the refused reply marked failed")
+        assert one(driver, "#send").is_enabled(), "the message can be sent again"
+        print("ok: a refused turn (429) says the server is busy, retry")
+    finally:
+        driver.close()
+        driver.switch_to.window(first)
+
+
+def chat_flow(driver, screenshot, url, token):
     # A new chat; the reply streams in and is rendered from Markdown.
     one(driver, "#new-chat").click()
     send(driver, "Show me a code block and a table")
@@ -173,6 +198,7 @@ def chat_flow(driver, screenshot):
         lambda d: "streaming" in slow.get_attribute("class") and slow.text.strip() != "",
         "the slow reply's first words",
     )
+    busy_flow(driver, url, token)
     one(driver, "#stop").click()
     wait(driver, lambda d: "streaming" not in slow.get_attribute("class"), "the stopped reply's end")
     assert "stopped" in slow.get_attribute("class"), slow.get_attribute("class")
@@ -345,16 +371,18 @@ def main():
     try:
         sign_in(driver, args.url, args.key)
         if "chat" in flows:
-            chat_flow(driver, args.screenshot)
+            chat_flow(driver, args.screenshot, args.url, args.token or args.key)
         if "dashboard" in flows:
             dashboard_flow(driver, args.stranger)
         refused_flow(driver, args.token or args.key)
         sign_out(driver)
-        # The wrong key's 401 is logged by the browser, on purpose.
+        # The browser logs the refusals the test causes on purpose: the
+        # wrong key's 401s and the busy server's 429.
+        expected = ("status of 401", "status of 429")
         errors = [
             entry
             for entry in driver.get_log("browser")
-            if entry.get("level") == "SEVERE" and "status of 401" not in entry.get("message", "")
+            if entry.get("level") == "SEVERE" and not any(e in entry.get("message", "") for e in expected)
         ]
         assert not errors, f"errors in the browser's console: {errors}"
         print("ok: no errors in the console")

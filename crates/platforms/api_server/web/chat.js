@@ -428,6 +428,7 @@
     var controller = new AbortController();
     state.controller = controller;
     setStreaming(true);
+    var accepted = false;
     try {
       var response = await window.hermodApi('/v1/chat/completions', {
         method: 'POST',
@@ -436,6 +437,7 @@
         headers: { 'X-Hermod-Session-Id': session, Accept: 'text/event-stream' },
         body: { model: 'hermod', stream: true, messages: [{ role: 'user', content: contentOf(text, attachments) }] },
       });
+      accepted = true;
       await reply.read(response);
     } catch (e) {
       if (e && e.name === 'AbortError') {
@@ -449,7 +451,10 @@
     } finally {
       state.controller = null;
       setStreaming(false);
-      if (fresh) nameSession(session, text, attachments);
+      // A new chat's refused first message created nothing: the next one
+      // starts it afresh.
+      if (fresh && accepted) nameSession(session, text, attachments);
+      else if (fresh && state.session === session) state.session = null;
       composer.focus();
     }
   }
