@@ -58,6 +58,8 @@ pub(crate) struct ResponsesState {
     answers: IdempotencyCache<CachedResponse>,
     /// The sessions responses are being answered in now.
     running: Arc<chain::Running>,
+    /// The streamed responses being answered now.
+    live: Arc<save::Live>,
 }
 
 impl ResponsesState {
@@ -68,6 +70,7 @@ impl ResponsesState {
             clock: Arc::default(),
             answers: IdempotencyCache::new(),
             running: Arc::default(),
+            live: Arc::default(),
         }
     }
 }
@@ -340,7 +343,9 @@ fn visible(text: &str) -> String {
 /// `GET /v1/responses/{id}`: the stored response object.
 async fn retrieve(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match book(&state).get(&id).await {
-        Ok(Some(saved)) => axum::Json(saved.record.response).into_response(),
+        Ok(Some(saved)) => {
+            axum::Json(state.responses.live.as_read(saved.record.response)).into_response()
+        }
         Ok(None) => not_found(&id).into_response(),
         Err(e) => e.into_response(),
     }

@@ -1,11 +1,73 @@
-//! [`Saver`]: records a finished response (plain or streamed) in the book,
-//! with where its conversation stands in its session.
+//! [`Saver`]: records a response (plain or streamed) in the book, with
+//! where its conversation stands in its session.
+//!
+//! A stream is recorded `in_progress` as it starts and again when it ends.
+//! One whose client left early (its turn is then stopped) stays recorded
+//! `in_progress`; [`Live`] tells such an abandoned stream from one still
+//! running, and reads answer it as `incomplete`, as Hermes records it.
 
 use super::book::{Book, Record};
 use crate::server::AppState;
 use hermod_model::SessionId;
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use tracing::warn;
+
+/// The ids of the streamed responses being answered now.
+#[derive(Debug, Default)]
+pub(crate) struct Live(Mutex<HashSet<String>>);
+
+impl Live {
+    /// Marks the response `id` as being answered until the guard drops.
+    pub(crate) fn hold(self: &Arc<Self>, id: &str) -> LiveGuard {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned());
+        LiveGuard {
+            live: Arc::clone(self),
+            id: id.to_owned(),
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(id)
+    }
+
+    /// A stored response as it is to be read: one recorded `in_progress`
+    /// whose stream is no longer answered was abandoned (its client left,
+    /// or the gateway stopped) and reads as `incomplete`.
+    pub(crate) fn as_read(&self, mut response: Value) -> Value {
+        let abandoned = response["status"] == "in_progress"
+            && response["id"].as_str().is_some_and(|id| !self.contains(id));
+        if abandoned {
+            response["status"] = json!("incomplete");
+            response["incomplete_details"] = json!({"reason": "interrupted"});
+        }
+        response
+    }
+}
+
+/// A streamed response being answered; see [`Live`].
+#[derive(Debug)]
+pub(crate) struct LiveGuard {
+    live: Arc<Live>,
+    id: String,
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.live
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
 
 /// What saving a response needs, gathered when its turn starts.
 pub(crate) struct Saver {

@@ -17,7 +17,7 @@
 //! through as events of an unknown type.
 
 use super::object::{ResponseMeta, Status, message_item, output_text, response_object};
-use super::save::Saver;
+use super::save::{LiveGuard, Saver};
 use crate::approvals::{APPROVAL_EVENT, PROGRESS_EVENT};
 use crate::error::ApiError;
 use crate::outbound::SSE_KEEPALIVE;
@@ -58,22 +58,35 @@ pub(crate) async fn stream_response(
             None => return Err(CoreError::Cancelled.into()),
         }
     };
-    Ok(events_response(Some(turn), Some(first), meta, saver))
+    // Recorded as it starts: `GET` finds it while it runs, and if the
+    // client leaves early it reads as interrupted (see `save::Live`).
+    let live = saver.state.responses.live.hold(&meta.id);
+    let created = response_object(&meta, &Status::InProgress, None, None);
+    saver.save(&created).await;
+    Ok(events_response(
+        Some(live),
+        Some(turn),
+        Some(first),
+        meta,
+        saver,
+    ))
 }
 
 /// A whole answer that did not come from the agent (a slash command), as
 /// a stream.
 pub(crate) fn stream_reply(text: String, meta: ResponseMeta, saver: Saver) -> Response {
-    events_response(None, Some(TurnEvent::Reply { text }), meta, saver)
+    events_response(None, None, Some(TurnEvent::Reply { text }), meta, saver)
 }
 
 fn events_response(
+    live: Option<LiveGuard>,
     turn: Option<TurnStream>,
     first: Option<TurnEvent>,
     meta: ResponseMeta,
     saver: Saver,
 ) -> Response {
     let mut events = Events {
+        _live: live,
         turn,
         meta,
         saver,
@@ -111,6 +124,9 @@ enum End {
 
 /// Turns a turn's events into numbered SSE frames.
 struct Events {
+    /// Marks the response as being answered; first, so it is let go before
+    /// the turn is stopped when the client leaves.
+    _live: Option<LiveGuard>,
     /// `None` for a whole answer given as the first event.
     turn: Option<TurnStream>,
     meta: ResponseMeta,

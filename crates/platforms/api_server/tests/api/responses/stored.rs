@@ -373,3 +373,54 @@ async fn hermes_conversation_history_is_the_history_instead_of_chaining() {
     assert_eq!(dialogue(&llm, 1).len(), 5);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_its_client_leaves_reads_as_interrupted_and_can_be_continued() {
+    let llm = FakeLlm::start().await;
+    llm.push(
+        Reply::text("slow ".repeat(200))
+            .chunk_size(5)
+            .token_delay(Duration::from_millis(10)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let mut stream = create(&s, &json!({"input": "a long one", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let mut received = String::new();
+    while !received.contains("response.output_text.delta") {
+        let chunk = stream.chunk().await.unwrap().expect("still streaming");
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let created = super::events(&received)[0].1["response"].clone();
+    let (status, running) = get(&s, id(&created)).await;
+    assert_eq!(status, 200, "kept from the start");
+    assert_eq!(running["status"], "in_progress");
+
+    drop(stream);
+    llm.wait_for_disconnects(1).await;
+    let (status, left) = get(&s, id(&created)).await;
+    assert_eq!(status, 200);
+    assert_eq!(left["status"], "incomplete");
+    assert_eq!(left["incomplete_details"]["reason"], "interrupted");
+
+    llm.push(Reply::text("Back."));
+    let next = created_after(&s, id(&created)).await;
+    assert_eq!(text(&next), "Back.");
+    let seen = dialogue(&llm, 1);
+    assert_eq!(seen[0], ("user".to_owned(), "a long one".to_owned()));
+    assert_eq!(
+        seen.last().unwrap(),
+        &("user".to_owned(), "still there?".to_owned())
+    );
+    s.stop().await;
+}
+
+async fn created_after(s: &Server, previous: &str) -> serde_json::Value {
+    created(
+        s,
+        json!({"input": "still there?", "previous_response_id": previous}),
+    )
+    .await
+}
