@@ -428,3 +428,26 @@ async fn a_token_limit_ends_incomplete_and_options_reach_the_model() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_slash_command_is_answered_as_a_response() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let plain = created(&s, json!({"input": "/help"})).await;
+    assert_eq!(plain["status"], "completed");
+    assert!(text(&plain).contains("/new"), "{plain}");
+    let response = create(&s, &json!({"input": "/help", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let events = events_of(response).await;
+    for (n, (_, data)) in events.iter().enumerate() {
+        assert_eq!(data["sequence_number"], n);
+    }
+    let (last, data) = events.last().unwrap();
+    assert_eq!(last, "response.completed");
+    assert!(text(&data["response"]).contains("/new"), "{data}");
+    assert_eq!(llm.request_count(), 0, "commands never reach the model");
+    s.stop().await;
+}
