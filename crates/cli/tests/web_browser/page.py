@@ -113,6 +113,45 @@ def replies(driver):
     return many(driver, "#messages .message.assistant")
 
 
+# Markdown that must not become active HTML.
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    "[x](javascript:alert(1))",
+    "![x](javascript:alert(1))",
+    "[x](https://a.example\"onclick=\"alert(1))",
+    "[`code` <b>](https://a.example)",
+    "```\n</code></pre><script>alert(1)</script>\n```",
+    "| <iframe src=x> | b |\n|---|---|\n| <svg onload=alert(1)> | c |",
+    "> <a href=\"javascript:alert(1)\">quoted</a>",
+    "https://a.example/<script>",
+]
+
+INERT_CHECK = """
+const html = window.hermodMarkdown.render(arguments[0]);
+const doc = new DOMParser().parseFromString('<div>' + html + '</div>', 'text/html');
+const bad = [];
+for (const node of doc.body.querySelectorAll('*')) {
+  if (/^(script|iframe|object|embed|style|svg|form|input)$/i.test(node.tagName)) bad.push(node.tagName);
+  for (const attr of node.attributes) {
+    if (/^on/i.test(attr.name) || /^\\s*javascript:/i.test(attr.value)) bad.push(attr.name + '=' + attr.value);
+  }
+}
+return bad;
+"""
+
+
+def markdown_is_inert(driver):
+    # The check itself sees active HTML when it is there.
+    raw = INERT_CHECK.replace("window.hermodMarkdown.render(arguments[0])", "arguments[0]")
+    assert driver.execute_script(raw, HOSTILE[0]) == ["onerror=alert(1)"]
+    assert driver.execute_script(raw, HOSTILE[2].replace("[x](javascript:alert(1))", '<a href="javascript:x">x</a>'))
+    for source in HOSTILE:
+        bad = driver.execute_script(INERT_CHECK, source)
+        assert not bad, f"{source!r} rendered {bad}"
+    print("ok: hostile Markdown renders inert")
+
+
 def busy_flow(driver, url, key):
     """While the one turn the server runs at once streams (the gateway has
     API_SERVER_MAX_CONCURRENT_RUNS=1), a message from another tab is refused
@@ -139,6 +178,7 @@ def busy_flow(driver, url, key):
 
 
 def chat_flow(driver, screenshot, url, token):
+    markdown_is_inert(driver)
     # A new chat; the reply streams in and is rendered from Markdown.
     one(driver, "#new-chat").click()
     send(driver, "Show me a code block and a table")

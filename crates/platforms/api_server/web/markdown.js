@@ -67,9 +67,14 @@
       return keep(anchor(url, url)) + rest;
     });
     text = emphasis(text);
-    return text.replace(/\u0000(\d+)\u0000/g, function (_, i) {
-      return stash[Number(i)];
-    });
+    // A link's label may hold inline code kept earlier: restore until no
+    // placeholder is left (each pass opens one level).
+    for (var depth = 0; depth < 4 && text.indexOf('\u0000') >= 0; depth++) {
+      text = text.replace(/\u0000(\d+)\u0000/g, function (_, i) {
+        return stash[Number(i)];
+      });
+    }
+    return text;
   }
 
   var FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)/;
