@@ -1,6 +1,8 @@
 //! The official `openai` SDKs against the Responses API: Python when
 //! `HERMOD_SDK_PYTHON` names a Python that has the package, Node when
-//! `HERMOD_SDK_NODE_PATH` names a `node_modules` directory that has it.
+//! `HERMOD_SDK_NODE_DIR` names a directory whose `node_modules` has it.
+//! Each skips with a note when its variable is unset, and fails under
+//! `CI=true` (`.ci/run` installs both).
 //! Plain and streamed responses, the SDKs' stream helpers, chaining,
 //! retrieval, deletion and a missing previous response.
 
@@ -78,6 +80,20 @@ const [base, key] = process.argv.slice(1);
 
 /// Runs `program` with `args` against a server whose model answers as the
 /// scripts expect, and checks what the script saw.
+/// The variable's value; without it, a skip note outside CI and a failure
+/// under `CI=true`.
+fn required(var: &str, what: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(var) {
+        return Some(value);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{var} is needed under CI ({what}; .ci/run installs it)"
+    );
+    eprintln!("skipped: {var} is not set ({what})");
+    None
+}
+
 async fn check_sdk(program: &str, args: &[&str], env: Option<(&str, &str)>) {
     let llm = FakeLlm::start().await;
     llm.push_all([
@@ -123,7 +139,7 @@ async fn check_sdk(program: &str, args: &[&str], env: Option<(&str, &str)>) {
 
 #[tokio::test]
 async fn the_openai_python_sdk_creates_streams_chains_and_retrieves() {
-    let Ok(python) = std::env::var("HERMOD_SDK_PYTHON") else {
+    let Some(python) = required("HERMOD_SDK_PYTHON", "a Python with the openai package") else {
         return;
     };
     check_sdk(&python, &["-c", PYTHON_SCRIPT], None).await;
@@ -131,8 +147,13 @@ async fn the_openai_python_sdk_creates_streams_chains_and_retrieves() {
 
 #[tokio::test]
 async fn the_openai_node_sdk_creates_streams_chains_and_retrieves() {
-    let Ok(modules) = std::env::var("HERMOD_SDK_NODE_PATH") else {
+    let Some(dir) = required(
+        "HERMOD_SDK_NODE_DIR",
+        "a directory with node_modules/openai, for the machine's node",
+    ) else {
         return;
     };
+    let modules = std::path::Path::new(&dir).join("node_modules");
+    let modules = modules.to_string_lossy();
     check_sdk("node", &["-e", NODE_SCRIPT], Some(("NODE_PATH", &modules))).await;
 }
