@@ -158,7 +158,7 @@
     } catch (e) {
       error.textContent =
         e.status === 401
-          ? 'That key or token was not accepted. Use API_SERVER_KEY, or a fresh token from `hermod web token` (tokens expire).'
+          ? 'That key or token was not accepted. Use API_SERVER_KEY, or a fresh token from: hermod web token (tokens expire).'
           : e.message;
       error.hidden = false;
     } finally {

@@ -445,8 +445,8 @@
       } else if (e.status === 401) {
         reply.finish('failed', 'Not signed in.');
       } else {
+        // Said once, under the reply it stands for.
         reply.finish('failed', e.message || String(e));
-        showError(e.message || String(e));
       }
     } finally {
       state.controller = null;
