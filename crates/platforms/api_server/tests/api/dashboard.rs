@@ -439,38 +439,38 @@ async fn the_overview_shows_errors_and_metrics() {
 
 #[tokio::test]
 async fn deliveries_waiting_for_a_retry_are_errors() {
+    let d = Dash::start().await;
     let now = hermod_core::now_ms();
-    // Written before the gateway starts, due in an hour: no sweep takes it
-    // up while the test looks.
-    let d = Dash::start_with(|store| async move {
-        let entry = store
-            .outbox_put(NewOutbox {
-                key: "reply:1".into(),
-                platform: PlatformId::from_static("chat"),
-                target: ChatTarget {
-                    chat_id: "alice".into(),
-                    thread_id: None,
-                },
-                reply_to: None,
-                text: "the reply".into(),
-                session: None,
-                message_ids: Vec::new(),
-                attachments: Vec::new(),
-                created_at_ms: now - 5_000,
-            })
-            .await
-            .unwrap();
-        store
-            .outbox_retry_later(
-                entry.id,
-                "temporary platform failure: peer answers 503",
-                now + 3_600_000,
-                now - 1_000,
-            )
-            .await
-            .unwrap();
-    })
-    .await;
+    // Written after the gateway started (an entry older than the start is
+    // delivered at once by the start's recovery sweep), with its next try
+    // an hour away: no sweep takes it up while the test looks.
+    let entry = d
+        .store
+        .outbox_put(NewOutbox {
+            key: "reply:1".into(),
+            platform: PlatformId::from_static("chat"),
+            target: ChatTarget {
+                chat_id: "alice".into(),
+                thread_id: None,
+            },
+            reply_to: None,
+            text: "the reply".into(),
+            session: None,
+            message_ids: Vec::new(),
+            attachments: Vec::new(),
+            created_at_ms: now + 60_000,
+        })
+        .await
+        .unwrap();
+    d.store
+        .outbox_retry_later(
+            entry.id,
+            "temporary platform failure: peer answers 503",
+            now + 3_600_000,
+            now - 1_000,
+        )
+        .await
+        .unwrap();
     let (status, body) = d.get("/api/overview").await;
     assert_eq!(status, 200, "{body}");
     let errors = body["errors"].as_array().unwrap();
