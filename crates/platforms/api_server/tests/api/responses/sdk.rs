@@ -78,10 +78,9 @@ const [base, key] = process.argv.slice(1);
 })().catch(e => { console.error(e); process.exit(1); });
 "#;
 
-/// Runs `program` with `args` against a server whose model answers as the
-/// scripts expect, and checks what the script saw.
 /// The variable's value; without it, a skip note outside CI and a failure
 /// under `CI=true`.
+#[allow(clippy::print_stderr, reason = "a skipped test says why")]
 fn required(var: &str, what: &str) -> Option<String> {
     if let Ok(value) = std::env::var(var) {
         return Some(value);
@@ -94,6 +93,8 @@ fn required(var: &str, what: &str) -> Option<String> {
     None
 }
 
+/// Runs `program` with `args` against a server whose model answers as the
+/// scripts expect, and checks what the script saw.
 async fn check_sdk(program: &str, args: &[&str], env: Option<(&str, &str)>) {
     let llm = FakeLlm::start().await;
     llm.push_all([
