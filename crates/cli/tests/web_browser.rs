@@ -37,9 +37,9 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// The whole browser script (it waits up to a minute for each step).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(900);
 
-/// The first reply: Markdown with a heading, a list, a table and a code
-/// block, and HTML that must come out as text.
-const MARKDOWN_REPLY: &str = "### Two gateways\n\n\
+/// The first reply: hidden reasoning, then Markdown with a heading, a list,
+/// a table and a code block, and HTML that must come out as text.
+const MARKDOWN_REPLY: &str = "<think>A table, then code.</think>### Two gateways\n\n\
 Both serve the **same API**; hermod is the drop-in one. Tags like <b> show as text.\n\n\
 | project | language | chat API |\n\
 |---------|----------|:--------:|\n\

@@ -43,7 +43,8 @@ def browser(chromedriver):
         "--lang=en-US",
     ):
         options.add_argument(arg)
-    options.binary_location = "/usr/bin/chromium"
+    if os.path.exists("/usr/bin/chromium"):
+        options.binary_location = "/usr/bin/chromium"  # Debian's
     # Debian's chromedriver, never one downloaded by Selenium Manager.
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     # The page itself 1280x800, whatever the window's own bars take.
@@ -203,6 +204,13 @@ def chat_flow(driver, screenshot, url, token):
     assert "Tags like <b> show as text." in reply.text, reply.text
     assert not reply.find_elements(By.CSS_SELECTOR, ".content b"), "<b> stays text"
     print("ok: the reply is rendered from Markdown (code block, table)")
+    reasoning = reply.find_element(By.CSS_SELECTOR, "details.reasoning")
+    assert "A table, then code." not in reply.find_element(By.CSS_SELECTOR, ".content").text
+    assert reasoning.get_attribute("open") is None, "the reasoning is folded away"
+    reasoning.find_element(By.TAG_NAME, "summary").click()
+    assert "A table, then code." in reasoning.text, reasoning.text
+    reasoning.find_element(By.TAG_NAME, "summary").click()
+    print("ok: the model's reasoning is shown apart, folded")
 
     # The new conversation is in the list, and search finds it.
     item = visible(driver, "#session-list .session-item.active")

@@ -1,7 +1,8 @@
 // One streamed reply: a chat completion's event stream, read from a fetch
 // body and shown as it arrives — the text rendered from Markdown (at most
-// once a frame), tool calls as lines above it, and approval requests as
-// prompts whose buttons answer them with POST /v1/approvals/{id}.
+// once a frame), the model's reasoning folded away and tool calls as lines
+// above it, and approval requests as prompts whose buttons answer them
+// with POST /v1/approvals/{id}.
 //
 // window.hermodReply.start(node, scroller) takes an assistant message
 // element (with a `.content` child) and returns { read(response),
@@ -128,6 +129,18 @@
       }
     }
 
+    // The model's hidden reasoning, folded away above the answer.
+    function think(more) {
+      var box = node.querySelector('.reasoning');
+      if (!box) {
+        box = el('details', 'reasoning');
+        box.appendChild(el('summary', '', 'Reasoning'));
+        box.appendChild(el('div', 'reasoning-text'));
+        node.insertBefore(box, content);
+      }
+      box.querySelector('.reasoning-text').textContent += more;
+    }
+
     function finish(className, message) {
       if (ended) return;
       ended = true;
@@ -157,9 +170,11 @@
       if (payload.error) return finish('failed', payload.error.message || 'The reply failed.');
       var choice = payload.choices && payload.choices[0];
       if (!choice) return;
-      if (choice.delta && typeof choice.delta.content === 'string' && choice.delta.content) {
-        append(choice.delta.content);
+      var delta = choice.delta || {};
+      if (typeof delta.reasoning_content === 'string' && delta.reasoning_content) {
+        think(delta.reasoning_content);
       }
+      if (typeof delta.content === 'string' && delta.content) append(delta.content);
       if (choice.finish_reason === 'interrupted') finish('stopped', 'Reply interrupted.');
       else if (choice.finish_reason === 'length') finish('truncated', 'The reply reached its length limit.');
     }
