@@ -128,6 +128,20 @@ async fn data_routes_still_need_the_key() {
         (Method::POST, "/v1/approvals/approval-1"),
         (Method::GET, "/health/detailed"),
         (Method::GET, "/metrics"),
+        // What the page shows comes from these, all behind the key too.
+        (Method::GET, "/api/sessions"),
+        (Method::GET, "/api/sessions/s1/messages"),
+        (Method::PATCH, "/api/sessions/s1"),
+        (Method::DELETE, "/api/sessions/s1"),
+        (Method::GET, "/api/jobs"),
+        (Method::POST, "/api/jobs/j1/run"),
+        (Method::GET, "/api/platforms"),
+        (Method::POST, "/api/platforms/telegram/pause"),
+        (Method::GET, "/api/pairing"),
+        (Method::POST, "/api/pairing/telegram/ABCD2345/approve"),
+        (Method::GET, "/api/overview"),
+        (Method::POST, "/v1/responses"),
+        (Method::POST, "/v1/runs"),
     ] {
         let response = s
             .http
