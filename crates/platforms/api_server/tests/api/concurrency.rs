@@ -24,7 +24,8 @@ async fn one_turn_over_the_cap_is_refused_until_a_slot_frees() {
     let refused = s.post(&user("me too")).send().await.unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(
-        refused.headers()["retry-after"], "1",
+        refused.headers()["retry-after"],
+        "1",
         "clients are told when to come back"
     );
     let (_, body) = json_of(refused).await;
