@@ -5,12 +5,10 @@
 //! `/stop` stops it. The timing rules (stream 300 s, status 3600 s after
 //! the end) are unit-tested on paused time in `src/runs/registry.rs`.
 
-use crate::support::{KEY, Server, Setup, json_of};
-use hermod_agent::{LlmAgent, LlmConfig, Tool, ToolContext, ToolRegistry, async_trait};
-use hermod_model::Secret;
+use crate::support::{Guarded, KEY, Server, Setup, json_of};
+use hermod_agent::{Tool, ToolContext, ToolRegistry, async_trait};
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Looks something up, without asking.
@@ -38,43 +36,10 @@ impl Tool for Lookup {
     }
 }
 
-/// Asks before it "deletes" anything.
-struct Guarded;
-
-#[async_trait]
-impl Tool for Guarded {
-    fn name(&self) -> &str {
-        "delete_files"
-    }
-
-    fn description(&self) -> &str {
-        "Deletes files"
-    }
-
-    fn parameters(&self) -> Value {
-        json!({"type": "object", "properties": {"path": {"type": "string"}}})
-    }
-
-    async fn call(&self, arguments: Value, ctx: ToolContext) -> Result<String, String> {
-        let path = arguments["path"].as_str().unwrap_or("?").to_owned();
-        ctx.request_approval_for("recursive_delete", format!("delete {path}"))
-            .await
-            .into_result()?;
-        Ok(format!("deleted {path}"))
-    }
-}
-
 async fn server(llm: &FakeLlm, dir: &tempfile::TempDir, max_runs: usize) -> Server {
-    let config = LlmConfig {
-        base_url: llm.base_url(),
-        api_key: Some(Secret::new("sk-upstream")),
-        model: "upstream-model".into(),
-        request_timeout: Duration::from_secs(20),
-        ..LlmConfig::default()
-    };
     let tools = ToolRegistry::new().with(Lookup).with(Guarded);
-    let agent = LlmAgent::new(config, tools);
-    let setup = Setup::agent(Arc::new(agent)).config(|c| c.max_concurrent_runs = max_runs);
+    let setup =
+        Setup::llm_with_tools(&llm.base_url(), tools).config(|c| c.max_concurrent_runs = max_runs);
     Server::with(&dir.path().join("db"), setup).await
 }
 

@@ -3,15 +3,13 @@
 //! neither memory notes nor approvals granted `always`; the key is echoed;
 //! bad keys are refused.
 
-use crate::support::{KEY, Server, Setup, answer_text, json_of, streamed, user};
-use hermod_agent::{LlmAgent, LlmConfig, Tool, ToolContext, ToolRegistry, async_trait};
+use crate::support::{Guarded, KEY, Server, Setup, answer_text, json_of, streamed, user};
+use hermod_agent::ToolRegistry;
 use hermod_core::{MemoryLimits, MemoryTool};
-use hermod_model::Secret;
 use hermod_store::{Owner, SqliteStore, Store};
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
 const HEADER: &str = "X-Hermes-Session-Key";
 
@@ -19,43 +17,10 @@ const HEADER: &str = "X-Hermes-Session-Key";
 async fn server(llm: &FakeLlm, dir: &tempfile::TempDir) -> Server {
     let db = dir.path().join("db");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
-    let config = LlmConfig {
-        base_url: llm.base_url(),
-        api_key: Some(Secret::new("sk-upstream")),
-        model: "upstream-model".into(),
-        request_timeout: Duration::from_secs(20),
-        ..LlmConfig::default()
-    };
     let tools = ToolRegistry::new()
         .with(MemoryTool::new(store, MemoryLimits::default()))
         .with(Guarded);
-    Server::with(&db, Setup::agent(Arc::new(LlmAgent::new(config, tools)))).await
-}
-
-/// Asks before it "deletes" anything.
-struct Guarded;
-
-#[async_trait]
-impl Tool for Guarded {
-    fn name(&self) -> &str {
-        "delete_files"
-    }
-
-    fn description(&self) -> &str {
-        "Deletes files"
-    }
-
-    fn parameters(&self) -> Value {
-        json!({"type": "object", "properties": {"path": {"type": "string"}}})
-    }
-
-    async fn call(&self, arguments: Value, ctx: ToolContext) -> Result<String, String> {
-        let path = arguments["path"].as_str().unwrap_or("?").to_owned();
-        ctx.request_approval_for("recursive_delete", format!("delete {path}"))
-            .await
-            .into_result()?;
-        Ok(format!("deleted {path}"))
-    }
+    Server::with(&db, Setup::llm_with_tools(&llm.base_url(), tools)).await
 }
 
 /// Sends a streamed request as `key`'s user; answers its approval request,

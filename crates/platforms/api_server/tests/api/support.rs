@@ -1,12 +1,12 @@
 //! A gateway with the API server on a loopback port, and helpers for HTTP
 //! clients and raw sockets.
 
-use hermod_agent::{Agent, LlmAgent, LlmConfig, ToolRegistry};
+use hermod_agent::{Agent, LlmAgent, LlmConfig, Tool, ToolContext, ToolRegistry, async_trait};
 use hermod_api_server::{ApiServer, ApiServerConfig};
 use hermod_core::{Gateway, GatewayConfig, Health};
 use hermod_model::Secret;
 use hermod_store::SqliteStore;
-use hermod_testkit::ScriptedAgent;
+use hermod_testkit::{FakeLlm, ScriptedAgent};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -32,6 +32,11 @@ pub struct Setup {
 impl Setup {
     /// The real LLM client against `llm_base`.
     pub fn llm(llm_base: &str) -> Self {
+        Self::llm_with_tools(llm_base, ToolRegistry::default())
+    }
+
+    /// The real LLM client against `llm_base`, with these tools.
+    pub fn llm_with_tools(llm_base: &str, tools: ToolRegistry) -> Self {
         let llm = LlmConfig {
             base_url: llm_base.to_owned(),
             api_key: Some(Secret::new("sk-upstream")),
@@ -39,10 +44,7 @@ impl Setup {
             request_timeout: Duration::from_secs(20),
             ..LlmConfig::default()
         };
-        Self::agent(Arc::new(LlmAgent::new(
-            fast_retries(llm),
-            ToolRegistry::default(),
-        )))
+        Self::agent(Arc::new(LlmAgent::new(fast_retries(llm), tools)))
     }
 
     /// The in-process agent that echoes each message.
@@ -223,4 +225,51 @@ pub async fn answer_text(response: reqwest::Response) -> String {
                 .map(str::to_owned)
         })
         .collect()
+}
+
+/// A tool that asks before it "deletes" anything (approval key
+/// `recursive_delete`).
+pub struct Guarded;
+
+#[async_trait]
+impl Tool for Guarded {
+    fn name(&self) -> &str {
+        "delete_files"
+    }
+
+    fn description(&self) -> &str {
+        "Deletes files"
+    }
+
+    fn parameters(&self) -> Value {
+        json!({"type": "object", "properties": {"path": {"type": "string"}}})
+    }
+
+    async fn call(&self, arguments: Value, ctx: ToolContext) -> Result<String, String> {
+        let path = arguments["path"].as_str().unwrap_or("?").to_owned();
+        ctx.request_approval_for("recursive_delete", format!("delete {path}"))
+            .await
+            .into_result()?;
+        Ok(format!("deleted {path}"))
+    }
+}
+
+/// The content of the tool result the model got in its second request.
+pub fn tool_result(llm: &FakeLlm) -> String {
+    let request = &llm.requests()[1];
+    let tool = request
+        .messages()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
+    tool["content"].as_str().unwrap().to_owned()
+}
+
+/// The data of the first `event` frame in `received`, if there is one.
+pub fn event_data(received: &str, event: &str) -> Option<Value> {
+    let start = format!("event: {event}\ndata: ");
+    let frame = received
+        .split("\n\n")
+        .find_map(|f| f.strip_prefix(&start))?;
+    Some(serde_json::from_str(frame).unwrap())
 }

@@ -4,72 +4,17 @@
 //! them, and a plain response has them denied with a reason.
 
 use super::{create, events, text};
-use crate::support::{KEY, Server, Setup, json_of};
-use hermod_agent::{LlmAgent, LlmConfig, Tool, ToolContext, ToolRegistry, async_trait};
-use hermod_model::Secret;
+use crate::support::{Guarded, KEY, Server, Setup, event_data, json_of, tool_result};
+use hermod_agent::ToolRegistry;
 use hermod_testkit::{FakeLlm, Reply};
-use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::Duration;
-
-/// Asks before it "deletes" anything.
-struct Guarded;
-
-#[async_trait]
-impl Tool for Guarded {
-    fn name(&self) -> &str {
-        "delete_files"
-    }
-
-    fn description(&self) -> &str {
-        "Deletes files"
-    }
-
-    fn parameters(&self) -> Value {
-        json!({"type": "object", "properties": {"path": {"type": "string"}}})
-    }
-
-    async fn call(&self, arguments: Value, ctx: ToolContext) -> Result<String, String> {
-        let path = arguments["path"].as_str().unwrap_or("?").to_owned();
-        ctx.request_approval_for("recursive_delete", format!("delete {path}"))
-            .await
-            .into_result()?;
-        Ok(format!("deleted {path}"))
-    }
-}
+use serde_json::json;
 
 async fn server(llm: &FakeLlm, dir: &tempfile::TempDir) -> Server {
-    let config = LlmConfig {
-        base_url: llm.base_url(),
-        api_key: Some(Secret::new("sk-upstream")),
-        model: "upstream-model".into(),
-        request_timeout: Duration::from_secs(20),
-        ..LlmConfig::default()
-    };
-    let agent = LlmAgent::new(config, ToolRegistry::new().with(Guarded));
-    Server::with(&dir.path().join("db"), Setup::agent(Arc::new(agent))).await
+    let setup = Setup::llm_with_tools(&llm.base_url(), ToolRegistry::new().with(Guarded));
+    Server::with(&dir.path().join("db"), setup).await
 }
 
 /// The tool result the model got in its second request.
-fn tool_result(llm: &FakeLlm) -> String {
-    let request = &llm.requests()[1];
-    let tool = request
-        .messages()
-        .iter()
-        .find(|m| m["role"] == "tool")
-        .unwrap();
-    tool["content"].as_str().unwrap().to_owned()
-}
-
-/// The data of the first `event` frame in `received`, if there is one.
-fn event_data(received: &str, event: &str) -> Option<Value> {
-    let start = format!("event: {event}\ndata: ");
-    let frame = received
-        .split("\n\n")
-        .find_map(|f| f.strip_prefix(&start))?;
-    Some(serde_json::from_str(frame).unwrap())
-}
-
 #[tokio::test]
 async fn a_streamed_response_asks_and_goes_on_once_answered() {
     let llm = FakeLlm::start().await;
