@@ -99,21 +99,7 @@ pub(crate) async fn stream_response(
     meta: CompletionMeta,
     usage_chunk: bool,
 ) -> Result<Response, ApiError> {
-    let first = loop {
-        match turn.next().await {
-            Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
-            Some(TurnEvent::Failed(e)) if e != CoreError::Interrupted => return Err(e.into()),
-            Some(TurnEvent::Agent(AgentEvent::Final(outcome)))
-                if outcome.finish_reason == FinishReason::Incomplete =>
-            {
-                debug!("the model's answer was cut off; answering an error");
-                return Err(ApiError::incomplete());
-            }
-            Some(TurnEvent::Agent(AgentEvent::Usage(_))) => {}
-            Some(other) => break other,
-            None => return Err(CoreError::Cancelled.into()),
-        }
-    };
+    let first = first_event(&mut turn).await?;
     let frames = Frames {
         pending: VecDeque::from([opening_frame(&meta)]),
         turn,
@@ -135,6 +121,28 @@ pub(crate) async fn stream_response(
         ))
     });
     Ok(sse_response(Body::from_stream(body)))
+}
+
+/// The turn's first event that decides how the answer starts; a turn
+/// that fails (or whose answer is cut off) before producing anything is
+/// the error to answer with a proper status, rather than a 200 stream that
+/// carries only a failure. Shared by every streamed answer.
+pub(crate) async fn first_event(turn: &mut TurnStream) -> Result<TurnEvent, ApiError> {
+    loop {
+        match turn.next().await {
+            Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
+            Some(TurnEvent::Failed(e)) if e != CoreError::Interrupted => return Err(e.into()),
+            Some(TurnEvent::Agent(AgentEvent::Final(outcome)))
+                if outcome.finish_reason == FinishReason::Incomplete =>
+            {
+                debug!("the model's answer was cut off; answering an error");
+                return Err(ApiError::incomplete());
+            }
+            Some(TurnEvent::Agent(AgentEvent::Usage(_))) => {}
+            Some(other) => return Ok(other),
+            None => return Err(CoreError::Cancelled.into()),
+        }
+    }
 }
 
 /// Turns a turn's events into SSE frames.

@@ -43,21 +43,7 @@ pub(crate) async fn stream_response(
     meta: ResponseMeta,
     saver: Saver,
 ) -> Result<Response, ApiError> {
-    let first = loop {
-        match turn.next().await {
-            Some(TurnEvent::Agent(AgentEvent::Failed(e))) => return Err(CoreError::Agent(e).into()),
-            Some(TurnEvent::Failed(e)) if e != CoreError::Interrupted => return Err(e.into()),
-            Some(TurnEvent::Agent(AgentEvent::Final(outcome)))
-                if outcome.finish_reason == FinishReason::Incomplete =>
-            {
-                debug!("the model's answer was cut off; answering an error");
-                return Err(ApiError::incomplete());
-            }
-            Some(TurnEvent::Agent(AgentEvent::Usage(_))) => {}
-            Some(other) => break other,
-            None => return Err(CoreError::Cancelled.into()),
-        }
-    };
+    let first = crate::stream::first_event(&mut turn).await?;
     // Recorded as it starts: `GET` finds it while it runs, and if the
     // client leaves early it reads as interrupted (see `save::Live`).
     let live = saver.state.responses.live.hold(&meta.id);
