@@ -19,6 +19,15 @@ pub(crate) const PREFIX: &str = "hermod-web";
 /// Length of the MAC in hex.
 const MAC_HEX_LEN: usize = 64;
 
+/// The longest a token may live: `hermod web token --hours` goes up to 30
+/// days. A token valid for longer was not made by hermod (whoever holds
+/// the key could mint one for the year 9999), and is refused, so every
+/// sign-in lapses within a month even if the key never changes.
+pub(crate) const MAX_LIFETIME_SECS: u64 = 30 * 24 * 3600;
+
+/// Leeway for a clock that runs a little ahead where the token was made.
+const CLOCK_SKEW_SECS: u64 = 300;
+
 /// Checks sign-in tokens against the API key.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LoginTokens {
@@ -59,7 +68,7 @@ impl LoginTokens {
         let Ok(expiry) = expiry.parse::<u64>() else {
             return false;
         };
-        if expiry <= now {
+        if expiry <= now || expiry > now.saturating_add(MAX_LIFETIME_SECS + CLOCK_SKEW_SECS) {
             return false;
         }
         let Some(presented) = from_hex(mac_hex) else {
@@ -123,6 +132,15 @@ mod tests {
         assert!(tokens().accepts_at(t.as_bytes(), NOW + 3599));
         assert!(!tokens().accepts_at(t.as_bytes(), NOW + 3600));
         assert!(!tokens().accepts_at(t.as_bytes(), NOW + 7200));
+    }
+
+    #[test]
+    fn a_token_living_longer_than_hermod_issues_is_refused() {
+        let longest = token(NOW + MAX_LIFETIME_SECS);
+        assert!(tokens().accepts_at(longest.as_bytes(), NOW));
+        let forever = token(NOW + MAX_LIFETIME_SECS + CLOCK_SKEW_SECS + 1);
+        assert!(!tokens().accepts_at(forever.as_bytes(), NOW));
+        assert!(!tokens().accepts_at(token(u64::MAX).as_bytes(), NOW));
     }
 
     #[test]
