@@ -168,8 +168,10 @@ impl<'a> Pairing<'a> {
         }
         let matched = self.pending_with_code(platform, code, now_ms).await?;
         let fail_key = failures_key(platform);
-        if let Some(p) = matched {
-            self.grant(&p, now_ms).await?;
+        // A request refused while its code was checked no longer matches.
+        if let Some(p) = matched
+            && self.grant(&p, now_ms).await?
+        {
             self.store.delete_setting(&fail_key).await?;
             return Ok(ApproveOutcome::Approved {
                 user_id: p.user_id,
@@ -217,9 +219,15 @@ impl<'a> Pairing<'a> {
     }
 
     /// Approves the user of a pending request the owner chose (by its code,
-    /// or from a list of requests): the user becomes approved and their
-    /// requests on that platform go, in one transaction.
-    pub async fn grant(&self, request: &PendingPairing, now_ms: i64) -> Result<(), StoreError> {
+    /// or from a list of requests): the request is claimed first (taken
+    /// out of the pending list), then the user becomes approved and their
+    /// other requests on that platform go. `false` when the request was
+    /// gone already — refused, approved or expired by someone else in the
+    /// meantime — and nobody was approved.
+    pub async fn grant(&self, request: &PendingPairing, now_ms: i64) -> Result<bool, StoreError> {
+        if !self.store.remove_pending_pairing(request.id).await? {
+            return Ok(false);
+        }
         self.store
             .approve_user(ApprovedUser {
                 platform: request.platform.clone(),
@@ -227,7 +235,8 @@ impl<'a> Pairing<'a> {
                 user_name: request.user_name.clone(),
                 approved_at_ms: now_ms,
             })
-            .await
+            .await?;
+        Ok(true)
     }
 
     /// Refuses a pending request: it goes, and its user stays unknown (a
@@ -280,6 +289,42 @@ mod tests {
             assert!(!code.contains(['0', 'O', '1', 'I']));
         }
         assert_ne!(new_code().unwrap(), new_code().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_request_refused_meanwhile_is_not_granted() {
+        let store = hermod_store::SqliteStore::open_in_memory().unwrap();
+        let pairing = Pairing::new(&store);
+        let platform = PlatformId::from_static("chat");
+        let PairingRequest::Code(code) = pairing.request(&platform, "u1", None, 1).await.unwrap()
+        else {
+            panic!("a first request gets a code");
+        };
+        let request = pairing
+            .pending_with_code(&platform, &code, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        // Listed by one owner, refused by another before the first approves.
+        assert!(pairing.deny(&request).await.unwrap());
+        assert!(!pairing.grant(&request, 3).await.unwrap());
+        assert!(!store.is_approved(&platform, "u1").await.unwrap());
+
+        let PairingRequest::Code(code) = pairing.request(&platform, "u2", None, 4).await.unwrap()
+        else {
+            panic!("a first request gets a code");
+        };
+        let request = pairing
+            .pending_with_code(&platform, &code, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(pairing.grant(&request, 6).await.unwrap());
+        assert!(store.is_approved(&platform, "u2").await.unwrap());
+        assert!(
+            !pairing.deny(&request).await.unwrap(),
+            "granted: nothing left to refuse"
+        );
     }
 
     #[test]

@@ -86,7 +86,12 @@ impl Operator {
         let pairing = Pairing::new(deps.store.as_ref());
         let now = deps.clock.now_ms();
         if let Some(request) = self.listed(platform, reference).await? {
-            pairing.grant(&request, now).await?;
+            if !pairing.grant(&request, now).await? {
+                // Refused or approved from elsewhere since it was listed.
+                return Ok(PairingAnswer::NotFound {
+                    failures_left: None,
+                });
+            }
             return Ok(PairingAnswer::Approved {
                 user_id: request.user_id,
                 user_name: request.user_name,
