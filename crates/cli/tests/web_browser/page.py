@@ -126,6 +126,11 @@ HOSTILE = [
     "| <iframe src=x> | b |\n|---|---|\n| <svg onload=alert(1)> | c |",
     "> <a href=\"javascript:alert(1)\">quoted</a>",
     "https://a.example/<script>",
+    # An image or code span kept aside must not be restored inside a link's URL.
+    "[x](https://a![y](data:image/png;base64,AAAA/onmouseover=location=name//))",
+    "[x](https://a`c`)",
+    "![`c\"onerror=alert(1)`](data:image/png;base64,AAAA)",
+    "\u00000\u0000[x](https://a\u00000\u0000)`\" onclick=alert(1) \"`",
 ]
 
 INERT_CHECK = """
@@ -135,7 +140,9 @@ const bad = [];
 for (const node of doc.body.querySelectorAll('*')) {
   if (/^(script|iframe|object|embed|style|svg|form|input)$/i.test(node.tagName)) bad.push(node.tagName);
   for (const attr of node.attributes) {
-    if (/^on/i.test(attr.name) || /^\\s*javascript:/i.test(attr.value)) bad.push(attr.name + '=' + attr.value);
+    if (/^on/i.test(attr.name) || /^\\s*javascript:/i.test(attr.value) || /<(img|code)\\b|\\u0000/i.test(attr.value)) {
+      bad.push(attr.name + '=' + attr.value);
+    }
   }
 }
 return bad;
@@ -147,6 +154,7 @@ def markdown_is_inert(driver):
     raw = INERT_CHECK.replace("window.hermodMarkdown.render(arguments[0])", "arguments[0]")
     assert driver.execute_script(raw, HOSTILE[0]) == ["onerror=alert(1)"]
     assert driver.execute_script(raw, HOSTILE[2].replace("[x](javascript:alert(1))", '<a href="javascript:x">x</a>'))
+    assert driver.execute_script(raw, '<a href="https://a<img src=x>">x</a>')
     for source in HOSTILE:
         bad = driver.execute_script(INERT_CHECK, source)
         assert not bad, f"{source!r} rendered {bad}"

@@ -45,13 +45,18 @@
       stash.push(html);
       return '\u0000' + (stash.length - 1) + '\u0000';
     }
+    // Placeholders mark HTML kept aside; a NUL in the text itself must not
+    // pass for one.
+    text = text.replace(/\u0000/g, '\ufffd');
     text = text.replace(/(`+)([\s\S]*?[^`])\1(?!`)/g, function (_, ticks, code) {
       return keep('<code>' + code.replace(/^ (.*) $/, '$1') + '</code>');
     });
-    text = text.replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, function (whole, alt, url) {
+    // A URL or an image's alt text is an attribute: neither may hold a
+    // placeholder, or the HTML kept aside would be restored inside it.
+    text = text.replace(/!\[([^\]\u0000]*)\]\(([^)\s\u0000]+)\)/g, function (whole, alt, url) {
       return IMAGE_DATA.test(url) ? keep('<img src="' + url + '" alt="' + alt + '">') : whole;
     });
-    text = text.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, function (whole, label, url) {
+    text = text.replace(/\[([^\]]+)\]\(([^)\s\u0000]+)\)/g, function (whole, label, url) {
       var href = safeHref(url);
       return href ? keep(anchor(href, emphasis(label))) : whole;
     });
