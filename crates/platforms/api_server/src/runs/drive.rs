@@ -18,6 +18,7 @@
 //! each run ends (`run.cancelled` or `run.failed`) and its task with it.
 
 use super::run::{Ending, Phase, Run};
+use crate::body::BudgetShare;
 use crate::error::ApiError;
 use crate::slots::RunSlot;
 use hermod_agent::{AgentEvent, FinishReason, TurnOutcome};
@@ -34,9 +35,14 @@ use tracing::debug;
 const PREVIEW_CHARS: usize = 200;
 
 /// Drives `turn` to its end (or until the run is stopped); the run holds
-/// `slot` until it ends.
-pub(crate) async fn drive(run: Arc<Run>, mut turn: TurnStream, slot: RunSlot, reasoning: bool) {
-    run.hold(slot);
+/// `slot` and the request's `share` of the body budget until it ends.
+pub(crate) async fn drive(
+    run: Arc<Run>,
+    mut turn: TurnStream,
+    (slot, share): (RunSlot, BudgetShare),
+    reasoning: bool,
+) {
+    run.hold(slot, share);
     let mut mapper = Mapper::new(run.clone(), reasoning);
     loop {
         let event = tokio::select! {

@@ -39,7 +39,8 @@ async fn start(state: &AppState, request: Request) -> Result<Response, ApiError>
     let slot = state.slots.try_acquire()?;
     let (body, share) = state.bodies.read(&parts.headers, body).await?;
     let request = request::parse(&body)?;
-    drop((body, share));
+    // The share stays with the run until it ends (see `body.rs`).
+    drop(body);
     let model = request
         .model
         .clone()
@@ -92,7 +93,7 @@ async fn start(state: &AppState, request: Request) -> Result<Response, ApiError>
             return Err(error);
         }
     };
-    tokio::spawn(drive(run, turn, slot, state.reasoning_content));
+    tokio::spawn(drive(run, turn, (slot, share), state.reasoning_content));
     let response = (
         StatusCode::ACCEPTED,
         axum::Json(json!({"run_id": run_id, "status": "started"})),

@@ -5,6 +5,7 @@
 //! channel.
 
 use super::buffer::{Batch, EventBuffer};
+use crate::body::BudgetShare;
 use crate::slots::RunSlot;
 use serde_json::{Map, Value, json};
 use std::collections::VecDeque;
@@ -88,10 +89,12 @@ struct RunState {
     approvals: VecDeque<String>,
     /// When the run ended, on tokio's clock.
     ended_at: Option<Instant>,
-    /// The run's place under the concurrent-run cap, given back as it ends
+    /// The run's place under the concurrent-run cap and its request's
+    /// share of the body budget (the body's copies live on in the agent
+    /// and the model request while the turn runs), given back as it ends
     /// (before its last event, so a client that saw the end may start
     /// another run at once).
-    slot: Option<RunSlot>,
+    held: Option<(RunSlot, BudgetShare)>,
 }
 
 impl Run {
@@ -110,7 +113,7 @@ impl Run {
                 events: Some(EventBuffer::new(buffer_cap)),
                 approvals: VecDeque::new(),
                 ended_at: None,
-                slot: None,
+                held: None,
             }),
             changed: watch::Sender::new(()),
             stop: CancellationToken::new(),
@@ -197,7 +200,7 @@ impl Run {
             }
             state.approvals.clear();
             state.ended_at = Some(Instant::now());
-            state.slot = None;
+            state.held = None;
             let event = self.event(name, fields);
             if let Some(events) = &mut state.events {
                 events.close(event);
@@ -231,11 +234,11 @@ impl Run {
         self.changed.subscribe()
     }
 
-    /// Holds `slot` until the run ends.
-    pub(crate) fn hold(&self, slot: RunSlot) {
+    /// Holds `slot` and `share` until the run ends.
+    pub(crate) fn hold(&self, slot: RunSlot, share: BudgetShare) {
         let mut state = self.state();
         if !state.phase.is_final() {
-            state.slot = Some(slot);
+            state.held = Some((slot, share));
         }
     }
 

@@ -90,3 +90,56 @@ async fn large_bodies_take_turns_within_the_budget() {
     assert_eq!(s.post(&full).send().await.unwrap().status(), 200);
     s.stop().await;
 }
+
+/// Polls a run's status until it is over.
+async fn run_ended(s: &Server, id: &str) -> serde_json::Value {
+    for _ in 0..800 {
+        let (status, body) = json_of(
+            s.http
+                .get(format!("{}/v1/runs/{id}", s.base))
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        if ["completed", "failed", "cancelled"].contains(&body["status"].as_str().unwrap()) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("run {id} did not end");
+}
+
+#[tokio::test]
+async fn a_run_keeps_its_share_of_the_budget_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = ScriptedAgent::with_delay(Duration::from_secs(2));
+    let stats = agent.stats();
+    let setup = Setup::agent(Arc::new(agent)).config(|c| {
+        c.max_body_bytes = 64 * 1024;
+        c.body_budget_bytes = Some(64 * 1024);
+    });
+    let s = Server::with(&dir.path().join("db"), setup).await;
+    // `POST /v1/runs` answers at once, but the run's body lives on in the
+    // turn: a second 40 KB run is read only once the first has ended.
+    let big = |tag: &str| json!({"input": format!("{tag} {}", "x".repeat(40 * 1024))});
+    let start = |body: serde_json::Value| {
+        s.http
+            .post(format!("{}/v1/runs", s.base))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+    };
+    let (a, b) = tokio::join!(start(big("a")), start(big("b")));
+    let (status_a, a) = json_of(a.unwrap()).await;
+    let (status_b, b) = json_of(b.unwrap()).await;
+    assert_eq!((status_a, status_b), (202, 202), "{a} {b}");
+    for run in [&a, &b] {
+        let ended = run_ended(&s, run["run_id"].as_str().unwrap()).await;
+        assert_eq!(ended["status"], "completed", "{ended}");
+    }
+    assert_eq!(stats.max_running(), 1, "the large runs ran one at a time");
+    s.stop().await;
+}
