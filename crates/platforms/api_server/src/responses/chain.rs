@@ -104,17 +104,7 @@ pub(crate) async fn plan(
     };
     let messages = match store.messages(session).await {
         Ok(messages) => messages,
-        // Its session was deleted (`DELETE /api/sessions/{id}`): going on
-        // from nothing would pass a new conversation off as the old one.
-        Err(StoreError::NotFound(_)) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "invalid_request_error",
-                "session_not_found",
-                "The conversation this request continues was deleted (its session no longer \
-                 exists); start a new one without `previous_response_id` or `conversation`.",
-            ));
-        }
+        Err(StoreError::NotFound(_)) => return Err(session_deleted()),
         Err(e) => return Err(CoreError::from(e).into()),
     };
     let upto = previous.record.last_message;
@@ -133,6 +123,19 @@ pub(crate) async fn plan(
         .collect();
     history.extend(request.history.iter().cloned());
     Ok(Plan::Fresh(history))
+}
+
+/// The answer to a request chained onto a response whose session was
+/// deleted (`DELETE /api/sessions/{id}`): going on from nothing would pass
+/// a new conversation off as the old one.
+pub(crate) fn session_deleted() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "session_not_found",
+        "The conversation this request continues was deleted (its session no longer exists); \
+         start a new one without `previous_response_id` or `conversation`.",
+    )
 }
 
 /// The router's event for a response's turn.

@@ -34,6 +34,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use book::{MemoryBook, Saved, UseClock};
+pub(crate) use chain::session_deleted;
 use hermod_agent::{AgentEvent, FinishReason};
 use hermod_core::{CoreError, TurnEvent, TurnStream};
 use object::{ResponseMeta, Status, response_object};

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::server::AppState;
 use hermod_core::CoreError;
 use hermod_model::ChatMessage;
+use hermod_store::StoreError;
 use tracing::debug;
 
 /// Applies the response `previous_id` to `input`.
@@ -46,10 +47,11 @@ pub(crate) async fn chain(
         }
         return Ok(());
     };
-    let messages = store
-        .messages(&session)
-        .await
-        .map_err(|e| ApiError::from(CoreError::from(e)))?;
+    let messages = match store.messages(&session).await {
+        Ok(messages) => messages,
+        Err(StoreError::NotFound(_)) => return Err(crate::responses::session_deleted()),
+        Err(e) => return Err(CoreError::from(e).into()),
+    };
     let upto = saved.record.last_message;
     let latest = upto.is_some() && messages.last().map(|m| m.id) == upto;
     if latest && input.session_id.is_none() {

@@ -664,3 +664,48 @@ async fn a_newer_run_on_the_same_session_interrupts_the_older_one() {
     assert_eq!(status["output"], "Second.");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_chained_onto_a_deleted_conversation_is_session_not_found() {
+    let llm = FakeLlm::start().await;
+    llm.set_default(Reply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&llm, &dir, 4).await;
+    let answered = s
+        .http
+        .post(url(&s, "/v1/responses"))
+        .bearer_auth(KEY)
+        .json(&json!({"input": "secret plans"}))
+        .send()
+        .await
+        .unwrap();
+    let session = answered.headers()["x-hermod-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (_, response) = json_of(answered).await;
+    let session = hermod_model::SessionId::parse(&session).unwrap();
+    assert!(
+        hermod_store::Store::delete_session(&*s.store, &session)
+            .await
+            .unwrap()
+    );
+    let (status, body) = post(
+        &s,
+        "/v1/runs",
+        &json!({"input": "go on", "previous_response_id": response["id"]}),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "session_not_found");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deleted"),
+        "{body}"
+    );
+    assert_eq!(llm.request_count(), 1, "the model was not asked again");
+    s.stop().await;
+}
