@@ -122,9 +122,11 @@ async fn handle_create(state: &AppState, request: Request) -> Result<Response, A
 }
 
 /// The fields of a request whose change makes it another request under the
-/// same `Idempotency-Key` (Hermes' list, and `store`).
+/// same `Idempotency-Key` (Hermes' list, `store`, and
+/// `conversation_history`, which changes the conversation answered).
 const FINGERPRINT_FIELDS: &[&str] = &[
     "input",
+    "conversation_history",
     "instructions",
     "previous_response_id",
     "conversation",

@@ -46,6 +46,25 @@ async fn a_repeat_with_the_same_idempotency_key_gets_the_first_response() {
     .await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+    // Another conversation before the same input is another request.
+    let with_history = json!({
+        "input": "hi",
+        "conversation_history": [
+            {"role": "user", "content": "my name is Ada"},
+            {"role": "assistant", "content": "Hello, Ada."},
+        ],
+    });
+    let (status, refused) = json_of(
+        create(&s, &with_history)
+            .header("Idempotency-Key", "k1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+    assert_eq!(llm.request_count(), 1);
     let other = json_of(create(&s, &body).send().await.unwrap()).await.1;
     assert_eq!(text(&other), "Second.", "without the key, a new turn");
     s.stop().await;
