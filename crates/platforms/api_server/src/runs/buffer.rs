@@ -69,7 +69,9 @@ impl EventBuffer {
                 (last.get_mut("delta"), event["delta"].as_str())
         {
             text.push_str(more);
-            self.bytes += more.len();
+            // The event grows by the text as serialized: escaped quotes,
+            // newlines and control characters take more than their bytes.
+            self.bytes += escaped_len(more);
         } else {
             self.bytes += size(&event);
             self.events.push_back(event);
@@ -88,7 +90,9 @@ impl EventBuffer {
     fn trim(&mut self) {
         while self.bytes > self.cap && self.events.len() > 1 {
             if let Some(dropped) = self.events.pop_front() {
-                self.bytes -= size(&dropped).min(self.bytes);
+                let dropped = size(&dropped);
+                debug_assert!(dropped <= self.bytes, "the byte count is exact");
+                self.bytes = self.bytes.saturating_sub(dropped);
                 self.first += 1;
             }
         }
@@ -121,9 +125,21 @@ impl EventBuffer {
     }
 }
 
-/// An event's size as sent, near enough for a memory bound.
+/// An event's size as sent.
 fn size(event: &Value) -> usize {
     event.to_string().len()
+}
+
+/// The length of `text` inside a JSON string: JSON escapes each character
+/// on its own, so this is what appending `text` adds to an event.
+fn escaped_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if c < ' ' => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -186,6 +202,40 @@ mod tests {
         // Nothing is added after the end.
         buffer.push(delta("late"));
         assert!(buffer.read(batch.next).events.is_empty());
+    }
+
+    /// The buffer's events as serialized, counted afresh.
+    fn serialized(buffer: &EventBuffer) -> usize {
+        buffer.events.iter().map(size).sum()
+    }
+
+    #[test]
+    fn merged_deltas_full_of_escapes_keep_the_buffer_within_its_cap() {
+        let cap = 4096;
+        let mut buffer = EventBuffer::new(cap);
+        let hostile = "\"\n\\\t\u{1}\u{1f}\u{7f}é\r\u{8}\u{c}";
+        assert_eq!(
+            escaped_len(hostile),
+            serde_json::to_string(hostile).unwrap().len() - 2
+        );
+        for round in 0..20 {
+            buffer.push(json!({"event": "tool.started", "tool": format!("t{round}")}));
+            for _ in 0..50 {
+                buffer.push(delta(hostile));
+                assert_eq!(buffer.bytes(), serialized(&buffer), "the count is exact");
+                assert!(
+                    serialized(&buffer) <= cap,
+                    "{} bytes over a cap of {cap}",
+                    serialized(&buffer)
+                );
+            }
+        }
+        let batch = buffer.read(0);
+        assert!(batch.missed > 0, "the oldest events were dropped");
+        assert_eq!(
+            batch.events.iter().map(String::len).sum::<usize>(),
+            serialized(&buffer)
+        );
     }
 
     #[test]
