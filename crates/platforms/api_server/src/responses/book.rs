@@ -8,6 +8,13 @@
 //! answered, and the id of its session's last message once its turn was
 //! recorded — the conversation up to this response is that session's
 //! messages up to that id.
+//!
+//! A record is at most [`MAX_RECORD_BYTES`]: the response object carries
+//! the request's instructions and the whole answer, and a hundred records
+//! of a body limit each would pin that much in the store (or in memory).
+//! A larger one is not kept (and a log line says so): `GET` and chaining
+//! onto it answer `404 response_not_found`, as for one dropped as least
+//! recently used.
 
 use crate::error::ApiError;
 use hermod_core::CoreError;
@@ -28,10 +35,33 @@ pub(crate) struct Record {
     /// (its reply, or its user message when it failed).
     #[serde(default)]
     pub(crate) last_message: Option<i64>,
-    /// The instructions it ran with, carried over to a response chained
-    /// onto it that brings none (as Hermes does).
-    #[serde(default)]
-    pub(crate) instructions: Option<String>,
+    /// Instructions as records written before they were kept only in
+    /// `response` held them; read, never written. See
+    /// [`Record::instructions`].
+    #[serde(default, rename = "instructions", skip_serializing)]
+    pub(crate) legacy_instructions: Option<String>,
+}
+
+/// The most bytes of one stored response's `data`.
+pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+impl Record {
+    pub(crate) fn new(response: Value, last_message: Option<i64>) -> Self {
+        Self {
+            response,
+            last_message,
+            legacy_instructions: None,
+        }
+    }
+
+    /// The instructions it ran with (its response object's), carried over
+    /// to a response chained onto it that brings none (as Hermes does).
+    pub(crate) fn instructions(&self) -> Option<String> {
+        match self.response.get("instructions") {
+            Some(Value::String(text)) => Some(text.clone()),
+            _ => self.legacy_instructions.clone(),
+        }
+    }
 }
 
 /// A stored response, read back.
@@ -124,16 +154,23 @@ impl Book<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Keeps `record` as the response `id`; `Ok(false)` when it is over
+    /// [`MAX_RECORD_BYTES`] and was not kept (nor is an earlier record of
+    /// the same id, such as a stream's `in_progress` one).
     pub(crate) async fn put(
         &self,
         id: &str,
         conversation: Option<&str>,
         session: Option<&SessionId>,
         record: &Record,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let data = serde_json::to_string(record).map_err(|e| {
             ApiError::from(CoreError::Store(format!("cannot encode a response: {e}")))
         })?;
+        if data.len() > MAX_RECORD_BYTES {
+            self.delete(id).await?;
+            return Ok(false);
+        }
         let now = self.clock.now_ms();
         let response = StoredResponse {
             id: id.to_owned(),
@@ -146,10 +183,11 @@ impl Book<'_> {
             Some(store) => store
                 .response_put(response, self.keep, now)
                 .await
+                .map(|()| true)
                 .map_err(storage_error),
             None => {
                 self.memory().put(response, self.keep);
-                Ok(())
+                Ok(true)
             }
         }
     }
@@ -200,6 +238,8 @@ fn decode(stored: StoredResponse) -> Option<Saved> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
     use super::*;
 
     fn stored(id: &str, conversation: Option<&str>, at: i64) -> StoredResponse {
@@ -210,6 +250,18 @@ mod tests {
             data: "{}".into(),
             created_at_ms: at,
         }
+    }
+
+    #[test]
+    fn instructions_are_written_once_and_older_records_still_read() {
+        let record = Record::new(serde_json::json!({"instructions": "brief"}), Some(3));
+        let data = serde_json::to_string(&record).unwrap();
+        assert_eq!(data.matches("brief").count(), 1, "{data}");
+        assert_eq!(record.instructions().as_deref(), Some("brief"));
+        let older: Record =
+            serde_json::from_str(r#"{"response": {"instructions": null}, "instructions": "old"}"#)
+                .unwrap();
+        assert_eq!(older.instructions().as_deref(), Some("old"));
     }
 
     #[test]

@@ -146,11 +146,10 @@ async fn respond(
     } else {
         previous(state, &request).await?
     };
-    let instructions = request.instructions.clone().or_else(|| {
-        previous
-            .as_ref()
-            .and_then(|p| p.record.instructions.clone())
-    });
+    let instructions = request
+        .instructions
+        .clone()
+        .or_else(|| previous.as_ref().and_then(|p| p.record.instructions()));
     let user = user(state, previous.as_ref(), memory_key).await?;
     let mut plan = chain::plan(state, &request, previous.as_ref()).await?;
     let claim = plan.take_claim();
@@ -167,7 +166,7 @@ async fn respond(
         Some(TurnEvent::Started { session_id }) => session_id,
         // Answered without the agent (a slash command, a busy session).
         Some(TurnEvent::Reply { text }) => {
-            let saver = saver(state, &request, &meta, None, instructions, claim);
+            let saver = saver(state, &request, &meta, None, claim);
             return Ok(if request.stream {
                 stream::stream_reply(text, meta, saver)
             } else {
@@ -179,14 +178,7 @@ async fn respond(
         Some(TurnEvent::Failed(e)) => return Err(e.into()),
         _ => return Err(CoreError::Cancelled.into()),
     };
-    let saver = saver(
-        state,
-        &request,
-        &meta,
-        Some(session.clone()),
-        instructions,
-        claim,
-    );
+    let saver = saver(state, &request, &meta, Some(session.clone()), claim);
     let response = if request.stream {
         stream::stream_response(turn, meta, saver).await?
     } else {
@@ -233,7 +225,8 @@ async fn previous(state: &AppState, request: &ResponseRequest) -> Result<Option<
                 "response_not_found",
                 format!(
                     "Previous response not found: {id}. Responses are kept only when sent with \
-                     `store` (the default), and only the most recent ones."
+                     `store` (the default), only the most recent ones, and only those under \
+                     1 MiB."
                 ),
             )
             .param("previous_response_id")),
@@ -266,7 +259,6 @@ fn saver(
     request: &ResponseRequest,
     meta: &ResponseMeta,
     session: Option<hermod_model::SessionId>,
-    instructions: Option<String>,
     claim: Option<chain::Claim>,
 ) -> Saver {
     Saver {
@@ -275,7 +267,6 @@ fn saver(
         id: meta.id.clone(),
         session: session.filter(|_| request.store),
         conversation: request.conversation.clone(),
-        instructions,
         _claim: claim,
     }
 }

@@ -6,7 +6,7 @@
 //! `in_progress`; [`Live`] tells such an abandoned stream from one still
 //! running, and reads answer it as `incomplete`, as Hermes records it.
 
-use super::book::{Book, Record};
+use super::book::{Book, MAX_RECORD_BYTES, Record};
 use crate::server::AppState;
 use hermod_model::SessionId;
 use serde_json::{Value, json};
@@ -77,7 +77,6 @@ pub(crate) struct Saver {
     pub(crate) id: String,
     pub(crate) session: Option<SessionId>,
     pub(crate) conversation: Option<String>,
-    pub(crate) instructions: Option<String>,
     /// The claim on a continued session, held until the answer is
     /// complete (the saver lives as long as the answer).
     pub(crate) _claim: Option<super::chain::Claim>,
@@ -92,11 +91,7 @@ impl Saver {
             return;
         }
         let last_message = self.last_message().await;
-        let record = Record {
-            response: response.clone(),
-            last_message,
-            instructions: self.instructions.clone(),
-        };
+        let record = Record::new(response.clone(), last_message);
         let result = super::book(&self.state)
             .put(
                 &self.id,
@@ -105,8 +100,17 @@ impl Saver {
                 &record,
             )
             .await;
-        if let Err(e) = result {
-            warn!(id = %self.id, error = %e.message, "a response could not be stored; it cannot be retrieved or continued");
+        match result {
+            Ok(true) => {}
+            Ok(false) => warn!(
+                id = %self.id,
+                limit_bytes = MAX_RECORD_BYTES,
+                "a response is too large to store (its instructions and answer together are \
+                 over the limit); it cannot be retrieved or continued"
+            ),
+            Err(e) => {
+                warn!(id = %self.id, error = %e.message, "a response could not be stored; it cannot be retrieved or continued");
+            }
         }
     }
 

@@ -33,7 +33,7 @@ pub(crate) async fn chain(
         return Ok(());
     };
     if input.system_prompt.is_none() {
-        input.system_prompt = saved.record.instructions.clone();
+        input.system_prompt = saved.record.instructions();
     }
     // Answered without a session (a slash command): nothing to carry on.
     let Some(session) = saved.session else {

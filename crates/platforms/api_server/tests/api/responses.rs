@@ -5,6 +5,7 @@
 
 mod approvals;
 mod headers;
+mod kept;
 mod sdk;
 mod stored;
 
