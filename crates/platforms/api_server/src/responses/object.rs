@@ -5,6 +5,7 @@
 use crate::error::ApiError;
 use hermod_model::Usage;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What one response is, fixed when the request is taken.
 #[derive(Debug, Clone)]
@@ -44,9 +45,25 @@ impl ResponseMeta {
 /// `<prefix>_` and 48 random hex digits, as long as OpenAI's ids.
 fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 24];
-    // An id only needs to be unique enough to tell responses apart.
-    let _ = getrandom::fill(&mut bytes);
+    // A response is stored, overwritten and chained onto by its id: a
+    // failed fill must not leave zeros, which every response would share.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = fallback_id_bytes();
+    }
     format!("{prefix}_{}", hermod_model::to_hex(&bytes))
+}
+
+/// Bytes for an id when the system's randomness fails: the time in
+/// nanoseconds, which tells this run's ids from another's, and a counter,
+/// which tells this run's ids apart.
+fn fallback_id_bytes() -> [u8; 24] {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 24];
+    let now = jiff::Timestamp::now().as_nanosecond().to_le_bytes();
+    bytes[..16].copy_from_slice(&now);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes();
+    bytes[16..].copy_from_slice(&count);
+    bytes
 }
 
 /// Where a response stands.
@@ -166,6 +183,15 @@ pub(crate) fn response_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_made_without_randomness_are_still_unique() {
+        let a = fallback_id_bytes();
+        let b = fallback_id_bytes();
+        assert_ne!(a, b);
+        assert_ne!(a, [0u8; 24]);
+        assert_ne!(new_id("resp"), new_id("resp"));
+    }
 
     #[test]
     fn a_completed_response_has_openais_shape() {
