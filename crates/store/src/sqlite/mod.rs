@@ -28,6 +28,7 @@ mod fts;
 mod migrate;
 mod ops;
 mod rows;
+mod snapshot;
 
 use crate::{
     AppendMessages, ApprovedUser, Handoff, HandoffOutcome, HandoffState, InboxEntry, InboxState,
