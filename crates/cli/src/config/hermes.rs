@@ -134,6 +134,13 @@ const MOVES: &[(&str, &str)] = &[
     ("gateway.stt_echo_transcripts", "stt.echo_transcripts"),
 ];
 
+/// Whether hermod translates a top-level key of this name (a [`MOVES`]
+/// source or `personalities`); such a key says nothing about who wrote the
+/// file.
+fn translated_top(key: &str) -> bool {
+    key == "personalities" || MOVES.iter().any(|(from, _)| *from == key)
+}
+
 /// Per-platform keys Hermes keeps in the platform's block (or its
 /// `extra`) that hermod keeps under `gateway.platforms.<name>`.
 const POLICY_KEYS: &[&str] = &[
@@ -182,7 +189,7 @@ pub fn translate(
     let Value::Object(root) = tree else {
         return out;
     };
-    out.hermes_file = shape::hermes_sign(root, known);
+    out.hermes_file = shape::hermes_sign(root, known, &translated_top);
     root.remove("_config_version");
 
     // `model: name` is the short form of `model: {default: name}`; empty
@@ -270,8 +277,14 @@ pub fn translate(
         merge_missing(entry(root, &["platforms", &name]), block);
     }
     // Hermes reads a few platform settings from `gateway.<name>` (its API
-    // server's `max_concurrent_runs`): they are the platform's own.
-    for name in platforms {
+    // server's `max_concurrent_runs`): they are the platform's own. Only in
+    // Hermes' file: in hermod's own, `gateway.<name>` is a mistake to show.
+    let gateway_blocks: &[&str] = if out.hermes_file.is_some() {
+        platforms
+    } else {
+        &[]
+    };
+    for name in gateway_blocks {
         if let Some(Value::Object(_)) = get_mut(root, &["gateway", name])
             && let Some(block) = take(root, &["gateway", name])
         {

@@ -129,14 +129,10 @@ fn platform_blocks_from_every_hermes_place() {
         json!({"allowed_users": ["1"], "home_channel": "-100", "unauthorized_dm_behavior": "pair"})
     );
     assert!(t.tolerate("platforms.chat.mystery").is_some());
-    // A top-level platform block makes this a Hermes file: its typos are
-    // notices, with the nearest key.
-    assert!(t.hermes_file.is_some());
-    assert!(
-        t.tolerate("platforms.chat.require_mentoin")
-            .unwrap()
-            .contains("did you mean `platforms.chat.require_mention`?")
-    );
+    // hermod reads a top-level platform block in its own files too: it does
+    // not make this a Hermes file, so a typo elsewhere stays an error.
+    assert_eq!(t.hermes_file, None);
+    assert_eq!(t.tolerate("platforms.forum.require_mentoin"), None);
     let keys: Vec<&str> = t.notices.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["platforms.forum"]);
 }
@@ -179,6 +175,7 @@ fn the_platforms_own_home_channel_variables_are_read() {
 #[test]
 fn a_platforms_settings_under_gateway_are_the_platforms() {
     let (tree, t) = run(json!({
+        "_config_version": 33,
         "gateway": {"web": {"max_concurrent_runs": 3}, "chat": "not a block"},
         "platforms": {"web": {"port": 1}},
     }));
@@ -202,4 +199,22 @@ fn a_hermes_files_unknown_keys_are_notices_and_a_hermod_files_are_not() {
     assert_eq!(own.hermes_file, None);
     assert_eq!(own.tolerate("model.defualt"), None);
     assert_eq!(own.tolerate("auxiliary.goal_judge"), None);
+}
+
+/// A hermod-style file with a key hermod translates (`timezone:`) is still
+/// hermod's: a typo elsewhere is an error, and `gateway.<name>` stays where
+/// it is (to be reported), not moved into the platform.
+#[test]
+fn a_translated_key_does_not_make_a_hermes_file() {
+    let (tree, t) = run(json!({
+        "timezone": "Europe/Lisbon",
+        "group_sessions_per_user": true,
+        "model": {"defualt": "m"},
+        "gateway": {"web": {"max_concurrent_runs": 3}},
+    }));
+    assert_eq!(t.hermes_file, None);
+    assert_eq!(t.tolerate("model.defualt"), None);
+    assert_eq!(tree["gateway"]["timezone"], "Europe/Lisbon");
+    assert_eq!(tree["gateway"]["web"]["max_concurrent_runs"], 3);
+    assert!(tree.pointer("/platforms/web").is_none());
 }

@@ -9,9 +9,13 @@
 //!   `hermes setup` and `hermes config set`) always writes;
 //! * a `platforms.<name>.extra` block, Hermes' bag of per-platform
 //!   settings (hermod's platform settings sit in `platforms.<name>`);
-//! * a top-level key Hermes has and hermod's schema does not (`toolsets`
-//!   aside, e.g. `fallback_model`, `delegation`, `session_reset`, a
-//!   top-level `<platform>:` block).
+//! * a top-level key Hermes has that hermod neither has nor translates
+//!   (e.g. `fallback_model`, `delegation`).
+//!
+//! The top-level keys hermod translates (`timezone`, `session_reset`,
+//! `personalities`, a `<platform>:` block, ...) are no sign: hermod reads
+//! them in its own files too, and one such line must not turn a file's
+//! typos into notices.
 //!
 //! In such a file a key neither hermod nor the Hermes schema data knows is
 //! a notice, not an error: Hermes ignores what it does not know, newer
@@ -47,10 +51,12 @@ pub(super) const HERMOD_TOP: &[&str] = &[
 ];
 
 /// The first Hermes-only shape of `root`, in words, or `None` for a file
-/// in hermod's own style. `known` tells whether a name is a platform.
+/// in hermod's own style. `known` tells whether a name is a platform;
+/// `translated` whether hermod translates a top-level key of that name.
 pub(super) fn hermes_sign(
     root: &Map<String, Value>,
     known: &dyn Fn(&str) -> Option<&'static str>,
+    translated: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     if root.contains_key("_config_version") {
         return Some("it has `_config_version`, which Hermes writes".to_owned());
@@ -66,7 +72,9 @@ pub(super) fn hermes_sign(
     root.keys()
         .find(|key| {
             !HERMOD_TOP.contains(&key.as_str())
-                && (TOP_KEYS.contains(&key.as_str()) || known(key).is_some())
+                && TOP_KEYS.contains(&key.as_str())
+                && known(key).is_none()
+                && !translated(key)
         })
         .map(|key| format!("it has Hermes' top-level `{key}`"))
 }
@@ -119,7 +127,9 @@ mod tests {
         let Value::Object(root) = tree else {
             unreachable!()
         };
-        hermes_sign(&root, &|name| (name == "chat").then_some("Chat"))
+        hermes_sign(&root, &|name| (name == "chat").then_some("Chat"), &|key| {
+            ["timezone", "session_reset", "personalities"].contains(&key)
+        })
     }
 
     #[test]
@@ -139,10 +149,18 @@ mod tests {
                 .unwrap()
                 .contains("fallback_model")
         );
-        assert!(
-            sign(json!({"chat": {"enabled": true}}))
-                .unwrap()
-                .contains("`chat`")
+    }
+
+    /// Keys hermod translates are read in its own files too.
+    #[test]
+    fn keys_hermod_translates_are_no_sign() {
+        assert_eq!(sign(json!({"chat": {"enabled": true}})), None);
+        assert_eq!(
+            sign(
+                json!({"timezone": "Europe/Lisbon", "session_reset": {"mode": "idle"},
+                        "personalities": {}})
+            ),
+            None
         );
     }
 
