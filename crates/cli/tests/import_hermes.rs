@@ -11,6 +11,8 @@
     clippy::unwrap_used,
     reason = "test helpers fail loudly on unexpected errors"
 )]
+#[path = "import_hermes/rerun.rs"]
+mod rerun;
 mod support;
 
 use hermod_model::{

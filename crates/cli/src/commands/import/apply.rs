@@ -2,17 +2,19 @@
 //! new or already there, so running it twice imports nothing twice.
 //!
 //! What keeps it idempotent: an imported session keeps Hermes' session id
-//! (one that exists is not touched again), a route is set only where the
-//! chat has none, approvals and home channels are set only where missing,
-//! and each imported job is remembered under its Hermes id in the store's
-//! settings (`import.hermes.cron:<hermes id>` → hermod's job id). In a dry
-//! run the same checks run and nothing is written.
+//! and is remembered with the last Hermes message taken ([`session`] says
+//! how a later run continues it), a route is set only where the chat has
+//! none, approvals and home channels are set only where missing, and each
+//! imported job is remembered under its Hermes id in the store's settings
+//! (`import.hermes.cron:<hermes id>` → hermod's job id). In a dry run the
+//! same checks run and nothing is written.
 
-use super::hermes::{HermesHome, HermesSession, Skipped};
-use super::jobs;
-use hermod_core::{CronJobs, Schedule};
-use hermod_model::{ChatTarget, PlatformId, SessionId, SessionKey, SessionKeyPolicy, Usage};
-use hermod_store::{AppendMessages, ApprovedUser, NewMessage, NewSession, Store};
+use super::hermes::{HermesHome, Skipped};
+use super::jobs::{self, CREATOR_PLATFORM};
+use super::session;
+use hermod_core::{CronJobs, JobSpec, Schedule};
+use hermod_model::{ChatTarget, PlatformId, SessionId, SessionKey, SessionKeyPolicy};
+use hermod_store::{ApprovedUser, Store};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -55,7 +57,9 @@ pub struct Counts {
 #[derive(Debug, Default)]
 pub struct Summary {
     pub sessions: Counts,
-    /// Messages of the new sessions.
+    /// Sessions imported before that got Hermes' newer messages now.
+    pub continued: usize,
+    /// Messages imported (of new sessions and continued ones).
     pub messages: usize,
     pub routes: Counts,
     pub pairings: Counts,
@@ -69,6 +73,7 @@ pub struct Summary {
 impl Summary {
     pub fn new_total(&self) -> usize {
         self.sessions.new
+            + self.continued
             + self.routes.new
             + self.pairings.new
             + self.home_channels.new
@@ -95,7 +100,7 @@ pub async fn run(hermes: HermesHome, target: &Target<'_>) -> anyhow::Result<Summ
     };
     let mut sessions_here: BTreeSet<String> = BTreeSet::new();
     for session in &hermes.sessions {
-        if import_session(session, target, &mut summary).await? {
+        if session::import(session, target, &mut summary).await? {
             sessions_here.insert(session.id.clone());
         }
     }
@@ -193,91 +198,6 @@ pub async fn run(hermes: HermesHome, target: &Target<'_>) -> anyhow::Result<Summ
     Ok(summary)
 }
 
-/// Imports one session and its messages; `true` when hermod has it
-/// afterwards (imported now or before).
-async fn import_session(
-    session: &HermesSession,
-    target: &Target<'_>,
-    summary: &mut Summary,
-) -> anyhow::Result<bool> {
-    let Ok(id) = SessionId::parse(&session.id) else {
-        summary.skipped.push(Skipped::new(
-            "session",
-            &session.id,
-            "its id is not one hermod can store",
-        ));
-        return Ok(false);
-    };
-    let existing = target.store.session(&id).await?;
-    // A session whose messages were not stored (the import stopped between
-    // the two) gets them now.
-    let complete = existing
-        .as_ref()
-        .is_some_and(|s| s.message_count > 0 || session.messages.is_empty());
-    if complete {
-        summary.sessions.existing += 1;
-        return Ok(true);
-    }
-    let mut messages = Vec::new();
-    let mut left_out: Vec<String> = Vec::new();
-    for message in &session.messages {
-        match message.to_chat() {
-            Ok(chat) => messages.push(NewMessage {
-                message: chat,
-                at_ms: message.at_ms,
-                platform_message_id: message.platform_message_id.clone(),
-            }),
-            Err(why) => left_out.push(why),
-        }
-    }
-    if !left_out.is_empty() {
-        summary.skipped.push(Skipped::new(
-            "messages",
-            &format!("{} of session {id}", left_out.len()),
-            &left_out.join("; "),
-        ));
-    }
-    summary.sessions.new += 1;
-    summary.messages += messages.len();
-    if !target.write {
-        return Ok(true);
-    }
-    let source = session.source();
-    if existing.is_none() {
-        let key = session.key.clone().map_or_else(
-            || SessionKey::build(&source, &target.key_policy),
-            SessionKey::from_raw,
-        );
-        target
-            .store
-            .create_session(NewSession {
-                id: id.clone(),
-                key,
-                source,
-                created_at_ms: session.started_ms,
-            })
-            .await?;
-    }
-    if !messages.is_empty() {
-        target
-            .store
-            .append_messages(AppendMessages {
-                session: id.clone(),
-                messages,
-                usage: Usage::default(),
-            })
-            .await?;
-    }
-    if let Some(title) = session.title.as_deref().filter(|t| !t.trim().is_empty()) {
-        target.store.set_title(&id, title).await?;
-    }
-    if let Some(ended) = session.ended_ms {
-        let reason = session.end_reason.as_deref().unwrap_or("ended");
-        target.store.end_session(&id, reason, ended).await?;
-    }
-    Ok(true)
-}
-
 async fn import_home(
     platform: &str,
     chat_id: &str,
@@ -334,6 +254,11 @@ async fn import_home(
     Ok(())
 }
 
+/// What a job's settings key holds while its job is being added: a run
+/// that stops between the two finds it, and looks for the job before
+/// adding it again (a job added twice would run twice).
+const ADDING: &str = "(adding)";
+
 async fn import_job(
     job: &serde_json::Value,
     target: &Target<'_>,
@@ -347,9 +272,24 @@ async fn import_job(
         }
     };
     let key = job_key(&converted.hermes_id);
-    if target.store.setting(&key).await?.is_some() {
-        summary.jobs.existing += 1;
-        return Ok(());
+    match target.store.setting(&key).await?.as_deref() {
+        None => {}
+        Some(ADDING) => {
+            if let Some(added) = find_added(&converted.spec, target).await? {
+                if target.write {
+                    target
+                        .store
+                        .set_setting(&key, &added, target.now_ms)
+                        .await?;
+                }
+                summary.jobs.existing += 1;
+                return Ok(());
+            }
+        }
+        Some(_) => {
+            summary.jobs.existing += 1;
+            return Ok(());
+        }
     }
     let label = converted.hermes_id.clone();
     if !target.write {
@@ -376,6 +316,10 @@ async fn import_job(
         }
         return Ok(());
     }
+    target
+        .store
+        .set_setting(&key, ADDING, target.now_ms)
+        .await?;
     match target.jobs.add(converted.spec).await {
         Ok(added) => {
             target
@@ -389,11 +333,31 @@ async fn import_job(
                 &converted.notes,
             );
         }
-        Err(e) => summary
-            .skipped
-            .push(Skipped::new("cron job", &label, &e.to_string())),
+        Err(e) => {
+            target.store.delete_setting(&key).await?;
+            summary
+                .skipped
+                .push(Skipped::new("cron job", &label, &e.to_string()));
+        }
     }
     Ok(())
+}
+
+/// The id of the job an earlier run added for `spec` before it stopped,
+/// if there is one: imported from Hermes, with its prompt and name.
+async fn find_added(spec: &JobSpec, target: &Target<'_>) -> anyhow::Result<Option<String>> {
+    let prompt = spec.prompt.trim();
+    Ok(target
+        .store
+        .cron_jobs()
+        .await?
+        .into_iter()
+        .find(|job| {
+            job.created_by.platform.as_str() == CREATOR_PLATFORM
+                && job.prompt == prompt
+                && spec.name.as_ref().is_none_or(|name| *name == job.name)
+        })
+        .map(|job| job.id))
 }
 
 fn note(summary: &mut Summary, job: &str, notes: &[String]) {

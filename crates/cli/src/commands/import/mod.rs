@@ -6,11 +6,13 @@
 //! The import holds the home's gateway lock while it writes, so it refuses
 //! to run beside a gateway on the same home and no gateway starts until it
 //! is done. A dry run takes no lock, creates no database and writes
-//! nothing.
+//! nothing: it reads an in-memory copy of the database, which must be at
+//! this hermod's schema (a dry run migrates nothing).
 
 mod apply;
 mod hermes;
 mod jobs;
+mod session;
 
 use crate::commands::gateway::{PidRecord, take_home};
 use crate::commands::out;
@@ -98,14 +100,21 @@ pub async fn run(source: ImportSource) -> anyhow::Result<()> {
         )?)
     };
     let path = config.database_path();
-    let file_store = if args.dry_run && !path.exists() {
+    let file_store = if args.dry_run {
         None
     } else {
         Some(database::open(&path)?)
     };
     let store: Arc<dyn Store> = match &file_store {
         Some(store) => Arc::new(store.clone()),
-        // A dry run into a home without a database: as into an empty one.
+        // A dry run reads a copy, so the file is neither migrated nor
+        // checkpointed; into a home without a database, as into an empty
+        // one.
+        None if path.exists() => {
+            Arc::new(SqliteStore::open_snapshot(&path).with_context(|| {
+                format!("the dry run cannot read the database {}", path.display())
+            })?)
+        }
         None => Arc::new(SqliteStore::open_in_memory()?),
     };
     let known = |platform: &str| names.contains(&platform);
@@ -154,8 +163,12 @@ fn print(summary: &Summary, from: &Path, home: &Path, dry_run: bool) {
             counts.new, counts.existing
         ));
     };
+    let continued = match summary.continued {
+        0 => String::new(),
+        n => format!(" ({n} with newer messages)"),
+    };
     out(format_args!(
-        "  {:<15} {} new ({} messages), {} already imported",
+        "  {:<15} {} new ({} messages), {} already imported{continued}",
         "sessions:", summary.sessions.new, summary.messages, summary.sessions.existing
     ));
     line("chat routes:", summary.routes, "already imported");

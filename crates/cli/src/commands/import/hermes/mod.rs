@@ -161,6 +161,9 @@ pub fn source_from_origin(origin: &Value) -> Option<Source> {
 /// A row of Hermes' `messages` table.
 #[derive(Debug)]
 pub struct HermesMessage {
+    /// Hermes' row id: later rows have higher ids, so the import remembers
+    /// the last one it took.
+    pub id: i64,
     pub role: String,
     pub content: Option<String>,
     pub tool_call_id: Option<String>,
@@ -186,6 +189,11 @@ impl HermesMessage {
             // An assistant message that only calls tools has no content.
             .filter(|text| !text.is_empty() || tool_calls.is_empty())
             .map(content);
+        if matches!(&content, Some(Content::Parts(parts)) if parts.is_empty())
+            && tool_calls.is_empty()
+        {
+            return Err("none of its content's parts is of a kind hermod has".to_owned());
+        }
         Ok(ChatMessage {
             role,
             content,
@@ -275,6 +283,7 @@ mod tests {
 
     fn message(role: &str, content: Option<&str>, calls: Option<&str>) -> HermesMessage {
         HermesMessage {
+            id: 1,
             role: role.to_owned(),
             content: content.map(str::to_owned),
             tool_call_id: Some("call_1".to_owned()),
@@ -312,6 +321,17 @@ mod tests {
         };
         assert_eq!(parts.len(), 2, "{parts:?}");
         assert_eq!(content("plain"), Content::Text("plain".into()));
+        let unknown = message(
+            "user",
+            Some("\u{0}json:[{\"type\":\"input_audio\",\"input_audio\":{}}]"),
+            None,
+        );
+        assert!(
+            unknown
+                .to_chat()
+                .unwrap_err()
+                .contains("none of its content")
+        );
     }
 
     #[test]

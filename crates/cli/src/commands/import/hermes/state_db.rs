@@ -94,7 +94,7 @@ fn sessions(db: &Connection) -> rusqlite::Result<Vec<HermesSession>> {
     let mut by_id: BTreeMap<String, Vec<HermesMessage>> = BTreeMap::new();
     let mut statement = db.prepare(
         "SELECT session_id, role, content, tool_call_id, tool_calls, tool_name, timestamp, \
-                platform_message_id \
+                platform_message_id, id \
          FROM messages WHERE active = 1 ORDER BY id",
     )?;
     let rows = statement.query_map([], |row| {
@@ -108,6 +108,7 @@ fn sessions(db: &Connection) -> rusqlite::Result<Vec<HermesSession>> {
                 tool_name: row.get(5)?,
                 at_ms: seconds_to_ms(row.get::<_, Option<f64>>(6)?.unwrap_or(0.0)),
                 platform_message_id: text(row.get_ref(7)?),
+                id: row.get(8)?,
             },
         ))
     })?;
