@@ -110,6 +110,16 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<SearchHit>>;
 
+    /// [`Store::search`] over the sessions of one platform only. The
+    /// platform is part of the query, so other platforms' hits never take
+    /// a place under the limit.
+    async fn search_platform(
+        &self,
+        platform: &PlatformId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>>;
+
     /// The current session for a routing key.
     async fn route(&self, key: &SessionKey) -> Result<Option<SessionId>>;
 

@@ -472,6 +472,16 @@ impl Store for FlakyStore {
         self.inner.search_owned(owner, query, limit).await
     }
 
+    async fn search_platform(
+        &self,
+        platform: &PlatformId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        self.check("search_platform")?;
+        self.inner.search_platform(platform, query, limit).await
+    }
+
     async fn memory_notes(&self, owner: &Owner) -> Result<Vec<MemoryNote>> {
         self.check("memory_notes")?;
         self.inner.memory_notes(owner).await

@@ -2,7 +2,9 @@
 
 use super::{append, at, create, sid};
 use crate::{AppendMessages, NewMessage, Store};
-use hermod_model::{ChatMessage, Content, ContentPart, ImageUrl, Role, ToolCall, Usage};
+use hermod_model::{
+    ChatMessage, Content, ContentPart, ImageUrl, PlatformId, Role, ToolCall, Usage,
+};
 use std::sync::Arc;
 
 /// Appends keep their order, ids increase, and the session's counters add up.
@@ -410,4 +412,50 @@ pub async fn concurrent_appends_all_land(store: Arc<dyn Store>) {
             .collect();
         assert_eq!(texts, want);
     }
+}
+
+/// A search on one platform sees only that platform's sessions, even when
+/// other platforms match better and more often than the limit.
+pub async fn search_platform_sees_only_its_sessions(store: Arc<dyn Store>) {
+    create(&*store, "ours-1", "talk", 1).await;
+    create(&*store, "ours-2", "talk", 2).await;
+    create(&*store, "theirs", "chat", 3).await;
+    append(
+        &*store,
+        "ours-1",
+        vec![at(ChatMessage::user("the zebra plan"), 10)],
+    )
+    .await;
+    append(
+        &*store,
+        "ours-2",
+        vec![at(ChatMessage::assistant("a zebra again"), 11)],
+    )
+    .await;
+    let loud: Vec<_> = (0..30)
+        .map(|i| at(ChatMessage::user("zebra zebra zebra"), 20 + i))
+        .collect();
+    append(&*store, "theirs", loud).await;
+
+    let talk = PlatformId::new("talk");
+    let hits = store
+        .search_platform(&talk, "zebra", 2)
+        .await
+        .expect("search_platform");
+    let mut sessions: Vec<_> = hits.iter().map(|h| h.session.as_str().to_owned()).collect();
+    sessions.sort();
+    assert_eq!(sessions, ["ours-1", "ours-2"]);
+    assert!(hits.iter().all(|h| h.snippet.contains(">>>zebra<<<")));
+    let elsewhere = store
+        .search_platform(&PlatformId::new("mail"), "zebra", 0)
+        .await
+        .expect("search_platform");
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    assert!(
+        store
+            .search_platform(&talk, " * ", 0)
+            .await
+            .expect("search_platform")
+            .is_empty()
+    );
 }

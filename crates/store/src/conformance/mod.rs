@@ -50,8 +50,8 @@ pub use memory::{
 };
 pub use messages::{
     append_keeps_order_and_counts, concurrent_appends_all_land, empty_query_finds_nothing,
-    messages_round_trip_exactly, search_finds_words, search_respects_limit,
-    search_survives_hostile_queries,
+    messages_round_trip_exactly, search_finds_words, search_platform_sees_only_its_sessions,
+    search_respects_limit, search_survives_hostile_queries,
 };
 pub use outbox::{
     append_reply_appends_once, append_reply_to_unknown_session_writes_nothing,
@@ -100,6 +100,7 @@ macro_rules! store_conformance_tests {
             search_finds_words,
             search_respects_limit,
             search_survives_hostile_queries,
+            search_platform_sees_only_its_sessions,
             empty_query_finds_nothing,
             concurrent_appends_all_land,
             model_override_sets_and_clears,

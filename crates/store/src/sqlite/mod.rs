@@ -310,6 +310,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn search_platform(
+        &self,
+        platform: &PlatformId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let (platform, query) = (platform.clone(), query.to_owned());
+        self.read(move |c| ops::search_platform(c, &platform, &query, limit))
+            .await
+    }
+
     async fn route(&self, key: &SessionKey) -> Result<Option<SessionId>> {
         let key = key.clone();
         self.read(move |c| ops::route(c, &key)).await

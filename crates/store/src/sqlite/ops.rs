@@ -32,7 +32,9 @@ pub(crate) use memory::{
     approval_grant, approval_granted, approval_grants, approval_revoke, memory_add, memory_notes,
     memory_remove, memory_replace,
 };
-pub(crate) use messages::{append_messages, messages, search, search_owned, undo_exchanges};
+pub(crate) use messages::{
+    append_messages, messages, search, search_owned, search_platform, undo_exchanges,
+};
 pub(crate) use outbox::{
     append_reply, outbox_delivered, outbox_entry, outbox_failed, outbox_pending, outbox_put,
     outbox_retry_later, outbox_set_attachment_progress, outbox_set_message_ids,

@@ -83,10 +83,13 @@ async fn search(
     offset: usize,
     limit: usize,
 ) -> Result<(Vec<Value>, bool), ApiError> {
-    let hits = store
-        .search(q, SEARCH_HITS)
-        .await
-        .map_err(CoreError::from)?;
+    // The platform is part of the query: filtered afterwards, the top hits
+    // of busier platforms would crowd this one's out.
+    let hits = match platform {
+        Some(platform) => store.search_platform(platform, q, SEARCH_HITS).await,
+        None => store.search(q, SEARCH_HITS).await,
+    }
+    .map_err(CoreError::from)?;
     let mut groups: Vec<(SessionId, Vec<&SearchHit>)> = Vec::new();
     for hit in &hits {
         match groups.iter_mut().find(|(id, _)| *id == hit.session) {

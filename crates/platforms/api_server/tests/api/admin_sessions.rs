@@ -299,6 +299,36 @@ async fn search_finds_sessions_by_their_messages() {
 }
 
 #[tokio::test]
+async fn a_platforms_search_is_not_crowded_out_by_busier_platforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = echo_server(&dir).await;
+    let telegram = telegram_session(s.store.as_ref(), "banana").await;
+    // More, and better, matches on another platform than a search reads.
+    let loud: Vec<_> = (0..600)
+        .map(|i| NewMessage {
+            message: ChatMessage::user("banana banana banana"),
+            at_ms: 10 + i,
+            platform_message_id: None,
+        })
+        .collect();
+    s.store
+        .append_messages(AppendMessages {
+            session: telegram,
+            messages: loud,
+            usage: Usage::default(),
+        })
+        .await
+        .unwrap();
+    chat(&s, "fruit", "where do bananas grow? banana plantations").await;
+    for filter in ["platform", "source"] {
+        let (status, api) = get(&s, &format!("/api/sessions?q=banana&{filter}=api_server")).await;
+        assert_eq!(status, 200, "{api}");
+        assert_eq!(ids(&api), ["fruit"], "{filter}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn a_deleted_session_is_gone_with_its_messages() {
     let dir = tempfile::tempdir().unwrap();
     let s = echo_server(&dir).await;

@@ -12,7 +12,7 @@ use crate::sqlite::rows::{
     EncodedMessage, MESSAGE_COLUMNS, RawMessage, encode_message, session_id,
 };
 use crate::{AppendMessages, Owner, SearchHit, StoreError, StoredMessage};
-use hermod_model::{Role, SessionId};
+use hermod_model::{PlatformId, Role, SessionId};
 use rusqlite::{Connection, TransactionBehavior, params};
 
 fn sql_tokens(n: u64, what: &str) -> Result<i64, StoreError> {
@@ -236,6 +236,32 @@ pub(crate) fn search_owned(
             params![expression, limit, owner.platform.as_str(), owner.user_id],
             raw_hit,
         )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    decode_hits(rows)
+}
+
+/// [`search`] over the sessions of `platform`. The platform is part of the
+/// query, so other platforms' hits never take a place under the limit.
+pub(crate) fn search_platform(
+    conn: &Connection,
+    platform: &PlatformId,
+    query: &str,
+    limit: usize,
+) -> DbResult<Vec<SearchHit>> {
+    let Some(expression) = fts::match_expression(query) else {
+        return Ok(Vec::new());
+    };
+    let limit = sql_limit(limit, DEFAULT_SEARCH_LIMIT);
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.session_id, m.id, m.role, \
+                snippet(messages_fts, 0, '>>>', '<<<', '...', 16), m.at_ms \
+         FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid \
+         JOIN sessions AS s ON s.id = m.session_id \
+         WHERE messages_fts MATCH ?1 AND m.active = 1 AND s.platform = ?3 \
+         ORDER BY rank LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![expression, limit, platform.as_str()], raw_hit)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     decode_hits(rows)
 }
