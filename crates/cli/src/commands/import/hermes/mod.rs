@@ -183,7 +183,7 @@ impl HermesMessage {
             None | Some("") | Some("null") | Some("[]") => Vec::new(),
             Some(json) => tool_calls(json)?,
         };
-        let content = self
+        let mut content = self
             .content
             .as_deref()
             // An assistant message that only calls tools has no content.
@@ -192,7 +192,11 @@ impl HermesMessage {
         if matches!(&content, Some(Content::Parts(parts)) if parts.is_empty())
             && tool_calls.is_empty()
         {
-            return Err("none of its content's parts is of a kind hermod has".to_owned());
+            // A tool result stays, empty: its call must be answered.
+            if role != Role::Tool {
+                return Err("none of its content's parts is of a kind hermod has".to_owned());
+            }
+            content = Some(Content::Text(String::new()));
         }
         Ok(ChatMessage {
             role,
@@ -331,6 +335,14 @@ mod tests {
                 .to_chat()
                 .unwrap_err()
                 .contains("none of its content")
+        );
+        let tool = HermesMessage {
+            role: "tool".to_owned(),
+            ..unknown
+        };
+        assert_eq!(
+            tool.to_chat().unwrap().content,
+            Some(Content::Text(String::new()))
         );
     }
 
