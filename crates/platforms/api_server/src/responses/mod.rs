@@ -347,6 +347,8 @@ async fn retrieve(State(state): State<AppState>, Path(id): Path<String>) -> Resp
 
 /// `DELETE /v1/responses/{id}`.
 async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    // First: a stream still answering it must not store it again.
+    state.responses.live.deleting(&id);
     match book(&state).delete(&id).await {
         Ok(true) => {
             axum::Json(json!({"id": id, "object": "response", "deleted": true})).into_response()

@@ -5,18 +5,22 @@
 //! One whose client left early (its turn is then stopped) stays recorded
 //! `in_progress`; [`Live`] tells such an abandoned stream from one still
 //! running, and reads answer it as `incomplete`, as Hermes records it.
+//! A stream's response deleted while it runs stays deleted: [`Live`] notes
+//! the deletion and the save at the end is skipped (see
+//! [`Saver::save_final`]).
 
 use super::book::{Book, MAX_RECORD_BYTES, Record};
 use crate::server::AppState;
 use hermod_model::SessionId;
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use tracing::warn;
+use tracing::{debug, warn};
 
-/// The ids of the streamed responses being answered now.
+/// The ids of the streamed responses being answered now, each with
+/// whether it was deleted meanwhile.
 #[derive(Debug, Default)]
-pub(crate) struct Live(Mutex<HashSet<String>>);
+pub(crate) struct Live(Mutex<HashMap<String, bool>>);
 
 impl Live {
     /// Marks the response `id` as being answered until the guard drops.
@@ -24,7 +28,7 @@ impl Live {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.to_owned());
+            .insert(id.to_owned(), false);
         LiveGuard {
             live: Arc::clone(self),
             id: id.to_owned(),
@@ -35,7 +39,30 @@ impl Live {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(id)
+            .contains_key(id)
+    }
+
+    /// Notes that the response `id` is being deleted, before it is taken
+    /// out of the book: a stream still answering it must not store it
+    /// again when it ends.
+    pub(crate) fn deleting(&self, id: &str) {
+        if let Some(deleted) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(id)
+        {
+            *deleted = true;
+        }
+    }
+
+    fn was_deleted(&self, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// A stored response as it is to be read: one recorded `in_progress`
@@ -111,6 +138,24 @@ impl Saver {
             Err(e) => {
                 warn!(id = %self.id, error = %e.message, "a response could not be stored; it cannot be retrieved or continued");
             }
+        }
+    }
+
+    /// Saves a stream's `response` as it ends, unless it was deleted
+    /// (`DELETE /v1/responses/{id}`) while the stream ran. A deletion that
+    /// comes while this save is under way is noted before the book is
+    /// changed, so the second look takes the record out again.
+    pub(crate) async fn save_final(&self, response: &Value) {
+        let live = &self.state.responses.live;
+        if live.was_deleted(&self.id) {
+            debug!(id = %self.id, "a response deleted while it streamed is not stored again");
+            return;
+        }
+        self.save(response).await;
+        if live.was_deleted(&self.id)
+            && let Err(e) = super::book(&self.state).delete(&self.id).await
+        {
+            warn!(id = %self.id, error = %e.message, "a response deleted while it streamed could not be taken out again");
         }
     }
 

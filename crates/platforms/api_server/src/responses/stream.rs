@@ -346,7 +346,7 @@ impl Events {
     async fn terminal(&mut self, status: Status, usage: Usage) {
         let text = self.opened.then_some(self.text.as_str());
         let response = response_object(&self.meta, &status, text, Some(usage));
-        self.saver.save(&response).await;
+        self.saver.save_final(&response).await;
         let kind = match status {
             Status::Completed | Status::InProgress => "response.completed",
             Status::Incomplete(_) => "response.incomplete",

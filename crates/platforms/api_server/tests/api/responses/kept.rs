@@ -1,11 +1,12 @@
 //! What is kept of a stored response: its instructions once, nothing over
-//! the size limit of a record.
+//! the size limit of a record, nothing deleted while it streamed.
 
-use super::{create, created, get, id, seen};
+use super::{create, created, delete, get, id, seen};
 use crate::support::{Server, json_of};
 use hermod_store::Store;
 use hermod_testkit::{FakeLlm, Reply};
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test]
 async fn instructions_are_stored_once_and_carried_over() {
@@ -71,5 +72,43 @@ async fn a_response_over_the_record_limit_is_answered_but_not_kept() {
     // Under the limit, the same request is kept.
     let kept = created(&s, json!({"input": "hi", "instructions": "short"})).await;
     assert_eq!(get(&s, id(&kept)).await.0, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_response_deleted_while_it_streams_stays_deleted() {
+    let llm = FakeLlm::start().await;
+    llm.push(
+        Reply::text("slow ".repeat(200))
+            .chunk_size(5)
+            .token_delay(Duration::from_millis(10)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("db"), &llm.base_url()).await;
+    let mut stream = create(&s, &json!({"input": "a long one", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let mut received = String::new();
+    while !received.contains("response.output_text.delta") {
+        let chunk = stream.chunk().await.unwrap().expect("still streaming");
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let created = super::events(&received)[0].1["response"].clone();
+    let (status, deleted) = delete(&s, id(&created)).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted"], true);
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        received.contains("response.completed"),
+        "the stream still ends"
+    );
+    let (status, body) = get(&s, id(&created)).await;
+    assert_eq!(
+        status, 404,
+        "the end of the stream did not store it again: {body}"
+    );
     s.stop().await;
 }
