@@ -40,8 +40,11 @@ What is imported:
   scheduled jobs                cron/jobs.json (prompt jobs; scripts are not)
 
 Stop the gateway first (`hermod gateway stop`). Running the import again
-imports only what is new. Copy Hermes' .env and config.yaml yourself: hermod
-reads both as they are (`hermod config check` shows what it makes of them).
+imports only what is new, including messages Hermes added to sessions
+imported before (until hermod continues such a session itself). A dry run
+reads a copy of hermod's database and changes nothing. Copy Hermes' .env and
+config.yaml yourself: hermod reads both as they are (`hermod config check`
+shows what it makes of them).
 
 Examples:
   hermod import hermes --dry-run
