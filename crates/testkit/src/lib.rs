@@ -36,6 +36,9 @@
 //! recorder, scripted fault queues, a body reader and a websocket server
 //! scaffold, so a new fake is mostly the platform's own payloads.
 //!
+//! [`postgres`] (feature `postgres`) starts a throwaway PostgreSQL server
+//! from the machine's own programs, for the store tests on PostgreSQL.
+//!
 //! [`harness`] (feature `platform`) is what every platform's end-to-end
 //! tests run a gateway in: a temporary home and store, a gateway started
 //! around the adapter, bounded waits and waits for its state.
@@ -64,6 +67,8 @@ pub mod ntfy;
 pub mod peer;
 #[cfg(feature = "platform")]
 pub mod platform;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod signal;
 pub mod slack;
 pub mod speech;
