@@ -190,23 +190,7 @@ pub(crate) fn undo_exchanges(
 }
 
 pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> DbResult<Vec<SearchHit>> {
-    let Some(expression) = fts::match_expression(query) else {
-        return Ok(Vec::new());
-    };
-    let limit = sql_limit(limit, DEFAULT_SEARCH_LIMIT);
-    // `rank` is bm25() by default: best match first. The snippet marks matches
-    // with >>> and <<< and shows about 16 tokens around them. Taken-back
-    // messages stay indexed and are dropped here, before the limit applies.
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.session_id, m.id, m.role, \
-                snippet(messages_fts, 0, '>>>', '<<<', '...', 16), m.at_ms \
-         FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid \
-         WHERE messages_fts MATCH ?1 AND m.active = 1 ORDER BY rank LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![expression, limit], raw_hit)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    decode_hits(rows)
+    search_in(conn, query, limit, Within::All)
 }
 
 /// [`search`] over the sessions whose source names `owner` (same platform,
@@ -218,26 +202,7 @@ pub(crate) fn search_owned(
     query: &str,
     limit: usize,
 ) -> DbResult<Vec<SearchHit>> {
-    let Some(expression) = fts::match_expression(query) else {
-        return Ok(Vec::new());
-    };
-    let limit = sql_limit(limit, DEFAULT_SEARCH_LIMIT);
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.session_id, m.id, m.role, \
-                snippet(messages_fts, 0, '>>>', '<<<', '...', 16), m.at_ms \
-         FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid \
-         JOIN sessions AS s ON s.id = m.session_id \
-         WHERE messages_fts MATCH ?1 AND m.active = 1 \
-           AND s.platform = ?3 AND json_extract(s.source_json, '$.user_id') = ?4 \
-         ORDER BY rank LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(
-            params![expression, limit, owner.platform.as_str(), owner.user_id],
-            raw_hit,
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    decode_hits(rows)
+    search_in(conn, query, limit, Within::Owner(owner))
 }
 
 /// [`search`] over the sessions of `platform`. The platform is part of the
@@ -248,21 +213,63 @@ pub(crate) fn search_platform(
     query: &str,
     limit: usize,
 ) -> DbResult<Vec<SearchHit>> {
+    search_in(conn, query, limit, Within::Platform(platform))
+}
+
+/// Which sessions a search looks in.
+#[derive(Clone, Copy)]
+enum Within<'a> {
+    All,
+    Owner(&'a Owner),
+    Platform(&'a PlatformId),
+}
+
+/// The search itself. `rank` is bm25() by default: best match first. The
+/// snippet marks matches with >>> and <<< and shows about 16 tokens around
+/// them. Taken-back messages stay indexed and are dropped here, before the
+/// limit applies, as are the sessions outside `within`.
+fn search_in(
+    conn: &Connection,
+    query: &str,
+    limit: usize,
+    within: Within<'_>,
+) -> DbResult<Vec<SearchHit>> {
+    const SELECT: &str = "SELECT m.session_id, m.id, m.role, \
+                snippet(messages_fts, 0, '>>>', '<<<', '...', 16), m.at_ms \
+         FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid ";
     let Some(expression) = fts::match_expression(query) else {
         return Ok(Vec::new());
     };
     let limit = sql_limit(limit, DEFAULT_SEARCH_LIMIT);
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.session_id, m.id, m.role, \
-                snippet(messages_fts, 0, '>>>', '<<<', '...', 16), m.at_ms \
-         FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid \
-         JOIN sessions AS s ON s.id = m.session_id \
-         WHERE messages_fts MATCH ?1 AND m.active = 1 AND s.platform = ?3 \
-         ORDER BY rank LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![expression, limit, platform.as_str()], raw_hit)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let (filter, platform, user) = match within {
+        Within::All => ("", None, None),
+        Within::Owner(owner) => (
+            "AND s.platform = ?3 AND json_extract(s.source_json, '$.user_id') = ?4 ",
+            Some(owner.platform.as_str()),
+            Some(owner.user_id.as_str()),
+        ),
+        Within::Platform(platform) => ("AND s.platform = ?3 ", Some(platform.as_str()), None),
+    };
+    let join = if platform.is_some() {
+        "JOIN sessions AS s ON s.id = m.session_id "
+    } else {
+        ""
+    };
+    let sql = format!(
+        "{SELECT}{join}WHERE messages_fts MATCH ?1 AND m.active = 1 {filter}ORDER BY rank LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = match (platform, user) {
+        (Some(platform), Some(user)) => stmt
+            .query_map(params![expression, limit, platform, user], raw_hit)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        (Some(platform), None) => stmt
+            .query_map(params![expression, limit, platform], raw_hit)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        _ => stmt
+            .query_map(params![expression, limit], raw_hit)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
     decode_hits(rows)
 }
 
