@@ -52,23 +52,12 @@ fn fixture_home() -> tempfile::TempDir {
 
 /// The Python of the hermes-agent venv, or `None` (the test skips, saying
 /// why) outside CI; under CI its absence fails.
-#[allow(clippy::print_stderr, reason = "a skipped test says why")]
 fn hermes_python() -> Option<PathBuf> {
-    match std::env::var_os("HERMOD_ACP_HERMES") {
-        Some(hermes) if !hermes.is_empty() => {
-            Some(Path::new(&hermes).parent().unwrap().join("python"))
-        }
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "HERMOD_ACP_HERMES is needed under CI (.ci/run installs hermes-agent 0.19)"
-            );
-            eprintln!(
-                "skipped: HERMOD_ACP_HERMES is not set (the `hermes` of hermes-agent==0.19.0)"
-            );
-            None
-        }
-    }
+    let hermes = hermod_testkit::real_peer::var(
+        "HERMOD_ACP_HERMES",
+        "the `hermes` of hermes-agent==0.19.0",
+    )?;
+    Some(Path::new(&hermes).parent().unwrap().join("python"))
 }
 
 /// `hermod import hermes <from> [extra]` in `home`: exit code, stdout,

@@ -24,20 +24,6 @@ use tokio::process::Command;
 /// What the scripts call, in the order they call it.
 const PARTS: [&str; 5] = ["chat", "helper", "headers", "responses", "models"];
 
-/// The value of `var`, or `None` (the test skips) outside CI.
-#[allow(clippy::print_stderr, reason = "a skipped test says why")]
-fn required(var: &str, what: &str) -> Option<String> {
-    if let Ok(value) = std::env::var(var) {
-        return Some(value);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{var} is needed under CI ({what}; .ci/run installs it)"
-    );
-    eprintln!("skipped: {var} is not set ({what})");
-    None
-}
-
 fn script(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
@@ -150,7 +136,9 @@ fn check(seen: &Value, sdk: &str) {
 
 #[tokio::test]
 async fn the_official_python_sdk() {
-    let Some(python) = required("HERMOD_SDK_PYTHON", "a Python with the openai package") else {
+    let Some(python) =
+        hermod_testkit::real_peer::var("HERMOD_SDK_PYTHON", "a Python with the openai package")
+    else {
         return;
     };
     let mut client = Command::new(python);
@@ -160,7 +148,7 @@ async fn the_official_python_sdk() {
 
 #[tokio::test]
 async fn the_official_node_sdk() {
-    let Some(dir) = required(
+    let Some(dir) = hermod_testkit::real_peer::var(
         "HERMOD_SDK_NODE_DIR",
         "a directory with node_modules/openai, for the machine's node",
     ) else {

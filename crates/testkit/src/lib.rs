@@ -69,6 +69,7 @@ pub mod peer;
 pub mod platform;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod real_peer;
 pub mod signal;
 pub mod slack;
 pub mod speech;

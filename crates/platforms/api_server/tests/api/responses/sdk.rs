@@ -78,21 +78,6 @@ const [base, key] = process.argv.slice(1);
 })().catch(e => { console.error(e); process.exit(1); });
 "#;
 
-/// The variable's value; without it, a skip note outside CI and a failure
-/// under `CI=true`.
-#[allow(clippy::print_stderr, reason = "a skipped test says why")]
-fn required(var: &str, what: &str) -> Option<String> {
-    if let Ok(value) = std::env::var(var) {
-        return Some(value);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{var} is needed under CI ({what}; .ci/run installs it)"
-    );
-    eprintln!("skipped: {var} is not set ({what})");
-    None
-}
-
 /// Runs `program` with `args` against a server whose model answers as the
 /// scripts expect, and checks what the script saw.
 async fn check_sdk(program: &str, args: &[&str], env: Option<(&str, &str)>) {
@@ -140,7 +125,9 @@ async fn check_sdk(program: &str, args: &[&str], env: Option<(&str, &str)>) {
 
 #[tokio::test]
 async fn the_openai_python_sdk_creates_streams_chains_and_retrieves() {
-    let Some(python) = required("HERMOD_SDK_PYTHON", "a Python with the openai package") else {
+    let Some(python) =
+        hermod_testkit::real_peer::var("HERMOD_SDK_PYTHON", "a Python with the openai package")
+    else {
         return;
     };
     check_sdk(&python, &["-c", PYTHON_SCRIPT], None).await;
@@ -148,7 +135,7 @@ async fn the_openai_python_sdk_creates_streams_chains_and_retrieves() {
 
 #[tokio::test]
 async fn the_openai_node_sdk_creates_streams_chains_and_retrieves() {
-    let Some(dir) = required(
+    let Some(dir) = hermod_testkit::real_peer::var(
         "HERMOD_SDK_NODE_DIR",
         "a directory with node_modules/openai, for the machine's node",
     ) else {
