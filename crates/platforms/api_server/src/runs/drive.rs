@@ -31,9 +31,6 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::debug;
 
-/// The most characters of a tool call's arguments `tool.started` shows.
-const PREVIEW_CHARS: usize = 200;
-
 /// Drives `turn` to its end (or until the run is stopped); the run holds
 /// `slot` and the request's `share` of the body budget until it ends.
 pub(crate) async fn drive(
@@ -146,7 +143,7 @@ impl Mapper {
                 self.tools.insert(call_id.clone(), Instant::now());
                 self.run.emit(
                     "tool.started",
-                    json!({"tool": name, "preview": preview(&arguments), "call_id": call_id}),
+                    json!({"tool": name, "preview": crate::approvals::preview(&arguments), "call_id": call_id}),
                     Some(Phase::Running),
                 );
             }
@@ -303,17 +300,6 @@ fn usage_json(usage: Usage) -> Value {
     })
 }
 
-/// A tool call's arguments on one line, cut to [`PREVIEW_CHARS`].
-fn preview(arguments: &str) -> String {
-    let one_line = arguments.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= PREVIEW_CHARS {
-        return one_line;
-    }
-    let mut cut: String = one_line.chars().take(PREVIEW_CHARS - 1).collect();
-    cut.push('…');
-    cut
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
@@ -398,9 +384,9 @@ mod tests {
     #[test]
     fn long_arguments_are_cut_in_the_preview() {
         let long = format!("{{\"a\": \"{}\"}}", "z".repeat(500));
-        let shown = preview(&long);
-        assert_eq!(shown.chars().count(), PREVIEW_CHARS);
+        let shown = crate::approvals::preview(&long);
+        assert_eq!(shown.chars().count(), 200);
         assert!(shown.ends_with('…'));
-        assert_eq!(preview("{\n \"a\": 1\n}"), "{ \"a\": 1 }");
+        assert_eq!(crate::approvals::preview("{\n \"a\": 1\n}"), "{ \"a\": 1 }");
     }
 }
