@@ -13,6 +13,9 @@ mod error;
 mod handoff;
 mod memory;
 mod response;
+mod rows;
+#[cfg(feature = "postgres")]
+mod pg;
 mod sqlite;
 mod summary;
 mod types;
@@ -25,6 +28,8 @@ pub use error::StoreError;
 pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
 pub use memory::{ApprovalGrant, MemoryNote, Owner};
 pub use response::StoredResponse;
+#[cfg(feature = "postgres")]
+pub use pg::{DEFAULT_POOL_SIZE, PgStore};
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use summary::SessionSummary;
 pub use types::{

@@ -52,33 +52,12 @@ pub(crate) use settings::{delete_setting, set_setting, setting};
 pub(crate) use summaries::{session_summary, set_session_summary};
 
 use super::error::DbResult;
-use crate::StoreError;
 use hermod_model::SessionId;
 use rusqlite::Connection;
 
-/// Rows returned by session listings when the caller passes a limit of 0.
-pub(crate) const DEFAULT_LIST_LIMIT: usize = 50;
-/// Hits returned by [`search`] when the caller passes a limit of 0.
-pub(crate) const DEFAULT_SEARCH_LIMIT: usize = 20;
-
-/// A `usize` count as an SQL integer (saturating: a limit that large is "all").
-fn sql_count(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// A listing limit as an SQL integer, with 0 meaning `default`.
-fn sql_limit(limit: usize, default: usize) -> i64 {
-    sql_count(if limit == 0 { default } else { limit })
-}
-
-/// A number of changed rows as the `u64` callers see.
-fn changed_rows(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
-}
-
-fn not_found(id: &SessionId) -> StoreError {
-    StoreError::NotFound(format!("session {id}"))
-}
+pub(crate) use crate::rows::{
+    DEFAULT_LIST_LIMIT, DEFAULT_SEARCH_LIMIT, changed_rows, not_found, sql_count, sql_limit,
+};
 
 fn session_exists(conn: &Connection, id: &SessionId) -> DbResult<bool> {
     let mut stmt = conn.prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?;

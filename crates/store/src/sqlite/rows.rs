@@ -1,63 +1,9 @@
-//! How records map to and from SQLite rows.
-//!
-//! Sessions and messages are read in two steps: a row is first copied into a
-//! `Raw*` struct (plain SQL values only, inside rusqlite's row callback), then
-//! decoded into the public record. Decoding never panics: JSON, roles or
-//! counters that do not make sense become [`StoreError::Corrupt`] naming the
-//! record. Pairing records hold only plain values and are read straight from
-//! the row (a value of the wrong type is classified as corrupt all the same).
-//! Outbox entries are read in two steps like sessions.
+//! Reading records from SQLite rows into the shared `Raw*` forms.
 
-use crate::{
-    ApprovedUser, OutboxEntry, OutboxState, PendingPairing, SessionRecord, StoreError,
-    StoredMessage,
-};
-use hermod_model::{
-    ChatMessage, ChatTarget, Content, PlatformId, Role, SessionId, SessionKey, Source, ToolCall,
-};
+pub(crate) use crate::rows::*;
+use crate::{ApprovedUser, PendingPairing};
+use hermod_model::PlatformId;
 use rusqlite::Row;
-use serde::Deserialize;
-use serde::de::IntoDeserializer;
-
-/// The `sessions` columns in the order [`RawSession::from_row`] reads them.
-pub(crate) const SESSION_COLUMNS: &str = "id, session_key, platform, source_json, title, \
-     created_at_ms, updated_at_ms, ended_at_ms, end_reason, message_count, prompt_tokens, \
-     completion_tokens, model_override";
-
-/// The `messages` columns in the order [`RawMessage::from_row`] reads them.
-pub(crate) const MESSAGE_COLUMNS: &str = "id, session_id, role, content, content_json, \
-     tool_calls_json, tool_call_id, tool_name, at_ms, platform_message_id";
-
-/// Rebuilds a stored id through its serde form rather than
-/// [`SessionId::parse`]: whatever was accepted when it was written must come
-/// back unchanged, even if validation has since become stricter.
-pub(crate) fn session_id(raw: String) -> Result<SessionId, StoreError> {
-    let de: serde::de::value::StringDeserializer<serde::de::value::Error> = raw.into_deserializer();
-    SessionId::deserialize(de)
-        .map_err(|e| StoreError::Corrupt(format!("unreadable session id: {e}")))
-}
-
-fn counter(value: i64, what: &str, id: &str) -> Result<u64, StoreError> {
-    u64::try_from(value)
-        .map_err(|_| StoreError::Corrupt(format!("session {id} has a negative {what} ({value})")))
-}
-
-/// A `sessions` row as stored.
-pub(crate) struct RawSession {
-    id: String,
-    key: String,
-    platform: String,
-    source_json: String,
-    title: Option<String>,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-    ended_at_ms: Option<i64>,
-    end_reason: Option<String>,
-    message_count: i64,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    model_override: Option<String>,
-}
 
 impl RawSession {
     pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -77,41 +23,6 @@ impl RawSession {
             model_override: row.get(12)?,
         })
     }
-
-    pub(crate) fn decode(self) -> Result<SessionRecord, StoreError> {
-        let source: Source = serde_json::from_str(&self.source_json).map_err(|e| {
-            StoreError::Corrupt(format!("session {} has an unreadable source: {e}", self.id))
-        })?;
-        Ok(SessionRecord {
-            message_count: counter(self.message_count, "message count", &self.id)?,
-            prompt_tokens: counter(self.prompt_tokens, "prompt token count", &self.id)?,
-            completion_tokens: counter(self.completion_tokens, "completion token count", &self.id)?,
-            id: session_id(self.id)?,
-            key: SessionKey::from_raw(self.key),
-            platform: PlatformId::new(self.platform),
-            source,
-            title: self.title,
-            model_override: self.model_override,
-            created_at_ms: self.created_at_ms,
-            updated_at_ms: self.updated_at_ms,
-            ended_at_ms: self.ended_at_ms,
-            end_reason: self.end_reason,
-        })
-    }
-}
-
-/// A `messages` row as stored.
-pub(crate) struct RawMessage {
-    id: i64,
-    session_id: String,
-    role: String,
-    content: Option<String>,
-    content_json: Option<String>,
-    tool_calls_json: Option<String>,
-    tool_call_id: Option<String>,
-    tool_name: Option<String>,
-    at_ms: i64,
-    platform_message_id: Option<String>,
 }
 
 impl RawMessage {
@@ -129,148 +40,6 @@ impl RawMessage {
             platform_message_id: row.get(9)?,
         })
     }
-
-    pub(crate) fn decode(self) -> Result<StoredMessage, StoreError> {
-        let id = self.id;
-        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-            StoreError::Corrupt(format!("message {id} has an unreadable {what}: {e}"))
-        };
-        let role = Role::parse(&self.role)
-            .ok_or_else(|| corrupt("role", &format_args!("{:?}", self.role)))?;
-        // Parts live in content_json; plain text only in content (see the schema).
-        let content = match (self.content_json, self.content) {
-            (Some(json), _) => {
-                Some(serde_json::from_str::<Content>(&json).map_err(|e| corrupt("content", &e))?)
-            }
-            (None, Some(text)) => Some(Content::Text(text)),
-            (None, None) => None,
-        };
-        let tool_calls = match self.tool_calls_json {
-            Some(json) => serde_json::from_str::<Vec<ToolCall>>(&json)
-                .map_err(|e| corrupt("tool call list", &e))?,
-            None => Vec::new(),
-        };
-        Ok(StoredMessage {
-            id,
-            session: session_id(self.session_id)?,
-            message: ChatMessage {
-                role,
-                content,
-                tool_calls,
-                tool_call_id: self.tool_call_id,
-                name: self.tool_name,
-            },
-            at_ms: self.at_ms,
-            platform_message_id: self.platform_message_id,
-        })
-    }
-}
-
-/// A message's column values, ready to bind.
-pub(crate) struct EncodedMessage {
-    pub role: &'static str,
-    pub content: Option<String>,
-    pub content_json: Option<String>,
-    pub tool_calls_json: Option<String>,
-    /// The calls' names and arguments as plain text, for the search index.
-    pub tool_calls_text: Option<String>,
-}
-
-/// Splits a message into its stored columns (tool_call_id and name are bound
-/// as they are).
-pub(crate) fn encode_message(m: &ChatMessage) -> Result<EncodedMessage, StoreError> {
-    let invalid =
-        |e: serde_json::Error| StoreError::Invalid(format!("unserializable message: {e}"));
-    let (content, content_json) = match &m.content {
-        None => (None, None),
-        Some(Content::Text(text)) => (Some(text.clone()), None),
-        Some(parts @ Content::Parts(_)) => (
-            Some(parts.text()),
-            Some(serde_json::to_string(parts).map_err(invalid)?),
-        ),
-    };
-    let (tool_calls_json, tool_calls_text) = if m.tool_calls.is_empty() {
-        (None, None)
-    } else {
-        let text: Vec<&str> = m
-            .tool_calls
-            .iter()
-            .flat_map(|c| [c.name.as_str(), c.arguments.as_str()])
-            .collect();
-        (
-            Some(serde_json::to_string(&m.tool_calls).map_err(invalid)?),
-            Some(text.join(" ")),
-        )
-    };
-    Ok(EncodedMessage {
-        role: m.role.as_str(),
-        content,
-        content_json,
-        tool_calls_json,
-        tool_calls_text,
-    })
-}
-
-/// Serializes a session's source for `source_json`.
-pub(crate) fn encode_source(source: &Source) -> Result<String, StoreError> {
-    serde_json::to_string(source)
-        .map_err(|e| StoreError::Invalid(format!("unserializable session source: {e}")))
-}
-
-/// The `pairing_pending` columns in the order [`pending_from_row`] reads them.
-pub(crate) const PENDING_COLUMNS: &str =
-    "id, platform, user_id, user_name, code_hash, salt, created_at_ms, expires_at_ms";
-
-/// The `pairing_approved` columns in the order [`approved_from_row`] reads them.
-pub(crate) const APPROVED_COLUMNS: &str = "platform, user_id, user_name, approved_at_ms";
-
-pub(crate) fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingPairing> {
-    Ok(PendingPairing {
-        id: row.get(0)?,
-        platform: PlatformId::new(row.get::<_, String>(1)?),
-        user_id: row.get(2)?,
-        user_name: row.get(3)?,
-        code_hash: row.get(4)?,
-        salt: row.get(5)?,
-        created_at_ms: row.get(6)?,
-        expires_at_ms: row.get(7)?,
-    })
-}
-
-pub(crate) fn approved_from_row(row: &Row<'_>) -> rusqlite::Result<ApprovedUser> {
-    Ok(ApprovedUser {
-        platform: PlatformId::new(row.get::<_, String>(0)?),
-        user_id: row.get(1)?,
-        user_name: row.get(2)?,
-        approved_at_ms: row.get(3)?,
-    })
-}
-
-/// The `outbox` columns in the order [`RawOutbox::from_row`] reads them.
-pub(crate) const OUTBOX_COLUMNS: &str = "id, key, platform, chat_id, thread_id, reply_to, text, \
-     session_id, state, attempts, message_ids_json, error, created_at_ms, updated_at_ms, \
-     next_attempt_at_ms, delivered_at_ms, attachments_json, attachment_progress_json";
-
-/// An `outbox` row as stored.
-pub(crate) struct RawOutbox {
-    id: i64,
-    key: String,
-    platform: String,
-    chat_id: String,
-    thread_id: Option<String>,
-    reply_to: Option<String>,
-    text: String,
-    session_id: Option<String>,
-    state: String,
-    attempts: i64,
-    message_ids_json: String,
-    error: Option<String>,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-    next_attempt_at_ms: i64,
-    delivered_at_ms: Option<i64>,
-    attachments_json: String,
-    attachment_progress_json: String,
 }
 
 impl RawOutbox {
@@ -296,92 +65,26 @@ impl RawOutbox {
             attachment_progress_json: row.get(17)?,
         })
     }
-
-    pub(crate) fn decode(self) -> Result<OutboxEntry, StoreError> {
-        let id = self.id;
-        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-            StoreError::Corrupt(format!("outbox entry {id} has an unreadable {what}: {e}"))
-        };
-        let state = OutboxState::parse(&self.state)
-            .ok_or_else(|| corrupt("state", &format_args!("{:?}", self.state)))?;
-        let attempts =
-            u32::try_from(self.attempts).map_err(|_| corrupt("attempt count", &self.attempts))?;
-        let message_ids: Vec<String> = serde_json::from_str(&self.message_ids_json)
-            .map_err(|e| corrupt("message id list", &e))?;
-        let attachments = serde_json::from_str(&self.attachments_json)
-            .map_err(|e| corrupt("attachment list", &e))?;
-        let attachment_progress = serde_json::from_str(&self.attachment_progress_json)
-            .map_err(|e| corrupt("attachment progress", &e))?;
-        Ok(OutboxEntry {
-            id,
-            key: self.key,
-            platform: PlatformId::new(self.platform),
-            target: ChatTarget {
-                chat_id: self.chat_id,
-                thread_id: self.thread_id,
-            },
-            reply_to: self.reply_to,
-            text: self.text,
-            session: self.session_id.map(session_id).transpose()?,
-            state,
-            attempts,
-            message_ids,
-            attachments,
-            attachment_progress,
-            error: self.error,
-            created_at_ms: self.created_at_ms,
-            updated_at_ms: self.updated_at_ms,
-            next_attempt_at_ms: self.next_attempt_at_ms,
-            delivered_at_ms: self.delivered_at_ms,
-        })
-    }
 }
 
-/// Serializes any list column (attachments, their progress) as JSON.
-pub(crate) fn encode_json<T: serde::Serialize>(
-    what: &str,
-    value: &T,
-) -> Result<String, StoreError> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::Invalid(format!("unserializable {what}: {e}")))
+pub(crate) fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingPairing> {
+    Ok(PendingPairing {
+        id: row.get(0)?,
+        platform: PlatformId::new(row.get::<_, String>(1)?),
+        user_id: row.get(2)?,
+        user_name: row.get(3)?,
+        code_hash: row.get(4)?,
+        salt: row.get(5)?,
+        created_at_ms: row.get(6)?,
+        expires_at_ms: row.get(7)?,
+    })
 }
 
-/// Serializes platform message ids for `message_ids_json`.
-pub(crate) fn encode_message_ids(ids: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(ids)
-        .map_err(|e| StoreError::Invalid(format!("unserializable message ids: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hermod_model::{ContentPart, ImageUrl};
-
-    #[test]
-    fn ids_come_back_unvalidated() {
-        assert_eq!(session_id("a/b".into()).expect("id").as_str(), "a/b");
-    }
-
-    #[test]
-    fn text_and_parts_are_stored_differently() {
-        let text = encode_message(&ChatMessage::user("hi")).expect("encode");
-        assert_eq!(
-            (text.content.as_deref(), text.content_json),
-            (Some("hi"), None)
-        );
-        let parts = Content::Parts(vec![
-            ContentPart::Text {
-                text: "look".into(),
-            },
-            ContentPart::ImageUrl {
-                image_url: ImageUrl {
-                    url: "data:x".into(),
-                    detail: None,
-                },
-            },
-        ]);
-        let encoded = encode_message(&ChatMessage::user(parts)).expect("encode");
-        assert_eq!(encoded.content.as_deref(), Some("look"));
-        assert!(encoded.content_json.is_some_and(|j| j.starts_with('[')));
-    }
+pub(crate) fn approved_from_row(row: &Row<'_>) -> rusqlite::Result<ApprovedUser> {
+    Ok(ApprovedUser {
+        platform: PlatformId::new(row.get::<_, String>(0)?),
+        user_id: row.get(1)?,
+        user_name: row.get(2)?,
+        approved_at_ms: row.get(3)?,
+    })
 }

@@ -26,8 +26,7 @@ const JOB_COLUMNS: &str = "id, name, prompt, schedule, schedule_kind, deliver, m
 const RUN_COLUMNS: &str =
     "id, job_id, owner, scheduled_at_ms, started_at_ms, finished_at_ms, status, output, error";
 
-/// Runs returned by [`cron_runs`] when the caller passes a limit of 0.
-const DEFAULT_RUNS_LIMIT: usize = 20;
+use crate::rows::DEFAULT_RUNS_LIMIT;
 
 /// What a run interrupted by an expired claim records as its error.
 const CLAIM_EXPIRED: &str =

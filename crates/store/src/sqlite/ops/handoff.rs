@@ -9,8 +9,7 @@ use crate::{Handoff, HandoffOutcome, HandoffState, NewHandoff, StoreError};
 use hermod_model::{ChatTarget, PlatformId, SessionId};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-/// Rows returned by [`handoffs_in`] when the caller passes a limit of 0.
-const DEFAULT_HANDOFF_LIMIT: usize = 100;
+use crate::rows::DEFAULT_HANDOFF_LIMIT;
 
 const COLUMNS: &str =
     "session_id, platform, state, error, destination_json, requested_at_ms, updated_at_ms";

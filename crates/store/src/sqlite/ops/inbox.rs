@@ -14,8 +14,7 @@ use crate::{AppendMessages, InboxEntry, InboxState, InboxTurn, StoreError};
 use hermod_model::PlatformId;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-/// Entries returned by [`inbox_unfinished`] when the caller passes a limit of 0.
-const DEFAULT_INBOX_LIMIT: usize = 1000;
+use crate::rows::DEFAULT_INBOX_LIMIT;
 
 const COLUMNS: &str = "rowid, platform, key, event_json, state, received_at_ms, updated_at_ms, \
                        session_id, message_row, preview_ids_json";

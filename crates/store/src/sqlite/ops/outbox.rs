@@ -13,8 +13,7 @@ use crate::sqlite::rows::{OUTBOX_COLUMNS, RawOutbox, encode_json, encode_message
 use crate::{AppendMessages, AttachmentProgress, NewOutbox, OutboxEntry, OutboxState, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-/// Entries returned by [`outbox_pending`] when the caller passes a limit of 0.
-pub(crate) const DEFAULT_OUTBOX_LIMIT: usize = 100;
+use crate::rows::DEFAULT_OUTBOX_LIMIT;
 
 fn not_found(id: i64) -> StoreError {
     StoreError::NotFound(format!("outbox entry {id}"))
