@@ -9,6 +9,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod cron;
+mod database;
 mod error;
 mod handoff;
 mod memory;
@@ -24,6 +25,7 @@ pub use cron::{
     CRON_OUTPUT_MAX_CHARS, CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronCreator, CronFinish,
     CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind,
 };
+pub use database::{Database, Location, is_postgres_url};
 pub use error::StoreError;
 pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
 pub use memory::{ApprovalGrant, MemoryNote, Owner};

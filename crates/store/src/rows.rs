@@ -296,6 +296,17 @@ pub(crate) fn not_found(id: &SessionId) -> StoreError {
     StoreError::NotFound(format!("session {id}"))
 }
 
+/// The words of a free-text search, each to be matched as a phrase (every
+/// backend splits its indexed text at punctuation the same way). Control
+/// characters separate words too: no index holds them. A word without a
+/// letter or digit is dropped: it would tokenize to nothing, and an empty
+/// phrase would only make the whole query match nothing or fail.
+pub(crate) fn search_words(input: &str) -> impl Iterator<Item = &str> {
+    input
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| word.chars().any(char::is_alphanumeric))
+}
+
 /// Runs listed by `cron_runs` when the caller passes a limit of 0.
 pub(crate) const DEFAULT_RUNS_LIMIT: usize = 20;
 /// Handoffs listed when the caller passes a limit of 0.

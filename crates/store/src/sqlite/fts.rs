@@ -11,11 +11,7 @@
 /// The FTS5 `MATCH` expression for `input`, or `None` when it contains nothing
 /// searchable (empty, or only punctuation), in which case nothing matches.
 pub(crate) fn match_expression(input: &str) -> Option<String> {
-    let phrases: Vec<String> = input
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        // A word without a letter or digit tokenizes to nothing; an empty
-        // phrase would only make the whole query match nothing or fail.
-        .filter(|word| word.chars().any(char::is_alphanumeric))
+    let phrases: Vec<String> = crate::rows::search_words(input)
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect();
     if phrases.is_empty() {
