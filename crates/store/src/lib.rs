@@ -8,6 +8,7 @@
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod copy;
 mod cron;
 mod database;
 mod error;
@@ -25,6 +26,7 @@ pub use cron::{
     CRON_OUTPUT_MAX_CHARS, CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronCreator, CronFinish,
     CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind,
 };
+pub use copy::{CopyReport, copy_database};
 pub use database::{Database, Location, is_postgres_url};
 pub use error::StoreError;
 pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
