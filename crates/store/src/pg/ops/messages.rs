@@ -89,16 +89,30 @@ fn encode(message: &hermod_model::ChatMessage) -> Result<PgMessage, StoreError> 
     }
     encoded.content = without_nul(encoded.content);
     encoded.tool_calls_text = without_nul(encoded.tool_calls_text);
-    let searched = [
+    let search_text = search_text(
         encoded.content.as_deref(),
         message.name.as_deref(),
         encoded.tool_calls_text.as_deref(),
-    ];
-    let search_text = fold(&searched.into_iter().flatten().collect::<Vec<_>>().join(" "));
+    );
     Ok(PgMessage {
         encoded,
-        search_text: search_text.replace('\0', ""),
+        search_text,
     })
+}
+
+/// What the search index reads for a message: its content, tool name and
+/// tool calls' text, joined by spaces, diacritics and NULs removed.
+pub(crate) fn search_text(
+    content: Option<&str>,
+    tool_name: Option<&str>,
+    tool_calls_text: Option<&str>,
+) -> String {
+    let joined = [content, tool_name, tool_calls_text]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    fold(&joined).replace('\0', "")
 }
 
 pub(crate) async fn append_messages(db: &mut Db, append: &AppendMessages) -> DbResult<Vec<i64>> {
