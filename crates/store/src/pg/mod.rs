@@ -27,6 +27,7 @@ use crate::{ApprovalGrant, MemoryNote, Owner, StoredResponse};
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
 use hermod_model::{PlatformId, SessionId, SessionKey};
+pub(crate) use ops::search_text;
 use pool::{Db, Pool};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

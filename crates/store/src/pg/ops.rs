@@ -55,6 +55,7 @@ use super::pool::Db;
 use hermod_model::SessionId;
 
 pub(crate) use crate::rows::{not_found, sql_count, sql_limit};
+pub(crate) use messages::search_text;
 
 /// Whether a session with this id exists.
 pub(crate) async fn session_exists(db: &mut Db, id: &SessionId) -> DbResult<bool> {
