@@ -1,14 +1,69 @@
-//! Not yet written.
+//! DM pairing on PostgreSQL: pending requests and approved users.
+//!
+//! Only the data lives here. How many requests a user may have, how long a
+//! code lasts and when someone is locked out are decided by the caller,
+//! which passes "now" in for every expiry question. Each operation is one
+//! statement: approving a user upserts the approval and removes the user's
+//! pending requests in one statement (a data-modifying `WITH`), so no
+//! gateway ever sees one without the other.
 
-#![allow(unused_variables, unused_imports, clippy::unused_async)]
+use crate::pg::error::DbResult;
+use crate::pg::pool::Db;
+use crate::rows::{APPROVED_COLUMNS, PENDING_COLUMNS};
+use crate::{ApprovedUser, PendingPairing, StoreError};
+use hermod_model::PlatformId;
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
 
-use super::super::error::{DbError, DbResult};
-use super::super::pool::Db;
-use crate::*;
-use hermod_model::*;
+/// Column `i` of a pairing row; a value of the wrong type is corrupt data
+/// (not a connection failure, as the client's own error would be read).
+fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
+    row.try_get(i).map_err(|e| {
+        StoreError::Corrupt(format!("pairing row has an unreadable column {i}: {e}")).into()
+    })
+}
+
+/// A `pairing_pending` row read with [`PENDING_COLUMNS`].
+fn pending(row: &Row) -> DbResult<PendingPairing> {
+    Ok(PendingPairing {
+        id: column(row, 0)?,
+        platform: PlatformId::new(column::<String>(row, 1)?),
+        user_id: column(row, 2)?,
+        user_name: column(row, 3)?,
+        code_hash: column(row, 4)?,
+        salt: column(row, 5)?,
+        created_at_ms: column(row, 6)?,
+        expires_at_ms: column(row, 7)?,
+    })
+}
+
+/// A `pairing_approved` row read with [`APPROVED_COLUMNS`].
+fn approved(row: &Row) -> DbResult<ApprovedUser> {
+    Ok(ApprovedUser {
+        platform: PlatformId::new(column::<String>(row, 0)?),
+        user_id: column(row, 1)?,
+        user_name: column(row, 2)?,
+        approved_at_ms: column(row, 3)?,
+    })
+}
 
 pub(crate) async fn add_pending_pairing(db: &mut Db, p: &PendingPairing) -> DbResult<i64> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    let row = db
+        .query_one(
+            "INSERT INTO pairing_pending (platform, user_id, user_name, code_hash, salt, \
+             created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[
+                &p.platform.as_str(),
+                &p.user_id,
+                &p.user_name,
+                &p.code_hash,
+                &p.salt,
+                &p.created_at_ms,
+                &p.expires_at_ms,
+            ],
+        )
+        .await?;
+    column(&row, 0)
 }
 
 pub(crate) async fn pending_pairings(
@@ -16,19 +71,67 @@ pub(crate) async fn pending_pairings(
     platform: Option<&PlatformId>,
     now_ms: i64,
 ) -> DbResult<Vec<PendingPairing>> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    // Two statements, as for session listings, so the filtered one can use
+    // pairing_pending_by_platform.
+    let rows = match platform {
+        Some(platform) => {
+            db.query(
+                &format!(
+                    "SELECT {PENDING_COLUMNS} FROM pairing_pending \
+                     WHERE platform = $1 AND expires_at_ms > $2 ORDER BY created_at_ms, id"
+                ),
+                &[&platform.as_str(), &now_ms],
+            )
+            .await?
+        }
+        None => {
+            db.query(
+                &format!(
+                    "SELECT {PENDING_COLUMNS} FROM pairing_pending \
+                     WHERE expires_at_ms > $1 ORDER BY created_at_ms, id"
+                ),
+                &[&now_ms],
+            )
+            .await?
+        }
+    };
+    rows.iter().map(pending).collect()
 }
 
 pub(crate) async fn remove_pending_pairing(db: &mut Db, id: i64) -> DbResult<bool> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    Ok(db
+        .execute("DELETE FROM pairing_pending WHERE id = $1", &[&id])
+        .await?
+        > 0)
 }
 
 pub(crate) async fn purge_expired_pairings(db: &mut Db, now_ms: i64) -> DbResult<u64> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    db.execute(
+        "DELETE FROM pairing_pending WHERE expires_at_ms <= $1",
+        &[&now_ms],
+    )
+    .await
 }
 
 pub(crate) async fn approve_user(db: &mut Db, user: &ApprovedUser) -> DbResult<()> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    // One statement, so one transaction: the upsert in the WITH runs to
+    // completion whether or not the DELETE reads it.
+    db.execute(
+        "WITH approval AS ( \
+             INSERT INTO pairing_approved (platform, user_id, user_name, approved_at_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (platform, user_id) DO UPDATE \
+             SET user_name = excluded.user_name, approved_at_ms = excluded.approved_at_ms \
+         ) \
+         DELETE FROM pairing_pending WHERE platform = $1 AND user_id = $2",
+        &[
+            &user.platform.as_str(),
+            &user.user_id,
+            &user.user_name,
+            &user.approved_at_ms,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn revoke_user(
@@ -36,7 +139,13 @@ pub(crate) async fn revoke_user(
     platform: &PlatformId,
     user_id: &str,
 ) -> DbResult<bool> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    Ok(db
+        .execute(
+            "DELETE FROM pairing_approved WHERE platform = $1 AND user_id = $2",
+            &[&platform.as_str(), &user_id],
+        )
+        .await?
+        > 0)
 }
 
 pub(crate) async fn is_approved(
@@ -44,12 +153,42 @@ pub(crate) async fn is_approved(
     platform: &PlatformId,
     user_id: &str,
 ) -> DbResult<bool> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM pairing_approved WHERE platform = $1 AND user_id = $2",
+            &[&platform.as_str(), &user_id],
+        )
+        .await?
+        .is_some())
 }
 
 pub(crate) async fn approved_users(
     db: &mut Db,
     platform: Option<&PlatformId>,
 ) -> DbResult<Vec<ApprovedUser>> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    // Text is compared byte by byte (`COLLATE "C"`), as SQLite does,
+    // whatever the database's locale.
+    let rows = match platform {
+        Some(platform) => {
+            db.query(
+                &format!(
+                    "SELECT {APPROVED_COLUMNS} FROM pairing_approved WHERE platform = $1 \
+                     ORDER BY approved_at_ms, user_id COLLATE \"C\""
+                ),
+                &[&platform.as_str()],
+            )
+            .await?
+        }
+        None => {
+            db.query(
+                &format!(
+                    "SELECT {APPROVED_COLUMNS} FROM pairing_approved \
+                     ORDER BY platform COLLATE \"C\", approved_at_ms, user_id COLLATE \"C\""
+                ),
+                &[],
+            )
+            .await?
+        }
+    };
+    rows.iter().map(approved).collect()
 }

@@ -1,11 +1,49 @@
-//! Not yet written.
+//! Stored responses of the HTTP API on PostgreSQL: kept by recent use,
+//! bounded by each put.
+//!
+//! Reading a response marks it used in the same statement
+//! (`UPDATE ... RETURNING`). A put is two statements, each committed on
+//! its own: the upsert, then the trim to the `keep` most recently used.
+//! They need no transaction between them: if the trim fails, the table
+//! holds one response too many until the next put trims it; and as no put
+//! holds the row it wrote while its trim waits for other rows, two
+//! gateways putting at once do not deadlock over the rows both trims
+//! remove (as two such transactions could).
+//!
+//! SQLite breaks ties in time by rowid, the later insert first. This
+//! schema records no insertion order for stored responses, so ties fall
+//! back to the creation time, then the id (in byte order), newest first.
 
-#![allow(unused_variables, unused_imports, clippy::unused_async)]
+use super::sql_count;
+use crate::pg::error::DbResult;
+use crate::pg::pool::Db;
+use crate::rows::session_id;
+use crate::{StoreError, StoredResponse};
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
 
-use super::super::error::{DbError, DbResult};
-use super::super::pool::Db;
-use crate::*;
-use hermod_model::*;
+const COLUMNS: &str = "id, conversation, session_id, data, created_at_ms";
+
+/// Column `i` of a response row; a value of the wrong type is corrupt data
+/// (not a connection failure, as the client's own error would be read).
+fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
+    row.try_get(i).map_err(|e| {
+        StoreError::Corrupt(format!("stored response has an unreadable column {i}: {e}")).into()
+    })
+}
+
+/// A `stored_responses` row read with [`COLUMNS`].
+fn decode(row: &Row) -> DbResult<StoredResponse> {
+    Ok(StoredResponse {
+        id: column(row, 0)?,
+        conversation: column(row, 1)?,
+        session_id: column::<Option<String>>(row, 2)?
+            .map(session_id)
+            .transpose()?,
+        data: column(row, 3)?,
+        created_at_ms: column(row, 4)?,
+    })
+}
 
 pub(crate) async fn response_put(
     db: &mut Db,
@@ -13,7 +51,34 @@ pub(crate) async fn response_put(
     keep: usize,
     at_ms: i64,
 ) -> DbResult<()> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    db.execute(
+        "INSERT INTO stored_responses \
+             (id, conversation, session_id, data, created_at_ms, used_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET conversation = excluded.conversation, \
+             session_id = excluded.session_id, data = excluded.data, \
+             created_at_ms = excluded.created_at_ms, used_at_ms = excluded.used_at_ms",
+        &[
+            &response.id,
+            &response.conversation,
+            &response.session_id.as_ref().map(|s| s.as_str()),
+            &response.data,
+            &response.created_at_ms,
+            &at_ms,
+        ],
+    )
+    .await?;
+    // Everything after the first `keep` by use goes; the response just put
+    // takes its place among them by its use time like any other.
+    db.execute(
+        "DELETE FROM stored_responses WHERE id IN ( \
+             SELECT id FROM stored_responses \
+             ORDER BY used_at_ms DESC, created_at_ms DESC, id COLLATE \"C\" DESC \
+             OFFSET $1)",
+        &[&sql_count(keep)],
+    )
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn response(
@@ -21,16 +86,38 @@ pub(crate) async fn response(
     id: &str,
     at_ms: i64,
 ) -> DbResult<Option<StoredResponse>> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    // Read and marked used in one statement; a use never moves back in time.
+    let row = db
+        .query_opt(
+            &format!(
+                "UPDATE stored_responses SET used_at_ms = GREATEST(used_at_ms, $2) \
+                 WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[&id, &at_ms],
+        )
+        .await?;
+    row.as_ref().map(decode).transpose()
 }
 
 pub(crate) async fn latest_response(
     db: &mut Db,
     conversation: &str,
 ) -> DbResult<Option<StoredResponse>> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    let row = db
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM stored_responses WHERE conversation = $1 \
+                 ORDER BY created_at_ms DESC, id COLLATE \"C\" DESC LIMIT 1"
+            ),
+            &[&conversation],
+        )
+        .await?;
+    row.as_ref().map(decode).transpose()
 }
 
 pub(crate) async fn response_delete(db: &mut Db, id: &str) -> DbResult<bool> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    Ok(db
+        .execute("DELETE FROM stored_responses WHERE id = $1", &[&id])
+        .await?
+        > 0)
 }

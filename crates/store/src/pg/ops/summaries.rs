@@ -1,27 +1,90 @@
-//! Not yet written.
+//! Session summaries on PostgreSQL: one row per session, replaced whole.
+//! `undo_exchanges` (in `messages`) removes a summary that covers a message
+//! it takes back, inside its own transaction.
+//!
+//! Setting a summary is one upsert; the foreign key on `session_id` refuses
+//! an unknown session (and holds the session against a concurrent delete
+//! until the statement ends), so no separate existence check can go stale.
 
-#![allow(unused_variables, unused_imports, clippy::unused_async)]
+use super::not_found;
+use crate::pg::error::{DbError, DbResult};
+use crate::pg::pool::Db;
+use crate::rows::session_id;
+use crate::{SessionSummary, StoreError};
+use hermod_model::SessionId;
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
 
-use super::super::error::{DbError, DbResult};
-use super::super::pool::Db;
-use crate::*;
-use hermod_model::*;
+/// Column `i` of a summary row; a value of the wrong type is corrupt data
+/// (not a connection failure, as the client's own error would be read).
+fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
+    row.try_get(i).map_err(|e| {
+        StoreError::Corrupt(format!("session summary has an unreadable column {i}: {e}")).into()
+    })
+}
 
 pub(crate) async fn session_summary(
     db: &mut Db,
     id: &SessionId,
 ) -> DbResult<Option<SessionSummary>> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    let row = db
+        .query_opt(
+            "SELECT session_id, summary, through_message_id, focus, created_at_ms \
+             FROM session_summaries WHERE session_id = $1",
+            &[&id.as_str()],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(SessionSummary {
+        session: session_id(column(&row, 0)?)?,
+        summary: column(&row, 1)?,
+        through_message_id: column(&row, 2)?,
+        focus: column(&row, 3)?,
+        created_at_ms: column(&row, 4)?,
+    }))
 }
 
 pub(crate) async fn set_session_summary(db: &mut Db, new: &SessionSummary) -> DbResult<()> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    let upserted = db
+        .execute(
+            "INSERT INTO session_summaries \
+                 (session_id, summary, through_message_id, focus, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (session_id) DO UPDATE SET \
+                 summary = excluded.summary, \
+                 through_message_id = excluded.through_message_id, \
+                 focus = excluded.focus, \
+                 created_at_ms = excluded.created_at_ms",
+            &[
+                &new.session.as_str(),
+                &new.summary,
+                &new.through_message_id,
+                &new.focus,
+                &new.created_at_ms,
+            ],
+        )
+        .await;
+    match upserted {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_foreign_key_violation() => Err(DbError::from(not_found(&new.session))),
+        Err(e) => Err(e),
+    }
 }
 
+/// Removes a session's summary when it covers a message from `first_undone`
+/// on. Called inside `undo_exchanges`' transaction, so the summary goes
+/// exactly when the messages it spoke of are taken back.
 pub(crate) async fn forget_summary_covering(
     db: &mut Db,
     id: &SessionId,
     first_undone: i64,
 ) -> DbResult<()> {
-    Err(DbError::Store(StoreError::Other("not written".into())))
+    db.execute(
+        "DELETE FROM session_summaries WHERE session_id = $1 AND through_message_id >= $2",
+        &[&id.as_str(), &first_undone],
+    )
+    .await?;
+    Ok(())
 }
