@@ -8,6 +8,7 @@
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod cluster;
 mod copy;
 mod cron;
 mod database;
@@ -26,6 +27,7 @@ pub use cron::{
     CRON_OUTPUT_MAX_CHARS, CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronCreator, CronFinish,
     CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind,
 };
+pub use cluster::{Lease, Node};
 pub use copy::{CopyReport, copy_database};
 pub use database::{Database, Location, is_postgres_url};
 pub use error::StoreError;
@@ -482,4 +484,53 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a response; `false` when there was none.
     async fn response_delete(&self, id: &str) -> Result<bool>;
+
+    /// Takes the lease `name` for `owner` until `until_ms`, atomically:
+    /// when nobody holds it, when its holder let it run out
+    /// (`until_ms <= now_ms`: taken over, `acquired_at_ms` becomes
+    /// `now_ms`), or when `owner` holds it already (extended). Returns
+    /// false, changing nothing, while another owner holds it; of several
+    /// owners asking at once exactly one gets it.
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool>;
+
+    /// Extends every lease `owner` still holds to `until_ms` (leases
+    /// another owner took over are not); returns how many. A node's
+    /// heartbeat keeps all its leases with one write.
+    async fn lease_renew_all(&self, owner: &str, until_ms: i64) -> Result<u64>;
+
+    /// Gives up `owner`'s lease `name`; false when `owner` does not hold it.
+    async fn lease_release(&self, name: &str, owner: &str) -> Result<bool>;
+
+    /// Gives up every lease `owner` holds (a node shutting down); returns how many.
+    async fn lease_release_all(&self, owner: &str) -> Result<u64>;
+
+    /// The lease `name`, live or run out, if anyone took it and did not
+    /// give it up.
+    async fn lease(&self, name: &str) -> Result<Option<Lease>>;
+
+    /// The leases whose name starts with `prefix` and that are live at
+    /// `now_ms` (`until_ms > now_ms`), by name.
+    async fn leases(&self, prefix: &str, now_ms: i64) -> Result<Vec<Lease>>;
+
+    /// Forgets leases that ran out before `before_ms`; returns how many.
+    async fn lease_purge(&self, before_ms: i64) -> Result<u64>;
+
+    /// Records a node's heartbeat: inserts or replaces the node by id.
+    async fn node_beat(&self, node: &Node) -> Result<()>;
+
+    /// Every node recorded, by id.
+    async fn nodes(&self) -> Result<Vec<Node>>;
+
+    /// Forgets nodes last heard from before `before_ms` (and nothing they
+    /// hold: their leases run out on their own); returns how many.
+    async fn node_purge(&self, before_ms: i64) -> Result<u64>;
+
+    /// Forgets a node (one shutting down); false when it was not recorded.
+    async fn node_remove(&self, id: &str) -> Result<bool>;
 }

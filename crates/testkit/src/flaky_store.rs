@@ -9,7 +9,7 @@ use hermod_store::{
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
     SearchHit, SessionRecord, SessionSummary, Store, StoreError, StoredMessage,
 };
-use hermod_store::{ApprovalGrant, MemoryNote, Owner, StoredResponse};
+use hermod_store::{ApprovalGrant, Lease, MemoryNote, Node, Owner, StoredResponse};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -540,5 +540,66 @@ impl Store for FlakyStore {
     async fn response_delete(&self, id: &str) -> Result<bool> {
         self.check("response_delete")?;
         self.inner.response_delete(id).await
+    }
+
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool> {
+        self.check("lease_acquire")?;
+        self.inner.lease_acquire(name, owner, until_ms, now_ms).await
+    }
+
+    async fn lease_renew_all(&self, owner: &str, until_ms: i64) -> Result<u64> {
+        self.check("lease_renew_all")?;
+        self.inner.lease_renew_all(owner, until_ms).await
+    }
+
+    async fn lease_release(&self, name: &str, owner: &str) -> Result<bool> {
+        self.check("lease_release")?;
+        self.inner.lease_release(name, owner).await
+    }
+
+    async fn lease_release_all(&self, owner: &str) -> Result<u64> {
+        self.check("lease_release_all")?;
+        self.inner.lease_release_all(owner).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>> {
+        self.check("lease")?;
+        self.inner.lease(name).await
+    }
+
+    async fn leases(&self, prefix: &str, now_ms: i64) -> Result<Vec<Lease>> {
+        self.check("leases")?;
+        self.inner.leases(prefix, now_ms).await
+    }
+
+    async fn lease_purge(&self, before_ms: i64) -> Result<u64> {
+        self.check("lease_purge")?;
+        self.inner.lease_purge(before_ms).await
+    }
+
+    async fn node_beat(&self, node: &Node) -> Result<()> {
+        self.check("node_beat")?;
+        self.inner.node_beat(node).await
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        self.check("nodes")?;
+        self.inner.nodes().await
+    }
+
+    async fn node_purge(&self, before_ms: i64) -> Result<u64> {
+        self.check("node_purge")?;
+        self.inner.node_purge(before_ms).await
+    }
+
+    async fn node_remove(&self, id: &str) -> Result<bool> {
+        self.check("node_remove")?;
+        self.inner.node_remove(id).await
     }
 }

@@ -239,3 +239,24 @@ CREATE INDEX stored_responses_by_use ON stored_responses (used_at_ms DESC);
 CREATE INDEX stored_responses_by_conversation
     ON stored_responses (conversation, created_at_ms DESC)
     WHERE conversation IS NOT NULL;
+
+-- Leases and nodes: how gateways sharing this database divide the work
+-- (see src/cluster.rs). Released leases are deleted.
+CREATE TABLE leases (
+    name           TEXT PRIMARY KEY,
+    owner          TEXT NOT NULL,
+    acquired_at_ms BIGINT NOT NULL,
+    until_ms       BIGINT NOT NULL
+);
+
+CREATE INDEX leases_by_owner ON leases (owner);
+
+CREATE TABLE nodes (
+    id            TEXT PRIMARY KEY,
+    host          TEXT NOT NULL,
+    pid           BIGINT NOT NULL,
+    version       TEXT NOT NULL,
+    started_at_ms BIGINT NOT NULL,
+    seen_at_ms    BIGINT NOT NULL,
+    info_json     TEXT NOT NULL
+);

@@ -20,6 +20,7 @@
 //! `None` (no such server on this machine) ends the test at once.
 //! The checks use only the [`Store`] trait, so a new backend runs them unchanged.
 
+mod cluster;
 mod cron;
 mod handoff;
 mod history;
@@ -33,6 +34,10 @@ mod sessions;
 mod settings;
 mod summaries;
 
+pub use cluster::{
+    a_lease_goes_to_exactly_one_of_many, leases_are_exclusive_until_they_run_out,
+    leases_list_renew_and_release_by_owner, nodes_beat_list_purge_and_remove,
+};
 pub use cron::{
     cron_changes_count_every_change, cron_claim_runs_a_time_once,
     cron_claim_takes_over_an_expired_claim, cron_jobs_round_trip_and_update,
@@ -144,6 +149,10 @@ macro_rules! store_conformance_tests {
             delete_session_removes_what_it_recorded,
             stored_responses_round_trip,
             stored_responses_keep_the_most_recently_used,
+            leases_are_exclusive_until_they_run_out,
+            leases_list_renew_and_release_by_owner,
+            a_lease_goes_to_exactly_one_of_many,
+            nodes_beat_list_purge_and_remove,
         );
     };
     (@tests $make:expr; $($check:ident,)+) => {

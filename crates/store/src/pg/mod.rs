@@ -23,12 +23,14 @@ use crate::{
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
     SearchHit, SessionRecord, SessionSummary, Store, StoreError, StoredMessage,
 };
-use crate::{ApprovalGrant, MemoryNote, Owner, StoredResponse};
+use crate::{ApprovalGrant, Lease, MemoryNote, Node, Owner, StoredResponse};
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
 use hermod_model::{PlatformId, SessionId, SessionKey};
+pub(crate) use error::{DbError, DbResult};
 pub(crate) use ops::search_text;
-use pool::{Db, Pool};
+pub(crate) use pool::Db;
+use pool::Pool;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -140,7 +142,8 @@ impl PgStore {
         self.inner.pool.close_idle();
     }
 
-    async fn db(&self) -> Result<Db> {
+    /// A pooled connection, for work spanning many statements (copying).
+    pub(crate) async fn db(&self) -> Result<Db> {
         self.inner
             .pool
             .get()
@@ -640,6 +643,56 @@ impl Store for PgStore {
     async fn response_delete(&self, id: &str) -> Result<bool> {
         let id = id.to_owned();
         pg!(self, |db| ops::response_delete(db, &id))
+    }
+
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool> {
+        pg!(self, |db| ops::lease_acquire(db, name, owner, until_ms, now_ms))
+    }
+
+    async fn lease_renew_all(&self, owner: &str, until_ms: i64) -> Result<u64> {
+        pg!(self, |db| ops::lease_renew_all(db, owner, until_ms))
+    }
+
+    async fn lease_release(&self, name: &str, owner: &str) -> Result<bool> {
+        pg!(self, |db| ops::lease_release(db, name, owner))
+    }
+
+    async fn lease_release_all(&self, owner: &str) -> Result<u64> {
+        pg!(self, |db| ops::lease_release_all(db, owner))
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>> {
+        pg!(self, |db| ops::lease(db, name))
+    }
+
+    async fn leases(&self, prefix: &str, now_ms: i64) -> Result<Vec<Lease>> {
+        pg!(self, |db| ops::leases(db, prefix, now_ms))
+    }
+
+    async fn lease_purge(&self, before_ms: i64) -> Result<u64> {
+        pg!(self, |db| ops::lease_purge(db, before_ms))
+    }
+
+    async fn node_beat(&self, node: &Node) -> Result<()> {
+        pg!(self, |db| ops::node_beat(db, node))
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        pg!(self, |db| ops::nodes(db))
+    }
+
+    async fn node_purge(&self, before_ms: i64) -> Result<u64> {
+        pg!(self, |db| ops::node_purge(db, before_ms))
+    }
+
+    async fn node_remove(&self, id: &str) -> Result<bool> {
+        pg!(self, |db| ops::node_remove(db, id))
     }
 }
 

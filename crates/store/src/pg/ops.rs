@@ -6,6 +6,7 @@
 //! ([`Db::begin`](super::pool::Db::begin) ... `commit`); a failure inside
 //! one drops the connection, which rolls it back.
 
+mod cluster;
 mod cron;
 mod handoff;
 mod inbox;
@@ -18,6 +19,10 @@ mod sessions;
 mod settings;
 mod summaries;
 
+pub(crate) use cluster::{
+    lease, lease_acquire, lease_purge, lease_release, lease_release_all, lease_renew_all, leases,
+    node_beat, node_purge, node_remove, nodes,
+};
 pub(crate) use cron::{
     cron_add, cron_changes, cron_claim, cron_expire, cron_finish, cron_job, cron_jobs, cron_remove,
     cron_renew, cron_runs, cron_update,

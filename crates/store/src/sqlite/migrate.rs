@@ -42,6 +42,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../migrations/0011_stored_responses.sql"),
     ),
+    (12, include_str!("../../migrations/0012_cluster.sql")),
 ];
 
 /// The `PRAGMA application_id` stamped on hermod databases ("hmod" in ASCII),

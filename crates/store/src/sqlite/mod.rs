@@ -35,12 +35,13 @@ use crate::{
     ListSessions, NewHandoff, NewOutbox, NewSession, OutboxEntry, PendingPairing, Result,
     SearchHit, SessionRecord, SessionSummary, Store, StoreError, StoredMessage,
 };
-use crate::{ApprovalGrant, MemoryNote, Owner, StoredResponse};
+use crate::{ApprovalGrant, Lease, MemoryNote, Node, Owner, StoredResponse};
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
 pub use backup::{BackupOptions, BackupReceipt};
 pub use close::Checkpoint;
-use error::{DbError, DbResult, classify_io};
+pub(crate) use error::{DbError, DbResult};
+use error::classify_io;
 use hermod_model::{PlatformId, SessionId, SessionKey};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -139,7 +140,7 @@ impl SqliteStore {
     }
 
     /// Runs `op` on the writer connection on the blocking pool.
-    async fn write<T, F>(&self, op: F) -> Result<T>
+    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
@@ -160,7 +161,7 @@ impl SqliteStore {
 
     /// Runs `op` on a reader connection (the writer for in-memory databases)
     /// on the blocking pool.
-    async fn read<T, F>(&self, op: F) -> Result<T>
+    pub(crate) async fn read<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
@@ -708,6 +709,67 @@ impl Store for SqliteStore {
     async fn response_delete(&self, id: &str) -> Result<bool> {
         let id = id.to_owned();
         self.write(move |c| ops::response_delete(c, &id)).await
+    }
+
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.write(move |c| ops::lease_acquire(c, &name, &owner, until_ms, now_ms))
+            .await
+    }
+
+    async fn lease_renew_all(&self, owner: &str, until_ms: i64) -> Result<u64> {
+        let owner = owner.to_owned();
+        self.write(move |c| ops::lease_renew_all(c, &owner, until_ms))
+            .await
+    }
+
+    async fn lease_release(&self, name: &str, owner: &str) -> Result<bool> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.write(move |c| ops::lease_release(c, &name, &owner))
+            .await
+    }
+
+    async fn lease_release_all(&self, owner: &str) -> Result<u64> {
+        let owner = owner.to_owned();
+        self.write(move |c| ops::lease_release_all(c, &owner)).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>> {
+        let name = name.to_owned();
+        self.read(move |c| ops::lease(c, &name)).await
+    }
+
+    async fn leases(&self, prefix: &str, now_ms: i64) -> Result<Vec<Lease>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| ops::leases(c, &prefix, now_ms)).await
+    }
+
+    async fn lease_purge(&self, before_ms: i64) -> Result<u64> {
+        self.write(move |c| ops::lease_purge(c, before_ms)).await
+    }
+
+    async fn node_beat(&self, node: &Node) -> Result<()> {
+        let node = node.clone();
+        self.write(move |c| ops::node_beat(c, &node)).await
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        self.read(ops::nodes).await
+    }
+
+    async fn node_purge(&self, before_ms: i64) -> Result<u64> {
+        self.write(move |c| ops::node_purge(c, before_ms)).await
+    }
+
+    async fn node_remove(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(move |c| ops::node_remove(c, &id)).await
     }
 }
 

@@ -7,6 +7,7 @@
 //! busy database shows up as [`StoreError::Busy`] at the start rather than
 //! halfway through.
 
+mod cluster;
 mod cron;
 mod handoff;
 mod inbox;
@@ -19,6 +20,10 @@ mod sessions;
 mod settings;
 mod summaries;
 
+pub(crate) use cluster::{
+    lease, lease_acquire, lease_purge, lease_release, lease_release_all, lease_renew_all, leases,
+    node_beat, node_purge, node_remove, nodes,
+};
 pub(crate) use cron::{
     cron_add, cron_changes, cron_claim, cron_expire, cron_finish, cron_job, cron_jobs, cron_remove,
     cron_renew, cron_runs, cron_update,
