@@ -112,6 +112,19 @@ pub trait Threads: Send + Sync {
     async fn create_thread(&self, home: &ChatTarget, title: &str) -> Result<Source, AdapterError>;
 }
 
+/// Where an adapter receives when several gateways share a database
+/// (a cluster); a gateway alone on its database always receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiving {
+    /// On one gateway at a time: a long poll, one socket or session per
+    /// account, a mailbox. The gateways choose one by a lease; when it
+    /// dies, another takes over within seconds.
+    Single,
+    /// On every gateway: requests that come to whichever gateway a load
+    /// balancer picks (an HTTP API, webhooks).
+    Everywhere,
+}
+
 /// A source of input: a platform connection, the HTTP API, later cron and
 /// webhooks.
 #[async_trait]
@@ -132,6 +145,12 @@ pub trait Adapter: Send + Sync + 'static {
     /// asked; whatever is routed to them anyway fails with
     /// [`AdapterError::NoMessenger`].
     fn messenger(&self) -> Option<&dyn Messenger>;
+
+    /// Where it receives in a cluster; [`Receiving::Single`] unless the
+    /// adapter only answers requests (which every gateway can).
+    fn receiving(&self) -> Receiving {
+        Receiving::Single
+    }
 
     /// The chat endpoint this adapter serves where it is listening now
     /// (`hermod chat` in its own gateway); `None` for most.

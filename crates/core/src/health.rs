@@ -50,6 +50,9 @@ pub enum ComponentState {
         until_ms: Option<i64>,
         manual: bool,
     },
+    /// Ready to receive, while another gateway sharing the database does
+    /// (`holder`, its node id); takes over when that gateway stops.
+    Standby { holder: String },
 }
 
 impl ComponentState {
@@ -62,6 +65,7 @@ impl ComponentState {
             ComponentState::Connecting
                 | ComponentState::Running
                 | ComponentState::Stopped
+                | ComponentState::Standby { .. }
                 | ComponentState::Paused { manual: true, .. }
         )
     }

@@ -13,6 +13,7 @@
 mod access;
 mod adapter;
 mod clock;
+mod cluster;
 mod commands;
 mod config;
 mod cron;
@@ -38,9 +39,11 @@ mod tools_reload;
 
 pub use access::{ApproveOutcome, Pairing, PairingRequest};
 pub use adapter::{
-    Adapter, AdapterContext, AdapterError, Messenger, Reactions, Threads, TurnEnded, Typing,
+    Adapter, AdapterContext, AdapterError, Messenger, Reactions, Receiving, Threads, TurnEnded,
+    Typing,
 };
 pub use clock::{Clock, new_session_id, now_ms};
+pub use cluster::{ClusterConfig, GatewayView, cluster_view};
 pub use commands::menu as command_menu;
 pub use config::{
     AccessMode, BUILTIN_PERSONALITIES, BusyMode, CompressionConfig, ContextConfig,

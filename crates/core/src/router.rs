@@ -297,6 +297,11 @@ impl Inbound {
         crate::Deliveries::new(self.router.shared())
     }
 
+    /// This gateway as a node of a cluster, if it is one.
+    pub(crate) fn cluster(&self) -> Option<Arc<crate::cluster::Cluster>> {
+        self.router.shared.deps().cluster.clone()
+    }
+
     /// Where adapters report their state (and the API server reads it for
     /// `/health`).
     pub fn health(&self) -> &crate::health::Health {

@@ -66,6 +66,7 @@ pub struct GatewayBuilder {
     /// not configured.
     tools_reload: Option<Arc<dyn ToolsReload>>,
     context: crate::config::ContextConfig,
+    cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 /// How [`Gateway::run`] ended.
@@ -213,6 +214,14 @@ impl GatewayBuilder {
 
     /// Builds the gateway. Fails when the configuration is invalid (call
     /// [`GatewayConfig::validate`] earlier for a friendlier message).
+    /// Makes this gateway a node of a cluster: several gateways sharing
+    /// one database, dividing the work through leases (see `cluster.rs`).
+    /// Only for a store that several processes share.
+    pub fn cluster(mut self, config: crate::cluster::ClusterConfig) -> Self {
+        self.cluster = Some(config);
+        self
+    }
+
     pub fn build(self) -> Result<Gateway, String> {
         self.config.validate()?;
         self.streaming.validate()?;
@@ -230,7 +239,15 @@ impl GatewayBuilder {
             Arc::clone(&self.store),
             self.clock.clone(),
         ));
+        let cluster = self.cluster.map(|config| {
+            Arc::new(crate::cluster::Cluster::new(
+                config,
+                Arc::clone(&self.store),
+                self.clock.clone(),
+            ))
+        });
         let deps = WorkerDeps {
+            cluster,
             approvals,
             store: self.store,
             agent: self.agent,
@@ -339,6 +356,7 @@ impl Gateway {
             tools_reload: None,
             hooks: Hooks::none(),
             context: crate::config::ContextConfig::default(),
+            cluster: None,
         }
     }
 
@@ -389,6 +407,18 @@ impl Gateway {
     pub async fn serve(self, shutdown: CancellationToken) -> Stopped {
         let stop_receiving = CancellationToken::new();
         let store = Arc::clone(&self.router.shared().deps().store);
+        // In a cluster the heartbeat keeps this node's leases until the
+        // drain is over (turns still running hold their sessions), so it
+        // runs beside the tracked tasks and stops after them.
+        let cluster = self.router.shared().deps().cluster.clone();
+        let heartbeat = cluster.as_ref().map(|cluster| {
+            let stop = CancellationToken::new();
+            let health = self.health.clone();
+            let info =
+                move || serde_json::to_string(&health.report()).unwrap_or_else(|_| "{}".to_owned());
+            let task = tokio::spawn(Arc::clone(cluster).run(stop.clone(), info));
+            (stop, task)
+        });
         for adapter in &self.adapters {
             let id = adapter.id();
             let supervised = supervise(
@@ -442,6 +472,9 @@ impl Gateway {
         info!(drain_timeout = ?self.drain_timeout, "shutting down: no new input accepted");
         self.router.close();
         stop_receiving.cancel();
+        if let Some(cluster) = &cluster {
+            cluster.stop_waiting();
+        }
         self.tracker.close();
         // Turns about to finish are not told the gateway is stopping: only
         // those still running a moment into the drain.
@@ -476,6 +509,12 @@ impl Gateway {
                 },
             ));
         self.hooks.finish(HOOKS_GRACE).await;
+        if let Some((stop, task)) = heartbeat {
+            stop.cancel();
+            if let Err(e) = task.await {
+                warn!(error = %e, "the cluster heartbeat failed");
+            }
+        }
         info!("gateway stopped");
         stopped
     }
@@ -485,7 +524,8 @@ impl Gateway {
     async fn in_restart_loop(&self, store: &dyn Store) -> bool {
         let deps = self.router.shared();
         let now = deps.deps().clock.now_ms();
-        let mut log = match store.setting(guard::STARTS_SETTING).await {
+        let starts_key = deps.deps().node_setting(guard::STARTS_SETTING);
+        let mut log = match store.setting(&starts_key).await {
             Ok(json) => guard::StartLog::parse(json.as_deref().unwrap_or("[]")),
             Err(e) => {
                 warn!(error = %e, "could not read the recent start times; the restart-loop guard counts from now");
@@ -493,10 +533,7 @@ impl Gateway {
             }
         };
         let found = log.record(now);
-        if let Err(e) = store
-            .set_setting(guard::STARTS_SETTING, &log.to_json(), now)
-            .await
-        {
+        if let Err(e) = store.set_setting(&starts_key, &log.to_json(), now).await {
             warn!(error = %e, "could not store this start time for the restart-loop guard");
         }
         let Some(found) = found else {

@@ -25,6 +25,7 @@
 
 mod breaker;
 mod control;
+mod receiver;
 
 pub(crate) use control::{Control, Platforms, paused_key};
 
@@ -35,6 +36,7 @@ use crate::router::Inbound;
 use breaker::{Breaker, BreakerConfig, Permit, Transition};
 use hermod_http::RetryPolicy;
 use hermod_model::PlatformId;
+use receiver::ReceiverLease;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -115,6 +117,7 @@ pub(crate) async fn supervise(
     let mut failures: u32 = 0;
     let mut breaker = Breaker::new(BreakerConfig::default());
     let mut last_error = String::new();
+    let lease = ReceiverLease::of(adapter.as_ref(), &inbound);
     loop {
         if control.take_resume() {
             breaker.reset();
@@ -161,6 +164,13 @@ pub(crate) async fn supervise(
             }
         }
 
+        if let Some(lease) = &lease {
+            match lease.stand_by(&health, name, &mut control, &stopping).await {
+                Wake::Due => {}
+                Wake::Asked => continue,
+                Wake::Stop => return stopped(),
+            }
+        }
         health.set(name, ComponentState::Connecting);
         info!(platform = %id, "adapter starting");
         let started = Instant::now();
@@ -171,13 +181,23 @@ pub(crate) async fn supervise(
             &mut control,
             &mut breaker,
             &stopping,
+            lease.as_ref(),
         )
         .await;
+        if let Some(lease) = &lease {
+            // Whether it stopped, failed or lost the lease: another
+            // gateway may receive meanwhile.
+            lease.release().await;
+        }
         if stopping.is_cancelled() {
             if let Err(e) = &run.result {
                 warn!(platform = %id, error = %e, "adapter stopped with an error during shutdown");
             }
             return stopped();
+        }
+        if run.lost {
+            warn!(platform = %id, "another gateway took over receiving; standing by");
+            continue;
         }
         if run.paused {
             if let Err(e) = &run.result {
@@ -245,6 +265,8 @@ struct RunEnd {
     result: Result<(), AdapterError>,
     /// An operator paused the platform and the run was cancelled for it.
     paused: bool,
+    /// The receiver lease was lost and the run cancelled for it.
+    lost: bool,
 }
 
 /// Runs `adapter` once, watching for it to report running (a success for
@@ -257,6 +279,7 @@ async fn run_once(
     control: &mut Control,
     breaker: &mut Breaker,
     stopping: &CancellationToken,
+    lease: Option<&ReceiverLease>,
 ) -> RunEnd {
     let id = adapter.id();
     let is_running = || {
@@ -273,8 +296,16 @@ async fn run_once(
     changes.borrow_and_update();
     let mut reached_running = false;
     let mut paused = false;
+    let mut lost = false;
     let run = adapter.run(ctx);
     tokio::pin!(run);
+    let lease_lost = async {
+        match lease {
+            Some(lease) => lease.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(lease_lost);
     let result = loop {
         tokio::select! {
             result = &mut run => break result,
@@ -283,6 +314,10 @@ async fn run_once(
                 if reached_running {
                     succeeded(&id, breaker, control);
                 }
+            }
+            () = &mut lease_lost, if !lost => {
+                lost = true;
+                cancel.cancel();
             }
             () = control.changed(), if !paused => {
                 if control.paused().is_some() {
@@ -300,7 +335,11 @@ async fn run_once(
         // Reported running just before `run` returned.
         succeeded(&id, breaker, control);
     }
-    RunEnd { result, paused }
+    RunEnd {
+        result,
+        paused,
+        lost,
+    }
 }
 
 /// A run reached running: the failures are forgotten, a trial closes the

@@ -32,7 +32,7 @@ impl Command for Platform {
         let verb = words.next().unwrap_or("list").to_lowercase();
         let name = words.next();
         let text = match (verb.as_str(), name, words.next()) {
-            ("list", None, _) => list(cx),
+            ("list", None, _) => list(cx).await,
             ("pause", Some(name), None) => match find(cx, name) {
                 Ok(id) => pause(cx, id).await?,
                 Err(unknown) => unknown,
@@ -58,7 +58,7 @@ fn find(cx: &Cx<'_>, name: &str) -> Result<PlatformId, String> {
     })
 }
 
-fn list(cx: &Cx<'_>) -> String {
+async fn list(cx: &Cx<'_>) -> String {
     let mut lines = vec!["Platforms:".to_owned()];
     for row in platforms::rows(cx.deps) {
         let mut line = format!("• {}: {}", row.name, row.detail);
@@ -66,6 +66,13 @@ fn list(cx: &Cx<'_>) -> String {
             line.push_str(&format!("; {} failures in a row", row.failures));
         }
         lines.push(line);
+    }
+    if let Some(cluster) = &cx.deps.cluster {
+        let now = cx.deps.clock.now_ms();
+        match crate::cluster::cluster_view(cx.deps.store.as_ref(), now).await {
+            Ok(views) => lines.extend(crate::cluster::describe(&views, cluster.id(), now)),
+            Err(e) => lines.push(format!("The other gateways cannot be read now: {e}")),
+        }
     }
     lines.push("/platform pause <name> stops one; /platform resume <name> starts it again.".into());
     lines.join("\n")

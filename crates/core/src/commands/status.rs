@@ -98,5 +98,6 @@ pub(crate) fn describe(state: &ComponentState, now_ms: i64) -> String {
             until_ms: None,
             ..
         } => format!("paused until resumed ({reason})"),
+        ComponentState::Standby { holder } => format!("standing by (received by {holder})"),
     }
 }

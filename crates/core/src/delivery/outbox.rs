@@ -44,6 +44,9 @@ const RETRY_LATER: Duration = Duration::from_secs(60);
 const MAX_ATTEMPTS: u32 = 10;
 /// How often the sweeper looks for entries to retry.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// How often it looks in a cluster, where it also takes up what a gateway
+/// that died left: soon after that gateway's leases ran out.
+const CLUSTER_SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// How a delivery ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,30 @@ async fn deliver(
     let Some(_claim) = deps.delivering.claim(entry.id) else {
         return Ok(Outcome::Deferred("being delivered".into()));
     };
+    // In a cluster, one gateway at a time delivers an entry: whoever
+    // holds its lease (the entry is read again below, so the next one to
+    // hold it finds it delivered rather than sending it twice).
+    let Some(cluster) = &deps.cluster else {
+        return deliver_claimed(deps, entry, patience).await;
+    };
+    let lease = crate::cluster::outbox_lease(entry.id);
+    if !cluster.try_take(&lease).await? {
+        return Ok(Outcome::Deferred(
+            "being delivered by another gateway".into(),
+        ));
+    }
+    let outcome = deliver_claimed(deps, entry, patience).await;
+    cluster.release(&lease).await;
+    outcome
+}
+
+/// [`deliver`] once this process (and, in a cluster, this gateway) has
+/// claimed the entry.
+async fn deliver_claimed(
+    deps: &WorkerDeps,
+    entry: &OutboxEntry,
+    patience: Patience,
+) -> Result<Outcome, CoreError> {
     let key = &entry.key;
     let Some(entry) = deps
         .persist("read the outbox", || deps.store.outbox_entry(key))
@@ -437,8 +464,13 @@ pub(crate) async fn run_sweeper(
                 Err(e) => warn!(error = %e, "pruning the inbox failed"),
             }
         }
+        let every = if deps.cluster.is_some() {
+            CLUSTER_SWEEP_EVERY
+        } else {
+            SWEEP_EVERY
+        };
         tokio::select! {
-            () = tokio::time::sleep(SWEEP_EVERY) => {}
+            () = tokio::time::sleep(every) => {}
             () = shutdown.cancelled() => return,
         }
     }
@@ -449,6 +481,10 @@ const SWEEP_PAGE: usize = 500;
 /// An entry this process wrote and has not delivered after this long, with
 /// no delivery running, belongs to a turn that could not deliver it.
 const ORPHANED_AFTER: Duration = Duration::from_secs(60);
+/// In a cluster, an inbound message this old whose session nobody holds
+/// was left by a gateway that died (a live one takes the session's lease
+/// as soon as it queues the message).
+const CLUSTER_ORPHANED_AFTER: Duration = Duration::from_secs(5);
 /// How long handled inbound messages are remembered, to drop redeliveries.
 const INBOX_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often the inbox is pruned.
@@ -512,8 +548,13 @@ async fn sweep_inbox(
         let now = deps.clock.now_ms();
         let mut jobs: Vec<(Option<hermod_store::InboxTurn>, crate::session::Job)> = Vec::new();
         for entry in page {
-            let fresh =
-                entry.received_at_ms >= started && now - entry.received_at_ms < ms(ORPHANED_AFTER);
+            let fresh = match &deps.cluster {
+                None => {
+                    entry.received_at_ms >= started
+                        && now - entry.received_at_ms < ms(ORPHANED_AFTER)
+                }
+                Some(_) => now - entry.received_at_ms < ms(CLUSTER_ORPHANED_AFTER),
+            };
             if fresh
                 || (held && entry.received_at_ms < started)
                 || deps
@@ -530,7 +571,11 @@ async fn sweep_inbox(
             }
             match serde_json::from_str::<hermod_model::InboundEvent>(&entry.event_json) {
                 Ok(event) => {
+                    if worked_on_elsewhere(deps, &event).await {
+                        continue;
+                    }
                     let mut job = crate::session::Job::new(event, crate::reply::ReplyMode::Adapter);
+                    job.recovered = true;
                     job.inbox.push(entry.key);
                     jobs.push((entry.turn, job));
                 }
@@ -546,6 +591,21 @@ async fn sweep_inbox(
             submit_when_room(router, job).await;
         }
     }
+}
+
+/// Whether another gateway of the cluster works on the event's session
+/// now (it answers the event itself); false alone on a database, or when
+/// that cannot be read (the worker checks again once it holds the session).
+async fn worked_on_elsewhere(deps: &WorkerDeps, event: &hermod_model::InboundEvent) -> bool {
+    let Some(cluster) = &deps.cluster else {
+        return false;
+    };
+    let key = match &event.route {
+        Some(key) => key.clone(),
+        None => hermod_model::SessionKey::build(&event.source, &deps.key_policy),
+    };
+    let lease = crate::cluster::session_lease(&key);
+    matches!(cluster.held_elsewhere(&lease).await, Ok(Some(_)))
 }
 
 /// Queues a recovered job, waiting while its session's queue is full.

@@ -16,7 +16,9 @@
 //!
 //! A handoff found *running* when the gateway starts was cut short by the
 //! previous run (one gateway per home): it is failed with a reason to ask
-//! again, never carried out twice.
+//! again, never carried out twice. In a cluster a gateway carries a
+//! handoff under its `handoff:<session>` lease, taken before the claim;
+//! every gateway fails, as it polls, the running handoffs nobody holds.
 
 mod carry;
 
@@ -118,6 +120,9 @@ pub async fn await_handoff(
 pub(crate) async fn watch(shared: Arc<Shared>, wake: Arc<Notify>, stop: CancellationToken) {
     fail_interrupted(&shared).await;
     loop {
+        if shared.deps().cluster.is_some() {
+            fail_interrupted(&shared).await;
+        }
         take_pending(&shared, &stop).await;
         tokio::select! {
             () = stop.cancelled() => return,
@@ -137,6 +142,16 @@ async fn fail_interrupted(shared: &Shared) {
         }
     };
     for handoff in running {
+        if deps.cluster.is_some() {
+            // Carried by a gateway of the cluster right now (or unknown):
+            // not interrupted.
+            let lease = handoff_lease(&handoff.session);
+            match deps.store.lease(&lease).await {
+                Ok(Some(held)) if held.until_ms > deps.clock.now_ms() => continue,
+                Ok(_) => {}
+                Err(_) => continue,
+            }
+        }
         let reason = "the gateway stopped while handing off; ask for the handoff again";
         warn!(session = %handoff.session, platform = %handoff.platform, "{reason}");
         finish(
@@ -162,15 +177,25 @@ async fn take_pending(shared: &Arc<Shared>, stop: &CancellationToken) {
         if stop.is_cancelled() {
             return;
         }
-        match deps
+        let lease = handoff_lease(&handoff.session);
+        if let Some(cluster) = &deps.cluster
+            && !matches!(cluster.try_take(&lease).await, Ok(true))
+        {
+            continue;
+        }
+        let claimed = deps
             .store
             .handoff_claim(&handoff.session, deps.clock.now_ms())
-            .await
-        {
+            .await;
+        match claimed {
             Ok(true) => {}
-            Ok(false) => continue,
+            Ok(false) => {
+                release(shared, &lease).await;
+                continue;
+            }
             Err(e) => {
                 warn!(session = %handoff.session, error = %e, "could not claim a handoff; trying again shortly");
+                release(shared, &lease).await;
                 continue;
             }
         }
@@ -191,6 +216,19 @@ async fn take_pending(shared: &Arc<Shared>, stop: &CancellationToken) {
             }
         };
         finish(deps.store.as_ref(), &deps.clock, &handoff, outcome).await;
+        release(shared, &lease).await;
+    }
+}
+
+/// The lease a gateway of a cluster carries a session's handoff under.
+fn handoff_lease(session: &SessionId) -> String {
+    format!("handoff:{session}")
+}
+
+/// Gives up a handoff's lease (in a cluster).
+async fn release(shared: &Shared, lease: &str) {
+    if let Some(cluster) = &shared.deps().cluster {
+        cluster.release(lease).await;
     }
 }
 

@@ -68,6 +68,7 @@ pub fn state_word(state: Option<&ComponentState>) -> &'static str {
         Some(ComponentState::Failed { .. }) => "failed",
         Some(ComponentState::Stopped) => "stopped",
         Some(ComponentState::Paused { .. }) => "paused",
+        Some(ComponentState::Standby { .. }) => "standby",
     }
 }
 
@@ -77,6 +78,7 @@ pub(super) fn reason_of(state: &ComponentState) -> Option<String> {
         | ComponentState::Degraded { reason }
         | ComponentState::Failed { reason }
         | ComponentState::Paused { reason, .. } => Some(reason.clone()),
+        ComponentState::Standby { holder } => Some(format!("received by {holder}")),
         ComponentState::Connecting | ComponentState::Running | ComponentState::Stopped => None,
     }
 }

@@ -164,11 +164,15 @@ pub(crate) async fn record_interrupted(deps: &WorkerDeps) {
         turns = list.len() - before,
         "recorded the turns the drain cut short; the next start continues them"
     );
-    write_json(deps, INTERRUPTED_SETTING, &list).await;
+    write_json(deps, &deps.node_setting(INTERRUPTED_SETTING), &list).await;
 }
 
 async fn read_interrupted(deps: &WorkerDeps) -> Vec<Interrupted> {
-    match deps.store.setting(INTERRUPTED_SETTING).await {
+    match deps
+        .store
+        .setting(&deps.node_setting(INTERRUPTED_SETTING))
+        .await
+    {
         Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_else(|e| {
             warn!(error = %e, "the record of interrupted turns is unreadable; ignoring it");
             Vec::new()
@@ -206,7 +210,7 @@ async fn forget(deps: &WorkerDeps, setting: &str) {
 pub(crate) async fn remember_restart_chat(deps: &WorkerDeps, event: &InboundEvent) {
     let mut to = InboundEvent::text(event.source.clone(), "");
     to.message_id = event.message_id.clone();
-    write_json(deps, RESTART_SETTING, &to).await;
+    write_json(deps, &deps.node_setting(RESTART_SETTING), &to).await;
 }
 
 /// At start: tells the chat that asked for `/restart` that the gateway is
@@ -215,8 +219,9 @@ pub(crate) async fn remember_restart_chat(deps: &WorkerDeps, event: &InboundEven
 pub(crate) async fn take_up(router: &Router, held: bool) {
     let shared = router.shared();
     let deps = shared.deps();
-    if let Ok(Some(json)) = deps.store.setting(RESTART_SETTING).await {
-        forget(deps, RESTART_SETTING).await;
+    let restart_key = deps.node_setting(RESTART_SETTING);
+    if let Ok(Some(json)) = deps.store.setting(&restart_key).await {
+        forget(deps, &restart_key).await;
         match serde_json::from_str::<InboundEvent>(&json) {
             Ok(to) => reply(deps, &ReplyMode::Adapter, &to, BACK_NOTICE.to_owned()).await,
             Err(e) => warn!(error = %e, "the chat that asked for the restart is unreadable"),
@@ -267,7 +272,7 @@ pub(crate) async fn take_up(router: &Router, held: bool) {
             give_up(deps, &event, &entry.key, age).await;
         }
     }
-    forget(deps, INTERRUPTED_SETTING).await;
+    forget(deps, &deps.node_setting(INTERRUPTED_SETTING)).await;
     for (_, job) in jobs {
         info!(platform = %job.event.source.platform, "continuing a turn the last drain cut short");
         crate::delivery::submit_when_room(router, job).await;

@@ -49,6 +49,9 @@ pub(crate) struct Job {
     /// is checked again, a refused one gets no answer at all, and an
     /// allowed one is told the turn continues.
     pub(crate) resumed: bool,
+    /// Taken up by the recovery sweep (not submitted as it arrived): in a
+    /// cluster another gateway may have answered it meanwhile.
+    pub(crate) recovered: bool,
 }
 
 impl Job {
@@ -59,6 +62,7 @@ impl Job {
             inbox: Vec::new(),
             access: None,
             resumed: false,
+            recovered: false,
         }
     }
 }
@@ -139,6 +143,21 @@ pub(crate) struct WorkerDeps {
     pub(crate) approvals: Arc<crate::tools::Grants>,
     /// The context budget, compression and session presets.
     pub(crate) context: crate::session::context::Context,
+    /// This gateway as a node of a cluster sharing the database; `None`
+    /// for a gateway alone on its database.
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
+}
+
+impl WorkerDeps {
+    /// The settings key of a record kept per gateway (the turns a drain
+    /// cut short, recent start times): `base` alone on a database, and
+    /// `base:<gateway name>` in a cluster, so gateways keep theirs apart.
+    pub(crate) fn node_setting(&self, base: &str) -> String {
+        match &self.cluster {
+            Some(cluster) => format!("{base}:{}", cluster.name()),
+            None => base.to_owned(),
+        }
+    }
 }
 
 impl std::fmt::Debug for WorkerDeps {
@@ -236,11 +255,18 @@ pub(crate) async fn run_worker(
     };
     let idle = deps.config.worker_idle();
     let mut open = true;
+    let mut lease = SessionLease::new(deps, &key);
     loop {
         let is_idle = state.running.is_none() && state.pending.is_empty();
         tokio::select! {
             job = rx.recv(), if open => match job {
-                Some(job) => on_job(&shared, &key, &mut state, *job).await,
+                Some(job) => {
+                    if lease.take().await {
+                        on_job(&shared, &key, &mut state, *job).await;
+                    } else {
+                        give_back(deps, &job);
+                    }
+                }
                 None => open = false,
             },
             end = async { (&mut state.running.as_mut().expect("guarded by the select condition").task).await },
@@ -263,11 +289,67 @@ pub(crate) async fn run_worker(
                 }
             }
         }
+        if state.running.is_none() && state.pending.is_empty() && state.deferred.is_empty() {
+            // Nothing to do here now: another gateway may take the session.
+            lease.release().await;
+        }
         if !open && state.running.is_none() && state.pending.is_empty() {
             break;
         }
     }
+    lease.release().await;
     debug!(session_key = %key, "session worker stopped");
+}
+
+/// The session's lease in a cluster (see `crate::cluster`): taken before
+/// the worker handles a message, given up whenever it has nothing to do.
+/// Alone on its database a gateway takes none.
+struct SessionLease<'a> {
+    cluster: Option<&'a crate::cluster::Cluster>,
+    name: String,
+    held: bool,
+}
+
+impl<'a> SessionLease<'a> {
+    fn new(deps: &'a WorkerDeps, key: &SessionKey) -> Self {
+        Self {
+            cluster: deps.cluster.as_deref(),
+            name: crate::cluster::session_lease(key),
+            held: false,
+        }
+    }
+
+    /// Holds the lease, waiting while another gateway works on the
+    /// session; false when the gateway stopped first.
+    async fn take(&mut self) -> bool {
+        match self.cluster {
+            None => true,
+            Some(_) if self.held => true,
+            Some(cluster) => {
+                self.held = cluster.take(&self.name).await;
+                self.held
+            }
+        }
+    }
+
+    async fn release(&mut self) {
+        if let Some(cluster) = self.cluster
+            && self.held
+        {
+            cluster.release(&self.name).await;
+            self.held = false;
+        }
+    }
+}
+
+/// A job the worker cannot handle because the gateway is stopping: its
+/// inbound messages stay recorded and unfinished, for whichever gateway
+/// takes the session next; a streaming caller hears why.
+fn give_back(deps: &WorkerDeps, job: &Job) {
+    release_inbox(deps, &job.event.source.platform, &job.inbox);
+    if let crate::reply::ReplyMode::Stream { events, .. } = &job.reply {
+        let _ = events.try_send(crate::reply::TurnEvent::Failed(CoreError::ShuttingDown));
+    }
 }
 
 fn on_turn_end(
@@ -303,6 +385,9 @@ fn start_next(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState) {
 
 async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState, job: Job) {
     let deps = shared.deps();
+    if job.recovered && deps.cluster.is_some() && answered_elsewhere(deps, &job).await {
+        return release_inbox(deps, &job.event.source.platform, &job.inbox);
+    }
     let source = &job.event.source;
     let caps = deps.capabilities(&source.platform);
     // Whether access control applies is the platform's declaration
@@ -370,6 +455,20 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
         return;
     }
     handle(shared, key, state, job).await;
+}
+
+/// Whether another gateway answered a recovered job's messages while it
+/// waited for the session (checked once the session's lease is held, so
+/// nobody else is working on them now).
+async fn answered_elsewhere(deps: &WorkerDeps, job: &Job) -> bool {
+    let Some(key) = job.inbox.first() else {
+        return false;
+    };
+    let platform = &job.event.source.platform;
+    matches!(
+        deps.store.inbox_entry(platform, key).await,
+        Ok(Some(entry)) if entry.state == InboxState::Done
+    )
 }
 
 fn is_empty(event: &InboundEvent) -> bool {

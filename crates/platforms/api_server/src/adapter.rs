@@ -121,6 +121,11 @@ impl Adapter for ApiServer {
         crate::PLATFORM
     }
 
+    /// Requests come to whichever gateway a load balancer picks.
+    fn receiving(&self) -> hermod_core::Receiving {
+        hermod_core::Receiving::Everywhere
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_message_len: usize::MAX,

@@ -415,6 +415,15 @@ impl Adapter for SlackAdapter {
         crate::PLATFORM
     }
 
+    /// The Events API posts to whichever gateway a load balancer picks;
+    /// Socket Mode connections are kept to one gateway.
+    fn receiving(&self) -> hermod_core::Receiving {
+        match self.inner.config.mode() {
+            Some(crate::config::ReceiveMode::EventsApi) => hermod_core::Receiving::Everywhere,
+            _ => hermod_core::Receiving::Single,
+        }
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_message_len: MAX_MESSAGE,

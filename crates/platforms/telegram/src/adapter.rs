@@ -394,6 +394,16 @@ impl Adapter for TelegramAdapter {
         crate::PLATFORM
     }
 
+    /// A long poll is one per bot: one gateway polls. Updates pushed to a
+    /// webhook come to whichever gateway a load balancer picks.
+    fn receiving(&self) -> hermod_core::Receiving {
+        if self.inner.config.webhook_url.is_some() {
+            hermod_core::Receiving::Everywhere
+        } else {
+            hermod_core::Receiving::Single
+        }
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_message_len: MAX_MESSAGE,

@@ -133,6 +133,11 @@ impl Adapter for WebhookAdapter {
         platform_id()
     }
 
+    /// Deliveries come to whichever gateway a load balancer picks.
+    fn receiving(&self) -> hermod_core::Receiving {
+        hermod_core::Receiving::Everywhere
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             // The answer is handed on whole; each target's own platform
