@@ -316,6 +316,12 @@ fn prepare_message(table: &Table, row: &mut [Value]) -> DbResult<String> {
         index("tool_calls_text")?,
         index("tool_name")?,
     );
+    // Searched as written (a NUL separates words), as appends index it.
+    let search = search_text(
+        row[content].as_text(),
+        row[tool].as_text(),
+        row[calls].as_text(),
+    );
     if let Value::Text(text) = &row[content]
         && text.contains('\0')
     {
@@ -333,11 +339,7 @@ fn prepare_message(table: &Table, row: &mut [Value]) -> DbResult<String> {
         row[calls] = Value::Text(text.replace('\0', ""));
     }
     refuse_nul(table, row)?;
-    Ok(search_text(
-        row[content].as_text(),
-        row[tool].as_text(),
-        row[calls].as_text(),
-    ))
+    Ok(search)
 }
 
 /// Sets each identity to continue after the copied ids and the source's

@@ -87,13 +87,14 @@ fn encode(message: &hermod_model::ChatMessage) -> Result<PgMessage, StoreError> 
             .map_err(|e| StoreError::Invalid(format!("unserializable message: {e}")))?;
         encoded.content_json = Some(json);
     }
-    encoded.content = without_nul(encoded.content);
-    encoded.tool_calls_text = without_nul(encoded.tool_calls_text);
+    // Searched as written (a NUL separates words there), shown without NULs.
     let search_text = search_text(
         encoded.content.as_deref(),
         message.name.as_deref(),
         encoded.tool_calls_text.as_deref(),
     );
+    encoded.content = without_nul(encoded.content);
+    encoded.tool_calls_text = without_nul(encoded.tool_calls_text);
     Ok(PgMessage {
         encoded,
         search_text,
@@ -112,7 +113,8 @@ pub(crate) fn search_text(
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
-    fold(&joined).replace('\0', "")
+    // A NUL separates words, as SQLite's tokenizer treats it.
+    fold(&joined).replace('\0', " ")
 }
 
 pub(crate) async fn append_messages(db: &mut Db, append: &AppendMessages) -> DbResult<Vec<i64>> {
@@ -370,7 +372,8 @@ mod tests {
         assert_eq!(fold("Café Zoë naïve"), "Cafe Zoe naive");
         let m = encode(&ChatMessage::user("a\0b café")).expect("encode");
         assert_eq!(m.encoded.content.as_deref(), Some("ab café"));
-        assert_eq!(m.search_text, "ab cafe");
+        assert_eq!(m.search_text, "a b cafe");
+        assert_eq!(search_text(Some("a\0inside"), None, None), "a inside");
         let exact: Content =
             serde_json::from_str(m.encoded.content_json.as_deref().expect("kept")).expect("json");
         assert_eq!(exact, Content::Text("a\0b café".into()));
