@@ -19,10 +19,15 @@ const EXIT_CONFIG: u8 = 78;
 /// end of `hermod --help`.
 const ENVIRONMENT_HELP: &str = "\
 Environment:
-  HERMOD_HOME  The directory holding config.yaml, .env and the database
-               hermod.db (default: ~/.hermod). Created on first run.
-  RUST_LOG     Log filter, overriding -v (for example: debug, or
-               hermod_core=debug,warn).";
+  HERMOD_HOME          The directory holding config.yaml, .env and the
+                       database hermod.db (default: ~/.hermod). Created on
+                       first run.
+  HERMOD_DATABASE_URL  A PostgreSQL database to use instead of hermod.db
+                       (postgres://user:password@host:5432/database), for
+                       several gateways sharing one database; also read
+                       from the home's .env.
+  RUST_LOG             Log filter, overriding -v (for example: debug, or
+                       hermod_core=debug,warn).";
 
 /// Examples at the end of `hermod chat --help`.
 const CHAT_HELP: &str = "\
@@ -161,7 +166,14 @@ enum Command {
         #[command(subcommand)]
         action: commands::web::WebAction,
     },
-    /// Copy the database into a file, safely while the gateway runs.
+    /// The database itself: bring its schema up to date, or copy it into
+    /// another database (SQLite file or PostgreSQL).
+    Store {
+        #[command(subcommand)]
+        action: commands::store::StoreAction,
+    },
+    /// Copy the SQLite database into a file, safely while the gateway runs
+    /// (a PostgreSQL database is backed up with pg_dump).
     Backup {
         /// The backup file to write (a new file unless --force).
         file: PathBuf,
@@ -312,6 +324,7 @@ fn main() -> ExitCode {
             Command::Handoff { session, to } => commands::handoff::run(&session, &to).await,
             Command::Cron { action } => commands::cron::run(action).await,
             Command::Backup { file, force } => commands::backup::run(&file, force).await,
+            Command::Store { action } => commands::store::run(action).await,
             Command::Web { action } => commands::web::run(action),
             Command::ExtractText {
                 path,

@@ -1,16 +1,26 @@
 //! `hermod backup <file>`: a copy of `hermod.db` taken with SQLite's online
 //! backup API, safe while the gateway runs (see `SqliteStore::backup`).
+//! A PostgreSQL database (`HERMOD_DATABASE_URL`) is the server's to back
+//! up: the command says to use `pg_dump` and writes nothing.
 
 use crate::commands::out;
-use crate::config;
 use crate::home::{self, Create};
-use hermod_store::{BackupOptions, SqliteStore, StoreError};
+use crate::{config, database};
+use hermod_store::{BackupOptions, Location, SqliteStore, StoreError};
 use std::path::Path;
 
 pub async fn run(file: &Path, force: bool) -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::No)?;
-    let db = home.join("hermod.db");
+    let db = match database::location(&home, &process)? {
+        Location::Sqlite(path) => path,
+        postgres @ Location::Postgres(_) => anyhow::bail!(
+            "the database is PostgreSQL ({}): back it up with pg_dump (for example \
+             `pg_dump --format=custom --file=hermod.dump \"$HERMOD_DATABASE_URL\"`); \
+             `hermod backup` copies only a SQLite database",
+            postgres.describe()
+        ),
+    };
     if !db.is_file() {
         anyhow::bail!(
             "there is nothing to back up: {} does not exist (is HERMOD_HOME set to the home the gateway uses?)",

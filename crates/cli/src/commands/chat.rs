@@ -18,7 +18,7 @@ use crate::{config, database};
 use anyhow::Context;
 use hermod_core::{BuildContext, ChatEndpoint, Handoffs, Health, Metrics};
 use hermod_model::{Secret, SessionId};
-use hermod_store::Store;
+use hermod_store::{Database, Location, Store};
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -37,7 +37,9 @@ pub async fn run(session: Option<String>) -> anyhow::Result<()> {
         }
         None => hermod_core::new_session_id(),
     };
-    let store = Arc::new(database::open(&config.database_path())?);
+    let location = database::location(&home, &process)?;
+    let db = database::open_at(&location).await?;
+    let store = db.store();
     match running_on(&home) {
         Some(Ok(record)) => {
             let Some(endpoint) = config.platforms.chat_endpoint() else {
@@ -51,7 +53,7 @@ pub async fn run(session: Option<String>) -> anyhow::Result<()> {
             converse(&endpoint, store.as_ref(), &home, &session, None).await
         }
         _ => {
-            let local = Local::start(&config, store.clone(), &home).await?;
+            let local = Local::start(&config, &db, &location, &home).await?;
             let result = converse(
                 &local.endpoint,
                 store.as_ref(),
@@ -62,7 +64,7 @@ pub async fn run(session: Option<String>) -> anyhow::Result<()> {
             .await;
             local.stop().await;
             drop(store);
-            database::close_path(&config.database_path()).await?;
+            database::close(db, &location).await?;
             result
         }
     }
@@ -81,11 +83,13 @@ struct Local {
 impl Local {
     async fn start(
         config: &config::Config,
-        store: Arc<hermod_store::SqliteStore>,
+        db: &Database,
+        location: &Location,
         home: &Path,
     ) -> anyhow::Result<Self> {
         let lock = take_home(home, &PidRecord::current(hermod_core::now_ms()))?;
-        database::check(&store, &config.database_path()).await?;
+        database::check(db, location).await?;
+        let store = db.store();
         let shutdown = CancellationToken::new();
         let build = BuildContext::new(store.clone(), home.to_owned(), shutdown.clone())
             .context("cannot prepare the chat endpoint")?;

@@ -9,7 +9,7 @@ use crate::database;
 use crate::home::{self, Create};
 use clap::{Args, Subcommand};
 use hermod_core::{Clock, CronJobs, JobEdit, JobSpec};
-use hermod_store::{CronCreator, CronJob, SqliteStore};
+use hermod_store::{CronCreator, CronJob, Store};
 use std::sync::Arc;
 
 const ADD_HELP: &str = "\
@@ -168,12 +168,13 @@ pub async fn run(action: CronAction) -> anyhow::Result<()> {
     let home = home::open(&process, Create::Yes)?;
     let config = config::load(&home, &process)?;
     let tz = hermod_core::time_zone(&config.gateway).map_err(config::ConfigError)?;
-    let path = config.database_path();
-    let store = database::open(&path)?;
-    let jobs = CronJobs::new(Arc::new(store.clone()), tz, Clock::System)
+    let location = database::location(&home, &process)?;
+    let db = database::open_at(&location).await?;
+    let jobs = CronJobs::new(db.store(), tz, Clock::System)
         .with_platforms(hermod_platforms::platform_names());
     let done = act(&jobs, action).await;
-    let closed = database::close(store, &path).await;
+    drop(jobs);
+    let closed = database::close(db, &location).await;
     done.and(closed)
 }
 
@@ -356,7 +357,7 @@ fn show(jobs: &CronJobs, job: &CronJob) {
 /// The agent's `cronjob` tool, over the jobs in `store`, read in
 /// `gateway.timezone` (the gateway refuses an unknown zone before any
 /// tool runs, so the system's zone stands in for it here).
-pub(crate) fn tool(config: &config::Config, store: Arc<SqliteStore>) -> hermod_core::CronTool {
+pub(crate) fn tool(config: &config::Config, store: Arc<dyn Store>) -> hermod_core::CronTool {
     let tz =
         hermod_core::time_zone(&config.gateway).unwrap_or_else(|_| jiff::tz::TimeZone::system());
     let jobs =

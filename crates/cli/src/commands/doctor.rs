@@ -7,7 +7,7 @@ mod local;
 mod model;
 
 use crate::commands::out;
-use crate::config;
+use crate::{config, database};
 use hermod_core::ProbeContext;
 use std::time::Duration;
 
@@ -106,7 +106,11 @@ pub async fn run() -> anyhow::Result<()> {
         report.line(&format!("platform {}", probed.name), check);
     }
 
-    report.line("database", local::database(&config.database_path()).await);
+    let db = match database::location(&home, &process) {
+        Ok(location) => local::database(&location).await,
+        Err(e) => Check::Failed(e.to_string()),
+    };
+    report.line("database", db);
     let gateway = local::running_gateway(&home);
     for (addr, users) in config.platforms.listen_addrs() {
         let check = local::port(&addr, gateway.as_ref()).await;

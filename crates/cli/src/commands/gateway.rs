@@ -96,11 +96,12 @@ async fn serve(
     // Before anything else is written or printed: a database that cannot be
     // used stops the gateway here rather than failing every request.
     let health = Health::default();
-    let db_path = config.database_path();
-    let store = database::open(&db_path)?;
-    database::check(&store, &db_path).await?;
+    let location = database::location(home, process)?;
+    let db = database::open_at(&location).await?;
+    database::check(&db, &location).await?;
+    info!(database = %db.describe(), "database open");
     health.set(STORE_COMPONENT, ComponentState::Running);
-    let store = Arc::new(store);
+    let store = db.store();
 
     if config.model.api_key.is_none() && !is_loopback_url(&config.model.base_url) {
         warn!(
@@ -221,8 +222,9 @@ async fn serve(
     assembled.shutdown().await;
     file.stopping();
     // Every task holding the store has stopped: fold the WAL into hermod.db,
-    // so that file alone holds everything (a copy of it is a backup).
-    let closed = database::close_path(&db_path).await;
+    // so that file alone holds everything (a copy of it is a backup). A
+    // PostgreSQL database has nothing to fold: its idle connections close.
+    let closed = database::close(db, &location).await;
     watched.and(closed)?;
     let how = match (stopped, signalled.get()) {
         (Stopped::RestartRequested, _) => "restarting, as /restart asked".to_owned(),

@@ -8,7 +8,7 @@ use crate::{config, database};
 use anyhow::Context;
 use hermod_core::{HandoffWait, Handoffs, await_handoff, now_ms};
 use hermod_model::{PlatformId, SessionId};
-use hermod_store::{HandoffState, NewHandoff, Store, StoreError};
+use hermod_store::{HandoffState, Location, NewHandoff, Store, StoreError};
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,17 +18,19 @@ pub(crate) const WAIT: Duration = Duration::from_secs(60);
 pub async fn run(session: &str, to: &str) -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::No)?;
-    let path = home.join("hermod.db");
-    if !path.exists() {
+    let location = database::location(&home, &process)?;
+    if let Location::Sqlite(path) = &location
+        && !path.exists()
+    {
         anyhow::bail!(
             "no sessions yet ({} does not exist); `hermod sessions list` shows them",
             path.display()
         );
     }
-    let store = database::open(&path)?;
+    let store = database::open_at(&location).await?.store();
     let session =
         SessionId::parse(session.trim()).map_err(|e| anyhow::anyhow!("invalid session id: {e}"))?;
-    let line = hand_off(&store, &home, &session, to, None).await?;
+    let line = hand_off(store.as_ref(), &home, &session, to, None).await?;
     crate::commands::out(line);
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod import;
 pub mod mcp;
 pub mod pairing;
 pub mod sessions;
+pub mod store;
 pub mod web;
 
 use std::io::Write;

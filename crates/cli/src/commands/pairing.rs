@@ -8,20 +8,20 @@ use crate::home::{self, Create};
 use crate::{config, database};
 use hermod_core::{ApproveOutcome, Pairing, now_ms};
 use hermod_model::PlatformId;
-use hermod_store::SqliteStore;
+use hermod_store::Store;
 
 pub async fn run(action: PairingAction) -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::Yes)?;
-    let path = home.join("hermod.db");
-    let store = database::open(&path)?;
-    let done = act(&store, action).await;
+    let location = database::location(&home, &process)?;
+    let db = database::open_at(&location).await?;
+    let done = act(db.store().as_ref(), action).await;
     // Closed whatever the outcome: a failed approval counts its attempt.
-    let closed = database::close(store, &path).await;
+    let closed = database::close(db, &location).await;
     done.and(closed)
 }
 
-async fn act(store: &SqliteStore, action: PairingAction) -> anyhow::Result<()> {
+async fn act(store: &dyn Store, action: PairingAction) -> anyhow::Result<()> {
     let pairing = Pairing::new(store);
     match action {
         PairingAction::Approve { platform, code } => {

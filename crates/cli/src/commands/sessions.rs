@@ -5,21 +5,24 @@ use crate::commands::{out, utc};
 use crate::home::{self, Create};
 use crate::{config, database};
 use hermod_model::{PlatformId, SessionId};
-use hermod_store::{ListSessions, SessionRecord, Store};
+use hermod_store::{ListSessions, Location, SessionRecord};
 use serde_json::json;
 
 pub async fn run(action: SessionsAction) -> anyhow::Result<()> {
     let process = config::process_env();
     let home = home::open(&process, Create::No)?;
-    let path = home.join("hermod.db");
-    if !path.exists() {
+    let location = database::location(&home, &process)?;
+    // Reading creates no SQLite file.
+    if let Location::Sqlite(path) = &location
+        && !path.exists()
+    {
         out(format_args!(
             "no sessions yet ({} does not exist)",
             path.display()
         ));
         return Ok(());
     }
-    let store = database::open(&path)?;
+    let store = database::open_at(&location).await?.store();
     match action {
         SessionsAction::List {
             limit,

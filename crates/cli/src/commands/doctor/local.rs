@@ -4,6 +4,7 @@
 use super::Check;
 use crate::database;
 use hermod_platforms::lock::{ProcessState, process_state};
+use hermod_store::Location;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -60,23 +61,32 @@ fn open_to_others(_path: &Path) -> bool {
     false
 }
 
-/// The database opens and passes `PRAGMA quick_check` and a write.
-pub async fn database(path: &Path) -> Check {
-    if !path.exists() {
+/// The database — the SQLite file, or the PostgreSQL database
+/// `HERMOD_DATABASE_URL` names — opens (its schema brought up to date, as
+/// the gateway would) and passes its check (for SQLite `PRAGMA
+/// quick_check`) and a write. The line names it, never with a password.
+pub async fn database(location: &Location) -> Check {
+    if let Location::Sqlite(path) = location
+        && !path.exists()
+    {
         return Check::Ok(format!(
             "{} does not exist yet; the gateway creates it",
             path.display()
         ));
     }
-    let store = match database::open(path) {
-        Ok(store) => store,
+    let db = match database::open_at(location).await {
+        Ok(db) => db,
         Err(e) => return Check::Failed(format!("{e:#}")),
     };
-    if let Err(e) = database::check(&store, path).await {
+    let name = match location {
+        Location::Sqlite(_) => db.describe(),
+        Location::Postgres(_) => format!("PostgreSQL {}", db.describe()),
+    };
+    if let Err(e) = database::check(&db, location).await {
         return Check::Failed(format!("{e:#}"));
     }
-    match database::close(store, path).await {
-        Ok(()) => Check::Ok(format!("{} opens and passes its check", path.display())),
+    match database::close(db, location).await {
+        Ok(()) => Check::Ok(format!("{name} opens and passes its check")),
         Err(e) => Check::Failed(format!("{e:#}")),
     }
 }

@@ -13,7 +13,7 @@ use hermod_core::{
     ToolsReload,
 };
 use hermod_mcp::McpManager;
-use hermod_store::SqliteStore;
+use hermod_store::Store;
 use hermod_tools::RequireApproval;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -34,7 +34,7 @@ impl Assembled {
     /// `build`'s shared HTTP client.
     pub fn new(
         config: &Config,
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Store>,
         build: &BuildContext,
     ) -> anyhow::Result<Self> {
         let deliveries = DeliveriesLink::new();
@@ -123,7 +123,7 @@ fn llm_config(config: &Config) -> LlmConfig {
 /// The tools of the enabled toolsets.
 fn builtin_tools(
     config: &Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     deliveries: &DeliveriesLink,
 ) -> anyhow::Result<Vec<Arc<dyn Tool>>> {
     let tools = &config.tools;

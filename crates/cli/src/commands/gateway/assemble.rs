@@ -6,7 +6,7 @@ use super::agent::Assembled;
 use super::media;
 use crate::config::{Config, ConfigError};
 use hermod_core::{BuildContext, Clock, CronJobs, Gateway, GatewayBuilder, Health, Metrics};
-use hermod_store::SqliteStore;
+use hermod_store::Store;
 use std::sync::Arc;
 use tracing::info;
 
@@ -16,7 +16,7 @@ use tracing::info;
 /// [`Assembled::shutdown`] it when the gateway has stopped.
 pub(crate) fn builder(
     config: &Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     build: &BuildContext,
     metrics: Metrics,
     health: Health,
@@ -63,7 +63,7 @@ pub(crate) fn builder(
 /// leaves the platforms `None`.
 pub(crate) fn share_jobs(
     config: &Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     build: &BuildContext,
 ) -> anyhow::Result<()> {
     let tz = hermod_core::time_zone(&config.gateway).map_err(ConfigError)?;

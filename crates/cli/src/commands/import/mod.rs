@@ -6,8 +6,16 @@
 //! The import holds the home's gateway lock while it writes, so it refuses
 //! to run beside a gateway on the same home and no gateway starts until it
 //! is done. A dry run takes no lock, creates no database and writes
-//! nothing: it reads an in-memory copy of the database, which must be at
-//! this hermod's schema (a dry run migrates nothing).
+//! nothing: it reads an in-memory copy of a SQLite database, which must be
+//! at this hermod's schema (a dry run migrates nothing).
+//!
+//! The import goes into whichever database the home uses: with
+//! `HERMOD_DATABASE_URL`, the PostgreSQL one. Its dry run reads that
+//! database itself, unmigrated: every step of the import only reads when
+//! it is not to write, so the counts are those a real run would find,
+//! without copying a server's database. (The home's lock keeps this
+//! home's gateway out; gateways of other homes sharing the database are
+//! the operator's to stop.)
 
 mod apply;
 mod hermes;
@@ -23,7 +31,7 @@ use anyhow::Context;
 use apply::{Counts, Summary, Target};
 use clap::{Args, Subcommand};
 use hermod_core::{Clock, CronJobs};
-use hermod_store::{SqliteStore, Store};
+use hermod_store::{Location, SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,9 +50,11 @@ What is imported:
 Stop the gateway first (`hermod gateway stop`). Running the import again
 imports only what is new, including messages Hermes added to sessions
 imported before (until hermod continues such a session itself). A dry run
-reads a copy of hermod's database and changes nothing. Copy Hermes' .env and
-config.yaml yourself: hermod reads both as they are (`hermod config check`
-shows what it makes of them).
+reads a copy of hermod's database (a PostgreSQL one as it is, unmigrated)
+and changes nothing. The import writes into the database the home uses
+(HERMOD_DATABASE_URL, else hermod.db). Copy Hermes' .env and config.yaml
+yourself: hermod reads both as they are (`hermod config check` shows what
+it makes of them).
 
 Examples:
   hermod import hermes --dry-run
@@ -102,23 +112,25 @@ pub async fn run(source: ImportSource) -> anyhow::Result<()> {
             "hermod import writes the database the gateway uses, so the gateway must be stopped",
         )?)
     };
-    let path = config.database_path();
-    let file_store = if args.dry_run {
+    let location = database::location(&home, &process)?;
+    let opened = if args.dry_run {
         None
     } else {
-        Some(database::open(&path)?)
+        Some(database::open_at(&location).await?)
     };
-    let store: Arc<dyn Store> = match &file_store {
-        Some(store) => Arc::new(store.clone()),
+    let store: Arc<dyn Store> = match (&opened, &location) {
+        (Some(db), _) => db.store(),
         // A dry run reads a copy, so the file is neither migrated nor
         // checkpointed; into a home without a database, as into an empty
         // one.
-        None if path.exists() => {
-            Arc::new(SqliteStore::open_snapshot(&path).with_context(|| {
+        (None, Location::Sqlite(path)) if path.exists() => {
+            Arc::new(SqliteStore::open_snapshot(path).with_context(|| {
                 format!("the dry run cannot read the database {}", path.display())
             })?)
         }
-        None => Arc::new(SqliteStore::open_in_memory()?),
+        (None, Location::Sqlite(_)) => Arc::new(SqliteStore::open_in_memory()?),
+        // The server's database itself, unmigrated: the dry run only reads.
+        (None, Location::Postgres(_)) => database::open_unmigrated(&location).await?.store(),
     };
     let known = |platform: &str| names.contains(&platform);
     let configured_home = |platform: &str| {
@@ -137,9 +149,19 @@ pub async fn run(source: ImportSource) -> anyhow::Result<()> {
         key_policy: config.gateway.key_policy(),
         now_ms,
     };
-    let done = apply::run(hermes, &target).await;
-    let closed = match file_store {
-        Some(store) => database::close(store, &path).await,
+    let done = apply::run(hermes, &target)
+        .await
+        .map_err(|e| match &location {
+            Location::Postgres(_) if args.dry_run => e.context(format!(
+                "the dry run cannot read the database {}; it reads the database as it is and \
+             migrates nothing: if the database is new, run `hermod store migrate` first",
+                location.describe()
+            )),
+            _ => e,
+        });
+    drop(target);
+    let closed = match opened {
+        Some(db) => database::close(db, &location).await,
         None => Ok(()),
     };
     let summary = done?;
