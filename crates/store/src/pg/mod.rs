@@ -710,7 +710,7 @@ mod tests {
 
     #[test]
     fn a_malformed_url_says_how_to_write_one() {
-        let e = PgStore::connect_unmigrated("postgres://a b c", 2).expect_err("bad URL");
+        let e = PgStore::connect_unmigrated("postgres://db.example:port/hermod", 2).expect_err("bad URL");
         assert!(matches!(e, StoreError::CannotOpen(_)), "{e:?}");
         assert!(
             e.to_string().contains("postgres://user:password@host"),
