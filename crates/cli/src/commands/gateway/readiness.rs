@@ -136,6 +136,13 @@ fn assess<'a>(adapters: &'a [Watched], states: &'a [Option<ComponentState>]) -> 
                 view.running
                     .push(format!("{} (paused: {reason})", adapter.description));
             }
+            // Ready: another gateway sharing the database receives for now.
+            Some(ComponentState::Standby { holder }) => {
+                view.running.push(format!(
+                    "{} (standby: {holder} receives)",
+                    adapter.description
+                ));
+            }
             Some(ComponentState::Running | ComponentState::Stopped) => {
                 view.running.push(adapter.description.clone());
             }
