@@ -9,6 +9,9 @@
 //! `initdb` refuses to run as root, so as root the server runs as the
 //! `postgres` system user the package creates, owning the directory.
 //!
+//! [`PgServer::start_tls`] also gives the server a certificate from a
+//! throwaway CA, for tests of TLS connections.
+//!
 //! Where the programs are: `HERMOD_PG_BIN` (a directory with `initdb` and
 //! `pg_ctl`), else the newest `/usr/lib/postgresql/<version>/bin`.
 
@@ -57,6 +60,36 @@ impl PgServer {
     /// Creates a cluster in a new temporary directory and starts it on a
     /// free loopback port; returns once the server accepts connections.
     pub fn start(bin: &Path) -> Result<Self, String> {
+        let server = Self::create(bin)?;
+        server.launch("")?;
+        Ok(server)
+    }
+
+    /// [`PgServer::start`] with TLS: the server offers TLS with a
+    /// certificate for `localhost` and 127.0.0.1, signed by a throwaway CA
+    /// made with the `openssl` command. Returns the server and the CA's
+    /// certificate (a PEM file, removed with the server).
+    pub fn start_tls(bin: &Path) -> Result<(Self, PathBuf), String> {
+        let server = Self::create(bin)?;
+        let dir = server.socket_dir();
+        let (cert, key) = certificates(dir)?;
+        // The server reads its key only when the key is private to it.
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| format!("chmod {}: {e}", key.display()))?;
+        if let Some(user) = &server.run_as {
+            give_to(&key, user)?;
+        }
+        server.launch(&format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        ))?;
+        let ca = dir.join("ca.pem");
+        Ok((server, ca))
+    }
+
+    /// A new cluster in a new temporary directory, not started yet.
+    fn create(bin: &Path) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
         let run_as = is_root().then(|| "postgres".to_owned());
         if let Some(user) = &run_as {
@@ -84,18 +117,24 @@ impl PgServer {
                 "--no-sync".as_ref(),
             ],
         )?;
+        Ok(server)
+    }
+
+    /// Starts the server, with `extra` server options; returns once it
+    /// accepts connections.
+    fn launch(&self, extra: &str) -> Result<(), String> {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off",
-            server.port,
-            server.socket_dir().display()
+             -c full_page_writes=off{extra}",
+            self.port,
+            self.socket_dir().display()
         );
-        let log = server.socket_dir().join("server.log");
-        server.run(
+        let log = self.socket_dir().join("server.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D".as_ref(),
-                server.data.as_os_str(),
+                self.data.as_os_str(),
                 "-o".as_ref(),
                 options.as_ref(),
                 "-l".as_ref(),
@@ -105,8 +144,7 @@ impl PgServer {
                 "60".as_ref(),
                 "start".as_ref(),
             ],
-        )?;
-        Ok(server)
+        )
     }
 
     /// The port the server listens on (127.0.0.1).
@@ -196,7 +234,7 @@ fn is_root() -> bool {
 }
 
 /// Makes `user` the owner of `dir` (the server writes its cluster and
-/// socket there).
+/// socket there), or of the server's TLS key.
 fn give_to(dir: &Path, user: &str) -> Result<(), String> {
     let status = Command::new("chown")
         .arg(user)
@@ -211,6 +249,87 @@ fn give_to(dir: &Path, user: &str) -> Result<(), String> {
             dir.display()
         ))
     }
+}
+
+/// Runs `openssl` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run openssl (Debian: apt-get install openssl): {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// Makes in `dir` a CA (`ca.pem`, `ca.key`) and a server certificate for
+/// `localhost` and 127.0.0.1 signed by it; returns the certificate and
+/// its key. P-256 keys, valid for two days.
+fn certificates(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(key);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hermod test CA",
+    ]);
+    openssl(dir, &ca)?;
+    let mut request = vec!["req"];
+    request.extend(key);
+    request.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(dir, &request)?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .map_err(|e| format!("cannot write server.ext: {e}"))?;
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    )?;
+    Ok((dir.join("server.pem"), dir.join("server.key")))
 }
 
 /// A port free on 127.0.0.1 a moment ago.

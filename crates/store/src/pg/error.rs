@@ -59,6 +59,9 @@ impl DbError {
 }
 
 fn classify_pg(e: &tokio_postgres::Error, db: &str) -> StoreError {
+    if let Some(refused) = super::tls::classify(e, db) {
+        return refused;
+    }
     let detail = match e.as_db_error() {
         Some(db_error) => db_error.message().to_owned(),
         None => std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}")),

@@ -17,6 +17,7 @@ mod error;
 mod migrate;
 mod ops;
 mod pool;
+mod tls;
 
 use crate::{
     AppendMessages, ApprovedUser, Handoff, HandoffOutcome, HandoffState, InboxEntry, InboxState,
@@ -88,8 +89,17 @@ impl PgStore {
     /// [`PgStore::connect`] without touching the schema (for `hermod store
     /// migrate`, which reports what it applies). Connects lazily: the first
     /// operation opens the first connection.
+    ///
+    /// TLS follows the URL's `sslmode` (`disable`, `prefer` — the default —,
+    /// `require`; libpq's `verify-ca` and `verify-full` mean `require`).
+    /// Whenever TLS is used, hermod checks the server's certificate and host
+    /// name against the system's CA certificates and those of the PEM file
+    /// `sslrootcert=<path>` names; a missing or unreadable file fails with
+    /// [`StoreError::CannotOpen`], as does a refused certificate.
     pub fn connect_unmigrated(url: &str, pool_size: usize) -> Result<PgStore> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let prepared = tls::prepare_url(url)?;
+        let tls = tls::MakeRustls::new(prepared.root_cert.as_deref())?;
+        let mut config: tokio_postgres::Config = prepared.url.parse().map_err(|e| {
             StoreError::CannotOpen(format!(
                 "the database URL is not a PostgreSQL URL ({e}); write it as \
                  postgres://user:password@host:5432/database"
@@ -105,7 +115,7 @@ impl PgStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 name,
-                pool: Arc::new(Pool::new(config, pool_size)),
+                pool: Arc::new(Pool::new(config, tls, pool_size)),
             }),
         })
     }

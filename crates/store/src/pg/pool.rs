@@ -13,11 +13,13 @@
 //! into the next operation.
 
 use super::error::{DbError, DbResult};
+use super::tls::{self, MakeRustls};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 /// One pooled connection and its prepared statements.
 struct Pooled {
@@ -27,14 +29,17 @@ struct Pooled {
 
 pub(crate) struct Pool {
     config: tokio_postgres::Config,
+    /// TLS for every connection; the URL's `sslmode` decides whether it is used.
+    tls: MakeRustls,
     idle: Mutex<Vec<Pooled>>,
     permits: Arc<Semaphore>,
 }
 
 impl Pool {
-    pub(crate) fn new(config: tokio_postgres::Config, size: usize) -> Self {
+    pub(crate) fn new(config: tokio_postgres::Config, tls: MakeRustls, size: usize) -> Self {
         Self {
             config,
+            tls,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size.max(1))),
         }
@@ -70,7 +75,17 @@ impl Pool {
     }
 
     async fn connect(&self) -> DbResult<Pooled> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let (client, connection) = match self.config.connect(self.tls.clone()).await {
+            Ok(opened) => opened,
+            // Under `prefer` a certificate hermod cannot check counts as a
+            // server without TLS (see `tls.rs`): connect again in plain text.
+            Err(e) if self.config.get_ssl_mode() == SslMode::Prefer && tls::refused(&e) => {
+                let mut plain = self.config.clone();
+                plain.ssl_mode(SslMode::Disable);
+                plain.connect(self.tls.clone()).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
         // The connection's own task; it ends when the client is dropped or
         // the server goes away (the client then reports itself closed).
         tokio::spawn(async move {
