@@ -36,6 +36,11 @@ pub struct BuildContext {
     pub shutdown: CancellationToken,
     /// What the platforms of this gateway share (the one webhook listener).
     pub shared: SharedParts,
+    /// Other gateways may share the database: a receiver is guarded by
+    /// its lease in the database (one gateway receives, the others stand
+    /// by), not by a lock on this machine, which would keep a standby
+    /// gateway on the same machine from starting the platform at all.
+    pub shared_database: bool,
 }
 
 /// Values the platforms of one gateway share, made by the first platform
@@ -83,6 +88,7 @@ impl BuildContext {
             http,
             shutdown,
             shared: SharedParts::default(),
+            shared_database: false,
         })
     }
 }
@@ -93,6 +99,7 @@ impl std::fmt::Debug for BuildContext {
             .field("home", &self.home)
             .field("media_dir", &self.media_dir)
             .field("shared", &self.shared)
+            .field("shared_database", &self.shared_database)
             .finish_non_exhaustive()
     }
 }

@@ -19,8 +19,8 @@ use crate::database;
 use crate::home::{self, Create};
 use anyhow::Context;
 use hermod_core::{
-    BuildContext, ComponentState, GatewayStatus, Health, Metrics, STORE_COMPONENT, StatusBoard,
-    Stopped,
+    BuildContext, ClusterConfig, ComponentState, GatewayStatus, Health, Metrics, STORE_COMPONENT,
+    StatusBoard, Stopped,
 };
 use notify::Notifier;
 use readiness::Watched;
@@ -115,8 +115,9 @@ async fn serve(
         warn!(setting = %notice.subject, "recognised but not used: {}", notice.message);
     }
     let shutdown = CancellationToken::new();
-    let build = BuildContext::new(store.clone(), config.home.clone(), shutdown.clone())
+    let mut build = BuildContext::new(store.clone(), config.home.clone(), shutdown.clone())
         .context("cannot prepare the platforms")?;
+    build.shared_database = db.is_shared();
     // What the platforms that serve the status (`/health/detailed`) read.
     build.shared.get_or_insert_with(|| board.clone());
     // One set of metrics: the gateway records, the API server serves `/metrics`.
@@ -151,6 +152,12 @@ async fn serve(
     for a in &adapters {
         info!(platform = a.name, adapter = %a.built.description, "adapter built");
         builder = builder.adapter(Arc::clone(&a.built.adapter));
+    }
+    if db.is_shared() {
+        // Several gateways may share this database: divide the work.
+        let name = node_name(process);
+        info!(node = %name, "on a shared database: joining the gateways that use it");
+        builder = builder.cluster(ClusterConfig::new(name));
     }
     let gateway = builder.build().map_err(config::ConfigError)?;
     assembled.attach(&gateway);
@@ -301,4 +308,28 @@ async fn wait_for_signal() -> &'static str {
 async fn wait_for_signal() -> &'static str {
     let _ = tokio::signal::ctrl_c().await;
     "Ctrl-C"
+}
+
+/// This gateway's name among those sharing its database:
+/// `HERMOD_NODE_NAME`, else the host name.
+fn node_name(process: &hermod_model::EnvVars) -> String {
+    process
+        .get("HERMOD_NODE_NAME")
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(host_name)
+}
+
+#[cfg(unix)]
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[cfg(not(unix))]
+fn host_name() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "gateway".to_owned())
 }

@@ -351,7 +351,8 @@ impl PlatformsConfig {
 
     /// Builds every enabled platform's adapter (binding listeners, so a
     /// port in use is reported here), after locking what each claims (its
-    /// token) in the per-user lock directory ([`lock`]). A platform whose
+    /// token) in the per-user lock directory ([`lock`]) — unless the
+    /// database is shared, where receiver leases guard them. A platform whose
     /// token another gateway holds is refused with an ERROR saying which
     /// gateway, and the others are built; when every one is refused, that
     /// is the error.
@@ -365,7 +366,13 @@ impl PlatformsConfig {
         let mut built = Vec::new();
         let mut refused = Vec::new();
         for platform in self.each().into_iter().filter(|p| p.enabled()) {
-            let held = match lock_claims(platform, locks.as_ref(), &owner) {
+            // On a shared database the receiver leases guard the tokens.
+            let held = if ctx.shared_database {
+                Ok(Vec::new())
+            } else {
+                lock_claims(platform, locks.as_ref(), &owner)
+            };
+            let held = match held {
                 Ok(held) => held,
                 Err(reason) => {
                     let reason = format!("{} is not started: {reason}", platform.name());

@@ -189,6 +189,7 @@ fn build_context(dir: &std::path::Path) -> hermod_core::BuildContext {
         media_dir: dir.join("media"),
         shutdown: tokio_util::sync::CancellationToken::new(),
         shared: hermod_core::SharedParts::default(),
+        shared_database: false,
     }
 }
 

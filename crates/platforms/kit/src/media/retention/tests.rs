@@ -90,6 +90,7 @@ async fn one_task_per_gateway() {
         media_dir: dir.path().join("media"),
         shutdown: CancellationToken::new(),
         shared: hermod_core::SharedParts::default(),
+        shared_database: false,
     };
     let first = MediaCleanup::shared(&ctx, MediaRetention::default());
     let other = MediaRetention {
