@@ -209,14 +209,14 @@ mod tests {
             .find(|t| t.name == "approval_grants")
             .expect("table");
         let row = [
-            Value::Text("telegram".into()),
+            Value::Text("chat".into()),
             Value::Text("42".into()),
             Value::Text("rm".into()),
             Value::Int(1),
         ];
         assert_eq!(
             describe_row(grants, &row),
-            "approval_grants row platform = \"telegram\", user_id = \"42\", key = \"rm\""
+            "approval_grants row platform = \"chat\", user_id = \"42\", key = \"rm\""
         );
         assert_eq!(key_of(grants, &row).len(), 3);
     }

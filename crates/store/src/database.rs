@@ -62,10 +62,12 @@ fn redact(url: &str) -> String {
     let (authority, tail) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
         Some((user, host)) => {
-            let user = user.split_once(':').map_or(user, |(name, _)| name);
             // A query string may carry `password=` too.
             let tail = tail.split_once('?').map_or(tail, |(path, _)| path);
-            format!("{scheme}://{user}:***@{host}{tail}")
+            match user.split_once(':') {
+                Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
+                None => format!("{scheme}://{user}@{host}{tail}"),
+            }
         }
         None => {
             let tail = tail.split_once('?').map_or(tail, |(path, _)| path);
@@ -244,6 +246,7 @@ mod tests {
                 "postgres://bot:***@db:5432/hermod",
             ),
             ("postgres://db/hermod", "postgres://db/hermod"),
+            ("postgres://bot@db/hermod", "postgres://bot@db/hermod"),
             (
                 "postgres://bot:p@ss@db/hermod?password=s3cret",
                 "postgres://bot:***@db/hermod",

@@ -343,12 +343,12 @@ mod tests {
     async fn the_heartbeat_keeps_leases_and_leaving_frees_them() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("store"));
         let (a, b) = (cluster(&store, "a"), cluster(&store, "b"));
-        assert!(a.try_take("receiver:telegram").await.expect("take"));
+        assert!(a.try_take("receiver:chat").await.expect("take"));
         let stop = CancellationToken::new();
         let beat = tokio::spawn(Arc::clone(&a).run(stop.clone(), || "{\"up\":1}".to_owned()));
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(
-            !b.try_take("receiver:telegram").await.expect("take"),
+            !b.try_take("receiver:chat").await.expect("take"),
             "renewed for a minute"
         );
         let nodes = store.nodes().await.expect("nodes");
@@ -360,7 +360,7 @@ mod tests {
         stop.cancel();
         beat.await.expect("heartbeat");
         assert!(
-            b.try_take("receiver:telegram").await.expect("take"),
+            b.try_take("receiver:chat").await.expect("take"),
             "free once a left"
         );
         assert!(store.nodes().await.expect("nodes").is_empty());

@@ -12,7 +12,7 @@ fn names(leases: &[crate::Lease]) -> Vec<&str> {
 /// holder extends it (keeping when it was taken), and after it runs out
 /// another owner takes it over; only the holder releases it.
 pub async fn leases_are_exclusive_until_they_run_out(store: Arc<dyn Store>) {
-    let name = "session:agent:main:telegram:dm:1";
+    let name = "session:agent:main:chat:dm:1";
     assert_eq!(store.lease(name).await.expect("lease"), None);
     assert!(store.lease_acquire(name, "a", 100, 0).await.expect("take"));
     assert!(
@@ -79,7 +79,7 @@ pub async fn leases_list_renew_and_release_by_owner(store: Arc<dyn Store>) {
         ("session:a", "n2", 100),
         ("session:gone", "n1", 10),
         ("sessionx", "n1", 100),
-        ("receiver:telegram:1", "n1", 100),
+        ("receiver:chat:1", "n1", 100),
         ("odd:%_", "n2", 100),
         ("odd:ab", "n2", 100),
     ] {
@@ -124,7 +124,7 @@ pub async fn a_lease_goes_to_exactly_one_of_many(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             let owner = format!("node-{i}");
             let got = store
-                .lease_acquire("receiver:telegram:abc", &owner, 10_000, 1_000)
+                .lease_acquire("receiver:chat:abc", &owner, 10_000, 1_000)
                 .await
                 .expect("acquire");
             got.then_some(owner)
@@ -138,7 +138,7 @@ pub async fn a_lease_goes_to_exactly_one_of_many(store: Arc<dyn Store>) {
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
     let held = store
-        .lease("receiver:telegram:abc")
+        .lease("receiver:chat:abc")
         .await
         .expect("lease")
         .expect("held");
@@ -153,7 +153,7 @@ fn node(id: &str, seen: i64) -> Node {
         version: "0.1.0".to_owned(),
         started_at_ms: 5,
         seen_at_ms: seen,
-        info_json: format!("{{\"platforms\":[\"telegram\"],\"note\":\"Zoë {id}\"}}"),
+        info_json: format!("{{\"platforms\":[\"chat\"],\"note\":\"Zoë {id}\"}}"),
     }
 }
 
