@@ -298,7 +298,7 @@ fn main() -> ExitCode {
             } => commands::gateway::run().await,
             Command::Gateway {
                 action: Some(GatewayAction::Status { json }),
-            } => commands::gateway::status(json),
+            } => commands::gateway::status(json).await,
             Command::Gateway {
                 action: Some(GatewayAction::Stop),
             } => commands::gateway::stop().await,

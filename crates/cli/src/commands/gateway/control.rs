@@ -59,9 +59,11 @@ fn assess(live: Option<&PidRecord>, status: Option<&GatewayStatus>) -> Verdict {
     }
 }
 
-/// `hermod gateway status [--json]`; exits with the codes above.
-pub fn status(as_json: bool) -> anyhow::Result<()> {
+/// `hermod gateway status [--json]`; exits with the codes above. On a
+/// shared database it also shows every gateway sharing it.
+pub async fn status(as_json: bool) -> anyhow::Result<()> {
     let home = home()?;
+    let cluster = cluster(&home).await;
     let (live, stale) = match pidfile::running(&home) {
         Some(Ok(record)) => (Some(record), None),
         Some(Err(reason)) => (None, Some(reason)),
@@ -86,6 +88,11 @@ pub fn status(as_json: bool) -> anyhow::Result<()> {
             "pid_file": live,
             "stale_pid_file": stale,
             "status": status,
+            "cluster": cluster.as_ref().map(|c| json!({
+                "database": c.database,
+                "gateways": c.gateways.as_ref().ok(),
+                "error": c.gateways.as_ref().err(),
+            })),
         }))?);
     } else {
         print_human(
@@ -95,6 +102,9 @@ pub fn status(as_json: bool) -> anyhow::Result<()> {
             status.as_ref(),
             stale.as_deref(),
         );
+        if let Some(cluster) = &cluster {
+            print_cluster(cluster);
+        }
     }
     std::process::exit(match verdict {
         Verdict::Running => EXIT_RUNNING,
@@ -170,6 +180,77 @@ fn print_human(
         status.active_sessions, status.running_turns
     ));
     out(format_args!("  updated {}", utc(status.updated_at_ms)));
+}
+
+/// The gateways sharing a database, as read from it.
+struct Cluster {
+    database: String,
+    gateways: Result<Vec<hermod_core::GatewayView>, String>,
+}
+
+/// The cluster view, when this home's database is one gateways share.
+async fn cluster(home: &Path) -> Option<Cluster> {
+    let location = crate::database::location(home, &config::process_env()).ok()?;
+    let db = hermod_store::Database::open_unmigrated(&location).await;
+    let db = match db {
+        Ok(db) if db.is_shared() => db,
+        Ok(_) => return None,
+        Err(e) => {
+            return Some(Cluster {
+                database: location.describe(),
+                gateways: Err(e.to_string()),
+            });
+        }
+    };
+    let gateways = hermod_core::cluster_view(db.store().as_ref(), hermod_core::now_ms())
+        .await
+        .map_err(|e| e.to_string());
+    Some(Cluster {
+        database: db.describe(),
+        gateways,
+    })
+}
+
+fn print_cluster(cluster: &Cluster) {
+    out(format_args!("gateways sharing {}:", cluster.database));
+    let gateways = match &cluster.gateways {
+        Ok(gateways) if gateways.is_empty() => return out("  none running"),
+        Ok(gateways) => gateways,
+        Err(e) => return out(format_args!("  cannot be read: {e}")),
+    };
+    for g in gateways {
+        if !g.alive {
+            out(format_args!(
+                "  {} (pid {}): silent since {}",
+                g.name,
+                g.pid,
+                utc(g.seen_at_ms)
+            ));
+            continue;
+        }
+        let receives = if g.receives.is_empty() {
+            "no single receiver".to_owned()
+        } else {
+            format!("receives {}", g.receives.join(", "))
+        };
+        out(format_args!(
+            "  {} (pid {}, version {}, up since {}): {receives}; {} sessions now",
+            g.name,
+            g.pid,
+            g.version,
+            utc(g.started_at_ms),
+            g.sessions
+        ));
+        let platforms: Vec<String> = g
+            .platforms
+            .iter()
+            .filter(|(name, _)| name.as_str() != hermod_core::STORE_COMPONENT)
+            .map(|(name, state)| format!("{name} {state}"))
+            .collect();
+        if !platforms.is_empty() {
+            out(format_args!("    {}", platforms.join(", ")));
+        }
+    }
 }
 
 fn phase_name(phase: GatewayPhase) -> String {
