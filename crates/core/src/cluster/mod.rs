@@ -186,6 +186,12 @@ impl Cluster {
         }
     }
 
+    /// A setting all gateways share (such as an operator's pause of a
+    /// platform); `None` when unset or unreadable.
+    pub(crate) async fn setting(&self, key: &str) -> Option<String> {
+        self.store.setting(key).await.ok().flatten()
+    }
+
     /// Whether this node holds the lease `name` now.
     pub(crate) async fn holds(&self, name: &str) -> Result<bool, StoreError> {
         let now = self.clock.now_ms();

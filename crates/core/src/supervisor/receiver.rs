@@ -5,6 +5,11 @@
 //! about the lease's lifetime after the holder dies. A holder that finds
 //! its lease gone (its heartbeat failed long enough for another to take
 //! over) stops receiving at once.
+//!
+//! An operator's pause (`/platform pause`, a setting every gateway reads)
+//! holds for the whole cluster: the holder gives the lease up as it
+//! pauses, and a paused platform's lease is not taken by the others until
+//! it is resumed.
 
 use super::{Wake, wait};
 use crate::adapter::{Adapter, Receiving};
@@ -21,10 +26,21 @@ use tracing::{info, warn};
 /// How often a standing-by gateway tries for the lease.
 const TRY_EVERY: Duration = Duration::from_secs(1);
 
+/// How an attempt at the lease went.
+enum Taken {
+    Yes,
+    /// Held elsewhere: what the health shows now (`None`: unchanged).
+    No {
+        shown: Option<String>,
+    },
+}
+
 /// An adapter's receiver lease on a gateway of a cluster.
 pub(super) struct ReceiverLease {
     cluster: Arc<Cluster>,
     name: String,
+    /// The operator's pause setting of the platform.
+    paused_key: String,
 }
 
 impl ReceiverLease {
@@ -35,6 +51,7 @@ impl ReceiverLease {
         (adapter.receiving() == Receiving::Single).then(|| Self {
             cluster,
             name: receiver_lease(&adapter.id()),
+            paused_key: crate::supervisor::paused_key(&adapter.id()),
         })
     }
 
@@ -49,42 +66,74 @@ impl ReceiverLease {
     ) -> Wake {
         let mut shown: Option<String> = None;
         loop {
-            match self.cluster.try_take(&self.name).await {
-                Ok(true) => {
-                    if shown.is_some() {
-                        info!(
-                            platform = component,
-                            "taking over receiving from a gateway that stopped"
-                        );
-                    }
-                    return Wake::Due;
-                }
-                Ok(false) => {
-                    let holder = self
-                        .cluster
-                        .held_elsewhere(&self.name)
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(|| "another gateway".to_owned());
-                    if shown.as_deref() != Some(holder.as_str()) {
-                        info!(platform = component, %holder, "another gateway receives; standing by");
+            let now_shown = match self.cluster.setting(&self.paused_key).await {
+                // Paused on another gateway: nobody here takes it either.
+                Some(reason) => {
+                    if shown.as_deref() != Some(reason.as_str()) {
+                        info!(platform = component, %reason, "paused by an operator on another gateway; not receiving until resumed");
                         health.set(
                             component,
-                            ComponentState::Standby {
-                                holder: holder.clone(),
+                            ComponentState::Paused {
+                                reason: reason.clone(),
+                                until_ms: None,
+                                manual: true,
                             },
                         );
-                        shown = Some(holder);
                     }
+                    Some(reason)
                 }
-                Err(e) => {
-                    warn!(platform = component, error = %e, "cannot take the receiver lease; trying again")
-                }
+                None => match self.try_take(health, component, shown.as_deref()).await {
+                    Taken::Yes => return Wake::Due,
+                    Taken::No { shown } => shown,
+                },
+            };
+            if now_shown.is_some() {
+                shown = now_shown;
             }
             match wait(control, Some(Instant::now() + TRY_EVERY), stopping).await {
                 Wake::Due => {}
                 other => return other,
+            }
+        }
+    }
+
+    /// One attempt at the lease; when another gateway holds it, shows that
+    /// (unless `shown` already says so) and returns what is shown.
+    async fn try_take(&self, health: &Health, component: &str, shown: Option<&str>) -> Taken {
+        match self.cluster.try_take(&self.name).await {
+            Ok(true) => {
+                if shown.is_some() {
+                    info!(
+                        platform = component,
+                        "taking over receiving from a gateway that stopped"
+                    );
+                }
+                Taken::Yes
+            }
+            Ok(false) => {
+                let holder = self
+                    .cluster
+                    .held_elsewhere(&self.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "another gateway".to_owned());
+                if shown != Some(holder.as_str()) {
+                    info!(platform = component, %holder, "another gateway receives; standing by");
+                    health.set(
+                        component,
+                        ComponentState::Standby {
+                            holder: holder.clone(),
+                        },
+                    );
+                }
+                Taken::No {
+                    shown: Some(holder),
+                }
+            }
+            Err(e) => {
+                warn!(platform = component, error = %e, "cannot take the receiver lease; trying again");
+                Taken::No { shown: None }
             }
         }
     }
