@@ -87,6 +87,17 @@ pub(crate) enum Scenario {
         #[arg(long, default_value_t = 30)]
         seconds: u64,
     },
+    /// `api-throughput`'s load spread round robin over several gateways
+    /// sharing one PostgreSQL database, beside one gateway on SQLite.
+    ClusterThroughput {
+        /// Gateways on PostgreSQL (default: 1, 2 and 3 in turn).
+        #[arg(long)]
+        gateways: Option<usize>,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// Many chats on the fake Telegram server: messages in, replies out.
     TelegramThroughput {
         #[arg(long, default_value_t = 10_000)]

@@ -36,21 +36,40 @@ pub const SESSION_TURNS: usize = 10;
 /// How long one turn may take before it counts as an error.
 const TURN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A client of one gateway's chat completions endpoint.
+/// A client of the chat completions endpoint of one gateway, or of several
+/// gateways of one kind taken in turn, request by request (what a
+/// round-robin load balancer in front of them does). Clones share the
+/// turn, so concurrent clients spread over the gateways together.
 #[derive(Debug, Clone)]
 pub struct Chat {
     client: reqwest::Client,
-    url: String,
+    urls: Arc<[String]>,
+    next: Arc<AtomicUsize>,
     kind: Kind,
 }
 
 impl Chat {
     pub fn new(running: &Running) -> anyhow::Result<Self> {
+        Self::round_robin(&[running])
+    }
+
+    /// A client of `gateways` (at least one, all of one kind) in turn.
+    pub fn round_robin(gateways: &[&Running]) -> anyhow::Result<Self> {
+        let first = gateways.first().context("no gateway to send turns to")?;
         Ok(Self {
             client: crate::client()?,
-            url: format!("{}/v1/chat/completions", running.base_url),
-            kind: running.kind,
+            urls: gateways
+                .iter()
+                .map(|g| format!("{}/v1/chat/completions", g.base_url))
+                .collect(),
+            next: Arc::new(AtomicUsize::new(0)),
+            kind: first.kind,
         })
+    }
+
+    /// How many gateways the turns are spread over.
+    pub fn gateways(&self) -> usize {
+        self.urls.len()
     }
 
     /// One non-streaming turn on `session`; fails unless the reply is the
@@ -61,9 +80,10 @@ impl Chat {
             "messages": [{"role": "user", "content": text}],
             "stream": false,
         });
+        let url = &self.urls[self.next.fetch_add(1, Ordering::Relaxed) % self.urls.len()];
         let response = self
             .client
-            .post(&self.url)
+            .post(url)
             .bearer_auth(API_KEY)
             .header(self.kind.session_header(), session)
             .timeout(TURN_TIMEOUT)
@@ -215,7 +235,7 @@ pub async fn throughput(target: &Target, clients: usize, seconds: u64) -> anyhow
         target.kind.name()
     ));
     let (llm, running) = start(target, &[]).await?;
-    let result = measure_throughput(&llm, &running, clients, seconds).await;
+    let result = measure_throughput(&llm, &[&running], clients, seconds).await;
     running.stop().await;
     let metrics = result?;
     Ok(Report {
@@ -233,18 +253,24 @@ pub async fn throughput(target: &Target, clients: usize, seconds: u64) -> anyhow
     })
 }
 
-async fn measure_throughput(
+/// The load of `throughput`, spread over `gateways` in turn (one warm-up
+/// turn each first); the gateway CPU figures are the sum over them.
+pub async fn measure_throughput(
     llm: &FakeLlm,
-    running: &Running,
+    gateways: &[&Running],
     clients: usize,
     seconds: u64,
 ) -> anyhow::Result<Vec<Metric>> {
-    let chat = Chat::new(running)?;
-    chat.turn("bench-warmup", "warm up")
-        .await
-        .context("the warm-up turn")?;
+    let chat = Chat::round_robin(gateways)?;
+    for i in 0..chat.gateways() {
+        chat.turn(&format!("bench-warmup-{i}"), "warm up")
+            .await
+            .context("the warm-up turn")?;
+    }
     let clients = clients.max(1);
-    let cpu_before = running.cpu_time()?;
+    let gateways_cpu =
+        || -> anyhow::Result<Duration> { gateways.iter().map(|g| g.cpu_time()).sum() };
+    let cpu_before = gateways_cpu()?;
     let own_cpu_before = process_cpu_time(std::process::id())?;
     let calls_before = llm.request_count();
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -288,7 +314,7 @@ async fn measure_throughput(
         }
     }
     let wall = started.elapsed();
-    let cpu = running.cpu_time()?.saturating_sub(cpu_before);
+    let cpu = gateways_cpu()?.saturating_sub(cpu_before);
     let own_cpu = process_cpu_time(std::process::id())?.saturating_sub(own_cpu_before);
     let calls = llm.request_count() - calls_before;
     if let Some(e) = &all.first_error {

@@ -13,6 +13,7 @@ pub mod agent;
 pub mod api;
 pub mod chat;
 pub mod chat_throughput;
+pub mod cluster;
 pub mod crash;
 pub mod discord;
 pub mod memory;
@@ -123,6 +124,19 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
                 reports.push(api::throughput(&target, s.clients, s.seconds).await?);
             }
         }
+        Scenario::ClusterThroughput {
+            gateways,
+            clients,
+            seconds,
+        } => {
+            let s = sizes(Sizes {
+                clients,
+                seconds,
+                ..FULL
+            });
+            let counts = cluster_gateways(cli.tiny, gateways);
+            reports.extend(cluster::run(&hermod(cli)?, &counts, s.clients, s.seconds).await?);
+        }
         Scenario::TelegramThroughput { chats, messages } => {
             let s = sizes(Sizes {
                 chats,
@@ -230,6 +244,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
                 streaming::run(&hermod, s.stream_chats, s.tokens, s.tokens_per_second).await?,
             );
             reports.extend(crash::run(&hermod, s.crash_chats).await?);
+            let counts = cluster_gateways(cli.tiny, None);
+            reports.extend(cluster::run(&hermod, &counts, s.clients, s.seconds).await?);
             reports.push(agent::tool_call(&hermod, s.agent_turns).await?);
             reports.push(agent::acp_turn(&hermod, s.agent_turns).await?);
             progress(&format!("store: {} messages", s.store_messages));
@@ -262,6 +278,16 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Vec<Report>> {
         }
     }
     Ok(reports)
+}
+
+/// The gateway counts of `cluster-throughput`: `--gateways`, else 1, 2
+/// and 3 in turn; `--tiny` measures 2 (the smallest count that spreads).
+fn cluster_gateways(tiny: bool, given: Option<usize>) -> Vec<usize> {
+    match (tiny, given) {
+        (true, _) => vec![2],
+        (false, Some(count)) => vec![count],
+        (false, None) => cluster::DEFAULT_GATEWAYS.to_vec(),
+    }
 }
 
 /// `api-latency`, `api-throughput`, `memory` and `startup` against one target.
