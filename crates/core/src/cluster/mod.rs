@@ -192,14 +192,16 @@ impl Cluster {
         self.store.setting(key).await.ok().flatten()
     }
 
-    /// Whether this node holds the lease `name` now.
-    pub(crate) async fn holds(&self, name: &str) -> Result<bool, StoreError> {
+    /// How long this node's lease `name` has left; `None` when it does
+    /// not hold it (any more).
+    pub(crate) async fn lease_left(&self, name: &str) -> Result<Option<Duration>, StoreError> {
         let now = self.clock.now_ms();
         Ok(self
             .store
             .lease(name)
             .await?
-            .is_some_and(|l| l.owner == self.id && l.until_ms > now))
+            .filter(|l| l.owner == self.id && l.until_ms > now)
+            .map(|l| Duration::from_millis(u64::try_from(l.until_ms - now).unwrap_or(0))))
     }
 
     /// The holder of the lease `name` when another node holds it now.
@@ -316,7 +318,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("store"));
         let (a, b) = (cluster(&store, "a"), cluster(&store, "b"));
         assert!(a.take("session:k").await);
-        assert!(a.holds("session:k").await.expect("read"));
+        assert!(a.lease_left("session:k").await.expect("read").is_some());
         assert_eq!(
             b.held_elsewhere("session:k")
                 .await
@@ -333,7 +335,7 @@ mod tests {
         assert!(!waiting.is_finished(), "held by a");
         a.release("session:k").await;
         assert!(waiting.await.expect("task"));
-        assert!(b.holds("session:k").await.expect("read"));
+        assert!(b.lease_left("session:k").await.expect("read").is_some());
 
         // b stops renewing (killed): a takes over once the lease ran out.
         let started = tokio::time::Instant::now();

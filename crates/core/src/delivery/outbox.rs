@@ -575,7 +575,6 @@ async fn sweep_inbox(
                         continue;
                     }
                     let mut job = crate::session::Job::new(event, crate::reply::ReplyMode::Adapter);
-                    job.recovered = true;
                     job.inbox.push(entry.key);
                     jobs.push((entry.turn, job));
                 }

@@ -49,9 +49,6 @@ pub(crate) struct Job {
     /// is checked again, a refused one gets no answer at all, and an
     /// allowed one is told the turn continues.
     pub(crate) resumed: bool,
-    /// Taken up by the recovery sweep (not submitted as it arrived): in a
-    /// cluster another gateway may have answered it meanwhile.
-    pub(crate) recovered: bool,
 }
 
 impl Job {
@@ -62,7 +59,6 @@ impl Job {
             inbox: Vec::new(),
             access: None,
             resumed: false,
-            recovered: false,
         }
     }
 }
@@ -385,7 +381,7 @@ fn start_next(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState) {
 
 async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState, job: Job) {
     let deps = shared.deps();
-    if job.recovered && deps.cluster.is_some() && answered_elsewhere(deps, &job).await {
+    if deps.cluster.is_some() && answered_elsewhere(deps, &job).await {
         return release_inbox(deps, &job.event.source.platform, &job.inbox);
     }
     let source = &job.event.source;
@@ -457,9 +453,11 @@ async fn on_job(shared: &Arc<Shared>, key: &SessionKey, state: &mut WorkerState,
     handle(shared, key, state, job).await;
 }
 
-/// Whether another gateway answered a recovered job's messages while it
-/// waited for the session (checked once the session's lease is held, so
-/// nobody else is working on them now).
+/// Whether another gateway answered the job's messages while it waited
+/// for the session (checked once the session's lease is held, so nobody
+/// else is working on them now). Any job may meet this in a cluster: a
+/// message waiting here for a session another gateway works on is, after
+/// a while, taken up by that gateway's recovery sweep too.
 async fn answered_elsewhere(deps: &WorkerDeps, job: &Job) -> bool {
     let Some(key) = job.inbox.first() else {
         return false;

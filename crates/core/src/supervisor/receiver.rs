@@ -138,19 +138,27 @@ impl ReceiverLease {
         }
     }
 
-    /// Returns once this gateway no longer holds the lease: another took
-    /// it, or it could not be confirmed for as long as a lease lasts.
+    /// Returns once this gateway no longer holds the lease (another took
+    /// it), or is about to lose it: when its renewals have been failing
+    /// long enough that less than two heartbeats of it are left, it stops
+    /// first, so two gateways never receive at once. A lease it cannot
+    /// read at all for as long as a lease lasts counts as lost too.
     pub(super) async fn lost(&self) {
         let every = self.cluster.beat_every();
+        let margin = every * 2;
         let mut unconfirmed = Duration::ZERO;
         loop {
-            tokio::time::sleep(every).await;
-            match self.cluster.holds(&self.name).await {
-                Ok(true) => unconfirmed = Duration::ZERO,
-                Ok(false) => return,
+            tokio::time::sleep(every / 2).await;
+            match self.cluster.lease_left(&self.name).await {
+                Ok(Some(left)) if left > margin => unconfirmed = Duration::ZERO,
+                Ok(Some(_)) => {
+                    warn!(lease = %self.name, "the receiver lease is running out (renewals fail); stopping receiving before another gateway takes over");
+                    return;
+                }
+                Ok(None) => return,
                 Err(e) => {
-                    unconfirmed += every;
-                    if unconfirmed >= self.cluster.lease_ttl() {
+                    unconfirmed += every / 2;
+                    if unconfirmed + margin >= self.cluster.lease_ttl() {
                         warn!(lease = %self.name, error = %e, "cannot confirm the receiver lease; stopping receiving");
                         return;
                     }
