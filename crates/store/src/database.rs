@@ -92,24 +92,24 @@ impl Database {
     /// (creating a SQLite file and its directories if needed). SQLite opens
     /// block briefly; call this at start-up.
     pub async fn open(location: &Location) -> Result<Database> {
-        match location {
-            Location::Sqlite(path) => Ok(Database::Sqlite {
-                store: SqliteStore::open(path)?,
-                path: path.clone(),
-            }),
-            Location::Postgres(url) => Self::open_postgres(url, true).await,
-        }
+        Self::open_with(location, true).await
     }
 
     /// [`Database::open`] without migrating a PostgreSQL database (SQLite
     /// files are always brought up to date as they open).
     pub async fn open_unmigrated(location: &Location) -> Result<Database> {
+        Self::open_with(location, false).await
+    }
+
+    /// Opens the database at `location`; `migrate` says whether a
+    /// PostgreSQL database is brought up to date.
+    async fn open_with(location: &Location, migrate: bool) -> Result<Database> {
         match location {
             Location::Sqlite(path) => Ok(Database::Sqlite {
                 store: SqliteStore::open(path)?,
                 path: path.clone(),
             }),
-            Location::Postgres(url) => Self::open_postgres(url, false).await,
+            Location::Postgres(url) => Self::open_postgres(url, migrate).await,
         }
     }
 

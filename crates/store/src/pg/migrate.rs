@@ -41,15 +41,7 @@ pub(crate) async fn migrate(db: &mut Db, name: &str, now_ms: i64) -> DbResult<Ve
          )",
     )
     .await?;
-    let recorded: Vec<i64> = db
-        .query(
-            "SELECT version FROM schema_migrations ORDER BY version",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let recorded = versions(db).await?;
     let latest = latest_version();
     if let Some(unknown) = recorded
         .iter()
@@ -85,6 +77,12 @@ pub(crate) async fn recorded(db: &mut Db) -> DbResult<Vec<i64>> {
     if !exists {
         return Ok(Vec::new());
     }
+    versions(db).await
+}
+
+/// The versions `schema_migrations` holds, oldest first (the table must
+/// exist).
+async fn versions(db: &mut Db) -> DbResult<Vec<i64>> {
     Ok(db
         .query(
             "SELECT version FROM schema_migrations ORDER BY version",

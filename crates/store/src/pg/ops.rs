@@ -57,7 +57,10 @@ pub(crate) use summaries::{session_summary, set_session_summary};
 
 use super::error::DbResult;
 use super::pool::Db;
+use crate::StoreError;
 use hermod_model::SessionId;
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
 
 pub(crate) use crate::rows::{not_found, sql_count, sql_limit};
 pub(crate) use messages::search_text;
@@ -68,4 +71,26 @@ pub(crate) async fn session_exists(db: &mut Db, id: &SessionId) -> DbResult<bool
         .query_opt("SELECT 1 FROM sessions WHERE id = $1", &[&id.as_str()])
         .await?
         .is_some())
+}
+
+/// A row an operation reads, named (`what`, such as "session row") for
+/// the message when one of its columns does not hold what the schema says.
+pub(crate) struct Columns<'a> {
+    row: &'a Row,
+    what: &'static str,
+}
+
+impl<'a> Columns<'a> {
+    pub(crate) fn new(row: &'a Row, what: &'static str) -> Self {
+        Self { row, what }
+    }
+
+    /// Column `i`. A value of the wrong type is corrupt data
+    /// ([`StoreError::Corrupt`]), not a connection failure, as the client's
+    /// own error would be classified.
+    pub(crate) fn get<T: FromSql<'a>>(&self, i: usize) -> DbResult<T> {
+        self.row.try_get(i).map_err(|e| {
+            StoreError::Corrupt(format!("{} has an unreadable column {i}: {e}", self.what)).into()
+        })
+    }
 }

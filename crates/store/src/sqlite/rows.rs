@@ -1,5 +1,8 @@
 //! Reading records from SQLite rows into the shared `Raw*` forms.
 
+use crate::rows::cron::{RawJob, RawRun};
+use crate::rows::handoff::RawHandoff;
+use crate::rows::inbox::RawInbox;
 pub(crate) use crate::rows::*;
 use crate::{ApprovedUser, PendingPairing};
 use hermod_model::PlatformId;
@@ -63,6 +66,93 @@ impl RawOutbox {
             delivered_at_ms: row.get(15)?,
             attachments_json: row.get(16)?,
             attachment_progress_json: row.get(17)?,
+        })
+    }
+}
+
+impl RawInbox {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: row.get(0)?,
+            platform: row.get(1)?,
+            key: row.get(2)?,
+            event_json: row.get(3)?,
+            state: row.get(4)?,
+            received_at_ms: row.get(5)?,
+            updated_at_ms: row.get(6)?,
+            session_id: row.get(7)?,
+            message_row: row.get(8)?,
+            preview_ids_json: row.get(9)?,
+        })
+    }
+}
+
+impl RawHandoff {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            session: row.get(0)?,
+            platform: row.get(1)?,
+            state: row.get(2)?,
+            error: row.get(3)?,
+            destination: row.get(4)?,
+            requested_at_ms: row.get(5)?,
+            updated_at_ms: row.get(6)?,
+        })
+    }
+}
+
+impl RawResponse {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            conversation: row.get(1)?,
+            session_id: row.get(2)?,
+            data: row.get(3)?,
+            created_at_ms: row.get(4)?,
+        })
+    }
+}
+
+impl RawJob {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            prompt: row.get(2)?,
+            schedule: row.get(3)?,
+            schedule_kind: row.get(4)?,
+            deliver: row.get(5)?,
+            model: row.get(6)?,
+            enabled: row.get(7)?,
+            creator_platform: row.get(8)?,
+            creator_user: row.get(9)?,
+            origin_json: row.get(10)?,
+            created_at_ms: row.get(11)?,
+            updated_at_ms: row.get(12)?,
+            next_run_at_ms: row.get(13)?,
+            run_requested: row.get(14)?,
+            last_run_at_ms: row.get(15)?,
+            last_status: row.get(16)?,
+            last_error: row.get(17)?,
+            claim_owner: row.get(18)?,
+            claim_until_ms: row.get(19)?,
+            revision: row.get(20)?,
+        })
+    }
+}
+
+impl RawRun {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            job_id: row.get(1)?,
+            owner: row.get(2)?,
+            scheduled_at_ms: row.get(3)?,
+            started_at_ms: row.get(4)?,
+            finished_at_ms: row.get(5)?,
+            status: row.get(6)?,
+            output: row.get(7)?,
+            error: row.get(8)?,
         })
     }
 }

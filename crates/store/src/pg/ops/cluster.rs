@@ -5,11 +5,9 @@
 
 use super::super::error::DbResult;
 use super::super::pool::Db;
+use crate::rows::{LEASE_COLUMNS, NODE_COLUMNS};
 use crate::{Lease, Node};
 use tokio_postgres::Row;
-
-const LEASE_COLUMNS: &str = "name, owner, acquired_at_ms, until_ms";
-const NODE_COLUMNS: &str = "id, host, pid, version, started_at_ms, seen_at_ms, info_json";
 
 fn lease_from_row(r: &Row) -> DbResult<Lease> {
     Ok(Lease {

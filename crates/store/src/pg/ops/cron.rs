@@ -18,132 +18,70 @@
 //! statement touching `cron_jobs` comes last in each transaction, which
 //! keeps that shared row locked as briefly as possible.
 //!
-//! The rows are mapped here rather than in `crate::rows` because nothing
-//! else reads them on PostgreSQL.
+//! The rows are read into the shared forms of `crate::rows::cron`, which
+//! decodes them as for SQLite.
 
-use super::{sql_count, sql_limit};
+use super::{Columns, sql_count, sql_limit};
 use crate::pg::error::DbResult;
 use crate::pg::pool::Db;
+use crate::rows::cron::{
+    CLAIM_EXPIRED, ClaimWrites, JOB_COLUMNS, RUN_COLUMNS, RawJob, RawRun, capped, held_claim,
+    not_found,
+};
 use crate::rows::{DEFAULT_RUNS_LIMIT, encode_source};
 use crate::{
-    CRON_OUTPUT_MAX_CHARS, CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronCreator, CronFinish,
-    CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind, StoreError,
+    CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronFinish, CronJob, CronJobUpdate, CronRun,
+    NewCronJob, StoreError,
 };
-use hermod_model::{PlatformId, Source};
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
 
-/// The `cron_jobs` columns in the order [`decode_job`] reads them.
-const JOB_COLUMNS: &str = "id, name, prompt, schedule, schedule_kind, deliver, model, enabled, \
-     creator_platform, creator_user, origin_json, created_at_ms, updated_at_ms, next_run_at_ms, \
-     run_requested, last_run_at_ms, last_status, last_error, claim_owner, claim_until_ms, revision";
-
-/// The `cron_runs` columns in the order [`decode_run`] reads them.
-const RUN_COLUMNS: &str =
-    "id, job_id, owner, scheduled_at_ms, started_at_ms, finished_at_ms, status, output, error";
-
-/// What a run interrupted by an expired claim records as its error.
-const CLAIM_EXPIRED: &str =
-    "the gateway running this job stopped before it finished (its claim ran out)";
-
-fn not_found(id: &str) -> StoreError {
-    StoreError::NotFound(format!("scheduled job {id}"))
-}
-
-fn corrupt(id: &str, what: &str, value: &dyn std::fmt::Debug) -> StoreError {
-    StoreError::Corrupt(format!(
-        "scheduled job {id} has an unreadable {what}: {value:?}"
-    ))
-}
-
-/// Column `i` of a job or run row; a value of the wrong type is corrupt
-/// data (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!(
-            "scheduled job row has an unreadable column {i}: {e}"
-        ))
-        .into()
-    })
-}
-
-/// The claim a job's row records, if any (an owner and an end).
-fn held_claim(owner: Option<String>, until_ms: Option<i64>) -> Option<CronClaimHeld> {
-    match (owner, until_ms) {
-        (Some(owner), Some(until_ms)) => Some(CronClaimHeld { owner, until_ms }),
-        _ => None,
-    }
-}
+/// What the rows of both tables are called in messages about them.
+const ROW: &str = "scheduled job row";
 
 /// A `cron_jobs` row read with [`JOB_COLUMNS`], decoded.
 fn decode_job(row: &Row) -> DbResult<CronJob> {
-    let id: String = column(row, 0)?;
-    let kind: String = column(row, 4)?;
-    let schedule_kind =
-        ScheduleKind::parse(&kind).ok_or_else(|| corrupt(&id, "schedule kind", &kind))?;
-    let origin: Option<Source> = column::<Option<String>>(row, 10)?
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(|e| corrupt(&id, "origin", &e))?;
-    let last_status = column::<Option<String>>(row, 16)?
-        .map(|s| CronRunStatus::parse(&s).ok_or_else(|| corrupt(&id, "last status", &s)))
-        .transpose()?;
-    Ok(CronJob {
-        name: column(row, 1)?,
-        prompt: column(row, 2)?,
-        schedule: column(row, 3)?,
-        schedule_kind,
-        deliver: column(row, 5)?,
-        model: column(row, 6)?,
-        enabled: column(row, 7)?,
-        created_by: CronCreator {
-            platform: PlatformId::new(column::<String>(row, 8)?),
-            user_id: column(row, 9)?,
-        },
-        origin,
-        created_at_ms: column(row, 11)?,
-        updated_at_ms: column(row, 12)?,
-        next_run_at_ms: column(row, 13)?,
-        run_requested: column(row, 14)?,
-        last_run_at_ms: column(row, 15)?,
-        last_status,
-        last_error: column(row, 17)?,
-        claim: held_claim(column(row, 18)?, column(row, 19)?),
-        revision: column(row, 20)?,
-        id,
-    })
+    let c = Columns::new(row, ROW);
+    let raw = RawJob {
+        id: c.get(0)?,
+        name: c.get(1)?,
+        prompt: c.get(2)?,
+        schedule: c.get(3)?,
+        schedule_kind: c.get(4)?,
+        deliver: c.get(5)?,
+        model: c.get(6)?,
+        enabled: c.get(7)?,
+        creator_platform: c.get(8)?,
+        creator_user: c.get(9)?,
+        origin_json: c.get(10)?,
+        created_at_ms: c.get(11)?,
+        updated_at_ms: c.get(12)?,
+        next_run_at_ms: c.get(13)?,
+        run_requested: c.get(14)?,
+        last_run_at_ms: c.get(15)?,
+        last_status: c.get(16)?,
+        last_error: c.get(17)?,
+        claim_owner: c.get(18)?,
+        claim_until_ms: c.get(19)?,
+        revision: c.get(20)?,
+    };
+    Ok(raw.decode()?)
 }
 
 /// A `cron_runs` row read with [`RUN_COLUMNS`], decoded.
 fn decode_run(row: &Row) -> DbResult<CronRun> {
-    let job_id: String = column(row, 1)?;
-    let status: String = column(row, 6)?;
-    let status =
-        CronRunStatus::parse(&status).ok_or_else(|| corrupt(&job_id, "run status", &status))?;
-    Ok(CronRun {
-        id: column(row, 0)?,
-        owner: column(row, 2)?,
-        scheduled_at_ms: column(row, 3)?,
-        started_at_ms: column(row, 4)?,
-        finished_at_ms: column(row, 5)?,
-        status,
-        output: column(row, 7)?,
-        error: column(row, 8)?,
-        job_id,
-    })
-}
-
-/// `text` cut to [`CRON_OUTPUT_MAX_CHARS`] characters, marked when cut.
-fn capped(text: Option<&str>) -> Option<String> {
-    let text = text?;
-    match text.char_indices().nth(CRON_OUTPUT_MAX_CHARS) {
-        Some((at, _)) => Some(format!(
-            "{}\n… [output cut at {CRON_OUTPUT_MAX_CHARS} characters]",
-            &text[..at]
-        )),
-        None => Some(text.to_owned()),
-    }
+    let c = Columns::new(row, ROW);
+    let raw = RawRun {
+        id: c.get(0)?,
+        job_id: c.get(1)?,
+        owner: c.get(2)?,
+        scheduled_at_ms: c.get(3)?,
+        started_at_ms: c.get(4)?,
+        finished_at_ms: c.get(5)?,
+        status: c.get(6)?,
+        output: c.get(7)?,
+        error: c.get(8)?,
+    };
+    Ok(raw.decode()?)
 }
 
 /// What a claim or an expiry decides from: a job's row as it is now,
@@ -168,10 +106,11 @@ async fn lock_job(db: &mut Db, id: &str) -> DbResult<Option<Locked>> {
     else {
         return Ok(None);
     };
+    let c = Columns::new(&row, ROW);
     Ok(Some(Locked {
-        revision: column(&row, 0)?,
-        enabled: column(&row, 1)?,
-        claim: held_claim(column(&row, 2)?, column(&row, 3)?),
+        revision: c.get(0)?,
+        enabled: c.get(1)?,
+        claim: held_claim(c.get(2)?, c.get(3)?),
     }))
 }
 
@@ -312,8 +251,7 @@ pub(crate) async fn cron_claim(db: &mut Db, claim: &CronClaim) -> DbResult<Optio
     }
     // A claim still on the row has run out: its holder stopped mid-run.
     let expired_owner = job.claim.map(|held| held.owner);
-    let running = claim.status == CronRunStatus::Running;
-    let finished = (!running).then_some(claim.now_ms);
+    let writes = ClaimWrites::of(claim);
     // The expired holder's run ends as interrupted (no row when there is
     // none: `owner = NULL` matches nothing), and this run is recorded.
     let row = db
@@ -328,22 +266,14 @@ pub(crate) async fn cron_claim(db: &mut Db, claim: &CronClaim) -> DbResult<Optio
                 &claim.owner,
                 &claim.scheduled_at_ms,
                 &claim.now_ms,
-                &finished,
+                &writes.finished_at_ms,
                 &claim.status.as_str(),
                 &CLAIM_EXPIRED,
                 &expired_owner,
             ],
         )
         .await?;
-    let run_id: i64 = column(&row, 0)?;
-    let (owner, until) = if running {
-        (
-            Some(claim.owner.as_str()),
-            Some(claim.now_ms.saturating_add(claim.ttl_ms)),
-        )
-    } else {
-        (None, None)
-    };
+    let run_id: i64 = Columns::new(&row, ROW).get(0)?;
     // Older runs beyond the newest CRON_RUNS_KEPT go (this statement sees
     // the run just recorded), and the job moves on.
     db.execute(
@@ -358,25 +288,15 @@ pub(crate) async fn cron_claim(db: &mut Db, claim: &CronClaim) -> DbResult<Optio
         &[
             &claim.job_id,
             &claim.next_run_at_ms,
-            &owner,
-            &until,
-            &running,
+            &writes.claim_owner,
+            &writes.claim_until_ms,
+            &writes.running,
             &sql_count(CRON_RUNS_KEPT),
         ],
     )
     .await?;
     db.commit().await?;
-    Ok(Some(CronRun {
-        id: run_id,
-        job_id: claim.job_id.clone(),
-        owner: claim.owner.clone(),
-        scheduled_at_ms: claim.scheduled_at_ms,
-        started_at_ms: claim.now_ms,
-        finished_at_ms: finished,
-        status: claim.status,
-        output: None,
-        error: None,
-    }))
+    Ok(Some(writes.run(claim, run_id)))
 }
 
 pub(crate) async fn cron_expire(db: &mut Db, job_id: &str, now_ms: i64) -> DbResult<bool> {
@@ -478,7 +398,7 @@ pub(crate) async fn cron_changes(db: &mut Db) -> DbResult<i64> {
         .query_opt("SELECT counter FROM cron_changes WHERE id = 1", &[])
         .await?;
     match row {
-        Some(row) => column(&row, 0),
+        Some(row) => Columns::new(&row, ROW).get(0),
         None => Ok(0),
     }
 }

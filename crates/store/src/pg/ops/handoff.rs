@@ -8,53 +8,28 @@
 //! only a running one, so of two gateways racing exactly one changes it.
 //! A request for a missing session is refused by the foreign key.
 
-use super::{not_found, sql_limit};
+use super::{Columns, not_found, sql_limit};
 use crate::pg::error::DbResult;
 use crate::pg::pool::Db;
-use crate::rows::{DEFAULT_HANDOFF_LIMIT, session_id};
+use crate::rows::DEFAULT_HANDOFF_LIMIT;
+use crate::rows::handoff::{HANDOFF_COLUMNS, RawHandoff, encode_outcome};
 use crate::{Handoff, HandoffOutcome, HandoffState, NewHandoff, StoreError};
-use hermod_model::{ChatTarget, PlatformId, SessionId};
+use hermod_model::SessionId;
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
 
-/// The `handoffs` columns in the order [`decode`] reads them.
-const COLUMNS: &str =
-    "session_id, platform, state, error, destination_json, requested_at_ms, updated_at_ms";
-
-/// Column `i` of a handoff row; a value of the wrong type is corrupt data
-/// (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("handoff row has an unreadable column {i}: {e}")).into()
-    })
-}
-
-/// A `handoffs` row read with [`COLUMNS`], decoded.
+/// A `handoffs` row read with [`HANDOFF_COLUMNS`], decoded.
 fn decode(row: &Row) -> DbResult<Handoff> {
-    let session: String = column(row, 0)?;
-    let state: String = column(row, 2)?;
-    let state = HandoffState::parse(&state).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "handoff of session {session} has an unknown state {state:?}"
-        ))
-    })?;
-    let destination = column::<Option<String>>(row, 4)?
-        .map(|json| serde_json::from_str::<ChatTarget>(&json))
-        .transpose()
-        .map_err(|e| {
-            StoreError::Corrupt(format!(
-                "handoff of session {session} has an unreadable destination: {e}"
-            ))
-        })?;
-    Ok(Handoff {
-        session: session_id(session)?,
-        platform: PlatformId::new(column::<String>(row, 1)?),
-        state,
-        error: column(row, 3)?,
-        destination,
-        requested_at_ms: column(row, 5)?,
-        updated_at_ms: column(row, 6)?,
-    })
+    let c = Columns::new(row, "handoff row");
+    let raw = RawHandoff {
+        session: c.get(0)?,
+        platform: c.get(1)?,
+        state: c.get(2)?,
+        error: c.get(3)?,
+        destination: c.get(4)?,
+        requested_at_ms: c.get(5)?,
+        updated_at_ms: c.get(6)?,
+    };
+    Ok(raw.decode()?)
 }
 
 pub(crate) async fn handoff_request(db: &mut Db, new: &NewHandoff) -> DbResult<Handoff> {
@@ -67,7 +42,7 @@ pub(crate) async fn handoff_request(db: &mut Db, new: &NewHandoff) -> DbResult<H
          state = 'pending', error = NULL, destination_json = NULL, \
          requested_at_ms = excluded.requested_at_ms, updated_at_ms = excluded.updated_at_ms \
          WHERE handoffs.state IN ('completed', 'failed') \
-         RETURNING {COLUMNS}"
+         RETURNING {HANDOFF_COLUMNS}"
     );
     let written = db
         .query_opt(
@@ -99,7 +74,7 @@ pub(crate) async fn handoff_request(db: &mut Db, new: &NewHandoff) -> DbResult<H
 pub(crate) async fn handoff(db: &mut Db, session: &SessionId) -> DbResult<Option<Handoff>> {
     let row = db
         .query_opt(
-            &format!("SELECT {COLUMNS} FROM handoffs WHERE session_id = $1"),
+            &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE session_id = $1"),
             &[&session.as_str()],
         )
         .await?;
@@ -116,7 +91,7 @@ pub(crate) async fn handoffs_in(
     let rows = db
         .query(
             &format!(
-                "SELECT {COLUMNS} FROM handoffs WHERE state = $1 \
+                "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE state = $1 \
                  ORDER BY requested_at_ms, session_id COLLATE \"C\" LIMIT $2"
             ),
             &[&state.as_str(), &sql_limit(limit, DEFAULT_HANDOFF_LIMIT)],
@@ -142,25 +117,16 @@ pub(crate) async fn handoff_finish(
     outcome: &HandoffOutcome,
     at_ms: i64,
 ) -> DbResult<bool> {
-    let (state, error, destination) = match outcome {
-        HandoffOutcome::Completed(target) => (
-            HandoffState::Completed,
-            None,
-            Some(serde_json::to_string(target).map_err(|e| {
-                StoreError::Invalid(format!("cannot encode the handoff destination: {e}"))
-            })?),
-        ),
-        HandoffOutcome::Failed(reason) => (HandoffState::Failed, Some(reason.as_str()), None),
-    };
+    let encoded = encode_outcome(outcome)?;
     let changed = db
         .execute(
             "UPDATE handoffs SET state = $2, error = $3, destination_json = $4, \
              updated_at_ms = $5 WHERE session_id = $1 AND state = 'running'",
             &[
                 &session.as_str(),
-                &state.as_str(),
-                &error,
-                &destination,
+                &encoded.state.as_str(),
+                &encoded.error,
+                &encoded.destination_json,
                 &at_ms,
             ],
         )

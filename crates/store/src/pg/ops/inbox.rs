@@ -11,19 +11,15 @@
 //!
 //! `seq` (an identity column) orders the entries as SQLite's rowid does.
 
-use super::super::error::{DbError, DbResult};
+use super::super::error::DbResult;
 use super::super::pool::Db;
 use super::messages::append_within;
-use super::sql_limit;
-use crate::rows::{DEFAULT_INBOX_LIMIT, encode_message_ids, session_id};
-use crate::{AppendMessages, InboxEntry, InboxState, InboxTurn, StoreError};
+use super::{Columns, sql_limit};
+use crate::rows::inbox::{INBOX_COLUMNS, RawInbox};
+use crate::rows::{DEFAULT_INBOX_LIMIT, encode_message_ids};
+use crate::{AppendMessages, InboxEntry, InboxState, StoreError};
 use hermod_model::PlatformId;
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
-
-/// The `inbox` columns in the order [`decode`] reads them.
-const COLUMNS: &str = "seq, platform, key, event_json, state, received_at_ms, updated_at_ms, \
-                       session_id, message_row, preview_ids_json";
 
 pub(crate) async fn inbox_record(
     db: &mut Db,
@@ -63,7 +59,7 @@ pub(crate) async fn inbox_entry(
     platform: &PlatformId,
     key: &str,
 ) -> DbResult<Option<InboxEntry>> {
-    let sql = format!("SELECT {COLUMNS} FROM inbox WHERE platform = $1 AND key = $2");
+    let sql = format!("SELECT seq, {INBOX_COLUMNS} FROM inbox WHERE platform = $1 AND key = $2");
     db.query_opt(&sql, &[&platform.as_str(), &key])
         .await?
         .as_ref()
@@ -126,7 +122,8 @@ pub(crate) async fn inbox_unfinished(
     limit: usize,
 ) -> DbResult<Vec<InboxEntry>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM inbox WHERE state <> 'done' AND seq > $1 ORDER BY seq LIMIT $2"
+        "SELECT seq, {INBOX_COLUMNS} FROM inbox WHERE state <> 'done' AND seq > $1 \
+         ORDER BY seq LIMIT $2"
     );
     let limit = sql_limit(limit, DEFAULT_INBOX_LIMIT);
     db.query(&sql, &[&after_seq, &limit])
@@ -144,46 +141,21 @@ pub(crate) async fn inbox_prune(db: &mut Db, before_ms: i64) -> DbResult<u64> {
     .await
 }
 
-/// Column `i` of an inbox row; a value of the wrong type is corrupt data
-/// (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("inbox row has an unreadable column {i}: {e}")).into()
-    })
-}
-
-/// An inbox row read with [`COLUMNS`], checked and decoded.
+/// An `inbox` row read with `seq` (its position) and [`INBOX_COLUMNS`],
+/// decoded.
 fn decode(row: &Row) -> DbResult<InboxEntry> {
-    let key: String = column(row, 2)?;
-    let corrupt = |what: &str, detail: &dyn std::fmt::Display| {
-        DbError::Store(StoreError::Corrupt(format!(
-            "inbox entry {key} has an unreadable {what}: {detail}"
-        )))
+    let c = Columns::new(row, "inbox row");
+    let raw = RawInbox {
+        seq: c.get(0)?,
+        platform: c.get(1)?,
+        key: c.get(2)?,
+        event_json: c.get(3)?,
+        state: c.get(4)?,
+        received_at_ms: c.get(5)?,
+        updated_at_ms: c.get(6)?,
+        session_id: c.get(7)?,
+        message_row: c.get(8)?,
+        preview_ids_json: c.get(9)?,
     };
-    let state_name: String = column(row, 4)?;
-    let state = InboxState::parse(&state_name)
-        .ok_or_else(|| corrupt("state", &format_args!("{state_name:?}")))?;
-    let preview_ids_json: String = column(row, 9)?;
-    let preview_ids: Vec<String> =
-        serde_json::from_str(&preview_ids_json).map_err(|e| corrupt("preview id list", &e))?;
-    let session: Option<String> = column(row, 7)?;
-    let message_row: Option<i64> = column(row, 8)?;
-    let turn = match (session, message_row) {
-        (Some(session), Some(message_id)) => Some(InboxTurn {
-            session: session_id(session)?,
-            message_id,
-        }),
-        _ => None,
-    };
-    Ok(InboxEntry {
-        seq: column(row, 0)?,
-        platform: PlatformId::new(column::<String>(row, 1)?),
-        event_json: column(row, 3)?,
-        state,
-        received_at_ms: column(row, 5)?,
-        updated_at_ms: column(row, 6)?,
-        turn,
-        preview_ids,
-        key,
-    })
+    Ok(raw.decode()?)
 }

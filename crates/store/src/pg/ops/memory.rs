@@ -7,37 +7,33 @@
 //! same key at once exactly one reports the grant as new and the first
 //! grant's time is kept.
 
-use super::sql_limit;
+use super::{Columns, sql_limit};
 use crate::pg::error::DbResult;
 use crate::pg::pool::Db;
-use crate::rows::DEFAULT_LIST_LIMIT;
-use crate::{ApprovalGrant, MemoryNote, Owner, StoreError};
-use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
+use crate::rows::{DEFAULT_LIST_LIMIT, GRANT_COLUMNS, NOTE_COLUMNS};
+use crate::{ApprovalGrant, MemoryNote, Owner};
 
-/// Column `i` of a note or grant row; a value of the wrong type is corrupt
-/// data (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("memory row has an unreadable column {i}: {e}")).into()
-    })
-}
+/// What note and grant rows are called in messages about them.
+const ROW: &str = "memory row";
 
 pub(crate) async fn memory_notes(db: &mut Db, owner: &Owner) -> DbResult<Vec<MemoryNote>> {
     let rows = db
         .query(
-            "SELECT id, body, created_at_ms, updated_at_ms FROM memory_notes \
-             WHERE platform = $1 AND user_id = $2 ORDER BY id",
+            &format!(
+                "SELECT {NOTE_COLUMNS} FROM memory_notes \
+                 WHERE platform = $1 AND user_id = $2 ORDER BY id"
+            ),
             &[&owner.platform.as_str(), &owner.user_id],
         )
         .await?;
     rows.iter()
         .map(|row| {
+            let c = Columns::new(row, ROW);
             Ok(MemoryNote {
-                id: column(row, 0)?,
-                text: column(row, 1)?,
-                created_at_ms: column(row, 2)?,
-                updated_at_ms: column(row, 3)?,
+                id: c.get(0)?,
+                text: c.get(1)?,
+                created_at_ms: c.get(2)?,
+                updated_at_ms: c.get(3)?,
             })
         })
         .collect()
@@ -57,7 +53,7 @@ pub(crate) async fn memory_add(
         )
         .await?;
     Ok(MemoryNote {
-        id: column(&row, 0)?,
+        id: Columns::new(&row, ROW).get(0)?,
         text: text.to_owned(),
         created_at_ms: at_ms,
         updated_at_ms: at_ms,
@@ -126,9 +122,11 @@ pub(crate) async fn approval_grants(
 ) -> DbResult<Vec<ApprovalGrant>> {
     let rows = db
         .query(
-            "SELECT key, granted_at_ms FROM approval_grants \
-             WHERE platform = $1 AND user_id = $2 \
-             ORDER BY granted_at_ms, key COLLATE \"C\" LIMIT $3",
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM approval_grants \
+                 WHERE platform = $1 AND user_id = $2 \
+                 ORDER BY granted_at_ms, key COLLATE \"C\" LIMIT $3"
+            ),
             &[
                 &owner.platform.as_str(),
                 &owner.user_id,
@@ -138,9 +136,10 @@ pub(crate) async fn approval_grants(
         .await?;
     rows.iter()
         .map(|row| {
+            let c = Columns::new(row, ROW);
             Ok(ApprovalGrant {
-                key: column(row, 0)?,
-                granted_at_ms: column(row, 1)?,
+                key: c.get(0)?,
+                granted_at_ms: c.get(1)?,
             })
         })
         .collect()

@@ -15,13 +15,13 @@
 use super::super::error::{DbError, DbResult};
 use super::super::pool::{Db, Params};
 use super::messages::append_within;
-use super::sql_limit;
+use super::{Columns, sql_limit};
 use crate::rows::{
     DEFAULT_OUTBOX_LIMIT, OUTBOX_COLUMNS, RawOutbox, encode_json, encode_message_ids,
+    inserted_outbox,
 };
 use crate::{AppendMessages, AttachmentProgress, NewOutbox, OutboxEntry, OutboxState, StoreError};
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
 
 /// How often a write retries when the entry holding its key vanished
 /// between the conflict and the read (outbox entries are never deleted by
@@ -40,35 +40,31 @@ fn unknown(id: i64) -> DbError {
     StoreError::NotFound(format!("outbox entry {id}")).into()
 }
 
-/// Column `i` of an outbox row; a value of the wrong type is corrupt data
-/// (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("outbox row has an unreadable column {i}: {e}")).into()
-    })
-}
+/// What outbox rows are called in messages about them.
+const ROW: &str = "outbox row";
 
 /// An outbox row read with [`OUTBOX_COLUMNS`], decoded.
 fn decode(row: &Row) -> DbResult<OutboxEntry> {
+    let c = Columns::new(row, ROW);
     let raw = RawOutbox {
-        id: column(row, 0)?,
-        key: column(row, 1)?,
-        platform: column(row, 2)?,
-        chat_id: column(row, 3)?,
-        thread_id: column(row, 4)?,
-        reply_to: column(row, 5)?,
-        text: column(row, 6)?,
-        session_id: column(row, 7)?,
-        state: column(row, 8)?,
-        attempts: column(row, 9)?,
-        message_ids_json: column(row, 10)?,
-        error: column(row, 11)?,
-        created_at_ms: column(row, 12)?,
-        updated_at_ms: column(row, 13)?,
-        next_attempt_at_ms: column(row, 14)?,
-        delivered_at_ms: column(row, 15)?,
-        attachments_json: column(row, 16)?,
-        attachment_progress_json: column(row, 17)?,
+        id: c.get(0)?,
+        key: c.get(1)?,
+        platform: c.get(2)?,
+        chat_id: c.get(3)?,
+        thread_id: c.get(4)?,
+        reply_to: c.get(5)?,
+        text: c.get(6)?,
+        session_id: c.get(7)?,
+        state: c.get(8)?,
+        attempts: c.get(9)?,
+        message_ids_json: c.get(10)?,
+        error: c.get(11)?,
+        created_at_ms: c.get(12)?,
+        updated_at_ms: c.get(13)?,
+        next_attempt_at_ms: c.get(14)?,
+        delivered_at_ms: c.get(15)?,
+        attachments_json: c.get(16)?,
+        attachment_progress_json: c.get(17)?,
     };
     Ok(raw.decode()?)
 }
@@ -122,25 +118,8 @@ async fn insert(db: &mut Db, new: &NewOutbox, encoded: &Encoded) -> DbResult<Opt
     let Some(row) = row else {
         return Ok(None);
     };
-    Ok(Some(OutboxEntry {
-        id: column(&row, 0)?,
-        key: new.key.clone(),
-        platform: new.platform.clone(),
-        target: new.target.clone(),
-        reply_to: new.reply_to.clone(),
-        text: new.text.clone(),
-        session: new.session.clone(),
-        state: OutboxState::Pending,
-        attempts: 0,
-        message_ids: new.message_ids.clone(),
-        attachments: new.attachments.clone(),
-        attachment_progress: Vec::new(),
-        error: None,
-        created_at_ms: new.created_at_ms,
-        updated_at_ms: new.created_at_ms,
-        next_attempt_at_ms: new.created_at_ms,
-        delivered_at_ms: None,
-    }))
+    let id = Columns::new(&row, ROW).get(0)?;
+    Ok(Some(inserted_outbox(id, new)))
 }
 
 /// The failure when a key stayed taken but its entry kept vanishing.
@@ -209,6 +188,22 @@ async fn update(db: &mut Db, id: i64, sql: &str, params: &Params<'_>) -> DbResul
     Ok(())
 }
 
+/// Sets one JSON column of entry `id` (`column`, one of this module's own
+/// names) unless it was delivered, as [`update`] does.
+async fn set_undelivered(
+    db: &mut Db,
+    id: i64,
+    column: &str,
+    json: &str,
+    at_ms: i64,
+) -> DbResult<()> {
+    let sql = format!(
+        "UPDATE outbox SET {column} = $2, updated_at_ms = $3 \
+         WHERE id = $1 AND state <> 'delivered'"
+    );
+    update(db, id, &sql, &[&id, &json, &at_ms]).await
+}
+
 pub(crate) async fn outbox_set_message_ids(
     db: &mut Db,
     id: i64,
@@ -216,14 +211,7 @@ pub(crate) async fn outbox_set_message_ids(
     at_ms: i64,
 ) -> DbResult<()> {
     let json = encode_message_ids(message_ids)?;
-    update(
-        db,
-        id,
-        "UPDATE outbox SET message_ids_json = $2, updated_at_ms = $3 \
-         WHERE id = $1 AND state <> 'delivered'",
-        &[&id, &json, &at_ms],
-    )
-    .await
+    set_undelivered(db, id, "message_ids_json", &json, at_ms).await
 }
 
 pub(crate) async fn outbox_set_attachment_progress(
@@ -233,14 +221,7 @@ pub(crate) async fn outbox_set_attachment_progress(
     at_ms: i64,
 ) -> DbResult<()> {
     let json = encode_json("attachment progress", &progress)?;
-    update(
-        db,
-        id,
-        "UPDATE outbox SET attachment_progress_json = $2, updated_at_ms = $3 \
-         WHERE id = $1 AND state <> 'delivered'",
-        &[&id, &json, &at_ms],
-    )
-    .await
+    set_undelivered(db, id, "attachment_progress_json", &json, at_ms).await
 }
 
 pub(crate) async fn outbox_delivered(

@@ -7,43 +7,40 @@
 //! pending requests in one statement (a data-modifying `WITH`), so no
 //! gateway ever sees one without the other.
 
+use super::Columns;
 use crate::pg::error::DbResult;
 use crate::pg::pool::Db;
 use crate::rows::{APPROVED_COLUMNS, PENDING_COLUMNS};
-use crate::{ApprovedUser, PendingPairing, StoreError};
+use crate::{ApprovedUser, PendingPairing};
 use hermod_model::PlatformId;
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
 
-/// Column `i` of a pairing row; a value of the wrong type is corrupt data
-/// (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("pairing row has an unreadable column {i}: {e}")).into()
-    })
-}
+/// What pairing rows are called in messages about them.
+const ROW: &str = "pairing row";
 
 /// A `pairing_pending` row read with [`PENDING_COLUMNS`].
 fn pending(row: &Row) -> DbResult<PendingPairing> {
+    let c = Columns::new(row, ROW);
     Ok(PendingPairing {
-        id: column(row, 0)?,
-        platform: PlatformId::new(column::<String>(row, 1)?),
-        user_id: column(row, 2)?,
-        user_name: column(row, 3)?,
-        code_hash: column(row, 4)?,
-        salt: column(row, 5)?,
-        created_at_ms: column(row, 6)?,
-        expires_at_ms: column(row, 7)?,
+        id: c.get(0)?,
+        platform: PlatformId::new(c.get::<String>(1)?),
+        user_id: c.get(2)?,
+        user_name: c.get(3)?,
+        code_hash: c.get(4)?,
+        salt: c.get(5)?,
+        created_at_ms: c.get(6)?,
+        expires_at_ms: c.get(7)?,
     })
 }
 
 /// A `pairing_approved` row read with [`APPROVED_COLUMNS`].
 fn approved(row: &Row) -> DbResult<ApprovedUser> {
+    let c = Columns::new(row, ROW);
     Ok(ApprovedUser {
-        platform: PlatformId::new(column::<String>(row, 0)?),
-        user_id: column(row, 1)?,
-        user_name: column(row, 2)?,
-        approved_at_ms: column(row, 3)?,
+        platform: PlatformId::new(c.get::<String>(0)?),
+        user_id: c.get(1)?,
+        user_name: c.get(2)?,
+        approved_at_ms: c.get(3)?,
     })
 }
 
@@ -63,7 +60,7 @@ pub(crate) async fn add_pending_pairing(db: &mut Db, p: &PendingPairing) -> DbRe
             ],
         )
         .await?;
-    column(&row, 0)
+    Columns::new(&row, ROW).get(0)
 }
 
 pub(crate) async fn pending_pairings(

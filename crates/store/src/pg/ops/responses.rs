@@ -14,35 +14,24 @@
 //! schema records no insertion order for stored responses, so ties fall
 //! back to the creation time, then the id (in byte order), newest first.
 
-use super::sql_count;
+use super::{Columns, sql_count};
+use crate::StoredResponse;
 use crate::pg::error::DbResult;
 use crate::pg::pool::Db;
-use crate::rows::session_id;
-use crate::{StoreError, StoredResponse};
+use crate::rows::{RESPONSE_COLUMNS, RawResponse};
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
 
-const COLUMNS: &str = "id, conversation, session_id, data, created_at_ms";
-
-/// Column `i` of a response row; a value of the wrong type is corrupt data
-/// (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("stored response has an unreadable column {i}: {e}")).into()
-    })
-}
-
-/// A `stored_responses` row read with [`COLUMNS`].
+/// A `stored_responses` row read with [`RESPONSE_COLUMNS`], decoded.
 fn decode(row: &Row) -> DbResult<StoredResponse> {
-    Ok(StoredResponse {
-        id: column(row, 0)?,
-        conversation: column(row, 1)?,
-        session_id: column::<Option<String>>(row, 2)?
-            .map(session_id)
-            .transpose()?,
-        data: column(row, 3)?,
-        created_at_ms: column(row, 4)?,
-    })
+    let c = Columns::new(row, "stored response");
+    let raw = RawResponse {
+        id: c.get(0)?,
+        conversation: c.get(1)?,
+        session_id: c.get(2)?,
+        data: c.get(3)?,
+        created_at_ms: c.get(4)?,
+    };
+    Ok(raw.decode()?)
 }
 
 pub(crate) async fn response_put(
@@ -91,7 +80,7 @@ pub(crate) async fn response(
         .query_opt(
             &format!(
                 "UPDATE stored_responses SET used_at_ms = GREATEST(used_at_ms, $2) \
-                 WHERE id = $1 RETURNING {COLUMNS}"
+                 WHERE id = $1 RETURNING {RESPONSE_COLUMNS}"
             ),
             &[&id, &at_ms],
         )
@@ -106,7 +95,7 @@ pub(crate) async fn latest_response(
     let row = db
         .query_opt(
             &format!(
-                "SELECT {COLUMNS} FROM stored_responses WHERE conversation = $1 \
+                "SELECT {RESPONSE_COLUMNS} FROM stored_responses WHERE conversation = $1 \
                  ORDER BY created_at_ms DESC, id COLLATE \"C\" DESC LIMIT 1"
             ),
             &[&conversation],

@@ -6,40 +6,36 @@
 //! to a missing session by the foreign key, and "end unless already ended"
 //! is decided inside the `UPDATE` rather than by a read before it.
 
-use super::{not_found, sql_count, sql_limit};
+use super::{Columns, not_found, sql_count, sql_limit};
 use crate::pg::error::{DbError, DbResult};
 use crate::pg::pool::Db;
-use crate::rows::{DEFAULT_LIST_LIMIT, RawSession, SESSION_COLUMNS, encode_source, session_id};
+use crate::rows::{
+    DEFAULT_LIST_LIMIT, RawSession, SESSION_COLUMNS, created_session, encode_source, session_id,
+};
 use crate::{ListSessions, NewSession, SessionRecord, StoreError};
 use hermod_model::{SessionId, SessionKey};
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
 
-/// Column `i` of a session or routing row; a value of the wrong type is
-/// corrupt data (not a connection failure, as the client's own error would
-/// be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("session row has an unreadable column {i}: {e}")).into()
-    })
-}
+/// What session and routing rows are called in messages about them.
+const ROW: &str = "session row";
 
 /// A `sessions` row read with [`SESSION_COLUMNS`], decoded.
 fn decode(row: &Row) -> DbResult<SessionRecord> {
+    let c = Columns::new(row, ROW);
     let raw = RawSession {
-        id: column(row, 0)?,
-        key: column(row, 1)?,
-        platform: column(row, 2)?,
-        source_json: column(row, 3)?,
-        title: column(row, 4)?,
-        created_at_ms: column(row, 5)?,
-        updated_at_ms: column(row, 6)?,
-        ended_at_ms: column(row, 7)?,
-        end_reason: column(row, 8)?,
-        message_count: column(row, 9)?,
-        prompt_tokens: column(row, 10)?,
-        completion_tokens: column(row, 11)?,
-        model_override: column(row, 12)?,
+        id: c.get(0)?,
+        key: c.get(1)?,
+        platform: c.get(2)?,
+        source_json: c.get(3)?,
+        title: c.get(4)?,
+        created_at_ms: c.get(5)?,
+        updated_at_ms: c.get(6)?,
+        ended_at_ms: c.get(7)?,
+        end_reason: c.get(8)?,
+        message_count: c.get(9)?,
+        prompt_tokens: c.get(10)?,
+        completion_tokens: c.get(11)?,
+        model_override: c.get(12)?,
     };
     Ok(raw.decode()?)
 }
@@ -69,21 +65,7 @@ pub(crate) async fn create_session(db: &mut Db, new: &NewSession) -> DbResult<Se
     if inserted == 0 {
         return Err(StoreError::Conflict(format!("session {}", new.id)).into());
     }
-    Ok(SessionRecord {
-        id: new.id.clone(),
-        key: new.key.clone(),
-        platform: new.source.platform.clone(),
-        source: new.source.clone(),
-        title: None,
-        model_override: None,
-        created_at_ms: new.created_at_ms,
-        updated_at_ms: new.created_at_ms,
-        ended_at_ms: None,
-        end_reason: None,
-        message_count: 0,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-    })
+    Ok(created_session(new))
 }
 
 pub(crate) async fn session(db: &mut Db, id: &SessionId) -> DbResult<Option<SessionRecord>> {
@@ -224,7 +206,7 @@ pub(crate) async fn route(db: &mut Db, key: &SessionKey) -> DbResult<Option<Sess
     let Some(row) = row else {
         return Ok(None);
     };
-    Ok(Some(session_id(column(&row, 0)?)?))
+    Ok(Some(session_id(Columns::new(&row, ROW).get(0)?)?))
 }
 
 pub(crate) async fn set_route(

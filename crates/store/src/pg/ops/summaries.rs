@@ -6,22 +6,12 @@
 //! an unknown session (and holds the session against a concurrent delete
 //! until the statement ends), so no separate existence check can go stale.
 
-use super::not_found;
+use super::{Columns, not_found};
+use crate::SessionSummary;
 use crate::pg::error::{DbError, DbResult};
 use crate::pg::pool::Db;
 use crate::rows::session_id;
-use crate::{SessionSummary, StoreError};
 use hermod_model::SessionId;
-use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
-
-/// Column `i` of a summary row; a value of the wrong type is corrupt data
-/// (not a connection failure, as the client's own error would be read).
-fn column<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> DbResult<T> {
-    row.try_get(i).map_err(|e| {
-        StoreError::Corrupt(format!("session summary has an unreadable column {i}: {e}")).into()
-    })
-}
 
 pub(crate) async fn session_summary(
     db: &mut Db,
@@ -37,12 +27,13 @@ pub(crate) async fn session_summary(
     let Some(row) = row else {
         return Ok(None);
     };
+    let c = Columns::new(&row, "session summary");
     Ok(Some(SessionSummary {
-        session: session_id(column(&row, 0)?)?,
-        summary: column(&row, 1)?,
-        through_message_id: column(&row, 2)?,
-        focus: column(&row, 3)?,
-        created_at_ms: column(&row, 4)?,
+        session: session_id(c.get(0)?)?,
+        summary: c.get(1)?,
+        through_message_id: c.get(2)?,
+        focus: c.get(3)?,
+        created_at_ms: c.get(4)?,
     }))
 }
 

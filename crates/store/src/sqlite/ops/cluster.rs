@@ -2,12 +2,10 @@
 //! `crate::cluster`). Each operation is one statement, so it is atomic
 //! whoever else writes.
 
+use crate::rows::{LEASE_COLUMNS, NODE_COLUMNS};
 use crate::sqlite::error::DbResult;
 use crate::{Lease, Node};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-
-const LEASE_COLUMNS: &str = "name, owner, acquired_at_ms, until_ms";
-const NODE_COLUMNS: &str = "id, host, pid, version, started_at_ms, seen_at_ms, info_json";
 
 fn lease_from_row(r: &Row<'_>) -> rusqlite::Result<Lease> {
     Ok(Lease {

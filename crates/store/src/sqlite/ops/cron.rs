@@ -6,173 +6,20 @@
 //! decided on and no live claim exists, and it moves `next_run_at_ms` on in
 //! the same statement. Two gateways deciding on the same revision cannot
 //! both succeed, and a restarted gateway finds the time already moved on.
-//! The rows are mapped here rather than in `rows` because nothing else
-//! reads them.
+//! The rows are read into the shared forms of `crate::rows::cron`.
 
 use super::sql_limit;
+use crate::rows::DEFAULT_RUNS_LIMIT;
+use crate::rows::cron::{
+    CLAIM_EXPIRED, ClaimWrites, JOB_COLUMNS, RUN_COLUMNS, RawJob, RawRun, capped, not_found,
+};
 use crate::sqlite::error::DbResult;
 use crate::sqlite::rows::encode_source;
 use crate::{
-    CRON_OUTPUT_MAX_CHARS, CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronCreator, CronFinish,
-    CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind, StoreError,
+    CRON_RUNS_KEPT, CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, CronRunStatus,
+    NewCronJob, StoreError,
 };
-use hermod_model::{PlatformId, Source};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-
-const JOB_COLUMNS: &str = "id, name, prompt, schedule, schedule_kind, deliver, model, enabled, \
-     creator_platform, creator_user, origin_json, created_at_ms, updated_at_ms, next_run_at_ms, \
-     run_requested, last_run_at_ms, last_status, last_error, claim_owner, claim_until_ms, revision";
-
-const RUN_COLUMNS: &str =
-    "id, job_id, owner, scheduled_at_ms, started_at_ms, finished_at_ms, status, output, error";
-
-use crate::rows::DEFAULT_RUNS_LIMIT;
-
-/// What a run interrupted by an expired claim records as its error.
-const CLAIM_EXPIRED: &str =
-    "the gateway running this job stopped before it finished (its claim ran out)";
-
-fn not_found(id: &str) -> StoreError {
-    StoreError::NotFound(format!("scheduled job {id}"))
-}
-
-fn corrupt(id: &str, what: &str, value: &dyn std::fmt::Debug) -> StoreError {
-    StoreError::Corrupt(format!(
-        "scheduled job {id} has an unreadable {what}: {value:?}"
-    ))
-}
-
-struct RawJob {
-    id: String,
-    name: String,
-    prompt: String,
-    schedule: String,
-    schedule_kind: String,
-    deliver: String,
-    model: Option<String>,
-    enabled: bool,
-    creator_platform: String,
-    creator_user: Option<String>,
-    origin_json: Option<String>,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-    next_run_at_ms: Option<i64>,
-    run_requested: bool,
-    last_run_at_ms: Option<i64>,
-    last_status: Option<String>,
-    last_error: Option<String>,
-    claim_owner: Option<String>,
-    claim_until_ms: Option<i64>,
-    revision: i64,
-}
-
-impl RawJob {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            prompt: r.get(2)?,
-            schedule: r.get(3)?,
-            schedule_kind: r.get(4)?,
-            deliver: r.get(5)?,
-            model: r.get(6)?,
-            enabled: r.get(7)?,
-            creator_platform: r.get(8)?,
-            creator_user: r.get(9)?,
-            origin_json: r.get(10)?,
-            created_at_ms: r.get(11)?,
-            updated_at_ms: r.get(12)?,
-            next_run_at_ms: r.get(13)?,
-            run_requested: r.get(14)?,
-            last_run_at_ms: r.get(15)?,
-            last_status: r.get(16)?,
-            last_error: r.get(17)?,
-            claim_owner: r.get(18)?,
-            claim_until_ms: r.get(19)?,
-            revision: r.get(20)?,
-        })
-    }
-
-    fn decode(self) -> Result<CronJob, StoreError> {
-        let id = self.id;
-        let schedule_kind = ScheduleKind::parse(&self.schedule_kind)
-            .ok_or_else(|| corrupt(&id, "schedule kind", &self.schedule_kind))?;
-        let origin: Option<Source> = self
-            .origin_json
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| corrupt(&id, "origin", &e))?;
-        let last_status = self
-            .last_status
-            .as_deref()
-            .map(|s| CronRunStatus::parse(s).ok_or_else(|| corrupt(&id, "last status", &s)))
-            .transpose()?;
-        let claim = match (self.claim_owner, self.claim_until_ms) {
-            (Some(owner), Some(until_ms)) => Some(CronClaimHeld { owner, until_ms }),
-            _ => None,
-        };
-        Ok(CronJob {
-            name: self.name,
-            prompt: self.prompt,
-            schedule: self.schedule,
-            schedule_kind,
-            deliver: self.deliver,
-            model: self.model,
-            enabled: self.enabled,
-            created_by: CronCreator {
-                platform: PlatformId::new(self.creator_platform),
-                user_id: self.creator_user,
-            },
-            origin,
-            created_at_ms: self.created_at_ms,
-            updated_at_ms: self.updated_at_ms,
-            next_run_at_ms: self.next_run_at_ms,
-            run_requested: self.run_requested,
-            last_run_at_ms: self.last_run_at_ms,
-            last_status,
-            last_error: self.last_error,
-            claim,
-            revision: self.revision,
-            id,
-        })
-    }
-}
-
-fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(CronRun, String)> {
-    let status: String = r.get(6)?;
-    let run = CronRun {
-        id: r.get(0)?,
-        job_id: r.get(1)?,
-        owner: r.get(2)?,
-        scheduled_at_ms: r.get(3)?,
-        started_at_ms: r.get(4)?,
-        finished_at_ms: r.get(5)?,
-        // Checked by the caller, which can fail with a store error.
-        status: CronRunStatus::Running,
-        output: r.get(7)?,
-        error: r.get(8)?,
-    };
-    Ok((run, status))
-}
-
-fn decode_run((mut run, status): (CronRun, String)) -> Result<CronRun, StoreError> {
-    run.status =
-        CronRunStatus::parse(&status).ok_or_else(|| corrupt(&run.job_id, "run status", &status))?;
-    Ok(run)
-}
-
-/// `text` cut to [`CRON_OUTPUT_MAX_CHARS`] characters, marked when cut.
-fn capped(text: Option<&str>) -> Option<String> {
-    let text = text?;
-    match text.char_indices().nth(CRON_OUTPUT_MAX_CHARS) {
-        Some((at, _)) => Some(format!(
-            "{}\n… [output cut at {CRON_OUTPUT_MAX_CHARS} characters]",
-            &text[..at]
-        )),
-        None => Some(text.to_owned()),
-    }
-}
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub(crate) fn cron_job(conn: &Connection, id: &str) -> DbResult<Option<CronJob>> {
     let mut stmt = conn.prepare_cached(&format!(
@@ -309,24 +156,21 @@ pub(crate) fn cron_claim(conn: &mut Connection, claim: &CronClaim) -> DbResult<O
             params![job.id, held.owner, claim.now_ms, CLAIM_EXPIRED],
         )?;
     }
-    let running = claim.status == CronRunStatus::Running;
-    let (owner, until) = if running {
-        (
-            Some(claim.owner.as_str()),
-            Some(claim.now_ms.saturating_add(claim.ttl_ms)),
-        )
-    } else {
-        (None, None)
-    };
+    let writes = ClaimWrites::of(claim);
     tx.execute(
         "UPDATE cron_jobs SET next_run_at_ms = ?2, run_requested = 0, claim_owner = ?3, \
          claim_until_ms = ?4, revision = revision + 1, \
          last_status = CASE WHEN ?5 THEN last_status ELSE 'missed' END, \
          last_error = CASE WHEN ?5 THEN last_error ELSE NULL END \
          WHERE id = ?1",
-        params![job.id, claim.next_run_at_ms, owner, until, running],
+        params![
+            job.id,
+            claim.next_run_at_ms,
+            writes.claim_owner,
+            writes.claim_until_ms,
+            writes.running
+        ],
     )?;
-    let finished = (!running).then_some(claim.now_ms);
     tx.execute(
         "INSERT INTO cron_runs (job_id, owner, scheduled_at_ms, started_at_ms, finished_at_ms, \
          status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -335,21 +179,11 @@ pub(crate) fn cron_claim(conn: &mut Connection, claim: &CronClaim) -> DbResult<O
             claim.owner,
             claim.scheduled_at_ms,
             claim.now_ms,
-            finished,
+            writes.finished_at_ms,
             claim.status.as_str()
         ],
     )?;
-    let run = CronRun {
-        id: tx.last_insert_rowid(),
-        job_id: job.id.clone(),
-        owner: claim.owner.clone(),
-        scheduled_at_ms: claim.scheduled_at_ms,
-        started_at_ms: claim.now_ms,
-        finished_at_ms: finished,
-        status: claim.status,
-        output: None,
-        error: None,
-    };
+    let run = writes.run(claim, tx.last_insert_rowid());
     tx.execute(
         "DELETE FROM cron_runs WHERE job_id = ?1 AND id NOT IN \
          (SELECT id FROM cron_runs WHERE job_id = ?1 ORDER BY id DESC LIMIT ?2)",
@@ -399,11 +233,14 @@ pub(crate) fn cron_finish(conn: &mut Connection, finish: &CronFinish) -> DbResul
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM cron_runs WHERE id = ?1"
     ))?;
-    let Some(run) = stmt.query_row([finish.run_id], run_from_row).optional()? else {
+    let Some(run) = stmt
+        .query_row([finish.run_id], RawRun::from_row)
+        .optional()?
+    else {
         return Err(StoreError::NotFound(format!("scheduled run {}", finish.run_id)).into());
     };
     drop(stmt);
-    let run = decode_run(run)?;
+    let run = run.decode()?;
     if run.status != CronRunStatus::Running || run.owner != finish.owner {
         // Already ended (interrupted when its claim ran out): the record stays.
         return Ok(());
@@ -444,10 +281,13 @@ pub(crate) fn cron_runs(conn: &Connection, job_id: &str, limit: usize) -> DbResu
     let rows = stmt
         .query_map(
             params![job_id, sql_limit(limit, DEFAULT_RUNS_LIMIT)],
-            run_from_row,
+            RawRun::from_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows.into_iter().map(decode_run).collect::<Result<_, _>>()?)
+    Ok(rows
+        .into_iter()
+        .map(RawRun::decode)
+        .collect::<Result<_, _>>()?)
 }
 
 pub(crate) fn cron_changes(conn: &Connection) -> DbResult<i64> {

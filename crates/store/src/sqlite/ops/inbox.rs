@@ -8,16 +8,13 @@
 
 use super::messages::PreparedAppend;
 use super::sql_limit;
-use crate::sqlite::error::{DbError, DbResult};
-use crate::sqlite::rows::{encode_message_ids, session_id};
-use crate::{AppendMessages, InboxEntry, InboxState, InboxTurn, StoreError};
-use hermod_model::PlatformId;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-
 use crate::rows::DEFAULT_INBOX_LIMIT;
-
-const COLUMNS: &str = "rowid, platform, key, event_json, state, received_at_ms, updated_at_ms, \
-                       session_id, message_row, preview_ids_json";
+use crate::rows::inbox::{INBOX_COLUMNS, RawInbox};
+use crate::sqlite::error::DbResult;
+use crate::sqlite::rows::encode_message_ids;
+use crate::{AppendMessages, InboxEntry, InboxState, StoreError};
+use hermod_model::PlatformId;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub(crate) fn inbox_record(
     conn: &Connection,
@@ -52,12 +49,12 @@ pub(crate) fn inbox_entry(
     key: &str,
 ) -> DbResult<Option<InboxEntry>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM inbox WHERE platform = ?1 AND key = ?2"
+        "SELECT rowid, {INBOX_COLUMNS} FROM inbox WHERE platform = ?1 AND key = ?2"
     ))?;
     let raw = stmt
         .query_row(params![platform.as_str(), key], RawInbox::from_row)
         .optional()?;
-    raw.map(RawInbox::decode).transpose()
+    Ok(raw.map(RawInbox::decode).transpose()?)
 }
 
 pub(crate) fn inbox_start_turn(
@@ -120,7 +117,8 @@ pub(crate) fn inbox_unfinished(
     limit: usize,
 ) -> DbResult<Vec<InboxEntry>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM inbox WHERE state != 'done' AND rowid > ?1 ORDER BY rowid LIMIT ?2"
+        "SELECT rowid, {INBOX_COLUMNS} FROM inbox WHERE state != 'done' AND rowid > ?1 \
+         ORDER BY rowid LIMIT ?2"
     ))?;
     let raws = stmt
         .query_map(
@@ -128,73 +126,14 @@ pub(crate) fn inbox_unfinished(
             RawInbox::from_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    raws.into_iter().map(RawInbox::decode).collect()
+    Ok(raws
+        .into_iter()
+        .map(RawInbox::decode)
+        .collect::<Result<_, _>>()?)
 }
 
 pub(crate) fn inbox_prune(conn: &Connection, before_ms: i64) -> DbResult<u64> {
     let mut stmt =
         conn.prepare_cached("DELETE FROM inbox WHERE state = 'done' AND updated_at_ms < ?1")?;
     Ok(u64::try_from(stmt.execute([before_ms])?).unwrap_or(u64::MAX))
-}
-
-/// An inbox row as read, before its fields are checked.
-struct RawInbox {
-    seq: i64,
-    platform: String,
-    key: String,
-    event_json: String,
-    state: String,
-    received_at_ms: i64,
-    updated_at_ms: i64,
-    session_id: Option<String>,
-    message_row: Option<i64>,
-    preview_ids_json: String,
-}
-
-impl RawInbox {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            seq: r.get(0)?,
-            platform: r.get(1)?,
-            key: r.get(2)?,
-            event_json: r.get(3)?,
-            state: r.get(4)?,
-            received_at_ms: r.get(5)?,
-            updated_at_ms: r.get(6)?,
-            session_id: r.get(7)?,
-            message_row: r.get(8)?,
-            preview_ids_json: r.get(9)?,
-        })
-    }
-
-    fn decode(self) -> DbResult<InboxEntry> {
-        let key = self.key;
-        let corrupt = |what: &str, detail: &dyn std::fmt::Display| {
-            DbError::Store(StoreError::Corrupt(format!(
-                "inbox entry {key} has an unreadable {what}: {detail}"
-            )))
-        };
-        let state = InboxState::parse(&self.state)
-            .ok_or_else(|| corrupt("state", &format_args!("{:?}", self.state)))?;
-        let preview_ids: Vec<String> = serde_json::from_str(&self.preview_ids_json)
-            .map_err(|e| corrupt("preview id list", &e))?;
-        let turn = match (self.session_id, self.message_row) {
-            (Some(session), Some(message_id)) => Some(InboxTurn {
-                session: session_id(session)?,
-                message_id,
-            }),
-            _ => None,
-        };
-        Ok(InboxEntry {
-            seq: self.seq,
-            platform: PlatformId::new(self.platform),
-            key,
-            event_json: self.event_json,
-            state,
-            received_at_ms: self.received_at_ms,
-            updated_at_ms: self.updated_at_ms,
-            turn,
-            preview_ids,
-        })
-    }
 }

@@ -2,15 +2,16 @@
 //! owner's platform and user id.
 
 use super::sql_limit;
+use crate::rows::{GRANT_COLUMNS, NOTE_COLUMNS};
 use crate::sqlite::error::DbResult;
 use crate::{ApprovalGrant, MemoryNote, Owner};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(crate) fn memory_notes(conn: &Connection, owner: &Owner) -> DbResult<Vec<MemoryNote>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, body, created_at_ms, updated_at_ms FROM memory_notes \
-         WHERE platform = ?1 AND user_id = ?2 ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {NOTE_COLUMNS} FROM memory_notes \
+         WHERE platform = ?1 AND user_id = ?2 ORDER BY id"
+    ))?;
     let notes = stmt
         .query_map(params![owner.platform.as_str(), owner.user_id], |r| {
             Ok(MemoryNote {
@@ -104,10 +105,10 @@ pub(crate) fn approval_grants(
     owner: &Owner,
     limit: usize,
 ) -> DbResult<Vec<ApprovalGrant>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT key, granted_at_ms FROM approval_grants WHERE platform = ?1 AND user_id = ?2 \
-         ORDER BY granted_at_ms, key LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GRANT_COLUMNS} FROM approval_grants WHERE platform = ?1 AND user_id = ?2 \
+         ORDER BY granted_at_ms, key LIMIT ?3"
+    ))?;
     let limit = sql_limit(limit, super::DEFAULT_LIST_LIMIT);
     let grants = stmt
         .query_map(

@@ -9,7 +9,9 @@
 use super::messages::PreparedAppend;
 use super::sql_limit;
 use crate::sqlite::error::DbResult;
-use crate::sqlite::rows::{OUTBOX_COLUMNS, RawOutbox, encode_json, encode_message_ids};
+use crate::sqlite::rows::{
+    OUTBOX_COLUMNS, RawOutbox, encode_json, encode_message_ids, inserted_outbox,
+};
 use crate::{AppendMessages, AttachmentProgress, NewOutbox, OutboxEntry, OutboxState, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -60,25 +62,7 @@ fn insert(conn: &Connection, new: &NewOutbox, message_ids_json: &str) -> DbResul
         new.created_at_ms,
         attachments_json,
     ])?;
-    Ok(OutboxEntry {
-        id: conn.last_insert_rowid(),
-        key: new.key.clone(),
-        platform: new.platform.clone(),
-        target: new.target.clone(),
-        reply_to: new.reply_to.clone(),
-        text: new.text.clone(),
-        session: new.session.clone(),
-        state: OutboxState::Pending,
-        attempts: 0,
-        message_ids: new.message_ids.clone(),
-        attachments: new.attachments.clone(),
-        attachment_progress: Vec::new(),
-        error: None,
-        created_at_ms: new.created_at_ms,
-        updated_at_ms: new.created_at_ms,
-        next_attempt_at_ms: new.created_at_ms,
-        delivered_at_ms: None,
-    })
+    Ok(inserted_outbox(conn.last_insert_rowid(), new))
 }
 
 pub(crate) fn outbox_put(conn: &mut Connection, new: &NewOutbox) -> DbResult<OutboxEntry> {

@@ -3,34 +3,8 @@
 use super::sql_count;
 use crate::StoredResponse;
 use crate::sqlite::error::DbResult;
-use crate::sqlite::rows::session_id;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-
-const COLUMNS: &str = "id, conversation, session_id, data, created_at_ms";
-
-type RawResponse = (String, Option<String>, Option<String>, String, i64);
-
-fn raw(row: &Row<'_>) -> rusqlite::Result<RawResponse> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
-}
-
-fn decode(
-    (id, conversation, session, data, created_at_ms): RawResponse,
-) -> DbResult<StoredResponse> {
-    Ok(StoredResponse {
-        id,
-        conversation,
-        session_id: session.map(session_id).transpose()?,
-        data,
-        created_at_ms,
-    })
-}
+use crate::sqlite::rows::{RESPONSE_COLUMNS, RawResponse};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub(crate) fn response_put(
     conn: &mut Connection,
@@ -73,9 +47,9 @@ pub(crate) fn response(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found = tx
         .query_row(
-            &format!("SELECT {COLUMNS} FROM stored_responses WHERE id = ?1"),
+            &format!("SELECT {RESPONSE_COLUMNS} FROM stored_responses WHERE id = ?1"),
             [id],
-            raw,
+            RawResponse::from_row,
         )
         .optional()?;
     if found.is_some() {
@@ -85,7 +59,7 @@ pub(crate) fn response(
         )?;
     }
     tx.commit()?;
-    found.map(decode).transpose()
+    Ok(found.map(RawResponse::decode).transpose()?)
 }
 
 pub(crate) fn latest_response(
@@ -93,13 +67,13 @@ pub(crate) fn latest_response(
     conversation: &str,
 ) -> DbResult<Option<StoredResponse>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM stored_responses WHERE conversation = ?1 \
+        "SELECT {RESPONSE_COLUMNS} FROM stored_responses WHERE conversation = ?1 \
          ORDER BY created_at_ms DESC, rowid DESC LIMIT 1"
     ))?;
-    stmt.query_row([conversation], raw)
-        .optional()?
-        .map(decode)
-        .transpose()
+    let found = stmt
+        .query_row([conversation], RawResponse::from_row)
+        .optional()?;
+    Ok(found.map(RawResponse::decode).transpose()?)
 }
 
 pub(crate) fn response_delete(conn: &Connection, id: &str) -> DbResult<bool> {

@@ -2,7 +2,9 @@
 
 use super::{DEFAULT_LIST_LIMIT, not_found, session_exists, sql_count, sql_limit};
 use crate::sqlite::error::{DbResult, is_foreign_key_violation, is_unique_violation};
-use crate::sqlite::rows::{RawSession, SESSION_COLUMNS, encode_source, session_id};
+use crate::sqlite::rows::{
+    RawSession, SESSION_COLUMNS, created_session, encode_source, session_id,
+};
 use crate::{ListSessions, NewSession, SessionRecord, StoreError};
 use hermod_model::{SessionId, SessionKey};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -27,21 +29,7 @@ pub(crate) fn create_session(conn: &Connection, new: &NewSession) -> DbResult<Se
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(SessionRecord {
-        id: new.id.clone(),
-        key: new.key.clone(),
-        platform: new.source.platform.clone(),
-        source: new.source.clone(),
-        title: None,
-        model_override: None,
-        created_at_ms: new.created_at_ms,
-        updated_at_ms: new.created_at_ms,
-        ended_at_ms: None,
-        end_reason: None,
-        message_count: 0,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-    })
+    Ok(created_session(new))
 }
 
 pub(crate) fn session(conn: &Connection, id: &SessionId) -> DbResult<Option<SessionRecord>> {

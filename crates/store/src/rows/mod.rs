@@ -6,9 +6,19 @@
 //! counters that do not make sense become [`StoreError::Corrupt`] naming the
 //! record. Pairing records hold only plain values and are read straight from
 //! each backend's row (a value of the wrong type is classified as corrupt all the same).
-//! Outbox entries are read in two steps like sessions.
+//! Outbox entries, inbox entries, handoffs, stored responses and scheduled
+//! jobs are read in two steps like sessions (the last three in submodules).
+//! Records a backend builds itself after a write (a new session, a new
+//! outbox entry) are built here too, so both backends return the same.
 
-use crate::{OutboxEntry, OutboxState, SessionRecord, StoreError, StoredMessage};
+pub(crate) mod cron;
+pub(crate) mod handoff;
+pub(crate) mod inbox;
+
+use crate::{
+    NewOutbox, NewSession, OutboxEntry, OutboxState, SessionRecord, StoreError, StoredMessage,
+    StoredResponse,
+};
 use hermod_model::{
     ChatMessage, ChatTarget, Content, PlatformId, Role, SessionId, SessionKey, Source, ToolCall,
 };
@@ -75,6 +85,26 @@ impl RawSession {
             ended_at_ms: self.ended_at_ms,
             end_reason: self.end_reason,
         })
+    }
+}
+
+/// The record of a session just created from `new` (no title, no
+/// messages, nothing counted yet), as reading it back would return it.
+pub(crate) fn created_session(new: &NewSession) -> SessionRecord {
+    SessionRecord {
+        id: new.id.clone(),
+        key: new.key.clone(),
+        platform: new.source.platform.clone(),
+        source: new.source.clone(),
+        title: None,
+        model_override: None,
+        created_at_ms: new.created_at_ms,
+        updated_at_ms: new.created_at_ms,
+        ended_at_ms: None,
+        end_reason: None,
+        message_count: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
     }
 }
 
@@ -254,6 +284,73 @@ impl RawOutbox {
         })
     }
 }
+
+/// The entry `new` became when it was inserted as `id`: pending, never
+/// tried, as reading it back would return it.
+pub(crate) fn inserted_outbox(id: i64, new: &NewOutbox) -> OutboxEntry {
+    OutboxEntry {
+        id,
+        key: new.key.clone(),
+        platform: new.platform.clone(),
+        target: new.target.clone(),
+        reply_to: new.reply_to.clone(),
+        text: new.text.clone(),
+        session: new.session.clone(),
+        state: OutboxState::Pending,
+        attempts: 0,
+        message_ids: new.message_ids.clone(),
+        attachments: new.attachments.clone(),
+        attachment_progress: Vec::new(),
+        error: None,
+        created_at_ms: new.created_at_ms,
+        updated_at_ms: new.created_at_ms,
+        next_attempt_at_ms: new.created_at_ms,
+        delivered_at_ms: None,
+    }
+}
+
+/// The `stored_responses` columns in the order every backend reads them
+/// into [`RawResponse`].
+pub(crate) const RESPONSE_COLUMNS: &str = "id, conversation, session_id, data, created_at_ms";
+
+/// A `stored_responses` row as stored.
+pub(crate) struct RawResponse {
+    pub(crate) id: String,
+    pub(crate) conversation: Option<String>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) data: String,
+    pub(crate) created_at_ms: i64,
+}
+
+impl RawResponse {
+    /// The response, with its session id rebuilt.
+    pub(crate) fn decode(self) -> Result<StoredResponse, StoreError> {
+        Ok(StoredResponse {
+            id: self.id,
+            conversation: self.conversation,
+            session_id: self.session_id.map(session_id).transpose()?,
+            data: self.data,
+            created_at_ms: self.created_at_ms,
+        })
+    }
+}
+
+/// The `memory_notes` columns every backend reads into a
+/// [`MemoryNote`](crate::MemoryNote), in field order.
+pub(crate) const NOTE_COLUMNS: &str = "id, body, created_at_ms, updated_at_ms";
+
+/// The `approval_grants` columns every backend reads into an
+/// [`ApprovalGrant`](crate::ApprovalGrant), in field order.
+pub(crate) const GRANT_COLUMNS: &str = "key, granted_at_ms";
+
+/// The `leases` columns every backend reads into a [`Lease`](crate::Lease),
+/// in field order.
+pub(crate) const LEASE_COLUMNS: &str = "name, owner, acquired_at_ms, until_ms";
+
+/// The `nodes` columns every backend reads into a [`Node`](crate::Node), in
+/// field order.
+pub(crate) const NODE_COLUMNS: &str =
+    "id, host, pid, version, started_at_ms, seen_at_ms, info_json";
 
 /// Serializes any list column (attachments, their progress) as JSON.
 pub(crate) fn encode_json<T: serde::Serialize>(
