@@ -12,6 +12,7 @@
 //! after the upgrade stops with an error saying so.
 
 use super::error::DbResult;
+use super::ops::Columns;
 use super::pool::Db;
 use crate::StoreError;
 
@@ -70,10 +71,10 @@ pub(crate) async fn migrate(db: &mut Db, name: &str, now_ms: i64) -> DbResult<Ve
 
 /// The versions recorded in the database (none for an empty database).
 pub(crate) async fn recorded(db: &mut Db) -> DbResult<Vec<i64>> {
-    let exists: bool = db
+    let row = db
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
-        .await?
-        .get(0);
+        .await?;
+    let exists: bool = Columns::new(&row, "schema check").get(0)?;
     if !exists {
         return Ok(Vec::new());
     }
@@ -83,13 +84,12 @@ pub(crate) async fn recorded(db: &mut Db) -> DbResult<Vec<i64>> {
 /// The versions `schema_migrations` holds, oldest first (the table must
 /// exist).
 async fn versions(db: &mut Db) -> DbResult<Vec<i64>> {
-    Ok(db
-        .query(
-            "SELECT version FROM schema_migrations ORDER BY version",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    db.query(
+        "SELECT version FROM schema_migrations ORDER BY version",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| Columns::new(r, "schema version").get(0))
+    .collect()
 }

@@ -5,29 +5,32 @@
 
 use super::super::error::DbResult;
 use super::super::pool::Db;
+use super::Columns;
 use crate::rows::{LEASE_COLUMNS, NODE_COLUMNS};
 use crate::{Lease, Node};
 use tokio_postgres::Row;
 
 fn lease_from_row(r: &Row) -> DbResult<Lease> {
+    let r = Columns::new(r, "lease row");
     Ok(Lease {
-        name: r.try_get(0)?,
-        owner: r.try_get(1)?,
-        acquired_at_ms: r.try_get(2)?,
-        until_ms: r.try_get(3)?,
+        name: r.get(0)?,
+        owner: r.get(1)?,
+        acquired_at_ms: r.get(2)?,
+        until_ms: r.get(3)?,
     })
 }
 
 fn node_from_row(r: &Row) -> DbResult<Node> {
-    let pid: i64 = r.try_get(2)?;
+    let r = Columns::new(r, "node row");
+    let pid: i64 = r.get(2)?;
     Ok(Node {
-        id: r.try_get(0)?,
-        host: r.try_get(1)?,
+        id: r.get(0)?,
+        host: r.get(1)?,
         pid: u32::try_from(pid).unwrap_or_default(),
-        version: r.try_get(3)?,
-        started_at_ms: r.try_get(4)?,
-        seen_at_ms: r.try_get(5)?,
-        info_json: r.try_get(6)?,
+        version: r.get(3)?,
+        started_at_ms: r.get(4)?,
+        seen_at_ms: r.get(5)?,
+        info_json: r.get(6)?,
     })
 }
 

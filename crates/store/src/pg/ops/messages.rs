@@ -16,7 +16,7 @@
 
 use super::super::error::DbResult;
 use super::super::pool::Db;
-use super::{not_found, sql_count, sql_limit};
+use super::{Columns, not_found, sql_count, sql_limit};
 use crate::rows::{
     DEFAULT_SEARCH_LIMIT, EncodedMessage, MESSAGE_COLUMNS, RawMessage, encode_message,
     search_words, session_id,
@@ -33,17 +33,18 @@ fn sql_tokens(n: u64, what: &str) -> Result<i64, StoreError> {
 
 /// A `messages` row read with [`MESSAGE_COLUMNS`].
 pub(crate) fn raw_message(row: &Row) -> DbResult<RawMessage> {
+    let row = Columns::new(row, "message row");
     Ok(RawMessage {
-        id: row.try_get(0)?,
-        session_id: row.try_get(1)?,
-        role: row.try_get(2)?,
-        content: row.try_get(3)?,
-        content_json: row.try_get(4)?,
-        tool_calls_json: row.try_get(5)?,
-        tool_call_id: row.try_get(6)?,
-        tool_name: row.try_get(7)?,
-        at_ms: row.try_get(8)?,
-        platform_message_id: row.try_get(9)?,
+        id: row.get(0)?,
+        session_id: row.get(1)?,
+        role: row.get(2)?,
+        content: row.get(3)?,
+        content_json: row.get(4)?,
+        tool_calls_json: row.get(5)?,
+        tool_call_id: row.get(6)?,
+        tool_name: row.get(7)?,
+        at_ms: row.get(8)?,
+        platform_message_id: row.get(9)?,
     })
 }
 
@@ -346,19 +347,20 @@ async fn search_in(
 }
 
 fn decode_hit(row: &Row) -> DbResult<SearchHit> {
-    let message_id: i64 = row.try_get(1)?;
-    let role: String = row.try_get(2)?;
+    let row = Columns::new(row, "search hit");
+    let message_id: i64 = row.get(1)?;
+    let role: String = row.get(2)?;
     let role = Role::parse(&role).ok_or_else(|| {
         StoreError::Corrupt(format!(
             "message {message_id} has an unreadable role: {role:?}"
         ))
     })?;
     Ok(SearchHit {
-        session: session_id(row.try_get(0)?)?,
+        session: session_id(row.get(0)?)?,
         message_id,
         role,
-        snippet: row.try_get::<_, Option<String>>(3)?.unwrap_or_default(),
-        at_ms: row.try_get(4)?,
+        snippet: row.get::<Option<String>>(3)?.unwrap_or_default(),
+        at_ms: row.get(4)?,
     })
 }
 
