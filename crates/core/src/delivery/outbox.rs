@@ -508,7 +508,11 @@ async fn sweep(deps: &WorkerDeps, started: i64) -> Result<(), CoreError> {
                 continue;
             }
             let now = deps.clock.now_ms();
-            let recovering = entry.created_at_ms < started;
+            // Left by a previous run of this gateway; in a cluster only
+            // an entry nobody tried yet counts (one another gateway failed
+            // to send keeps its backoff, that gateway may be running).
+            let recovering =
+                entry.created_at_ms < started && (deps.cluster.is_none() || entry.attempts == 0);
             let due = recovering
                 || now - entry.created_at_ms > ms(max_age)
                 || (entry.attempts > 0 && entry.next_attempt_at_ms <= now)

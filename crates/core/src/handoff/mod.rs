@@ -142,15 +142,14 @@ async fn fail_interrupted(shared: &Shared) {
         }
     };
     for handoff in running {
-        if deps.cluster.is_some() {
-            // Carried by a gateway of the cluster right now (or unknown):
-            // not interrupted.
-            let lease = handoff_lease(&handoff.session);
-            match deps.store.lease(&lease).await {
-                Ok(Some(held)) if held.until_ms > deps.clock.now_ms() => continue,
-                Ok(_) => {}
-                Err(_) => continue,
-            }
+        // In a cluster, a handoff some gateway carries right now holds its
+        // lease: taking the lease first means nobody does, and nobody can
+        // claim it anew while it is failed here.
+        let lease = handoff_lease(&handoff.session);
+        if let Some(cluster) = &deps.cluster
+            && !matches!(cluster.try_take(&lease).await, Ok(true))
+        {
+            continue;
         }
         let reason = "the gateway stopped while handing off; ask for the handoff again";
         warn!(session = %handoff.session, platform = %handoff.platform, "{reason}");
@@ -161,6 +160,7 @@ async fn fail_interrupted(shared: &Shared) {
             HandoffOutcome::Failed(reason.to_owned()),
         )
         .await;
+        release(shared, &lease).await;
     }
 }
 

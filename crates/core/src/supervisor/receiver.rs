@@ -146,20 +146,21 @@ impl ReceiverLease {
     pub(super) async fn lost(&self) {
         let every = self.cluster.beat_every();
         let margin = every * 2;
-        let mut unconfirmed = Duration::ZERO;
+        // When the lease runs out at the latest, as last read: a gateway
+        // that can no longer read it stops by then all the same.
+        let mut runs_out = Instant::now() + self.cluster.lease_ttl();
         loop {
             tokio::time::sleep(every / 2).await;
             match self.cluster.lease_left(&self.name).await {
-                Ok(Some(left)) if left > margin => unconfirmed = Duration::ZERO,
+                Ok(Some(left)) if left > margin => runs_out = Instant::now() + left,
                 Ok(Some(_)) => {
                     warn!(lease = %self.name, "the receiver lease is running out (renewals fail); stopping receiving before another gateway takes over");
                     return;
                 }
                 Ok(None) => return,
                 Err(e) => {
-                    unconfirmed += every / 2;
-                    if unconfirmed + margin >= self.cluster.lease_ttl() {
-                        warn!(lease = %self.name, error = %e, "cannot confirm the receiver lease; stopping receiving");
+                    if Instant::now() + margin >= runs_out {
+                        warn!(lease = %self.name, error = %e, "cannot confirm the receiver lease; stopping receiving before it runs out");
                         return;
                     }
                 }
