@@ -54,25 +54,20 @@ pub fn is_postgres_url(text: &str) -> bool {
 }
 
 /// `url` with the password of its user part (`user:password@`) replaced.
+/// The user part ends at the last `@` before the query, so a password
+/// holding `/` or `@` is hidden whole; a `password=` in the query goes
+/// with the query.
 fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user, host)) => {
-            // A query string may carry `password=` too.
-            let tail = tail.split_once('?').map_or(tail, |(path, _)| path);
-            match user.split_once(':') {
-                Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
-                None => format!("{scheme}://{user}@{host}{tail}"),
-            }
-        }
-        None => {
-            let tail = tail.split_once('?').map_or(tail, |(path, _)| path);
-            format!("{scheme}://{authority}{tail}")
-        }
+    let rest = rest.split_once('?').map_or(rest, |(before, _)| before);
+    match rest.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}"),
+            None => format!("{scheme}://{user}@{host}"),
+        },
+        None => format!("{scheme}://{rest}"),
     }
 }
 
@@ -247,6 +242,14 @@ mod tests {
             ),
             ("postgres://db/hermod", "postgres://db/hermod"),
             ("postgres://bot@db/hermod", "postgres://bot@db/hermod"),
+            (
+                "postgres://bot:ab/s3cret@db:5432/hermod",
+                "postgres://bot:***@db:5432/hermod",
+            ),
+            (
+                "postgres://bot:a#s3cret@db/hermod",
+                "postgres://bot:***@db/hermod",
+            ),
             (
                 "postgres://bot:p@ss@db/hermod?password=s3cret",
                 "postgres://bot:***@db/hermod",

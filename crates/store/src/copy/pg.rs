@@ -106,11 +106,12 @@ async fn recorded_version(db: &mut Db) -> DbResult<i64> {
 /// A row read with [`select_sql`] as values.
 fn values(row: &Row, table: &Table) -> DbResult<Vec<Value>> {
     let mut values = Vec::with_capacity(table.columns.len());
+    let row = crate::pg::Columns::new(row, "row to copy");
     for (i, column) in table.columns.iter().enumerate() {
         let value = match column.kind {
-            Kind::Int => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-            Kind::Text => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
-            Kind::Bool => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
+            Kind::Int => row.get::<Option<i64>>(i)?.map(Value::Int),
+            Kind::Text => row.get::<Option<String>>(i)?.map(Value::Text),
+            Kind::Bool => row.get::<Option<bool>>(i)?.map(Value::Bool),
         };
         values.push(value.unwrap_or(Value::Null));
     }

@@ -68,11 +68,7 @@ fn classify_pg(e: &tokio_postgres::Error, db: &str) -> StoreError {
     };
     let message = format!("{db}: {detail}");
     let Some(code) = e.code() else {
-        // No answer from the server: it is down, unreachable or the
-        // connection broke. Retrying later may succeed.
-        return StoreError::Busy(format!(
-            "{message} (is the PostgreSQL server running and reachable?)"
-        ));
+        return classify_client(e, message);
     };
     let class = &code.code()[..2];
     match class {
@@ -99,6 +95,37 @@ fn classify_pg(e: &tokio_postgres::Error, db: &str) -> StoreError {
         "42" | "XX" => StoreError::Corrupt(message),
         _ => StoreError::Other(message),
     }
+}
+
+/// A failure with no SQLSTATE: the client's own. The client names its
+/// kind only in the text it shows, which starts with it.
+fn classify_client(e: &tokio_postgres::Error, message: String) -> StoreError {
+    let shown = e.to_string();
+    // No answer from the server: it is down, unreachable or the connection
+    // broke. Retrying later may succeed.
+    let unreachable = e.is_closed()
+        || [
+            "error connecting",
+            "error communicating",
+            "timeout",
+            "connection closed",
+        ]
+        .iter()
+        .any(|kind| shown.starts_with(kind));
+    if unreachable {
+        return StoreError::Busy(format!(
+            "{message} (is the PostgreSQL server running and reachable?)"
+        ));
+    }
+    // The URL asks for what cannot be (no password where one is needed, a
+    // channel binding that cannot be met, no host): retrying will not help.
+    if shown.starts_with("invalid configuration") || shown.starts_with("authentication error") {
+        return StoreError::CannotOpen(format!(
+            "{message}; check the user, password and options in HERMOD_DATABASE_URL"
+        ));
+    }
+    // Values that do not convert, rows not as expected.
+    StoreError::Other(message)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
 use hermod_model::{PlatformId, SessionId, SessionKey};
 pub(crate) use error::{DbError, DbResult};
-pub(crate) use ops::search_text;
+pub(crate) use ops::{Columns, search_text};
 pub(crate) use pool::Db;
 use pool::Pool;
 use std::sync::Arc;

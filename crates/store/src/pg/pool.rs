@@ -77,12 +77,10 @@ impl Pool {
     async fn connect(&self) -> DbResult<Pooled> {
         let (client, connection) = match self.config.connect(self.tls.clone()).await {
             Ok(opened) => opened,
-            // Under `prefer` a certificate hermod cannot check counts as a
-            // server without TLS (see `tls.rs`): connect again in plain text.
+            // Under `prefer` a certificate hermod cannot check does not
+            // stop the connection (see `tls.rs`): encrypted, unchecked.
             Err(e) if self.config.get_ssl_mode() == SslMode::Prefer && tls::refused(&e) => {
-                let mut plain = self.config.clone();
-                plain.ssl_mode(SslMode::Disable);
-                plain.connect(self.tls.clone()).await?
+                self.config.connect(self.tls.unchecked()).await?
             }
             Err(e) => return Err(e.into()),
         };

@@ -9,10 +9,11 @@
 //! both mean `require` here, and `require` is as strict as `verify-full`
 //! (libpq's `require` checks nothing without a root certificate file).
 //!
-//! Under `prefer` a certificate that cannot be checked counts as a server
-//! without TLS: the pool connects again in plain text (see `pool.rs`), as
-//! it would if the server had declined TLS. A URL that must be encrypted
-//! says `sslmode=require`.
+//! Under `prefer` a certificate that cannot be checked does not stop the
+//! connection: the pool connects again encrypted but unchecked (see
+//! `pool.rs`), which is what libpq's `prefer` always does — never in
+//! plain text when the server offers TLS. A URL that must reach the right
+//! server says `sslmode=require`.
 //!
 //! tokio-postgres refuses options it does not know, so [`prepare_url`]
 //! takes `sslrootcert` out of the URL and rewrites the libpq modes it
@@ -206,6 +207,81 @@ impl MakeRustls {
             connector,
             root_cert: root_cert.map(Arc::from),
         })
+    }
+}
+
+impl MakeRustls {
+    /// Encrypts without checking the server's certificate: `prefer`'s
+    /// second try, when the certificate could not be checked (libpq's
+    /// `prefer` never checks it). Protects against reading on the wire,
+    /// not against a server that is not the one named.
+    pub(crate) fn unchecked(&self) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(Unchecked(Arc::clone(&provider)));
+        let connector = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|config| {
+                let config = config
+                    .dangerous()
+                    .with_custom_certificate_verifier(verifier)
+                    .with_no_client_auth();
+                TlsConnector::from(Arc::new(config))
+            })
+            .map_err(|e| Arc::from(format!("cannot set up TLS: {e}")));
+        Self {
+            connector,
+            root_cert: self.root_cert.clone(),
+        }
+    }
+}
+
+/// Accepts any certificate, still checking that the server holds its key
+/// (the handshake's signatures), for `prefer`'s unchecked second try.
+#[derive(Debug)]
+struct Unchecked(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

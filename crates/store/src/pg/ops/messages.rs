@@ -183,7 +183,7 @@ pub(crate) async fn append_within(db: &mut Db, append: &AppendMessages) -> DbRes
                 ],
             )
             .await?;
-        ids.push(row.try_get(0)?);
+        ids.push(Columns::new(&row, "new message id").get(0)?);
     }
     Ok(ids)
 }
@@ -224,13 +224,14 @@ pub(crate) async fn undo_exchanges(
     let start: Option<i64> = if exchanges == 0 {
         None
     } else {
-        db.query_one(
-            "SELECT min(id) FROM (SELECT id FROM messages \
-             WHERE session_id = $1 AND active AND role = $2 ORDER BY id DESC LIMIT $3) AS last",
-            &[&id.as_str(), &Role::User.as_str(), &sql_count(exchanges)],
-        )
-        .await?
-        .try_get(0)?
+        let row = db
+            .query_one(
+                "SELECT min(id) FROM (SELECT id FROM messages \
+                 WHERE session_id = $1 AND active AND role = $2 ORDER BY id DESC LIMIT $3) AS last",
+                &[&id.as_str(), &Role::User.as_str(), &sql_count(exchanges)],
+            )
+            .await?;
+        Columns::new(&row, "first undone message").get(0)?
     };
     let Some(start) = start else {
         db.commit().await?;
