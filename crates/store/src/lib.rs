@@ -6,36 +6,36 @@
 //! (enabled by the `conformance` feature), run with the
 //! `store_conformance_tests!` macro.
 
+mod cluster;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
-mod cluster;
 mod copy;
 mod cron;
 mod database;
 mod error;
 mod handoff;
 mod memory;
-mod response;
-mod rows;
 #[cfg(feature = "postgres")]
 mod pg;
+mod response;
+mod rows;
 mod sqlite;
 mod summary;
 mod types;
 
+pub use cluster::{Lease, Node};
+pub use copy::{CopyReport, copy_database};
 pub use cron::{
     CRON_OUTPUT_MAX_CHARS, CRON_RUNS_KEPT, CronClaim, CronClaimHeld, CronCreator, CronFinish,
     CronJob, CronJobUpdate, CronRun, CronRunStatus, NewCronJob, ScheduleKind,
 };
-pub use cluster::{Lease, Node};
-pub use copy::{CopyReport, copy_database};
 pub use database::{Database, Location, is_postgres_url};
 pub use error::StoreError;
 pub use handoff::{Handoff, HandoffOutcome, HandoffState, NewHandoff};
 pub use memory::{ApprovalGrant, MemoryNote, Owner};
-pub use response::StoredResponse;
 #[cfg(feature = "postgres")]
 pub use pg::{DEFAULT_POOL_SIZE, PgStore};
+pub use response::StoredResponse;
 pub use sqlite::{BackupOptions, BackupReceipt, Checkpoint, SqliteStore};
 pub use summary::SessionSummary;
 pub use types::{

@@ -550,7 +550,9 @@ impl Store for FlakyStore {
         now_ms: i64,
     ) -> Result<bool> {
         self.check("lease_acquire")?;
-        self.inner.lease_acquire(name, owner, until_ms, now_ms).await
+        self.inner
+            .lease_acquire(name, owner, until_ms, now_ms)
+            .await
     }
 
     async fn lease_renew_all(&self, owner: &str, until_ms: i64) -> Result<u64> {

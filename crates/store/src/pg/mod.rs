@@ -27,8 +27,8 @@ use crate::{
 use crate::{ApprovalGrant, Lease, MemoryNote, Node, Owner, StoredResponse};
 use crate::{CronClaim, CronFinish, CronJob, CronJobUpdate, CronRun, NewCronJob};
 use async_trait::async_trait;
-use hermod_model::{PlatformId, SessionId, SessionKey};
 pub(crate) use error::{DbError, DbResult};
+use hermod_model::{PlatformId, SessionId, SessionKey};
 pub(crate) use ops::{Columns, search_text};
 pub(crate) use pool::Db;
 use pool::Pool;
@@ -662,7 +662,9 @@ impl Store for PgStore {
         until_ms: i64,
         now_ms: i64,
     ) -> Result<bool> {
-        pg!(self, |db| ops::lease_acquire(db, name, owner, until_ms, now_ms))
+        pg!(self, |db| ops::lease_acquire(
+            db, name, owner, until_ms, now_ms
+        ))
     }
 
     async fn lease_renew_all(&self, owner: &str, until_ms: i64) -> Result<u64> {
@@ -720,7 +722,8 @@ mod tests {
 
     #[test]
     fn a_malformed_url_says_how_to_write_one() {
-        let e = PgStore::connect_unmigrated("postgres://db.example:port/hermod", 2).expect_err("bad URL");
+        let e = PgStore::connect_unmigrated("postgres://db.example:port/hermod", 2)
+            .expect_err("bad URL");
         assert!(matches!(e, StoreError::CannotOpen(_)), "{e:?}");
         assert!(
             e.to_string().contains("postgres://user:password@host"),
