@@ -190,13 +190,9 @@ fn load_secs() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_gateways_under_kills_answer_every_message_once_in_order() {
-    let Some(bin) = PgServer::find_bin() else {
-        hermod_testkit::real_peer::missing(
-            "PostgreSQL's programs (HERMOD_PG_BIN, or Debian's postgresql package)",
-        );
+    let Some(server) = PgServer::for_test().await else {
         return;
     };
-    let server = PgServer::start(&bin).unwrap();
     let url = server.url("postgres");
     let llm = FakeLlm::start().await;
     llm.set_default(

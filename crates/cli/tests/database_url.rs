@@ -26,17 +26,7 @@ const URL: &str = "HERMOD_DATABASE_URL";
 
 /// A new PostgreSQL server, or `None` (skip) on a machine without one.
 async fn server() -> Option<PgServer> {
-    let Some(bin) = PgServer::find_bin() else {
-        hermod_testkit::real_peer::missing(
-            "PostgreSQL's programs (HERMOD_PG_BIN, or Debian's postgresql package)",
-        );
-        return None;
-    };
-    let server = tokio::task::spawn_blocking(move || PgServer::start(&bin))
-        .await
-        .unwrap()
-        .expect("a PostgreSQL server");
-    Some(server)
+    PgServer::for_test().await
 }
 
 /// Runs `hermod <args>` in `home` with `url` as the database; returns the

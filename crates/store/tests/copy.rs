@@ -732,16 +732,7 @@ async fn sqlite_copies_into_sqlite() {
 /// A migrated PostgreSQL database on a new server; the server lives as
 /// long as the guard. `None` when the machine has no PostgreSQL.
 async fn postgres() -> Option<(Database, PgServer)> {
-    let Some(bin) = PgServer::find_bin() else {
-        hermod_testkit::real_peer::missing(
-            "PostgreSQL's programs (HERMOD_PG_BIN, or Debian's postgresql package)",
-        );
-        return None;
-    };
-    let server = tokio::task::spawn_blocking(move || PgServer::start(&bin))
-        .await
-        .expect("start task")
-        .expect("a PostgreSQL server");
+    let server = PgServer::for_test().await?;
     let db = open(Location::Postgres(server.url("postgres"))).await;
     Some((db, server))
 }

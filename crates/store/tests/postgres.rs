@@ -12,16 +12,7 @@ mod conformance {
 
 /// A migrated store on a new server; the server lives as long as the guard.
 async fn fresh() -> Option<(PgStore, PgServer)> {
-    let Some(bin) = PgServer::find_bin() else {
-        hermod_testkit::real_peer::missing(
-            "PostgreSQL's programs (HERMOD_PG_BIN, or Debian's postgresql package)",
-        );
-        return None;
-    };
-    let server = tokio::task::spawn_blocking(move || PgServer::start(&bin))
-        .await
-        .expect("start task")
-        .expect("a PostgreSQL server");
+    let server = PgServer::for_test().await?;
     let store = PgStore::connect(&server.url("postgres"), 4)
         .await
         .expect("connect and migrate");

@@ -181,14 +181,9 @@ async fn prefer_uses_tls_whether_or_not_the_certificate_checks_out() {
 
 #[tokio::test]
 async fn require_against_a_server_without_tls_cannot_open() {
-    let Some(bin) = PgServer::find_bin() else {
-        hermod_testkit::real_peer::missing("PostgreSQL's programs");
+    let Some(server) = PgServer::for_test().await else {
         return;
     };
-    let server = tokio::task::spawn_blocking(move || PgServer::start(&bin))
-        .await
-        .expect("start task")
-        .expect("a PostgreSQL server");
     let e = PgStore::connect(&url(&server, "127.0.0.1", "sslmode=require"), 2)
         .await
         .expect_err("no TLS on offer");

@@ -57,6 +57,25 @@ impl PgServer {
         found.pop().map(|(_, bin)| bin)
     }
 
+    /// A new server for a test, started off the async threads; `None`
+    /// (after saying so, or failing under `CI=true`, as
+    /// [`crate::real_peer::missing`] does) when this machine has no
+    /// PostgreSQL programs. Panics when the server does not start.
+    pub async fn for_test() -> Option<Self> {
+        let Some(bin) = Self::find_bin() else {
+            crate::real_peer::missing(
+                "PostgreSQL's programs (HERMOD_PG_BIN, or Debian's postgresql package)",
+            );
+            return None;
+        };
+        let started = tokio::task::spawn_blocking(move || Self::start(&bin)).await;
+        match started {
+            Ok(Ok(server)) => Some(server),
+            Ok(Err(e)) => panic!("a PostgreSQL server did not start: {e}"),
+            Err(e) => panic!("starting a PostgreSQL server failed: {e}"),
+        }
+    }
+
     /// Creates a cluster in a new temporary directory and starts it on a
     /// free loopback port; returns once the server accepts connections.
     pub fn start(bin: &Path) -> Result<Self, String> {
