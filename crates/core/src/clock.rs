@@ -40,6 +40,11 @@ impl Clock {
     }
 }
 
+/// A duration in milliseconds, for stored times (saturating).
+pub(crate) fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()

@@ -130,11 +130,7 @@ impl Router {
     }
 
     fn queue_job(&self, job: Job) -> Result<(), (CoreError, Box<Job>)> {
-        let event = &job.event;
-        let key = match &event.route {
-            Some(key) => key.clone(),
-            None => SessionKey::build(&event.source, &self.shared.deps.key_policy),
-        };
+        let key = self.shared.deps.session_key(&job.event);
         let mut workers = self.shared.lock();
         if workers.closed {
             return Err((CoreError::ShuttingDown, Box::new(job)));

@@ -24,9 +24,9 @@ mod view;
 pub(crate) use view::describe;
 pub use view::{GatewayView, cluster_view};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, millis as ms};
 use hermod_model::{PlatformId, SessionKey};
-use hermod_store::{Node, Store, StoreError};
+use hermod_store::{Lease, Node, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -192,27 +192,32 @@ impl Cluster {
         self.store.setting(key).await.ok().flatten()
     }
 
+    /// The lease `name` if someone holds it now, with how long it has left.
+    async fn live(&self, name: &str) -> Result<Option<(Lease, Duration)>, StoreError> {
+        let now = self.clock.now_ms();
+        Ok(self.store.lease(name).await?.and_then(|l| {
+            let left = u64::try_from(l.until_ms - now)
+                .ok()
+                .filter(|&left| left > 0)?;
+            Some((l, Duration::from_millis(left)))
+        }))
+    }
+
     /// How long this node's lease `name` has left; `None` when it does
     /// not hold it (any more).
     pub(crate) async fn lease_left(&self, name: &str) -> Result<Option<Duration>, StoreError> {
-        let now = self.clock.now_ms();
-        Ok(self
-            .store
-            .lease(name)
-            .await?
-            .filter(|l| l.owner == self.id && l.until_ms > now)
-            .map(|l| Duration::from_millis(u64::try_from(l.until_ms - now).unwrap_or(0))))
+        let live = self.live(name).await?;
+        Ok(live
+            .filter(|(l, _)| l.owner == self.id)
+            .map(|(_, left)| left))
     }
 
     /// The holder of the lease `name` when another node holds it now.
     pub(crate) async fn held_elsewhere(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let now = self.clock.now_ms();
-        Ok(self
-            .store
-            .lease(name)
-            .await?
-            .filter(|l| l.owner != self.id && l.until_ms > now)
-            .map(|l| l.owner))
+        let live = self.live(name).await?;
+        Ok(live
+            .filter(|(l, _)| l.owner != self.id)
+            .map(|(l, _)| l.owner))
     }
 
     /// The heartbeat, until `stop`: records the node (with `info()`, what
@@ -294,10 +299,6 @@ impl Cluster {
             debug!(error = %e, "cannot remove this node's record");
         }
     }
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

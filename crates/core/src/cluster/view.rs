@@ -30,6 +30,19 @@ pub struct GatewayView {
     pub platforms: BTreeMap<String, String>,
 }
 
+impl GatewayView {
+    /// What it does now, in words: `receives telegram; 3 sessions now`.
+    pub fn summary(&self) -> String {
+        let receives = if self.receives.is_empty() {
+            "no single receiver".to_owned()
+        } else {
+            format!("receives {}", self.receives.join(", "))
+        };
+        let plural = if self.sessions == 1 { "" } else { "s" };
+        format!("{receives}; {} session{plural} now", self.sessions)
+    }
+}
+
 /// Every gateway recorded in the store, by name then id.
 pub async fn cluster_view(store: &dyn Store, now_ms: i64) -> Result<Vec<GatewayView>, StoreError> {
     let nodes = store.nodes().await?;
@@ -100,16 +113,7 @@ pub(crate) fn describe(views: &[GatewayView], this: &str, now_ms: i64) -> Vec<St
             lines.push(line);
             continue;
         }
-        let receives = if view.receives.is_empty() {
-            "no single receiver".to_owned()
-        } else {
-            format!("receives {}", view.receives.join(", "))
-        };
-        line.push_str(&format!(
-            ": {receives}; {} session{} now",
-            view.sessions,
-            if view.sessions == 1 { "" } else { "s" }
-        ));
+        line.push_str(&format!(": {}", view.summary()));
         lines.push(line);
     }
     lines

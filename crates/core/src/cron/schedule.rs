@@ -13,6 +13,7 @@
 //!   wall-clock time in the configured zone.
 //! * A bare duration (`30m`, `2 hours`): once, that long from now.
 
+use crate::clock::millis;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use hermod_store::ScheduleKind;
@@ -165,10 +166,6 @@ fn parse_timestamp(text: &str, tz: &TimeZone) -> Option<i64> {
     // that happens twice as the first (jiff's "compatible").
     let zoned = tz.to_ambiguous_zoned(civil).compatible().ok()?;
     Some(zoned.timestamp().as_millisecond())
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn zoned(ms: i64, tz: &TimeZone) -> Option<Zoned> {

@@ -23,6 +23,7 @@
 //! is recorded as missed otherwise; either way the job goes on from its
 //! next time after now.
 
+use crate::clock::millis;
 use crate::cron::jobs::new_owner_id;
 use crate::cron::run::run_job;
 use crate::cron::schedule::Schedule;
@@ -40,10 +41,6 @@ pub(crate) const POLL: Duration = Duration::from_secs(5);
 pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(1800);
 /// How often a running job renews its claim.
 pub(crate) const RENEW_EVERY: Duration = Duration::from_secs(600);
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 /// Runs the scheduler until `stop` is cancelled. Runs are spawned on
 /// `tracker`, so the gateway's drain waits for them like for other turns.

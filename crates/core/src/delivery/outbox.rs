@@ -322,9 +322,7 @@ async fn retry_later(
     Ok(())
 }
 
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+use crate::clock::millis as ms;
 
 fn is_permanent(error: &AdapterError) -> bool {
     !matches!(
@@ -603,11 +601,7 @@ async fn worked_on_elsewhere(deps: &WorkerDeps, event: &hermod_model::InboundEve
     let Some(cluster) = &deps.cluster else {
         return false;
     };
-    let key = match &event.route {
-        Some(key) => key.clone(),
-        None => hermod_model::SessionKey::build(&event.source, &deps.key_policy),
-    };
-    let lease = crate::cluster::session_lease(&key);
+    let lease = crate::cluster::session_lease(&deps.session_key(event));
     matches!(cluster.held_elsewhere(&lease).await, Ok(Some(_)))
 }
 

@@ -146,9 +146,7 @@ async fn fail_interrupted(shared: &Shared) {
         // lease: taking the lease first means nobody does, and nobody can
         // claim it anew while it is failed here.
         let lease = handoff_lease(&handoff.session);
-        if let Some(cluster) = &deps.cluster
-            && !matches!(cluster.try_take(&lease).await, Ok(true))
-        {
+        if !take(shared, &lease).await {
             continue;
         }
         let reason = "the gateway stopped while handing off; ask for the handoff again";
@@ -178,9 +176,7 @@ async fn take_pending(shared: &Arc<Shared>, stop: &CancellationToken) {
             return;
         }
         let lease = handoff_lease(&handoff.session);
-        if let Some(cluster) = &deps.cluster
-            && !matches!(cluster.try_take(&lease).await, Ok(true))
-        {
+        if !take(shared, &lease).await {
             continue;
         }
         let claimed = deps
@@ -223,6 +219,15 @@ async fn take_pending(shared: &Arc<Shared>, stop: &CancellationToken) {
 /// The lease a gateway of a cluster carries a session's handoff under.
 fn handoff_lease(session: &SessionId) -> String {
     format!("handoff:{session}")
+}
+
+/// Takes a handoff's lease (in a cluster; alone on a database there is
+/// none to take): false when another gateway holds it.
+async fn take(shared: &Shared, lease: &str) -> bool {
+    match &shared.deps().cluster {
+        Some(cluster) => matches!(cluster.try_take(lease).await, Ok(true)),
+        None => true,
+    }
 }
 
 /// Gives up a handoff's lease (in a cluster).

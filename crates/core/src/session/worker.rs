@@ -145,6 +145,15 @@ pub(crate) struct WorkerDeps {
 }
 
 impl WorkerDeps {
+    /// The session key an event is handled under: the one it asks for,
+    /// else built from its source.
+    pub(crate) fn session_key(&self, event: &InboundEvent) -> SessionKey {
+        match &event.route {
+            Some(key) => key.clone(),
+            None => SessionKey::build(&event.source, &self.key_policy),
+        }
+    }
+
     /// The settings key of a record kept per gateway (the turns a drain
     /// cut short, recent start times): `base` alone on a database, and
     /// `base:<gateway name>` in a cluster, so gateways keep theirs apart.

@@ -228,18 +228,13 @@ fn print_cluster(cluster: &Cluster) {
             ));
             continue;
         }
-        let receives = if g.receives.is_empty() {
-            "no single receiver".to_owned()
-        } else {
-            format!("receives {}", g.receives.join(", "))
-        };
         out(format_args!(
-            "  {} (pid {}, version {}, up since {}): {receives}; {} sessions now",
+            "  {} (pid {}, version {}, up since {}): {}",
             g.name,
             g.pid,
             g.version,
             utc(g.started_at_ms),
-            g.sessions
+            g.summary()
         ));
         let platforms: Vec<String> = g
             .platforms
