@@ -52,6 +52,7 @@
 pub mod acp;
 #[cfg(feature = "platform")]
 pub mod agent;
+pub mod certificates;
 #[cfg(feature = "platform")]
 pub mod conformance;
 pub mod discord;

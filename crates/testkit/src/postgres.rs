@@ -91,7 +91,8 @@ impl PgServer {
     pub fn start_tls(bin: &Path) -> Result<(Self, PathBuf), String> {
         let server = Self::create(bin)?;
         let dir = server.socket_dir();
-        let (cert, key) = certificates(dir)?;
+        let made = crate::certificates::make(dir)?;
+        let (cert, key) = (made.cert, made.key);
         // The server reads its key only when the key is private to it.
         std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .map_err(|e| format!("chmod {}: {e}", key.display()))?;
@@ -268,87 +269,6 @@ fn give_to(dir: &Path, user: &str) -> Result<(), String> {
             dir.display()
         ))
     }
-}
-
-/// Runs `openssl` in `dir`.
-fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("cannot run openssl (Debian: apt-get install openssl): {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
-
-/// Makes in `dir` a CA (`ca.pem`, `ca.key`) and a server certificate for
-/// `localhost` and 127.0.0.1 signed by it; returns the certificate and
-/// its key. P-256 keys, valid for two days.
-fn certificates(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
-    let key = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(key);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=hermod test CA",
-    ]);
-    openssl(dir, &ca)?;
-    let mut request = vec!["req"];
-    request.extend(key);
-    request.extend([
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(dir, &request)?;
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         extendedKeyUsage=serverAuth\n",
-    )
-    .map_err(|e| format!("cannot write server.ext: {e}"))?;
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    )?;
-    Ok((dir.join("server.pem"), dir.join("server.key")))
 }
 
 /// A port free on 127.0.0.1 a moment ago.

@@ -66,78 +66,6 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs (Debian: apt-get install openssl)");
-    assert!(status.success(), "openssl {args:?} failed");
-}
-
-/// A CA (`ca.pem`) and a certificate for `localhost` and 127.0.0.1 signed
-/// by it (`cert.pem`, `key.pem`).
-fn certificates(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=hermod test CA",
-    ]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "key.pem",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(dir, &csr);
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "cert.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
 /// Dovecot and aiosmtpd for one test.
 #[derive(Debug)]
 pub struct Servers {
@@ -160,7 +88,7 @@ impl Servers {
         let root = dir.path();
         // Dovecot's login and mail processes run as other users.
         set_mode(root, 0o755);
-        certificates(root);
+        hermod_testkit::certificates::make(root).expect("test certificates");
         std::fs::create_dir(root.join("mail")).unwrap();
         set_mode(&root.join("mail"), 0o777);
         std::fs::write(root.join("users"), format!("{BOT}:{{PLAIN}}{PASSWORD}\n")).unwrap();
