@@ -31,7 +31,7 @@ pub struct GatewayView {
 }
 
 impl GatewayView {
-    /// What it does now, in words: `receives telegram; 3 sessions now`.
+    /// What it does now, in words: `receives <platform>; 3 sessions now`.
     pub fn summary(&self) -> String {
         let receives = if self.receives.is_empty() {
             "no single receiver".to_owned()
